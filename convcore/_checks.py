@@ -1,0 +1,115 @@
+"""Argument validation shared by the public functions.
+
+Every message names the offending value and the rule it breaks.  Nothing here touches
+the data of an array (no copies, no kernel calls).
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+_REAL_KINDS = "biuf"
+# Refuse single allocations beyond this fraction of the memory currently available.
+_MEMORY_FRACTION = 0.8
+
+
+def as_real_array(name: str, value) -> np.ndarray:
+    """``np.asarray(value)``, refusing dtypes that are not real numbers."""
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be array-like of real numbers: {exc}") from None
+    if arr.dtype.kind not in _REAL_KINDS:
+        raise TypeError(
+            f"{name} has dtype {arr.dtype}; convcore computes on real numbers only "
+            "(float32 and float64 natively, other real dtypes in float64)"
+        )
+    return arr
+
+
+def compute_dtype(*arrays: np.ndarray) -> np.dtype:
+    """float32 or float64 when numpy's result type is one of them, else float64."""
+    rt = np.result_type(*(a.dtype for a in arrays))
+    if rt == np.float32 or rt == np.float64:
+        return np.dtype(rt)
+    return np.dtype(np.float64)
+
+
+def as_int(name: str, value) -> int:
+    """A Python int from an int-like (not bool, not float)."""
+    if isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {value!r}") from None
+
+
+def int_tuple(name: str, value, n: int, minimum: int | None = 1) -> tuple[int, ...]:
+    """An int (repeated n times) or a sequence of n ints, each >= ``minimum``."""
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        if len(value) != n:
+            raise ValueError(f"{name} must be an int or a sequence of {n} ints, got {value!r}")
+        out = tuple(as_int(name, v) for v in value)
+    else:
+        out = (as_int(name, value),) * n
+    if minimum is not None and any(v < minimum for v in out):
+        raise ValueError(f"{name} must be >= {minimum} in every dimension, got {value!r}")
+    return out
+
+
+def padding_pairs(padding, n: int) -> tuple[tuple[int, int], ...]:
+    """Explicit padding as ((before, after),) * n.
+
+    Accepted: an int; n ints (symmetric per dimension); n (before, after) pairs; for
+    n == 1 also a plain (before, after) pair.  Strings are handled by the caller.
+    """
+    def pair(v) -> tuple[int, int]:
+        if isinstance(v, Sequence) and not isinstance(v, str):
+            if len(v) != 2:
+                raise ValueError(f"padding entry {v!r} must be an int or a (before, after) pair")
+            return (as_int("padding", v[0]), as_int("padding", v[1]))
+        p = as_int("padding", v)
+        return (p, p)
+
+    if isinstance(padding, Sequence) and not isinstance(padding, str):
+        items = list(padding)
+        if n == 1 and len(items) == 2 and not any(isinstance(v, Sequence) for v in items):
+            pairs = (pair(items),)
+        elif len(items) == n:
+            pairs = tuple(pair(v) for v in items)
+        else:
+            raise ValueError(
+                f"padding {padding!r} must be an int, {n} ints, or {n} (before, after) pairs"
+            )
+    else:
+        pairs = (pair(padding),) * n
+    if any(p < 0 for pr in pairs for p in pr):
+        raise ValueError(f"padding must be >= 0, got {padding!r}")
+    return pairs
+
+
+def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    """TF/Keras 'same': out = ceil(size / stride), the odd pixel after (bottom/right)."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + dilation * (kernel - 1) + 1 - size, 0)
+    return (total // 2, total - total // 2)
+
+
+def check_memory(nbytes: int, what: str) -> None:
+    """Refuse an allocation the machine could not hold, before trying it."""
+    if nbytes < (1 << 30):
+        return
+    try:
+        avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return
+    if nbytes > _MEMORY_FRACTION * avail:
+        raise MemoryError(
+            f"{what} needs {nbytes / 1e9:.1f} GB; only {avail / 1e9:.1f} GB of memory is "
+            "available"
+        )

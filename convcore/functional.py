@@ -1,0 +1,434 @@
+"""Public convolution functions: validate, normalise, pick the algorithm, allocate, call.
+
+Convolution here is cross-correlation, as in PyTorch and every deep-learning library:
+``out[k, i, j] = bias[k] + sum_{c, r, s} x[c, i*sh + r*dh - pt, j*sw + s*dw - pl] * w[k, c, r, s]``
+with no kernel flip.  A true (flipped) convolution is ``conv2d(x, w[..., ::-1, ::-1])``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from convcore import _conv, _im2col
+from convcore._blas import single_threaded_blas
+from convcore._checks import (
+    as_int,
+    as_real_array,
+    check_memory,
+    compute_dtype,
+    int_tuple,
+    padding_pairs,
+    same_padding,
+)
+from convcore._shapes import output_length
+from convcore._threads import get_num_threads
+
+ALGORITHMS = ("auto", "direct", "im2col")
+_INT32_MAX = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """A validated 2-D convolution (1-D is H = R = 1)."""
+
+    N: int
+    C: int
+    H: int
+    W: int
+    K: int
+    R: int
+    S: int
+    groups: int
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    pad: tuple[tuple[int, int], tuple[int, int]]
+    Hout: int
+    Wout: int
+
+    def bridge(self) -> tuple:
+        """The tuple the Cython bridge unpacks into the C geometry struct."""
+        return (self.groups, *self.stride, *self.dilation, self.pad[0][0], self.pad[1][0],
+                self.Hout, self.Wout)
+
+
+def _resolve_padding(padding, sizes, kernels, strides, dilations):
+    """Padding as ((top, bottom), (left, right)) from any accepted form."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return tuple((0, 0) for _ in sizes)
+        if padding == "same":
+            return tuple(same_padding(n, k, s, d)
+                         for n, k, s, d in zip(sizes, kernels, strides, dilations))
+        raise ValueError(f"padding must be an int, a tuple, 'valid' or 'same'; got {padding!r}")
+    return padding_pairs(padding, len(sizes))
+
+
+def _output_sizes(sizes, kernels, strides, pads, dilations, names):
+    outs = []
+    for n, k, s, p, d, name in zip(sizes, kernels, strides, pads, dilations, names):
+        out = output_length(n, k, s, p, d, False)
+        if out < 1:
+            raise ValueError(
+                f"kernel {name} {k} (dilation {d}: spans {d * (k - 1) + 1}) is larger than "
+                f"the input {name} {n} padded by {p[0]} + {p[1]}; output {name} would be {out}"
+            )
+        outs.append(out)
+    return outs
+
+
+def _prepare(nd, x, weight, bias, stride, padding, dilation, groups):
+    """Validate a conv{nd}d call; return (geometry, x4, w4, bias, dtype, batched)."""
+    x = as_real_array("x", x)
+    weight = as_real_array("weight", weight)
+    letters = "(N, C, L)" if nd == 1 else "(N, C, H, W)"
+    if x.ndim not in (nd + 1, nd + 2):
+        raise ValueError(
+            f"x must have shape {letters} or one image without the batch axis; got {x.ndim} "
+            f"dimensions, shape {x.shape}"
+        )
+    if weight.ndim != nd + 2:
+        wl = "(K, C // groups, S)" if nd == 1 else "(K, C // groups, R, S)"
+        raise ValueError(f"weight must have shape {wl}; got shape {weight.shape}")
+    batched = x.ndim == nd + 2
+    if not batched:
+        x = x[None]
+    groups = as_int("groups", groups)
+    if groups < 1:
+        raise ValueError(f"groups must be >= 1, got {groups}")
+    N, C = x.shape[:2]
+    K, Cg = weight.shape[:2]
+    ksizes = weight.shape[2:]
+    if C == 0:
+        raise ValueError(f"x has 0 channels (shape {x.shape})")
+    if C % groups:
+        raise ValueError(f"input channels {C} are not divisible by groups={groups}")
+    if K % groups:
+        raise ValueError(f"weight has {K} output channels, not divisible by groups={groups}")
+    if Cg * groups != C:
+        raise ValueError(
+            f"weight has {Cg} input channels per group but input has {C} channels "
+            f"(groups={groups}: expected {C // groups} per group)"
+        )
+    if any(k < 1 for k in ksizes):
+        raise ValueError(f"kernel sizes must be >= 1, got weight shape {weight.shape}")
+    if any(n < 1 for n in x.shape[2:]):
+        raise ValueError(f"spatial sizes of x must be >= 1, got shape {x.shape}")
+    strides = int_tuple("stride", stride, nd)
+    dilations = int_tuple("dilation", dilation, nd)
+    sizes = x.shape[2:]
+    pads = _resolve_padding(padding, sizes, ksizes, strides, dilations)
+    names = ("length",) if nd == 1 else ("height", "width")
+    outs = _output_sizes(sizes, ksizes, strides, pads, dilations, names)
+    dtype = compute_dtype(x, weight)
+    if bias is not None:
+        bias = as_real_array("bias", bias)
+        if bias.shape != (K,):
+            raise ValueError(f"bias must have shape ({K},) (one per output channel); "
+                             f"got shape {bias.shape}")
+    if nd == 1:  # a 1-D convolution is a 2-D one of height 1
+        x = x[:, :, None, :]
+        weight = weight[:, :, None, :]
+        strides, dilations, pads, outs = (1, *strides), (1, *dilations), ((0, 0), *pads), [1, *outs]
+    geom = _Geometry(N, C, x.shape[2], x.shape[3], K, weight.shape[2], weight.shape[3], groups,
+                     tuple(strides), tuple(dilations), tuple(pads), outs[0], outs[1])
+    return geom, x, weight, bias, dtype, batched
+
+
+def choose_algorithm(g: _Geometry) -> str:
+    """The algorithm ``algorithm="auto"`` picks for a validated geometry.
+
+    Direct when the reduction per output is short (few input channels per group:
+    image filtering, RGB stems, depthwise), where im2col would copy more than it
+    multiplies; im2col + GEMM for strides of 3 or more (the direct kernel vectorises
+    along output columns and would gather) and for narrow outputs with many channels,
+    where a GEMM tile over all pixels uses the vector lanes better; direct otherwise.
+    """
+    reduction = (g.C // g.groups) * g.R * g.S
+    if reduction <= 32 or not _gemm_fits(g):
+        return "direct"
+    if g.stride[1] >= 3:
+        return "im2col"
+    if g.Wout < 16 and g.K // g.groups >= 8:
+        return "im2col"
+    return "direct"
+
+
+def _gemm_fits(g: _Geometry) -> bool:
+    """BLAS takes 32-bit sizes: every GEMM dimension and leading dimension must fit."""
+    return max(g.Hout * g.Wout, (g.C // g.groups) * g.R * g.S, g.K) <= _INT32_MAX
+
+
+def _check_out(out, shape, dtype):
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"out has shape {out.shape}; the result has shape {shape}")
+    if out.dtype != dtype:
+        raise TypeError(f"out has dtype {out.dtype}; the result has dtype {dtype}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError("out must be a writeable C-contiguous array")
+
+
+def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm, out):
+    g, x4, w4, bias, dtype, batched = _prepare(nd, x, weight, bias, stride, padding,
+                                                dilation, groups)
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    if algorithm == "auto":
+        algorithm = choose_algorithm(g)
+    elif algorithm == "im2col" and not _gemm_fits(g):
+        raise ValueError("im2col: a GEMM dimension exceeds 2**31 - 1; use algorithm='direct'")
+    spatial = (g.Wout,) if nd == 1 else (g.Hout, g.Wout)
+    shape = (g.N, g.K, *spatial) if batched else (g.K, *spatial)
+    if out is not None:
+        _check_out(out, shape, dtype)
+        if np.may_share_memory(out, x4) or np.may_share_memory(out, w4) or (
+                bias is not None and np.may_share_memory(out, bias)):
+            raise ValueError("out must not share memory with x, weight or bias")
+        y = out
+    else:
+        check_memory(int(np.prod(shape)) * dtype.itemsize, "the convolution output")
+        y = np.empty(shape, dtype=dtype)
+    y4 = y.reshape(g.N, g.K, g.Hout, g.Wout)
+    xc = np.ascontiguousarray(x4, dtype=dtype)
+    wc = np.ascontiguousarray(w4, dtype=dtype)
+    bc = np.ascontiguousarray(bias if bias is not None else np.empty(0), dtype=dtype)
+    n_threads = get_num_threads()
+    if algorithm == "direct":
+        _conv.conv2d_direct(xc, wc, bc, y4, g.bridge(), n_threads)
+    else:
+        with single_threaded_blas():
+            _conv.conv2d_gemm(xc, wc, bc, y4, g.bridge(), n_threads)
+    return y
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           algorithm="auto", out=None):
+    """2-D convolution (cross-correlation, as in PyTorch) of a batch of images.
+
+    ``y[n, k, i, j] = bias[k] + sum_{c, r, s} xp[n, g*Cg + c, i*sh + r*dh, j*sw + s*dw]
+    * weight[k, c, r, s]`` where ``xp`` is ``x`` zero-padded, ``g = k // (K // groups)``
+    and ``Cg = C // groups``.  The kernel is not flipped; for a true convolution pass
+    ``weight[..., ::-1, ::-1]``.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, H, W) or (C, H, W)
+        Input; one image without the batch axis gives a result without it.
+    weight : array_like, shape (K, C // groups, R, S)
+        Filters.
+    bias : array_like, shape (K,), optional
+        Added to each output channel (cast to the result dtype).
+    stride, dilation : int or (int, int)
+        Step between windows and between kernel taps, each >= 1.
+    padding : int, (int, int), ((int, int), (int, int)), 'valid' or 'same'
+        Zero padding: the same on all sides, per dimension (ph, pw), or explicit
+        ((top, bottom), (left, right)).  'valid' is no padding; 'same' follows TF/Keras:
+        output size ceil(in / stride), total padding
+        max((out - 1) * stride + dilation * (k - 1) + 1 - in, 0), the odd pixel on the
+        bottom/right (for stride 1 exactly PyTorch's 'same').  Padding is a real zero
+        input: 0 * inf = nan as IEEE arithmetic says.
+    groups : int
+        Split channels into groups convolved independently (C and K divisible by it);
+        ``groups == C`` is a depthwise convolution.
+    algorithm : {'auto', 'direct', 'im2col'}
+        'direct' (no workspace), 'im2col' (column tiles times BLAS gemm, bounded
+        workspace) or 'auto' (see :func:`convcore.functional.choose_algorithm`).  All
+        give the same result to rounding.
+    out : numpy.ndarray, optional
+        C-contiguous array of the result's shape and dtype to write into.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, K, Hout, Wout) or (K, Hout, Wout)
+        float32 when ``np.result_type(x, weight)`` is float32, float64 when it is
+        float64 or any other real type.  ``out`` itself when given.
+
+    Raises
+    ------
+    TypeError
+        Complex, object or string data; a non-int stride/dilation/padding/groups;
+        ``out`` of the wrong dtype.
+    ValueError
+        Shapes that do not match (channels, groups, bias), parameters out of range, a
+        kernel that does not fit in the padded input, a bad ``out`` or ``algorithm``.
+    MemoryError
+        If the output would not fit in the available memory (checked before allocating).
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> w = np.array([[[[1.0, -1.0]]]])            # x[i, j] - x[i, j+1]
+    >>> convcore.conv2d(x, w)[0, 0]
+    array([[-1., -1., -1.],
+           [-1., -1., -1.],
+           [-1., -1., -1.],
+           [-1., -1., -1.]])
+    >>> convcore.conv2d(x, np.ones((2, 1, 3, 3)), padding="same").shape
+    (1, 2, 4, 4)
+    """
+    return _run_conv(2, x, weight, bias, stride, padding, dilation, groups, algorithm, out)
+
+
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           algorithm="auto", out=None):
+    """1-D convolution (cross-correlation, as in PyTorch) of a batch of signals.
+
+    Same rules as :func:`conv2d` on one spatial dimension.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, L) or (C, L)
+    weight : array_like, shape (K, C // groups, S)
+    bias : array_like, shape (K,), optional
+    stride, dilation : int or (int,)
+    padding : int, (int,), (left, right), 'valid' or 'same'
+        A 1-tuple pads both ends; a pair pads (left, right) asymmetrically.
+    groups : int
+    algorithm : {'auto', 'direct', 'im2col'}
+    out : numpy.ndarray, optional
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, K, Lout) or (K, Lout)
+
+    Raises
+    ------
+    TypeError, ValueError, MemoryError
+        As :func:`conv2d`.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> convcore.conv1d([[0.0, 1.0, 4.0, 9.0]], [[[1.0, -1.0]]])   # high-pass filter
+    array([[-1., -3., -5.]])
+    """
+    return _run_conv(1, x, weight, bias, stride, padding, dilation, groups, algorithm, out)
+
+
+def _unfold_geometry(x_shape, kernel_size, stride, padding, dilation):
+    """(R, S, sh, sw, dh, dw, pt, pl, Hout, Wout) and the padding pairs of an unfold."""
+    R, S = int_tuple("kernel_size", kernel_size, 2)
+    strides = int_tuple("stride", stride, 2)
+    dilations = int_tuple("dilation", dilation, 2)
+    pads = _resolve_padding(padding, x_shape, (R, S), strides, dilations)
+    Hout, Wout = _output_sizes(x_shape, (R, S), strides, pads, dilations, ("height", "width"))
+    return (R, S, *strides, *dilations, pads[0][0], pads[1][0], Hout, Wout)
+
+
+def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
+    """Extract sliding windows into columns, as ``torch.nn.functional.unfold``.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, H, W) or (C, H, W)
+    kernel_size, stride, dilation : int or (int, int)
+    padding : int, (int, int), ((top, bottom), (left, right)), 'valid' or 'same'
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, C*R*S, L) or (C*R*S, L)
+        Row ``(c * R + r) * S + s``, column ``i * Wout + j`` holds
+        ``x_padded[c, i*sh + r*dh, j*sw + s*dw]``; ``L = Hout * Wout``.  float32 input
+        stays float32; other real dtypes become float64.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Bad dtypes, shapes or parameters (as :func:`conv2d`).
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> convcore.im2col(np.arange(9.0).reshape(1, 3, 3), 2)
+    array([[0., 1., 3., 4.],
+           [1., 2., 4., 5.],
+           [3., 4., 6., 7.],
+           [4., 5., 7., 8.]])
+    """
+    x = as_real_array("x", x)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"x must have shape (N, C, H, W) or (C, H, W); got shape {x.shape}")
+    batched = x.ndim == 4
+    x4 = x if batched else x[None]
+    if any(n < 1 for n in x4.shape[1:]):
+        raise ValueError(f"x must have at least one channel and one pixel; got shape {x.shape}")
+    kg = _unfold_geometry(x4.shape[2:], kernel_size, stride, padding, dilation)
+    N, C = x4.shape[:2]
+    dtype = compute_dtype(x)
+    shape = (N, C * kg[0] * kg[1], kg[8] * kg[9])
+    check_memory(int(np.prod(shape)) * dtype.itemsize, "the column matrix")
+    cols = np.empty(shape, dtype=dtype)
+    _im2col.im2col(np.ascontiguousarray(x4, dtype=dtype), cols, kg, get_num_threads())
+    return cols if batched else cols[0]
+
+
+def col2im(cols, output_size, kernel_size, stride=1, padding=0, dilation=1):
+    """Sum columns back into images, as ``torch.nn.functional.fold`` (adjoint of im2col).
+
+    Parameters
+    ----------
+    cols : array_like, shape (N, C*R*S, L) or (C*R*S, L)
+    output_size : int or (int, int)
+        The image size (H, W).
+    kernel_size, stride, dilation : int or (int, int)
+    padding : int, (int, int), ((top, bottom), (left, right)), 'valid' or 'same'
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, C, H, W) or (C, H, W)
+        Each column entry added to the pixel it was taken from; entries that came from
+        padding are dropped.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Bad dtypes or parameters, or ``cols`` whose shape does not match the windows of
+        ``output_size`` (the message gives the expected shape).
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> convcore.col2im(np.ones((4, 4)), (3, 3), 2)   # how many windows cover each pixel
+    array([[[1., 2., 1.],
+            [2., 4., 2.],
+            [1., 2., 1.]]])
+    """
+    cols = as_real_array("cols", cols)
+    if cols.ndim not in (2, 3):
+        raise ValueError(f"cols must have shape (N, C*R*S, L) or (C*R*S, L); got {cols.shape}")
+    batched = cols.ndim == 3
+    c3 = cols if batched else cols[None]
+    H, W = int_tuple("output_size", output_size, 2)
+    kg = _unfold_geometry((H, W), kernel_size, stride, padding, dilation)
+    RS, L = kg[0] * kg[1], kg[8] * kg[9]
+    if c3.shape[1] % RS or c3.shape[1] == 0 or c3.shape[2] != L:
+        raise ValueError(
+            f"cols has shape {cols.shape}; a {kg[0]}x{kg[1]} kernel over {H}x{W} gives "
+            f"{L} windows, so cols must be (N, C*{RS}, {L}) with C >= 1"
+        )
+    N, C = c3.shape[0], c3.shape[1] // RS
+    dtype = compute_dtype(cols)
+    check_memory(N * C * H * W * dtype.itemsize, "the folded images")
+    x = np.empty((N, C, H, W), dtype=dtype)
+    _im2col.col2im(np.ascontiguousarray(c3, dtype=dtype), x, kg, get_num_threads())
+    return x if batched else x[0]
+
+
+def relu(x):
+    """Rectified linear unit, ``max(x, 0)`` elementwise, as a new array.
+
+    NaN stays NaN (as in PyTorch); the input is not modified.
+
+    Examples
+    --------
+    >>> import convcore
+    >>> convcore.relu([-1.0, 0.5, float("nan")])
+    array([0. , 0.5, nan])
+    """
+    x = as_real_array("x", x)
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+    return np.maximum(x, 0, dtype=dtype)

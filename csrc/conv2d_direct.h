@@ -1,0 +1,17 @@
+/* Per-ISA entry points of the direct convolution (internal to the C library). */
+#ifndef CC_CONV2D_DIRECT_H
+#define CC_CONV2D_DIRECT_H
+#include "convcore.h"
+
+#define CC_DECLARE_DIRECT(isa)                                                               \
+    void cc_conv2d_direct_f32_##isa(const cc_conv2d_geometry *g, const float *x,              \
+                                    const float *w, const float *bias, float *y, int nt);     \
+    void cc_conv2d_direct_f64_##isa(const cc_conv2d_geometry *g, const double *x,             \
+                                    const double *w, const double *bias, double *y, int nt);
+
+CC_DECLARE_DIRECT(generic)
+#if defined(__x86_64__) || defined(__i386__)
+CC_DECLARE_DIRECT(avx2)
+CC_DECLARE_DIRECT(avx512)
+#endif
+#endif

@@ -1,0 +1,253 @@
+/* Direct convolution, NCHW, no workspace: one template, instantiated per dtype and ISA.
+ *
+ * The including file defines REAL (float or double), SFX (f32/f64), CC_ISA (avx512,
+ * avx2, generic) and the register-tile sizes CC_KB_BIG / CC_NV_BIG / CC_NV_ONE, and
+ * compiles this under a matching `#pragma GCC target`.
+ *
+ * Work is vectorised along output columns: a register tile holds KB output channels x
+ * NV vectors of 64 bytes (16 floats / 8 doubles) of one output row.  Each step of the
+ * reduction over (c, r, s) loads NV input vectors once and broadcasts KB weights:
+ * NV loads + KB broadcasts feed KB * NV FMAs, so the tile is FMA-bound, not load-bound.
+ * A 64-byte vector is one zmm on AVX-512, two ymm on AVX2 and four xmm on SSE2; the
+ * tile sizes per ISA keep the accumulators within the register file.
+ *
+ * Padding is computed as real zeros (0 * w is evaluated), so non-finite weights give
+ * the same NaNs as an explicitly zero-padded input, exactly as the im2col path does.
+ */
+#define CC_CAT3_(a, b, c) a##_##b##_##c
+#define CC_CAT3(a, b, c) CC_CAT3_(a, b, c)
+#define FN(name) CC_CAT3(name, SFX, CC_ISA)
+
+#define VEC FN(vec)
+#define LANES ((int)(64 / sizeof(REAL)))
+#define KB_MAX CC_KB_BIG
+#define NV_MAX (CC_NV_ONE > CC_NV_BIG ? CC_NV_ONE : CC_NV_BIG)
+
+typedef REAL VEC __attribute__((vector_size(64)));
+
+/* Unaligned load/store through memcpy: compiles to one vector move. */
+static inline VEC FN(loadu)(const REAL *p)
+{
+    VEC v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline VEC FN(splat)(REAL a)
+{
+    VEC v = {0};
+    return v + a;
+}
+
+/* Input columns a tile reads: MODE_S1 contiguous, MODE_S2 every other element, both
+ * entirely inside the row; MODE_ANY any stride, padding and partial width. */
+#ifndef CC_DIRECT_MODES
+#define CC_DIRECT_MODES
+enum { MODE_S1 = 0, MODE_S2 = 1, MODE_ANY = 2 };
+#endif
+
+typedef struct {
+    const REAL *x;          /* input image n, first channel of the group */
+    const REAL *w;          /* weight of the tile's first output channel */
+    const REAL *bias;       /* bias of that channel, or NULL */
+    ptrdiff_t H, W, Cg, R, S, sw, dh, dw;
+    ptrdiff_t x_cstride;    /* H * W */
+    ptrdiff_t w_kstride;    /* Cg * R * S */
+    ptrdiff_t y_kstride;    /* Hout * Wout */
+} FN(tile_args);
+
+/* One register tile: kb (<= KB) channels x cnt (<= NV * LANES) columns of output row
+ * starting at y; input row origin ih0, input column of the first output iw0.  KB, NV,
+ * R, S and MODE are compile-time constants at every call site, so the loops unroll
+ * and the accumulators live in registers. */
+static inline __attribute__((always_inline)) void
+FN(tile)(const FN(tile_args) *a, ptrdiff_t ih0, ptrdiff_t iw0, REAL *y, int kb, int cnt,
+         const int KB, const int NV, const ptrdiff_t R, const ptrdiff_t S, const int MODE)
+{
+    VEC acc[KB_MAX][NV_MAX];
+    const REAL *wk[KB_MAX];
+    const ptrdiff_t H = a->H, W = a->W, sw = a->sw, dh = a->dh, dw = a->dw;
+
+#pragma GCC unroll 16
+    for (int kk = 0; kk < KB; kk++) {
+        int k = kk < kb ? kk : kb - 1;  /* tail channels repeat the last one; not stored */
+        wk[kk] = a->w + k * a->w_kstride;
+        REAL b0 = a->bias ? a->bias[k] : (REAL)0;
+#pragma GCC unroll 16
+        for (int v = 0; v < NV; v++)
+            acc[kk][v] = FN(splat)(b0);
+    }
+
+    for (ptrdiff_t c = 0; c < a->Cg; c++) {
+        const REAL *xc = a->x + c * a->x_cstride;
+        for (ptrdiff_t r = 0; r < R; r++) {
+            const ptrdiff_t ih = ih0 + r * dh;
+            const int row_in = ih >= 0 && ih < H;
+            const REAL *xr = xc + (row_in ? ih * W : 0);
+            const ptrdiff_t woff = (c * R + r) * S;
+            for (ptrdiff_t s = 0; s < S; s++) {
+                VEC xv[NV_MAX];
+                const ptrdiff_t col0 = iw0 + s * dw;
+#pragma GCC unroll 16
+                for (int v = 0; v < NV; v++) {
+                    if (!row_in) {
+                        xv[v] = FN(splat)((REAL)0);
+                    } else if (MODE == MODE_S1) {
+                        xv[v] = FN(loadu)(xr + col0 + v * LANES);
+                    } else if (MODE == MODE_S2) {
+                        VEC lo = FN(loadu)(xr + col0 + 2 * v * LANES);
+                        VEC hi = FN(loadu)(xr + col0 + 2 * v * LANES + LANES);
+                        xv[v] = CC_EVEN(lo, hi);
+                    } else {
+                        REAL t[LANES];
+                        for (int l = 0; l < LANES; l++) {
+                            ptrdiff_t j = v * LANES + l, col = col0 + j * sw;
+                            t[l] = (j < cnt && col >= 0 && col < W) ? xr[col] : (REAL)0;
+                        }
+                        memcpy(&xv[v], t, sizeof t);
+                    }
+                }
+#pragma GCC unroll 16
+                for (int kk = 0; kk < KB; kk++) {
+                    VEC wv = FN(splat)(wk[kk][woff + s]);
+#pragma GCC unroll 16
+                    for (int v = 0; v < NV; v++)
+                        acc[kk][v] += wv * xv[v];
+                }
+            }
+        }
+    }
+
+#pragma GCC unroll 16
+    for (int kk = 0; kk < KB; kk++) {
+        if (kk >= kb)
+            break;
+        REAL *yk = y + kk * a->y_kstride;
+        if (cnt == NV * LANES) {
+#pragma GCC unroll 16
+            for (int v = 0; v < NV; v++)
+                memcpy(yk + v * LANES, &acc[kk][v], sizeof(VEC));
+        } else {
+            REAL t[NV_MAX * LANES];
+            memcpy(t, acc[kk], NV * sizeof(VEC));
+            memcpy(yk, t, cnt * sizeof(REAL));
+        }
+    }
+}
+
+/* Instantiate the tile for one (KB, NV) and a set of kernel sizes.  The 1x1 and 3x3
+ * specialisations unroll the tap loops completely; others run them as loops. */
+#define CC_DEFINE_ROW(NAME, KB, NV)                                                      \
+    static void FN(NAME)(const FN(tile_args) *a, const cc_conv2d_geometry *g, \
+                                    ptrdiff_t oh, REAL *yrow, int kb)                    \
+    {                                                                                    \
+        const ptrdiff_t ih0 = oh * g->stride_h - g->pad_top;                             \
+        const ptrdiff_t step = (NV) * LANES, sw = g->stride_w;                           \
+        const ptrdiff_t R = g->R, S = g->S, span = (S - 1) * g->dil_w;                   \
+        for (ptrdiff_t ow = 0; ow < g->Wout; ow += step) {                               \
+            int cnt = (int)(g->Wout - ow < step ? g->Wout - ow : step);                  \
+            ptrdiff_t iw0 = ow * sw - g->pad_left;                                       \
+            int full = cnt == step && iw0 >= 0;                                          \
+            int mode = MODE_ANY;                                                         \
+            if (full && sw == 1 && iw0 + span + step <= g->W)                            \
+                mode = MODE_S1;                                                          \
+            else if (full && sw == 2 && iw0 + span + 2 * step <= g->W)                   \
+                mode = MODE_S2;                                                          \
+            REAL *y = yrow + ow;                                                         \
+            if (mode == MODE_S1 && R == 1 && S == 1)                                     \
+                FN(tile)(a, ih0, iw0, y, kb, cnt, KB, NV, 1, 1, MODE_S1);                \
+            else if (mode == MODE_S1 && R == 3 && S == 3)                                \
+                FN(tile)(a, ih0, iw0, y, kb, cnt, KB, NV, 3, 3, MODE_S1);                \
+            else if (mode == MODE_S1)                                                    \
+                FN(tile)(a, ih0, iw0, y, kb, cnt, KB, NV, R, S, MODE_S1);                \
+            else if (mode == MODE_S2 && R == 3 && S == 3)                                \
+                FN(tile)(a, ih0, iw0, y, kb, cnt, KB, NV, 3, 3, MODE_S2);                \
+            else if (mode == MODE_S2)                                                    \
+                FN(tile)(a, ih0, iw0, y, kb, cnt, KB, NV, R, S, MODE_S2);                \
+            else                                                                         \
+                FN(tile)(a, ih0, iw0, y, kb, cnt, KB, NV, R, S, MODE_ANY);               \
+        }                                                                                \
+    }
+
+/* Tiles by role: many channels (wide / narrow rows), a few channels, one channel. */
+CC_DEFINE_ROW(row_big, CC_KB_BIG, CC_NV_BIG)
+CC_DEFINE_ROW(row_big_narrow, CC_KB_BIG, 1)
+CC_DEFINE_ROW(row_mid, 4, CC_NV_BIG)
+CC_DEFINE_ROW(row_one, 1, CC_NV_ONE)
+CC_DEFINE_ROW(row_one_narrow, 1, 1)
+
+typedef void (*FN(row_fn))(const FN(tile_args) *, const cc_conv2d_geometry *, ptrdiff_t,
+                           REAL *, int);
+
+/* Rows per work item: a band of output rows reuses the same few input rows (all
+ * channels) from L2 while every block of output channels sweeps over it. */
+#define CC_BAND_ROWS 4
+
+void CC_CAT3(cc_conv2d_direct, SFX, CC_ISA)(const cc_conv2d_geometry *g, const REAL *x, const REAL *w,
+                          const REAL *bias, REAL *y, int n_threads)
+{
+    const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
+    const ptrdiff_t HWo = g->Hout * g->Wout;
+    const int narrow = g->Wout <= LANES;
+    FN(row_fn) row;
+    int KB;
+    if (Kg >= CC_KB_BIG) {
+        KB = CC_KB_BIG;
+        row = narrow ? FN(row_big_narrow) : FN(row_big);
+    } else if (Kg >= 4 && !narrow) {
+        KB = 4;
+        row = FN(row_mid);
+    } else {
+        KB = 1;
+        row = narrow ? FN(row_one_narrow) : FN(row_one);
+    }
+    const ptrdiff_t nkb = (Kg + KB - 1) / KB;
+    const ptrdiff_t nbands = (g->Hout + CC_BAND_ROWS - 1) / CC_BAND_ROWS;
+    const ptrdiff_t outer = g->N * g->groups * nbands;
+    /* Split the output channels too when images x bands alone cannot feed the threads. */
+    ptrdiff_t kchunks = 1;
+    if (n_threads > 1 && outer < 4 * n_threads)
+        kchunks = (4 * n_threads + outer - 1) / outer;
+    if (kchunks > nkb)
+        kchunks = nkb;
+    const ptrdiff_t items = outer * kchunks;
+    const double flops = 2.0 * (double)(g->N * g->K * HWo) * (double)(Cg * g->R * g->S);
+    if (flops < 2e5 || items < 2)
+        n_threads = 1;
+
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
+#endif
+    for (ptrdiff_t it = 0; it < items; it++) {
+        ptrdiff_t kc = it % kchunks, rest = it / kchunks;
+        ptrdiff_t band = rest % nbands;
+        ptrdiff_t ng = rest / nbands, n = ng / g->groups, grp = ng % g->groups;
+        ptrdiff_t kb_lo = nkb * kc / kchunks, kb_hi = nkb * (kc + 1) / kchunks;
+        ptrdiff_t oh_lo = band * CC_BAND_ROWS;
+        ptrdiff_t oh_hi = oh_lo + CC_BAND_ROWS < g->Hout ? oh_lo + CC_BAND_ROWS : g->Hout;
+        FN(tile_args) a;
+        a.x = x + (n * g->C + grp * Cg) * g->H * g->W;
+        a.H = g->H; a.W = g->W; a.Cg = Cg; a.R = g->R; a.S = g->S;
+        a.sw = g->stride_w; a.dh = g->dil_h; a.dw = g->dil_w;
+        a.x_cstride = g->H * g->W;
+        a.w_kstride = Cg * g->R * g->S;
+        a.y_kstride = HWo;
+        for (ptrdiff_t kblk = kb_lo; kblk < kb_hi; kblk++) {
+            ptrdiff_t k = grp * Kg + kblk * KB;
+            int kb = (int)(Kg - kblk * KB < KB ? Kg - kblk * KB : KB);
+            a.w = w + k * a.w_kstride;
+            a.bias = bias ? bias + k : NULL;
+            REAL *yk = y + (n * g->K + k) * HWo;
+            for (ptrdiff_t oh = oh_lo; oh < oh_hi; oh++)
+                row(&a, g, oh, yk + oh * g->Wout, kb);
+        }
+    }
+}
+
+#undef FN
+#undef VEC
+#undef LANES
+#undef KB_MAX
+#undef NV_MAX
+#undef CC_DEFINE_ROW
+#undef CC_BAND_ROWS

@@ -1,0 +1,86 @@
+/* convcore C library: public interface.
+ *
+ * Plain C99 kernels on NCHW arrays.  Every function assumes its arguments were
+ * validated by the caller (sizes consistent, pointers valid, buffers
+ * C-contiguous and non-overlapping) and reports no errors.  No Python headers.
+ */
+#ifndef CONVCORE_H
+#define CONVCORE_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Geometry of one 2-D convolution (a 1-D one is H = R = 1). */
+typedef struct {
+    ptrdiff_t N, C, H, W;         /* input  (N, C, H, W) */
+    ptrdiff_t K, R, S;            /* weight (K, C / groups, R, S) */
+    ptrdiff_t groups;
+    ptrdiff_t stride_h, stride_w;
+    ptrdiff_t dil_h, dil_w;
+    ptrdiff_t pad_top, pad_left;  /* bottom/right padding is implied by Hout, Wout */
+    ptrdiff_t Hout, Wout;
+} cc_conv2d_geometry;
+
+/* SIMD level of the kernels chosen at run time. */
+typedef enum { CC_SIMD_GENERIC = 0, CC_SIMD_AVX2 = 1, CC_SIMD_AVX512 = 2 } cc_simd_level;
+
+cc_simd_level cc_simd_detect(void);        /* what the CPU supports */
+cc_simd_level cc_simd_active(void);        /* what the kernels use */
+void cc_simd_force(cc_simd_level level);   /* clamp to <= detected (testing) */
+const char *cc_simd_name(cc_simd_level level);
+int cc_openmp_enabled(void);
+int cc_openmp_max_threads(void);
+
+/* Direct convolution: no workspace; y = conv(x, w) + bias (bias may be NULL). */
+void cc_conv2d_direct_f32(const cc_conv2d_geometry *g, const float *x, const float *w,
+                          const float *bias, float *y, int n_threads);
+void cc_conv2d_direct_f64(const cc_conv2d_geometry *g, const double *x, const double *w,
+                          const double *bias, double *y, int n_threads);
+
+/* im2col of one image into rows [row0, row0 + nrows) x columns [p0, p0 + np) of the
+ * column matrix of shape (C*R*S, Hout*Wout), written densely as nrows x np (ld = np).
+ * Padding cells are written as zeros. */
+void cc_im2col_f32(const cc_conv2d_geometry *g, const float *x_image, ptrdiff_t row0,
+                   ptrdiff_t nrows, ptrdiff_t p0, ptrdiff_t np, float *cols);
+void cc_im2col_f64(const cc_conv2d_geometry *g, const double *x_image, ptrdiff_t row0,
+                   ptrdiff_t nrows, ptrdiff_t p0, ptrdiff_t np, double *cols);
+
+/* col2im of one image: x_image (C, H, W) = sum of the column matrix (C*R*S, Hout*Wout)
+ * scattered back; x_image is overwritten (not accumulated into). */
+void cc_col2im_f32(const cc_conv2d_geometry *g, const float *cols, float *x_image);
+void cc_col2im_f64(const cc_conv2d_geometry *g, const double *cols, double *x_image);
+
+/* Whole-batch im2col / col2im, parallel over (image, channel). */
+void cc_im2col_batch_f32(const cc_conv2d_geometry *g, const float *x, float *cols, int n_threads);
+void cc_im2col_batch_f64(const cc_conv2d_geometry *g, const double *x, double *cols, int n_threads);
+void cc_col2im_batch_f32(const cc_conv2d_geometry *g, const float *cols, float *x, int n_threads);
+void cc_col2im_batch_f64(const cc_conv2d_geometry *g, const double *cols, double *x, int n_threads);
+
+/* Fortran-BLAS gemm signatures (as exported by scipy.linalg.cython_blas). */
+typedef void (*cc_sgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, float *alpha,
+                            float *a, int *lda, float *b, int *ldb, float *beta, float *c,
+                            int *ldc);
+typedef void (*cc_dgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, double *alpha,
+                            double *a, int *lda, double *b, int *ldb, double *beta, double *c,
+                            int *ldc);
+
+/* Columns per im2col tile and workspace (elements per thread) for the GEMM path. */
+ptrdiff_t cc_gemm_tile_columns(const cc_conv2d_geometry *g);
+ptrdiff_t cc_gemm_workspace_per_thread(const cc_conv2d_geometry *g);
+
+/* im2col + GEMM: workspace holds n_threads * cc_gemm_workspace_per_thread(g) elements.
+ * gemm must be safe to call from n_threads threads at once (single-threaded BLAS). */
+void cc_conv2d_gemm_f32(const cc_conv2d_geometry *g, const float *x, const float *w,
+                        const float *bias, float *y, float *workspace, cc_sgemm_fn gemm,
+                        int n_threads);
+void cc_conv2d_gemm_f64(const cc_conv2d_geometry *g, const double *x, const double *w,
+                        const double *bias, double *y, double *workspace, cc_dgemm_fn gemm,
+                        int n_threads);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CONVCORE_H */

@@ -1,0 +1,73 @@
+"""Shared fixtures, helpers and Hypothesis settings for the convcore tests."""
+
+import os
+import sys
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+# Make ``reference`` and these helpers importable whatever the import mode.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+settings.register_profile(
+    "default",
+    deadline=None,
+    max_examples=30,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("ci", parent=settings.get_profile("default"), max_examples=100)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+ALGORITHMS = ("direct", "im2col", "auto")
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def tolerance(dtype, terms=1):
+    """Relative tolerance for a sum of ``terms`` products computed in ``dtype``."""
+    if np.dtype(dtype) == np.float32:
+        return 1e-5 * max(1.0, np.sqrt(terms))
+    return 1e-10
+
+
+def assert_close(got, ref, dtype, terms=1, err_msg=""):
+    """Compare ``got`` with a float64 reference; NaN/inf positions must match.
+
+    The absolute tolerance is the relative one scaled by the largest finite
+    reference magnitude, so cancellation near zero does not cause failures.
+    """
+    got = np.asarray(got)
+    ref = np.asarray(ref, dtype=np.float64)
+    assert got.shape == ref.shape, f"shape {got.shape} != {ref.shape} {err_msg}"
+    rtol = tolerance(dtype, terms)
+    finite = np.abs(ref[np.isfinite(ref)])
+    scale = max(1.0, float(finite.max())) if finite.size else 1.0
+    np.testing.assert_allclose(got.astype(np.float64), ref, rtol=rtol,
+                               atol=rtol * scale, equal_nan=True, err_msg=err_msg)
+
+
+def random_array(rng, shape, dtype=np.float64, layout="C"):
+    """Random values in [-1, 1) with the requested memory layout.
+
+    ``layout`` is one of "C", "F" (Fortran order), "strided" (a view taking
+    every other element along each axis) or "reversed" (negative strides).
+    """
+    shape = tuple(shape)
+    if layout == "strided":
+        big = rng.uniform(-1, 1, tuple(2 * n for n in shape)).astype(dtype)
+        out = big[tuple(slice(None, None, 2) for _ in shape)]
+    elif layout == "reversed":
+        out = rng.uniform(-1, 1, shape).astype(dtype)[tuple(slice(None, None, -1) for _ in shape)]
+    elif layout == "F":
+        out = np.asfortranarray(rng.uniform(-1, 1, shape).astype(dtype))
+    else:
+        out = rng.uniform(-1, 1, shape).astype(dtype)
+    assert out.shape == shape
+    return out
+
+
+@pytest.fixture
+def rng(request):
+    """A generator seeded from the test id, so every test is reproducible."""
+    return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))

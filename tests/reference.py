@@ -1,0 +1,160 @@
+"""Slow, straightforward NumPy reference implementations used as test oracles.
+
+Everything here is written for clarity, not speed: inputs are zero padded with
+``np.pad`` and each kernel tap is accumulated explicitly in float64. Padding is
+a real zero input, so ``0 * inf`` gives NaN as IEEE arithmetic dictates.
+"""
+
+import numpy as np
+
+
+def pair(v):
+    """Return ``v`` as an (h, w) pair of ints."""
+    if isinstance(v, (int, np.integer)):
+        return int(v), int(v)
+    a, b = v
+    return int(a), int(b)
+
+
+def pad_pairs(padding):
+    """Normalise an int, (ph, pw) or ((top, bottom), (left, right)) padding."""
+    if isinstance(padding, (int, np.integer)):
+        return (int(padding), int(padding)), (int(padding), int(padding))
+    ph, pw = padding
+    return tuple(pair(ph)), tuple(pair(pw))
+
+
+def same_pad_ref(n, k, s, d):
+    """TF/Keras 'same' padding for one dimension as (before, after)."""
+    out = -(-n // s)
+    total = max((out - 1) * s + d * (k - 1) + 1 - n, 0)
+    return total // 2, total - total // 2
+
+
+def output_size_ref(n, k, s, p_total, d, ceil_mode=False, p_before=None):
+    """Output length of a sliding window; ``ceil_mode`` follows the pooling rule.
+
+    With ``ceil_mode`` the division is rounded up, then the last window is
+    dropped if it would start at or beyond ``n + p_before`` (in the right
+    padding). ``p_before`` defaults to half of ``p_total``.
+    """
+    span = n + p_total - d * (k - 1) - 1
+    if not ceil_mode:
+        return span // s + 1
+    if p_before is None:
+        p_before = p_total // 2
+    out = -(-span // s) + 1
+    if (out - 1) * s >= n + p_before:
+        out -= 1
+    return out
+
+
+@np.errstate(invalid="ignore", over="ignore")
+def conv2d_ref(x, w, b=None, stride=(1, 1), padding=((0, 0), (0, 0)),
+               dilation=(1, 1), groups=1):
+    """Grouped 2-D cross-correlation of (N, C, H, W) with (K, C//groups, R, S)."""
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    (sh, sw), (dh, dw) = pair(stride), pair(dilation)
+    (pt, pb), (pl, pr) = pad_pairs(padding)
+    n, c, h, wd = x.shape
+    k, cg, r_size, s_size = w.shape
+    assert c == cg * groups and k % groups == 0
+    kg = k // groups
+    ho = (h + pt + pb - dh * (r_size - 1) - 1) // sh + 1
+    wo = (wd + pl + pr - dw * (s_size - 1) - 1) // sw + 1
+    if ho < 1 or wo < 1:
+        raise ValueError("empty output")
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    out = np.zeros((n, k, ho, wo), dtype=np.float64)
+    for g in range(groups):
+        xg = xp[:, g * cg:(g + 1) * cg]
+        wg = w[g * kg:(g + 1) * kg]
+        for r in range(r_size):
+            for s in range(s_size):
+                h0, w0 = r * dh, s * dw
+                patch = xg[:, :, h0:h0 + sh * (ho - 1) + 1:sh,
+                           w0:w0 + sw * (wo - 1) + 1:sw]
+                tap = wg[:, :, r, s]
+                # (N, 1, Cg, Ho, Wo) * (1, Kg, Cg, 1, 1), summed over Cg.
+                prod = patch[:, None] * tap[None, :, :, None, None]
+                out[:, g * kg:(g + 1) * kg] += prod.sum(axis=2)
+    if b is not None:
+        out += np.asarray(b, dtype=np.float64)[None, :, None, None]
+    return out
+
+
+@np.errstate(invalid="ignore", over="ignore")
+def conv1d_ref(x, w, b=None, stride=1, padding=(0, 0), dilation=1, groups=1):
+    """Grouped 1-D cross-correlation of (N, C, L) with (K, C//groups, S)."""
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    if isinstance(padding, (int, np.integer)):
+        padding = (padding, padding)
+    left, right = padding
+    n, c, length = x.shape
+    k, cg, s_size = w.shape
+    assert c == cg * groups and k % groups == 0
+    kg = k // groups
+    lo = (length + left + right - dilation * (s_size - 1) - 1) // stride + 1
+    if lo < 1:
+        raise ValueError("empty output")
+    xp = np.pad(x, ((0, 0), (0, 0), (left, right)))
+    out = np.zeros((n, k, lo), dtype=np.float64)
+    for kk in range(k):
+        g = kk // kg
+        for ci in range(cg):
+            for s in range(s_size):
+                start = s * dilation
+                seg = xp[:, g * cg + ci, start:start + stride * (lo - 1) + 1:stride]
+                out[:, kk, :] += seg * w[kk, ci, s]
+    if b is not None:
+        out += np.asarray(b, dtype=np.float64)[None, :, None]
+    return out
+
+
+def im2col_ref(x, kernel_size, stride=1, dilation=1, padding=0):
+    """Unfold (N, C, H, W) into (N, C*R*S, L), rows ordered (c, r, s)."""
+    x = np.asarray(x, dtype=np.float64)
+    (kr, ks), (sh, sw), (dh, dw) = pair(kernel_size), pair(stride), pair(dilation)
+    (pt, pb), (pl, pr) = pad_pairs(padding)
+    n, c, h, wd = x.shape
+    ho = (h + pt + pb - dh * (kr - 1) - 1) // sh + 1
+    wo = (wd + pl + pr - dw * (ks - 1) - 1) // sw + 1
+    if ho < 1 or wo < 1:
+        raise ValueError("empty output")
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    cols = np.zeros((n, c * kr * ks, ho * wo), dtype=np.float64)
+    for ci in range(c):
+        for r in range(kr):
+            for s in range(ks):
+                row = (ci * kr + r) * ks + s
+                for i in range(ho):
+                    for j in range(wo):
+                        cols[:, row, i * wo + j] = xp[:, ci, i * sh + r * dh,
+                                                      j * sw + s * dw]
+    return cols
+
+
+@np.errstate(invalid="ignore", over="ignore")
+def col2im_ref(cols, output_size, kernel_size, stride=1, dilation=1, padding=0):
+    """Fold (N, C*R*S, L) back into (N, C, H, W), summing overlapping entries."""
+    cols = np.asarray(cols, dtype=np.float64)
+    h, wd = pair(output_size)
+    (kr, ks), (sh, sw), (dh, dw) = pair(kernel_size), pair(stride), pair(dilation)
+    (pt, pb), (pl, pr) = pad_pairs(padding)
+    ho = (h + pt + pb - dh * (kr - 1) - 1) // sh + 1
+    wo = (wd + pl + pr - dw * (ks - 1) - 1) // sw + 1
+    n, rows, length = cols.shape
+    assert rows % (kr * ks) == 0 and length == ho * wo
+    c = rows // (kr * ks)
+    xp = np.zeros((n, c, h + pt + pb, wd + pl + pr), dtype=np.float64)
+    for ci in range(c):
+        for r in range(kr):
+            for s in range(ks):
+                row = (ci * kr + r) * ks + s
+                for i in range(ho):
+                    for j in range(wo):
+                        xp[:, ci, i * sh + r * dh, j * sw + s * dw] += \
+                            cols[:, row, i * wo + j]
+    return xp[:, :, pt:pt + h, pl:pl + wd].copy()
