@@ -22,10 +22,12 @@ cdef extern from "convcore.h" nogil:
     int cc_openmp_enabled()
     int cc_openmp_max_threads()
 
+    Py_ssize_t cc_conv2d_direct_pack_size_f32(const cc_conv2d_geometry *g)
+    Py_ssize_t cc_conv2d_direct_pack_size_f64(const cc_conv2d_geometry *g)
     void cc_conv2d_direct_f32(const cc_conv2d_geometry *g, const float *x, const float *w,
-                              const float *bias, float *y, int n_threads)
+                              const float *bias, float *y, float *wpack, int n_threads)
     void cc_conv2d_direct_f64(const cc_conv2d_geometry *g, const double *x, const double *w,
-                              const double *bias, double *y, int n_threads)
+                              const double *bias, double *y, double *wpack, int n_threads)
 
     void cc_im2col_batch_f32(const cc_conv2d_geometry *g, const float *x, float *cols,
                              int n_threads)

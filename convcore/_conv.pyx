@@ -11,7 +11,7 @@ from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 from convcore._cconvcore cimport (
     CC_SIMD_AVX2, CC_SIMD_AVX512, CC_SIMD_GENERIC, cc_conv2d_direct_f32,
-    cc_conv2d_direct_f64, cc_conv2d_gemm_f32, cc_conv2d_gemm_f64, cc_conv2d_geometry,
+    cc_conv2d_direct_f64, cc_conv2d_direct_pack_size_f32, cc_conv2d_direct_pack_size_f64, cc_conv2d_gemm_f32, cc_conv2d_gemm_f64, cc_conv2d_geometry,
     cc_dgemm_fn, cc_gemm_workspace_per_thread, cc_sgemm_fn, cc_simd_active, cc_simd_detect,
     cc_simd_force, cc_simd_level, cc_simd_name,
 )
@@ -30,19 +30,27 @@ cdef cc_conv2d_geometry make_geometry(tuple xshape, tuple wshape, tuple geom):
 def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                   const floating[::1] bias, floating[:, :, :, ::1] y, tuple geom,
                   int n_threads):
-    """y = conv(x, w) + bias by the direct kernel; ``bias`` of length 0 means none."""
+    """y = conv(x, w) + bias by the direct kernel; ``bias`` of length 0 means none.
+
+    The only allocation is the repacked copy of the weights the register tiles read.
+    """
     cdef cc_conv2d_geometry g = make_geometry(
         (x.shape[0], x.shape[1], x.shape[2], x.shape[3]), (w.shape[0], 0, w.shape[2], w.shape[3]), geom)
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
     if y.shape[0] == 0 or y.shape[1] == 0:
         return
+    cdef floating[::1] wpack
+    if floating is float:
+        wpack = np.empty(cc_conv2d_direct_pack_size_f32(&g), dtype=np.float32)
+    else:
+        wpack = np.empty(cc_conv2d_direct_pack_size_f64(&g), dtype=np.float64)
     with nogil:
         if floating is float:
             cc_conv2d_direct_f32(&g, &x[0, 0, 0, 0], &w[0, 0, 0, 0], b, &y[0, 0, 0, 0],
-                                 n_threads)
+                                 &wpack[0], n_threads)
         else:
             cc_conv2d_direct_f64(&g, &x[0, 0, 0, 0], &w[0, 0, 0, 0], b, &y[0, 0, 0, 0],
-                                 n_threads)
+                                 &wpack[0], n_threads)
 
 
 def gemm_workspace_bytes(tuple xshape, tuple wshape, tuple geom, int itemsize, int n_threads):

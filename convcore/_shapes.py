@@ -15,10 +15,8 @@ def output_length(
     beyond ``size + pad_before`` (a window may not start in the trailing padding).
     """
     span = size + pad[0] + pad[1] - dilation * (kernel - 1) - 1
-    if span < 0:
-        return 0
     if not ceil_mode:
-        return span // stride + 1
+        return span // stride + 1  # floor division, also for a negative span
     out = -(-span // stride) + 1
     if (out - 1) * stride >= size + pad[0]:
         out -= 1

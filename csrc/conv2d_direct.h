@@ -3,11 +3,15 @@
 #define CC_CONV2D_DIRECT_H
 #include "convcore.h"
 
-#define CC_DECLARE_DIRECT(isa)                                                               \
-    void cc_conv2d_direct_f32_##isa(const cc_conv2d_geometry *g, const float *x,              \
-                                    const float *w, const float *bias, float *y, int nt);     \
-    void cc_conv2d_direct_f64_##isa(const cc_conv2d_geometry *g, const double *x,             \
-                                    const double *w, const double *bias, double *y, int nt);
+#define CC_DECLARE_DIRECT(isa)                                                           \
+    ptrdiff_t cc_conv2d_direct_pack_size_f32_##isa(const cc_conv2d_geometry *g);          \
+    ptrdiff_t cc_conv2d_direct_pack_size_f64_##isa(const cc_conv2d_geometry *g);          \
+    void cc_conv2d_direct_f32_##isa(const cc_conv2d_geometry *g, const float *x,          \
+                                    const float *w, const float *bias, float *y,          \
+                                    float *wpack, int nt);                                \
+    void cc_conv2d_direct_f64_##isa(const cc_conv2d_geometry *g, const double *x,         \
+                                    const double *w, const double *bias, double *y,       \
+                                    double *wpack, int nt);
 
 CC_DECLARE_DIRECT(generic)
 #if defined(__x86_64__) || defined(__i386__)

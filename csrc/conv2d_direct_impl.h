@@ -33,26 +33,42 @@ static inline VEC FN(loadu)(const REAL *p)
     return v;
 }
 
+static inline void FN(storeu)(REAL *p, VEC v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+/* Broadcast; a - 0 is exactly a for every a (also -0 and NaN), so this folds away. */
 static inline VEC FN(splat)(REAL a)
 {
-    VEC v = {0};
-    return v + a;
+    const VEC zero = {0};
+    return a - zero;
 }
 
 /* Input columns a tile reads: MODE_S1 contiguous, MODE_S2 every other element, both
- * entirely inside the row; MODE_ANY any stride, padding and partial width. */
+ * entirely inside the row; the _EDGE variants of the two for tiles that overlap the
+ * padding or the end of the row (masked loads, zeros outside); MODE_ANY any stride
+ * (an element-by-element gather). */
 #ifndef CC_DIRECT_MODES
 #define CC_DIRECT_MODES
-enum { MODE_S1 = 0, MODE_S2 = 1, MODE_ANY = 2 };
+enum { MODE_S1 = 0, MODE_S2 = 1, MODE_S1_EDGE = 2, MODE_S2_EDGE = 3, MODE_ANY = 4 };
+
+/* Widest kernel whose edge tiles use masked loads (wider ones gather). */
+#define CC_EDGE_MAX_S 16
+
+/* Clamp to [0, n] for lane bounds. */
+static inline int cc_clamp_lanes(ptrdiff_t v, int n)
+{
+    return v < 0 ? 0 : v > n ? n : (int)v;
+}
 #endif
 
 typedef struct {
     const REAL *x;          /* input image n, first channel of the group */
-    const REAL *w;          /* weight of the tile's first output channel */
-    const REAL *bias;       /* bias of that channel, or NULL */
+    const REAL *wp;         /* packed weights of the tile's channel block: [c][r][s][KB] */
+    const REAL *bias;       /* bias of the block's first channel, or NULL */
     ptrdiff_t H, W, Cg, R, S, sw, dh, dw;
     ptrdiff_t x_cstride;    /* H * W */
-    ptrdiff_t w_kstride;    /* Cg * R * S */
     ptrdiff_t y_kstride;    /* Hout * Wout */
 } FN(tile_args);
 
@@ -65,14 +81,32 @@ FN(tile)(const FN(tile_args) *a, ptrdiff_t ih0, ptrdiff_t iw0, REAL *y, int kb, 
          const int KB, const int NV, const ptrdiff_t R, const ptrdiff_t S, const int MODE)
 {
     VEC acc[KB_MAX][NV_MAX];
-    const REAL *wk[KB_MAX];
+    const REAL *wp = a->wp;
     const ptrdiff_t H = a->H, W = a->W, sw = a->sw, dh = a->dh, dw = a->dw;
+
+    /* Edge tiles: the lanes inside the row depend on s only, so the load masks are
+     * made once here, not once per (c, r, s) step. */
+    CC_MASK m_lo[CC_EDGE_MAX_S][NV_MAX], m_hi[CC_EDGE_MAX_S][NV_MAX];
+    if (MODE == MODE_S1_EDGE || MODE == MODE_S2_EDGE) {
+        for (ptrdiff_t s = 0; s < S; s++) {
+            const ptrdiff_t col0 = iw0 + s * dw;
+            /* input offsets t from col0 that are read: 0 <= col0 + t < W, t < span */
+            ptrdiff_t end = MODE == MODE_S1_EDGE ? cnt : 2 * (ptrdiff_t)cnt - 1;
+            if (W - col0 < end)
+                end = W - col0;
+            for (int v = 0; v < NV; v++) {
+                ptrdiff_t o = (MODE == MODE_S1_EDGE ? 1 : 2) * v * LANES;
+                m_lo[s][v] = CC_MAKE_MASK(cc_clamp_lanes(-col0 - o, LANES),
+                                          cc_clamp_lanes(end - o, LANES));
+                m_hi[s][v] = CC_MAKE_MASK(cc_clamp_lanes(-col0 - o - LANES, LANES),
+                                          cc_clamp_lanes(end - o - LANES, LANES));
+            }
+        }
+    }
 
 #pragma GCC unroll 16
     for (int kk = 0; kk < KB; kk++) {
-        int k = kk < kb ? kk : kb - 1;  /* tail channels repeat the last one; not stored */
-        wk[kk] = a->w + k * a->w_kstride;
-        REAL b0 = a->bias ? a->bias[k] : (REAL)0;
+        REAL b0 = a->bias && kk < kb ? a->bias[kk] : (REAL)0;
 #pragma GCC unroll 16
         for (int v = 0; v < NV; v++)
             acc[kk][v] = FN(splat)(b0);
@@ -84,7 +118,6 @@ FN(tile)(const FN(tile_args) *a, ptrdiff_t ih0, ptrdiff_t iw0, REAL *y, int kb, 
             const ptrdiff_t ih = ih0 + r * dh;
             const int row_in = ih >= 0 && ih < H;
             const REAL *xr = xc + (row_in ? ih * W : 0);
-            const ptrdiff_t woff = (c * R + r) * S;
             for (ptrdiff_t s = 0; s < S; s++) {
                 VEC xv[NV_MAX];
                 const ptrdiff_t col0 = iw0 + s * dw;
@@ -98,6 +131,12 @@ FN(tile)(const FN(tile_args) *a, ptrdiff_t ih0, ptrdiff_t iw0, REAL *y, int kb, 
                         VEC lo = FN(loadu)(xr + col0 + 2 * v * LANES);
                         VEC hi = FN(loadu)(xr + col0 + 2 * v * LANES + LANES);
                         xv[v] = CC_EVEN(lo, hi);
+                    } else if (MODE == MODE_S1_EDGE) {
+                        xv[v] = CC_LOAD_MASKED(xr + col0 + v * LANES, m_lo[s][v]);
+                    } else if (MODE == MODE_S2_EDGE) {
+                        const REAL *p = xr + col0 + 2 * v * LANES;
+                        xv[v] = CC_EVEN(CC_LOAD_MASKED(p, m_lo[s][v]),
+                                        CC_LOAD_MASKED(p + LANES, m_hi[s][v]));
                     } else {
                         REAL t[LANES];
                         for (int l = 0; l < LANES; l++) {
@@ -109,11 +148,12 @@ FN(tile)(const FN(tile_args) *a, ptrdiff_t ih0, ptrdiff_t iw0, REAL *y, int kb, 
                 }
 #pragma GCC unroll 16
                 for (int kk = 0; kk < KB; kk++) {
-                    VEC wv = FN(splat)(wk[kk][woff + s]);
+                    const REAL wv = wp[kk];
 #pragma GCC unroll 16
                     for (int v = 0; v < NV; v++)
                         acc[kk][v] += wv * xv[v];
                 }
+                wp += KB;
             }
         }
     }
@@ -126,11 +166,14 @@ FN(tile)(const FN(tile_args) *a, ptrdiff_t ih0, ptrdiff_t iw0, REAL *y, int kb, 
         if (cnt == NV * LANES) {
 #pragma GCC unroll 16
             for (int v = 0; v < NV; v++)
-                memcpy(yk + v * LANES, &acc[kk][v], sizeof(VEC));
+                FN(storeu)(yk + v * LANES, acc[kk][v]);
         } else {
-            REAL t[NV_MAX * LANES];
-            memcpy(t, acc[kk], NV * sizeof(VEC));
-            memcpy(yk, t, cnt * sizeof(REAL));
+            /* element copies keep acc out of memory (no address taken) */
+            for (int v = 0; v < NV; v++) {
+                const VEC t = acc[kk][v];
+                for (int l = 0; l < LANES && v * LANES + l < cnt; l++)
+                    yk[v * LANES + l] = t[l];
+            }
         }
     }
 }
@@ -148,7 +191,8 @@ FN(tile)(const FN(tile_args) *a, ptrdiff_t ih0, ptrdiff_t iw0, REAL *y, int kb, 
             int cnt = (int)(g->Wout - ow < step ? g->Wout - ow : step);                  \
             ptrdiff_t iw0 = ow * sw - g->pad_left;                                       \
             int full = cnt == step && iw0 >= 0;                                          \
-            int mode = MODE_ANY;                                                         \
+            int mode = S > CC_EDGE_MAX_S ? MODE_ANY                                      \
+                       : sw == 1 ? MODE_S1_EDGE : sw == 2 ? MODE_S2_EDGE : MODE_ANY;     \
             if (full && sw == 1 && iw0 + span + step <= g->W)                            \
                 mode = MODE_S1;                                                          \
             else if (full && sw == 2 && iw0 + span + 2 * step <= g->W)                   \
@@ -164,6 +208,12 @@ FN(tile)(const FN(tile_args) *a, ptrdiff_t ih0, ptrdiff_t iw0, REAL *y, int kb, 
                 FN(tile)(a, ih0, iw0, y, kb, cnt, KB, NV, 3, 3, MODE_S2);                \
             else if (mode == MODE_S2)                                                    \
                 FN(tile)(a, ih0, iw0, y, kb, cnt, KB, NV, R, S, MODE_S2);                \
+            else if (mode == MODE_S1_EDGE && R == 3 && S == 3)                           \
+                FN(tile)(a, ih0, iw0, y, kb, cnt, KB, NV, 3, 3, MODE_S1_EDGE);           \
+            else if (mode == MODE_S1_EDGE)                                               \
+                FN(tile)(a, ih0, iw0, y, kb, cnt, KB, NV, R, S, MODE_S1_EDGE);           \
+            else if (mode == MODE_S2_EDGE)                                               \
+                FN(tile)(a, ih0, iw0, y, kb, cnt, KB, NV, R, S, MODE_S2_EDGE);           \
             else                                                                         \
                 FN(tile)(a, ih0, iw0, y, kb, cnt, KB, NV, R, S, MODE_ANY);               \
         }                                                                                \
@@ -183,24 +233,61 @@ typedef void (*FN(row_fn))(const FN(tile_args) *, const cc_conv2d_geometry *, pt
  * channels) from L2 while every block of output channels sweeps over it. */
 #define CC_BAND_ROWS 4
 
-void CC_CAT3(cc_conv2d_direct, SFX, CC_ISA)(const cc_conv2d_geometry *g, const REAL *x, const REAL *w,
-                          const REAL *bias, REAL *y, int n_threads)
+/* Register tile for this shape: KB output channels per block and the row kernel. */
+static int FN(choose_tile)(const cc_conv2d_geometry *g, FN(row_fn) *row)
+{
+    const ptrdiff_t Kg = g->K / g->groups;
+    const int narrow = g->Wout <= LANES;
+    if (Kg >= CC_KB_BIG) {
+        *row = narrow ? FN(row_big_narrow) : FN(row_big);
+        return CC_KB_BIG;
+    }
+    if (Kg >= 4 && !narrow) {
+        *row = FN(row_mid);
+        return 4;
+    }
+    *row = narrow ? FN(row_one_narrow) : FN(row_one);
+    return 1;
+}
+
+ptrdiff_t CC_CAT3(cc_conv2d_direct_pack_size, SFX, CC_ISA)(const cc_conv2d_geometry *g)
+{
+    FN(row_fn) row;
+    const ptrdiff_t KB = FN(choose_tile)(g, &row), Kg = g->K / g->groups;
+    return g->groups * ((Kg + KB - 1) / KB) * KB * (g->C / g->groups) * g->R * g->S;
+}
+
+/* Weights (K, Cg, R, S) -> blocks [group][block][c][r][s][KB], the KB weights one
+ * reduction step broadcasts side by side; channels past Kg are zero (never stored). */
+static void FN(pack_weights)(const cc_conv2d_geometry *g, const REAL *w, int KB, REAL *wpack)
+{
+    const ptrdiff_t Kg = g->K / g->groups, CgRS = (g->C / g->groups) * g->R * g->S;
+    const ptrdiff_t nkb = (Kg + KB - 1) / KB;
+    for (ptrdiff_t grp = 0; grp < g->groups; grp++)
+        for (ptrdiff_t b = 0; b < nkb; b++) {
+            REAL *dst = wpack + (grp * nkb + b) * CgRS * KB;
+            for (int kk = 0; kk < KB; kk++) {
+                ptrdiff_t k = b * KB + kk;
+                const REAL *src = w + (grp * Kg + k) * CgRS;
+                for (ptrdiff_t t = 0; t < CgRS; t++)
+                    dst[t * KB + kk] = k < Kg ? src[t] : (REAL)0;
+            }
+        }
+}
+
+/* Rows per work item: a band of output rows reuses the same few input rows (all
+ * channels) from L2 while every block of output channels sweeps over it. */
+#define CC_BAND_ROWS 4
+
+void CC_CAT3(cc_conv2d_direct, SFX, CC_ISA)(const cc_conv2d_geometry *g, const REAL *x,
+                                            const REAL *w, const REAL *bias, REAL *y,
+                                            REAL *wpack, int n_threads)
 {
     const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
-    const ptrdiff_t HWo = g->Hout * g->Wout;
-    const int narrow = g->Wout <= LANES;
+    const ptrdiff_t HWo = g->Hout * g->Wout, CgRS = Cg * g->R * g->S;
     FN(row_fn) row;
-    int KB;
-    if (Kg >= CC_KB_BIG) {
-        KB = CC_KB_BIG;
-        row = narrow ? FN(row_big_narrow) : FN(row_big);
-    } else if (Kg >= 4 && !narrow) {
-        KB = 4;
-        row = FN(row_mid);
-    } else {
-        KB = 1;
-        row = narrow ? FN(row_one_narrow) : FN(row_one);
-    }
+    const int KB = FN(choose_tile)(g, &row);
+    FN(pack_weights)(g, w, KB, wpack);
     const ptrdiff_t nkb = (Kg + KB - 1) / KB;
     const ptrdiff_t nbands = (g->Hout + CC_BAND_ROWS - 1) / CC_BAND_ROWS;
     const ptrdiff_t outer = g->N * g->groups * nbands;
@@ -211,8 +298,7 @@ void CC_CAT3(cc_conv2d_direct, SFX, CC_ISA)(const cc_conv2d_geometry *g, const R
     if (kchunks > nkb)
         kchunks = nkb;
     const ptrdiff_t items = outer * kchunks;
-    const double flops = 2.0 * (double)(g->N * g->K * HWo) * (double)(Cg * g->R * g->S);
-    if (flops < 2e5 || items < 2)
+    if (2.0 * (double)(g->N * g->K * HWo) * (double)CgRS < 2e5 || items < 2)
         n_threads = 1;
 
 #ifdef _OPENMP
@@ -230,12 +316,11 @@ void CC_CAT3(cc_conv2d_direct, SFX, CC_ISA)(const cc_conv2d_geometry *g, const R
         a.H = g->H; a.W = g->W; a.Cg = Cg; a.R = g->R; a.S = g->S;
         a.sw = g->stride_w; a.dh = g->dil_h; a.dw = g->dil_w;
         a.x_cstride = g->H * g->W;
-        a.w_kstride = Cg * g->R * g->S;
         a.y_kstride = HWo;
         for (ptrdiff_t kblk = kb_lo; kblk < kb_hi; kblk++) {
             ptrdiff_t k = grp * Kg + kblk * KB;
             int kb = (int)(Kg - kblk * KB < KB ? Kg - kblk * KB : KB);
-            a.w = w + k * a.w_kstride;
+            a.wp = wpack + (grp * nkb + kblk) * CgRS * KB;
             a.bias = bias ? bias + k : NULL;
             REAL *yk = y + (n * g->K + k) * HWo;
             for (ptrdiff_t oh = oh_lo; oh < oh_hi; oh++)

@@ -34,11 +34,15 @@ const char *cc_simd_name(cc_simd_level level);
 int cc_openmp_enabled(void);
 int cc_openmp_max_threads(void);
 
-/* Direct convolution: no workspace; y = conv(x, w) + bias (bias may be NULL). */
+/* Direct convolution: y = conv(x, w) + bias (bias may be NULL).  No workspace besides
+ * wpack, which receives the weights repacked for the register tiles and must hold
+ * cc_conv2d_direct_pack_size_*(g) elements (about the size of w). */
+ptrdiff_t cc_conv2d_direct_pack_size_f32(const cc_conv2d_geometry *g);
+ptrdiff_t cc_conv2d_direct_pack_size_f64(const cc_conv2d_geometry *g);
 void cc_conv2d_direct_f32(const cc_conv2d_geometry *g, const float *x, const float *w,
-                          const float *bias, float *y, int n_threads);
+                          const float *bias, float *y, float *wpack, int n_threads);
 void cc_conv2d_direct_f64(const cc_conv2d_geometry *g, const double *x, const double *w,
-                          const double *bias, double *y, int n_threads);
+                          const double *bias, double *y, double *wpack, int n_threads);
 
 /* im2col of one image into rows [row0, row0 + nrows) x columns [p0, p0 + np) of the
  * column matrix of shape (C*R*S, Hout*Wout), written densely as nrows x np (ld = np).

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-
-import convcore
 from conftest import ALGORITHMS, FLOAT_DTYPES, assert_close, random_array
 from reference import conv1d_ref, same_pad_ref
+
+import convcore
 
 
 def resolve_padding(padding, length, kernel, stride, dilation):
@@ -121,7 +121,7 @@ def test_memory_layouts_and_inputs_unchanged(layout, dtype, algorithm, rng):
     got = convcore.conv1d(x, weight, bias, stride=2, padding=(2, 1), groups=2,
                           algorithm=algorithm)
     assert_close(got, conv1d_ref(x, weight, bias, 2, (2, 1), 1, 2), dtype, terms=6)
-    for before, after in zip(copies, (x, weight, bias)):
+    for before, after in zip(copies, (x, weight, bias), strict=True):
         np.testing.assert_array_equal(before, after)
 
 
@@ -148,7 +148,7 @@ def test_nan_and_inf_propagate(algorithm, dtype, rng):
 def test_out_parameter(algorithm, dtype, batched, rng):
     x = random_array(rng, (3, 2, 19) if batched else (2, 19), dtype)
     weight = random_array(rng, (5, 2, 4), dtype)
-    shape = (3, 5, 8) if batched else (5, 8)
+    shape = (3, 5, 9) if batched else (5, 9)
     out = np.full(shape, np.nan, dtype)
     got = convcore.conv1d(x, weight, stride=2, padding=(0, 1), algorithm=algorithm, out=out)
     assert got is out

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-
-import convcore
 from conftest import ALGORITHMS, FLOAT_DTYPES, assert_close, random_array
 from reference import conv2d_ref, pad_pairs, same_pad_ref
+
+import convcore
 
 KERNELS = [(1, 1), (3, 3), (5, 5), (2, 1), (1, 2), (1, 5), (2, 2), (3, 1), (1, 3), (4, 3)]
 
@@ -16,7 +16,7 @@ def resolve_padding(padding, hw, kernel, stride, dilation):
         if padding == "valid":
             return (0, 0), (0, 0)
         return tuple(same_pad_ref(n, k, s, d)
-                     for n, k, s, d in zip(hw, kernel, stride, dilation))
+                     for n, k, s, d in zip(hw, kernel, stride, dilation, strict=True))
     return pad_pairs(padding)
 
 
@@ -30,8 +30,8 @@ def random_case(rng):
         cg, groups = 1, int(rng.integers(1, 6))
         k = groups * int(rng.integers(1, 3))
     else:
-        cg, groups = int(rng.integers(1, 4)), int(rng.choice([1, 1, 2, 3]))
-        k = groups * int(rng.integers(1, 4))
+        cg, groups = int(rng.choice([1, 2, 3, 8])), int(rng.choice([1, 1, 2, 3]))
+        k = groups * int(rng.choice([1, 2, 3, 9]))
     r, s = KERNELS[rng.integers(len(KERNELS))]
     stride = tuple(int(v) for v in rng.integers(1, 4, 2))
     dilation = tuple(int(v) for v in rng.choice([1, 1, 2, 3], 2))
@@ -265,6 +265,20 @@ def test_memory_layouts(x_layout, w_layout, dtype, algorithm, rng):
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_broadcast_readonly_and_byteswapped_inputs(algorithm, rng):
+    row = random_array(rng, (1, 3, 1, 11))
+    x = np.broadcast_to(row, (2, 3, 5, 11))  # zero strides, read-only
+    weight = random_array(rng, (4, 3, 2, 3))
+    weight.flags.writeable = False
+    got = convcore.conv2d(x, weight, padding=1, algorithm=algorithm)
+    assert_close(got, conv2d_ref(x, weight, None, 1, 1), np.float64, terms=18)
+    swapped = x.astype(">f8")
+    got = convcore.conv2d(swapped, weight.astype(">f4"), padding=1, algorithm=algorithm)
+    assert got.dtype == np.float64
+    assert_close(got, conv2d_ref(x, weight.astype(np.float32), None, 1, 1), np.float64)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 def test_inputs_are_not_modified(algorithm, dtype, rng):
     x = random_array(rng, (2, 3, 8, 8), dtype, "strided")
@@ -273,7 +287,7 @@ def test_inputs_are_not_modified(algorithm, dtype, rng):
     bias = random_array(rng, (4,), dtype)
     copies = [a.copy() for a in (x, weight, bias)]
     convcore.conv2d(x, weight, bias, stride=2, padding="same", algorithm=algorithm)
-    for before, after in zip(copies, (x, weight, bias)):
+    for before, after in zip(copies, (x, weight, bias), strict=True):
         np.testing.assert_array_equal(before, after)
 
 

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-
-import convcore
 from conftest import FLOAT_DTYPES, assert_close, random_array
 from reference import col2im_ref, conv2d_ref, im2col_ref, pad_pairs
+
+import convcore
 
 
 def random_case(rng):
@@ -22,7 +22,7 @@ def random_case(rng):
         padding = tuple(tuple(int(v) for v in rng.integers(0, 3, 2)) for _ in range(2))
     pads = pad_pairs(padding)
     hw = [max(1, d * (k - 1) + 1 - sum(p)) + int(rng.integers(0, 6))
-          for k, d, p in zip(kernel, dilation, pads)]
+          for k, d, p in zip(kernel, dilation, pads, strict=True)]
     shape = (int(rng.integers(1, 3)), int(rng.integers(1, 4)), *hw)
     if stride[0] == stride[1] and rng.random() < 0.5:
         stride = stride[0]

@@ -4,10 +4,10 @@ import itertools
 
 import numpy as np
 import pytest
-
-import convcore
 from conftest import random_array
 from reference import output_size_ref
+
+import convcore
 
 
 def test_lecture_examples():
@@ -57,6 +57,15 @@ def test_ceil_mode_examples():
     assert convcore.conv_output_size(5, 2, stride=2, padding=1, ceil_mode=True) == 3
     assert convcore.conv_output_size(6, 3, stride=2, padding=1, ceil_mode=True) == 4
     assert convcore.conv_output_size(6, 3, stride=3, padding=1, ceil_mode=True) == 3
+
+
+def test_ceil_mode_window_may_overhang_the_input():
+    # Pooling with ceil_mode keeps a window that starts inside the input even if it
+    # runs past the end (PyTorch max_pool1d gives 1 for each of these).
+    assert convcore.conv_output_size(1, 2, stride=2, ceil_mode=True) == 1
+    assert convcore.conv_output_size(1, 3, stride=3, ceil_mode=True) == 1
+    assert convcore.conv_output_size(2, 2, stride=2, dilation=2, ceil_mode=True) == 1
+    assert convcore.conv_output_size(1, 4, stride=2, padding=1, ceil_mode=True) == 1
 
 
 def test_tuple_arguments_per_dimension():

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from conftest import ALGORITHMS, FLOAT_DTYPES, assert_close, random_array
 
 import convcore
-from conftest import ALGORITHMS, FLOAT_DTYPES, assert_close, random_array
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -27,7 +27,7 @@ def random_conv2d(rng):
     dilation = tuple(int(v) for v in rng.integers(1, 4, 2))
     padding = tuple(tuple(int(v) for v in rng.integers(0, 3, 2)) for _ in range(2))
     hw = tuple(max(1, d * (k - 1) + 1 - sum(p)) + int(rng.integers(0, 12))
-               for k, d, p in zip(kernel, dilation, padding))
+               for k, d, p in zip(kernel, dilation, padding, strict=True))
     n = int(rng.integers(1, 4))
     return (n, cg * groups, *hw), (kg * groups, cg, *kernel), stride, padding, dilation, groups
 
@@ -69,6 +69,7 @@ def test_conv1d_matches_torch(seed, algorithm, dtype):
     assert_close(got, expected, dtype, terms=4 * w[0].size)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("kernel", [(1, 1), (2, 2), (3, 3), (4, 1), (2, 5)])
 @pytest.mark.parametrize("dilation", [1, 2, 3])
@@ -95,7 +96,7 @@ def test_unfold_fold_match_torch(seed):
     dilation = tuple(int(v) for v in rng.integers(1, 3, 2))
     padding = tuple(int(v) for v in rng.integers(0, 3, 2))
     hw = tuple(max(1, d * (k - 1) + 1 - 2 * p) + int(rng.integers(0, 8))
-               for k, d, p in zip(kernel, dilation, padding))
+               for k, d, p in zip(kernel, dilation, padding, strict=True))
     x = random_array(rng, (2, 3, *hw))
     got = convcore.im2col(x, kernel, stride=stride, padding=padding, dilation=dilation)
     expected = F.unfold(torch.from_numpy(x), kernel, dilation, padding, stride).numpy()
@@ -113,6 +114,8 @@ def test_output_size_matches_torch_pooling():
                 for s in range(1, 4):
                     for d in (1, 2):
                         for p in range(0, k // 2 + 1):
+                            if n + 2 * p < d * (k - 1) + 1:
+                                continue  # window overhangs: see test_output_size.py
                             try:
                                 pooled = F.max_pool1d(torch.zeros(1, 1, n), k, s, p, d,
                                                       ceil_mode=ceil_mode)

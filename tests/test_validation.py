@@ -121,7 +121,7 @@ def test_channel_mismatch(c, cw, groups):
 
 @pytest.mark.parametrize("shape", [(8, 8), (4, 8, 8, 1, 1), (8,), ()])
 def test_conv2d_input_ndim(shape):
-    with pytest.raises(ValueError, match="dim|shape|D"):
+    with pytest.raises(ValueError, match="dim|shape"):
         convcore.conv2d(np.zeros(shape), W)
 
 
@@ -133,7 +133,7 @@ def test_conv2d_weight_ndim(shape):
 
 @pytest.mark.parametrize("shape", [(10,), (2, 4, 10, 1)])
 def test_conv1d_input_ndim(shape):
-    with pytest.raises(ValueError, match="dim|shape|D"):
+    with pytest.raises(ValueError, match="dim|shape"):
         convcore.conv1d(np.zeros(shape), W1)
 
 
@@ -185,7 +185,7 @@ def test_out_wrong_shape(func):
     expected = func()
     for shape in [expected.shape[:-1] + (expected.shape[-1] + 1,), expected.shape[1:],
                   (expected.size,)]:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="out"):
             func(out=np.zeros(shape))
 
 
@@ -193,7 +193,7 @@ def test_out_wrong_shape(func):
 @pytest.mark.parametrize("dtype", [np.float32, np.int64, np.complex128])
 def test_out_wrong_dtype(func, dtype):
     expected = func()
-    with pytest.raises((TypeError, ValueError)):
+    with pytest.raises((TypeError, ValueError), match="out"):
         func(out=np.zeros(expected.shape, dtype))
 
 
@@ -201,9 +201,9 @@ def test_out_wrong_dtype(func, dtype):
 def test_out_not_contiguous(func):
     expected = func()
     shape = expected.shape[:-1] + (2 * expected.shape[-1],)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="out"):
         func(out=np.zeros(shape)[..., ::2])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="out"):
         func(out=np.asfortranarray(np.zeros(expected.shape)))
 
 
