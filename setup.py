@@ -27,7 +27,10 @@ def _flag(name: str) -> bool:
 def _compiler_accepts(flags: list[str]) -> bool:
     """Compile and link a tiny OpenMP program with ``flags``."""
     cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
-    src = "#include <omp.h>\nint main(void){int n=0;\n#pragma omp parallel\n{n=omp_get_num_threads();}\nreturn n<1;}\n"
+    src = (
+        "#include <omp.h>\nint main(void){int n=0;\n#pragma omp parallel\n"
+        "{n=omp_get_num_threads();}\nreturn n<1;}\n"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "probe.c")
         with open(path, "w") as f:

@@ -1,35 +1,62 @@
-"""Keep the BLAS single-threaded while convcore's own threads call it."""
+"""Keep the BLAS single-threaded while convcore's own threads call it.
+
+scikit-learn's rule: never call a multithreaded BLAS from inside an OpenMP region.
+threadpoolctl finds the BLAS libraries once; entering the context then costs two
+``openblas_set_num_threads``-style calls, not a scan of every loaded library.  A
+reference count lets concurrent Python threads share one limit and restores the
+caller's setting when the last of them leaves.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import functools
+import threading
 
 from threadpoolctl import ThreadpoolController
 
+_lock = threading.Lock()
+_active = 0
+_saved: list[int] = []
+
 
 @functools.cache
-def _controller() -> ThreadpoolController:
-    return ThreadpoolController()
+def _blas_controllers() -> tuple:
+    import scipy.linalg.cython_blas  # noqa: F401  (make sure SciPy's BLAS is loaded)
+
+    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
 
 
-def single_threaded_blas():
-    """Context manager limiting every loaded BLAS to one thread (scikit-learn's rule:
-    never call a multithreaded BLAS from inside an OpenMP region)."""
-    controller = _controller()
-    if not controller.select(user_api="blas").lib_controllers:
-        return contextlib.nullcontext()
-    return controller.limit(limits=1, user_api="blas")
+class single_threaded_blas:
+    """Context manager: every loaded BLAS runs on one thread inside it."""
+
+    def __enter__(self):
+        global _active
+        with _lock:
+            if _active == 0:
+                controllers = _blas_controllers()
+                _saved[:] = [c.num_threads for c in controllers]
+                for c in controllers:
+                    if c.num_threads != 1:
+                        c.set_num_threads(1)
+            _active += 1
+        return self
+
+    def __exit__(self, *exc):
+        global _active
+        with _lock:
+            _active -= 1
+            if _active == 0:
+                for c, n in zip(_blas_controllers(), _saved, strict=True):
+                    if n != 1:
+                        c.set_num_threads(n)
+        return False
 
 
 def blas_description() -> str:
-    """Name, version and threading layer of the BLAS im2col calls (SciPy's)."""
-    import scipy.linalg.cython_blas  # noqa: F401  (loads SciPy's BLAS)
-
+    """Name, version and threading layer of the BLAS libraries im2col may call."""
     infos = [
-        f"{i.get('internal_api')} {i.get('version')} ({i.get('threading_layer')}, "
-        f"{i.get('filepath', '').rsplit('/', 1)[-1]})"
-        for i in ThreadpoolController().info()
-        if i.get("user_api") == "blas"
+        f"{c.internal_api} {c.version} ({getattr(c, 'threading_layer', '?')}, "
+        f"{c.filepath.rsplit('/', 1)[-1]})"
+        for c in _blas_controllers()
     ]
     return "; ".join(infos) if infos else "unknown"

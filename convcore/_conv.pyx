@@ -11,9 +11,10 @@ from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 from convcore._cconvcore cimport (
     CC_SIMD_AVX2, CC_SIMD_AVX512, CC_SIMD_GENERIC, cc_conv2d_direct_f32,
-    cc_conv2d_direct_f64, cc_conv2d_direct_pack_size_f32, cc_conv2d_direct_pack_size_f64, cc_conv2d_gemm_f32, cc_conv2d_gemm_f64, cc_conv2d_geometry,
-    cc_dgemm_fn, cc_gemm_workspace_per_thread, cc_sgemm_fn, cc_simd_active, cc_simd_detect,
-    cc_simd_force, cc_simd_level, cc_simd_name,
+    cc_conv2d_direct_f64, cc_conv2d_direct_pack_size_f32, cc_conv2d_direct_pack_size_f64,
+    cc_conv2d_gemm_f32, cc_conv2d_gemm_f64, cc_conv2d_geometry, cc_dgemm_fn,
+    cc_gemm_workspace_per_thread, cc_sgemm_fn, cc_simd_active, cc_simd_detect, cc_simd_force,
+    cc_simd_level, cc_simd_name,
 )
 
 
@@ -35,7 +36,8 @@ def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w
     The only allocation is the repacked copy of the weights the register tiles read.
     """
     cdef cc_conv2d_geometry g = make_geometry(
-        (x.shape[0], x.shape[1], x.shape[2], x.shape[3]), (w.shape[0], 0, w.shape[2], w.shape[3]), geom)
+        (x.shape[0], x.shape[1], x.shape[2], x.shape[3]),
+        (w.shape[0], 0, w.shape[2], w.shape[3]), geom)
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
     if y.shape[0] == 0 or y.shape[1] == 0:
         return
@@ -64,7 +66,8 @@ def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                 int n_threads):
     """y = conv(x, w) + bias by im2col tiles and BLAS gemm; BLAS must be single-threaded."""
     cdef cc_conv2d_geometry g = make_geometry(
-        (x.shape[0], x.shape[1], x.shape[2], x.shape[3]), (w.shape[0], 0, w.shape[2], w.shape[3]), geom)
+        (x.shape[0], x.shape[1], x.shape[2], x.shape[3]),
+        (w.shape[0], 0, w.shape[2], w.shape[3]), geom)
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
     if y.shape[0] == 0 or y.shape[1] == 0:
         return

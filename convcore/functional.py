@@ -7,6 +7,7 @@ with no kernel flip.  A true (flipped) convolution is ``conv2d(x, w[..., ::-1, :
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,14 +61,15 @@ def _resolve_padding(padding, sizes, kernels, strides, dilations):
             return tuple((0, 0) for _ in sizes)
         if padding == "same":
             return tuple(same_padding(n, k, s, d)
-                         for n, k, s, d in zip(sizes, kernels, strides, dilations))
+                         for n, k, s, d in zip(sizes, kernels, strides, dilations, strict=True))
         raise ValueError(f"padding must be an int, a tuple, 'valid' or 'same'; got {padding!r}")
     return padding_pairs(padding, len(sizes))
 
 
 def _output_sizes(sizes, kernels, strides, pads, dilations, names):
     outs = []
-    for n, k, s, p, d, name in zip(sizes, kernels, strides, pads, dilations, names):
+    for n, k, s, p, d, name in zip(sizes, kernels, strides, pads, dilations, names,
+                                   strict=True):
         out = output_length(n, k, s, p, d, False)
         if out < 1:
             raise ValueError(
@@ -189,7 +191,7 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
             raise ValueError("out must not share memory with x, weight or bias")
         y = out
     else:
-        check_memory(int(np.prod(shape)) * dtype.itemsize, "the convolution output")
+        check_memory(math.prod(shape) * dtype.itemsize, "the convolution output")
         y = np.empty(shape, dtype=dtype)
     y4 = y.reshape(g.N, g.K, g.Hout, g.Wout)
     xc = np.ascontiguousarray(x4, dtype=dtype)
@@ -360,7 +362,7 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
     N, C = x4.shape[:2]
     dtype = compute_dtype(x)
     shape = (N, C * kg[0] * kg[1], kg[8] * kg[9])
-    check_memory(int(np.prod(shape)) * dtype.itemsize, "the column matrix")
+    check_memory(math.prod(shape) * dtype.itemsize, "the column matrix")
     cols = np.empty(shape, dtype=dtype)
     _im2col.im2col(np.ascontiguousarray(x4, dtype=dtype), cols, kg, get_num_threads())
     return cols if batched else cols[0]

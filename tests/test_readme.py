@@ -1,0 +1,33 @@
+"""The README's tour runs as written."""
+
+import pathlib
+import re
+
+import numpy as np
+
+README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_tour_runs(capsys):
+    text = README.read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks, "README has no python example"
+    namespace: dict = {}
+    try:
+        for block in blocks:
+            exec(compile(block, str(README), "exec"), namespace)
+    finally:
+        import convcore
+
+        convcore.set_num_threads(None)
+    y = namespace["y"]
+    assert y.shape == (64, 224, 224) and y.dtype == np.float32
+    assert np.all(y >= 0)  # relu(y) did not modify y, but y came from non-negative data
+    assert "OpenMP" in capsys.readouterr().out
+
+
+def test_readme_commands_match_ci():
+    text = README.read_text()
+    ci = (README.parent / ".ci" / "run").read_text()
+    test_cmd = 'python -m pip install -e ".[test]" && python -m pytest'
+    assert test_cmd in text and test_cmd in ci
