@@ -10,6 +10,7 @@ caller's setting when the last of them leaves.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 
 from threadpoolctl import ThreadpoolController
@@ -53,10 +54,16 @@ class single_threaded_blas:
 
 
 def blas_description() -> str:
-    """Name, version and threading layer of the BLAS libraries im2col may call."""
+    """Name, version and threading layer of the BLAS im2col calls (SciPy's, whose
+    ``cython_blas`` provides the gemm); all loaded BLAS libraries if it is not found."""
+    import scipy
+
+    scipy_root = os.path.dirname(os.path.dirname(scipy.__file__))
+    controllers = _blas_controllers()
+    ours = [c for c in controllers if c.filepath.startswith(os.path.join(scipy_root, "scipy"))]
     infos = [
-        f"{c.internal_api} {c.version} ({getattr(c, 'threading_layer', '?')}, "
-        f"{c.filepath.rsplit('/', 1)[-1]})"
-        for c in _blas_controllers()
+        f"{c.internal_api} {c.version} ({getattr(c, 'threading_layer', '?')}), "
+        f"{os.path.basename(c.filepath)}"
+        for c in (ours or controllers)
     ]
     return "; ".join(infos) if infos else "unknown"

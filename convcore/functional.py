@@ -162,6 +162,15 @@ def _gemm_fits(g: _Geometry) -> bool:
     return max(g.Hout * g.Wout, (g.C // g.groups) * g.R * g.S, g.K) <= _INT32_MAX
 
 
+def _contiguous(name: str, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``a`` as a C-contiguous array of ``dtype``: itself when it already is, else a copy
+    (refused before allocating when it would not fit: a broadcast view can be huge)."""
+    if a.dtype == dtype and a.flags.c_contiguous:
+        return a
+    check_memory(a.size * dtype.itemsize, f"a contiguous {dtype} copy of {name}")
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
 def _check_out(out, shape, dtype):
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
@@ -194,8 +203,8 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
         check_memory(math.prod(shape) * dtype.itemsize, "the convolution output")
         y = np.empty(shape, dtype=dtype)
     y4 = y.reshape(g.N, g.K, g.Hout, g.Wout)
-    xc = np.ascontiguousarray(x4, dtype=dtype)
-    wc = np.ascontiguousarray(w4, dtype=dtype)
+    xc = _contiguous("x", x4, dtype)
+    wc = _contiguous("weight", w4, dtype)
     bc = np.ascontiguousarray(bias if bias is not None else np.empty(0), dtype=dtype)
     n_threads = get_num_threads()
     if algorithm == "direct":
@@ -364,7 +373,7 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
     shape = (N, C * kg[0] * kg[1], kg[8] * kg[9])
     check_memory(math.prod(shape) * dtype.itemsize, "the column matrix")
     cols = np.empty(shape, dtype=dtype)
-    _im2col.im2col(np.ascontiguousarray(x4, dtype=dtype), cols, kg, get_num_threads())
+    _im2col.im2col(_contiguous("x", x4, dtype), cols, kg, get_num_threads())
     return cols if batched else cols[0]
 
 
@@ -416,7 +425,7 @@ def col2im(cols, output_size, kernel_size, stride=1, padding=0, dilation=1):
     dtype = compute_dtype(cols)
     check_memory(N * C * H * W * dtype.itemsize, "the folded images")
     x = np.empty((N, C, H, W), dtype=dtype)
-    _im2col.col2im(np.ascontiguousarray(c3, dtype=dtype), x, kg, get_num_threads())
+    _im2col.col2im(_contiguous("cols", c3, dtype), x, kg, get_num_threads())
     return x if batched else x[0]
 
 
