@@ -303,6 +303,8 @@ void CC_CAT3(cc_conv2d_direct, SFX, CC_ISA)(const cc_conv2d_geometry *g, const R
 
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
+#else
+    (void)n_threads;
 #endif
     for (ptrdiff_t it = 0; it < items; it++) {
         ptrdiff_t kc = it % kchunks, rest = it / kchunks;

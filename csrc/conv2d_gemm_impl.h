@@ -26,6 +26,8 @@ void CC_CAT2(cc_conv2d_gemm, SFX)(const cc_conv2d_geometry *g, const REAL *x, co
 
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
+#else
+    (void)n_threads;
 #endif
     for (ptrdiff_t it = 0; it < items; it++) {
         REAL *ws = workspace + (ptrdiff_t)CC_OMP_THREAD_ID() * per_thread;

@@ -95,6 +95,8 @@ void CC_CAT2(cc_im2col_batch, SFX)(const cc_conv2d_geometry *g, const REAL *x, R
         n_threads = 1;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
+#else
+    (void)n_threads;
 #endif
     for (ptrdiff_t t = 0; t < tasks; t++) {
         ptrdiff_t n = t / g->C, c = t % g->C;
@@ -110,6 +112,8 @@ void CC_CAT2(cc_col2im_batch, SFX)(const cc_conv2d_geometry *g, const REAL *cols
         n_threads = 1;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
+#else
+    (void)n_threads;
 #endif
     for (ptrdiff_t t = 0; t < tasks; t++) {
         ptrdiff_t n = t / g->C, c = t % g->C;

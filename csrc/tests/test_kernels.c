@@ -1,0 +1,388 @@
+/* Tests of the convcore C library on its own (no Python): direct and im2col + GEMM
+ * convolution against a naive loop reference, im2col / col2im, and every SIMD level
+ * this CPU supports.
+ *
+ * Inputs are multiples of 1/64 in [-1, 1], so every product is a multiple of 2^-12 and
+ * every partial sum (|sum| < 2^12 here) is exactly representable in float: the result
+ * is exact whatever the summation order, and outputs are compared for equality.
+ * Outputs and workspaces are filled with NaN before each call (an unwritten cell
+ * fails) and followed by guard cells that must stay untouched.
+ *
+ * Prints "N passed, N failed"; exits 1 on any failure.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "convcore.h"
+
+#define GUARD 32
+#define GUARD_VALUE 12345.0
+
+static int n_passed, n_failed;
+
+static void check(int ok, const char *fmt, ...)
+{
+    if (ok) {
+        n_passed++;
+        return;
+    }
+    n_failed++;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("FAIL: ", stdout);
+    vprintf(fmt, ap);
+    fputc('\n', stdout);
+    va_end(ap);
+}
+
+/* ---- deterministic dyadic random numbers ---------------------------------------- */
+
+static unsigned long long rng_state = 88172645463325252ull;
+
+static double rand_dyadic(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (double)((int)(rng_state % 129) - 64) / 64.0;
+}
+
+static double *rand_array(ptrdiff_t n)
+{
+    double *a = malloc((size_t)(n > 0 ? n : 1) * sizeof *a);
+    for (ptrdiff_t i = 0; i < n; i++)
+        a[i] = rand_dyadic();
+    return a;
+}
+
+/* ---- geometries ----------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    ptrdiff_t N, C, H, W, K, R, S, groups, sh, sw, dh, dw, pt, pb, pl, pr;
+    int bias;
+} conv_case;
+
+static const conv_case CASES[] = {
+    /* name                    N  C   H   W   K  R   S  g  sh sw dh dw pt pb pl pr bias */
+    {"3x3 valid",              2, 3,  7,  9,  5, 3,  3, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+    {"asymmetric padding",     1, 2,  6,  8,  4, 3,  3, 1, 1, 1, 1, 1, 2, 0, 1, 2, 0},
+    {"stride 2 pad 1",         1, 4, 11, 13,  8, 3,  3, 1, 2, 2, 1, 1, 1, 1, 1, 1, 1},
+    {"stride 3",               2, 2, 10, 20,  3, 2,  4, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+    {"stride (2,3) pad 2",     1, 3,  9, 37,  7, 3,  3, 1, 2, 3, 1, 1, 2, 2, 2, 2, 0},
+    {"dilation (2,3)",         1, 3, 12, 14,  4, 3,  2, 1, 1, 1, 2, 3, 2, 2, 2, 2, 1},
+    {"groups 2, stride (1,2)", 2, 4,  8, 10,  6, 3,  3, 2, 1, 2, 1, 1, 1, 1, 1, 1, 1},
+    {"depthwise x2",           1, 3,  9, 21,  6, 3,  3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"wide rows, K 17",        1, 2,  5, 70, 17, 3,  3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"wide rows, stride 2",    1, 2,  6, 90,  9, 3,  3, 1, 2, 2, 1, 1, 0, 1, 1, 0, 0},
+    {"1x1",                    2, 5,  6, 33, 12, 1,  1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+    {"1x1 stride 2 padded",    1, 3,  5,  7,  4, 1,  1, 1, 2, 2, 1, 1, 1, 1, 1, 1, 0},
+    {"kernel 2x17",            1, 2,  4, 40,  3, 2, 17, 1, 1, 1, 1, 1, 0, 1, 8, 8, 1},
+    {"kernel > input",         1, 1,  3,  3,  2, 5,  5, 1, 1, 1, 1, 1, 2, 2, 2, 2, 1},
+    {"threaded batch",         2, 8, 24, 24, 16, 3,  3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"threaded one image",     1, 8, 24, 40, 32, 3,  3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+};
+#define N_CASES (sizeof CASES / sizeof CASES[0])
+
+static cc_conv2d_geometry make_geometry(const conv_case *c)
+{
+    cc_conv2d_geometry g;
+    g.N = c->N; g.C = c->C; g.H = c->H; g.W = c->W;
+    g.K = c->K; g.R = c->R; g.S = c->S; g.groups = c->groups;
+    g.stride_h = c->sh; g.stride_w = c->sw; g.dil_h = c->dh; g.dil_w = c->dw;
+    g.pad_top = c->pt; g.pad_left = c->pl;
+    g.Hout = (c->H + c->pt + c->pb - c->dh * (c->R - 1) - 1) / c->sh + 1;
+    g.Wout = (c->W + c->pl + c->pr - c->dw * (c->S - 1) - 1) / c->sw + 1;
+    return g;
+}
+
+static ptrdiff_t x_size(const cc_conv2d_geometry *g) { return g->N * g->C * g->H * g->W; }
+static ptrdiff_t w_size(const cc_conv2d_geometry *g)
+{
+    return g->K * (g->C / g->groups) * g->R * g->S;
+}
+static ptrdiff_t y_size(const cc_conv2d_geometry *g) { return g->N * g->K * g->Hout * g->Wout; }
+static ptrdiff_t cols_size(const cc_conv2d_geometry *g)
+{
+    return g->N * g->C * g->R * g->S * g->Hout * g->Wout;
+}
+
+/* ---- naive references ----------------------------------------------------------- */
+
+static void conv_ref(const cc_conv2d_geometry *g, const double *x, const double *w,
+                     const double *bias, double *y)
+{
+    const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
+    for (ptrdiff_t n = 0; n < g->N; n++)
+        for (ptrdiff_t k = 0; k < g->K; k++)
+            for (ptrdiff_t oh = 0; oh < g->Hout; oh++)
+                for (ptrdiff_t ow = 0; ow < g->Wout; ow++) {
+                    double acc = bias ? bias[k] : 0.0;
+                    ptrdiff_t grp = k / Kg;
+                    for (ptrdiff_t c = 0; c < Cg; c++)
+                        for (ptrdiff_t r = 0; r < g->R; r++)
+                            for (ptrdiff_t s = 0; s < g->S; s++) {
+                                ptrdiff_t ih = oh * g->stride_h - g->pad_top + r * g->dil_h;
+                                ptrdiff_t iw = ow * g->stride_w - g->pad_left + s * g->dil_w;
+                                if (ih < 0 || ih >= g->H || iw < 0 || iw >= g->W)
+                                    continue;
+                                acc += x[((n * g->C + grp * Cg + c) * g->H + ih) * g->W + iw] *
+                                       w[((k * Cg + c) * g->R + r) * g->S + s];
+                            }
+                    y[((n * g->K + k) * g->Hout + oh) * g->Wout + ow] = acc;
+                }
+}
+
+/* Column matrices of the whole batch: (N, C*R*S, Hout*Wout), zeros for padding. */
+static void im2col_ref(const cc_conv2d_geometry *g, const double *x, double *cols)
+{
+    const ptrdiff_t L = g->Hout * g->Wout, rows = g->C * g->R * g->S;
+    for (ptrdiff_t n = 0; n < g->N; n++)
+        for (ptrdiff_t row = 0; row < rows; row++) {
+            ptrdiff_t c = row / (g->R * g->S), r = (row / g->S) % g->R, s = row % g->S;
+            for (ptrdiff_t p = 0; p < L; p++) {
+                ptrdiff_t ih = (p / g->Wout) * g->stride_h - g->pad_top + r * g->dil_h;
+                ptrdiff_t iw = (p % g->Wout) * g->stride_w - g->pad_left + s * g->dil_w;
+                int in = ih >= 0 && ih < g->H && iw >= 0 && iw < g->W;
+                cols[(n * rows + row) * L + p] =
+                    in ? x[((n * g->C + c) * g->H + ih) * g->W + iw] : 0.0;
+            }
+        }
+}
+
+/* Column-major Fortran-BLAS gemm: C = alpha op(A) op(B) + beta C; C is not read when
+ * beta == 0, as in the reference BLAS. */
+#define DEFINE_GEMM(T, NAME)                                                             \
+    static void NAME(char *ta, char *tb, int *m, int *n, int *k, T *alpha, T *a,         \
+                     int *lda, T *b, int *ldb, T *beta, T *c, int *ldc)                  \
+    {                                                                                    \
+        const int at = *ta == 'T' || *ta == 't', bt = *tb == 'T' || *tb == 't';          \
+        for (int j = 0; j < *n; j++)                                                     \
+            for (int i = 0; i < *m; i++) {                                               \
+                T acc = 0;                                                               \
+                for (int l = 0; l < *k; l++)                                             \
+                    acc += (at ? a[l + (ptrdiff_t)i * *lda] : a[i + (ptrdiff_t)l * *lda]) * \
+                           (bt ? b[j + (ptrdiff_t)l * *ldb] : b[l + (ptrdiff_t)j * *ldb]); \
+                T *cij = &c[i + (ptrdiff_t)j * *ldc];                                    \
+                *cij = *alpha * acc + (*beta == 0 ? (T)0 : *beta * *cij);                \
+            }                                                                            \
+    }
+DEFINE_GEMM(float, naive_sgemm)
+DEFINE_GEMM(double, naive_dgemm)
+
+/* ---- buffers with NaN contents and guard cells ---------------------------------- */
+
+#define DEFINE_BUFFERS(T, SFX)                                                           \
+    static T *nan_buffer_##SFX(ptrdiff_t n)                                              \
+    {                                                                                    \
+        T *a = malloc((size_t)(n + GUARD) * sizeof *a);                                  \
+        for (ptrdiff_t i = 0; i < n; i++)                                                \
+            a[i] = (T)NAN;                                                               \
+        for (ptrdiff_t i = n; i < n + GUARD; i++)                                        \
+            a[i] = (T)GUARD_VALUE;                                                       \
+        return a;                                                                        \
+    }                                                                                    \
+    static int guard_intact_##SFX(const T *a, ptrdiff_t n)                               \
+    {                                                                                    \
+        for (ptrdiff_t i = n; i < n + GUARD; i++)                                        \
+            if (a[i] != (T)GUARD_VALUE)                                                  \
+                return 0;                                                                \
+        return 1;                                                                        \
+    }                                                                                    \
+    static T *converted_##SFX(const double *src, ptrdiff_t n)                            \
+    {                                                                                    \
+        T *a = malloc((size_t)(n > 0 ? n : 1) * sizeof *a);                              \
+        for (ptrdiff_t i = 0; i < n; i++)                                                \
+            a[i] = (T)src[i];                                                            \
+        return a;                                                                        \
+    }                                                                                    \
+    /* index of the first element of got that differs from ref, or -1 */                \
+    static ptrdiff_t first_mismatch_##SFX(const T *got, const double *ref, ptrdiff_t n)   \
+    {                                                                                    \
+        for (ptrdiff_t i = 0; i < n; i++)                                                \
+            if (!((double)got[i] == ref[i]))                                             \
+                return i;                                                                \
+        return -1;                                                                       \
+    }
+DEFINE_BUFFERS(float, f32)
+DEFINE_BUFFERS(double, f64)
+
+/* ---- convolution checks --------------------------------------------------------- */
+
+/* Direct and GEMM convolution of one case in one dtype against the reference. */
+#define DEFINE_CONV_CHECK(T, SFX, GEMM)                                                  \
+    static void check_direct_##SFX(const conv_case *cs, const cc_conv2d_geometry *g,     \
+                                   const double *x, const double *w, const double *b,    \
+                                   const double *ref, int nt, const char *simd)          \
+    {                                                                                    \
+        T *xt = converted_##SFX(x, x_size(g)), *wt = converted_##SFX(w, w_size(g));      \
+        T *bt = b ? converted_##SFX(b, g->K) : NULL;                                     \
+        ptrdiff_t ny = y_size(g), npack = cc_conv2d_direct_pack_size_##SFX(g);           \
+        T *y = nan_buffer_##SFX(ny), *wpack = nan_buffer_##SFX(npack);                   \
+        cc_conv2d_direct_##SFX(g, xt, wt, bt, y, wpack, nt);                             \
+        ptrdiff_t bad = first_mismatch_##SFX(y, ref, ny);                                \
+        check(bad < 0, "direct %s [%s, %s, %d threads]: y[%td] = %g, expected %g",       \
+              #SFX, cs->name, simd, nt, bad, bad < 0 ? 0.0 : (double)y[bad],             \
+              bad < 0 ? 0.0 : ref[bad]);                                                 \
+        check(guard_intact_##SFX(y, ny) && guard_intact_##SFX(wpack, npack),             \
+              "direct %s [%s, %s, %d threads]: wrote past y or wpack", #SFX, cs->name,   \
+              simd, nt);                                                                 \
+        free(xt); free(wt); free(bt); free(y); free(wpack);                              \
+    }                                                                                    \
+    static void check_gemm_##SFX(const conv_case *cs, const cc_conv2d_geometry *g,       \
+                                 const double *x, const double *w, const double *b,      \
+                                 const double *ref, int nt)                              \
+    {                                                                                    \
+        T *xt = converted_##SFX(x, x_size(g)), *wt = converted_##SFX(w, w_size(g));      \
+        T *bt = b ? converted_##SFX(b, g->K) : NULL;                                     \
+        ptrdiff_t ny = y_size(g), nws = nt * cc_gemm_workspace_per_thread(g);            \
+        T *y = nan_buffer_##SFX(ny), *ws = nan_buffer_##SFX(nws);                        \
+        cc_conv2d_gemm_##SFX(g, xt, wt, bt, y, ws, GEMM, nt);                            \
+        ptrdiff_t bad = first_mismatch_##SFX(y, ref, ny);                                \
+        check(bad < 0, "gemm %s [%s, %d threads]: y[%td] = %g, expected %g", #SFX,       \
+              cs->name, nt, bad, bad < 0 ? 0.0 : (double)y[bad], bad < 0 ? 0.0 : ref[bad]); \
+        check(guard_intact_##SFX(y, ny) && guard_intact_##SFX(ws, nws),                  \
+              "gemm %s [%s, %d threads]: wrote past y or the workspace", #SFX, cs->name, \
+              nt);                                                                       \
+        free(xt); free(wt); free(bt); free(y); free(ws);                                 \
+    }
+DEFINE_CONV_CHECK(float, f32, naive_sgemm)
+DEFINE_CONV_CHECK(double, f64, naive_dgemm)
+
+static const int THREADS[] = {1, 3};
+
+static void check_convolutions(int with_gemm)
+{
+    const char *simd = cc_simd_name(cc_simd_active());
+    for (size_t i = 0; i < N_CASES; i++) {
+        const conv_case *cs = &CASES[i];
+        cc_conv2d_geometry g = make_geometry(cs);
+        double *x = rand_array(x_size(&g)), *w = rand_array(w_size(&g));
+        double *b = cs->bias ? rand_array(g.K) : NULL;
+        double *ref = malloc((size_t)y_size(&g) * sizeof *ref);
+        conv_ref(&g, x, w, b, ref);
+        for (int t = 0; t < 2; t++) {
+            check_direct_f32(cs, &g, x, w, b, ref, THREADS[t], simd);
+            check_direct_f64(cs, &g, x, w, b, ref, THREADS[t], simd);
+            if (with_gemm) {
+                check_gemm_f32(cs, &g, x, w, b, ref, THREADS[t]);
+                check_gemm_f64(cs, &g, x, w, b, ref, THREADS[t]);
+            }
+        }
+        free(x); free(w); free(b); free(ref);
+    }
+}
+
+/* ---- im2col / col2im ------------------------------------------------------------ */
+
+static void check_im2col(void)
+{
+    for (size_t i = 0; i < N_CASES; i++) {
+        const conv_case *cs = &CASES[i];
+        cc_conv2d_geometry g = make_geometry(cs);
+        const ptrdiff_t nx = x_size(&g), nc = cols_size(&g);
+        const ptrdiff_t rows = g.C * g.R * g.S, L = g.Hout * g.Wout;
+        double *x = rand_array(nx), *ref = malloc((size_t)nc * sizeof *ref);
+        im2col_ref(&g, x, ref);
+
+        /* whole batch, both dtypes: a pure copy, so exact */
+        for (int t = 0; t < 2; t++) {
+            double *cols = nan_buffer_f64(nc);
+            cc_im2col_batch_f64(&g, x, cols, THREADS[t]);
+            check(first_mismatch_f64(cols, ref, nc) < 0 && guard_intact_f64(cols, nc),
+                  "im2col_batch f64 [%s, %d threads]", cs->name, THREADS[t]);
+            float *xf = converted_f32(x, nx), *colsf = nan_buffer_f32(nc);
+            cc_im2col_batch_f32(&g, xf, colsf, THREADS[t]);
+            check(first_mismatch_f32(colsf, ref, nc) < 0 && guard_intact_f32(colsf, nc),
+                  "im2col_batch f32 [%s, %d threads]", cs->name, THREADS[t]);
+            free(cols); free(xf); free(colsf);
+        }
+
+        /* a block [row0, row0 + nrows) x [p0, p0 + np) of the last image, stored densely */
+        const ptrdiff_t row0 = rows / 3, nrows = rows - row0 - rows / 4;
+        const ptrdiff_t p0 = L / 5, np = L - p0 - L / 3;
+        const double *img = x + (g.N - 1) * g.C * g.H * g.W;
+        double *block = nan_buffer_f64(nrows * np);
+        cc_im2col_f64(&g, img, row0, nrows, p0, np, block);
+        int ok = guard_intact_f64(block, nrows * np);
+        for (ptrdiff_t r = 0; r < nrows; r++)
+            for (ptrdiff_t p = 0; p < np; p++)
+                ok &= block[r * np + p] == ref[((g.N - 1) * rows + row0 + r) * L + p0 + p];
+        check(ok, "im2col f64 block [%s]: rows %td+%td, columns %td+%td", cs->name, row0,
+              nrows, p0, np);
+        free(block);
+
+        /* adjointness: <im2col(x), c> == <x, col2im(c)>, over the whole batch */
+        double *c = rand_array(nc), *cols = malloc((size_t)nc * sizeof *cols);
+        cc_im2col_batch_f64(&g, x, cols, 1);
+        for (int t = 0; t < 2; t++) {
+            double *xt = nan_buffer_f64(nx); /* col2im overwrites: NaN must not survive */
+            cc_col2im_batch_f64(&g, c, xt, THREADS[t]);
+            double lhs = 0, rhs = 0, mag = 0;
+            for (ptrdiff_t j = 0; j < nc; j++) {
+                lhs += cols[j] * c[j];
+                mag += fabs(cols[j] * c[j]);
+            }
+            for (ptrdiff_t j = 0; j < nx; j++)
+                rhs += x[j] * xt[j];
+            check(fabs(lhs - rhs) <= 1e-12 * (1 + mag) && guard_intact_f64(xt, nx),
+                  "col2im_batch f64 adjoint [%s, %d threads]: %.17g vs %.17g", cs->name,
+                  THREADS[t], lhs, rhs);
+            free(xt);
+        }
+
+        /* single-image col2im (f32) equals the batch version on the last image */
+        const ptrdiff_t img_x = g.C * g.H * g.W, img_c = rows * L;
+        double *batch = malloc((size_t)nx * sizeof *batch);
+        cc_col2im_batch_f64(&g, c, batch, 1);
+        float *cf = converted_f32(c + (g.N - 1) * img_c, img_c), *xf = nan_buffer_f32(img_x);
+        cc_col2im_f32(&g, cf, xf);
+        check(first_mismatch_f32(xf, batch + (g.N - 1) * img_x, img_x) < 0 &&
+                  guard_intact_f32(xf, img_x),
+              "col2im f32 one image [%s]", cs->name);
+        free(x); free(ref); free(c); free(cols); free(batch); free(cf); free(xf);
+    }
+}
+
+/* ---- SIMD levels ---------------------------------------------------------------- */
+
+int main(void)
+{
+    const cc_simd_level detected = cc_simd_detect();
+    const cc_simd_level levels[] = {CC_SIMD_GENERIC, CC_SIMD_AVX2, CC_SIMD_AVX512};
+#ifdef _OPENMP
+    const int want_openmp = 1;
+#else
+    const int want_openmp = 0;
+#endif
+    printf("convcore C kernels: CPU %s, OpenMP %s (max threads %d)\n",
+           cc_simd_name(detected), cc_openmp_enabled() ? "yes" : "no",
+           cc_openmp_max_threads());
+    check(cc_openmp_enabled() == want_openmp, "cc_openmp_enabled() = %d, built with %d",
+          cc_openmp_enabled(), want_openmp);
+    check(cc_openmp_max_threads() >= 1, "cc_openmp_max_threads() = %d",
+          cc_openmp_max_threads());
+    check(cc_simd_active() == detected, "default SIMD level %s, detected %s",
+          cc_simd_name(cc_simd_active()), cc_simd_name(detected));
+    check(!strcmp(cc_simd_name(CC_SIMD_GENERIC), "generic") &&
+              !strcmp(cc_simd_name(CC_SIMD_AVX2), "avx2") &&
+              !strcmp(cc_simd_name(CC_SIMD_AVX512), "avx512"),
+          "cc_simd_name");
+
+    for (int i = 0; i < 3; i++) {
+        cc_simd_force(levels[i]);
+        const cc_simd_level want = levels[i] < detected ? levels[i] : detected;
+        check(cc_simd_active() == want, "force %s: active %s, expected %s",
+              cc_simd_name(levels[i]), cc_simd_name(cc_simd_active()), cc_simd_name(want));
+        printf("  direct kernels at %s\n", cc_simd_name(cc_simd_active()));
+        check_convolutions(i == 0); /* the GEMM path does not depend on the SIMD level */
+    }
+    cc_simd_force(detected);
+    check_im2col();
+
+    printf("%d passed, %d failed\n", n_passed, n_failed);
+    return n_failed ? 1 : 0;
+}

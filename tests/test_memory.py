@@ -1,0 +1,100 @@
+"""Memory: bounded, batch-independent workspaces, and outputs too large to allocate are
+refused with MemoryError before any allocation."""
+
+import re
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import convcore
+from convcore import _conv
+
+MiB = 1 << 20
+
+# (C, H, K, R, stride, padding): square VGG / ResNet-like layers.
+LAYERS = [
+    (3, 224, 64, 3, 1, 1),
+    (64, 224, 64, 3, 1, 1),
+    (128, 112, 128, 3, 1, 1),
+    (256, 56, 256, 3, 1, 1),
+    (512, 28, 512, 3, 1, 1),
+    (512, 14, 512, 3, 1, 1),
+    (256, 56, 64, 1, 1, 0),
+    (64, 56, 128, 3, 2, 1),
+    (3, 227, 96, 11, 4, 0),
+]
+
+
+def _geometry(C, H, K, R, stride, padding, N):
+    out = (H + 2 * padding - R) // stride + 1
+    geom = (1, stride, stride, 1, 1, padding, padding, out, out)
+    return (N, C, H, H), (K, C, R, R), geom
+
+
+@pytest.mark.parametrize("layer", LAYERS, ids=lambda v: "C{}_H{}_K{}_R{}_s{}".format(*v[:5]))
+def test_gemm_workspace_bounded_and_batch_independent(layer):
+    C, H, K, R, stride, padding = layer
+    sizes = {}
+    for N in (1, 64):
+        xshape, wshape, geom = _geometry(*layer, N)
+        sizes[N] = _conv.gemm_workspace_bytes(xshape, wshape, geom, 4, 1)
+    assert sizes[1] == sizes[64] > 0
+    assert sizes[1] <= 2 * MiB
+    # never more than the full column matrix of one image
+    out = geom[-1]
+    assert sizes[1] <= C * R * R * out * out * 4
+    # linear in the thread count and the item size
+    assert _conv.gemm_workspace_bytes(xshape, wshape, geom, 4, 3) == 3 * sizes[1]
+    assert _conv.gemm_workspace_bytes(xshape, wshape, geom, 8, 1) == 2 * sizes[1]
+
+
+def _extra_bytes(fn):
+    """Peak memory traced during fn() beyond what its result keeps."""
+    fn()  # warm up caches (BLAS handles, thread pools)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        y = fn()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak - base - y.nbytes
+
+
+@pytest.mark.parametrize("algorithm", ["im2col", "direct"])
+def test_conv2d_temporary_memory_independent_of_batch(rng, algorithm):
+    w = rng.standard_normal((64, 32, 3, 3)).astype(np.float32)
+    threads = convcore.get_num_threads()
+    extra = {}
+    for N in (1, 8):
+        x = rng.standard_normal((N, 32, 40, 40)).astype(np.float32)
+        extra[N] = _extra_bytes(lambda x=x: convcore.conv2d(x, w, padding=1,
+                                                            algorithm=algorithm))
+    if algorithm == "im2col":
+        bound = _conv.gemm_workspace_bytes((1, 32, 40, 40), w.shape,
+                                           (1, 1, 1, 1, 1, 1, 1, 40, 40), 4, threads)
+    else:
+        bound = 2 * w.nbytes  # the repacked weights
+    slack = 64 * 1024
+    assert extra[8] <= bound + slack, extra
+    assert abs(extra[8] - extra[1]) <= slack, extra
+
+
+def test_output_too_large_raises_memory_error_before_allocating():
+    x = np.broadcast_to(np.float32(1), (100000, 1, 1000, 1000))  # a view: no memory
+    w = np.ones((64, 1, 1, 1), dtype=np.float32)
+    for algorithm in ("auto", "direct", "im2col"):
+        with pytest.raises(MemoryError, match=r"\d GB") as info:
+            convcore.conv2d(x, w, algorithm=algorithm)
+        needed = float(re.search(r"([\d.]+) GB", str(info.value))[1])
+        assert needed == pytest.approx(100000 * 64 * 1000 * 1000 * 4 / 1e9, rel=0.01)
+
+
+def test_unfold_too_large_raises_memory_error():
+    x = np.broadcast_to(np.float64(1), (100000, 16, 1000, 1000))
+    with pytest.raises(MemoryError, match="GB"):
+        convcore.im2col(x, 3, padding=1)
+    cols = np.broadcast_to(np.float64(1), (100000, 16 * 9, 4))
+    with pytest.raises(MemoryError, match="GB"):
+        convcore.col2im(cols, (200000, 200000), 3, stride=100000)
