@@ -33,6 +33,9 @@ def as_real_array(name: str, value) -> np.ndarray:
 
 def compute_dtype(*arrays: np.ndarray) -> np.dtype:
     """float32 or float64 when numpy's result type is one of them, else float64."""
+    first = arrays[0].dtype
+    if (first == np.float32 or first == np.float64) and all(a.dtype == first for a in arrays):
+        return first  # the common case, without numpy's promotion machinery
     rt = np.result_type(*(a.dtype for a in arrays))
     if rt == np.float32 or rt == np.float64:
         return np.dtype(rt)
@@ -51,6 +54,8 @@ def as_int(name: str, value) -> int:
 
 def int_tuple(name: str, value, n: int, minimum: int | None = 1) -> tuple[int, ...]:
     """An int (repeated n times) or a sequence of n ints, each >= ``minimum``."""
+    if type(value) is int and (minimum is None or value >= minimum):
+        return (value,) * n  # the common case
     if isinstance(value, Sequence) and not isinstance(value, str):
         if len(value) != n:
             raise ValueError(f"{name} must be an int or a sequence of {n} ints, got {value!r}")
@@ -76,6 +81,8 @@ def padding_pairs(padding, n: int) -> tuple[tuple[int, int], ...]:
         p = as_int("padding", v)
         return (p, p)
 
+    if type(padding) is int and padding >= 0:
+        return ((padding, padding),) * n  # the common case
     if isinstance(padding, Sequence) and not isinstance(padding, str):
         items = list(padding)
         if n == 1 and len(items) == 2 and not any(isinstance(v, Sequence) for v in items):
