@@ -79,6 +79,15 @@ KERNELS = [
     "conv2d_gemm.c",
 ]
 
+POOLING = [
+    "cpu_features.c",
+    "pool2d_avx512.c",
+    "pool2d_avx2.c",
+    "pool2d_generic.c",
+    "pool2d_dispatch.c",
+    "pool2d_backward.c",
+]
+
 
 def ext(name: str, c_sources: list[str]) -> Extension:
     return Extension(
@@ -95,6 +104,7 @@ extensions = [
     ext("_config", ["threads.c"]),
     ext("_conv", KERNELS),
     ext("_im2col", ["im2col.c"]),
+    ext("_pool", POOLING),
 ]
 
 setup(ext_modules=cythonize(extensions, compiler_directives=directives))

@@ -9,16 +9,42 @@ from convcore._shapes import conv_output_size
 from convcore._threads import get_num_threads, set_num_threads
 from convcore._version import __version__
 from convcore.functional import col2im, conv1d, conv2d, im2col, relu
+from convcore.pooling import (
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool1d_backward,
+    avg_pool2d,
+    avg_pool2d_backward,
+    global_avg_pool2d,
+    global_max_pool2d,
+    max_pool1d,
+    max_pool1d_backward,
+    max_pool2d,
+    max_pool2d_backward,
+)
 
 __all__ = [
     "__version__",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "avg_pool1d",
+    "avg_pool1d_backward",
+    "avg_pool2d",
+    "avg_pool2d_backward",
     "col2im",
     "config_info",
     "conv1d",
     "conv2d",
     "conv_output_size",
     "get_num_threads",
+    "global_avg_pool2d",
+    "global_max_pool2d",
     "im2col",
+    "max_pool1d",
+    "max_pool1d_backward",
+    "max_pool2d",
+    "max_pool2d_backward",
     "relu",
     "set_num_threads",
     "show_config",

@@ -1,4 +1,4 @@
-"""Keep the BLAS single-threaded while convcore's own threads call it.
+"""Control the BLAS's threads while convcore's kernels call it.
 
 scikit-learn's rule: never call a multithreaded BLAS from inside an OpenMP region.
 threadpoolctl finds the BLAS libraries once; entering the context then costs two
@@ -27,8 +27,16 @@ def _blas_controllers() -> tuple:
     return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
 
 
-class single_threaded_blas:
-    """Context manager: every loaded BLAS runs on one thread inside it."""
+class blas_threads:
+    """Context manager: every loaded BLAS runs on ``n`` threads inside it.
+
+    convcore uses ``blas_threads(1)`` around its own parallel regions and
+    ``blas_threads(n)`` when one GEMM is all the work.  Concurrent callers share the
+    first one's setting; the last one out restores the caller's.
+    """
+
+    def __init__(self, n: int):
+        self.n = n
 
     def __enter__(self):
         global _active
@@ -36,9 +44,9 @@ class single_threaded_blas:
             if _active == 0:
                 controllers = _blas_controllers()
                 _saved[:] = [c.num_threads for c in controllers]
-                for c in controllers:
-                    if c.num_threads != 1:
-                        c.set_num_threads(1)
+                for c, old in zip(controllers, _saved, strict=True):
+                    if old != self.n:
+                        c.set_num_threads(self.n)
             _active += 1
         return self
 
@@ -48,7 +56,7 @@ class single_threaded_blas:
             _active -= 1
             if _active == 0:
                 for c, n in zip(_blas_controllers(), _saved, strict=True):
-                    if n != 1:
+                    if c.num_threads != n:
                         c.set_num_threads(n)
         return False
 

@@ -1,4 +1,5 @@
 # Declarations of the C library in csrc/convcore.h.
+from libc.stdint cimport int64_t
 
 cdef extern from "convcore.h" nogil:
     ctypedef struct cc_conv2d_geometry:
@@ -43,9 +44,46 @@ cdef extern from "convcore.h" nogil:
     ctypedef void (*cc_dgemm_fn)(char *, char *, int *, int *, int *, double *, double *,
                                  int *, double *, int *, double *, double *, int *)
     Py_ssize_t cc_gemm_workspace_per_thread(const cc_conv2d_geometry *g)
+    Py_ssize_t cc_gemm_work_items(const cc_conv2d_geometry *g)
     void cc_conv2d_gemm_f32(const cc_conv2d_geometry *g, const float *x, const float *w,
                             const float *bias, float *y, float *workspace, cc_sgemm_fn gemm,
                             int n_threads)
     void cc_conv2d_gemm_f64(const cc_conv2d_geometry *g, const double *x, const double *w,
                             const double *bias, double *y, double *workspace,
                             cc_dgemm_fn gemm, int n_threads)
+
+    ctypedef struct cc_pool2d_geometry:
+        Py_ssize_t planes
+        Py_ssize_t H, W, Hout, Wout
+        Py_ssize_t kh, kw, sh, sw, ph, pw, dh, dw
+
+    void cc_max_pool2d_f32(const cc_pool2d_geometry *g, const float *x, float *y,
+                           int64_t *indices, int n_threads)
+    void cc_max_pool2d_f64(const cc_pool2d_geometry *g, const double *x, double *y,
+                           int64_t *indices, int n_threads)
+    void cc_avg_pool2d_f32(const cc_pool2d_geometry *g, const float *x, float *y,
+                           int count_include_pad, Py_ssize_t divisor_override, int n_threads)
+    void cc_avg_pool2d_f64(const cc_pool2d_geometry *g, const double *x, double *y,
+                           int count_include_pad, Py_ssize_t divisor_override, int n_threads)
+    void cc_max_pool2d_backward_f32(const cc_pool2d_geometry *g, const float *grad_out,
+                                    const int64_t *indices, float *grad_in, int n_threads)
+    void cc_max_pool2d_backward_f64(const cc_pool2d_geometry *g, const double *grad_out,
+                                    const int64_t *indices, double *grad_in, int n_threads)
+    void cc_avg_pool2d_backward_f32(const cc_pool2d_geometry *g, const float *grad_out,
+                                    float *grad_in, int count_include_pad,
+                                    Py_ssize_t divisor_override, int n_threads)
+    void cc_avg_pool2d_backward_f64(const cc_pool2d_geometry *g, const double *grad_out,
+                                    double *grad_in, int count_include_pad,
+                                    Py_ssize_t divisor_override, int n_threads)
+    void cc_adaptive_avg_pool2d_f32(Py_ssize_t planes, Py_ssize_t H, Py_ssize_t W,
+                                    Py_ssize_t Hout, Py_ssize_t Wout, const float *x, float *y,
+                                    int n_threads)
+    void cc_adaptive_avg_pool2d_f64(Py_ssize_t planes, Py_ssize_t H, Py_ssize_t W,
+                                    Py_ssize_t Hout, Py_ssize_t Wout, const double *x,
+                                    double *y, int n_threads)
+    void cc_adaptive_max_pool2d_f32(Py_ssize_t planes, Py_ssize_t H, Py_ssize_t W,
+                                    Py_ssize_t Hout, Py_ssize_t Wout, const float *x, float *y,
+                                    int64_t *indices, int n_threads)
+    void cc_adaptive_max_pool2d_f64(Py_ssize_t planes, Py_ssize_t H, Py_ssize_t W,
+                                    Py_ssize_t Hout, Py_ssize_t Wout, const double *x,
+                                    double *y, int64_t *indices, int n_threads)

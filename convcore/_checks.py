@@ -13,6 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 
 _REAL_KINDS = "biuf"
+# Strides, dilations, paddings and sizes of windows stay below 2**31, so every index
+# the kernels compute (e.g. oh * stride - pad + r * dilation) fits in 64 bits.
+PARAM_LIMIT = 2**31 - 1
 # Refuse single allocations beyond this fraction of the memory currently available.
 _MEMORY_FRACTION = 0.8
 
@@ -53,8 +56,8 @@ def as_int(name: str, value) -> int:
 
 
 def int_tuple(name: str, value, n: int, minimum: int | None = 1) -> tuple[int, ...]:
-    """An int (repeated n times) or a sequence of n ints, each >= ``minimum``."""
-    if type(value) is int and (minimum is None or value >= minimum):
+    """An int (repeated n times) or a sequence of n ints, each in [minimum, PARAM_LIMIT]."""
+    if type(value) is int and (minimum is None or value >= minimum) and value <= PARAM_LIMIT:
         return (value,) * n  # the common case
     if isinstance(value, Sequence) and not isinstance(value, str):
         if len(value) != n:
@@ -64,6 +67,8 @@ def int_tuple(name: str, value, n: int, minimum: int | None = 1) -> tuple[int, .
         out = (as_int(name, value),) * n
     if minimum is not None and any(v < minimum for v in out):
         raise ValueError(f"{name} must be >= {minimum} in every dimension, got {value!r}")
+    if any(v > PARAM_LIMIT for v in out):
+        raise ValueError(f"{name} must be <= 2**31 - 1 in every dimension, got {value!r}")
     return out
 
 
@@ -81,7 +86,7 @@ def padding_pairs(padding, n: int) -> tuple[tuple[int, int], ...]:
         p = as_int("padding", v)
         return (p, p)
 
-    if type(padding) is int and padding >= 0:
+    if type(padding) is int and 0 <= padding <= PARAM_LIMIT:
         return ((padding, padding),) * n  # the common case
     if isinstance(padding, Sequence) and not isinstance(padding, str):
         items = list(padding)
@@ -97,6 +102,8 @@ def padding_pairs(padding, n: int) -> tuple[tuple[int, int], ...]:
         pairs = (pair(padding),) * n
     if any(p < 0 for pr in pairs for p in pr):
         raise ValueError(f"padding must be >= 0, got {padding!r}")
+    if any(p > PARAM_LIMIT for pr in pairs for p in pr):
+        raise ValueError(f"padding must be <= 2**31 - 1, got {padding!r}")
     return pairs
 
 
@@ -107,13 +114,28 @@ def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[in
     return (total // 2, total - total // 2)
 
 
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (MemAvailable: free plus
+    reclaimable cache), or None when the platform does not say."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def check_memory(nbytes: int, what: str) -> None:
     """Refuse an allocation the machine could not hold, before trying it."""
     if nbytes < (1 << 30):
         return
-    try:
-        avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
+    avail = available_memory()
+    if avail is None:
         return
     if nbytes > _MEMORY_FRACTION * avail:
         raise MemoryError(

@@ -1,4 +1,5 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: language_level=3, cdivision=True
+# boundscheck, wraparound and initializedcheck come from setup.py (CONVCORE_CYTHON_CHECKS).
 """Bridge to the C library's OpenMP build facts."""
 from convcore._cconvcore cimport cc_openmp_enabled, cc_openmp_max_threads
 

@@ -1,4 +1,5 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: language_level=3, cdivision=True
+# boundscheck, wraparound and initializedcheck come from setup.py (CONVCORE_CYTHON_CHECKS).
 """Bridge to the C convolution kernels: typed memoryviews in, GIL released, no checks.
 
 The Python layer (convcore.functional) has validated every argument and allocated
@@ -13,7 +14,8 @@ from convcore._cconvcore cimport (
     CC_SIMD_AVX2, CC_SIMD_AVX512, CC_SIMD_GENERIC, cc_conv2d_direct_f32,
     cc_conv2d_direct_f64, cc_conv2d_direct_pack_size_f32, cc_conv2d_direct_pack_size_f64,
     cc_conv2d_gemm_f32, cc_conv2d_gemm_f64, cc_conv2d_geometry, cc_dgemm_fn,
-    cc_gemm_workspace_per_thread, cc_sgemm_fn, cc_simd_active, cc_simd_detect, cc_simd_force,
+    cc_gemm_work_items, cc_gemm_workspace_per_thread, cc_sgemm_fn, cc_simd_active,
+    cc_simd_detect, cc_simd_force,
     cc_simd_level, cc_simd_name,
 )
 
@@ -55,47 +57,33 @@ def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w
                                  &wpack[0], n_threads)
 
 
-def gemm_workspace_bytes(tuple xshape, tuple wshape, tuple geom, int itemsize, int n_threads):
-    """Bytes of workspace conv2d_gemm allocates (bounded; independent of the batch)."""
+def gemm_plan(tuple xshape, tuple wshape, tuple geom):
+    """(work items, workspace elements per thread) of the im2col + GEMM path."""
     cdef cc_conv2d_geometry g = make_geometry(xshape, wshape, geom)
-    return cc_gemm_workspace_per_thread(&g) * itemsize * n_threads
+    return cc_gemm_work_items(&g), cc_gemm_workspace_per_thread(&g)
 
 
 def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
-                const floating[::1] bias, floating[:, :, :, ::1] y, tuple geom,
-                int n_threads):
-    """y = conv(x, w) + bias by im2col tiles and BLAS gemm; BLAS must be single-threaded."""
+                const floating[::1] bias, floating[:, :, :, ::1] y, floating[::1] workspace,
+                tuple geom, int n_threads):
+    """y = conv(x, w) + bias by im2col tiles and BLAS gemm.
+
+    ``workspace`` holds min(n_threads, items) tiles (see gemm_plan); with more than one
+    thread the BLAS must be limited to one thread by the caller.
+    """
     cdef cc_conv2d_geometry g = make_geometry(
         (x.shape[0], x.shape[1], x.shape[2], x.shape[3]),
         (w.shape[0], 0, w.shape[2], w.shape[3]), geom)
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
     if y.shape[0] == 0 or y.shape[1] == 0:
         return
-    cdef Py_ssize_t per_thread = cc_gemm_workspace_per_thread(&g)
-    dtype = np.float32 if floating is float else np.float64
-    cdef floating[::1] ws = np.empty(max(per_thread * n_threads, 1), dtype=dtype)
     with nogil:
         if floating is float:
             cc_conv2d_gemm_f32(&g, &x[0, 0, 0, 0], &w[0, 0, 0, 0], b, &y[0, 0, 0, 0],
-                               &ws[0], <cc_sgemm_fn>sgemm, n_threads)
+                               &workspace[0], <cc_sgemm_fn>sgemm, n_threads)
         else:
             cc_conv2d_gemm_f64(&g, &x[0, 0, 0, 0], &w[0, 0, 0, 0], b, &y[0, 0, 0, 0],
-                               &ws[0], <cc_dgemm_fn>dgemm, n_threads)
+                               &workspace[0], <cc_dgemm_fn>dgemm, n_threads)
 
 
-_LEVELS = {"generic": CC_SIMD_GENERIC, "avx2": CC_SIMD_AVX2, "avx512": CC_SIMD_AVX512}
-
-
-def simd_level():
-    """SIMD level the direct kernels use now ('avx512', 'avx2' or 'generic')."""
-    return cc_simd_name(cc_simd_active()).decode()
-
-
-def simd_detected():
-    """Best SIMD level this CPU supports."""
-    return cc_simd_name(cc_simd_detect()).decode()
-
-
-def force_simd(str level):
-    """Use at most ``level`` (for testing the other kernels on this CPU)."""
-    cc_simd_force(<cc_simd_level>_LEVELS[level])
+include "_simd.pxi"

@@ -1,4 +1,5 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: language_level=3, cdivision=True
+# boundscheck, wraparound and initializedcheck come from setup.py (CONVCORE_CYTHON_CHECKS).
 """Bridge to the C im2col/col2im kernels (validated and allocated by convcore.functional)."""
 from cython cimport floating
 

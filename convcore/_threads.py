@@ -7,6 +7,8 @@ import operator
 from convcore import _config
 
 _requested: int | None = None
+# Far above any core count: a typo cannot ask for billions of threads.
+MAX_THREADS = 1024
 
 
 def set_num_threads(n: int | None) -> None:
@@ -15,8 +17,8 @@ def set_num_threads(n: int | None) -> None:
     Parameters
     ----------
     n : int or None
-        A positive thread count, or None to go back to the default: ``OMP_NUM_THREADS``
-        when set, else all cores.  Without OpenMP every kernel runs on one thread
+        A thread count in [1, 1024], or None to go back to the default:
+        ``OMP_NUM_THREADS`` when set, else all cores.  Without OpenMP every kernel runs on one thread
         whatever is set here.
 
     Raises
@@ -24,7 +26,7 @@ def set_num_threads(n: int | None) -> None:
     TypeError
         If ``n`` is not an integer (or None).
     ValueError
-        If ``n`` < 1.
+        If ``n`` < 1 or ``n`` > 1024.
 
     Examples
     --------
@@ -46,6 +48,8 @@ def set_num_threads(n: int | None) -> None:
         raise TypeError(f"number of threads must be an int, got {n!r}") from None
     if n < 1:
         raise ValueError(f"number of threads must be >= 1, got {n}")
+    if n > MAX_THREADS:
+        raise ValueError(f"number of threads must be <= {MAX_THREADS}, got {n}")
     _requested = n
 
 
@@ -65,4 +69,4 @@ def get_num_threads() -> int:
         return 1
     if _requested is not None:
         return _requested
-    return max(1, _config.openmp_max_threads())
+    return min(max(1, _config.openmp_max_threads()), MAX_THREADS)

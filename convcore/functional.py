@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from convcore import _conv, _im2col
-from convcore._blas import single_threaded_blas
+from convcore._blas import blas_threads
 from convcore._checks import (
     as_int,
     as_real_array,
@@ -172,8 +172,8 @@ def _contiguous(name: str, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def _check_out(out, shape, dtype):
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if type(out) is not np.ndarray:
+        raise TypeError(f"out must be a numpy.ndarray (not a subclass), got {type(out).__name__}")
     if out.shape != shape:
         raise ValueError(f"out has shape {out.shape}; the result has shape {shape}")
     if out.dtype != dtype:
@@ -209,10 +209,25 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
     n_threads = get_num_threads()
     if algorithm == "direct":
         _conv.conv2d_direct(xc, wc, bc, y4, g.bridge(), n_threads)
-    else:
-        with single_threaded_blas():
-            _conv.conv2d_gemm(xc, wc, bc, y4, g.bridge(), n_threads)
+    elif y.size:
+        _run_gemm(g, xc, wc, bc, y4, n_threads)
     return y
+
+
+def _run_gemm(g: _Geometry, xc, wc, bc, y4, n_threads: int) -> None:
+    """im2col + GEMM with a workspace of one column tile per working thread.
+
+    With at least as many work items (image, group, pixel tile) as threads, convcore's
+    threads each run a single-threaded GEMM; with fewer (one image, a small map), the
+    tiles run in turn and the BLAS gets the threads instead.
+    """
+    geom = g.bridge()
+    items, per_thread = _conv.gemm_plan((g.N, g.C, g.H, g.W), (g.K, 0, g.R, g.S), geom)
+    workers = n_threads if items >= n_threads else 1
+    check_memory(workers * per_thread * xc.dtype.itemsize, "the im2col workspace")
+    workspace = np.empty(max(workers * per_thread, 1), dtype=xc.dtype)
+    with blas_threads(1 if workers > 1 else n_threads):
+        _conv.conv2d_gemm(xc, wc, bc, y4, workspace, geom, workers)
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
@@ -441,5 +456,5 @@ def relu(x):
     array([0. , 0.5, nan])
     """
     x = as_real_array("x", x)
-    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
-    return np.maximum(x, 0, dtype=dtype)
+    dtype = np.dtype(x.dtype.type) if x.dtype.kind == "f" else np.dtype(np.float64)
+    return np.asarray(np.maximum(x, 0, dtype=dtype))

@@ -2,17 +2,20 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "cc_isa.h"
 #include "cc_omp.h"
 #include "conv2d_direct.h"
 
 #if defined(__x86_64__) || defined(__i386__)
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC target("avx2,fma")
+#endif
 #include <immintrin.h>
 
 typedef float cc_v16sf __attribute__((vector_size(64)));
 typedef double cc_v8df __attribute__((vector_size(64)));
-typedef float cc_v8sf __attribute__((vector_size(32)));
-typedef double cc_v4df __attribute__((vector_size(32)));
 
 /* Masked loads: lanes [lo, hi) of p, zeros elsewhere; masked-off lanes are never read.
  * The mask is kept per 32-bit lane (16 float lanes); doubles use pairs of them. */
@@ -33,8 +36,11 @@ static inline cc_mask cc_make_mask(int lo, int hi)
 
 static inline cc_v16sf cc_load_masked_f32(const float *p, cc_mask m)
 {
-    cc_v8sf a = (cc_v8sf)_mm256_maskload_ps(p, m.a), b = (cc_v8sf)_mm256_maskload_ps(p + 8, m.b);
-    return __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m256 a = _mm256_maskload_ps(p, m.a), b = _mm256_maskload_ps(p + 8, m.b);
+    cc_v16sf v;
+    memcpy(&v, &a, sizeof a);
+    memcpy((char *)&v + sizeof a, &b, sizeof b);
+    return v;
 }
 
 static inline cc_v8df cc_load_masked_f64(const double *p, cc_mask m)
@@ -42,8 +48,11 @@ static inline cc_v8df cc_load_masked_f64(const double *p, cc_mask m)
     /* double lane j uses 32-bit mask lane j: widen the low halves to 64 bits */
     __m256i ma = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(m.a));
     __m256i mb = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(m.a, 1));
-    cc_v4df a = (cc_v4df)_mm256_maskload_pd(p, ma), b = (cc_v4df)_mm256_maskload_pd(p + 4, mb);
-    return __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7);
+    __m256d a = _mm256_maskload_pd(p, ma), b = _mm256_maskload_pd(p + 4, mb);
+    cc_v8df v;
+    memcpy(&v, &a, sizeof a);
+    memcpy((char *)&v + sizeof a, &b, sizeof b);
+    return v;
 }
 
 #define CC_MASK cc_mask
@@ -56,7 +65,7 @@ static inline cc_v8df cc_load_masked_f64(const double *p, cc_mask m)
 #define REAL float
 #define SFX f32
 #define CC_LOAD_MASKED cc_load_masked_f32
-#define CC_EVEN(lo, hi) __builtin_shufflevector(lo, hi, 0,2,4,6,8,10,12,14,16,18,20,22,24,26,28,30)
+#define CC_EVEN CC_EVEN_F32
 #include "conv2d_direct_impl.h"
 #undef REAL
 #undef SFX
@@ -66,6 +75,9 @@ static inline cc_v8df cc_load_masked_f64(const double *p, cc_mask m)
 #define REAL double
 #define SFX f64
 #define CC_LOAD_MASKED cc_load_masked_f64
-#define CC_EVEN(lo, hi) __builtin_shufflevector(lo, hi, 0,2,4,6,8,10,12,14)
+#define CC_EVEN CC_EVEN_F64
 #include "conv2d_direct_impl.h"
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
 #endif

@@ -2,10 +2,9 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "cc_isa.h"
 #include "cc_omp.h"
 #include "conv2d_direct.h"
-
-
 
 typedef float cc_v16sf __attribute__((vector_size(64)));
 typedef double cc_v8df __attribute__((vector_size(64)));
@@ -47,7 +46,7 @@ static inline cc_v8df cc_load_masked_f64(const double *p, cc_mask m)
 #define REAL float
 #define SFX f32
 #define CC_LOAD_MASKED cc_load_masked_f32
-#define CC_EVEN(lo, hi) __builtin_shufflevector(lo, hi, 0,2,4,6,8,10,12,14,16,18,20,22,24,26,28,30)
+#define CC_EVEN CC_EVEN_F32
 #include "conv2d_direct_impl.h"
 #undef REAL
 #undef SFX
@@ -57,6 +56,6 @@ static inline cc_v8df cc_load_masked_f64(const double *p, cc_mask m)
 #define REAL double
 #define SFX f64
 #define CC_LOAD_MASKED cc_load_masked_f64
-#define CC_EVEN(lo, hi) __builtin_shufflevector(lo, hi, 0,2,4,6,8,10,12,14)
+#define CC_EVEN CC_EVEN_F64
 #include "conv2d_direct_impl.h"
 

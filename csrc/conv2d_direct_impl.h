@@ -229,9 +229,6 @@ CC_DEFINE_ROW(row_one_narrow, 1, 1)
 typedef void (*FN(row_fn))(const FN(tile_args) *, const cc_conv2d_geometry *, ptrdiff_t,
                            REAL *, int);
 
-/* Rows per work item: a band of output rows reuses the same few input rows (all
- * channels) from L2 while every block of output channels sweeps over it. */
-#define CC_BAND_ROWS 4
 
 /* Register tile for this shape: KB output channels per block and the row kernel. */
 static int FN(choose_tile)(const cc_conv2d_geometry *g, FN(row_fn) *row)
@@ -293,8 +290,8 @@ void CC_CAT3(cc_conv2d_direct, SFX, CC_ISA)(const cc_conv2d_geometry *g, const R
     const ptrdiff_t outer = g->N * g->groups * nbands;
     /* Split the output channels too when images x bands alone cannot feed the threads. */
     ptrdiff_t kchunks = 1;
-    if (n_threads > 1 && outer < 4 * n_threads)
-        kchunks = (4 * n_threads + outer - 1) / outer;
+    if (n_threads > 1 && outer < 4 * (ptrdiff_t)n_threads)
+        kchunks = (4 * (ptrdiff_t)n_threads + outer - 1) / outer;
     if (kchunks > nkb)
         kchunks = nkb;
     const ptrdiff_t items = outer * kchunks;

@@ -26,6 +26,12 @@ ptrdiff_t cc_gemm_workspace_per_thread(const cc_conv2d_geometry *g)
     return (g->C / g->groups) * g->R * g->S * cc_gemm_tile_columns(g);
 }
 
+ptrdiff_t cc_gemm_work_items(const cc_conv2d_geometry *g)
+{
+    ptrdiff_t HWo = g->Hout * g->Wout, P = cc_gemm_tile_columns(g);
+    return g->N * g->groups * ((HWo + P - 1) / P);
+}
+
 #define REAL float
 #define SFX f32
 #define GEMM_FN cc_sgemm_fn

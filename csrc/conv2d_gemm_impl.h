@@ -17,12 +17,14 @@ void CC_CAT2(cc_conv2d_gemm, SFX)(const cc_conv2d_geometry *g, const REAL *x, co
     const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
     const ptrdiff_t CgRS = Cg * g->R * g->S, HWo = g->Hout * g->Wout;
     const ptrdiff_t P = cc_gemm_tile_columns(g), per_thread = cc_gemm_workspace_per_thread(g);
-    const ptrdiff_t ntiles = (HWo + P - 1) / P, items = g->N * g->groups * ntiles;
+    const ptrdiff_t ntiles = (HWo + P - 1) / P, items = cc_gemm_work_items(g);
     const int identity = g->R == 1 && g->S == 1 && g->stride_h == 1 && g->stride_w == 1 &&
                          g->pad_top == 0 && g->pad_left == 0 && g->Hout == g->H &&
                          g->Wout == g->W;
     if (2.0 * (double)(g->N * g->K * HWo) * (double)CgRS < 2e5 || items < 2)
         n_threads = 1;
+    if (n_threads > items)
+        n_threads = (int)items;  /* the workspace holds one tile per thread that can work */
 
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)

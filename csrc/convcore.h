@@ -8,6 +8,7 @@
 #define CONVCORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -71,18 +72,67 @@ typedef void (*cc_dgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, 
                             double *a, int *lda, double *b, int *ldb, double *beta, double *c,
                             int *ldc);
 
-/* Columns per im2col tile and workspace (elements per thread) for the GEMM path. */
+/* Columns per im2col tile, workspace (elements per thread) and the number of work
+ * items (image, group, pixel tile) of the GEMM path: more threads than items idle. */
 ptrdiff_t cc_gemm_tile_columns(const cc_conv2d_geometry *g);
 ptrdiff_t cc_gemm_workspace_per_thread(const cc_conv2d_geometry *g);
+ptrdiff_t cc_gemm_work_items(const cc_conv2d_geometry *g);
 
-/* im2col + GEMM: workspace holds n_threads * cc_gemm_workspace_per_thread(g) elements.
- * gemm must be safe to call from n_threads threads at once (single-threaded BLAS). */
+/* im2col + GEMM: workspace holds min(n_threads, cc_gemm_work_items(g)) *
+ * cc_gemm_workspace_per_thread(g) elements.  gemm must be safe to call from n_threads
+ * threads at once (a single-threaded BLAS when n_threads > 1). */
 void cc_conv2d_gemm_f32(const cc_conv2d_geometry *g, const float *x, const float *w,
                         const float *bias, float *y, float *workspace, cc_sgemm_fn gemm,
                         int n_threads);
 void cc_conv2d_gemm_f64(const cc_conv2d_geometry *g, const double *x, const double *w,
                         const double *bias, double *y, double *workspace, cc_dgemm_fn gemm,
                         int n_threads);
+
+
+/* ---- Pooling (NCHW planes; a 1-D pool is H = kh = 1) ---- */
+
+typedef struct {
+    ptrdiff_t planes;             /* N * C */
+    ptrdiff_t H, W, Hout, Wout;
+    ptrdiff_t kh, kw, sh, sw, ph, pw, dh, dw;  /* avg pooling: dh = dw = 1 */
+} cc_pool2d_geometry;
+
+/* y = max over each window (padding never wins; NaN propagates); indices (may be NULL)
+ * receive the flat argmax ih * W + iw per plane, first maximum in row-major order. */
+void cc_max_pool2d_f32(const cc_pool2d_geometry *g, const float *x, float *y,
+                       int64_t *indices, int n_threads);
+void cc_max_pool2d_f64(const cc_pool2d_geometry *g, const double *x, double *y,
+                       int64_t *indices, int n_threads);
+/* y = window sum / divisor: divisor_override if non-zero, else the window's cells inside
+ * the padded input (count_include_pad) or inside the input. */
+void cc_avg_pool2d_f32(const cc_pool2d_geometry *g, const float *x, float *y,
+                       int count_include_pad, ptrdiff_t divisor_override, int n_threads);
+void cc_avg_pool2d_f64(const cc_pool2d_geometry *g, const double *x, double *y,
+                       int count_include_pad, ptrdiff_t divisor_override, int n_threads);
+
+/* Gradients with respect to x (grad_in is overwritten). */
+void cc_max_pool2d_backward_f32(const cc_pool2d_geometry *g, const float *grad_out,
+                                const int64_t *indices, float *grad_in, int n_threads);
+void cc_max_pool2d_backward_f64(const cc_pool2d_geometry *g, const double *grad_out,
+                                const int64_t *indices, double *grad_in, int n_threads);
+void cc_avg_pool2d_backward_f32(const cc_pool2d_geometry *g, const float *grad_out,
+                                float *grad_in, int count_include_pad,
+                                ptrdiff_t divisor_override, int n_threads);
+void cc_avg_pool2d_backward_f64(const cc_pool2d_geometry *g, const double *grad_out,
+                                double *grad_in, int count_include_pad,
+                                ptrdiff_t divisor_override, int n_threads);
+
+/* Adaptive pooling, PyTorch's windows: [floor(i*L/n), ceil((i+1)*L/n)). */
+void cc_adaptive_avg_pool2d_f32(ptrdiff_t planes, ptrdiff_t H, ptrdiff_t W, ptrdiff_t Hout,
+                                ptrdiff_t Wout, const float *x, float *y, int n_threads);
+void cc_adaptive_avg_pool2d_f64(ptrdiff_t planes, ptrdiff_t H, ptrdiff_t W, ptrdiff_t Hout,
+                                ptrdiff_t Wout, const double *x, double *y, int n_threads);
+void cc_adaptive_max_pool2d_f32(ptrdiff_t planes, ptrdiff_t H, ptrdiff_t W, ptrdiff_t Hout,
+                                ptrdiff_t Wout, const float *x, float *y, int64_t *indices,
+                                int n_threads);
+void cc_adaptive_max_pool2d_f64(ptrdiff_t planes, ptrdiff_t H, ptrdiff_t W, ptrdiff_t Hout,
+                                ptrdiff_t Wout, const double *x, double *y, int64_t *indices,
+                                int n_threads);
 
 #ifdef __cplusplus
 }

@@ -35,18 +35,18 @@ def _geometry(C, H, K, R, stride, padding, N):
 @pytest.mark.parametrize("layer", LAYERS, ids=lambda v: "C{}_H{}_K{}_R{}_s{}".format(*v[:5]))
 def test_gemm_workspace_bounded_and_batch_independent(layer):
     C, H, K, R, stride, padding = layer
-    sizes = {}
+    sizes, items = {}, {}
     for N in (1, 64):
         xshape, wshape, geom = _geometry(*layer, N)
-        sizes[N] = _conv.gemm_workspace_bytes(xshape, wshape, geom, 4, 1)
+        items[N], per_thread = _conv.gemm_plan(xshape, wshape, geom)
+        sizes[N] = per_thread * 4  # float32 bytes per thread
     assert sizes[1] == sizes[64] > 0
     assert sizes[1] <= 2 * MiB
     # never more than the full column matrix of one image
     out = geom[-1]
     assert sizes[1] <= C * R * R * out * out * 4
-    # linear in the thread count and the item size
-    assert _conv.gemm_workspace_bytes(xshape, wshape, geom, 4, 3) == 3 * sizes[1]
-    assert _conv.gemm_workspace_bytes(xshape, wshape, geom, 8, 1) == 2 * sizes[1]
+    # the work grows with the batch, the workspace does not
+    assert items[64] == 64 * items[1]
 
 
 def _extra_bytes(fn):
@@ -72,8 +72,8 @@ def test_conv2d_temporary_memory_independent_of_batch(rng, algorithm):
         extra[N] = _extra_bytes(lambda x=x: convcore.conv2d(x, w, padding=1,
                                                             algorithm=algorithm))
     if algorithm == "im2col":
-        bound = _conv.gemm_workspace_bytes((1, 32, 40, 40), w.shape,
-                                           (1, 1, 1, 1, 1, 1, 1, 40, 40), 4, threads)
+        _, per_thread = _conv.gemm_plan((1, 32, 40, 40), w.shape, (1, 1, 1, 1, 1, 1, 1, 40, 40))
+        bound = per_thread * 4 * threads
     else:
         bound = 2 * w.nbytes  # the repacked weights
     slack = 64 * 1024

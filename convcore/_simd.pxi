@@ -1,0 +1,22 @@
+# SIMD level of the kernels in this extension module (each module dispatches on its own).
+# Included by the bridges whose kernels have per-ISA builds.
+
+_LEVELS = {"generic": CC_SIMD_GENERIC, "avx2": CC_SIMD_AVX2, "avx512": CC_SIMD_AVX512}
+
+
+def simd_level():
+    """SIMD level this module's kernels use now ('avx512', 'avx2' or 'generic')."""
+    return cc_simd_name(cc_simd_active()).decode()
+
+
+def simd_detected():
+    """Best SIMD level this CPU supports."""
+    return cc_simd_name(cc_simd_detect()).decode()
+
+
+def force_simd(str level):
+    """Use at most ``level`` (for testing the other kernels on this CPU)."""
+    cc_simd_force(<cc_simd_level>_LEVELS[level])
+
+
+cc_simd_active()  # detect once, at import, before any kernel runs without the GIL

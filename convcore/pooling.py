@@ -1,0 +1,482 @@
+"""Public pooling functions: validate, normalise, allocate, call the C kernels.
+
+Names, arguments and results follow ``torch.nn.functional``: NCHW (or unbatched CHW)
+input, ``stride=None`` meaning the kernel size, ``ceil_mode``, ``count_include_pad``,
+``divisor_override``, and argmax indices flat per (n, c) plane.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from convcore import _pool
+from convcore._checks import as_int, as_real_array, check_memory, compute_dtype, int_tuple
+from convcore._shapes import output_length
+from convcore._threads import get_num_threads
+
+_INDEX_DTYPE = np.dtype(np.int64)
+
+
+class _PoolCall:
+    """A validated pooling call: the input as (planes, H, W) and the window geometry."""
+
+    def __init__(self, nd, name, x, kernel_size, stride, padding, dilation, ceil_mode):
+        x = as_real_array("x", x)
+        shape = "(N, C, L) or (C, L)" if nd == 1 else "(N, C, H, W) or (C, H, W)"
+        if x.ndim not in (nd + 1, nd + 2):
+            raise ValueError(f"{name}: x must have shape {shape}; got shape {x.shape}")
+        if any(n < 1 for n in x.shape[-nd:]):
+            raise ValueError(f"{name}: spatial sizes must be >= 1; got shape {x.shape}")
+        self.nd, self.name, self.x = nd, name, x
+        self.batched = x.ndim == nd + 2
+        self.dtype = compute_dtype(x)
+        ks = int_tuple("kernel_size", kernel_size, nd)
+        ss = ks if stride is None else int_tuple("stride", stride, nd)
+        ds = int_tuple("dilation", dilation, nd)
+        ps = int_tuple("padding", padding, nd, minimum=0)
+        for k, p in zip(ks, ps, strict=True):
+            if p > k // 2:
+                raise ValueError(
+                    f"{name}: padding {p} is more than half the kernel size {k} "
+                    f"(padding must be <= kernel_size // 2)"
+                )
+        sizes = x.shape[-nd:]
+        outs = []
+        for n, k, s, p, d in zip(sizes, ks, ss, ps, ds, strict=True):
+            out = output_length(n, k, s, (p, p), d, bool(ceil_mode))
+            if out < 1:
+                raise ValueError(
+                    f"{name}: a window of size {k} (dilation {d}) does not fit in an input "
+                    f"of size {n} padded by {p}: output size would be {out}"
+                )
+            outs.append(out)
+        if nd == 1:  # a 1-D pool is a 2-D one of height 1
+            ks, ss, ps, ds = (1, *ks), (1, *ss), (0, *ps), (1, *ds)
+            outs, sizes = [1, *outs], (1, *sizes)
+        self.in_hw = tuple(sizes)
+        self.out_hw = tuple(outs)
+        self.geom = (ks[0], ks[1], ss[0], ss[1], ps[0], ps[1], ds[0], ds[1], outs[0], outs[1])
+        self.lead = x.shape[:-nd]  # (N, C) or (C,)
+        self.planes = math.prod(self.lead)
+
+    def out_shape(self) -> tuple:
+        return (*self.lead, *self.out_hw[2 - self.nd:])
+
+    def in_shape(self) -> tuple:
+        return (*self.lead, *self.in_hw[2 - self.nd:])
+
+    def planes_view(self, a: np.ndarray, hw: tuple) -> np.ndarray:
+        return a.reshape(self.planes, *hw)
+
+    def input_planes(self) -> np.ndarray:
+        x = self.x
+        if not (x.dtype == self.dtype and x.flags.c_contiguous):
+            check_memory(x.size * self.dtype.itemsize, f"{self.name}: a contiguous copy of x")
+            x = np.ascontiguousarray(x, dtype=self.dtype)
+        return self.planes_view(x, self.in_hw)
+
+    def empty(self, shape: tuple, dtype) -> np.ndarray:
+        check_memory(math.prod(shape) * np.dtype(dtype).itemsize, f"{self.name}: the result")
+        return np.empty(shape, dtype=dtype)
+
+
+def _divisor(divisor_override) -> int:
+    if divisor_override is None:
+        return 0
+    d = as_int("divisor_override", divisor_override)
+    if d < 1:
+        raise ValueError(f"divisor_override must be None or >= 1, got {d}")
+    return d
+
+
+def _max_pool(nd, name, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    call = _PoolCall(nd, name, x, kernel_size, stride, padding, dilation, ceil_mode)
+    y = call.empty(call.out_shape(), call.dtype)
+    idx = call.empty(call.out_shape(), _INDEX_DTYPE) if return_indices else None
+    if y.size:
+        _pool.max_pool(call.input_planes(), call.planes_view(y, call.out_hw),
+                       None if idx is None else call.planes_view(idx, call.out_hw),
+                       call.geom, get_num_threads())
+    return (y, idx) if return_indices else y
+
+
+def _avg_pool(nd, name, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override):
+    call = _PoolCall(nd, name, x, kernel_size, stride, padding, 1, ceil_mode)
+    divisor = _divisor(divisor_override)
+    y = call.empty(call.out_shape(), call.dtype)
+    if y.size:
+        _pool.avg_pool(call.input_planes(), call.planes_view(y, call.out_hw),
+                       bool(count_include_pad), divisor, call.geom, get_num_threads())
+    return y
+
+
+def _grad_planes(call: _PoolCall, grad_output) -> np.ndarray:
+    """grad_output checked against the forward call's output, as contiguous planes."""
+    g = as_real_array("grad_output", grad_output)
+    if g.shape != call.out_shape():
+        raise ValueError(
+            f"{call.name}: grad_output has shape {g.shape}; the forward pass of x with shape "
+            f"{call.x.shape} gives {call.out_shape()}"
+        )
+    return call.planes_view(np.ascontiguousarray(g, dtype=call.dtype), call.out_hw)
+
+
+def _max_pool_backward(nd, name, grad_output, x, kernel_size, stride, padding, dilation,
+                       ceil_mode, indices):
+    call = _PoolCall(nd, name, x, kernel_size, stride, padding, dilation, ceil_mode)
+    grad = _grad_planes(call, grad_output)
+    if indices is None:
+        idx = call.empty(call.out_shape(), _INDEX_DTYPE)
+        if idx.size:
+            _pool.max_pool(call.input_planes(), call.empty(grad.shape, call.dtype),
+                           call.planes_view(idx, call.out_hw), call.geom, get_num_threads())
+    else:
+        idx = np.asarray(indices)
+        if idx.shape != call.out_shape():
+            raise ValueError(f"{name}: indices have shape {idx.shape}; expected "
+                             f"{call.out_shape()} (the shape of grad_output)")
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"{name}: indices must be integers, got dtype {idx.dtype}")
+        plane = call.in_hw[0] * call.in_hw[1]
+        if idx.size and (idx.min() < 0 or idx.max() >= plane):
+            raise ValueError(f"{name}: indices must be in [0, {plane}) (flat positions in "
+                             f"one input plane); got values in [{idx.min()}, {idx.max()}]")
+        idx = np.ascontiguousarray(idx, dtype=_INDEX_DTYPE)
+    grad_in = call.empty(call.in_shape(), call.dtype)
+    if grad_in.size:
+        _pool.max_pool_backward(grad, call.planes_view(idx, call.out_hw),
+                                call.planes_view(grad_in, call.in_hw), call.geom,
+                                get_num_threads())
+    return grad_in
+
+
+def _avg_pool_backward(nd, name, grad_output, x, kernel_size, stride, padding, ceil_mode,
+                       count_include_pad, divisor_override):
+    call = _PoolCall(nd, name, x, kernel_size, stride, padding, 1, ceil_mode)
+    divisor = _divisor(divisor_override)
+    grad = _grad_planes(call, grad_output)
+    grad_in = call.empty(call.in_shape(), call.dtype)
+    if grad_in.size:
+        _pool.avg_pool_backward(grad, call.planes_view(grad_in, call.in_hw),
+                                bool(count_include_pad), divisor, call.geom, get_num_threads())
+    return grad_in
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """2-D max pooling over each (n, c) plane, as ``torch.nn.functional.max_pool2d``.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, H, W) or (C, H, W)
+    kernel_size : int or (int, int)
+    stride : int or (int, int), optional
+        Default: ``kernel_size``.
+    padding : int or (int, int)
+        Implicit -inf padding on both sides, at most ``kernel_size // 2``.
+    dilation : int or (int, int)
+        Spacing between window cells.
+    ceil_mode : bool
+        Round the output size up (a window may overhang the input, never start in the
+        right/bottom padding).
+    return_indices : bool
+        Also return the argmax of each window, flat per plane (``ih * W + iw``).
+
+    Returns
+    -------
+    numpy.ndarray or (numpy.ndarray, numpy.ndarray)
+        The maxima (float32 for float32 input, else float64) and, with
+        ``return_indices``, int64 indices of the same shape.  NaN in a window gives NaN
+        (and the index of the window's last NaN); ties go to the first maximum in
+        row-major order, as in PyTorch.
+
+    Raises
+    ------
+    TypeError
+        Non-real data or non-integer parameters.
+    ValueError
+        Bad shapes, parameters < 1, padding > kernel_size // 2, or an empty output.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> x = np.arange(16.0).reshape(1, 4, 4)
+    >>> convcore.max_pool2d(x, 2)
+    array([[[ 5.,  7.],
+            [13., 15.]]])
+    >>> convcore.max_pool2d(x, 2, return_indices=True)[1]
+    array([[[ 5,  7],
+            [13, 15]]])
+    """
+    return _max_pool(2, "max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """1-D max pooling over (N, C, L) or (C, L), as ``torch.nn.functional.max_pool1d``.
+
+    Same rules as :func:`max_pool2d` on one dimension; indices are flat into L.
+
+    Examples
+    --------
+    >>> import convcore
+    >>> convcore.max_pool1d([[1.0, 3.0, 2.0, 5.0, 4.0]], 2)
+    array([[3., 5.]])
+    """
+    return _max_pool(1, "max_pool1d", x, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """2-D average pooling over each (n, c) plane, as ``torch.nn.functional.avg_pool2d``.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, H, W) or (C, H, W)
+    kernel_size : int or (int, int)
+    stride : int or (int, int), optional
+        Default: ``kernel_size``.
+    padding : int or (int, int)
+        Zero padding on both sides, at most ``kernel_size // 2``.
+    ceil_mode : bool
+        Round the output size up.
+    count_include_pad : bool
+        Divide by the number of window cells inside the padded input (True) or inside
+        the input (False).  Cells of a ceil-mode window past the padding never count.
+    divisor_override : int, optional
+        Divide every window sum by this instead.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 for float32 input, else float64.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`max_pool2d`; also ``divisor_override`` < 1.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> convcore.avg_pool2d(np.arange(16.0).reshape(1, 4, 4), 2)
+    array([[[ 2.5,  4.5],
+            [10.5, 12.5]]])
+    >>> convcore.avg_pool2d(np.ones((1, 2, 2)), 2, stride=1, padding=1)
+    array([[[0.25, 0.5 , 0.25],
+            [0.5 , 1.  , 0.5 ],
+            [0.25, 0.5 , 0.25]]])
+    """
+    return _avg_pool(2, "avg_pool2d", x, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)
+
+
+def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """1-D average pooling over (N, C, L) or (C, L), as ``torch.nn.functional.avg_pool1d``.
+
+    Same rules as :func:`avg_pool2d` on one dimension (``divisor_override`` is accepted
+    here too).
+
+    Examples
+    --------
+    >>> import convcore
+    >>> convcore.avg_pool1d([[1.0, 3.0, 2.0, 6.0]], 2)
+    array([[2., 4.]])
+    """
+    return _avg_pool(1, "avg_pool1d", x, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)
+
+
+def max_pool2d_backward(grad_output, x, kernel_size, stride=None, padding=0, dilation=1,
+                        ceil_mode=False, indices=None):
+    """Gradient of :func:`max_pool2d` with respect to ``x``.
+
+    Each output's gradient goes to its window's argmax (ties and NaN as in the forward
+    pass); overlapping windows add up.  ``indices`` from ``max_pool2d(...,
+    return_indices=True)`` skip recomputing the argmax.
+
+    Parameters
+    ----------
+    grad_output : array_like
+        Shape of the forward result.
+    x : array_like
+        The forward input.
+    kernel_size, stride, padding, dilation, ceil_mode
+        As given to the forward call.
+    indices : array_like of int, optional
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape of ``x``; float32 for float32 ``x``, else float64.
+
+    Raises
+    ------
+    ValueError
+        ``grad_output`` or ``indices`` of the wrong shape (the message names the expected
+        one), indices outside the plane, or any forward-pass error.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> x = np.array([[[1.0, 4.0], [3.0, 2.0]]])
+    >>> convcore.max_pool2d_backward(np.ones((1, 1, 1)), x, 2)
+    array([[[0., 1.],
+            [0., 0.]]])
+    """
+    return _max_pool_backward(2, "max_pool2d_backward", grad_output, x, kernel_size, stride,
+                              padding, dilation, ceil_mode, indices)
+
+
+def max_pool1d_backward(grad_output, x, kernel_size, stride=None, padding=0, dilation=1,
+                        ceil_mode=False, indices=None):
+    """Gradient of :func:`max_pool1d` with respect to ``x`` (see
+    :func:`max_pool2d_backward`).
+
+    Examples
+    --------
+    >>> import convcore
+    >>> convcore.max_pool1d_backward([[1.0, 1.0]], [[1.0, 3.0, 2.0, 5.0]], 2)
+    array([[0., 1., 0., 1.]])
+    """
+    return _max_pool_backward(1, "max_pool1d_backward", grad_output, x, kernel_size, stride,
+                              padding, dilation, ceil_mode, indices)
+
+
+def avg_pool2d_backward(grad_output, x, kernel_size, stride=None, padding=0, ceil_mode=False,
+                        count_include_pad=True, divisor_override=None):
+    """Gradient of :func:`avg_pool2d` with respect to ``x``.
+
+    Each output's gradient, divided by that window's divisor, is added to every input
+    cell of the window.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> convcore.avg_pool2d_backward(np.ones((1, 1, 1)), np.zeros((1, 2, 2)), 2)
+    array([[[0.25, 0.25],
+            [0.25, 0.25]]])
+    """
+    return _avg_pool_backward(2, "avg_pool2d_backward", grad_output, x, kernel_size, stride,
+                              padding, ceil_mode, count_include_pad, divisor_override)
+
+
+def avg_pool1d_backward(grad_output, x, kernel_size, stride=None, padding=0, ceil_mode=False,
+                        count_include_pad=True, divisor_override=None):
+    """Gradient of :func:`avg_pool1d` with respect to ``x`` (see
+    :func:`avg_pool2d_backward`).
+
+    Examples
+    --------
+    >>> import convcore
+    >>> convcore.avg_pool1d_backward([[2.0]], [[0.0, 0.0]], 2)
+    array([[1., 1.]])
+    """
+    return _avg_pool_backward(1, "avg_pool1d_backward", grad_output, x, kernel_size, stride,
+                              padding, ceil_mode, count_include_pad, divisor_override)
+
+
+def _adaptive(name, x, output_size, kernel, return_indices=False):
+    x = as_real_array("x", x)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{name}: x must have shape (N, C, H, W) or (C, H, W); got {x.shape}")
+    H, W = x.shape[-2:]
+    if H < 1 or W < 1:
+        raise ValueError(f"{name}: spatial sizes must be >= 1; got shape {x.shape}")
+    if isinstance(output_size, tuple | list):
+        if len(output_size) != 2:
+            raise ValueError(f"{name}: output_size must be an int or (h, w), got {output_size!r}")
+        sizes = tuple(n if s is None else as_int("output_size", s)
+                      for s, n in zip(output_size, (H, W), strict=True))
+    else:
+        sizes = (as_int("output_size", output_size),) * 2
+    if min(sizes) < 1:
+        raise ValueError(f"{name}: output_size must be >= 1, got {output_size!r}")
+    dtype = compute_dtype(x)
+    lead = x.shape[:-2]
+    planes = math.prod(lead)
+    check_memory(planes * sizes[0] * sizes[1] * dtype.itemsize, f"{name}: the result")
+    y = np.empty((*lead, *sizes), dtype=dtype)
+    idx = np.empty(y.shape, dtype=_INDEX_DTYPE) if return_indices else None
+    if y.size:
+        if not (x.dtype == dtype and x.flags.c_contiguous):
+            check_memory(x.size * dtype.itemsize, f"{name}: a contiguous copy of x")
+        xp = np.ascontiguousarray(x, dtype=dtype).reshape(planes, H, W)
+        yp = y.reshape(planes, *sizes)
+        if kernel == "avg":
+            _pool.adaptive_avg_pool(xp, yp, get_num_threads())
+        else:
+            _pool.adaptive_max_pool(xp, yp, None if idx is None else idx.reshape(yp.shape),
+                                    get_num_threads())
+    return (y, idx) if return_indices else y
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Average pooling to a fixed output size, as ``torch.nn.functional.adaptive_avg_pool2d``.
+
+    Output cell ``i`` of ``n`` along a dimension of length ``L`` averages input cells
+    ``floor(i * L / n)`` to ``ceil((i + 1) * L / n) - 1``.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, H, W) or (C, H, W)
+    output_size : int or (int or None, int or None)
+        None keeps that input size.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., out_h, out_w)
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> convcore.adaptive_avg_pool2d(np.arange(9.0).reshape(1, 3, 3), 2)
+    array([[[2., 3.],
+            [5., 6.]]])
+    """
+    return _adaptive("adaptive_avg_pool2d", x, output_size, "avg")
+
+
+def adaptive_max_pool2d(x, output_size, return_indices=False):
+    """Max pooling to a fixed output size, as ``torch.nn.functional.adaptive_max_pool2d``.
+
+    Windows as :func:`adaptive_avg_pool2d`; ties and NaN as :func:`max_pool2d`.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> convcore.adaptive_max_pool2d(np.arange(9.0).reshape(1, 3, 3), 2)
+    array([[[4., 5.],
+            [7., 8.]]])
+    """
+    return _adaptive("adaptive_max_pool2d", x, output_size, "max", return_indices)
+
+
+def global_avg_pool2d(x):
+    """Mean of each (n, c) plane: (N, C, H, W) -> (N, C, 1, 1) (GoogLeNet's last pool).
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> convcore.global_avg_pool2d(np.arange(8.0).reshape(2, 2, 2)).ravel()
+    array([1.5, 5.5])
+    """
+    return _adaptive("global_avg_pool2d", x, 1, "avg")
+
+
+def global_max_pool2d(x):
+    """Maximum of each (n, c) plane: (N, C, H, W) -> (N, C, 1, 1).
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> convcore.global_max_pool2d(np.arange(8.0).reshape(2, 2, 2)).ravel()
+    array([3., 7.])
+    """
+    return _adaptive("global_max_pool2d", x, 1, "max")

@@ -1,0 +1,29 @@
+/* Pooling kernels compiled for AVX2. */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cc_omp.h"
+#include "pool2d.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC target("avx2,fma")
+#endif
+#define CC_ISA avx2
+
+#define REAL float
+#define SFX f32
+#include "pool2d_impl.h"
+#undef REAL
+#undef SFX
+
+#define REAL double
+#define SFX f64
+#include "pool2d_impl.h"
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+#endif

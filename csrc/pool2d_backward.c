@@ -1,0 +1,18 @@
+/* Pooling backward passes and adaptive pooling for float and double. */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cc_omp.h"
+#include "convcore.h"
+
+#define REAL float
+#define SFX f32
+#include "pool2d_backward_impl.h"
+#undef REAL
+#undef SFX
+
+#define REAL double
+#define SFX f64
+#include "pool2d_backward_impl.h"

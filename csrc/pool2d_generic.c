@@ -1,0 +1,22 @@
+/* Pooling kernels for any CPU (SSE2 on x86-64). */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cc_omp.h"
+#include "pool2d.h"
+
+
+
+#define CC_ISA generic
+
+#define REAL float
+#define SFX f32
+#include "pool2d_impl.h"
+#undef REAL
+#undef SFX
+
+#define REAL double
+#define SFX f64
+#include "pool2d_impl.h"
+
