@@ -18,8 +18,8 @@ def set_num_threads(n: int | None) -> None:
     ----------
     n : int or None
         A thread count in [1, 1024], or None to go back to the default:
-        ``OMP_NUM_THREADS`` when set, else all cores.  Without OpenMP every kernel runs on one thread
-        whatever is set here.
+        ``OMP_NUM_THREADS`` when set, else all cores.  Without OpenMP every kernel runs
+        on one thread whatever is set here.
 
     Raises
     ------
