@@ -48,6 +48,36 @@ def test_conv2d_matches_torch(seed, algorithm, dtype):
     assert_close(got, expected, dtype, terms=4 * terms)
 
 
+def random_wide_conv2d(rng):
+    """Shapes that reach the many-channel register tiles: up to 20 output channels per
+    group, widths up to 80 (full vectors, edge tiles and tails), 1x1/3x3/5x5 kernels."""
+    groups = int(rng.choice([1, 1, 1, 2, 4]))
+    cg, kg = int(rng.integers(1, 9)), int(rng.integers(1, 21))
+    r = s = int(rng.choice([1, 3, 3, 5]))
+    stride = (int(rng.integers(1, 3)), int(rng.integers(1, 4)))
+    dilation = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    padding = tuple(tuple(int(v) for v in rng.integers(0, r // 2 + 2, 2)) for _ in range(2))
+    h = max(1, dilation[0] * (r - 1) + 1 - sum(padding[0])) + int(rng.integers(0, 10))
+    w = max(1, dilation[1] * (s - 1) + 1 - sum(padding[1])) + int(rng.integers(0, 80))
+    n = int(rng.integers(1, 3))
+    return (n, cg * groups, h, w), (kg * groups, cg, r, s), stride, padding, dilation, groups
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("seed", range(100))
+def test_conv2d_many_channels_matches_torch(seed, dtype):
+    """Both algorithms on 100 random many-channel, wide configurations per dtype."""
+    rng = np.random.default_rng(9000 + seed)
+    xs, ws, stride, padding, dilation, groups = random_wide_conv2d(rng)
+    x, w, b = (random_array(rng, s, dtype) for s in (xs, ws, ws[:1]))
+    expected = torch_conv2d(x, w, b, stride, padding, dilation, groups)
+    terms = int(np.prod(ws[1:]))
+    for algorithm in ("direct", "im2col"):
+        got = convcore.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation,
+                              groups=groups, algorithm=algorithm)
+        assert_close(got, expected, dtype, terms=4 * terms)
+
+
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("seed", range(15))
