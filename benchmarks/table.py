@@ -1,10 +1,11 @@
-"""Print a pytest-benchmark JSON file of bench_conv.py as a Markdown table.
+"""Print a pytest-benchmark JSON file of bench_conv.py or bench_pool.py as a table.
 
     python -m pytest benchmarks/bench_conv.py --benchmark-json=conv.json
     python benchmarks/table.py conv.json
 
-One row per layer: median time and GFLOP/s of each implementation, and the time ratio
-of each convcore algorithm to PyTorch (lower is better) when PyTorch was measured.
+One row per layer: median time and throughput of each implementation (GFLOP/s for
+convolution, GB/s moved for pooling), and the time ratio of convcore's default to
+PyTorch (lower is better) when PyTorch was measured.
 """
 
 import json
@@ -15,20 +16,27 @@ def main(path: str) -> None:
     with open(path) as f:
         data = json.load(f)
     layers: dict[str, dict[str, tuple[float, float]]] = {}
+    impls: list[str] = []
+    pooling = "nbytes" in data["benchmarks"][0]["extra_info"]
     for bench in data["benchmarks"]:
-        layer = bench["params"]["layer"][0]
+        info = bench["extra_info"]
+        name = info["layer"]["name"]
         impl = bench["params"]["impl"]
         median = bench["stats"]["median"]
-        layers.setdefault(layer, {})[impl] = (median, bench["extra_info"]["flops"] / median / 1e9)
-    impls = ["direct", "im2col", "auto", "torch"]
+        work = info["nbytes"] if pooling else info["flops"]
+        layers.setdefault(name, {})[impl] = (median, work / median / 1e9)
+        if impl not in impls:
+            impls.append(impl)
+    ours = "convcore" if pooling else "auto"
+    unit = "GB/s" if pooling else "GFLOP/s"
     threads = data["benchmarks"][0]["extra_info"].get("threads")
-    print(f"float32, {threads} threads, median ms (GFLOP/s); ratio = convcore / PyTorch\n")
-    print("| layer | " + " | ".join(impls) + " | auto / torch |")
+    print(f"float32, {threads} threads, median ms ({unit}); ratio = convcore / PyTorch\n")
+    print("| layer | " + " | ".join(impls) + f" | {ours} / torch |")
     print("|---" * (len(impls) + 2) + "|")
-    for layer, res in layers.items():
+    for name, res in layers.items():
         cells = [f"{res[i][0] * 1e3:.3f} ({res[i][1]:.1f})" if i in res else "-" for i in impls]
-        ratio = f"{res['auto'][0] / res['torch'][0]:.2f}" if "torch" in res else "-"
-        print(f"| {layer} | " + " | ".join(cells) + f" | {ratio} |")
+        ratio = f"{res[ours][0] / res['torch'][0]:.2f}" if "torch" in res else "-"
+        print(f"| {name} | " + " | ".join(cells) + f" | {ratio} |")
 
 
 if __name__ == "__main__":

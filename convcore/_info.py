@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from convcore import _config, _conv
+from convcore import _config, _conv, _pool
 from convcore._blas import blas_description
 from convcore._threads import get_num_threads
 from convcore._version import __version__
@@ -19,6 +19,8 @@ def config_info() -> dict:
             "conv2d direct": _conv.simd_level(),
             "conv2d im2col": "im2col tiles (portable C) + BLAS gemm",
             "im2col/col2im": "portable C",
+            "pooling": _pool.simd_level(),
+            "pool backward": "portable C",
         },
         "blas": blas_description(),
     }

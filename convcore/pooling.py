@@ -91,11 +91,23 @@ def _divisor(divisor_override) -> int:
     return d
 
 
+def _whole_plane(call: _PoolCall) -> bool:
+    """One window that is exactly the plane (a global pool written as a window): the
+    adaptive kernel's single reduction per plane computes it, in the same order."""
+    kh, kw, _, _, ph, pw, dh, dw, hout, wout = call.geom
+    return (hout, wout) == (1, 1) and (kh, kw) == call.in_hw and ph == pw == 0 and (
+        dh == dw == 1)
+
+
 def _max_pool(nd, name, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     call = _PoolCall(nd, name, x, kernel_size, stride, padding, dilation, ceil_mode)
     y = call.empty(call.out_shape(), call.dtype)
     idx = call.empty(call.out_shape(), _INDEX_DTYPE) if return_indices else None
-    if y.size:
+    if y.size and _whole_plane(call):
+        _pool.adaptive_max_pool(call.input_planes(), call.planes_view(y, call.out_hw),
+                                None if idx is None else call.planes_view(idx, call.out_hw),
+                                get_num_threads())
+    elif y.size:
         _pool.max_pool(call.input_planes(), call.planes_view(y, call.out_hw),
                        None if idx is None else call.planes_view(idx, call.out_hw),
                        call.geom, get_num_threads())
@@ -107,7 +119,10 @@ def _avg_pool(nd, name, x, kernel_size, stride, padding, ceil_mode, count_includ
     call = _PoolCall(nd, name, x, kernel_size, stride, padding, 1, ceil_mode)
     divisor = _divisor(divisor_override)
     y = call.empty(call.out_shape(), call.dtype)
-    if y.size:
+    if y.size and _whole_plane(call) and divisor == 0:
+        _pool.adaptive_avg_pool(call.input_planes(), call.planes_view(y, call.out_hw),
+                                get_num_threads())
+    elif y.size:
         _pool.avg_pool(call.input_planes(), call.planes_view(y, call.out_hw),
                        bool(count_include_pad), divisor, call.geom, get_num_threads())
     return y

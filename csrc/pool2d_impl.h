@@ -6,7 +6,8 @@
  * input row ih = oh*sh - ph + i*dh at columns ow*sw - pw + j*dw over exactly the range
  * of ow where that column is inside the row (so no bounds test in the inner loop, and
  * padding never enters a max or a sum).  The inner loops are unit- or constant-stride
- * over ow and vectorise; the 2x2/2 and 3x3/2 windows are compiled with constant sizes.
+ * over ow and vectorise; the 2x2/2, 3x3/2 and 3x3/1 windows are compiled with
+ * constant sizes and their interior columns computed in a single pass.
  *
  * Taps are visited in row-major window order, and a value replaces the running max
  * when it is greater or NaN, which is PyTorch's rule: the first maximum wins ties, and
@@ -38,19 +39,22 @@ static inline ptrdiff_t cc_first_inside(ptrdiff_t start, ptrdiff_t step)
 }
 #endif
 
-/* One output row of max pooling; KH, KW, SW are constants where the caller inlines. */
+/* Output columns [ow0, ow1) of one row of max pooling, one pass per window tap.
+ * Handles every case (rows or columns in the padding, any window); KH, KW, SW are
+ * constants where the caller inlines. */
 static inline __attribute__((always_inline)) void
-FN(max_row)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t oh, REAL *y, int64_t *idx,
-            const ptrdiff_t KH, const ptrdiff_t KW, const ptrdiff_t SW)
+FN(max_row_taps)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t oh, ptrdiff_t ow0,
+                 ptrdiff_t ow1, REAL *restrict y, int64_t *restrict idx, const ptrdiff_t KH,
+                 const ptrdiff_t KW, const ptrdiff_t SW)
 {
     const ptrdiff_t H = g->H, W = g->W, Wout = g->Wout, dh = g->dh, dw = g->dw;
     const ptrdiff_t hstart = oh * g->sh - g->ph;
-    for (ptrdiff_t ow = 0; ow < Wout; ow++)
+    for (ptrdiff_t ow = ow0; ow < ow1; ow++)
         y[ow] = -(REAL)INFINITY;
     if (idx) {
         /* PyTorch's initial index: the window's first cell inside the input */
         const ptrdiff_t ih0 = cc_first_inside(hstart, dh);
-        for (ptrdiff_t ow = 0; ow < Wout; ow++)
+        for (ptrdiff_t ow = ow0; ow < ow1; ow++)
             idx[ow] = (int64_t)(ih0 * W + cc_first_inside(ow * SW - g->pw, dw));
     }
     for (ptrdiff_t i = 0; i < KH; i++) {
@@ -61,6 +65,8 @@ FN(max_row)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t oh, REAL *y, 
             const ptrdiff_t off = j * dw - g->pw;
             ptrdiff_t lo, hi;
             cc_tap_range(W, Wout, SW, off, &lo, &hi);
+            lo = lo > ow0 ? lo : ow0;
+            hi = hi < ow1 ? hi : ow1;
             const REAL *xr = xp + ih * W + off;
             if (idx) {
                 for (ptrdiff_t ow = lo; ow < hi; ow++) {
@@ -80,15 +86,84 @@ FN(max_row)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t oh, REAL *y, 
     }
 }
 
-/* One output row of average pooling (no dilation, as in PyTorch). */
+/* Columns [*lo, *hi) whose whole window is inside the row, and whether every window
+ * row of output row oh is inside the input. */
+static inline int FN(interior)(const cc_pool2d_geometry *g, ptrdiff_t oh, ptrdiff_t KH,
+                               ptrdiff_t KW, ptrdiff_t SW, ptrdiff_t *lo, ptrdiff_t *hi)
+{
+    const ptrdiff_t hstart = oh * g->sh - g->ph;
+    ptrdiff_t lo0, hi0, lo1, hi1;
+    cc_tap_range(g->W, g->Wout, SW, -g->pw, &lo0, &hi0);
+    cc_tap_range(g->W, g->Wout, SW, (KW - 1) * g->dw - g->pw, &lo1, &hi1);
+    *lo = lo0 > lo1 ? lo0 : lo1;
+    *hi = hi0 < hi1 ? hi0 : hi1;
+    if (*hi < *lo)
+        *hi = *lo;
+    return hstart >= 0 && hstart + (KH - 1) * g->dh < g->H;
+}
+
+/* One output row of max pooling.  With a compile-time window (FUSED) the interior goes
+ * in one pass, every tap of an output in registers and vectorised across outputs, and
+ * the edges tap by tap; other windows go tap by tap (their runtime tap loops would
+ * not vectorise across outputs). */
 static inline __attribute__((always_inline)) void
-FN(avg_row)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t oh, REAL *y,
-            int count_include_pad, ptrdiff_t divisor_override, const ptrdiff_t KH,
-            const ptrdiff_t KW, const ptrdiff_t SW)
+FN(max_row)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t oh, REAL *restrict y,
+            int64_t *restrict idx, const ptrdiff_t KH, const ptrdiff_t KW, const ptrdiff_t SW,
+            const int FUSED)
+{
+    ptrdiff_t lo, hi;
+    if (!FUSED || !FN(interior)(g, oh, KH, KW, SW, &lo, &hi) || hi == lo) {
+        FN(max_row_taps)(g, xp, oh, 0, g->Wout, y, idx, KH, KW, SW);
+        return;
+    }
+    FN(max_row_taps)(g, xp, oh, 0, lo, y, idx, KH, KW, SW);
+    FN(max_row_taps)(g, xp, oh, hi, g->Wout, y, idx, KH, KW, SW);
+    const ptrdiff_t W = g->W, dh = g->dh, dw = g->dw;
+    const ptrdiff_t row0 = (oh * g->sh - g->ph) * W - g->pw;
+    const REAL *base = xp + row0;
+    if (idx) {
+        for (ptrdiff_t ow = lo; ow < hi; ow++) {
+            REAL a = -(REAL)INFINITY;
+            int64_t at = (int64_t)(row0 + ow * SW);
+            for (ptrdiff_t i = 0; i < KH; i++)
+                for (ptrdiff_t j = 0; j < KW; j++) {
+                    ptrdiff_t o = i * dh * W + j * dw + ow * SW;
+                    REAL v = base[o];
+                    if (v > a || v != v) {
+                        a = v;
+                        at = (int64_t)(row0 + o);
+                    }
+                }
+            y[ow] = a;
+            idx[ow] = at;
+        }
+    } else {
+        /* max ignoring NaN (one vmaxps per tap) plus a NaN flag: cheaper than a
+         * NaN-propagating compare-and-blend in the dependency chain */
+        for (ptrdiff_t ow = lo; ow < hi; ow++) {
+            REAL a = -(REAL)INFINITY;
+            int nan = 0;
+            for (ptrdiff_t i = 0; i < KH; i++)
+                for (ptrdiff_t j = 0; j < KW; j++) {
+                    REAL v = base[i * dh * W + j * dw + ow * SW];
+                    a = v > a ? v : a;
+                    nan |= v != v;
+                }
+            y[ow] = nan ? (REAL)NAN : a;
+        }
+    }
+}
+
+/* Columns [ow0, ow1) of one row of average pooling, one pass per tap (no dilation). */
+static inline __attribute__((always_inline)) void
+FN(avg_row_taps)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t oh, ptrdiff_t ow0,
+                 ptrdiff_t ow1, REAL *restrict y, int count_include_pad,
+                 ptrdiff_t divisor_override, const ptrdiff_t KH, const ptrdiff_t KW,
+                 const ptrdiff_t SW)
 {
     const ptrdiff_t H = g->H, W = g->W, Wout = g->Wout;
     const ptrdiff_t hstart = oh * g->sh - g->ph;
-    for (ptrdiff_t ow = 0; ow < Wout; ow++)
+    for (ptrdiff_t ow = ow0; ow < ow1; ow++)
         y[ow] = 0;
     for (ptrdiff_t i = 0; i < KH; i++) {
         const ptrdiff_t ih = hstart + i;
@@ -98,6 +173,8 @@ FN(avg_row)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t oh, REAL *y,
             const ptrdiff_t off = j - g->pw;
             ptrdiff_t lo, hi;
             cc_tap_range(W, Wout, SW, off, &lo, &hi);
+            lo = lo > ow0 ? lo : ow0;
+            hi = hi < ow1 ? hi : ow1;
             const REAL *xr = xp + ih * W + off;
             for (ptrdiff_t ow = lo; ow < hi; ow++)
                 y[ow] += xr[ow * SW];
@@ -108,7 +185,7 @@ FN(avg_row)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t oh, REAL *y,
     ptrdiff_t hend = hstart + KH < H + g->ph ? hstart + KH : H + g->ph;
     ptrdiff_t rows_pad = hend - hstart;
     ptrdiff_t rows_in = (hend < H ? hend : H) - (hstart > 0 ? hstart : 0);
-    for (ptrdiff_t ow = 0; ow < Wout; ow++) {
+    for (ptrdiff_t ow = ow0; ow < ow1; ow++) {
         ptrdiff_t divisor = divisor_override;
         if (!divisor) {
             ptrdiff_t wstart = ow * SW - g->pw;
@@ -122,38 +199,75 @@ FN(avg_row)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t oh, REAL *y,
     }
 }
 
-/* Plane drivers: constant window shapes for the common fast paths. */
+/* One output row of average pooling, split as max_row.  Both ways sum a window in
+ * row-major order from zero, so every output rounds the same either way (and as
+ * PyTorch's loop does). */
+static inline __attribute__((always_inline)) void
+FN(avg_row)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t oh, REAL *restrict y,
+            int count_include_pad, ptrdiff_t divisor_override, const ptrdiff_t KH,
+            const ptrdiff_t KW, const ptrdiff_t SW, const int FUSED)
+{
+    ptrdiff_t lo, hi;
+    if (!FUSED || !FN(interior)(g, oh, KH, KW, SW, &lo, &hi) || hi == lo) {
+        FN(avg_row_taps)(g, xp, oh, 0, g->Wout, y, count_include_pad, divisor_override, KH,
+                         KW, SW);
+        return;
+    }
+    FN(avg_row_taps)(g, xp, oh, 0, lo, y, count_include_pad, divisor_override, KH, KW, SW);
+    FN(avg_row_taps)(g, xp, oh, hi, g->Wout, y, count_include_pad, divisor_override, KH, KW,
+                     SW);
+    const ptrdiff_t W = g->W;
+    const REAL *base = xp + (oh * g->sh - g->ph) * W - g->pw;
+    /* a whole window inside the input: both divisor rules give KH * KW */
+    const REAL divisor = (REAL)(divisor_override ? divisor_override : KH * KW);
+    for (ptrdiff_t ow = lo; ow < hi; ow++) {
+        REAL sum = 0;
+        for (ptrdiff_t i = 0; i < KH; i++)
+            for (ptrdiff_t j = 0; j < KW; j++)
+                sum += base[i * W + j + ow * SW];
+        y[ow] = sum / divisor;
+    }
+}
+
+/* Plane drivers: constant window shapes for the common fast paths (2x2/2, 3x3/2,
+ * 3x3/1), then any window. */
 static void FN(max_plane)(const cc_pool2d_geometry *g, const REAL *xp, REAL *yp, int64_t *ip)
 {
     const ptrdiff_t Wout = g->Wout;
     const int d1 = g->dh == 1 && g->dw == 1;
+    const int k2 = d1 && g->kh == 2 && g->kw == 2, k3 = d1 && g->kh == 3 && g->kw == 3;
     for (ptrdiff_t oh = 0; oh < g->Hout; oh++) {
         REAL *y = yp + oh * Wout;
         int64_t *idx = ip ? ip + oh * Wout : NULL;
-        if (d1 && g->kh == 2 && g->kw == 2 && g->sw == 2)
-            FN(max_row)(g, xp, oh, y, idx, 2, 2, 2);
-        else if (d1 && g->kh == 3 && g->kw == 3 && g->sw == 2)
-            FN(max_row)(g, xp, oh, y, idx, 3, 3, 2);
+        if (k2 && g->sw == 2)
+            FN(max_row)(g, xp, oh, y, idx, 2, 2, 2, 1);
+        else if (k3 && g->sw == 2)
+            FN(max_row)(g, xp, oh, y, idx, 3, 3, 2, 1);
+        else if (k3 && g->sw == 1)
+            FN(max_row)(g, xp, oh, y, idx, 3, 3, 1, 1);
         else if (g->sw == 1)
-            FN(max_row)(g, xp, oh, y, idx, g->kh, g->kw, 1);
+            FN(max_row)(g, xp, oh, y, idx, g->kh, g->kw, 1, 0);
         else
-            FN(max_row)(g, xp, oh, y, idx, g->kh, g->kw, g->sw);
+            FN(max_row)(g, xp, oh, y, idx, g->kh, g->kw, g->sw, 0);
     }
 }
 
 static void FN(avg_plane)(const cc_pool2d_geometry *g, const REAL *xp, REAL *yp, int cip,
                           ptrdiff_t dov)
 {
+    const int k2 = g->kh == 2 && g->kw == 2, k3 = g->kh == 3 && g->kw == 3;
     for (ptrdiff_t oh = 0; oh < g->Hout; oh++) {
         REAL *y = yp + oh * g->Wout;
-        if (g->kh == 2 && g->kw == 2 && g->sw == 2)
-            FN(avg_row)(g, xp, oh, y, cip, dov, 2, 2, 2);
-        else if (g->kh == 3 && g->kw == 3 && g->sw == 2)
-            FN(avg_row)(g, xp, oh, y, cip, dov, 3, 3, 2);
+        if (k2 && g->sw == 2)
+            FN(avg_row)(g, xp, oh, y, cip, dov, 2, 2, 2, 1);
+        else if (k3 && g->sw == 2)
+            FN(avg_row)(g, xp, oh, y, cip, dov, 3, 3, 2, 1);
+        else if (k3 && g->sw == 1)
+            FN(avg_row)(g, xp, oh, y, cip, dov, 3, 3, 1, 1);
         else if (g->sw == 1)
-            FN(avg_row)(g, xp, oh, y, cip, dov, g->kh, g->kw, 1);
+            FN(avg_row)(g, xp, oh, y, cip, dov, g->kh, g->kw, 1, 0);
         else
-            FN(avg_row)(g, xp, oh, y, cip, dov, g->kh, g->kw, g->sw);
+            FN(avg_row)(g, xp, oh, y, cip, dov, g->kh, g->kw, g->sw, 0);
     }
 }
 

@@ -500,3 +500,21 @@ def test_high_pass_filter_then_pooling_detects_high_pitch():
     # pooling the whole signal gives one clearly separated number per signal
     whole = convcore.avg_pool1d(np.abs(filtered), 255)[:, 0, 0]
     assert whole[0] > 10 * whole[1]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_window_covering_the_plane_equals_global_pool(dtype):
+    """A single window over the whole plane takes the global-pool kernel: same values,
+    same indices, same divisor as the windowed definition (the reference)."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(-3, 4, (2, 3, 5, 7)).astype(dtype)  # many ties
+    x[0, 1, 2, 3] = np.nan
+    y, idx = convcore.max_pool2d(x, (5, 7), return_indices=True)
+    ry, ridx = max_pool2d_ref(x, (5, 7), (5, 7), (0, 0), (1, 1), False)
+    np.testing.assert_array_equal(y, ry)
+    np.testing.assert_array_equal(idx, ridx)
+    np.testing.assert_array_equal(y, convcore.global_max_pool2d(x))
+    avg = convcore.avg_pool2d(x, (5, 7))
+    np.testing.assert_allclose(avg, avg_pool2d_ref(x, (5, 7), (5, 7), (0, 0), False, True, None),
+                               rtol=1e-6, equal_nan=True)
+    np.testing.assert_array_equal(avg, convcore.global_avg_pool2d(x))
