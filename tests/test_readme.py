@@ -12,18 +12,22 @@ def test_readme_tour_runs(capsys):
     text = README.read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     assert blocks, "README has no python example"
+    assert len(blocks) == 2, "expected the convolution tour and the pooling example"
     namespace: dict = {}
     try:
-        for block in blocks:
-            exec(compile(block, str(README), "exec"), namespace)
+        exec(compile(blocks[0], str(README), "exec"), namespace)
+        y = namespace["y"]
+        assert y.shape == (64, 224, 224) and y.dtype == np.float32
+        assert np.all(y >= 0)  # relu(y) did not modify y, but y came from non-negative data
+        assert "OpenMP" in capsys.readouterr().out
+        exec(compile(blocks[1], str(README), "exec"), namespace)  # pooling, same x
     finally:
         import convcore
 
         convcore.set_num_threads(None)
-    y = namespace["y"]
-    assert y.shape == (64, 224, 224) and y.dtype == np.float32
-    assert np.all(y >= 0)  # relu(y) did not modify y, but y came from non-negative data
-    assert "OpenMP" in capsys.readouterr().out
+    x, g, idx = namespace["x"], namespace["g"], namespace["idx"]
+    assert g.shape == x.shape and g.dtype == np.float32
+    assert idx.dtype == np.int64 and idx.shape == (8, 3, 112, 112)
 
 
 def test_readme_commands_match_ci():
