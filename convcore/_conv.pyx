@@ -30,6 +30,12 @@ cdef cc_conv2d_geometry make_geometry(tuple xshape, tuple wshape, tuple geom):
     return g
 
 
+cdef cc_conv2d_geometry geometry_of(Py_ssize_t *xshape, Py_ssize_t *wshape, tuple geom):
+    """The geometry of memoryviews x (N, C, H, W) and w (K, C/groups, R, S)."""
+    return make_geometry((xshape[0], xshape[1], xshape[2], xshape[3]),
+                         (wshape[0], wshape[1], wshape[2], wshape[3]), geom)
+
+
 def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                   const floating[::1] bias, floating[:, :, :, ::1] y, tuple geom,
                   int n_threads):
@@ -37,9 +43,7 @@ def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w
 
     The only allocation is the repacked copy of the weights the register tiles read.
     """
-    cdef cc_conv2d_geometry g = make_geometry(
-        (x.shape[0], x.shape[1], x.shape[2], x.shape[3]),
-        (w.shape[0], 0, w.shape[2], w.shape[3]), geom)
+    cdef cc_conv2d_geometry g = geometry_of(x.shape, w.shape, geom)
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
     if y.shape[0] == 0 or y.shape[1] == 0:
         return
@@ -71,9 +75,7 @@ def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
     ``workspace`` holds min(n_threads, items) tiles (see gemm_plan); with more than one
     thread the BLAS must be limited to one thread by the caller.
     """
-    cdef cc_conv2d_geometry g = make_geometry(
-        (x.shape[0], x.shape[1], x.shape[2], x.shape[3]),
-        (w.shape[0], 0, w.shape[2], w.shape[3]), geom)
+    cdef cc_conv2d_geometry g = geometry_of(x.shape, w.shape, geom)
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
     if y.shape[0] == 0 or y.shape[1] == 0:
         return
