@@ -86,6 +86,7 @@ POOLING = [
     "pool2d_generic.c",
     "pool2d_dispatch.c",
     "pool2d_backward.c",
+    "pool2d_adaptive.c",
 ]
 
 

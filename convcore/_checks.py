@@ -55,6 +55,13 @@ def as_int(name: str, value) -> int:
         raise TypeError(f"{name} must be an int, got {value!r}") from None
 
 
+def as_bool(name: str, value) -> bool:
+    """A flag: a Python or NumPy bool (not any truthy object)."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
 def int_tuple(name: str, value, n: int, minimum: int | None = 1) -> tuple[int, ...]:
     """An int (repeated n times) or a sequence of n ints, each in [minimum, PARAM_LIMIT]."""
     if type(value) is int and (minimum is None or value >= minimum) and value <= PARAM_LIMIT:

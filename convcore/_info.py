@@ -21,6 +21,7 @@ def config_info() -> dict:
             "im2col/col2im": "portable C",
             "pooling": _pool.simd_level(),
             "pool backward": "portable C",
+            "adaptive pool": "portable C",
         },
         "blas": blas_description(),
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from convcore._checks import as_int, int_tuple, padding_pairs
+from convcore._checks import as_bool, as_int, int_tuple, padding_pairs
 
 
 def output_length(
@@ -81,9 +81,10 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1, ceil_mo
     ss = int_tuple("stride", stride, n)
     ds = int_tuple("dilation", dilation, n)
     pads = padding_pairs(padding, n)
+    ceil = as_bool("ceil_mode", ceil_mode)
     outs = []
     for i in range(n):
-        out = output_length(sizes[i], ks[i], ss[i], pads[i], ds[i], bool(ceil_mode))
+        out = output_length(sizes[i], ks[i], ss[i], pads[i], ds[i], ceil)
         if out < 1:
             raise ValueError(
                 f"kernel of size {ks[i]} (dilation {ds[i]}, spanning "

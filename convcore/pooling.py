@@ -12,26 +12,54 @@ import math
 import numpy as np
 
 from convcore import _pool
-from convcore._checks import as_int, as_real_array, check_memory, compute_dtype, int_tuple
+from convcore._checks import (
+    PARAM_LIMIT,
+    as_bool,
+    as_int,
+    as_real_array,
+    check_memory,
+    compute_dtype,
+    int_tuple,
+)
 from convcore._shapes import output_length
 from convcore._threads import get_num_threads
 
 _INDEX_DTYPE = np.dtype(np.int64)
 
 
+def _pool_input(nd: int, name: str, x):
+    """x as a real array of 1 + nd or 2 + nd dimensions with non-empty spatial sizes."""
+    x = as_real_array("x", x)
+    shape = "(N, C, L) or (C, L)" if nd == 1 else "(N, C, H, W) or (C, H, W)"
+    if x.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"{name}: x must have shape {shape}; got shape {x.shape}")
+    if any(n < 1 for n in x.shape[-nd:]):
+        raise ValueError(f"{name}: spatial sizes must be >= 1; got shape {x.shape}")
+    return x
+
+
+def _contiguous_planes(name: str, x: np.ndarray, dtype: np.dtype, planes: int, hw: tuple):
+    """x as C-contiguous (planes, H, W) of ``dtype``, copying only when needed."""
+    if not (x.dtype == dtype and x.flags.c_contiguous):
+        check_memory(x.size * dtype.itemsize, f"{name}: a contiguous copy")
+        x = np.ascontiguousarray(x, dtype=dtype)
+    return x.reshape(planes, *hw)
+
+
+def _empty(name: str, shape: tuple, dtype) -> np.ndarray:
+    check_memory(math.prod(shape) * np.dtype(dtype).itemsize, f"{name}: the result")
+    return np.empty(shape, dtype=dtype)
+
+
 class _PoolCall:
     """A validated pooling call: the input as (planes, H, W) and the window geometry."""
 
     def __init__(self, nd, name, x, kernel_size, stride, padding, dilation, ceil_mode):
-        x = as_real_array("x", x)
-        shape = "(N, C, L) or (C, L)" if nd == 1 else "(N, C, H, W) or (C, H, W)"
-        if x.ndim not in (nd + 1, nd + 2):
-            raise ValueError(f"{name}: x must have shape {shape}; got shape {x.shape}")
-        if any(n < 1 for n in x.shape[-nd:]):
-            raise ValueError(f"{name}: spatial sizes must be >= 1; got shape {x.shape}")
+        x = _pool_input(nd, name, x)
         self.nd, self.name, self.x = nd, name, x
         self.batched = x.ndim == nd + 2
         self.dtype = compute_dtype(x)
+        ceil_mode = as_bool("ceil_mode", ceil_mode)
         ks = int_tuple("kernel_size", kernel_size, nd)
         ss = ks if stride is None else int_tuple("stride", stride, nd)
         ds = int_tuple("dilation", dilation, nd)
@@ -45,7 +73,7 @@ class _PoolCall:
         sizes = x.shape[-nd:]
         outs = []
         for n, k, s, p, d in zip(sizes, ks, ss, ps, ds, strict=True):
-            out = output_length(n, k, s, (p, p), d, bool(ceil_mode))
+            out = output_length(n, k, s, (p, p), d, ceil_mode)
             if out < 1:
                 raise ValueError(
                     f"{name}: a window of size {k} (dilation {d}) does not fit in an input "
@@ -71,23 +99,18 @@ class _PoolCall:
         return a.reshape(self.planes, *hw)
 
     def input_planes(self) -> np.ndarray:
-        x = self.x
-        if not (x.dtype == self.dtype and x.flags.c_contiguous):
-            check_memory(x.size * self.dtype.itemsize, f"{self.name}: a contiguous copy of x")
-            x = np.ascontiguousarray(x, dtype=self.dtype)
-        return self.planes_view(x, self.in_hw)
+        return _contiguous_planes(self.name, self.x, self.dtype, self.planes, self.in_hw)
 
     def empty(self, shape: tuple, dtype) -> np.ndarray:
-        check_memory(math.prod(shape) * np.dtype(dtype).itemsize, f"{self.name}: the result")
-        return np.empty(shape, dtype=dtype)
+        return _empty(self.name, shape, dtype)
 
 
 def _divisor(divisor_override) -> int:
     if divisor_override is None:
         return 0
     d = as_int("divisor_override", divisor_override)
-    if d < 1:
-        raise ValueError(f"divisor_override must be None or >= 1, got {d}")
+    if not 1 <= d <= PARAM_LIMIT:
+        raise ValueError(f"divisor_override must be None or in [1, 2**31 - 1], got {d}")
     return d
 
 
@@ -102,7 +125,8 @@ def _whole_plane(call: _PoolCall) -> bool:
 def _max_pool(nd, name, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     call = _PoolCall(nd, name, x, kernel_size, stride, padding, dilation, ceil_mode)
     y = call.empty(call.out_shape(), call.dtype)
-    idx = call.empty(call.out_shape(), _INDEX_DTYPE) if return_indices else None
+    idx = call.empty(call.out_shape(), _INDEX_DTYPE) if as_bool("return_indices",
+                                                                  return_indices) else None
     if y.size and _whole_plane(call):
         _pool.adaptive_max_pool(call.input_planes(), call.planes_view(y, call.out_hw),
                                 None if idx is None else call.planes_view(idx, call.out_hw),
@@ -124,7 +148,8 @@ def _avg_pool(nd, name, x, kernel_size, stride, padding, ceil_mode, count_includ
                                 get_num_threads())
     elif y.size:
         _pool.avg_pool(call.input_planes(), call.planes_view(y, call.out_hw),
-                       bool(count_include_pad), divisor, call.geom, get_num_threads())
+                       as_bool("count_include_pad", count_include_pad), divisor, call.geom,
+                       get_num_threads())
     return y
 
 
@@ -136,7 +161,7 @@ def _grad_planes(call: _PoolCall, grad_output) -> np.ndarray:
             f"{call.name}: grad_output has shape {g.shape}; the forward pass of x with shape "
             f"{call.x.shape} gives {call.out_shape()}"
         )
-    return call.planes_view(np.ascontiguousarray(g, dtype=call.dtype), call.out_hw)
+    return _contiguous_planes(call.name, g, call.dtype, call.planes, call.out_hw)
 
 
 def _max_pool_backward(nd, name, grad_output, x, kernel_size, stride, padding, dilation,
@@ -156,9 +181,10 @@ def _max_pool_backward(nd, name, grad_output, x, kernel_size, stride, padding, d
         if idx.dtype.kind not in "iu":
             raise TypeError(f"{name}: indices must be integers, got dtype {idx.dtype}")
         plane = call.in_hw[0] * call.in_hw[1]
-        if idx.size and (idx.min() < 0 or idx.max() >= plane):
-            raise ValueError(f"{name}: indices must be in [0, {plane}) (flat positions in "
-                             f"one input plane); got values in [{idx.min()}, {idx.max()}]")
+        if idx.size and (idx.min() < -1 or idx.max() >= plane):
+            raise ValueError(f"{name}: indices must be in [-1, {plane}) (flat positions in "
+                             f"one input plane, -1 for a window with no cell in the input); "
+                             f"got values in [{idx.min()}, {idx.max()}]")
         idx = np.ascontiguousarray(idx, dtype=_INDEX_DTYPE)
     grad_in = call.empty(call.in_shape(), call.dtype)
     if grad_in.size:
@@ -176,7 +202,8 @@ def _avg_pool_backward(nd, name, grad_output, x, kernel_size, stride, padding, c
     grad_in = call.empty(call.in_shape(), call.dtype)
     if grad_in.size:
         _pool.avg_pool_backward(grad, call.planes_view(grad_in, call.in_hw),
-                                bool(count_include_pad), divisor, call.geom, get_num_threads())
+                                as_bool("count_include_pad", count_include_pad), divisor,
+                                call.geom, get_num_threads())
     return grad_in
 
 
@@ -206,12 +233,14 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
         The maxima (float32 for float32 input, else float64) and, with
         ``return_indices``, int64 indices of the same shape.  NaN in a window gives NaN
         (and the index of the window's last NaN); ties go to the first maximum in
-        row-major order, as in PyTorch.
+        row-major order, as in PyTorch.  A window with no cell inside the input (only
+        possible with dilation) gives -inf and index -1, where PyTorch returns an index
+        outside the window.
 
     Raises
     ------
     TypeError
-        Non-real data or non-integer parameters.
+        Non-real data, non-integer parameters, or a flag that is not a bool.
     ValueError
         Bad shapes, parameters < 1, padding > kernel_size // 2, or an empty output.
 
@@ -398,12 +427,8 @@ def avg_pool1d_backward(grad_output, x, kernel_size, stride=None, padding=0, cei
 
 
 def _adaptive(name, x, output_size, kernel, return_indices=False):
-    x = as_real_array("x", x)
-    if x.ndim not in (3, 4):
-        raise ValueError(f"{name}: x must have shape (N, C, H, W) or (C, H, W); got {x.shape}")
+    x = _pool_input(2, name, x)
     H, W = x.shape[-2:]
-    if H < 1 or W < 1:
-        raise ValueError(f"{name}: spatial sizes must be >= 1; got shape {x.shape}")
     if isinstance(output_size, tuple | list):
         if len(output_size) != 2:
             raise ValueError(f"{name}: output_size must be an int or (h, w), got {output_size!r}")
@@ -411,25 +436,23 @@ def _adaptive(name, x, output_size, kernel, return_indices=False):
                       for s, n in zip(output_size, (H, W), strict=True))
     else:
         sizes = (as_int("output_size", output_size),) * 2
-    if min(sizes) < 1:
-        raise ValueError(f"{name}: output_size must be >= 1, got {output_size!r}")
+    if not 1 <= min(sizes) <= max(sizes) <= PARAM_LIMIT:
+        raise ValueError(f"{name}: output_size must be in [1, 2**31 - 1], got {output_size!r}")
     dtype = compute_dtype(x)
     lead = x.shape[:-2]
     planes = math.prod(lead)
-    check_memory(planes * sizes[0] * sizes[1] * dtype.itemsize, f"{name}: the result")
-    y = np.empty((*lead, *sizes), dtype=dtype)
-    idx = np.empty(y.shape, dtype=_INDEX_DTYPE) if return_indices else None
+    y = _empty(name, (*lead, *sizes), dtype)
+    with_indices = as_bool("return_indices", return_indices)
+    idx = _empty(name, y.shape, _INDEX_DTYPE) if with_indices else None
     if y.size:
-        if not (x.dtype == dtype and x.flags.c_contiguous):
-            check_memory(x.size * dtype.itemsize, f"{name}: a contiguous copy of x")
-        xp = np.ascontiguousarray(x, dtype=dtype).reshape(planes, H, W)
+        xp = _contiguous_planes(name, x, dtype, planes, (H, W))
         yp = y.reshape(planes, *sizes)
         if kernel == "avg":
             _pool.adaptive_avg_pool(xp, yp, get_num_threads())
         else:
             _pool.adaptive_max_pool(xp, yp, None if idx is None else idx.reshape(yp.shape),
                                     get_num_threads())
-    return (y, idx) if return_indices else y
+    return (y, idx) if with_indices else y
 
 
 def adaptive_avg_pool2d(x, output_size):

@@ -2,6 +2,7 @@
 #ifndef CC_POOL2D_H
 #define CC_POOL2D_H
 #include "convcore.h"
+#include "pool2d_common.h"
 
 #define CC_DECLARE_POOL(T, sfx, isa)                                                     \
     void cc_max_pool2d_##sfx##_##isa(const cc_pool2d_geometry *g, const T *x, T *y,      \

@@ -1,4 +1,4 @@
-/* Pooling backward passes and adaptive pooling for float and double. */
+/* Pooling backward passes for float and double. */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -6,6 +6,7 @@
 
 #include "cc_omp.h"
 #include "convcore.h"
+#include "pool2d_common.h"
 
 #define REAL float
 #define SFX f32

@@ -1,5 +1,5 @@
-/* Pooling backward passes and adaptive pooling: one template for float and double,
- * instantiated by pool2d_backward.c (REAL, SFX).  Portable C; parallel over planes.
+/* Pooling backward passes: one template for float and double, instantiated by
+ * pool2d_backward.c (REAL, SFX).  Portable C; parallel over planes.
  *
  * Gradients are accumulated output by output in row-major order, as PyTorch does, so
  * overlapping windows sum in the same order. */
@@ -7,24 +7,6 @@
 #define CC_CAT2(a, b) CC_CAT2_(a, b)
 #define FN(name) CC_CAT2(name, SFX)
 
-#ifndef CC_POOL_BACKWARD_HELPERS
-#define CC_POOL_BACKWARD_HELPERS
-static int cc_plane_threads(ptrdiff_t planes, ptrdiff_t plane_size, int n_threads)
-{
-    return planes * plane_size < 32768 || planes < 2 ? 1 : n_threads;
-}
-
-/* PyTorch's adaptive window of output i of n over a length L: [start, end). */
-static inline ptrdiff_t cc_adaptive_start(ptrdiff_t i, ptrdiff_t n, ptrdiff_t L)
-{
-    return (i * L) / n;
-}
-
-static inline ptrdiff_t cc_adaptive_end(ptrdiff_t i, ptrdiff_t n, ptrdiff_t L)
-{
-    return ((i + 1) * L + n - 1) / n;
-}
-#endif
 
 void FN(cc_max_pool2d_backward)(const cc_pool2d_geometry *g, const REAL *grad_out,
                                 const int64_t *indices, REAL *grad_in, int n_threads)
@@ -42,7 +24,7 @@ void FN(cc_max_pool2d_backward)(const cc_pool2d_geometry *g, const REAL *grad_ou
         const int64_t *ix = indices + p * out_plane;
         memset(gi, 0, (size_t)in_plane * sizeof(REAL));
         for (ptrdiff_t o = 0; o < out_plane; o++)
-            if (ix[o] >= 0 && ix[o] < in_plane)  /* a window of padding only has no argmax */
+            if (ix[o] >= 0)  /* -1: a window with no cell inside the input */
                 gi[ix[o]] += go[o];
     }
 }
@@ -78,66 +60,6 @@ void FN(cc_avg_pool2d_backward)(const cc_pool2d_geometry *g, const REAL *grad_ou
                 for (ptrdiff_t ih = h0; ih < h1; ih++)
                     for (ptrdiff_t iw = w0; iw < w1; iw++)
                         gi[ih * W + iw] += delta;
-            }
-        }
-    }
-}
-
-void FN(cc_adaptive_avg_pool2d)(ptrdiff_t planes, ptrdiff_t H, ptrdiff_t W, ptrdiff_t Hout,
-                                ptrdiff_t Wout, const REAL *x, REAL *y, int n_threads)
-{
-    n_threads = cc_plane_threads(planes, H * W, n_threads);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
-#else
-    (void)n_threads;
-#endif
-    for (ptrdiff_t p = 0; p < planes; p++) {
-        const REAL *xp = x + p * H * W;
-        for (ptrdiff_t oh = 0; oh < Hout; oh++) {
-            ptrdiff_t h0 = cc_adaptive_start(oh, Hout, H), h1 = cc_adaptive_end(oh, Hout, H);
-            for (ptrdiff_t ow = 0; ow < Wout; ow++) {
-                ptrdiff_t w0 = cc_adaptive_start(ow, Wout, W), w1 = cc_adaptive_end(ow, Wout, W);
-                REAL sum = 0;
-                for (ptrdiff_t ih = h0; ih < h1; ih++)
-                    for (ptrdiff_t iw = w0; iw < w1; iw++)
-                        sum += xp[ih * W + iw];
-                y[(p * Hout + oh) * Wout + ow] = sum / (REAL)((h1 - h0) * (w1 - w0));
-            }
-        }
-    }
-}
-
-void FN(cc_adaptive_max_pool2d)(ptrdiff_t planes, ptrdiff_t H, ptrdiff_t W, ptrdiff_t Hout,
-                                ptrdiff_t Wout, const REAL *x, REAL *y, int64_t *indices,
-                                int n_threads)
-{
-    n_threads = cc_plane_threads(planes, H * W, n_threads);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
-#else
-    (void)n_threads;
-#endif
-    for (ptrdiff_t p = 0; p < planes; p++) {
-        const REAL *xp = x + p * H * W;
-        for (ptrdiff_t oh = 0; oh < Hout; oh++) {
-            ptrdiff_t h0 = cc_adaptive_start(oh, Hout, H), h1 = cc_adaptive_end(oh, Hout, H);
-            for (ptrdiff_t ow = 0; ow < Wout; ow++) {
-                ptrdiff_t w0 = cc_adaptive_start(ow, Wout, W), w1 = cc_adaptive_end(ow, Wout, W);
-                REAL best = -(REAL)INFINITY;
-                ptrdiff_t arg = h0 * W + w0;
-                for (ptrdiff_t ih = h0; ih < h1; ih++)
-                    for (ptrdiff_t iw = w0; iw < w1; iw++) {
-                        REAL v = xp[ih * W + iw];
-                        if (v > best || v != v) {
-                            best = v;
-                            arg = ih * W + iw;
-                        }
-                    }
-                ptrdiff_t o = (p * Hout + oh) * Wout + ow;
-                y[o] = best;
-                if (indices)
-                    indices[o] = (int64_t)arg;
             }
         }
     }

@@ -6,8 +6,6 @@
 #include "cc_omp.h"
 #include "pool2d.h"
 
-
-
 #define CC_ISA generic
 
 #define REAL float

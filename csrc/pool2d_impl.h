@@ -11,33 +11,13 @@
  *
  * Taps are visited in row-major window order, and a value replaces the running max
  * when it is greater or NaN, which is PyTorch's rule: the first maximum wins ties, and
- * NaN propagates (the last NaN of a window gives its index).
+ * NaN propagates (the last NaN of a window gives its index).  Taps outside the input
+ * are never visited, so the work is bounded by the input, whatever the window size.
  */
 #define CC_CAT3_(a, b, c) a##_##b##_##c
 #define CC_CAT3(a, b, c) CC_CAT3_(a, b, c)
 #define FN(name) CC_CAT3(name, SFX, CC_ISA)
 
-#ifndef CC_POOL_HELPERS
-#define CC_POOL_HELPERS
-/* Output columns [*lo, *hi) whose tap at input offset `off` (= j*dw - pw) is inside
- * [0, W): 0 <= ow*sw + off < W. */
-static inline void cc_tap_range(ptrdiff_t W, ptrdiff_t Wout, ptrdiff_t sw, ptrdiff_t off,
-                                ptrdiff_t *lo, ptrdiff_t *hi)
-{
-    ptrdiff_t a = off >= 0 ? 0 : (-off + sw - 1) / sw;
-    ptrdiff_t b = W - off <= 0 ? 0 : (W - 1 - off) / sw + 1;
-    if (b > Wout)
-        b = Wout;
-    *lo = a;
-    *hi = b > a ? b : a;
-}
-
-/* First index >= start of the progression start + t*step that is >= 0. */
-static inline ptrdiff_t cc_first_inside(ptrdiff_t start, ptrdiff_t step)
-{
-    return start >= 0 ? start : start + ((-start + step - 1) / step) * step;
-}
-#endif
 
 /* Output columns [ow0, ow1) of one row of max pooling, one pass per window tap.
  * Handles every case (rows or columns in the padding, any window); KH, KW, SW are
@@ -49,19 +29,28 @@ FN(max_row_taps)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t oh, ptrd
 {
     const ptrdiff_t H = g->H, W = g->W, Wout = g->Wout, dh = g->dh, dw = g->dw;
     const ptrdiff_t hstart = oh * g->sh - g->ph;
+    ptrdiff_t i0, i1, j0, j1;
+    if (ow1 <= ow0)
+        return;
+    cc_taps_inside(hstart, KH, dh, H, &i0, &i1);
     for (ptrdiff_t ow = ow0; ow < ow1; ow++)
         y[ow] = -(REAL)INFINITY;
     if (idx) {
-        /* PyTorch's initial index: the window's first cell inside the input */
-        const ptrdiff_t ih0 = cc_first_inside(hstart, dh);
-        for (ptrdiff_t ow = ow0; ow < ow1; ow++)
-            idx[ow] = (int64_t)(ih0 * W + cc_first_inside(ow * SW - g->pw, dw));
+        /* The window's first cell inside the input (PyTorch's initial index), or -1 for
+         * a window with no cell inside it (only possible with dilation). */
+        for (ptrdiff_t ow = ow0; ow < ow1; ow++) {
+            ptrdiff_t wstart = ow * SW - g->pw;
+            cc_taps_inside(wstart, KW, dw, W, &j0, &j1);
+            idx[ow] = i0 < i1 && j0 < j1 ? (int64_t)((hstart + i0 * dh) * W + wstart + j0 * dw)
+                                         : -1;
+        }
     }
-    for (ptrdiff_t i = 0; i < KH; i++) {
+    /* taps j that reach the input for some ow in [ow0, ow1): p = j*dw - pw + ow0*SW must
+     * lie in [-(ow1 - 1 - ow0) * SW, W), i.e. p + (ow1 - 1 - ow0) * SW in [0, W + ...) */
+    cc_taps_inside((ow1 - 1) * SW - g->pw, KW, dw, W + (ow1 - 1 - ow0) * SW, &j0, &j1);
+    for (ptrdiff_t i = i0; i < i1; i++) {
         const ptrdiff_t ih = hstart + i * dh;
-        if (ih < 0 || ih >= H)
-            continue;
-        for (ptrdiff_t j = 0; j < KW; j++) {
+        for (ptrdiff_t j = j0; j < j1; j++) {
             const ptrdiff_t off = j * dw - g->pw;
             ptrdiff_t lo, hi;
             cc_tap_range(W, Wout, SW, off, &lo, &hi);
@@ -163,13 +152,17 @@ FN(avg_row_taps)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t oh, ptrd
 {
     const ptrdiff_t H = g->H, W = g->W, Wout = g->Wout;
     const ptrdiff_t hstart = oh * g->sh - g->ph;
+    ptrdiff_t i0, i1, j0, j1;
+    if (ow1 <= ow0)
+        return;
+    cc_taps_inside(hstart, KH, 1, H, &i0, &i1);
+    /* taps that reach the input for some ow in [ow0, ow1), as in max_row_taps */
+    cc_taps_inside((ow1 - 1) * SW - g->pw, KW, 1, W + (ow1 - 1 - ow0) * SW, &j0, &j1);
     for (ptrdiff_t ow = ow0; ow < ow1; ow++)
         y[ow] = 0;
-    for (ptrdiff_t i = 0; i < KH; i++) {
+    for (ptrdiff_t i = i0; i < i1; i++) {
         const ptrdiff_t ih = hstart + i;
-        if (ih < 0 || ih >= H)
-            continue;
-        for (ptrdiff_t j = 0; j < KW; j++) {
+        for (ptrdiff_t j = j0; j < j1; j++) {
             const ptrdiff_t off = j - g->pw;
             ptrdiff_t lo, hi;
             cc_tap_range(W, Wout, SW, off, &lo, &hi);
@@ -230,16 +223,19 @@ FN(avg_row)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t oh, REAL *res
 }
 
 /* Plane drivers: constant window shapes for the common fast paths (2x2/2, 3x3/2,
- * 3x3/1), then any window. */
+ * 3x3/1 and the 1-D 2/2), then any window. */
 static void FN(max_plane)(const cc_pool2d_geometry *g, const REAL *xp, REAL *yp, int64_t *ip)
 {
     const ptrdiff_t Wout = g->Wout;
     const int d1 = g->dh == 1 && g->dw == 1;
     const int k2 = d1 && g->kh == 2 && g->kw == 2, k3 = d1 && g->kh == 3 && g->kw == 3;
+    const int k12 = d1 && g->kh == 1 && g->kw == 2;  /* the 1-D pools */
     for (ptrdiff_t oh = 0; oh < g->Hout; oh++) {
         REAL *y = yp + oh * Wout;
         int64_t *idx = ip ? ip + oh * Wout : NULL;
-        if (k2 && g->sw == 2)
+        if (k12 && g->sw == 2)
+            FN(max_row)(g, xp, oh, y, idx, 1, 2, 2, 1);
+        else if (k2 && g->sw == 2)
             FN(max_row)(g, xp, oh, y, idx, 2, 2, 2, 1);
         else if (k3 && g->sw == 2)
             FN(max_row)(g, xp, oh, y, idx, 3, 3, 2, 1);
@@ -256,9 +252,12 @@ static void FN(avg_plane)(const cc_pool2d_geometry *g, const REAL *xp, REAL *yp,
                           ptrdiff_t dov)
 {
     const int k2 = g->kh == 2 && g->kw == 2, k3 = g->kh == 3 && g->kw == 3;
+    const int k12 = g->kh == 1 && g->kw == 2;
     for (ptrdiff_t oh = 0; oh < g->Hout; oh++) {
         REAL *y = yp + oh * g->Wout;
-        if (k2 && g->sw == 2)
+        if (k12 && g->sw == 2)
+            FN(avg_row)(g, xp, oh, y, cip, dov, 1, 2, 2, 1);
+        else if (k2 && g->sw == 2)
             FN(avg_row)(g, xp, oh, y, cip, dov, 2, 2, 2, 1);
         else if (k3 && g->sw == 2)
             FN(avg_row)(g, xp, oh, y, cip, dov, 3, 3, 2, 1);
@@ -271,16 +270,10 @@ static void FN(avg_plane)(const cc_pool2d_geometry *g, const REAL *xp, REAL *yp,
     }
 }
 
-/* Few planes or tiny ones: not worth waking a thread team. */
-static int FN(pool_threads)(const cc_pool2d_geometry *g, int n_threads)
-{
-    return g->planes * g->H * g->W < 32768 || g->planes < 2 ? 1 : n_threads;
-}
-
 void CC_CAT3(cc_max_pool2d, SFX, CC_ISA)(const cc_pool2d_geometry *g, const REAL *x, REAL *y,
                                          int64_t *indices, int n_threads)
 {
-    n_threads = FN(pool_threads)(g, n_threads);
+    n_threads = cc_plane_threads(g->planes, g->H * g->W, n_threads);
     const ptrdiff_t in_plane = g->H * g->W, out_plane = g->Hout * g->Wout;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
@@ -296,7 +289,7 @@ void CC_CAT3(cc_avg_pool2d, SFX, CC_ISA)(const cc_pool2d_geometry *g, const REAL
                                          int count_include_pad, ptrdiff_t divisor_override,
                                          int n_threads)
 {
-    n_threads = FN(pool_threads)(g, n_threads);
+    n_threads = cc_plane_threads(g->planes, g->H * g->W, n_threads);
     const ptrdiff_t in_plane = g->H * g->W, out_plane = g->Hout * g->Wout;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)

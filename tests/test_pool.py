@@ -472,7 +472,7 @@ def test_indices_errors(dims):
     backward = fn("max_pool{}d_backward", dims)
     g = np.ones(y.shape)
     size = int(np.prod(x.shape[2:]))
-    for bad in (idx[..., :-1], idx[0], idx + size, idx - size, np.full_like(idx, -1)):
+    for bad in (idx[..., :-1], idx[0], idx + size, idx - size, np.full_like(idx, -2)):
         with pytest.raises(ValueError, match="ind"):
             backward(g, x, 2, indices=bad)
     bad = idx.copy()
@@ -518,3 +518,36 @@ def test_window_covering_the_plane_equals_global_pool(dtype):
     np.testing.assert_allclose(avg, avg_pool2d_ref(x, (5, 7), (5, 7), (0, 0), False, True, None),
                                rtol=1e-6, equal_nan=True)
     np.testing.assert_array_equal(avg, convcore.global_avg_pool2d(x))
+
+
+def test_window_without_input_cells_round_trips():
+    """With dilation a window can miss the input entirely: -inf, index -1, no gradient,
+    and its indices can be fed back to the backward pass."""
+    x = np.arange(2.0)[None]
+    y, idx = convcore.max_pool1d(x, 2, 1, 1, 3, return_indices=True)
+    assert np.isneginf(y[0, 0]) and idx[0, 0] == -1
+    g = convcore.max_pool1d_backward(np.ones_like(y), x, 2, 1, 1, 3, indices=idx)
+    np.testing.assert_array_equal(g, convcore.max_pool1d_backward(np.ones_like(y), x, 2, 1, 1, 3))
+    np.testing.assert_array_equal(g, [[0.0, 0.0]])
+    # only the column taps miss: the index must not point into the next row
+    x2 = np.arange(6.0).reshape(1, 3, 2)
+    y2, idx2 = convcore.max_pool2d(x2, (1, 2), 1, (0, 1), (1, 3), return_indices=True)
+    assert np.all(np.isneginf(y2)) and np.all(idx2 == -1)
+
+
+def test_huge_window_costs_only_the_input():
+    """Taps outside the input are never visited: a 2**31 - 1 window on one pixel is
+    instant (it used to loop over every tap)."""
+    y = convcore.max_pool2d(np.ones((1, 64, 1, 1)), 2**31 - 1, padding=2**30 - 1)
+    assert y.shape == (1, 64, 1, 1) and np.all(y == 1)
+    a = convcore.avg_pool2d(np.ones((1, 64, 1, 1)), 2**31 - 1, padding=2**30 - 1,
+                            count_include_pad=False)
+    np.testing.assert_array_equal(a, 1.0)
+
+
+@pytest.mark.parametrize("flag", ["ceil_mode", "return_indices"])
+def test_flags_must_be_bools(flag):
+    with pytest.raises(TypeError, match=flag):
+        convcore.max_pool2d(np.ones((1, 4, 4)), 2, **{flag: "no"})
+    with pytest.raises(TypeError, match="count_include_pad"):
+        convcore.avg_pool2d(np.ones((1, 4, 4)), 2, count_include_pad=None)

@@ -1,0 +1,19 @@
+/* Adaptive and global pooling for float and double. */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cc_omp.h"
+#include "convcore.h"
+#include "pool2d_common.h"
+
+#define REAL float
+#define SFX f32
+#include "pool2d_adaptive_impl.h"
+#undef REAL
+#undef SFX
+
+#define REAL double
+#define SFX f64
+#include "pool2d_adaptive_impl.h"
