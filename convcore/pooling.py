@@ -263,7 +263,24 @@ def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
                return_indices=False):
     """1-D max pooling over (N, C, L) or (C, L), as ``torch.nn.functional.max_pool1d``.
 
-    Same rules as :func:`max_pool2d` on one dimension; indices are flat into L.
+    Same rules as :func:`max_pool2d` on one dimension.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, L) or (C, L)
+    kernel_size, stride, padding, dilation : int or (int,)
+    ceil_mode, return_indices : bool
+
+    Returns
+    -------
+    numpy.ndarray or (numpy.ndarray, numpy.ndarray)
+        Maxima, shape (N, C, Lout) or (C, Lout), and with ``return_indices`` int64
+        positions in L.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`max_pool2d`.
 
     Examples
     --------
@@ -327,6 +344,22 @@ def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     Same rules as :func:`avg_pool2d` on one dimension (``divisor_override`` is accepted
     here too).
 
+    Parameters
+    ----------
+    x : array_like, shape (N, C, L) or (C, L)
+    kernel_size, stride, padding : int or (int,)
+    ceil_mode, count_include_pad : bool
+    divisor_override : int, optional
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, C, Lout) or (C, Lout)
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`avg_pool2d`.
+
     Examples
     --------
     >>> import convcore
@@ -380,8 +413,14 @@ def max_pool2d_backward(grad_output, x, kernel_size, stride=None, padding=0, dil
 
 def max_pool1d_backward(grad_output, x, kernel_size, stride=None, padding=0, dilation=1,
                         ceil_mode=False, indices=None):
-    """Gradient of :func:`max_pool1d` with respect to ``x`` (see
-    :func:`max_pool2d_backward`).
+    """Gradient of :func:`max_pool1d` with respect to ``x``.
+
+    Parameters and rules as :func:`max_pool2d_backward` on (N, C, L) or (C, L).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape of ``x``.
 
     Examples
     --------
@@ -400,6 +439,26 @@ def avg_pool2d_backward(grad_output, x, kernel_size, stride=None, padding=0, cei
     Each output's gradient, divided by that window's divisor, is added to every input
     cell of the window.
 
+    Parameters
+    ----------
+    grad_output : array_like
+        Shape of the forward result.
+    x : array_like
+        The forward input.
+    kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+        As given to the forward call.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape of ``x``; float32 for float32 ``x``, else float64.
+
+    Raises
+    ------
+    ValueError
+        ``grad_output`` of the wrong shape (the message names the expected one), or any
+        forward-pass error.
+
     Examples
     --------
     >>> import numpy as np, convcore
@@ -413,8 +472,14 @@ def avg_pool2d_backward(grad_output, x, kernel_size, stride=None, padding=0, cei
 
 def avg_pool1d_backward(grad_output, x, kernel_size, stride=None, padding=0, ceil_mode=False,
                         count_include_pad=True, divisor_override=None):
-    """Gradient of :func:`avg_pool1d` with respect to ``x`` (see
-    :func:`avg_pool2d_backward`).
+    """Gradient of :func:`avg_pool1d` with respect to ``x``.
+
+    Parameters and rules as :func:`avg_pool2d_backward` on (N, C, L) or (C, L).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape of ``x``.
 
     Examples
     --------
@@ -485,6 +550,18 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
     """Max pooling to a fixed output size, as ``torch.nn.functional.adaptive_max_pool2d``.
 
     Windows as :func:`adaptive_avg_pool2d`; ties and NaN as :func:`max_pool2d`.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, H, W) or (C, H, W)
+    output_size : int or (int or None, int or None)
+        None keeps that input size.
+    return_indices : bool
+        Also return the int64 argmax of each window, flat per plane.
+
+    Returns
+    -------
+    numpy.ndarray or (numpy.ndarray, numpy.ndarray)
 
     Examples
     --------
