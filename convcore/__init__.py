@@ -8,6 +8,7 @@ from convcore._info import config_info, show_config
 from convcore._shapes import conv_output_size
 from convcore._threads import get_num_threads, set_num_threads
 from convcore._version import __version__
+from convcore.backward import conv1d_backward, conv2d_backward
 from convcore.functional import col2im, conv1d, conv2d, im2col, relu
 from convcore.pooling import (
     adaptive_avg_pool2d,
@@ -35,7 +36,9 @@ __all__ = [
     "col2im",
     "config_info",
     "conv1d",
+    "conv1d_backward",
     "conv2d",
+    "conv2d_backward",
     "conv_output_size",
     "get_num_threads",
     "global_avg_pool2d",

@@ -1,0 +1,178 @@
+"""Gradients of conv1d / conv2d with respect to the input, the weights and the bias.
+
+Both gradients are convolutions themselves, so they run on the forward kernels (direct
+or im2col + GEMM, chosen by ``algorithm`` as in :func:`convcore.conv2d`):
+
+- grad_input is the transposed ("full") convolution of grad_output with the flipped
+  kernel: grad_output, with stride - 1 zeros inserted between its pixels when the
+  forward call was strided, correlated with ``weight[..., ::-1, ::-1]`` (input and
+  output channels swapped within each group), padded by ``dilation * (k - 1) - pad``;
+- grad_weight is the correlation of the input with grad_output: batch and channels
+  swap places, so each input channel is an image, each output channel's grad_output
+  a kernel, the forward stride becomes the dilation and the dilation the stride;
+- grad_bias is the sum of grad_output over the batch and the pixels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convcore._checks import as_real_array
+from convcore.functional import ALGORITHMS, _contiguous, _Geometry, _prepare, _run_conv
+
+NEEDS = ("input", "weight", "bias")
+
+
+def _check_needs(needs) -> frozenset:
+    if isinstance(needs, str):
+        needs = (needs,)
+    needs = frozenset(needs)
+    unknown = needs - set(NEEDS)
+    if unknown:
+        raise ValueError(f"needs may contain only {NEEDS}; got {sorted(unknown)}")
+    return needs
+
+
+def _grad_input(g: _Geometry, go: np.ndarray, w: np.ndarray, algorithm: str) -> np.ndarray:
+    """Transposed convolution of grad_output (N, K, Hout, Wout) -> (N, C, H, W)."""
+    (sh, sw), (dh, dw) = g.stride, g.dilation
+    if sh > 1 or sw > 1:  # put the outputs back where the forward windows started
+        up = np.zeros((g.N, g.K, (g.Hout - 1) * sh + 1, (g.Wout - 1) * sw + 1), go.dtype)
+        up[:, :, ::sh, ::sw] = go
+    else:
+        up = go
+    pads = []
+    for axis, (n, k, d, (before, _)) in enumerate(
+            zip((g.H, g.W), (g.R, g.S), (dh, dw), g.pad, strict=True)):
+        length = up.shape[2 + axis]
+        lo = d * (k - 1) - before
+        hi = n + d * (k - 1) - length - lo  # so that the output has n pixels
+        if lo < 0:  # the forward padding dropped these windows' first pixels: crop
+            up = up[:, :, -lo:] if axis == 0 else up[:, :, :, -lo:]
+            lo = 0
+        if hi < 0:
+            up = up[:, :, :hi] if axis == 0 else up[:, :, :, :hi]
+            hi = 0
+        pads.append((lo, hi))
+    if up.shape[2] <= 0 or up.shape[3] <= 0:  # every window read padding only
+        return np.zeros((g.N, g.C, g.H, g.W), go.dtype)
+    G, Kg, Cg = g.groups, g.K // g.groups, g.C // g.groups
+    # w2[grp*Cg + c, k] = w[grp*Kg + k, c] flipped: the transposed kernel of each group
+    w2 = w.reshape(G, Kg, Cg, g.R, g.S)[..., ::-1, ::-1].transpose(0, 2, 1, 3, 4)
+    w2 = w2.reshape(g.C, Kg, g.R, g.S)
+    return _run_conv(2, up, w2, None, 1, tuple(pads), g.dilation, G, algorithm, None)
+
+
+def _grad_weight(g: _Geometry, go: np.ndarray, x: np.ndarray, algorithm: str) -> np.ndarray:
+    """Correlation of x (N, C, H, W) with grad_output (N, K, Hout, Wout) -> (K, Cg, R, S)."""
+    G, Cg = g.groups, g.C // g.groups
+    # images: xt[c, grp*N + n] = x[n, grp*Cg + c]; kernels: gt[grp*Kg + k, n] = go[n, ...]
+    xt = x.reshape(g.N, G, Cg, g.H, g.W).transpose(2, 1, 0, 3, 4).reshape(Cg, G * g.N, g.H, g.W)
+    gt = go.transpose(1, 0, 2, 3)
+    pads = []
+    for n, k, d, s, out, (before, _) in zip((g.H, g.W), (g.R, g.S), g.dilation, g.stride,
+                                            (g.Hout, g.Wout), g.pad, strict=True):
+        # just enough padding after for k outputs (the forward's may be larger)
+        pads.append((before, max(0, (out - 1) * s + d * (k - 1) + 1 - n - before)))
+    full = _run_conv(2, xt, gt, None, g.dilation, tuple(pads), g.stride, G, algorithm, None)
+    return np.ascontiguousarray(full[:, :, :g.R, :g.S].transpose(1, 0, 2, 3))
+
+
+def _conv_backward(nd, grad_output, x, weight, stride, padding, dilation, groups, needs,
+                   algorithm):
+    name = f"conv{nd}d_backward"
+    g, x4, w4, _, dtype, batched = _prepare(nd, x, weight, None, stride, padding, dilation,
+                                            groups)
+    needs = _check_needs(needs)
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    go = as_real_array("grad_output", grad_output)
+    spatial = (g.Wout,) if nd == 1 else (g.Hout, g.Wout)
+    expected = (g.N, g.K, *spatial) if batched else (g.K, *spatial)
+    if go.shape != expected:
+        raise ValueError(f"{name}: grad_output has shape {go.shape}; the forward call "
+                         f"gives {expected}")
+    go4 = _contiguous("grad_output", go, dtype).reshape(g.N, g.K, g.Hout, g.Wout)
+    grad_input = grad_weight = grad_bias = None
+    if "bias" in needs:
+        grad_bias = go4.sum(axis=(0, 2, 3), dtype=dtype)
+    if g.N == 0:  # no images: nothing flows back
+        if "input" in needs:
+            grad_input = np.zeros(np.shape(x), dtype)
+        if "weight" in needs:
+            grad_weight = np.zeros(np.shape(weight), dtype)
+        return grad_input, grad_weight, grad_bias
+    if "input" in needs:
+        gi = _grad_input(g, go4, _contiguous("weight", w4, dtype), algorithm)
+        grad_input = gi.reshape(np.shape(x))
+    if "weight" in needs:
+        gw = _grad_weight(g, go4, _contiguous("x", x4, dtype), algorithm)
+        grad_weight = gw.reshape(np.shape(weight))
+    return grad_input, grad_weight, grad_bias
+
+
+def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
+                    needs=NEEDS, algorithm="auto"):
+    """Gradients of :func:`convcore.conv2d` with respect to x, weight and bias.
+
+    Parameters
+    ----------
+    grad_output : array_like, shape (N, K, Hout, Wout) or (K, Hout, Wout)
+        Gradient of the loss with respect to the forward result.
+    x, weight, stride, padding, dilation, groups
+        As given to the forward :func:`convcore.conv2d` call (every padding form,
+        'same' included).
+    needs : iterable of {'input', 'weight', 'bias'}
+        The gradients to compute; the others are returned as None.
+    algorithm : {'auto', 'direct', 'im2col'}
+        The kernels the gradient convolutions run on; all agree to rounding.
+
+    Returns
+    -------
+    grad_input : numpy.ndarray or None
+        Shape of ``x``.  Pixels no window reads (strides or dilations that skip them)
+        get zero.
+    grad_weight : numpy.ndarray or None
+        Shape of ``weight``.
+    grad_bias : numpy.ndarray or None
+        Shape (K,): grad_output summed over the batch and the pixels.
+
+    Raises
+    ------
+    TypeError, ValueError, MemoryError
+        As :func:`convcore.conv2d`; also a ``grad_output`` whose shape is not the
+        forward result's (the message names the expected shape), unknown ``needs``.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> x = np.arange(9.0).reshape(1, 1, 3, 3)
+    >>> w = np.ones((1, 1, 2, 2))
+    >>> gi, gw, gb = convcore.conv2d_backward(np.ones((1, 1, 2, 2)), x, w)
+    >>> gi[0, 0]                       # how many windows read each pixel
+    array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]])
+    >>> gw[0, 0], gb
+    (array([[ 8., 12.],
+           [20., 24.]]), array([4.]))
+    """
+    return _conv_backward(2, grad_output, x, weight, stride, padding, dilation, groups, needs,
+                          algorithm)
+
+
+def conv1d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
+                    needs=NEEDS, algorithm="auto"):
+    """Gradients of :func:`convcore.conv1d` with respect to x, weight and bias.
+
+    Same rules as :func:`conv2d_backward` on (N, C, L) or (C, L) and weights (K, C/groups, S).
+
+    Examples
+    --------
+    >>> import convcore
+    >>> gi, gw, gb = convcore.conv1d_backward([[1.0, 1.0]], [[1.0, 2.0, 3.0]], [[[1.0, -1.0]]])
+    >>> gi, gw, gb
+    (array([[ 1.,  0., -1.]]), array([[[3., 5.]]]), array([2.]))
+    """
+    return _conv_backward(1, grad_output, x, weight, stride, padding, dilation, groups, needs,
+                          algorithm)
