@@ -7,9 +7,11 @@ or im2col + GEMM, chosen by ``algorithm`` as in :func:`convcore.conv2d`):
   kernel: grad_output, with stride - 1 zeros inserted between its pixels when the
   forward call was strided, correlated with ``weight[..., ::-1, ::-1]`` (input and
   output channels swapped within each group), padded by ``dilation * (k - 1) - pad``;
-- grad_weight is the correlation of the input with grad_output: batch and channels
-  swap places, so each input channel is an image, each output channel's grad_output
-  a kernel, the forward stride becomes the dilation and the dilation the stride;
+- grad_weight is the correlation of the input with grad_output.  The im2col route (and
+  ``auto``) multiplies grad_output by each image's column matrix through BLAS; the
+  direct route runs the direct kernel with batch and channels swapped (each input
+  channel an image, each output channel's grad_output a kernel, the forward stride
+  becoming the dilation and the dilation the stride);
 - grad_bias is the sum of grad_output over the batch and the pixels.
 """
 
@@ -17,7 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from convcore._checks import as_real_array
+from convcore import _im2col
+from convcore._checks import as_real_array, check_memory
+from convcore._threads import get_num_threads
 from convcore.functional import ALGORITHMS, _contiguous, _Geometry, _prepare, _run_conv
 
 NEEDS = ("input", "weight", "bias")
@@ -63,8 +67,29 @@ def _grad_input(g: _Geometry, go: np.ndarray, w: np.ndarray, algorithm: str) -> 
     return _run_conv(2, up, w2, None, 1, tuple(pads), g.dilation, G, algorithm, None)
 
 
+def _grad_weight_gemm(g: _Geometry, go: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """grad_weight of each group = sum over images of grad_output (Kg x L) times the
+    transposed column matrix of the image (L x Cg*R*S): one im2col and one BLAS GEMM per
+    image, so the workspace is one image's column matrix, whatever the batch."""
+    G, Kg, Cg, L = g.groups, g.K // g.groups, g.C // g.groups, g.Hout * g.Wout
+    rows = Cg * g.R * g.S
+    kg = (g.R, g.S, *g.stride, *g.dilation, g.pad[0][0], g.pad[1][0], g.Hout, g.Wout)
+    check_memory(g.C * g.R * g.S * L * x.dtype.itemsize, "the im2col column matrix")
+    cols = np.empty((1, g.C * g.R * g.S, L), dtype=x.dtype)
+    gw = np.zeros((G, Kg, rows), dtype=x.dtype)
+    threads = get_num_threads()
+    for n in range(g.N):
+        _im2col.im2col(x[n:n + 1], cols, kg, threads)
+        go_n, cols_n = go[n].reshape(G, Kg, L), cols.reshape(G, rows, L)
+        for grp in range(G):  # 2-D products: numpy hands those to BLAS (3-D ones it may not)
+            gw[grp] += go_n[grp] @ cols_n[grp].T
+    return gw.reshape(g.K, Cg, g.R, g.S)
+
+
 def _grad_weight(g: _Geometry, go: np.ndarray, x: np.ndarray, algorithm: str) -> np.ndarray:
     """Correlation of x (N, C, H, W) with grad_output (N, K, Hout, Wout) -> (K, Cg, R, S)."""
+    if algorithm != "direct":
+        return _grad_weight_gemm(g, go, x)
     G, Cg = g.groups, g.C // g.groups
     # images: xt[c, grp*N + n] = x[n, grp*Cg + c]; kernels: gt[grp*Kg + k, n] = go[n, ...]
     xt = x.reshape(g.N, G, Cg, g.H, g.W).transpose(2, 1, 0, 3, 4).reshape(Cg, G * g.N, g.H, g.W)

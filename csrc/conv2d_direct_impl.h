@@ -53,7 +53,8 @@ static inline VEC FN(splat)(REAL a)
 #define CC_DIRECT_MODES
 enum { MODE_S1 = 0, MODE_S2 = 1, MODE_S1_EDGE = 2, MODE_S2_EDGE = 3, MODE_ANY = 4 };
 
-/* Widest kernel whose edge tiles use masked loads (wider ones gather). */
+/* Kernel taps whose edge-tile masks are made up front (wider kernels make the rest as
+ * they go). */
 #define CC_EDGE_MAX_S 16
 
 /* Clamp to [0, n] for lane bounds. */
@@ -72,6 +73,20 @@ typedef struct {
     ptrdiff_t y_kstride;    /* Hout * Wout */
 } FN(tile_args);
 
+/* Load mask of vector v (half 0 or 1 of a stride-2 pair) of an edge tile whose input
+ * columns start at col0: lanes whose input offset t from col0 is inside the row
+ * (0 <= col0 + t < W) and belongs to one of the cnt outputs (t < cnt, or t <= 2*(cnt-1)
+ * for stride 2). */
+static inline CC_MASK FN(edge_mask)(ptrdiff_t col0, ptrdiff_t W, int cnt, int v, int half,
+                                    int stride2)
+{
+    ptrdiff_t end = stride2 ? 2 * (ptrdiff_t)cnt - 1 : cnt;
+    if (W - col0 < end)
+        end = W - col0;
+    ptrdiff_t o = (stride2 ? 2 : 1) * (ptrdiff_t)v * LANES + half * LANES;
+    return CC_MAKE_MASK(cc_clamp_lanes(-col0 - o, LANES), cc_clamp_lanes(end - o, LANES));
+}
+
 /* One register tile: kb (<= KB) channels x cnt (<= NV * LANES) columns of output row
  * starting at y; input row origin ih0, input column of the first output iw0.  KB, NV,
  * R, S and MODE are compile-time constants at every call site, so the loops unroll
@@ -84,24 +99,16 @@ FN(tile)(const FN(tile_args) *a, ptrdiff_t ih0, ptrdiff_t iw0, REAL *y, int kb, 
     const REAL *wp = a->wp;
     const ptrdiff_t H = a->H, W = a->W, sw = a->sw, dh = a->dh, dw = a->dw;
 
-    /* Edge tiles: the lanes inside the row depend on s only, so the load masks are
-     * made once here, not once per (c, r, s) step. */
+    /* Edge tiles: the lanes inside the row depend on s only, so the load masks of the
+     * first CC_EDGE_MAX_S taps are made once here, not once per (c, r, s) step (wider
+     * kernels make the rest as they go). */
     CC_MASK m_lo[CC_EDGE_MAX_S][NV_MAX], m_hi[CC_EDGE_MAX_S][NV_MAX];
     if (MODE == MODE_S1_EDGE || MODE == MODE_S2_EDGE) {
-        for (ptrdiff_t s = 0; s < S; s++) {
-            const ptrdiff_t col0 = iw0 + s * dw;
-            /* input offsets t from col0 that are read: 0 <= col0 + t < W, t < span */
-            ptrdiff_t end = MODE == MODE_S1_EDGE ? cnt : 2 * (ptrdiff_t)cnt - 1;
-            if (W - col0 < end)
-                end = W - col0;
+        for (ptrdiff_t s = 0; s < S && s < CC_EDGE_MAX_S; s++)
             for (int v = 0; v < NV; v++) {
-                ptrdiff_t o = (MODE == MODE_S1_EDGE ? 1 : 2) * v * LANES;
-                m_lo[s][v] = CC_MAKE_MASK(cc_clamp_lanes(-col0 - o, LANES),
-                                          cc_clamp_lanes(end - o, LANES));
-                m_hi[s][v] = CC_MAKE_MASK(cc_clamp_lanes(-col0 - o - LANES, LANES),
-                                          cc_clamp_lanes(end - o - LANES, LANES));
+                m_lo[s][v] = FN(edge_mask)(iw0 + s * dw, W, cnt, v, 0, MODE == MODE_S2_EDGE);
+                m_hi[s][v] = FN(edge_mask)(iw0 + s * dw, W, cnt, v, 1, MODE == MODE_S2_EDGE);
             }
-        }
     }
 
 #pragma GCC unroll 16
@@ -132,11 +139,16 @@ FN(tile)(const FN(tile_args) *a, ptrdiff_t ih0, ptrdiff_t iw0, REAL *y, int kb, 
                         VEC hi = FN(loadu)(xr + col0 + 2 * v * LANES + LANES);
                         xv[v] = CC_EVEN(lo, hi);
                     } else if (MODE == MODE_S1_EDGE) {
-                        xv[v] = CC_LOAD_MASKED(xr + col0 + v * LANES, m_lo[s][v]);
+                        xv[v] = CC_LOAD_MASKED(xr + col0 + v * LANES,
+                                               s < CC_EDGE_MAX_S ? m_lo[s][v]
+                                                   : FN(edge_mask)(col0, W, cnt, v, 0, 0));
                     } else if (MODE == MODE_S2_EDGE) {
                         const REAL *p = xr + col0 + 2 * v * LANES;
-                        xv[v] = CC_EVEN(CC_LOAD_MASKED(p, m_lo[s][v]),
-                                        CC_LOAD_MASKED(p + LANES, m_hi[s][v]));
+                        CC_MASK lo = s < CC_EDGE_MAX_S ? m_lo[s][v]
+                                         : FN(edge_mask)(col0, W, cnt, v, 0, 1);
+                        CC_MASK hi = s < CC_EDGE_MAX_S ? m_hi[s][v]
+                                         : FN(edge_mask)(col0, W, cnt, v, 1, 1);
+                        xv[v] = CC_EVEN(CC_LOAD_MASKED(p, lo), CC_LOAD_MASKED(p + LANES, hi));
                     } else {
                         REAL t[LANES];
                         for (int l = 0; l < LANES; l++) {
@@ -191,8 +203,7 @@ FN(tile)(const FN(tile_args) *a, ptrdiff_t ih0, ptrdiff_t iw0, REAL *y, int kb, 
             int cnt = (int)(g->Wout - ow < step ? g->Wout - ow : step);                  \
             ptrdiff_t iw0 = ow * sw - g->pad_left;                                       \
             int full = cnt == step && iw0 >= 0;                                          \
-            int mode = S > CC_EDGE_MAX_S ? MODE_ANY                                      \
-                       : sw == 1 ? MODE_S1_EDGE : sw == 2 ? MODE_S2_EDGE : MODE_ANY;     \
+            int mode = sw == 1 ? MODE_S1_EDGE : sw == 2 ? MODE_S2_EDGE : MODE_ANY;       \
             if (full && sw == 1 && iw0 + span + step <= g->W)                            \
                 mode = MODE_S1;                                                          \
             else if (full && sw == 2 && iw0 + span + 2 * step <= g->W)                   \

@@ -12,7 +12,7 @@ def test_readme_tour_runs(capsys):
     text = README.read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     assert blocks, "README has no python example"
-    assert len(blocks) == 2, "expected the convolution tour and the pooling example"
+    assert len(blocks) == 3, "expected the convolution tour, gradients and pooling"
     namespace: dict = {}
     try:
         exec(compile(blocks[0], str(README), "exec"), namespace)
@@ -20,7 +20,11 @@ def test_readme_tour_runs(capsys):
         assert y.shape == (64, 224, 224) and y.dtype == np.float32
         assert np.all(y >= 0)  # relu(y) did not modify y, but y came from non-negative data
         assert "OpenMP" in capsys.readouterr().out
-        exec(compile(blocks[1], str(README), "exec"), namespace)  # pooling, same x
+        exec(compile(blocks[1], str(README), "exec"), namespace)  # gradients, same x and w
+        gx, gw, gb = namespace["gx"], namespace["gw"], namespace["gb"]
+        assert gx.shape == namespace["x"].shape and gw.shape == namespace["w"].shape
+        assert gb.shape == (64,) and np.all(gb == 8 * 112 * 112)
+        exec(compile(blocks[2], str(README), "exec"), namespace)  # pooling, same x
     finally:
         import convcore
 
