@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from convcore import _im2col
+from convcore._blas import blas_threads
 from convcore._checks import as_real_array, check_memory
 from convcore._threads import get_num_threads
 from convcore.functional import ALGORITHMS, _contiguous, _Geometry, _prepare, _run_conv
@@ -78,11 +79,12 @@ def _grad_weight_gemm(g: _Geometry, go: np.ndarray, x: np.ndarray) -> np.ndarray
     cols = np.empty((1, g.C * g.R * g.S, L), dtype=x.dtype)
     gw = np.zeros((G, Kg, rows), dtype=x.dtype)
     threads = get_num_threads()
-    for n in range(g.N):
-        _im2col.im2col(x[n:n + 1], cols, kg, threads)
-        go_n, cols_n = go[n].reshape(G, Kg, L), cols.reshape(G, rows, L)
-        for grp in range(G):  # 2-D products: numpy hands those to BLAS (3-D ones it may not)
-            gw[grp] += go_n[grp] @ cols_n[grp].T
+    with blas_threads(threads):  # convcore's thread count, for the BLAS too
+        for n in range(g.N):
+            _im2col.im2col(x[n:n + 1], cols, kg, threads)
+            go_n, cols_n = go[n].reshape(G, Kg, L), cols.reshape(G, rows, L)
+            for grp in range(G):  # 2-D products go to BLAS (numpy's 3-D ones may not)
+                gw[grp] += go_n[grp] @ cols_n[grp].T
     return gw.reshape(g.K, Cg, g.R, g.S)
 
 
