@@ -4,9 +4,13 @@ Both gradients are convolutions themselves, so they run on the forward kernels (
 or im2col + GEMM, chosen by ``algorithm`` as in :func:`convcore.conv2d`):
 
 - grad_input is the transposed ("full") convolution of grad_output with the flipped
-  kernel: grad_output, with stride - 1 zeros inserted between its pixels when the
-  forward call was strided, correlated with ``weight[..., ::-1, ::-1]`` (input and
-  output channels swapped within each group), padded by ``dilation * (k - 1) - pad``;
+  kernel.  The direct route (and ``auto`` at stride 1) correlates grad_output, with
+  stride - 1 zeros inserted between its pixels when the forward call was strided, with
+  ``weight[..., ::-1, ::-1]`` (input and output channels swapped within each group),
+  padded by ``dilation * (k - 1) - pad``, on the forward kernels.  The im2col route
+  (and ``auto`` for strided calls, and any call whose weights are not all finite) is
+  col2im of weight^T x grad_output, one tap at a time through BLAS: it multiplies no
+  inserted zero, so an infinite weight reaches only the pixels it read;
 - grad_weight is the correlation of the input with grad_output.  The im2col route (and
   ``auto``) multiplies grad_output by each image's column matrix through BLAS; the
   direct route runs the direct kernel with batch and channels swapped (each input
@@ -38,8 +42,40 @@ def _check_needs(needs) -> frozenset:
     return needs
 
 
+def _grad_input_taps(g: _Geometry, go: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """col2im of weight^T x grad_output, one kernel tap at a time: for each (r, s) a BLAS
+    product (Cg x Kg) . (Kg x pixels) per group, added at the input pixels that tap read.
+    Only products the forward pass made enter the sum (no inserted zeros), so a
+    non-finite weight reaches exactly the pixels it multiplied."""
+    G, Kg, Cg = g.groups, g.K // g.groups, g.C // g.groups
+    (sh, sw), (dh, dw), ((pt, pb), (pl, pr)) = g.stride, g.dilation, g.pad
+    check_memory(2 * g.N * (g.C * (g.H + pt + pb) * (g.W + pl + pr)) * go.dtype.itemsize,
+                 "the input gradient")
+    padded = np.zeros((g.N, G, Cg, g.H + pt + pb, g.W + pl + pr), go.dtype)
+    go_g = go.reshape(g.N, G, Kg, g.Hout * g.Wout)
+    w_g = w.reshape(G, Kg, Cg, g.R, g.S)
+    with blas_threads(get_num_threads()):
+        for r in range(g.R):
+            rows = slice(r * dh, r * dh + (g.Hout - 1) * sh + 1, sh)
+            for s in range(g.S):
+                cols = slice(s * dw, s * dw + (g.Wout - 1) * sw + 1, sw)
+                for grp in range(G):
+                    tap = np.matmul(w_g[grp, :, :, r, s].T, go_g[:, grp])  # (N, Cg, pixels)
+                    padded[:, grp, :, rows, cols] += tap.reshape(g.N, Cg, g.Hout, g.Wout)
+    return padded[:, :, :, pt:pt + g.H, pl:pl + g.W].reshape(g.N, g.C, g.H, g.W)
+
+
 def _grad_input(g: _Geometry, go: np.ndarray, w: np.ndarray, algorithm: str) -> np.ndarray:
-    """Transposed convolution of grad_output (N, K, Hout, Wout) -> (N, C, H, W)."""
+    """grad_input (N, C, H, W): the transposed convolution of grad_output."""
+    strided = g.stride != (1, 1)
+    if algorithm == "im2col" or (algorithm == "auto" and strided) or not np.isfinite(w).all():
+        return _grad_input_taps(g, go, w)
+    return _grad_input_direct(g, go, w, algorithm)
+
+
+def _grad_input_direct(g: _Geometry, go: np.ndarray, w: np.ndarray, algorithm: str):
+    """Transposed convolution of grad_output (N, K, Hout, Wout) -> (N, C, H, W) on the
+    forward kernels (zeros inserted between the outputs of a strided call)."""
     (sh, sw), (dh, dw) = g.stride, g.dilation
     if sh > 1 or sw > 1:  # put the outputs back where the forward windows started
         up = np.zeros((g.N, g.K, (g.Hout - 1) * sh + 1, (g.Wout - 1) * sw + 1), go.dtype)
@@ -78,10 +114,11 @@ def _grad_weight_gemm(g: _Geometry, go: np.ndarray, x: np.ndarray) -> np.ndarray
     check_memory(g.C * g.R * g.S * L * x.dtype.itemsize, "the im2col column matrix")
     cols = np.empty((1, g.C * g.R * g.S, L), dtype=x.dtype)
     gw = np.zeros((G, Kg, rows), dtype=x.dtype)
-    threads = get_num_threads()
-    with blas_threads(threads):  # convcore's thread count, for the BLAS too
+    # The BLAS gets convcore's threads; the copy runs on this thread, since OpenMP
+    # workers still spinning after a parallel copy would slow the BLAS threads down.
+    with blas_threads(get_num_threads()):
         for n in range(g.N):
-            _im2col.im2col(x[n:n + 1], cols, kg, threads)
+            _im2col.im2col(x[n:n + 1], cols, kg, 1)
             go_n, cols_n = go[n].reshape(G, Kg, L), cols.reshape(G, rows, L)
             for grp in range(G):  # 2-D products go to BLAS (numpy's 3-D ones may not)
                 gw[grp] += go_n[grp] @ cols_n[grp].T
