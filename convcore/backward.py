@@ -4,11 +4,12 @@ Both gradients are convolutions themselves, so they run on the forward kernels (
 or im2col + GEMM, chosen by ``algorithm`` as in :func:`convcore.conv2d`):
 
 - grad_input is the transposed ("full") convolution of grad_output with the flipped
-  kernel.  The direct route (and ``auto`` at stride 1) correlates grad_output, with
+  kernel.  The direct route (and ``auto`` at stride 1 with at least 16 output channels
+  per group) correlates grad_output, with
   stride - 1 zeros inserted between its pixels when the forward call was strided, with
   ``weight[..., ::-1, ::-1]`` (input and output channels swapped within each group),
   padded by ``dilation * (k - 1) - pad``, on the forward kernels.  The im2col route
-  (and ``auto`` for strided calls, and any call whose weights are not all finite) is
+  (``auto`` otherwise, and any call whose weights are not all finite) is
   col2im of weight^T x grad_output, one tap at a time through BLAS: it multiplies no
   inserted zero, so an infinite weight reaches only the pixels it read;
 - grad_weight is the correlation of the input with grad_output.  The im2col route (and
@@ -67,8 +68,11 @@ def _grad_input_taps(g: _Geometry, go: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def _grad_input(g: _Geometry, go: np.ndarray, w: np.ndarray, algorithm: str) -> np.ndarray:
     """grad_input (N, C, H, W): the transposed convolution of grad_output."""
-    strided = g.stride != (1, 1)
-    if algorithm == "im2col" or (algorithm == "auto" and strided) or not np.isfinite(w).all():
+    # auto: the transposed convolution wins at stride 1 with enough output channels per
+    # group to fill its register tiles (measured: 64-256 channels); taps otherwise
+    direct_wins = g.stride == (1, 1) and g.K // g.groups >= 16
+    if algorithm == "im2col" or (algorithm == "auto" and not direct_wins) or (
+            not np.isfinite(w).all()):
         return _grad_input_taps(g, go, w)
     return _grad_input_direct(g, go, w, algorithm)
 
