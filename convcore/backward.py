@@ -4,8 +4,8 @@ Both gradients are convolutions themselves, so they run on the forward kernels (
 or im2col + GEMM, chosen by ``algorithm`` as in :func:`convcore.conv2d`):
 
 - grad_input is the transposed ("full") convolution of grad_output with the flipped
-  kernel.  The direct route (and ``auto`` at stride 1 with at least 16 output channels
-  per group) correlates grad_output, with
+  kernel.  The direct route (and ``auto`` at stride 1 with at most 4 input channels per
+  group) correlates grad_output, with
   stride - 1 zeros inserted between its pixels when the forward call was strided, with
   ``weight[..., ::-1, ::-1]`` (input and output channels swapped within each group),
   padded by ``dilation * (k - 1) - pad``, on the forward kernels.  The im2col route
@@ -68,9 +68,10 @@ def _grad_input_taps(g: _Geometry, go: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def _grad_input(g: _Geometry, go: np.ndarray, w: np.ndarray, algorithm: str) -> np.ndarray:
     """grad_input (N, C, H, W): the transposed convolution of grad_output."""
-    # auto: the transposed convolution wins at stride 1 with enough output channels per
-    # group to fill its register tiles (measured: 64-256 channels); taps otherwise
-    direct_wins = g.stride == (1, 1) and g.K // g.groups >= 16
+    # auto (measured with benchmarks/bench_conv_backward.py): the tap GEMMs have
+    # C/groups rows, so with few input channels (images, RGB stems) the transposed
+    # convolution on the direct kernel wins at stride 1; otherwise the taps do
+    direct_wins = g.stride == (1, 1) and g.C // g.groups <= 4
     if algorithm == "im2col" or (algorithm == "auto" and not direct_wins) or (
             not np.isfinite(w).all()):
         return _grad_input_taps(g, go, w)
