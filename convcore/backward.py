@@ -22,6 +22,8 @@ or im2col + GEMM, chosen by ``algorithm`` as in :func:`convcore.conv2d`):
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from convcore import _im2col
@@ -83,7 +85,9 @@ def _grad_input_direct(g: _Geometry, go: np.ndarray, w: np.ndarray, algorithm: s
     forward kernels (zeros inserted between the outputs of a strided call)."""
     (sh, sw), (dh, dw) = g.stride, g.dilation
     if sh > 1 or sw > 1:  # put the outputs back where the forward windows started
-        up = np.zeros((g.N, g.K, (g.Hout - 1) * sh + 1, (g.Wout - 1) * sw + 1), go.dtype)
+        shape = (g.N, g.K, (g.Hout - 1) * sh + 1, (g.Wout - 1) * sw + 1)
+        check_memory(math.prod(shape) * go.dtype.itemsize, "the upsampled grad_output")
+        up = np.zeros(shape, go.dtype)
         up[:, :, ::sh, ::sw] = go
     else:
         up = go
