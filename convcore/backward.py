@@ -38,42 +38,64 @@ NEEDS = ("input", "weight", "bias")
 def _check_needs(needs) -> frozenset:
     if isinstance(needs, str):
         needs = (needs,)
-    needs = frozenset(needs)
-    unknown = needs - set(NEEDS)
-    if unknown:
-        raise ValueError(f"needs may contain only {NEEDS}; got {sorted(unknown)}")
-    return needs
+    try:
+        items = list(needs)
+    except TypeError:
+        raise ValueError(f"needs must be a name or names from {NEEDS}, got {needs!r}") from None
+    if not all(isinstance(n, str) and n in NEEDS for n in items):
+        raise ValueError(f"needs may contain only {NEEDS}; got {needs!r}")
+    return frozenset(items)
+
+
+def _inside(n: int, n_out: int, stride: int, offset: int) -> tuple[int, int]:
+    """Outputs [lo, hi) whose tap at input offset `offset` (= tap * dilation - pad) reads
+    a pixel inside [0, n): 0 <= o * stride + offset < n."""
+    lo = 0 if offset >= 0 else (-offset + stride - 1) // stride
+    hi = 0 if n - offset <= 0 else min(n_out, (n - 1 - offset) // stride + 1)
+    return lo, max(lo, hi)
 
 
 def _grad_input_taps(g: _Geometry, go: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """col2im of weight^T x grad_output, one kernel tap at a time: for each (r, s) a BLAS
-    product (Cg x Kg) . (Kg x pixels) per group, added at the input pixels that tap read.
-    Only products the forward pass made enter the sum (no inserted zeros), so a
-    non-finite weight reaches exactly the pixels it multiplied."""
+    """col2im of weight^T x grad_output, one kernel tap at a time: for each (r, s) and
+    group a BLAS product (Cg x Kg) . (Kg x pixels) over the outputs whose tap read a
+    pixel of the input, added at those pixels.  Only products the forward pass made
+    enter the sum (no inserted zeros, no padding), so a non-finite weight reaches
+    exactly the pixels it multiplied, and the work and memory follow the input."""
     G, Kg, Cg = g.groups, g.K // g.groups, g.C // g.groups
-    (sh, sw), (dh, dw), ((pt, pb), (pl, pr)) = g.stride, g.dilation, g.pad
-    check_memory(2 * g.N * (g.C * (g.H + pt + pb) * (g.W + pl + pr)) * go.dtype.itemsize,
-                 "the input gradient")
-    padded = np.zeros((g.N, G, Cg, g.H + pt + pb, g.W + pl + pr), go.dtype)
-    go_g = go.reshape(g.N, G, Kg, g.Hout * g.Wout)
+    (sh, sw), (dh, dw), ((pt, _), (pl, _)) = g.stride, g.dilation, g.pad
+    check_memory(2 * g.N * g.C * g.H * g.W * go.dtype.itemsize, "the input gradient")
+    grad = np.zeros((g.N, G, Cg, g.H, g.W), go.dtype)
+    go_g = go.reshape(g.N, G, Kg, g.Hout, g.Wout)
     w_g = w.reshape(G, Kg, Cg, g.R, g.S)
     with blas_threads(get_num_threads()):
         for r in range(g.R):
-            rows = slice(r * dh, r * dh + (g.Hout - 1) * sh + 1, sh)
+            oh0, oh1 = _inside(g.H, g.Hout, sh, r * dh - pt)
+            if oh0 == oh1:
+                continue
+            ih0 = oh0 * sh + r * dh - pt
+            rows = slice(ih0, ih0 + (oh1 - oh0 - 1) * sh + 1, sh)
             for s in range(g.S):
-                cols = slice(s * dw, s * dw + (g.Wout - 1) * sw + 1, sw)
+                ow0, ow1 = _inside(g.W, g.Wout, sw, s * dw - pl)
+                if ow0 == ow1:
+                    continue
+                iw0 = ow0 * sw + s * dw - pl
+                cols = slice(iw0, iw0 + (ow1 - ow0 - 1) * sw + 1, sw)
                 for grp in range(G):
-                    tap = np.matmul(w_g[grp, :, :, r, s].T, go_g[:, grp])  # (N, Cg, pixels)
-                    padded[:, grp, :, rows, cols] += tap.reshape(g.N, Cg, g.Hout, g.Wout)
-    return padded[:, :, :, pt:pt + g.H, pl:pl + g.W].reshape(g.N, g.C, g.H, g.W)
+                    # (Kg, Cg) x (N, Kg, h, w) -> (Cg, N, h, w), through BLAS
+                    tap = np.tensordot(w_g[grp, :, :, r, s], go_g[:, grp, :, oh0:oh1, ow0:ow1],
+                                       axes=([0], [1]))
+                    grad[:, grp, :, rows, cols] += tap.transpose(1, 0, 2, 3)
+    return grad.reshape(g.N, g.C, g.H, g.W)
 
 
 def _grad_input(g: _Geometry, go: np.ndarray, w: np.ndarray, algorithm: str) -> np.ndarray:
     """grad_input (N, C, H, W): the transposed convolution of grad_output."""
     # auto (measured with benchmarks/bench_conv_backward.py): the tap GEMMs have
-    # C/groups rows, so with few input channels (images, RGB stems) the transposed
-    # convolution on the direct kernel wins at stride 1; otherwise the taps do
-    direct_wins = g.stride == (1, 1) and g.C // g.groups <= 4
+    # C/groups rows, so with few input channels per group (images, RGB stems at stride
+    # 1, depthwise at any stride) the transposed convolution on the direct kernel wins;
+    # otherwise the taps do
+    few = g.C // g.groups <= 4
+    direct_wins = few and (g.stride == (1, 1) or g.groups > 1)  # incl. depthwise
     if algorithm == "im2col" or (algorithm == "auto" and not direct_wins) or (
             not np.isfinite(w).all()):
         return _grad_input_taps(g, go, w)
@@ -136,9 +158,13 @@ def _grad_weight_gemm(g: _Geometry, go: np.ndarray, x: np.ndarray) -> np.ndarray
 
 def _grad_weight(g: _Geometry, go: np.ndarray, x: np.ndarray, algorithm: str) -> np.ndarray:
     """Correlation of x (N, C, H, W) with grad_output (N, K, Hout, Wout) -> (K, Cg, R, S)."""
-    if algorithm != "direct":
+    # auto: per-group GEMMs of depthwise-like calls are too small; the direct kernel
+    # with batch and channels swapped does them all at once (measured)
+    grouped_small = g.groups > 1 and g.C // g.groups <= 4
+    if algorithm == "im2col" or (algorithm == "auto" and not grouped_small):
         return _grad_weight_gemm(g, go, x)
     G, Cg = g.groups, g.C // g.groups
+    check_memory(x.nbytes + go.nbytes, "the transposed copies of x and grad_output")
     # images: xt[c, grp*N + n] = x[n, grp*Cg + c]; kernels: gt[grp*Kg + k, n] = go[n, ...]
     xt = x.reshape(g.N, G, Cg, g.H, g.W).transpose(2, 1, 0, 3, 4).reshape(Cg, G * g.N, g.H, g.W)
     gt = go.transpose(1, 0, 2, 3)

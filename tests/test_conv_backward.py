@@ -497,3 +497,32 @@ def test_gradient_descent_recovers_a_kernel():
     assert last < first / 100
     np.testing.assert_allclose(w, w_true, atol=1e-3)
     np.testing.assert_allclose(b, b_true, atol=1e-3)
+
+
+def test_input_gradient_memory_follows_the_input_not_the_padding():
+    """A stride and padding of 300 on a 4x4 image: the gradient is computed over the
+    few outputs that read the image, without a padded canvas, and is contiguous."""
+    rng = np.random.default_rng(11)
+    x, w = rng.standard_normal((2, 3, 4, 4)), rng.standard_normal((3, 3, 3, 3))
+    y = convcore.conv2d(x, w, stride=300, padding=300)
+    grad_y = rng.standard_normal(y.shape)
+    expected = None
+    for algorithm in ("im2col", "direct", "auto"):
+        gi, gw, _ = convcore.conv2d_backward(grad_y, x, w, stride=300, padding=300,
+                                             algorithm=algorithm)
+        assert gi.flags.c_contiguous and gi.shape == x.shape
+        if expected is None:
+            expected = (gi, gw)
+        np.testing.assert_allclose(gi, expected[0], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(gw, expected[1], rtol=1e-12, atol=1e-12)
+    ref_gi, ref_gw, _ = conv2d_backward_ref(grad_y, x, w, (300, 300),
+                                            ((300, 300), (300, 300)), (1, 1), 1)
+    np.testing.assert_allclose(expected[0], ref_gi, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(expected[1], ref_gw, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("needs", [None, 5, [["input"]], ("input", "x")])
+def test_bad_needs_names_the_argument(needs):
+    x, w = np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2))
+    with pytest.raises(ValueError, match="needs"):
+        convcore.conv2d_backward(np.ones((1, 1, 2, 2)), x, w, needs=needs)
