@@ -106,6 +106,7 @@ extensions = [
     ext("_conv", KERNELS),
     ext("_im2col", ["im2col.c"]),
     ext("_pool", POOLING),
+    ext("_matrix", ["conv_matrix.c"]),
 ]
 
 setup(ext_modules=cythonize(extensions, compiler_directives=directives))

@@ -87,3 +87,11 @@ cdef extern from "convcore.h" nogil:
     void cc_adaptive_max_pool2d_f64(Py_ssize_t planes, Py_ssize_t H, Py_ssize_t W,
                                     Py_ssize_t Hout, Py_ssize_t Wout, const double *x,
                                     double *y, int64_t *indices, int n_threads)
+
+    int64_t cc_conv_matrix_indptr(const cc_conv2d_geometry *g, int64_t *indptr)
+    void cc_conv_matrix_fill_f32(const cc_conv2d_geometry *g, const float *w,
+                                 const int64_t *indptr, int64_t *indices, float *data,
+                                 int n_threads)
+    void cc_conv_matrix_fill_f64(const cc_conv2d_geometry *g, const double *w,
+                                 const int64_t *indptr, int64_t *indices, double *data,
+                                 int n_threads)

@@ -30,9 +30,10 @@ from convcore import _im2col
 from convcore._blas import blas_threads
 from convcore._checks import as_real_array, check_memory
 from convcore._threads import get_num_threads
-from convcore.functional import ALGORITHMS, _contiguous, _Geometry, _prepare, _run_conv
+from convcore.functional import _contiguous, _Geometry, _prepare, _run_conv
 
 NEEDS = ("input", "weight", "bias")
+ALGORITHMS = ("auto", "direct", "im2col")
 
 
 def _check_needs(needs) -> frozenset:

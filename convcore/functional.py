@@ -26,7 +26,7 @@ from convcore._checks import (
 from convcore._shapes import output_length
 from convcore._threads import get_num_threads
 
-ALGORITHMS = ("auto", "direct", "im2col")
+ALGORITHMS = ("auto", "direct", "im2col", "sparse")
 _INT32_MAX = 2**31 - 1
 
 
@@ -209,9 +209,23 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
     n_threads = get_num_threads()
     if algorithm == "direct":
         _conv.conv2d_direct(xc, wc, bc, y4, g.bridge(), n_threads)
+    elif algorithm == "sparse":
+        _run_sparse(g, xc, wc, bc, y4)
     elif y.size:
         _run_gemm(g, xc, wc, bc, y4, n_threads)
     return y
+
+
+def _run_sparse(g: _Geometry, xc, wc, bc, y4) -> None:
+    """y = M x for the whole batch at once: the CSR matrix of the convolution times the
+    (C*H*W, N) matrix of images (for comparisons: it stores every weight copy)."""
+    from convcore.matrix import conv_matrix  # the matrix module builds on this one
+
+    m = conv_matrix((g.C, g.H, g.W), wc, g.stride, g.pad, g.dilation, g.groups)
+    prod = m @ xc.reshape(g.N, g.C * g.H * g.W).T  # (K*Hout*Wout, N)
+    y4[...] = prod.T.reshape(y4.shape)
+    if bc.size:
+        y4 += bc.reshape(1, -1, 1, 1)
 
 
 def _run_gemm(g: _Geometry, xc, wc, bc, y4, n_threads: int) -> None:
@@ -259,10 +273,12 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     groups : int
         Split channels into groups convolved independently (C and K divisible by it);
         ``groups == C`` is a depthwise convolution.
-    algorithm : {'auto', 'direct', 'im2col'}
+    algorithm : {'auto', 'direct', 'im2col', 'sparse'}
         'direct' (no workspace), 'im2col' (column tiles times BLAS gemm, bounded
-        workspace) or 'auto' (see :func:`convcore.functional.choose_algorithm`).  All
-        give the same result to rounding.
+        workspace), 'sparse' (the CSR matrix of :func:`convcore.conv_matrix` times the
+        batch, for comparisons) or 'auto' (see
+        :func:`convcore.functional.choose_algorithm`).  All give the same result to
+        rounding.
     out : numpy.ndarray, optional
         C-contiguous array of the result's shape and dtype to write into.
 
@@ -314,7 +330,7 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     padding : int, (int,), (left, right), 'valid' or 'same'
         A 1-tuple pads both ends; a pair pads (left, right) asymmetrically.
     groups : int
-    algorithm : {'auto', 'direct', 'im2col'}
+    algorithm : {'auto', 'direct', 'im2col', 'sparse'}
     out : numpy.ndarray, optional
 
     Returns

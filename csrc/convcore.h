@@ -89,6 +89,16 @@ void cc_conv2d_gemm_f64(const cc_conv2d_geometry *g, const double *x, const doub
                         int n_threads);
 
 
+/* ---- The convolution as a matrix (CSR) ----
+ * indptr (K*Hout*Wout + 1 entries) receives the row pointers; returns the number of
+ * entries: the (output, input) pairs the kernel touches inside the image. */
+int64_t cc_conv_matrix_indptr(const cc_conv2d_geometry *g, int64_t *indptr);
+/* indices and data (nnz entries each) of the rows described by indptr. */
+void cc_conv_matrix_fill_f32(const cc_conv2d_geometry *g, const float *w, const int64_t *indptr,
+                             int64_t *indices, float *data, int n_threads);
+void cc_conv_matrix_fill_f64(const cc_conv2d_geometry *g, const double *w, const int64_t *indptr,
+                             int64_t *indices, double *data, int n_threads);
+
 /* ---- Pooling (NCHW planes; a 1-D pool is H = kh = 1) ---- */
 
 typedef struct {

@@ -1,0 +1,96 @@
+"""The convolution as a matrix: the same linear operator as conv2d, stored sparse (CSR)
+or dense, so its size and speed can be counted and measured against the kernel's."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse
+
+from convcore import _matrix
+from convcore._checks import as_int, available_memory, compute_dtype
+from convcore._threads import get_num_threads
+from convcore.functional import _contiguous, _prepare
+
+# Share of the available memory a dense matrix may take when no limit is given.
+DENSE_MEMORY_FRACTION = 0.5
+
+
+def _dense_limit(max_bytes) -> int:
+    if max_bytes is not None:
+        limit = as_int("max_bytes", max_bytes)
+        if limit < 0:
+            raise ValueError(f"max_bytes must be >= 0, got {limit}")
+        return limit
+    avail = available_memory()
+    return int(DENSE_MEMORY_FRACTION * avail) if avail is not None else 2**34
+
+
+def conv_matrix(input_shape, weight, stride=1, padding=0, dilation=1, groups=1, *,
+                format="csr", max_bytes=None):
+    """The matrix M of :func:`convcore.conv2d` (no bias) for images of ``input_shape``.
+
+    ``conv_matrix(x.shape, w, ...) @ x.ravel() == conv2d(x[None], w, ...).ravel()`` for
+    an image ``x`` of shape (C, H, W): row ``(k * Hout + i) * Wout + j`` holds the weights
+    output pixel (k, i, j) multiplies, at the columns of the input pixels they multiply.
+
+    Parameters
+    ----------
+    input_shape : (int, int, int)
+        (C, H, W) of one image.
+    weight : array_like, shape (K, C // groups, R, S)
+    stride, padding, dilation, groups
+        As :func:`convcore.conv2d`.
+    format : {'csr', 'dense'}
+        A ``scipy.sparse.csr_array`` storing only the (output, input) pairs the kernel
+        touches inside the image (padding stores nothing), or a dense ndarray.
+    max_bytes : int, optional
+        Refuse a dense matrix larger than this; default half of the available memory.
+
+    Returns
+    -------
+    scipy.sparse.csr_array or numpy.ndarray, shape (K*Hout*Wout, C*H*W)
+        float32 for float32 weights, else float64.
+
+    Raises
+    ------
+    MemoryError
+        For ``format='dense'`` above the limit, before allocating; the message gives the
+        size needed and the limit.
+    TypeError, ValueError
+        As :func:`convcore.conv2d`.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> m = convcore.conv_matrix((1, 3, 3), np.array([[[[1.0], [-1.0]]]]))
+    >>> m.shape, m.nnz                          # 2x3 outputs, 2 entries each
+    ((6, 9), 12)
+    >>> m.toarray()[0]
+    array([ 1.,  0.,  0., -1.,  0.,  0.,  0.,  0.,  0.])
+    """
+    try:
+        c, h, w = (as_int("input_shape", v) for v in input_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"input_shape must be (C, H, W), got {input_shape!r}") from None
+    if min(c, h, w) < 1:
+        raise ValueError(f"input_shape must be positive, got {input_shape!r}")
+    if format not in ("csr", "dense"):
+        raise ValueError(f"format must be 'csr' or 'dense', got {format!r}")
+    weight_arr = np.asarray(weight)
+    dtype = compute_dtype(weight_arr) if weight_arr.dtype.kind in "biuf" else None
+    image = np.broadcast_to(np.zeros((), dtype or np.float64), (1, c, h, w))  # no memory
+    g, _, w4, _, dtype, _ = _prepare(2, image, weight, None, stride, padding, dilation, groups)
+    shape = (g.K * g.Hout * g.Wout, c * h * w)
+    if format == "dense":
+        nbytes, limit = math.prod(shape) * dtype.itemsize, _dense_limit(max_bytes)
+        if nbytes > limit:
+            raise MemoryError(
+                f"dense conv matrix needs {nbytes / 1e9:.1f} GB ({math.prod(shape):,} "
+                f"{dtype}); limit is {limit / 1e9:.1f} GB"
+            )
+    data, indices, indptr = _matrix.conv_matrix_csr(
+        _contiguous("weight", w4, dtype), (c, h, w), g.bridge(), get_num_threads())
+    m = scipy.sparse.csr_array((data, indices, indptr), shape=shape)
+    return m.toarray() if format == "dense" else m
