@@ -1,4 +1,4 @@
-"""The ``convcore`` command line: ``convcore demo`` and ``convcore config``."""
+"""The ``convcore`` command line: ``convcore report``, ``convcore demo``, ``convcore config``."""
 
 from __future__ import annotations
 
@@ -59,6 +59,12 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from convcore.report import run
+
+    return run(args.quick, args.json, args.plot)
+
+
 def _config(args: argparse.Namespace) -> int:
     convcore.show_config()
     return 0
@@ -70,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None,
                         help="number of threads (default: OMP_NUM_THREADS or all cores)")
     sub = parser.add_subparsers(dest="command", required=True)
+    rep = sub.add_parser("report", help="the lecture's numbers, computed and measured")
+    rep.add_argument("--quick", action="store_true", help="short measurements")
+    rep.add_argument("--json", metavar="PATH", help="also write every number as JSON")
+    rep.add_argument("--plot", metavar="PATH.png",
+                     help="plot time and stored floats against input size (matplotlib)")
+    rep.set_defaults(func=_report)
     sub.add_parser("demo", help="check and time the kernels on the lecture's examples"
                    ).set_defaults(func=_demo)
     sub.add_parser("config", help="print the build and run-time configuration"

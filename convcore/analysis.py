@@ -153,3 +153,23 @@ def locally_connected_params(output_size, kernel_size, in_channels=1, out_channe
     r, s = int_tuple("kernel_size", kernel_size, 2)
     c_in, c_out = as_int("in_channels", in_channels), as_int("out_channels", out_channels)
     return oh * ow * c_out * (c_in * r * s + (1 if bias else 0))
+
+
+def conv_macs(input_shape, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+              groups=1) -> int:
+    """Multiply-accumulates of a convolution on one (C, H, W) input, in the convention
+    of torchinfo and ptflops: ``out_channels * Hout * Wout * (C / groups) * R * S``, every
+    kernel position counted (padding included), the bias not.
+
+    Examples
+    --------
+    >>> from convcore.analysis import conv_macs
+    >>> conv_macs((3, 224, 224), 64, 3, padding=1)       # VGG-16's first layer
+    86704128
+    """
+    c, h, w = (as_int("input_shape", v) for v in input_shape)
+    r, s = int_tuple("kernel_size", kernel_size, 2)
+    image = np.broadcast_to(np.float32(0), (1, c, h, w))
+    weight = np.broadcast_to(np.float32(0), (out_channels, max(c // max(groups, 1), 1), r, s))
+    g, *_ = _prepare(2, image, weight, None, stride, padding, dilation, groups)
+    return g.K * g.Hout * g.Wout * (g.C // g.groups) * g.R * g.S

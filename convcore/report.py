@@ -1,0 +1,249 @@
+"""``convcore report``: the lecture's numbers, computed by the library and, where the
+lecture makes a claim about speed or memory, measured."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import numpy as np
+
+import convcore
+from convcore._checks import available_memory
+from convcore.analysis import (
+    conv_macs,
+    conv_params,
+    fc_params,
+    locally_connected_params,
+    representation_costs,
+)
+from convcore.matrix import DENSE_MEMORY_FRACTION
+
+EDGE = np.array([[[[1.0], [-1.0]]]], np.float32)  # x[i, j] - x[i+1, j]
+
+# (name, kind, args): conv (out, kernel, stride, pad), pool (kernel, stride), fc (out)
+VGG16 = ([("conv3-64", "conv", (64, 3, 1, 1))] * 2 + [("maxpool", "pool", (2, 2))]
+         + [("conv3-128", "conv", (128, 3, 1, 1))] * 2 + [("maxpool", "pool", (2, 2))]
+         + [("conv3-256", "conv", (256, 3, 1, 1))] * 3 + [("maxpool", "pool", (2, 2))]
+         + [("conv3-512", "conv", (512, 3, 1, 1))] * 3 + [("maxpool", "pool", (2, 2))]
+         + [("conv3-512", "conv", (512, 3, 1, 1))] * 3 + [("maxpool", "pool", (2, 2))]
+         + [("fc4096", "fc", (4096,)), ("fc4096", "fc", (4096,)), ("fc1000", "fc", (1000,))])
+LENET5 = [("C1", "conv", (6, 5, 1, 0)), ("S2", "pool", (2, 2)), ("C3", "conv", (16, 5, 1, 0)),
+          ("S4", "pool", (2, 2)), ("C5", "conv", (120, 5, 1, 0)), ("F6", "fc", (84,)),
+          ("output", "fc", (10,))]
+ALEXNET = [("conv1", "conv", (96, 11, 4, 0)), ("pool1", "pool", (3, 2)),
+           ("conv2", "conv", (256, 5, 1, 2, 2)), ("pool2", "pool", (3, 2)),
+           ("conv3", "conv", (384, 3, 1, 1)), ("conv4", "conv", (384, 3, 1, 1, 2)),
+           ("conv5", "conv", (256, 3, 1, 1, 2)), ("pool5", "pool", (3, 2)),
+           ("fc6", "fc", (4096,)), ("fc7", "fc", (4096,)), ("fc8", "fc", (1000,))]
+
+
+def network_table(layers, input_shape) -> list[dict]:
+    """Output shape, parameters, multiply-accumulates and activations of each layer."""
+    c, h, w = input_shape
+    rows = [dict(name="input", output=(c, h, w), params=0, macs=0, activations=c * h * w)]
+    flat = None
+    for name, kind, args in layers:
+        if kind == "conv":
+            out, k, s, p, *rest = args
+            groups = rest[0] if rest else 1
+            h2, w2 = convcore.conv_output_size((h, w), k, s, p)
+            params = conv_params(c, out, k, groups)
+            macs = conv_macs((c, h, w), out, k, s, p, groups=groups)
+            c, h, w = out, h2, w2
+        elif kind == "pool":
+            k, s = args
+            h, w = convcore.conv_output_size((h, w), k, s)
+            params = macs = 0
+        else:
+            n_in = flat if flat is not None else c * h * w
+            params, macs = fc_params(n_in, args[0]), n_in * args[0]
+            flat = args[0]
+        shape = (flat,) if flat is not None else (c, h, w)
+        rows.append(dict(name=name, output=shape, params=params, macs=macs,
+                         activations=int(np.prod(shape))))
+    return rows
+
+
+def _median(fn, quick: bool) -> float:
+    fn()
+    times, start = [], time.perf_counter()
+    budget = 0.05 if quick else 0.3
+    while len(times) < 3 or (time.perf_counter() - start < budget and len(times) < 100):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def _dense_side(limit: int, quick: bool) -> int:
+    """Largest n (multiple of 8) for which the dense matrix of the n x n edge case fits."""
+    n = 8
+    cap = 96 if quick else 4096
+    while n + 8 <= cap and (n + 7) * (n + 8) * (n + 8) * (n + 8) * 4 <= limit:
+        n += 8
+    return n
+
+
+def measure(quick: bool, progress) -> dict:
+    """Time the convolution, the sparse matrix and the dense matrix on the same inputs."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 1, 320, 280)).astype(np.float32)
+    m = convcore.conv_matrix((1, 320, 280), EDGE)
+    out = {"edge_320x280": {}}
+    for alg in ("direct", "im2col"):
+        progress(f"timing conv2d {alg} on 320x280")
+        out["edge_320x280"][alg] = _median(lambda a=alg: convcore.conv2d(x, EDGE, algorithm=a),
+                                           quick)
+    progress("timing the sparse matrix product on 320x280")
+    flat = x.ravel()
+    out["edge_320x280"]["sparse"] = _median(lambda: m @ flat, quick)
+    avail = available_memory() or 2**33
+    n = _dense_side(int(DENSE_MEMORY_FRACTION * avail / 4), quick)  # leave room
+    progress(f"timing the dense matrix product on {n}x{n}")
+    xs = rng.standard_normal((1, 1, n, n)).astype(np.float32)
+    dense = convcore.conv_matrix((1, n, n), EDGE, format="dense")
+    out[f"edge_{n}x{n}"] = {
+        "direct": _median(lambda: convcore.conv2d(xs, EDGE, algorithm="direct"), quick),
+        "sparse": _median(lambda: convcore.conv_matrix((1, n, n), EDGE) @ xs.ravel(), quick),
+        "dense": _median(lambda: dense @ xs.ravel(), quick),
+    }
+    out["dense_side"] = n
+    return out
+
+
+def build_report(quick: bool = False, progress=lambda msg: None) -> dict:
+    """Every number the report prints, as a dict (also what ``--json`` writes)."""
+    costs = representation_costs((320, 280), (2, 1))
+    conv, dense = costs["convolution"], costs["dense"]
+    vgg = network_table(VGG16, (3, 224, 224))
+    lenet = network_table(LENET5, (1, 32, 32))
+    alexnet = network_table(ALEXNET, (3, 227, 227))
+    # a fully connected layer after F x F x C equals a convolution with F x F kernels
+    rng = np.random.default_rng(1)
+    volume, fc_w = rng.standard_normal((5, 4, 4)), rng.standard_normal((7, 5 * 4 * 4))
+    as_conv = convcore.conv2d(volume, fc_w.reshape(7, 5, 4, 4)).ravel()
+    report = {
+        "sparse_interactions": {
+            name: dict(stored_floats=c.stored_floats, index_entries=c.index_entries,
+                       muls=c.muls, adds=c.adds, flops=c.flops, bytes=c.bytes)
+            for name, c in costs.items()},
+        "ratios": {"dense_over_conv_storage": dense.stored_floats / conv.stored_floats,
+                   "dense_over_conv_flops": dense.flops / conv.flops},
+        "parameters": {
+            "fully connected 32x32 -> 32x32": fc_params(32 * 32, 32 * 32),
+            "locally connected 3x3, gray, 30x30": locally_connected_params(30, 3),
+            "locally connected 3x3, 3 channels, 30x30": locally_connected_params(30, 3, 3),
+            "convolution 3x3x3, 1 filter": conv_params(3, 1, 3),
+            "convolution 3x3x3, 4 filters": conv_params(3, 4, 3),
+            "fc neuron on 32x32x3": 32 * 32 * 3,
+            "fc neuron on 200x200x3": 200 * 200 * 3,
+        },
+        "output_sizes": {
+            "1x1 padded by 2, 5x5 filter": convcore.conv_output_size(1, 5, padding=2),
+            "300x400 padded by 2, 5x5 filter": convcore.conv_output_size((300, 400), 5,
+                                                                         padding=2),
+            "2x2 max pool stride 2 on 300x400": convcore.conv_output_size((300, 400), 2, 2),
+            "AlexNet conv1 227, 11x11 stride 4": convcore.conv_output_size(227, 11, 4),
+            "4/4 layer on 32": convcore.conv_output_size(32, 4, 4),
+            "3x3 stride 2 pool on 32": convcore.conv_output_size(32, 3, 2),
+        },
+        "vgg16": vgg,
+        "vgg16_total_params": sum(r["params"] for r in vgg),
+        "lenet5_total_params": sum(r["params"] for r in lenet),
+        "alexnet_total_params": sum(r["params"] for r in alexnet),
+        "fc_as_conv_max_difference": float(np.abs(as_conv - fc_w @ volume.ravel()).max()),
+    }
+    report["measured"] = measure(quick, progress)
+    return report
+
+
+def format_report(r: dict) -> str:
+    si, lines = r["sparse_interactions"], []
+    lines.append("1. Sparse interactions: 320x280 input, 2x1 kernel (output 319x280)")
+    lines.append(f"   {'representation':<14} {'stored floats':>16} {'flops':>16} {'bytes':>16}")
+    for name in ("convolution", "sparse", "dense"):
+        c = si[name]
+        lines.append(f"   {name:<14} {c['stored_floats']:>16,} {c['flops']:>16,} "
+                     f"{c['bytes']:>16,}")
+    ra = r["ratios"]
+    lines.append(f"   dense / convolution: {ra['dense_over_conv_storage']:.3g}x the storage, "
+                 f"{ra['dense_over_conv_flops']:,.0f}x the arithmetic")
+    lines.append("\n2. Parameters")
+    lines += [f"   {k:<42} {v:>12,}" for k, v in r["parameters"].items()]
+    lines.append("\n3. Output sizes")
+    lines += [f"   {k:<42} {v!s:>12}" for k, v in r["output_sizes"].items()]
+    lines.append("\n4. VGG-16 on 224x224x3")
+    lines.append(f"   {'layer':<10} {'output':>16} {'params':>14} {'activations':>12}")
+    for row in r["vgg16"]:
+        shape = "x".join(str(v) for v in row["output"])
+        lines.append(f"   {row['name']:<10} {shape:>16} {row['params']:>14,} "
+                     f"{row['activations']:>12,}")
+    lines.append(f"   total parameters {r['vgg16_total_params']:,}")
+    lines.append(f"   LeNet-5 parameters {r['lenet5_total_params']:,}; AlexNet parameters "
+                 f"{r['alexnet_total_params']:,}")
+    lines.append(f"   fully connected = convolution with the volume's size: max difference "
+                 f"{r['fc_as_conv_max_difference']:.1e}")
+    m = r["measured"]
+    e = m["edge_320x280"]
+    lines.append("\n5. Measured (median, this machine)")
+    lines.append(f"   320x280 2x1: direct {e['direct'] * 1e3:.3f} ms, im2col "
+                 f"{e['im2col'] * 1e3:.3f} ms, sparse matrix {e['sparse'] * 1e3:.3f} ms "
+                 f"(sparse / direct {e['sparse'] / e['direct']:.1f}x; same arithmetic)")
+    n = m["dense_side"]
+    d = m[f"edge_{n}x{n}"]
+    pred = representation_costs((n, n), (2, 1))
+    lines.append(f"   {n}x{n} 2x1: direct {d['direct'] * 1e3:.3f} ms, sparse "
+                 f"{d['sparse'] * 1e3:.3f} ms, dense {d['dense'] * 1e3:.3f} ms; dense / direct "
+                 f"measured {d['dense'] / d['direct']:,.0f}x, predicted by flops "
+                 f"{pred['dense'].flops / pred['convolution'].flops:,.0f}x")
+    return "\n".join(lines)
+
+
+def plot_report(path: str, quick: bool) -> None:
+    try:
+        import matplotlib
+    except ImportError:
+        raise SystemExit("--plot needs matplotlib: pip install matplotlib") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [8, 16, 24, 32] if quick else [8, 16, 32, 48, 64, 96]
+    times = {k: [] for k in ("convolution", "sparse", "dense")}
+    floats = {k: [] for k in times}
+    rng = np.random.default_rng(2)
+    for n in sizes:
+        x = rng.standard_normal((1, 1, n, n)).astype(np.float32)
+        dense = convcore.conv_matrix((1, n, n), EDGE, format="dense")
+        sparse = convcore.conv_matrix((1, n, n), EDGE)
+        times["convolution"].append(_median(lambda x=x: convcore.conv2d(x, EDGE), quick))
+        times["sparse"].append(_median(lambda s=sparse, x=x: s @ x.ravel(), quick))
+        times["dense"].append(_median(lambda d=dense, x=x: d @ x.ravel(), quick))
+        for k, c in representation_costs((n, n), (2, 1)).items():
+            floats[k].append(c.stored_floats)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    for k in times:
+        a.loglog(sizes, times[k], "o-", label=k)
+        b.loglog(sizes, floats[k], "o-", label=k)
+    a.set(xlabel="image side n (n x n, 2x1 kernel)", ylabel="median time (s)")
+    b.set(xlabel="image side n", ylabel="stored floats")
+    a.legend()
+    b.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def run(quick: bool, json_path: str | None, plot_path: str | None) -> int:
+    def progress(msg: str) -> None:
+        print(f"  ... {msg}", file=sys.stderr, flush=True)
+
+    report = build_report(quick, progress)
+    print(format_report(report))
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(report, f, indent=1, default=list)
+    if plot_path:
+        plot_report(plot_path, quick)
+        print(f"\nplot written to {plot_path}")
+    return 0
