@@ -33,6 +33,14 @@ class RepresentationCost:
         return self.stored_floats * self.itemsize + self.index_entries * _INDEX_BYTES
 
 
+def _layer_geometry(c_in, h, w, c_out, r, s, stride, padding, dilation, groups):
+    """The validated geometry of a layer described by sizes only (zero-strided stand-ins
+    for the arrays: no memory, the same checks and messages as conv2d)."""
+    image = np.broadcast_to(np.float32(0), (1, c_in, h, w))
+    weight = np.broadcast_to(np.float32(0), (c_out, max(c_in // max(groups, 1), 1), r, s))
+    return _prepare(2, image, weight, None, stride, padding, dilation, groups)[0]
+
+
 def _taps_inside(n: int, n_out: int, k: int, stride: int, dilation: int, pad: int) -> int:
     """Sum over the outputs of the number of their k taps that land inside [0, n)."""
     o = np.arange(n_out)[:, None] * stride - pad + np.arange(k)[None, :] * dilation
@@ -83,9 +91,7 @@ def representation_costs(input_shape, kernel_shape, stride=1, padding=0, dilatio
     h, w = int_tuple("input_shape", input_shape, 2)
     r, s = int_tuple("kernel_shape", kernel_shape, 2)
     c_in, c_out = as_int("in_channels", in_channels), as_int("out_channels", out_channels)
-    image = np.broadcast_to(np.float32(0), (1, c_in, h, w))
-    weight = np.broadcast_to(np.float32(0), (c_out, max(c_in // max(groups, 1), 1), r, s))
-    g, *_ = _prepare(2, image, weight, None, stride, padding, dilation, groups)
+    g = _layer_geometry(c_in, h, w, c_out, r, s, stride, padding, dilation, groups)
     itemsize = np.dtype(dtype).itemsize
     cg, outputs = g.C // g.groups, g.K * g.Hout * g.Wout
     pairs = (g.K * cg * _taps_inside(g.H, g.Hout, g.R, g.stride[0], g.dilation[0], g.pad[0][0])
@@ -169,7 +175,6 @@ def conv_macs(input_shape, out_channels, kernel_size, stride=1, padding=0, dilat
     """
     c, h, w = (as_int("input_shape", v) for v in input_shape)
     r, s = int_tuple("kernel_size", kernel_size, 2)
-    image = np.broadcast_to(np.float32(0), (1, c, h, w))
-    weight = np.broadcast_to(np.float32(0), (out_channels, max(c // max(groups, 1), 1), r, s))
-    g, *_ = _prepare(2, image, weight, None, stride, padding, dilation, groups)
+    g = _layer_geometry(c, h, w, as_int("out_channels", out_channels), r, s, stride, padding,
+                        dilation, groups)
     return g.K * g.Hout * g.Wout * (g.C // g.groups) * g.R * g.S
