@@ -1,4 +1,4 @@
-"""The ``convcore`` command line: ``convcore report``, ``convcore demo``, ``convcore config``."""
+"""The ``convcore`` command line: ``report``, ``summary``, ``demo``, ``config``."""
 
 from __future__ import annotations
 
@@ -65,6 +65,25 @@ def _report(args: argparse.Namespace) -> int:
     return run(args.quick, args.json, args.plot)
 
 
+def _summary(args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    from convcore import nn
+
+    spec = args.spec
+    if os.path.isfile(spec):  # a file holding a text or JSON spec
+        with open(spec, encoding="utf-8") as f:
+            spec = f.read()
+    try:
+        table = nn.summary(spec)
+    except (TypeError, ValueError) as exc:
+        print(f"convcore summary: error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(table.as_dict(), indent=1) if args.json else table)
+    return 0
+
+
 def _config(args: argparse.Namespace) -> int:
     convcore.show_config()
     return 0
@@ -86,6 +105,14 @@ def main(argv: list[str] | None = None) -> int:
                    ).set_defaults(func=_demo)
     sub.add_parser("config", help="print the build and run-time configuration"
                    ).set_defaults(func=_config)
+    summ = sub.add_parser("summary", help="output shapes, parameters and MACs of a network",
+                          description="Print the layer table of a network spec: a built-in "
+                          "name (lenet5, alexnet, zfnet, vgg16), a text spec such as "
+                          "'input 3x32x32, conv3-16 p1, relu, maxpool2, fc10', a JSON list, "
+                          "or a file holding one.")
+    summ.add_argument("spec", help="built-in name, text or JSON spec, or a file")
+    summ.add_argument("--json", action="store_true", help="print the table as JSON")
+    summ.set_defaults(func=_summary)
     args = parser.parse_args(argv)
     if args.threads is not None:
         try:

@@ -1,0 +1,502 @@
+"""The layers: convolutions, pooling, activations, fully connected, dropout.
+
+Each runs on convcore's kernels (:func:`convcore.conv2d`, :func:`convcore.max_pool2d`,
+their backward functions ...) and holds its parameters as NumPy arrays with PyTorch's
+shapes, initialised as PyTorch initialises them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from convcore._checks import (
+    as_bool,
+    as_int,
+    as_real_array,
+    compute_dtype,
+    int_tuple,
+    padding_pairs,
+)
+from convcore.backward import conv1d_backward, conv2d_backward
+from convcore.functional import ALGORITHMS, _prepare, conv1d, conv2d, relu
+from convcore.nn._layer import Layer, float_dtype, generator, numel, shaped
+from convcore.pooling import (
+    _PoolCall,
+    avg_pool2d,
+    avg_pool2d_backward,
+    global_avg_pool2d,
+    max_pool2d,
+    max_pool2d_backward,
+)
+
+
+def _init_weight_and_bias(layer: Layer, shape: tuple, has_bias: bool, init, rng) -> None:
+    """PyTorch's default initialisation: ``kaiming_uniform_(a=sqrt(5))`` for the weight,
+    which is U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = prod(shape[1:]), and the
+    same bound for the bias; weight first, then bias, from one generator.  With
+    ``init=False``, zero-memory placeholders that ``forward`` refuses."""
+    dtype, out = layer.dtype, shape[0]
+    if as_bool("init", init):
+        rng = generator(rng)
+        bound = 1.0 / math.sqrt(numel(shape[1:]))
+        layer.weight = rng.uniform(-bound, bound, shape).astype(dtype)
+        layer.bias = rng.uniform(-bound, bound, out).astype(dtype) if has_bias else None
+    else:
+        layer.weight = shaped(shape, dtype)
+        layer.bias = shaped((out,), dtype) if has_bias else None
+        layer._uninitialised = {"weight", "bias"} if has_bias else {"weight"}
+
+
+def _positive(name: str, value) -> int:
+    v = as_int(name, value)
+    if v < 1:
+        raise ValueError(f"{name} must be >= 1, got {v}")
+    return v
+
+
+def _kwargs_repr(pairs) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in pairs)
+
+
+class _ConvNd(Layer):
+    _nd = 2
+    _param_names = ("weight", "bias")
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 dilation=1, groups=1, bias=True, *, algorithm="auto", dtype=np.float32,
+                 rng=None, init=True):
+        super().__init__()
+        nd = self._nd
+        self.in_channels = _positive("in_channels", in_channels)
+        self.out_channels = _positive("out_channels", out_channels)
+        self.groups = _positive("groups", groups)
+        if self.in_channels % self.groups or self.out_channels % self.groups:
+            raise ValueError(f"in_channels {self.in_channels} and out_channels "
+                             f"{self.out_channels} must be divisible by groups={self.groups}")
+        self.kernel_size = int_tuple("kernel_size", kernel_size, nd)
+        self.stride = int_tuple("stride", stride, nd)
+        self.dilation = int_tuple("dilation", dilation, nd)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"padding must be an int, a tuple, 'valid' or 'same'; "
+                                 f"got {padding!r}")
+        else:
+            padding_pairs(padding, nd)  # validated here, passed on as given
+        self.padding = padding
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+        self.algorithm = algorithm
+        self.dtype = float_dtype(dtype)
+        has_bias = as_bool("bias", bias)
+        shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
+        _init_weight_and_bias(self, shape, has_bias, init, rng)
+
+    def _call_args(self):
+        return (self.stride, self.padding, self.dilation, self.groups)
+
+    def _forward(self, x):
+        fn = conv1d if self._nd == 1 else conv2d
+        return fn(x, self.weight, self.bias, *self._call_args(), algorithm=self.algorithm)
+
+    def _backward(self, grad_output):
+        fn = conv1d_backward if self._nd == 1 else conv2d_backward
+        needs = ("input", "weight", "bias") if self.bias is not None else ("input", "weight")
+        # the sparse matrix is a forward-only route; its gradients come from 'auto'
+        algorithm = "auto" if self.algorithm == "sparse" else self.algorithm
+        gi, gw, gb = fn(self._grad(grad_output), self._input, self.weight,
+                        *self._call_args(), needs=needs, algorithm=algorithm)
+        self.grads = {"weight": gw} if gb is None else {"weight": gw, "bias": gb}
+        return gi
+
+    def _geometry(self, shape):
+        return _prepare(self._nd, shaped(shape), shaped(self.weight.shape), None,
+                        *self._call_args())[0]
+
+    def _output_shape(self, shape):
+        g = self._geometry(shape)
+        spatial = (g.Wout,) if self._nd == 1 else (g.Hout, g.Wout)
+        lead = (g.N,) if len(shape) == self._nd + 2 else ()
+        return (*lead, g.K, *spatial)
+
+    def _macs(self, shape):
+        g = self._geometry(shape)
+        return g.N * g.K * g.Hout * g.Wout * (g.C // g.groups) * g.R * g.S
+
+    def __repr__(self) -> str:
+        nd = self._nd
+        extra = [("stride", self.stride, (1,) * nd), ("padding", self.padding, 0),
+                 ("dilation", self.dilation, (1,) * nd), ("groups", self.groups, 1),
+                 ("bias", self.bias is not None, True), ("algorithm", self.algorithm, "auto")]
+        opts = _kwargs_repr((k, v) for k, v, default in extra if v != default)
+        k = self.kernel_size if nd == 2 else self.kernel_size[0]
+        return (f"{type(self).__name__}({self.in_channels}, {self.out_channels}, "
+                f"kernel_size={k}{', ' + opts if opts else ''})")
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution layer, as ``torch.nn.Conv2d``, on :func:`convcore.conv2d`.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size, stride, dilation : int or (int, int)
+    padding : int, tuple, 'same' or 'valid'
+        Every form :func:`convcore.conv2d` accepts, asymmetric pairs included.
+    groups : int
+    bias : bool
+    algorithm : {'auto', 'direct', 'im2col', 'sparse'}
+        The forward kernels; the backward pass runs on 'auto' for 'sparse'.
+    dtype : float32 or float64
+        The parameters' dtype (float32, as in PyTorch, by default).
+    rng : None, int or numpy.random.Generator
+        Source of the initial weights.
+    init : bool
+        False leaves the parameters as zero-memory placeholders of the right shape, for a
+        summary or before :meth:`load_state_dict`; ``forward`` refuses to run until then.
+
+    Attributes
+    ----------
+    weight : ndarray, shape (out_channels, in_channels // groups, *kernel_size)
+        Initialised as PyTorch does (``kaiming_uniform_(a=sqrt(5))``):
+        U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = in_channels // groups * R * S.
+    bias : ndarray, shape (out_channels,), or None
+        U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    grads : dict
+        'weight' and 'bias' gradients of the last :meth:`backward`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convcore import nn
+    >>> conv = nn.Conv2d(3, 64, 3, padding=1, rng=0)
+    >>> conv.num_params, conv.output_shape((8, 3, 224, 224))
+    (1792, (8, 64, 224, 224))
+    >>> conv(np.zeros((2, 3, 8, 8), np.float32)).shape
+    (2, 64, 8, 8)
+    """
+
+    _nd = 2
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution layer, as ``torch.nn.Conv1d``, on :func:`convcore.conv1d`.
+
+    Same parameters as :class:`Conv2d` with one spatial dimension: input (N, C, L) or
+    (C, L), weight (out_channels, in_channels // groups, kernel_size).
+
+    Examples
+    --------
+    >>> from convcore import nn
+    >>> nn.Conv1d(1, 4, 2, stride=2, rng=0).output_shape((1, 1, 100))
+    (1, 4, 50)
+    """
+
+    _nd = 1
+
+
+class _Pool2d(Layer):
+    def _call(self, shape) -> _PoolCall:
+        return _PoolCall(2, type(self).__name__, shaped(shape), self.kernel_size, self.stride,
+                         self.padding, getattr(self, "dilation", 1), self.ceil_mode)
+
+    def _output_shape(self, shape):
+        return self._call(shape).out_shape()
+
+    def _check_common(self, kernel_size, stride, padding, ceil_mode):
+        self.kernel_size = int_tuple("kernel_size", kernel_size, 2)
+        self.stride = self.kernel_size if stride is None else int_tuple("stride", stride, 2)
+        self.padding = int_tuple("padding", padding, 2, minimum=0)
+        for k, p in zip(self.kernel_size, self.padding, strict=True):
+            if p > k // 2:
+                raise ValueError(f"padding {p} is more than half the kernel size {k} "
+                                 "(padding must be <= kernel_size // 2)")
+        self.ceil_mode = as_bool("ceil_mode", ceil_mode)
+
+
+class MaxPool2d(_Pool2d):
+    """2-D max pooling, as ``torch.nn.MaxPool2d``, on :func:`convcore.max_pool2d`.
+
+    In training mode the forward pass records each window's argmax for the backward
+    pass; in eval mode it does not, and a backward call finds the argmax again.
+
+    Examples
+    --------
+    >>> from convcore import nn
+    >>> nn.MaxPool2d(2).output_shape((1, 64, 300, 400))
+    (1, 64, 150, 200)
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+        super().__init__()
+        self._check_common(kernel_size, stride, padding, ceil_mode)
+        self.dilation = int_tuple("dilation", dilation, 2)
+        self._indices = None
+
+    def _args(self):
+        return (self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+
+    def _forward(self, x):
+        if self.training:
+            y, self._indices = max_pool2d(x, *self._args(), return_indices=True)
+            return y
+        self._indices = None
+        return max_pool2d(x, *self._args())
+
+    def _backward(self, grad_output):
+        return max_pool2d_backward(self._grad(grad_output), self._input, *self._args(),
+                                   indices=self._indices)
+
+    def __repr__(self) -> str:
+        opts = [("stride", self.stride, self.kernel_size), ("padding", self.padding, (0, 0)),
+                ("dilation", self.dilation, (1, 1)), ("ceil_mode", self.ceil_mode, False)]
+        extra = _kwargs_repr((k, v) for k, v, d in opts if v != d)
+        return f"MaxPool2d(kernel_size={self.kernel_size}{', ' + extra if extra else ''})"
+
+
+class AvgPool2d(_Pool2d):
+    """2-D average pooling, as ``torch.nn.AvgPool2d``, on :func:`convcore.avg_pool2d`.
+
+    Examples
+    --------
+    >>> from convcore import nn
+    >>> nn.AvgPool2d(2).output_shape((6, 28, 28))
+    (6, 14, 14)
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None):
+        super().__init__()
+        self._check_common(kernel_size, stride, padding, ceil_mode)
+        self.count_include_pad = as_bool("count_include_pad", count_include_pad)
+        self.divisor_override = (None if divisor_override is None
+                                 else _positive("divisor_override", divisor_override))
+
+    def _args(self):
+        return (self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                self.count_include_pad, self.divisor_override)
+
+    def _forward(self, x):
+        return avg_pool2d(x, *self._args())
+
+    def _backward(self, grad_output):
+        return avg_pool2d_backward(self._grad(grad_output), self._input, *self._args())
+
+    def __repr__(self) -> str:
+        opts = [("stride", self.stride, self.kernel_size), ("padding", self.padding, (0, 0)),
+                ("ceil_mode", self.ceil_mode, False),
+                ("count_include_pad", self.count_include_pad, True),
+                ("divisor_override", self.divisor_override, None)]
+        extra = _kwargs_repr((k, v) for k, v, d in opts if v != d)
+        return f"AvgPool2d(kernel_size={self.kernel_size}{', ' + extra if extra else ''})"
+
+
+class GlobalAvgPool2d(Layer):
+    """Mean of each plane: (N, C, H, W) -> (N, C, 1, 1), as
+    ``torch.nn.AdaptiveAvgPool2d(1)`` (GoogLeNet's last pool).
+
+    Examples
+    --------
+    >>> from convcore import nn
+    >>> nn.GlobalAvgPool2d().output_shape((1, 1024, 7, 7))
+    (1, 1024, 1, 1)
+    """
+
+    def _output_shape(self, shape):
+        if len(shape) not in (3, 4) or 0 in shape[-2:]:
+            raise ValueError(f"input must have shape (N, C, H, W) or (C, H, W) with H, W >= 1; "
+                             f"got {shape}")
+        return (*shape[:-2], 1, 1)
+
+    def _forward(self, x):
+        return global_avg_pool2d(x)
+
+    def _backward(self, grad_output):
+        g = self._grad(grad_output)
+        x = self._input
+        shape = np.shape(x)
+        dtype = compute_dtype(np.asarray(x))
+        # every pixel of a plane gets its plane's gradient / (H * W)
+        return np.broadcast_to(g / (shape[-1] * shape[-2]), shape).astype(dtype)
+
+
+class ReLU(Layer):
+    """max(x, 0) elementwise (:func:`convcore.relu`); the gradient passes where x > 0.
+
+    Examples
+    --------
+    >>> from convcore import nn
+    >>> nn.ReLU()([-1.0, 2.0])
+    array([0., 2.])
+    """
+
+    def _forward(self, x):
+        return relu(x)
+
+    def _backward(self, grad_output):
+        g = self._grad(grad_output)
+        x = np.asarray(self._input)
+        dtype = compute_dtype(x, g)
+        return np.where(x > 0, g, 0).astype(dtype, copy=False)
+
+
+class Flatten(Layer):
+    """Flatten dimensions ``start_dim`` to ``end_dim`` (by default all but the batch), as
+    ``torch.nn.Flatten``.
+
+    Examples
+    --------
+    >>> from convcore import nn
+    >>> nn.Flatten().output_shape((8, 512, 7, 7))
+    (8, 25088)
+    """
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim = as_int("start_dim", start_dim)
+        self.end_dim = as_int("end_dim", end_dim)
+
+    def _output_shape(self, shape):
+        n = len(shape)
+        start = self.start_dim + n if self.start_dim < 0 else self.start_dim
+        end = self.end_dim + n if self.end_dim < 0 else self.end_dim
+        if not (0 <= start < n and 0 <= end < n) or start > end:
+            raise ValueError(f"dimensions {self.start_dim}..{self.end_dim} do not fit an input "
+                             f"of {n} dimensions")
+        return (*shape[:start], numel(shape[start:end + 1]), *shape[end + 1:])
+
+    def _forward(self, x):
+        x = as_real_array("x", x)
+        return x.reshape(self._output_shape(x.shape))
+
+    def _backward(self, grad_output):
+        return self._grad(grad_output).reshape(np.shape(self._input))
+
+    def __repr__(self) -> str:
+        return f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim})"
+
+
+class Linear(Layer):
+    """Fully connected layer ``y = x @ weight.T + bias`` on the last dimension, as
+    ``torch.nn.Linear``.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    bias : bool
+    dtype, rng, init
+        As for :class:`Conv2d`.
+
+    Attributes
+    ----------
+    weight : ndarray, shape (out_features, in_features)
+        U(-1/sqrt(in_features), 1/sqrt(in_features)), as PyTorch.
+    bias : ndarray, shape (out_features,), or None
+        The same bound.
+
+    Examples
+    --------
+    >>> from convcore import nn
+    >>> fc = nn.Linear(25088, 4096, init=False)
+    >>> fc.num_params, fc.output_shape((1, 25088))
+    (102764544, (1, 4096))
+    """
+
+    _param_names = ("weight", "bias")
+
+    def __init__(self, in_features, out_features, bias=True, *, dtype=np.float32, rng=None,
+                 init=True):
+        super().__init__()
+        self.in_features = _positive("in_features", in_features)
+        self.out_features = _positive("out_features", out_features)
+        self.dtype = float_dtype(dtype)
+        has_bias = as_bool("bias", bias)
+        _init_weight_and_bias(self, (self.out_features, self.in_features), has_bias, init, rng)
+
+    def _output_shape(self, shape):
+        if not shape or shape[-1] != self.in_features:
+            raise ValueError(f"the input's last dimension must be in_features="
+                             f"{self.in_features}; got shape {shape}")
+        return (*shape[:-1], self.out_features)
+
+    def _macs(self, shape):
+        return numel(shape[:-1]) * self.in_features * self.out_features
+
+    def _forward(self, x):
+        x = as_real_array("x", x)
+        self._output_shape(x.shape)
+        dtype = compute_dtype(x, self.weight)
+        y = x.astype(dtype, copy=False) @ self.weight.astype(dtype, copy=False).T
+        if self.bias is not None:
+            y += self.bias
+        return y
+
+    def _backward(self, grad_output):
+        x = as_real_array("x", self._input)
+        dtype = compute_dtype(x, self.weight)
+        g = self._grad(grad_output).astype(dtype, copy=False)
+        g2 = g.reshape(-1, self.out_features)
+        x2 = x.reshape(-1, self.in_features).astype(dtype, copy=False)
+        self.grads = {"weight": g2.T @ x2}
+        if self.bias is not None:
+            self.grads["bias"] = g2.sum(axis=0)
+        return (g @ self.weight.astype(dtype, copy=False)).reshape(x.shape)
+
+    def __repr__(self) -> str:
+        b = "" if self.bias is not None else ", bias=False"
+        return f"Linear({self.in_features}, {self.out_features}{b})"
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training mode each value is zeroed with probability ``p`` and
+    the survivors scaled by 1 / (1 - p), so the expected output is the input; in eval
+    mode the identity, as ``torch.nn.Dropout``.
+
+    Parameters
+    ----------
+    p : float in [0, 1]
+    rng : None, int or numpy.random.Generator
+        Source of the masks (seed it for reproducible runs).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convcore import nn
+    >>> drop = nn.Dropout(0.5, rng=0)
+    >>> y = drop(np.ones(10_000))
+    >>> sorted(set(y.tolist())), round(float(y.mean()), 1)
+    ([0.0, 2.0], 1.0)
+    >>> drop.eval()(np.ones(3))
+    array([1., 1., 1.])
+    """
+
+    def __init__(self, p=0.5, *, rng=None):
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, int | float | np.floating | np.integer):
+            raise TypeError(f"p must be a float, got {p!r}")
+        if not 0.0 <= float(p) <= 1.0:
+            raise ValueError(f"dropout probability p must be in [0, 1], got {p}")
+        self.p = float(p)
+        self.rng = generator(rng)
+        self._scale = None
+
+    def _forward(self, x):
+        x = as_real_array("x", x)
+        if not self.training or self.p == 0.0:
+            self._scale = None
+            return x
+        dtype = compute_dtype(x)
+        if self.p == 1.0:
+            self._scale = np.zeros(x.shape, dtype)
+        else:  # each kept value scaled by 1 / (1 - p), the dropped ones zero
+            keep = self.rng.random(x.shape) >= self.p
+            self._scale = keep * dtype.type(1.0 / (1.0 - self.p))
+        return x * self._scale
+
+    def _backward(self, grad_output):
+        g = self._grad(grad_output)
+        return g if self._scale is None else g * self._scale
+
+    def __repr__(self) -> str:
+        return f"Dropout(p={self.p})"
