@@ -1,0 +1,552 @@
+"""Convolution and pooling over Dask arrays: one convcore call per output block.
+
+The functions here take a :class:`dask.array.Array` and return a lazy one.  Each block
+of the result is computed by :func:`convcore.conv2d` (or the pooling functions) on
+exactly the input it needs, so images larger than memory are filtered block by block
+and a batch is spread over threads or a :mod:`dask.distributed` cluster.
+
+How the blocks are made, along H and along W independently:
+
+- Output chunks follow the input chunks: output ``o`` goes with the input chunk that
+  holds its window's centre tap, input index ``o * stride - pad_before +
+  (dilation * (kernel - 1)) // 2`` (clamped to the image).  A 'same' convolution at
+  stride 1 keeps the input chunks; at stride ``s`` a chunk of ``c`` rows gives about
+  ``c / s`` output rows (exactly, for chunks that are multiples of ``s``, with a 2x2/2
+  pool or a 3x3/2 window padded by 1).  A chunk that would get no output is dropped.
+- The halo is exactly the receptive field: an output block ``[o0, o1)`` reads input
+  rows ``o0 * stride - pad_before`` to ``(o1 - 1) * stride - pad_before + dilation *
+  (kernel - 1)``, taken from whichever input chunks hold them (a halo may span several
+  small chunks).  Only the parts of neighbouring chunks a block needs are copied out.
+- The image border: a convolution block gets the part of that range outside the image
+  as its own asymmetric zero padding, so every output is computed from the same taps as
+  on the whole array.  A pooling block at the border is padded explicitly (-inf for
+  max, 0 for average) and average pooling's divisors are those of the whole array.
+
+The results equal the in-memory functions on the computed array: pooling exactly (max
+is exact, and a window's sum runs in the same row-major order and is divided by the same
+divisor), the direct convolution exactly (each output accumulates its products in one
+fixed order wherever it sits in its row), im2col to rounding (BLAS sums in an order that
+depends on the matrix sizes, and ``algorithm="auto"`` may choose differently for a block
+than for the whole array).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import operator
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from convcore import functional, pooling
+from convcore._checks import as_bool
+
+try:
+    import dask.array as da
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+except ImportError as exc:  # the extra is optional
+    raise ImportError(
+        "convcore.dask needs Dask: install it with pip install 'convcore[dask]' "
+        "(dask[array] and distributed)"
+    ) from exc
+
+__all__ = ["ChannelRechunkWarning", "avg_pool2d", "conv2d", "max_pool2d"]
+
+# int, (ph, pw), ((top, bottom), (left, right)), 'same' or 'valid'
+Padding = int | str | tuple[int, int] | tuple[tuple[int, int], tuple[int, int]]
+
+
+class ChannelRechunkWarning(da.PerformanceWarning):
+    """The input's channels were split across chunks and had to be rechunked."""
+
+
+@dataclass(frozen=True)
+class _Span:
+    """One output block along one axis.
+
+    Outputs ``[o0, o1)`` read input ``[lo, hi)``, which may reach into the padding;
+    ``pieces`` are (chunk index, start, stop) in chunk coordinates and cover the part of
+    ``[lo, hi)`` inside the input, ``[max(lo, 0), min(hi, size))``.
+    """
+
+    o0: int
+    o1: int
+    lo: int
+    hi: int
+    pieces: tuple[tuple[int, int, int], ...]
+
+
+def _plan_axis(size: int, chunks: tuple[int, ...], kernel: int, stride: int, dilation: int,
+               pad_before: int, n_out: int) -> list[_Span]:
+    """Output blocks along one axis of ``size`` cells split into ``chunks``."""
+    reach = dilation * (kernel - 1)
+    centre = reach // 2 - pad_before  # input index of output 0's centre tap
+    starts = [0]
+    for c in chunks:
+        starts.append(starts[-1] + c)
+    bounds = [0]
+    for b in starts[1:-1]:
+        # first output whose centre tap is at or after input index b
+        bounds.append(min(max(-(-(b - centre) // stride), 0), n_out))
+    bounds.append(n_out)
+    spans = []
+    for o0, o1 in zip(bounds[:-1], bounds[1:], strict=True):
+        if o1 <= o0:
+            continue
+        lo = o0 * stride - pad_before
+        hi = (o1 - 1) * stride - pad_before + reach + 1
+        a, b = max(lo, 0), min(hi, size)
+        pieces = []
+        j = max(bisect.bisect_right(starts, a) - 1, 0)
+        while a < b and j < len(chunks) and starts[j] < b:
+            s0, s1 = max(a, starts[j]), min(b, starts[j + 1])
+            if s0 < s1:
+                pieces.append((j, s0 - starts[j], s1 - starts[j]))
+            j += 1
+        spans.append(_Span(o0, o1, lo, hi, tuple(pieces)))
+    return spans
+
+
+def _take(chunk: np.ndarray, h0: int, h1: int, w0: int, w1: int, copy: bool) -> np.ndarray:
+    """Part of an input chunk; a copy when small, so the chunk itself can be freed."""
+    part = chunk[..., h0:h1, w0:w1]
+    return part.copy() if copy else part
+
+
+def _assemble(pieces: list[list[np.ndarray]]) -> np.ndarray:
+    """One array from a grid of pieces (rows along H, columns along W)."""
+    rows = [row[0] if len(row) == 1 else np.concatenate(row, axis=-1) for row in pieces]
+    return rows[0] if len(rows) == 1 else np.concatenate(rows, axis=-2)
+
+
+def _input_grid(x, layer: dict, halo_name: str, in_lead: tuple, rows: _Span,
+                cols: _Span) -> list[list]:
+    """Keys of the input pieces of one block, adding a slicing task for each partial
+    chunk to ``layer``."""
+    grid = []
+    for jh, h0, h1 in rows.pieces:
+        line = []
+        for jw, w0, w1 in cols.pieces:
+            key = (x.name, *in_lead, jh, jw)
+            ch, cw = x.chunks[-2][jh], x.chunks[-1][jw]
+            if (h0, h1, w0, w1) != (0, ch, 0, cw):
+                part = (halo_name, *in_lead, jh, jw, h0, h1, w0, w1)
+                copy = 2 * (h1 - h0) * (w1 - w0) <= ch * cw
+                layer[part] = (_take, key, h0, h1, w0, w1, copy)
+                key = part
+            line.append(key)
+        grid.append(line)
+    return grid
+
+
+def _check_dask_input(name: str, x):
+    if not isinstance(x, da.Array):
+        raise TypeError(
+            f"{name}: x must be a dask.array.Array, got {type(x).__name__}; for an array "
+            f"in memory call convcore.{name}"
+        )
+    if any(math.isnan(c) for axis in x.chunks for c in axis):
+        raise ValueError(
+            f"{name}: x has unknown chunk sizes {x.chunks}; call x.compute_chunk_sizes() "
+            "first"
+        )
+
+
+def _stand_in(x) -> np.ndarray:
+    """A zero-stride array of x's shape and dtype, for validating without computing."""
+    return np.broadcast_to(np.zeros((), dtype=x.dtype), x.shape)
+
+
+def _meta(ndim: int, dtype) -> np.ndarray:
+    return np.empty((0,) * ndim, dtype=dtype)
+
+
+# ---------------------------------------------------------------------------- conv2d
+
+
+@dataclass(frozen=True)
+class _ConvBlock:
+    """What one output block of a convolution needs besides its input pieces."""
+
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    groups: int
+    algorithm: str
+    pads: tuple[tuple[int, int], tuple[int, int]]
+    zeros_shape: tuple[int, ...] | None  # the block reads no input: convolve zeros
+    dtype: np.dtype
+
+
+def _conv_block(pieces, weight, bias, spec: _ConvBlock) -> np.ndarray:
+    if spec.zeros_shape is not None:
+        x = np.zeros(spec.zeros_shape, dtype=spec.dtype)
+    else:
+        x = _assemble(pieces)
+    return functional.conv2d(x, weight, bias, spec.stride, spec.pads, spec.dilation,
+                             spec.groups, algorithm=spec.algorithm)
+
+
+def _block_pads(rows: _Span, cols: _Span, size: tuple[int, int]):
+    """The block's own padding: the part of its receptive field outside the input."""
+    return tuple((max(lo, 0) - lo, hi - min(hi, n))
+                 for (lo, hi), n in zip(((rows.lo, rows.hi), (cols.lo, cols.hi)), size,
+                                        strict=True))
+
+
+def conv2d(x: da.Array, weight: ArrayLike, bias: ArrayLike | None = None,
+           stride: int | tuple[int, int] = 1, padding: Padding = 0,
+           dilation: int | tuple[int, int] = 1, groups: int = 1, *,
+           algorithm: str = "auto") -> da.Array:
+    """2-D convolution of a Dask array, block by block, as :func:`convcore.conv2d`.
+
+    Each output block is one :func:`convcore.conv2d` call on the input rows and columns
+    its windows read (its receptive field, taken from as many input chunks as it
+    spans), with the part of that field outside the image passed as the block's own
+    zero padding.  Output chunks follow the input chunks: an output goes with the input
+    chunk that holds its window's centre tap, so 'same' at stride 1 keeps the chunks
+    and stride ``s`` divides them by about ``s``.
+
+    Parameters
+    ----------
+    x : dask.array.Array, shape (N, C, H, W) or (C, H, W)
+        Chunked along any of N, H and W.  Channels must be in one chunk; if they are
+        not, x is rechunked along C with a :class:`ChannelRechunkWarning`.
+    weight : array_like, shape (K, C // groups, R, S)
+        Filters, in memory (shipped once to every worker).
+    bias : array_like, shape (K,), optional
+    stride, padding, dilation, groups, algorithm
+        As :func:`convcore.conv2d`: every padding form ('same', 'valid', int, per
+        dimension, ((top, bottom), (left, right))), any stride and dilation, whether or
+        not it divides the chunk sizes.
+
+    Returns
+    -------
+    dask.array.Array, shape (N, K, Hout, Wout) or (K, Hout, Wout)
+        Lazy; chunks: N as x, K in one chunk, H and W by the rule above.  Computed, it
+        equals :func:`convcore.conv2d` on the computed x: exactly with
+        ``algorithm="direct"``, to rounding otherwise (BLAS); dtype as there.
+
+    Raises
+    ------
+    TypeError
+        x not a Dask array; bad dtypes or parameter types (as :func:`convcore.conv2d`).
+    ValueError
+        x with unknown chunk sizes; shapes or parameters :func:`convcore.conv2d` rejects
+        (checked here, before anything is computed).
+
+    Notes
+    -----
+    Each block's kernel uses :func:`convcore.get_num_threads` threads.  Under Dask's
+    threaded scheduler, which already runs blocks in parallel, ``convcore.set_num_threads(1)``
+    avoids oversubscribing the cores; ``dask.distributed`` workers start with
+    ``OMP_NUM_THREADS=1``.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> import convcore, convcore.dask
+    >>> x = da.arange(64.0, chunks=16).reshape(1, 1, 8, 8).rechunk((1, 1, 4, 4))
+    >>> w = np.ones((2, 1, 3, 3))
+    >>> y = convcore.dask.conv2d(x, w, padding="same")
+    >>> y.shape, y.chunks
+    ((1, 2, 8, 8), ((1,), (2,), (4, 4), (4, 4)))
+    >>> np.allclose(y.compute(), convcore.conv2d(x.compute(), w, padding="same"))
+    True
+    >>> convcore.dask.conv2d(x, w, stride=3).chunks      # 2 x 2 outputs: one per chunk
+    ((1,), (2,), (1, 1), (1, 1))
+    """
+    _check_dask_input("conv2d", x)
+    g, _, weight, bias, dtype, batched = functional._prepare(2, _stand_in(x), weight, bias,
+                                                             stride, padding, dilation,
+                                                             groups)
+    if algorithm not in functional.ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {functional.ALGORITHMS}, got {algorithm!r}")
+    channel_axis = x.ndim - 3
+    if len(x.chunks[channel_axis]) > 1:
+        warnings.warn(
+            f"conv2d: x has its {g.C} channels in {len(x.chunks[channel_axis])} chunks "
+            f"{x.chunks[channel_axis]}; rechunking to one chunk along C (every output "
+            "reads all channels of its group)",
+            ChannelRechunkWarning,
+            stacklevel=2,
+        )
+        x = x.rechunk({channel_axis: -1})
+    spans_h = _plan_axis(g.H, x.chunks[-2], g.R, g.stride[0], g.dilation[0], g.pad[0][0],
+                         g.Hout)
+    spans_w = _plan_axis(g.W, x.chunks[-1], g.S, g.stride[1], g.dilation[1], g.pad[1][0],
+                         g.Wout)
+    token = tokenize(x, weight, bias, g, algorithm)
+    name, halo_name = f"convcore-conv2d-{token}", f"convcore-conv2d-halo-{token}"
+    weight_key, bias_key = f"convcore-conv2d-weight-{token}", None
+    layer: dict = {weight_key: weight}
+    if bias is not None:
+        bias_key = f"convcore-conv2d-bias-{token}"
+        layer[bias_key] = bias
+    n_chunks = x.chunks[0] if batched else (None,)
+    for n, n_len in enumerate(n_chunks):
+        in_lead, out_lead = ((n, 0), (n, 0)) if batched else ((0,), (0,))
+        for bh, rows in enumerate(spans_h):
+            for bw, cols in enumerate(spans_w):
+                spec_pads = _block_pads(rows, cols, (g.H, g.W))
+                zeros_shape = None
+                grid: list = []
+                if rows.pieces and cols.pieces:
+                    grid = _input_grid(x, layer, halo_name, in_lead, rows, cols)
+                else:  # every window of the block lies in the padding
+                    lead = (n_len, g.C) if batched else (g.C,)
+                    zeros_shape = (*lead, 1, 1)
+                    spec_pads = ((rows.hi - rows.lo - 1, 0), (cols.hi - cols.lo - 1, 0))
+                spec = _ConvBlock(g.stride, g.dilation, g.groups, algorithm, spec_pads,
+                                  zeros_shape, x.dtype)
+                layer[(name, *out_lead, bh, bw)] = (_conv_block, grid, weight_key, bias_key,
+                                                    spec)
+    spatial = (tuple(s.o1 - s.o0 for s in spans_h), tuple(s.o1 - s.o0 for s in spans_w))
+    chunks = ((x.chunks[0], (g.K,)) if batched else ((g.K,),)) + spatial
+    graph = HighLevelGraph.from_collections(name, layer, dependencies=[x])
+    return da.Array(graph, name, chunks, meta=_meta(x.ndim, dtype))
+
+
+# ---------------------------------------------------------------------------- pooling
+
+
+@dataclass(frozen=True)
+class _PoolBlock:
+    """What one output block of a pooling needs besides its input pieces."""
+
+    kind: str  # "max" or "avg"
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    pad: tuple[int, int]  # the whole array's padding (for divisors and indices)
+    size: tuple[int, int]  # the whole array's (H, W)
+    rows: tuple[int, int, int, int]  # (o0, o1, lo, hi)
+    cols: tuple[int, int, int, int]
+    lead: tuple[int, ...]  # the block's (N, C) or (C,) sizes
+    dtype: np.dtype
+    count_include_pad: bool = True
+    divisor_override: int | None = None
+    return_indices: bool = False
+
+
+def _padded_block(pieces, spec: _PoolBlock, fill) -> np.ndarray:
+    """The block's receptive field with the cells outside the input set to ``fill``."""
+    (_, _, lo_h, hi_h), (_, _, lo_w, hi_w) = spec.rows, spec.cols
+    out = np.full((*spec.lead, hi_h - lo_h, hi_w - lo_w), fill, dtype=spec.dtype)
+    r = max(lo_h, 0) - lo_h
+    for row in pieces:
+        c = max(lo_w, 0) - lo_w
+        for p in row:
+            out[..., r:r + p.shape[-2], c:c + p.shape[-1]] = p
+            c += p.shape[-1]
+        r += row[0].shape[-2]
+    return out
+
+
+def _first_inside(o0, o1, kernel, stride, dilation, pad, size) -> np.ndarray:
+    """Per output, the input index of its window's first tap inside [0, size), or -1."""
+    start = np.arange(o0, o1, dtype=np.int64) * stride - pad
+    first_tap = np.maximum(-(start // dilation), 0)  # ceil(-start / dilation), >= 0
+    at = start + first_tap * dilation
+    return np.where((first_tap < kernel) & (at < size), at, -1)
+
+
+def _global_indices(idx: np.ndarray, spec: _PoolBlock) -> np.ndarray:
+    """Argmax positions in the block's field as flat positions in the whole plane.
+
+    A window whose maximum is -inf keeps its initial index, which in a padded block may
+    be a padding cell; the whole array's kernel starts from the window's first cell
+    inside the input instead (or -1 when there is none), so that is put back.
+    """
+    H, W = spec.size
+    (o0h, o1h, lo_h, _), (o0w, o1w, lo_w, hi_w) = spec.rows, spec.cols
+    width = hi_w - lo_w
+    r = idx // width + lo_h
+    c = idx % width + lo_w
+    inside = (idx >= 0) & (r >= 0) & (r < H) & (c >= 0) & (c < W)
+    if inside.all():
+        return r * W + c
+    fr = _first_inside(o0h, o1h, spec.kernel[0], spec.stride[0], spec.dilation[0],
+                       spec.pad[0], H)[:, None]
+    fc = _first_inside(o0w, o1w, spec.kernel[1], spec.stride[1], spec.dilation[1],
+                       spec.pad[1], W)[None, :]
+    initial = np.where((fr >= 0) & (fc >= 0), fr * W + fc, -1)
+    return np.where(inside, r * W + c, initial)
+
+
+def _avg_divisors(o0, o1, kernel, stride, pad, size, count_include_pad) -> np.ndarray:
+    """Cells of each window along one axis that the whole array's average counts."""
+    start = np.arange(o0, o1, dtype=np.int64) * stride - pad
+    end = np.minimum(start + kernel, size + pad)  # the ceil-mode overhang never counts
+    if count_include_pad:
+        return end - start
+    return np.minimum(end, size) - np.maximum(start, 0)
+
+
+def _pool_block(pieces, spec: _PoolBlock):
+    H, W = spec.size
+    (o0h, o1h, lo_h, hi_h), (o0w, o1w, lo_w, hi_w) = spec.rows, spec.cols
+    inside = lo_h >= 0 and hi_h <= H and lo_w >= 0 and hi_w <= W
+    if spec.kind == "max":
+        x = _assemble(pieces) if inside else _padded_block(pieces, spec, -np.inf)
+        res = pooling.max_pool2d(x, spec.kernel, spec.stride, 0, spec.dilation, False,
+                                 spec.return_indices)
+        if spec.return_indices:
+            return res[0], _global_indices(res[1], spec)
+        return res
+    if inside:  # whole windows: both divisor rules give the window's size
+        return pooling.avg_pool2d(_assemble(pieces), spec.kernel, spec.stride, 0, False,
+                                  spec.count_include_pad, spec.divisor_override)
+    x = _padded_block(pieces, spec, 0)
+    if spec.divisor_override is not None:
+        return pooling.avg_pool2d(x, spec.kernel, spec.stride, 0, False, True,
+                                  spec.divisor_override)
+    # The window sums (row-major, as the whole array's; the added zeros change none),
+    # divided by the whole array's divisors, as its kernel does.
+    sums = pooling.avg_pool2d(x, spec.kernel, spec.stride, 0, False, True, 1)
+    dh = _avg_divisors(o0h, o1h, spec.kernel[0], spec.stride[0], spec.pad[0], H,
+                       spec.count_include_pad)
+    dw = _avg_divisors(o0w, o1w, spec.kernel[1], spec.stride[1], spec.pad[1], W,
+                       spec.count_include_pad)
+    sums /= (dh[:, None] * dw[None, :]).astype(sums.dtype)
+    return sums
+
+
+def _pool(name, x, call_args, spec_args):
+    """The graph of a pooling: x validated by the in-memory function's own checks."""
+    _check_dask_input(name, x)
+    call = pooling._PoolCall(2, name, _stand_in(x), *call_args)
+    kh, kw, sh, sw, ph, pw, dh, dw, hout, wout = call.geom
+    H, W = call.in_hw
+    spans_h = _plan_axis(H, x.chunks[-2], kh, sh, dh, ph, hout)
+    spans_w = _plan_axis(W, x.chunks[-1], kw, sw, dw, pw, wout)
+    token = tokenize(x, name, call.geom, spec_args)
+    out_name, halo_name = f"convcore-{name}-{token}", f"convcore-{name}-halo-{token}"
+    layer: dict = {}
+    lead_chunks = x.chunks[:-2]
+    for lead in np.ndindex(*(len(c) for c in lead_chunks)):
+        lead_len = tuple(c[i] for c, i in zip(lead_chunks, lead, strict=True))
+        for bh, rows in enumerate(spans_h):
+            for bw, cols in enumerate(spans_w):
+                spec = _PoolBlock(kernel=(kh, kw), stride=(sh, sw), dilation=(dh, dw),
+                                  pad=(ph, pw), size=(H, W),
+                                  rows=(rows.o0, rows.o1, rows.lo, rows.hi),
+                                  cols=(cols.o0, cols.o1, cols.lo, cols.hi),
+                                  lead=lead_len, dtype=call.dtype, **spec_args)
+                grid = _input_grid(x, layer, halo_name, lead, rows, cols)
+                layer[(out_name, *lead, bh, bw)] = (_pool_block, grid, spec)
+    chunks = (*lead_chunks, tuple(s.o1 - s.o0 for s in spans_h),
+              tuple(s.o1 - s.o0 for s in spans_w))
+    graph = HighLevelGraph.from_collections(out_name, layer, dependencies=[x])
+    if not spec_args.get("return_indices"):
+        return da.Array(graph, out_name, chunks, meta=_meta(x.ndim, call.dtype))
+    pairs = da.Array(graph, out_name, chunks, meta=_meta(x.ndim, call.dtype))
+    y = pairs.map_blocks(operator.getitem, 0, meta=_meta(x.ndim, call.dtype))
+    idx = pairs.map_blocks(operator.getitem, 1, meta=_meta(x.ndim, pooling._INDEX_DTYPE))
+    return y, idx
+
+
+def max_pool2d(x: da.Array, kernel_size: int | tuple[int, int],
+               stride: int | tuple[int, int] | None = None,
+               padding: int | tuple[int, int] = 0, dilation: int | tuple[int, int] = 1,
+               ceil_mode: bool = False,
+               return_indices: bool = False) -> da.Array | tuple[da.Array, da.Array]:
+    """2-D max pooling of a Dask array, block by block, as :func:`convcore.max_pool2d`.
+
+    Pooling works plane by plane, so x may be chunked along every axis (C included).
+    Output chunks follow the input chunks (an output goes with the chunk holding its
+    window's centre tap): a 2x2/2 or 3x3/2 (padding 1) pool over even chunks gives
+    chunks of half the size with no halo at all.  A block at the image border is padded
+    with -inf explicitly.
+
+    Parameters
+    ----------
+    x : dask.array.Array, shape (N, C, H, W) or (C, H, W)
+    kernel_size, stride, padding, dilation, ceil_mode, return_indices
+        As :func:`convcore.max_pool2d` (padding symmetric, at most ``kernel_size // 2``).
+
+    Returns
+    -------
+    dask.array.Array or (dask.array.Array, dask.array.Array)
+        Lazy maxima and, with ``return_indices``, int64 argmax positions flat per whole
+        (n, c) plane, ``ih * W + iw``.  Computed, both equal
+        :func:`convcore.max_pool2d` on the computed x exactly.
+
+    Raises
+    ------
+    TypeError
+        x not a Dask array; bad dtypes or parameter types.
+    ValueError
+        x with unknown chunk sizes, or anything :func:`convcore.max_pool2d` rejects.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> import convcore, convcore.dask
+    >>> x = da.arange(72.0, chunks=12).reshape(2, 6, 6).rechunk((1, 3, 3))
+    >>> y, idx = convcore.dask.max_pool2d(x, 3, stride=2, padding=1, return_indices=True)
+    >>> y.chunks
+    ((1, 1), (2, 1), (2, 1))
+    >>> y.compute()[0]
+    array([[ 7.,  9., 11.],
+           [19., 21., 23.],
+           [31., 33., 35.]])
+    >>> np.array_equal(idx.compute(),
+    ...                convcore.max_pool2d(x.compute(), 3, 2, 1, return_indices=True)[1])
+    True
+    """
+    return _pool("max_pool2d", x, (kernel_size, stride, padding, dilation, ceil_mode),
+                 {"kind": "max", "return_indices": as_bool("return_indices", return_indices)})
+
+
+def avg_pool2d(x: da.Array, kernel_size: int | tuple[int, int],
+               stride: int | tuple[int, int] | None = None,
+               padding: int | tuple[int, int] = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True,
+               divisor_override: int | None = None) -> da.Array:
+    """2-D average pooling of a Dask array, block by block, as :func:`convcore.avg_pool2d`.
+
+    Chunking and output chunks as :func:`max_pool2d`.  A block at the image border is
+    padded with zeros explicitly and divides by the whole array's divisors (the cells of
+    each window inside the padded input, or inside the input with
+    ``count_include_pad=False``), so the result is the in-memory one exactly.
+
+    Parameters
+    ----------
+    x : dask.array.Array, shape (N, C, H, W) or (C, H, W)
+    kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+        As :func:`convcore.avg_pool2d`.
+
+    Returns
+    -------
+    dask.array.Array
+        Lazy; float32 for float32 x, else float64.
+
+    Raises
+    ------
+    TypeError
+        x not a Dask array; bad dtypes or parameter types.
+    ValueError
+        x with unknown chunk sizes, or anything :func:`convcore.avg_pool2d` rejects.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> import convcore, convcore.dask
+    >>> x = da.ones((1, 4, 4), chunks=(1, 2, 2))
+    >>> convcore.dask.avg_pool2d(x, 2, stride=1, padding=1).compute()[0]
+    array([[0.25, 0.5 , 0.5 , 0.5 , 0.25],
+           [0.5 , 1.  , 1.  , 1.  , 0.5 ],
+           [0.5 , 1.  , 1.  , 1.  , 0.5 ],
+           [0.5 , 1.  , 1.  , 1.  , 0.5 ],
+           [0.25, 0.5 , 0.5 , 0.5 , 0.25]])
+    """
+    _check_dask_input("avg_pool2d", x)
+    divisor = pooling._divisor(divisor_override)
+    return _pool("avg_pool2d", x, (kernel_size, stride, padding, 1, ceil_mode),
+                 {"kind": "avg",
+                  "count_include_pad": as_bool("count_include_pad", count_include_pad),
+                  "divisor_override": divisor or None})
