@@ -87,6 +87,7 @@ POOLING = [
     "pool2d_dispatch.c",
     "pool2d_backward.c",
     "pool2d_adaptive.c",
+    "pool2d_nhwc.c",
 ]
 
 
@@ -107,6 +108,7 @@ extensions = [
     ext("_im2col", ["im2col.c"]),
     ext("_pool", POOLING),
     ext("_matrix", ["conv_matrix.c"]),
+    ext("_peak", ["cpu_features.c", "peak_probe.c"]),
 ]
 
 setup(ext_modules=cythonize(extensions, compiler_directives=directives))

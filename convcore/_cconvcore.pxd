@@ -65,6 +65,16 @@ cdef extern from "convcore.h" nogil:
                            int count_include_pad, Py_ssize_t divisor_override, int n_threads)
     void cc_avg_pool2d_f64(const cc_pool2d_geometry *g, const double *x, double *y,
                            int count_include_pad, Py_ssize_t divisor_override, int n_threads)
+    void cc_max_pool2d_nhwc_f32(const cc_pool2d_geometry *g, Py_ssize_t C, const float *x,
+                                float *y, int64_t *indices, int n_threads)
+    void cc_max_pool2d_nhwc_f64(const cc_pool2d_geometry *g, Py_ssize_t C, const double *x,
+                                double *y, int64_t *indices, int n_threads)
+    void cc_avg_pool2d_nhwc_f32(const cc_pool2d_geometry *g, Py_ssize_t C, const float *x,
+                                float *y, int count_include_pad, Py_ssize_t divisor_override,
+                                int n_threads)
+    void cc_avg_pool2d_nhwc_f64(const cc_pool2d_geometry *g, Py_ssize_t C, const double *x,
+                                double *y, int count_include_pad, Py_ssize_t divisor_override,
+                                int n_threads)
     void cc_max_pool2d_backward_f32(const cc_pool2d_geometry *g, const float *grad_out,
                                     const int64_t *indices, float *grad_in, int n_threads)
     void cc_max_pool2d_backward_f64(const cc_pool2d_geometry *g, const double *grad_out,

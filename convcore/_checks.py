@@ -6,30 +6,42 @@ the data of an array (no copies, no kernel calls).
 
 from __future__ import annotations
 
+import math
 import operator
 import os
 from collections.abc import Sequence
 
 import numpy as np
 
-_REAL_KINDS = "biuf"
+# Signed and unsigned integers and floats; bool is refused (its arithmetic is logic, not
+# numbers: a convolution of masks is almost always a forgotten cast).
+_REAL_KINDS = "iuf"
 # Strides, dilations, paddings and sizes of windows stay below 2**31, so every index
 # the kernels compute (e.g. oh * stride - pad + r * dilation) fits in 64 bits.
 PARAM_LIMIT = 2**31 - 1
-# Refuse single allocations beyond this fraction of the memory currently available.
+# Refuse single allocations beyond this fraction of the memory currently available;
+# smaller ones are not checked (reading /proc/meminfo costs more than they do).
 _MEMORY_FRACTION = 0.8
+MEMORY_CHECK_BYTES = 1 << 30
+# Sequences that are never a tuple of sizes (b"2" would otherwise read as (50,)).
+_TEXT = (str, bytes, bytearray)
+# No array, even an empty one, may have dimensions whose product in bytes exceeds this.
+_MAX_BYTES = int(np.iinfo(np.intp).max)
 
 
 def as_real_array(name: str, value) -> np.ndarray:
-    """``np.asarray(value)``, refusing dtypes that are not real numbers."""
+    """``np.asarray(value)``, refusing dtypes that are not real numbers (bool, complex,
+    object, string, datetime, void)."""
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be array-like of real numbers: {exc}") from None
     if arr.dtype.kind not in _REAL_KINDS:
+        hint = f"; cast it explicitly, e.g. {name}.astype(np.float32)" if (
+            arr.dtype.kind == "b") else ""
         raise TypeError(
             f"{name} has dtype {arr.dtype}; convcore computes on real numbers only "
-            "(float32 and float64 natively, other real dtypes in float64)"
+            f"(float32 and float64 natively, integers and float16 in float64){hint}"
         )
     return arr
 
@@ -66,7 +78,7 @@ def int_tuple(name: str, value, n: int, minimum: int | None = 1) -> tuple[int, .
     """An int (repeated n times) or a sequence of n ints, each in [minimum, PARAM_LIMIT]."""
     if type(value) is int and (minimum is None or value >= minimum) and value <= PARAM_LIMIT:
         return (value,) * n  # the common case
-    if isinstance(value, Sequence) and not isinstance(value, str):
+    if isinstance(value, Sequence) and not isinstance(value, _TEXT):
         if len(value) != n:
             raise ValueError(f"{name} must be an int or a sequence of {n} ints, got {value!r}")
         out = tuple(as_int(name, v) for v in value)
@@ -86,7 +98,7 @@ def padding_pairs(padding, n: int) -> tuple[tuple[int, int], ...]:
     n == 1 also a plain (before, after) pair.  Strings are handled by the caller.
     """
     def pair(v) -> tuple[int, int]:
-        if isinstance(v, Sequence) and not isinstance(v, str):
+        if isinstance(v, Sequence) and not isinstance(v, _TEXT):
             if len(v) != 2:
                 raise ValueError(f"padding entry {v!r} must be an int or a (before, after) pair")
             return (as_int("padding", v[0]), as_int("padding", v[1]))
@@ -95,7 +107,7 @@ def padding_pairs(padding, n: int) -> tuple[tuple[int, int], ...]:
 
     if type(padding) is int and 0 <= padding <= PARAM_LIMIT:
         return ((padding, padding),) * n  # the common case
-    if isinstance(padding, Sequence) and not isinstance(padding, str):
+    if isinstance(padding, Sequence) and not isinstance(padding, _TEXT):
         items = list(padding)
         if n == 1 and len(items) == 2 and not any(isinstance(v, Sequence) for v in items):
             pairs = (pair(items),)
@@ -139,7 +151,7 @@ def available_memory() -> int | None:
 
 def check_memory(nbytes: int, what: str) -> None:
     """Refuse an allocation the machine could not hold, before trying it."""
-    if nbytes < (1 << 30):
+    if nbytes < MEMORY_CHECK_BYTES:
         return
     avail = available_memory()
     if avail is None:
@@ -149,3 +161,26 @@ def check_memory(nbytes: int, what: str) -> None:
             f"{what} needs {nbytes / 1e9:.1f} GB; only {avail / 1e9:.1f} GB of memory is "
             "available"
         )
+
+
+def check_alloc(what: str, shape: tuple, itemsize: int) -> None:
+    """Refuse, before allocating, an array of ``shape`` that NumPy cannot describe (its
+    dimensions multiply past 2**63 - 1 bytes, even when one of them is 0) or that the
+    machine could not hold (:func:`check_memory`)."""
+    nbytes = math.prod(shape) * itemsize
+    if 0 < nbytes < MEMORY_CHECK_BYTES:
+        return  # the common case
+    if nbytes == 0:
+        span = math.prod(max(n, 1) for n in shape) * itemsize
+        if span > _MAX_BYTES:
+            raise ValueError(
+                f"{what} would have shape {shape}: its dimensions multiply to "
+                f"{span:.3g} bytes, beyond the 2**63 - 1 an array can describe"
+            )
+        return
+    if nbytes > _MAX_BYTES:
+        raise MemoryError(
+            f"{what} (shape {shape}) needs {nbytes / 1e9:.1f} GB, more than 2**63 - 1 "
+            "bytes: no array that large can exist"
+        )
+    check_memory(nbytes, f"{what} (shape {shape})")

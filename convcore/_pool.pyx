@@ -14,6 +14,8 @@ from convcore._cconvcore cimport (
     cc_adaptive_max_pool2d_f64, cc_avg_pool2d_backward_f32, cc_avg_pool2d_backward_f64,
     cc_avg_pool2d_f32, cc_avg_pool2d_f64, cc_max_pool2d_backward_f32,
     cc_max_pool2d_backward_f64, cc_max_pool2d_f32, cc_max_pool2d_f64, cc_pool2d_geometry,
+    cc_avg_pool2d_nhwc_f32, cc_avg_pool2d_nhwc_f64, cc_max_pool2d_nhwc_f32,
+    cc_max_pool2d_nhwc_f64,
     cc_simd_active, cc_simd_detect, cc_simd_force, cc_simd_level, cc_simd_name,
     CC_SIMD_AVX2, CC_SIMD_AVX512, CC_SIMD_GENERIC,
 )
@@ -49,6 +51,34 @@ def avg_pool(const floating[:, :, ::1] x, floating[:, :, ::1] y, bint count_incl
         else:
             cc_avg_pool2d_f64(&g, &x[0, 0, 0], &y[0, 0, 0], count_include_pad,
                               divisor_override, n_threads)
+
+
+def max_pool_nhwc(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
+                  int64_t[:, :, :, ::1] indices, tuple geom, int n_threads):
+    """Channels-last max pool: x (N, H, W, C), y and ``indices`` (may be None) (N, Ho, Wo, C)."""
+    cdef cc_pool2d_geometry g = _geometry(x.shape[0], x.shape[1], x.shape[2], geom)
+    cdef int64_t *ip = &indices[0, 0, 0, 0] if indices is not None else NULL
+    cdef Py_ssize_t C = x.shape[3]
+    with nogil:
+        if floating is float:
+            cc_max_pool2d_nhwc_f32(&g, C, &x[0, 0, 0, 0], &y[0, 0, 0, 0], ip, n_threads)
+        else:
+            cc_max_pool2d_nhwc_f64(&g, C, &x[0, 0, 0, 0], &y[0, 0, 0, 0], ip, n_threads)
+
+
+def avg_pool_nhwc(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
+                  bint count_include_pad, Py_ssize_t divisor_override, tuple geom,
+                  int n_threads):
+    """Channels-last average pool: x (N, H, W, C), y (N, Ho, Wo, C)."""
+    cdef cc_pool2d_geometry g = _geometry(x.shape[0], x.shape[1], x.shape[2], geom)
+    cdef Py_ssize_t C = x.shape[3]
+    with nogil:
+        if floating is float:
+            cc_avg_pool2d_nhwc_f32(&g, C, &x[0, 0, 0, 0], &y[0, 0, 0, 0], count_include_pad,
+                                   divisor_override, n_threads)
+        else:
+            cc_avg_pool2d_nhwc_f64(&g, C, &x[0, 0, 0, 0], &y[0, 0, 0, 0], count_include_pad,
+                                   divisor_override, n_threads)
 
 
 def max_pool_backward(const floating[:, :, ::1] grad_out, const int64_t[:, :, ::1] indices,

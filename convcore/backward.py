@@ -195,10 +195,17 @@ def _conv_backward(nd, grad_output, x, weight, stride, padding, dilation, groups
         raise ValueError(f"{name}: grad_output has shape {go.shape}; the forward call "
                          f"gives {expected}")
     go4 = _contiguous("grad_output", go, dtype).reshape(g.N, g.K, g.Hout, g.Wout)
+    # NaN and inf propagate silently, as in the kernels (the NumPy sums here would warn)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return _gradients(g, go4, x, x4, weight, w4, dtype, needs, algorithm)
+
+
+def _gradients(g, go4, x, x4, weight, w4, dtype, needs, algorithm):
+    """The gradients of a validated call named in ``needs`` (the others are None)."""
     grad_input = grad_weight = grad_bias = None
     if "bias" in needs:
         grad_bias = go4.sum(axis=(0, 2, 3), dtype=dtype)
-    if g.N == 0:  # no images: nothing flows back
+    if g.N == 0 or g.K == 0:  # no images or no output channels: nothing flows back
         if "input" in needs:
             grad_input = np.zeros(np.shape(x), dtype)
         if "weight" in needs:

@@ -7,16 +7,17 @@ with no kernel flip.  A true (flipped) convolution is ``conv2d(x, w[..., ::-1, :
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from convcore import _conv, _im2col
+from convcore import _conv, _im2col, _layout
 from convcore._blas import blas_threads
 from convcore._checks import (
+    MEMORY_CHECK_BYTES,
     as_int,
     as_real_array,
+    check_alloc,
     check_memory,
     compute_dtype,
     int_tuple,
@@ -103,7 +104,7 @@ def _prepare(nd, x, weight, bias, stride, padding, dilation, groups):
     K, Cg = weight.shape[:2]
     ksizes = weight.shape[2:]
     if C == 0:
-        raise ValueError(f"x has 0 channels (shape {x.shape})")
+        raise ValueError(f"x has 0 channels (shape {x.shape}); it must have at least one")
     if C % groups:
         raise ValueError(f"input channels {C} are not divisible by groups={groups}")
     if K % groups:
@@ -143,18 +144,29 @@ def choose_algorithm(g: _Geometry) -> str:
 
     Direct when the reduction per output is short (few input channels per group:
     image filtering, RGB stems, depthwise), where im2col would copy more than it
-    multiplies; im2col + GEMM for strides of 3 or more (the direct kernel vectorises
+    multiplies; im2col + GEMM for 1x1 layers at stride 1 without padding (the column
+    matrix is the input itself: one GEMM per image, no copy), for strides of 3 or more
+    (the direct kernel vectorises
     along output columns and would gather) and for narrow outputs with many channels,
     where a GEMM tile over all pixels uses the vector lanes better; direct otherwise.
     """
     reduction = (g.C // g.groups) * g.R * g.S
     if reduction <= 32 or not _gemm_fits(g):
         return "direct"
+    if _pointwise(g):
+        return "im2col"
     if g.stride[1] >= 3:
         return "im2col"
     if g.Wout < 16 and g.K // g.groups >= 8:
         return "im2col"
     return "direct"
+
+
+def _pointwise(g: _Geometry) -> bool:
+    """A 1x1 layer at stride 1 without padding or groups: its column matrix is the
+    input itself, so im2col + GEMM is one GEMM per image with no copy."""
+    return (g.R, g.S, g.groups) == (1, 1, 1) and g.stride == (1, 1) and (
+        g.pad == ((0, 0), (0, 0)))
 
 
 def _gemm_fits(g: _Geometry) -> bool:
@@ -167,19 +179,28 @@ def _contiguous(name: str, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     (refused before allocating when it would not fit: a broadcast view can be huge)."""
     if a.dtype == dtype and a.flags.c_contiguous:
         return a
-    check_memory(a.size * dtype.itemsize, f"a contiguous {dtype} copy of {name}")
+    nbytes = a.size * dtype.itemsize
+    if nbytes >= MEMORY_CHECK_BYTES:  # the message is built only when it may be needed
+        check_memory(nbytes, f"a contiguous {dtype} copy of {name}")
     return np.ascontiguousarray(a, dtype=dtype)
 
 
-def _check_out(out, shape, dtype):
+def _check_out(out, shape, dtype, inputs):
+    """``out`` must be an ndarray of the result's shape and dtype, C-contiguous,
+    writeable and sharing no memory with the inputs (a kernel reads them while writing)."""
     if type(out) is not np.ndarray:
         raise TypeError(f"out must be a numpy.ndarray (not a subclass), got {type(out).__name__}")
     if out.shape != shape:
         raise ValueError(f"out has shape {out.shape}; the result has shape {shape}")
     if out.dtype != dtype:
         raise TypeError(f"out has dtype {out.dtype}; the result has dtype {dtype}")
-    if not out.flags.c_contiguous or not out.flags.writeable:
-        raise ValueError("out must be a writeable C-contiguous array")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"out must be C-contiguous; got strides {out.strides}")
+    if not out.flags.writeable:
+        raise ValueError("out must be writeable; got a read-only array")
+    for name, a in inputs:
+        if a is not None and np.may_share_memory(out, a):
+            raise ValueError(f"out must not share memory with {name}")
 
 
 def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm, out):
@@ -194,14 +215,13 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
     spatial = (g.Wout,) if nd == 1 else (g.Hout, g.Wout)
     shape = (g.N, g.K, *spatial) if batched else (g.K, *spatial)
     if out is not None:
-        _check_out(out, shape, dtype)
-        if np.may_share_memory(out, x4) or np.may_share_memory(out, w4) or (
-                bias is not None and np.may_share_memory(out, bias)):
-            raise ValueError("out must not share memory with x, weight or bias")
+        _check_out(out, shape, dtype, (("x", x4), ("weight", w4), ("bias", bias)))
         y = out
     else:
-        check_memory(math.prod(shape) * dtype.itemsize, "the convolution output")
+        check_alloc("the convolution output", shape, dtype.itemsize)
         y = np.empty(shape, dtype=dtype)
+    if not y.size:  # no image or no output channel: nothing to compute or copy
+        return y
     y4 = y.reshape(g.N, g.K, g.Hout, g.Wout)
     xc = _contiguous("x", x4, dtype)
     wc = _contiguous("weight", w4, dtype)
@@ -235,6 +255,13 @@ def _run_gemm(g: _Geometry, xc, wc, bc, y4, n_threads: int) -> None:
     threads each run a single-threaded GEMM; with fewer (one image, a small map), the
     tiles run in turn and the BLAS gets the threads instead.
     """
+    if _pointwise(g):  # (K, C) x (C, H*W) for each image, straight from the input
+        with blas_threads(n_threads):
+            np.matmul(wc.reshape(g.K, g.C), xc.reshape(g.N, g.C, g.H * g.W),
+                      out=y4.reshape(g.N, g.K, g.Hout * g.Wout))
+        if bc.size:
+            y4 += bc.reshape(1, -1, 1, 1)
+        return
     geom = g.bridge()
     items, per_thread = _conv.gemm_plan((g.N, g.C, g.H, g.W), (g.K, 0, g.R, g.S), geom)
     workers = n_threads if items >= n_threads else 1
@@ -245,7 +272,7 @@ def _run_gemm(g: _Geometry, xc, wc, bc, y4, n_threads: int) -> None:
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           algorithm="auto", out=None):
+           algorithm="auto", out=None, layout="NCHW"):
     """2-D convolution (cross-correlation, as in PyTorch) of a batch of images.
 
     ``y[n, k, i, j] = bias[k] + sum_{c, r, s} xp[n, g*Cg + c, i*sh + r*dh, j*sw + s*dw]
@@ -281,23 +308,29 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         rounding.
     out : numpy.ndarray, optional
         C-contiguous array of the result's shape and dtype to write into.
+    layout : {'NCHW', 'NHWC'}
+        'NHWC': ``x`` is channels-last, (N, H, W, C) or (H, W, C), and so is the result,
+        (N, Hout, Wout, K) or (Hout, Wout, K); the weights keep their shape.  A 1x1
+        layer (stride 1, no padding, one group) is one GEMM on the channels-last pixels;
+        other layers run the NCHW kernels between two transposed copies.
 
     Returns
     -------
     numpy.ndarray, shape (N, K, Hout, Wout) or (K, Hout, Wout)
         float32 when ``np.result_type(x, weight)`` is float32, float64 when it is
-        float64 or any other real type.  ``out`` itself when given.
+        float64 or any other real type (integers, float16).  ``out`` itself when given.
 
     Raises
     ------
     TypeError
-        Complex, object or string data; a non-int stride/dilation/padding/groups;
-        ``out`` of the wrong dtype.
+        Bool, complex, object or string data; a non-int stride/dilation/padding/groups;
+        ``out`` of the wrong dtype or not an ndarray.
     ValueError
         Shapes that do not match (channels, groups, bias), parameters out of range, a
         kernel that does not fit in the padded input, a bad ``out`` or ``algorithm``.
     MemoryError
-        If the output would not fit in the available memory (checked before allocating).
+        If the output would not fit in the available memory (checked before allocating;
+        the message gives the size needed).
 
     Examples
     --------
@@ -312,6 +345,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     >>> convcore.conv2d(x, np.ones((2, 1, 3, 3)), padding="same").shape
     (1, 2, 4, 4)
     """
+    if layout != "NCHW" and _layout.check_layout(layout):
+        return _layout.conv2d_nhwc(conv2d, x, weight, bias, stride, padding, dilation, groups,
+                                   algorithm, out)
     return _run_conv(2, x, weight, bias, stride, padding, dilation, groups, algorithm, out)
 
 
@@ -402,7 +438,7 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
     N, C = x4.shape[:2]
     dtype = compute_dtype(x)
     shape = (N, C * kg[0] * kg[1], kg[8] * kg[9])
-    check_memory(math.prod(shape) * dtype.itemsize, "the column matrix")
+    check_alloc("the column matrix", shape, dtype.itemsize)
     cols = np.empty(shape, dtype=dtype)
     _im2col.im2col(_contiguous("x", x4, dtype), cols, kg, get_num_threads())
     return cols if batched else cols[0]
@@ -454,7 +490,7 @@ def col2im(cols, output_size, kernel_size, stride=1, padding=0, dilation=1):
         )
     N, C = c3.shape[0], c3.shape[1] // RS
     dtype = compute_dtype(cols)
-    check_memory(N * C * H * W * dtype.itemsize, "the folded images")
+    check_alloc("the folded images", (N, C, H, W), dtype.itemsize)
     x = np.empty((N, C, H, W), dtype=dtype)
     _im2col.col2im(_contiguous("cols", c3, dtype), x, kg, get_num_threads())
     return x if batched else x[0]

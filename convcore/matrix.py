@@ -9,7 +9,15 @@ import numpy as np
 import scipy.sparse
 
 from convcore import _matrix
-from convcore._checks import as_int, available_memory, compute_dtype
+from convcore._checks import (
+    _MAX_BYTES,
+    _TEXT,
+    as_int,
+    as_real_array,
+    available_memory,
+    check_alloc,
+    compute_dtype,
+)
 from convcore._threads import get_num_threads
 from convcore.functional import _contiguous, _prepare
 
@@ -56,8 +64,8 @@ def conv_matrix(input_shape, weight, stride=1, padding=0, dilation=1, groups=1, 
     Raises
     ------
     MemoryError
-        For ``format='dense'`` above the limit, before allocating; the message gives the
-        size needed and the limit.
+        For ``format='dense'`` above the limit, or CSR arrays that would not fit in the
+        available memory, before allocating; the message gives the size needed.
     TypeError, ValueError
         As :func:`convcore.conv2d`.
 
@@ -71,18 +79,31 @@ def conv_matrix(input_shape, weight, stride=1, padding=0, dilation=1, groups=1, 
     array([ 1.,  0.,  0., -1.,  0.,  0.,  0.,  0.,  0.])
     """
     try:
-        c, h, w = (as_int("input_shape", v) for v in input_shape)
-    except (TypeError, ValueError):
-        raise ValueError(f"input_shape must be (C, H, W), got {input_shape!r}") from None
+        dims = () if isinstance(input_shape, _TEXT) else tuple(input_shape)
+    except TypeError:
+        dims = ()
+    if len(dims) != 3:
+        raise ValueError(f"input_shape must be (C, H, W), got {input_shape!r}")
+    c, h, w = (as_int("input_shape", v) for v in dims)
     if min(c, h, w) < 1:
         raise ValueError(f"input_shape must be positive, got {input_shape!r}")
+    if c * h * w * 8 > _MAX_BYTES:
+        raise ValueError(f"input_shape {input_shape!r} has {c * h * w:,} pixels; an image "
+                         "that large cannot exist (more than 2**63 - 1 bytes)")
     if format not in ("csr", "dense"):
         raise ValueError(f"format must be 'csr' or 'dense', got {format!r}")
-    weight_arr = np.asarray(weight)
-    dtype = compute_dtype(weight_arr) if weight_arr.dtype.kind in "biuf" else None
-    image = np.broadcast_to(np.zeros((), dtype or np.float64), (1, c, h, w))  # no memory
+    weight = as_real_array("weight", weight)
+    image = np.broadcast_to(np.zeros((), compute_dtype(weight)), (1, c, h, w))  # no memory
     g, _, w4, _, dtype, _ = _prepare(2, image, weight, None, stride, padding, dilation, groups)
     shape = (g.K * g.Hout * g.Wout, c * h * w)
+    check_alloc("the CSR row pointers", (shape[0] + 1,), 8)
+    # Each tap r reads a given input row for at most one output row, and an input row is
+    # read by at most min(R, Hout) (output row, tap) pairs: a bound on the entries that
+    # needs no loop over the taps (exact when no window reaches the padding).
+    rows_read = min(g.R * g.Hout, h * min(g.R, g.Hout))
+    cols_read = min(g.S * g.Wout, w * min(g.S, g.Wout))
+    check_alloc("the CSR entries (an upper bound)",
+                (g.K * (c // g.groups) * rows_read * cols_read,), dtype.itemsize + 8)
     if format == "dense":
         nbytes, limit = math.prod(shape) * dtype.itemsize, _dense_limit(max_bytes)
         if nbytes > limit:

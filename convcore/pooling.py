@@ -11,12 +11,14 @@ import math
 
 import numpy as np
 
-from convcore import _pool
+from convcore import _layout, _pool
 from convcore._checks import (
+    MEMORY_CHECK_BYTES,
     PARAM_LIMIT,
     as_bool,
     as_int,
     as_real_array,
+    check_alloc,
     check_memory,
     compute_dtype,
     int_tuple,
@@ -34,20 +36,21 @@ def _pool_input(nd: int, name: str, x):
     if x.ndim not in (nd + 1, nd + 2):
         raise ValueError(f"{name}: x must have shape {shape}; got shape {x.shape}")
     if any(n < 1 for n in x.shape[-nd:]):
-        raise ValueError(f"{name}: spatial sizes must be >= 1; got shape {x.shape}")
+        raise ValueError(f"{name}: x must have spatial sizes >= 1; got shape {x.shape}")
     return x
 
 
 def _contiguous_planes(name: str, x: np.ndarray, dtype: np.dtype, planes: int, hw: tuple):
     """x as C-contiguous (planes, H, W) of ``dtype``, copying only when needed."""
     if not (x.dtype == dtype and x.flags.c_contiguous):
-        check_memory(x.size * dtype.itemsize, f"{name}: a contiguous copy")
+        if x.size * dtype.itemsize >= MEMORY_CHECK_BYTES:
+            check_memory(x.size * dtype.itemsize, f"{name}: a contiguous copy")
         x = np.ascontiguousarray(x, dtype=dtype)
     return x.reshape(planes, *hw)
 
 
 def _empty(name: str, shape: tuple, dtype) -> np.ndarray:
-    check_memory(math.prod(shape) * np.dtype(dtype).itemsize, f"{name}: the result")
+    check_alloc(f"{name}: the result", shape, np.dtype(dtype).itemsize)
     return np.empty(shape, dtype=dtype)
 
 
@@ -76,7 +79,7 @@ class _PoolCall:
             out = output_length(n, k, s, (p, p), d, ceil_mode)
             if out < 1:
                 raise ValueError(
-                    f"{name}: a window of size {k} (dilation {d}) does not fit in an input "
+                    f"{name}: kernel_size {k} (dilation {d}) does not fit in an input "
                     f"of size {n} padded by {p}: output size would be {out}"
                 )
             outs.append(out)
@@ -142,14 +145,14 @@ def _avg_pool(nd, name, x, kernel_size, stride, padding, ceil_mode, count_includ
               divisor_override):
     call = _PoolCall(nd, name, x, kernel_size, stride, padding, 1, ceil_mode)
     divisor = _divisor(divisor_override)
+    include_pad = as_bool("count_include_pad", count_include_pad)
     y = call.empty(call.out_shape(), call.dtype)
     if y.size and _whole_plane(call) and divisor == 0:
         _pool.adaptive_avg_pool(call.input_planes(), call.planes_view(y, call.out_hw),
                                 get_num_threads())
     elif y.size:
-        _pool.avg_pool(call.input_planes(), call.planes_view(y, call.out_hw),
-                       as_bool("count_include_pad", count_include_pad), divisor, call.geom,
-                       get_num_threads())
+        _pool.avg_pool(call.input_planes(), call.planes_view(y, call.out_hw), include_pad,
+                       divisor, call.geom, get_num_threads())
     return y
 
 
@@ -198,17 +201,17 @@ def _avg_pool_backward(nd, name, grad_output, x, kernel_size, stride, padding, c
                        count_include_pad, divisor_override):
     call = _PoolCall(nd, name, x, kernel_size, stride, padding, 1, ceil_mode)
     divisor = _divisor(divisor_override)
+    include_pad = as_bool("count_include_pad", count_include_pad)
     grad = _grad_planes(call, grad_output)
     grad_in = call.empty(call.in_shape(), call.dtype)
     if grad_in.size:
-        _pool.avg_pool_backward(grad, call.planes_view(grad_in, call.in_hw),
-                                as_bool("count_include_pad", count_include_pad), divisor,
-                                call.geom, get_num_threads())
+        _pool.avg_pool_backward(grad, call.planes_view(grad_in, call.in_hw), include_pad,
+                                divisor, call.geom, get_num_threads())
     return grad_in
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+               return_indices=False, *, layout="NCHW"):
     """2-D max pooling over each (n, c) plane, as ``torch.nn.functional.max_pool2d``.
 
     Parameters
@@ -226,6 +229,10 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
         right/bottom padding).
     return_indices : bool
         Also return the argmax of each window, flat per plane (``ih * W + iw``).
+    layout : {'NCHW', 'NHWC'}
+        'NHWC': ``x`` is channels-last, (N, H, W, C) or (H, W, C), and so are the result
+        and the indices (still ``ih * W + iw`` within each channel's plane); a kernel of
+        its own sweeps each pixel's contiguous channels.
 
     Returns
     -------
@@ -240,7 +247,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     Raises
     ------
     TypeError
-        Non-real data, non-integer parameters, or a flag that is not a bool.
+        Non-real data (bool included), non-integer parameters, or a flag that is not a
+        bool.
     ValueError
         Bad shapes, parameters < 1, padding > kernel_size // 2, or an empty output.
 
@@ -255,6 +263,10 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     array([[[ 5,  7],
             [13, 15]]])
     """
+    if layout != "NCHW" and _layout.check_layout(layout):
+        call = _PoolCall(2, "max_pool2d", _layout.nchw_view("x", x), kernel_size, stride,
+                         padding, dilation, ceil_mode)
+        return _layout.max_pool2d_nhwc(call, x, as_bool("return_indices", return_indices))
     return _max_pool(2, "max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices)
 
@@ -293,7 +305,7 @@ def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
+               divisor_override=None, *, layout="NCHW"):
     """2-D average pooling over each (n, c) plane, as ``torch.nn.functional.avg_pool2d``.
 
     Parameters
@@ -311,6 +323,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
         the input (False).  Cells of a ceil-mode window past the padding never count.
     divisor_override : int, optional
         Divide every window sum by this instead.
+    layout : {'NCHW', 'NHWC'}
+        As for :func:`max_pool2d`.
 
     Returns
     -------
@@ -333,6 +347,10 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
             [0.5 , 1.  , 0.5 ],
             [0.25, 0.5 , 0.25]]])
     """
+    if layout != "NCHW" and _layout.check_layout(layout):
+        call = _PoolCall(2, "avg_pool2d", _layout.nchw_view("x", x), kernel_size, stride,
+                         padding, 1, ceil_mode)
+        return _layout.avg_pool2d_nhwc(call, x, count_include_pad, _divisor(divisor_override))
     return _avg_pool(2, "avg_pool2d", x, kernel_size, stride, padding, ceil_mode,
                      count_include_pad, divisor_override)
 

@@ -132,6 +132,18 @@ void cc_avg_pool2d_backward_f64(const cc_pool2d_geometry *g, const double *grad_
                                 double *grad_in, int count_include_pad,
                                 ptrdiff_t divisor_override, int n_threads);
 
+/* The same on channels-last data: g->planes is N, x is (N, H, W, C), y (N, Hout, Wout, C),
+ * indices (may be NULL) as y, holding ih * W + iw as the NCHW kernels do. */
+void cc_max_pool2d_nhwc_f32(const cc_pool2d_geometry *g, ptrdiff_t C, const float *x, float *y,
+                            int64_t *indices, int n_threads);
+void cc_max_pool2d_nhwc_f64(const cc_pool2d_geometry *g, ptrdiff_t C, const double *x,
+                            double *y, int64_t *indices, int n_threads);
+void cc_avg_pool2d_nhwc_f32(const cc_pool2d_geometry *g, ptrdiff_t C, const float *x, float *y,
+                            int count_include_pad, ptrdiff_t divisor_override, int n_threads);
+void cc_avg_pool2d_nhwc_f64(const cc_pool2d_geometry *g, ptrdiff_t C, const double *x,
+                            double *y, int count_include_pad, ptrdiff_t divisor_override,
+                            int n_threads);
+
 /* Adaptive pooling, PyTorch's windows: [floor(i*L/n), ceil((i+1)*L/n)). */
 void cc_adaptive_avg_pool2d_f32(ptrdiff_t planes, ptrdiff_t H, ptrdiff_t W, ptrdiff_t Hout,
                                 ptrdiff_t Wout, const float *x, float *y, int n_threads);

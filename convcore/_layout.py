@@ -1,0 +1,116 @@
+"""Channels-last (NHWC) input for conv2d and the 2-D pools.
+
+Validation runs on the NCHW view of the same memory (a transpose, no copy), so the
+rules and messages are the NCHW ones.  Pooling has kernels of its own that sweep the
+contiguous channels of each pixel.  The convolution runs a 1x1 layer as one GEMM on the
+(pixels, C) matrix, which is what channels-last memory already is, and any other
+layer on the NCHW kernels between two transposed copies.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from convcore import _pool
+from convcore._blas import blas_threads
+from convcore._checks import as_bool, as_real_array, check_memory
+from convcore._threads import get_num_threads
+
+LAYOUTS = ("NCHW", "NHWC")
+
+
+def check_layout(layout) -> bool:
+    """True for 'NHWC', False for 'NCHW'; ValueError otherwise."""
+    if layout == "NCHW":
+        return False
+    if layout == "NHWC":
+        return True
+    raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
+
+
+def nchw_view(name: str, x) -> np.ndarray:
+    """(N, H, W, C) -> (N, C, H, W) and (H, W, C) -> (C, H, W), as a view."""
+    x = as_real_array(name, x)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{name} must have shape (N, H, W, C) or (H, W, C) with "
+                         f"layout='NHWC'; got shape {x.shape}")
+    return np.moveaxis(x, -1, -3)
+
+
+def _nhwc(a: np.ndarray) -> np.ndarray:
+    return np.moveaxis(a, -3, -1)
+
+
+def _into(out, result: np.ndarray) -> np.ndarray:
+    """``result`` (a channels-last view) as a new C-contiguous array, or copied into
+    ``out``."""
+    if out is None:
+        check_memory(result.nbytes, "the channels-last result")
+        return np.ascontiguousarray(result)
+    out[...] = result
+    return out
+
+
+def conv2d_nhwc(conv2d, x, weight, bias, stride, padding, dilation, groups, algorithm, out):
+    """conv2d on (N, H, W, C) input, returning (N, Hout, Wout, K)."""
+    from convcore.functional import _check_out, _contiguous, _prepare  # circular otherwise
+
+    xv = nchw_view("x", x)
+    g, _, w4, b, dtype, batched = _prepare(2, xv, weight, bias, stride, padding, dilation,
+                                           groups)
+    shape = ((g.N,) if batched else ()) + (g.Hout, g.Wout, g.K)
+    if out is not None:
+        _check_out(out, shape, dtype, (("x", xv), ("weight", w4), ("bias", b)))
+    pointwise = (g.R, g.S) == (1, 1) and g.stride == (1, 1) and g.groups == 1 and (
+        g.pad == ((0, 0), (0, 0))) and algorithm in ("auto", "im2col")
+    if not pointwise:
+        y = conv2d(xv, weight, bias, stride, padding, dilation, groups, algorithm=algorithm)
+        return _into(out, _nhwc(y))
+    # a 1x1 convolution of channels-last pixels is (pixels, C) @ (C, K): one BLAS call
+    pixels = _contiguous("x", np.asarray(x), dtype).reshape(-1, g.C)
+    wt = _contiguous("weight", w4, dtype).reshape(g.K, g.C).T
+    if out is None:
+        check_memory(math.prod(shape) * dtype.itemsize, "the convolution output")
+        out = np.empty(shape, dtype)
+    with blas_threads(get_num_threads()):
+        np.matmul(pixels, wt, out=out.reshape(-1, g.K))
+    if b is not None:
+        out += b.astype(dtype, copy=False)
+    return out
+
+
+def _pool_arrays(call, x, dtype):
+    """The contiguous (N, H, W, C) input and an empty (N, Hout, Wout, C) result."""
+    x = np.asarray(x)
+    C, (H, W), (Ho, Wo) = x.shape[-1], x.shape[-3:-1], call.out_hw
+    n = math.prod(x.shape[:-3])
+    if not (x.dtype == dtype and x.flags.c_contiguous):
+        check_memory(x.size * dtype.itemsize, f"{call.name}: a contiguous copy")
+        x = np.ascontiguousarray(x, dtype=dtype)
+    shape = (*x.shape[:-3], Ho, Wo, C)
+    return x.reshape(n, H, W, C), shape, (n, Ho, Wo, C)
+
+
+def max_pool2d_nhwc(call, x, return_indices: bool):
+    """The NHWC max pool of a validated call (``call`` built on the NCHW view)."""
+    x4, shape, shape4 = _pool_arrays(call, x, call.dtype)
+    y = call.empty(shape, call.dtype)
+    idx = call.empty(shape, np.int64) if return_indices else None
+    if y.size:
+        _pool.max_pool_nhwc(x4, y.reshape(shape4),
+                            None if idx is None else idx.reshape(shape4), call.geom,
+                            get_num_threads())
+    return (y, idx) if return_indices else y
+
+
+def avg_pool2d_nhwc(call, x, count_include_pad, divisor: int):
+    """The NHWC average pool of a validated call."""
+    x4, shape, shape4 = _pool_arrays(call, x, call.dtype)
+    y = call.empty(shape, call.dtype)
+    if y.size:
+        _pool.avg_pool_nhwc(x4, y.reshape(shape4), as_bool("count_include_pad",
+                                                           count_include_pad),
+                            divisor, call.geom, get_num_threads())
+    return y
