@@ -29,6 +29,7 @@ from convcore._threads import get_num_threads
 
 ALGORITHMS = ("auto", "direct", "im2col", "sparse")
 _INT32_MAX = 2**31 - 1
+_NO_BIAS = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,49 @@ def _output_sizes(sizes, kernels, strides, pads, dilations, names):
     return outs
 
 
+# Validated calls by their shapes, dtypes and int/str arguments: a repeated small call
+# skips the validation it already passed (nothing in it depends on the data).
+_PREPARED: dict = {}
+_PREPARED_MAX = 256
+
+
+def _prepare_key(nd, x, weight, bias, stride, padding, dilation, groups):
+    """The cache key of a call, or None when an argument is not of a cacheable type
+    (exact ndarrays; ints and strings only, so that True never stands for 1)."""
+    if not (type(x) is np.ndarray and type(weight) is np.ndarray):
+        return None
+    if bias is not None and type(bias) is not np.ndarray:
+        return None
+    for v in (stride, dilation, groups):
+        if type(v) is not int:
+            return None
+    if type(padding) is not int and type(padding) is not str:
+        return None
+    return (nd, x.shape, x.dtype, weight.shape, weight.dtype,
+            None if bias is None else (bias.shape, bias.dtype),
+            stride, padding, dilation, groups)
+
+
 def _prepare(nd, x, weight, bias, stride, padding, dilation, groups):
     """Validate a conv{nd}d call; return (geometry, x4, w4, bias, dtype, batched)."""
+    key = _prepare_key(nd, x, weight, bias, stride, padding, dilation, groups)
+    hit = _PREPARED.get(key) if key is not None else None
+    if hit is not None:
+        geom, dtype, batched = hit
+        if not batched:
+            x = x[None]
+        if nd == 1:
+            x, weight = x[:, :, None, :], weight[:, :, None, :]
+        return geom, x, weight, bias, dtype, batched
+    out = _validate(nd, x, weight, bias, stride, padding, dilation, groups)
+    if key is not None:
+        if len(_PREPARED) >= _PREPARED_MAX:
+            _PREPARED.clear()
+        _PREPARED[key] = (out[0], out[4], out[5])
+    return out
+
+
+def _validate(nd, x, weight, bias, stride, padding, dilation, groups):
     x = as_real_array("x", x)
     weight = as_real_array("weight", weight)
     letters = "(N, C, L)" if nd == 1 else "(N, C, H, W)"
@@ -225,7 +267,7 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
     y4 = y.reshape(g.N, g.K, g.Hout, g.Wout)
     xc = _contiguous("x", x4, dtype)
     wc = _contiguous("weight", w4, dtype)
-    bc = np.ascontiguousarray(bias if bias is not None else np.empty(0), dtype=dtype)
+    bc = _NO_BIAS[dtype] if bias is None else np.ascontiguousarray(bias, dtype=dtype)
     n_threads = get_num_threads()
     if algorithm == "direct":
         _conv.conv2d_direct(xc, wc, bc, y4, g.bridge(), n_threads)

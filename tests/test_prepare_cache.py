@@ -1,0 +1,43 @@
+"""The cache of validated calls never lets an invalid call through."""
+
+import numpy as np
+import pytest
+
+import convcore
+from convcore import functional
+
+
+def test_cached_calls_are_validated_like_new_ones():
+    x = np.ones((1, 2, 6, 6), np.float32)
+    w = np.ones((3, 2, 3, 3), np.float32)
+    b = np.zeros(3, np.float32)
+    first = convcore.conv2d(x, w, b, stride=1, padding=1)
+    key = functional._prepare_key(2, x, w, b, 1, 1, 1, 1)
+    assert key in functional._PREPARED  # the call above was cached
+    np.testing.assert_array_equal(convcore.conv2d(x, w, b, stride=1, padding=1), first)
+    with pytest.raises(TypeError, match="stride"):  # True == 1 and hashes alike
+        convcore.conv2d(x, w, b, stride=True, padding=1)
+    with pytest.raises(TypeError, match="padding"):
+        convcore.conv2d(x, w, b, stride=1, padding=True)
+    with pytest.raises(ValueError, match="bias"):
+        convcore.conv2d(x, w, np.zeros(4, np.float32), stride=1, padding=1)
+    with pytest.raises(ValueError, match="channels"):
+        convcore.conv2d(np.ones((1, 3, 6, 6), np.float32), w, b, padding=1)
+    with pytest.raises(TypeError, match="dtype"):
+        convcore.conv2d(x.astype(bool), w, b, padding=1)
+    # unbatched and 1-D calls take the cached geometry with their own views
+    np.testing.assert_array_equal(convcore.conv2d(x[0], w, b, padding=1), first[0])
+    np.testing.assert_array_equal(convcore.conv2d(x[0], w, b, padding=1), first[0])
+    sig = np.arange(10.0)[None]
+    for _ in range(2):
+        np.testing.assert_array_equal(convcore.conv1d(sig, np.ones((1, 1, 2))),
+                                      (sig[:, :-1] + sig[:, 1:]))
+    assert functional._prepare_key(2, x.tolist(), w, b, 1, 1, 1, 1) is None
+    assert functional._prepare_key(2, x, w, b, (1, 1), 1, 1, 1) is None
+
+
+def test_the_cache_stays_bounded():
+    w = np.ones((1, 1, 1, 1))
+    for n in range(1, functional._PREPARED_MAX + 20):
+        convcore.conv2d(np.ones((1, 1, 1, n)), w)
+    assert len(functional._PREPARED) <= functional._PREPARED_MAX
