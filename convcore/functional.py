@@ -206,7 +206,8 @@ def choose_algorithm(g: _Geometry) -> str:
 
 def _pointwise(g: _Geometry) -> bool:
     """A 1x1 layer at stride 1 without padding or groups: its column matrix is the
-    input itself, so im2col + GEMM is one GEMM per image with no copy."""
+    input itself, so the im2col kernel multiplies the input's pixel tiles in place (no
+    copy), one single-threaded GEMM per tile on convcore's threads."""
     return (g.R, g.S, g.groups) == (1, 1, 1) and g.stride == (1, 1) and (
         g.pad == ((0, 0), (0, 0)))
 
@@ -297,13 +298,6 @@ def _run_gemm(g: _Geometry, xc, wc, bc, y4, n_threads: int) -> None:
     threads each run a single-threaded GEMM; with fewer (one image, a small map), the
     tiles run in turn and the BLAS gets the threads instead.
     """
-    if _pointwise(g):  # (K, C) x (C, H*W) for each image, straight from the input
-        with blas_threads(n_threads):
-            np.matmul(wc.reshape(g.K, g.C), xc.reshape(g.N, g.C, g.H * g.W),
-                      out=y4.reshape(g.N, g.K, g.Hout * g.Wout))
-        if bc.size:
-            y4 += bc.reshape(1, -1, 1, 1)
-        return
     geom = g.bridge()
     items, per_thread = _conv.gemm_plan((g.N, g.C, g.H, g.W), (g.K, 0, g.R, g.S), geom)
     workers = n_threads if items >= n_threads else 1
