@@ -1,16 +1,23 @@
-"""conv2d backward speed on the layer shapes of bench_conv.py: convcore's algorithms,
-convcore's forward pass for scale and, when installed, PyTorch autograd.
+"""conv2d backward speed: convcore's algorithms, convcore's forward pass for scale and,
+when installed, PyTorch autograd.
 
 Run:
-    python -m pytest benchmarks/bench_conv_backward.py                     # full timings
-    python -m pytest benchmarks/bench_conv_backward.py -k "vgg and direct" # a subset
-    python -m pytest benchmarks/bench_conv_backward.py --benchmark-disable # smoke test
-    python -m pytest benchmarks/bench_conv_backward.py --benchmark-json=bwd.json
-    python benchmarks/table.py bwd.json                                     # as a table
+    python -m pytest benchmarks/bench_conv_backward.py                      # full timings
+    python -m pytest benchmarks/bench_conv_backward.py -k "vgg and direct"  # a subset
+    python -m pytest benchmarks/bench_conv_backward.py --benchmark-disable  # smoke test
+    python -m pytest benchmarks/bench_conv_backward.py -k float32 --benchmark-json=bwd.json
+    python benchmarks/table.py bwd.json                                      # as a table
 
-float32, NCHW, all three gradients (input, weight, bias).  Layers of more than
-``MAX_FLOPS`` forward flops are shrunk (batch halved, then height and width) so that a
-full run stays short; their names record the shape used.  Implementations:
+All three gradients (input, weight, bias), NCHW, float32 and float64, on two sets of
+layers:
+
+* ``convcore.bench.BACKWARD_CASES``: the VGG and ResNet layers at full size, the
+  backward cases ``convcore bench`` times;
+* every forward layer of bench_conv.py's older list, those of more than ``MAX_FLOPS``
+  forward flops shrunk (batch halved, then height and width) so that a run stays short;
+  their names record the shape used (``..._as_NxHxW``).
+
+Implementations:
 
 * ``direct``, ``im2col``, ``auto``: ``convcore.conv2d_backward(..., algorithm=...)``;
 * ``forward``: ``convcore.conv2d`` (auto) on the same arrays, the cost to compare with;
@@ -22,24 +29,24 @@ count 2 x the forward flops (the input and weight gradients each cost one forwar
 """
 
 import functools
-import os
-import sys
 
 import numpy as np
 import pytest
 
 import convcore
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_conv import LAYERS  # noqa: E402
-
-try:
-    import torch
-    import torch.nn.functional as torch_f
-except ImportError:  # the PyTorch comparison is optional
-    torch = None
+from convcore.bench import (
+    BACKWARD_CASES,
+    CONV_CASES,
+    DTYPES,
+    EXTRA_CONV_CASES,
+    implementations,
+)
 
 MAX_FLOPS = 1.0e9
+# the forward layers of the README's backward table
+_SHRUNK = ("vgg_64x224_3x3", "vgg_256x56_3x3", "resnet_128x28_3x3_b8", "resnet_1x1_256to64x56",
+           "resnet_512x7_3x3_b8", "alexnet_conv1_11x11_s4", "rgb_stem_3to64x224_3x3",
+           "lenet_c1_5x5_b64", "gray_512x512_3x3", "lecture_320x280_2x1", "tiny_8x8_3x3")
 
 
 def _shrink(layer):
@@ -55,58 +62,61 @@ def _shrink(layer):
     return small
 
 
-BACKWARD_LAYERS = [_shrink(layer) for layer in LAYERS]
+def _layers():
+    by_name = {c.name: c for c in CONV_CASES + EXTRA_CONV_CASES}
+    layers = {c.name: c for c in BACKWARD_CASES}
+    for name in _SHRUNK:
+        small = _shrink(by_name[name])
+        layers.setdefault(small.name, small)
+    return list(layers.values())
+
+
+BACKWARD_LAYERS = _layers()
 IMPLEMENTATIONS = ["direct", "im2col", "auto", "forward", "torch"]
 
 
 @functools.cache
-def _arrays(layer):
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((layer.N, layer.C, layer.H, layer.W), dtype=np.float32)
-    w = rng.standard_normal((layer.K, layer.C // layer.groups, layer.R, layer.S),
-                            dtype=np.float32)
-    b = rng.standard_normal(layer.K, dtype=np.float32)
-    go = rng.standard_normal((layer.N, layer.K, *layer.out_hw), dtype=np.float32)
-    return go, x, w, b
+def _calls(layer, dtype):
+    calls = implementations("backward", layer, dtype)
+    calls["forward"] = implementations("conv", layer, dtype)["auto"]
+    return calls
 
 
-def _callable(layer, impl):
-    go, x, w, b = _arrays(layer)
-    kw = dict(stride=layer.stride, padding=layer.padding, groups=layer.groups)
-    if impl == "forward":
-        return lambda: (convcore.conv2d(x, w, b, algorithm="auto", **kw),)
-    if impl != "torch":
-        return lambda: convcore.conv2d_backward(go, x, w, **kw, algorithm=impl)
-    if torch is None:
+def _callable(layer, dtype, impl):
+    calls = _calls(layer, dtype)
+    if impl not in calls:
         pytest.skip("torch is not installed")
-    torch.set_num_threads(convcore.get_num_threads())
-    leaves = [torch.from_numpy(a).requires_grad_() for a in (x, w, b)]
-    y = torch_f.conv2d(*leaves, **kw)
-    tgo = torch.from_numpy(go)
+    if impl == "torch":
+        import torch
 
-    def run():
-        grads = torch.autograd.grad(y, leaves, tgo, retain_graph=True)
-        return tuple(g.numpy() for g in grads)
+        torch.set_num_threads(convcore.get_num_threads())
+    fn = calls[impl]
+    return (lambda: (fn(),)) if impl == "forward" else fn
 
-    return run
+
+def _name(layer, dtype):
+    return layer.name if dtype == "float32" else f"{layer.name} ({dtype})"
 
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layer", BACKWARD_LAYERS, ids=lambda layer: layer.name)
-def test_conv2d_backward(benchmark, layer, impl):
-    fn = _callable(layer, impl)
+def test_conv2d_backward(benchmark, layer, dtype, impl):
+    fn = _callable(layer, dtype, impl)
     flops = layer.flops if impl == "forward" else 2 * layer.flops
-    benchmark.group = layer.name
+    benchmark.group = _name(layer, dtype)
     info = convcore.config_info()
     benchmark.extra_info.update(
-        layer=layer._asdict(), flops=flops, threads=convcore.get_num_threads(),
-        simd=info["kernels"]["conv2d direct"], blas=info["blas"],
-        direction="forward" if impl == "forward" else "backward",
+        layer=dict(layer._asdict(), name=_name(layer, dtype)), dtype=dtype, flops=flops,
+        threads=convcore.get_num_threads(), simd=info["kernels"]["conv2d direct"],
+        blas=info["blas"], direction="forward" if impl == "forward" else "backward",
     )
     results = benchmark(fn)
-    go, x, w, b = _arrays(layer)
-    shapes = [go.shape] if impl == "forward" else [x.shape, w.shape, b.shape]
-    assert [r.shape for r in results] == shapes
+    out = (layer.N, layer.K, *layer.out_hw)
+    x = (layer.N, layer.C, layer.H, layer.W)
+    w = (layer.K, layer.C // layer.groups, layer.R, layer.S)
+    shapes = [out] if impl == "forward" else [x, w, (layer.K,)]
+    assert [tuple(r.shape) for r in results] == shapes
     assert all(np.isfinite(r).all() for r in results)
     if benchmark.stats is not None:  # None with --benchmark-disable
         benchmark.extra_info["gflops"] = flops / benchmark.stats.stats.median / 1e9

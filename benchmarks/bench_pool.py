@@ -1,95 +1,61 @@
-"""Pooling speed, NCHW float32: convcore's kernels and, when installed, PyTorch.
+"""Pooling speed, NCHW: convcore's kernels and, when installed, PyTorch.
 
 Run:
-    python -m pytest benchmarks/bench_pool.py --benchmark-json=pool.json
+    python -m pytest benchmarks/bench_pool.py -k float32 --benchmark-json=pool.json
     python benchmarks/table.py pool.json
     python -m pytest benchmarks/bench_pool.py --benchmark-disable  # smoke test
 
-Pooling is bandwidth-bound, so each result records ``extra_info['gbps']`` =
-(input bytes + output bytes) / median time, to compare with the machine's memory
-bandwidth, next to the PyTorch time on the same arrays in the same process.
+The cases are ``convcore.bench.POOL_CASES`` (max/avg 2x2/2 and 3x3/2 on (8, 64, 112,
+112), the list ``convcore bench`` times) plus ``EXTRA_POOL_CASES``, in float32 and
+float64.  Pooling is bandwidth-bound, so each result records
+``extra_info['nbytes']`` = input bytes + output bytes and, when timed,
+``extra_info['gbps']`` = nbytes / median time, to compare with the machine's memory
+bandwidth (``convcore bench`` measures it).
 """
 
 import functools
-from typing import NamedTuple
 
 import numpy as np
 import pytest
 
 import convcore
+from convcore.bench import DTYPES, EXTRA_POOL_CASES, POOL_CASES, implementations
 
-try:
-    import torch
-    import torch.nn.functional as torch_f
-except ImportError:  # the PyTorch comparison is optional
-    torch = None
-
-
-class Pool(NamedTuple):
-    name: str
-    op: str  # "max" or "avg"
-    shape: tuple
-    kernel: int
-    stride: int
-    padding: int = 0
-
-    @property
-    def out_shape(self):
-        n, c, h, w = self.shape
-        size = [convcore.conv_output_size(s, self.kernel, self.stride, self.padding)
-                for s in (h, w)]
-        return (n, c, *size)
-
-    @property
-    def nbytes(self):
-        return 4 * (int(np.prod(self.shape)) + int(np.prod(self.out_shape)))
-
-
-SHAPE = (8, 64, 112, 112)
-POOLS = [
-    Pool("max_2x2s2", "max", SHAPE, 2, 2),
-    Pool("max_3x3s2p1", "max", SHAPE, 3, 2, 1),
-    Pool("avg_2x2s2", "avg", SHAPE, 2, 2),
-    Pool("avg_3x3s2p1", "avg", SHAPE, 3, 2, 1),
-    Pool("max_3x3s1p1", "max", (1, 64, 56, 56), 3, 1, 1),
-    Pool("global_avg_7x7", "avg", (8, 512, 7, 7), 7, 7),
-]
-
+POOLS = POOL_CASES + EXTRA_POOL_CASES
 IMPLEMENTATIONS = ["convcore", "torch"]
 
 
 @functools.cache
-def _input(shape):
-    return np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
+def _calls(pool, dtype):
+    return implementations("pool", pool, dtype)
 
 
-def _callable(pool, impl):
-    x = _input(pool.shape)
-    args = (pool.kernel, pool.stride, pool.padding)
-    if impl == "convcore":
-        fn = convcore.max_pool2d if pool.op == "max" else convcore.avg_pool2d
-        return lambda: fn(x, *args)
-    if torch is None:
+def _callable(pool, dtype, impl):
+    calls = _calls(pool, dtype)
+    if impl not in calls:
         pytest.skip("torch is not installed")
-    torch.set_num_threads(convcore.get_num_threads())
-    tx = torch.from_numpy(x)
-    fn = torch_f.max_pool2d if pool.op == "max" else torch_f.avg_pool2d
+    if impl == "torch":
+        import torch
 
-    def run():
-        with torch.inference_mode():
-            return fn(tx, *args).numpy()
+        torch.set_num_threads(convcore.get_num_threads())
+    return calls[impl]
 
-    return run
+
+def _name(pool, dtype):
+    return pool.name if dtype == "float32" else f"{pool.name} ({dtype})"
 
 
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("pool", POOLS, ids=lambda pool: pool.name)
-def test_pool2d(benchmark, pool, impl):
-    fn = _callable(pool, impl)
-    benchmark.group = pool.name
-    benchmark.extra_info.update(layer=pool._asdict(), nbytes=pool.nbytes,
+def test_pool2d(benchmark, pool, dtype, impl):
+    fn = _callable(pool, dtype, impl)
+    benchmark.group = _name(pool, dtype)
+    nbytes = pool.nbytes(dtype)
+    benchmark.extra_info.update(layer=dict(pool._asdict(), name=_name(pool, dtype)),
+                                dtype=dtype, nbytes=nbytes,
                                 threads=convcore.get_num_threads())
     y = benchmark(fn)
-    assert y.shape == pool.out_shape
+    assert y.shape == pool.out_shape and y.dtype == np.dtype(dtype)
     if benchmark.stats is not None:  # None with --benchmark-disable
-        benchmark.extra_info["gbps"] = pool.nbytes / benchmark.stats.stats.median / 1e9
+        benchmark.extra_info["gbps"] = nbytes / benchmark.stats.stats.median / 1e9

@@ -1,11 +1,13 @@
-"""Print a pytest-benchmark JSON file of bench_conv.py or bench_pool.py as a table.
+"""Print a pytest-benchmark JSON file of bench_conv.py, bench_pool.py or
+bench_conv_backward.py as a table.
 
-    python -m pytest benchmarks/bench_conv.py --benchmark-json=conv.json
+    python -m pytest benchmarks/bench_conv.py -k float32 --benchmark-json=conv.json
     python benchmarks/table.py conv.json
 
-One row per layer: median time and throughput of each implementation (GFLOP/s for
-convolution, GB/s moved for pooling), and the time ratio of convcore's default to
-PyTorch (lower is better) when PyTorch was measured.
+One row per layer (float64 rows are named "<layer> (float64)"): median time and
+throughput of each implementation (GFLOP/s for convolution, GB/s moved for pooling),
+and the time ratio of convcore's default to PyTorch (lower is better) when PyTorch was
+measured.
 """
 
 import json
@@ -30,12 +32,14 @@ def main(path: str) -> None:
     ours = "convcore" if pooling else "auto"
     unit = "GB/s" if pooling else "GFLOP/s"
     threads = data["benchmarks"][0]["extra_info"].get("threads")
-    print(f"float32, {threads} threads, median ms ({unit}); ratio = convcore / PyTorch\n")
+    dtypes = sorted({b["extra_info"].get("dtype", "float32") for b in data["benchmarks"]})
+    print(f"{', '.join(dtypes)}, {threads} threads, median ms ({unit}); "
+          f"ratio = convcore / PyTorch\n")
     print("| layer | " + " | ".join(impls) + f" | {ours} / torch |")
     print("|---" * (len(impls) + 2) + "|")
     for name, res in layers.items():
         cells = [f"{res[i][0] * 1e3:.3f} ({res[i][1]:.1f})" if i in res else "-" for i in impls]
-        ratio = f"{res[ours][0] / res['torch'][0]:.2f}" if "torch" in res else "-"
+        ratio = f"{res[ours][0] / res['torch'][0]:.2f}" if {"torch", ours} <= res.keys() else "-"
         print(f"| {name} | " + " | ".join(cells) + f" | {ratio} |")
 
 

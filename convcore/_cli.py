@@ -84,6 +84,12 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from convcore.bench import main as bench_main
+
+    return bench_main(args)
+
+
 def _config(args: argparse.Namespace) -> int:
     convcore.show_config()
     return 0
@@ -105,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
                    ).set_defaults(func=_demo)
     sub.add_parser("config", help="print the build and run-time configuration"
                    ).set_defaults(func=_config)
+    from convcore.bench import add_arguments as bench_arguments
+
+    ben = sub.add_parser("bench", help="time convcore against PyTorch and SciPy, check the "
+                         "performance targets")
+    bench_arguments(ben)
+    ben.set_defaults(func=_bench)
     summ = sub.add_parser("summary", help="output shapes, parameters and MACs of a network",
                           description="Print the layer table of a network spec: a built-in "
                           "name (lenet5, alexnet, zfnet, vgg16), a text spec such as "

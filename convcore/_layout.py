@@ -86,9 +86,9 @@ def _pool_arrays(call, x, dtype):
     x = np.asarray(x)
     C, (H, W), (Ho, Wo) = x.shape[-1], x.shape[-3:-1], call.out_hw
     n = math.prod(x.shape[:-3])
-    if not (x.dtype == dtype and x.flags.c_contiguous):
+    if not (x.dtype == dtype and x.flags.c_contiguous and x.flags.aligned):
         check_memory(x.size * dtype.itemsize, f"{call.name}: a contiguous copy")
-        x = np.ascontiguousarray(x, dtype=dtype)
+        x = np.array(x, dtype=dtype, order="C")  # aligned too, unlike ascontiguousarray
     shape = (*x.shape[:-3], Ho, Wo, C)
     return x.reshape(n, H, W, C), shape, (n, Ho, Wo, C)
 

@@ -218,14 +218,17 @@ def _gemm_fits(g: _Geometry) -> bool:
 
 
 def _contiguous(name: str, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """``a`` as a C-contiguous array of ``dtype``: itself when it already is, else a copy
+    """``a`` as an aligned C-contiguous array of ``dtype`` (what the kernels assume: an
+    unaligned float* is undefined behaviour in C): itself when it already is, else a copy
     (refused before allocating when it would not fit: a broadcast view can be huge)."""
-    if a.dtype == dtype and a.flags.c_contiguous:
+    flags = a.flags
+    if a.dtype == dtype and flags.c_contiguous and flags.aligned:
         return a
     nbytes = a.size * dtype.itemsize
     if nbytes >= MEMORY_CHECK_BYTES:  # the message is built only when it may be needed
         check_memory(nbytes, f"a contiguous {dtype} copy of {name}")
-    return np.ascontiguousarray(a, dtype=dtype)
+    return np.array(a, dtype=dtype, order="C")  # a copy, aligned (ascontiguousarray of
+    # an unaligned C-contiguous array would return it as it is)
 
 
 def _check_out(out, shape, dtype, inputs):
@@ -239,6 +242,9 @@ def _check_out(out, shape, dtype, inputs):
         raise TypeError(f"out has dtype {out.dtype}; the result has dtype {dtype}")
     if not out.flags.c_contiguous:
         raise ValueError(f"out must be C-contiguous; got strides {out.strides}")
+    if not out.flags.aligned:
+        raise ValueError(f"out must be aligned to its {out.dtype} items; got an array at "
+                         f"address {out.ctypes.data:#x}")
     if not out.flags.writeable:
         raise ValueError("out must be writeable; got a read-only array")
     for name, a in inputs:
@@ -268,7 +274,7 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
     y4 = y.reshape(g.N, g.K, g.Hout, g.Wout)
     xc = _contiguous("x", x4, dtype)
     wc = _contiguous("weight", w4, dtype)
-    bc = _NO_BIAS[dtype] if bias is None else np.ascontiguousarray(bias, dtype=dtype)
+    bc = _NO_BIAS[dtype] if bias is None else _contiguous("bias", bias, dtype)
     n_threads = get_num_threads()
     if algorithm == "direct":
         _conv.conv2d_direct(xc, wc, bc, y4, g.bridge(), n_threads)

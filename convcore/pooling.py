@@ -42,10 +42,10 @@ def _pool_input(nd: int, name: str, x):
 
 def _contiguous_planes(name: str, x: np.ndarray, dtype: np.dtype, planes: int, hw: tuple):
     """x as C-contiguous (planes, H, W) of ``dtype``, copying only when needed."""
-    if not (x.dtype == dtype and x.flags.c_contiguous):
+    if not (x.dtype == dtype and x.flags.c_contiguous and x.flags.aligned):
         if x.size * dtype.itemsize >= MEMORY_CHECK_BYTES:
             check_memory(x.size * dtype.itemsize, f"{name}: a contiguous copy")
-        x = np.ascontiguousarray(x, dtype=dtype)
+        x = np.array(x, dtype=dtype, order="C")  # aligned too, unlike ascontiguousarray
     return x.reshape(planes, *hw)
 
 
@@ -188,7 +188,8 @@ def _max_pool_backward(nd, name, grad_output, x, kernel_size, stride, padding, d
             raise ValueError(f"{name}: indices must be in [-1, {plane}) (flat positions in "
                              f"one input plane, -1 for a window with no cell in the input); "
                              f"got values in [{idx.min()}, {idx.max()}]")
-        idx = np.ascontiguousarray(idx, dtype=_INDEX_DTYPE)
+        if not (idx.dtype == _INDEX_DTYPE and idx.flags.c_contiguous and idx.flags.aligned):
+            idx = np.array(idx, dtype=_INDEX_DTYPE, order="C")
     grad_in = call.empty(call.in_shape(), call.dtype)
     if grad_in.size:
         _pool.max_pool_backward(grad, call.planes_view(idx, call.out_hw),
@@ -350,7 +351,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     if layout != "NCHW" and _layout.check_layout(layout):
         call = _PoolCall(2, "avg_pool2d", _layout.nchw_view("x", x), kernel_size, stride,
                          padding, 1, ceil_mode)
-        return _layout.avg_pool2d_nhwc(call, x, count_include_pad, _divisor(divisor_override))
+        return _layout.avg_pool2d_nhwc(call, x, as_bool("count_include_pad", count_include_pad),
+                                       _divisor(divisor_override))
     return _avg_pool(2, "avg_pool2d", x, kernel_size, stride, padding, ceil_mode,
                      count_include_pad, divisor_override)
 

@@ -268,7 +268,7 @@ CALLS = [("max_pool2d", (2,), 4), ("avg_pool2d", (2,), 4), ("max_pool1d", (2,), 
 
 
 @pytest.mark.parametrize("name, args, ndim", CALLS)
-@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.uint8, np.bool_, np.float16])
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.uint8, np.float16])
 def test_other_real_dtypes_computed_in_float64(name, args, ndim, dtype, rng):
     x = rng.integers(0, 5, (2, 3, 6, 7)[4 - ndim:]).astype(dtype)
     y = getattr(convcore, name)(x, *args)
@@ -277,7 +277,7 @@ def test_other_real_dtypes_computed_in_float64(name, args, ndim, dtype, rng):
 
 
 @pytest.mark.parametrize("name, args, ndim", CALLS)
-@pytest.mark.parametrize("bad", [np.complex128, object, "U3"])
+@pytest.mark.parametrize("bad", [np.complex128, object, "U3", np.bool_])
 def test_unsupported_dtypes(name, args, ndim, bad):
     x = np.zeros((2, 3, 6, 7)[4 - ndim:], dtype=bad)
     with pytest.raises(TypeError):

@@ -1,0 +1,262 @@
+"""``convcore bench``'s verdicts and output: the targets of docs/performance.md checked
+against a run, the text table and the plot (the run itself is convcore.bench)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+PEER_LABELS = {"torch": "torch", "ndimage": "scipy.ndimage", "signal": "scipy.signal"}
+SINGLE = "auto@1"  # auto on one thread, for the scaling target
+MiB = 1 << 20
+
+# The targets of docs/performance.md (time ratios convcore / peer in the same run, float32),
+# by group; check_targets tags each verdict with its group.
+TARGETS = {
+    "large": "3x3 and 1x1 layers with >= 64 channels (VGG, ResNet): <= 1.25 x PyTorch's "
+             "time and >= 75% of the measured FMA peak",
+    "few_channels": "layers with <= 3 input channels (RGB stem, LeNet C1, AlexNet conv1): "
+                    "<= 0.5 x PyTorch's time",
+    "image": "one-channel images, 3x3 to 7x7, 512^2 to 2048^2: <= 0.3 x PyTorch's and "
+             "<= 0.3 x scipy.ndimage.correlate's time",
+    "pool": "max/avg pooling 2x2/2 and 3x3/2, NCHW: <= 0.3 x PyTorch's time and >= 50% "
+            "of the measured memory bandwidth",
+    "tiny": "a tiny call (1x1x8x8, 3x3): <= 0.5 x PyTorch's time",
+    "scaling": "1 -> N threads on the large layers: >= 1.8x",
+    "auto": "algorithm='auto' is the faster of direct and im2col (within 5%) on every case",
+    "memory": "direct: nothing beyond the output but the repacked weights; im2col: a "
+              "bounded workspace, not proportional to the batch",
+}
+SCALING_TARGET = 1.8   # speed-up from 1 thread to the run's threads, large layers
+TIE = 1.05             # auto counts as the faster algorithm when within 5% of it
+CALL_OVERHEAD = 16 * 1024  # Python objects of one call, allowed besides workspaces
+
+
+# ---- targets -------------------------------------------------------------------------------
+
+def _target(group: str, name: str, status: str, value, limit, detail: str = "") -> dict:
+    return {"group": group, "target": name, "status": status, "value": value,
+            "limit": limit, "detail": detail}
+
+
+def _ratio_check(group: str, name: str, row: dict, peer: str, limit: float) -> dict:
+    ratio = row.get("ratios", {}).get(peer)
+    if ratio is None:
+        return _target(group, name, "SKIP", None, limit, f"{PEER_LABELS[peer]} not measured")
+    return _target(group, name, "PASS" if ratio <= limit else "FAIL", ratio, limit,
+                   f"time ratio vs {PEER_LABELS[peer]}")
+
+
+def _at_least(group: str, name: str, value: float, limit: float, detail: str) -> dict:
+    return _target(group, name, "PASS" if value >= limit else "FAIL", value, limit, detail)
+
+
+def check_targets(report: dict) -> list[dict]:
+    """The targets of docs/performance.md checked against a run of
+    :func:`convcore.bench.run_bench`: one dict per verdict, with ``group`` (a key of
+    ``TARGETS``), ``target``, ``status`` (PASS, FAIL, or SKIP when a peer is missing),
+    the measured ``value``, the ``limit`` and a ``detail``."""
+    out = []
+    for c in report["cases"]:
+        if c["dtype"] != "float32":
+            continue
+        ours = c["results"].get("auto") or c["results"].get("convcore")
+        name, group = c["name"], c["target"]
+        if c["kind"] == "conv" and group == "large":
+            out.append(_ratio_check(group, f"{name}: auto / torch <= 1.25", ours, "torch", 1.25))
+            out.append(_at_least(group, f"{name}: >= 75% of peak", ours["frac_peak"], 0.75,
+                                 f"{ours['rate']:.1f} GFLOP/s"))
+        elif c["kind"] == "conv" and group in ("few_channels", "tiny"):
+            out.append(_ratio_check(group, f"{name}: auto / torch <= 0.5", ours, "torch", 0.5))
+        elif c["kind"] == "conv" and group == "image":
+            out.append(_ratio_check(group, f"{name}: auto / torch <= 0.3", ours, "torch", 0.3))
+            out.append(_ratio_check(group, f"{name}: auto / scipy.ndimage <= 0.3", ours,
+                                    "ndimage", 0.3))
+        elif c["kind"] == "pool" and group == "pool":
+            out.append(_ratio_check(group, f"{name}: convcore / torch <= 0.3", ours, "torch",
+                                    0.3))
+            out.append(_at_least(group, f"{name}: >= 50% of memory bandwidth",
+                                 ours["frac_peak"], 0.5, f"{ours['rate']:.1f} GB/s"))
+        single = c["results"].get(SINGLE)
+        if single is not None:
+            out.append(_at_least("scaling", f"{name}: 1 -> {c['threads']} threads >= "
+                                 f"{SCALING_TARGET}x", single["median_s"] / ours["median_s"],
+                                 SCALING_TARGET, "speed-up of auto"))
+    for c in report["cases"]:
+        if c["kind"] in ("conv", "backward"):
+            a = c["auto"]
+            what = (f"picked {a['picked']}, fastest {a['fastest']}" if c["kind"] == "conv"
+                    else f"per-gradient choice vs fastest route ({a['fastest']})")
+            ratio = a.get("picked_over_fastest", a.get("auto_over_fastest"))
+            out.append(_target("auto", f"{c['name']} {c['dtype']}",
+                               "PASS" if a["ok"] else "FAIL", ratio, TIE,
+                               f"{what}; auto time / fastest"))
+    return out + _memory_targets(report)
+
+
+def _memory_targets(report: dict) -> list[dict]:
+    out = []
+    worst_direct, worst_im2col = None, None
+    for c in report["cases"]:
+        if c["kind"] != "conv":
+            continue
+        layer = c["layer"]
+        weight_bytes = (layer["K"] * (layer["C"] // layer["groups"]) * layer["R"] * layer["S"]
+                        * np.dtype(c["dtype"]).itemsize)
+        # the repacked weights fill whole register tiles: at most twice the weights
+        excess = c["results"]["direct"]["extra_bytes"] - 2 * weight_bytes - CALL_OVERHEAD
+        if worst_direct is None or excess > worst_direct[0]:
+            worst_direct = (excess, c["name"], c["dtype"], c["results"]["direct"]["extra_bytes"])
+        excess = (c["results"]["im2col"]["extra_bytes"] - c["im2col_workspace_bound"]
+                  - CALL_OVERHEAD)
+        if worst_im2col is None or excess > worst_im2col[0]:
+            worst_im2col = (excess, c["name"], c["dtype"], c["results"]["im2col"]["extra_bytes"])
+    if worst_direct is not None:
+        excess, name, dtype, extra = worst_direct
+        out.append(_target("memory", "direct: no workspace beyond the repacked weights",
+                           "PASS" if excess <= 0 else "FAIL", extra, None,
+                           f"worst case {name} {dtype}: {extra} bytes traced beyond the output "
+                           f"(allowed: 2 x weight bytes + {CALL_OVERHEAD // 1024} KiB)"))
+        excess, name, dtype, extra = worst_im2col
+        out.append(_target("memory", "im2col: workspace within its bound (a tile per thread)",
+                           "PASS" if excess <= 0 else "FAIL", extra, None,
+                           f"worst case {name} {dtype}: {extra} bytes traced beyond the output"))
+    m = report.get("memory")
+    if m:
+        b1, b8 = m["extra_bytes"]["batch_1"], m["extra_bytes"]["batch_8"]
+        ok = b8 <= b1 + CALL_OVERHEAD
+        out.append(_target("memory", "im2col: workspace not proportional to the batch",
+                           "PASS" if ok else "FAIL", b8, b1 + CALL_OVERHEAD,
+                           f"{m['case']}: {b1} bytes at batch 1, {b8} at batch 8"))
+    return out
+
+
+# ---- output --------------------------------------------------------------------------------
+
+def _ms(seconds: float) -> str:
+    ms = seconds * 1e3
+    return f"{ms:.4f}" if ms < 0.1 else f"{ms:.3f}" if ms < 100 else f"{ms:.1f}"
+
+
+def _row_label(name: str, case: dict) -> str:
+    if name == "auto" and "auto" in case and case["kind"] == "conv":
+        return f"auto ({case['auto']['picked']})"
+    if name == SINGLE:
+        return "auto, 1 thread"
+    return PEER_LABELS.get(name, name)
+
+
+def format_bench(report: dict) -> str:
+    """The report as text: the table, auto's choices, memory, the targets."""
+    m = report["machine"]
+    torch = report["peers"]["torch"] or "not installed"
+    lines = [f"{report.get('command', 'convcore bench')}  ({report['date']})",
+             f"{m['cpu']}, {m['threads']} threads, convcore {m['convcore']} (kernels "
+             f"{m['simd']}, OpenMP {'yes' if m['openmp'] else 'no'}), torch {torch}, "
+             f"scipy {report['peers']['scipy']}"]
+    if m.get("load_before") is not None:
+        lines.append(f"load average {m['load_before']:.2f} at the start, "
+                     f"{m['load_after']:.2f} at the end, on {m.get('cores', '?')} cores")
+        # the end's average counts this run's own threads; the start's, others' work (a
+        # 1-minute average: it lags, so only a whole busy core counts)
+        if m.get("cores") and m["load_before"] > m["cores"] - m["threads"] + 1.0:
+            lines.append("warning: other processes were using the cores; a multi-threaded "
+                         "call then waits for a core (a scheduler tick, a few ms), and its "
+                         "times and rates say more about the load than about the kernels")
+    lines.append("\nPeak probe (csrc/peak_probe.c):")
+    for t, p in report["peak"].items():
+        lines.append(f"  {t} thread{'s' if t != '1' else ''}: FMA ({p['simd']}) "
+                     f"{p['fma_gflops']['float32']:.1f} GFLOP/s float32, "
+                     f"{p['fma_gflops']['float64']:.1f} float64; STREAM triad "
+                     f"{p['bandwidth_gbps']:.1f} GB/s ({p['buffer_bytes'] // MiB} MiB)")
+    head = (f"{'case':<34} {'dtype':<7} {'implementation':<16} {'median ms':>10} "
+            f"{'rate':>8} {'unit':<7} {'% peak':>6} {'vs torch':>8} {'vs ndimage':>10} "
+            f"{'vs signal':>9} {'extra MiB':>9}")
+    lines += ["", "Median over alternating rounds; rate = work / median; vs = time ratio "
+              "(lower is better); extra = memory traced beyond the result.", head,
+              "-" * len(head)]
+    for c in report["cases"]:
+        first = True
+        for name, r in c["results"].items():
+            ratios = r.get("ratios", {})
+            cells = [f"{ratios[p]:.2f}" if p in ratios else "" for p in PEER_LABELS]
+            frac = "" if r["frac_peak"] is None else f"{100 * r['frac_peak']:.0f}%"
+            extra = "" if "extra_bytes" not in r else f"{r['extra_bytes'] / MiB:.2f}"
+            lines.append(
+                f"{c['name'] if first else '':<34} {c['dtype'] if first else '':<7} "
+                f"{_row_label(name, c):<16} {_ms(r['median_s']):>10} {r['rate']:>8.2f} "
+                f"{c['unit']:<7} {frac:>6} {cells[0]:>8} {cells[1]:>10} {cells[2]:>9} "
+                f"{extra:>9}")
+            first = False
+        if c["mismatched"]:
+            lines.append(f"  !! {', '.join(c['mismatched'])} disagree with convcore: "
+                         + ", ".join(f"{n} {c['max_relative_error'][n]:.1e}"
+                                     for n in c["mismatched"]))
+    mem = report.get("memory")
+    if mem:
+        e = mem["extra_bytes"]
+        lines.append(f"\nim2col workspace on {mem['case']}: {e['batch_1']:,} bytes at batch 1, "
+                     f"{e['batch_8']:,} at batch 8 (traced)")
+    lines.append(f"\nTargets (docs/performance.md; float32 unless named, {m['threads']} threads; "
+                 "value = time ratio, fraction or speed-up):")
+    group = None
+    for t in report["targets"]:
+        if t["group"] != group:
+            group = t["group"]
+            lines.append(f"  {TARGETS[group]}")
+        value = t["value"]
+        shown = ("-" if value is None else f"{value:.3g}" if isinstance(value, float)
+                 else f"{value:,}")
+        lines.append(f"    {t['status']:<4}  {t['target']:<52} {shown:>10}  {t['detail']}")
+    counts = {s: sum(t["status"] == s for t in report["targets"]) for s in ("PASS", "FAIL",
+                                                                              "SKIP")}
+    lines.append(f"  {counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped")
+    return "\n".join(lines)
+
+
+def _matplotlib():
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_bench(report: dict, path: str) -> None:
+    """Bar charts of throughput per case and implementation (peers beside), one panel per
+    kind and dtype, written to ``path``.
+
+    Raises
+    ------
+    RuntimeError
+        When matplotlib is not installed.
+    """
+    plt = _matplotlib()
+    if plt is None:
+        raise RuntimeError("--plot needs matplotlib: pip install 'convcore[plot]'")
+    panels: dict[tuple[str, str], list[dict]] = {}
+    for c in report["cases"]:
+        panels.setdefault((c["kind"], c["dtype"]), []).append(c)
+    impls = list(dict.fromkeys(n for c in report["cases"] for n in c["results"]))
+    colors = {n: plt.get_cmap("tab10")(i % 10) for i, n in enumerate(impls)}
+    fig, axes = plt.subplots(len(panels), 1, figsize=(14, 4 * len(panels)), squeeze=False)
+    for ax, ((kind, dtype), cases) in zip(axes[:, 0], panels.items(), strict=True):
+        width = 0.8 / max(len(c["results"]) for c in cases)
+        labelled = set()
+        for j, c in enumerate(cases):  # each case's bars side by side, peers last
+            for i, (name, r) in enumerate(c["results"].items()):
+                label = None if name in labelled else _row_label(name, {"kind": ""})
+                labelled.add(name)
+                ax.bar(j + (i - (len(c["results"]) - 1) / 2) * width, r["rate"], width,
+                       color=colors[name], label=label)
+        ax.set_xticks(range(len(cases)))
+        ax.set_xticklabels([c["case"] for c in cases], rotation=30, ha="right", fontsize=8)
+        ax.set_yscale("log")
+        ax.set_ylabel(cases[0]["unit"])
+        ax.set_title(f"{kind}, {dtype}, {report['machine']['threads']} threads")
+        ax.legend(fontsize=7, ncol=len(labelled))
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

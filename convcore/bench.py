@@ -1,0 +1,928 @@
+"""``convcore bench``: convcore's algorithms against the installed peers, same arrays,
+same process, alternating.
+
+For every case (a convolution, a pooling, or the backward pass of a convolution, in
+float32 and float64) the runner builds the arrays once, checks once that every peer
+computes what convcore computes, warms every implementation up, then times them in
+turn, round after round, the first one rotating each round, so that a burst of load
+from other processes falls on all of them alike; it reports medians.
+
+Metrics
+-------
+- convolution: GFLOP/s = 2 * N * K * Hout * Wout * (C / groups) * R * S / time; a
+  backward pass (input and weight gradients) counts twice that;
+- pooling: GB/s = (input bytes + output bytes) / time;
+- fraction of peak: of the FMA rate (convolution) or of the STREAM triad bandwidth
+  (pooling) that the peak probe (csrc/peak_probe.c) measures on this machine at the
+  same thread count, just before the cases run;
+- ratio: median time of a convcore row / median time of a peer (lower is better);
+- extra bytes: the most memory a call holds at once beyond its result, traced by
+  :mod:`tracemalloc`.  NumPy reports its allocations to tracemalloc, and the C kernels
+  allocate nothing themselves (their workspaces, the repacked weights of the direct
+  kernel and the im2col column tiles, are NumPy arrays made by the Python layer), so
+  the figure covers convcore's workspaces; it leaves out the BLAS's own packing
+  buffers (allocated once by OpenBLAS) and the threads' stacks.
+
+Peers: PyTorch (``torch.nn.functional``, ``torch.autograd``) when installed, and for
+one-channel images ``scipy.ndimage.correlate`` (``mode='constant'``) and
+``scipy.signal.correlate2d`` (``'same'`` or ``'valid'``, matching the convcore call);
+SciPy's filters run on one thread whatever ``--threads`` says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import fnmatch
+import functools
+import gc
+import json
+import math
+import os
+import platform
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+import convcore
+from convcore import _conv, _peak, _threads
+from convcore._bench_report import (
+    PEER_LABELS,
+    SINGLE,
+    TIE,
+    MiB,
+    _matplotlib,
+    check_targets,
+    format_bench,
+    plot_bench,
+)
+from convcore._threads import MAX_THREADS
+from convcore.functional import _prepare, choose_algorithm
+
+__all__ = [
+    "BACKWARD_CASES",
+    "CONV_CASES",
+    "DTYPES",
+    "EXTRA_CONV_CASES",
+    "EXTRA_POOL_CASES",
+    "POOL_CASES",
+    "ConvCase",
+    "PoolCase",
+    "add_arguments",
+    "check_targets",
+    "format_bench",
+    "implementations",
+    "main",
+    "measure_peak",
+    "plot_bench",
+    "run_bench",
+]
+
+DTYPES = ("float32", "float64")
+ALGORITHMS = ("direct", "im2col", "auto")
+
+
+# ---- the cases ------------------------------------------------------------------------
+
+class ConvCase(NamedTuple):
+    """A convolution layer: input (N, C, H, W), weight (K, C // groups, R, S)."""
+
+    name: str
+    N: int
+    C: int
+    H: int
+    W: int
+    K: int
+    R: int
+    S: int
+    stride: int = 1
+    padding: int = 0
+    groups: int = 1
+    target: str = ""     # the performance target it is judged by (a key of TARGETS)
+    large: bool = False  # also timed on one thread, for the 1 -> N threads scaling target
+    quick: bool = False  # part of --quick runs
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        return (convcore.conv_output_size(self.H, self.R, self.stride, self.padding),
+                convcore.conv_output_size(self.W, self.S, self.stride, self.padding))
+
+    @property
+    def flops(self) -> int:
+        """2 * N * K * Hout * Wout * (C / groups) * R * S (one multiply and one add each)."""
+        hout, wout = self.out_hw
+        return 2 * self.N * self.K * hout * wout * (self.C // self.groups) * self.R * self.S
+
+    @property
+    def one_channel(self) -> bool:
+        """One image, one channel, one filter: a plain 2-D image filter (SciPy's domain),
+        run without a bias."""
+        return self.N == 1 and self.C == 1 and self.K == 1
+
+
+class PoolCase(NamedTuple):
+    """A 2-D max or average pooling of an (N, C, H, W) input."""
+
+    name: str
+    op: str  # "max" or "avg"
+    shape: tuple
+    kernel: int
+    stride: int
+    padding: int = 0
+    target: str = ""
+    quick: bool = False
+
+    @property
+    def out_shape(self) -> tuple:
+        n, c, h, w = self.shape
+        size = [convcore.conv_output_size(s, self.kernel, self.stride, self.padding)
+                for s in (h, w)]
+        return (n, c, *size)
+
+    def nbytes(self, dtype="float32") -> int:
+        """Bytes read and written: the input and the output, once each."""
+        item = np.dtype(dtype).itemsize
+        return item * (math.prod(self.shape) + math.prod(self.out_shape))
+
+
+CONV_CASES = [
+    ConvCase("vgg_64x224_3x3", 1, 64, 224, 224, 64, 3, 3, padding=1, target="large",
+             large=True),
+    ConvCase("vgg_256x56_3x3", 1, 256, 56, 56, 256, 3, 3, padding=1, target="large",
+             large=True),
+    ConvCase("resnet_128x28_3x3_b8", 8, 128, 28, 28, 128, 3, 3, padding=1, target="large",
+             large=True),
+    ConvCase("resnet_1x1_256to64x56_b8", 8, 256, 56, 56, 64, 1, 1, target="large",
+             large=True, quick=True),
+    ConvCase("alexnet_conv1_11x11_s4", 1, 3, 227, 227, 96, 11, 11, stride=4,
+             target="few_channels"),
+    ConvCase("rgb_stem_3to32x224_3x3_s2_b8", 8, 3, 224, 224, 32, 3, 3, stride=2, padding=1,
+             target="few_channels"),
+    ConvCase("lenet_c1_5x5_b64", 64, 1, 32, 32, 6, 5, 5, target="few_channels", quick=True),
+    ConvCase("gray_512x512_3x3", 1, 1, 512, 512, 1, 3, 3, padding=1, target="image",
+             quick=True),
+    ConvCase("gray_512x512_5x5", 1, 1, 512, 512, 1, 5, 5, padding=2, target="image"),
+    ConvCase("gray_512x512_7x7", 1, 1, 512, 512, 1, 7, 7, padding=3, target="image"),
+    ConvCase("gray_2048x2048_3x3", 1, 1, 2048, 2048, 1, 3, 3, padding=1, target="image"),
+    ConvCase("gray_2048x2048_5x5", 1, 1, 2048, 2048, 1, 5, 5, padding=2, target="image"),
+    ConvCase("gray_2048x2048_7x7", 1, 1, 2048, 2048, 1, 7, 7, padding=3, target="image"),
+    ConvCase("lecture_320x280_2x1", 1, 1, 320, 280, 1, 2, 1, quick=True),
+    ConvCase("tiny_8x8_3x3", 1, 1, 8, 8, 1, 3, 3, target="tiny", quick=True),
+    ConvCase("depthwise_64x56_3x3_b8", 8, 64, 56, 56, 64, 3, 3, padding=1, groups=64,
+             quick=True),
+]
+
+_POOL_SHAPE = (8, 64, 112, 112)
+POOL_CASES = [
+    PoolCase("max_2x2s2", "max", _POOL_SHAPE, 2, 2, target="pool", quick=True),
+    PoolCase("max_3x3s2p1", "max", _POOL_SHAPE, 3, 2, 1, target="pool"),
+    PoolCase("avg_2x2s2", "avg", _POOL_SHAPE, 2, 2, target="pool"),
+    PoolCase("avg_3x3s2p1", "avg", _POOL_SHAPE, 3, 2, 1, target="pool", quick=True),
+]
+
+# The backward passes (input, weight and bias gradients) of the VGG and ResNet layers.
+BACKWARD_CASES = [c._replace(target="", large=False) for c in CONV_CASES[:4]]
+_QUICK_BACKWARD = ("resnet_1x1_256to64x56_b8",)
+
+# Shapes the pytest suites under benchmarks/ also time (rows of the README's older
+# tables); `convcore bench` does not run them.
+EXTRA_CONV_CASES = [
+    ConvCase("resnet_1x1_256to64x56", 1, 256, 56, 56, 64, 1, 1),
+    ConvCase("resnet_512x7_3x3_b8", 8, 512, 7, 7, 512, 3, 3, padding=1),
+    ConvCase("rgb_stem_3to64x224_3x3", 1, 3, 224, 224, 64, 3, 3, padding=1),
+]
+EXTRA_POOL_CASES = [
+    PoolCase("max_3x3s1p1", "max", (1, 64, 56, 56), 3, 1, 1),
+    PoolCase("global_avg_7x7", "avg", (8, 512, 7, 7), 7, 7),
+]
+
+# ---- arguments ---------------------------------------------------------------------------
+
+def _thread_count(value) -> int:
+    if isinstance(value, str):
+        try:
+            value = int(value)
+        except ValueError:
+            raise ValueError(f"threads must be an integer, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"threads must be an integer, got {value!r}")
+    if not 1 <= value <= MAX_THREADS:
+        raise ValueError(f"threads must be between 1 and {MAX_THREADS}, got {value}")
+    return int(value)
+
+
+def _dtypes(dtypes, quick: bool) -> tuple[str, ...]:
+    if dtypes is None:
+        return ("float32",) if quick else DTYPES
+    if isinstance(dtypes, str):
+        dtypes = DTYPES if dtypes == "both" else tuple(d.strip() for d in dtypes.split(","))
+    dtypes = tuple(dtypes)
+    bad = [d for d in dtypes if d not in DTYPES]
+    if bad or not dtypes:
+        raise ValueError(f"dtype must be float32, float64 or both; got {bad or dtypes}")
+    return dtypes
+
+
+class _Job(NamedTuple):
+    kind: str  # "conv", "pool" or "backward"
+    case: ConvCase | PoolCase
+    dtype: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.case.name}_backward" if self.kind == "backward" else self.case.name
+
+
+def _all_jobs(quick: bool, dtypes: tuple[str, ...]) -> list[_Job]:
+    jobs = []
+    for dtype in dtypes:
+        jobs += [_Job("conv", c, dtype) for c in CONV_CASES if c.quick or not quick]
+        jobs += [_Job("pool", c, dtype) for c in POOL_CASES if c.quick or not quick]
+        jobs += [_Job("backward", c, dtype) for c in BACKWARD_CASES
+                 if c.name in _QUICK_BACKWARD or not quick]
+    return jobs
+
+
+def _select(jobs: list[_Job], patterns) -> list[_Job]:
+    """Jobs whose name matches one of the comma-separated glob patterns (a pattern
+    without wildcards matches as a substring)."""
+    if patterns is None:
+        return jobs
+    pats = [p.strip() for p in patterns.split(",")] if isinstance(patterns, str) else list(patterns)
+    pats = [p for p in pats if p]
+    if not pats:
+        raise ValueError("cases must name at least one pattern")
+    globs = [p if any(ch in p for ch in "*?[") else f"*{p}*" for p in pats]
+    chosen = [j for j in jobs if any(fnmatch.fnmatchcase(j.name, g) for g in globs)]
+    if not chosen:
+        names = ", ".join(dict.fromkeys(j.name for j in jobs))
+        raise ValueError(f"no case matches {','.join(pats)!r}; the cases are: {names}")
+    return chosen
+
+
+# ---- the peak probe ----------------------------------------------------------------------
+
+def measure_peak(threads: int | None = None, *, seconds: float = 0.2,
+                 buffer_bytes: int = 256 * MiB) -> dict:
+    """Measure this machine's FMA throughput and memory bandwidth.
+
+    Parameters
+    ----------
+    threads : int, optional
+        Threads the probes run on (default: :func:`convcore.get_num_threads`).
+    seconds : float
+        Minimum duration of each FMA run (the best of 3 is kept).
+    buffer_bytes : int
+        Size of the STREAM triad's buffer (three arrays); make it several times the
+        last-level cache, or the figure is the cache's bandwidth.
+
+    Returns
+    -------
+    dict
+        ``threads``, ``simd`` (the SIMD level of the FMA loop), ``fma_gflops``
+        (``{'float32': ..., 'float64': ...}``), ``bandwidth_gbps`` (triad, STREAM's
+        byte count) and ``buffer_bytes``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A thread count that is not an integer in [1, 1024], ``seconds <= 0``, or a
+        buffer of fewer than 3 doubles.
+
+    Examples
+    --------
+    >>> from convcore.bench import measure_peak
+    >>> peak = measure_peak(1, seconds=0.01, buffer_bytes=3 * 2**20)
+    >>> peak["fma_gflops"]["float32"] > 0 and peak["bandwidth_gbps"] > 0
+    True
+    """
+    threads = convcore.get_num_threads() if threads is None else _thread_count(threads)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise TypeError(f"seconds must be a number, got {seconds!r}")
+    if not 0 < seconds < math.inf:
+        raise ValueError(f"seconds must be positive and finite, got {seconds!r}")
+    n = int(buffer_bytes) // 8
+    if n < 3:
+        raise ValueError(f"buffer_bytes must hold at least 3 doubles, got {buffer_bytes}")
+    buffer = np.empty(n, dtype=np.float64)
+    return {
+        "threads": threads,
+        "simd": _peak.simd_level(),
+        "fma_gflops": {"float32": _peak.fma_gflops(False, threads, float(seconds)),
+                       "float64": _peak.fma_gflops(True, threads, float(seconds))},
+        "bandwidth_gbps": _peak.triad_gbps(buffer, threads, 10),
+        "buffer_bytes": n * 8,
+    }
+
+
+# ---- peers -------------------------------------------------------------------------------
+
+@functools.cache
+def _torch():
+    """(torch, torch.nn.functional), or None when PyTorch is not installed."""
+    try:
+        import torch
+        import torch.nn.functional as functional
+    except ImportError:
+        return None
+    return torch, functional
+
+
+def _arrays(job: _Job, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    dt = np.dtype(job.dtype)
+    c = job.case
+    if job.kind == "pool":
+        return {"x": rng.standard_normal(c.shape).astype(dt)}
+    arrays = {
+        "x": rng.standard_normal((c.N, c.C, c.H, c.W)).astype(dt),
+        "w": rng.standard_normal((c.K, c.C // c.groups, c.R, c.S)).astype(dt),
+        # image filters have no bias; a backward pass always returns the bias gradient
+        "b": (None if c.one_channel and job.kind == "conv"
+              else rng.standard_normal(c.K).astype(dt)),
+    }
+    if job.kind == "backward":
+        arrays["go"] = rng.standard_normal((c.N, c.K, *c.out_hw)).astype(dt)
+    return arrays
+
+
+def _scipy_offsets(c: ConvCase) -> tuple[int, int] | None:
+    """Where conv2d's output starts in scipy.ndimage.correlate's (same-size, centred)
+    output, or None when it is not a window of it."""
+    if not c.one_channel or c.stride != 1:
+        return None
+    hout, wout = c.out_hw
+    dr, ds = c.R // 2 - c.padding, c.S // 2 - c.padding
+    if dr < 0 or ds < 0 or dr + hout > c.H or ds + wout > c.W:
+        return None
+    return dr, ds
+
+
+def _conv_calls(c: ConvCase, a: dict, threads: int | None) -> dict[str, Callable]:
+    x, w, b = a["x"], a["w"], a["b"]
+    kw = dict(stride=c.stride, padding=c.padding, groups=c.groups)
+    calls: dict[str, Callable] = {
+        alg: functools.partial(convcore.conv2d, x, w, b, algorithm=alg, **kw)
+        for alg in ALGORITHMS}
+    if c.large and threads is not None and threads > 1:
+        calls[SINGLE] = _on_one_thread(calls["auto"], threads)
+    tf = _torch()
+    if tf is not None:
+        torch, functional = tf
+        tx, tw = torch.from_numpy(x), torch.from_numpy(w)
+        tb = None if b is None else torch.from_numpy(b)
+
+        def run_torch():
+            with torch.inference_mode():
+                return functional.conv2d(tx, tw, tb, **kw).numpy()
+
+        calls["torch"] = run_torch
+    offsets = _scipy_offsets(c)
+    if offsets is not None:
+        from scipy import ndimage, signal
+
+        x2, w2 = x[0, 0], w[0, 0]
+        (dr, ds), (hout, wout) = offsets, c.out_hw
+
+        def run_ndimage():
+            return ndimage.correlate(x2, w2, mode="constant")[dr:dr + hout, ds:ds + wout]
+
+        calls["ndimage"] = run_ndimage
+        odd_same = c.R % 2 == 1 and c.S % 2 == 1 and c.padding == c.R // 2 == c.S // 2
+        if c.padding == 0 or odd_same:
+            mode = "valid" if c.padding == 0 else "same"
+            calls["signal"] = functools.partial(signal.correlate2d, x2, w2, mode=mode)
+    return calls
+
+
+def _pool_calls(c: PoolCase, a: dict) -> dict[str, Callable]:
+    x = a["x"]
+    args = (c.kernel, c.stride, c.padding)
+    fn = convcore.max_pool2d if c.op == "max" else convcore.avg_pool2d
+    calls: dict[str, Callable] = {"convcore": functools.partial(fn, x, *args)}
+    tf = _torch()
+    if tf is not None:
+        torch, functional = tf
+        tx = torch.from_numpy(x)
+        tfn = functional.max_pool2d if c.op == "max" else functional.avg_pool2d
+
+        def run_torch():
+            with torch.inference_mode():
+                return tfn(tx, *args).numpy()
+
+        calls["torch"] = run_torch
+    return calls
+
+
+def _backward_calls(c: ConvCase, a: dict) -> dict[str, Callable]:
+    go, x, w = a["go"], a["x"], a["w"]
+    kw = dict(stride=c.stride, padding=c.padding, groups=c.groups)
+    calls: dict[str, Callable] = {
+        alg: functools.partial(convcore.conv2d_backward, go, x, w, algorithm=alg, **kw)
+        for alg in ALGORITHMS}
+    tf = _torch()
+    if tf is not None:
+        torch, functional = tf
+        leaves = [torch.from_numpy(v).requires_grad_() for v in (x, w, a["b"])]
+        y = functional.conv2d(*leaves, **kw)
+        tgo = torch.from_numpy(go)
+
+        def run_torch():
+            grads = torch.autograd.grad(y, leaves, tgo, retain_graph=True)
+            return tuple(g.numpy() for g in grads)
+
+        calls["torch"] = run_torch
+    return calls
+
+
+def _calls(job: _Job, a: dict, threads: int | None) -> dict[str, Callable]:
+    if job.kind == "conv":
+        return _conv_calls(job.case, a, threads)
+    if job.kind == "pool":
+        return _pool_calls(job.case, a)
+    return _backward_calls(job.case, a)
+
+
+def implementations(kind: str, case: ConvCase | PoolCase, dtype: str = "float32",
+                    ) -> dict[str, Callable]:
+    """The calls ``convcore bench`` times on a case, on fixed random arrays.
+
+    Parameters
+    ----------
+    kind : {'conv', 'pool', 'backward'}
+        A forward convolution (``case`` a :class:`ConvCase`), a pooling (a
+        :class:`PoolCase`) or a convolution's backward pass (all three gradients).
+    case : ConvCase or PoolCase
+    dtype : {'float32', 'float64'}
+
+    Returns
+    -------
+    dict
+        Name -> function of no arguments returning the result: convcore's
+        ``'direct'``, ``'im2col'`` and ``'auto'`` (``'convcore'`` for pooling), then the
+        installed peers: ``'torch'``, and for one-channel images ``'ndimage'`` and
+        ``'signal'`` (SciPy).  Every peer computes the same numbers as convcore.
+
+    Examples
+    --------
+    >>> from convcore.bench import CONV_CASES, implementations
+    >>> tiny = next(c for c in CONV_CASES if c.name == "tiny_8x8_3x3")
+    >>> calls = implementations("conv", tiny)
+    >>> calls["auto"]().shape
+    (1, 1, 6, 6)
+    """
+    if kind not in ("conv", "pool", "backward"):
+        raise ValueError(f"kind must be 'conv', 'pool' or 'backward', got {kind!r}")
+    want = PoolCase if kind == "pool" else ConvCase
+    if not isinstance(case, want):
+        raise TypeError(f"a {kind} case must be a {want.__name__}, got {type(case).__name__}")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    job = _Job(kind, case, dtype)
+    return _calls(job, _arrays(job), None)
+
+
+def _on_one_thread(fn: Callable, threads: int) -> Callable:
+    def run():
+        convcore.set_num_threads(1)
+        try:
+            return fn()
+        finally:
+            convcore.set_num_threads(threads)
+
+    return run
+
+
+# ---- checking and timing -------------------------------------------------------------------
+
+def _as_tuple(result) -> tuple:
+    return result if isinstance(result, tuple) else (result,)
+
+
+def _relative_error(result, reference) -> float:
+    """Largest |difference| over every output array, relative to the reference's largest
+    magnitude (inf when the shapes differ other than by axes of length 1: SciPy's filters
+    return the (H, W) plane of convcore's (1, 1, H, W))."""
+    worst = 0.0
+    for r, ref in zip(_as_tuple(result), _as_tuple(reference), strict=True):
+        r, ref = np.asarray(r, dtype=np.float64), np.asarray(ref, dtype=np.float64)
+        if r.shape != ref.shape:
+            if np.squeeze(r).shape != np.squeeze(ref).shape:
+                return math.inf
+            r, ref = np.squeeze(r), np.squeeze(ref)
+        scale = max(float(np.abs(ref).max(initial=0.0)), 1e-30)
+        worst = max(worst, float(np.abs(r - ref).max(initial=0.0)) / scale)
+    return worst
+
+
+def _tolerance(dtype: str) -> float:
+    # a wrong setup (shifted window, flipped or transposed kernel) is off by O(1)
+    return 1e-3 if dtype == "float32" else 1e-9
+
+
+def _extra_bytes(fn: Callable) -> int:
+    """Peak bytes traced during fn() beyond the arrays it returns."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        result = fn()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    kept = sum(np.asarray(r).nbytes for r in _as_tuple(result) if r is not None)
+    return max(0, peak - kept)
+
+
+class _Settings(NamedTuple):
+    budget: float      # seconds of calls per case (all implementations, settling included)
+    min_rounds: int
+    max_rounds: int
+    sample: float      # seconds per sample: fast calls are repeated to fill it
+    settle: float      # seconds of untimed calls before a sample of a fast implementation
+
+
+FULL = _Settings(budget=3.0, min_rounds=5, max_rounds=30, sample=0.005, settle=0.01)
+QUICK = _Settings(budget=0.2, min_rounds=3, max_rounds=6, sample=0.002, settle=0.01)
+
+
+def _time_round_robin(calls: dict[str, Callable], s: _Settings) -> dict[str, dict]:
+    """Median seconds per call of each implementation, timed in alternation.
+
+    Each round times every implementation in turn, starting one further along each
+    round; rounds go on until ``s.budget`` seconds have passed (at least
+    ``s.min_rounds``, at most ``s.max_rounds``).  A fast implementation (under
+    ``s.settle`` per call) is called for ``s.settle`` seconds untimed, then timed call by
+    call for ``s.sample`` seconds: PyTorch ships its own OpenMP runtime, whose idle
+    threads spin for a few milliseconds after each call (and convcore's after each of
+    its calls), taking the cores from the next implementation; measured here, that
+    doubled the time of a 0.1 ms call made right after the other library's.  The median
+    is over every timed call, so the rare call that waits for a core held by another
+    process (a scheduler tick, 4 ms here) does not move it.  Slower calls are timed one
+    per round: the spin is a small part of them.
+    """
+    names = list(calls)
+    fast = {}
+    for name in names:  # warm up: first touch of the outputs, thread pools, caches
+        calls[name]()
+        t0 = time.perf_counter()
+        calls[name]()
+        fast[name] = time.perf_counter() - t0 < s.settle
+    samples: dict[str, list[float]] = {n: [] for n in names}
+    clock = time.perf_counter
+    enabled = gc.isenabled()
+    gc.disable()
+    start, rounds = clock(), 0
+    try:
+        for r in range(s.max_rounds):
+            k = r % len(names)
+            for name in names[k:] + names[:k]:
+                fn, out = calls[name], samples[name]
+                if not fast[name]:
+                    t0 = clock()
+                    fn()
+                    out.append(clock() - t0)
+                    continue
+                end = clock() + s.settle
+                while clock() < end:
+                    fn()
+                t0 = clock()
+                end = t0 + s.sample
+                while t0 < end:
+                    fn()
+                    t1 = clock()
+                    out.append(t1 - t0)
+                    t0 = t1
+            rounds = r + 1
+            if rounds >= s.min_rounds and clock() - start >= s.budget:
+                break
+    finally:
+        if enabled:
+            gc.enable()
+    return {n: {"median_s": float(np.median(v)), "min_s": float(np.min(v)),
+                "rounds": rounds, "calls": len(v)} for n, v in samples.items()}
+
+
+def _work(job: _Job) -> tuple[float, str]:
+    """(work per call, unit): flops for convolutions, bytes for pooling."""
+    if job.kind == "pool":
+        return float(job.case.nbytes(job.dtype)), "GB/s"
+    flops = float(job.case.flops)
+    return (2 * flops if job.kind == "backward" else flops), "GFLOP/s"
+
+
+def _peak_of(peaks: dict, threads: int, dtype: str, unit: str) -> float | None:
+    p = peaks.get(threads)
+    if p is None:
+        return None
+    return p["bandwidth_gbps"] if unit == "GB/s" else p["fma_gflops"][dtype]
+
+
+def _run_job(job: _Job, threads: int, peaks: dict, s: _Settings) -> dict:
+    a = _arrays(job)
+    calls = _calls(job, a, threads)
+    ours = [n for n in calls if n in ALGORITHMS or n == "convcore"]
+    reference_name = "auto" if "auto" in calls else "convcore"
+    convcore.set_num_threads(threads)
+    tf = _torch()
+    if tf is not None and "torch" in calls:
+        tf[0].set_num_threads(threads)
+
+    # the same result from everyone, once, before timing
+    reference = calls[reference_name]()
+    errors = {n: _relative_error(fn(), reference) for n, fn in calls.items()
+              if n != reference_name}
+    mismatched = sorted(n for n, e in errors.items() if not e <= _tolerance(job.dtype))
+    errors = {n: e if math.isfinite(e) else None for n, e in errors.items()}  # for JSON
+
+    timing = _time_round_robin(calls, s)
+    work, unit = _work(job)
+    rows = {}
+    for name, t in timing.items():
+        row_threads = 1 if name == SINGLE or name in ("ndimage", "signal") else threads
+        rate = work / t["median_s"] / 1e9
+        peak = _peak_of(peaks, 1 if name == SINGLE else threads, job.dtype, unit)
+        row = dict(t, rate=rate, threads=row_threads,
+                   frac_peak=None if peak is None or name in PEER_LABELS else rate / peak)
+        if name not in PEER_LABELS and name != SINGLE:
+            row["ratios"] = {p: t["median_s"] / timing[p]["median_s"]
+                             for p in PEER_LABELS if p in timing}
+        rows[name] = row
+    for name in ours:  # memory last: tracemalloc slows allocations down
+        rows[name]["extra_bytes"] = _extra_bytes(calls[name])
+
+    result = {"name": job.name, "kind": job.kind, "case": job.case.name, "dtype": job.dtype,
+              "threads": threads, "unit": unit, "work": work,
+              "layer": job.case._asdict(), "target": job.case.target,
+              "max_relative_error": errors, "mismatched": mismatched, "results": rows}
+    if job.kind == "conv":
+        result["auto"] = _auto_choice(job, a, rows)
+        result["im2col_workspace_bound"] = _im2col_bound(job.case, a, threads)
+    elif job.kind == "backward":
+        fastest = min(("direct", "im2col"), key=lambda n: rows[n]["median_s"])
+        best = rows[fastest]["median_s"]
+        result["auto"] = {"picked": "per gradient", "fastest": fastest,
+                          "ok": rows["auto"]["median_s"] <= TIE * best,
+                          "auto_over_fastest": rows["auto"]["median_s"] / best}
+    return result
+
+
+def _geometry(c: ConvCase, a: dict):
+    return _prepare(2, a["x"], a["w"], a["b"], c.stride, c.padding, 1, c.groups)[0]
+
+
+def _auto_choice(job: _Job, a: dict, rows: dict) -> dict:
+    picked = choose_algorithm(_geometry(job.case, a))
+    fastest = min(("direct", "im2col"), key=lambda n: rows[n]["median_s"])
+    best = rows[fastest]["median_s"]
+    return {"picked": picked, "fastest": fastest,
+            "ok": picked == fastest or rows[picked]["median_s"] <= TIE * best,
+            "picked_over_fastest": rows[picked]["median_s"] / best}
+
+
+def _im2col_bound(c: ConvCase, a: dict, threads: int) -> int:
+    """Bytes of the im2col workspace by the formula of the code: one column tile per
+    working thread (functional._run_gemm)."""
+    g = _geometry(c, a)
+    items, per_thread = _conv.gemm_plan((g.N, g.C, g.H, g.W), (g.K, 0, g.R, g.S),
+                                        g.bridge())
+    workers = threads if items >= threads else 1
+    return int(workers * per_thread * a["x"].itemsize)
+
+
+def _batch_independence(threads: int) -> dict:
+    """im2col's traced workspace on the ResNet 3x3 layer at batch 1 and batch 8."""
+    case = next(c for c in CONV_CASES if c.name == "resnet_128x28_3x3_b8")
+    out = {}
+    convcore.set_num_threads(threads)
+    for n in (1, case.N):
+        a = _arrays(_Job("conv", case._replace(N=n), "float32"))
+        fn = functools.partial(convcore.conv2d, a["x"], a["w"], a["b"], padding=case.padding,
+                               algorithm="im2col")
+        fn()
+        out[f"batch_{n}"] = _extra_bytes(fn)
+    return {"case": case.name, "extra_bytes": out}
+
+
+# ---- the run -------------------------------------------------------------------------------
+
+class _Progress:
+    """A one-line progress bar on stderr (a line per step when it is not a terminal)."""
+
+    def __init__(self, total: int, stream=None, enabled: bool = True):
+        self.total, self.done, self.enabled = total, 0, enabled
+        self.stream = sys.stderr if stream is None else stream
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.t0 = time.perf_counter()
+
+    def step(self, label: str) -> None:
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.t0
+        if self.tty:
+            width = 30
+            fill = width * self.done // max(self.total, 1)
+            bar = "#" * fill + "-" * (width - fill)
+            line = f"\r[{bar}] {self.done}/{self.total} {elapsed:5.0f}s {label[:40]:<40}"
+            self.stream.write(line)
+        else:
+            self.stream.write(f"  [{self.done + 1}/{self.total}] {label}\n")
+        self.stream.flush()
+        self.done += 1
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            self.stream.write(f"\r{' ' * 90}\r")
+            self.stream.flush()
+
+
+def run_bench(threads: int | None = None, *, quick: bool = False, cases=None, dtypes=None,
+              progress: bool = True) -> dict:
+    """Run the benchmark and check the targets; every number as a dict.
+
+    Parameters
+    ----------
+    threads : int, optional
+        Threads for convcore and PyTorch (default: :func:`convcore.get_num_threads`).
+        Layers marked large are also timed on one thread (the scaling target).
+    quick : bool
+        A few small cases, float32 only unless ``dtypes`` says otherwise, short timings.
+    cases : str or list of str, optional
+        Glob patterns (a pattern without wildcards matches as a substring) of case
+        names, e.g. ``"gray_*,tiny"``; backward cases are named ``<layer>_backward``.
+    dtypes : str or sequence of str, optional
+        ``"float32"``, ``"float64"``, ``"both"`` or a sequence of them.
+    progress : bool
+        Draw a progress bar on stderr.
+
+    Returns
+    -------
+    dict
+        ``machine``, ``peak`` (per thread count), ``cases`` (one entry per case and
+        dtype: medians, rates, fractions of peak, ratios to each peer, extra bytes, the
+        peers' agreement with convcore, auto's choice), ``memory`` and ``targets``
+        (each with ``status`` PASS, FAIL or SKIP and the measured value).
+
+    Raises
+    ------
+    TypeError, ValueError
+        A bad thread count, dtype, or a pattern that matches no case.
+
+    Examples
+    --------
+    >>> from convcore.bench import run_bench
+    >>> r = run_bench(1, quick=True, cases="tiny", progress=False)
+    >>> [c["name"] for c in r["cases"]], r["cases"][0]["mismatched"]
+    (['tiny_8x8_3x3'], [])
+    """
+    threads = convcore.get_num_threads() if threads is None else _thread_count(threads)
+    dtypes = _dtypes(dtypes, quick)
+    jobs = _select(_all_jobs(quick, dtypes), cases)
+    settings = QUICK if quick else FULL
+    thread_counts = sorted({1, threads}) if any(
+        j.kind == "conv" and j.case.large for j in jobs) else [threads]
+    batch_check = cases is None  # a run of chosen cases checks only those
+    bar = _Progress(len(thread_counts) + len(jobs) + batch_check, enabled=progress)
+    saved = _threads._requested  # None (the default) stays None
+    tf = _torch()
+    saved_torch = None if tf is None else tf[0].get_num_threads()
+    peaks = {}
+    load_before = _load_average()
+    try:
+        for t in thread_counts:
+            bar.step(f"peak probe, {t} thread{'s' if t > 1 else ''}")
+            peaks[t] = (measure_peak(t, seconds=0.05, buffer_bytes=128 * MiB) if quick
+                        else measure_peak(t))
+        results = []
+        for job in jobs:
+            bar.step(f"{job.name} {job.dtype}")
+            results.append(_run_job(job, threads, peaks, settings))
+        memory = None
+        if batch_check:
+            bar.step("memory: im2col workspace against the batch")
+            memory = _batch_independence(threads)
+    finally:
+        bar.close()
+        convcore.set_num_threads(saved)
+        if saved_torch is not None:
+            tf[0].set_num_threads(saved_torch)
+    words = ["convcore", "bench", "--threads", str(threads)] + (["--quick"] if quick else [])
+    if cases is not None:
+        words += ["--cases", cases if isinstance(cases, str) else ",".join(cases)]
+    words += ["--dtype", dtypes[0] if len(dtypes) == 1 else "both"]
+    report = {
+        "command": " ".join(words),
+        "date": datetime.date.today().isoformat(),
+        "machine": dict(_machine(threads), load_before=load_before,
+                        load_after=_load_average()),
+        "settings": settings._asdict(),
+        "quick": quick,
+        "peak": {str(t): p for t, p in peaks.items()},
+        "peers": {"torch": _torch_version(), "scipy": _scipy_version()},
+        "cases": results,
+        "memory": memory,
+    }
+    report["targets"] = check_targets(report)
+    return report
+
+
+def _machine(threads: int) -> dict:
+    info = convcore.config_info()
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cpu": model, "cores": os.cpu_count(), "threads": threads, "convcore": info["version"],
+            "simd": info["kernels"]["conv2d direct"], "openmp": info["openmp"],
+            "blas": info["blas"], "python": platform.python_version(),
+            "numpy": np.__version__}
+
+
+def _load_average() -> float | None:
+    """The 1-minute load average (other processes compete for the cores), if known."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def _torch_version() -> str | None:
+    tf = _torch()
+    return None if tf is None else tf[0].__version__
+
+
+def _scipy_version() -> str:
+    import scipy
+
+    return scipy.__version__
+
+
+# ---- command line ---------------------------------------------------------------------------
+
+def _thread_arg(text: str) -> int:
+    try:
+        return _thread_count(text)
+    except (TypeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``convcore bench``."""
+    parser.add_argument("--quick", action="store_true",
+                        help="a few small cases, float32, short timings (under a minute)")
+    parser.add_argument("--threads", type=_thread_arg, dest="bench_threads", metavar="N",
+                        help="threads for convcore and PyTorch (default: convcore's setting)")
+    parser.add_argument("--json", metavar="PATH", help="write every number as JSON "
+                        "('-' for stdout; the table then goes to stderr)")
+    parser.add_argument("--plot", metavar="PATH.png",
+                        help="bar chart of throughput per case and implementation "
+                             "(matplotlib)")
+    parser.add_argument("--cases", metavar="PATTERNS",
+                        help="comma-separated glob patterns or substrings of case names")
+    parser.add_argument("--dtype", choices=("float32", "float64", "both"), default=None,
+                        help="default: both (float32 with --quick)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _threads_of(args: argparse.Namespace) -> int:
+    threads = getattr(args, "bench_threads", None)
+    return convcore.get_num_threads() if threads is None else threads
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run ``convcore bench`` with parsed arguments; 0 on success, 1 when a peer's result
+    disagreed with convcore's, 2 on bad arguments."""
+    if args.plot and _matplotlib() is None:
+        print("convcore bench: --plot needs matplotlib: pip install 'convcore[plot]'",
+              file=sys.stderr)
+        return 2
+    try:
+        report = run_bench(_threads_of(args), quick=args.quick,
+                           cases=args.cases, dtypes=args.dtype,
+                           progress=not args.no_progress)
+    except (TypeError, ValueError) as exc:
+        print(f"convcore bench: {exc}", file=sys.stderr)
+        return 2
+    text = format_bench(report)
+    if args.json == "-":
+        print(text, file=sys.stderr)
+        json.dump(report, sys.stdout, indent=1)
+        print()
+    else:
+        print(text)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(report, f, indent=1)
+    if args.plot:
+        plot_bench(report, args.plot)
+        print(f"plot written to {args.plot}", file=sys.stderr)
+    return 1 if any(c["mismatched"] for c in report["cases"]) else 0

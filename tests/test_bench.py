@@ -1,0 +1,314 @@
+"""``convcore bench``: its cases, peers, metrics, peak probe and command line, on a few
+small cases with short timings.  Nothing here asserts a speed."""
+
+import contextlib
+import io
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import convcore
+from convcore import _cli, _peak, bench
+from convcore._bench_report import TARGETS
+from convcore.bench import (
+    BACKWARD_CASES,
+    CONV_CASES,
+    POOL_CASES,
+    ConvCase,
+    implementations,
+    measure_peak,
+    run_bench,
+)
+
+CSRC = Path(__file__).resolve().parent.parent / "csrc"
+QUICK_CASES = "tiny_8x8_3x3,lecture_320x280_2x1,max_2x2s2"
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+
+def _cli_run(argv):
+    """convcore._cli.main in this process: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = _cli.main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """One quick run through the command line, on one thread, with its JSON."""
+    path = tmp_path_factory.mktemp("bench") / "bench.json"
+    code, out, err = _cli_run(["bench", "--quick", "--threads", "1", "--cases", QUICK_CASES,
+                               "--json", str(path)])
+    return code, out, err, json.loads(path.read_text())
+
+
+def _case(report, name):
+    return next(c for c in report["cases"] if c["name"] == name)
+
+
+# ---- the case list -------------------------------------------------------------------------
+
+def test_case_list_covers_the_issue():
+    names = {c.name for c in CONV_CASES}
+    for name in ("vgg_64x224_3x3", "vgg_256x56_3x3", "resnet_128x28_3x3_b8",
+                 "resnet_1x1_256to64x56_b8", "alexnet_conv1_11x11_s4",
+                 "rgb_stem_3to32x224_3x3_s2_b8", "lenet_c1_5x5_b64", "lecture_320x280_2x1",
+                 "tiny_8x8_3x3", "depthwise_64x56_3x3_b8"):
+        assert name in names
+    for size in (512, 2048):
+        for k in (3, 5, 7):
+            case = next(c for c in CONV_CASES if c.name == f"gray_{size}x{size}_{k}x{k}")
+            assert case.one_channel and case.out_hw == (size, size)  # 'same' padding
+    depthwise = next(c for c in CONV_CASES if c.name.startswith("depthwise"))
+    assert depthwise.groups == depthwise.C == depthwise.K == 64
+    assert {(p.op, p.kernel, p.stride, p.shape) for p in POOL_CASES} == {
+        (op, k, s, (8, 64, 112, 112)) for op in ("max", "avg") for k, s in ((2, 2), (3, 2))}
+    assert {c.name for c in BACKWARD_CASES} == {c.name for c in CONV_CASES if c.large}
+    assert {c.name.split("_")[0] for c in BACKWARD_CASES} == {"vgg", "resnet"}
+
+
+def test_work_formulas():
+    vgg = next(c for c in CONV_CASES if c.name == "vgg_64x224_3x3")
+    assert vgg.flops == 2 * 1 * 64 * 224 * 224 * 64 * 3 * 3 == 3_699_376_128
+    alexnet = next(c for c in CONV_CASES if c.name == "alexnet_conv1_11x11_s4")
+    assert alexnet.out_hw == (55, 55)
+    assert alexnet.flops == 2 * 96 * 55 * 55 * 3 * 11 * 11
+    depthwise = next(c for c in CONV_CASES if c.name.startswith("depthwise"))
+    assert depthwise.flops == 2 * 8 * 64 * 56 * 56 * 1 * 3 * 3  # C / groups = 1
+    pool = next(p for p in POOL_CASES if p.name == "max_3x3s2p1")
+    assert pool.out_shape == (8, 64, 56, 56)
+    assert pool.nbytes("float64") == 8 * (8 * 64 * 112 * 112 + 8 * 64 * 56 * 56)
+
+
+# ---- the peers compute what convcore computes ------------------------------------------------
+
+@pytest.mark.parametrize("case", [
+    ConvCase("img_same", 1, 1, 19, 23, 1, 5, 5, padding=2),
+    ConvCase("img_even_valid", 1, 1, 20, 17, 1, 2, 1),
+    ConvCase("img_3x3_valid", 1, 1, 8, 8, 1, 3, 3),
+], ids=lambda c: c.name)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_scipy_peers_agree(case, dtype):
+    calls = implementations("conv", case, dtype)
+    assert {"ndimage", "signal"} <= calls.keys()
+    ref = calls["auto"]()
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    for name in ("direct", "im2col", "ndimage", "signal"):
+        got = calls[name]()
+        assert got.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(np.squeeze(got), np.squeeze(ref), rtol=tol, atol=tol)
+
+
+def test_scipy_peers_only_where_they_compute_the_same():
+    strided = ConvCase("img_strided", 1, 1, 16, 16, 1, 3, 3, stride=2)
+    assert not {"ndimage", "signal"} & implementations("conv", strided).keys()
+    layer = ConvCase("layer", 2, 3, 8, 8, 4, 3, 3, padding=1)
+    assert not {"ndimage", "signal"} & implementations("conv", layer).keys()
+
+
+@pytest.mark.skipif(torch is None, reason="torch is not installed")
+def test_torch_peers_agree():
+    layer = ConvCase("small", 2, 3, 9, 8, 4, 3, 3, stride=2, padding=1)
+    for kind in ("conv", "backward"):
+        calls = implementations(kind, layer, "float64")
+        ref, got = calls["auto"](), calls["torch"]()
+        for r, g in zip(ref if kind == "backward" else (ref,),
+                        got if kind == "backward" else (got,), strict=True):
+            np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-12)
+    pool = POOL_CASES[1]._replace(shape=(2, 3, 9, 9))
+    calls = implementations("pool", pool, "float32")
+    np.testing.assert_array_equal(calls["torch"](), calls["convcore"]())
+
+
+# ---- the peak probe ------------------------------------------------------------------------
+
+def test_peak_probe_positive_and_finite():
+    peak = measure_peak(1, seconds=0.01, buffer_bytes=3 * 2**20)
+    assert peak["threads"] == 1 and peak["simd"] == _peak.simd_level()
+    values = [*peak["fma_gflops"].values(), peak["bandwidth_gbps"]]
+    assert all(math.isfinite(v) and v > 0 for v in values)
+
+
+def test_peak_probe_at_every_simd_level():
+    detected = _peak.simd_detected()
+    try:
+        for level in ("generic", "avx2", "avx512"):
+            _peak.force_simd(level)
+            rate = _peak.fma_gflops(False, 1, 0.005)
+            assert math.isfinite(rate) and rate > 0, _peak.simd_level()
+    finally:
+        _peak.force_simd(detected)
+    assert _peak.simd_level() == detected
+
+
+def test_c_kernels_allocate_nothing():
+    """The workspaces are NumPy arrays made in Python, so tracemalloc sees all of them."""
+    alloc = re.compile(r"\b(malloc|calloc|realloc|aligned_alloc|posix_memalign)\s*\(")
+    files = list(CSRC.glob("*.[ch]"))
+    assert files
+    assert [p.name for p in files if alloc.search(p.read_text())] == []
+
+
+# ---- a quick run end to end ------------------------------------------------------------------
+
+def test_quick_run_lists_every_case(quick_run):
+    code, out, err, report = quick_run
+    assert code == 0, err
+    assert sorted(c["name"] for c in report["cases"]) == sorted(QUICK_CASES.split(","))
+    assert report["command"] == f"convcore bench --threads 1 --quick --cases {QUICK_CASES} " \
+                                "--dtype float32"
+    for name in QUICK_CASES.split(","):
+        assert name in out
+    assert "Targets" in out and "Peak probe" in out
+    assert re.search(r"\d+ passed, \d+ failed, \d+ skipped", out)
+    assert "[1/" in err  # the progress bar (one line per step when not a terminal)
+
+
+def test_quick_run_json_structure(quick_run):
+    report = quick_run[3]
+    assert {"command", "date", "machine", "peak", "peers", "cases", "memory",
+            "targets"} <= report.keys()
+    assert report["peers"]["torch"] == (None if torch is None else torch.__version__)
+    expected = {"tiny_8x8_3x3": {"direct", "im2col", "auto", "ndimage", "signal"},
+                "lecture_320x280_2x1": {"direct", "im2col", "auto", "ndimage", "signal"},
+                "max_2x2s2": {"convcore"}}
+    for name, impls in expected.items():
+        c = _case(report, name)
+        if torch is not None:
+            impls = impls | {"torch"}
+        assert set(c["results"]) == impls
+        assert c["dtype"] == "float32" and c["mismatched"] == []
+        assert all(e is not None and e < 1e-5 for e in c["max_relative_error"].values())
+        for impl, r in c["results"].items():
+            assert r["median_s"] > 0 and r["rounds"] >= 3 and r["calls"] >= r["rounds"]
+            assert ("extra_bytes" in r) == (impl not in bench.PEER_LABELS)
+    conv = _case(report, "tiny_8x8_3x3")
+    assert conv["auto"]["picked"] in ("direct", "im2col")
+    assert conv["auto"]["fastest"] in ("direct", "im2col")
+    statuses = {t["status"] for t in report["targets"]}
+    assert statuses <= {"PASS", "FAIL", "SKIP"}
+    groups = {t["group"] for t in report["targets"]}
+    assert {"tiny", "pool", "auto", "memory"} <= groups
+    assert groups <= TARGETS.keys()
+
+
+def test_quick_run_metrics(quick_run):
+    report = quick_run[3]
+    peak = report["peak"]["1"]
+    lecture = _case(report, "lecture_320x280_2x1")
+    assert lecture["work"] == 2 * 1 * 1 * 319 * 280 * 1 * 2 * 1
+    for impl, r in lecture["results"].items():
+        assert r["rate"] == pytest.approx(lecture["work"] / r["median_s"] / 1e9)
+        if impl not in bench.PEER_LABELS:
+            assert r["frac_peak"] == pytest.approx(r["rate"] / peak["fma_gflops"]["float32"])
+            for peer, ratio in r["ratios"].items():
+                assert ratio == pytest.approx(r["median_s"]
+                                              / lecture["results"][peer]["median_s"])
+            assert set(r["ratios"]) == set(lecture["results"]) & set(bench.PEER_LABELS)
+    pool = _case(report, "max_2x2s2")
+    assert pool["unit"] == "GB/s"
+    assert pool["work"] == 4 * (8 * 64 * 112 * 112 + 8 * 64 * 56 * 56)
+    r = pool["results"]["convcore"]
+    assert r["frac_peak"] == pytest.approx(pool["work"] / r["median_s"] / 1e9
+                                           / peak["bandwidth_gbps"])
+
+
+def test_quick_run_threads_honoured(quick_run):
+    report = quick_run[3]
+    assert report["machine"]["threads"] == 1
+    assert list(report["peak"]) == ["1"]
+    assert all(c["threads"] == 1 for c in report["cases"])
+
+
+def test_threads_reach_the_kernels_and_are_restored(monkeypatch):
+    seen = []
+    original = bench._time_round_robin
+
+    def spy(calls, settings):
+        seen.append(convcore.get_num_threads())
+        if torch is not None:
+            seen.append(torch.get_num_threads())
+        return original(calls, settings)
+
+    monkeypatch.setattr(bench, "_time_round_robin", spy)
+    before = convcore.get_num_threads()
+    report = run_bench(2, quick=True, cases="tiny", progress=False)
+    assert seen and set(seen) == {2}
+    assert report["cases"][0]["threads"] == 2
+    assert convcore.get_num_threads() == before
+
+
+def test_json_to_stdout():
+    code, out, err = _cli_run(["bench", "--quick", "--cases", "tiny", "--threads", "1",
+                               "--no-progress", "--json", "-"])
+    assert code == 0
+    report = json.loads(out)
+    assert [c["name"] for c in report["cases"]] == ["tiny_8x8_3x3"]
+    assert "Targets" in err  # the table goes to stderr
+
+
+# ---- bad arguments ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, message", [
+    (["--threads", "0"], "threads must be between 1 and 1024, got 0"),
+    (["--threads", "two"], "threads must be an integer"),
+    (["--dtype", "float16"], "invalid choice: 'float16'"),
+])
+def test_bad_arguments_are_refused_by_the_parser(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        _cli.main(["bench", *argv])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unknown_case_is_a_clear_error():
+    code, out, err = _cli_run(["bench", "--quick", "--cases", "no_such_layer"])
+    assert code == 2 and out == ""
+    assert "no case matches 'no_such_layer'" in err and "tiny_8x8_3x3" in err
+
+
+def test_plot_without_matplotlib_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(bench, "_matplotlib", lambda: None)
+    code, out, err = _cli_run(["bench", "--quick", "--cases", "tiny", "--plot", "x.png"])
+    assert code == 2 and "--plot needs matplotlib" in err
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(threads=0), ValueError, "threads must be between 1 and 1024"),
+    (dict(threads=1.5), TypeError, "threads must be an integer"),
+    (dict(dtypes="float16"), ValueError, "dtype must be float32, float64 or both"),
+    (dict(cases=","), ValueError, "cases must name at least one pattern"),
+])
+def test_run_bench_bad_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        run_bench(**kwargs, quick=True, progress=False)
+
+
+def test_measure_peak_and_implementations_bad_arguments():
+    with pytest.raises(ValueError, match="seconds must be positive"):
+        measure_peak(1, seconds=0)
+    with pytest.raises(ValueError, match="at least 3 doubles"):
+        measure_peak(1, buffer_bytes=16)
+    with pytest.raises(ValueError, match="kind must be"):
+        implementations("deconv", CONV_CASES[0])
+    with pytest.raises(TypeError, match="must be a PoolCase"):
+        implementations("pool", CONV_CASES[0])
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        implementations("conv", CONV_CASES[0], "float16")
+
+
+def test_im2col_workspace_measured_against_the_batch():
+    m = bench._batch_independence(1)
+    sizes = m["extra_bytes"]
+    assert sizes["batch_1"] > 0  # the column tile is traced
+    report = {"cases": [], "memory": m}
+    (verdict,) = bench.check_targets(report)
+    assert verdict["group"] == "memory" and verdict["value"] == sizes["batch_8"]
