@@ -597,7 +597,7 @@ static ptrdiff_t avg_divisor(const cc_pool2d_geometry *g, ptrdiff_t oh, ptrdiff_
         T *x = input_##SFX(nx), *x0 = copy_##SFX(x, nx);                                 \
         double *xd = malloc((size_t)nx * sizeof *xd), *yd = malloc((size_t)ny * sizeof *yd); \
         int64_t *ridx = malloc((size_t)ny * sizeof *ridx);                               \
-        T *ref = malloc((size_t)ny * sizeof *ref);                                       \
+        T *ref = calloc((size_t)ny, sizeof *ref);                                        \
         for (ptrdiff_t i = 0; i < nx; i++) xd[i] = x[i];                                 \
         max_ref(&g, xd, yd, ridx);                                                       \
         if (op == 0) { /* max forward, with or without indices */                        \
