@@ -813,7 +813,8 @@ def run_bench(threads: int | None = None, *, quick: bool = False, cases=None, dt
     words = ["convcore", "bench", "--threads", str(threads)] + (["--quick"] if quick else [])
     if cases is not None:
         words += ["--cases", cases if isinstance(cases, str) else ",".join(cases)]
-    words += ["--dtype", dtypes[0] if len(dtypes) == 1 else "both"]
+    if dtypes != _dtypes(None, quick):
+        words += ["--dtype", dtypes[0] if len(dtypes) == 1 else "both"]
     report = {
         "command": " ".join(words),
         "date": datetime.date.today().isoformat(),

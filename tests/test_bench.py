@@ -163,8 +163,7 @@ def test_quick_run_lists_every_case(quick_run):
     code, out, err, report = quick_run
     assert code == 0, err
     assert sorted(c["name"] for c in report["cases"]) == sorted(QUICK_CASES.split(","))
-    assert report["command"] == f"convcore bench --threads 1 --quick --cases {QUICK_CASES} " \
-                                "--dtype float32"
+    assert report["command"] == f"convcore bench --threads 1 --quick --cases {QUICK_CASES}"
     for name in QUICK_CASES.split(","):
         assert name in out
     assert "Targets" in out and "Peak probe" in out
