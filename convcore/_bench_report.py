@@ -29,6 +29,7 @@ TARGETS = {
 SCALING_TARGET = 1.8   # speed-up from 1 thread to the run's threads, large layers
 TIE = 1.05             # auto counts as the faster algorithm when within 5% of it
 CALL_OVERHEAD = 16 * 1024  # Python objects of one call, allowed besides workspaces
+CONTENDED = 0.25       # cores other processes kept busy, above which a case is marked
 
 
 # ---- targets -------------------------------------------------------------------------------
@@ -59,6 +60,7 @@ def check_targets(report: dict) -> list[dict]:
     for c in report["cases"]:
         if c["dtype"] != "float32":
             continue
+        first = len(out)
         ours = c["results"].get("auto") or c["results"].get("convcore")
         name, group = c["name"], c["target"]
         if c["kind"] == "conv" and group == "large":
@@ -81,6 +83,7 @@ def check_targets(report: dict) -> list[dict]:
             out.append(_at_least("scaling", f"{name}: 1 -> {c['threads']} threads >= "
                                  f"{SCALING_TARGET}x", single["median_s"] / ours["median_s"],
                                  SCALING_TARGET, "speed-up of auto"))
+        _mark_contended(out[first:], c)
     for c in report["cases"]:
         if c["kind"] in ("conv", "backward"):
             a = c["auto"]
@@ -90,7 +93,15 @@ def check_targets(report: dict) -> list[dict]:
             out.append(_target("auto", f"{c['name']} {c['dtype']}",
                                "PASS" if a["ok"] else "FAIL", ratio, TIE,
                                f"{what}; auto time / fastest"))
+            _mark_contended(out[-1:], c)
     return out + _memory_targets(report)
+
+
+def _mark_contended(verdicts: list[dict], case: dict) -> None:
+    if _contended(case):
+        for v in verdicts:
+            v["contended"] = True
+            v["detail"] += " (* other processes were busy)"
 
 
 def _memory_targets(report: dict) -> list[dict]:
@@ -132,6 +143,11 @@ def _memory_targets(report: dict) -> list[dict]:
 
 # ---- output --------------------------------------------------------------------------------
 
+def _contended(case: dict) -> bool:
+    others = case.get("others_cores")
+    return others is not None and others > CONTENDED
+
+
 def _ms(seconds: float) -> str:
     ms = seconds * 1e3
     return f"{ms:.4f}" if ms < 0.1 else f"{ms:.3f}" if ms < 100 else f"{ms:.1f}"
@@ -153,15 +169,9 @@ def format_bench(report: dict) -> str:
              f"{m['cpu']}, {m['threads']} threads, convcore {m['convcore']} (kernels "
              f"{m['simd']}, OpenMP {'yes' if m['openmp'] else 'no'}), torch {torch}, "
              f"scipy {report['peers']['scipy']}"]
-    if m.get("load_before") is not None:
-        lines.append(f"load average {m['load_before']:.2f} at the start, "
-                     f"{m['load_after']:.2f} at the end, on {m.get('cores', '?')} cores")
-        # the end's average counts this run's own threads; the start's, others' work (a
-        # 1-minute average: it lags, so only a whole busy core counts)
-        if m.get("cores") and m["load_before"] > m["cores"] - m["threads"] + 1.0:
-            lines.append("warning: other processes were using the cores; a multi-threaded "
-                         "call then waits for a core (a scheduler tick, a few ms), and its "
-                         "times and rates say more about the load than about the kernels")
+    if m.get("others_cores") is not None:
+        lines.append(f"other processes kept {m['others_cores']:.2f} of the {m['cores']} cores "
+                     "busy on average during the run")
     lines.append("\nPeak probe (csrc/peak_probe.c):")
     for t, p in report["peak"].items():
         lines.append(f"  {t} thread{'s' if t != '1' else ''}: FMA ({p['simd']}) "
@@ -181,8 +191,9 @@ def format_bench(report: dict) -> str:
             cells = [f"{ratios[p]:.2f}" if p in ratios else "" for p in PEER_LABELS]
             frac = "" if r["frac_peak"] is None else f"{100 * r['frac_peak']:.0f}%"
             extra = "" if "extra_bytes" not in r else f"{r['extra_bytes'] / MiB:.2f}"
+            case = c["name"] + ("*" if _contended(c) else "")
             lines.append(
-                f"{c['name'] if first else '':<34} {c['dtype'] if first else '':<7} "
+                f"{case if first else '':<34} {c['dtype'] if first else '':<7} "
                 f"{_row_label(name, c):<16} {_ms(r['median_s']):>10} {r['rate']:>8.2f} "
                 f"{c['unit']:<7} {frac:>6} {cells[0]:>8} {cells[1]:>10} {cells[2]:>9} "
                 f"{extra:>9}")
@@ -191,6 +202,11 @@ def format_bench(report: dict) -> str:
             lines.append(f"  !! {', '.join(c['mismatched'])} disagree with convcore: "
                          + ", ".join(f"{n} {c['max_relative_error'][n]:.1e}"
                                      for n in c["mismatched"]))
+    if any(_contended(c) for c in report["cases"]):
+        lines.append(f"* other processes kept more than {CONTENDED} cores busy on average "
+                     "while this case ran: a multi-threaded call then waits for a core (a "
+                     "scheduler tick, a few ms), so its times say more about the load than "
+                     "about the code")
     mem = report.get("memory")
     if mem:
         e = mem["extra_bytes"]

@@ -791,7 +791,7 @@ def run_bench(threads: int | None = None, *, quick: bool = False, cases=None, dt
     tf = _torch()
     saved_torch = None if tf is None else tf[0].get_num_threads()
     peaks = {}
-    load_before = _load_average()
+    run_start = _cpu_clock()
     try:
         for t in thread_counts:
             bar.step(f"peak probe, {t} thread{'s' if t > 1 else ''}")
@@ -800,7 +800,9 @@ def run_bench(threads: int | None = None, *, quick: bool = False, cases=None, dt
         results = []
         for job in jobs:
             bar.step(f"{job.name} {job.dtype}")
+            start = _cpu_clock()
             results.append(_run_job(job, threads, peaks, settings))
+            results[-1]["others_cores"] = _others_cores(start, _cpu_clock())
         memory = None
         if batch_check:
             bar.step("memory: im2col workspace against the batch")
@@ -818,8 +820,8 @@ def run_bench(threads: int | None = None, *, quick: bool = False, cases=None, dt
     report = {
         "command": " ".join(words),
         "date": datetime.date.today().isoformat(),
-        "machine": dict(_machine(threads), load_before=load_before,
-                        load_after=_load_average()),
+        "machine": dict(_machine(threads),
+                        others_cores=_others_cores(run_start, _cpu_clock())),
         "settings": settings._asdict(),
         "quick": quick,
         "peak": {str(t): p for t, p in peaks.items()},
@@ -848,12 +850,26 @@ def _machine(threads: int) -> dict:
             "numpy": np.__version__}
 
 
-def _load_average() -> float | None:
-    """The 1-minute load average (other processes compete for the cores), if known."""
+def _cpu_clock() -> tuple[float, float, float] | None:
+    """(wall seconds, CPU seconds used by every process on the machine, CPU seconds used
+    by this one), or None where /proc/stat does not exist."""
     try:
-        return os.getloadavg()[0]
-    except (AttributeError, OSError):
+        with open("/proc/stat") as f:
+            ticks = [int(v) for v in f.readline().split()[1:9]]
+        hz = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, AttributeError):
         return None
+    # user, nice, system, (idle, iowait), irq, softirq, steal (the hypervisor's other guests)
+    busy = sum(ticks[:3]) + sum(ticks[5:8])
+    own = os.times()
+    return time.perf_counter(), busy / hz, own.user + own.system
+
+
+def _others_cores(start, end) -> float | None:
+    """Cores that other processes kept busy, on average, between two _cpu_clock()s."""
+    if start is None or end is None or end[0] <= start[0]:
+        return None
+    return max(0.0, ((end[1] - start[1]) - (end[2] - start[2])) / (end[0] - start[0]))
 
 
 def _torch_version() -> str | None:

@@ -311,3 +311,18 @@ def test_im2col_workspace_measured_against_the_batch():
     report = {"cases": [], "memory": m}
     (verdict,) = bench.check_targets(report)
     assert verdict["group"] == "memory" and verdict["value"] == sizes["batch_8"]
+
+
+def test_other_processes_load_is_measured_and_marked(quick_run):
+    report = json.loads(json.dumps(quick_run[3]))  # a copy
+    assert bench._others_cores((0.0, 10.0, 1.0), (2.0, 13.0, 2.0)) == pytest.approx(1.0)
+    assert bench._others_cores(None, (2.0, 13.0, 2.0)) is None
+    for c in report["cases"]:
+        assert c["others_cores"] is None or c["others_cores"] >= 0
+    tiny = _case(report, "tiny_8x8_3x3")
+    tiny["others_cores"] = 1.0
+    report["targets"] = bench.check_targets(report)
+    text = bench.format_bench(report)
+    assert "tiny_8x8_3x3*" in text and "* other processes kept more than" in text
+    marked = [t for t in report["targets"] if t.get("contended")]
+    assert marked and all(t["target"].startswith("tiny_8x8_3x3") for t in marked)
