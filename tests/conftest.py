@@ -2,6 +2,7 @@
 
 import os
 import sys
+import threading
 import zlib
 
 import numpy as np
@@ -71,3 +72,25 @@ def random_array(rng, shape, dtype=np.float64, layout="C"):
 def rng(request):
     """A generator seeded from the test id, so every test is reproducible."""
     return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
+
+
+def run_concurrently(target, n):
+    """Start n threads on target(i) together; re-raise the first exception."""
+    barrier = threading.Barrier(n)
+    errors = []
+
+    def wrapped(i):
+        try:
+            barrier.wait(timeout=60)
+            target(i)
+        except BaseException as exc:  # re-raised in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=wrapped, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not any(t.is_alive() for t in threads), "a worker thread hung"
+    if errors:
+        raise errors[0]

@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import run_concurrently
 
 import convcore
 
@@ -96,28 +97,6 @@ def _compare(got, ref, exact, dtype):
             if err > 200 * eps * scale:
                 return f"differs by {err:.3g} (> {200 * eps * scale:.3g})"
     return None
-
-
-def _run_concurrently(target, n):
-    """Start n threads on target(i) at once; re-raise the first exception."""
-    barrier = threading.Barrier(n)
-    errors = []
-
-    def wrapped(i):
-        try:
-            barrier.wait(timeout=60)
-            target(i)
-        except BaseException as exc:  # re-raised in the main thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=wrapped, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert not any(t.is_alive() for t in threads), "a worker thread hung"
-    if errors:
-        raise errors[0]
 
 
 # ---------------------------------------------------------------- the GIL
@@ -234,7 +213,7 @@ def test_many_threads_every_kernel_match_serial(dtype):
                 if problem:
                     mismatches.append((i, rep, name, problem))
 
-    _run_concurrently(work, N_WORKERS)
+    run_concurrently(work, N_WORKERS)
     assert not mismatches, mismatches[:10]
 
 
@@ -267,7 +246,7 @@ def test_set_num_threads_while_every_kernel_runs():
             with lock:
                 remaining[0] -= 1
 
-    _run_concurrently(work, N_WORKERS + 1)
+    run_concurrently(work, N_WORKERS + 1)
     assert not mismatches, mismatches[:10]
     assert setter_calls[0] > 10
 
@@ -291,7 +270,7 @@ def test_errors_in_some_threads_do_not_disturb_others():
             elif not np.array_equal(fn(), expected):
                 mismatches.append((i, rep))
 
-    _run_concurrently(work, N_WORKERS)
+    run_concurrently(work, N_WORKERS)
     assert not mismatches
 
 

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import random_array
+from conftest import random_array, run_concurrently
 
 import convcore
 
@@ -31,28 +31,6 @@ def _problems(rng):
     return out
 
 
-def _run_concurrently(target, n):
-    """Start n threads on target(i) together; re-raise the first exception."""
-    barrier = threading.Barrier(n)
-    errors = []
-
-    def wrapped(i):
-        try:
-            barrier.wait(timeout=60)
-            target(i)
-        except BaseException as exc:  # re-raised in the main thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=wrapped, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert not any(t.is_alive() for t in threads), "a worker thread hung"
-    if errors:
-        raise errors[0]
-
-
 @pytest.fixture
 def restore_threads():
     yield
@@ -74,7 +52,7 @@ def test_concurrent_calls_match_serial(rng):
                 if not np.array_equal(y, serial[i][a]):
                     mismatches.append((i, rep, a))
 
-    _run_concurrently(work, N_WORKERS)
+    run_concurrently(work, N_WORKERS)
     assert not mismatches, f"(worker, repeat, algorithm) differing from serial: {mismatches}"
     for (x, w, _, _), (x0, w0) in zip(problems, inputs_before, strict=True):
         assert np.array_equal(x, x0) and np.array_equal(w, w0)
@@ -94,7 +72,7 @@ def test_concurrent_calls_sharing_inputs(rng):
             assert y is outs[i]
             assert np.array_equal(y, expected[algorithm]), (i, rep, algorithm)
 
-    _run_concurrently(work, N_WORKERS)
+    run_concurrently(work, N_WORKERS)
 
 
 def test_set_num_threads_while_computing(rng, restore_threads):
@@ -127,7 +105,7 @@ def test_set_num_threads_while_computing(rng, restore_threads):
             with lock:
                 remaining[0] -= 1
 
-    _run_concurrently(work, N_WORKERS + 1)
+    run_concurrently(work, N_WORKERS + 1)
     assert not mismatches, f"(worker, repeat, algorithm) differing from serial: {mismatches}"
     assert setter_calls[0] > 0
     convcore.set_num_threads(None)
