@@ -187,9 +187,9 @@ def choose_algorithm(g: _Geometry) -> str:
     Direct when the reduction per output is short (few input channels per group:
     image filtering, RGB stems, depthwise), where im2col would copy more than it
     multiplies; im2col + GEMM for 1x1 layers at stride 1 without padding (the column
-    matrix is the input itself: one GEMM per image, no copy), for strides of 3 or more
-    (the direct kernel vectorises
-    along output columns and would gather) and for narrow outputs with many channels,
+    matrix is the input itself: GEMMs on its pixel tiles, no copy), for strides of 3 or
+    more (the direct kernel vectorises along output columns and would gather) and for
+    narrow outputs with many channels,
     where a GEMM tile over all pixels uses the vector lanes better; direct otherwise.
     """
     reduction = (g.C // g.groups) * g.R * g.S
