@@ -71,10 +71,10 @@ directives = {
 
 KERNELS = [
     "cpu_features.c",
-    "conv2d_direct_avx512.c",
-    "conv2d_direct_avx2.c",
-    "conv2d_direct_generic.c",
-    "conv2d_direct_dispatch.c",
+    "driver/conv_direct.c",
+    "kernels/avx512/conv_direct_avx512.c",
+    "kernels/avx2/conv_direct_avx2.c",
+    "kernels/generic/conv_direct_generic.c",
     "im2col.c",
     "conv2d_gemm.c",
 ]

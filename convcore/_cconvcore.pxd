@@ -11,6 +11,41 @@ cdef extern from "convcore.h" nogil:
         Py_ssize_t pad_top, pad_left
         Py_ssize_t Hout, Wout
 
+    enum: CC_MAX_DIMS
+    ctypedef struct cc_conv_geometry:
+        int nd
+        Py_ssize_t N, C, K, groups
+        Py_ssize_t in_ "in"[3]
+        Py_ssize_t kernel[3]
+        Py_ssize_t out[3]
+        Py_ssize_t stride[3]
+        Py_ssize_t dilation[3]
+        Py_ssize_t pad[3]
+
+    ctypedef struct cc_conv_direct_plan:
+        int kb
+        Py_ssize_t items
+        Py_ssize_t pack_size
+        Py_ssize_t rows_size
+        double flops_per_item
+
+    void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
+                                  cc_conv_direct_plan *plan)
+    void cc_conv_direct_rows(const cc_conv_geometry *g, Py_ssize_t *rows)
+    void cc_conv_direct_pack_f32(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
+                                 const float *w, float *wpack)
+    void cc_conv_direct_pack_f64(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
+                                 const double *w, double *wpack)
+    void cc_conv_direct_run_f32(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
+                                const float *x, const float *wpack, const Py_ssize_t *rows,
+                                const float *bias, float *y, Py_ssize_t item_lo,
+                                Py_ssize_t item_hi, int n_threads)
+    void cc_conv_direct_run_f64(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
+                                const double *x, const double *wpack, const Py_ssize_t *rows,
+                                const double *bias, double *y, Py_ssize_t item_lo,
+                                Py_ssize_t item_hi, int n_threads)
+    void cc_conv_direct_tile(int real_bytes, int *channels, int *columns)
+
     ctypedef enum cc_simd_level:
         CC_SIMD_GENERIC
         CC_SIMD_AVX2

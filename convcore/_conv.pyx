@@ -5,15 +5,19 @@
 The Python layer (convcore.functional) has validated every argument and allocated
 ``y``; these functions only unpack pointers and call C.
 """
+import threading
+
 import numpy as np
 
+from cpython.exc cimport PyErr_CheckSignals
 from cython cimport floating
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 from convcore._cconvcore cimport (
-    CC_SIMD_AVX2, CC_SIMD_AVX512, CC_SIMD_GENERIC, cc_conv2d_direct_f32,
-    cc_conv2d_direct_f64, cc_conv2d_direct_pack_size_f32, cc_conv2d_direct_pack_size_f64,
-    cc_conv2d_gemm_f32, cc_conv2d_gemm_f64, cc_conv2d_geometry, cc_dgemm_fn,
+    CC_SIMD_AVX2, CC_SIMD_AVX512, CC_SIMD_GENERIC, cc_conv2d_gemm_f32,
+    cc_conv_direct_pack_f32, cc_conv_direct_pack_f64, cc_conv_direct_plan,
+    cc_conv_direct_plan_make, cc_conv_direct_rows, cc_conv_direct_run_f32,
+    cc_conv_direct_run_f64, cc_conv_direct_tile, cc_conv_geometry, cc_conv2d_gemm_f64, cc_conv2d_geometry, cc_dgemm_fn,
     cc_gemm_work_items, cc_gemm_workspace_per_thread, cc_sgemm_fn, cc_simd_active,
     cc_simd_detect, cc_simd_force,
     cc_simd_level, cc_simd_name,
@@ -36,29 +40,65 @@ cdef cc_conv2d_geometry geometry_of(Py_ssize_t *xshape, Py_ssize_t *wshape, tupl
                          (wshape[0], wshape[1], wshape[2], wshape[3]), geom)
 
 
-def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
-                  const floating[::1] bias, floating[:, :, :, ::1] y, tuple geom,
-                  int n_threads):
+# Floating-point operations per chunk of direct-kernel work items: between chunks the
+# calling thread takes the GIL to answer signals (Ctrl-C).  About 10-50 ms of work on
+# the SIMD kernels, under 0.2 s on the portable ones.
+DEF CHUNK_FLOPS = 1e9
+
+
+def conv_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
+                const floating[::1] bias, floating[:, :, :, ::1] y, object geom,
+                int n_threads):
     """y = conv(x, w) + bias by the direct kernel; ``bias`` of length 0 means none.
 
-    The only allocation is the repacked copy of the weights the register tiles read.
+    ``geom`` is the ConvGeometry of the call; x, w and y are the arrays viewed as
+    (N, C, -1, last) etc. (any number of spatial dimensions, flattened but the last).
+    The only allocations are the weights packed for the register tile and the table of
+    input rows.  Work items run in chunks; between chunks the main thread checks for
+    signals, so Ctrl-C interrupts a long call.
     """
-    cdef cc_conv2d_geometry g = geometry_of(x.shape, w.shape, geom)
+    cdef cc_conv_geometry g = conv_geometry(geom)
+    cdef cc_conv_direct_plan plan
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
     if y.shape[0] == 0 or y.shape[1] == 0:
         return
+    cc_conv_direct_plan_make(&g, sizeof(floating), &plan)
     cdef floating[::1] wpack
+    cdef Py_ssize_t[::1] rows = np.empty(max(plan.rows_size, 1), dtype=np.intp)
     if floating is float:
-        wpack = np.empty(cc_conv2d_direct_pack_size_f32(&g), dtype=np.float32)
+        wpack = np.empty(max(plan.pack_size, 1), dtype=np.float32)
     else:
-        wpack = np.empty(cc_conv2d_direct_pack_size_f64(&g), dtype=np.float64)
+        wpack = np.empty(max(plan.pack_size, 1), dtype=np.float64)
+    cdef Py_ssize_t lo = 0, hi, step = plan.items
+    if threading.current_thread() is threading.main_thread():
+        step = max(1, <Py_ssize_t>(CHUNK_FLOPS * max(n_threads, 1) /
+                                   max(plan.flops_per_item, 1.0)))
     with nogil:
+        cc_conv_direct_rows(&g, &rows[0])
         if floating is float:
-            cc_conv2d_direct_f32(&g, &x[0, 0, 0, 0], &w[0, 0, 0, 0], b, &y[0, 0, 0, 0],
-                                 &wpack[0], n_threads)
+            cc_conv_direct_pack_f32(&g, &plan, &w[0, 0, 0, 0], &wpack[0])
         else:
-            cc_conv2d_direct_f64(&g, &x[0, 0, 0, 0], &w[0, 0, 0, 0], b, &y[0, 0, 0, 0],
-                                 &wpack[0], n_threads)
+            cc_conv_direct_pack_f64(&g, &plan, &w[0, 0, 0, 0], &wpack[0])
+        while lo < plan.items:
+            hi = min(lo + step, plan.items)
+            if floating is float:
+                cc_conv_direct_run_f32(&g, &plan, &x[0, 0, 0, 0], &wpack[0], &rows[0], b,
+                                       &y[0, 0, 0, 0], lo, hi, n_threads)
+            else:
+                cc_conv_direct_run_f64(&g, &plan, &x[0, 0, 0, 0], &wpack[0], &rows[0], b,
+                                       &y[0, 0, 0, 0], lo, hi, n_threads)
+            lo = hi
+            if lo < plan.items:
+                with gil:
+                    PyErr_CheckSignals()
+
+
+def direct_tile(dtype):
+    """(output channels, output columns) of the direct kernel's largest register tile at
+    the active SIMD level, for ``dtype`` (float32 or float64)."""
+    cdef int channels, columns
+    cc_conv_direct_tile(np.dtype(dtype).itemsize, &channels, &columns)
+    return channels, columns
 
 
 def gemm_plan(tuple xshape, tuple wshape, tuple geom):
@@ -88,4 +128,5 @@ def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                                &workspace[0], <cc_dgemm_fn>dgemm, n_threads)
 
 
+include "_geometry.pxi"
 include "_simd.pxi"

@@ -7,249 +7,33 @@ with no kernel flip.  A true (flipped) convolution is ``conv2d(x, w[..., ::-1, :
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from convcore import _conv, _im2col, _layout
+from convcore._auto import choose_algorithm
 from convcore._blas import blas_threads
-from convcore._checks import (
-    MEMORY_CHECK_BYTES,
-    as_int,
-    as_real_array,
-    check_alloc,
-    check_memory,
-    compute_dtype,
-    int_tuple,
-    padding_pairs,
-    same_padding,
+from convcore._checks import as_real_array, check_alloc, check_memory, compute_dtype, int_tuple
+from convcore._geometry import (
+    ConvGeometry,
+    check_out,
+    contiguous,
+    gemm_fits,
+    output_sizes,
+    prepare_conv,
+    resolve_padding,
 )
-from convcore._shapes import output_length
 from convcore._threads import get_num_threads
 
 ALGORITHMS = ("auto", "direct", "im2col", "sparse")
-_INT32_MAX = 2**31 - 1
 _NO_BIAS = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}
 
-
-@dataclass(frozen=True)
-class _Geometry:
-    """A validated 2-D convolution (1-D is H = R = 1)."""
-
-    N: int
-    C: int
-    H: int
-    W: int
-    K: int
-    R: int
-    S: int
-    groups: int
-    stride: tuple[int, int]
-    dilation: tuple[int, int]
-    pad: tuple[tuple[int, int], tuple[int, int]]
-    Hout: int
-    Wout: int
-
-    def bridge(self) -> tuple:
-        """The tuple the Cython bridge unpacks into the C geometry struct."""
-        return (self.groups, *self.stride, *self.dilation, self.pad[0][0], self.pad[1][0],
-                self.Hout, self.Wout)
-
-
-def _resolve_padding(padding, sizes, kernels, strides, dilations):
-    """Padding as ((top, bottom), (left, right)) from any accepted form."""
-    if isinstance(padding, str):
-        if padding == "valid":
-            return tuple((0, 0) for _ in sizes)
-        if padding == "same":
-            return tuple(same_padding(n, k, s, d)
-                         for n, k, s, d in zip(sizes, kernels, strides, dilations, strict=True))
-        raise ValueError(f"padding must be an int, a tuple, 'valid' or 'same'; got {padding!r}")
-    return padding_pairs(padding, len(sizes))
-
-
-def _output_sizes(sizes, kernels, strides, pads, dilations, names):
-    outs = []
-    for n, k, s, p, d, name in zip(sizes, kernels, strides, pads, dilations, names,
-                                   strict=True):
-        out = output_length(n, k, s, p, d, False)
-        if out < 1:
-            raise ValueError(
-                f"kernel {name} {k} (dilation {d}: spans {d * (k - 1) + 1}) is larger than "
-                f"the input {name} {n} padded by {p[0]} + {p[1]}; output {name} would be {out}"
-            )
-        outs.append(out)
-    return outs
-
-
-# Validated calls by their shapes, dtypes and int/str arguments: a repeated small call
-# skips the validation it already passed (nothing in it depends on the data).
-_PREPARED: dict = {}
-_PREPARED_MAX = 256
-
-
-def _prepare_key(nd, x, weight, bias, stride, padding, dilation, groups):
-    """The cache key of a call, or None when an argument is not of a cacheable type
-    (exact ndarrays; ints and strings only, so that True never stands for 1)."""
-    if not (type(x) is np.ndarray and type(weight) is np.ndarray):
-        return None
-    if bias is not None and type(bias) is not np.ndarray:
-        return None
-    for v in (stride, dilation, groups):
-        if type(v) is not int:
-            return None
-    if type(padding) is not int and type(padding) is not str:
-        return None
-    return (nd, x.shape, x.dtype, weight.shape, weight.dtype,
-            None if bias is None else (bias.shape, bias.dtype),
-            stride, padding, dilation, groups)
-
-
-def _prepare(nd, x, weight, bias, stride, padding, dilation, groups):
-    """Validate a conv{nd}d call; return (geometry, x4, w4, bias, dtype, batched)."""
-    key = _prepare_key(nd, x, weight, bias, stride, padding, dilation, groups)
-    hit = _PREPARED.get(key) if key is not None else None
-    if hit is not None:
-        geom, dtype, batched = hit
-        if not batched:
-            x = x[None]
-        if nd == 1:
-            x, weight = x[:, :, None, :], weight[:, :, None, :]
-        return geom, x, weight, bias, dtype, batched
-    out = _validate(nd, x, weight, bias, stride, padding, dilation, groups)
-    if key is not None:
-        if len(_PREPARED) >= _PREPARED_MAX:
-            _PREPARED.clear()
-        _PREPARED[key] = (out[0], out[4], out[5])
-    return out
-
-
-def _validate(nd, x, weight, bias, stride, padding, dilation, groups):
-    x = as_real_array("x", x)
-    weight = as_real_array("weight", weight)
-    letters = "(N, C, L)" if nd == 1 else "(N, C, H, W)"
-    if x.ndim not in (nd + 1, nd + 2):
-        raise ValueError(
-            f"x must have shape {letters} or one image without the batch axis; got {x.ndim} "
-            f"dimensions, shape {x.shape}"
-        )
-    if weight.ndim != nd + 2:
-        wl = "(K, C // groups, S)" if nd == 1 else "(K, C // groups, R, S)"
-        raise ValueError(f"weight must have shape {wl}; got shape {weight.shape}")
-    batched = x.ndim == nd + 2
-    if not batched:
-        x = x[None]
-    groups = as_int("groups", groups)
-    if groups < 1:
-        raise ValueError(f"groups must be >= 1, got {groups}")
-    N, C = x.shape[:2]
-    K, Cg = weight.shape[:2]
-    ksizes = weight.shape[2:]
-    if C == 0:
-        raise ValueError(f"x has 0 channels (shape {x.shape}); it must have at least one")
-    if C % groups:
-        raise ValueError(f"input channels {C} are not divisible by groups={groups}")
-    if K % groups:
-        raise ValueError(f"weight has {K} output channels, not divisible by groups={groups}")
-    if Cg * groups != C:
-        raise ValueError(
-            f"weight has {Cg} input channels per group but input has {C} channels "
-            f"(groups={groups}: expected {C // groups} per group)"
-        )
-    if any(k < 1 for k in ksizes):
-        raise ValueError(f"kernel sizes must be >= 1, got weight shape {weight.shape}")
-    if any(n < 1 for n in x.shape[2:]):
-        raise ValueError(f"spatial sizes of x must be >= 1, got shape {x.shape}")
-    strides = int_tuple("stride", stride, nd)
-    dilations = int_tuple("dilation", dilation, nd)
-    sizes = x.shape[2:]
-    pads = _resolve_padding(padding, sizes, ksizes, strides, dilations)
-    names = ("length",) if nd == 1 else ("height", "width")
-    outs = _output_sizes(sizes, ksizes, strides, pads, dilations, names)
-    dtype = compute_dtype(x, weight)
-    if bias is not None:
-        bias = as_real_array("bias", bias)
-        if bias.shape != (K,):
-            raise ValueError(f"bias must have shape ({K},) (one per output channel); "
-                             f"got shape {bias.shape}")
-    if nd == 1:  # a 1-D convolution is a 2-D one of height 1
-        x = x[:, :, None, :]
-        weight = weight[:, :, None, :]
-        strides, dilations, pads, outs = (1, *strides), (1, *dilations), ((0, 0), *pads), [1, *outs]
-    geom = _Geometry(N, C, x.shape[2], x.shape[3], K, weight.shape[2], weight.shape[3], groups,
-                     tuple(strides), tuple(dilations), tuple(pads), outs[0], outs[1])
-    return geom, x, weight, bias, dtype, batched
-
-
-def choose_algorithm(g: _Geometry) -> str:
-    """The algorithm ``algorithm="auto"`` picks for a validated geometry.
-
-    Direct when the reduction per output is short (few input channels per group:
-    image filtering, RGB stems, depthwise), where im2col would copy more than it
-    multiplies; im2col + GEMM for 1x1 layers at stride 1 without padding (the column
-    matrix is the input itself: GEMMs on its pixel tiles, no copy), for strides of 3 or
-    more (the direct kernel vectorises along output columns and would gather) and for
-    narrow outputs with many channels,
-    where a GEMM tile over all pixels uses the vector lanes better; direct otherwise.
-    """
-    reduction = (g.C // g.groups) * g.R * g.S
-    if reduction <= 32 or not _gemm_fits(g):
-        return "direct"
-    if _pointwise(g):
-        return "im2col"
-    if g.stride[1] >= 3:
-        return "im2col"
-    if g.Wout < 16 and g.K // g.groups >= 8:
-        return "im2col"
-    return "direct"
-
-
-def _pointwise(g: _Geometry) -> bool:
-    """A 1x1 layer at stride 1 without padding or groups: its column matrix is the
-    input itself, so the im2col kernel multiplies the input's pixel tiles in place (no
-    copy), one single-threaded GEMM per tile on convcore's threads."""
-    return (g.R, g.S, g.groups) == (1, 1, 1) and g.stride == (1, 1) and (
-        g.pad == ((0, 0), (0, 0)))
-
-
-def _gemm_fits(g: _Geometry) -> bool:
-    """BLAS takes 32-bit sizes: every GEMM dimension and leading dimension must fit."""
-    return max(g.Hout * g.Wout, (g.C // g.groups) * g.R * g.S, g.K) <= _INT32_MAX
-
-
-def _contiguous(name: str, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """``a`` as an aligned C-contiguous array of ``dtype`` (what the kernels assume: an
-    unaligned float* is undefined behaviour in C): itself when it already is, else a copy
-    (refused before allocating when it would not fit: a broadcast view can be huge)."""
-    flags = a.flags
-    if a.dtype == dtype and flags.c_contiguous and flags.aligned:
-        return a
-    nbytes = a.size * dtype.itemsize
-    if nbytes >= MEMORY_CHECK_BYTES:  # the message is built only when it may be needed
-        check_memory(nbytes, f"a contiguous {dtype} copy of {name}")
-    return np.array(a, dtype=dtype, order="C")  # a copy, aligned (ascontiguousarray of
-    # an unaligned C-contiguous array would return it as it is)
-
-
-def _check_out(out, shape, dtype, inputs):
-    """``out`` must be an ndarray of the result's shape and dtype, C-contiguous,
-    writeable and sharing no memory with the inputs (a kernel reads them while writing)."""
-    if type(out) is not np.ndarray:
-        raise TypeError(f"out must be a numpy.ndarray (not a subclass), got {type(out).__name__}")
-    if out.shape != shape:
-        raise ValueError(f"out has shape {out.shape}; the result has shape {shape}")
-    if out.dtype != dtype:
-        raise TypeError(f"out has dtype {out.dtype}; the result has dtype {dtype}")
-    if not out.flags.c_contiguous:
-        raise ValueError(f"out must be C-contiguous; got strides {out.strides}")
-    if not out.flags.aligned:
-        raise ValueError(f"out must be aligned to its {out.dtype} items; got an array at "
-                         f"address {out.ctypes.data:#x}")
-    if not out.flags.writeable:
-        raise ValueError("out must be writeable; got a read-only array")
-    for name, a in inputs:
-        if a is not None and np.may_share_memory(out, a):
-            raise ValueError(f"out must not share memory with {name}")
+# Older private names, kept for callers not yet moved to convcore._geometry.
+_Geometry = ConvGeometry
+_prepare = prepare_conv
+_contiguous = contiguous
+_check_out = check_out
+_resolve_padding = resolve_padding
+_output_sizes = output_sizes
 
 
 def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm, out):
@@ -259,7 +43,7 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
     if algorithm == "auto":
         algorithm = choose_algorithm(g)
-    elif algorithm == "im2col" and not _gemm_fits(g):
+    elif algorithm == "im2col" and not gemm_fits(g):
         raise ValueError("im2col: a GEMM dimension exceeds 2**31 - 1; use algorithm='direct'")
     spatial = (g.Wout,) if nd == 1 else (g.Hout, g.Wout)
     shape = (g.N, g.K, *spatial) if batched else (g.K, *spatial)
@@ -277,7 +61,7 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
     bc = _NO_BIAS[dtype] if bias is None else _contiguous("bias", bias, dtype)
     n_threads = get_num_threads()
     if algorithm == "direct":
-        _conv.conv2d_direct(xc, wc, bc, y4, g.bridge(), n_threads)
+        _conv.conv_direct(xc, wc, bc, y4, g, n_threads)
     elif algorithm == "sparse":
         _run_sparse(g, xc, wc, bc, y4)
     elif y.size:

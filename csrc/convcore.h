@@ -25,6 +25,21 @@ typedef struct {
     ptrdiff_t Hout, Wout;
 } cc_conv2d_geometry;
 
+/* Geometry of one convolution over nd = 1, 2 or 3 spatial dimensions, outermost first
+ * (depth, height, width).  Input (N, C, *in), weight (K, C / groups, *kernel), output
+ * (N, K, *out); pad[] is the leading padding of each dimension (the trailing padding is
+ * implied by out[]). */
+#define CC_MAX_DIMS 3
+typedef struct {
+    int nd;
+    ptrdiff_t N, C, K, groups;
+    ptrdiff_t in[CC_MAX_DIMS], kernel[CC_MAX_DIMS], out[CC_MAX_DIMS];
+    ptrdiff_t stride[CC_MAX_DIMS], dilation[CC_MAX_DIMS], pad[CC_MAX_DIMS];
+} cc_conv_geometry;
+
+/* The N-d geometry of a 2-D one (a 1-D one is H = R = 1). */
+cc_conv_geometry cc_conv_geometry_from_2d(const cc_conv2d_geometry *g);
+
 /* SIMD level of the kernels chosen at run time. */
 typedef enum { CC_SIMD_GENERIC = 0, CC_SIMD_AVX2 = 1, CC_SIMD_AVX512 = 2 } cc_simd_level;
 
@@ -35,7 +50,51 @@ const char *cc_simd_name(cc_simd_level level);
 int cc_openmp_enabled(void);
 int cc_openmp_max_threads(void);
 
-/* Direct convolution: y = conv(x, w) + bias (bias may be NULL).  No workspace besides
+/* ---- Direct convolution over 1, 2 or 3 spatial dimensions ----
+ *
+ * A plan fixes, for one geometry, the ISA's micro-kernel and register tile and the work
+ * items (image, group, band of output rows, block of output channels).  The items do
+ * not depend on the thread count, and each output is summed in the same order whichever
+ * thread computes it, so results are bitwise the same for any n_threads.  Callers may
+ * run the items in chunks (to answer signals between them); every item must be run
+ * once for y to be complete.  wpack holds the weights packed for the tile
+ * (plan->pack_size elements), filled once by cc_conv_direct_pack_*. */
+typedef struct {
+    const void *isa;        /* the ISA's kernel table (internal) */
+    int tile;               /* which of its tiles (internal) */
+    int kb;                 /* output channels per register tile */
+    ptrdiff_t nkb;          /* channel blocks per group */
+    ptrdiff_t kchunks;      /* channel blocks split into this many items */
+    ptrdiff_t nbands;       /* bands of output rows per image */
+    ptrdiff_t items;        /* N * groups * nbands * kchunks */
+    ptrdiff_t pack_size;    /* elements of wpack */
+    ptrdiff_t rows_size;    /* elements of the row table (output rows x outer taps) */
+    double flops_per_item;  /* about 2 * MACs of one item (for chunking) */
+} cc_conv_direct_plan;
+
+void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
+                              cc_conv_direct_plan *plan);
+void cc_conv_direct_pack_f32(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
+                             const float *w, float *wpack);
+void cc_conv_direct_pack_f64(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
+                             const double *w, double *wpack);
+/* rows (plan->rows_size elements): which input row each output row reads at each tap of
+ * the outer dimensions; filled once per geometry, shared by all images. */
+void cc_conv_direct_rows(const cc_conv_geometry *g, ptrdiff_t *rows);
+void cc_conv_direct_run_f32(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
+                            const float *x, const float *wpack, const ptrdiff_t *rows,
+                            const float *bias, float *y, ptrdiff_t item_lo, ptrdiff_t item_hi,
+                            int n_threads);
+void cc_conv_direct_run_f64(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
+                            const double *x, const double *wpack, const ptrdiff_t *rows,
+                            const double *bias, double *y, ptrdiff_t item_lo,
+                            ptrdiff_t item_hi, int n_threads);
+
+/* Register tile (output channels x output columns) of the direct kernel's largest tile at
+ * the active SIMD level, for the cost model. */
+void cc_conv_direct_tile(int real_bytes, int *channels, int *columns);
+
+/* The 2-D direct convolution in one call: y = conv(x, w) + bias (bias may be NULL).  No workspace besides
  * wpack, which receives the weights repacked for the register tiles and must hold
  * cc_conv2d_direct_pack_size_*(g) elements (about the size of w). */
 ptrdiff_t cc_conv2d_direct_pack_size_f32(const cc_conv2d_geometry *g);

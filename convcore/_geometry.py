@@ -1,0 +1,279 @@
+"""The geometry of a convolution over 1, 2 or 3 spatial dimensions, in one place.
+
+Validation of a call's shapes and arguments, padding (including 'same' and 'valid'),
+output sizes, the C-contiguous copies the kernels read, the output checks and the
+algorithm ``auto`` picks.  Every public function (convolution, gradients, the matrix,
+the cost model, Dask, the layers) prepares its call here; nothing here imports them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from convcore._checks import (
+    MEMORY_CHECK_BYTES,
+    as_int,
+    as_real_array,
+    check_memory,
+    compute_dtype,
+    int_tuple,
+    padding_pairs,
+    same_padding,
+)
+from convcore._shapes import output_length
+
+_INT32_MAX = 2**31 - 1
+# Spatial dimension names, outermost first, by number of dimensions.
+DIM_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+_X_LETTERS = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
+_W_LETTERS = {1: "(K, C // groups, S)", 2: "(K, C // groups, R, S)",
+              3: "(K, C // groups, T, R, S)"}
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """A validated convolution: batch N, channels C -> K in ``groups`` groups, and per
+    spatial dimension (outermost first) the input size, kernel size, stride, dilation,
+    (before, after) padding and output size.  A 1-D convolution is prepared as a 2-D one
+    of height 1, so the 2-D kernels serve it."""
+
+    N: int
+    C: int
+    K: int
+    groups: int
+    in_sizes: tuple[int, ...]
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    pad: tuple[tuple[int, int], ...]
+    out: tuple[int, ...]
+
+    @property
+    def nd(self) -> int:
+        return len(self.in_sizes)
+
+    # The 2-D names (H, W, R, S, Hout, Wout) of the two innermost dimensions.
+    @property
+    def H(self) -> int:
+        return self.in_sizes[-2]
+
+    @property
+    def W(self) -> int:
+        return self.in_sizes[-1]
+
+    @property
+    def R(self) -> int:
+        return self.kernel[-2]
+
+    @property
+    def S(self) -> int:
+        return self.kernel[-1]
+
+    @property
+    def Hout(self) -> int:
+        return self.out[-2]
+
+    @property
+    def Wout(self) -> int:
+        return self.out[-1]
+
+    @property
+    def reduction(self) -> int:
+        """Products summed per output: (C / groups) * prod(kernel)."""
+        return (self.C // self.groups) * math.prod(self.kernel)
+
+    @property
+    def macs(self) -> int:
+        """Multiply-adds of the whole call."""
+        return self.N * self.K * math.prod(self.out) * self.reduction
+
+    def bridge(self) -> tuple:
+        """(groups, sh, sw, dh, dw, pad_top, pad_left, Hout, Wout): the tuple the 2-D
+        bridges unpack into the C struct cc_conv2d_geometry."""
+        if self.nd != 2:
+            raise ValueError(f"a {self.nd}-D geometry has no 2-D bridge")
+        return (self.groups, *self.stride, *self.dilation, self.pad[0][0], self.pad[1][0],
+                self.Hout, self.Wout)
+
+
+def resolve_padding(padding, sizes, kernels, strides, dilations):
+    """Padding as one (before, after) pair per dimension from any accepted form."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return tuple((0, 0) for _ in sizes)
+        if padding == "same":
+            return tuple(same_padding(n, k, s, d)
+                         for n, k, s, d in zip(sizes, kernels, strides, dilations, strict=True))
+        raise ValueError(f"padding must be an int, a tuple, 'valid' or 'same'; got {padding!r}")
+    return padding_pairs(padding, len(sizes))
+
+
+def output_sizes(sizes, kernels, strides, pads, dilations, names):
+    """Output size per dimension; ValueError naming the dimension when one is empty."""
+    outs = []
+    for n, k, s, p, d, name in zip(sizes, kernels, strides, pads, dilations, names,
+                                   strict=True):
+        out = output_length(n, k, s, p, d, False)
+        if out < 1:
+            raise ValueError(
+                f"kernel {name} {k} (dilation {d}: spans {d * (k - 1) + 1}) is larger than "
+                f"the input {name} {n} padded by {p[0]} + {p[1]}; output {name} would be {out}"
+            )
+        outs.append(out)
+    return outs
+
+
+# Validated calls by their shapes, dtypes and int/str arguments: a repeated small call
+# skips the validation it already passed (nothing in it depends on the data).
+_PREPARED: dict = {}
+_PREPARED_MAX = 256
+
+
+def _prepare_key(nd, x, weight, bias, stride, padding, dilation, groups):
+    """The cache key of a call, or None when an argument is not of a cacheable type
+    (exact ndarrays; ints and strings only, so that True never stands for 1)."""
+    if not (type(x) is np.ndarray and type(weight) is np.ndarray):
+        return None
+    if bias is not None and type(bias) is not np.ndarray:
+        return None
+    for v in (stride, dilation, groups):
+        if type(v) is not int:
+            return None
+    if type(padding) is not int and type(padding) is not str:
+        return None
+    return (nd, x.shape, x.dtype, weight.shape, weight.dtype,
+            None if bias is None else (bias.shape, bias.dtype),
+            stride, padding, dilation, groups)
+
+
+def _lift_1d(nd, x, weight):
+    """A 1-D call's arrays as 2-D ones of height 1 (views)."""
+    if nd == 1:
+        return x[:, :, None, :], weight[:, :, None, :]
+    return x, weight
+
+
+def prepare_conv(nd, x, weight, bias, stride, padding, dilation, groups):
+    """Validate a conv{nd}d call.
+
+    Returns (geometry, x, weight, bias, dtype, batched): ``x`` with a batch axis (and,
+    for 1-D, a height axis of 1), ``weight`` likewise, ``bias`` as an array or None, the
+    result dtype, and whether ``x`` had a batch axis.
+    """
+    key = _prepare_key(nd, x, weight, bias, stride, padding, dilation, groups)
+    hit = _PREPARED.get(key) if key is not None else None
+    if hit is not None:
+        geom, dtype, batched = hit
+        if not batched:
+            x = x[None]
+        x, weight = _lift_1d(nd, x, weight)
+        return geom, x, weight, bias, dtype, batched
+    out = _validate(nd, x, weight, bias, stride, padding, dilation, groups)
+    if key is not None:
+        if len(_PREPARED) >= _PREPARED_MAX:
+            _PREPARED.clear()
+        _PREPARED[key] = (out[0], out[4], out[5])
+    return out
+
+
+def _validate(nd, x, weight, bias, stride, padding, dilation, groups):
+    x = as_real_array("x", x)
+    weight = as_real_array("weight", weight)
+    if x.ndim not in (nd + 1, nd + 2):
+        raise ValueError(
+            f"x must have shape {_X_LETTERS[nd]} or one sample without the batch axis; got "
+            f"{x.ndim} dimensions, shape {x.shape}"
+        )
+    if weight.ndim != nd + 2:
+        raise ValueError(f"weight must have shape {_W_LETTERS[nd]}; got shape {weight.shape}")
+    batched = x.ndim == nd + 2
+    if not batched:
+        x = x[None]
+    groups = as_int("groups", groups)
+    if groups < 1:
+        raise ValueError(f"groups must be >= 1, got {groups}")
+    N, C = x.shape[:2]
+    K, Cg = weight.shape[:2]
+    ksizes = weight.shape[2:]
+    if C == 0:
+        raise ValueError(f"x has 0 channels (shape {x.shape}); it must have at least one")
+    if C % groups:
+        raise ValueError(f"input channels {C} are not divisible by groups={groups}")
+    if K % groups:
+        raise ValueError(f"weight has {K} output channels, not divisible by groups={groups}")
+    if Cg * groups != C:
+        raise ValueError(
+            f"weight has {Cg} input channels per group but input has {C} channels "
+            f"(groups={groups}: expected {C // groups} per group)"
+        )
+    if any(k < 1 for k in ksizes):
+        raise ValueError(f"kernel sizes must be >= 1, got weight shape {weight.shape}")
+    if any(n < 1 for n in x.shape[2:]):
+        raise ValueError(f"spatial sizes of x must be >= 1, got shape {x.shape}")
+    strides = int_tuple("stride", stride, nd)
+    dilations = int_tuple("dilation", dilation, nd)
+    sizes = x.shape[2:]
+    pads = resolve_padding(padding, sizes, ksizes, strides, dilations)
+    outs = output_sizes(sizes, ksizes, strides, pads, dilations, DIM_NAMES[nd])
+    dtype = compute_dtype(x, weight)
+    if bias is not None:
+        bias = as_real_array("bias", bias)
+        if bias.shape != (K,):
+            raise ValueError(f"bias must have shape ({K},) (one per output channel); "
+                             f"got shape {bias.shape}")
+    x, weight = _lift_1d(nd, x, weight)
+    if nd == 1:
+        strides, dilations, pads, outs = (1, *strides), (1, *dilations), ((0, 0), *pads), [1, *outs]
+    geom = ConvGeometry(N, C, K, groups, tuple(x.shape[2:]), tuple(weight.shape[2:]),
+                        tuple(strides), tuple(dilations), tuple(pads), tuple(outs))
+    return geom, x, weight, bias, dtype, batched
+
+
+def gemm_fits(g: ConvGeometry) -> bool:
+    """BLAS takes 32-bit sizes: every GEMM dimension and leading dimension must fit."""
+    return max(math.prod(g.out), g.reduction, g.K) <= _INT32_MAX
+
+
+def pointwise(g: ConvGeometry) -> bool:
+    """A 1x1 layer at stride 1 without padding or groups: its column matrix is the input
+    itself, so the im2col kernel multiplies the input's pixel tiles in place (no copy)."""
+    return (all(k == 1 for k in g.kernel) and g.groups == 1 and all(s == 1 for s in g.stride)
+            and all(p == (0, 0) for p in g.pad))
+
+
+def contiguous(name: str, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``a`` as an aligned C-contiguous array of ``dtype`` (what the kernels assume: an
+    unaligned float* is undefined behaviour in C): itself when it already is, else a copy
+    (refused before allocating when it would not fit: a broadcast view can be huge)."""
+    flags = a.flags
+    if a.dtype == dtype and flags.c_contiguous and flags.aligned:
+        return a
+    nbytes = a.size * dtype.itemsize
+    if nbytes >= MEMORY_CHECK_BYTES:  # the message is built only when it may be needed
+        check_memory(nbytes, f"a contiguous {dtype} copy of {name}")
+    return np.array(a, dtype=dtype, order="C")  # a copy, aligned (ascontiguousarray of
+    # an unaligned C-contiguous array would return it as it is)
+
+
+def check_out(out, shape, dtype, inputs):
+    """``out`` must be an ndarray of the result's shape and dtype, C-contiguous,
+    writeable and sharing no memory with the inputs (a kernel reads them while writing)."""
+    if type(out) is not np.ndarray:
+        raise TypeError(f"out must be a numpy.ndarray (not a subclass), got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"out has shape {out.shape}; the result has shape {shape}")
+    if out.dtype != dtype:
+        raise TypeError(f"out has dtype {out.dtype}; the result has dtype {dtype}")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"out must be C-contiguous; got strides {out.strides}")
+    if not out.flags.aligned:
+        raise ValueError(f"out must be aligned to its {out.dtype} items; got an array at "
+                         f"address {out.ctypes.data:#x}")
+    if not out.flags.writeable:
+        raise ValueError("out must be writeable; got a read-only array")
+    for name, a in inputs:
+        if a is not None and np.may_share_memory(out, a):
+            raise ValueError(f"out must not share memory with {name}")

@@ -1,0 +1,142 @@
+/* Direct convolution driver over 1, 2 or 3 spatial dimensions: no ISA code.
+ *
+ * It picks the active ISA's micro-kernel row and tile (kernels/<isa>/), packs the
+ * weights for the tile, lists the input rows each output row reads (the outer spatial
+ * dimensions flattened: an indirection table shared by all images), cuts the work into
+ * items that do not depend on the thread count, and runs a range of items on OpenMP
+ * threads.  A band of output rows is one item: its few input rows (all channels) stay in
+ * L2 while every block of output channels sweeps over them.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cc_omp.h"
+#include "driver/conv_direct.h"
+
+/* The ISAs with direct-convolution kernels: adding one is a kernel file and a row here. */
+static const cc_direct_isa *const ISAS[] = {
+    &cc_direct_isa_generic,
+#if defined(__x86_64__) || defined(__i386__)
+    &cc_direct_isa_avx2,
+    &cc_direct_isa_avx512,
+#endif
+};
+
+static const cc_direct_isa *active_isa(void)
+{
+    const cc_simd_level level = cc_simd_active();
+    const cc_direct_isa *best = ISAS[0];
+    for (size_t i = 0; i < sizeof ISAS / sizeof ISAS[0]; i++)
+        if (ISAS[i]->level <= level && ISAS[i]->level >= best->level)
+            best = ISAS[i];
+    return best;
+}
+
+/* Output rows per work item. */
+#define CC_BAND_ROWS 4
+/* Below this many items (image, group, band), output-channel blocks are split too so
+ * that threads have work; a property of the shape, never of the thread count. */
+#define CC_MIN_ITEMS 16
+
+static ptrdiff_t outer_rows(const cc_conv_geometry *g, const ptrdiff_t *sizes)
+{
+    ptrdiff_t n = 1;
+    for (int d = 0; d < g->nd - 1; d++)
+        n *= sizes[d];
+    return n;
+}
+
+void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
+                              cc_conv_direct_plan *p)
+{
+    const cc_direct_isa *isa = active_isa();
+    const ptrdiff_t Kg = g->K / g->groups, Cg = g->C / g->groups;
+    const ptrdiff_t Wout = g->out[g->nd - 1], S = g->kernel[g->nd - 1];
+    const int lanes = isa->vector_bytes / real_bytes;
+    const int narrow = Wout <= lanes;
+    int tile;
+    if (Kg >= isa->tiles[CC_TILE_BIG].kb)
+        tile = narrow ? CC_TILE_BIG_NARROW : CC_TILE_BIG;
+    else if (Kg >= isa->tiles[CC_TILE_MID].kb && !narrow)
+        tile = CC_TILE_MID;
+    else
+        tile = narrow ? CC_TILE_ONE_NARROW : CC_TILE_ONE;
+    p->isa = isa;
+    p->tile = tile;
+    p->kb = isa->tiles[tile].kb;
+    p->nkb = (Kg + p->kb - 1) / p->kb;
+    const ptrdiff_t rows = outer_rows(g, g->out), U = outer_rows(g, g->kernel);
+    p->nbands = (rows + CC_BAND_ROWS - 1) / CC_BAND_ROWS;
+    const ptrdiff_t outer = g->N * g->groups * p->nbands;
+    ptrdiff_t kchunks = outer < CC_MIN_ITEMS ? (CC_MIN_ITEMS + outer - 1) / outer : 1;
+    p->kchunks = kchunks < p->nkb ? kchunks : p->nkb;
+    p->items = outer * p->kchunks;
+    p->pack_size = g->groups * p->nkb * p->kb * Cg * U * S;
+    p->rows_size = rows * U;
+    const double macs = (double)g->N * (double)g->K * (double)rows * (double)Wout *
+                        (double)Cg * (double)U * (double)S;
+    p->flops_per_item = p->items ? 2.0 * macs / (double)p->items : 0.0;
+}
+
+/* rows[o * U + u]: offset in an input channel of the row that output row o reads at outer
+ * tap u, or -1 when that row lies in the padding.  Output rows and taps are numbered
+ * row-major over the outer dimensions (depth, height). */
+void cc_conv_direct_rows(const cc_conv_geometry *g, ptrdiff_t *rows)
+{
+    const int od = g->nd - 1; /* number of outer dimensions */
+    const ptrdiff_t nrows = outer_rows(g, g->out), U = outer_rows(g, g->kernel);
+    for (ptrdiff_t o = 0; o < nrows; o++) {
+        ptrdiff_t oi[CC_MAX_DIMS] = {0}, rem = o;
+        for (int d = od - 1; d >= 0; d--) {
+            oi[d] = rem % g->out[d];
+            rem /= g->out[d];
+        }
+        for (ptrdiff_t u = 0; u < U; u++) {
+            ptrdiff_t off = 0, r = u;
+            ptrdiff_t tap[CC_MAX_DIMS] = {0};
+            for (int d = od - 1; d >= 0; d--) {
+                tap[d] = r % g->kernel[d];
+                r /= g->kernel[d];
+            }
+            for (int d = 0; d < od && off >= 0; d++) {
+                ptrdiff_t i = oi[d] * g->stride[d] - g->pad[d] + tap[d] * g->dilation[d];
+                off = i < 0 || i >= g->in[d] ? -1 : off * g->in[d] + i;
+            }
+            rows[o * U + u] = off < 0 ? -1 : off * g->in[g->nd - 1];
+        }
+    }
+}
+
+#define REAL float
+#define SFX f32
+#include "driver/conv_direct_impl.h"
+#undef REAL
+#undef SFX
+
+#define REAL double
+#define SFX f64
+#include "driver/conv_direct_impl.h"
+#undef REAL
+#undef SFX
+
+void cc_conv_direct_tile(int real_bytes, int *channels, int *columns)
+{
+    const cc_direct_isa *isa = active_isa();
+    *channels = isa->tiles[CC_TILE_BIG].kb;
+    *columns = isa->tiles[CC_TILE_BIG].nv * isa->vector_bytes / real_bytes;
+}
+
+cc_conv_geometry cc_conv_geometry_from_2d(const cc_conv2d_geometry *g2)
+{
+    cc_conv_geometry g;
+    memset(&g, 0, sizeof g);
+    g.nd = 2;
+    g.N = g2->N; g.C = g2->C; g.K = g2->K; g.groups = g2->groups;
+    g.in[0] = g2->H; g.in[1] = g2->W;
+    g.kernel[0] = g2->R; g.kernel[1] = g2->S;
+    g.out[0] = g2->Hout; g.out[1] = g2->Wout;
+    g.stride[0] = g2->stride_h; g.stride[1] = g2->stride_w;
+    g.dilation[0] = g2->dil_h; g.dilation[1] = g2->dil_w;
+    g.pad[0] = g2->pad_top; g.pad[1] = g2->pad_left;
+    return g;
+}

@@ -1,0 +1,57 @@
+/* The contract between the direct-convolution driver (driver/conv_direct.c, no ISA code)
+ * and the per-ISA micro-kernels (kernels/<isa>/conv_direct_<isa>.c).
+ *
+ * A micro-kernel computes one output row (the innermost spatial dimension) for a block
+ * of kb <= KB output channels, sweeping the row in register tiles of KB channels x NV
+ * vectors.  The outer spatial dimensions (height, depth) never reach it: the driver
+ * flattens their kernel taps into U "outer taps" and hands it, per output row, the
+ * offset of the input row each outer tap reads (-1 where that row is padding).  So one
+ * micro-kernel serves 1-D, 2-D and 3-D convolution.
+ */
+#ifndef CC_DRIVER_CONV_DIRECT_H
+#define CC_DRIVER_CONV_DIRECT_H
+#include <stddef.h>
+
+#include "convcore.h"
+
+#define CC_DIRECT_ROW_ARGS(REAL, SFX)                                                     \
+    typedef struct {                                                                      \
+        const REAL *x;          /* input channel 0 of the group, one image */             \
+        const REAL *wp;         /* packed weights of the block: [c][u][s][KB] */          \
+        const REAL *bias;       /* biases of the block's channels, or NULL */             \
+        const ptrdiff_t *rows;  /* U offsets of input rows in a channel, -1 = padding */  \
+        ptrdiff_t U, Cg;        /* outer taps, input channels per group */                \
+        ptrdiff_t W, S, sw, dw, pad_w, Wout; /* innermost dimension */                    \
+        ptrdiff_t x_cstride;    /* elements per input channel */                          \
+        ptrdiff_t y_kstride;    /* elements per output channel */                         \
+    } cc_direct_row_##SFX;                                                                \
+    typedef void (*cc_direct_row_fn_##SFX)(const cc_direct_row_##SFX *a, REAL *y, int kb);
+
+CC_DIRECT_ROW_ARGS(float, f32)
+CC_DIRECT_ROW_ARGS(double, f64)
+
+/* The tiles every ISA provides, by role: many output channels on wide and on narrow
+ * rows, a few channels, one channel (image filtering, depthwise) on wide and narrow rows. */
+enum { CC_TILE_BIG, CC_TILE_BIG_NARROW, CC_TILE_MID, CC_TILE_ONE, CC_TILE_ONE_NARROW,
+       CC_N_TILES };
+
+typedef struct {
+    int kb, nv;                 /* output channels x vectors per register tile */
+    cc_direct_row_fn_f32 f32;
+    cc_direct_row_fn_f64 f64;
+} cc_direct_tile_entry;
+
+/* One row per ISA: its level, vector width and tiles. */
+typedef struct {
+    cc_simd_level level;
+    int vector_bytes;
+    cc_direct_tile_entry tiles[CC_N_TILES];
+} cc_direct_isa;
+
+extern const cc_direct_isa cc_direct_isa_generic;
+#if defined(__x86_64__) || defined(__i386__)
+extern const cc_direct_isa cc_direct_isa_avx2;
+extern const cc_direct_isa cc_direct_isa_avx512;
+#endif
+
+#endif

@@ -1,0 +1,68 @@
+/* Direct-convolution micro-kernels for AVX2 + FMA: ymm vectors (8 floats / 4 doubles),
+ * 16 registers.  Big tile 6 channels x 2 vectors (6 x 16 floats, BLIS's Haswell sgemm
+ * shape): 12 accumulators + 2 inputs + 1 broadcast weight = 15 registers. */
+#include <stddef.h>
+#include <string.h>
+
+#include "driver/conv_direct.h"
+#include "kernels/cc_vec.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC target("avx2,fma")
+#endif
+#include <immintrin.h>
+
+typedef float cc_f32x8 __attribute__((vector_size(32)));
+typedef double cc_f64x4 __attribute__((vector_size(32)));
+
+/* Lanes [lo, hi) of 8 (floats) or 4 (doubles): a per-lane sign mask for vmaskmov, whose
+ * masked-off lanes are never read. */
+static inline __m256i cc_mask_f32(int lo, int hi)
+{
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(lo), idx),
+                               _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx));
+}
+
+static inline __m256i cc_mask_f64(int lo, int hi)
+{
+    const __m256i idx = _mm256_setr_epi64x(0, 1, 2, 3);
+    return _mm256_andnot_si256(_mm256_cmpgt_epi64(_mm256_set1_epi64x(lo), idx),
+                               _mm256_cmpgt_epi64(_mm256_set1_epi64x(hi), idx));
+}
+
+static inline cc_f32x8 cc_load_masked_f32(const float *p, __m256i m)
+{
+    return (cc_f32x8)_mm256_maskload_ps(p, m);
+}
+
+static inline cc_f64x4 cc_load_masked_f64(const double *p, __m256i m)
+{
+    return (cc_f64x4)_mm256_maskload_pd(p, m);
+}
+
+#define CC_ISA avx2
+#define CC_LEVEL CC_SIMD_AVX2
+#define CC_VBYTES 32
+#define CC_KB_BIG 6
+#define CC_NV_BIG 2
+#define CC_KB_MID 4
+#define CC_NV_ONE 4
+
+#define CC_MASK_F32 __m256i
+#define CC_MASK_F64 __m256i
+#define CC_MAKE_MASK_F32 cc_mask_f32
+#define CC_MAKE_MASK_F64 cc_mask_f64
+#define CC_LOAD_MASKED_F32 cc_load_masked_f32
+#define CC_LOAD_MASKED_F64 cc_load_masked_f64
+#define CC_EVEN_F32 CC_EVEN_8
+#define CC_EVEN_F64 CC_EVEN_4
+#include "kernels/conv_direct_instantiate.h"
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+#endif

@@ -1,0 +1,57 @@
+/* Direct-convolution micro-kernels for AVX-512: zmm vectors (16 floats / 8 doubles),
+ * 32 registers.  Big tile 8 channels x 2 vectors: 16 accumulators + 2 inputs + 1 weight,
+ * leaving registers for the edge masks; stride-2 loads are one two-source permute. */
+#include <stddef.h>
+#include <string.h>
+
+#include "driver/conv_direct.h"
+#include "kernels/cc_vec.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"))), apply_to = function)
+#else
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")
+#endif
+#include <immintrin.h>
+
+typedef float cc_f32x16 __attribute__((vector_size(64)));
+typedef double cc_f64x8 __attribute__((vector_size(64)));
+
+static inline unsigned cc_lane_mask(int lo, int hi)
+{
+    return hi > lo ? ((1u << hi) - 1u) & ~((1u << lo) - 1u) : 0u;
+}
+
+static inline cc_f32x16 cc_load_masked_f32(const float *p, unsigned m)
+{
+    return (cc_f32x16)_mm512_maskz_loadu_ps((__mmask16)m, p);
+}
+
+static inline cc_f64x8 cc_load_masked_f64(const double *p, unsigned m)
+{
+    return (cc_f64x8)_mm512_maskz_loadu_pd((__mmask8)m, p);
+}
+
+#define CC_ISA avx512
+#define CC_LEVEL CC_SIMD_AVX512
+#define CC_VBYTES 64
+#define CC_KB_BIG 8
+#define CC_NV_BIG 2
+#define CC_KB_MID 4
+#define CC_NV_ONE 4
+
+#define CC_MASK_F32 unsigned
+#define CC_MASK_F64 unsigned
+#define CC_MAKE_MASK_F32 cc_lane_mask
+#define CC_MAKE_MASK_F64 cc_lane_mask
+#define CC_LOAD_MASKED_F32 cc_load_masked_f32
+#define CC_LOAD_MASKED_F64 cc_load_masked_f64
+#define CC_EVEN_F32 CC_EVEN_16
+#define CC_EVEN_F64 CC_EVEN_8
+#include "kernels/conv_direct_instantiate.h"
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+#endif

@@ -1,0 +1,31 @@
+/* Included by each kernels/<isa>/conv_direct_<isa>.c after its definitions: the float
+ * and double micro-kernels and the ISA's table row (see cc_vec.h). */
+#define REAL float
+#define SFX f32
+#define CC_MASK CC_MASK_F32
+#define CC_MAKE_MASK CC_MAKE_MASK_F32
+#define CC_LOAD_MASKED CC_LOAD_MASKED_F32
+#define CC_EVEN CC_EVEN_F32
+#include "kernels/conv_direct_ukernel.h"
+#undef REAL
+#undef SFX
+#undef CC_MASK
+#undef CC_MAKE_MASK
+#undef CC_LOAD_MASKED
+#undef CC_EVEN
+
+#define REAL double
+#define SFX f64
+#define CC_MASK CC_MASK_F64
+#define CC_MAKE_MASK CC_MAKE_MASK_F64
+#define CC_LOAD_MASKED CC_LOAD_MASKED_F64
+#define CC_EVEN CC_EVEN_F64
+#include "kernels/conv_direct_ukernel.h"
+#undef REAL
+#undef SFX
+#undef CC_MASK
+#undef CC_MAKE_MASK
+#undef CC_LOAD_MASKED
+#undef CC_EVEN
+
+CC_DIRECT_ISA_TABLE

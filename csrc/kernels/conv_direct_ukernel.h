@@ -1,0 +1,236 @@
+/* Direct-convolution micro-kernels: one template, instantiated per ISA and dtype, with the
+ * vector width and the register tile as its parameters.
+ *
+ * The including file compiles this under its ISA's `#pragma GCC target` and defines:
+ *   CC_ISA          name token (avx512, avx2, generic)
+ *   CC_VBYTES       bytes of one native vector register (64 zmm, 32 ymm, 16 xmm/NEON)
+ *   REAL, SFX       float/f32 or double/f64
+ *   CC_MASK, CC_MAKE_MASK(lo, hi), CC_LOAD_MASKED(p, m)
+ *                   a load of lanes [lo, hi) of p with zeros elsewhere, never reading
+ *                   outside them
+ *   CC_EVEN(lo, hi) the even lanes of the concatenation of two vectors (stride 2)
+ *   CC_KB_BIG, CC_NV_BIG, CC_KB_MID, CC_NV_ONE
+ *                   the tiles: KB output channels x NV vectors, chosen so that the
+ *                   KB * NV accumulators, NV input vectors and one broadcast weight fit
+ *                   the ISA's register file
+ *
+ * Work is vectorised along output columns.  Each step of the reduction over
+ * (c, outer tap u, s) loads NV input vectors once and broadcasts KB weights, feeding
+ * KB * NV FMAs.  Every output is summed in the same order (bias, then c, u, s) whatever
+ * tile computes it.  Padding is computed as real zeros (0 * w is evaluated), so
+ * non-finite weights give the NaNs of an explicitly zero-padded input, as im2col does.
+ */
+#define CC_CAT3_(a, b, c) a##_##b##_##c
+#define CC_CAT3(a, b, c) CC_CAT3_(a, b, c)
+#define FN(name) CC_CAT3(name, SFX, CC_ISA)
+#define ARGS CC_CAT3(cc_direct, row, SFX)
+
+#define VEC FN(vec)
+#define LANES ((int)(CC_VBYTES / sizeof(REAL)))
+#define KB_MAX CC_KB_BIG
+#define NV_MAX (CC_NV_ONE > CC_NV_BIG ? CC_NV_ONE : CC_NV_BIG)
+
+typedef REAL VEC __attribute__((vector_size(CC_VBYTES)));
+
+static inline VEC FN(loadu)(const REAL *p)
+{
+    VEC v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void FN(storeu)(REAL *p, VEC v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+/* Broadcast; a - 0 is exactly a for every a (also -0 and NaN), so this folds away. */
+static inline VEC FN(splat)(REAL a)
+{
+    const VEC zero = {0};
+    return a - zero;
+}
+
+#ifndef CC_DIRECT_MODES
+#define CC_DIRECT_MODES
+/* Input columns a tile reads: MODE_S1 contiguous, MODE_S2 every other element, both
+ * inside the row; the _EDGE variants for tiles that overlap the padding or the end of
+ * the row (masked loads); MODE_ANY any stride (element by element). */
+enum { MODE_S1 = 0, MODE_S2 = 1, MODE_S1_EDGE = 2, MODE_S2_EDGE = 3, MODE_ANY = 4 };
+
+/* Kernel taps whose edge-tile masks are made up front (wider kernels make the rest as
+ * they go). */
+#define CC_EDGE_MAX_S 16
+
+static inline int cc_clamp_lanes(ptrdiff_t v, int n)
+{
+    return v < 0 ? 0 : v > n ? n : (int)v;
+}
+#endif
+
+/* Load mask of vector v (half 0 or 1 of a stride-2 pair) of an edge tile whose input
+ * columns start at col0: lanes inside the row (0 <= col0 + t < W) that belong to one of
+ * the cnt outputs (t < cnt, or t <= 2 * (cnt - 1) at stride 2). */
+static inline CC_MASK FN(edge_mask)(ptrdiff_t col0, ptrdiff_t W, int cnt, int v, int half,
+                                    int stride2)
+{
+    ptrdiff_t end = stride2 ? 2 * (ptrdiff_t)cnt - 1 : cnt;
+    if (W - col0 < end)
+        end = W - col0;
+    ptrdiff_t o = (stride2 ? 2 : 1) * (ptrdiff_t)v * LANES + half * LANES;
+    return CC_MAKE_MASK(cc_clamp_lanes(-col0 - o, LANES), cc_clamp_lanes(end - o, LANES));
+}
+
+/* One register tile: kb (<= KB) channels x cnt (<= NV * LANES) outputs of a row starting
+ * at y, whose first output reads input column iw0.  KB, NV, S and MODE are compile-time
+ * constants at every call site, so the loops unroll and the accumulators stay in
+ * registers. */
+static inline __attribute__((always_inline)) void
+FN(tile)(const ARGS *a, ptrdiff_t iw0, REAL *y, int kb, int cnt, const int KB, const int NV,
+         const ptrdiff_t S, const int MODE)
+{
+    VEC acc[KB_MAX][NV_MAX];
+    const REAL *wp = a->wp;
+    const ptrdiff_t W = a->W, sw = a->sw, dw = a->dw, U = a->U;
+
+    CC_MASK m_lo[CC_EDGE_MAX_S][NV_MAX], m_hi[CC_EDGE_MAX_S][NV_MAX];
+    if (MODE == MODE_S1_EDGE || MODE == MODE_S2_EDGE) {
+        for (ptrdiff_t s = 0; s < S && s < CC_EDGE_MAX_S; s++)
+            for (int v = 0; v < NV; v++) {
+                m_lo[s][v] = FN(edge_mask)(iw0 + s * dw, W, cnt, v, 0, MODE == MODE_S2_EDGE);
+                m_hi[s][v] = FN(edge_mask)(iw0 + s * dw, W, cnt, v, 1, MODE == MODE_S2_EDGE);
+            }
+    }
+
+#pragma GCC unroll 16
+    for (int kk = 0; kk < KB; kk++) {
+        REAL b0 = a->bias && kk < kb ? a->bias[kk] : (REAL)0;
+#pragma GCC unroll 16
+        for (int v = 0; v < NV; v++)
+            acc[kk][v] = FN(splat)(b0);
+    }
+
+    for (ptrdiff_t c = 0; c < a->Cg; c++) {
+        const REAL *xc = a->x + c * a->x_cstride;
+        for (ptrdiff_t u = 0; u < U; u++) {
+            const ptrdiff_t off = a->rows[u];
+            const int row_in = off >= 0;
+            const REAL *xr = xc + (row_in ? off : 0);
+            for (ptrdiff_t s = 0; s < S; s++) {
+                VEC xv[NV_MAX];
+                const ptrdiff_t col0 = iw0 + s * dw;
+#pragma GCC unroll 16
+                for (int v = 0; v < NV; v++) {
+                    if (!row_in) {
+                        xv[v] = FN(splat)((REAL)0);
+                    } else if (MODE == MODE_S1) {
+                        xv[v] = FN(loadu)(xr + col0 + v * LANES);
+                    } else if (MODE == MODE_S2) {
+                        VEC lo = FN(loadu)(xr + col0 + 2 * v * LANES);
+                        VEC hi = FN(loadu)(xr + col0 + 2 * v * LANES + LANES);
+                        xv[v] = CC_EVEN(lo, hi);
+                    } else if (MODE == MODE_S1_EDGE) {
+                        xv[v] = CC_LOAD_MASKED(xr + col0 + v * LANES,
+                                               s < CC_EDGE_MAX_S ? m_lo[s][v]
+                                                   : FN(edge_mask)(col0, W, cnt, v, 0, 0));
+                    } else if (MODE == MODE_S2_EDGE) {
+                        const REAL *p = xr + col0 + 2 * v * LANES;
+                        CC_MASK lo = s < CC_EDGE_MAX_S ? m_lo[s][v]
+                                         : FN(edge_mask)(col0, W, cnt, v, 0, 1);
+                        CC_MASK hi = s < CC_EDGE_MAX_S ? m_hi[s][v]
+                                         : FN(edge_mask)(col0, W, cnt, v, 1, 1);
+                        xv[v] = CC_EVEN(CC_LOAD_MASKED(p, lo), CC_LOAD_MASKED(p + LANES, hi));
+                    } else {
+                        REAL t[LANES];
+                        for (int l = 0; l < LANES; l++) {
+                            ptrdiff_t j = v * LANES + l, col = col0 + j * sw;
+                            t[l] = (j < cnt && col >= 0 && col < W) ? xr[col] : (REAL)0;
+                        }
+                        memcpy(&xv[v], t, sizeof t);
+                    }
+                }
+#pragma GCC unroll 16
+                for (int kk = 0; kk < KB; kk++) {
+                    const VEC wv = FN(splat)(wp[kk]);
+#pragma GCC unroll 16
+                    for (int v = 0; v < NV; v++)
+                        acc[kk][v] += wv * xv[v];
+                }
+                wp += KB;
+            }
+        }
+    }
+
+#pragma GCC unroll 16
+    for (int kk = 0; kk < KB; kk++) {
+        if (kk >= kb)
+            break;
+        REAL *yk = y + kk * a->y_kstride;
+        if (cnt == NV * LANES) {
+#pragma GCC unroll 16
+            for (int v = 0; v < NV; v++)
+                FN(storeu)(yk + v * LANES, acc[kk][v]);
+        } else {
+            /* through a buffer: subscripting acc itself would keep it in memory */
+            REAL t[NV_MAX * LANES];
+#pragma GCC unroll 16
+            for (int v = 0; v < NV; v++)
+                FN(storeu)(t + v * LANES, acc[kk][v]);
+            memcpy(yk, t, (size_t)cnt * sizeof(REAL));
+        }
+    }
+}
+
+/* One output row for one (KB, NV) tile.  The 1- and 3-tap specialisations unroll the
+ * innermost tap loop completely; others run it as a loop. */
+#define CC_DEFINE_ROW(NAME, KB, NV)                                                      \
+    static void FN(NAME)(const ARGS *a, REAL *yrow, int kb)                              \
+    {                                                                                    \
+        const ptrdiff_t step = (NV) * LANES, sw = a->sw, S = a->S;                       \
+        const ptrdiff_t span = (S - 1) * a->dw;                                          \
+        for (ptrdiff_t ow = 0; ow < a->Wout; ow += step) {                               \
+            int cnt = (int)(a->Wout - ow < step ? a->Wout - ow : step);                  \
+            ptrdiff_t iw0 = ow * sw - a->pad_w;                                          \
+            int full = cnt == step && iw0 >= 0;                                          \
+            int mode = sw == 1 ? MODE_S1_EDGE : sw == 2 ? MODE_S2_EDGE : MODE_ANY;       \
+            if (full && sw == 1 && iw0 + span + step <= a->W)                            \
+                mode = MODE_S1;                                                          \
+            else if (full && sw == 2 && iw0 + span + 2 * step <= a->W)                   \
+                mode = MODE_S2;                                                          \
+            REAL *y = yrow + ow;                                                         \
+            if (mode == MODE_S1 && S == 1)                                               \
+                FN(tile)(a, iw0, y, kb, cnt, KB, NV, 1, MODE_S1);                        \
+            else if (mode == MODE_S1 && S == 3)                                          \
+                FN(tile)(a, iw0, y, kb, cnt, KB, NV, 3, MODE_S1);                        \
+            else if (mode == MODE_S1)                                                    \
+                FN(tile)(a, iw0, y, kb, cnt, KB, NV, S, MODE_S1);                        \
+            else if (mode == MODE_S2 && S == 3)                                          \
+                FN(tile)(a, iw0, y, kb, cnt, KB, NV, 3, MODE_S2);                        \
+            else if (mode == MODE_S2)                                                    \
+                FN(tile)(a, iw0, y, kb, cnt, KB, NV, S, MODE_S2);                        \
+            else if (mode == MODE_S1_EDGE && S == 3)                                     \
+                FN(tile)(a, iw0, y, kb, cnt, KB, NV, 3, MODE_S1_EDGE);                   \
+            else if (mode == MODE_S1_EDGE)                                               \
+                FN(tile)(a, iw0, y, kb, cnt, KB, NV, S, MODE_S1_EDGE);                   \
+            else if (mode == MODE_S2_EDGE)                                               \
+                FN(tile)(a, iw0, y, kb, cnt, KB, NV, S, MODE_S2_EDGE);                   \
+            else                                                                         \
+                FN(tile)(a, iw0, y, kb, cnt, KB, NV, S, MODE_ANY);                       \
+        }                                                                                \
+    }
+
+CC_DEFINE_ROW(row_big, CC_KB_BIG, CC_NV_BIG)
+CC_DEFINE_ROW(row_big_narrow, CC_KB_BIG, 1)
+CC_DEFINE_ROW(row_mid, CC_KB_MID, CC_NV_BIG)
+CC_DEFINE_ROW(row_one, 1, CC_NV_ONE)
+CC_DEFINE_ROW(row_one_narrow, 1, 1)
+
+#undef FN
+#undef ARGS
+#undef VEC
+#undef LANES
+#undef KB_MAX
+#undef NV_MAX
+#undef CC_DEFINE_ROW
+#undef CC_CAT3
+#undef CC_CAT3_

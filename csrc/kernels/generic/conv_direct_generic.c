@@ -1,0 +1,57 @@
+/* Portable direct-convolution micro-kernels: 16-byte vectors (4 floats / 2 doubles),
+ * which GCC and clang lower to SSE2 on x86-64 and NEON on AArch64.  Big tile 4 channels
+ * x 2 vectors: 8 accumulators + 2 inputs + 1 weight + 1 product (no FMA in SSE2) fit the
+ * 16 xmm registers; NEON has 32. */
+#include <stddef.h>
+#include <string.h>
+
+#include "driver/conv_direct.h"
+#include "kernels/cc_vec.h"
+
+typedef float cc_f32x4 __attribute__((vector_size(16)));
+typedef double cc_f64x2 __attribute__((vector_size(16)));
+
+/* "Masked" loads: lanes [lo, hi) of p, zeros elsewhere; only those lanes are read. */
+typedef struct {
+    int lo, hi;
+} cc_lanes;
+
+static inline cc_lanes cc_make_lanes(int lo, int hi)
+{
+    cc_lanes m = {lo, hi};
+    return m;
+}
+
+static inline cc_f32x4 cc_load_masked_f32(const float *p, cc_lanes m)
+{
+    cc_f32x4 v = {0};
+    for (int l = m.lo; l < m.hi; l++)
+        v[l] = p[l];
+    return v;
+}
+
+static inline cc_f64x2 cc_load_masked_f64(const double *p, cc_lanes m)
+{
+    cc_f64x2 v = {0};
+    for (int l = m.lo; l < m.hi; l++)
+        v[l] = p[l];
+    return v;
+}
+
+#define CC_ISA generic
+#define CC_LEVEL CC_SIMD_GENERIC
+#define CC_VBYTES 16
+#define CC_KB_BIG 4
+#define CC_NV_BIG 2
+#define CC_KB_MID 2
+#define CC_NV_ONE 4
+
+#define CC_MASK_F32 cc_lanes
+#define CC_MASK_F64 cc_lanes
+#define CC_MAKE_MASK_F32 cc_make_lanes
+#define CC_MAKE_MASK_F64 cc_make_lanes
+#define CC_LOAD_MASKED_F32 cc_load_masked_f32
+#define CC_LOAD_MASKED_F64 cc_load_masked_f64
+#define CC_EVEN_F32 CC_EVEN_4
+#define CC_EVEN_F64 CC_EVEN_2
+#include "kernels/conv_direct_instantiate.h"
