@@ -6,11 +6,13 @@ Conventions follow PyTorch: NCHW arrays, weights (K, C // groups, R, S), and
 
 from convcore import analysis
 from convcore._info import config_info, show_config
+from convcore import _isa
+from convcore._isa import available_isas, detected_isa, get_isa, set_isa
 from convcore._shapes import conv_output_size
 from convcore._threads import get_num_threads, set_num_threads
 from convcore._version import __version__
 from convcore.backward import conv1d_backward, conv2d_backward
-from convcore.functional import col2im, conv1d, conv2d, im2col, relu
+from convcore.functional import col2im, conv1d, conv2d, conv3d, im2col, relu
 from convcore.matrix import conv_matrix
 from convcore.pooling import (
     adaptive_avg_pool2d,
@@ -36,14 +38,18 @@ __all__ = [
     "avg_pool1d_backward",
     "avg_pool2d",
     "avg_pool2d_backward",
+    "available_isas",
     "col2im",
     "config_info",
     "conv1d",
     "conv1d_backward",
     "conv2d",
     "conv2d_backward",
+    "conv3d",
     "conv_matrix",
     "conv_output_size",
+    "detected_isa",
+    "get_isa",
     "get_num_threads",
     "global_avg_pool2d",
     "global_max_pool2d",
@@ -53,6 +59,9 @@ __all__ = [
     "max_pool2d",
     "max_pool2d_backward",
     "relu",
+    "set_isa",
     "set_num_threads",
     "show_config",
 ]
+
+_isa.apply_environment()

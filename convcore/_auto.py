@@ -16,7 +16,7 @@ def choose_algorithm(g: ConvGeometry) -> str:
     narrow outputs with many channels, where a GEMM tile over all pixels uses the vector
     lanes better; direct otherwise.
     """
-    if g.reduction <= 32 or not gemm_fits(g):
+    if g.nd == 3 or g.reduction <= 32 or not gemm_fits(g):
         return "direct"
     if pointwise(g):
         return "im2col"

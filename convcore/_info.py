@@ -15,6 +15,7 @@ def config_info() -> dict:
         "openmp": _config.openmp_enabled(),
         "threads": get_num_threads(),
         "simd_detected": _conv.simd_detected(),
+        "isa": _conv.simd_level(),
         "kernels": {
             "conv2d direct": _conv.simd_level(),
             "conv2d im2col": "im2col tiles (portable C) + BLAS gemm",
@@ -42,6 +43,8 @@ def show_config() -> None:
         f"  OpenMP:          {'yes' if info['openmp'] else 'no (serial kernels)'}",
         f"  threads:         {info['threads']}",
         f"  CPU SIMD:        {info['simd_detected']}",
+        f"  ISA level:       {info['isa']}"
+        + ("" if info["isa"] == info["simd_detected"] else " (forced: CONVCORE_ISA or set_isa)"),
     ]
     lines += [f"  {name + ':':<16} {level}" for name, level in info["kernels"].items()]
     lines.append(f"  BLAS (im2col):   {info['blas']}")

@@ -43,9 +43,12 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
     if algorithm == "auto":
         algorithm = choose_algorithm(g)
+    elif g.nd == 3 and algorithm != "direct":
+        raise ValueError(f"algorithm={algorithm!r} is not available for 3-D convolution; "
+                         "use 'direct' or 'auto'")
     elif algorithm == "im2col" and not gemm_fits(g):
         raise ValueError("im2col: a GEMM dimension exceeds 2**31 - 1; use algorithm='direct'")
-    spatial = (g.Wout,) if nd == 1 else (g.Hout, g.Wout)
+    spatial = g.out[-nd:]
     shape = (g.N, g.K, *spatial) if batched else (g.K, *spatial)
     if out is not None:
         _check_out(out, shape, dtype, (("x", x4), ("weight", w4), ("bias", bias)))
@@ -55,9 +58,10 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
         y = np.empty(shape, dtype=dtype)
     if not y.size:  # no image or no output channel: nothing to compute or copy
         return y
-    y4 = y.reshape(g.N, g.K, g.Hout, g.Wout)
-    xc = _contiguous("x", x4, dtype)
-    wc = _contiguous("weight", w4, dtype)
+    # The kernels see 4-D arrays: the outer spatial dimensions of a 3-D call flattened.
+    y4 = y.reshape(g.N, g.K, -1, g.Wout)
+    xc = _contiguous("x", x4, dtype).reshape(g.N, g.C, -1, g.W)
+    wc = _contiguous("weight", w4, dtype).reshape(g.K, g.C // g.groups, -1, g.S)
     bc = _NO_BIAS[dtype] if bias is None else _contiguous("bias", bias, dtype)
     n_threads = get_num_threads()
     if algorithm == "direct":
@@ -211,6 +215,47 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     array([[-1., -3., -5.]])
     """
     return _run_conv(1, x, weight, bias, stride, padding, dilation, groups, algorithm, out)
+
+
+def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           algorithm="auto", out=None):
+    """3-D convolution (cross-correlation, as in PyTorch) of a batch of volumes.
+
+    Same rules as :func:`conv2d` on three spatial dimensions (depth, height, width), on
+    the same N-d direct kernel: the outer dimensions are walked as rows of the
+    innermost one.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, D, H, W) or (C, D, H, W)
+    weight : array_like, shape (K, C // groups, T, R, S)
+    bias : array_like, shape (K,), optional
+    stride, dilation : int or (int, int, int)
+    padding : int, (int, int, int), three (before, after) pairs, 'valid' or 'same'
+    groups : int
+    algorithm : {'auto', 'direct'}
+        Only the direct kernel runs 3-D convolution so far; 'auto' picks it.
+    out : numpy.ndarray, optional
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, K, Dout, Hout, Wout) or (K, Dout, Hout, Wout)
+
+    Raises
+    ------
+    TypeError, ValueError, MemoryError
+        As :func:`conv2d`.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> x = np.ones((1, 1, 3, 4, 5))
+    >>> convcore.conv3d(x, np.ones((2, 1, 2, 2, 2)), padding=(0, 1, 0)).shape
+    (1, 2, 2, 5, 4)
+    >>> float(convcore.conv3d(x, np.ones((1, 1, 3, 3, 3)))[0, 0, 0, 0, 0])
+    27.0
+    """
+    return _run_conv(3, x, weight, bias, stride, padding, dilation, groups, algorithm, out)
 
 
 def _unfold_geometry(x_shape, kernel_size, stride, padding, dilation):

@@ -94,3 +94,20 @@ def run_concurrently(target, n):
     assert not any(t.is_alive() for t in threads), "a worker thread hung"
     if errors:
         raise errors[0]
+
+
+def _available_isas():
+    import convcore
+
+    return convcore.available_isas()
+
+
+@pytest.fixture(params=_available_isas())
+def isa(request):
+    """Run the test at each SIMD level this CPU supports (from the portable kernels up to
+    the best); restore the best level after."""
+    import convcore
+
+    convcore.set_isa(request.param)
+    yield request.param
+    convcore.set_isa(None)

@@ -158,3 +158,35 @@ def col2im_ref(cols, output_size, kernel_size, stride=1, dilation=1, padding=0):
                         xp[:, ci, i * sh + r * dh, j * sw + s * dw] += \
                             cols[:, row, i * wo + j]
     return xp[:, :, pt:pt + h, pl:pl + wd].copy()
+
+
+@np.errstate(invalid="ignore", over="ignore")
+def conv3d_ref(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """Grouped 3-D cross-correlation of (N, C, D, H, W) with (K, C//groups, T, R, S):
+    one strided slice of the zero-padded input per kernel tap, in float64."""
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    three = lambda v: (v,) * 3 if np.isscalar(v) else tuple(v)  # noqa: E731
+    st, dl = three(stride), three(dilation)
+    pads = [(p, p) if np.isscalar(p) else tuple(p) for p in three(padding)]
+    n, c = x.shape[:2]
+    k, cg = w.shape[:2]
+    kg = k // groups
+    outs = [(x.shape[2 + i] + sum(pads[i]) - dl[i] * (w.shape[2 + i] - 1) - 1) // st[i] + 1
+            for i in range(3)]
+    xp = np.pad(x, ((0, 0), (0, 0), *pads))
+    out = np.zeros((n, k, *outs))
+    for g in range(groups):
+        xg = xp[:, g * cg:(g + 1) * cg]
+        for t in range(w.shape[2]):
+            for r in range(w.shape[3]):
+                for s in range(w.shape[4]):
+                    o = [t * dl[0], r * dl[1], s * dl[2]]
+                    patch = xg[:, :, o[0]:o[0] + st[0] * (outs[0] - 1) + 1:st[0],
+                               o[1]:o[1] + st[1] * (outs[1] - 1) + 1:st[1],
+                               o[2]:o[2] + st[2] * (outs[2] - 1) + 1:st[2]]
+                    tap = w[g * kg:(g + 1) * kg, :, t, r, s]
+                    out[:, g * kg:(g + 1) * kg] += np.einsum("ncdhw,kc->nkdhw", patch, tap)
+    if b is not None:
+        out += np.asarray(b, dtype=np.float64)[None, :, None, None, None]
+    return out

@@ -1,0 +1,111 @@
+"""Which SIMD level the kernels run: detected at import, or forced for measuring.
+
+Every extension module with per-ISA kernels dispatches on its own copy of the level, so
+forcing one sets them all.  ``CONVCORE_ISA`` in the environment forces a level at
+import, as :func:`set_isa` does afterwards.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+# From the portable 16-byte kernels (SSE2 on x86-64, NEON on AArch64) to AVX-512.
+ISA_LEVELS = ("generic", "avx2", "avx512")
+# The extension modules whose kernels have per-ISA builds.
+_MODULES = ("convcore._conv", "convcore._pool", "convcore._peak")
+
+
+def _modules():
+    return [importlib.import_module(name) for name in _MODULES]
+
+
+def detected_isa() -> str:
+    """The best SIMD level this CPU supports: 'avx512', 'avx2' or 'generic'.
+
+    Examples
+    --------
+    >>> import convcore
+    >>> convcore.detected_isa() in convcore.available_isas()
+    True
+    """
+    from convcore import _conv
+
+    return _conv.simd_detected()
+
+
+def available_isas() -> tuple[str, ...]:
+    """The SIMD levels this CPU can run, from 'generic' up to :func:`detected_isa`.
+
+    Examples
+    --------
+    >>> import convcore
+    >>> convcore.available_isas()[0]
+    'generic'
+    """
+    return ISA_LEVELS[: ISA_LEVELS.index(detected_isa()) + 1]
+
+
+def get_isa() -> str:
+    """The SIMD level the kernels use now.
+
+    Examples
+    --------
+    >>> import convcore
+    >>> convcore.get_isa() in ('generic', 'avx2', 'avx512')
+    True
+    """
+    from convcore import _conv
+
+    return _conv.simd_level()
+
+
+def set_isa(level: str | None) -> None:
+    """Run the kernels at ``level`` (for measuring or testing another ISA's kernels on
+    this CPU), or at the best level the CPU supports when ``level`` is None.
+
+    Parameters
+    ----------
+    level : {'generic', 'avx2', 'avx512'} or None
+        'generic' is the portable 16-byte build (SSE2 on x86-64, NEON on AArch64).
+
+    Raises
+    ------
+    TypeError
+        If ``level`` is not a string or None.
+    ValueError
+        If ``level`` is not a known level or this CPU cannot run it (the message lists
+        the levels it can).
+
+    Examples
+    --------
+    >>> import convcore
+    >>> convcore.set_isa("generic")
+    >>> convcore.get_isa()
+    'generic'
+    >>> convcore.set_isa(None)            # back to the best level of this CPU
+    """
+    if level is None:
+        level = detected_isa()
+    if not isinstance(level, str):
+        raise TypeError(f"the ISA level must be a string or None, got {level!r}")
+    name = level.strip().lower()
+    if name not in ISA_LEVELS:
+        raise ValueError(f"unknown ISA level {level!r}: choose one of {', '.join(ISA_LEVELS)}")
+    if name not in available_isas():
+        raise ValueError(
+            f"ISA level {name!r} is not supported by this CPU; it supports "
+            f"{', '.join(available_isas())}"
+        )
+    for module in _modules():
+        module.force_simd(name)
+
+
+def apply_environment() -> None:
+    """Force the level named by ``CONVCORE_ISA``, if set (called once at import)."""
+    value = os.environ.get("CONVCORE_ISA", "").strip()
+    if value:
+        try:
+            set_isa(value)
+        except ValueError as exc:
+            raise ValueError(f"CONVCORE_ISA={value!r}: {exc}") from None

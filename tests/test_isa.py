@@ -1,0 +1,190 @@
+"""The direct kernel at every SIMD level this CPU supports, over 1, 2 and 3 spatial
+dimensions, against the NumPy references; choosing the level (set_isa, CONVCORE_ISA)."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+from conftest import assert_close, random_array
+from reference import conv1d_ref, conv2d_ref, conv3d_ref
+
+import convcore
+
+
+def _poisoned(shape, dtype):
+    """An output buffer full of NaN: a cell the kernel does not write fails the test."""
+    return np.full(shape, np.nan, dtype=dtype)
+
+
+def _random_geometry(rng, nd):
+    """Random sizes that reach the tiles' edges: odd widths, channel counts around the
+    register tiles (1-17 output channels per group), strides 1-3, dilation, padding."""
+    groups = int(rng.choice([1, 1, 2, 3]))
+    cg = int(rng.integers(1, 4))
+    kg = int(rng.choice([1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 17]))
+    kernel = [int(rng.integers(1, 4)) for _ in range(nd)]
+    stride = [int(rng.choice([1, 1, 2, 3])) for _ in range(nd)]
+    dilation = [int(rng.choice([1, 1, 2])) for _ in range(nd)]
+    pad = [(int(rng.integers(0, 3)), int(rng.integers(0, 3))) for _ in range(nd)]
+    sizes = []
+    for i in range(nd):
+        span = dilation[i] * (kernel[i] - 1) + 1
+        inner = i == nd - 1
+        lo = max(1, span - sum(pad[i]))
+        sizes.append(int(rng.integers(lo, lo + (70 if inner else 6))))
+    n = int(rng.integers(1, 3))
+    return dict(x=(n, cg * groups, *sizes), w=(kg * groups, cg, *kernel), groups=groups,
+                stride=tuple(stride), dilation=tuple(dilation), padding=tuple(pad))
+
+
+def _reference(nd, x, w, b, g):
+    if nd == 1:
+        return conv1d_ref(x, w, b, stride=g["stride"][0], padding=g["padding"][0],
+                          dilation=g["dilation"][0], groups=g["groups"])
+    if nd == 2:
+        return conv2d_ref(x, w, b, stride=g["stride"], padding=g["padding"],
+                          dilation=g["dilation"], groups=g["groups"])
+    return conv3d_ref(x, w, b, stride=g["stride"], padding=g["padding"],
+                      dilation=g["dilation"], groups=g["groups"])
+
+
+CONV = {1: convcore.conv1d, 2: convcore.conv2d, 3: convcore.conv3d}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("seed", range(12))
+def test_direct_matches_reference_at_each_level(isa, nd, seed, dtype):
+    rng = np.random.default_rng(1000 * nd + seed)
+    g = _random_geometry(rng, nd)
+    layout = ["C", "F", "strided", "reversed"][seed % 4]
+    x = random_array(rng, g["x"], dtype, layout)
+    w = random_array(rng, g["w"], dtype)
+    b = random_array(rng, g["w"][:1], dtype) if seed % 2 else None
+    ref = _reference(nd, x, w, b, g)
+    out = _poisoned(ref.shape, dtype)
+    got = CONV[nd](x, w, b, stride=g["stride"], padding=g["padding"], dilation=g["dilation"],
+                   groups=g["groups"], algorithm="direct", out=out)
+    assert got is out
+    assert_close(got, ref, dtype, terms=int(np.prod(g["w"][1:])), err_msg=f"{isa} {g}")
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_nan_and_inf_propagate_at_each_level(isa, nd, rng):
+    g = dict(x=(1, 2) + (5,) * (nd - 1) + (37,), w=(7, 2) + (3,) * nd, groups=1,
+             stride=(1,) * nd, dilation=(1,) * nd, padding=((1, 1),) * nd)
+    x = random_array(rng, g["x"], np.float64)
+    w = random_array(rng, g["w"], np.float64)
+    x.reshape(-1)[[3, 40, 71]] = [np.nan, np.inf, -np.inf]
+    w.reshape(-1)[5] = np.inf  # an infinite weight times the zero padding is NaN
+    ref = _reference(nd, x, w, None, g)
+    got = CONV[nd](x, w, padding=1, algorithm="direct", out=_poisoned(ref.shape, np.float64))
+    assert np.array_equal(np.isnan(got), np.isnan(ref))
+    assert_close(got, ref, np.float64, terms=2 * 3**nd)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [((2, 16, 12, 40), (24, 16, 3, 3)),
+                                   ((1, 8, 5, 9, 33), (12, 8, 3, 3, 3))])
+def test_same_bits_for_any_thread_count_at_each_level(isa, shape, dtype, rng):
+    xs, ws = shape
+    x, w = random_array(rng, xs, dtype), random_array(rng, ws, dtype)
+    conv = CONV[len(xs) - 2]
+    results = []
+    try:
+        for n in (1, 2, 3, 4):
+            convcore.set_num_threads(n)
+            results.append(conv(x, w, padding=1, algorithm="direct"))
+    finally:
+        convcore.set_num_threads(None)
+    for r in results[1:]:
+        assert np.array_equal(r, results[0])
+
+
+def test_levels_agree(rng):
+    x = random_array(rng, (2, 5, 17, 43), np.float32)
+    w = random_array(rng, (11, 5, 3, 3), np.float32)
+    results = {}
+    try:
+        for level in convcore.available_isas():
+            convcore.set_isa(level)
+            assert convcore.get_isa() == level
+            assert convcore.config_info()["isa"] == level
+            results[level] = convcore.conv2d(x, w, stride=(1, 2), padding=1, algorithm="direct")
+    finally:
+        convcore.set_isa(None)
+    ref = conv2d_ref(x, w, stride=(1, 2), padding=1)
+    for level, y in results.items():
+        assert_close(y, ref, np.float32, terms=45, err_msg=level)
+
+
+def test_set_isa_rejects_bad_levels():
+    with pytest.raises(ValueError, match="unknown ISA level 'sse9'.*generic, avx2, avx512"):
+        convcore.set_isa("sse9")
+    with pytest.raises(TypeError, match="string or None"):
+        convcore.set_isa(2)
+    assert convcore.available_isas()[0] == "generic"
+    assert convcore.available_isas()[-1] == convcore.detected_isa()
+    assert convcore.get_isa() == convcore.detected_isa()
+
+
+def _run(code, **env):
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, **env})
+
+
+def test_environment_variable_forces_the_level():
+    r = _run("import convcore; print(convcore.get_isa())", CONVCORE_ISA="generic")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "generic"
+    r = _run("import convcore", CONVCORE_ISA="avx1024")
+    assert r.returncode != 0
+    assert "CONVCORE_ISA='avx1024': unknown ISA level" in r.stderr
+
+
+def test_environment_variable_refuses_a_level_the_cpu_lacks():
+    missing = [lv for lv in ("generic", "avx2", "avx512") if lv not in convcore.available_isas()]
+    level = missing[0] if missing else "avx512"
+    r = _run("import convcore; print(convcore.get_isa())", CONVCORE_ISA=level)
+    if missing:
+        assert r.returncode != 0
+        assert "is not supported by this CPU" in r.stderr
+    else:  # this CPU runs every level: the variable is obeyed
+        assert r.returncode == 0 and r.stdout.strip() == level
+
+
+def test_ctrl_c_interrupts_a_long_direct_convolution():
+    """A one-channel 4096^2 image with a 255x255 kernel: about 2 * 10^12 flops (tens of
+    seconds on any CPU), interrupted one second in; the process must raise
+    KeyboardInterrupt promptly, not when the kernel ends."""
+    code = """
+        import sys, numpy as np, convcore
+        x = np.ones((1, 1, 4096, 4096), np.float32)
+        w = np.ones((1, 1, 255, 255), np.float32)
+        print("ready", flush=True)
+        try:
+            convcore.conv2d(x, w, padding="same", algorithm="direct")
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+            sys.exit(3)
+        print("finished", flush=True)
+    """
+    p = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        time.sleep(1.0)
+        p.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        out, err = p.communicate(timeout=60)
+        elapsed = time.monotonic() - sent
+    finally:
+        p.kill()
+    assert p.returncode == 3, (out, err)
+    assert "interrupted" in out
+    assert elapsed < 5.0, f"KeyboardInterrupt came {elapsed:.1f} s after SIGINT"
