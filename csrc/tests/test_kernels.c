@@ -349,6 +349,92 @@ static void check_im2col(void)
 
 /* ---- SIMD levels ---------------------------------------------------------------- */
 
+/* ---- the N-d driver on 3-D volumes (plan, row table, packing, items in chunks) ---- */
+
+typedef struct {
+    const char *name;
+    ptrdiff_t N, C, K, groups, in[3], kernel[3], stride[3], dil[3], pad[3], pad_after[3];
+} vol_case;
+
+static const vol_case VOL_CASES[] = {
+    {"3x3x3 pad 1", 2, 3, 7, 1, {4, 5, 19}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}},
+    {"strided, dilated, groups", 1, 4, 6, 2, {7, 6, 23}, {2, 3, 2}, {2, 1, 2}, {1, 2, 1},
+     {0, 2, 1}, {1, 0, 2}},
+    {"1x1x1 many channels", 1, 5, 13, 1, {2, 3, 40}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1},
+     {0, 0, 0}, {0, 0, 0}},
+};
+
+static void conv3d_ref(const cc_conv_geometry *g, const double *x, const double *w,
+                       double *y)
+{
+    const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
+    ptrdiff_t o[3], t[3];
+    double *out = y;
+    for (ptrdiff_t n = 0; n < g->N; n++)
+        for (ptrdiff_t k = 0; k < g->K; k++)
+            for (o[0] = 0; o[0] < g->out[0]; o[0]++)
+                for (o[1] = 0; o[1] < g->out[1]; o[1]++)
+                    for (o[2] = 0; o[2] < g->out[2]; o[2]++) {
+                        double acc = 0;
+                        for (ptrdiff_t c = 0; c < Cg; c++)
+                            for (t[0] = 0; t[0] < g->kernel[0]; t[0]++)
+                                for (t[1] = 0; t[1] < g->kernel[1]; t[1]++)
+                                    for (t[2] = 0; t[2] < g->kernel[2]; t[2]++) {
+                                        ptrdiff_t i[3], inside = 1;
+                                        for (int d = 0; d < 3; d++) {
+                                            i[d] = o[d] * g->stride[d] - g->pad[d] +
+                                                   t[d] * g->dilation[d];
+                                            inside &= i[d] >= 0 && i[d] < g->in[d];
+                                        }
+                                        if (!inside)
+                                            continue;
+                                        ptrdiff_t xc = n * g->C + (k / Kg) * Cg + c;
+                                        acc += x[((xc * g->in[0] + i[0]) * g->in[1] + i[1]) *
+                                                     g->in[2] + i[2]] *
+                                               w[(((k * Cg + c) * g->kernel[0] + t[0]) *
+                                                      g->kernel[1] + t[1]) * g->kernel[2] + t[2]];
+                                    }
+                        *out++ = acc;
+                    }
+}
+
+static void check_volumes(void)
+{
+    const char *simd = cc_simd_name(cc_simd_active());
+    for (size_t i = 0; i < sizeof VOL_CASES / sizeof VOL_CASES[0]; i++) {
+        const vol_case *vc = &VOL_CASES[i];
+        cc_conv_geometry g;
+        memset(&g, 0, sizeof g);
+        g.nd = 3; g.N = vc->N; g.C = vc->C; g.K = vc->K; g.groups = vc->groups;
+        ptrdiff_t nx = g.N * g.C, nw = g.K * (g.C / g.groups), ny = g.N * g.K;
+        for (int d = 0; d < 3; d++) {
+            g.in[d] = vc->in[d]; g.kernel[d] = vc->kernel[d]; g.stride[d] = vc->stride[d];
+            g.dilation[d] = vc->dil[d]; g.pad[d] = vc->pad[d];
+            g.out[d] = (vc->in[d] + vc->pad[d] + vc->pad_after[d] -
+                        vc->dil[d] * (vc->kernel[d] - 1) - 1) / vc->stride[d] + 1;
+            nx *= g.in[d]; nw *= g.kernel[d]; ny *= g.out[d];
+        }
+        double *x = rand_array(nx), *w = rand_array(nw), *ref = malloc((size_t)ny * sizeof *ref);
+        conv3d_ref(&g, x, w, ref);
+        float *xf = converted_f32(x, nx), *wf = converted_f32(w, nw);
+        cc_conv_direct_plan plan;
+        cc_conv_direct_plan_make(&g, (int)sizeof(float), &plan);
+        ptrdiff_t *rows = malloc((size_t)plan.rows_size * sizeof *rows);
+        float *wpack = nan_buffer_f32(plan.pack_size), *y = nan_buffer_f32(ny);
+        cc_conv_direct_rows(&g, rows);
+        cc_conv_direct_pack_f32(&g, &plan, wf, wpack);
+        /* the items in uneven chunks, on 2 threads: every output written exactly once */
+        for (ptrdiff_t lo = 0, step = 1; lo < plan.items; lo += step, step += 2)
+            cc_conv_direct_run_f32(&g, &plan, xf, wpack, rows, NULL, y, lo, lo + step, 2);
+        ptrdiff_t bad = first_mismatch_f32(y, ref, ny);
+        check(bad < 0, "direct 3-D f32 [%s, %s]: y[%td] = %g, expected %g", vc->name, simd,
+              bad, bad < 0 ? 0.0 : (double)y[bad], bad < 0 ? 0.0 : ref[bad]);
+        check(guard_intact_f32(y, ny) && guard_intact_f32(wpack, plan.pack_size),
+              "direct 3-D f32 [%s, %s]: wrote past y or wpack", vc->name, simd);
+        free(x); free(w); free(ref); free(xf); free(wf); free(rows); free(wpack); free(y);
+    }
+}
+
 int main(void)
 {
     const cc_simd_level detected = cc_simd_detect();
@@ -379,6 +465,7 @@ int main(void)
               cc_simd_name(levels[i]), cc_simd_name(cc_simd_active()), cc_simd_name(want));
         printf("  direct kernels at %s\n", cc_simd_name(cc_simd_active()));
         check_convolutions(i == 0); /* the GEMM path does not depend on the SIMD level */
+        check_volumes();
     }
     cc_simd_force(detected);
     check_im2col();
