@@ -1,27 +1,91 @@
-"""The algorithm ``algorithm="auto"`` picks for a validated convolution geometry."""
+"""The algorithm ``algorithm="auto"`` picks: a cost model of each route, built from the
+register tile the direct kernel would use at the active SIMD level.
+
+Times are estimated in CPU cycles of one core, in units where the core retires two
+vector FMAs per cycle (every x86 core convcore targets, and the larger AArch64 ones):
+
+- **direct**: one reduction step (input channel c, outer tap u, tap s) of a register tile
+  of kb output channels x nv vectors issues kb * nv FMAs, nv input loads (two and a
+  shuffle at stride 2, one load per lane at larger strides) and kb weight broadcasts.  It
+  takes the longest of: the FMAs at 2 per cycle, the loads at 2 per cycle, the shuffles
+  at 1 per cycle, and the FMA latency (4 cycles) that each accumulator chain waits.  The
+  useful share of the tile is the channels and columns it really covers.
+- **im2col**: the copy of the column matrix (skipped by 1x1 stride-1 layers, whose
+  column matrix is the input itself) plus a GEMM at a fraction of the FMA peak that
+  falls when one of its dimensions is short (BLAS micro-kernels are about 16 x 6 to
+  32 x 16 elements, and pay a packing cost per panel).
+
+The constants are per-microarchitecture facts, not timings of this machine; the tile
+comes from the ISA's table in the C library, so the choice follows the ISA.  The rule
+and the measurements behind it are in docs/performance.md.
+"""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from convcore._geometry import ConvGeometry, gemm_fits, pointwise
 
+FMA_PER_CYCLE = 2
+LOADS_PER_CYCLE = 2
+SHUFFLES_PER_CYCLE = 1
+FMA_LATENCY = 4
+# Share of the FMA peak the direct kernel's steady state reaches besides what the
+# issue model counts (loop control, edge tiles, L2 traffic of the input rows).
+DIRECT_OVERHEAD = 0.85
+# Share of the FMA peak a large BLAS GEMM reaches on convcore's tiles.
+GEMM_PEAK = 0.85
+# Cycles per element of the column matrix written by im2col and read back by the GEMM's
+# packing (memory-bound copies at roughly one vector per cycle).
+COPY_CYCLES_PER_VECTOR = 1.5
 
-def choose_algorithm(g: ConvGeometry) -> str:
-    """The algorithm ``algorithm="auto"`` picks for a validated geometry.
 
-    Direct when the reduction per output is short (few input channels per group:
-    image filtering, RGB stems, depthwise), where im2col would copy more than it
-    multiplies; im2col + GEMM for 1x1 layers at stride 1 without padding (the column
-    matrix is the input itself: GEMMs on its pixel tiles, no copy), for strides of 3 or
-    more (the direct kernel vectorises along output columns and would gather) and for
-    narrow outputs with many channels, where a GEMM tile over all pixels uses the vector
-    lanes better; direct otherwise.
-    """
-    if g.nd == 3 or g.reduction <= 32 or not gemm_fits(g):
-        return "direct"
-    if pointwise(g):
-        return "im2col"
-    if g.stride[-1] >= 3:
-        return "im2col"
-    if g.Wout < 16 and g.K // g.groups >= 8:
-        return "im2col"
-    return "direct"
+def _direct_cycles(g: ConvGeometry, plan: dict) -> float:
+    kb, nv, lanes = plan["kb"], plan["nv"], plan["lanes"]
+    sw = g.stride[-1]
+    loads_per_vector = 1 if sw == 1 else 2 if sw == 2 else lanes
+    shuffles = nv if sw == 2 else 0
+    step = max(kb * nv / FMA_PER_CYCLE, (nv * loads_per_vector + kb) / LOADS_PER_CYCLE,
+               shuffles / SHUFFLES_PER_CYCLE, FMA_LATENCY)
+    kg = g.K // g.groups
+    blocks = math.ceil(kg / kb)
+    tiles_per_row = math.ceil(g.Wout / (nv * lanes))
+    rows = g.N * g.groups * math.prod(g.out[:-1])
+    steps = (g.C // g.groups) * math.prod(g.kernel)
+    return rows * blocks * tiles_per_row * steps * step / DIRECT_OVERHEAD
+
+
+def _gemm_efficiency(m: int, n: int, k: int) -> float:
+    """Share of the FMA peak a GEMM of (m x k) times (k x n) reaches."""
+    short = min(1.0, m / 32) * min(1.0, n / 64) * min(1.0, k / 64)
+    return GEMM_PEAK * max(short, 0.02) ** 0.5
+
+
+def _im2col_cycles(g: ConvGeometry, lanes: int) -> float:
+    kg, pixels, red = g.K // g.groups, math.prod(g.out), g.reduction
+    fma = g.N * g.groups * kg * pixels * red / lanes / FMA_PER_CYCLE
+    gemm = fma / _gemm_efficiency(kg, pixels, red)
+    copy = 0.0 if pointwise(g) else (
+        g.N * g.groups * red * pixels / lanes * COPY_CYCLES_PER_VECTOR)
+    return gemm + copy
+
+
+def estimate_cycles(g: ConvGeometry, dtype=np.float32) -> dict[str, float]:
+    """Estimated single-core cycles of each route the model covers, for ``g`` at the
+    active SIMD level ('im2col' only where its GEMM fits 32-bit BLAS sizes)."""
+    from convcore import _conv
+
+    plan = _conv.direct_plan(g, dtype)
+    cycles = {"direct": _direct_cycles(g, plan)}
+    if g.nd <= 2 and gemm_fits(g):
+        cycles["im2col"] = _im2col_cycles(g, plan["lanes"])
+    return cycles
+
+
+def choose_algorithm(g: ConvGeometry, dtype=np.float32) -> str:
+    """The algorithm ``algorithm="auto"`` picks for a validated geometry: the route with
+    the fewest estimated cycles (:func:`estimate_cycles`); 'direct' on a tie."""
+    cycles = estimate_cycles(g, dtype)
+    return min(cycles, key=lambda name: (cycles[name], name != "direct"))

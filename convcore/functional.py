@@ -41,9 +41,7 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
                                                 dilation, groups)
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
-    if algorithm == "auto":
-        algorithm = choose_algorithm(g)
-    elif g.nd == 3 and algorithm != "direct":
+    if g.nd == 3 and algorithm not in ("auto", "direct"):
         raise ValueError(f"algorithm={algorithm!r} is not available for 3-D convolution; "
                          "use 'direct' or 'auto'")
     elif algorithm == "im2col" and not gemm_fits(g):
@@ -58,6 +56,8 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
         y = np.empty(shape, dtype=dtype)
     if not y.size:  # no image or no output channel: nothing to compute or copy
         return y
+    if algorithm == "auto":  # after every check: the choice asks the kernels for a plan
+        algorithm = choose_algorithm(g, dtype)
     # The kernels see 4-D arrays: the outer spatial dimensions of a 3-D call flattened.
     y4 = y.reshape(g.N, g.K, -1, g.Wout)
     xc = _contiguous("x", x4, dtype).reshape(g.N, g.C, -1, g.W)

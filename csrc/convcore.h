@@ -63,6 +63,7 @@ typedef struct {
     const void *isa;        /* the ISA's kernel table (internal) */
     int tile;               /* which of its tiles (internal) */
     int kb;                 /* output channels per register tile */
+    int nv, lanes;          /* vectors per tile row, elements per vector */
     ptrdiff_t nkb;          /* channel blocks per group */
     ptrdiff_t kchunks;      /* channel blocks split into this many items */
     ptrdiff_t nbands;       /* bands of output rows per image */

@@ -25,7 +25,9 @@ def restore_threads():
 
 def test_config_info_keys():
     info = convcore.config_info()
-    assert set(info) == {"version", "openmp", "threads", "simd_detected", "kernels", "blas"}
+    assert set(info) == {"version", "openmp", "threads", "simd_detected", "isa", "kernels",
+                         "blas"}
+    assert info["isa"] == convcore.get_isa()
     assert info["version"] == convcore.__version__
     assert isinstance(info["openmp"], bool)
     assert info["threads"] == convcore.get_num_threads() >= 1

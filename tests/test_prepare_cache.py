@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import convcore
-from convcore import functional
+from convcore import _geometry as functional
 
 
 def test_cached_calls_are_validated_like_new_ones():

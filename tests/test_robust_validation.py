@@ -21,6 +21,8 @@ X = np.zeros((2, 4, 8, 8))
 W = np.zeros((6, 4, 3, 3))
 B = np.zeros(6)
 X1 = np.zeros((2, 4, 10))
+X3 = np.zeros((2, 4, 5, 6, 7))
+W3 = np.zeros((6, 4, 3, 3, 3))
 W1 = np.zeros((6, 4, 3))
 GO = np.zeros((2, 6, 6, 6))          # conv2d(X, W)
 GO1 = np.zeros((2, 6, 8))            # conv1d(X1, W1)
@@ -31,6 +33,7 @@ GP1 = np.zeros((2, 4, 5))            # max_pool1d(X1, 2)
 BASE = {
     "conv2d": dict(x=X, weight=W, bias=B),
     "conv1d": dict(x=X1, weight=W1, bias=B),
+    "conv3d": dict(x=X3, weight=W3, bias=B),
     "conv2d_backward": dict(grad_output=GO, x=X, weight=W),
     "conv1d_backward": dict(grad_output=GO1, x=X1, weight=W1),
     "im2col": dict(x=X, kernel_size=3),
@@ -51,9 +54,11 @@ BASE = {
     "relu": dict(x=X),
     "conv_output_size": dict(size=8, kernel_size=3),
     "set_num_threads": dict(n=2),
+    "set_isa": dict(level="generic"),
 }
 # Public names that take no argument to get wrong.
-NO_ARGUMENTS = {"__version__", "analysis", "config_info", "get_num_threads", "show_config"}
+NO_ARGUMENTS = {"__version__", "analysis", "config_info", "get_num_threads", "show_config",
+                "available_isas", "detected_isa", "get_isa"}
 
 CONV = ("conv2d", "conv1d", "conv2d_backward", "conv1d_backward")
 POOLS_FWD = ("max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d")
@@ -104,6 +109,7 @@ _NDIM = {
     ("conv2d", "x"): [(8, 8), (1, 2, 4, 8, 8)], ("conv2d", "weight"): [(6, 4, 3), (6, 4, 3, 3, 1)],
     ("conv2d", "bias"): [(6, 1), ()], ("conv1d", "x"): [(10,), (2, 4, 10, 1)],
     ("conv1d", "weight"): [(6, 4), (6, 4, 3, 1)], ("conv1d", "bias"): [(6, 1)],
+    ("conv3d", "x"): [(4, 5, 6), (1, 2, 4, 5, 6, 7)], ("conv3d", "weight"): [(6, 4, 3, 3)],
     ("conv2d_backward", "grad_output"): [(2, 6, 36), (1, 2, 6, 6, 6)],
     ("conv2d_backward", "x"): [(8, 8)], ("conv2d_backward", "weight"): [(6, 4, 9)],
     ("conv1d_backward", "grad_output"): [(2, 48), (2, 6, 8, 1)],
@@ -306,6 +312,14 @@ case("max_pool2d", ValueError, ("padding", "2"), x=XN, padding=2, layout="NHWC")
 case("avg_pool2d", TypeError, ("count_include_pad", "'no'"), x=XN[:0],
      count_include_pad="no", layout="NHWC")
 
+# ---- conv3d geometry, set_isa levels
+case("conv3d", ValueError, ("groups", "4"), weight=np.zeros((6, 2, 3, 3, 3)))
+case("conv3d", ValueError, ("depth", "5"), weight=np.zeros((6, 4, 7, 3, 3)))
+case("conv3d", ValueError, ("stride", "3"), stride=(1, 1))
+case("conv3d", ValueError, ("algorithm", "3-D"), algorithm="im2col")
+case("set_isa", ValueError, ("ISA", "sse9"), level="sse9")
+case("set_isa", TypeError, ("ISA", "3"), level=3)
+
 # ---- set_num_threads, conv_output_size sizes
 for _v in (0, -1, 1025, 2**70):
     case("set_num_threads", ValueError, ("threads", str(_v)), n=_v)
@@ -380,7 +394,8 @@ def test_base_calls_are_valid(func):
         result = call(func, {})
     finally:
         convcore.set_num_threads(None)
-    assert result is not None or func == "set_num_threads"
+        convcore.set_isa(None)
+    assert result is not None or func in ("set_num_threads", "set_isa")
 
 
 def test_recorder_sees_kernel_calls(kernel_calls):
@@ -389,7 +404,7 @@ def test_recorder_sees_kernel_calls(kernel_calls):
         convcore.conv2d(X, W)
     with pytest.raises(AssertionError, match="was called"):
         convcore.max_pool2d(X, 2)
-    assert kernel_calls == ["convcore._conv.conv2d_direct", "convcore._pool.max_pool"]
+    assert kernel_calls == ["convcore._conv.direct_plan", "convcore._pool.max_pool"]
 
 
 @pytest.mark.parametrize("func, override, exc, fragments", CASES)

@@ -64,12 +64,15 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
     p->isa = isa;
     p->tile = tile;
     p->kb = isa->tiles[tile].kb;
+    p->nv = isa->tiles[tile].nv;
+    p->lanes = lanes;
     p->nkb = (Kg + p->kb - 1) / p->kb;
     const ptrdiff_t rows = outer_rows(g, g->out), U = outer_rows(g, g->kernel);
     p->nbands = (rows + CC_BAND_ROWS - 1) / CC_BAND_ROWS;
     const ptrdiff_t outer = g->N * g->groups * p->nbands;
-    ptrdiff_t kchunks = outer < CC_MIN_ITEMS ? (CC_MIN_ITEMS + outer - 1) / outer : 1;
-    p->kchunks = kchunks < p->nkb ? kchunks : p->nkb;
+    ptrdiff_t kchunks = outer > 0 && outer < CC_MIN_ITEMS ? (CC_MIN_ITEMS + outer - 1) / outer
+                                                          : 1;
+    p->kchunks = kchunks < p->nkb ? kchunks : p->nkb > 0 ? p->nkb : 1;
     p->items = outer * p->kchunks;
     p->pack_size = g->groups * p->nkb * p->kb * Cg * U * S;
     p->rows_size = rows * U;
