@@ -4,9 +4,8 @@ Conventions follow PyTorch: NCHW arrays, weights (K, C // groups, R, S), and
 "convolution" meaning cross-correlation (no kernel flip).
 """
 
-from convcore import analysis
+from convcore import _isa, analysis
 from convcore._info import config_info, show_config
-from convcore import _isa
 from convcore._isa import available_isas, detected_isa, get_isa, set_isa
 from convcore._shapes import conv_output_size
 from convcore._threads import get_num_threads, set_num_threads
