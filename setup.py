@@ -81,10 +81,10 @@ KERNELS = [
 
 POOLING = [
     "cpu_features.c",
-    "pool2d_avx512.c",
-    "pool2d_avx2.c",
-    "pool2d_generic.c",
-    "pool2d_dispatch.c",
+    "kernels/avx512/pool2d_avx512.c",
+    "kernels/avx2/pool2d_avx2.c",
+    "kernels/generic/pool2d_generic.c",
+    "driver/pool2d_dispatch.c",
     "pool2d_backward.c",
     "pool2d_adaptive.c",
     "pool2d_nhwc.c",

@@ -1,4 +1,5 @@
 /* Run-time CPU feature detection: which SIMD kernels to use. */
+#include "cc_isa_table.h"
 #include "convcore.h"
 
 static int active_level = -1;
@@ -36,4 +37,19 @@ const char *cc_simd_name(cc_simd_level level)
     case CC_SIMD_AVX2: return "avx2";
     default: return "generic";
     }
+}
+
+const void *cc_isa_pick(const void *const *rows, size_t n)
+{
+    const cc_simd_level active = cc_simd_active();
+    const void *best = rows[0];
+    cc_simd_level best_level = *(const cc_simd_level *)best;
+    for (size_t i = 1; i < n; i++) {
+        const cc_simd_level level = *(const cc_simd_level *)rows[i];
+        if (level <= active && level > best_level) {
+            best = rows[i];
+            best_level = level;
+        }
+    }
+    return best;
 }

@@ -19,4 +19,24 @@ CC_DECLARE_POOL(double, f64, avx2)
 CC_DECLARE_POOL(float, f32, avx512)
 CC_DECLARE_POOL(double, f64, avx512)
 #endif
+
+/* One row per ISA (kernels/<isa>/pool2d_<isa>.c): its level and its kernels. */
+typedef struct {
+    cc_simd_level level;
+    void (*max_f32)(const cc_pool2d_geometry *, const float *, float *, int64_t *, int);
+    void (*avg_f32)(const cc_pool2d_geometry *, const float *, float *, int, ptrdiff_t, int);
+    void (*max_f64)(const cc_pool2d_geometry *, const double *, double *, int64_t *, int);
+    void (*avg_f64)(const cc_pool2d_geometry *, const double *, double *, int, ptrdiff_t, int);
+} cc_pool_isa;
+
+#define CC_POOL_ISA_ROW(isa, LEVEL)                                                      \
+    const cc_pool_isa cc_pool_isa_##isa = {LEVEL, cc_max_pool2d_f32_##isa,               \
+                                           cc_avg_pool2d_f32_##isa, cc_max_pool2d_f64_##isa, \
+                                           cc_avg_pool2d_f64_##isa};
+
+extern const cc_pool_isa cc_pool_isa_generic;
+#if defined(__x86_64__) || defined(__i386__)
+extern const cc_pool_isa cc_pool_isa_avx2;
+extern const cc_pool_isa cc_pool_isa_avx512;
+#endif
 #endif

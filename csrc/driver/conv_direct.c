@@ -10,11 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cc_isa_table.h"
 #include "cc_omp.h"
 #include "driver/conv_direct.h"
 
 /* The ISAs with direct-convolution kernels: adding one is a kernel file and a row here. */
-static const cc_direct_isa *const ISAS[] = {
+static const void *const ISAS[] = {
     &cc_direct_isa_generic,
 #if defined(__x86_64__) || defined(__i386__)
     &cc_direct_isa_avx2,
@@ -24,12 +25,7 @@ static const cc_direct_isa *const ISAS[] = {
 
 static const cc_direct_isa *active_isa(void)
 {
-    const cc_simd_level level = cc_simd_active();
-    const cc_direct_isa *best = ISAS[0];
-    for (size_t i = 0; i < sizeof ISAS / sizeof ISAS[0]; i++)
-        if (ISAS[i]->level <= level && ISAS[i]->level >= best->level)
-            best = ISAS[i];
-    return best;
+    return (const cc_direct_isa *)cc_isa_pick(ISAS, sizeof ISAS / sizeof ISAS[0]);
 }
 
 /* Output rows per work item. */

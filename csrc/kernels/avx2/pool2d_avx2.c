@@ -16,13 +16,15 @@
 
 #define REAL float
 #define SFX f32
-#include "pool2d_impl.h"
+#include "kernels/pool2d_impl.h"
 #undef REAL
 #undef SFX
 
 #define REAL double
 #define SFX f64
-#include "pool2d_impl.h"
+#include "kernels/pool2d_impl.h"
+CC_POOL_ISA_ROW(avx2, CC_SIMD_AVX2)
+
 #if defined(__clang__)
 #pragma clang attribute pop
 #endif

@@ -10,11 +10,12 @@
 
 #define REAL float
 #define SFX f32
-#include "pool2d_impl.h"
+#include "kernels/pool2d_impl.h"
 #undef REAL
 #undef SFX
 
 #define REAL double
 #define SFX f64
-#include "pool2d_impl.h"
+#include "kernels/pool2d_impl.h"
 
+CC_POOL_ISA_ROW(generic, CC_SIMD_GENERIC)
