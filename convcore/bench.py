@@ -247,10 +247,9 @@ def _network_calls(c: NetworkCase, dtype: str) -> dict[str, Callable]:
     tf = _torch()
     if tf is not None:
         torch = tf[0]
-        reference = _torch_network(torch, c.model)
+        reference = _torch_network(torch, c.model).to(getattr(torch, dtype)).eval()
         reference.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v))
                                    for k, v in state.items()})
-        reference = reference.to(getattr(torch, dtype)).eval()
         xt = torch.from_numpy(x)
 
         def run_torch():

@@ -84,8 +84,9 @@ def googlenet_resnet() -> dict:
     volume = (1, 1024, 7, 7)
     fc_on_volume = nn.Linear(1024 * 7 * 7, 1000, init=False)
     fc_after_gap = nn.Linear(1024, 1000, init=False)
-    head = {
-        "volume": list(volume[1:]), "gap_output": list(gap.output_shape(volume)[1:]),
+    c, h, w = gap.output_shape(volume)[1:]
+    head = {  # shapes in the lecture's H x W x C order
+        "volume": [7, 7, 1024], "gap_output": [h, w, c],
         "gap_params": gap.num_params,
         # the same 1000 classes from the flattened 7x7x1024 volume, or from the pooled 1024
         "fc_head_params": fc_on_volume.num_params,
@@ -100,7 +101,9 @@ def googlenet_resnet() -> dict:
         s = nn.models.summary(name)
         networks[name] = {"params": s.total_params, "macs": s.total_macs,
                           "input": list(s.input_shape)}
-    return {"head": head, "networks": networks}
+    classifier = nn.models.googlenet(init=False)["fc"].num_params
+    return {"head": head, "networks": networks,
+            "googlenet_without_classifier": networks["googlenet"]["params"] - classifier}
 
 
 def _format_googlenet_resnet(r: dict) -> list[str]:
@@ -112,15 +115,18 @@ def _format_googlenet_resnet(r: dict) -> list[str]:
              f"{h['fc_head_params']:>12,} parameters",
              f"   1000-class head after the average pool (GoogLeNet): "
              f"{h['gap_head_params']:>12,} parameters",
-             f"   saved by the pool: {h['params_saved']:,} parameters (a 7x7x1024 -> 1024 "
-             f"fully connected layer alone would hold {h['fc_7x7x1024_to_1024_params']:,})",
+             f"   saved by the pool: {h['params_saved']:,} parameters",
+             f"   (a fully connected 7x7x1024 -> 1024 layer alone would hold "
+             f"{h['fc_7x7x1024_to_1024_params']:,})",
              f"   {'network':<10} {'input':>11} {'parameters':>14} {'MACs':>16}"]
     for name, n in r["networks"].items():
         shape = "x".join(map(str, n["input"]))
         lines.append(f"   {name:<10} {shape:>11} {n['params']:>14,} {n['macs']:>16,}")
-    lines.append("   (AlexNet as published, with its two-GPU grouping; GoogLeNet and ResNets as "
-                 "torchvision builds them, BatchNorm included, GoogLeNet without its "
-                 "auxiliary classifiers)")
+    lines += ["   AlexNet as published (two-GPU grouping); GoogLeNet and the ResNets as "
+              "torchvision builds them",
+              "   (BatchNorm included; GoogLeNet without its auxiliary classifiers, "
+              f"{r['googlenet_without_classifier']:,} parameters without its 1000-class "
+              "layer)"]
     return lines
 
 

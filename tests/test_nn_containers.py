@@ -263,6 +263,8 @@ def test_spec_blocks_as_json():
     ("input 4x8x8, residual(conv9-4)", "residual block"),
     ('[{"type": "input", "shape": []}, "conv3-4"]', "at least one size"),
     ('["input 1x8x8", ""]', "empty item"),
+    ("input 1x8x8, " + "residual(" * 5000 + "relu" + ")" * 5000, "nested too deeply"),
+    ("[" * 100_000, "nested too deeply"),
     ('[{"type": "input", "shape": [1, 4, 4]}, {"type": "concat", "branches": 3}]', "branches"),
 ])
 def test_spec_block_errors(spec, message):

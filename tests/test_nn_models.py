@@ -216,7 +216,9 @@ def test_report_googlenet_resnet_section():
 
     r = googlenet_resnet()
     h = r["head"]
-    assert h["gap_output"] == [1024, 1, 1] and h["gap_params"] == 0
+    assert h["volume"] == [7, 7, 1024] and h["gap_output"] == [1, 1, 1024]
+    assert h["gap_params"] == 0
+    assert r["googlenet_without_classifier"] == 6_624_904 - 1_025_000
     assert h["fc_head_params"] == 7 * 7 * 1024 * 1000 + 1000
     assert h["gap_head_params"] == 1024 * 1000 + 1000
     assert h["params_saved"] == 7 * 7 * 1024 * 1000 - 1024 * 1000
@@ -233,7 +235,8 @@ def test_bench_network_case_agrees_with_pytorch():
 
     case = NETWORK_CASES[0]
     assert case.flops == 2 * models.summary("resnet18").total_macs
-    calls = _network_calls(case, "float32")
-    ours, theirs = calls["convcore"](), calls["torch"]()
-    assert ours.shape == theirs.shape == (1, 1000)
-    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * np.abs(theirs).max())
+    for dtype, tol in (("float32", 1e-4), ("float64", 1e-12)):
+        calls = _network_calls(case, dtype)
+        ours, theirs = calls["convcore"](), calls["torch"]()
+        assert ours.shape == theirs.shape == (1, 1000) and ours.dtype == dtype
+        np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol * np.abs(theirs).max())

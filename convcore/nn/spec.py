@@ -277,8 +277,6 @@ def _nodes(spec) -> list:
                 spec = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"spec is not valid JSON: {exc}") from None
-            except RecursionError:
-                raise ValueError("spec is nested too deeply") from None
         else:
             return _text_chain(text)
     if not isinstance(spec, list | tuple):
@@ -408,7 +406,10 @@ def from_spec(spec, *, init: bool = True, rng=None, dtype=np.float32) -> Sequent
     >>> block.output_shape((1, 8, 16, 16))
     (1, 12, 16, 16)
     """
-    nodes = _nodes(spec)
+    try:
+        nodes = _nodes(spec)
+    except RecursionError:
+        raise ValueError("spec is nested too deeply") from None
     if not nodes or nodes[0][0] != "input":
         raise ValueError("a spec starts with its input, e.g. 'input 3x224x224'")
     builder = _Builder(init, rng, dtype)
