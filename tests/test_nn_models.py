@@ -240,3 +240,23 @@ def test_bench_network_case_agrees_with_pytorch():
         ours, theirs = calls["convcore"](), calls["torch"]()
         assert ours.shape == theirs.shape == (1, 1000) and ours.dtype == dtype
         np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol * np.abs(theirs).max())
+
+
+def test_bench_network_target_verdicts():
+    from convcore.bench import _network_targets
+
+    def report(ratio, others=0.0):
+        row = {"median_s": 0.05, "ratios": {"torch": ratio}}
+        return {"cases": [{"kind": "network", "target": "network", "dtype": "float32",
+                           "name": "resnet18_224_b1", "results": {"convcore": row},
+                           "others_cores": others},
+                          {"kind": "network", "target": "network", "dtype": "float64",
+                           "name": "resnet18_224_b1", "results": {"convcore": row}}]}
+
+    (passed,) = _network_targets(report(1.1))
+    assert passed["status"] == "PASS" and passed["limit"] == 1.2 and passed["group"] == "network"
+    (failed,) = _network_targets(report(1.3, others=1.5))
+    assert failed["status"] == "FAIL" and failed.get("contended")
+    (skipped,) = _network_targets({"cases": [dict(report(1.0)["cases"][0],
+                                                  results={"convcore": {"ratios": {}}})]})
+    assert skipped["status"] == "SKIP"
