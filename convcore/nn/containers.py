@@ -36,7 +36,8 @@ def _nested(pairs) -> str:
 
 def _add(y: np.ndarray, s, x) -> np.ndarray:
     """y + s, in y's memory when y is a fresh result of the block (no second array of the
-    block's output size); never in the input's or the shortcut's memory."""
+    block's output size); never in the input's or the shortcut's memory.  Safe because a
+    layer keeps its input for backward, never its output."""
     s = np.asarray(s)
     dtype = compute_dtype(y, s)
     if (y.dtype == dtype and y.flags.writeable and y.flags.c_contiguous
@@ -75,7 +76,7 @@ class _Container(Layer):
         raise NotImplementedError
 
 
-def _chain_rows(container: Layer, pairs, shape, depth, label):
+def _chain_rows(pairs, shape, depth, label):
     """Rows of layers applied one after the other; errors name the layer."""
     rows: list[SummaryRow] = []
     for i, (key, layer) in enumerate(pairs):
@@ -181,7 +182,7 @@ class Sequential(_Container):
         return grad_output
 
     def _inner_rows(self, shape, depth):
-        return _chain_rows(self, self._pairs, shape, depth, self._label)
+        return _chain_rows(self._pairs, shape, depth, self._label)
 
     def summary(self, input_shape=None) -> Summary:
         """The table of one example's output shape, parameters, MACs and activations per
@@ -300,7 +301,7 @@ class Concat(_Container):
     def _inner_rows(self, shape, depth):
         rows, outs = [], []
         for i, (key, branch) in enumerate(self._pairs):
-            sub, out = _chain_rows(self, [(key, branch)], shape, depth,
+            sub, out = _chain_rows([(key, branch)], shape, depth,
                                    lambda _, i=i: self._label(i))
             rows += sub
             outs.append(out)
@@ -401,7 +402,7 @@ class Residual(_Container):
 
     def _inner_rows(self, shape, depth):
         pairs = self._block_pairs()
-        rows, out = _chain_rows(self, pairs, shape, depth, lambda i: f"layer '{pairs[i][0]}'")
+        rows, out = _chain_rows(pairs, shape, depth, lambda i: f"layer '{pairs[i][0]}'")
         skip = shape
         if self.shortcut is not None:
             sub, skip = self.shortcut._summary_rows("downsample", shape, depth)

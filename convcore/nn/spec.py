@@ -373,8 +373,10 @@ def from_spec(spec, *, init: bool = True, rng=None, dtype=np.float32) -> Sequent
     ----------
     spec : str or list
         A name of :data:`BUILTIN_SPECS` (``"lenet5"``, ``"alexnet"``, ``"zfnet"``,
-        ``"vgg11"``, ``"vgg16"``, ``"vgg19"``), a text spec (:data:`SPEC_GRAMMAR`:
-        layers, residual and concat blocks) or a JSON list (as a string or parsed).
+        ``"vgg11"``, ``"vgg16"``, ``"vgg19"``) or of the other networks of
+        :mod:`convcore.nn.models` (``"googlenet"``, ``"resnet18"`` ... ``"resnet152"``,
+        built there), a text spec (:data:`SPEC_GRAMMAR`: layers, residual and concat
+        blocks) or a JSON list (as a string or parsed).
     init : bool
         False gives zero-memory parameter placeholders: enough for ``summary`` and
         ``load_state_dict``, refused by ``forward``.
@@ -406,6 +408,11 @@ def from_spec(spec, *, init: bool = True, rng=None, dtype=np.float32) -> Sequent
     >>> block.output_shape((1, 8, 16, 16))
     (1, 12, 16, 16)
     """
+    if isinstance(spec, str) and spec.strip().lower() not in BUILTIN_SPECS:
+        from convcore.nn import models
+
+        if spec.strip().lower() in models.MODELS:
+            return models.build(spec.strip(), init=init, rng=rng, dtype=dtype)
     try:
         nodes = _nodes(spec)
     except RecursionError:
@@ -427,8 +434,7 @@ def _named(layer: Layer, name: str | None) -> Layer:
 def summary(spec) -> Summary:
     """The summary of a spec or of a built-in network, without allocating weights.
 
-    ``spec`` is anything :func:`from_spec` takes, or the name of a network of
-    :mod:`convcore.nn.models` (``"resnet50"``, ``"googlenet"`` ...).
+    ``spec`` is anything :func:`from_spec` takes.
 
     Examples
     --------
@@ -439,9 +445,4 @@ def summary(spec) -> Summary:
     >>> nn.summary("resnet50").total_params
     25557032
     """
-    from convcore.nn import models
-
-    if isinstance(spec, str) and spec.strip().lower() in models.MODELS:
-        if spec.strip().lower() not in BUILTIN_SPECS:
-            return models.summary(spec.strip())
     return from_spec(spec, init=False).summary()
