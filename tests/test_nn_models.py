@@ -145,6 +145,37 @@ def test_inception_block_inference_matches_pytorch():
     np.testing.assert_allclose(nn.fold_batchnorms(ours)(x), expected, rtol=1e-4, atol=1e-4)
 
 
+def test_googlenet_inference_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    tnn = torch.nn
+    rng = np.random.default_rng(4)
+
+    def basic(i, o, k, stride=1, p=0):
+        return tnn.Sequential(OrderedDict(conv=tnn.Conv2d(i, o, k, stride, p, bias=False),
+                                          bn=tnn.BatchNorm2d(o, eps=1e-3), relu=tnn.ReLU()))
+
+    body = OrderedDict(conv1=basic(3, 64, 7, 2, 3), maxpool1=tnn.MaxPool2d(3, 2, ceil_mode=True),
+                       conv2=basic(64, 64, 1), conv3=basic(64, 192, 3, p=1),
+                       maxpool2=tnn.MaxPool2d(3, 2, ceil_mode=True))
+    for name, sizes in models._INCEPTIONS.items():
+        body[name] = (tnn.MaxPool2d(3 if name == "maxpool3" else 2, 2, ceil_mode=True)
+                      if sizes is None else _torch_inception(torch, *sizes))
+    body.update(avgpool=tnn.AdaptiveAvgPool2d(1), flatten=tnn.Flatten(),
+                dropout=tnn.Dropout(0.2), fc=tnn.Linear(1024, 1000))
+    theirs = tnn.Sequential(body).eval()
+    ours = models.googlenet(init=False)
+    state = _random_state(ours, rng)
+    theirs.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+    ours.load_state_dict(theirs.state_dict())
+    ours.eval()
+    x = rng.standard_normal((1, 3, 224, 224)).astype(np.float32)
+    with torch.no_grad():
+        expected = theirs(torch.from_numpy(x)).numpy()
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(nn.fold_batchnorms(ours)(x), expected, rtol=1e-4,
+                               atol=1e-4 * scale)
+
+
 def test_googlenet_runs_end_to_end_on_a_small_image():
     model = models.googlenet(num_classes=7, rng=0).eval()
     x = np.random.default_rng(2).standard_normal((1, 3, 64, 64)).astype(np.float32)
