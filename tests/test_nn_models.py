@@ -82,6 +82,24 @@ def _random_state(model, rng):
     return state
 
 
+def _same_weights(ours, theirs, torch, rng):
+    """Random weights and statistics into the torch model, then its state_dict (tensors,
+    its keys) into ours; both in eval mode."""
+    state = _random_state(ours, rng)
+    theirs.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+    ours.load_state_dict(theirs.state_dict())
+    ours.eval()
+    theirs.eval()
+
+
+def _torch_basic_conv(torch, c_in, c_out, k, stride=1, padding=0):
+    """torchvision's BasicConv2d from torch.nn modules: conv, BatchNorm (eps 0.001), ReLU."""
+    tnn = torch.nn
+    return tnn.Sequential(OrderedDict(
+        conv=tnn.Conv2d(c_in, c_out, k, stride, padding, bias=False),
+        bn=tnn.BatchNorm2d(c_out, eps=1e-3), relu=tnn.ReLU()))
+
+
 def test_resnet18_inference_matches_pytorch():
     torch = pytest.importorskip("torch")
     from convcore.bench import torch_resnet
@@ -89,11 +107,7 @@ def test_resnet18_inference_matches_pytorch():
     rng = np.random.default_rng(0)
     theirs = torch_resnet(torch, (2, 2, 2, 2))
     ours = models.resnet18(init=False)
-    state = _random_state(ours, rng)
-    theirs.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
-    ours.load_state_dict(theirs.state_dict())  # tensors in, torchvision's keys
-    ours.eval()
-    theirs.eval()
+    _same_weights(ours, theirs, torch, rng)  # tensors in, torchvision's keys
     x = rng.standard_normal((2, 3, 224, 224)).astype(np.float32)
     with torch.no_grad():
         expected = theirs(torch.from_numpy(x)).numpy()
@@ -109,8 +123,7 @@ def _torch_inception(torch, c_in, ch1, red3, ch3, red5, ch5, proj):
     tnn = torch.nn
 
     def basic(i, o, k, p=0):
-        return tnn.Sequential(OrderedDict(conv=tnn.Conv2d(i, o, k, padding=p, bias=False),
-                                          bn=tnn.BatchNorm2d(o, eps=1e-3), relu=tnn.ReLU()))
+        return _torch_basic_conv(torch, i, o, k, padding=p)
 
     class Inception(tnn.Module):
         def __init__(self):
@@ -132,12 +145,9 @@ def test_inception_block_inference_matches_pytorch():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(1)
     sizes = (192, 64, 96, 128, 16, 32, 32)  # GoogLeNet's inception3a
-    theirs = _torch_inception(torch, *sizes).eval()
+    theirs = _torch_inception(torch, *sizes)
     ours = models.inception(*sizes, init=False)
-    state = _random_state(ours, rng)
-    theirs.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
-    ours.load_state_dict(theirs.state_dict())
-    ours.eval()
+    _same_weights(ours, theirs, torch, rng)
     x = rng.standard_normal((2, 192, 28, 28)).astype(np.float32)
     with torch.no_grad():
         expected = theirs(torch.from_numpy(x)).numpy()
@@ -150,24 +160,19 @@ def test_googlenet_inference_matches_pytorch():
     tnn = torch.nn
     rng = np.random.default_rng(4)
 
-    def basic(i, o, k, stride=1, p=0):
-        return tnn.Sequential(OrderedDict(conv=tnn.Conv2d(i, o, k, stride, p, bias=False),
-                                          bn=tnn.BatchNorm2d(o, eps=1e-3), relu=tnn.ReLU()))
-
-    body = OrderedDict(conv1=basic(3, 64, 7, 2, 3), maxpool1=tnn.MaxPool2d(3, 2, ceil_mode=True),
-                       conv2=basic(64, 64, 1), conv3=basic(64, 192, 3, p=1),
+    body = OrderedDict(conv1=_torch_basic_conv(torch, 3, 64, 7, 2, 3),
+                       maxpool1=tnn.MaxPool2d(3, 2, ceil_mode=True),
+                       conv2=_torch_basic_conv(torch, 64, 64, 1),
+                       conv3=_torch_basic_conv(torch, 64, 192, 3, padding=1),
                        maxpool2=tnn.MaxPool2d(3, 2, ceil_mode=True))
     for name, sizes in models._INCEPTIONS.items():
         body[name] = (tnn.MaxPool2d(3 if name == "maxpool3" else 2, 2, ceil_mode=True)
                       if sizes is None else _torch_inception(torch, *sizes))
     body.update(avgpool=tnn.AdaptiveAvgPool2d(1), flatten=tnn.Flatten(),
                 dropout=tnn.Dropout(0.2), fc=tnn.Linear(1024, 1000))
-    theirs = tnn.Sequential(body).eval()
+    theirs = tnn.Sequential(body)
     ours = models.googlenet(init=False)
-    state = _random_state(ours, rng)
-    theirs.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
-    ours.load_state_dict(theirs.state_dict())
-    ours.eval()
+    _same_weights(ours, theirs, torch, rng)
     x = rng.standard_normal((1, 3, 224, 224)).astype(np.float32)
     with torch.no_grad():
         expected = theirs(torch.from_numpy(x)).numpy()
