@@ -117,11 +117,13 @@ def main(argv: list[str] | None = None) -> int:
                          "performance targets")
     bench_arguments(ben)
     ben.set_defaults(func=_bench)
+    from convcore.nn.spec import SPEC_GRAMMAR
+
     summ = sub.add_parser("summary", help="output shapes, parameters and MACs of a network",
-                          description="Print the layer table of a network spec: a built-in "
-                          "name (lenet5, alexnet, zfnet, vgg16), a text spec such as "
-                          "'input 3x32x32, conv3-16 p1, relu, maxpool2, fc10', a JSON list, "
-                          "or a file holding one.")
+                          formatter_class=argparse.RawDescriptionHelpFormatter,
+                          description="Print the layer table of a network: a built-in name, "
+                          "a text spec, a JSON list, or a file holding one.\n\n"
+                          + SPEC_GRAMMAR)
     summ.add_argument("spec", help="built-in name, text or JSON spec, or a file")
     summ.add_argument("--json", action="store_true", help="print the table as JSON")
     summ.set_defaults(func=_summary)

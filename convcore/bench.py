@@ -53,9 +53,12 @@ from convcore import _conv, _peak, _threads
 from convcore._bench_report import (
     PEER_LABELS,
     SINGLE,
+    TARGETS,
     TIE,
     MiB,
+    _mark_contended,
     _matplotlib,
+    _ratio_check,
     check_targets,
     format_bench,
     plot_bench,
@@ -69,6 +72,7 @@ __all__ = [
     "DTYPES",
     "EXTRA_CONV_CASES",
     "EXTRA_POOL_CASES",
+    "NETWORK_CASES",
     "POOL_CASES",
     "ConvCase",
     "PoolCase",
@@ -200,6 +204,124 @@ EXTRA_POOL_CASES = [
     PoolCase("global_avg_7x7", "avg", (8, 512, 7, 7), 7, 7),
 ]
 
+# ---- whole networks: inference through convcore.nn against PyTorch eval mode ------------
+
+class NetworkCase(NamedTuple):
+    """A network of :mod:`convcore.nn.models` run end to end on one batch (BatchNorm
+    folded into the convolutions), against the same network in PyTorch eval mode."""
+
+    name: str
+    model: str
+    N: int
+    target: str = ""
+    quick: bool = False
+
+    @property
+    def flops(self) -> int:
+        """2 * the multiply-accumulates of the convolutions and fully connected layers."""
+        from convcore.nn import models
+
+        return 2 * self.N * models.summary(self.model).total_macs
+
+
+NETWORK_CASES = [NetworkCase("resnet18_224_b1", "resnet18", 1, target="network")]
+TARGETS.setdefault("network", "ResNet-18 inference, batch 1, 224x224, float32, BatchNorm "
+                   "folded, through convcore.nn: <= 1.2 x PyTorch's eval-mode time")
+
+
+def _network_calls(c: NetworkCase, dtype: str) -> dict[str, Callable]:
+    """convcore.nn's model with the BatchNorms folded and, when installed, PyTorch's model
+    of the same structure with the same weights (random, with random running statistics)
+    in eval mode."""
+    from convcore.nn import fold_batchnorms, models
+
+    rng = np.random.default_rng(0)
+    model = models.build(c.model, rng=0, dtype=dtype)
+    state = {k: (rng.uniform(0.5, 1.5, v.shape) if k.endswith(("running_var", "weight"))
+                 and v.ndim == 1 else rng.uniform(-0.1, 0.1, v.shape) if v.ndim == 1
+                 else v).astype(v.dtype) for k, v in model.state_dict().items()}
+    model.load_state_dict(state)
+    fast = fold_batchnorms(model.eval())
+    x = rng.standard_normal((c.N, *model.input_shape)).astype(dtype)
+    calls = {"convcore": lambda: fast(x)}
+    tf = _torch()
+    if tf is not None:
+        torch = tf[0]
+        reference = _torch_network(torch, c.model).to(getattr(torch, dtype)).eval()
+        reference.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v))
+                                   for k, v in state.items()})
+        xt = torch.from_numpy(x)
+
+        def run_torch():
+            with torch.inference_mode():
+                return reference(xt).numpy()
+
+        calls["torch"] = run_torch
+    return calls
+
+
+def _torch_network(torch, name: str):
+    """The PyTorch counterpart of a network of :mod:`convcore.nn.models`."""
+    if name != "resnet18":
+        raise ValueError(f"no PyTorch counterpart for {name!r}")
+    return torch_resnet(torch, (2, 2, 2, 2))
+
+
+def torch_resnet(torch, blocks, widths=(64, 128, 256, 512), num_classes=1000,
+                 in_channels=3):
+    """A ResNet of basic blocks from plain torch.nn modules, with torchvision's structure
+    and parameter names: the PyTorch twin of :func:`convcore.nn.models.resnet`.
+
+    Examples
+    --------
+    >>> import pytest; torch = pytest.importorskip("torch")
+    >>> from convcore.bench import torch_resnet
+    >>> sum(p.numel() for p in torch_resnet(torch, (2, 2, 2, 2)).parameters())
+    11689512
+    """
+    from collections import OrderedDict
+
+    tnn = torch.nn
+
+    class BasicBlock(tnn.Module):
+        def __init__(self, c_in, c, stride):
+            super().__init__()
+            self.conv1 = tnn.Conv2d(c_in, c, 3, stride, 1, bias=False)
+            self.bn1 = tnn.BatchNorm2d(c)
+            self.relu = tnn.ReLU(inplace=True)
+            self.conv2 = tnn.Conv2d(c, c, 3, 1, 1, bias=False)
+            self.bn2 = tnn.BatchNorm2d(c)
+            self.downsample = (tnn.Sequential(tnn.Conv2d(c_in, c, 1, stride, bias=False),
+                                              tnn.BatchNorm2d(c))
+                               if stride != 1 or c_in != c else None)
+
+        def forward(self, x):
+            y = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+            return self.relu(y + (x if self.downsample is None else self.downsample(x)))
+
+    stages, c_in = OrderedDict(), widths[0]
+    for i, (n, c) in enumerate(zip(blocks, widths, strict=True)):
+        stages[f"layer{i + 1}"] = tnn.Sequential(
+            *(BasicBlock(c_in if j == 0 else c, c, 2 if j == 0 and i > 0 else 1)
+              for j in range(n)))
+        c_in = c
+    return tnn.Sequential(OrderedDict(
+        conv1=tnn.Conv2d(in_channels, widths[0], 7, 2, 3, bias=False),
+        bn1=tnn.BatchNorm2d(widths[0]), relu=tnn.ReLU(inplace=True),
+        maxpool=tnn.MaxPool2d(3, 2, 1), **stages, avgpool=tnn.AdaptiveAvgPool2d(1),
+        flatten=tnn.Flatten(), fc=tnn.Linear(c_in, num_classes)))
+
+
+def _network_targets(report: dict) -> list[dict]:
+    out = []
+    for c in report["cases"]:
+        if c["kind"] == "network" and c["target"] == "network" and c["dtype"] == "float32":
+            out.append(_ratio_check("network", f"{c['name']}: convcore / torch <= 1.2",
+                                    c["results"]["convcore"], "torch", 1.2))
+            _mark_contended(out[-1:], c)
+    return out
+
+
 # ---- arguments ---------------------------------------------------------------------------
 
 def _thread_count(value) -> int:
@@ -228,7 +350,7 @@ def _dtypes(dtypes, quick: bool) -> tuple[str, ...]:
 
 
 class _Job(NamedTuple):
-    kind: str  # "conv", "pool" or "backward"
+    kind: str  # "conv", "pool", "backward" or "network"
     case: ConvCase | PoolCase
     dtype: str
 
@@ -244,6 +366,7 @@ def _all_jobs(quick: bool, dtypes: tuple[str, ...]) -> list[_Job]:
         jobs += [_Job("pool", c, dtype) for c in POOL_CASES if c.quick or not quick]
         jobs += [_Job("backward", c, dtype) for c in BACKWARD_CASES
                  if c.name in _QUICK_BACKWARD or not quick]
+        jobs += [_Job("network", c, dtype) for c in NETWORK_CASES if c.quick or not quick]
     return jobs
 
 
@@ -338,6 +461,8 @@ def _arrays(job: _Job, seed: int = 0) -> dict:
     c = job.case
     if job.kind == "pool":
         return {"x": rng.standard_normal(c.shape).astype(dt)}
+    if job.kind == "network":
+        return {}  # the model makes its own input
     arrays = {
         "x": rng.standard_normal((c.N, c.C, c.H, c.W)).astype(dt),
         "w": rng.standard_normal((c.K, c.C // c.groups, c.R, c.S)).astype(dt),
@@ -444,6 +569,8 @@ def _calls(job: _Job, a: dict, threads: int | None) -> dict[str, Callable]:
         return _conv_calls(job.case, a, threads)
     if job.kind == "pool":
         return _pool_calls(job.case, a)
+    if job.kind == "network":
+        return _network_calls(job.case, job.dtype)
     return _backward_calls(job.case, a)
 
 
@@ -829,7 +956,7 @@ def run_bench(threads: int | None = None, *, quick: bool = False, cases=None, dt
         "cases": results,
         "memory": memory,
     }
-    report["targets"] = check_targets(report)
+    report["targets"] = check_targets(report) + _network_targets(report)
     return report
 
 

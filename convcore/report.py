@@ -66,6 +66,70 @@ def network_table(layers, input_shape) -> list[dict]:
     return rows
 
 
+def googlenet_resnet() -> dict:
+    """The lecture's GoogLeNet and ResNet points, computed from :mod:`convcore.nn.models`:
+    global average pooling of 7x7x1024 to 1x1x1024 against a fully connected head, and
+    the parameters and multiply-accumulates of AlexNet, VGG-16, GoogLeNet and ResNets.
+
+    Examples
+    --------
+    >>> from convcore.report import googlenet_resnet
+    >>> r = googlenet_resnet()
+    >>> r["head"]["gap_params"], r["networks"]["googlenet"]["params"]
+    (0, 6624904)
+    """
+    from convcore import nn
+
+    gap = nn.AdaptiveAvgPool2d(1)
+    volume = (1, 1024, 7, 7)
+    fc_on_volume = nn.Linear(1024 * 7 * 7, 1000, init=False)
+    fc_after_gap = nn.Linear(1024, 1000, init=False)
+    c, h, w = gap.output_shape(volume)[1:]
+    head = {  # shapes in the lecture's H x W x C order
+        "volume": [7, 7, 1024], "gap_output": [h, w, c],
+        "gap_params": gap.num_params,
+        # the same 1000 classes from the flattened 7x7x1024 volume, or from the pooled 1024
+        "fc_head_params": fc_on_volume.num_params,
+        "gap_head_params": gap.num_params + fc_after_gap.num_params,
+        # a fully connected layer that, like the pool, keeps 1024 features
+        "fc_7x7x1024_to_1024_params": fc_params(7 * 7 * 1024, 1024),
+    }
+    head["params_saved"] = head["fc_head_params"] - head["gap_head_params"]
+    networks = {}
+    for name in ("alexnet", "vgg16", "googlenet", "resnet18", "resnet34", "resnet50",
+                 "resnet152"):
+        s = nn.models.summary(name)
+        networks[name] = {"params": s.total_params, "macs": s.total_macs,
+                          "input": list(s.input_shape)}
+    classifier = nn.models.googlenet(init=False)["fc"].num_params
+    return {"head": head, "networks": networks,
+            "googlenet_without_classifier": networks["googlenet"]["params"] - classifier}
+
+
+def _format_googlenet_resnet(r: dict) -> list[str]:
+    h = r["head"]
+    lines = ["\n6. GoogLeNet and ResNet",
+             f"   global average pooling {'x'.join(map(str, h['volume']))} -> "
+             f"{'x'.join(map(str, h['gap_output']))}: {h['gap_params']} parameters",
+             f"   1000-class head on the flattened 7x7x1024 volume (fc): "
+             f"{h['fc_head_params']:>12,} parameters",
+             f"   1000-class head after the average pool (GoogLeNet): "
+             f"{h['gap_head_params']:>12,} parameters",
+             f"   saved by the pool: {h['params_saved']:,} parameters",
+             f"   (a fully connected 7x7x1024 -> 1024 layer alone would hold "
+             f"{h['fc_7x7x1024_to_1024_params']:,})",
+             f"   {'network':<10} {'input':>11} {'parameters':>14} {'MACs':>16}"]
+    for name, n in r["networks"].items():
+        shape = "x".join(map(str, n["input"]))
+        lines.append(f"   {name:<10} {shape:>11} {n['params']:>14,} {n['macs']:>16,}")
+    lines += ["   AlexNet as published (two-GPU grouping); GoogLeNet and the ResNets as "
+              "torchvision builds them",
+              "   (BatchNorm included; GoogLeNet without its auxiliary classifiers, "
+              f"{r['googlenet_without_classifier']:,} parameters without its 1000-class "
+              "layer)"]
+    return lines
+
+
 def _median(fn, quick: bool) -> float:
     fn()
     times, start = [], time.perf_counter()
@@ -155,6 +219,7 @@ def build_report(quick: bool = False, progress=lambda msg: None) -> dict:
         "alexnet_total_params": sum(r["params"] for r in alexnet),
         "fc_as_conv_max_difference": float(np.abs(as_conv - fc_w @ volume.ravel()).max()),
     }
+    report["googlenet_resnet"] = googlenet_resnet()
     report["measured"] = measure(quick, progress)
     return report
 
@@ -198,6 +263,7 @@ def format_report(r: dict) -> str:
                  f"{d['sparse'] * 1e3:.3f} ms, dense {d['dense'] * 1e3:.3f} ms; dense / direct "
                  f"measured {d['dense'] / d['direct']:,.0f}x, predicted by flops "
                  f"{pred['dense'].flops / pred['convolution'].flops:,.0f}x")
+    lines += _format_googlenet_resnet(r["googlenet_resnet"])
     return "\n".join(lines)
 
 

@@ -1,11 +1,16 @@
 """Layers over convcore's kernels, with PyTorch's names, shapes and initialisation.
 
-``Conv2d``, ``Conv1d``, ``MaxPool2d``, ``AvgPool2d``, ``GlobalAvgPool2d``, ``ReLU``,
-``Flatten``, ``Linear``, ``Dropout`` and ``Sequential``: NumPy arrays in and out, a
-``backward`` pass filling ``layer.grads``, ``train()`` / ``eval()``, weights saved to
-and loaded from ``.npz`` or a PyTorch ``state_dict``; ``Sequential.summary`` prints
-each layer's output shape, parameters and multiply-accumulates, and ``from_spec``
-builds a network from a compact text such as ``"input 3x224x224, conv3-64 p1, ..."``.
+Layers: ``Conv2d``, ``Conv1d``, ``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``,
+``GlobalAvgPool2d``, ``BatchNorm1d/2d/3d``, ``ReLU``, ``Identity``, ``Flatten``,
+``Linear``, ``Dropout``; containers: ``Sequential``, ``Concat`` (= ``Parallel``,
+branches joined along the channels: an inception module) and ``Residual`` (a block plus
+its shortcut).  NumPy arrays in and out, a ``backward`` pass filling ``layer.grads``,
+``train()`` / ``eval()``, weights saved to and loaded from ``.npz`` or a PyTorch
+``state_dict`` (PyTorch's key names); ``fold_batchnorm`` / ``fold_batchnorms`` for
+inference.  ``Sequential.summary`` prints each layer's output shape, parameters and
+multiply-accumulates, indented by block; ``from_spec`` builds a network from a compact
+text such as ``"input 3x224x224, conv3-64 p1, ..."`` (:data:`SPEC_GRAMMAR`), and
+:mod:`convcore.nn.models` holds the networks of the lectures (LeNet-5 to ResNet-50).
 
 Examples
 --------
@@ -14,36 +19,59 @@ Examples
 61706
 """
 
+from convcore.nn import models
 from convcore.nn._layer import Layer
+from convcore.nn.batchnorm import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    fold_batchnorm,
+    fold_batchnorms,
+)
+from convcore.nn.containers import Concat, Parallel, Residual, Sequential
 from convcore.nn.layers import (
+    AdaptiveAvgPool2d,
     AvgPool2d,
     Conv1d,
     Conv2d,
     Dropout,
     Flatten,
     GlobalAvgPool2d,
+    Identity,
     Linear,
     MaxPool2d,
     ReLU,
 )
-from convcore.nn.sequential import Sequential, Summary, SummaryRow
-from convcore.nn.spec import BUILTIN_SPECS, from_spec, summary
+from convcore.nn.spec import BUILTIN_SPECS, SPEC_GRAMMAR, from_spec, summary
+from convcore.nn.summary import Summary, SummaryRow
 
 __all__ = [
     "BUILTIN_SPECS",
+    "SPEC_GRAMMAR",
+    "AdaptiveAvgPool2d",
     "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "Concat",
     "Conv1d",
     "Conv2d",
     "Dropout",
     "Flatten",
     "GlobalAvgPool2d",
+    "Identity",
     "Layer",
     "Linear",
     "MaxPool2d",
+    "Parallel",
     "ReLU",
+    "Residual",
     "Sequential",
     "Summary",
     "SummaryRow",
+    "fold_batchnorm",
+    "fold_batchnorms",
     "from_spec",
+    "models",
     "summary",
 ]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 
 import numpy as np
 
 from convcore._checks import as_bool, as_int, as_real_array
+from convcore.nn.summary import SummaryRow
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -70,6 +72,7 @@ class Layer:
     """
 
     _param_names: tuple[str, ...] = ()
+    _buffer_names: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.training = True
@@ -80,61 +83,82 @@ class Layer:
         self._uninitialised: set[str] = set()
 
     # -- parameters -----------------------------------------------------------------
+    def _children(self) -> list[tuple[str, Layer]]:
+        """The sub-layers of a container as (key, layer); a leaf has none."""
+        return []
+
     @property
     def params(self) -> dict[str, np.ndarray]:
-        """The parameters by name (the arrays themselves, not copies)."""
-        out = {}
-        for n in self._param_names:
-            value = getattr(self, n)
-            if value is not None:
-                out[n] = value
+        """The parameters by name (the arrays themselves, not copies); a container's are
+        ``"key.name"``, recursively, as ``torch.nn.Module.named_parameters`` names them."""
+        return self._gather(self._param_names, "params")
+
+    @property
+    def buffers(self) -> dict[str, np.ndarray]:
+        """The state that is not trained (BatchNorm's running statistics), by name."""
+        return self._gather(self._buffer_names, "buffers")
+
+    def _gather(self, names: tuple[str, ...], prop: str) -> dict[str, np.ndarray]:
+        out = {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+        for key, child in self._children():
+            out.update((f"{key}.{n}", v) for n, v in getattr(child, prop).items())
         return out
 
     @property
     def num_params(self) -> int:
-        """Number of parameter values (weights and biases)."""
+        """Number of parameter values (weights and biases; buffers not counted)."""
         return sum(p.size for p in self.params.values())
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of the parameters by name, as ``torch.nn.Module.state_dict`` names them."""
-        return {n: np.array(p) for n, p in self.params.items()}
+        """Copies of the parameters and buffers by name, as ``torch.nn.Module.state_dict``
+        names them."""
+        return {k: np.array(getattr(layer, attr)) for k, (layer, attr) in self._slots().items()}
+
+    def _slots(self, prefix: str = "") -> dict[str, tuple[Layer, str]]:
+        """Every parameter and buffer as full key -> (owning layer, attribute)."""
+        out = {f"{prefix}{n}": (self, n) for n in (*self._param_names, *self._buffer_names)
+               if getattr(self, n) is not None}
+        for key, child in self._children():
+            out.update(child._slots(f"{prefix}{key}."))
+        return out
 
     def load_state_dict(self, state, strict: bool = True) -> None:
-        """Copy parameters in from a mapping of names to arrays (or CPU tensors).
+        """Copy parameters and buffers in from a mapping of names to arrays (or CPU tensors,
+        such as a ``torch.nn.Module.state_dict()`` of the same structure).
 
         Each array must have the parameter's shape; it is cast to the parameter's
-        dtype.  With ``strict`` (default) the names must match exactly.
+        dtype.  With ``strict`` (default) the names must match exactly.  All or nothing:
+        every value is read, checked and converted before any is replaced, so an error
+        of any kind leaves the layer as it was.
 
         Raises
         ------
         ValueError
             A missing or unexpected name (strict), or a shape that differs.
         TypeError
-            An array that is not of real numbers.
+            ``strict`` not a bool, ``state`` not a mapping, or a value that is not an
+            array of real numbers (the message names its key).
         """
         strict = as_bool("strict", strict)
-        own = self.params
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a mapping of names to arrays, got "
+                            f"{type(state).__name__}")
+        slots = self._slots()
         keys = set(state.keys())
         if strict:
-            missing = sorted(set(own) - keys)
-            unexpected = sorted(keys - set(own))
+            missing = sorted(set(slots) - keys)
+            unexpected = sorted(str(k) for k in keys - set(slots))
             if missing or unexpected:
                 raise ValueError(f"{self!r}: state_dict does not match the parameters: "
                                  f"missing {missing}, unexpected {unexpected}")
-        new = {}
-        for n, p in own.items():
-            if n not in keys:
-                continue
-            arr = as_numpy(state[n])
-            if arr.dtype.kind not in "biuf":
-                raise TypeError(f"{self!r}: {n} has dtype {arr.dtype}; expected real numbers")
-            if arr.shape != p.shape:
-                raise ValueError(f"{self!r}: {n} has shape {arr.shape}; the layer's {n} "
-                                 f"has shape {p.shape}")
-            new[n] = np.array(arr, dtype=p.dtype, order="C")  # a copy, never a view
-        for n, arr in new.items():  # all checked before any is replaced
-            setattr(self, n, arr)
-            self._uninitialised.discard(n)
+        new = []
+        for key, (layer, attr) in slots.items():
+            if key in keys:
+                current = getattr(layer, attr)
+                new.append((layer, attr, _converted(key, state[key], current, layer)))
+        for layer, attr, arr in new:  # all read and checked before any is replaced
+            setattr(layer, attr, arr)
+            layer._uninitialised.discard(attr)
 
     def save(self, path) -> None:
         """Write the parameters to a ``.npz`` file (``numpy.savez``)."""
@@ -149,6 +173,8 @@ class Layer:
     def train(self, mode: bool = True) -> Layer:
         """Training mode (the default): Dropout drops, MaxPool2d records its argmax."""
         self.training = as_bool("mode", mode)
+        for _, child in self._children():
+            child.train(self.training)
         return self
 
     def eval(self) -> Layer:
@@ -206,6 +232,14 @@ class Layer:
     def _macs(self, shape: tuple[int, ...]) -> int:
         return 0
 
+    def _summary_rows(self, key: str, shape: tuple[int, ...],
+                      depth: int) -> tuple[list[SummaryRow], tuple[int, ...]]:
+        """The summary rows of this layer on a batched input ``shape`` and its output
+        shape; a container adds its own block row and those of its layers."""
+        out = self.output_shape(shape)
+        return [SummaryRow(self.name or key, type(self).__name__, out[1:], self.num_params,
+                           self.macs(shape), numel(out[1:]), depth)], out
+
     def _output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         return shape
 
@@ -229,3 +263,19 @@ class Layer:
 
 def numel(shape: tuple[int, ...]) -> int:
     return math.prod(shape)
+
+
+def _converted(key: str, value, current: np.ndarray, layer: Layer) -> np.ndarray:
+    """``value`` as a new C-contiguous array of ``current``'s dtype and shape; errors name
+    the key (a tensor NumPy cannot hold, such as bfloat16 or a meta tensor, included)."""
+    try:
+        arr = as_numpy(value)
+    except Exception as exc:  # whatever the tensor library raises, named by its key
+        raise TypeError(f"{key}: cannot be read as a NumPy array of real numbers "
+                        f"({type(exc).__name__}: {exc})") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{key} has dtype {arr.dtype}; expected real numbers")
+    if arr.shape != current.shape:
+        raise ValueError(f"{key} has shape {arr.shape}; {layer!r}'s {key.rsplit('.', 1)[-1]} "
+                         f"has shape {current.shape}")
+    return np.array(arr, dtype=current.dtype, order="C")  # a copy, never a view

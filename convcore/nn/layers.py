@@ -1,4 +1,4 @@
-"""The layers: convolutions, pooling, activations, fully connected, dropout.
+"""The layers: convolutions, pooling, activations, fully connected, dropout, identity.
 
 Each runs on convcore's kernels (:func:`convcore.conv2d`, :func:`convcore.max_pool2d`,
 their backward functions ...) and holds its parameters as NumPy arrays with PyTorch's
@@ -11,19 +11,23 @@ import math
 
 import numpy as np
 
+from convcore._blas import blas_threads
 from convcore._checks import (
     as_bool,
     as_int,
     as_real_array,
+    check_memory,
     compute_dtype,
     int_tuple,
     padding_pairs,
 )
+from convcore._threads import get_num_threads
 from convcore.backward import conv1d_backward, conv2d_backward
 from convcore.functional import ALGORITHMS, _prepare, conv1d, conv2d, relu
 from convcore.nn._layer import Layer, float_dtype, generator, numel, shaped
 from convcore.pooling import (
     _PoolCall,
+    adaptive_avg_pool2d,
     avg_pool2d,
     avg_pool2d_backward,
     global_avg_pool2d,
@@ -40,6 +44,11 @@ def _init_weight_and_bias(layer: Layer, shape: tuple, has_bias: bool, init, rng)
     dtype, out = layer.dtype, shape[0]
     if as_bool("init", init):
         rng = generator(rng)
+        # the draws are float64 before the cast: both arrays exist at once
+        count = numel(shape) + (out if has_bias else 0)
+        check_memory(count * (8 + dtype.itemsize),
+                     f"{type(layer).__name__} with weight {shape}: {count:,} parameters "
+                     f"({dtype}, drawn in float64 first)")
         bound = 1.0 / math.sqrt(numel(shape[1:]))
         layer.weight = rng.uniform(-bound, bound, shape).astype(dtype)
         layer.bias = rng.uniform(-bound, bound, out).astype(dtype) if has_bias else None
@@ -377,6 +386,16 @@ class Flatten(Layer):
         return f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim})"
 
 
+# Below this many multiply-adds a matrix product runs on one BLAS thread: waking the
+# BLAS's threads costs more than the product (a 1x512 by 512x1000 product, ResNet's
+# classifier at batch 1, took 16 ms on two threads of a busy machine and 0.25 ms on one).
+_SMALL_MATMUL = 1 << 24
+
+
+def _matmul_threads(macs: int) -> blas_threads:
+    return blas_threads(1 if macs < _SMALL_MATMUL else get_num_threads())
+
+
 class Linear(Layer):
     """Fully connected layer ``y = x @ weight.T + bias`` on the last dimension, as
     ``torch.nn.Linear``.
@@ -427,7 +446,8 @@ class Linear(Layer):
         x = as_real_array("x", x)
         self._output_shape(x.shape)
         dtype = compute_dtype(x, self.weight)
-        y = x.astype(dtype, copy=False) @ self.weight.astype(dtype, copy=False).T
+        with _matmul_threads(x.size * self.out_features):
+            y = x.astype(dtype, copy=False) @ self.weight.astype(dtype, copy=False).T
         if self.bias is not None:
             y += self.bias
         return y
@@ -438,10 +458,12 @@ class Linear(Layer):
         g = self._grad(grad_output).astype(dtype, copy=False)
         g2 = g.reshape(-1, self.out_features)
         x2 = x.reshape(-1, self.in_features).astype(dtype, copy=False)
-        self.grads = {"weight": g2.T @ x2}
+        with _matmul_threads(x.size * self.out_features):
+            self.grads = {"weight": g2.T @ x2}
+            gx = g @ self.weight.astype(dtype, copy=False)
         if self.bias is not None:
             self.grads["bias"] = g2.sum(axis=0)
-        return (g @ self.weight.astype(dtype, copy=False)).reshape(x.shape)
+        return gx.reshape(x.shape)
 
     def __repr__(self) -> str:
         b = "" if self.bias is not None else ", bias=False"
@@ -500,3 +522,94 @@ class Dropout(Layer):
 
     def __repr__(self) -> str:
         return f"Dropout(p={self.p})"
+
+
+class Identity(Layer):
+    """Returns its input (the same array): a placeholder, e.g. where a BatchNorm was
+    folded into the convolution before it, as ``torch.nn.Identity``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convcore import nn
+    >>> x = np.ones(3)
+    >>> nn.Identity()(x) is x
+    True
+    """
+
+    def _forward(self, x):
+        return x
+
+    def _backward(self, grad_output):
+        return self._grad(grad_output)
+
+
+def _adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive windows: [floor(i * size / out), ceil((i + 1) * size / out))."""
+    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
+
+
+class AdaptiveAvgPool2d(Layer):
+    """Average pooling to a fixed output size, as ``torch.nn.AdaptiveAvgPool2d``: output
+    cell i of n covers input rows floor(i * H / n) to ceil((i + 1) * H / n) (windows
+    overlap when n does not divide H).
+
+    Parameters
+    ----------
+    output_size : int or (int or None, int or None)
+        None keeps that input size.
+
+    Notes
+    -----
+    The forward pass runs on :func:`convcore.adaptive_avg_pool2d`; the backward pass
+    spreads each output cell's gradient over its window in NumPy (output sizes are
+    small: a few windows).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convcore import nn
+    >>> nn.AdaptiveAvgPool2d(1).output_shape((1, 1024, 7, 7))
+    (1, 1024, 1, 1)
+    >>> nn.AdaptiveAvgPool2d((2, 3))(np.arange(20.0).reshape(1, 1, 4, 5))
+    array([[[[ 3. ,  4.5,  6. ],
+             [13. , 14.5, 16. ]]]])
+    """
+
+    def __init__(self, output_size):
+        super().__init__()
+        if isinstance(output_size, tuple | list):
+            if len(output_size) != 2:
+                raise ValueError(f"output_size must be an int or a pair, got {output_size!r}")
+            sizes = tuple(None if v is None else _positive("output_size", v)
+                          for v in output_size)
+        else:
+            sizes = (_positive("output_size", output_size),) * 2
+        self.output_size = sizes
+
+    def _target(self, shape):
+        if len(shape) not in (3, 4) or 0 in shape[-2:]:
+            raise ValueError(f"input must have shape (N, C, H, W) or (C, H, W) with H, W >= 1; "
+                             f"got {shape}")
+        return tuple(s if o is None else o for s, o in zip(shape[-2:], self.output_size,
+                                                           strict=True))
+
+    def _output_shape(self, shape):
+        return (*shape[:-2], *self._target(shape))
+
+    def _forward(self, x):
+        return adaptive_avg_pool2d(x, self.output_size)
+
+    def _backward(self, grad_output):
+        g = self._grad(grad_output)
+        x = np.asarray(self._input)
+        (oh, ow), (h, w) = g.shape[-2:], x.shape[-2:]
+        gx = np.zeros(x.shape, compute_dtype(x, g))
+        for i, (r0, r1) in enumerate(_adaptive_bins(h, oh)):
+            for j, (c0, c1) in enumerate(_adaptive_bins(w, ow)):
+                gx[..., r0:r1, c0:c1] += (g[..., i, j] / ((r1 - r0) * (c1 - c0)))[..., None,
+                                                                                    None]
+        return gx
+
+    def __repr__(self) -> str:
+        return f"AdaptiveAvgPool2d(output_size={self.output_size})"
