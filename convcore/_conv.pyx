@@ -93,7 +93,7 @@ def conv_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                     PyErr_CheckSignals()
 
 
-_TILE_ROLES = ("big", "big_narrow", "mid", "one", "one_narrow")
+_TILE_ROLES = ("big", "big_narrow", "mid", "one", "one_narrow", "channels")
 
 
 def direct_plan(object geom, dtype):

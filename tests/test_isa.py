@@ -188,3 +188,33 @@ def test_ctrl_c_interrupts_a_long_direct_convolution():
     assert p.returncode == 3, (out, err)
     assert "interrupted" in out
     assert elapsed < 5.0, f"KeyboardInterrupt came {elapsed:.1f} s after SIGINT"
+
+
+# Many output channels per group: the kernels vectorised along output channels, with rows
+# longer than one segment of tiles, more input channels than one sweep, edge tiles that
+# copy a stretch of the row and (dilation 60) ones too long to copy.
+CHANNEL_TILE_CASES = [
+    # x shape, w shape, stride, padding, dilation, groups
+    ((1, 20, 5, 203), (70, 20, 3, 3), 1, 1, 1, 1),
+    ((2, 34, 4, 97), (66, 17, 3, 3), 2, (1, 2), 1, 2),
+    ((1, 3, 6, 150), (48, 3, 1, 5), (1, 3), (0, 4), (1, 2), 1),
+    ((1, 2, 3, 300), (40, 2, 1, 3), 1, (0, 60), (1, 60), 1),
+    ((1, 5, 4, 9, 41), (36, 5, 2, 3, 3), 1, 1, 1, 1),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CHANNEL_TILE_CASES)
+def test_channel_vectorised_tiles_match_reference(isa, case, dtype, rng):
+    xs, ws, stride, padding, dilation, groups = case
+    nd = len(xs) - 2
+    x, w = random_array(rng, xs, dtype, "strided"), random_array(rng, ws, dtype)
+    b = random_array(rng, ws[:1], dtype)
+    to_pairs = (lambda p: tuple((q, q) if np.isscalar(q) else q for q in
+                                ((p,) * nd if np.isscalar(p) else p)))
+    g = dict(stride=(stride,) * nd if np.isscalar(stride) else stride,
+             dilation=(dilation,) * nd if np.isscalar(dilation) else dilation,
+             padding=to_pairs(padding), groups=groups)
+    ref = _reference(nd, x, w, b, g)
+    got = CONV[nd](x, w, b, algorithm="direct", out=_poisoned(ref.shape, dtype), **g)
+    assert_close(got, ref, dtype, terms=int(np.prod(ws[1:])), err_msg=isa)

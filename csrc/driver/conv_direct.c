@@ -50,8 +50,11 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
     const ptrdiff_t Wout = g->out[g->nd - 1], S = g->kernel[g->nd - 1];
     const int lanes = isa->vector_bytes / real_bytes;
     const int narrow = Wout <= lanes;
+    const int kb_cv = isa->tiles[CC_TILE_CV].nv * lanes;
     int tile;
-    if (Kg >= isa->tiles[CC_TILE_BIG].kb)
+    if (2 * Kg >= kb_cv)
+        tile = CC_TILE_CV;
+    else if (Kg >= isa->tiles[CC_TILE_BIG].kb)
         tile = narrow ? CC_TILE_BIG_NARROW : CC_TILE_BIG;
     else if (Kg >= isa->tiles[CC_TILE_MID].kb && !narrow)
         tile = CC_TILE_MID;
@@ -59,7 +62,7 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
         tile = narrow ? CC_TILE_ONE_NARROW : CC_TILE_ONE;
     p->isa = isa;
     p->tile = tile;
-    p->kb = isa->tiles[tile].kb;
+    p->kb = isa->tiles[tile].kb ? isa->tiles[tile].kb : kb_cv;
     p->nv = isa->tiles[tile].nv;
     p->lanes = lanes;
     p->nkb = (Kg + p->kb - 1) / p->kb;

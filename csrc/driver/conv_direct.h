@@ -30,13 +30,16 @@
 CC_DIRECT_ROW_ARGS(float, f32)
 CC_DIRECT_ROW_ARGS(double, f64)
 
-/* The tiles every ISA provides, by role: many output channels on wide and on narrow
- * rows, a few channels, one channel (image filtering, depthwise) on wide and narrow rows. */
+/* The tiles every ISA provides, by role.  Vectorised along output columns: many output
+ * channels on wide and on narrow rows, a few channels, one channel (image filtering,
+ * depthwise) on wide and narrow rows.  Vectorised along output channels (CV): many
+ * output channels per group (kernels/conv_direct_cv_ukernel.h). */
 enum { CC_TILE_BIG, CC_TILE_BIG_NARROW, CC_TILE_MID, CC_TILE_ONE, CC_TILE_ONE_NARROW,
-       CC_N_TILES };
+       CC_TILE_CV, CC_N_TILES };
 
 typedef struct {
-    int kb, nv;                 /* output channels x vectors per register tile */
+    int kb, nv;                 /* output channels (0: nv vectors of them) x vectors */
+    int pix;                    /* CV tiles: output pixels per tile (0 otherwise) */
     cc_direct_row_fn_f32 f32;
     cc_direct_row_fn_f64 f64;
 } cc_direct_tile_entry;

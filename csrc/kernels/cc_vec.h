@@ -16,16 +16,17 @@
 #define CC_TABLE_NAME(isa) CC_TABLE_NAME_(isa)
 #define CC_ROW_NAME_(name, sfx, isa) name##_##sfx##_##isa
 #define CC_ROW_NAME(name, sfx, isa) CC_ROW_NAME_(name, sfx, isa)
-#define CC_TILE_ROW(name, kb, nv) \
-    {kb, nv, CC_ROW_NAME(name, f32, CC_ISA), CC_ROW_NAME(name, f64, CC_ISA)}
+#define CC_TILE_ROW(name, kb, nv, pix) \
+    {kb, nv, pix, CC_ROW_NAME(name, f32, CC_ISA), CC_ROW_NAME(name, f64, CC_ISA)}
 #define CC_DIRECT_ISA_TABLE                                                               \
     const cc_direct_isa CC_TABLE_NAME(CC_ISA) = {                                         \
         CC_LEVEL,                                                                         \
         CC_VBYTES,                                                                        \
-        {CC_TILE_ROW(row_big, CC_KB_BIG, CC_NV_BIG),                                      \
-         CC_TILE_ROW(row_big_narrow, CC_KB_BIG, 1),                                       \
-         CC_TILE_ROW(row_mid, CC_KB_MID, CC_NV_BIG),                                      \
-         CC_TILE_ROW(row_one, 1, CC_NV_ONE),                                              \
-         CC_TILE_ROW(row_one_narrow, 1, 1)}};
+        {CC_TILE_ROW(row_big, CC_KB_BIG, CC_NV_BIG, 0),                                   \
+         CC_TILE_ROW(row_big_narrow, CC_KB_BIG, 1, 0),                                    \
+         CC_TILE_ROW(row_mid, CC_KB_MID, CC_NV_BIG, 0),                                   \
+         CC_TILE_ROW(row_one, 1, CC_NV_ONE, 0),                                           \
+         CC_TILE_ROW(row_one_narrow, 1, 1, 0),                                            \
+         CC_TILE_ROW(row_cv, 0, CC_CV_NV, CC_CV_PIX)}};
 
 #endif

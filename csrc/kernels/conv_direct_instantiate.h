@@ -7,6 +7,7 @@
 #define CC_LOAD_MASKED CC_LOAD_MASKED_F32
 #define CC_EVEN CC_EVEN_F32
 #include "kernels/conv_direct_ukernel.h"
+#include "kernels/conv_direct_cv_ukernel.h"
 #undef REAL
 #undef SFX
 #undef CC_MASK
@@ -21,6 +22,7 @@
 #define CC_LOAD_MASKED CC_LOAD_MASKED_F64
 #define CC_EVEN CC_EVEN_F64
 #include "kernels/conv_direct_ukernel.h"
+#include "kernels/conv_direct_cv_ukernel.h"
 #undef REAL
 #undef SFX
 #undef CC_MASK

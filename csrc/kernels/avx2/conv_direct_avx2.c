@@ -51,6 +51,8 @@ static inline cc_f64x4 cc_load_masked_f64(const double *p, __m256i m)
 #define CC_NV_BIG 2
 #define CC_KB_MID 4
 #define CC_NV_ONE 4
+#define CC_CV_PIX 6
+#define CC_CV_NV 2
 
 #define CC_MASK_F32 __m256i
 #define CC_MASK_F64 __m256i

@@ -40,6 +40,8 @@ static inline cc_f64x8 cc_load_masked_f64(const double *p, unsigned m)
 #define CC_NV_BIG 2
 #define CC_KB_MID 4
 #define CC_NV_ONE 4
+#define CC_CV_PIX 12
+#define CC_CV_NV 2
 
 #define CC_MASK_F32 unsigned
 #define CC_MASK_F64 unsigned

@@ -45,6 +45,8 @@ static inline cc_f64x2 cc_load_masked_f64(const double *p, cc_lanes m)
 #define CC_NV_BIG 2
 #define CC_KB_MID 2
 #define CC_NV_ONE 4
+#define CC_CV_PIX 4
+#define CC_CV_NV 2
 
 #define CC_MASK_F32 cc_lanes
 #define CC_MASK_F64 cc_lanes

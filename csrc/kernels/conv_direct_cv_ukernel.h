@@ -1,0 +1,188 @@
+/* Direct-convolution micro-kernel vectorised along output channels, for layers with many
+ * output channels per group; one template, instantiated per ISA and dtype.
+ *
+ * A register tile holds PIX output pixels of a row x NV vectors of output channels
+ * (KB = NV * LANES channels).  Each reduction step (input channel c, outer tap u, tap s)
+ * loads NV vectors of packed weights and broadcasts PIX input values, feeding PIX * NV
+ * FMAs.  The broadcasts are scalar loads, so strides, dilations and unaligned rows cost
+ * nothing extra, and no vector load splits a cache line (the weights are packed
+ * contiguously).  The tile is transposed through a small buffer into the NCHW output.
+ *
+ * Every output is summed in the same order as in the column-vectorised kernel (bias,
+ * then c, u, s), and padding is computed as real zeros, so the two agree bit for bit.
+ *
+ * The including file defines, besides what conv_direct_ukernel.h needs, CC_CV_PIX and
+ * CC_CV_NV (PIX * NV accumulators + NV weights + 1 broadcast within the register file).
+ */
+#define CC_CAT3_(a, b, c) a##_##b##_##c
+#define CC_CAT3(a, b, c) CC_CAT3_(a, b, c)
+#define FN(name) CC_CAT3(name, SFX, CC_ISA)
+#define ARGS CC_CAT3(cc_direct, row, SFX)
+#define VEC FN(vec)
+#define LANES ((int)(CC_VBYTES / sizeof(REAL)))
+#define PIX CC_CV_PIX
+#define NV CC_CV_NV
+#define KB (NV * LANES)
+
+/* Input columns a tile reads: inside the row at stride 1, at stride 2, at any stride,
+ * or overlapping the padding / the end of the row (then each value is checked). */
+#ifndef CC_CV_MODES
+#define CC_CV_MODES
+/* Tiles per segment of a row, and input channels per sweep of a segment. */
+#define CC_CV_SEG 8
+#define CC_CV_CHUNK 16
+/* Longest stretch of a row an edge tile copies (zero-padded) to run as an interior one. */
+#define CC_CV_EDGE_MAX 128
+enum { CV_S1 = 0, CV_S2 = 1, CV_ANY = 2, CV_EDGE = 3 };
+#endif
+
+/* One reduction step of one input row: PIX broadcasts x NV weight vectors, for each of
+ * the S taps.  ZERO: the row is padding, so the broadcast value is 0 (still multiplied,
+ * so that an infinite weight gives NaN as with an explicitly padded input). */
+static inline __attribute__((always_inline)) const REAL *
+FN(cv_row)(VEC acc[PIX][NV], const REAL *wp, const REAL *xr, ptrdiff_t iw0, ptrdiff_t sw,
+           ptrdiff_t dw, ptrdiff_t W, int cnt, const ptrdiff_t S, const int MODE,
+           const int ZERO)
+{
+    for (ptrdiff_t s = 0; s < S; s++) {
+        VEC w[NV];
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++)
+            w[v] = FN(loadu)(wp + v * LANES);
+        wp += KB;
+        const REAL *p = xr + iw0 + s * dw;
+#pragma GCC unroll 32
+        for (int j = 0; j < PIX; j++) {
+            REAL xv;
+            if (ZERO) {
+                xv = (REAL)0;
+            } else if (MODE == CV_S1) {
+                xv = p[j];
+            } else if (MODE == CV_S2) {
+                xv = p[2 * j];
+            } else if (MODE == CV_ANY) {
+                xv = p[j * sw];
+            } else {
+                const ptrdiff_t col = iw0 + s * dw + j * sw;
+                xv = j < cnt && col >= 0 && col < W ? xr[col] : (REAL)0;
+            }
+            const VEC xb = FN(splat)(xv);
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; v++)
+                acc[j][v] += xb * w[v];
+        }
+    }
+    return wp;
+}
+
+/* One tile over input channels [c0, c1): the accumulators come from and go back to acc_io
+ * (pixel-major, PIX x KB), so a row can be swept one block of input channels at a time. */
+static inline __attribute__((always_inline)) void
+FN(cv_tile)(const ARGS *a, REAL *acc_io, ptrdiff_t c0, ptrdiff_t c1, ptrdiff_t iw0, int cnt,
+            const ptrdiff_t S, const int MODE)
+{
+    VEC acc[PIX][NV];
+#pragma GCC unroll 32
+    for (int j = 0; j < PIX; j++)
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++)
+            acc[j][v] = FN(loadu)(acc_io + j * KB + v * LANES);
+    const ptrdiff_t U = a->U, sw = a->sw, dw = a->dw, W = a->W;
+    const REAL *wp = a->wp + c0 * U * S * KB;
+    /* Edge tiles read the columns [iw0, iw0 + len) they need through a zero-padded copy
+     * of that stretch of each row, then run as interior tiles. */
+    const ptrdiff_t len = (PIX - 1) * sw + (S - 1) * dw + 1;
+    REAL seg[CC_CV_EDGE_MAX];
+    for (ptrdiff_t c = c0; c < c1; c++) {
+        const REAL *xc = a->x + c * a->x_cstride;
+        for (ptrdiff_t u = 0; u < U; u++) {
+            const ptrdiff_t off = a->rows[u];
+            if (off < 0) {
+                wp = FN(cv_row)(acc, wp, xc, iw0, sw, dw, W, cnt, S, MODE, 1);
+            } else if (MODE == CV_EDGE && len <= CC_CV_EDGE_MAX) {
+                const REAL *xr = xc + off;
+                for (ptrdiff_t i = 0; i < len; i++) {
+                    const ptrdiff_t col = iw0 + i;
+                    seg[i] = col >= 0 && col < W ? xr[col] : (REAL)0;
+                }
+                if (sw == 1)
+                    wp = FN(cv_row)(acc, wp, seg, 0, sw, dw, W, cnt, S, CV_S1, 0);
+                else if (sw == 2)
+                    wp = FN(cv_row)(acc, wp, seg, 0, sw, dw, W, cnt, S, CV_S2, 0);
+                else
+                    wp = FN(cv_row)(acc, wp, seg, 0, sw, dw, W, cnt, S, CV_ANY, 0);
+            } else {
+                wp = FN(cv_row)(acc, wp, xc + off, iw0, sw, dw, W, cnt, S, MODE, 0);
+            }
+        }
+    }
+#pragma GCC unroll 32
+    for (int j = 0; j < PIX; j++)
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++)
+            FN(storeu)(acc_io + j * KB + v * LANES, acc[j][v]);
+}
+
+static inline void FN(cv_tile_any)(const ARGS *a, REAL *acc_io, ptrdiff_t c0, ptrdiff_t c1,
+                                   ptrdiff_t ow, int cnt)
+{
+    const ptrdiff_t sw = a->sw, S = a->S, span = (S - 1) * a->dw;
+    const ptrdiff_t iw0 = ow * sw - a->pad_w;
+    const int inside = cnt == PIX && iw0 >= 0 && iw0 + (PIX - 1) * sw + span < a->W;
+    if (inside && sw == 1 && S == 3)
+        FN(cv_tile)(a, acc_io, c0, c1, iw0, cnt, 3, CV_S1);
+    else if (inside && sw == 1 && S == 1)
+        FN(cv_tile)(a, acc_io, c0, c1, iw0, cnt, 1, CV_S1);
+    else if (inside && sw == 1)
+        FN(cv_tile)(a, acc_io, c0, c1, iw0, cnt, S, CV_S1);
+    else if (inside && sw == 2)
+        FN(cv_tile)(a, acc_io, c0, c1, iw0, cnt, S, CV_S2);
+    else if (inside)
+        FN(cv_tile)(a, acc_io, c0, c1, iw0, cnt, S, CV_ANY);
+    else
+        FN(cv_tile)(a, acc_io, c0, c1, iw0, cnt, S, CV_EDGE);
+}
+
+/* One output row for a block of kb <= KB output channels, in segments of CC_CV_SEG
+ * tiles.  Within a segment the input channels are swept CC_CV_CHUNK at a time, so the
+ * block's weights for those channels, the input rows they read and the segment's
+ * accumulators stay in L1 while every tile of the segment uses them.  The accumulators
+ * are stored exactly between blocks, so the sums are those of one uninterrupted pass. */
+static void FN(row_cv)(const ARGS *a, REAL *yrow, int kb)
+{
+    REAL buf[CC_CV_SEG * PIX * KB];
+    REAL b[KB] = {0};
+    if (a->bias)
+        memcpy(b, a->bias, (size_t)kb * sizeof(REAL));
+    const ptrdiff_t seg_px = (ptrdiff_t)CC_CV_SEG * PIX;
+    for (ptrdiff_t ow0 = 0; ow0 < a->Wout; ow0 += seg_px) {
+        const ptrdiff_t npx = a->Wout - ow0 < seg_px ? a->Wout - ow0 : seg_px;
+        const int ntiles = (int)((npx + PIX - 1) / PIX);
+        for (int t = 0; t < ntiles * PIX; t++)
+            memcpy(buf + t * KB, b, sizeof b);
+        for (ptrdiff_t c0 = 0; c0 < a->Cg; c0 += CC_CV_CHUNK) {
+            const ptrdiff_t c1 = a->Cg - c0 < CC_CV_CHUNK ? a->Cg : c0 + CC_CV_CHUNK;
+            for (int t = 0; t < ntiles; t++) {
+                const ptrdiff_t ow = ow0 + (ptrdiff_t)t * PIX;
+                const int cnt = (int)(a->Wout - ow < PIX ? a->Wout - ow : PIX);
+                FN(cv_tile_any)(a, buf + t * PIX * KB, c0, c1, ow, cnt);
+            }
+        }
+        /* transpose: pixel-major accumulators -> channel rows of the NCHW output */
+        for (int k = 0; k < kb; k++) {
+            REAL *yk = yrow + k * a->y_kstride + ow0;
+            for (ptrdiff_t j = 0; j < npx; j++)
+                yk[j] = buf[j * KB + k];
+        }
+    }
+}
+
+#undef FN
+#undef ARGS
+#undef VEC
+#undef LANES
+#undef PIX
+#undef NV
+#undef KB
+#undef CC_CAT3
+#undef CC_CAT3_
