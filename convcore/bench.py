@@ -51,6 +51,7 @@ import numpy as np
 import convcore
 from convcore import _conv, _peak, _threads
 from convcore._bench_report import (
+    MATPLOTLIB_MISSING,
     PEER_LABELS,
     SINGLE,
     TIE,
@@ -919,7 +920,7 @@ def main(args: argparse.Namespace) -> int:
     """Run ``convcore bench`` with parsed arguments; 0 on success, 1 when a peer's result
     disagreed with convcore's, 2 on bad arguments."""
     if args.plot and _matplotlib() is None:
-        print("convcore bench: --plot needs matplotlib: pip install 'convcore[plot]'",
+        print(f"convcore bench: error: {MATPLOTLIB_MISSING}",
               file=sys.stderr)
         return 2
     try:

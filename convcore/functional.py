@@ -20,6 +20,7 @@ from convcore._checks import (
     check_alloc,
     check_memory,
     compute_dtype,
+    did_you_mean,
     int_tuple,
     padding_pairs,
     same_padding,
@@ -64,7 +65,8 @@ def _resolve_padding(padding, sizes, kernels, strides, dilations):
         if padding == "same":
             return tuple(same_padding(n, k, s, d)
                          for n, k, s, d in zip(sizes, kernels, strides, dilations, strict=True))
-        raise ValueError(f"padding must be an int, a tuple, 'valid' or 'same'; got {padding!r}")
+        raise ValueError(f"padding must be an int, a tuple, 'valid' or 'same'; got {padding!r}"
+                         + did_you_mean(padding, ("valid", "same")))
     return padding_pairs(padding, len(sizes))
 
 
@@ -155,6 +157,8 @@ def _validate(nd, x, weight, bias, stride, padding, dilation, groups):
         raise ValueError(
             f"weight has {Cg} input channels per group but input has {C} channels "
             f"(groups={groups}: expected {C // groups} per group)"
+            + (f"; x of shape {x.shape} would match as channels-last (N, H, W, C): pass "
+               "layout='NHWC'" if nd == 2 and x.shape[-1] == Cg * groups else "")
         )
     if any(k < 1 for k in ksizes):
         raise ValueError(f"kernel sizes must be >= 1, got weight shape {weight.shape}")
@@ -256,7 +260,8 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
     g, x4, w4, bias, dtype, batched = _prepare(nd, x, weight, bias, stride, padding,
                                                 dilation, groups)
     if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}"
+                         + did_you_mean(algorithm, ALGORITHMS))
     if algorithm == "auto":
         algorithm = choose_algorithm(g)
     elif algorithm == "im2col" and not _gemm_fits(g):
@@ -439,14 +444,18 @@ def _unfold_geometry(x_shape, kernel_size, stride, padding, dilation):
     return (R, S, *strides, *dilations, pads[0][0], pads[1][0], Hout, Wout)
 
 
-def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
+def im2col(x, kernel_size, dilation=1, padding=0, stride=1):
     """Extract sliding windows into columns, as ``torch.nn.functional.unfold``.
+
+    The arguments come in ``unfold``'s order: ``im2col(x, 3, 2, 1, 1)`` is
+    ``unfold(x, 3, 2, 1, 1)`` (kernel size 3, dilation 2, padding 1, stride 1).
 
     Parameters
     ----------
     x : array_like, shape (N, C, H, W) or (C, H, W)
-    kernel_size, stride, dilation : int or (int, int)
+    kernel_size, dilation : int or (int, int)
     padding : int, (int, int), ((top, bottom), (left, right)), 'valid' or 'same'
+    stride : int or (int, int)
 
     Returns
     -------
@@ -486,16 +495,20 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
     return cols if batched else cols[0]
 
 
-def col2im(cols, output_size, kernel_size, stride=1, padding=0, dilation=1):
+def col2im(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """Sum columns back into images, as ``torch.nn.functional.fold`` (adjoint of im2col).
+
+    The arguments come in ``fold``'s order: ``col2im(cols, (6, 6), 3, 2, 1, 1)`` is
+    ``fold(cols, (6, 6), 3, 2, 1, 1)`` (dilation 2, padding 1, stride 1).
 
     Parameters
     ----------
     cols : array_like, shape (N, C*R*S, L) or (C*R*S, L)
     output_size : int or (int, int)
         The image size (H, W).
-    kernel_size, stride, dilation : int or (int, int)
+    kernel_size, dilation : int or (int, int)
     padding : int, (int, int), ((top, bottom), (left, right)), 'valid' or 'same'
+    stride : int or (int, int)
 
     Returns
     -------

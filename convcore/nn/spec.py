@@ -1,5 +1,22 @@
 """Networks from a compact text (or JSON) spec, and the classic ones built in.
 
+The grammar of both forms is :data:`SPEC_GRAMMAR` (also printed by
+``convcore summary --help``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+
+from convcore.nn import layers as L
+from convcore.nn._layer import Layer, generator, shape_tuple
+from convcore.nn.sequential import Sequential, Summary
+
+#: The spec grammar, one place for the docs and ``convcore summary --help``.
+SPEC_GRAMMAR = """\
 The text form is a comma-separated list of layers, the first the input::
 
     input 3x224x224, conv3-64 p1, relu, maxpool2, ..., fc4096, relu, dropout, fc1000
@@ -27,17 +44,6 @@ whose items are such strings or objects ``{"type": "conv2d", "out_channels": 64,
 "kernel_size": 3, "padding": 1}`` (any keyword of the layer class; ``"type"`` is the
 class name in any case; the input is ``{"type": "input", "shape": [3, 224, 224]}``).
 """
-
-from __future__ import annotations
-
-import json
-import re
-
-import numpy as np
-
-from convcore.nn import layers as L
-from convcore.nn._layer import Layer, generator, shape_tuple
-from convcore.nn.sequential import Sequential, Summary
 
 BUILTIN_SPECS = {
     # LeNet-5 (LeCun et al. 1998) with ReLU for tanh and average pools for subsampling
