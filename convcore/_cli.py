@@ -203,15 +203,7 @@ def _config(args: argparse.Namespace) -> int:
 
 DESCRIPTION = """\
 convcore: fast CPU convolution and pooling (C kernels, NumPy API).
-
-commands:
-  report    the lecture's numbers, computed by the library and measured
-  summary   output shapes, parameters and MACs of a network spec
-  bench     convcore against PyTorch and SciPy, with the performance targets
-  demo      check and time the kernels on the lecture's layers
-  config    the build and run-time configuration (OpenMP, threads, SIMD, BLAS)
-
-Run `convcore COMMAND --help` for a command's options and examples."""
+Run `convcore COMMAND --help` for a command's description, options and examples."""
 
 HELP = {
     "report": ("the lecture's numbers, computed and measured", """\
@@ -264,7 +256,7 @@ with *.""", """\
 examples:
   convcore demo
   convcore --threads 1 demo"""),
-    "config": ("print the build and run-time configuration", """\
+    "config": ("print the build and run-time configuration (OpenMP, threads, SIMD, BLAS)", """\
 Print convcore's version, whether it was built with OpenMP, the thread count it uses
 (set by --threads, OMP_NUM_THREADS or convcore.set_num_threads; default: all cores), the
 SIMD level each kernel runs at (AVX-512, AVX2 or generic, chosen at run time from the

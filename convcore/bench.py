@@ -189,8 +189,8 @@ POOL_CASES = [
 BACKWARD_CASES = [c._replace(target="", large=False) for c in CONV_CASES[:4]]
 _QUICK_BACKWARD = ("resnet_1x1_256to64x56_b8",)
 
-# Shapes the pytest suites under benchmarks/ also time (rows of the README's older
-# tables); `convcore bench` does not run them.
+# Shapes the pytest suites under benchmarks/ also time (rows of the older tables in
+# docs/performance.md); `convcore bench` does not run them.
 EXTRA_CONV_CASES = [
     ConvCase("resnet_1x1_256to64x56", 1, 256, 56, 56, 64, 1, 1),
     ConvCase("resnet_512x7_3x3_b8", 8, 512, 7, 7, 512, 3, 3, padding=1),

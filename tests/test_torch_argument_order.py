@@ -73,3 +73,27 @@ def test_im2col_documents_unfold_order():
     got = convcore.im2col(X, 3, 2, 1, 1)
     assert got.shape == F.unfold(_tensor(X), 3, 2, 1, 1).shape
     assert got.shape != convcore.im2col(X, 3, stride=2, padding=1).shape
+
+
+def test_layers_take_torch_positional_arguments():
+    """convcore.nn layers built with torch.nn's positional arguments compute what torch's
+    do; where torch's next positional argument differs (MaxPool2d's return_indices before
+    ceil_mode), convcore's is keyword-only."""
+    from convcore import nn
+
+    x = X.astype(np.float32)
+    pairs = [
+        (nn.MaxPool2d(3, 2, 1, 2), torch.nn.MaxPool2d(3, 2, 1, 2)),
+        (nn.AvgPool2d(3, 2, 1, True, False, 5), torch.nn.AvgPool2d(3, 2, 1, True, False, 5)),
+        (nn.Flatten(2, 3), torch.nn.Flatten(2, 3)),
+    ]
+    for ours, theirs in pairs:
+        np.testing.assert_allclose(ours(x), theirs(_tensor(x)).numpy(), rtol=1e-6)
+    conv = nn.Conv2d(3, 6, 3, 2, 1, 2, 3, False, rng=0)
+    tconv = torch.nn.Conv2d(3, 6, 3, 2, 1, 2, 3, False)
+    with torch.no_grad():
+        tconv.weight.copy_(_tensor(conv.weight))
+    np.testing.assert_allclose(conv(x), tconv(_tensor(x)).detach().numpy(), rtol=1e-5,
+                               atol=1e-6)
+    with pytest.raises(TypeError):
+        nn.MaxPool2d(3, 2, 1, 1, True)  # torch: return_indices=True; never ceil_mode here
