@@ -8,7 +8,8 @@ Run:
     python benchmarks/table.py conv.json                             # as a table
 
 The layers are ``convcore.bench.CONV_CASES`` (the list ``convcore bench`` times) plus
-``EXTRA_CONV_CASES`` (older rows of the README's tables), in float32 and float64, NCHW.
+``EXTRA_CONV_CASES`` (older rows of the tables in docs/performance.md), in float32 and
+float64, NCHW.
 Implementations: ``direct``, ``im2col``, ``auto`` (``convcore.conv2d(...,
 algorithm=...)``), ``torch`` (``torch.nn.functional.conv2d``, when installed), and for
 one-channel images ``ndimage`` / ``signal`` (``scipy.ndimage.correlate``,

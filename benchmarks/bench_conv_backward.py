@@ -43,7 +43,7 @@ from convcore.bench import (
 )
 
 MAX_FLOPS = 1.0e9
-# the forward layers of the README's backward table
+# the forward layers of the backward table in docs/performance.md
 _SHRUNK = ("vgg_64x224_3x3", "vgg_256x56_3x3", "resnet_128x28_3x3_b8", "resnet_1x1_256to64x56",
            "resnet_512x7_3x3_b8", "alexnet_conv1_11x11_s4", "rgb_stem_3to64x224_3x3",
            "lenet_c1_5x5_b64", "gray_512x512_3x3", "lecture_320x280_2x1", "tiny_8x8_3x3")

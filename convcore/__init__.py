@@ -2,9 +2,15 @@
 
 Conventions follow PyTorch: NCHW arrays, weights (K, C // groups, R, S), and
 "convolution" meaning cross-correlation (no kernel flip).
+
+The submodules ``convcore.nn`` (layers), ``convcore.analysis`` (the cost model) and
+``convcore.dask`` (the same functions over Dask arrays) are imported on first use, as
+``torch.nn`` is after ``import torch``.
 """
 
-from convcore import _isa, analysis
+import importlib
+
+from convcore import _isa
 from convcore._info import config_info, show_config
 from convcore._isa import available_isas, detected_isa, get_isa, set_isa
 from convcore._shapes import conv_output_size
@@ -64,3 +70,17 @@ __all__ = [
 ]
 
 _isa.apply_environment()
+
+# Imported on first attribute access: `import convcore` stays light, and Dask is needed only
+# by those who use convcore.dask.
+_SUBMODULES = ("analysis", "dask", "nn")
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"convcore.{name}")  # also sets the attribute
+    raise AttributeError(f"module 'convcore' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SUBMODULES))

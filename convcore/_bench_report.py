@@ -30,6 +30,19 @@ SCALING_TARGET = 1.8   # speed-up from 1 thread to the run's threads, large laye
 TIE = 1.05             # auto counts as the faster algorithm when within 5% of it
 CALL_OVERHEAD = 16 * 1024  # Python objects of one call, allowed besides workspaces
 CONTENDED = 0.25       # cores other processes kept busy, above which a case is marked
+BUSY_NOTE = ("a multi-threaded call then waits for a core (a scheduler tick, a few ms), so its "
+             "time says more about the load than about the code")
+MATPLOTLIB_MISSING = ('--plot needs matplotlib: pip install matplotlib (in a convcore checkout: '
+                      'pip install -e ".[plot]", which reuses the compiled objects)')
+
+
+def plural(n: int, word: str) -> str:
+    """``"1 thread"``, ``"2 threads"``.
+
+    >>> plural(1, "thread"), plural(2, "thread")
+    ('1 thread', '2 threads')
+    """
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 # ---- targets -------------------------------------------------------------------------------
@@ -166,7 +179,7 @@ def format_bench(report: dict) -> str:
     m = report["machine"]
     torch = report["peers"]["torch"] or "not installed"
     lines = [f"{report.get('command', 'convcore bench')}  ({report['date']})",
-             f"{m['cpu']}, {m['threads']} threads, convcore {m['convcore']} (kernels "
+             f"{m['cpu']}, {plural(m['threads'], 'thread')}, convcore {m['convcore']} (kernels "
              f"{m['simd']}, OpenMP {'yes' if m['openmp'] else 'no'}), torch {torch}, "
              f"scipy {report['peers']['scipy']}"]
     if m.get("others_cores") is not None:
@@ -174,7 +187,7 @@ def format_bench(report: dict) -> str:
                      "busy on average during the run")
     lines.append("\nPeak probe (csrc/peak_probe.c):")
     for t, p in report["peak"].items():
-        lines.append(f"  {t} thread{'s' if t != '1' else ''}: FMA ({p['simd']}) "
+        lines.append(f"  {plural(int(t), 'thread')}: FMA ({p['simd']}) "
                      f"{p['fma_gflops']['float32']:.1f} GFLOP/s float32, "
                      f"{p['fma_gflops']['float64']:.1f} float64; STREAM triad "
                      f"{p['bandwidth_gbps']:.1f} GB/s ({p['buffer_bytes'] // MiB} MiB)")
@@ -204,15 +217,14 @@ def format_bench(report: dict) -> str:
                                      for n in c["mismatched"]))
     if any(_contended(c) for c in report["cases"]):
         lines.append(f"* other processes kept more than {CONTENDED} cores busy on average "
-                     "while this case ran: a multi-threaded call then waits for a core (a "
-                     "scheduler tick, a few ms), so its times say more about the load than "
-                     "about the code")
+                     f"while this case ran: {BUSY_NOTE}")
     mem = report.get("memory")
     if mem:
         e = mem["extra_bytes"]
         lines.append(f"\nim2col workspace on {mem['case']}: {e['batch_1']:,} bytes at batch 1, "
                      f"{e['batch_8']:,} at batch 8 (traced)")
-    lines.append(f"\nTargets (docs/performance.md; float32 unless named, {m['threads']} threads; "
+    lines.append(f"\nTargets (docs/performance.md; float32 unless named, "
+                 f"{plural(m['threads'], 'thread')}; "
                  "value = time ratio, fraction or speed-up):")
     group = None
     for t in report["targets"]:
@@ -240,9 +252,31 @@ def _matplotlib():
     return plt
 
 
+def plot_heading(machine: dict, dtypes: str, date: str) -> str:
+    """The line under a plot's title: machine, ISA level, dtype, threads and date."""
+    return (f"{machine['cpu']} ({plural(machine['cores'], 'core')}), {machine['simd']} kernels, "
+            f"{dtypes}, {plural(machine['threads'], 'thread')}, {date}")
+
+
+def _rate_text(rate: float, unit: str) -> str:
+    """A rate in plain digits: 21.6 kFLOP/s rather than 2.16e-05 GFLOP/s."""
+    prefix, base = unit[0], unit[1:]
+    prefixes = "GMk" if prefix == "G" else prefix
+    for p in prefixes:
+        if rate >= 0.1 or p == prefixes[-1]:
+            return f"{rate:.3g} {p}{base}"
+        rate *= 1e3
+    return f"{rate:.3g} {unit}"
+
+
 def plot_bench(report: dict, path: str) -> None:
-    """Bar charts of throughput per case and implementation (peers beside), one panel per
-    kind and dtype, written to ``path``.
+    """Bar charts of each case's implementations, one panel per kind and dtype, written to
+    ``path``.
+
+    Each bar is an implementation's throughput relative to the fastest of its case
+    (a linear axis from 0: the fastest is 1), with the throughput itself written beside it;
+    ``auto``'s bar names the algorithm it took, and cases during which other processes
+    kept the cores busy are hatched and starred.
 
     Raises
     ------
@@ -251,28 +285,55 @@ def plot_bench(report: dict, path: str) -> None:
     """
     plt = _matplotlib()
     if plt is None:
-        raise RuntimeError("--plot needs matplotlib: pip install 'convcore[plot]'")
+        raise RuntimeError(MATPLOTLIB_MISSING)
     panels: dict[tuple[str, str], list[dict]] = {}
     for c in report["cases"]:
         panels.setdefault((c["kind"], c["dtype"]), []).append(c)
     impls = list(dict.fromkeys(n for c in report["cases"] for n in c["results"]))
     colors = {n: plt.get_cmap("tab10")(i % 10) for i, n in enumerate(impls)}
-    fig, axes = plt.subplots(len(panels), 1, figsize=(14, 4 * len(panels)), squeeze=False)
+    bars = [sum(len(c["results"]) + 1 for c in cases) for cases in panels.values()]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(12, 1.8 + 0.24 * sum(bars)),
+                             squeeze=False, height_ratios=bars)
+    kinds = {"conv": "convolution", "pool": "pooling", "backward": "backward pass"}
+    busy_any = False
     for ax, ((kind, dtype), cases) in zip(axes[:, 0], panels.items(), strict=True):
-        width = 0.8 / max(len(c["results"]) for c in cases)
-        labelled = set()
-        for j, c in enumerate(cases):  # each case's bars side by side, peers last
-            for i, (name, r) in enumerate(c["results"].items()):
+        y, ticks, labels, labelled = 0.0, [], [], set()
+        for c in cases:
+            busy = _contended(c)
+            busy_any |= busy
+            best = max(r["rate"] for r in c["results"].values())
+            names = list(c["results"])
+            ticks.append(y + (len(names) - 1) / 2)
+            labels.append(c["case"] + (" *" if busy else ""))
+            for name in names:
+                r = c["results"][name]
                 label = None if name in labelled else _row_label(name, {"kind": ""})
                 labelled.add(name)
-                ax.bar(j + (i - (len(c["results"]) - 1) / 2) * width, r["rate"], width,
-                       color=colors[name], label=label)
-        ax.set_xticks(range(len(cases)))
-        ax.set_xticklabels([c["case"] for c in cases], rotation=30, ha="right", fontsize=8)
-        ax.set_yscale("log")
-        ax.set_ylabel(cases[0]["unit"])
-        ax.set_title(f"{kind}, {dtype}, {report['machine']['threads']} threads")
-        ax.legend(fontsize=7, ncol=len(labelled))
-    fig.tight_layout()
-    fig.savefig(path)
+                ax.barh(y, r["rate"] / best, 0.85, color=colors[name], label=label,
+                        hatch="///" if busy else None, edgecolor="white" if busy else None)
+                text = _rate_text(r["rate"], c["unit"])
+                if name == "auto" and kind == "conv" and "auto" in c:
+                    text += f"  (auto took {c['auto']['picked']})"
+                ax.text(r["rate"] / best + 0.01, y, text, va="center", fontsize=7)
+                y += 1
+            y += 1
+        ax.set_yticks(ticks)
+        ax.set_yticklabels(labels, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1.45)
+        ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
+        ax.set_xticklabels(["0", "0.25", "0.5", "0.75", "1 = fastest"])
+        ax.axvline(1.0, color="0.6", lw=0.8, ls=":")
+        ax.set_title(f"{kinds.get(kind, kind)}, {dtype}: throughput relative to the fastest "
+                     "implementation of each case (longer is faster)", fontsize=9, loc="left")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    m = report["machine"]
+    dtypes = " and ".join(dict.fromkeys(c["dtype"] for c in report["cases"]))
+    fig.suptitle(f"convcore bench\n{plot_heading(m, dtypes, report['date'])}", fontsize=10)
+    if busy_any:
+        fig.text(0.01, 0.002, f"* hatched: other processes kept more than {CONTENDED} cores "
+                 "busy while the case ran; its times say more about the load than the code",
+                 fontsize=7, va="bottom")
+    fig.tight_layout(rect=(0, 0.015 if busy_any else 0, 1, 1))
+    fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -6,6 +6,7 @@ the data of an array (no copies, no kernel calls).
 
 from __future__ import annotations
 
+import difflib
 import math
 import operator
 import os
@@ -184,3 +185,25 @@ def check_alloc(what: str, shape: tuple, itemsize: int) -> None:
             "bytes: no array that large can exist"
         )
     check_memory(nbytes, f"{what} (shape {shape})")
+
+
+def did_you_mean(value, choices) -> str:
+    """``"; did you mean 'same'?"`` when ``value`` is a near miss of one of ``choices``
+    (another case, a typo), else ``""``: the hint to append to an error message.
+
+    >>> did_you_mean("SAME", ("valid", "same"))
+    "; did you mean 'same'?"
+    >>> did_you_mean("im2cl", ("auto", "direct", "im2col"))
+    "; did you mean 'im2col'?"
+    >>> did_you_mean(3, ("valid", "same"))
+    ''
+    """
+    if not isinstance(value, str):
+        return ""
+    choices = [c for c in choices if isinstance(c, str)]
+    folded = {c.lower(): c for c in choices}
+    match = folded.get(value.strip().lower())
+    if match is None:
+        close = difflib.get_close_matches(value.lower(), list(folded), n=1, cutoff=0.6)
+        match = folded[close[0]] if close else None
+    return f"; did you mean {match!r}?" if match is not None and match != value else ""

@@ -19,6 +19,7 @@ from convcore._checks import (
     as_real_array,
     check_memory,
     compute_dtype,
+    did_you_mean,
     int_tuple,
     padding_pairs,
     same_padding,
@@ -107,7 +108,8 @@ def resolve_padding(padding, sizes, kernels, strides, dilations):
         if padding == "same":
             return tuple(same_padding(n, k, s, d)
                          for n, k, s, d in zip(sizes, kernels, strides, dilations, strict=True))
-        raise ValueError(f"padding must be an int, a tuple, 'valid' or 'same'; got {padding!r}")
+        raise ValueError(f"padding must be an int, a tuple, 'valid' or 'same'; got {padding!r}"
+                         + did_you_mean(padding, ("valid", "same")))
     return padding_pairs(padding, len(sizes))
 
 
@@ -208,6 +210,8 @@ def _validate(nd, x, weight, bias, stride, padding, dilation, groups):
         raise ValueError(
             f"weight has {Cg} input channels per group but input has {C} channels "
             f"(groups={groups}: expected {C // groups} per group)"
+            + (f"; x of shape {x.shape} would match as channels-last (N, H, W, C): pass "
+               "layout='NHWC'" if nd == 2 and x.shape[-1] == Cg * groups else "")
         )
     if any(k < 1 for k in ksizes):
         raise ValueError(f"kernel sizes must be >= 1, got weight shape {weight.shape}")

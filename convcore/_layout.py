@@ -15,7 +15,7 @@ import numpy as np
 
 from convcore import _pool
 from convcore._blas import blas_threads
-from convcore._checks import as_bool, as_real_array, check_memory
+from convcore._checks import as_bool, as_real_array, check_memory, did_you_mean
 from convcore._threads import get_num_threads
 
 LAYOUTS = ("NCHW", "NHWC")
@@ -27,7 +27,8 @@ def check_layout(layout) -> bool:
         return False
     if layout == "NHWC":
         return True
-    raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}")
+    raise ValueError(f"layout must be 'NCHW' or 'NHWC', got {layout!r}"
+                     + did_you_mean(layout, LAYOUTS))
 
 
 def nchw_view(name: str, x) -> np.ndarray:

@@ -28,7 +28,7 @@ import numpy as np
 
 from convcore import _im2col
 from convcore._blas import blas_threads
-from convcore._checks import as_real_array, check_memory
+from convcore._checks import as_real_array, check_memory, did_you_mean
 from convcore._threads import get_num_threads
 from convcore.functional import _contiguous, _Geometry, _prepare, _run_conv
 
@@ -187,7 +187,8 @@ def _conv_backward(nd, grad_output, x, weight, stride, padding, dilation, groups
                                             groups)
     needs = _check_needs(needs)
     if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}"
+                         + did_you_mean(algorithm, ALGORITHMS))
     go = as_real_array("grad_output", grad_output)
     spatial = (g.Wout,) if nd == 1 else (g.Hout, g.Wout)
     expected = (g.N, g.K, *spatial) if batched else (g.K, *spatial)

@@ -51,6 +51,7 @@ import numpy as np
 import convcore
 from convcore import _conv, _peak, _threads
 from convcore._bench_report import (
+    MATPLOTLIB_MISSING,
     PEER_LABELS,
     SINGLE,
     TARGETS,
@@ -192,8 +193,8 @@ POOL_CASES = [
 BACKWARD_CASES = [c._replace(target="", large=False) for c in CONV_CASES[:4]]
 _QUICK_BACKWARD = ("resnet_1x1_256to64x56_b8",)
 
-# Shapes the pytest suites under benchmarks/ also time (rows of the README's older
-# tables); `convcore bench` does not run them.
+# Shapes the pytest suites under benchmarks/ also time (rows of the older tables in
+# docs/performance.md); `convcore bench` does not run them.
 EXTRA_CONV_CASES = [
     ConvCase("resnet_1x1_256to64x56", 1, 256, 56, 56, 64, 1, 1),
     ConvCase("resnet_512x7_3x3_b8", 8, 512, 7, 7, 512, 3, 3, padding=1),
@@ -1046,7 +1047,7 @@ def main(args: argparse.Namespace) -> int:
     """Run ``convcore bench`` with parsed arguments; 0 on success, 1 when a peer's result
     disagreed with convcore's, 2 on bad arguments."""
     if args.plot and _matplotlib() is None:
-        print("convcore bench: --plot needs matplotlib: pip install 'convcore[plot]'",
+        print(f"convcore bench: error: {MATPLOTLIB_MISSING}",
               file=sys.stderr)
         return 2
     try:

@@ -42,7 +42,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from convcore import functional, pooling
-from convcore._checks import as_bool
+from convcore._checks import as_bool, did_you_mean
 
 try:
     import dask.array as da
@@ -50,8 +50,8 @@ try:
     from dask.highlevelgraph import HighLevelGraph
 except ImportError as exc:  # the extra is optional
     raise ImportError(
-        "convcore.dask needs Dask: install it with pip install 'convcore[dask]' "
-        "(dask[array] and distributed)"
+        'convcore.dask needs Dask: pip install "dask[array]" distributed '
+        '(or, in a convcore checkout, pip install -e ".[dask]")'
     ) from exc
 
 __all__ = ["ChannelRechunkWarning", "avg_pool2d", "conv2d", "max_pool2d"]
@@ -264,7 +264,8 @@ def conv2d(x: da.Array, weight: ArrayLike, bias: ArrayLike | None = None,
                                                              stride, padding, dilation,
                                                              groups)
     if algorithm not in functional.ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {functional.ALGORITHMS}, got {algorithm!r}")
+        raise ValueError(f"algorithm must be one of {functional.ALGORITHMS}, got {algorithm!r}"
+                         + did_you_mean(algorithm, functional.ALGORITHMS))
     channel_axis = x.ndim - 3
     if len(x.chunks[channel_axis]) > 1:
         warnings.warn(

@@ -12,7 +12,14 @@ import numpy as np
 from convcore import _conv, _im2col, _layout
 from convcore._auto import choose_algorithm
 from convcore._blas import blas_threads
-from convcore._checks import as_real_array, check_alloc, check_memory, compute_dtype, int_tuple
+from convcore._checks import (
+    as_real_array,
+    check_alloc,
+    check_memory,
+    compute_dtype,
+    did_you_mean,
+    int_tuple,
+)
 from convcore._geometry import (
     ConvGeometry,
     check_out,
@@ -40,7 +47,8 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
     g, x4, w4, bias, dtype, batched = _prepare(nd, x, weight, bias, stride, padding,
                                                 dilation, groups)
     if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}"
+                         + did_you_mean(algorithm, ALGORITHMS))
     if g.nd == 3 and algorithm not in ("auto", "direct"):
         raise ValueError(f"algorithm={algorithm!r} is not available for 3-D convolution; "
                          "use 'direct' or 'auto'")
@@ -268,14 +276,18 @@ def _unfold_geometry(x_shape, kernel_size, stride, padding, dilation):
     return (R, S, *strides, *dilations, pads[0][0], pads[1][0], Hout, Wout)
 
 
-def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
+def im2col(x, kernel_size, dilation=1, padding=0, stride=1):
     """Extract sliding windows into columns, as ``torch.nn.functional.unfold``.
+
+    The arguments come in ``unfold``'s order: ``im2col(x, 3, 2, 1, 1)`` is
+    ``unfold(x, 3, 2, 1, 1)`` (kernel size 3, dilation 2, padding 1, stride 1).
 
     Parameters
     ----------
     x : array_like, shape (N, C, H, W) or (C, H, W)
-    kernel_size, stride, dilation : int or (int, int)
+    kernel_size, dilation : int or (int, int)
     padding : int, (int, int), ((top, bottom), (left, right)), 'valid' or 'same'
+    stride : int or (int, int)
 
     Returns
     -------
@@ -315,16 +327,20 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
     return cols if batched else cols[0]
 
 
-def col2im(cols, output_size, kernel_size, stride=1, padding=0, dilation=1):
+def col2im(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """Sum columns back into images, as ``torch.nn.functional.fold`` (adjoint of im2col).
+
+    The arguments come in ``fold``'s order: ``col2im(cols, (6, 6), 3, 2, 1, 1)`` is
+    ``fold(cols, (6, 6), 3, 2, 1, 1)`` (dilation 2, padding 1, stride 1).
 
     Parameters
     ----------
     cols : array_like, shape (N, C*R*S, L) or (C*R*S, L)
     output_size : int or (int, int)
         The image size (H, W).
-    kernel_size, stride, dilation : int or (int, int)
+    kernel_size, dilation : int or (int, int)
     padding : int, (int, int), ((top, bottom), (left, right)), 'valid' or 'same'
+    stride : int or (int, int)
 
     Returns
     -------

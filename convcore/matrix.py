@@ -17,6 +17,7 @@ from convcore._checks import (
     available_memory,
     check_alloc,
     compute_dtype,
+    did_you_mean,
 )
 from convcore._threads import get_num_threads
 from convcore.functional import _contiguous, _prepare
@@ -91,7 +92,8 @@ def conv_matrix(input_shape, weight, stride=1, padding=0, dilation=1, groups=1, 
         raise ValueError(f"input_shape {input_shape!r} has {c * h * w:,} pixels; an image "
                          "that large cannot exist (more than 2**63 - 1 bytes)")
     if format not in ("csr", "dense"):
-        raise ValueError(f"format must be 'csr' or 'dense', got {format!r}")
+        raise ValueError(f"format must be 'csr' or 'dense', got {format!r}"
+                         + did_you_mean(format, ("csr", "dense")))
     weight = as_real_array("weight", weight)
     image = np.broadcast_to(np.zeros((), compute_dtype(weight)), (1, c, h, w))  # no memory
     g, _, w4, _, dtype, _ = _prepare(2, image, weight, None, stride, padding, dilation, groups)

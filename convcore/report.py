@@ -3,6 +3,7 @@ lecture makes a claim about speed or memory, measured."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import sys
 import time
@@ -10,6 +11,7 @@ import time
 import numpy as np
 
 import convcore
+from convcore._bench_report import CONTENDED
 from convcore._checks import available_memory
 from convcore.analysis import (
     conv_macs,
@@ -267,43 +269,126 @@ def format_report(r: dict) -> str:
     return "\n".join(lines)
 
 
-def plot_report(path: str, quick: bool) -> None:
+def matplotlib_or_message() -> str | None:
+    """None when matplotlib can be imported, else the message saying how to get it."""
+    from convcore._bench_report import MATPLOTLIB_MISSING
+
     try:
-        import matplotlib
+        import matplotlib  # noqa: F401
     except ImportError:
-        raise SystemExit("--plot needs matplotlib: pip install matplotlib") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+        return MATPLOTLIB_MISSING
+    return None
+
+
+def _seconds_label(v: float, _pos=None) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
+        if v >= scale * 0.999:
+            return f"{v / scale:.3g} {unit}"
+    return f"{v:.3g} s"
+
+
+def _count_label(v: float, _pos=None) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if v >= scale:
+            return f"{v / scale:.3g} {unit}"
+    return f"{v:.3g}"
+
+
+def measure_sizes(quick: bool) -> dict:
+    """Median time per call and stored floats of the convolution, its sparse and its dense
+    matrix on n x n images (2x1 edge kernel, float32), with whether other processes kept
+    the cores busy during each timing: the data of :func:`plot_report`."""
+    from convcore.bench import _cpu_clock, _others_cores
 
     sizes = [8, 16, 24, 32] if quick else [8, 16, 32, 48, 64, 96]
-    times = {k: [] for k in ("convolution", "sparse", "dense")}
-    floats = {k: [] for k in times}
+    names = ("convolution", "sparse", "dense")
+    data = {"sizes": sizes, "time_s": {k: [] for k in names}, "busy": {k: [] for k in names},
+            "stored_floats": {k: [] for k in names}}
     rng = np.random.default_rng(2)
     for n in sizes:
         x = rng.standard_normal((1, 1, n, n)).astype(np.float32)
         dense = convcore.conv_matrix((1, n, n), EDGE, format="dense")
         sparse = convcore.conv_matrix((1, n, n), EDGE)
-        times["convolution"].append(_median(lambda x=x: convcore.conv2d(x, EDGE), quick))
-        times["sparse"].append(_median(lambda s=sparse, x=x: s @ x.ravel(), quick))
-        times["dense"].append(_median(lambda d=dense, x=x: d @ x.ravel(), quick))
+        calls = {"convolution": lambda x=x: convcore.conv2d(x, EDGE),
+                 "sparse": lambda s=sparse, x=x: s @ x.ravel(),
+                 "dense": lambda d=dense, x=x: d @ x.ravel()}
+        for k, fn in calls.items():
+            start = _cpu_clock()
+            data["time_s"][k].append(_median(fn, quick))
+            others = _others_cores(start, _cpu_clock())
+            data["busy"][k].append(bool(others is not None and others > CONTENDED))
         for k, c in representation_costs((n, n), (2, 1)).items():
-            floats[k].append(c.stored_floats)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
-    for k in times:
-        a.loglog(sizes, times[k], "o-", label=k)
-        b.loglog(sizes, floats[k], "o-", label=k)
-    a.set(xlabel="image side n (n x n, 2x1 kernel)", ylabel="median time (s)")
-    b.set(xlabel="image side n", ylabel="stored floats")
-    a.legend()
-    b.legend()
+            data["stored_floats"][k].append(c.stored_floats)
+    return data
+
+
+def plot_report(path: str, quick: bool, data: dict | None = None) -> None:
+    """Time per call and stored floats of the three representations against image size,
+    written to ``path`` (PNG).  Log scales (the dense matrix grows as n**4) with plain tick
+    labels; timings taken while other processes kept the cores busy are drawn hollow."""
+    message = matplotlib_or_message()
+    if message:
+        raise SystemExit(message)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    from convcore._bench_report import plot_heading
+    from convcore.bench import _machine
+
+    data = measure_sizes(quick) if data is None else data
+    sizes = data["sizes"]
+    colors = {"convolution": "tab:blue", "sparse": "tab:orange", "dense": "tab:red"}
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.6))
+    busy_any = False
+    for k, color in colors.items():
+        times, busy = data["time_s"][k], data["busy"][k]
+        a.plot(sizes, times, "-", color=color, label=k)
+        for n, t, bz in zip(sizes, times, busy, strict=True):
+            a.plot(n, t, "o", color=color, mfc="white" if bz else color)
+            busy_any |= bz
+        a.annotate(_seconds_label(times[-1]), (sizes[-1], times[-1]), fontsize=8,
+                   xytext=(4, 0), textcoords="offset points", va="center")
+        b.plot(sizes, data["stored_floats"][k], "o-", color=color, label=k)
+        b.annotate(_count_label(data["stored_floats"][k][-1]),
+                   (sizes[-1], data["stored_floats"][k][-1]), fontsize=8, xytext=(4, 0),
+                   textcoords="offset points", va="center")
+    for ax, formatter in ((a, _seconds_label), (b, _count_label)):
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, numticks=12))
+        ax.yaxis.set_major_formatter(FuncFormatter(formatter))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xticks(sizes)
+        ax.set_xlim(sizes[0] - 2, sizes[-1] * 1.15)
+        ax.grid(True, which="major", color="0.9")
+        ax.legend(fontsize=8, loc="upper left")
+    a.set(xlabel="image side n (n x n image, 2x1 kernel)",
+          ylabel="median time per call (log scale)",
+          title="Time per call: the dense product grows as n⁴")
+    b.set(xlabel="image side n", ylabel="stored floats (log scale)",
+          title="Storage: 2 weights, against 2n² and n⁴ matrix entries")
+    a.title.set_fontsize(9)
+    b.title.set_fontsize(9)
+    if busy_any:
+        a.text(0.99, 0.02, "hollow: other processes kept the cores busy\nwhile it was timed",
+               transform=a.transAxes, ha="right", va="bottom", fontsize=7)
+    machine = _machine(convcore.get_num_threads())
+    fig.suptitle("convcore report: a convolution against its sparse and dense matrices\n"
+                 + plot_heading(machine, "float32", datetime.date.today().isoformat()),
+                 fontsize=10)
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def run(quick: bool, json_path: str | None, plot_path: str | None) -> int:
     def progress(msg: str) -> None:
         print(f"  ... {msg}", file=sys.stderr, flush=True)
 
+    if plot_path and matplotlib_or_message():  # before any work runs
+        raise SystemExit(matplotlib_or_message())
     report = build_report(quick, progress)
     print(format_report(report))
     if json_path:

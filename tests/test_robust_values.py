@@ -190,8 +190,10 @@ def _calls(rng, dtype):
         x, 3, 2, 1, return_indices=True, layout="NHWC"), dict(x=r(2, 9, 10, 5)))
     calls["avg_pool2d-nhwc"] = (lambda x: convcore.avg_pool2d(x, 3, 2, 1, layout="NHWC"),
                                 dict(x=r(2, 9, 10, 5)))
-    calls["im2col"] = (lambda x: convcore.im2col(x, (3, 2), 2, 1, (1, 2)), dict(x=x))
-    calls["col2im"] = (lambda c: convcore.col2im(c, (9, 10), (3, 2), 2, 1, (1, 2)),
+    calls["im2col"] = (lambda x: convcore.im2col(x, (3, 2), stride=2, padding=1,
+                                                 dilation=(1, 2)), dict(x=x))
+    calls["col2im"] = (lambda c: convcore.col2im(c, (9, 10), (3, 2), stride=2, padding=1,
+                                                 dilation=(1, 2)),
                        dict(c=r(2, 24, 25)))
     calls["max_pool2d"] = (lambda x: convcore.max_pool2d(x, 3, 2, 1, return_indices=True),
                            dict(x=xp))
@@ -409,10 +411,10 @@ def test_conv_backward_nan_inf_propagate(algorithm, where, seed):
 def test_unfold_fold_nan_inf(dtype, seed):
     rng = np.random.default_rng(200 + seed)
     x = _specials(rng, (2, 3, 7, 9), dtype)
-    cols = convcore.im2col(x, (2, 3), (1, 2), 1, (2, 1))
+    cols = convcore.im2col(x, (2, 3), stride=(1, 2), padding=1, dilation=(2, 1))
     np.testing.assert_array_equal(cols, im2col_ref(x, (2, 3), (1, 2), (2, 1), 1))
     c = _specials(rng, cols.shape, dtype)
-    back = convcore.col2im(c, (7, 9), (2, 3), (1, 2), 1, (2, 1))
+    back = convcore.col2im(c, (7, 9), (2, 3), stride=(1, 2), padding=1, dilation=(2, 1))
     assert_close(back, col2im_ref(c, (7, 9), (2, 3), (1, 2), (2, 1), 1), dtype, terms=6)
 
 

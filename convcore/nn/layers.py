@@ -237,7 +237,7 @@ class MaxPool2d(_Pool2d):
     (1, 64, 150, 200)
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, *, ceil_mode=False):
         super().__init__()
         self._check_common(kernel_size, stride, padding, ceil_mode)
         self.dilation = int_tuple("dilation", dilation, 2)
