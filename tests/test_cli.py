@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from convcore import _cli
+from convcore.nn.models import MODELS
 from convcore.nn.spec import BUILTIN_SPECS, SPEC_GRAMMAR
 
 COMMANDS = ["report", "summary", "bench", "demo", "config"]
@@ -93,10 +94,10 @@ def test_summary_binary_file(tmp_path, capsys):
 
 
 def test_summary_unknown_name_and_missing_file_differ(tmp_path, capsys):
-    code, _, err = _run(["summary", "vgg19"], capsys)
+    code, _, err = _run(["summary", "vgg20"], capsys)
     assert code == 2
-    assert "unknown network 'vgg19'; did you mean 'vgg16'?" in err
-    assert all(name in err for name in BUILTIN_SPECS)
+    assert "unknown network 'vgg20'; did you mean 'vgg19'?" in err
+    assert all(name in err for name in MODELS)
     missing = tmp_path / "missing.txt"
     code, _, err2 = _run(["summary", str(missing)], capsys)
     assert code == 2 and f"no such file: {missing}" in err2
