@@ -4,12 +4,17 @@ register tile the direct kernel would use at the active SIMD level.
 Times are estimated in CPU cycles of one core, in units where the core retires two
 vector FMAs per cycle (every x86 core convcore targets, and the larger AArch64 ones):
 
-- **direct**: one reduction step (input channel c, outer tap u, tap s) of a register tile
-  of kb output channels x nv vectors issues kb * nv FMAs, nv input loads (two and a
-  shuffle at stride 2, one load per lane at larger strides) and kb weight broadcasts.  It
-  takes the longest of: the FMAs at 2 per cycle, the loads at 2 per cycle, the shuffles
-  at 1 per cycle, and the FMA latency (4 cycles) that each accumulator chain waits.  The
-  useful share of the tile is the channels and columns it really covers.
+- **direct**, tiles along output columns: one reduction step (input channel c, outer tap
+  u, tap s) of a register tile of kb output channels x nv vectors issues kb * nv FMAs,
+  nv input loads (two and a shuffle at stride 2, one load per lane at larger strides)
+  and kb weight broadcasts.  It takes the longest of: the FMAs at 2 per cycle, the loads
+  at 2 per cycle, the shuffles at 1 per cycle, and the FMA latency (4 cycles) that each
+  accumulator chain waits.  The useful share of the tile is the channels and columns it
+  really covers.
+- **direct**, tiles along output channels (many channels per group): a step of pix
+  pixels x nv vectors of channels issues pix * nv FMAs, nv weight loads and pix input
+  broadcasts, whatever the stride; each tile ends with a transposed store of its
+  kb * pix outputs.
 - **im2col**: the copy of the column matrix (skipped by 1x1 stride-1 layers, whose
   column matrix is the input itself) plus a GEMM at a fraction of the FMA peak that
   falls when one of its dimensions is short (BLAS micro-kernels are about 16 x 6 to
@@ -31,6 +36,7 @@ from convcore._geometry import ConvGeometry, gemm_fits, pointwise
 FMA_PER_CYCLE = 2
 LOADS_PER_CYCLE = 2
 SHUFFLES_PER_CYCLE = 1
+STORES_PER_CYCLE = 1
 FMA_LATENCY = 4
 # Share of the FMA peak the direct kernel's steady state reaches besides what the
 # issue model counts (loop control, edge tiles, L2 traffic of the input rows).
@@ -43,18 +49,23 @@ COPY_CYCLES_PER_VECTOR = 1.5
 
 
 def _direct_cycles(g: ConvGeometry, plan: dict) -> float:
-    kb, nv, lanes = plan["kb"], plan["nv"], plan["lanes"]
+    kb, nv, lanes, pix = plan["kb"], plan["nv"], plan["lanes"], plan["pix"]
+    kg = g.K // g.groups
+    blocks = math.ceil(kg / kb)
+    rows = g.N * g.groups * math.prod(g.out[:-1])
+    steps = (g.C // g.groups) * math.prod(g.kernel)
+    if pix:  # vectorised along output channels: broadcasts of inputs, vectors of weights
+        step = max(pix * nv / FMA_PER_CYCLE, (nv + pix) / LOADS_PER_CYCLE, FMA_LATENCY)
+        tiles = math.ceil(g.Wout / pix)
+        store = kb * pix / STORES_PER_CYCLE  # the transposed store of each tile
+        return rows * blocks * tiles * (steps * step + store) / DIRECT_OVERHEAD
     sw = g.stride[-1]
     loads_per_vector = 1 if sw == 1 else 2 if sw == 2 else lanes
     shuffles = nv if sw == 2 else 0
     step = max(kb * nv / FMA_PER_CYCLE, (nv * loads_per_vector + kb) / LOADS_PER_CYCLE,
                shuffles / SHUFFLES_PER_CYCLE, FMA_LATENCY)
-    kg = g.K // g.groups
-    blocks = math.ceil(kg / kb)
-    tiles_per_row = math.ceil(g.Wout / (nv * lanes))
-    rows = g.N * g.groups * math.prod(g.out[:-1])
-    steps = (g.C // g.groups) * math.prod(g.kernel)
-    return rows * blocks * tiles_per_row * steps * step / DIRECT_OVERHEAD
+    tiles = math.ceil(g.Wout / (nv * lanes))
+    return rows * blocks * tiles * steps * step / DIRECT_OVERHEAD
 
 
 def _gemm_efficiency(m: int, n: int, k: int) -> float:

@@ -23,7 +23,7 @@ cdef extern from "convcore.h" nogil:
         Py_ssize_t pad[3]
 
     ctypedef struct cc_conv_direct_plan:
-        int tile, kb, nv, lanes
+        int tile, kb, nv, lanes, pix
         Py_ssize_t items
         Py_ssize_t pack_size
         Py_ssize_t rows_size

@@ -99,12 +99,13 @@ _TILE_ROLES = ("big", "big_narrow", "mid", "one", "one_narrow", "channels")
 def direct_plan(object geom, dtype):
     """The register tile the direct kernel would use for ``geom`` at the active SIMD
     level: a dict with the tile's role, output channels (kb), vectors (nv), lanes per
-    vector, and the number of work items."""
+    vector, pixels per tile (tiles vectorised along output channels, else 0) and the
+    number of work items."""
     cdef cc_conv_geometry g = conv_geometry(geom)
     cdef cc_conv_direct_plan plan
     cc_conv_direct_plan_make(&g, np.dtype(dtype).itemsize, &plan)
     return {"tile": _TILE_ROLES[plan.tile], "kb": plan.kb, "nv": plan.nv,
-            "lanes": plan.lanes, "items": plan.items}
+            "lanes": plan.lanes, "pix": plan.pix, "items": plan.items}
 
 
 def direct_tile(dtype):

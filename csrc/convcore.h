@@ -64,6 +64,7 @@ typedef struct {
     int tile;               /* which of its tiles (internal) */
     int kb;                 /* output channels per register tile */
     int nv, lanes;          /* vectors per tile row, elements per vector */
+    int pix;                /* tiles along output channels: pixels per tile (else 0) */
     ptrdiff_t nkb;          /* channel blocks per group */
     ptrdiff_t kchunks;      /* channel blocks split into this many items */
     ptrdiff_t nbands;       /* bands of output rows per image */

@@ -64,6 +64,7 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
     p->tile = tile;
     p->kb = isa->tiles[tile].kb ? isa->tiles[tile].kb : kb_cv;
     p->nv = isa->tiles[tile].nv;
+    p->pix = isa->tiles[tile].pix;
     p->lanes = lanes;
     p->nkb = (Kg + p->kb - 1) / p->kb;
     const ptrdiff_t rows = outer_rows(g, g->out), U = outer_rows(g, g->kernel);
