@@ -10,7 +10,7 @@ The submodules ``convcore.nn`` (layers), ``convcore.analysis`` (the cost model) 
 
 import importlib
 
-from convcore import _isa
+from convcore import _isa  # first: it caps the peers' ISA before OpenBLAS loads
 from convcore._info import config_info, show_config
 from convcore._isa import available_isas, detected_isa, get_isa, set_isa
 from convcore._shapes import conv_output_size

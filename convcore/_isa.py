@@ -12,8 +12,28 @@ import os
 
 # From the portable 16-byte kernels (SSE2 on x86-64, NEON on AArch64) to AVX-512.
 ISA_LEVELS = ("generic", "avx2", "avx512")
+# With CONVCORE_ISA set, the libraries measured beside convcore are held to the same level
+# (unless their own variables are set): OpenBLAS (im2col's GEMMs), and PyTorch's oneDNN
+# and ATen when they are imported later (their documented caps).
+_PEER_CAPS = {
+    "avx2": {"OPENBLAS_CORETYPE": "Haswell", "ONEDNN_MAX_CPU_ISA": "AVX2",
+             "ATEN_CPU_CAPABILITY": "avx2"},
+    "generic": {"OPENBLAS_CORETYPE": "Nehalem", "ONEDNN_MAX_CPU_ISA": "SSE41",
+                "ATEN_CPU_CAPABILITY": "default"},
+}
+
+
+def cap_peers_from_environment() -> None:
+    """Set the peers' ISA caps for the level ``CONVCORE_ISA`` names, before OpenBLAS
+    loads (called first thing at import)."""
+    level = os.environ.get("CONVCORE_ISA", "").strip().lower()
+    for name, value in _PEER_CAPS.get(level, {}).items():
+        os.environ.setdefault(name, value)
 # The extension modules whose kernels have per-ISA builds.
 _MODULES = ("convcore._conv", "convcore._pool", "convcore._peak")
+
+
+cap_peers_from_environment()
 
 
 def _modules():

@@ -210,11 +210,27 @@ def test_channel_vectorised_tiles_match_reference(isa, case, dtype, rng):
     nd = len(xs) - 2
     x, w = random_array(rng, xs, dtype, "strided"), random_array(rng, ws, dtype)
     b = random_array(rng, ws[:1], dtype)
-    to_pairs = (lambda p: tuple((q, q) if np.isscalar(q) else q for q in
-                                ((p,) * nd if np.isscalar(p) else p)))
+    per_dim = [padding] * nd if np.isscalar(padding) else padding
     g = dict(stride=(stride,) * nd if np.isscalar(stride) else stride,
              dilation=(dilation,) * nd if np.isscalar(dilation) else dilation,
-             padding=to_pairs(padding), groups=groups)
+             padding=tuple((q, q) if np.isscalar(q) else q for q in per_dim), groups=groups)
     ref = _reference(nd, x, w, b, g)
     got = CONV[nd](x, w, b, algorithm="direct", out=_poisoned(ref.shape, dtype), **g)
     assert_close(got, ref, dtype, terms=int(np.prod(ws[1:])), err_msg=isa)
+
+
+def test_environment_variable_caps_openblas_too():
+    """CONVCORE_ISA=generic holds the BLAS of the im2col route to a pre-AVX core as well,
+    unless OPENBLAS_CORETYPE says otherwise."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    r = subprocess.run([sys.executable, "-c", "import convcore, os; "
+                        "print(os.environ['OPENBLAS_CORETYPE'], os.environ['ONEDNN_MAX_CPU_ISA'])"],
+                       capture_output=True, text=True, timeout=120,
+                       env={**env, "CONVCORE_ISA": "generic"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["Nehalem", "SSE41"]
+    r = subprocess.run([sys.executable, "-c", "import convcore, os; "
+                        "print(os.environ['OPENBLAS_CORETYPE'])"], capture_output=True,
+                       text=True, timeout=120,
+                       env={**env, "CONVCORE_ISA": "generic", "OPENBLAS_CORETYPE": "Zen"})
+    assert r.stdout.strip() == "Zen"
