@@ -4,8 +4,9 @@ The C sources under csrc/ (every ``csrc/**/*.c`` except csrc/tests, csrc/fuzz an
 programs with a ``main()``) are compiled once each into one static library,
 ``libconvcore.a``, that every extension links; the objects of the library and of the
 extensions are compiled in parallel (``-j``; default: all cores). A rebuild compiles only
-what changed: each object is kept in build/ with the headers it included, and a change of
-compiler, flags, Python, NumPy or Cython rebuilds everything.
+what changed: each object is kept in build/objects.* with the headers it included (for
+wheel, editable and in-place builds alike), and a change of compiler, flags, Python, NumPy
+or Cython rebuilds everything.
 
 Environment switches (all optional):
 
@@ -38,6 +39,9 @@ ROOT = Path(__file__).resolve().parent
 CSRC = "csrc"
 # Folders of csrc/ that hold programs or build output, not library code.
 NOT_LIBRARY = {"tests", "fuzz", "build"}
+# Where objects, dependency lists and the library are kept between builds of every kind
+# (wheel, editable, build_ext --inplace).
+OBJECTS = ROOT / "build" / f"objects.{sysconfig.get_platform()}-{sys.implementation.cache_tag}"
 _MAIN = re.compile(r"^\s*int\s+main\s*\(", re.MULTILINE)
 
 
@@ -111,23 +115,25 @@ directives = {
     "initializedcheck": _flag("CONVCORE_CYTHON_CHECKS"),
 }
 
-# Anything that changes what a compiled file means: when it differs from the last build,
-# everything is rebuilt (the generated C and every object).
-SIGNATURE = hashlib.sha256(
-    json.dumps(
-        [
-            cflags,
-            bridge_cflags,
-            ldflags,
-            directives,
-            sys.version,
-            numpy.__version__,
-            Cython.__version__,
-            os.environ.get("CC", ""),
-            os.environ.get("CFLAGS", ""),
-        ]
-    ).encode()
-).hexdigest()[:16]
+
+def _signature(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
+
+
+# What a compiled file means besides its sources: when it differs from the last build, the
+# files it covers are rebuilt. The C library depends on the compiler and its flags only
+# (so its objects serve every Python and NumPy, isolated build or not); the bridges also on
+# Python, NumPy, Cython and the directives.
+LIBRARY_SIGNATURE = _signature(cflags, os.environ.get("CC", ""), os.environ.get("CFLAGS", ""))
+SIGNATURE = _signature(
+    LIBRARY_SIGNATURE,
+    bridge_cflags,
+    ldflags,
+    directives,
+    sys.version,
+    numpy.__version__,
+    Cython.__version__,
+)
 
 
 def _jobs(requested) -> int:
@@ -170,20 +176,27 @@ class BuildExt(build_ext):
 
     def build_extensions(self):
         self.check_extensions_list(self.extensions)
-        temp = Path(self.build_temp).resolve()
+        # Not self.build_temp: pip's editable installs set it to a fresh temporary folder,
+        # which would recompile everything for every `pip install -e ".[extra]"`.
+        temp = OBJECTS
         stamp = temp / "convcore-build.json"
         previous = json.loads(stamp.read_text()) if stamp.exists() else {}
-        force = bool(self.force) or previous.get("signature") != SIGNATURE
-        seconds = previous.get("seconds", {})
         cc = list(self.compiler.compiler_so)
+        signatures = {
+            "library": _signature(LIBRARY_SIGNATURE, cc),
+            "bridges": _signature(SIGNATURE, [a for a in cc if not a.startswith("-I")]),
+        }
+        previous_signatures = previous.get("signatures", {})
+        forced = {k for k, v in signatures.items() if self.force or previous_signatures.get(k) != v}
+        seconds = previous.get("seconds", {})
 
-        jobs = []  # (source, object, extra arguments)
+        jobs = []  # (source, object, extra arguments, part)
         lib_objects = []
         for src in library_sources():
             flat = "__".join(Path(src).relative_to(CSRC).with_suffix(".o").parts)
             obj = temp / "libconvcore" / flat
             lib_objects.append(obj)
-            jobs.append((Path(src), obj, ["-I" + CSRC] + cflags))
+            jobs.append((Path(src), obj, ["-I" + CSRC] + cflags, "library"))
         ext_objects = {}
         for ext in self.extensions:
             args = [f"-I{d}" for d in ext.include_dirs + self.compiler.include_dirs]
@@ -193,10 +206,10 @@ class BuildExt(build_ext):
             for src in ext.sources:
                 obj = temp / "extensions" / Path(src).with_suffix(".o")
                 objs.append(obj)
-                jobs.append((Path(src), obj, args))
+                jobs.append((Path(src), obj, args, "bridges"))
             ext_objects[ext.name] = objs
 
-        todo = [j for j in jobs if force or _stale(j[1], ROOT / j[0])]
+        todo = [j for j in jobs if j[3] in forced or _stale(j[1], ROOT / j[0])]
 
         # Longest first, so that the cores finish together: the time each file took last
         # time, else the kernels that instantiate templates (the slow ones), then by size.
@@ -219,7 +232,7 @@ class BuildExt(build_ext):
         start = time.perf_counter()
 
         def compile_one(job):
-            src, obj, args = job
+            src, obj, args, _ = job
             t0 = time.perf_counter()
             obj.parent.mkdir(parents=True, exist_ok=True)
             cmd = (
@@ -242,9 +255,11 @@ class BuildExt(build_ext):
             print(f"convcore: compiled in {time.perf_counter() - start:.1f} s", file=sys.stderr)
 
         lib = temp / "libconvcore.a"
+        members = [o.name for o in lib_objects]
         if (
-            force
+            "library" in forced
             or not lib.exists()
+            or previous.get("library_members") != members  # a file added or removed
             or any(o.stat().st_mtime > lib.stat().st_mtime for o in lib_objects)
         ):
             lib.unlink(missing_ok=True)
@@ -256,7 +271,7 @@ class BuildExt(build_ext):
             target = Path(self.get_ext_fullpath(ext.name))
             inputs = ext_objects[ext.name] + [lib]
             if (
-                not force
+                not forced
                 and target.exists()
                 and all(i.stat().st_mtime <= target.stat().st_mtime for i in inputs)
             ):
@@ -272,7 +287,11 @@ class BuildExt(build_ext):
                 target_lang="c",
             )
         stamp.parent.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(json.dumps({"signature": SIGNATURE, "seconds": seconds}, indent=1))
+        stamp.write_text(
+            json.dumps(
+                {"signatures": signatures, "library_members": members, "seconds": seconds}, indent=1
+            )
+        )
 
 
 def ext(name: str) -> Extension:

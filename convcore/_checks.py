@@ -204,6 +204,6 @@ def did_you_mean(value, choices) -> str:
     folded = {c.lower(): c for c in choices}
     match = folded.get(value.strip().lower())
     if match is None:
-        close = difflib.get_close_matches(value.lower(), list(folded), n=1, cutoff=0.6)
+        close = difflib.get_close_matches(value.lower(), list(folded), n=1, cutoff=0.75)
         match = folded[close[0]] if close else None
     return f"; did you mean {match!r}?" if match is not None and match != value else ""

@@ -135,9 +135,10 @@ def _spec_text(arg: str) -> str:
     if looks_like_path and not re.search(r"[\s,\[]", arg):
         raise CommandError(f"no such file: {arg}")
     if _WORD.fullmatch(arg) and arg.lower() not in BUILTIN_NETWORKS:
-        raise CommandError(f"unknown network {arg!r}{did_you_mean(arg, BUILTIN_NETWORKS)}: the "
+        hint = did_you_mean(arg, BUILTIN_NETWORKS)
+        raise CommandError(f"unknown network {arg!r}{hint + ' ' if hint else '. '}The "
                            f"built-in networks are {names}; otherwise give a text or JSON "
-                           "spec or a file holding one (convcore summary --help)")
+                           "spec, or a file holding one (convcore summary --help)")
     return arg
 
 

@@ -94,9 +94,9 @@ def test_summary_binary_file(tmp_path, capsys):
 
 
 def test_summary_unknown_name_and_missing_file_differ(tmp_path, capsys):
-    code, _, err = _run(["summary", "vgg20"], capsys)
+    code, _, err = _run(["summary", "resnet19"], capsys)
     assert code == 2
-    assert "unknown network 'vgg20'; did you mean 'vgg19'?" in err
+    assert "unknown network 'resnet19'; did you mean 'resnet18'?" in err
     assert all(name in err for name in MODELS)
     missing = tmp_path / "missing.txt"
     code, _, err2 = _run(["summary", str(missing)], capsys)
