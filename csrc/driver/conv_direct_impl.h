@@ -23,6 +23,54 @@ void FN(cc_conv_direct_pack)(const cc_conv_geometry *g, const cc_conv_direct_pla
         }
 }
 
+/* Tiles along output channels compute PIX pixels at a time and read scalars: their
+ * edge tiles would check every value.  So a band's input rows (all channels of the group)
+ * are copied once into rows padded with zeros on both sides and wide enough for every
+ * tile, plus one row of zeros for the padding rows; the row table is remapped to them and
+ * every tile runs as an interior one.  The sums are unchanged (the padding is still
+ * multiplied as zeros).  Without memory for the copy the tiles read the input as it is. */
+static void FN(pad_band)(ROW_ARGS *a, const ptrdiff_t *rows, ptrdiff_t n, int pix,
+                         REAL **padded, ptrdiff_t **padded_rows)
+{
+    const ptrdiff_t tiles = (a->Wout + pix - 1) / pix;
+    const ptrdiff_t need = (tiles * pix - 1) * a->sw + (a->S - 1) * a->dw + 1;
+    const ptrdiff_t Wp = need > a->pad_w + a->W ? need : a->pad_w + a->W;
+    ptrdiff_t *map = malloc((size_t)(2 * n + 1) * sizeof *map);
+    if (!map)
+        return;
+    ptrdiff_t *slot_off = map + n, nslots = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        ptrdiff_t s = 0;
+        while (s < nslots && slot_off[s] != rows[i])
+            s++;
+        if (s == nslots && rows[i] >= 0)
+            slot_off[nslots++] = rows[i];
+        map[i] = rows[i] >= 0 ? s : -1;
+    }
+    const ptrdiff_t cstride = (nslots + 1) * Wp; /* the last slot is the row of zeros */
+    REAL *buf = malloc((size_t)(a->Cg * cstride) * sizeof *buf);
+    if (!buf) {
+        free(map);
+        return;
+    }
+    for (ptrdiff_t c = 0; c < a->Cg; c++) {
+        REAL *dst = buf + c * cstride;
+        const REAL *src = a->x + c * a->x_cstride;
+        for (ptrdiff_t s = 0; s <= nslots; s++, dst += Wp) {
+            memset(dst, 0, (size_t)Wp * sizeof *dst);
+            if (s < nslots)
+                memcpy(dst + a->pad_w, src + slot_off[s], (size_t)a->W * sizeof *dst);
+        }
+    }
+    for (ptrdiff_t i = 0; i < n; i++)
+        map[i] = (map[i] >= 0 ? map[i] : nslots) * Wp;
+    a->x_cstride = cstride;
+    a->W = Wp;
+    a->pad_w = 0;
+    *padded = buf;
+    *padded_rows = map;
+}
+
 void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan *p,
                             const REAL *x, const REAL *wpack, const ptrdiff_t *rows,
                             const REAL *bias, REAL *y, ptrdiff_t item_lo, ptrdiff_t item_hi,
@@ -66,6 +114,15 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
         a.U = U; a.Cg = Cg; a.W = W; a.S = S;
         a.sw = g->stride[nd - 1]; a.dw = g->dilation[nd - 1]; a.pad_w = g->pad[nd - 1];
         a.Wout = Wout; a.x_cstride = x_cstride; a.y_kstride = y_kstride;
+        const ptrdiff_t *band_rows = rows + o_lo * U;
+        REAL *padded = NULL;
+        ptrdiff_t *padded_rows = NULL;
+        if (p->pix)
+            FN(pad_band)(&a, band_rows, (o_hi - o_lo) * U, p->pix, &padded, &padded_rows);
+        if (padded) {
+            a.x = padded;
+            band_rows = padded_rows;
+        }
         for (ptrdiff_t blk = kb_lo; blk < kb_hi; blk++) {
             const ptrdiff_t k = grp * Kg + blk * KB;
             const int kb = (int)(Kg - blk * KB < KB ? Kg - blk * KB : KB);
@@ -73,10 +130,12 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
             a.bias = bias ? bias + k : NULL;
             REAL *yk = y + (n * g->K + k) * y_kstride;
             for (ptrdiff_t o = o_lo; o < o_hi; o++) {
-                a.rows = rows + o * U;
+                a.rows = band_rows + (o - o_lo) * U;
                 row(&a, yk + o * Wout, kb);
             }
         }
+        free(padded);
+        free(padded_rows);
     }
 }
 
