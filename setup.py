@@ -79,6 +79,14 @@ KERNELS = [
     "conv2d_gemm.c",
 ]
 
+WINOGRAD = [
+    "cpu_features.c",
+    "winograd.c",
+    "winograd_generic.c",
+    "winograd_avx2.c",
+    "winograd_avx512.c",
+]
+
 POOLING = [
     "cpu_features.c",
     "pool2d_avx512.c",
@@ -109,6 +117,7 @@ extensions = [
     ext("_pool", POOLING),
     ext("_matrix", ["conv_matrix.c"]),
     ext("_peak", ["cpu_features.c", "peak_probe.c"]),
+    ext("_winograd", WINOGRAD),
 ]
 
 setup(ext_modules=cythonize(extensions, compiler_directives=directives))

@@ -26,6 +26,7 @@ from convcore.pooling import (
     max_pool2d,
     max_pool2d_backward,
 )
+from convcore.winograd import winograd_weights
 
 __all__ = [
     "__version__",
@@ -55,4 +56,5 @@ __all__ = [
     "relu",
     "set_num_threads",
     "show_config",
+    "winograd_weights",
 ]

@@ -27,7 +27,7 @@ from convcore._checks import (
 from convcore._shapes import output_length
 from convcore._threads import get_num_threads
 
-ALGORITHMS = ("auto", "direct", "im2col", "sparse")
+ALGORITHMS = ("auto", "direct", "im2col", "sparse", "winograd", "fft")
 _INT32_MAX = 2**31 - 1
 _NO_BIAS = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}
 
@@ -280,6 +280,14 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
         _conv.conv2d_direct(xc, wc, bc, y4, g.bridge(), n_threads)
     elif algorithm == "sparse":
         _run_sparse(g, xc, wc, bc, y4)
+    elif algorithm == "winograd":
+        from convcore import winograd
+
+        winograd.run_conv(nd, g, xc, wc, bc, y4, n_threads)
+    elif algorithm == "fft":
+        from convcore import fft
+
+        fft.run_conv(nd, g, xc, wc, bc, y4, n_threads)
     elif y.size:
         _run_gemm(g, xc, wc, bc, y4, n_threads)
     return y

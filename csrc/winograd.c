@@ -1,0 +1,80 @@
+/* Winograd convolution: work partition, workspace sizes and the per-ISA dispatch. */
+#include "winograd.h"
+
+/* Workspace budget per thread: the transformed input tiles V (alpha^2 x Cg x T) and the
+ * products M (alpha^2 x Kg x T) of one block stay within ~2 MiB (an L2-sized slab),
+ * while T stays at least 32 wide so that each of the alpha^2 GEMMs amortises the
+ * packing of its Kg x Cg weight matrix over enough tiles. */
+#define CC_WG_BUDGET_BYTES (8 * 1024 * 1024)
+#define CC_WG_MIN_BLOCK 64
+#define CC_WG_MAX_BLOCK 512
+
+static ptrdiff_t wg_alpha2(const cc_conv2d_geometry *g, int m)
+{
+    ptrdiff_t a = m + 2;
+    return g->R == 1 ? a : a * a;
+}
+
+static ptrdiff_t wg_tiles(const cc_conv2d_geometry *g, int m)
+{
+    ptrdiff_t mh = g->R == 1 ? 1 : m;
+    return g->N * ((g->Hout + mh - 1) / mh) * ((g->Wout + m - 1) / m);
+}
+
+ptrdiff_t cc_winograd_tile_block(const cc_conv2d_geometry *g, int m, size_t itemsize)
+{
+    ptrdiff_t per_tile = wg_alpha2(g, m) * (g->C / g->groups + g->K / g->groups) *
+                         (ptrdiff_t)itemsize;
+    ptrdiff_t t = CC_WG_BUDGET_BYTES / (per_tile > 0 ? per_tile : 1), tiles = wg_tiles(g, m);
+    t -= t % 8;
+    if (t < CC_WG_MIN_BLOCK)
+        t = CC_WG_MIN_BLOCK;
+    if (t > CC_WG_MAX_BLOCK)
+        t = CC_WG_MAX_BLOCK;
+    if (t > tiles)
+        t = tiles;
+    return t > 0 ? t : 1;
+}
+
+ptrdiff_t cc_winograd_work_items(const cc_conv2d_geometry *g, int m, size_t itemsize)
+{
+    ptrdiff_t t = cc_winograd_tile_block(g, m, itemsize);
+    return g->groups * ((wg_tiles(g, m) + t - 1) / t);
+}
+
+ptrdiff_t cc_winograd_workspace_per_thread(const cc_conv2d_geometry *g, int m,
+                                           size_t itemsize)
+{
+    return wg_alpha2(g, m) * (g->C / g->groups + g->K / g->groups) *
+           cc_winograd_tile_block(g, m, itemsize);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#define CC_WG_DISPATCH(T, sfx, GEMM)                                                        \
+    void cc_conv2d_winograd_##sfx(const cc_conv2d_geometry *g, int m, const T *x,           \
+                                  const T *u, const T *bias, T *y, T *ws, GEMM gemm,        \
+                                  int n_threads)                                            \
+    {                                                                                       \
+        switch (cc_simd_active()) {                                                         \
+        case CC_SIMD_AVX512:                                                                \
+            cc_conv2d_winograd_##sfx##_avx512(g, m, x, u, bias, y, ws, gemm, n_threads);    \
+            break;                                                                          \
+        case CC_SIMD_AVX2:                                                                  \
+            cc_conv2d_winograd_##sfx##_avx2(g, m, x, u, bias, y, ws, gemm, n_threads);      \
+            break;                                                                          \
+        default:                                                                            \
+            cc_conv2d_winograd_##sfx##_generic(g, m, x, u, bias, y, ws, gemm, n_threads);   \
+        }                                                                                   \
+    }
+#else
+#define CC_WG_DISPATCH(T, sfx, GEMM)                                                        \
+    void cc_conv2d_winograd_##sfx(const cc_conv2d_geometry *g, int m, const T *x,           \
+                                  const T *u, const T *bias, T *y, T *ws, GEMM gemm,        \
+                                  int n_threads)                                            \
+    {                                                                                       \
+        cc_conv2d_winograd_##sfx##_generic(g, m, x, u, bias, y, ws, gemm, n_threads);       \
+    }
+#endif
+
+CC_WG_DISPATCH(float, f32, cc_sgemm_fn)
+CC_WG_DISPATCH(double, f64, cc_dgemm_fn)
