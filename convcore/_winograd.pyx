@@ -18,6 +18,10 @@ cdef extern from "winograd.h" nogil:
     Py_ssize_t cc_winograd_work_items(const cc_conv2d_geometry *g, int m, size_t itemsize)
     Py_ssize_t cc_winograd_workspace_per_thread(const cc_conv2d_geometry *g, int m,
                                                 size_t itemsize)
+    void cc_winograd_weights_f32(int m, Py_ssize_t K, Py_ssize_t Cg, Py_ssize_t groups,
+                                 Py_ssize_t R, const float *w, float *u, int n_threads)
+    void cc_winograd_weights_f64(int m, Py_ssize_t K, Py_ssize_t Cg, Py_ssize_t groups,
+                                 Py_ssize_t R, const double *w, double *u, int n_threads)
     void cc_conv2d_winograd_f32(const cc_conv2d_geometry *g, int m, const float *x,
                                 const float *u, const float *bias, float *y,
                                 float *workspace, cc_sgemm_fn gemm, int n_threads)
@@ -41,6 +45,18 @@ def winograd_plan(tuple xshape, tuple wshape, tuple geom, int m, int itemsize):
     cdef cc_conv2d_geometry g = make_geometry(xshape, wshape, geom)
     return (cc_winograd_work_items(&g, m, itemsize),
             cc_winograd_workspace_per_thread(&g, m, itemsize))
+
+
+def winograd_weights(const floating[:, :, :, ::1] w, floating[:, :, :, ::1] u, int m,
+                     Py_ssize_t groups, int n_threads):
+    """u (groups, AA, Kg, Cg) = the transform of w (K, Cg, R, 3), R = 3 or 1."""
+    with nogil:
+        if floating is float:
+            cc_winograd_weights_f32(m, w.shape[0], w.shape[1], groups, w.shape[2],
+                                    &w[0, 0, 0, 0], &u[0, 0, 0, 0], n_threads)
+        else:
+            cc_winograd_weights_f64(m, w.shape[0], w.shape[1], groups, w.shape[2],
+                                    &w[0, 0, 0, 0], &u[0, 0, 0, 0], n_threads)
 
 
 def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] u,

@@ -192,6 +192,11 @@ def choose_algorithm(g: _Geometry) -> str:
     narrow outputs with many channels,
     where a GEMM tile over all pixels uses the vector lanes better; direct otherwise.
     """
+    from convcore.analysis import _choose_fast_algorithm
+
+    fast = _choose_fast_algorithm(g)
+    if fast is not None:
+        return fast
     reduction = (g.C // g.groups) * g.R * g.S
     if reduction <= 32 or not _gemm_fits(g):
         return "direct"

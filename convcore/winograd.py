@@ -9,10 +9,10 @@ transformed back (``A^T M A``).  F(4x4, 3x3) does 36 multiplications per tile an
 channel pair where the direct method does 144: 4x fewer.  The workspace is one block
 of tiles per thread, not the whole transformed tensor.
 
-The weight transform is done in float64 and rounded once; :func:`winograd_weights`
-returns it as an object a layer can keep and pass back to :func:`conv2d` /
-:func:`conv1d` of this module, so it is done once per weight update rather than once
-per call.
+The weight transform (``G w G^T``, in C) is done in float64 and rounded once;
+:func:`winograd_weights` returns it as an object a layer can keep and pass back to
+:func:`conv2d` / :func:`conv1d` of this module, so it is done once per weight update
+rather than once per call.
 """
 
 from __future__ import annotations
@@ -24,20 +24,10 @@ import numpy as np
 from convcore import _winograd
 from convcore._blas import blas_threads
 from convcore._checks import as_int, as_real_array, check_memory, compute_dtype
+from convcore._threads import get_num_threads
 
 TILES = (4, 6)
 DEFAULT_TILE = 4
-
-# G (alpha x 3) of F(m, 3) for the points of csrc/winograd_impl.h (0, +-1, +-2, [+-1/2,]
-# inf): the weight transform.  The input (B^T) and output (A^T) transforms are in C.
-_G = {
-    4: np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
-                 [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]]),
-    6: np.array([[-1, 0, 0], [-2 / 9, -2 / 9, -2 / 9], [-2 / 9, 2 / 9, -2 / 9],
-                 [1 / 90, 1 / 45, 2 / 45], [1 / 90, -1 / 45, 2 / 45],
-                 [32 / 45, 16 / 45, 8 / 45], [32 / 45, -16 / 45, 8 / 45], [0, 0, 1]]),
-}
-
 
 def unsupported_reason(nd: int, kernel: tuple, stride: tuple, dilation: tuple) -> str | None:
     """Why Winograd does not apply to a layer, or None when it does.
@@ -64,17 +54,14 @@ def unsupported_reason(nd: int, kernel: tuple, stride: tuple, dilation: tuple) -
 
 def _transform(weight: np.ndarray, tile: int, groups: int, dtype) -> np.ndarray:
     """U (groups, alpha^2 or alpha, K/groups, C/groups) of weights (K, Cg, 3[, 3]),
-    computed in float64 and rounded once to ``dtype``."""
-    g = _G[tile]
-    w = np.asarray(weight, dtype=np.float64)
-    K, Cg = w.shape[:2]
-    if w.ndim == 4:  # two GEMMs: (K, Cg, 3, 3) x G^T -> (K, Cg, 3, a), then G x that
-        u = np.tensordot(g, np.tensordot(w, g, axes=([3], [1])), axes=([1], [2]))
-        u = u.transpose(0, 3, 1, 2)                     # (a, b, K, Cg)
-    else:
-        u = np.tensordot(g, w, axes=([1], [2]))         # (a, K, Cg)
-    u = u.reshape(-1, groups, K // groups, Cg)          # (AA, groups, Kg, Cg)
-    return np.ascontiguousarray(u.transpose(1, 0, 2, 3), dtype=dtype)
+    computed in float64 (in C) and rounded once to ``dtype``."""
+    w = weight if weight.ndim == 4 else weight[:, :, None, :]
+    w = np.ascontiguousarray(w, dtype=dtype)
+    K, Cg, R = w.shape[:3]
+    a = tile + 2
+    u = np.empty((groups, a * a if R == 3 else a, K // groups, Cg), dtype=dtype)
+    _winograd.winograd_weights(w, u, tile, groups, get_num_threads())
+    return u
 
 
 @dataclass(frozen=True, eq=False)
@@ -191,13 +178,12 @@ def check_geometry(g, nd: int) -> None:
 def run_conv(nd: int, g, xc, wc, bc, y4, n_threads: int, tile: int = DEFAULT_TILE) -> None:
     """``algorithm='winograd'`` of conv1d/conv2d: check, transform the weights, run."""
     check_geometry(g, nd)
-    u = _transform(wc if nd == 2 else wc[:, :, 0, :], tile, g.groups, y4.dtype)
+    u = _transform(wc, tile, g.groups, y4.dtype)
     run(g, u, tile, xc, bc, y4, n_threads)
 
 
 def _conv(nd, x, weights, bias, padding, out):
     from convcore import functional  # this module is imported by functional's dispatch
-    from convcore._threads import get_num_threads
 
     if not isinstance(weights, WinogradWeights):
         raise TypeError(f"weights must be a WinogradWeights from convcore.winograd_weights, "

@@ -4,7 +4,7 @@
  * transformed (B^T d B), the transformed tiles of all channels are multiplied by the
  * transformed weights (one GEMM per transformed element, over channels) and each
  * product tile is transformed back (A^T M A).  The weights arrive transformed
- * (U = G w G^T, computed once by the caller), laid out (groups, alpha^2, K/groups,
+ * (U = G w G^T, by cc_winograd_weights, once per set of weights), laid out (groups, alpha^2, K/groups,
  * C/groups) with alpha = m + 2 (one row: alpha instead of alpha^2).
  *
  * The work is split into a fixed set of items (group, block of tiles across the
@@ -27,6 +27,13 @@ ptrdiff_t cc_winograd_tile_block(const cc_conv2d_geometry *g, int m, size_t item
 ptrdiff_t cc_winograd_work_items(const cc_conv2d_geometry *g, int m, size_t itemsize);
 ptrdiff_t cc_winograd_workspace_per_thread(const cc_conv2d_geometry *g, int m,
                                            size_t itemsize);
+
+/* The transformed weights U (groups, alpha^2, K/groups, Cg) of w (K, Cg, R, 3), R = 3
+ * (or 1: a row, U (groups, alpha, K/groups, Cg)), computed in double. */
+void cc_winograd_weights_f32(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups, ptrdiff_t R,
+                             const float *w, float *u, int n_threads);
+void cc_winograd_weights_f64(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups, ptrdiff_t R,
+                             const double *w, double *u, int n_threads);
 
 void cc_conv2d_winograd_f32(const cc_conv2d_geometry *g, int m, const float *x,
                             const float *u, const float *bias, float *y, float *workspace,

@@ -224,9 +224,12 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const int M, const int 
                     const REAL *src = Mx + (e * Kg + k) * T + t0;
                     if (nl == LANES)
                         memcpy(&mt[e], src, sizeof(VEC));
-                    else
-                        for (int l = 0; l < LANES; l++)
-                            mt[e][l] = l < nl ? src[l] : 0;
+                    else {
+                        VEC part = {0};
+                        for (int l = 0; l < nl; l++)
+                            part[l] = src[l];
+                        mt[e] = part;
+                    }
                 }
                 WG(wg_output)(M, A, MH, mt, o);
                 const ptrdiff_t tf = t_beg + t0, nf = tf / tpi, rf = tf % tpi;
