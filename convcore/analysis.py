@@ -44,9 +44,15 @@ def _layer_geometry(c_in, h, w, c_out, r, s, stride, padding, dilation, groups):
 
 
 def _taps_inside(n: int, n_out: int, k: int, stride: int, dilation: int, pad: int) -> int:
-    """Sum over the outputs of the number of their k taps that land inside [0, n)."""
-    o = np.arange(n_out)[:, None] * stride - pad + np.arange(k)[None, :] * dilation
-    return int(((o >= 0) & (o < n)).sum())
+    """Sum over the outputs of the number of their k taps that land inside [0, n): per
+    tap t, the outputs o with 0 <= o*stride - pad + t*dilation < n (O(k), not O(n k))."""
+    total = 0
+    for t in range(k):
+        off = t * dilation - pad
+        lo = max(0, -(off // stride) if off < 0 else 0)       # first o with o*s + off >= 0
+        hi = min(n_out - 1, (n - 1 - off) // stride)           # last o with o*s + off < n
+        total += max(0, hi - lo + 1)
+    return total
 
 
 def representation_costs(input_shape, kernel_shape, stride=1, padding=0, dilation=1,

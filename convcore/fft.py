@@ -83,6 +83,7 @@ def _dilated(w: np.ndarray, dilation) -> np.ndarray:
     return wd
 
 
+@np.errstate(invalid="ignore", over="ignore")   # NaN/inf inputs spread as documented
 def correlate(x: np.ndarray, w: np.ndarray, bias, pads, strides, dilation, groups: int,
               y: np.ndarray, workers: int) -> None:
     """y = cross-correlation of x (N, C, *S) with w (K, C // groups, *k) plus bias, by
