@@ -239,12 +239,14 @@ def _fft_costs(g, itemsize: int, nd: int) -> tuple[int, int, int]:
                                                                  strict=True))
     Cg, Kg = g.C // g.groups, g.K // g.groups
     lg = math.log2(P) if P > 1 else 1.0
-    transforms = g.groups * (blocks * g.N * (Cg + Kg) + Kg * Cg)
+    kc = min(Kg, max(1, CHUNK_ELEMENTS // (Cg * F)))       # as convcore.fft.correlate
+    chunk = min(blocks, max(1, CHUNK_ELEMENTS // (g.N * max(Cg, kc) * P)))
+    chunks = -(-blocks // chunk)
+    kernel_passes = 1 if kc == Kg else chunks               # spectra redone per chunk
+    transforms = g.groups * (blocks * g.N * (Cg + Kg) + kernel_passes * Kg * Cg)
     muls = int(transforms * P * lg) + 4 * g.groups * blocks * g.N * Kg * Cg * F
     adds = int(transforms * 1.5 * P * lg) + 4 * g.groups * blocks * g.N * Kg * Cg * F
-    per_block = g.N * max(Cg, Kg) * P
-    chunk = min(blocks, max(1, CHUNK_ELEMENTS // per_block))
-    extra = (chunk * g.N * (Cg + Kg) * (P + 2 * F) + 2 * Kg * Cg * F) * itemsize
+    extra = (chunk * g.N * (Cg + kc) * (P + 2 * F) + 2 * kc * Cg * F) * itemsize
     return muls, adds, extra
 
 
@@ -367,12 +369,16 @@ def algorithm_costs(input_shape, kernel_shape, in_channels=1, out_channels=1, st
     out["fft"] = AlgorithmCost("fft", fm, fa + bias_adds, fx)
     rows = g.K * g.Hout * g.Wout
     csr = pairs // g.N
-    out["sparse"] = AlgorithmCost("sparse", pairs, pairs - outputs + bias_adds,
-                                  csr * (itemsize + _INDEX_BYTES) + (rows + 1) * _INDEX_BYTES
-                                  + 2 * outputs * itemsize)
+    limit = _dense_limit(None)
+    sparse_bytes = (csr * (itemsize + _INDEX_BYTES) + (rows + 1) * _INDEX_BYTES
+                    + 2 * outputs * itemsize)
+    ok = sparse_bytes <= limit
+    out["sparse"] = AlgorithmCost("sparse", pairs, pairs - outputs + bias_adds, sparse_bytes,
+                                  ok, None if ok else f"the CSR matrix needs {sparse_bytes:,} "
+                                                      f"bytes, over the memory limit")
     cols = g.C * g.H * g.W
     dense_bytes = rows * cols * itemsize
-    ok = dense_bytes <= _dense_limit(None)
+    ok = dense_bytes <= limit
     out["dense"] = AlgorithmCost("dense", g.N * rows * cols, g.N * rows * (cols - 1) + bias_adds,
                                  dense_bytes + outputs * itemsize, ok,
                                  None if ok else f"the dense matrix needs {dense_bytes:,} "

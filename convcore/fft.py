@@ -2,11 +2,12 @@
 
 The stride-1 output is cut into blocks of ``B`` outputs per dimension.  Each block
 reads its window of ``L = B + k - 1`` inputs (zeros outside the image: the padding),
-takes a real FFT of length ``L`` (``scipy.fft.next_fast_len``), multiplies it by the
-FFT of the flipped kernel, summing over input channels at every frequency, and keeps
-the ``B`` outputs of the inverse transform that did not wrap around.  Blocks are
-transformed together in chunks whose size is bounded, so the memory used beyond the
-input and output stays bounded however large the image is.  float32 inputs are
+takes a real FFT of length ``L`` (a 2^a 3^b size: the fastest of ``next_fast_len``'s),
+multiplies it by the FFT of the flipped kernel, summing over input channels at every
+frequency, and keeps the ``B`` outputs of the inverse transform that did not wrap
+around.  Blocks are transformed together in chunks whose size is bounded (and output
+channels in passes when their kernel spectra would not fit), so the memory used beyond
+the input and output stays bounded however large the image is.  float32 inputs are
 transformed in float32 (complex64), float64 in float64.
 
 Costs per output grow with ``log L`` rather than with the kernel's size: this wins for
@@ -41,10 +42,20 @@ from convcore._threads import get_num_threads
 CHUNK_ELEMENTS = 1 << 22
 
 
+def _length_23(n: int) -> int:
+    """The smallest 2^a 3^b >= n: pocketfft's fastest real lengths (factors of 5 and 7,
+    which next_fast_len also allows, ran measurably slower in the block transforms)."""
+    best, p3 = 1 << max(n - 1, 0).bit_length(), 1
+    while p3 < n:
+        p2 = p3 << max(0, (-(-n // p3) - 1).bit_length())
+        best, p3 = min(best, p2), p3 * 3
+    return min(best, p3)
+
+
 def block_lengths(out_sizes, spans) -> tuple[int, ...]:
     """FFT length per dimension: over the ways of cutting the ``n`` outputs into ``nb``
-    equal blocks, the ``next_fast_len(ceil(n / nb) + span - 1)`` that minimises the
-    predicted work ``nb * L * (log2 L + 12)`` (the constant stands for the per-element
+    equal blocks, the length ``2^a 3^b >= ceil(n / nb) + span - 1`` that minimises the
+    predicted work ``nb * L * (log2 L + 20)`` (the constant stands for the per-element
     copies and products besides the transform, measured on the 2048^2 and 10^6-sample
     cases), with blocks at least as long as the kernel's span and at least 4096
     elements in all (shorter ones cost more in per-block bookkeeping than they save).
@@ -58,13 +69,13 @@ def block_lengths(out_sizes, spans) -> tuple[int, ...]:
     out = []
     min_len = 2 ** -(-12 // len(spans))
     for n, k in zip(out_sizes, spans, strict=True):
-        whole = scipy.fft.next_fast_len(n + k - 1, real=True)
+        whole = _length_23(n + k - 1)
         best, best_cost, nb = whole, math.inf, 1
         while True:
             b = -(-n // nb)
-            length = min(scipy.fft.next_fast_len(max(b + k - 1, min_len), real=True), whole)
+            length = min(_length_23(max(b + k - 1, min_len)), whole)
             blocks = -(-n // (length - k + 1))  # as many as that length needs
-            cost = blocks * length * (math.log2(length) + 12)
+            cost = blocks * length * (math.log2(length) + 20)
             if cost < best_cost:
                 best, best_cost = length, cost
             if b <= k or b + k - 1 <= min_len:
@@ -101,17 +112,25 @@ def correlate(x: np.ndarray, w: np.ndarray, bias, pads, strides, dilation, group
     keep = tuple(L - k + 1 for L, k in zip(lengths, spans, strict=True))
     axes = tuple(range(-d, 0))
     grid = [range(-(-f // b)) for f, b in zip(full, keep, strict=True)]
-    per_block = N * max(Cg, Kg) * math.prod(lengths)
+    # output channels per pass: their kernel spectra (kc x Cg x F complex) stay within
+    # the chunk budget too; with more, each block chunk goes through the passes in turn
+    nfreq = math.prod(lengths[:-1]) * (lengths[-1] // 2 + 1)
+    kc = min(Kg, max(1, CHUNK_ELEMENTS // (Cg * nfreq)))
+    per_block = N * max(Cg, kc) * math.prod(lengths)
     chunk = max(1, CHUNK_ELEMENTS // per_block)
     flip = (slice(None), slice(None)) + (slice(None, None, -1),) * d
+    blocks = list(itertools.product(*grid))
+
+    def spectrum(k0: int, k1: int) -> np.ndarray:
+        # the flipped kernel's spectrum turns the circular convolution into correlation
+        wf = scipy.fft.rfftn(wd[k0:k1][flip], s=lengths, axes=axes, workers=workers)
+        if Cg == 1:
+            return wf[:, 0]                                 # (kc, *F)
+        return np.ascontiguousarray(wf.reshape(k1 - k0, Cg, -1).transpose(2, 1, 0))
+
     for grp in range(groups):
         xg = x[:, grp * Cg:(grp + 1) * Cg]
-        # the flipped kernel's spectrum turns the circular convolution into correlation
-        wf = scipy.fft.rfftn(wd[grp * Kg:(grp + 1) * Kg][flip], s=lengths, axes=axes,
-                             workers=workers)
-        if Cg > 1:
-            wf_t = np.ascontiguousarray(wf.reshape(Kg, Cg, -1).transpose(2, 1, 0))
-        blocks = list(itertools.product(*grid))
+        whole = spectrum(grp * Kg, (grp + 1) * Kg) if kc == Kg else None
         for c0 in range(0, len(blocks), chunk):
             part = blocks[c0:c0 + chunk]
             xb = np.zeros((len(part), N, Cg) + lengths, dtype=x.dtype)
@@ -126,27 +145,31 @@ def correlate(x: np.ndarray, w: np.ndarray, bias, pads, strides, dilation, group
                     (slice(None), slice(None)) + tuple(src)]
             xf = scipy.fft.rfftn(xb, axes=axes, workers=workers)
             del xb
-            if Cg == 1:
-                yf = xf * wf[:, 0]                          # (nb, N, Kg, *F)
-            else:
-                fshape = xf.shape[3:]
-                xf_t = xf.reshape(len(part) * N, Cg, -1).transpose(2, 0, 1)
-                yf = np.matmul(xf_t, wf_t).transpose(1, 2, 0).reshape(
-                    (len(part), N, Kg) + fshape)
-            del xf
-            yb = scipy.fft.irfftn(yf, s=lengths, axes=axes, workers=workers)
-            del yf
-            for i, b in enumerate(part):
-                src, dst = [], []
-                for bi, kp, k, s, o in zip(b, keep, spans, strides, outs, strict=True):
-                    first = bi * kp                  # first stride-1 output of the block
-                    j0 = -(-first // s)
-                    j1 = min(-(-(first + kp) // s), o)
-                    src.append(slice(k - 1 + j0 * s - first, k - 1 + (j1 - 1) * s - first + 1,
-                                     s))
-                    dst.append(slice(j0, j1))
-                y[(slice(None), slice(grp * Kg, (grp + 1) * Kg)) + tuple(dst)] = yb[
-                    (i, slice(None), slice(None)) + tuple(src)]
+            fshape = xf.shape[3:]
+            if Cg > 1:
+                xf = xf.reshape(len(part) * N, Cg, -1).transpose(2, 0, 1)
+            for k0 in range(0, Kg, kc):
+                k1 = min(Kg, k0 + kc)
+                ws = whole if whole is not None else spectrum(grp * Kg + k0, grp * Kg + k1)
+                if Cg == 1:
+                    yf = xf * ws                            # (nb, N, kc, *F)
+                else:
+                    yf = np.matmul(xf, ws).transpose(1, 2, 0).reshape(
+                        (len(part), N, k1 - k0) + fshape)
+                yb = scipy.fft.irfftn(yf, s=lengths, axes=axes, workers=workers)
+                del yf
+                for i, b in enumerate(part):
+                    src, dst = [], []
+                    for bi, kp, k, s, o in zip(b, keep, spans, strides, outs, strict=True):
+                        first = bi * kp              # first stride-1 output of the block
+                        j0 = -(-first // s)
+                        j1 = min(-(-(first + kp) // s), o)
+                        src.append(slice(k - 1 + j0 * s - first,
+                                         k - 1 + (j1 - 1) * s - first + 1, s))
+                        dst.append(slice(j0, j1))
+                    y[(slice(None), slice(grp * Kg + k0, grp * Kg + k1)) + tuple(dst)] = yb[
+                        (i, slice(None), slice(None)) + tuple(src)]
+                del yb
     if bias is not None and len(bias):
         y += np.asarray(bias, dtype=y.dtype).reshape((1, K) + (1,) * d)
 

@@ -147,7 +147,8 @@ def test_auto_takes_the_fast_algorithms_where_the_model_says(level):
             assert choose_algorithm(small) in ("direct", "im2col")
         costs = algorithm_costs((56, 56), (3, 3), 256, 256, padding=1)
         t = predicted_seconds(costs, (256, 256), predicted)
-        assert set(t) == set(ALGORITHM_NAMES) - {"dense"}
+        assert set(t) == {k for k, c in costs.items() if c.applicable}
+        assert {"direct", "im2col", "winograd", "fft"} <= set(t)
     finally:
         _conv_ext.force_simd(old[0])
         _winograd_ext.force_simd(old[1])
@@ -165,3 +166,30 @@ def test_auto_result_matches_reference_when_winograd():
     ref = conv2d_ref(x, w, padding=1)
     assert np.abs(got - ref).max() / np.abs(ref).max() < 1e-4
     assert choose_algorithm(g) in ("winograd", "direct", "im2col")
+
+
+def test_report_comparison_section(tmp_path, monkeypatch):
+    """`convcore report`'s table of every algorithm: costs beside measured times, the
+    rules of the inapplicable ones, and the savings plot."""
+    from convcore import report
+
+    monkeypatch.setattr(report, "COMPARISON_LAYERS", [
+        ("small 3x3", (2, 8, 12, 12), (8, 8, 3, 3), 1),
+        ("1-D 11 taps", (1, 1, 300), (1, 1, 11), 0),
+    ])
+    monkeypatch.setattr(report, "QUICK_COMPARISON", ("small 3x3", "1-D 11 taps"))
+    rows = report.algorithm_comparison(quick=True)
+    assert [r["layer"] for r in rows] == ["small 3x3", "1-D 11 taps"]
+    first = rows[0]["algorithms"]
+    assert set(first) == set(ALGORITHM_NAMES)
+    for alg in ("direct", "im2col", "winograd", "fft", "sparse", "dense"):
+        assert first[alg]["applicable"] and first[alg]["measured_s"] > 0
+        assert first[alg]["predicted_s"] > 0
+    assert rows[1]["algorithms"]["winograd"]["reason"] == "winograd needs a 3-tap kernel; got 11"
+    text = "\n".join(report.format_comparison(rows))
+    assert "not applicable: winograd needs a 3-tap kernel" in text and "small 3x3" in text
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "savings.png"
+    report.plot_savings(rows, str(png))
+    assert png.stat().st_size > 1000
+    assert report._savings_path("a/b.png") == "a/b_algorithms.png"
