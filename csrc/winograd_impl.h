@@ -10,11 +10,14 @@
  * vanish (no 0 * x term: an inf in a patch does not turn into NaN through them).
  *
  * Layouts (T = tiles per block, AA = alpha^2, or alpha for one row):
- *   V  [AA][Cg][T]   transformed input tiles of one block
+ *   V  [Cg][AA][T]   transformed input tiles of one block
  *   U  [groups][AA][Kg][Cg]  transformed weights (caller)
- *   M  [AA][Kg][T]   products: M[e] = U[e] . V[e], one GEMM per element e
- * In BLAS's column-major terms M[e]^T (T x Kg, ld T) = V[e]^T (T x Cg, ld T) .
- * U[e]^T (Cg x Kg, ld Cg): gemm('N', 'N', nt, Kg, Cg, ...). */
+ *   M  [Kg][AA][T]   products: M[., e, .] = U[e] . V[., e, .], one GEMM per element e
+ * The channel is outermost in V and M so that a transform reads or writes the AA
+ * vectors of one channel within AA * T contiguous values, not AA far-apart rows; the
+ * GEMMs see that as a leading dimension of AA * T.  In BLAS's column-major terms
+ * M_e^T (T x Kg, ld AA T) = V_e^T (T x Cg, ld AA T) . U[e]^T (Cg x Kg, ld Cg):
+ * gemm('N', 'N', nt, Kg, Cg, ...). */
 #define WG_CAT_(a, b) a##_##b
 #define WG_CAT(a, b) WG_CAT_(a, b)
 #define WG(name) WG_CAT(name, SFX)
@@ -196,7 +199,7 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const int M, const int 
                 }
                 WG(wg_input)(M, A, AH, d, v);
                 for (int e = 0; e < AA; e++) {
-                    REAL *dst = V + (e * Cg + c) * T + t0;
+                    REAL *dst = V + (c * AA + e) * T + t0;
                     if (nl == LANES)
                         memcpy(dst, &v[e], sizeof(VEC));
                     else
@@ -208,11 +211,11 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const int M, const int 
 
         for (int e = 0; e < AA; e++) {
             char no = 'N';
-            int mm = (int)nt, nn = (int)Kg, kk = (int)Cg, lda = (int)T, ldb = (int)Cg;
-            int ldc = (int)T;
+            int mm = (int)nt, nn = (int)Kg, kk = (int)Cg, lda = (int)(AA * T), ldb = (int)Cg;
+            int ldc = (int)(AA * T);
             REAL one = 1, zero = 0;
-            gemm(&no, &no, &mm, &nn, &kk, &one, V + e * Cg * T, &lda,
-                 (REAL *)(u + (grp * AA + e) * Kg * Cg), &ldb, &zero, Mx + e * Kg * T, &ldc);
+            gemm(&no, &no, &mm, &nn, &kk, &one, V + e * T, &lda,
+                 (REAL *)(u + (grp * AA + e) * Kg * Cg), &ldb, &zero, Mx + e * T, &ldc);
         }
 
         for (ptrdiff_t k = 0; k < Kg; k++) {
@@ -221,7 +224,7 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const int M, const int 
                 VEC mt[64], o[36];
                 const int nl = nt - t0 < LANES ? (int)(nt - t0) : LANES;
                 for (int e = 0; e < AA; e++) {
-                    const REAL *src = Mx + (e * Kg + k) * T + t0;
+                    const REAL *src = Mx + (k * AA + e) * T + t0;
                     if (nl == LANES)
                         memcpy(&mt[e], src, sizeof(VEC));
                     else {
