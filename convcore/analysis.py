@@ -519,31 +519,30 @@ def calibrate(repeats: int = 5) -> dict[str, float]:
 
 def _choose_fast_algorithm(g) -> str | None:
     """'winograd' or 'fft' when the calibrated cost model predicts it beats the direct
-    and im2col kernels by ``_FAST_MARGIN`` on the validated geometry ``g``; else None
-    (functional.choose_algorithm then picks direct or im2col)."""
-    from convcore.winograd import unsupported_reason
+    and im2col kernels by ``_FAST_MARGIN`` on the validated geometry ``g`` at the SIMD
+    level in use; else None (functional.choose_algorithm then picks direct or im2col).
 
-    nd = 1 if g.R == 1 and g.H == 1 and g.pad[0] == (0, 0) else 2
-    kernel = (g.S,) if nd == 1 else (g.R, g.S)
+    Winograd is considered for 3x3 stride-1 layers only (a conv1d geometry is a conv2d
+    one of height 1 with a 1xS kernel, which conv2d's Winograd refuses), with at least
+    16 channels in and out per group; FFT for kernels of 49 taps or more on at most 64
+    channel pairs.  Answers are cached per geometry and level.
+    """
     Cg, Kg = g.C // g.groups, g.K // g.groups
-    wino = unsupported_reason(nd, kernel, g.stride[-nd:], g.dilation[-nd:]) is None
+    wino = ((g.R, g.S) == (3, 3) and g.stride == (1, 1) and g.dilation == (1, 1)
+            and Cg >= 16 and Kg >= 16)
     big_kernel = g.R * g.S >= 49 and Cg * Kg <= 64
-    if not (wino and Cg >= 16 and Kg >= 16) and not big_kernel:
+    if not wino and not big_kernel:
         return None            # neither can win: skip building the costs
-    key = (g, nd)
+    level = _conv.simd_level()
+    key = (g, level)
     hit = _CHOICES.get(key)
     if hit is not None:
         return hit or None
-    sizes = (g.W,) if nd == 1 else (g.H, g.W)
-    kshape = (g.S,) if nd == 1 else (g.R, g.S)
-    pad = g.pad[-nd:]
-    costs = algorithm_costs(sizes, kshape, g.C, g.K, g.stride[-nd:], pad, g.dilation[-nd:],
+    costs = algorithm_costs((g.H, g.W), (g.R, g.S), g.C, g.K, g.stride, g.pad, g.dilation,
                             g.groups, batch=g.N, threads=1)
-    t = predicted_seconds(costs, (Cg, Kg))
+    t = predicted_seconds(costs, (Cg, Kg), level)
     base = min(t["direct"], t.get("im2col", math.inf))
-    fast = {k: t[k] for k in ("winograd", "fft") if k in t and (k != "winograd" or wino)}
-    if not big_kernel:
-        fast.pop("fft", None)
+    fast = {k: t[k] for k, ok in (("winograd", wino), ("fft", big_kernel)) if ok and k in t}
     choice = min(fast, key=fast.get) if fast else None
     if choice is not None and fast[choice] * _FAST_MARGIN > base:
         choice = None

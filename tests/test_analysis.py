@@ -193,3 +193,17 @@ def test_report_comparison_section(tmp_path, monkeypatch):
     report.plot_savings(rows, str(png))
     assert png.stat().st_size > 1000
     assert report._savings_path("a/b.png") == "a/b_algorithms.png"
+
+
+def test_auto_never_sends_a_row_kernel_to_conv2d_winograd():
+    """A conv1d-like conv2d (height 1, 1x3 kernel, many channels) is not 3x3: auto must
+    not pick Winograd, which refuses it."""
+    from reference import conv2d_ref
+
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 32, 1, 64)).astype(np.float32)
+    w = rng.standard_normal((32, 32, 1, 3)).astype(np.float32)
+    assert choose_algorithm(_geometry(2, x.shape, w.shape, (0, 1))) != "winograd"
+    got = convcore.conv2d(x, w, padding=(0, 1))
+    ref = conv2d_ref(x, w, padding=((0, 0), (1, 1)))
+    assert np.abs(got - ref).max() / np.abs(ref).max() < 1e-5
