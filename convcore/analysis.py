@@ -411,10 +411,12 @@ _CALIBRATION_CASES = (
 )
 
 
-# One transform flop of Winograd costs as much as this many GEMM flops: fitted to the
-# times of F(4x4,3x3) on VGG 256@56 and VGG 64@224, whose transforms are 1% and 4.5% of
-# the flops but 18% and 47% of the time.
-_TRANSFORM_WEIGHT = 20
+# One transform flop of Winograd costs as much as this many GEMM flops.  Fitted to three
+# interleaved runs on a busy machine where F(4x4) took 1.08-1.16x direct's time on VGG
+# 64@224 (transforms 8.5% of its flops, against 4% on VGG 256@56, where it took
+# 0.42-0.86x): with 60, the model puts VGG 64@224 on direct, VGG 256@56 and ResNet
+# 128@28 b8 on Winograd.
+_TRANSFORM_WEIGHT = 60
 
 
 def _winograd_work(c: AlgorithmCost, cg: int, kg: int) -> float:
