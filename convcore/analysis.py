@@ -229,9 +229,10 @@ def _fft_costs(g, itemsize: int, nd: int) -> tuple[int, int, int]:
     one complex multiply-add (4 muls, 4 adds)."""
     from convcore.fft import CHUNK_ELEMENTS, block_lengths
 
-    spans = [d * (k - 1) + 1 for k, d in zip((g.R, g.S)[-nd:], g.dilation[-nd:], strict=True)]
-    full = [(o - 1) * s + 1 for o, s in zip((g.Hout, g.Wout)[-nd:], g.stride[-nd:],
-                                            strict=True)]
+    spans = tuple(d * (k - 1) + 1 for k, d in zip((g.R, g.S)[-nd:], g.dilation[-nd:],
+                                                  strict=True))
+    full = tuple((o - 1) * s + 1 for o, s in zip((g.Hout, g.Wout)[-nd:], g.stride[-nd:],
+                                                 strict=True))
     lengths = block_lengths(full, spans)
     P = math.prod(lengths)
     F = P // lengths[-1] * (lengths[-1] // 2 + 1)

@@ -20,6 +20,7 @@ frequency.  Strided calls compute the stride-1 outputs of each block and keep ev
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -52,13 +53,15 @@ def _length_23(n: int) -> int:
     return min(best, p3)
 
 
-def block_lengths(out_sizes, spans) -> tuple[int, ...]:
+@functools.lru_cache(maxsize=256)
+def block_lengths(out_sizes: tuple, spans: tuple) -> tuple[int, ...]:
     """FFT length per dimension: over the ways of cutting the ``n`` outputs into ``nb``
     equal blocks, the length ``2^a 3^b >= ceil(n / nb) + span - 1`` that minimises the
     predicted work ``nb * L * (log2 L + 20)`` (the constant stands for the per-element
     copies and products besides the transform, measured on the 2048^2 and 10^6-sample
     cases), with blocks at least as long as the kernel's span and at least 4096
     elements in all (shorter ones cost more in per-block bookkeeping than they save).
+    Both arguments are tuples (the answer is cached).
 
     Examples
     --------
@@ -108,7 +111,7 @@ def correlate(x: np.ndarray, w: np.ndarray, bias, pads, strides, dilation, group
     sizes = x.shape[2:]
     outs = y.shape[2:]
     full = tuple((o - 1) * s + 1 for o, s in zip(outs, strides, strict=True))
-    lengths = block_lengths(full, spans)
+    lengths = block_lengths(full, tuple(spans))
     keep = tuple(L - k + 1 for L, k in zip(lengths, spans, strict=True))
     axes = tuple(range(-d, 0))
     grid = [range(-(-f // b)) for f, b in zip(full, keep, strict=True)]
@@ -133,16 +136,10 @@ def correlate(x: np.ndarray, w: np.ndarray, bias, pads, strides, dilation, group
         whole = spectrum(grp * Kg, (grp + 1) * Kg) if kc == Kg else None
         for c0 in range(0, len(blocks), chunk):
             part = blocks[c0:c0 + chunk]
-            xb = np.zeros((len(part), N, Cg) + lengths, dtype=x.dtype)
-            for i, b in enumerate(part):
-                src, dst = [], []
-                for bi, kp, L, p, n in zip(b, keep, lengths, pads, sizes, strict=True):
-                    lo = bi * kp - p[0]            # first input of the window
-                    a, e = max(lo, 0), min(lo + L, n)
-                    src.append(slice(a, max(a, e)))
-                    dst.append(slice(a - lo, a - lo + max(e - a, 0)))
-                xb[(i, slice(None), slice(None)) + tuple(dst)] = xg[
-                    (slice(None), slice(None)) + tuple(src)]
+            if d == 1:
+                xb = _windows_1d(xg, c0, len(part), keep[0], lengths[0], pads[0][0])
+            else:
+                xb = _windows(xg, part, keep, lengths, pads, sizes)
             xf = scipy.fft.rfftn(xb, axes=axes, workers=workers)
             del xb
             fshape = xf.shape[3:]
@@ -158,20 +155,57 @@ def correlate(x: np.ndarray, w: np.ndarray, bias, pads, strides, dilation, group
                         (len(part), N, k1 - k0) + fshape)
                 yb = scipy.fft.irfftn(yf, s=lengths, axes=axes, workers=workers)
                 del yf
-                for i, b in enumerate(part):
-                    src, dst = [], []
-                    for bi, kp, k, s, o in zip(b, keep, spans, strides, outs, strict=True):
-                        first = bi * kp              # first stride-1 output of the block
-                        j0 = -(-first // s)
-                        j1 = min(-(-(first + kp) // s), o)
-                        src.append(slice(k - 1 + j0 * s - first,
-                                         k - 1 + (j1 - 1) * s - first + 1, s))
-                        dst.append(slice(j0, j1))
-                    y[(slice(None), slice(grp * Kg + k0, grp * Kg + k1)) + tuple(dst)] = yb[
-                        (i, slice(None), slice(None)) + tuple(src)]
+                _scatter(y[:, grp * Kg + k0:grp * Kg + k1], yb, part, keep, spans, strides, outs)
                 del yb
     if bias is not None and len(bias):
         y += np.asarray(bias, dtype=y.dtype).reshape((1, K) + (1,) * d)
+
+
+def _windows_1d(xg, first: int, count: int, keep: int, length: int, pad: int) -> np.ndarray:
+    """(count, N, Cg, length) input windows of consecutive 1-D blocks first.. as one
+    zero-padded copy of the span they cover and a strided view of it (no Python loop
+    over the blocks)."""
+    lo = first * keep - pad                     # first input of the first window
+    span = (count - 1) * keep + length
+    buf = np.zeros(xg.shape[:2] + (span,), dtype=xg.dtype)
+    a, e = max(lo, 0), min(lo + span, xg.shape[2])
+    if e > a:
+        buf[:, :, a - lo:e - lo] = xg[:, :, a:e]
+    n, c, _ = buf.strides
+    view = np.lib.stride_tricks.as_strided(buf, (count,) + xg.shape[:2] + (length,),
+                                           (keep * buf.itemsize, n, c, buf.itemsize),
+                                           writeable=False)
+    return view
+
+
+def _windows(xg, part, keep, lengths, pads, sizes) -> np.ndarray:
+    """(len(part), N, Cg, *lengths) input windows of the blocks ``part``, zeros outside."""
+    xb = np.zeros((len(part),) + xg.shape[:2] + tuple(lengths), dtype=xg.dtype)
+    for i, b in enumerate(part):
+        src, dst = [], []
+        for bi, kp, L, p, n in zip(b, keep, lengths, pads, sizes, strict=True):
+            lo = bi * kp - p[0]            # first input of the window
+            a, e = max(lo, 0), min(lo + L, n)
+            src.append(slice(a, max(a, e)))
+            dst.append(slice(a - lo, a - lo + max(e - a, 0)))
+        xb[(i, slice(None), slice(None)) + tuple(dst)] = xg[(slice(None), slice(None))
+                                                            + tuple(src)]
+    return xb
+
+
+def _scatter(y, yb, part, keep, spans, strides, outs) -> None:
+    """Write the valid, strided outputs of the blocks ``part`` (yb: their inverse
+    transforms) into y (N, kc, *O)."""
+    for i, b in enumerate(part):
+        src, dst = [], []
+        for bi, kp, k, s, o in zip(b, keep, spans, strides, outs, strict=True):
+            first = bi * kp              # first stride-1 output of the block
+            j0 = -(-first // s)
+            j1 = min(-(-(first + kp) // s), o)
+            src.append(slice(k - 1 + j0 * s - first, k - 1 + (j1 - 1) * s - first + 1, s))
+            dst.append(slice(j0, j1))
+        y[(slice(None), slice(None)) + tuple(dst)] = yb[(i, slice(None), slice(None))
+                                                        + tuple(src)]
 
 
 def run_conv(nd: int, g, xc, wc, bc, y4, n_threads: int) -> None:

@@ -106,6 +106,20 @@ def test_many_blocks_and_chunks(monkeypatch):
     assert rel_err(got, conv2d_ref(x, w, padding=1)) < 1e-12
 
 
+@pytest.mark.parametrize("chunk", [1, 5000, 1 << 22])
+def test_1d_windows_in_chunks(monkeypatch, chunk):
+    """The 1-D windows (one strided view per chunk of consecutive blocks), padded on both
+    ends, strided and grouped, in chunks of one block, a few blocks, or all."""
+    monkeypatch.setattr(fft, "CHUNK_ELEMENTS", chunk)
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal((2, 4, 20000))
+    w = rng.standard_normal((6, 2, 301))
+    for stride, pad in ((1, (150, 7)), (4, (0, 300))):
+        ref = conv1d_ref(x, w, None, stride, pad, 1, 2)
+        got = convcore.conv1d(x, w, None, stride, pad, groups=2, algorithm="fft")
+        assert rel_err(got, ref) < 1e-12
+
+
 def test_output_channels_in_passes(monkeypatch):
     """A chunk budget below one kernel spectrum: the output channels go in passes."""
     monkeypatch.setattr(fft, "CHUNK_ELEMENTS", 3000)
