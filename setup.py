@@ -321,6 +321,6 @@ def _cythonize(extensions):
     return result
 
 
-NAMES = ["_config", "_conv", "_im2col", "_pool", "_matrix", "_peak"]
+NAMES = ["_config", "_conv", "_im2col", "_pool", "_matrix", "_peak", "_winograd"]
 
 setup(ext_modules=_cythonize([ext(n) for n in NAMES]), cmdclass={"build_ext": BuildExt})

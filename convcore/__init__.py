@@ -33,6 +33,7 @@ from convcore.pooling import (
     max_pool2d,
     max_pool2d_backward,
 )
+from convcore.winograd import winograd_weights
 
 __all__ = [
     "__version__",
@@ -67,6 +68,7 @@ __all__ = [
     "set_isa",
     "set_num_threads",
     "show_config",
+    "winograd_weights",
 ]
 
 _isa.apply_environment()

@@ -96,7 +96,15 @@ def estimate_cycles(g: ConvGeometry, dtype=np.float32) -> dict[str, float]:
 
 
 def choose_algorithm(g: ConvGeometry, dtype=np.float32) -> str:
-    """The algorithm ``algorithm="auto"`` picks for a validated geometry: the route with
-    the fewest estimated cycles (:func:`estimate_cycles`); 'direct' on a tie."""
+    """The algorithm ``algorithm="auto"`` picks for a validated geometry: Winograd or FFT
+    where their cost model predicts a clear win (:func:`convcore.analysis.
+    _choose_fast_algorithm`), else the route with the fewest estimated cycles
+    (:func:`estimate_cycles`); 'direct' on a tie."""
+    if g.nd <= 2:
+        from convcore.analysis import _choose_fast_algorithm
+
+        fast = _choose_fast_algorithm(g)
+        if fast is not None:
+            return fast
     cycles = estimate_cycles(g, dtype)
     return min(cycles, key=lambda name: (cycles[name], name != "direct"))

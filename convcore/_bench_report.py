@@ -22,7 +22,12 @@ TARGETS = {
             "of the measured memory bandwidth",
     "tiny": "a tiny call (1x1x8x8, 3x3): <= 0.5 x PyTorch's time",
     "scaling": "1 -> N threads on the large layers: >= 1.8x",
-    "auto": "algorithm='auto' is the faster of direct and im2col (within 5%) on every case",
+    "winograd": "3x3 layers, auto (Winograd): VGG 256@56 and ResNet 128@28 b8 <= 0.6 x "
+                "PyTorch's time, VGG 64@224 <= 0.8 x",
+    "fft": "2048^2 31x31: auto <= 0.05 x scipy.ndimage.correlate and <= 0.7 x "
+           "scipy.signal.fftconvolve; 10^6 samples, 1001 taps: <= 0.7 x oaconvolve",
+    "auto": "algorithm='auto' is the fastest of convcore's algorithms (within 5%) on every "
+            "case",
     "memory": "direct: nothing beyond the output but the repacked weights; im2col: a "
               "bounded workspace, not proportional to the batch",
 }
@@ -91,6 +96,7 @@ def check_targets(report: dict) -> list[dict]:
                                     0.3))
             out.append(_at_least(group, f"{name}: >= 50% of memory bandwidth",
                                  ours["frac_peak"], 0.5, f"{ours['rate']:.1f} GB/s"))
+        out += _fast_targets(c, ours)
         single = c["results"].get(SINGLE)
         if single is not None:
             out.append(_at_least("scaling", f"{name}: 1 -> {c['threads']} threads >= "
@@ -108,6 +114,24 @@ def check_targets(report: dict) -> list[dict]:
                                f"{what}; auto time / fastest"))
             _mark_contended(out[-1:], c)
     return out + _memory_targets(report)
+
+
+# Time ratios of auto the fast algorithms must reach: case -> [(peer, limit)].
+FAST_TARGETS = {
+    "vgg_256x56_3x3": ("winograd", [("torch", 0.6)]),
+    "resnet_128x28_3x3_b8": ("winograd", [("torch", 0.6)]),
+    "vgg_64x224_3x3": ("winograd", [("torch", 0.8)]),
+    "gray_2048x2048_31x31": ("fft", [("ndimage", 0.05), ("signal", 0.7)]),
+    "signal_1e6_1001taps": ("fft", [("signal", 0.7)]),
+}
+
+
+def _fast_targets(case: dict, ours: dict) -> list[dict]:
+    if case["kind"] != "conv" or case["case"] not in FAST_TARGETS:
+        return []
+    group, limits = FAST_TARGETS[case["case"]]
+    return [_ratio_check(group, f"{case['name']}: auto / {PEER_LABELS[p]} <= {limit}", ours,
+                         p, limit) for p, limit in limits]
 
 
 def _mark_contended(verdicts: list[dict], case: dict) -> None:

@@ -4,10 +4,12 @@ fully connected layers."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from convcore import _conv
 from convcore._checks import as_int, int_tuple
 from convcore.functional import _prepare
 
@@ -42,9 +44,15 @@ def _layer_geometry(c_in, h, w, c_out, r, s, stride, padding, dilation, groups):
 
 
 def _taps_inside(n: int, n_out: int, k: int, stride: int, dilation: int, pad: int) -> int:
-    """Sum over the outputs of the number of their k taps that land inside [0, n)."""
-    o = np.arange(n_out)[:, None] * stride - pad + np.arange(k)[None, :] * dilation
-    return int(((o >= 0) & (o < n)).sum())
+    """Sum over the outputs of the number of their k taps that land inside [0, n): per
+    tap t, the outputs o with 0 <= o*stride - pad + t*dilation < n (O(k), not O(n k))."""
+    total = 0
+    for t in range(k):
+        off = t * dilation - pad
+        lo = max(0, -(off // stride) if off < 0 else 0)       # first o with o*s + off >= 0
+        hi = min(n_out - 1, (n - 1 - off) // stride)           # last o with o*s + off < n
+        total += max(0, hi - lo + 1)
+    return total
 
 
 def representation_costs(input_shape, kernel_shape, stride=1, padding=0, dilation=1,
@@ -178,3 +186,373 @@ def conv_macs(input_shape, out_channels, kernel_size, stride=1, padding=0, dilat
     g = _layer_geometry(c, h, w, as_int("out_channels", out_channels), r, s, stride, padding,
                         dilation, groups)
     return g.K * g.Hout * g.Wout * (g.C // g.groups) * g.R * g.S
+
+
+# ---------------------------------------------------------------------------------------
+# Every algorithm of conv2d/conv1d: what it multiplies, adds and allocates, and which one
+# ``algorithm="auto"`` should take.
+
+ALGORITHM_NAMES = ("direct", "im2col", "winograd", "fft", "sparse", "dense")
+
+# Arithmetic of the 1-D transforms as written in csrc/winograd_impl.h: (muls, adds) of
+# B^T (input) and A^T (output) applied to one line of alpha values, per output tile m.
+_WINOGRAD_LINE_OPS = {4: ((8, 16), (3, 10)), 6: ((14, 24), (10, 20))}
+
+
+@dataclass(frozen=True)
+class AlgorithmCost:
+    """Arithmetic and memory of one algorithm on one layer (the whole batch).
+
+    ``extra_bytes`` is what the algorithm allocates besides the input, the weights and
+    the output (workspaces, transformed weights, matrices, spectra), for the thread
+    count it was computed for.  ``applicable`` is False, with the rule in ``reason``,
+    when ``conv2d(..., algorithm=name)`` would refuse the layer.
+    """
+
+    name: str
+    muls: int
+    adds: int
+    extra_bytes: int
+    applicable: bool = True
+    reason: str | None = None
+    transform_flops: int = 0  # the part of muls + adds spent outside GEMMs / products
+
+    @property
+    def flops(self) -> int:
+        return self.muls + self.adds
+
+
+def _fft_costs(g, itemsize: int, nd: int) -> tuple[int, int, int]:
+    """(muls, adds, extra bytes) of convcore.fft on geometry ``g``.  A real FFT of size P
+    is counted as P log2 P multiplications and 1.5 P log2 P additions (half a complex
+    radix-2 FFT); every frequency of every (image, output, input channel) triple costs
+    one complex multiply-add (4 muls, 4 adds)."""
+    from convcore.fft import CHUNK_ELEMENTS, block_lengths
+
+    spans = tuple(d * (k - 1) + 1 for k, d in zip((g.R, g.S)[-nd:], g.dilation[-nd:],
+                                                  strict=True))
+    full = tuple((o - 1) * s + 1 for o, s in zip((g.Hout, g.Wout)[-nd:], g.stride[-nd:],
+                                                 strict=True))
+    lengths = block_lengths(full, spans)
+    P = math.prod(lengths)
+    F = P // lengths[-1] * (lengths[-1] // 2 + 1)
+    blocks = math.prod(-(-f // (L - k + 1)) for f, L, k in zip(full, lengths, spans,
+                                                                 strict=True))
+    Cg, Kg = g.C // g.groups, g.K // g.groups
+    lg = math.log2(P) if P > 1 else 1.0
+    kc = min(Kg, max(1, CHUNK_ELEMENTS // (Cg * F)))       # as convcore.fft.correlate
+    chunk = min(blocks, max(1, CHUNK_ELEMENTS // (g.N * max(Cg, kc) * P)))
+    chunks = -(-blocks // chunk)
+    kernel_passes = 1 if kc == Kg else chunks               # spectra redone per chunk
+    transforms = g.groups * (blocks * g.N * (Cg + Kg) + kernel_passes * Kg * Cg)
+    muls = int(transforms * P * lg) + 4 * g.groups * blocks * g.N * Kg * Cg * F
+    adds = int(transforms * 1.5 * P * lg) + 4 * g.groups * blocks * g.N * Kg * Cg * F
+    extra = (chunk * g.N * (Cg + kc) * (P + 2 * F) + 2 * kc * Cg * F) * itemsize
+    return muls, adds, extra
+
+
+def _winograd_costs(g, tile: int, itemsize: int,
+                    threads: int) -> tuple[int, int, int, int]:
+    from convcore import _winograd
+
+    m, a = tile, tile + 2
+    one_row = g.R == 1
+    th = g.Hout if one_row else -(-g.Hout // m)
+    tiles = g.N * th * -(-g.Wout // m)
+    aa = a if one_row else a * a
+    Cg, Kg = g.C // g.groups, g.K // g.groups
+    (bm, ba), (am, aa_) = _WINOGRAD_LINE_OPS[tile]
+    in_lines, out_lines = (1, 1) if one_row else (2 * a, a + m)
+    gemm_muls, gemm_adds = g.groups * aa * tiles * Kg * Cg, g.groups * aa * tiles * Kg * (Cg - 1)
+    muls = gemm_muls + g.groups * (tiles * Cg * in_lines * bm + tiles * Kg * out_lines * am)
+    adds = gemm_adds + g.groups * (tiles * Cg * in_lines * ba + tiles * Kg * out_lines * aa_)
+    w_lines = 1 if one_row else 3 + a      # G applied to the kernel's rows, then columns
+    muls += g.K * Cg * w_lines * a * 3
+    adds += g.K * Cg * w_lines * a * 2
+    items, per_thread = _winograd.winograd_plan((g.N, g.C, g.H, g.W), (g.K, g.R, g.S),
+                                                g.bridge(), tile, itemsize)
+    extra = (min(threads, items) * per_thread + g.groups * aa * Kg * Cg) * itemsize
+    return muls, adds, extra, muls + adds - gemm_muls - gemm_adds
+
+
+def _cost_geometry(input_shape, kernel_shape, stride, padding, dilation, in_channels,
+                   out_channels, groups, batch):
+    nd = len(tuple(kernel_shape)) if not isinstance(kernel_shape, int) else 2
+    if nd not in (1, 2):
+        raise ValueError(f"kernel_shape must be (R, S) or (S,); got {kernel_shape!r}")
+    sizes = int_tuple("input_shape", input_shape, nd)
+    kernel = int_tuple("kernel_shape", kernel_shape, nd)
+    n, c_in = as_int("batch", batch), as_int("in_channels", in_channels)
+    c_out = as_int("out_channels", out_channels)
+    if n < 1:
+        raise ValueError(f"batch must be >= 1, got {n}")
+    image = np.broadcast_to(np.float32(0), (n, c_in, *sizes))
+    weight = np.broadcast_to(np.float32(0), (c_out, max(c_in // max(groups, 1), 1), *kernel))
+    return nd, _prepare(nd, image, weight, None, stride, padding, dilation, groups)[0]
+
+
+def algorithm_costs(input_shape, kernel_shape, in_channels=1, out_channels=1, stride=1,
+                    padding=0, dilation=1, groups=1, *, batch=1, bias=False,
+                    dtype=np.float32, tile=4, threads=None) -> dict[str, AlgorithmCost]:
+    """Multiplications, additions and extra memory of every convolution algorithm.
+
+    Counting rules.  direct: every (output, input) pair inside the image, one
+    multiply-add (padding costs nothing).  im2col: the GEMM multiplies the zeros of the
+    padding too, ``N K Hout Wout (C/groups) R S``.  winograd: one GEMM multiply-add per
+    transformed element, tile, input and output channel (``alpha^2`` per tile instead of
+    ``m^2 R S``), plus the transforms as written in C and the weight transform.  fft: the
+    real transforms of every block of every input and output channel and of the
+    kernels (``P log2 P`` muls, ``1.5 P log2 P`` adds each) plus 4 muls and 4 adds per
+    frequency and channel pair.  sparse: the direct count (it stores exactly the
+    pairs).  dense: every entry of the dense matrix, per image.  A bias adds one addition
+    per output when ``bias``.
+
+    Parameters
+    ----------
+    input_shape : (H, W) or (L,)
+    kernel_shape : (R, S) or (S,)
+        A 1-tuple describes a conv1d layer.
+    in_channels, out_channels, stride, padding, dilation, groups
+        As :func:`convcore.conv2d`.
+    batch : int
+    bias : bool
+    dtype : float32 or float64
+    tile : {4, 6}
+        Winograd's output tile.
+    threads : int, optional
+        Thread count for the workspaces (default :func:`convcore.get_num_threads`).
+
+    Returns
+    -------
+    dict
+        Name -> :class:`AlgorithmCost`, for the names in ``ALGORITHM_NAMES``.
+
+    Examples
+    --------
+    >>> from convcore.analysis import algorithm_costs
+    >>> c = algorithm_costs((56, 56), (3, 3), 256, 256, padding=1)
+    >>> round(c["im2col"].muls / c["winograd"].muls, 1)      # F(4x4,3x3): ~4x fewer
+    3.9
+    >>> c["winograd"].applicable, algorithm_costs((56, 56), (5, 5))["winograd"].reason
+    (True, 'winograd needs a 3x3 kernel; got 5x5')
+    """
+    from convcore._threads import get_num_threads
+    from convcore.matrix import _dense_limit
+    from convcore.winograd import unsupported_reason
+
+    nd, g = _cost_geometry(input_shape, kernel_shape, stride, padding, dilation, in_channels,
+                           out_channels, groups, batch)
+    itemsize = np.dtype(dtype).itemsize
+    threads = get_num_threads() if threads is None else as_int("threads", threads)
+    Cg = g.C // g.groups
+    outputs = g.N * g.K * g.Hout * g.Wout
+    bias_adds = outputs if bias else 0
+    pairs = g.N * g.K * Cg * (
+        _taps_inside(g.H, g.Hout, g.R, g.stride[0], g.dilation[0], g.pad[0][0])
+        * _taps_inside(g.W, g.Wout, g.S, g.stride[1], g.dilation[1], g.pad[1][0]))
+    out: dict[str, AlgorithmCost] = {}
+    out["direct"] = AlgorithmCost("direct", pairs, pairs - outputs + bias_adds,
+                                  g.K * Cg * g.R * g.S * itemsize)
+    gemm = outputs * Cg * g.R * g.S
+    items, per_thread = _conv.gemm_plan((g.N, g.C, g.H, g.W), (g.K, 0, g.R, g.S), g.bridge())
+    fits = max(g.Hout * g.Wout, Cg * g.R * g.S, g.K) <= 2**31 - 1
+    out["im2col"] = AlgorithmCost("im2col", gemm, gemm - outputs + bias_adds,
+                                  min(threads, items) * per_thread * itemsize, fits,
+                                  None if fits else "a GEMM dimension exceeds 2**31 - 1")
+    kernel = (g.S,) if nd == 1 else (g.R, g.S)
+    reason = unsupported_reason(nd, kernel, g.stride[-nd:], g.dilation[-nd:])
+    if reason is None:
+        wm, wa, wx, wt = _winograd_costs(g, tile, itemsize, threads)
+        out["winograd"] = AlgorithmCost("winograd", wm, wa + bias_adds, wx, transform_flops=wt)
+    else:
+        out["winograd"] = AlgorithmCost("winograd", 0, 0, 0, False, reason)
+    fm, fa, fx = _fft_costs(g, itemsize, nd)
+    out["fft"] = AlgorithmCost("fft", fm, fa + bias_adds, fx)
+    rows = g.K * g.Hout * g.Wout
+    csr = pairs // g.N
+    limit = _dense_limit(None)
+    sparse_bytes = (csr * (itemsize + _INDEX_BYTES) + (rows + 1) * _INDEX_BYTES
+                    + 2 * outputs * itemsize)
+    ok = sparse_bytes <= limit
+    out["sparse"] = AlgorithmCost("sparse", pairs, pairs - outputs + bias_adds, sparse_bytes,
+                                  ok, None if ok else f"the CSR matrix needs {sparse_bytes:,} "
+                                                      f"bytes, over the memory limit")
+    cols = g.C * g.H * g.W
+    dense_bytes = rows * cols * itemsize
+    ok = dense_bytes <= limit
+    out["dense"] = AlgorithmCost("dense", g.N * rows * cols, g.N * rows * (cols - 1) + bias_adds,
+                                 dense_bytes + outputs * itemsize, ok,
+                                 None if ok else f"the dense matrix needs {dense_bytes:,} "
+                                                 f"bytes, over the memory limit")
+    return out
+
+
+# Effective rates (GFLOP/s per thread, counted as the muls + adds above, float32) of
+# each algorithm per SIMD level: the calibration of the cost model.  The AVX-512 row is
+# fitted to interleaved timings of direct and Winograd on VGG 256@56, ResNet 128@28 b8
+# and VGG 64@224 and to calibrate() on the same (busy) machine; the AVX2 and generic rows
+# are that row scaled by vector width, not yet measured on a quiet machine (see
+# docs/algorithms.md).  Only the ratios within a row matter for the choice.
+CALIBRATION = {
+    "avx512": {"direct": 45.0, "im2col": 45.0, "winograd": 67.0, "fft": 4.0},
+    "avx2": {"direct": 40.0, "im2col": 40.0, "winograd": 60.0, "fft": 4.0},
+    "generic": {"direct": 12.0, "im2col": 20.0, "winograd": 30.0, "fft": 4.0},
+}
+# A fast algorithm must beat the direct/im2col prediction by this factor to be chosen:
+# the predictions are rough and direct is exact and bitwise stable.
+_FAST_MARGIN = 1.25
+# The layers calibrate() times: (algorithm, input (N, C, H, W), weight shape, padding).
+# Winograd is timed on a GEMM-bound and a transform-bound layer (its rate: the mean).
+_CALIBRATION_CASES = (
+    ("direct", (1, 64, 56, 56), (64, 64, 3, 3), 1),
+    ("im2col", (1, 64, 56, 56), (64, 64, 3, 3), 1),
+    ("winograd", (1, 256, 28, 28), (256, 256, 3, 3), 1),
+    ("winograd", (1, 64, 112, 112), (64, 64, 3, 3), 1),
+    ("fft", (1, 1, 512, 512), (1, 1, 31, 31), 15),
+)
+
+
+# One transform flop of Winograd costs as much as this many GEMM flops.  Fitted to three
+# interleaved runs on a busy machine where F(4x4) took 1.08-1.16x direct's time on VGG
+# 64@224 (transforms 8.5% of its flops, against 4% on VGG 256@56, where it took
+# 0.42-0.86x): with 60, the model puts VGG 64@224 on direct, VGG 256@56 and ResNet
+# 128@28 b8 on Winograd.
+_TRANSFORM_WEIGHT = 60
+
+
+def _winograd_work(c: AlgorithmCost, cg: int, kg: int) -> float:
+    """Winograd's flops in GEMM-flop equivalents on Cg x Kg channel blocks."""
+    return ((c.flops - c.transform_flops) / _narrow(cg, kg)
+            + _TRANSFORM_WEIGHT * c.transform_flops)
+
+
+def _narrow(cg: int, kg: int) -> float:
+    """Fraction of its rate a GEMM keeps on Cg x Kg channel blocks (narrow layers pack
+    and copy more per multiply-add)."""
+    return max(min(1.0, cg / 64) * min(1.0, kg / 64), 0.05)
+
+
+def predicted_seconds(costs: dict[str, AlgorithmCost], g_channels: tuple[int, int],
+                      level: str | None = None, threads: int = 1,
+                      rates: dict | None = None) -> dict[str, float]:
+    """Predicted run time of each applicable algorithm: its flops over the calibrated
+    rate of SIMD ``level`` (default: the level the kernels use now), on ``threads``.
+
+    ``g_channels`` is (C // groups, K // groups): the GEMMs of im2col, Winograd and the
+    matrices run at ``min(1, Cg / 64) * min(1, Kg / 64)`` of their rate on narrow
+    layers; a flop of Winograd's transforms (``transform_flops``) costs as much as
+    ``_TRANSFORM_WEIGHT`` GEMM flops (they gather and scatter tiles more than they
+    compute); direct at ``0.5 + 0.5 min(1, Cg / 16)`` (few input channels leave its
+    vector accumulators waiting on loads).  sparse and dense use the im2col rate.
+
+    Examples
+    --------
+    >>> from convcore.analysis import algorithm_costs, predicted_seconds
+    >>> c = algorithm_costs((56, 56), (3, 3), 256, 256, padding=1)
+    >>> t = predicted_seconds(c, (256, 256), "avx2")
+    >>> t["winograd"] < t["direct"]
+    True
+    """
+    from convcore import _conv as conv_ext
+
+    rates = rates or CALIBRATION[level or conv_ext.simd_level()]
+    cg, kg = g_channels
+    out = {}
+    for name, c in costs.items():
+        if not c.applicable:
+            continue
+        if name == "fft":
+            rate = rates["fft"]
+        elif name == "direct":
+            rate = rates["direct"] * (0.5 + 0.5 * min(1.0, cg / 16))
+        elif name == "winograd":
+            out[name] = _winograd_work(c, cg, kg) / rates["winograd"] * 1e-9 / max(threads, 1)
+            continue
+        else:
+            rate = rates["im2col"] * _narrow(cg, kg)
+        out[name] = c.flops / rate * 1e-9 / max(threads, 1)
+    return out
+
+
+def calibrate(repeats: int = 5) -> dict[str, float]:
+    """Measure this machine's rates (GFLOP/s per thread as counted by
+    :func:`algorithm_costs`) at the current SIMD level, on one thread: the numbers
+    :data:`CALIBRATION` holds per level.
+
+    Examples
+    --------
+    >>> from convcore.analysis import calibrate
+    >>> sorted(calibrate(repeats=1))                      # doctest: +SKIP
+    ['direct', 'fft', 'im2col', 'winograd']
+    """
+    import time
+
+    import convcore
+
+    rng = np.random.default_rng(0)
+    old = convcore.get_num_threads()
+    rates, wino = {}, []
+    try:
+        convcore.set_num_threads(1)
+        for name, xs, ws, pad in _CALIBRATION_CASES:
+            x = rng.standard_normal(xs).astype(np.float32)
+            w = rng.standard_normal(ws).astype(np.float32)
+            c = algorithm_costs(xs[2:], ws[2:], xs[1], ws[0], padding=pad, threads=1)[name]
+            convcore.conv2d(x, w, padding=pad, algorithm=name)
+            times = []
+            for _ in range(max(1, repeats)):
+                t0 = time.perf_counter()
+                convcore.conv2d(x, w, padding=pad, algorithm=name)
+                times.append(time.perf_counter() - t0)
+            t = float(np.median(times))
+            rate = c.flops / t * 1e-9
+            if name == "winograd":
+                wino.append(_winograd_work(c, xs[1], ws[0]) / t * 1e-9)
+                continue
+            if name == "im2col":
+                rate /= _narrow(xs[1], ws[0])
+            elif name == "direct":
+                rate /= 0.5 + 0.5 * min(1.0, xs[1] / 16)
+            rates[name] = round(rate, 2)
+        rates["winograd"] = round(float(np.mean(wino)), 2)
+    finally:
+        convcore.set_num_threads(old)
+    return rates
+
+
+def _choose_fast_algorithm(g) -> str | None:
+    """'winograd' or 'fft' when the calibrated cost model predicts it beats the direct
+    and im2col kernels by ``_FAST_MARGIN`` on the validated geometry ``g`` at the SIMD
+    level in use; else None (functional.choose_algorithm then picks direct or im2col).
+
+    Winograd is considered for 3x3 stride-1 layers only (a conv1d geometry is a conv2d
+    one of height 1 with a 1xS kernel, which conv2d's Winograd refuses), with at least
+    16 channels in and out per group; FFT for kernels of 49 taps or more on at most 64
+    channel pairs.  Answers are cached per geometry and level.
+    """
+    Cg, Kg = g.C // g.groups, g.K // g.groups
+    wino = ((g.R, g.S) == (3, 3) and g.stride == (1, 1) and g.dilation == (1, 1)
+            and Cg >= 16 and Kg >= 16)
+    big_kernel = g.R * g.S >= 49 and Cg * Kg <= 64
+    if not wino and not big_kernel:
+        return None            # neither can win: skip building the costs
+    level = _conv.simd_level()
+    key = (g, level)
+    hit = _CHOICES.get(key)
+    if hit is not None:
+        return hit or None
+    costs = algorithm_costs((g.H, g.W), (g.R, g.S), g.C, g.K, g.stride, g.pad, g.dilation,
+                            g.groups, batch=g.N, threads=1)
+    t = predicted_seconds(costs, (Cg, Kg), level)
+    base = min(t["direct"], t.get("im2col", math.inf))
+    fast = {k: t[k] for k, ok in (("winograd", wino), ("fft", big_kernel)) if ok and k in t}
+    choice = min(fast, key=fast.get) if fast else None
+    if choice is not None and fast[choice] * _FAST_MARGIN > base:
+        choice = None
+    if len(_CHOICES) >= 256:
+        _CHOICES.clear()
+    _CHOICES[key] = choice or ""
+    return choice
+
+
+_CHOICES: dict = {}

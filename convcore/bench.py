@@ -25,8 +25,11 @@ Metrics
 
 Peers: PyTorch (``torch.nn.functional``, ``torch.autograd``) when installed, and for
 one-channel images ``scipy.ndimage.correlate`` (``mode='constant'``) and
-``scipy.signal.correlate2d`` (``'same'`` or ``'valid'``, matching the convcore call);
-SciPy's filters run on one thread whatever ``--threads`` says.
+``scipy.signal.correlate2d`` (``'same'`` or ``'valid'``, matching the convcore call),
+or on the large-kernel cases ``scipy.signal.fftconvolve`` (``'same'``) and, for the
+1-D signal, ``scipy.signal.oaconvolve`` (``'valid'``); SciPy's filters run on one
+thread whatever ``--threads`` says.  convcore's ``winograd`` (3x3 stride-1 layers) and
+``fft`` (large-kernel cases) rows are timed beside direct, im2col and auto.
 """
 
 from __future__ import annotations
@@ -89,6 +92,7 @@ __all__ = [
 
 DTYPES = ("float32", "float64")
 ALGORITHMS = ("direct", "im2col", "auto")
+FAST_ALGORITHMS = ("winograd", "fft")  # timed where they apply (_fast_algorithm_calls)
 
 
 # ---- the cases ------------------------------------------------------------------------
@@ -179,6 +183,10 @@ CONV_CASES = [
     ConvCase("tiny_8x8_3x3", 1, 1, 8, 8, 1, 3, 3, target="tiny", quick=True),
     ConvCase("depthwise_64x56_3x3_b8", 8, 64, 56, 56, 64, 3, 3, padding=1, groups=64,
              quick=True),
+    # large kernels on one channel (FFT's domain), judged against SciPy's FFT convolutions
+    ConvCase("gray_2048x2048_15x15", 1, 1, 2048, 2048, 1, 15, 15, padding=7, target="fft"),
+    ConvCase("gray_2048x2048_31x31", 1, 1, 2048, 2048, 1, 31, 31, padding=15, target="fft"),
+    ConvCase("signal_1e6_1001taps", 1, 1, 1, 10**6, 1, 1, 1001, target="fft"),
 ]
 
 _POOL_SHAPE = (8, 64, 112, 112)
@@ -522,6 +530,36 @@ def _conv_calls(c: ConvCase, a: dict, threads: int | None) -> dict[str, Callable
         if c.padding == 0 or odd_same:
             mode = "valid" if c.padding == 0 else "same"
             calls["signal"] = functools.partial(signal.correlate2d, x2, w2, mode=mode)
+    calls.update(_fast_algorithm_calls(c, x, w, b))
+    return calls
+
+
+def _fast_algorithm_calls(c: ConvCase, x, w, b) -> dict[str, Callable]:
+    """convcore's Winograd on the layers it applies to, its FFT on large kernels, and
+    there SciPy's FFT convolutions as the scipy.signal peer (scipy.signal.correlate2d,
+    a direct sum, would take minutes per call on a 31x31 kernel over 2048^2)."""
+    from convcore.winograd import unsupported_reason
+
+    kw = dict(stride=c.stride, padding=c.padding, groups=c.groups)
+    picked = choose_algorithm(_prepare(2, x, w, b, c.stride, c.padding, 1, c.groups)[0])
+    calls: dict[str, Callable] = {}
+    winograd = unsupported_reason(2, (c.R, c.S), (c.stride,) * 2, (1, 1)) is None
+    if winograd and (c.target == "large" or picked == "winograd"):
+        calls["winograd"] = functools.partial(convcore.conv2d, x, w, b, algorithm="winograd",
+                                              **kw)
+    if picked == "fft" and c.target != "fft":
+        calls["fft"] = functools.partial(convcore.conv2d, x, w, b, algorithm="fft", **kw)
+    if c.target == "fft":
+        from scipy import signal
+
+        calls["fft"] = functools.partial(convcore.conv2d, x, w, b, algorithm="fft", **kw)
+        flipped = w[0, 0, ::-1, ::-1]
+        if c.H == 1 and c.R == 1 and c.padding == 0:     # a long 1-D signal
+            calls["signal"] = functools.partial(signal.oaconvolve, x[0, 0, 0], flipped[0],
+                                                mode="valid")
+        else:
+            calls["signal"] = functools.partial(signal.fftconvolve, x[0, 0], flipped,
+                                                mode="same")
     return calls
 
 
@@ -753,7 +791,7 @@ def _peak_of(peaks: dict, threads: int, dtype: str, unit: str) -> float | None:
 def _run_job(job: _Job, threads: int, peaks: dict, s: _Settings) -> dict:
     a = _arrays(job)
     calls = _calls(job, a, threads)
-    ours = [n for n in calls if n in ALGORITHMS or n == "convcore"]
+    ours = [n for n in calls if n in ALGORITHMS + FAST_ALGORITHMS or n == "convcore"]
     reference_name = "auto" if "auto" in calls else "convcore"
     convcore.set_num_threads(threads)
     tf = _torch()
@@ -805,7 +843,8 @@ def _geometry(c: ConvCase, a: dict):
 
 def _auto_choice(job: _Job, a: dict, rows: dict) -> dict:
     picked = choose_algorithm(_geometry(job.case, a))
-    fastest = min(("direct", "im2col"), key=lambda n: rows[n]["median_s"])
+    fastest = min((n for n in ("direct", "im2col") + FAST_ALGORITHMS if n in rows),
+                  key=lambda n: rows[n]["median_s"])
     best = rows[fastest]["median_s"]
     return {"picked": picked, "fastest": fastest,
             "ok": picked == fastest or rows[picked]["median_s"] <= TIE * best,

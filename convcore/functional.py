@@ -31,7 +31,7 @@ from convcore._geometry import (
 )
 from convcore._threads import get_num_threads
 
-ALGORITHMS = ("auto", "direct", "im2col", "sparse")
+ALGORITHMS = ("auto", "direct", "im2col", "sparse", "winograd", "fft")
 _NO_BIAS = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}
 
 # Older private names, kept for callers not yet moved to convcore._geometry.
@@ -76,6 +76,14 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
         _conv.conv_direct(xc, wc, bc, y4, g, n_threads)
     elif algorithm == "sparse":
         _run_sparse(g, xc, wc, bc, y4)
+    elif algorithm == "winograd":
+        from convcore import winograd
+
+        winograd.run_conv(nd, g, xc, wc, bc, y4, n_threads)
+    elif algorithm == "fft":
+        from convcore import fft
+
+        fft.run_conv(nd, g, xc, wc, bc, y4, n_threads)
     elif y.size:
         _run_gemm(g, xc, wc, bc, y4, n_threads)
     return y

@@ -14,10 +14,13 @@ import convcore
 from convcore._bench_report import CONTENDED
 from convcore._checks import available_memory
 from convcore.analysis import (
+    ALGORITHM_NAMES,
+    algorithm_costs,
     conv_macs,
     conv_params,
     fc_params,
     locally_connected_params,
+    predicted_seconds,
     representation_costs,
 )
 from convcore.matrix import DENSE_MEMORY_FRACTION
@@ -179,6 +182,132 @@ def measure(quick: bool, progress) -> dict:
     return out
 
 
+# ---- every algorithm on a few layers: the cost model beside the clock ---------------------
+
+# (name, input (N, C, *S), weight (K, C, *k), padding): a VGG 3x3 layer (Winograd's
+# domain), one-channel images with small and large kernels (direct's and FFT's) and a
+# long 1-D filter; the small image is the one whose dense matrix fits in memory.
+COMPARISON_LAYERS = [
+    ("VGG conv3-256 @56", (1, 256, 56, 56), (256, 256, 3, 3), 1),
+    ("ResNet 128 @28, batch 8", (8, 128, 28, 28), (128, 128, 3, 3), 1),
+    ("gray 64x64, 7x7", (1, 1, 64, 64), (1, 1, 7, 7), 3),
+    ("gray 1024x1024, 5x5", (1, 1, 1024, 1024), (1, 1, 5, 5), 2),
+    ("gray 1024x1024, 31x31", (1, 1, 1024, 1024), (1, 1, 31, 31), 15),
+    ("1-D 10^5 samples, 501 taps", (1, 1, 100_000), (1, 1, 501), 0),
+]
+QUICK_COMPARISON = ("VGG conv3-256 @56", "gray 64x64, 7x7", "gray 1024x1024, 31x31")
+SLOW_FACTOR = 20     # algorithms predicted this much slower than the fastest and
+SLOW_SECONDS = 0.05  # slower than this are not timed
+
+
+def _run_algorithm(name: str, x, w, pad, dense_matrix):
+    """A call of ``name`` on (x, w): conv1d/conv2d with that algorithm; 'dense' is the
+    product of the prebuilt dense matrix with the flattened batch."""
+    if name == "dense":
+        return lambda: dense_matrix @ x.reshape(x.shape[0], -1).T
+    conv = convcore.conv1d if x.ndim == 3 else convcore.conv2d
+    return lambda: conv(x, w, padding=pad, algorithm=name)
+
+
+def algorithm_comparison(quick: bool, progress=lambda msg: None) -> list[dict]:
+    """For each layer of ``COMPARISON_LAYERS`` and each algorithm: the cost model's
+    multiplications, additions, extra bytes and predicted time beside the measured
+    median time (None where the algorithm does not apply)."""
+    rng = np.random.default_rng(3)
+    threads = convcore.get_num_threads()
+    rows = []
+    for name, xs, ws, pad in COMPARISON_LAYERS:
+        if quick and name not in QUICK_COMPARISON:
+            continue
+        x = rng.standard_normal(xs).astype(np.float32)
+        w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(np.float32)
+        costs = algorithm_costs(xs[2:], ws[2:], xs[1], ws[0], padding=pad, batch=xs[0])
+        predicted = predicted_seconds(costs, (xs[1], ws[0]), threads=threads)
+        dense = None
+        if costs["dense"].applicable and x.ndim == 4:
+            dense = convcore.conv_matrix(xs[1:], w, padding=pad, format="dense")
+        elif costs["dense"].applicable:     # the 1-D layer as a 2-D one of height 1
+            dense = convcore.conv_matrix((xs[1], 1, xs[2]), w[:, :, None], padding=((0, 0),
+                                         (pad, pad)), format="dense")
+        entry = {"layer": name, "input": list(xs), "weight": list(ws), "algorithms": {}}
+        fastest = min(predicted.values())
+        for alg in ALGORITHM_NAMES:
+            c = costs[alg]
+            measured = None
+            # what the model predicts far slower than the best is not timed (the FFT of a
+            # 256-channel layer would take seconds); the report says so
+            slow = predicted.get(alg, 0) > max(SLOW_FACTOR * fastest, SLOW_SECONDS)
+            if c.applicable and (alg != "dense" or dense is not None) and not slow:
+                progress(f"timing {alg} on {name}")
+                measured = _median(_run_algorithm(alg, x, w, pad, dense), quick)
+            entry["algorithms"][alg] = dict(
+                muls=c.muls, adds=c.adds, extra_bytes=c.extra_bytes, applicable=c.applicable,
+                reason=c.reason, predicted_s=predicted.get(alg), measured_s=measured)
+        rows.append(entry)
+    return rows
+
+
+def format_comparison(rows: list[dict]) -> list[str]:
+    lines = ["\n7. Every algorithm: the cost model beside the clock (float32, "
+             f"{convcore.get_num_threads()} threads; predicted from the calibrated rates, "
+             f"measured median; not timed: predicted over {SLOW_FACTOR}x the fastest and "
+             f"over {SLOW_SECONDS * 1e3:.0f} ms)"]
+    lines.append(f"   {'algorithm':<9} {'multiplications':>16} {'additions':>16} "
+                 f"{'extra bytes':>14} {'predicted ms':>13} {'measured ms':>12}")
+    for e in rows:
+        lines.append(f"   {e['layer']}")
+        for alg, a in e["algorithms"].items():
+            if not a["applicable"]:
+                lines.append(f"   {alg:<9} not applicable: {a['reason']}")
+                continue
+            pred = "" if a["predicted_s"] is None else f"{a['predicted_s'] * 1e3:.3f}"
+            meas = ("(not timed)" if a["measured_s"] is None
+                    else f"{a['measured_s'] * 1e3:.3f}")
+            lines.append(f"   {alg:<9} {a['muls']:>16,} {a['adds']:>16,} "
+                         f"{a['extra_bytes']:>14,} {pred:>13} {meas:>12}")
+    return lines
+
+
+def plot_savings(rows: list[dict], path: str) -> None:
+    """Multiplications saved against time saved, both relative to direct, one point per
+    (layer, algorithm) that was measured: the diagonal is "time follows arithmetic"."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 6))
+    markers = dict(zip(ALGORITHM_NAMES, "o^sDvP", strict=True))
+    colors = {a: f"C{i}" for i, a in enumerate(ALGORITHM_NAMES)}
+    seen = set()
+    lo, hi = 1.0, 1.0
+    for e in rows:
+        base = e["algorithms"]["direct"]
+        for alg, a in e["algorithms"].items():
+            if alg == "direct" or a["measured_s"] is None or not a["muls"]:
+                continue
+            xs = base["muls"] / a["muls"]
+            ys = base["measured_s"] / a["measured_s"]
+            lo, hi = min(lo, xs, ys), max(hi, xs, ys)
+            ax.scatter(xs, ys, marker=markers[alg], s=50, color=colors[alg],
+                       label=alg if alg not in seen else None)
+            seen.add(alg)
+            ax.annotate(e["layer"], (xs, ys), fontsize=6, xytext=(4, 2),
+                        textcoords="offset points")
+    ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="time saved = multiplications saved")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set(xlabel="multiplications saved (direct / algorithm)",
+           ylabel="time saved (direct time / algorithm time)",
+           title="Does saving multiplications save time?")
+    ax.axhline(1, color="grey", lw=0.5)
+    ax.axvline(1, color="grey", lw=0.5)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def build_report(quick: bool = False, progress=lambda msg: None) -> dict:
     """Every number the report prints, as a dict (also what ``--json`` writes)."""
     costs = representation_costs((320, 280), (2, 1))
@@ -223,6 +352,7 @@ def build_report(quick: bool = False, progress=lambda msg: None) -> dict:
     }
     report["googlenet_resnet"] = googlenet_resnet()
     report["measured"] = measure(quick, progress)
+    report["algorithms"] = algorithm_comparison(quick, progress)
     return report
 
 
@@ -266,6 +396,8 @@ def format_report(r: dict) -> str:
                  f"measured {d['dense'] / d['direct']:,.0f}x, predicted by flops "
                  f"{pred['dense'].flops / pred['convolution'].flops:,.0f}x")
     lines += _format_googlenet_resnet(r["googlenet_resnet"])
+    if "algorithms" in r:
+        lines += format_comparison(r["algorithms"])
     return "\n".join(lines)
 
 
@@ -383,6 +515,12 @@ def plot_report(path: str, quick: bool, data: dict | None = None) -> None:
     plt.close(fig)
 
 
+def _savings_path(plot_path: str) -> str:
+    """The second figure's file: ``name_algorithms.png`` beside ``name.png``."""
+    stem, dot, ext = plot_path.rpartition(".")
+    return f"{stem}_algorithms.{ext}" if dot else f"{plot_path}_algorithms.png"
+
+
 def run(quick: bool, json_path: str | None, plot_path: str | None) -> int:
     def progress(msg: str) -> None:
         print(f"  ... {msg}", file=sys.stderr, flush=True)
@@ -397,4 +535,7 @@ def run(quick: bool, json_path: str | None, plot_path: str | None) -> int:
     if plot_path:
         plot_report(plot_path, quick)
         print(f"\nplot written to {plot_path}")
+        savings = _savings_path(plot_path)
+        plot_savings(report["algorithms"], savings)
+        print(f"multiplications saved vs time saved written to {savings}")
     return 0

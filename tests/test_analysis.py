@@ -66,3 +66,144 @@ def test_parameter_validation():
         fc_params(0, 3)
     with pytest.raises(TypeError):
         conv_params(3.5, 4, 3)
+
+
+# --- every algorithm: costs, applicability, auto's choice ---------------------------------
+
+from convcore import _conv as _conv_ext  # noqa: E402
+from convcore import _winograd as _winograd_ext  # noqa: E402
+from convcore import analysis  # noqa: E402
+from convcore.analysis import ALGORITHM_NAMES, algorithm_costs, predicted_seconds  # noqa: E402
+from convcore.functional import _prepare, choose_algorithm  # noqa: E402
+
+
+def test_algorithm_costs_counts():
+    c = algorithm_costs((56, 56), (3, 3), 64, 32, padding=1, batch=2, threads=2)
+    assert set(c) == set(ALGORITHM_NAMES)
+    outputs = 2 * 32 * 56 * 56
+    assert c["im2col"].muls == outputs * 64 * 9            # padding zeros multiplied
+    assert c["direct"].muls == c["sparse"].muls < c["im2col"].muls
+    assert c["direct"].adds == c["direct"].muls - outputs
+    # F(4x4,3x3): 36 GEMM products per 16 outputs instead of 144, plus transforms
+    gemm = c["winograd"].muls - (c["winograd"].transform_flops
+                                 - (c["winograd"].adds - 36 * 2 * 14 * 14 * 32 * 63))
+    assert gemm == 36 * 2 * 14 * 14 * 32 * 64
+    assert 3.5 < c["im2col"].muls / c["winograd"].muls < 4
+    assert all(v.applicable for k, v in c.items() if k != "dense")
+    assert c["winograd"].extra_bytes > 36 * 32 * 64 * 4      # at least the transformed weights
+    assert c["dense"].muls == 2 * (32 * 56 * 56) * (64 * 56 * 56)
+    assert algorithm_costs((56, 56), (3, 3), 64, 32, bias=True)["fft"].adds > \
+        algorithm_costs((56, 56), (3, 3), 64, 32)["fft"].adds
+
+
+def test_winograd_and_dense_applicability():
+    c = algorithm_costs((20, 20), (3, 3), 4, 4, stride=2)
+    assert not c["winograd"].applicable and c["winograd"].reason == \
+        "winograd needs stride 1; got stride (2, 2)"
+    assert algorithm_costs((9,), (5,))["winograd"].reason == \
+        "winograd needs a 3-tap kernel; got 5"
+    big = algorithm_costs((4096, 4096), (3, 3), 64, 64, padding=1)
+    assert not big["dense"].applicable and "memory limit" in big["dense"].reason
+
+
+def test_taps_inside_matches_counting():
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        n, k, s, d = (int(v) for v in rng.integers(1, 9, 4))
+        p = int(rng.integers(0, 6))
+        n_out = (n + 2 * p - d * (k - 1) - 1) // s + 1
+        if n_out < 1:
+            continue
+        o = np.arange(n_out)[:, None] * s - p + np.arange(k)[None, :] * d
+        assert analysis._taps_inside(n, n_out, k, s, d, p) == int(((o >= 0) & (o < n)).sum())
+
+
+def test_fft_costs_grow_with_log_not_kernel():
+    small = algorithm_costs((512, 512), (15, 15), padding=7)
+    large = algorithm_costs((512, 512), (63, 63), padding=31)
+    assert large["direct"].muls / small["direct"].muls > 15
+    assert large["fft"].muls / small["fft"].muls < 3
+
+
+def _geometry(nd, xs, ws, pad):
+    return _prepare(nd, np.broadcast_to(np.float32(0), xs), np.broadcast_to(np.float32(0), ws),
+                    None, 1, pad, 1, 1)[0]
+
+
+@pytest.mark.parametrize("level", ["generic", "avx2", "avx512"])
+def test_auto_takes_the_fast_algorithms_where_the_model_says(level):
+    old = (_conv_ext.simd_level(), _winograd_ext.simd_level())
+    try:
+        _conv_ext.force_simd(level)
+        _winograd_ext.force_simd(level)
+        analysis._CHOICES.clear()
+        predicted = _conv_ext.simd_level()
+        vgg = _geometry(2, (1, 256, 56, 56), (256, 256, 3, 3), 1)
+        assert choose_algorithm(vgg) == "winograd"
+        assert choose_algorithm(_geometry(2, (1, 1, 2048, 2048), (1, 1, 31, 31), 15)) == "fft"
+        assert choose_algorithm(_geometry(1, (1, 1, 10**6), (1, 1, 1001), 0)) == "fft"
+        for small in (_geometry(2, (1, 3, 32, 32), (8, 3, 3, 3), 1),
+                      _geometry(2, (1, 4, 16, 16), (4, 4, 5, 5), 2)):
+            assert choose_algorithm(small) in ("direct", "im2col")
+        costs = algorithm_costs((56, 56), (3, 3), 256, 256, padding=1)
+        t = predicted_seconds(costs, (256, 256), predicted)
+        assert set(t) == {k for k, c in costs.items() if c.applicable}
+        assert {"direct", "im2col", "winograd", "fft"} <= set(t)
+    finally:
+        _conv_ext.force_simd(old[0])
+        _winograd_ext.force_simd(old[1])
+        analysis._CHOICES.clear()
+
+
+def test_auto_result_matches_reference_when_winograd():
+    from reference import conv2d_ref
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 32, 20, 20)).astype(np.float32)
+    w = (rng.standard_normal((32, 32, 3, 3)) / np.sqrt(9 * 32)).astype(np.float32)
+    g = _geometry(2, x.shape, w.shape, 1)
+    got = convcore.conv2d(x, w, padding=1)
+    ref = conv2d_ref(x, w, padding=1)
+    assert np.abs(got - ref).max() / np.abs(ref).max() < 1e-4
+    assert choose_algorithm(g) in ("winograd", "direct", "im2col")
+
+
+def test_report_comparison_section(tmp_path, monkeypatch):
+    """`convcore report`'s table of every algorithm: costs beside measured times, the
+    rules of the inapplicable ones, and the savings plot."""
+    from convcore import report
+
+    monkeypatch.setattr(report, "COMPARISON_LAYERS", [
+        ("small 3x3", (2, 8, 12, 12), (8, 8, 3, 3), 1),
+        ("1-D 11 taps", (1, 1, 300), (1, 1, 11), 0),
+    ])
+    monkeypatch.setattr(report, "QUICK_COMPARISON", ("small 3x3", "1-D 11 taps"))
+    rows = report.algorithm_comparison(quick=True)
+    assert [r["layer"] for r in rows] == ["small 3x3", "1-D 11 taps"]
+    first = rows[0]["algorithms"]
+    assert set(first) == set(ALGORITHM_NAMES)
+    for alg in ("direct", "im2col", "winograd", "fft", "sparse", "dense"):
+        assert first[alg]["applicable"] and first[alg]["measured_s"] > 0
+        assert first[alg]["predicted_s"] > 0
+    assert rows[1]["algorithms"]["winograd"]["reason"] == "winograd needs a 3-tap kernel; got 11"
+    text = "\n".join(report.format_comparison(rows))
+    assert "not applicable: winograd needs a 3-tap kernel" in text and "small 3x3" in text
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "savings.png"
+    report.plot_savings(rows, str(png))
+    assert png.stat().st_size > 1000
+    assert report._savings_path("a/b.png") == "a/b_algorithms.png"
+
+
+def test_auto_never_sends_a_row_kernel_to_conv2d_winograd():
+    """A conv1d-like conv2d (height 1, 1x3 kernel, many channels) is not 3x3: auto must
+    not pick Winograd, which refuses it."""
+    from reference import conv2d_ref
+
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 32, 1, 64)).astype(np.float32)
+    w = rng.standard_normal((32, 32, 1, 3)).astype(np.float32)
+    assert choose_algorithm(_geometry(2, x.shape, w.shape, (0, 1))) != "winograd"
+    got = convcore.conv2d(x, w, padding=(0, 1))
+    ref = conv2d_ref(x, w, padding=((0, 0), (1, 1)))
+    assert np.abs(got - ref).max() / np.abs(ref).max() < 1e-5

@@ -40,7 +40,7 @@ INT_JUNK = [0, -1, -3, 2**31, 2**63, -(2**63), 10**9, 1.5, 2.0, float("nan"), fl
             "2", "", None, True, False, (), (1, 2, 3), (1, 0), [1.5, 1.0], b"\x02",
             bytearray(b"\x02\x02"), 1 + 0j, object(), {}, np.float32(2), np.array([1, 1]),
             np.array(1.5), np.int64(2), np.uint16(1), np.array(2), np.bool_(True), range(2)]
-STR_JUNK = ["fft", "", None, 1, "Direct", ["direct"], b"direct", "same ", "full"]
+STR_JUNK = ["gemm", "", None, 1, "Direct", ["direct"], b"direct", "same ", "full"]
 FLAG_JUNK = [0, 1, "yes", None, np.int64(1), np.bool_(True), np.bool_(False), 1.0]
 ARRAY_JUNK_DTYPES = [np.bool_, np.complex64, np.complex128, object, "U2", "S2", "M8[s]",
                      "m8[s]", "V8", np.float16, np.int8, np.uint16, np.int64]

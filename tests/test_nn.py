@@ -469,7 +469,7 @@ def test_constructor_and_call_errors():
     with pytest.raises(ValueError, match="padding must be"):
         nn.Conv2d(1, 6, 3, padding="full")
     with pytest.raises(ValueError, match="algorithm"):
-        nn.Conv2d(1, 6, 3, algorithm="fft")
+        nn.Conv2d(1, 6, 3, algorithm="gemm")
     with pytest.raises(TypeError, match="dtype"):
         nn.Linear(3, 2, dtype=np.int32)
     with pytest.raises(TypeError, match="rng"):

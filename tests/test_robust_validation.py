@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import convcore
-from convcore import _conv, _im2col, _matrix, _pool
+from convcore import _conv, _im2col, _matrix, _pool, _winograd
 
 X = np.zeros((2, 4, 8, 8))
 W = np.zeros((6, 4, 3, 3))
@@ -55,6 +55,7 @@ BASE = {
     "conv_output_size": dict(size=8, kernel_size=3),
     "set_num_threads": dict(n=2),
     "set_isa": dict(level="generic"),
+    "winograd_weights": dict(weight=W),
 }
 # Public names that take no argument to get wrong.
 NO_ARGUMENTS = {"__version__", "analysis", "config_info", "get_num_threads", "show_config",
@@ -164,6 +165,13 @@ case("conv1d", ValueError, ("kernel", "11", "10"), weight=np.zeros((6, 4, 11)))
 case("conv2d_backward", ValueError, ("kernel", "9"), weight=np.zeros((6, 4, 9, 9)))
 case("conv1d_backward", ValueError, ("kernel", "12"), weight=np.zeros((6, 4, 12)))
 case("conv_matrix", ValueError, ("kernel", "9"), weight=np.zeros((6, 4, 3, 9)))
+case("winograd_weights", ValueError, ("kernel", "5x5"), weight=np.zeros((6, 4, 5, 5)))
+case("winograd_weights", ValueError, ("kernel", "3x5"), weight=np.zeros((6, 4, 3, 5)))
+case("winograd_weights", ValueError, ("weight", "(6, 4)"), weight=np.zeros((6, 4)))
+case("winograd_weights", ValueError, ("tile", "5"), tile=5)
+case("winograd_weights", ValueError, ("groups", "4"), groups=4)
+case("winograd_weights", ValueError, ("groups", "0"), groups=0)
+case("winograd_weights", TypeError, ("tile", "4.0"), tile=4.0)
 case("im2col", ValueError, ("kernel", "9", "8"), kernel_size=9)
 case("im2col", ValueError, ("kernel", "3", "8"), kernel_size=3, dilation=(1, 4))
 case("col2im", ValueError, ("kernel", "9", "8"), kernel_size=9)
@@ -220,7 +228,7 @@ for _f in POOLS:
 
 # ---- algorithm, needs, format and other options
 for _f in CONV:
-    for _v in ("fft", "", "DIRECT", None, ["direct"]):
+    for _v in ("gemm", "", "DIRECT", None, ["direct"]):
         case(_f, ValueError, ("algorithm", repr(_v)), algorithm=_v)
 for _f in ("conv2d_backward", "conv1d_backward"):
     case(_f, ValueError, ("algorithm", "'sparse'"), algorithm="sparse")
@@ -351,7 +359,7 @@ case("im2col", MemoryError, ("column matrix", "GB", "2**63"), padding=_P)
 def kernel_calls(monkeypatch):
     """Replace every function of the Cython bridges with a recorder of its calls."""
     calls = []
-    for module in (_conv, _im2col, _pool, _matrix):
+    for module in (_conv, _im2col, _pool, _matrix, _winograd):
         for attr in dir(module):
             if attr.startswith("_") or not callable(getattr(module, attr)):
                 continue

@@ -1,0 +1,84 @@
+# cython: language_level=3, cdivision=True
+# boundscheck, wraparound and initializedcheck come from setup.py (CONVCORE_CYTHON_CHECKS).
+"""Bridge to the Winograd kernels in csrc/winograd*.c: pointers in, GIL released, no checks.
+
+convcore.winograd has validated the geometry (3x3 or 3-tap kernel, stride 1, dilation
+1), transformed the weights and allocated ``y`` and the workspace.
+"""
+from cython cimport floating
+from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+from convcore._cconvcore cimport (
+    CC_SIMD_AVX2, CC_SIMD_AVX512, CC_SIMD_GENERIC, cc_conv2d_geometry, cc_dgemm_fn,
+    cc_sgemm_fn, cc_simd_active, cc_simd_detect, cc_simd_force, cc_simd_level, cc_simd_name,
+)
+
+
+cdef extern from "winograd.h" nogil:
+    Py_ssize_t cc_winograd_work_items(const cc_conv2d_geometry *g, int m, size_t itemsize)
+    Py_ssize_t cc_winograd_workspace_per_thread(const cc_conv2d_geometry *g, int m,
+                                                size_t itemsize)
+    void cc_winograd_weights_f32(int m, Py_ssize_t K, Py_ssize_t Cg, Py_ssize_t groups,
+                                 Py_ssize_t R, const float *w, float *u, int n_threads)
+    void cc_winograd_weights_f64(int m, Py_ssize_t K, Py_ssize_t Cg, Py_ssize_t groups,
+                                 Py_ssize_t R, const double *w, double *u, int n_threads)
+    void cc_conv2d_winograd_f32(const cc_conv2d_geometry *g, int m, const float *x,
+                                const float *u, const float *bias, float *y,
+                                float *workspace, cc_sgemm_fn gemm, int n_threads)
+    void cc_conv2d_winograd_f64(const cc_conv2d_geometry *g, int m, const double *x,
+                                const double *u, const double *bias, double *y,
+                                double *workspace, cc_dgemm_fn gemm, int n_threads)
+
+
+cdef cc_conv2d_geometry make_geometry(tuple xshape, tuple wshape, tuple geom):
+    """geom = (groups, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, Hout, Wout)."""
+    cdef cc_conv2d_geometry g
+    g.N, g.C, g.H, g.W = xshape
+    g.K, g.R, g.S = wshape
+    (g.groups, g.stride_h, g.stride_w, g.dil_h, g.dil_w,
+     g.pad_top, g.pad_left, g.Hout, g.Wout) = geom
+    return g
+
+
+def winograd_plan(tuple xshape, tuple wshape, tuple geom, int m, int itemsize):
+    """(work items, workspace elements per thread); wshape = (K, R, S)."""
+    cdef cc_conv2d_geometry g = make_geometry(xshape, wshape, geom)
+    return (cc_winograd_work_items(&g, m, itemsize),
+            cc_winograd_workspace_per_thread(&g, m, itemsize))
+
+
+def winograd_weights(const floating[:, :, :, ::1] w, floating[:, :, :, ::1] u, int m,
+                     Py_ssize_t groups, int n_threads):
+    """u (groups, AA, Kg, Cg) = the transform of w (K, Cg, R, 3), R = 3 or 1."""
+    with nogil:
+        if floating is float:
+            cc_winograd_weights_f32(m, w.shape[0], w.shape[1], groups, w.shape[2],
+                                    &w[0, 0, 0, 0], &u[0, 0, 0, 0], n_threads)
+        else:
+            cc_winograd_weights_f64(m, w.shape[0], w.shape[1], groups, w.shape[2],
+                                    &w[0, 0, 0, 0], &u[0, 0, 0, 0], n_threads)
+
+
+def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] u,
+                    const floating[::1] bias, floating[:, :, :, ::1] y,
+                    floating[::1] workspace, tuple wshape, tuple geom, int m, int n_threads):
+    """y = conv(x, w) + bias from the transformed weights ``u`` (groups, AA, Kg, Cg).
+
+    ``workspace`` holds min(n_threads, items) blocks (see winograd_plan); the caller
+    limits the BLAS to one thread.  ``bias`` of length 0 means none.
+    """
+    cdef cc_conv2d_geometry g = make_geometry(
+        (x.shape[0], x.shape[1], x.shape[2], x.shape[3]), wshape, geom)
+    cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
+    with nogil:
+        if floating is float:
+            cc_conv2d_winograd_f32(&g, m, &x[0, 0, 0, 0], &u[0, 0, 0, 0], b,
+                                   &y[0, 0, 0, 0], &workspace[0], <cc_sgemm_fn>sgemm,
+                                   n_threads)
+        else:
+            cc_conv2d_winograd_f64(&g, m, &x[0, 0, 0, 0], &u[0, 0, 0, 0], b,
+                                   &y[0, 0, 0, 0], &workspace[0], <cc_dgemm_fn>dgemm,
+                                   n_threads)
+
+
+include "_simd.pxi"

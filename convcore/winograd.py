@@ -1,0 +1,281 @@
+"""Winograd convolution F(m x m, 3x3) for 3x3 (conv2d) and 3-tap (conv1d) kernels.
+
+The output is cut into m x m tiles (m = 4 by default, 6 on request).  Each tile's
+(m+2) x (m+2) input patch is transformed (``B^T d B``, in C, vectorised across tiles),
+the transformed tiles are multiplied by the transformed weights ``U = G w G^T`` with one
+GEMM over channels per transformed element (SciPy's BLAS, one thread inside each of
+convcore's threads, over a fixed partition of the tiles), and the products are
+transformed back (``A^T M A``).  F(4x4, 3x3) does 36 multiplications per tile and
+channel pair where the direct method does 144: 4x fewer.  The workspace is one block
+of tiles per thread, not the whole transformed tensor.
+
+The weight transform (``G w G^T``, in C) is done in float64 and rounded once;
+:func:`winograd_weights` returns it as an object a layer can keep and pass back to
+:func:`conv2d` / :func:`conv1d` of this module, so it is done once per weight update
+rather than once per call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from convcore import _winograd
+from convcore._blas import blas_threads
+from convcore._checks import as_int, as_real_array, check_memory, compute_dtype
+from convcore._threads import get_num_threads
+
+TILES = (4, 6)
+DEFAULT_TILE = 4
+
+def unsupported_reason(nd: int, kernel: tuple, stride: tuple, dilation: tuple) -> str | None:
+    """Why Winograd does not apply to a layer, or None when it does.
+
+    Examples
+    --------
+    >>> from convcore.winograd import unsupported_reason
+    >>> unsupported_reason(2, (3, 3), (1, 1), (1, 1)) is None
+    True
+    >>> unsupported_reason(2, (5, 5), (1, 1), (1, 1))
+    'winograd needs a 3x3 kernel; got 5x5'
+    """
+    want = (3,) * nd
+    if tuple(kernel) != want:
+        shape = "x".join(str(k) for k in kernel)
+        rule = "a 3x3 kernel" if nd == 2 else "a 3-tap kernel"
+        return f"winograd needs {rule}; got {shape}"
+    if any(s != 1 for s in stride):
+        return f"winograd needs stride 1; got stride {tuple(stride)}"
+    if any(d != 1 for d in dilation):
+        return f"winograd needs dilation 1; got dilation {tuple(dilation)}"
+    return None
+
+
+def _transform(weight: np.ndarray, tile: int, groups: int, dtype) -> np.ndarray:
+    """U (groups, alpha^2 or alpha, K/groups, C/groups) of weights (K, Cg, 3[, 3]),
+    computed in float64 (in C) and rounded once to ``dtype``."""
+    w = weight if weight.ndim == 4 else weight[:, :, None, :]
+    w = np.ascontiguousarray(w, dtype=dtype)
+    K, Cg, R = w.shape[:3]
+    a = tile + 2
+    u = np.empty((groups, a * a if R == 3 else a, K // groups, Cg), dtype=dtype)
+    _winograd.winograd_weights(w, u, tile, groups, get_num_threads())
+    return u
+
+
+@dataclass(frozen=True, eq=False)
+class WinogradWeights:
+    """Transformed weights of a 3x3 (or 3-tap) layer, made by :func:`winograd_weights`.
+
+    Attributes
+    ----------
+    weight_shape : tuple
+        (K, C // groups, 3, 3) or (K, C // groups, 3).
+    groups, tile : int
+    dtype : numpy.dtype
+        float32 when the weights were float32, else float64.
+    u : numpy.ndarray
+        (groups, alpha^2, K // groups, C // groups) in ``dtype``; alpha = tile + 2
+        (alpha instead of alpha^2 for a 3-tap kernel).
+    """
+
+    weight_shape: tuple
+    groups: int
+    tile: int
+    dtype: np.dtype
+    u: np.ndarray = field(repr=False)
+    _weight: np.ndarray = field(repr=False)
+
+    def for_dtype(self, dtype) -> np.ndarray:
+        """U in ``dtype``: ``u`` itself, or transformed again from the weights (float32
+        weights in a float64 computation are transformed in float64, not widened)."""
+        if np.dtype(dtype) == self.dtype:
+            return self.u
+        return _transform(self._weight, self.tile, self.groups, dtype)
+
+
+def winograd_weights(weight, groups=1, tile=DEFAULT_TILE) -> WinogradWeights:
+    """Transform 3x3 (or 3-tap) weights once for repeated Winograd convolutions.
+
+    Parameters
+    ----------
+    weight : array_like, shape (K, C // groups, 3, 3) or (K, C // groups, 3)
+    groups : int
+        As in :func:`convcore.conv2d` (K must be divisible by it).
+    tile : {4, 6}
+        Output tile side m of F(m x m, 3x3).  4 (the default) keeps float32 within
+        1e-4 of max|y| up to C = 512; 6 does 1.27x fewer multiplications but loses about
+        one more decimal digit (see docs/algorithms.md).
+
+    Returns
+    -------
+    WinogradWeights
+        Pass it to :func:`convcore.winograd.conv2d` or :func:`convcore.winograd.conv1d`.
+
+    Raises
+    ------
+    TypeError
+        Non-real weights or a non-int ``groups``/``tile``.
+    ValueError
+        A kernel that is not 3x3 (or 3 taps), K not divisible by ``groups``, a tile
+        other than 4 or 6.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> ww = convcore.winograd_weights(np.ones((8, 4, 3, 3), np.float32))
+    >>> ww.u.shape, ww.u.dtype
+    ((1, 36, 8, 4), dtype('float32'))
+    """
+    w = as_real_array("weight", weight)
+    groups, tile = as_int("groups", groups), as_int("tile", tile)
+    if tile not in TILES:
+        raise ValueError(f"tile must be 4 or 6 (F(4x4,3x3) or F(6x6,3x3)); got {tile}")
+    if w.ndim not in (3, 4):
+        raise ValueError(f"weight must have shape (K, C // groups, 3, 3) or "
+                         f"(K, C // groups, 3); got shape {w.shape}")
+    reason = unsupported_reason(w.ndim - 2, w.shape[2:], (1,) * (w.ndim - 2),
+                                (1,) * (w.ndim - 2))
+    if reason:
+        raise ValueError(reason)
+    if groups < 1 or w.shape[0] % groups:
+        raise ValueError(f"weight has {w.shape[0]} output channels, not divisible by "
+                         f"groups={groups}")
+    if w.shape[0] == 0 or w.shape[1] == 0:
+        raise ValueError(f"weight must have at least one filter and channel; got shape "
+                         f"{w.shape}")
+    dtype = compute_dtype(w)
+    return WinogradWeights(tuple(w.shape), groups, tile, dtype,
+                           _transform(w, tile, groups, dtype), np.array(w, copy=True))
+
+
+def run(g, u: np.ndarray, tile: int, xc, bc, y4, n_threads: int) -> None:
+    """y4 = winograd(xc) + bc for a validated geometry ``g`` (functional._Geometry) and
+    transformed weights ``u`` of y4's dtype; BLAS limited to one thread meanwhile."""
+    dtype = y4.dtype
+    geom = g.bridge()
+    wshape = (g.K, g.R, g.S)
+    items, per_thread = _winograd.winograd_plan((g.N, g.C, g.H, g.W), wshape, geom, tile,
+                                                dtype.itemsize)
+    workers = max(1, min(n_threads, items))
+    check_memory(workers * per_thread * dtype.itemsize, "the winograd workspace")
+    workspace = np.empty(max(workers * per_thread, 1), dtype=dtype)
+    with blas_threads(1):
+        _winograd.conv2d_winograd(xc, u, bc, y4, workspace, wshape, geom, tile, workers)
+
+
+def check_geometry(g, nd: int) -> None:
+    """ValueError naming the rule when Winograd does not apply to ``g``."""
+    kernel = (g.S,) if nd == 1 else (g.R, g.S)
+    stride = g.stride[-nd:]
+    dilation = g.dilation[-nd:]
+    reason = unsupported_reason(nd, kernel, stride, dilation)
+    if reason:
+        raise ValueError(f"{reason} (use algorithm='direct', 'im2col' or 'fft')")
+
+
+def run_conv(nd: int, g, xc, wc, bc, y4, n_threads: int, tile: int = DEFAULT_TILE) -> None:
+    """``algorithm='winograd'`` of conv1d/conv2d: check, transform the weights, run."""
+    check_geometry(g, nd)
+    u = _transform(wc, tile, g.groups, y4.dtype)
+    run(g, u, tile, xc, bc, y4, n_threads)
+
+
+def _conv(nd, x, weights, bias, padding, out):
+    from convcore import functional  # this module is imported by functional's dispatch
+
+    if not isinstance(weights, WinogradWeights):
+        raise TypeError(f"weights must be a WinogradWeights from convcore.winograd_weights, "
+                        f"got {type(weights).__name__}")
+    if len(weights.weight_shape) != nd + 2:
+        raise ValueError(f"these weights are for conv{len(weights.weight_shape) - 2}d, "
+                         f"not conv{nd}d")
+    stand_in = np.broadcast_to(np.zeros((), weights.dtype), weights.weight_shape)
+    x = as_real_array("x", x)
+    g, x4, _, bias, dtype, batched = functional._prepare(nd, x, stand_in, bias, 1, padding, 1,
+                                                         weights.groups)
+    spatial = (g.Wout,) if nd == 1 else (g.Hout, g.Wout)
+    shape = (g.N, g.K, *spatial) if batched else (g.K, *spatial)
+    if out is not None:
+        functional._check_out(out, shape, dtype, (("x", x4), ("bias", bias)))
+        y = out
+    else:
+        functional.check_alloc("the convolution output", shape, dtype.itemsize)
+        y = np.empty(shape, dtype=dtype)
+    if not y.size:
+        return y
+    xc = functional._contiguous("x", x4, dtype)
+    bc = functional._NO_BIAS[dtype] if bias is None else functional._contiguous("bias", bias,
+                                                                                 dtype)
+    run(g, weights.for_dtype(dtype), weights.tile, xc, bc,
+        y.reshape(g.N, g.K, g.Hout, g.Wout), get_num_threads())
+    return y
+
+
+def conv2d(x, weights: WinogradWeights, bias=None, padding=0, *, out=None):
+    """3x3 stride-1 convolution with weights transformed once by :func:`winograd_weights`.
+
+    The same result as ``convcore.conv2d(x, w, bias, 1, padding, 1, groups,
+    algorithm="winograd")`` without transforming the weights again.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, H, W) or (C, H, W)
+    weights : WinogradWeights
+    bias : array_like, shape (K,), optional
+    padding : as :func:`convcore.conv2d`
+    out : numpy.ndarray, optional
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, K, Hout, Wout) or (K, Hout, Wout)
+
+    Raises
+    ------
+    TypeError, ValueError, MemoryError
+        As :func:`convcore.conv2d`; TypeError when ``weights`` is not a WinogradWeights.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> from convcore import winograd
+    >>> x = np.ones((1, 2, 5, 5), np.float32)
+    >>> ww = convcore.winograd_weights(np.ones((3, 2, 3, 3), np.float32))
+    >>> winograd.conv2d(x, ww, padding=1)[0, 0, :2]
+    array([[ 8., 12., 12., 12.,  8.],
+           [12., 18., 18., 18., 12.]], dtype=float32)
+    """
+    return _conv(2, x, weights, bias, padding, out)
+
+
+def conv1d(x, weights: WinogradWeights, bias=None, padding=0, *, out=None):
+    """3-tap stride-1 convolution with weights from :func:`winograd_weights`.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, L) or (C, L)
+    weights : WinogradWeights
+        Made from weights of shape (K, C // groups, 3).
+    bias : array_like, shape (K,), optional
+    padding : as :func:`convcore.conv1d`
+    out : numpy.ndarray, optional
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, K, Lout) or (K, Lout)
+
+    Raises
+    ------
+    TypeError, ValueError, MemoryError
+        As :func:`convcore.conv1d`.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> from convcore import winograd
+    >>> ww = convcore.winograd_weights(np.array([[[1.0, 2.0, 1.0]]]))
+    >>> winograd.conv1d(np.arange(6.0)[None], ww)
+    array([[ 4.,  8., 12., 16.]])
+    """
+    return _conv(1, x, weights, bias, padding, out)

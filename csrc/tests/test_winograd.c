@@ -1,0 +1,116 @@
+/* Winograd kernels against a naive direct convolution, at every SIMD level this CPU
+ * has, float and double, F(4x4,3x3) and F(6x6,3x3), 2-D and one-row geometries.
+ * The GEMM is a naive column-major one with the Fortran BLAS signature. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "winograd.h"
+
+#define NAIVE_GEMM(T, name)                                                                 \
+    static void name(char *ta, char *tb, int *m, int *n, int *k, T *alpha, T *a, int *lda,  \
+                     T *b, int *ldb, T *beta, T *c, int *ldc)                               \
+    {                                                                                       \
+        (void)ta;                                                                           \
+        (void)tb;                                                                           \
+        for (int j = 0; j < *n; j++)                                                        \
+            for (int i = 0; i < *m; i++) {                                                  \
+                T s = 0;                                                                    \
+                for (int p = 0; p < *k; p++)                                                \
+                    s += a[i + p * *lda] * b[p + j * *ldb];                                 \
+                c[i + j * *ldc] = *alpha * s + (*beta != 0 ? *beta * c[i + j * *ldc] : 0);  \
+            }                                                                               \
+    }
+NAIVE_GEMM(float, naive_sgemm)
+NAIVE_GEMM(double, naive_dgemm)
+
+static double reference(const cc_conv2d_geometry *g, const double *x, const double *w,
+                        const double *b, ptrdiff_t n, ptrdiff_t k, ptrdiff_t i, ptrdiff_t j)
+{
+    ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups, grp = k / Kg;
+    double s = b ? b[k] : 0;
+    for (ptrdiff_t c = 0; c < Cg; c++)
+        for (ptrdiff_t r = 0; r < g->R; r++)
+            for (ptrdiff_t q = 0; q < g->S; q++) {
+                ptrdiff_t h = i - g->pad_top + r, v = j - g->pad_left + q;
+                if (h < 0 || h >= g->H || v < 0 || v >= g->W)
+                    continue;
+                s += x[((n * g->C + grp * Cg + c) * g->H + h) * g->W + v] *
+                     w[((k * Cg + c) * g->R + r) * g->S + q];
+            }
+    return s;
+}
+
+static int check(cc_conv2d_geometry g, int m, int n_threads)
+{
+    ptrdiff_t Cg = g.C / g.groups, Kg = g.K / g.groups;
+    ptrdiff_t nx = g.N * g.C * g.H * g.W, nw = g.K * Cg * g.R * g.S, ny = g.N * g.K * g.Hout * g.Wout;
+    ptrdiff_t aa = g.R == 1 ? m + 2 : (m + 2) * (m + 2);
+    ptrdiff_t ws = cc_winograd_workspace_per_thread(&g, m, sizeof(double)) * n_threads;
+    double *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *b = malloc(g.K * sizeof *b);
+    double *y = malloc(ny * sizeof *y), *u = malloc(g.groups * aa * Kg * Cg * sizeof *u);
+    double *work = malloc(ws * sizeof *work);
+    float *xf = malloc(nx * sizeof *xf), *wf = malloc(nw * sizeof *wf), *bf = malloc(g.K * sizeof *bf);
+    float *yf = malloc(ny * sizeof *yf), *uf = malloc(g.groups * aa * Kg * Cg * sizeof *uf);
+    float *workf = malloc(ws * sizeof *workf);
+    for (ptrdiff_t i = 0; i < nx; i++)
+        xf[i] = (float)(x[i] = (double)rand() / RAND_MAX - 0.5);
+    for (ptrdiff_t i = 0; i < nw; i++)
+        wf[i] = (float)(w[i] = (double)rand() / RAND_MAX - 0.5);
+    for (ptrdiff_t i = 0; i < g.K; i++)
+        bf[i] = (float)(b[i] = (double)rand() / RAND_MAX - 0.5);
+    for (ptrdiff_t i = 0; i < ny; i++)
+        y[i] = yf[i] = NAN;  /* an unwritten output fails */
+    cc_winograd_weights_f64(m, g.K, Cg, g.groups, g.R, w, u, n_threads);
+    cc_winograd_weights_f32(m, g.K, Cg, g.groups, g.R, wf, uf, n_threads);
+    cc_conv2d_winograd_f64(&g, m, x, u, b, y, work, naive_dgemm, n_threads);
+    cc_conv2d_winograd_f32(&g, m, xf, uf, bf, yf, workf, naive_sgemm, n_threads);
+    double err64 = 0, err32 = 0, scale = 1e-300;
+    for (ptrdiff_t n = 0; n < g.N; n++)
+        for (ptrdiff_t k = 0; k < g.K; k++)
+            for (ptrdiff_t i = 0; i < g.Hout; i++)
+                for (ptrdiff_t j = 0; j < g.Wout; j++) {
+                    ptrdiff_t o = ((n * g.K + k) * g.Hout + i) * g.Wout + j;
+                    double r = reference(&g, x, w, b, n, k, i, j);
+                    double e64 = fabs(y[o] - r), e32 = fabs((double)yf[o] - r);
+                    if (!(e64 == e64) || !(e32 == e32))
+                        e64 = e32 = INFINITY;
+                    err64 = e64 > err64 ? e64 : err64;
+                    err32 = e32 > err32 ? e32 : err32;
+                    scale = fabs(r) > scale ? fabs(r) : scale;
+                }
+    int ok = err64 / scale < 1e-12 && err32 / scale < 1e-4;
+    if (!ok)
+        printf("FAIL m=%d N=%td C=%td H=%td W=%td K=%td R=%td groups=%td pad=%td,%td: "
+               "rel err f64 %.3g f32 %.3g\n", m, g.N, g.C, g.H, g.W, g.K, g.R, g.groups,
+               g.pad_top, g.pad_left, err64 / scale, err32 / scale);
+    free(x); free(w); free(b); free(y); free(u); free(work);
+    free(xf); free(wf); free(bf); free(yf); free(uf); free(workf);
+    return ok;
+}
+
+int main(void)
+{
+    /* N, C, H, W, K, R, S, groups, sh, sw, dh, dw, pad_top, pad_left, Hout, Wout */
+    const cc_conv2d_geometry cases[] = {
+        {2, 3, 9, 11, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 9, 11},
+        {1, 4, 7, 70, 6, 3, 3, 2, 1, 1, 1, 1, 0, 2, 5, 72},
+        {3, 2, 20, 37, 2, 3, 3, 1, 1, 1, 1, 1, 2, 0, 20, 35},
+        {1, 1, 1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+        {2, 6, 1, 100, 3, 1, 3, 3, 1, 1, 1, 1, 0, 1, 1, 100},
+    };
+    int failures = 0, total = 0;
+    cc_simd_level best = cc_simd_detect();
+    for (int level = CC_SIMD_GENERIC; level <= (int)best; level++) {
+        cc_simd_force((cc_simd_level)level);
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+            for (int m = 4; m <= 6; m += 2)
+                for (int t = 1; t <= 2; t++) {
+                    total++;
+                    failures += !check(cases[c], m, t);
+                }
+    }
+    printf("winograd: %d of %d checks passed (SIMD levels up to %s)\n", total - failures, total,
+           cc_simd_name(best));
+    return failures != 0;
+}

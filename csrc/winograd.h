@@ -1,0 +1,61 @@
+/* Winograd convolution F(m x m, 3x3) (and F(m, 3) for one row): declarations.
+ *
+ * The input is cut into m x m output tiles; each tile's (m+2) x (m+2) input patch is
+ * transformed (B^T d B), the transformed tiles of all channels are multiplied by the
+ * transformed weights (one GEMM per transformed element, over channels) and each
+ * product tile is transformed back (A^T M A).  The weights arrive transformed
+ * (U = G w G^T, by cc_winograd_weights, once per set of weights), laid out (groups, alpha^2, K/groups,
+ * C/groups) with alpha = m + 2 (one row: alpha instead of alpha^2).
+ *
+ * The work is split into a fixed set of items (group, block of tiles across the
+ * batch) that does not depend on the thread count; each thread calls a
+ * single-threaded BLAS gemm on its own workspace, so results are the same for any
+ * number of threads.  Supported: R = S = 3 (or R = 1, S = 3: a row), stride 1,
+ * dilation 1, m in {4, 6}.
+ */
+#ifndef CC_WINOGRAD_H
+#define CC_WINOGRAD_H
+
+#include "convcore.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Tiles per work item, work items, and workspace elements per thread. */
+ptrdiff_t cc_winograd_tile_block(const cc_conv2d_geometry *g, int m, size_t itemsize);
+ptrdiff_t cc_winograd_work_items(const cc_conv2d_geometry *g, int m, size_t itemsize);
+ptrdiff_t cc_winograd_workspace_per_thread(const cc_conv2d_geometry *g, int m,
+                                           size_t itemsize);
+
+/* The transformed weights U (groups, alpha^2, K/groups, Cg) of w (K, Cg, R, 3), R = 3
+ * (or 1: a row, U (groups, alpha, K/groups, Cg)), computed in double. */
+void cc_winograd_weights_f32(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups, ptrdiff_t R,
+                             const float *w, float *u, int n_threads);
+void cc_winograd_weights_f64(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups, ptrdiff_t R,
+                             const double *w, double *u, int n_threads);
+
+void cc_conv2d_winograd_f32(const cc_conv2d_geometry *g, int m, const float *x,
+                            const float *u, const float *bias, float *y, float *workspace,
+                            cc_sgemm_fn gemm, int n_threads);
+void cc_conv2d_winograd_f64(const cc_conv2d_geometry *g, int m, const double *x,
+                            const double *u, const double *bias, double *y,
+                            double *workspace, cc_dgemm_fn gemm, int n_threads);
+
+/* Per-ISA builds of the same driver (dispatched by cc_simd_active()). */
+#define CC_WG_DECLARE(isa)                                                                  \
+    void cc_conv2d_winograd_f32_##isa(const cc_conv2d_geometry *g, int m, const float *x,   \
+                                      const float *u, const float *bias, float *y,          \
+                                      float *workspace, cc_sgemm_fn gemm, int n_threads);   \
+    void cc_conv2d_winograd_f64_##isa(const cc_conv2d_geometry *g, int m, const double *x,  \
+                                      const double *u, const double *bias, double *y,       \
+                                      double *workspace, cc_dgemm_fn gemm, int n_threads);
+CC_WG_DECLARE(generic)
+CC_WG_DECLARE(avx2)
+CC_WG_DECLARE(avx512)
+#undef CC_WG_DECLARE
+
+#ifdef __cplusplus
+}
+#endif
+#endif

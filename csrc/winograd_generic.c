@@ -1,0 +1,4 @@
+/* Winograd convolution for any CPU: 16-byte vectors (SSE2 on x86-64, NEON on AArch64). */
+#define WG_ISA generic
+#define VBYTES 16
+#include "winograd_isa.h"

@@ -1,0 +1,288 @@
+/* Winograd driver and tile transforms, one template instantiated per dtype and ISA by
+ * winograd_{generic,avx2,avx512}.c, which define REAL, SFX (name suffix), GEMM_FN,
+ * VBYTES (the vector register width of the target: 16, 32 or 64) and LANES (tiles
+ * transformed together: VBYTES / sizeof(REAL)).
+ *
+ * The transforms work on LANES tiles at once with the tile index innermost
+ * (d[element] is one vector of LANES tiles, in the target's native vector width), and the
+ * transformed values land in V[element][channel][tile] with the tiles contiguous.
+ * The transform matrices are constants, so after unrolling the zero coefficients
+ * vanish (no 0 * x term: an inf in a patch does not turn into NaN through them).
+ *
+ * Layouts (T = tiles per block, AA = alpha^2, or alpha for one row):
+ *   V  [Cg][AA][T]   transformed input tiles of one block
+ *   U  [groups][AA][Kg][Cg]  transformed weights (caller)
+ *   M  [Kg][AA][T]   products: M[., e, .] = U[e] . V[., e, .], one GEMM per element e
+ * The channel is outermost in V and M so that a transform reads or writes the AA
+ * vectors of one channel within AA * T contiguous values, not AA far-apart rows; the
+ * GEMMs see that as a leading dimension of AA * T.  In BLAS's column-major terms
+ * M_e^T (T x Kg, ld AA T) = V_e^T (T x Cg, ld AA T) . U[e]^T (Cg x Kg, ld Cg):
+ * gemm('N', 'N', nt, Kg, Cg, ...). */
+#define WG_CAT_(a, b) a##_##b
+#define WG_CAT(a, b) WG_CAT_(a, b)
+#define WG(name) WG_CAT(name, SFX)
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define WG_UNROLL _Pragma("GCC unroll 8")
+#else
+#define WG_UNROLL
+#endif
+#define WG_INLINE static inline __attribute__((always_inline))
+
+/* F(4, 3): points 0, 1, -1, 2, -2, inf.  F(6, 3): 0, +-1, +-2, +-1/2, inf (the matrices
+ * B^T and A^T of Lavin & Gray; G, for the weights, is in convcore/winograd.py). */
+/* One vector of LANES tiles; VBYTES is the register width of the ISA the file targets. */
+typedef REAL WG(wg_vec) __attribute__((vector_size(VBYTES)));
+#define VEC WG(wg_vec)
+
+/* The 1-D transforms, one vector of LANES tiles per point: out[j*so] = sum_k X[j][k] *
+ * in[k*si] with X = B^T (bt) or A^T (at), written out so that no zero coefficient
+ * multiplies (an inf in a patch reaches only the outputs its coefficients touch). */
+WG_INLINE void WG(bt4)(const VEC *d, int si, VEC *o, int so)
+{
+    const VEC d0 = d[0], d1 = d[si], d2 = d[2 * si], d3 = d[3 * si], d4 = d[4 * si];
+    const VEC d5 = d[5 * si];
+    o[0] = (REAL)4 * d0 - (REAL)5 * d2 + d4;
+    o[so] = d3 + d4 - (REAL)4 * (d1 + d2);
+    o[2 * so] = d4 - d3 + (REAL)4 * (d1 - d2);
+    o[3 * so] = d4 - d2 + (REAL)2 * (d3 - d1);
+    o[4 * so] = d4 - d2 + (REAL)2 * (d1 - d3);
+    o[5 * so] = (REAL)4 * d1 - (REAL)5 * d3 + d5;
+}
+
+WG_INLINE void WG(at4)(const VEC *m, int si, VEC *o, int so)
+{
+    const VEC p12 = m[si] + m[2 * si], m12 = m[si] - m[2 * si];
+    const VEC p34 = m[3 * si] + m[4 * si], m34 = m[3 * si] - m[4 * si];
+    o[0] = m[0] + p12 + p34;
+    o[so] = m12 + (REAL)2 * m34;
+    o[2 * so] = p12 + (REAL)4 * p34;
+    o[3 * so] = m12 + (REAL)8 * m34 + m[5 * si];
+}
+
+WG_INLINE void WG(bt6)(const VEC *d, int si, VEC *o, int so)
+{
+    const VEC d0 = d[0], d1 = d[si], d2 = d[2 * si], d3 = d[3 * si], d4 = d[4 * si];
+    const VEC d5 = d[5 * si], d6 = d[6 * si], d7 = d[7 * si];
+    o[0] = d6 - d0 + (REAL)5.25 * (d2 - d4);
+    o[7 * so] = d7 - d1 + (REAL)5.25 * (d3 - d5);
+    VEC a = d2 + d6 - (REAL)4.25 * d4, b = d1 + d5 - (REAL)4.25 * d3;
+    o[so] = a + b;
+    o[2 * so] = a - b;
+    a = (REAL)0.25 * d2 - (REAL)1.25 * d4 + d6;
+    b = (REAL)0.5 * d1 - (REAL)2.5 * d3 + (REAL)2 * d5;
+    o[3 * so] = a + b;
+    o[4 * so] = a - b;
+    a = (REAL)4 * d2 - (REAL)5 * d4 + d6;
+    b = (REAL)2 * d1 - (REAL)2.5 * d3 + (REAL)0.5 * d5;
+    o[5 * so] = a + b;
+    o[6 * so] = a - b;
+}
+
+WG_INLINE void WG(at6)(const VEC *m, int si, VEC *o, int so)
+{
+    const VEC p12 = m[si] + m[2 * si], m12 = m[si] - m[2 * si];
+    const VEC p34 = m[3 * si] + m[4 * si], m34 = m[3 * si] - m[4 * si];
+    const VEC p56 = m[5 * si] + m[6 * si], m56 = m[5 * si] - m[6 * si];
+    o[0] = m[0] + p12 + p34 + p56;
+    o[so] = m12 + (REAL)2 * m34 + (REAL)0.5 * m56;
+    o[2 * so] = p12 + (REAL)4 * p34 + (REAL)0.25 * p56;
+    o[3 * so] = m12 + (REAL)8 * m34 + (REAL)0.125 * m56;
+    o[4 * so] = p12 + (REAL)16 * p34 + (REAL)0.0625 * p56;
+    o[5 * so] = m12 + (REAL)32 * m34 + (REAL)0.03125 * m56 + m[7 * si];
+}
+
+/* v = B^T d B (or d B for one row): d and v are AH x A tiles of lanes. */
+WG_INLINE void WG(wg_input)(int M, int A, int AH, const VEC *d, VEC *v)
+{
+    VEC t[64];
+    if (AH > 1) {
+        for (int j = 0; j < A; j++)   /* along the height: t = B^T d */
+            M == 6 ? WG(bt6)(d + j, A, t + j, A) : WG(bt4)(d + j, A, t + j, A);
+        for (int i = 0; i < A; i++)   /* along the width: v = t B */
+            M == 6 ? WG(bt6)(t + i * A, 1, v + i * A, 1) : WG(bt4)(t + i * A, 1, v + i * A, 1);
+    } else {
+        M == 6 ? WG(bt6)(d, 1, v, 1) : WG(bt4)(d, 1, v, 1);
+    }
+}
+
+/* o = A^T m A (or m A for one row): m is AH x A, o is MH x M. */
+WG_INLINE void WG(wg_output)(int M, int A, int MH, const VEC *m, VEC *o)
+{
+    VEC t[64];
+    if (MH > 1) {
+        for (int j = 0; j < A; j++)   /* t (M x A) = A^T m */
+            M == 6 ? WG(at6)(m + j, A, t + j, A) : WG(at4)(m + j, A, t + j, A);
+        for (int i = 0; i < M; i++)   /* o (M x M) = t A */
+            M == 6 ? WG(at6)(t + i * A, 1, o + i * M, 1) : WG(at4)(t + i * A, 1, o + i * M, 1);
+    } else {
+        M == 6 ? WG(at6)(m, 1, o, 1) : WG(at4)(m, 1, o, 1);
+    }
+}
+
+/* d = the input patches of tiles t_first .. t_first + nl - 1 of channel c (zeros
+ * outside the image and in lanes >= nl): the general case, tile by tile. */
+WG_INLINE void WG(wg_gather)(const cc_conv2d_geometry *g, int M, int MH, int A, int AH,
+                             const REAL *x, ptrdiff_t c, ptrdiff_t t_first, int nl,
+                             ptrdiff_t tpi, ptrdiff_t tw, VEC *d)
+{
+    const ptrdiff_t H = g->H, W = g->W;
+    for (int l = 0; l < LANES; l++) {
+        if (l >= nl) {
+            for (int e = 0; e < AH * A; e++)
+                d[e][l] = 0;
+            continue;
+        }
+        const ptrdiff_t t = t_first + l, n = t / tpi, r = t % tpi;
+        const ptrdiff_t h0 = (r / tw) * MH - g->pad_top, w0 = (r % tw) * M - g->pad_left;
+        const REAL *xc = x + ((n * g->C + c) * H) * W;
+        if (h0 >= 0 && h0 + AH <= H && w0 >= 0 && w0 + A <= W) {
+            for (int i = 0; i < AH; i++)
+                for (int j = 0; j < A; j++)
+                    d[i * A + j][l] = xc[(h0 + i) * W + w0 + j];
+            continue;
+        }
+        for (int i = 0; i < AH; i++)
+            for (int j = 0; j < A; j++) {
+                const ptrdiff_t hh = h0 + i, ww = w0 + j;
+                d[i * A + j][l] = hh >= 0 && hh < H && ww >= 0 && ww < W ? xc[hh * W + ww] : 0;
+            }
+    }
+}
+
+/* MH = M for 2-D tiles, 1 for one row (R = 1); constants after inlining. */
+WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const int M, const int MH,
+                            const REAL *x, const REAL *u, const REAL *bias, REAL *y,
+                            REAL *workspace, GEMM_FN gemm, int n_threads)
+{
+    const int A = M + 2, AH = MH == 1 ? 1 : A, AA = AH * A;
+    const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups, H = g->H, W = g->W;
+    const ptrdiff_t Ho = g->Hout, Wo = g->Wout, pt = g->pad_top, pl = g->pad_left;
+    const ptrdiff_t th = (Ho + MH - 1) / MH, tw = (Wo + M - 1) / M, tpi = th * tw;
+    const ptrdiff_t tiles = g->N * tpi, T = cc_winograd_tile_block(g, M, sizeof(REAL));
+    const ptrdiff_t nb = (tiles + T - 1) / T, items = g->groups * nb;
+    const ptrdiff_t per_thread = cc_winograd_workspace_per_thread(g, M, sizeof(REAL));
+    if (n_threads > items)
+        n_threads = (int)items;
+
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
+#else
+    (void)n_threads;
+#endif
+    for (ptrdiff_t it = 0; it < items; it++) {
+        const ptrdiff_t grp = it / nb, t_beg = (it % nb) * T;
+        const ptrdiff_t nt = tiles - t_beg < T ? tiles - t_beg : T;
+        REAL *V = workspace + (ptrdiff_t)CC_OMP_THREAD_ID() * per_thread;
+        REAL *Mx = V + AA * Cg * T;
+
+        for (ptrdiff_t c = 0; c < Cg; c++) {
+            for (ptrdiff_t t0 = 0; t0 < nt; t0 += LANES) {
+                VEC d[64], v[64];
+                const int nl = nt - t0 < LANES ? (int)(nt - t0) : LANES;
+                const ptrdiff_t tf = t_beg + t0, nf = tf / tpi, rf = tf % tpi;
+                const ptrdiff_t hf = (rf / tw) * MH - pt, wf = (rf % tw) * M - pl;
+                const REAL *xf = x + ((nf * g->C + grp * Cg + c) * H) * W;
+                if (nl == LANES && rf % tw + LANES <= tw && hf >= 0 && hf + AH <= H &&
+                    wf >= 0 && wf + (LANES - 1) * M + A <= W) {
+                    /* LANES neighbouring tiles of one tile row, all inside the image */
+                    for (int i = 0; i < AH; i++)
+                        for (int j = 0; j < A; j++) {
+                            const REAL *p = xf + (hf + i) * W + wf + j;
+                            VEC e;
+                            for (int l = 0; l < LANES; l++)
+                                e[l] = p[l * M];
+                            d[i * A + j] = e;
+                        }
+                } else {
+                    WG(wg_gather)(g, M, MH, A, AH, x, grp * Cg + c, t_beg + t0, nl, tpi, tw, d);
+                }
+                WG(wg_input)(M, A, AH, d, v);
+                for (int e = 0; e < AA; e++) {
+                    REAL *dst = V + (c * AA + e) * T + t0;
+                    if (nl == LANES)
+                        memcpy(dst, &v[e], sizeof(VEC));
+                    else
+                        for (int l = 0; l < nl; l++)
+                            dst[l] = v[e][l];
+                }
+            }
+        }
+
+        for (int e = 0; e < AA; e++) {
+            char no = 'N';
+            int mm = (int)nt, nn = (int)Kg, kk = (int)Cg, lda = (int)(AA * T), ldb = (int)Cg;
+            int ldc = (int)(AA * T);
+            REAL one = 1, zero = 0;
+            gemm(&no, &no, &mm, &nn, &kk, &one, V + e * T, &lda,
+                 (REAL *)(u + (grp * AA + e) * Kg * Cg), &ldb, &zero, Mx + e * T, &ldc);
+        }
+
+        for (ptrdiff_t k = 0; k < Kg; k++) {
+            const REAL bk = bias ? bias[grp * Kg + k] : 0;
+            for (ptrdiff_t t0 = 0; t0 < nt; t0 += LANES) {
+                VEC mt[64], o[36];
+                const int nl = nt - t0 < LANES ? (int)(nt - t0) : LANES;
+                for (int e = 0; e < AA; e++) {
+                    const REAL *src = Mx + (k * AA + e) * T + t0;
+                    if (nl == LANES)
+                        memcpy(&mt[e], src, sizeof(VEC));
+                    else {
+                        VEC part = {0};
+                        for (int l = 0; l < nl; l++)
+                            part[l] = src[l];
+                        mt[e] = part;
+                    }
+                }
+                WG(wg_output)(M, A, MH, mt, o);
+                const ptrdiff_t tf = t_beg + t0, nf = tf / tpi, rf = tf % tpi;
+                const ptrdiff_t hf = (rf / tw) * MH, wf = (rf % tw) * M;
+                if (nl == LANES && rf % tw + LANES <= tw && hf + MH <= Ho &&
+                    wf + LANES * M <= Wo) {
+                    REAL *yk = y + ((nf * g->K + grp * Kg + k) * Ho + hf) * Wo + wf;
+                    for (int i = 0; i < MH; i++)
+                        for (int j = 0; j < M; j++) {
+                            const VEC e = o[i * M + j] + bk;
+                            for (int l = 0; l < LANES; l++)
+                                yk[i * Wo + l * M + j] = e[l];
+                        }
+                    continue;
+                }
+                for (int l = 0; l < nl; l++) {
+                    const ptrdiff_t t = t_beg + t0 + l, n = t / tpi, r = t % tpi;
+                    const ptrdiff_t h0 = (r / tw) * MH, w0 = (r % tw) * M;
+                    REAL *yk = y + ((n * g->K + grp * Kg + k) * Ho) * Wo;
+                    const int ih = Ho - h0 < MH ? (int)(Ho - h0) : MH;
+                    const int jw = Wo - w0 < M ? (int)(Wo - w0) : M;
+                    for (int i = 0; i < ih; i++)
+                        for (int j = 0; j < jw; j++)
+                            yk[(h0 + i) * Wo + w0 + j] = o[i * M + j][l] + bk;
+                }
+            }
+        }
+    }
+}
+
+void WG(cc_conv2d_winograd)(const cc_conv2d_geometry *g, int m, const REAL *x, const REAL *u,
+                            const REAL *bias, REAL *y, REAL *workspace, GEMM_FN gemm,
+                            int n_threads)
+{
+    if (g->R == 1) {
+        if (m == 6)
+            WG(wg_drive)(g, 6, 1, x, u, bias, y, workspace, gemm, n_threads);
+        else
+            WG(wg_drive)(g, 4, 1, x, u, bias, y, workspace, gemm, n_threads);
+    } else {
+        if (m == 6)
+            WG(wg_drive)(g, 6, 6, x, u, bias, y, workspace, gemm, n_threads);
+        else
+            WG(wg_drive)(g, 4, 4, x, u, bias, y, workspace, gemm, n_threads);
+    }
+}
+
+#undef VEC
+#undef WG_CAT_
+#undef WG_CAT
+#undef WG
+#undef WG_UNROLL
+#undef WG_INLINE

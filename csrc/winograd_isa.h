@@ -1,0 +1,40 @@
+/* The float and double builds of the Winograd driver for one ISA: included by
+ * winograd_{generic,avx2,avx512}.c after they define WG_ISA (the name suffix) and
+ * VBYTES (the width of the target's vector registers in bytes). */
+#include <stddef.h>
+#include <string.h>
+
+#include "cc_omp.h"
+#include "winograd.h"
+
+/* GCC cannot see that the output transform writes every o[i * M + j] the scatter reads
+ * (the row count is a parameter folded only after inlining). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#define WG_ISA_CAT_(a, b) a##_##b
+#define WG_ISA_CAT(a, b) WG_ISA_CAT_(a, b)
+
+#define LANES (VBYTES / 4)
+#define REAL float
+#define SFX WG_ISA_CAT(f32, WG_ISA)
+#define GEMM_FN cc_sgemm_fn
+#include "winograd_impl.h"
+#undef LANES
+#undef REAL
+#undef SFX
+#undef GEMM_FN
+
+#define LANES (VBYTES / 8)
+#define REAL double
+#define SFX WG_ISA_CAT(f64, WG_ISA)
+#define GEMM_FN cc_dgemm_fn
+#include "winograd_impl.h"
+#undef LANES
+#undef REAL
+#undef SFX
+#undef GEMM_FN
+
+#undef WG_ISA_CAT_
+#undef WG_ISA_CAT

@@ -1,0 +1,250 @@
+"""Winograd convolution (algorithm='winograd', convcore.winograd) against the NumPy
+reference: random geometries, accuracy, NaN/inf, threads, SIMD levels, reuse, errors."""
+
+import numpy as np
+import pytest
+from reference import conv1d_ref, conv2d_ref
+
+import convcore
+from convcore import _winograd, winograd
+from convcore.functional import _prepare
+
+
+def rel_err(got, ref):
+    ref = np.asarray(ref, dtype=np.float64)
+    return float(np.abs(np.asarray(got, np.float64) - ref).max() / max(np.abs(ref).max(), 1e-300))
+
+
+TOL = {np.float32: 2e-5, np.float64: 1e-12}
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("tile", [4, 6])
+def test_random_geometries_match_reference(seed, dtype, tile):
+    rng = np.random.default_rng(seed)
+    groups = int(rng.choice([1, 1, 2, 3]))
+    C = groups * int(rng.integers(1, 6))
+    K = groups * int(rng.integers(1, 5))
+    N, H, W = int(rng.integers(1, 4)), int(rng.integers(1, 30)), int(rng.integers(1, 90))
+    pads = [int(rng.integers(0, 3)) for _ in range(4)]
+    H, W = max(H, 3 - pads[0] - pads[1]), max(W, 3 - pads[2] - pads[3])
+    padding = ((pads[0], pads[1]), (pads[2], pads[3]))
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((K, C // groups, 3, 3)).astype(dtype)
+    b = rng.standard_normal(K).astype(dtype) if seed % 2 else None
+    ref = conv2d_ref(x, w, b, padding=padding, groups=groups)
+    ww = convcore.winograd_weights(w, groups, tile)
+    got = winograd.conv2d(x, ww, b, padding=padding)
+    assert got.dtype == dtype
+    assert rel_err(got, ref) < TOL[dtype] * (3 if tile == 6 else 1)
+    if tile == 4:
+        via_api = convcore.conv2d(x, w, b, padding=padding, groups=groups,
+                                  algorithm="winograd")
+        np.testing.assert_array_equal(via_api, got)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_wide_images_use_every_tile_path(dtype):
+    """Rows of many tiles (the vector gather/scatter of whole tile rows), edges, batch."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 5, 37, 203)).astype(dtype)
+    w = rng.standard_normal((7, 5, 3, 3)).astype(dtype)
+    for padding in (0, 1, "same", ((2, 0), (0, 2))):
+        pads = _prepare(2, x, w, None, 1, padding, 1, 1)[0].pad
+        ref = conv2d_ref(x, w, padding=pads)
+        for tile in (4, 6):
+            got = winograd.conv2d(x, convcore.winograd_weights(w, tile=tile), padding=padding)
+            assert rel_err(got, ref) < TOL[dtype] * 3
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("tile", [4, 6])
+def test_conv1d(dtype, tile):
+    rng = np.random.default_rng(2)
+    for L, pad, groups in ((1, 1, 1), (5, 0, 1), (97, 1, 2), (300, (2, 0), 3)):
+        x = rng.standard_normal((2, 6, L)).astype(dtype)
+        w = rng.standard_normal((12, 6 // groups, 3)).astype(dtype)
+        b = rng.standard_normal(12).astype(dtype)
+        ref = conv1d_ref(x, w, b, padding=pad, groups=groups)
+        got = winograd.conv1d(x, convcore.winograd_weights(w, groups, tile), b, padding=pad)
+        assert rel_err(got, ref) < TOL[dtype] * 3
+        if tile == 4:
+            np.testing.assert_array_equal(
+                convcore.conv1d(x, w, b, padding=pad, groups=groups, algorithm="winograd"), got)
+
+
+@pytest.mark.parametrize("C", [16, 64, 512])
+def test_documented_accuracy(C):
+    """Unit-variance data, weights scaled by 1/sqrt(9 C): the error relative to max|y|
+    stays below 1e-4 in float32 (F(4x4,3x3)) and 1e-11 in float64 (both tiles)."""
+    rng = np.random.default_rng(C)
+    x = rng.standard_normal((1, C, 14, 14))
+    w = rng.standard_normal((8, C, 3, 3)) / np.sqrt(9 * C)
+    ref = conv2d_ref(x.astype(np.float32), w.astype(np.float32), padding=1)
+    got32 = convcore.conv2d(x.astype(np.float32), w.astype(np.float32), padding=1,
+                            algorithm="winograd")
+    assert rel_err(got32, ref) < 1e-4
+    ref64 = conv2d_ref(x, w, padding=1)
+    for tile in (4, 6):
+        got64 = winograd.conv2d(x, convcore.winograd_weights(w, tile=tile), padding=1)
+        assert rel_err(got64, ref64) < 1e-11
+
+
+def test_nan_and_inf_reach_their_tiles_only():
+    """A NaN or inf input makes the outputs of every tile whose patch holds it
+    non-finite (all output channels); every other output stays exact."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 2, 16, 16))
+    w = rng.standard_normal((3, 2, 3, 3))
+    for bad in (np.nan, np.inf):
+        xb = x.copy()
+        xb[0, 1, 7, 9] = bad
+        ref = conv2d_ref(xb, w, padding=1)
+        got = convcore.conv2d(xb, w, padding=1, algorithm="winograd")
+        assert not np.isfinite(got[~np.isfinite(ref)]).any()
+        # F(4x4): output tile (i, j) reads input rows 4i-1 .. 4i+4; pixel (7, 9) is in the
+        # patches of tile rows 1-2 and tile columns 2; outside them nothing changes.
+        touched = np.zeros((16, 16), bool)
+        for ti in range(4):
+            for tj in range(4):
+                if 4 * ti - 1 <= 7 <= 4 * ti + 4 and 4 * tj - 1 <= 9 <= 4 * tj + 4:
+                    touched[4 * ti:4 * ti + 4, 4 * tj:4 * tj + 4] = True
+        clean = np.broadcast_to(~touched, got.shape)
+        np.testing.assert_allclose(got[clean], ref[clean], rtol=1e-12, atol=1e-12)
+
+
+def test_same_result_for_any_thread_count():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((4, 32, 20, 44)).astype(np.float32)
+    w = rng.standard_normal((24, 32, 3, 3)).astype(np.float32)
+    old = convcore.get_num_threads()
+    try:
+        results = []
+        for n in (1, 2, 3):
+            convcore.set_num_threads(n)
+            results.append(convcore.conv2d(x, w, padding=1, algorithm="winograd"))
+    finally:
+        convcore.set_num_threads(old)
+    for r in results[1:]:
+        np.testing.assert_array_equal(r, results[0])
+
+
+@pytest.mark.parametrize("level", ["generic", "avx2", "avx512"])
+def test_every_simd_level(level):
+    order = ["generic", "avx2", "avx512"]
+    if order.index(level) > order.index(_winograd.simd_detected()):
+        pytest.skip(f"this CPU has no {level}")
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 6, 23, 71)).astype(np.float32)
+    w = rng.standard_normal((5, 6, 3, 3)).astype(np.float32)
+    old = _winograd.simd_level()
+    try:
+        _winograd.force_simd(level)
+        assert _winograd.simd_level() == level
+        for dtype in (np.float32, np.float64):
+            ref = conv2d_ref(x.astype(dtype), w.astype(dtype), padding=1)
+            for tile in (4, 6):
+                got = winograd.conv2d(x.astype(dtype),
+                                      convcore.winograd_weights(w.astype(dtype), tile=tile),
+                                      padding=1)
+                assert rel_err(got, ref) < TOL[dtype] * 3
+    finally:
+        _winograd.force_simd(old)
+
+
+def test_weights_reuse_and_dtypes():
+    rng = np.random.default_rng(6)
+    w32 = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    ww = convcore.winograd_weights(w32)
+    assert ww.u.shape == (1, 36, 4, 3) and ww.dtype == np.float32 and ww.tile == 4
+    x32 = rng.standard_normal((2, 3, 9, 9)).astype(np.float32)
+    np.testing.assert_array_equal(winograd.conv2d(x32, ww, padding=1),
+                                  winograd.conv2d(x32, ww, padding=1))
+    # float32 weights in a float64 computation are transformed again in float64
+    x64 = x32.astype(np.float64)
+    got = winograd.conv2d(x64, ww, padding=1)
+    assert got.dtype == np.float64
+    assert rel_err(got, conv2d_ref(x64, w32, padding=1)) < 1e-12
+    w_before = w32.copy()
+    w32 += 1  # the object holds its own copy of the weights
+    assert rel_err(winograd.conv2d(x64, ww, padding=1), conv2d_ref(x64, w_before,
+                                                                    padding=1)) < 1e-12
+
+
+def test_inputs_unchanged_out_and_unbatched():
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 10, 10))
+    w = rng.standard_normal((2, 3, 3, 3))
+    b = rng.standard_normal(2)
+    copies = [a.copy() for a in (x, w, b)]
+    out = np.full((2, 10, 10), np.nan)
+    got = convcore.conv2d(x, w, b, padding=1, algorithm="winograd", out=out)
+    assert got is out
+    for a, c in zip((x, w, b), copies, strict=True):
+        np.testing.assert_array_equal(a, c)
+    assert rel_err(out, conv2d_ref(x[None], w, b, padding=1)[0]) < 1e-12
+
+
+@pytest.mark.parametrize("kwargs, rule", [
+    (dict(stride=2), "winograd needs stride 1"),
+    (dict(dilation=2), "winograd needs dilation 1"),
+    (dict(wshape=(2, 3, 5, 5)), "winograd needs a 3x3 kernel; got 5x5"),
+    (dict(wshape=(2, 3, 1, 3)), "winograd needs a 3x3 kernel; got 1x3"),
+])
+def test_unsupported_geometry_names_the_rule(kwargs, rule):
+    x = np.zeros((1, 3, 12, 12))
+    w = np.zeros(kwargs.pop("wshape", (2, 3, 3, 3)))
+    out = np.full((1, 2) + convcore.conv_output_size((12, 12), w.shape[2:],
+                                                     kwargs.get("stride", 1), 0,
+                                                     kwargs.get("dilation", 1)), 7.0)
+    with pytest.raises(ValueError, match=rule):
+        convcore.conv2d(x, w, algorithm="winograd", out=out, **kwargs)
+    with pytest.raises(ValueError, match="winograd needs a 3-tap kernel; got 5"):
+        convcore.conv1d(np.zeros((1, 2, 9)), np.zeros((1, 2, 5)), algorithm="winograd")
+
+
+def test_winograd_weights_validation():
+    with pytest.raises(ValueError, match="tile must be 4 or 6"):
+        convcore.winograd_weights(np.zeros((1, 1, 3, 3)), tile=2)
+    with pytest.raises(ValueError, match="3x3 kernel; got 5x5"):
+        convcore.winograd_weights(np.zeros((1, 1, 5, 5)))
+    with pytest.raises(ValueError, match="not divisible by groups=2"):
+        convcore.winograd_weights(np.zeros((3, 1, 3, 3)), groups=2)
+    with pytest.raises(ValueError, match="must have shape"):
+        convcore.winograd_weights(np.zeros((3, 3)))
+    with pytest.raises(TypeError):
+        convcore.winograd_weights(np.zeros((1, 1, 3, 3), complex))
+    with pytest.raises(TypeError, match="WinogradWeights"):
+        winograd.conv2d(np.zeros((1, 1, 5, 5)), np.zeros((1, 1, 3, 3)))
+    ww1 = convcore.winograd_weights(np.zeros((1, 1, 3)))
+    with pytest.raises(ValueError, match="for conv1d, not conv2d"):
+        winograd.conv2d(np.zeros((1, 1, 5, 5)), ww1)
+    ww = convcore.winograd_weights(np.zeros((2, 2, 3, 3)))
+    with pytest.raises(ValueError, match="weight has 2 input channels per group but input "
+                                         "has 3 channels"):
+        winograd.conv2d(np.zeros((1, 3, 5, 5)), ww)
+
+
+def test_workspace_is_tiles_of_the_batch():
+    """The workspace per thread is one block of tiles, far below the transformed batch."""
+    x = np.broadcast_to(np.float32(0), (32, 64, 56, 56))
+    w = np.broadcast_to(np.float32(0), (64, 64, 3, 3))
+    g = _prepare(2, x, w, None, 1, 1, 1, 1)[0]
+    items, per_thread = _winograd.winograd_plan((g.N, g.C, g.H, g.W), (g.K, g.R, g.S),
+                                                g.bridge(), 4, 4)
+    whole = 36 * (g.C + g.K) * g.N * 14 * 14
+    assert items > 1 and per_thread * 10 < whole
+    assert per_thread * 4 <= 8 * 2**20      # the per-thread budget of csrc/winograd.c
+
+
+def test_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 16, 19, 27)).astype(np.float32)
+    w = (rng.standard_normal((8, 8, 3, 3)) / 12).astype(np.float32)
+    b = rng.standard_normal(8).astype(np.float32)
+    ref = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w),
+                                     torch.from_numpy(b), padding=1, groups=2).numpy()
+    got = convcore.conv2d(x, w, b, padding=1, groups=2, algorithm="winograd")
+    assert rel_err(got, ref) < 1e-5
