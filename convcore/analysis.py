@@ -11,7 +11,7 @@ import numpy as np
 
 from convcore import _conv
 from convcore._checks import as_int, int_tuple
-from convcore.functional import _prepare
+from convcore._geometry import prepare_conv as _prepare
 
 _INDEX_BYTES = 8  # convcore's CSR matrices use int64 indices
 

@@ -53,6 +53,7 @@ import numpy as np
 
 import convcore
 from convcore import _conv, _peak, _threads
+from convcore._auto import choose_algorithm
 from convcore._bench_report import (
     MATPLOTLIB_MISSING,
     PEER_LABELS,
@@ -67,8 +68,8 @@ from convcore._bench_report import (
     format_bench,
     plot_bench,
 )
+from convcore._geometry import prepare_conv as _prepare
 from convcore._threads import MAX_THREADS
-from convcore.functional import _prepare, choose_algorithm
 
 __all__ = [
     "BACKWARD_CASES",

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from convcore import functional, pooling
+from convcore import _geometry, functional, pooling
 from convcore._checks import as_bool, did_you_mean
 
 try:
@@ -260,7 +260,7 @@ def conv2d(x: da.Array, weight: ArrayLike, bias: ArrayLike | None = None,
     ((1,), (2,), (1, 1), (1, 1))
     """
     _check_dask_input("conv2d", x)
-    g, _, weight, bias, dtype, batched = functional._prepare(2, _stand_in(x), weight, bias,
+    g, _, weight, bias, dtype, batched = _geometry.prepare_conv(2, _stand_in(x), weight, bias,
                                                              stride, padding, dilation,
                                                              groups)
     if algorithm not in functional.ALGORITHMS:

@@ -23,8 +23,10 @@ import numpy as np
 
 from convcore import _winograd
 from convcore._blas import blas_threads
-from convcore._checks import as_int, as_real_array, check_memory, compute_dtype
+from convcore._checks import as_int, as_real_array, check_alloc, check_memory, compute_dtype
 from convcore._threads import get_num_threads
+
+_NO_BIAS = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}
 
 TILES = (4, 6)
 DEFAULT_TILE = 4
@@ -151,7 +153,7 @@ def winograd_weights(weight, groups=1, tile=DEFAULT_TILE) -> WinogradWeights:
 
 
 def run(g, u: np.ndarray, tile: int, xc, bc, y4, n_threads: int) -> None:
-    """y4 = winograd(xc) + bc for a validated geometry ``g`` (functional._Geometry) and
+    """y4 = winograd(xc) + bc for a validated geometry ``g`` (convcore._geometry.ConvGeometry) and
     transformed weights ``u`` of y4's dtype; BLAS limited to one thread meanwhile."""
     dtype = y4.dtype
     geom = g.bridge()
@@ -183,7 +185,7 @@ def run_conv(nd: int, g, xc, wc, bc, y4, n_threads: int, tile: int = DEFAULT_TIL
 
 
 def _conv(nd, x, weights, bias, padding, out):
-    from convcore import functional  # this module is imported by functional's dispatch
+    from convcore import _geometry
 
     if not isinstance(weights, WinogradWeights):
         raise TypeError(f"weights must be a WinogradWeights from convcore.winograd_weights, "
@@ -193,20 +195,20 @@ def _conv(nd, x, weights, bias, padding, out):
                          f"not conv{nd}d")
     stand_in = np.broadcast_to(np.zeros((), weights.dtype), weights.weight_shape)
     x = as_real_array("x", x)
-    g, x4, _, bias, dtype, batched = functional._prepare(nd, x, stand_in, bias, 1, padding, 1,
+    g, x4, _, bias, dtype, batched = _geometry.prepare_conv(nd, x, stand_in, bias, 1, padding, 1,
                                                          weights.groups)
     spatial = (g.Wout,) if nd == 1 else (g.Hout, g.Wout)
     shape = (g.N, g.K, *spatial) if batched else (g.K, *spatial)
     if out is not None:
-        functional._check_out(out, shape, dtype, (("x", x4), ("bias", bias)))
+        _geometry.check_out(out, shape, dtype, (("x", x4), ("bias", bias)))
         y = out
     else:
-        functional.check_alloc("the convolution output", shape, dtype.itemsize)
+        check_alloc("the convolution output", shape, dtype.itemsize)
         y = np.empty(shape, dtype=dtype)
     if not y.size:
         return y
-    xc = functional._contiguous("x", x4, dtype)
-    bc = functional._NO_BIAS[dtype] if bias is None else functional._contiguous("bias", bias,
+    xc = _geometry.contiguous("x", x4, dtype)
+    bc = _NO_BIAS[dtype] if bias is None else _geometry.contiguous("bias", bias,
                                                                                  dtype)
     run(g, weights.for_dtype(dtype), weights.tile, xc, bc,
         y.reshape(g.N, g.K, g.Hout, g.Wout), get_num_threads())

@@ -21,9 +21,10 @@ from convcore._checks import (
     int_tuple,
     padding_pairs,
 )
+from convcore._geometry import prepare_conv as _prepare
 from convcore._threads import get_num_threads
 from convcore.backward import conv1d_backward, conv2d_backward
-from convcore.functional import ALGORITHMS, _prepare, conv1d, conv2d, relu
+from convcore.functional import ALGORITHMS, conv1d, conv2d, relu
 from convcore.nn._layer import Layer, float_dtype, generator, numel, shaped
 from convcore.pooling import (
     _PoolCall,
