@@ -31,17 +31,16 @@ cdef extern from "convcore.h" nogil:
 
     void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
                                   cc_conv_direct_plan *plan)
-    void cc_conv_direct_rows(const cc_conv_geometry *g, Py_ssize_t *rows)
     void cc_conv_direct_pack_f32(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
                                  const float *w, float *wpack)
     void cc_conv_direct_pack_f64(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
                                  const double *w, double *wpack)
     void cc_conv_direct_run_f32(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
-                                const float *x, const float *wpack, const Py_ssize_t *rows,
+                                const float *x, const float *wpack, Py_ssize_t *rows_ws,
                                 const float *bias, float *y, Py_ssize_t item_lo,
                                 Py_ssize_t item_hi, int n_threads)
     void cc_conv_direct_run_f64(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
-                                const double *x, const double *wpack, const Py_ssize_t *rows,
+                                const double *x, const double *wpack, Py_ssize_t *rows_ws,
                                 const double *bias, double *y, Py_ssize_t item_lo,
                                 Py_ssize_t item_hi, int n_threads)
     void cc_conv_direct_tile(int real_bytes, int *channels, int *columns)

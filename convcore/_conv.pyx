@@ -16,7 +16,7 @@ from scipy.linalg.cython_blas cimport dgemm, sgemm
 from convcore._cconvcore cimport (
     CC_SIMD_AVX2, CC_SIMD_AVX512, CC_SIMD_GENERIC, cc_conv2d_gemm_f32,
     cc_conv_direct_pack_f32, cc_conv_direct_pack_f64, cc_conv_direct_plan,
-    cc_conv_direct_plan_make, cc_conv_direct_rows, cc_conv_direct_run_f32,
+    cc_conv_direct_plan_make, cc_conv_direct_run_f32,
     cc_conv_direct_run_f64, cc_conv_direct_tile, cc_conv_geometry, cc_conv2d_gemm_f64, cc_conv2d_geometry, cc_dgemm_fn,
     cc_gemm_work_items, cc_gemm_workspace_per_thread, cc_sgemm_fn, cc_simd_active,
     cc_simd_detect, cc_simd_force,
@@ -64,7 +64,8 @@ def conv_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
         return
     cc_conv_direct_plan_make(&g, sizeof(floating), &plan)
     cdef floating[::1] wpack
-    cdef Py_ssize_t[::1] rows = np.empty(max(plan.rows_size, 1), dtype=np.intp)
+    cdef Py_ssize_t[::1] rows = np.empty(max(n_threads, 1) * max(plan.rows_size, 1),
+                                         dtype=np.intp)
     if floating is float:
         wpack = np.empty(max(plan.pack_size, 1), dtype=np.float32)
     else:
@@ -74,7 +75,6 @@ def conv_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
         step = max(1, <Py_ssize_t>(CHUNK_FLOPS * max(n_threads, 1) /
                                    max(plan.flops_per_item, 1.0)))
     with nogil:
-        cc_conv_direct_rows(&g, &rows[0])
         if floating is float:
             cc_conv_direct_pack_f32(&g, &plan, &w[0, 0, 0, 0], &wpack[0])
         else:

@@ -70,7 +70,7 @@ typedef struct {
     ptrdiff_t nbands;       /* bands of output rows per image */
     ptrdiff_t items;        /* N * groups * nbands * kchunks */
     ptrdiff_t pack_size;    /* elements of wpack */
-    ptrdiff_t rows_size;    /* elements of the row table (output rows x outer taps) */
+    ptrdiff_t rows_size;    /* elements of a thread's row table (a band x outer taps) */
     double flops_per_item;  /* about 2 * MACs of one item (for chunking) */
 } cc_conv_direct_plan;
 
@@ -80,15 +80,14 @@ void cc_conv_direct_pack_f32(const cc_conv_geometry *g, const cc_conv_direct_pla
                              const float *w, float *wpack);
 void cc_conv_direct_pack_f64(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
                              const double *w, double *wpack);
-/* rows (plan->rows_size elements): which input row each output row reads at each tap of
- * the outer dimensions; filled once per geometry, shared by all images. */
-void cc_conv_direct_rows(const cc_conv_geometry *g, ptrdiff_t *rows);
+/* rows_ws: max(n_threads, 1) * plan->rows_size elements of scratch, where each thread
+ * lists the input rows its band of output rows reads. */
 void cc_conv_direct_run_f32(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
-                            const float *x, const float *wpack, const ptrdiff_t *rows,
+                            const float *x, const float *wpack, ptrdiff_t *rows_ws,
                             const float *bias, float *y, ptrdiff_t item_lo, ptrdiff_t item_hi,
                             int n_threads);
 void cc_conv_direct_run_f64(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
-                            const double *x, const double *wpack, const ptrdiff_t *rows,
+                            const double *x, const double *wpack, ptrdiff_t *rows_ws,
                             const double *bias, double *y, ptrdiff_t item_lo,
                             ptrdiff_t item_hi, int n_threads);
 

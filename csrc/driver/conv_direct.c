@@ -75,20 +75,22 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
     p->kchunks = kchunks < p->nkb ? kchunks : p->nkb > 0 ? p->nkb : 1;
     p->items = outer * p->kchunks;
     p->pack_size = g->groups * p->nkb * p->kb * Cg * U * S;
-    p->rows_size = rows * U;
+    p->rows_size = CC_BAND_ROWS * U;
     const double macs = (double)g->N * (double)g->K * (double)rows * (double)Wout *
                         (double)Cg * (double)U * (double)S;
     p->flops_per_item = p->items ? 2.0 * macs / (double)p->items : 0.0;
 }
 
-/* rows[o * U + u]: offset in an input channel of the row that output row o reads at outer
- * tap u, or -1 when that row lies in the padding.  Output rows and taps are numbered
- * row-major over the outer dimensions (depth, height). */
-void cc_conv_direct_rows(const cc_conv_geometry *g, ptrdiff_t *rows)
+/* rows[(o - o_lo) * U + u] for output rows o in [o_lo, o_hi): the offset in an input
+ * channel of the row that output row o reads at outer tap u, or -1 when that row lies in
+ * the padding.  Output rows and taps are numbered row-major over the outer dimensions
+ * (depth, height). */
+static void band_rows(const cc_conv_geometry *g, ptrdiff_t o_lo, ptrdiff_t o_hi,
+                      ptrdiff_t *rows)
 {
     const int od = g->nd - 1; /* number of outer dimensions */
-    const ptrdiff_t nrows = outer_rows(g, g->out), U = outer_rows(g, g->kernel);
-    for (ptrdiff_t o = 0; o < nrows; o++) {
+    const ptrdiff_t U = outer_rows(g, g->kernel);
+    for (ptrdiff_t o = o_lo; o < o_hi; o++) {
         ptrdiff_t oi[CC_MAX_DIMS] = {0}, rem = o;
         for (int d = od - 1; d >= 0; d--) {
             oi[d] = rem % g->out[d];
@@ -105,7 +107,7 @@ void cc_conv_direct_rows(const cc_conv_geometry *g, ptrdiff_t *rows)
                 ptrdiff_t i = oi[d] * g->stride[d] - g->pad[d] + tap[d] * g->dilation[d];
                 off = i < 0 || i >= g->in[d] ? -1 : off * g->in[d] + i;
             }
-            rows[o * U + u] = off < 0 ? -1 : off * g->in[g->nd - 1];
+            rows[(o - o_lo) * U + u] = off < 0 ? -1 : off * g->in[g->nd - 1];
         }
     }
 }

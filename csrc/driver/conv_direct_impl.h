@@ -72,7 +72,7 @@ static void FN(pad_band)(ROW_ARGS *a, const ptrdiff_t *rows, ptrdiff_t n, int pi
 }
 
 void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan *p,
-                            const REAL *x, const REAL *wpack, const ptrdiff_t *rows,
+                            const REAL *x, const REAL *wpack, ptrdiff_t *rows_ws,
                             const REAL *bias, REAL *y, ptrdiff_t item_lo, ptrdiff_t item_hi,
                             int n_threads)
 {
@@ -114,7 +114,9 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
         a.U = U; a.Cg = Cg; a.W = W; a.S = S;
         a.sw = g->stride[nd - 1]; a.dw = g->dilation[nd - 1]; a.pad_w = g->pad[nd - 1];
         a.Wout = Wout; a.x_cstride = x_cstride; a.y_kstride = y_kstride;
-        const ptrdiff_t *band_rows = rows + o_lo * U;
+        ptrdiff_t *band_rows_ws = rows_ws + (ptrdiff_t)CC_OMP_THREAD_ID() * p->rows_size;
+        band_rows(g, o_lo, o_hi, band_rows_ws);
+        const ptrdiff_t *band_rows = band_rows_ws;
         REAL *padded = NULL;
         ptrdiff_t *padded_rows = NULL;
         if (p->pix)
@@ -154,10 +156,10 @@ void FN(cc_conv2d_direct)(const cc_conv2d_geometry *g2, const REAL *x, const REA
     cc_conv_geometry g = cc_conv_geometry_from_2d(g2);
     cc_conv_direct_plan p;
     cc_conv_direct_plan_make(&g, (int)sizeof(REAL), &p);
-    ptrdiff_t *rows = malloc((size_t)(p.rows_size > 0 ? p.rows_size : 1) * sizeof *rows);
+    const int nt = n_threads > 1 ? n_threads : 1;
+    ptrdiff_t *rows = malloc((size_t)(nt * p.rows_size) * sizeof *rows);
     if (!rows)
         return;
-    cc_conv_direct_rows(&g, rows);
     FN(cc_conv_direct_pack)(&g, &p, w, wpack);
     FN(cc_conv_direct_run)(&g, &p, x, wpack, rows, bias, y, 0, p.items, n_threads);
     free(rows);
