@@ -41,11 +41,19 @@ FMA_LATENCY = 4
 # Share of the FMA peak the direct kernel's steady state reaches besides what the
 # issue model counts (loop control, edge tiles, L2 traffic of the input rows).
 DIRECT_OVERHEAD = 0.85
-# Share of the FMA peak a large BLAS GEMM reaches on convcore's tiles.
-GEMM_PEAK = 0.85
-# Cycles per element of the column matrix written by im2col and read back by the GEMM's
-# packing (memory-bound copies at roughly one vector per cycle).
-COPY_CYCLES_PER_VECTOR = 1.5
+# Share of the FMA peak a large BLAS GEMM reaches on convcore's column tiles (with their
+# packing), fitted with the copy cost below to single-thread timings of 13 layers
+# (docs/algorithms.md): about half, against the 0.85 a square 2048^2 SGEMM reaches.
+GEMM_PEAK = 0.5
+# How much slower than the issue model the channel tiles run at levels whose FMAs cannot
+# take a broadcast operand from memory (each broadcast is a separate instruction into one
+# of only 16 registers): measured on VGG/ResNet 3x3 layers at the AVX2 level against
+# AVX-512 on one CPU (docs/algorithms.md), with 16 or more input channels per group (the
+# RGB stem and AlexNet conv1 show none); the portable level is taken to be alike.
+CHANNEL_TILE_SLOWDOWN = {"avx2": 1.75, "generic": 1.75}
+# Cycles per vector of the column matrix written by im2col and read back by the GEMM's
+# packing (element-by-element gathers of the input rows, then a memory-bound pass).
+COPY_CYCLES_PER_VECTOR = 7.0
 
 
 def _direct_cycles(g: ConvGeometry, plan: dict) -> float:
@@ -58,7 +66,11 @@ def _direct_cycles(g: ConvGeometry, plan: dict) -> float:
         step = max(pix * nv / FMA_PER_CYCLE, (nv + pix) / LOADS_PER_CYCLE, FMA_LATENCY)
         tiles = math.ceil(g.Wout / pix)
         store = kb * pix / STORES_PER_CYCLE  # the transposed store of each tile
-        return rows * blocks * tiles * (steps * step + store) / DIRECT_OVERHEAD
+        # each input row (c, u) costs about one step more: its address, its loop
+        steps += (g.C // g.groups) * math.prod(g.kernel[:-1])
+        deep = g.C // g.groups >= 16  # the slowdown shows on deep reductions only
+        slow = CHANNEL_TILE_SLOWDOWN.get(plan.get("isa", ""), 1.0) if deep else 1.0
+        return rows * blocks * tiles * (steps * step + store) * slow / DIRECT_OVERHEAD
     sw = g.stride[-1]
     loads_per_vector = 1 if sw == 1 else 2 if sw == 2 else lanes
     shuffles = nv if sw == 2 else 0
@@ -88,7 +100,7 @@ def estimate_cycles(g: ConvGeometry, dtype=np.float32) -> dict[str, float]:
     active SIMD level ('im2col' only where its GEMM fits 32-bit BLAS sizes)."""
     from convcore import _conv
 
-    plan = _conv.direct_plan(g, dtype)
+    plan = dict(_conv.direct_plan(g, dtype), isa=_conv.simd_level())
     cycles = {"direct": _direct_cycles(g, plan)}
     if g.nd <= 2 and gemm_fits(g):
         cycles["im2col"] = _im2col_cycles(g, plan["lanes"])
