@@ -2,9 +2,10 @@
 
 Validation runs on the NCHW view of the same memory (a transpose, no copy), so the
 rules and messages are the NCHW ones.  Pooling has kernels of its own that sweep the
-contiguous channels of each pixel.  The convolution runs a 1x1 layer as one GEMM on the
-(pixels, C) matrix, which is what channels-last memory already is, and any other
-layer on the NCHW kernels between two transposed copies.
+contiguous channels of each pixel.  The convolution runs a 1x1 layer as a GEMM on the
+(pixels, C) matrix, which is what channels-last memory already is (fixed tiles of pixels,
+single-threaded gemms on convcore's threads), and any other layer on the NCHW kernels
+between two transposed copies.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import math
 import numpy as np
 
 from convcore import _pool
-from convcore._blas import blas_threads
-from convcore._checks import as_bool, as_real_array, check_memory
+from convcore._blas import matmul
+from convcore._checks import array_bytes, as_bool, as_real_array, check_budget, copy_bytes
 from convcore._threads import get_num_threads
 
 LAYOUTS = ("NCHW", "NHWC")
@@ -47,7 +48,6 @@ def _into(out, result: np.ndarray) -> np.ndarray:
     """``result`` (a channels-last view) as a new C-contiguous array, or copied into
     ``out``."""
     if out is None:
-        check_memory(result.nbytes, "the channels-last result")
         return np.ascontiguousarray(result)
     out[...] = result
     return out
@@ -55,7 +55,13 @@ def _into(out, result: np.ndarray) -> np.ndarray:
 
 def conv2d_nhwc(conv2d, x, weight, bias, stride, padding, dilation, groups, algorithm, out):
     """conv2d on (N, H, W, C) input, returning (N, Hout, Wout, K)."""
-    from convcore.functional import _check_out, _contiguous, _prepare  # circular otherwise
+    from convcore.functional import (  # circular otherwise
+        _check_out,
+        _contiguous,
+        _prepare,
+        _workspace_bytes,
+        choose_algorithm,
+    )
 
     xv = nchw_view("x", x)
     g, _, w4, b, dtype, batched = _prepare(2, xv, weight, bias, stride, padding, dilation,
@@ -65,39 +71,52 @@ def conv2d_nhwc(conv2d, x, weight, bias, stride, padding, dilation, groups, algo
         _check_out(out, shape, dtype, (("x", xv), ("weight", w4), ("bias", b)))
     pointwise = (g.R, g.S) == (1, 1) and g.stride == (1, 1) and g.groups == 1 and (
         g.pad == ((0, 0), (0, 0))) and algorithm in ("auto", "im2col")
+    xa = np.asarray(x)
+    nbytes = array_bytes("the convolution output", shape, dtype.itemsize)
     if not pointwise:
+        # the NCHW result, then its channels-last copy (or out), besides the kernel's own
+        inner = choose_algorithm(g) if algorithm == "auto" else algorithm
+        check_budget("conv2d", ("the NCHW result", nbytes, shape),
+                     ("the channels-last result", nbytes if out is None else 0),
+                     ("a contiguous copy of x", copy_bytes(xv, dtype)),
+                     ("a contiguous copy of weight", copy_bytes(w4, dtype)),
+                     (f"the {inner} workspace",
+                      _workspace_bytes(g, inner, dtype, get_num_threads())))
         y = conv2d(xv, weight, bias, stride, padding, dilation, groups, algorithm=algorithm)
         return _into(out, _nhwc(y))
-    # a 1x1 convolution of channels-last pixels is (pixels, C) @ (C, K): one BLAS call
-    pixels = _contiguous("x", np.asarray(x), dtype).reshape(-1, g.C)
-    wt = _contiguous("weight", w4, dtype).reshape(g.K, g.C).T
+    # a 1x1 convolution of channels-last pixels is (pixels, C) @ (C, K)
+    check_budget("conv2d", ("the output", nbytes if out is None else 0, shape),
+                 ("a contiguous copy of x", copy_bytes(xa, dtype)),
+                 ("a contiguous copy of weight", copy_bytes(w4, dtype)))
+    pixels = _contiguous("x", xa, dtype).reshape(1, -1, g.C)
+    wt = _contiguous("weight", w4, dtype).reshape(1, g.K, g.C).transpose(0, 2, 1)
     if out is None:
-        check_memory(math.prod(shape) * dtype.itemsize, "the convolution output")
         out = np.empty(shape, dtype)
-    with blas_threads(get_num_threads()):
-        np.matmul(pixels, wt, out=out.reshape(-1, g.K))
+    y = out.reshape(1, -1, g.K)
     if b is not None:
-        out += b.astype(dtype, copy=False)
+        y[...] = b.astype(dtype, copy=False)  # the gemm adds the product to it
+    matmul(pixels, wt, y, accumulate=b is not None, n_threads=get_num_threads())
     return out
 
 
-def _pool_arrays(call, x, dtype):
-    """The contiguous (N, H, W, C) input and an empty (N, Hout, Wout, C) result."""
+def _pool_arrays(call, x, dtype, return_indices=False):
+    """The contiguous (N, H, W, C) input and the (N, Hout, Wout, C) result's shapes,
+    after checking the call's memory budget (result, indices, copy of x)."""
     x = np.asarray(x)
     C, (H, W), (Ho, Wo) = x.shape[-1], x.shape[-3:-1], call.out_hw
     n = math.prod(x.shape[:-3])
-    if not (x.dtype == dtype and x.flags.c_contiguous and x.flags.aligned):
-        check_memory(x.size * dtype.itemsize, f"{call.name}: a contiguous copy")
-        x = np.array(x, dtype=dtype, order="C")  # aligned too, unlike ascontiguousarray
     shape = (*x.shape[:-3], Ho, Wo, C)
+    call.reserve(x, (shape, dtype), (shape, np.int64) if return_indices else None)
+    if not (x.dtype == dtype and x.flags.c_contiguous and x.flags.aligned):
+        x = np.array(x, dtype=dtype, order="C")  # aligned too, unlike ascontiguousarray
     return x.reshape(n, H, W, C), shape, (n, Ho, Wo, C)
 
 
 def max_pool2d_nhwc(call, x, return_indices: bool):
     """The NHWC max pool of a validated call (``call`` built on the NCHW view)."""
-    x4, shape, shape4 = _pool_arrays(call, x, call.dtype)
-    y = call.empty(shape, call.dtype)
-    idx = call.empty(shape, np.int64) if return_indices else None
+    x4, shape, shape4 = _pool_arrays(call, x, call.dtype, return_indices)
+    y = np.empty(shape, call.dtype)
+    idx = np.empty(shape, np.int64) if return_indices else None
     if y.size:
         _pool.max_pool_nhwc(x4, y.reshape(shape4),
                             None if idx is None else idx.reshape(shape4), call.geom,
@@ -108,7 +127,7 @@ def max_pool2d_nhwc(call, x, return_indices: bool):
 def avg_pool2d_nhwc(call, x, count_include_pad, divisor: int):
     """The NHWC average pool of a validated call."""
     x4, shape, shape4 = _pool_arrays(call, x, call.dtype)
-    y = call.empty(shape, call.dtype)
+    y = np.empty(shape, call.dtype)
     if y.size:
         _pool.avg_pool_nhwc(x4, y.reshape(shape4), as_bool("count_include_pad",
                                                            count_include_pad),

@@ -7,19 +7,20 @@ with no kernel flip.  A true (flipped) convolution is ``conv2d(x, w[..., ::-1, :
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from convcore import _conv, _im2col, _layout
-from convcore._blas import blas_threads
+from convcore._blas import aligned_empty, single_threaded_blas
 from convcore._checks import (
-    MEMORY_CHECK_BYTES,
+    array_bytes,
     as_int,
     as_real_array,
-    check_alloc,
-    check_memory,
+    check_budget,
     compute_dtype,
+    copy_bytes,
     int_tuple,
     padding_pairs,
     same_padding,
@@ -220,13 +221,10 @@ def _gemm_fits(g: _Geometry) -> bool:
 def _contiguous(name: str, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """``a`` as an aligned C-contiguous array of ``dtype`` (what the kernels assume: an
     unaligned float* is undefined behaviour in C): itself when it already is, else a copy
-    (refused before allocating when it would not fit: a broadcast view can be huge)."""
+    (counted in the call's memory budget by the caller: a broadcast view can be huge)."""
     flags = a.flags
     if a.dtype == dtype and flags.c_contiguous and flags.aligned:
         return a
-    nbytes = a.size * dtype.itemsize
-    if nbytes >= MEMORY_CHECK_BYTES:  # the message is built only when it may be needed
-        check_memory(nbytes, f"a contiguous {dtype} copy of {name}")
     return np.array(a, dtype=dtype, order="C")  # a copy, aligned (ascontiguousarray of
     # an unaligned C-contiguous array would return it as it is)
 
@@ -266,8 +264,20 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
     if out is not None:
         _check_out(out, shape, dtype, (("x", x4), ("weight", w4), ("bias", bias)))
         y = out
+        out_bytes = 0
     else:
-        check_alloc("the convolution output", shape, dtype.itemsize)
+        out_bytes = array_bytes("the convolution output", shape, dtype.itemsize)
+    n_threads = get_num_threads()
+    if (out_bytes < _SMALL_CALL_BYTES and x4.nbytes < _SMALL_CALL_BYTES
+            and w4.nbytes < _SMALL_CALL_BYTES and algorithm != "sparse"):
+        pass  # a small call: everything it may allocate is far below the budget's threshold
+    elif math.prod(shape):
+        check_budget(
+            f"conv{nd}d", ("the output", out_bytes, shape),
+            ("a contiguous copy of x", copy_bytes(x4, dtype)),
+            ("a contiguous copy of weight", copy_bytes(w4, dtype)),
+            ("the " + algorithm + " workspace", _workspace_bytes(g, algorithm, dtype, n_threads)))
+    if out is None:
         y = np.empty(shape, dtype=dtype)
     if not y.size:  # no image or no output channel: nothing to compute or copy
         return y
@@ -275,7 +285,6 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
     xc = _contiguous("x", x4, dtype)
     wc = _contiguous("weight", w4, dtype)
     bc = _NO_BIAS[dtype] if bias is None else _contiguous("bias", bias, dtype)
-    n_threads = get_num_threads()
     if algorithm == "direct":
         _conv.conv2d_direct(xc, wc, bc, y4, g.bridge(), n_threads)
     elif algorithm == "sparse":
@@ -283,6 +292,26 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
     elif y.size:
         _run_gemm(g, xc, wc, bc, y4, n_threads)
     return y
+
+
+# Below this, a call's output and input are so small that nothing it allocates can reach
+# the memory budget's threshold (workspaces are bounded tiles, copies the inputs' size).
+_SMALL_CALL_BYTES = 1 << 24
+
+
+def _workspace_bytes(g: _Geometry, algorithm: str, dtype: np.dtype, n_threads: int) -> int:
+    """Bytes an algorithm allocates besides the output and the input copies."""
+    if algorithm == "im2col":
+        items, per_thread = _conv.gemm_plan((g.N, g.C, g.H, g.W), (g.K, 0, g.R, g.S),
+                                            g.bridge())
+        return (min(n_threads, items) * per_thread + 16) * dtype.itemsize
+    if algorithm == "direct":  # the repacked weights, about the weights' size
+        return g.K * (g.C // g.groups) * g.R * g.S * dtype.itemsize
+    if algorithm == "sparse":  # the CSR matrix (an upper bound) and the product
+        from convcore.matrix import csr_bytes_bound
+
+        return csr_bytes_bound(g, dtype) + 2 * g.N * g.K * g.Hout * g.Wout * dtype.itemsize
+    return 0
 
 
 def _run_sparse(g: _Geometry, xc, wc, bc, y4) -> None:
@@ -294,22 +323,22 @@ def _run_sparse(g: _Geometry, xc, wc, bc, y4) -> None:
     prod = m @ xc.reshape(g.N, g.C * g.H * g.W).T  # (K*Hout*Wout, N)
     y4[...] = prod.T.reshape(y4.shape)
     if bc.size:
-        y4 += bc.reshape(1, -1, 1, 1)
+        with np.errstate(invalid="ignore", over="ignore"):  # inf + -inf is NaN, silently
+            y4 += bc.reshape(1, -1, 1, 1)
 
 
 def _run_gemm(g: _Geometry, xc, wc, bc, y4, n_threads: int) -> None:
     """im2col + GEMM with a workspace of one column tile per working thread.
 
-    With at least as many work items (image, group, pixel tile) as threads, convcore's
-    threads each run a single-threaded GEMM; with fewer (one image, a small map), the
-    tiles run in turn and the BLAS gets the threads instead.
+    The work items (image, group, pixel tile, block of output channels) are fixed by the
+    geometry; convcore's threads share them out and each runs single-threaded GEMMs, so
+    the result is the same for any thread count.
     """
     geom = g.bridge()
     items, per_thread = _conv.gemm_plan((g.N, g.C, g.H, g.W), (g.K, 0, g.R, g.S), geom)
-    workers = n_threads if items >= n_threads else 1
-    check_memory(workers * per_thread * xc.dtype.itemsize, "the im2col workspace")
-    workspace = np.empty(max(workers * per_thread, 1), dtype=xc.dtype)
-    with blas_threads(1 if workers > 1 else n_threads):
+    workers = max(1, min(n_threads, items))
+    workspace = aligned_empty(max(workers * per_thread, 1), xc.dtype)
+    with single_threaded_blas():
         _conv.conv2d_gemm(xc, wc, bc, y4, workspace, geom, workers)
 
 
@@ -480,7 +509,9 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
     N, C = x4.shape[:2]
     dtype = compute_dtype(x)
     shape = (N, C * kg[0] * kg[1], kg[8] * kg[9])
-    check_alloc("the column matrix", shape, dtype.itemsize)
+    check_budget("im2col", ("the column matrix", array_bytes("the column matrix", shape,
+                                                            dtype.itemsize), shape),
+                 ("a contiguous copy of x", copy_bytes(x4, dtype)))
     cols = np.empty(shape, dtype=dtype)
     _im2col.im2col(_contiguous("x", x4, dtype), cols, kg, get_num_threads())
     return cols if batched else cols[0]
@@ -532,7 +563,10 @@ def col2im(cols, output_size, kernel_size, stride=1, padding=0, dilation=1):
         )
     N, C = c3.shape[0], c3.shape[1] // RS
     dtype = compute_dtype(cols)
-    check_alloc("the folded images", (N, C, H, W), dtype.itemsize)
+    check_budget("col2im", ("the folded images", array_bytes("the folded images",
+                                                            (N, C, H, W), dtype.itemsize),
+                            (N, C, H, W)),
+                 ("a contiguous copy of cols", copy_bytes(c3, dtype)))
     x = np.empty((N, C, H, W), dtype=dtype)
     _im2col.col2im(_contiguous("cols", c3, dtype), x, kg, get_num_threads())
     return x if batched else x[0]

@@ -45,8 +45,9 @@ def test_gemm_workspace_bounded_and_batch_independent(layer):
     # never more than the full column matrix of one image
     out = geom[-1]
     assert sizes[1] <= C * R * R * out * out * 4
-    # the work grows with the batch, the workspace does not
-    assert items[64] == 64 * items[1]
+    # the work grows with the batch, the workspace does not (one image may split its
+    # output channels into blocks to give every thread work: at most 16 items then)
+    assert items[64] >= 64 * items[1] // 16 and items[64] >= items[1]
 
 
 def _extra_bytes(fn):
@@ -87,7 +88,7 @@ def test_output_too_large_raises_memory_error_before_allocating():
     for algorithm in ("auto", "direct", "im2col"):
         with pytest.raises(MemoryError, match=r"\d GB") as info:
             convcore.conv2d(x, w, algorithm=algorithm)
-        needed = float(re.search(r"([\d.]+) GB", str(info.value))[1])
+        needed = float(re.search(r"the output \(shape [^)]*\)\) ([\d.]+) GB", str(info.value))[1])
         assert needed == pytest.approx(100000 * 64 * 1000 * 1000 * 4 / 1e9, rel=0.01)
 
 
