@@ -44,15 +44,40 @@ def _blas_controllers() -> tuple:
     return ours or everything
 
 
+@functools.cache
+def _install_local_limit() -> bool:
+    """Hand the kernels OpenBLAS's per-thread setter when SciPy's BLAS has one.
+
+    OpenBLAS (0.3.27 and later) keeps a thread count per calling thread: measured with
+    SciPy's OpenBLAS 0.3.30, a float64 gemm called from a thread other than the one that
+    set the global count to 1 still ran on the BLAS's threads and changed the last bits.
+    """
+    import ctypes
+
+    from convcore import _conv
+
+    for c in _blas_controllers():
+        try:
+            lib = ctypes.CDLL(c.filepath)
+            fn = lib.openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        _conv.set_blas_local_threads(ctypes.cast(fn, ctypes.c_void_p).value)
+        return True
+    return False
+
+
 class single_threaded_blas:
     """Context manager: SciPy's BLAS runs on one thread inside it.
 
     Every convcore GEMM runs inside it; concurrent callers share it, and the last one
-    out restores the thread count the BLAS had before the first one came in.
+    out restores the thread count the BLAS had before the first one came in.  With
+    OpenBLAS, every thread of a GEMM team also sets its own (per-thread) count to 1.
     """
 
     def __enter__(self):
         global _active
+        _install_local_limit()
         with _lock:
             if _active == 0:
                 controllers = _blas_controllers()

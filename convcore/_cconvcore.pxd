@@ -62,6 +62,8 @@ cdef extern from "convcore.h" nogil:
                             const double *bias, double *y, double *workspace,
                             cc_dgemm_fn gemm, int n_threads)
     Py_ssize_t cc_gemm_channel_block(const cc_conv2d_geometry *g)
+    ctypedef int (*cc_blas_threads_fn)(int n)
+    void cc_gemm_set_blas_local_threads(cc_blas_threads_fn fn)
     Py_ssize_t cc_gemm_tile_columns(const cc_conv2d_geometry *g)
     void cc_conv2d_gemm_range_f32(const cc_conv2d_geometry *g, const float *x, const float *w,
                                   const float *bias, float *y, float *workspace,

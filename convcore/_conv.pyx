@@ -15,7 +15,8 @@ from convcore._cconvcore cimport (
     cc_conv2d_direct_f64, cc_conv2d_direct_pack_size_f32, cc_conv2d_direct_pack_size_f64,
     cc_conv2d_gemm_range_f32, cc_conv2d_gemm_range_f64, cc_conv2d_geometry, cc_dgemm_fn,
     cc_gemm_channel_block, cc_gemm_tile_columns, cc_gemm_tiles, cc_gemm_tiles_items,
-    cc_gemm_tiles_range_f32, cc_gemm_tiles_range_f64, cc_gemm_work_items,
+    cc_blas_threads_fn, cc_gemm_set_blas_local_threads, cc_gemm_tiles_range_f32,
+    cc_gemm_tiles_range_f64, cc_gemm_work_items,
     cc_gemm_workspace_per_thread, cc_sgemm_fn, cc_simd_active, cc_simd_detect, cc_simd_force,
     cc_simd_level, cc_simd_name,
 )
@@ -62,6 +63,12 @@ def conv2d_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w
         else:
             cc_conv2d_direct_f64(&g, &x[0, 0, 0, 0], &w[0, 0, 0, 0], b, &y[0, 0, 0, 0],
                                  &wpack[0], n_threads)
+
+
+def set_blas_local_threads(size_t address):
+    """Give the GEMM kernels the BLAS's per-thread thread-count setter (its address, 0
+    for none): every thread of a GEMM team sets itself to one BLAS thread with it."""
+    cc_gemm_set_blas_local_threads(<cc_blas_threads_fn>address)
 
 
 def gemm_plan(tuple xshape, tuple wshape, tuple geom):

@@ -66,8 +66,9 @@ def set_num_threads(n: int | None) -> None:
         If ``n`` < 1 or ``n`` > 1024.
     RuntimeError
         If the system does not let this process start ``n`` threads (a limit such as
-        RLIMIT_NPROC or a cgroup's pids limit): the OpenMP runtime would abort the whole
-        process at the next kernel call.  The thread count is left unchanged.
+        RLIMIT_NPROC, RLIMIT_AS or a cgroup's pids limit; probed by starting them once):
+        the OpenMP runtime would abort the whole process at the next kernel call.  The
+        thread count is left unchanged.
 
     Examples
     --------
@@ -96,8 +97,9 @@ def set_num_threads(n: int | None) -> None:
         if allowed < n:
             raise RuntimeError(
                 f"cannot use {n} threads: the system let this process start only "
-                f"{allowed} at once (a limit on threads or processes such as RLIMIT_NPROC "
-                f"or a cgroup's pids limit); the thread count is unchanged"
+                f"{allowed} at once (a limit on threads, processes or address space: "
+                f"RLIMIT_NPROC, RLIMIT_AS, a cgroup's pids limit); the thread count is "
+                f"unchanged"
             )
     _requested = n
 

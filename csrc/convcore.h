@@ -88,6 +88,11 @@ typedef void (*cc_dgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, 
                             double *a, int *lda, double *b, int *ldb, double *beta, double *c,
                             int *ldc);
 
+/* The BLAS's per-thread thread-count setter, called with 1 by every thread of a GEMM
+ * team before its gemms (the caller restores the BLAS's setting); NULL for none. */
+typedef int (*cc_blas_threads_fn)(int n);
+void cc_gemm_set_blas_local_threads(cc_blas_threads_fn fn);
+
 /* Columns per im2col tile, output channels per block, workspace (elements per thread,
  * a multiple of 16) and the number of work items (image, group, pixel tile, channel
  * block) of the GEMM path, all fixed by the geometry: more threads than items idle. */
