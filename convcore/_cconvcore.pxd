@@ -105,6 +105,20 @@ cdef extern from "convcore.h" nogil:
                                 float *y, int64_t *indices, int n_threads)
     void cc_max_pool2d_nhwc_f64(const cc_pool2d_geometry *g, Py_ssize_t C, const double *x,
                                 double *y, int64_t *indices, int n_threads)
+    void cc_max_pool2d_nhwc_rows_f32(const cc_pool2d_geometry *g, Py_ssize_t C, const float *x,
+                                     float *y, int64_t *indices, Py_ssize_t r0, Py_ssize_t r1,
+                                     int n_threads)
+    void cc_max_pool2d_nhwc_rows_f64(const cc_pool2d_geometry *g, Py_ssize_t C,
+                                     const double *x, double *y, int64_t *indices,
+                                     Py_ssize_t r0, Py_ssize_t r1, int n_threads)
+    void cc_avg_pool2d_nhwc_rows_f32(const cc_pool2d_geometry *g, Py_ssize_t C, const float *x,
+                                     float *y, int count_include_pad,
+                                     Py_ssize_t divisor_override, Py_ssize_t r0, Py_ssize_t r1,
+                                     int n_threads)
+    void cc_avg_pool2d_nhwc_rows_f64(const cc_pool2d_geometry *g, Py_ssize_t C,
+                                     const double *x, double *y, int count_include_pad,
+                                     Py_ssize_t divisor_override, Py_ssize_t r0, Py_ssize_t r1,
+                                     int n_threads)
     void cc_avg_pool2d_nhwc_f32(const cc_pool2d_geometry *g, Py_ssize_t C, const float *x,
                                 float *y, int count_include_pad, Py_ssize_t divisor_override,
                                 int n_threads)

@@ -16,13 +16,22 @@ from convcore._cconvcore cimport (
     cc_adaptive_max_pool2d_f64, cc_avg_pool2d_backward_f32, cc_avg_pool2d_backward_f64,
     cc_avg_pool2d_f32, cc_avg_pool2d_f64, cc_max_pool2d_backward_f32,
     cc_max_pool2d_backward_f64, cc_max_pool2d_f32, cc_max_pool2d_f64, cc_pool2d_geometry,
-    cc_avg_pool2d_nhwc_f32, cc_avg_pool2d_nhwc_f64, cc_max_pool2d_nhwc_f32,
-    cc_max_pool2d_nhwc_f64,
+    cc_avg_pool2d_nhwc_rows_f32, cc_avg_pool2d_nhwc_rows_f64, cc_max_pool2d_nhwc_rows_f32,
+    cc_max_pool2d_nhwc_rows_f64,
     cc_simd_active, cc_simd_detect, cc_simd_force, cc_simd_level, cc_simd_name,
     CC_SIMD_AVX2, CC_SIMD_AVX512, CC_SIMD_GENERIC,
 )
 
 include "_chunks.pxi"
+
+
+cdef Py_ssize_t _row_step(Py_ssize_t rows, tuple geom, Py_ssize_t W, Py_ssize_t C,
+                          int n_threads):
+    """Output rows per chunk of a channels-last pool: a row costs its window taps and
+    kh input rows."""
+    cdef double taps = <double>geom[0] * geom[1] * geom[9] * C
+    return chunk_items(rows, taps * NS_PER_MAC + <double>geom[0] * W * C * NS_PER_ELEMENT,
+                       n_threads)
 
 
 cdef Py_ssize_t _plane_step(Py_ssize_t planes, tuple geom, Py_ssize_t H, Py_ssize_t W,
@@ -84,20 +93,20 @@ def max_pool_nhwc(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
                   int64_t[:, :, :, ::1] indices, tuple geom, int n_threads):
     """Channels-last max pool: x (N, H, W, C), y and ``indices`` (may be None) (N, Ho, Wo, C)."""
     cdef cc_pool2d_geometry g = _geometry(x.shape[0], x.shape[1], x.shape[2], geom)
-    cdef Py_ssize_t C = x.shape[3], images = x.shape[0], p0 = 0, p1
-    cdef Py_ssize_t step = _plane_step(images, geom, g.H, g.W, C, n_threads)
-    cdef int64_t *ip
-    while p0 < images:
-        p1 = min(images, p0 + step)
-        g.planes = p1 - p0
-        ip = &indices[p0, 0, 0, 0] if indices is not None else NULL
+    cdef Py_ssize_t C = x.shape[3], rows = x.shape[0] * g.Hout, r0 = 0, r1
+    cdef Py_ssize_t step = _row_step(rows, geom, g.W, C, n_threads)
+    cdef int64_t *ip = &indices[0, 0, 0, 0] if indices is not None else NULL
+    while r0 < rows:
+        r1 = min(rows, r0 + step)
         with nogil:
             if floating is float:
-                cc_max_pool2d_nhwc_f32(&g, C, &x[p0, 0, 0, 0], &y[p0, 0, 0, 0], ip, n_threads)
+                cc_max_pool2d_nhwc_rows_f32(&g, C, &x[0, 0, 0, 0], &y[0, 0, 0, 0], ip, r0, r1,
+                                            n_threads)
             else:
-                cc_max_pool2d_nhwc_f64(&g, C, &x[p0, 0, 0, 0], &y[p0, 0, 0, 0], ip, n_threads)
+                cc_max_pool2d_nhwc_rows_f64(&g, C, &x[0, 0, 0, 0], &y[0, 0, 0, 0], ip, r0, r1,
+                                            n_threads)
         PyErr_CheckSignals()
-        p0 = p1
+        r0 = r1
 
 
 def avg_pool_nhwc(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
@@ -105,20 +114,21 @@ def avg_pool_nhwc(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
                   int n_threads):
     """Channels-last average pool: x (N, H, W, C), y (N, Ho, Wo, C)."""
     cdef cc_pool2d_geometry g = _geometry(x.shape[0], x.shape[1], x.shape[2], geom)
-    cdef Py_ssize_t C = x.shape[3], images = x.shape[0], p0 = 0, p1
-    cdef Py_ssize_t step = _plane_step(images, geom, g.H, g.W, C, n_threads)
-    while p0 < images:
-        p1 = min(images, p0 + step)
-        g.planes = p1 - p0
+    cdef Py_ssize_t C = x.shape[3], rows = x.shape[0] * g.Hout, r0 = 0, r1
+    cdef Py_ssize_t step = _row_step(rows, geom, g.W, C, n_threads)
+    while r0 < rows:
+        r1 = min(rows, r0 + step)
         with nogil:
             if floating is float:
-                cc_avg_pool2d_nhwc_f32(&g, C, &x[p0, 0, 0, 0], &y[p0, 0, 0, 0],
-                                       count_include_pad, divisor_override, n_threads)
+                cc_avg_pool2d_nhwc_rows_f32(&g, C, &x[0, 0, 0, 0], &y[0, 0, 0, 0],
+                                            count_include_pad, divisor_override, r0, r1,
+                                            n_threads)
             else:
-                cc_avg_pool2d_nhwc_f64(&g, C, &x[p0, 0, 0, 0], &y[p0, 0, 0, 0],
-                                       count_include_pad, divisor_override, n_threads)
+                cc_avg_pool2d_nhwc_rows_f64(&g, C, &x[0, 0, 0, 0], &y[0, 0, 0, 0],
+                                            count_include_pad, divisor_override, r0, r1,
+                                            n_threads)
         PyErr_CheckSignals()
-        p0 = p1
+        r0 = r1
 
 
 def max_pool_backward(const floating[:, :, ::1] grad_out, const int64_t[:, :, ::1] indices,

@@ -198,6 +198,19 @@ void cc_avg_pool2d_nhwc_f32(const cc_pool2d_geometry *g, ptrdiff_t C, const floa
 void cc_avg_pool2d_nhwc_f64(const cc_pool2d_geometry *g, ptrdiff_t C, const double *x,
                             double *y, int count_include_pad, ptrdiff_t divisor_override,
                             int n_threads);
+/* Output rows [r0, r1) of the planes * Hout rows only (row = n * Hout + oh). */
+void cc_max_pool2d_nhwc_rows_f32(const cc_pool2d_geometry *g, ptrdiff_t C, const float *x,
+                                 float *y, int64_t *indices, ptrdiff_t r0, ptrdiff_t r1,
+                                 int n_threads);
+void cc_max_pool2d_nhwc_rows_f64(const cc_pool2d_geometry *g, ptrdiff_t C, const double *x,
+                                 double *y, int64_t *indices, ptrdiff_t r0, ptrdiff_t r1,
+                                 int n_threads);
+void cc_avg_pool2d_nhwc_rows_f32(const cc_pool2d_geometry *g, ptrdiff_t C, const float *x,
+                                 float *y, int count_include_pad, ptrdiff_t divisor_override,
+                                 ptrdiff_t r0, ptrdiff_t r1, int n_threads);
+void cc_avg_pool2d_nhwc_rows_f64(const cc_pool2d_geometry *g, ptrdiff_t C, const double *x,
+                                 double *y, int count_include_pad, ptrdiff_t divisor_override,
+                                 ptrdiff_t r0, ptrdiff_t r1, int n_threads);
 
 /* Adaptive pooling, PyTorch's windows: [floor(i*L/n), ceil((i+1)*L/n)). */
 void cc_adaptive_avg_pool2d_f32(ptrdiff_t planes, ptrdiff_t H, ptrdiff_t W, ptrdiff_t Hout,
