@@ -1,7 +1,6 @@
 /* OpenMP build facts, queried by the Python layer, and a probe of how many threads the
  * system lets this process start. */
 #include <pthread.h>
-#include <stdlib.h>
 
 #include "convcore.h"
 #include "cc_omp.h"
@@ -54,13 +53,15 @@ static void *cc_probe_wait(void *arg)
     return NULL;
 }
 
+#define CC_PROBE_MAX 1024  /* the largest count the Python layer accepts */
+
 int cc_threads_probe(int n)
 {
+    pthread_t ids[CC_PROBE_MAX];  /* 8 KiB: no heap allocation in the C library */
     if (n <= 1)
         return 0;
-    pthread_t *ids = malloc((size_t)(n - 1) * sizeof(pthread_t));
-    if (!ids)
-        return 0;
+    if (n > CC_PROBE_MAX)
+        n = CC_PROBE_MAX;
     cc_probe_gate gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
     int started = 0;  /* default attributes: the stack size OpenMP's threads get too */
     while (started < n - 1 && pthread_create(&ids[started], NULL, cc_probe_wait, &gate) == 0)
@@ -71,6 +72,5 @@ int cc_threads_probe(int n)
     pthread_mutex_unlock(&gate.lock);
     for (int i = 0; i < started; i++)
         pthread_join(ids[i], NULL);
-    free(ids);
     return started;
 }
