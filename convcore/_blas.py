@@ -1,10 +1,15 @@
-"""Control the BLAS's threads while convcore's kernels call it.
+"""The BLAS under convcore's GEMMs: single-threaded, over a fixed partition.
 
-scikit-learn's rule: never call a multithreaded BLAS from inside an OpenMP region.
-threadpoolctl finds the BLAS libraries once; entering the context then costs two
-``openblas_set_num_threads``-style calls, not a scan of every loaded library.  A
-reference count lets concurrent Python threads share one limit and restores the
-caller's setting when the last of them leaves.
+convcore never hands its threads to a multithreaded BLAS: a BLAS splits a product by its
+own thread count, so the last bits of the result would depend on it.  Instead convcore's
+OpenMP threads share out fixed tiles of the result (chosen from the shapes alone) and
+each tile is one single-threaded gemm over the whole reduction; the result is then the
+same for any thread count and under concurrent calls.
+
+SciPy's BLAS (whose ``cython_blas`` gemm the kernels call) is set to one thread while any
+convcore GEMM runs: threadpoolctl finds the library once; entering the context then costs
+two ``openblas_set_num_threads``-style calls.  A reference count lets concurrent Python
+threads share the limit; the last one out restores the caller's setting.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import functools
 import os
 import threading
 
+import numpy as np
 from threadpoolctl import ThreadpoolController
 
 _lock = threading.Lock()
@@ -21,32 +27,64 @@ _saved: list[int] = []
 
 
 @functools.cache
-def _blas_controllers() -> tuple:
+def _all_blas_controllers() -> tuple:
     import scipy.linalg.cython_blas  # noqa: F401  (make sure SciPy's BLAS is loaded)
 
     return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
 
 
-class blas_threads:
-    """Context manager: every loaded BLAS runs on ``n`` threads inside it.
+@functools.cache
+def _blas_controllers() -> tuple:
+    """The controllers of SciPy's BLAS (the one the kernels call), else of all."""
+    import scipy
 
-    convcore uses ``blas_threads(1)`` around its own parallel regions and
-    ``blas_threads(n)`` when one GEMM is all the work.  Concurrent callers share the
-    first one's setting; the last one out restores the caller's.
+    root = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy")
+    everything = _all_blas_controllers()
+    ours = tuple(c for c in everything if c.filepath.startswith(root))
+    return ours or everything
+
+
+@functools.cache
+def _install_local_limit() -> bool:
+    """Hand the kernels OpenBLAS's per-thread setter when SciPy's BLAS has one.
+
+    OpenBLAS (0.3.27 and later) keeps a thread count per calling thread: measured with
+    SciPy's OpenBLAS 0.3.30, a float64 gemm called from a thread other than the one that
+    set the global count to 1 still ran on the BLAS's threads and changed the last bits.
     """
+    import ctypes
 
-    def __init__(self, n: int):
-        self.n = n
+    from convcore import _conv
+
+    for c in _blas_controllers():
+        try:
+            lib = ctypes.CDLL(c.filepath)
+            fn = lib.openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        _conv.set_blas_local_threads(ctypes.cast(fn, ctypes.c_void_p).value)
+        return True
+    return False
+
+
+class single_threaded_blas:
+    """Context manager: SciPy's BLAS runs on one thread inside it.
+
+    Every convcore GEMM runs inside it; concurrent callers share it, and the last one
+    out restores the thread count the BLAS had before the first one came in.  With
+    OpenBLAS, every thread of a GEMM team also sets its own (per-thread) count to 1.
+    """
 
     def __enter__(self):
         global _active
+        _install_local_limit()
         with _lock:
             if _active == 0:
                 controllers = _blas_controllers()
                 _saved[:] = [c.num_threads for c in controllers]
                 for c, old in zip(controllers, _saved, strict=True):
-                    if old != self.n:
-                        c.set_num_threads(self.n)
+                    if old != 1:
+                        c.set_num_threads(1)
             _active += 1
         return self
 
@@ -55,23 +93,134 @@ class blas_threads:
         with _lock:
             _active -= 1
             if _active == 0:
-                for c, n in zip(_blas_controllers(), _saved, strict=True):
-                    if c.num_threads != n:
-                        c.set_num_threads(n)
+                _restore()
         return False
+
+
+def _restore() -> None:
+    for c, n in zip(_blas_controllers(), _saved, strict=True):
+        if c.num_threads != n:
+            c.set_num_threads(n)
+
+
+def _after_fork_in_child() -> None:
+    """The child has only the thread that forked: a limit held by threads that are gone
+    is released, and the lock (maybe held by one of them) is new."""
+    global _lock, _active
+    _lock = threading.Lock()
+    if _active:
+        _active = 0
+        _restore()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def aligned_empty(n: int, dtype) -> np.ndarray:
+    """An uninitialised 1-D array of ``n`` items starting on a 64-byte boundary (so each
+    thread's workspace tile is aligned the same way whatever the thread)."""
+    dtype = np.dtype(dtype)
+    raw = np.empty(n * dtype.itemsize + 64, np.uint8)
+    offset = -raw.ctypes.data % 64
+    return raw[offset:offset + n * dtype.itemsize].view(dtype)
+
+
+# Tiles of a product's result: at least this many items when the shapes allow tiles of at
+# least _MIN_TILE rows/columns, and no tile above _MAX_TILE_MACS multiply-adds, so that a
+# chunk of tiles stays short (Ctrl-C) and two or more threads have work.
+_MIN_ITEMS = 16
+_MIN_TILE = 64
+_MAX_TILE_MACS = 64 * 1024 * 1024
+
+
+def _tile(length: int, pieces: int) -> int:
+    """A tile size splitting ``length`` into about ``pieces`` tiles of >= _MIN_TILE,
+    a multiple of 16."""
+    size = max(_MIN_TILE, -(-length // max(1, pieces)))
+    size += -size % 16
+    return max(1, min(length, size))
+
+
+def _gemm_tiles(m: int, n: int, k: int, batch: int) -> tuple[int, int]:
+    """Fixed tiles (tile_m, tile_n) of an m x n result (BLAS terms) from the shapes."""
+    tile_m, tile_n = m, n
+    want = max(1, -(-_MIN_ITEMS // max(1, batch)))
+    macs = m * n * max(k, 1)
+    want = max(want, -(-macs // _MAX_TILE_MACS))
+    if want > 1:
+        # split the longer side first, then the other one for what is still missing
+        if m >= n:
+            tile_m = _tile(m, want)
+            rest = -(-want // -(-m // tile_m))
+            tile_n = _tile(n, rest) if rest > 1 else n
+        else:
+            tile_n = _tile(n, want)
+            rest = -(-want // -(-n // tile_n))
+            tile_m = _tile(m, rest) if rest > 1 else m
+    return tile_m, tile_n
+
+
+def _blas_operand(a: np.ndarray, rows: int, cols: int):
+    """(a, trans, ld) for a 3-D stack of row-major (rows x cols) matrices seen by
+    column-major BLAS as op(X) with X = a's transpose: 'N' when the columns are
+    contiguous, 'T' when the rows are, a C-contiguous copy otherwise."""
+    item = a.itemsize
+    s0, s1 = a.strides[1], a.strides[2]
+    if cols == 1 or s1 == item:
+        ld = s0 // item if rows > 1 else cols
+        if ld >= max(1, cols) and (rows == 1 or s0 % item == 0):
+            return a, "N", ld
+    if rows == 1 or s0 == item:
+        ld = s1 // item if cols > 1 else rows
+        if ld >= max(1, rows) and (cols == 1 or s1 % item == 0):
+            return a, "T", ld
+    a = np.ascontiguousarray(a)
+    return a, "N", max(1, cols)
+
+
+def matmul(a: np.ndarray, b: np.ndarray, c: np.ndarray, *, accumulate: bool = False,
+           n_threads: int = 1) -> None:
+    """``c = a @ b`` (or ``c += a @ b``) for stacks of matrices, bit-identical for any
+    thread count.
+
+    ``a`` (batch or 1, M, K), ``b`` (batch or 1, K, N) and ``c`` (batch, M, N) share one
+    float dtype; ``c`` has contiguous rows and shares no memory with ``a`` or ``b``.
+    The result is split into fixed tiles (from the shapes), each one single-threaded
+    gemm over all of K on convcore's threads, interruptible between chunks of tiles.
+    NaN and inf propagate without warnings.  Callers have validated everything.
+    """
+    from convcore import _conv  # the bridge holding the tiled gemm
+
+    batch, M, N = c.shape
+    K = a.shape[2]
+    if batch == 0 or M == 0 or N == 0:
+        return
+    if K == 0:
+        if not accumulate:
+            c[...] = 0
+        return
+    item = c.itemsize
+    # row-major C = A B is column-major C^T = B^T A^T: BLAS's first operand is b
+    bo, tb, ldb = _blas_operand(b, K, N)
+    ao, ta, lda = _blas_operand(a, M, K)
+    ldc = c.strides[1] // item if M > 1 else N
+    sb = bo.strides[0] // item if bo.shape[0] > 1 else 0
+    sa = ao.strides[0] // item if ao.shape[0] > 1 else 0
+    sc = c.strides[0] // item if batch > 1 else 0
+    tile_m, tile_n = _gemm_tiles(N, M, K, batch)
+    blas = (tb, ta, N, M, K, ldb, lda, ldc, sb, sa, sc, tile_m, tile_n, 1.0,
+            1.0 if accumulate else 0.0)
+    with single_threaded_blas():
+        _conv.gemm_tiles(bo, ao, c, blas, n_threads)
 
 
 def blas_description() -> str:
     """Name, version and threading layer of the BLAS im2col calls (SciPy's, whose
     ``cython_blas`` provides the gemm); all loaded BLAS libraries if it is not found."""
-    import scipy
-
-    scipy_root = os.path.dirname(os.path.dirname(scipy.__file__))
-    controllers = _blas_controllers()
-    ours = [c for c in controllers if c.filepath.startswith(os.path.join(scipy_root, "scipy"))]
     infos = [
         f"{c.internal_api} {c.version} ({getattr(c, 'threading_layer', '?')}), "
         f"{os.path.basename(c.filepath)}"
-        for c in (ours or controllers)
+        for c in _blas_controllers()
     ]
     return "; ".join(infos) if infos else "unknown"

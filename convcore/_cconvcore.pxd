@@ -56,6 +56,8 @@ cdef extern from "convcore.h" nogil:
     const char *cc_simd_name(cc_simd_level level)
     int cc_openmp_enabled()
     int cc_openmp_max_threads()
+    int cc_threads_probe(int n)
+    int cc_openmp_release()
 
     Py_ssize_t cc_conv2d_direct_pack_size_f32(const cc_conv2d_geometry *g)
     Py_ssize_t cc_conv2d_direct_pack_size_f64(const cc_conv2d_geometry *g)
@@ -72,6 +74,14 @@ cdef extern from "convcore.h" nogil:
                              int n_threads)
     void cc_col2im_batch_f64(const cc_conv2d_geometry *g, const double *cols, double *x,
                              int n_threads)
+    void cc_im2col_batch_range_f32(const cc_conv2d_geometry *g, const float *x, float *cols,
+                                   Py_ssize_t t0, Py_ssize_t t1, int n_threads)
+    void cc_im2col_batch_range_f64(const cc_conv2d_geometry *g, const double *x,
+                                   double *cols, Py_ssize_t t0, Py_ssize_t t1, int n_threads)
+    void cc_col2im_batch_range_f32(const cc_conv2d_geometry *g, const float *cols, float *x,
+                                   Py_ssize_t t0, Py_ssize_t t1, int n_threads)
+    void cc_col2im_batch_range_f64(const cc_conv2d_geometry *g, const double *cols,
+                                   double *x, Py_ssize_t t0, Py_ssize_t t1, int n_threads)
 
     ctypedef void (*cc_sgemm_fn)(char *, char *, int *, int *, int *, float *, float *,
                                  int *, float *, int *, float *, float *, int *)
@@ -85,6 +95,32 @@ cdef extern from "convcore.h" nogil:
     void cc_conv2d_gemm_f64(const cc_conv2d_geometry *g, const double *x, const double *w,
                             const double *bias, double *y, double *workspace,
                             cc_dgemm_fn gemm, int n_threads)
+    Py_ssize_t cc_gemm_channel_block(const cc_conv2d_geometry *g)
+    ctypedef int (*cc_blas_threads_fn)(int n)
+    void cc_gemm_set_blas_local_threads(cc_blas_threads_fn fn)
+    Py_ssize_t cc_gemm_tile_columns(const cc_conv2d_geometry *g)
+    void cc_conv2d_gemm_range_f32(const cc_conv2d_geometry *g, const float *x, const float *w,
+                                  const float *bias, float *y, float *workspace,
+                                  cc_sgemm_fn gemm, Py_ssize_t it0, Py_ssize_t it1,
+                                  int n_threads)
+    void cc_conv2d_gemm_range_f64(const cc_conv2d_geometry *g, const double *x,
+                                  const double *w, const double *bias, double *y,
+                                  double *workspace, cc_dgemm_fn gemm, Py_ssize_t it0,
+                                  Py_ssize_t it1, int n_threads)
+
+    ctypedef struct cc_gemm_tiles:
+        char transa, transb
+        Py_ssize_t m, n, k, lda, ldb, ldc
+        Py_ssize_t batch, stride_a, stride_b, stride_c
+        Py_ssize_t tile_m, tile_n
+        double alpha, beta
+    Py_ssize_t cc_gemm_tiles_items(const cc_gemm_tiles *p)
+    void cc_gemm_tiles_range_f32(const cc_gemm_tiles *p, const float *a, const float *b,
+                                 float *c, cc_sgemm_fn gemm, Py_ssize_t it0, Py_ssize_t it1,
+                                 int n_threads)
+    void cc_gemm_tiles_range_f64(const cc_gemm_tiles *p, const double *a, const double *b,
+                                 double *c, cc_dgemm_fn gemm, Py_ssize_t it0, Py_ssize_t it1,
+                                 int n_threads)
 
     ctypedef struct cc_pool2d_geometry:
         Py_ssize_t planes
@@ -103,6 +139,20 @@ cdef extern from "convcore.h" nogil:
                                 float *y, int64_t *indices, int n_threads)
     void cc_max_pool2d_nhwc_f64(const cc_pool2d_geometry *g, Py_ssize_t C, const double *x,
                                 double *y, int64_t *indices, int n_threads)
+    void cc_max_pool2d_nhwc_rows_f32(const cc_pool2d_geometry *g, Py_ssize_t C, const float *x,
+                                     float *y, int64_t *indices, Py_ssize_t r0, Py_ssize_t r1,
+                                     int n_threads)
+    void cc_max_pool2d_nhwc_rows_f64(const cc_pool2d_geometry *g, Py_ssize_t C,
+                                     const double *x, double *y, int64_t *indices,
+                                     Py_ssize_t r0, Py_ssize_t r1, int n_threads)
+    void cc_avg_pool2d_nhwc_rows_f32(const cc_pool2d_geometry *g, Py_ssize_t C, const float *x,
+                                     float *y, int count_include_pad,
+                                     Py_ssize_t divisor_override, Py_ssize_t r0, Py_ssize_t r1,
+                                     int n_threads)
+    void cc_avg_pool2d_nhwc_rows_f64(const cc_pool2d_geometry *g, Py_ssize_t C,
+                                     const double *x, double *y, int count_include_pad,
+                                     Py_ssize_t divisor_override, Py_ssize_t r0, Py_ssize_t r1,
+                                     int n_threads)
     void cc_avg_pool2d_nhwc_f32(const cc_pool2d_geometry *g, Py_ssize_t C, const float *x,
                                 float *y, int count_include_pad, Py_ssize_t divisor_override,
                                 int n_threads)
@@ -139,3 +189,9 @@ cdef extern from "convcore.h" nogil:
     void cc_conv_matrix_fill_f64(const cc_conv2d_geometry *g, const double *w,
                                  const int64_t *indptr, int64_t *indices, double *data,
                                  int n_threads)
+    void cc_conv_matrix_fill_range_f32(const cc_conv2d_geometry *g, const float *w,
+                                       const int64_t *indptr, int64_t *indices, float *data,
+                                       Py_ssize_t row0, Py_ssize_t row1, int n_threads)
+    void cc_conv_matrix_fill_range_f64(const cc_conv2d_geometry *g, const double *w,
+                                       const int64_t *indptr, int64_t *indices, double *data,
+                                       Py_ssize_t row0, Py_ssize_t row1, int n_threads)

@@ -20,8 +20,9 @@ _REAL_KINDS = "iuf"
 # Strides, dilations, paddings and sizes of windows stay below 2**31, so every index
 # the kernels compute (e.g. oh * stride - pad + r * dilation) fits in 64 bits.
 PARAM_LIMIT = 2**31 - 1
-# Refuse single allocations beyond this fraction of the memory currently available;
-# smaller ones are not checked (reading /proc/meminfo costs more than they do).
+# Refuse calls whose allocations together exceed this fraction of the memory currently
+# available; calls allocating less in all are not checked (reading /proc/meminfo costs
+# more than they do).
 _MEMORY_FRACTION = 0.8
 MEMORY_CHECK_BYTES = 1 << 30
 # Sequences that are never a tuple of sizes (b"2" would otherwise read as (50,)).
@@ -151,26 +152,18 @@ def available_memory() -> int | None:
 
 
 def check_memory(nbytes: int, what: str) -> None:
-    """Refuse an allocation the machine could not hold, before trying it."""
-    if nbytes < MEMORY_CHECK_BYTES:
-        return
-    avail = available_memory()
-    if avail is None:
-        return
-    if nbytes > _MEMORY_FRACTION * avail:
-        raise MemoryError(
-            f"{what} needs {nbytes / 1e9:.1f} GB; only {avail / 1e9:.1f} GB of memory is "
-            "available"
-        )
+    """Refuse a single allocation the machine could not hold, before trying it (calls
+    that allocate several arrays use :func:`check_budget`)."""
+    check_budget(what, (what, nbytes))
 
 
-def check_alloc(what: str, shape: tuple, itemsize: int) -> None:
-    """Refuse, before allocating, an array of ``shape`` that NumPy cannot describe (its
-    dimensions multiply past 2**63 - 1 bytes, even when one of them is 0) or that the
-    machine could not hold (:func:`check_memory`)."""
+def array_bytes(what: str, shape: tuple, itemsize: int) -> int:
+    """Bytes of an array of ``shape``; refuses, before anything is allocated, a shape
+    NumPy cannot describe (dimensions multiplying past 2**63 - 1 bytes, even with a 0
+    among them) or an array past 2**63 - 1 bytes."""
     nbytes = math.prod(shape) * itemsize
-    if 0 < nbytes < MEMORY_CHECK_BYTES:
-        return  # the common case
+    if 0 < nbytes <= _MAX_BYTES:
+        return nbytes
     if nbytes == 0:
         span = math.prod(max(n, 1) for n in shape) * itemsize
         if span > _MAX_BYTES:
@@ -178,13 +171,79 @@ def check_alloc(what: str, shape: tuple, itemsize: int) -> None:
                 f"{what} would have shape {shape}: its dimensions multiply to "
                 f"{span:.3g} bytes, beyond the 2**63 - 1 an array can describe"
             )
-        return
-    if nbytes > _MAX_BYTES:
-        raise MemoryError(
-            f"{what} (shape {shape}) needs {nbytes / 1e9:.1f} GB, more than 2**63 - 1 "
-            "bytes: no array that large can exist"
-        )
-    check_memory(nbytes, f"{what} (shape {shape})")
+        return 0
+    raise MemoryError(
+        f"{what} (shape {shape}) needs {nbytes / 1e9:.1f} GB, more than 2**63 - 1 "
+        "bytes: no array that large can exist"
+    )
+
+
+def copy_bytes(a: np.ndarray, dtype: np.dtype) -> int:
+    """Bytes of the aligned C-contiguous copy of ``a`` in ``dtype`` a kernel needs, 0 when
+    ``a`` can be used as it is."""
+    flags = a.flags
+    if a.dtype == dtype and flags.c_contiguous and flags.aligned:
+        return 0
+    return a.size * dtype.itemsize
+
+
+def format_bytes(nbytes: int) -> str:
+    """A size for a message: '12.3 GB', '812.4 TB'."""
+    if nbytes >= 1e15:
+        return f"{nbytes / 1e15:,.1f} PB"
+    if nbytes >= 1e12:
+        return f"{nbytes / 1e12:,.1f} TB"
+    return f"{nbytes / 1e9:.1f} GB"
+
+
+def check_budget(call: str, *parts: tuple) -> None:
+    """Refuse a call whose allocations together would not fit, before any is made.
+
+    ``parts`` are (what, bytes) or (what, bytes, shape) tuples: everything the call will
+    allocate (its result, the copies of its inputs, its workspace).  Their sum is
+    checked once against 80% of the memory available; the message names every part (and
+    its shape when given).  Checking the parts one at a time would pass a call needing
+    twice the free memory, each part fitting on its own.
+
+    Raises
+    ------
+    MemoryError
+        When the sum exceeds 80% of the available memory or 2**63 - 1 bytes.
+
+    Examples
+    --------
+    >>> from convcore._checks import check_budget
+    >>> check_budget("conv2d", ("the output", 4096, (1, 4, 16, 16)), ("the workspace", 1024))
+    """
+    total = 0
+    for part in parts:
+        total += part[1]
+    if total < MEMORY_CHECK_BYTES:
+        return  # the common case: not worth reading /proc/meminfo
+    if total <= _MAX_BYTES:
+        avail = available_memory()
+        if avail is None or total <= _MEMORY_FRACTION * avail:
+            return
+        tail = f"; only {avail / 1e9:.1f} GB of memory is available"
+    else:
+        tail = ", more than 2**63 - 1 bytes: no array that large can exist"
+    named = [p for p in parts if p[1]]
+    names = [p[0] + (f" (shape {p[2]})" if len(p) > 2 else "") for p in named]
+    if len(named) == 1 and named[0][0] == call:
+        head = f"{names[0]} needs {total / 1e9:.1f} GB"
+    else:
+        listing = " + ".join(f"{w} {p[1] / 1e9:.2f} GB" for w, p in zip(names, named, strict=True))
+        head = f"{call} needs {total / 1e9:.1f} GB ({listing})"
+    raise MemoryError(head + tail)
+
+
+def check_alloc(what: str, shape: tuple, itemsize: int) -> None:
+    """Refuse, before allocating, an array of ``shape`` that NumPy cannot describe or
+    that the machine could not hold (a call whose only allocation it is)."""
+    nbytes = math.prod(shape) * itemsize
+    if 0 < nbytes < MEMORY_CHECK_BYTES:
+        return  # the common case
+    check_budget(what, (what, array_bytes(what, shape, itemsize), shape))
 
 
 def did_you_mean(value, choices) -> str:

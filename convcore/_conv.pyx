@@ -14,14 +14,39 @@ from cython cimport floating
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 from convcore._cconvcore cimport (
-    CC_SIMD_AVX2, CC_SIMD_AVX512, CC_SIMD_GENERIC, cc_conv2d_gemm_f32,
-    cc_conv_direct_pack_f32, cc_conv_direct_pack_f64, cc_conv_direct_plan,
-    cc_conv_direct_plan_make, cc_conv_direct_run_f32,
-    cc_conv_direct_run_f64, cc_conv_direct_tile, cc_conv_geometry, cc_conv2d_gemm_f64, cc_conv2d_geometry, cc_dgemm_fn,
-    cc_gemm_work_items, cc_gemm_workspace_per_thread, cc_sgemm_fn, cc_simd_active,
-    cc_simd_detect, cc_simd_force,
+    CC_SIMD_AVX2,
+    CC_SIMD_AVX512,
+    CC_SIMD_GENERIC,
+    cc_blas_threads_fn,
+    cc_conv2d_gemm_range_f32,
+    cc_conv2d_gemm_range_f64,
+    cc_conv2d_geometry,
+    cc_conv_direct_pack_f32,
+    cc_conv_direct_pack_f64,
+    cc_conv_direct_plan,
+    cc_conv_direct_plan_make,
+    cc_conv_direct_run_f32,
+    cc_conv_direct_run_f64,
+    cc_conv_direct_tile,
+    cc_conv_geometry,
+    cc_dgemm_fn,
+    cc_gemm_channel_block,
+    cc_gemm_set_blas_local_threads,
+    cc_gemm_tile_columns,
+    cc_gemm_tiles,
+    cc_gemm_tiles_items,
+    cc_gemm_tiles_range_f32,
+    cc_gemm_tiles_range_f64,
+    cc_gemm_work_items,
+    cc_gemm_workspace_per_thread,
+    cc_sgemm_fn,
+    cc_simd_active,
+    cc_simd_detect,
+    cc_simd_force,
     cc_simd_level, cc_simd_name,
 )
+
+include "_chunks.pxi"
 
 
 cdef cc_conv2d_geometry make_geometry(tuple xshape, tuple wshape, tuple geom):
@@ -116,6 +141,12 @@ def direct_tile(dtype):
     return channels, columns
 
 
+def set_blas_local_threads(size_t address):
+    """Give the GEMM kernels the BLAS's per-thread thread-count setter (its address, 0
+    for none): every thread of a GEMM team sets itself to one BLAS thread with it."""
+    cc_gemm_set_blas_local_threads(<cc_blas_threads_fn>address)
+
+
 def gemm_plan(tuple xshape, tuple wshape, tuple geom):
     """(work items, workspace elements per thread) of the im2col + GEMM path."""
     cdef cc_conv2d_geometry g = make_geometry(xshape, wshape, geom)
@@ -125,22 +156,65 @@ def gemm_plan(tuple xshape, tuple wshape, tuple geom):
 def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                 const floating[::1] bias, floating[:, :, :, ::1] y, floating[::1] workspace,
                 tuple geom, int n_threads):
-    """y = conv(x, w) + bias by im2col tiles and BLAS gemm.
+    """y = conv(x, w) + bias by im2col tiles and BLAS gemm, interruptible between chunks.
 
-    ``workspace`` holds min(n_threads, items) tiles (see gemm_plan); with more than one
-    thread the BLAS must be limited to one thread by the caller.
+    ``workspace`` holds min(n_threads, items) tiles (see gemm_plan), its start aligned to
+    64 bytes; the BLAS must be single-threaded (the caller limits it).
     """
     cdef cc_conv2d_geometry g = geometry_of(x.shape, w.shape, geom)
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
     if y.shape[0] == 0 or y.shape[1] == 0:
         return
-    with nogil:
-        if floating is float:
-            cc_conv2d_gemm_f32(&g, &x[0, 0, 0, 0], &w[0, 0, 0, 0], b, &y[0, 0, 0, 0],
-                               &workspace[0], <cc_sgemm_fn>sgemm, n_threads)
-        else:
-            cc_conv2d_gemm_f64(&g, &x[0, 0, 0, 0], &w[0, 0, 0, 0], b, &y[0, 0, 0, 0],
-                               &workspace[0], <cc_dgemm_fn>dgemm, n_threads)
+    cdef Py_ssize_t items = cc_gemm_work_items(&g), it0 = 0, it1
+    cdef double macs = (<double>cc_gemm_channel_block(&g) * cc_gemm_tile_columns(&g)
+                        * (g.C // g.groups) * g.R * g.S)
+    cdef Py_ssize_t step = chunk_items(items, macs * NS_PER_GEMM_MAC, n_threads)
+    while it0 < items:
+        it1 = min(items, it0 + step)
+        with nogil:
+            if floating is float:
+                cc_conv2d_gemm_range_f32(&g, &x[0, 0, 0, 0], &w[0, 0, 0, 0], b,
+                                         &y[0, 0, 0, 0], &workspace[0], <cc_sgemm_fn>sgemm,
+                                         it0, it1, n_threads)
+            else:
+                cc_conv2d_gemm_range_f64(&g, &x[0, 0, 0, 0], &w[0, 0, 0, 0], b,
+                                         &y[0, 0, 0, 0], &workspace[0], <cc_dgemm_fn>dgemm,
+                                         it0, it1, n_threads)
+        PyErr_CheckSignals()
+        it0 = it1
+
+
+def gemm_tiles(const floating[:, :, :] a, const floating[:, :, :] b, floating[:, :, :] c,
+               tuple blas, int n_threads):
+    """A batch of single-threaded BLAS gemms over fixed tiles of c, interruptible.
+
+    ``blas`` = (transa, transb, m, n, k, lda, ldb, ldc, stride_a, stride_b, stride_c,
+    tile_m, tile_n, alpha, beta) in BLAS's column-major terms, strides in elements; the
+    first element of each of a, b, c is where its matrices start.  convcore._blas.matmul
+    builds it; the BLAS must be single-threaded.
+    """
+    cdef cc_gemm_tiles p
+    ta, tb = blas[0], blas[1]
+    p.transa, p.transb = ord(ta), ord(tb)
+    (p.m, p.n, p.k, p.lda, p.ldb, p.ldc, p.stride_a, p.stride_b, p.stride_c,
+     p.tile_m, p.tile_n, p.alpha, p.beta) = blas[2:]
+    p.batch = c.shape[0]
+    if p.batch == 0 or p.m == 0 or p.n == 0:
+        return
+    cdef Py_ssize_t items = cc_gemm_tiles_items(&p), it0 = 0, it1
+    cdef double macs = <double>p.tile_m * p.tile_n * (p.k if p.k > 0 else 1)
+    cdef Py_ssize_t step = chunk_items(items, macs * NS_PER_GEMM_MAC, n_threads)
+    while it0 < items:
+        it1 = min(items, it0 + step)
+        with nogil:
+            if floating is float:
+                cc_gemm_tiles_range_f32(&p, &a[0, 0, 0], &b[0, 0, 0], &c[0, 0, 0],
+                                        <cc_sgemm_fn>sgemm, it0, it1, n_threads)
+            else:
+                cc_gemm_tiles_range_f64(&p, &a[0, 0, 0], &b[0, 0, 0], &c[0, 0, 0],
+                                        <cc_dgemm_fn>dgemm, it0, it1, n_threads)
+        PyErr_CheckSignals()
+        it0 = it1
 
 
 include "_geometry.pxi"

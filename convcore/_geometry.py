@@ -14,10 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from convcore._checks import (
-    MEMORY_CHECK_BYTES,
     as_int,
     as_real_array,
-    check_memory,
     compute_dtype,
     did_you_mean,
     int_tuple,
@@ -251,13 +249,10 @@ def pointwise(g: ConvGeometry) -> bool:
 def contiguous(name: str, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """``a`` as an aligned C-contiguous array of ``dtype`` (what the kernels assume: an
     unaligned float* is undefined behaviour in C): itself when it already is, else a copy
-    (refused before allocating when it would not fit: a broadcast view can be huge)."""
+    (counted in the call's memory budget by the caller: a broadcast view can be huge)."""
     flags = a.flags
     if a.dtype == dtype and flags.c_contiguous and flags.aligned:
         return a
-    nbytes = a.size * dtype.itemsize
-    if nbytes >= MEMORY_CHECK_BYTES:  # the message is built only when it may be needed
-        check_memory(nbytes, f"a contiguous {dtype} copy of {name}")
     return np.array(a, dtype=dtype, order="C")  # a copy, aligned (ascontiguousarray of
     # an unaligned C-contiguous array would return it as it is)
 

@@ -2,9 +2,11 @@
 
 Validation runs on the NCHW view of the same memory (a transpose, no copy), so the
 rules and messages are the NCHW ones.  Pooling has kernels of its own that sweep the
-contiguous channels of each pixel.  The convolution runs a 1x1 layer as one GEMM on the
-(pixels, C) matrix, which is what channels-last memory already is, and any other
-layer on the NCHW kernels between two transposed copies.
+contiguous channels of each pixel.  The convolution (prepared once in
+convcore.functional, on the NCHW view) runs a 1x1 layer as a GEMM on the (pixels, C)
+matrix, which is what channels-last memory already is (fixed tiles of pixels,
+single-threaded gemms on convcore's threads), and any other layer on the NCHW kernels
+followed by one transposed copy.
 """
 
 from __future__ import annotations
@@ -14,8 +16,13 @@ import math
 import numpy as np
 
 from convcore import _pool
-from convcore._blas import blas_threads
-from convcore._checks import as_bool, as_real_array, check_memory, did_you_mean
+from convcore._blas import matmul
+from convcore._checks import (
+    as_bool,
+    as_real_array,
+    did_you_mean,
+)
+from convcore._geometry import contiguous
 from convcore._threads import get_num_threads
 
 LAYOUTS = ("NCHW", "NHWC")
@@ -48,57 +55,49 @@ def _into(out, result: np.ndarray) -> np.ndarray:
     """``result`` (a channels-last view) as a new C-contiguous array, or copied into
     ``out``."""
     if out is None:
-        check_memory(result.nbytes, "the channels-last result")
         return np.ascontiguousarray(result)
     out[...] = result
     return out
 
 
-def conv2d_nhwc(conv2d, x, weight, bias, stride, padding, dilation, groups, algorithm, out):
-    """conv2d on (N, H, W, C) input, returning (N, Hout, Wout, K)."""
-    from convcore.functional import _check_out, _contiguous, _prepare  # circular otherwise
+def into_nhwc(out, y: np.ndarray) -> np.ndarray:
+    """The NCHW result ``y`` of a channels-last call, written channels-last into ``out``
+    (or a new array)."""
+    return _into(out, _nhwc(y))
 
-    xv = nchw_view("x", x)
-    g, _, w4, b, dtype, batched = _prepare(2, xv, weight, bias, stride, padding, dilation,
-                                           groups)
-    shape = ((g.N,) if batched else ()) + (g.Hout, g.Wout, g.K)
-    if out is not None:
-        _check_out(out, shape, dtype, (("x", xv), ("weight", w4), ("bias", b)))
-    pointwise = (g.R, g.S) == (1, 1) and g.stride == (1, 1) and g.groups == 1 and (
-        g.pad == ((0, 0), (0, 0))) and algorithm in ("auto", "im2col")
-    if not pointwise:
-        y = conv2d(xv, weight, bias, stride, padding, dilation, groups, algorithm=algorithm)
-        return _into(out, _nhwc(y))
-    # a 1x1 convolution of channels-last pixels is (pixels, C) @ (C, K): one BLAS call
-    pixels = _contiguous("x", np.asarray(x), dtype).reshape(-1, g.C)
-    wt = _contiguous("weight", w4, dtype).reshape(g.K, g.C).T
+
+def pointwise_nhwc(g, x, w4, bias, dtype, out, shape) -> np.ndarray:
+    """A 1x1 stride-1 layer on channels-last pixels: (pixels, C) @ (C, K), one GEMM over
+    fixed tiles of pixels on convcore's threads (the call is validated and budgeted)."""
+    pixels = contiguous("x", np.asarray(x), dtype).reshape(1, -1, g.C)
+    wt = contiguous("weight", w4, dtype).reshape(1, g.K, g.C).transpose(0, 2, 1)
     if out is None:
-        check_memory(math.prod(shape) * dtype.itemsize, "the convolution output")
         out = np.empty(shape, dtype)
-    with blas_threads(get_num_threads()):
-        np.matmul(pixels, wt, out=out.reshape(-1, g.K))
-    if b is not None:
-        out += b.astype(dtype, copy=False)
+    y = out.reshape(1, -1, g.K)
+    if bias is not None:
+        y[...] = bias.astype(dtype, copy=False)  # the gemm adds the product to it
+    matmul(pixels, wt, y, accumulate=bias is not None, n_threads=get_num_threads())
     return out
 
 
-def _pool_arrays(call, x, dtype):
-    """The contiguous (N, H, W, C) input and an empty (N, Hout, Wout, C) result."""
+def _pool_arrays(call, x, dtype, return_indices=False):
+    """The contiguous (N, H, W, C) input and the (N, Hout, Wout, C) result's shapes,
+    after checking the call's memory budget (result, indices, copy of x)."""
     x = np.asarray(x)
     C, (H, W), (Ho, Wo) = x.shape[-1], x.shape[-3:-1], call.out_hw
     n = math.prod(x.shape[:-3])
-    if not (x.dtype == dtype and x.flags.c_contiguous and x.flags.aligned):
-        check_memory(x.size * dtype.itemsize, f"{call.name}: a contiguous copy")
-        x = np.array(x, dtype=dtype, order="C")  # aligned too, unlike ascontiguousarray
     shape = (*x.shape[:-3], Ho, Wo, C)
+    call.reserve(x, (shape, dtype), (shape, np.int64) if return_indices else None)
+    if not (x.dtype == dtype and x.flags.c_contiguous and x.flags.aligned):
+        x = np.array(x, dtype=dtype, order="C")  # aligned too, unlike ascontiguousarray
     return x.reshape(n, H, W, C), shape, (n, Ho, Wo, C)
 
 
 def max_pool2d_nhwc(call, x, return_indices: bool):
     """The NHWC max pool of a validated call (``call`` built on the NCHW view)."""
-    x4, shape, shape4 = _pool_arrays(call, x, call.dtype)
-    y = call.empty(shape, call.dtype)
-    idx = call.empty(shape, np.int64) if return_indices else None
+    x4, shape, shape4 = _pool_arrays(call, x, call.dtype, return_indices)
+    y = np.empty(shape, call.dtype)
+    idx = np.empty(shape, np.int64) if return_indices else None
     if y.size:
         _pool.max_pool_nhwc(x4, y.reshape(shape4),
                             None if idx is None else idx.reshape(shape4), call.geom,
@@ -109,7 +108,7 @@ def max_pool2d_nhwc(call, x, return_indices: bool):
 def avg_pool2d_nhwc(call, x, count_include_pad, divisor: int):
     """The NHWC average pool of a validated call."""
     x4, shape, shape4 = _pool_arrays(call, x, call.dtype)
-    y = call.empty(shape, call.dtype)
+    y = np.empty(shape, call.dtype)
     if y.size:
         _pool.avg_pool_nhwc(x4, y.reshape(shape4), as_bool("count_include_pad",
                                                            count_include_pad),

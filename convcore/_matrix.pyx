@@ -7,39 +7,53 @@ from cython cimport floating
 from libc.stdint cimport int64_t
 
 from convcore._cconvcore cimport (
-    cc_conv2d_geometry, cc_conv_matrix_fill_f32, cc_conv_matrix_fill_f64,
+    cc_conv2d_geometry, cc_conv_matrix_fill_range_f32, cc_conv_matrix_fill_range_f64,
     cc_conv_matrix_indptr,
 )
 
+include "_chunks.pxi"
 
-def conv_matrix_csr(const floating[:, :, :, ::1] w, tuple image_shape, tuple geom,
-                    int n_threads):
-    """(data, indices, indptr) of the CSR matrix of conv2d for one (C, H, W) image.
 
-    ``geom`` = (groups, sh, sw, dh, dw, pad_top, pad_left, Hout, Wout).
-    """
+cdef cc_conv2d_geometry _geometry(const floating[:, :, :, ::1] w, tuple image_shape,
+                                  tuple geom):
     cdef cc_conv2d_geometry g
     g.N = 1
     g.C, g.H, g.W = image_shape
     g.K, g.R, g.S = w.shape[0], w.shape[2], w.shape[3]
     (g.groups, g.stride_h, g.stride_w, g.dil_h, g.dil_w,
      g.pad_top, g.pad_left, g.Hout, g.Wout) = geom
-    indptr_arr = np.empty(g.K * g.Hout * g.Wout + 1, dtype=np.int64)
-    cdef int64_t[::1] indptr = indptr_arr
+    return g
+
+
+def conv_matrix_indptr(const floating[:, :, :, ::1] w, tuple image_shape, tuple geom,
+                       int64_t[::1] indptr):
+    """Fill the K*Hout*Wout + 1 row pointers; return the number of entries."""
+    cdef cc_conv2d_geometry g = _geometry(w, image_shape, geom)
     cdef int64_t nnz
     with nogil:
         nnz = cc_conv_matrix_indptr(&g, &indptr[0])
-    dtype = np.float32 if floating is float else np.float64
-    data_arr = np.empty(max(nnz, 1), dtype=dtype)
-    indices_arr = np.empty(max(nnz, 1), dtype=np.int64)
-    cdef floating[::1] data = data_arr
-    cdef int64_t[::1] indices = indices_arr
-    if w.shape[0] > 0 and nnz > 0:
+    return nnz
+
+
+def conv_matrix_fill(const floating[:, :, :, ::1] w, tuple image_shape, tuple geom,
+                     const int64_t[::1] indptr, int64_t[::1] indices, floating[::1] data,
+                     int n_threads):
+    """Fill the CSR entries of every row, in chunks of rows with a check for Ctrl-C
+    between them.  ``geom`` = (groups, sh, sw, dh, dw, pad_top, pad_left, Hout, Wout)."""
+    cdef cc_conv2d_geometry g = _geometry(w, image_shape, geom)
+    cdef Py_ssize_t rows = g.K * g.Hout * g.Wout, r0 = 0, r1
+    cdef Py_ssize_t per_row = (g.C // g.groups) * g.R * g.S
+    cdef Py_ssize_t step = chunk_items(rows, per_row * NS_PER_ELEMENT, n_threads)
+    if w.shape[0] == 0 or indices.shape[0] == 0:
+        return
+    while r0 < rows:
+        r1 = min(rows, r0 + step)
         with nogil:
             if floating is float:
-                cc_conv_matrix_fill_f32(&g, &w[0, 0, 0, 0], &indptr[0], &indices[0], &data[0],
-                                        n_threads)
+                cc_conv_matrix_fill_range_f32(&g, &w[0, 0, 0, 0], &indptr[0], &indices[0],
+                                              &data[0], r0, r1, n_threads)
             else:
-                cc_conv_matrix_fill_f64(&g, &w[0, 0, 0, 0], &indptr[0], &indices[0], &data[0],
-                                        n_threads)
-    return data_arr[:nnz], indices_arr[:nnz], indptr_arr
+                cc_conv_matrix_fill_range_f64(&g, &w[0, 0, 0, 0], &indptr[0], &indices[0],
+                                              &data[0], r0, r1, n_threads)
+        PyErr_CheckSignals()
+        r0 = r1

@@ -18,19 +18,24 @@ or im2col + GEMM, chosen by ``algorithm`` as in :func:`convcore.conv2d`):
   channel an image, each output channel's grad_output a kernel, the forward stride
   becoming the dilation and the dilation the stride);
 - grad_bias is the sum of grad_output over the batch and the pixels.
+
+Every BLAS product runs through :func:`convcore._blas.matmul` (fixed tiles of the result,
+single-threaded gemms on convcore's threads), so the gradients are bit-identical for any
+thread count, and every kernel is interruptible.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from convcore import _im2col
-from convcore._blas import blas_threads
-from convcore._checks import as_real_array, check_memory, did_you_mean
+from convcore._blas import matmul
+from convcore._checks import as_real_array, check_budget, copy_bytes, did_you_mean
+from convcore._geometry import ConvGeometry as _Geometry
+from convcore._geometry import contiguous as _contiguous
+from convcore._geometry import prepare_conv as _prepare
 from convcore._threads import get_num_threads
-from convcore.functional import _contiguous, _Geometry, _prepare, _run_conv
+from convcore.functional import _run_conv
 
 NEEDS = ("input", "weight", "bias")
 ALGORITHMS = ("auto", "direct", "im2col")
@@ -64,30 +69,30 @@ def _grad_input_taps(g: _Geometry, go: np.ndarray, w: np.ndarray) -> np.ndarray:
     exactly the pixels it multiplied, and the work and memory follow the input."""
     G, Kg, Cg = g.groups, g.K // g.groups, g.C // g.groups
     (sh, sw), (dh, dw), ((pt, _), (pl, _)) = g.stride, g.dilation, g.pad
-    check_memory(2 * g.N * g.C * g.H * g.W * go.dtype.itemsize, "the input gradient")
     grad = np.zeros((g.N, G, Cg, g.H, g.W), go.dtype)
     go_g = go.reshape(g.N, G, Kg, g.Hout, g.Wout)
     w_g = w.reshape(G, Kg, Cg, g.R, g.S)
-    with blas_threads(get_num_threads()):
-        for r in range(g.R):
-            oh0, oh1 = _inside(g.H, g.Hout, sh, r * dh - pt)
-            if oh0 == oh1:
+    n_threads = get_num_threads()
+    for r in range(g.R):
+        oh0, oh1 = _inside(g.H, g.Hout, sh, r * dh - pt)
+        if oh0 == oh1:
+            continue
+        ih0 = oh0 * sh + r * dh - pt
+        rows = slice(ih0, ih0 + (oh1 - oh0 - 1) * sh + 1, sh)
+        for s in range(g.S):
+            ow0, ow1 = _inside(g.W, g.Wout, sw, s * dw - pl)
+            if ow0 == ow1:
                 continue
-            ih0 = oh0 * sh + r * dh - pt
-            rows = slice(ih0, ih0 + (oh1 - oh0 - 1) * sh + 1, sh)
-            for s in range(g.S):
-                ow0, ow1 = _inside(g.W, g.Wout, sw, s * dw - pl)
-                if ow0 == ow1:
-                    continue
-                iw0 = ow0 * sw + s * dw - pl
-                cols = slice(iw0, iw0 + (ow1 - ow0 - 1) * sw + 1, sw)
-                h, wd = oh1 - oh0, ow1 - ow0
-                for grp in range(G):
-                    # (Cg, Kg) x (N, Kg, h*w) -> (N, Cg, h*w) through BLAS; the slice is
-                    # copied only at the edges (a view when every output reads the image)
-                    sub = go_g[:, grp, :, oh0:oh1, ow0:ow1].reshape(g.N, Kg, h * wd)
-                    tap = np.matmul(w_g[grp, :, :, r, s].T, sub)
-                    grad[:, grp, :, rows, cols] += tap.reshape(g.N, Cg, h, wd)
+            iw0 = ow0 * sw + s * dw - pl
+            cols = slice(iw0, iw0 + (ow1 - ow0 - 1) * sw + 1, sw)
+            h, wd = oh1 - oh0, ow1 - ow0
+            tap = np.empty((g.N, Cg, h * wd), go.dtype)
+            for grp in range(G):
+                # (Cg, Kg) x (N, Kg, h*w) -> (N, Cg, h*w); the slice is copied only at
+                # the edges (a view when every output reads the image)
+                sub = go_g[:, grp, :, oh0:oh1, ow0:ow1].reshape(g.N, Kg, h * wd)
+                matmul(w_g[grp, :, :, r, s].T[None], sub, tap, n_threads=n_threads)
+                grad[:, grp, :, rows, cols] += tap.reshape(g.N, Cg, h, wd)
     return grad.reshape(g.N, g.C, g.H, g.W)
 
 
@@ -111,7 +116,6 @@ def _grad_input_direct(g: _Geometry, go: np.ndarray, w: np.ndarray, algorithm: s
     (sh, sw), (dh, dw) = g.stride, g.dilation
     if sh > 1 or sw > 1:  # put the outputs back where the forward windows started
         shape = (g.N, g.K, (g.Hout - 1) * sh + 1, (g.Wout - 1) * sw + 1)
-        check_memory(math.prod(shape) * go.dtype.itemsize, "the upsampled grad_output")
         up = np.zeros(shape, go.dtype)
         up[:, :, ::sh, ::sw] = go
     else:
@@ -145,17 +149,13 @@ def _grad_weight_gemm(g: _Geometry, go: np.ndarray, x: np.ndarray) -> np.ndarray
     G, Kg, Cg, L = g.groups, g.K // g.groups, g.C // g.groups, g.Hout * g.Wout
     rows = Cg * g.R * g.S
     kg = (g.R, g.S, *g.stride, *g.dilation, g.pad[0][0], g.pad[1][0], g.Hout, g.Wout)
-    check_memory(g.C * g.R * g.S * L * x.dtype.itemsize, "the im2col column matrix")
     cols = np.empty((1, g.C * g.R * g.S, L), dtype=x.dtype)
     gw = np.zeros((G, Kg, rows), dtype=x.dtype)
-    # The BLAS gets convcore's threads; the copy runs on this thread, since OpenMP
-    # workers still spinning after a parallel copy would slow the BLAS threads down.
-    with blas_threads(get_num_threads()):
-        for n in range(g.N):
-            _im2col.im2col(x[n:n + 1], cols, kg, 1)
-            go_n, cols_n = go[n].reshape(G, Kg, L), cols.reshape(G, rows, L)
-            for grp in range(G):  # 2-D products go to BLAS (numpy's 3-D ones may not)
-                gw[grp] += go_n[grp] @ cols_n[grp].T
+    n_threads = get_num_threads()
+    for n in range(g.N):  # images in order: each weight's sum is in a fixed order
+        _im2col.im2col(x[n:n + 1], cols, kg, n_threads)
+        go_n, cols_n = go[n].reshape(G, Kg, L), cols.reshape(G, rows, L)
+        matmul(go_n, cols_n.transpose(0, 2, 1), gw, accumulate=True, n_threads=n_threads)
     return gw.reshape(g.K, Cg, g.R, g.S)
 
 
@@ -167,7 +167,6 @@ def _grad_weight(g: _Geometry, go: np.ndarray, x: np.ndarray, algorithm: str) ->
     if algorithm == "im2col" or (algorithm == "auto" and not grouped_small):
         return _grad_weight_gemm(g, go, x)
     G, Cg = g.groups, g.C // g.groups
-    check_memory(x.nbytes + go.nbytes, "the transposed copies of x and grad_output")
     # images: xt[c, grp*N + n] = x[n, grp*Cg + c]; kernels: gt[grp*Kg + k, n] = go[n, ...]
     xt = x.reshape(g.N, G, Cg, g.H, g.W).transpose(2, 1, 0, 3, 4).reshape(Cg, G * g.N, g.H, g.W)
     gt = go.transpose(1, 0, 2, 3)
@@ -195,10 +194,36 @@ def _conv_backward(nd, grad_output, x, weight, stride, padding, dilation, groups
     if go.shape != expected:
         raise ValueError(f"{name}: grad_output has shape {go.shape}; the forward call "
                          f"gives {expected}")
+    check_budget(name, *_budget(g, go, x4, w4, dtype, needs, algorithm))
     go4 = _contiguous("grad_output", go, dtype).reshape(g.N, g.K, g.Hout, g.Wout)
     # NaN and inf propagate silently, as in the kernels (the NumPy sums here would warn)
     with np.errstate(invalid="ignore", over="ignore"):
         return _gradients(g, go4, x, x4, weight, w4, dtype, needs, algorithm)
+
+
+def _budget(g: _Geometry, go, x4, w4, dtype, needs, algorithm) -> list:
+    """(what, bytes) of everything a backward call allocates, for one check up front
+    (an upper bound over the routes ``algorithm`` may take; the forward kernels it runs
+    check their own workspace again)."""
+    item = dtype.itemsize
+    x_bytes = g.N * g.C * g.H * g.W * item
+    go_bytes = g.N * g.K * g.Hout * g.Wout * item
+    parts = [("a contiguous copy of grad_output", copy_bytes(go, dtype))]
+    if "input" in needs:
+        parts.append(("a contiguous copy of weight", copy_bytes(w4, dtype)))
+        # the taps: the gradient and a tap's product; the transposed convolution: the
+        # upsampled grad_output and its result
+        up = g.N * g.K * ((g.Hout - 1) * g.stride[0] + 1) * ((g.Wout - 1) * g.stride[1] + 1)
+        parts.append(("the input gradient and its temporaries",
+                      max(2 * x_bytes + go_bytes, up * item + x_bytes)))
+    if "weight" in needs:
+        parts.append(("a contiguous copy of x", copy_bytes(x4, dtype)))
+        w_bytes = g.K * (g.C // g.groups) * g.R * g.S * item
+        cols = g.C * g.R * g.S * g.Hout * g.Wout * item
+        direct = x_bytes + go_bytes + w_bytes * 2  # transposed copies, a full result
+        parts.append(("the weight gradient and its workspace",
+                      w_bytes + (cols if algorithm == "im2col" else max(cols, direct))))
+    return parts
 
 
 def _gradients(g, go4, x, x4, weight, w4, dtype, needs, algorithm):

@@ -7,16 +7,19 @@ with no kernel flip.  A true (flipped) convolution is ``conv2d(x, w[..., ::-1, :
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from convcore import _conv, _im2col, _layout
 from convcore._auto import choose_algorithm
-from convcore._blas import blas_threads
+from convcore._blas import aligned_empty, single_threaded_blas
 from convcore._checks import (
+    array_bytes,
     as_real_array,
-    check_alloc,
-    check_memory,
+    check_budget,
     compute_dtype,
+    copy_bytes,
     did_you_mean,
     int_tuple,
 )
@@ -26,6 +29,7 @@ from convcore._geometry import (
     contiguous,
     gemm_fits,
     output_sizes,
+    pointwise,
     prepare_conv,
     resolve_padding,
 )
@@ -43,8 +47,13 @@ _resolve_padding = resolve_padding
 _output_sizes = output_sizes
 
 
-def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm, out):
-    g, x4, w4, bias, dtype, batched = _prepare(nd, x, weight, bias, stride, padding,
+def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm, out,
+              layout="NCHW"):
+    # Channels-last input is prepared as its NCHW view (a transpose, no copy): the same
+    # rules and messages; the result is written channels-last at the end.
+    nhwc = layout != "NCHW" and _layout.check_layout(layout)
+    xin = _layout.nchw_view("x", x) if nhwc else x
+    g, x4, w4, bias, dtype, batched = _prepare(nd, xin, weight, bias, stride, padding,
                                                 dilation, groups)
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}"
@@ -56,22 +65,39 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
         raise ValueError("im2col: a GEMM dimension exceeds 2**31 - 1; use algorithm='direct'")
     spatial = g.out[-nd:]
     shape = (g.N, g.K, *spatial) if batched else (g.K, *spatial)
+    final = (*shape[:-3], *spatial, g.K) if nhwc else shape  # what the caller gets
     if out is not None:
-        _check_out(out, shape, dtype, (("x", x4), ("weight", w4), ("bias", bias)))
-        y = out
-    else:
-        check_alloc("the convolution output", shape, dtype.itemsize)
-        y = np.empty(shape, dtype=dtype)
-    if not y.size:  # no image or no output channel: nothing to compute or copy
-        return y
-    if algorithm == "auto":  # after every check: the choice asks the kernels for a plan
+        _check_out(out, final, dtype, (("x", x4), ("weight", w4), ("bias", bias)))
+    n_threads = get_num_threads()
+    pointwise_nhwc = nhwc and pointwise(g) and algorithm in ("auto", "im2col")
+    out_bytes = array_bytes("the convolution output", shape, dtype.itemsize)
+    if algorithm == "auto" and not pointwise_nhwc:  # after every check: it asks for a plan
         algorithm = choose_algorithm(g, dtype)
+    into_out = out is not None and not nhwc  # the kernels write the caller's array
+    parts = [("the output", 0 if into_out else out_bytes, shape),
+             ("the channels-last result", out_bytes if nhwc and out is None else 0),
+             ("a contiguous copy of x", copy_bytes(x4, dtype)),
+             ("a contiguous copy of weight", copy_bytes(w4, dtype))]
+    if pointwise_nhwc:
+        parts[0] = ("the output", 0, shape)
+    else:
+        parts.append(("the " + algorithm + " workspace",
+                      _workspace_bytes(g, algorithm, dtype, n_threads)))
+    if (out_bytes < _SMALL_CALL_BYTES and x4.nbytes < _SMALL_CALL_BYTES
+            and w4.nbytes < _SMALL_CALL_BYTES and algorithm != "sparse"):
+        pass  # a small call: everything it may allocate is far below the budget's threshold
+    elif math.prod(shape):
+        check_budget(f"conv{nd}d", *parts)
+    if pointwise_nhwc:
+        return _layout.pointwise_nhwc(g, x, w4, bias, dtype, out, final)
+    y = out if into_out else np.empty(shape, dtype=dtype)
+    if not y.size:  # no image or no output channel: nothing to compute or copy
+        return _layout.into_nhwc(out, y) if nhwc else y
     # The kernels see 4-D arrays: the outer spatial dimensions of a 3-D call flattened.
     y4 = y.reshape(g.N, g.K, -1, g.Wout)
     xc = _contiguous("x", x4, dtype).reshape(g.N, g.C, -1, g.W)
     wc = _contiguous("weight", w4, dtype).reshape(g.K, g.C // g.groups, -1, g.S)
     bc = _NO_BIAS[dtype] if bias is None else _contiguous("bias", bias, dtype)
-    n_threads = get_num_threads()
     if algorithm == "direct":
         _conv.conv_direct(xc, wc, bc, y4, g, n_threads)
     elif algorithm == "sparse":
@@ -86,7 +112,33 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
         fft.run_conv(nd, g, xc, wc, bc, y4, n_threads)
     elif y.size:
         _run_gemm(g, xc, wc, bc, y4, n_threads)
-    return y
+    return _layout.into_nhwc(out, y) if nhwc else y
+
+
+# Below this, a call's output and input are so small that nothing it allocates can reach
+# the memory budget's threshold (workspaces are bounded tiles, copies the inputs' size).
+_SMALL_CALL_BYTES = 1 << 24
+
+
+def _workspace_bytes(g: _Geometry, algorithm: str, dtype: np.dtype, n_threads: int) -> int:
+    """Bytes an algorithm allocates besides the output and the input copies."""
+    if algorithm == "im2col":
+        items, per_thread = _conv.gemm_plan((g.N, g.C, g.H, g.W), (g.K, 0, g.R, g.S),
+                                            g.bridge())
+        return (min(n_threads, items) * per_thread + 16) * dtype.itemsize
+    if algorithm == "direct":
+        # the repacked weights (about the weights' size) and, per thread, the rows of a
+        # band of output rows copied with their padding (tiles along output channels)
+        taps = math.prod(g.kernel)
+        band_rows = 4 * math.prod(g.kernel[:-1])
+        row = g.Wout * g.stride[-1] + g.dilation[-1] * g.S + 32
+        return (g.K * (g.C // g.groups) * taps
+                + n_threads * (g.C // g.groups) * band_rows * row) * dtype.itemsize
+    if algorithm == "sparse":  # the CSR matrix (an upper bound) and the product
+        from convcore.matrix import csr_bytes_bound
+
+        return csr_bytes_bound(g, dtype) + 2 * g.N * g.K * g.Hout * g.Wout * dtype.itemsize
+    return 0
 
 
 def _run_sparse(g: _Geometry, xc, wc, bc, y4) -> None:
@@ -98,22 +150,22 @@ def _run_sparse(g: _Geometry, xc, wc, bc, y4) -> None:
     prod = m @ xc.reshape(g.N, g.C * g.H * g.W).T  # (K*Hout*Wout, N)
     y4[...] = prod.T.reshape(y4.shape)
     if bc.size:
-        y4 += bc.reshape(1, -1, 1, 1)
+        with np.errstate(invalid="ignore", over="ignore"):  # inf + -inf is NaN, silently
+            y4 += bc.reshape(1, -1, 1, 1)
 
 
 def _run_gemm(g: _Geometry, xc, wc, bc, y4, n_threads: int) -> None:
     """im2col + GEMM with a workspace of one column tile per working thread.
 
-    With at least as many work items (image, group, pixel tile) as threads, convcore's
-    threads each run a single-threaded GEMM; with fewer (one image, a small map), the
-    tiles run in turn and the BLAS gets the threads instead.
+    The work items (image, group, pixel tile, block of output channels) are fixed by the
+    geometry; convcore's threads share them out and each runs single-threaded GEMMs, so
+    the result is the same for any thread count.
     """
     geom = g.bridge()
     items, per_thread = _conv.gemm_plan((g.N, g.C, g.H, g.W), (g.K, 0, g.R, g.S), geom)
-    workers = n_threads if items >= n_threads else 1
-    check_memory(workers * per_thread * xc.dtype.itemsize, "the im2col workspace")
-    workspace = np.empty(max(workers * per_thread, 1), dtype=xc.dtype)
-    with blas_threads(1 if workers > 1 else n_threads):
+    workers = max(1, min(n_threads, items))
+    workspace = aligned_empty(max(workers * per_thread, 1), xc.dtype)
+    with single_threaded_blas():
         _conv.conv2d_gemm(xc, wc, bc, y4, workspace, geom, workers)
 
 
@@ -191,10 +243,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     >>> convcore.conv2d(x, np.ones((2, 1, 3, 3)), padding="same").shape
     (1, 2, 4, 4)
     """
-    if layout != "NCHW" and _layout.check_layout(layout):
-        return _layout.conv2d_nhwc(conv2d, x, weight, bias, stride, padding, dilation, groups,
-                                   algorithm, out)
-    return _run_conv(2, x, weight, bias, stride, padding, dilation, groups, algorithm, out)
+    return _run_conv(2, x, weight, bias, stride, padding, dilation, groups, algorithm, out,
+                     layout)
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
@@ -329,7 +379,9 @@ def im2col(x, kernel_size, dilation=1, padding=0, stride=1):
     N, C = x4.shape[:2]
     dtype = compute_dtype(x)
     shape = (N, C * kg[0] * kg[1], kg[8] * kg[9])
-    check_alloc("the column matrix", shape, dtype.itemsize)
+    check_budget("im2col", ("the column matrix", array_bytes("the column matrix", shape,
+                                                            dtype.itemsize), shape),
+                 ("a contiguous copy of x", copy_bytes(x4, dtype)))
     cols = np.empty(shape, dtype=dtype)
     _im2col.im2col(_contiguous("x", x4, dtype), cols, kg, get_num_threads())
     return cols if batched else cols[0]
@@ -385,7 +437,10 @@ def col2im(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
         )
     N, C = c3.shape[0], c3.shape[1] // RS
     dtype = compute_dtype(cols)
-    check_alloc("the folded images", (N, C, H, W), dtype.itemsize)
+    check_budget("col2im", ("the folded images", array_bytes("the folded images",
+                                                            (N, C, H, W), dtype.itemsize),
+                            (N, C, H, W)),
+                 ("a contiguous copy of cols", copy_bytes(c3, dtype)))
     x = np.empty((N, C, H, W), dtype=dtype)
     _im2col.col2im(_contiguous("cols", c3, dtype), x, kg, get_num_threads())
     return x if batched else x[0]

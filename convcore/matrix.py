@@ -12,15 +12,19 @@ from convcore import _matrix
 from convcore._checks import (
     _MAX_BYTES,
     _TEXT,
+    array_bytes,
     as_int,
     as_real_array,
     available_memory,
-    check_alloc,
+    check_budget,
     compute_dtype,
+    copy_bytes,
     did_you_mean,
+    format_bytes,
 )
+from convcore._geometry import contiguous as _contiguous
+from convcore._geometry import prepare_conv as _prepare
 from convcore._threads import get_num_threads
-from convcore.functional import _contiguous, _prepare
 
 # Share of the available memory a dense matrix may take when no limit is given.
 DENSE_MEMORY_FRACTION = 0.5
@@ -98,22 +102,41 @@ def conv_matrix(input_shape, weight, stride=1, padding=0, dilation=1, groups=1, 
     image = np.broadcast_to(np.zeros((), compute_dtype(weight)), (1, c, h, w))  # no memory
     g, _, w4, _, dtype, _ = _prepare(2, image, weight, None, stride, padding, dilation, groups)
     shape = (g.K * g.Hout * g.Wout, c * h * w)
-    check_alloc("the CSR row pointers", (shape[0] + 1,), 8)
-    # Each tap r reads a given input row for at most one output row, and an input row is
-    # read by at most min(R, Hout) (output row, tap) pairs: a bound on the entries that
-    # needs no loop over the taps (exact when no window reaches the padding).
-    rows_read = min(g.R * g.Hout, h * min(g.R, g.Hout))
-    cols_read = min(g.S * g.Wout, w * min(g.S, g.Wout))
-    check_alloc("the CSR entries (an upper bound)",
-                (g.K * (c // g.groups) * rows_read * cols_read,), dtype.itemsize + 8)
-    if format == "dense":
+    if format == "dense":  # refused by the size asked for, before the CSR bound
         nbytes, limit = math.prod(shape) * dtype.itemsize, _dense_limit(max_bytes)
         if nbytes > limit:
             raise MemoryError(
-                f"dense conv matrix needs {nbytes / 1e9:.1f} GB ({math.prod(shape):,} "
-                f"{dtype}); limit is {limit / 1e9:.1f} GB"
+                f"dense conv matrix of shape {shape} needs {format_bytes(nbytes)} "
+                f"({math.prod(shape):,} {dtype}); limit is {format_bytes(limit)}"
             )
-    data, indices, indptr = _matrix.conv_matrix_csr(
-        _contiguous("weight", w4, dtype), (c, h, w), g.bridge(), get_num_threads())
-    m = scipy.sparse.csr_array((data, indices, indptr), shape=shape)
+    rows = shape[0]
+    check_budget(
+        "conv_matrix",
+        ("the CSR row pointers", array_bytes("the CSR row pointers", (rows + 1,), 8),
+         (rows + 1,)),
+        ("the CSR entries (an upper bound)", csr_bytes_bound(g, dtype)),
+        ("the dense matrix", math.prod(shape) * dtype.itemsize if format == "dense" else 0),
+        ("a contiguous copy of weight", copy_bytes(w4, dtype)))
+    wc = _contiguous("weight", w4, dtype)
+    geom = g.bridge()
+    indptr = np.empty(rows + 1, dtype=np.int64)
+    nnz = _matrix.conv_matrix_indptr(wc, (c, h, w), geom, indptr)
+    data = np.empty(max(nnz, 1), dtype=dtype)
+    indices = np.empty(max(nnz, 1), dtype=np.int64)
+    _matrix.conv_matrix_fill(wc, (c, h, w), geom, indptr, indices, data, get_num_threads())
+    m = scipy.sparse.csr_array((data[:nnz], indices[:nnz], indptr), shape=shape)
     return m.toarray() if format == "dense" else m
+
+
+def csr_bytes_bound(g, dtype: np.dtype) -> int:
+    """An upper bound on the bytes of the CSR entries (values and int64 column indices)
+    of a validated geometry, refusing sizes no array can have.
+
+    Each tap r reads a given input row for at most one output row, and an input row is
+    read by at most min(R, Hout) (output row, tap) pairs: a bound on the entries that
+    needs no loop over the taps (exact when no window reaches the padding).
+    """
+    rows_read = min(g.R * g.Hout, g.H * min(g.R, g.Hout))
+    cols_read = min(g.S * g.Wout, g.W * min(g.S, g.Wout))
+    entries = g.K * (g.C // g.groups) * rows_read * cols_read
+    return array_bytes("the CSR entries (an upper bound)", (entries,), dtype.itemsize + 8)

@@ -13,14 +13,14 @@ import numpy as np
 
 from convcore import _layout, _pool
 from convcore._checks import (
-    MEMORY_CHECK_BYTES,
     PARAM_LIMIT,
+    array_bytes,
     as_bool,
     as_int,
     as_real_array,
-    check_alloc,
-    check_memory,
+    check_budget,
     compute_dtype,
+    copy_bytes,
     int_tuple,
 )
 from convcore._shapes import output_length
@@ -41,17 +41,30 @@ def _pool_input(nd: int, name: str, x):
 
 
 def _contiguous_planes(name: str, x: np.ndarray, dtype: np.dtype, planes: int, hw: tuple):
-    """x as C-contiguous (planes, H, W) of ``dtype``, copying only when needed."""
+    """x as C-contiguous (planes, H, W) of ``dtype``, copying only when needed (the copy
+    is counted in the call's budget: :func:`_reserve`)."""
     if not (x.dtype == dtype and x.flags.c_contiguous and x.flags.aligned):
-        if x.size * dtype.itemsize >= MEMORY_CHECK_BYTES:
-            check_memory(x.size * dtype.itemsize, f"{name}: a contiguous copy")
         x = np.array(x, dtype=dtype, order="C")  # aligned too, unlike ascontiguousarray
     return x.reshape(planes, *hw)
 
 
-def _empty(name: str, shape: tuple, dtype) -> np.ndarray:
-    check_alloc(f"{name}: the result", shape, np.dtype(dtype).itemsize)
-    return np.empty(shape, dtype=dtype)
+def _reserve(name: str, inputs, arrays) -> None:
+    """Check once, before anything is allocated, everything a pooling call allocates:
+    ``arrays`` ((shape, dtype) pairs or None: results, indices, scratch) and the
+    contiguous copies of ``inputs`` ((array, dtype) pairs or None) the kernel needs."""
+    parts = []
+    for i, spec in enumerate(arrays):
+        if spec is not None:
+            shape, dtype = spec
+            what = "the result" if i == 0 else "the indices" if np.dtype(dtype).kind == "i" \
+                else "a scratch array"
+            parts.append((what, array_bytes(f"{name}: {what}", shape, np.dtype(dtype).itemsize),
+                          shape))
+    for spec in inputs:
+        if spec is not None:
+            a, dtype = spec
+            parts.append(("a contiguous copy of an input", copy_bytes(a, np.dtype(dtype))))
+    check_budget(name, *parts)
 
 
 class _PoolCall:
@@ -104,8 +117,10 @@ class _PoolCall:
     def input_planes(self) -> np.ndarray:
         return _contiguous_planes(self.name, self.x, self.dtype, self.planes, self.in_hw)
 
-    def empty(self, shape: tuple, dtype) -> np.ndarray:
-        return _empty(self.name, shape, dtype)
+    def reserve(self, x, *arrays) -> None:
+        """The call's memory budget: ``arrays`` ((shape, dtype) or None) and the copy of
+        ``x`` (the input as given) the kernel may need."""
+        _reserve(self.name, [(x, self.dtype)], arrays)
 
 
 def _divisor(divisor_override) -> int:
@@ -127,9 +142,11 @@ def _whole_plane(call: _PoolCall) -> bool:
 
 def _max_pool(nd, name, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     call = _PoolCall(nd, name, x, kernel_size, stride, padding, dilation, ceil_mode)
-    y = call.empty(call.out_shape(), call.dtype)
-    idx = call.empty(call.out_shape(), _INDEX_DTYPE) if as_bool("return_indices",
-                                                                  return_indices) else None
+    with_indices = as_bool("return_indices", return_indices)
+    call.reserve(call.x, (call.out_shape(), call.dtype),
+                 (call.out_shape(), _INDEX_DTYPE) if with_indices else None)
+    y = np.empty(call.out_shape(), call.dtype)
+    idx = np.empty(call.out_shape(), _INDEX_DTYPE) if with_indices else None
     if y.size and _whole_plane(call):
         _pool.adaptive_max_pool(call.input_planes(), call.planes_view(y, call.out_hw),
                                 None if idx is None else call.planes_view(idx, call.out_hw),
@@ -146,7 +163,8 @@ def _avg_pool(nd, name, x, kernel_size, stride, padding, ceil_mode, count_includ
     call = _PoolCall(nd, name, x, kernel_size, stride, padding, 1, ceil_mode)
     divisor = _divisor(divisor_override)
     include_pad = as_bool("count_include_pad", count_include_pad)
-    y = call.empty(call.out_shape(), call.dtype)
+    call.reserve(call.x, (call.out_shape(), call.dtype))
+    y = np.empty(call.out_shape(), call.dtype)
     if y.size and _whole_plane(call) and divisor == 0:
         _pool.adaptive_avg_pool(call.input_planes(), call.planes_view(y, call.out_hw),
                                 get_num_threads())
@@ -156,27 +174,22 @@ def _avg_pool(nd, name, x, kernel_size, stride, padding, ceil_mode, count_includ
     return y
 
 
-def _grad_planes(call: _PoolCall, grad_output) -> np.ndarray:
-    """grad_output checked against the forward call's output, as contiguous planes."""
+def _grad_array(call: _PoolCall, grad_output) -> np.ndarray:
+    """grad_output checked against the forward call's output."""
     g = as_real_array("grad_output", grad_output)
     if g.shape != call.out_shape():
         raise ValueError(
             f"{call.name}: grad_output has shape {g.shape}; the forward pass of x with shape "
             f"{call.x.shape} gives {call.out_shape()}"
         )
-    return _contiguous_planes(call.name, g, call.dtype, call.planes, call.out_hw)
+    return g
 
 
 def _max_pool_backward(nd, name, grad_output, x, kernel_size, stride, padding, dilation,
                        ceil_mode, indices):
     call = _PoolCall(nd, name, x, kernel_size, stride, padding, dilation, ceil_mode)
-    grad = _grad_planes(call, grad_output)
-    if indices is None:
-        idx = call.empty(call.out_shape(), _INDEX_DTYPE)
-        if idx.size:
-            _pool.max_pool(call.input_planes(), call.empty(grad.shape, call.dtype),
-                           call.planes_view(idx, call.out_hw), call.geom, get_num_threads())
-    else:
+    go = _grad_array(call, grad_output)
+    if indices is not None:
         idx = np.asarray(indices)
         if idx.shape != call.out_shape():
             raise ValueError(f"{name}: indices have shape {idx.shape}; expected "
@@ -188,9 +201,21 @@ def _max_pool_backward(nd, name, grad_output, x, kernel_size, stride, padding, d
             raise ValueError(f"{name}: indices must be in [-1, {plane}) (flat positions in "
                              f"one input plane, -1 for a window with no cell in the input); "
                              f"got values in [{idx.min()}, {idx.max()}]")
+        _reserve(name, [(go, call.dtype), (idx, _INDEX_DTYPE)],
+                 [(call.in_shape(), call.dtype)])
         if not (idx.dtype == _INDEX_DTYPE and idx.flags.c_contiguous and idx.flags.aligned):
             idx = np.array(idx, dtype=_INDEX_DTYPE, order="C")
-    grad_in = call.empty(call.in_shape(), call.dtype)
+    else:  # the argmax again: indices and a scratch result
+        _reserve(name, [(go, call.dtype), (call.x, call.dtype)],
+                 [(call.in_shape(), call.dtype), (call.out_shape(), _INDEX_DTYPE),
+                  (call.out_shape(), call.dtype)])
+        idx = np.empty(call.out_shape(), _INDEX_DTYPE)
+        if idx.size:
+            _pool.max_pool(call.input_planes(), np.empty((call.planes, *call.out_hw),
+                                                         call.dtype),
+                           call.planes_view(idx, call.out_hw), call.geom, get_num_threads())
+    grad = _contiguous_planes(name, go, call.dtype, call.planes, call.out_hw)
+    grad_in = np.empty(call.in_shape(), call.dtype)
     if grad_in.size:
         _pool.max_pool_backward(grad, call.planes_view(idx, call.out_hw),
                                 call.planes_view(grad_in, call.in_hw), call.geom,
@@ -203,8 +228,10 @@ def _avg_pool_backward(nd, name, grad_output, x, kernel_size, stride, padding, c
     call = _PoolCall(nd, name, x, kernel_size, stride, padding, 1, ceil_mode)
     divisor = _divisor(divisor_override)
     include_pad = as_bool("count_include_pad", count_include_pad)
-    grad = _grad_planes(call, grad_output)
-    grad_in = call.empty(call.in_shape(), call.dtype)
+    go = _grad_array(call, grad_output)
+    _reserve(name, [(go, call.dtype)], [(call.in_shape(), call.dtype)])
+    grad = _contiguous_planes(name, go, call.dtype, call.planes, call.out_hw)
+    grad_in = np.empty(call.in_shape(), call.dtype)
     if grad_in.size:
         _pool.avg_pool_backward(grad, call.planes_view(grad_in, call.in_hw), include_pad,
                                 divisor, call.geom, get_num_threads())
@@ -526,9 +553,12 @@ def _adaptive(name, x, output_size, kernel, return_indices=False):
     dtype = compute_dtype(x)
     lead = x.shape[:-2]
     planes = math.prod(lead)
-    y = _empty(name, (*lead, *sizes), dtype)
     with_indices = as_bool("return_indices", return_indices)
-    idx = _empty(name, y.shape, _INDEX_DTYPE) if with_indices else None
+    shape = (*lead, *sizes)
+    _reserve(name, [(x, dtype)], [(shape, dtype), (shape, _INDEX_DTYPE) if with_indices
+                                  else None])
+    y = np.empty(shape, dtype)
+    idx = np.empty(shape, _INDEX_DTYPE) if with_indices else None
     if y.size:
         xp = _contiguous_planes(name, x, dtype, planes, (H, W))
         yp = y.reshape(planes, *sizes)

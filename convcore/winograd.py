@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from convcore import _winograd
-from convcore._blas import blas_threads
+from convcore._blas import single_threaded_blas
 from convcore._checks import as_int, as_real_array, check_alloc, check_memory, compute_dtype
 from convcore._threads import get_num_threads
 
@@ -163,7 +163,7 @@ def run(g, u: np.ndarray, tile: int, xc, bc, y4, n_threads: int) -> None:
     workers = max(1, min(n_threads, items))
     check_memory(workers * per_thread * dtype.itemsize, "the winograd workspace")
     workspace = np.empty(max(workers * per_thread, 1), dtype=dtype)
-    with blas_threads(1):
+    with single_threaded_blas():
         _winograd.conv2d_winograd(xc, u, bc, y4, workspace, wshape, geom, tile, workers)
 
 

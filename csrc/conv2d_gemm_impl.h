@@ -1,67 +1,152 @@
-/* im2col + GEMM convolution, one template instantiated for float and double by
- * conv2d_gemm.c (which defines REAL, SFX and GEMM_FN).
+/* im2col + GEMM convolution and the tiled GEMM, one template instantiated for float and
+ * double by conv2d_gemm.c (which defines REAL, SFX and GEMM_FN).
  *
- * Work items are (image, group, tile of output pixels).  A thread builds the column
- * tile (Cg*R*S rows x P pixels) in its own workspace and multiplies:
- *   y[k, p0:p0+P] = W_g (Kg x CgRS) . cols (CgRS x P)
- * In BLAS's column-major terms that is C (P x Kg, ld Hout*Wout) = A (P x CgRS, ld P)
- * . B (CgRS x Kg, ld CgRS), with A the row-major tile and B the row-major weights.
- * A 1x1 stride-1 unpadded convolution needs no copy: A is the input itself. */
+ * Work items of the convolution are (image, group, tile of output pixels, block of
+ * output channels), the channel block innermost.  A thread builds the column tile
+ * (Cg*R*S rows x P pixels) in its own workspace, keeps it for the next item when that is
+ * the same tile, and multiplies:
+ *   y[k0:k0+kb, p0:p0+P] = W_g[k0:k0+kb] (kb x CgRS) . cols (CgRS x P)
+ * In BLAS's column-major terms that is C (P x kb, ld Hout*Wout) = A (P x CgRS, ld P)
+ * . B (CgRS x kb, ld CgRS), with A the row-major tile and B the row-major weights.
+ * A 1x1 stride-1 unpadded convolution needs no copy: A is the input itself.
+ *
+ * Each thread takes a contiguous share of [it0, it1); the shares depend on the thread
+ * count, the items and what each computes do not. */
 #define CC_CAT2_(a, b) a##_##b
 #define CC_CAT2(a, b) CC_CAT2_(a, b)
+
+/* Inside a parallel region: this thread's contiguous share [lo, hi) of [it0, it1). */
+#ifdef _OPENMP
+#define CC_MY_SHARE(it0, it1, lo, hi)                                                    \
+    do {                                                                                 \
+        ptrdiff_t cnt_ = (it1) - (it0), t_ = omp_get_thread_num(),                       \
+                  nt_ = omp_get_num_threads();                                           \
+        lo = (it0) + cnt_ * t_ / nt_;                                                    \
+        hi = (it0) + cnt_ * (t_ + 1) / nt_;                                              \
+    } while (0)
+#else
+#define CC_MY_SHARE(it0, it1, lo, hi) (lo = (it0), hi = (it1))
+#endif
+
+void CC_CAT2(cc_conv2d_gemm_range, SFX)(const cc_conv2d_geometry *g, const REAL *x,
+                                        const REAL *w, const REAL *bias, REAL *y,
+                                        REAL *workspace, GEMM_FN gemm, ptrdiff_t it0,
+                                        ptrdiff_t it1, int n_threads)
+{
+    const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
+    const ptrdiff_t CgRS = Cg * g->R * g->S, HWo = g->Hout * g->Wout;
+    const ptrdiff_t P = cc_gemm_tile_columns(g), per_thread = cc_gemm_workspace_per_thread(g);
+    const ptrdiff_t ntiles = (HWo + P - 1) / P, kb = cc_gemm_channel_block(g);
+    const ptrdiff_t nkb = (Kg + kb - 1) / kb;
+    const int identity = g->R == 1 && g->S == 1 && g->stride_h == 1 && g->stride_w == 1 &&
+                         g->pad_top == 0 && g->pad_left == 0 && g->Hout == g->H &&
+                         g->Wout == g->W;
+    if (it1 - it0 < n_threads)
+        n_threads = (int)(it1 - it0);  /* the workspace holds one tile per working thread */
+    if (2.0 * (double)(it1 - it0) * (double)kb * (double)CgRS * (double)P < 2e5)
+        n_threads = 1;
+    if (n_threads < 1)
+        return;
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
+#endif
+    {
+        REAL *ws = workspace + (ptrdiff_t)CC_OMP_THREAD_ID() * per_thread;
+        ptrdiff_t lo, hi, cached = -1;
+        if (cc_blas_local_threads)
+            cc_blas_local_threads(1);
+        CC_MY_SHARE(it0, it1, lo, hi);
+        for (ptrdiff_t it = lo; it < hi; it++) {
+            const ptrdiff_t tile = it / nkb, b = it % nkb;
+            const ptrdiff_t t = tile % ntiles, ng = tile / ntiles;
+            const ptrdiff_t n = ng / g->groups, grp = ng % g->groups;
+            const ptrdiff_t p0 = t * P, np = HWo - p0 < P ? HWo - p0 : P;
+            const ptrdiff_t k0 = b * kb, nk = Kg - k0 < kb ? Kg - k0 : kb;
+            const REAL *x_img = x + (n * g->C + grp * Cg) * g->H * g->W;
+            REAL *c_out = y + (n * g->K + grp * Kg + k0) * HWo + p0;
+            REAL *a_mat;
+            int lda;
+            if (identity) {
+                a_mat = (REAL *)(x_img + p0);
+                lda = (int)HWo;
+            } else {
+                if (cached != tile)
+                    CC_CAT2(cc_im2col, SFX)(g, x_img, 0, CgRS, p0, np, ws);
+                cached = tile;
+                a_mat = ws;
+                lda = (int)np;
+            }
+            REAL beta = 0, alpha = 1;
+            if (bias) {
+                for (ptrdiff_t k = 0; k < nk; k++) {
+                    REAL bk = bias[grp * Kg + k0 + k], *row = c_out + k * HWo;
+                    for (ptrdiff_t j = 0; j < np; j++)
+                        row[j] = bk;
+                }
+                beta = 1;
+            }
+            char no = 'N';
+            int m = (int)np, nn = (int)nk, kk = (int)CgRS, ldb = (int)CgRS, ldc = (int)HWo;
+            gemm(&no, &no, &m, &nn, &kk, &alpha, a_mat, &lda,
+                 (REAL *)(w + (grp * Kg + k0) * CgRS), &ldb, &beta, c_out, &ldc);
+        }
+    }
+}
 
 void CC_CAT2(cc_conv2d_gemm, SFX)(const cc_conv2d_geometry *g, const REAL *x, const REAL *w,
                                   const REAL *bias, REAL *y, REAL *workspace, GEMM_FN gemm,
                                   int n_threads)
 {
-    const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
-    const ptrdiff_t CgRS = Cg * g->R * g->S, HWo = g->Hout * g->Wout;
-    const ptrdiff_t P = cc_gemm_tile_columns(g), per_thread = cc_gemm_workspace_per_thread(g);
-    const ptrdiff_t ntiles = (HWo + P - 1) / P, items = cc_gemm_work_items(g);
-    const int identity = g->R == 1 && g->S == 1 && g->stride_h == 1 && g->stride_w == 1 &&
-                         g->pad_top == 0 && g->pad_left == 0 && g->Hout == g->H &&
-                         g->Wout == g->W;
-    if (2.0 * (double)(g->N * g->K * HWo) * (double)CgRS < 2e5 || items < 2)
-        n_threads = 1;
-    if (n_threads > items)
-        n_threads = (int)items;  /* the workspace holds one tile per thread that can work */
+    CC_CAT2(cc_conv2d_gemm_range, SFX)(g, x, w, bias, y, workspace, gemm, 0,
+                                       cc_gemm_work_items(g), n_threads);
+}
 
+/* Items [it0, it1) of a tiled product (see cc_gemm_tiles in convcore.h): item
+ * (batch b, row tile i, column tile j), j innermost. */
+void CC_CAT2(cc_gemm_tiles_range, SFX)(const cc_gemm_tiles *p, const REAL *a, const REAL *b,
+                                       REAL *c, GEMM_FN gemm, ptrdiff_t it0, ptrdiff_t it1,
+                                       int n_threads)
+{
+    const ptrdiff_t mt = (p->m + p->tile_m - 1) / p->tile_m;
+    const ptrdiff_t nt_ = (p->n + p->tile_n - 1) / p->tile_n;
+    if (it1 - it0 < n_threads)
+        n_threads = (int)(it1 - it0);
+    if (2.0 * (double)(it1 - it0) * (double)p->tile_m * (double)p->tile_n * (double)p->k < 2e5)
+        n_threads = 1;
+    if (n_threads < 1)
+        return;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
-#else
-    (void)n_threads;
+#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
 #endif
-    for (ptrdiff_t it = 0; it < items; it++) {
-        REAL *ws = workspace + (ptrdiff_t)CC_OMP_THREAD_ID() * per_thread;
-        ptrdiff_t t = it % ntiles, ng = it / ntiles, n = ng / g->groups, grp = ng % g->groups;
-        ptrdiff_t p0 = t * P, np = HWo - p0 < P ? HWo - p0 : P;
-        const REAL *x_img = x + (n * g->C + grp * Cg) * g->H * g->W;
-        REAL *c_out = y + (n * g->K + grp * Kg) * HWo + p0;
-        REAL *a_mat;
-        int lda;
-        if (identity) {
-            a_mat = (REAL *)(x_img + p0);
-            lda = (int)HWo;
-        } else {
-            CC_CAT2(cc_im2col, SFX)(g, x_img, 0, CgRS, p0, np, ws);
-            a_mat = ws;
-            lda = (int)np;
-        }
-        REAL beta = 0, alpha = 1;
-        if (bias) {
-            for (ptrdiff_t k = 0; k < Kg; k++) {
-                REAL b = bias[grp * Kg + k], *row = c_out + k * HWo;
-                for (ptrdiff_t j = 0; j < np; j++)
-                    row[j] = b;
+    {
+        ptrdiff_t lo, hi;
+        if (cc_blas_local_threads)
+            cc_blas_local_threads(1);
+        CC_MY_SHARE(it0, it1, lo, hi);
+        for (ptrdiff_t it = lo; it < hi; it++) {
+            const ptrdiff_t j = it % nt_, i = (it / nt_) % mt, bt = it / (nt_ * mt);
+            const ptrdiff_t i0 = i * p->tile_m, j0 = j * p->tile_n;
+            int m = (int)(p->m - i0 < p->tile_m ? p->m - i0 : p->tile_m);
+            int n = (int)(p->n - j0 < p->tile_n ? p->n - j0 : p->tile_n);
+            int k = (int)p->k, lda = (int)p->lda, ldb = (int)p->ldb, ldc = (int)p->ldc;
+            char ta = p->transa, tb = p->transb;
+            REAL alpha = (REAL)p->alpha, beta = (REAL)p->beta;
+            const REAL *ab = a + bt * p->stride_a + (ta == 'N' ? i0 : i0 * p->lda);
+            const REAL *bb = b + bt * p->stride_b + (tb == 'N' ? j0 * p->ldb : j0);
+            REAL *cb = c + bt * p->stride_c + i0 + j0 * p->ldc;
+            if (k == 0) {  /* BLAS returns C untouched (beta ignored) when k = 0 */
+                for (int jj = 0; jj < n; jj++)
+                    for (int ii = 0; ii < m; ii++)
+                        cb[ii + jj * p->ldc] = p->beta == 0 ? 0 : (REAL)p->beta * cb[ii + jj * p->ldc];
+                continue;
             }
-            beta = 1;
+            gemm(&ta, &tb, &m, &n, &k, &alpha, (REAL *)ab, &lda, (REAL *)bb, &ldb, &beta, cb,
+                 &ldc);
         }
-        char no = 'N';
-        int m = (int)np, nn = (int)Kg, kk = (int)CgRS, ldb = (int)CgRS, ldc = (int)HWo;
-        gemm(&no, &no, &m, &nn, &kk, &alpha, a_mat, &lda, (REAL *)(w + grp * Kg * CgRS), &ldb,
-             &beta, c_out, &ldc);
     }
 }
 
+#undef CC_MY_SHARE
 #undef CC_CAT2
 #undef CC_CAT2_

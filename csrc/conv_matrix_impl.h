@@ -9,19 +9,19 @@
 #define CC_CAT2(a, b) CC_CAT2_(a, b)
 #define FN(name) CC_CAT2(name, SFX)
 
-void FN(cc_conv_matrix_fill)(const cc_conv2d_geometry *g, const REAL *w, const int64_t *indptr,
-                             int64_t *indices, REAL *data, int n_threads)
+void FN(cc_conv_matrix_fill_range)(const cc_conv2d_geometry *g, const REAL *w,
+                                   const int64_t *indptr, int64_t *indices, REAL *data,
+                                   ptrdiff_t row0, ptrdiff_t row1, int n_threads)
 {
     const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups, HW = g->H * g->W;
-    const ptrdiff_t rows = g->K * g->Hout * g->Wout;
-    if (rows < 4096)
+    if (row1 - row0 < 4096)
         n_threads = 1;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
 #else
     (void)n_threads;
 #endif
-    for (ptrdiff_t row = 0; row < rows; row++) {
+    for (ptrdiff_t row = row0; row < row1; row++) {
         ptrdiff_t ow = row % g->Wout, oh = (row / g->Wout) % g->Hout, k = row / (g->Wout * g->Hout);
         ptrdiff_t grp = k / Kg, pos = indptr[row];
         const REAL *wk = w + k * Cg * g->R * g->S;
@@ -40,6 +40,13 @@ void FN(cc_conv_matrix_fill)(const cc_conv2d_geometry *g, const REAL *w, const i
                 }
             }
     }
+}
+
+void FN(cc_conv_matrix_fill)(const cc_conv2d_geometry *g, const REAL *w, const int64_t *indptr,
+                             int64_t *indices, REAL *data, int n_threads)
+{
+    FN(cc_conv_matrix_fill_range)(g, w, indptr, indices, data, 0, g->K * g->Hout * g->Wout,
+                                  n_threads);
 }
 
 #undef FN

@@ -49,6 +49,12 @@ void cc_simd_force(cc_simd_level level);   /* clamp to <= detected (testing) */
 const char *cc_simd_name(cc_simd_level level);
 int cc_openmp_enabled(void);
 int cc_openmp_max_threads(void);
+/* Start n - 1 threads that all exist at once, then join them: returns how many could be
+ * created (n - 1 when all could).  A thread count the system refuses (RLIMIT_NPROC, a
+ * cgroup's pids limit) makes libgomp abort the process, so it is probed first. */
+int cc_threads_probe(int n);
+/* Release the calling thread's OpenMP thread pool (before fork()); 1 if done. */
+int cc_openmp_release(void);
 
 /* ---- Direct convolution over 1, 2 or 3 spatial dimensions ----
  *
@@ -123,6 +129,16 @@ void cc_im2col_batch_f32(const cc_conv2d_geometry *g, const float *x, float *col
 void cc_im2col_batch_f64(const cc_conv2d_geometry *g, const double *x, double *cols, int n_threads);
 void cc_col2im_batch_f32(const cc_conv2d_geometry *g, const float *cols, float *x, int n_threads);
 void cc_col2im_batch_f64(const cc_conv2d_geometry *g, const double *cols, double *x, int n_threads);
+/* The same on tasks [t0, t1) of the N*C tasks (image n = t / C, channel c = t % C), so a
+ * caller can run a batch in chunks and check for interrupts between them. */
+void cc_im2col_batch_range_f32(const cc_conv2d_geometry *g, const float *x, float *cols,
+                               ptrdiff_t t0, ptrdiff_t t1, int n_threads);
+void cc_im2col_batch_range_f64(const cc_conv2d_geometry *g, const double *x, double *cols,
+                               ptrdiff_t t0, ptrdiff_t t1, int n_threads);
+void cc_col2im_batch_range_f32(const cc_conv2d_geometry *g, const float *cols, float *x,
+                               ptrdiff_t t0, ptrdiff_t t1, int n_threads);
+void cc_col2im_batch_range_f64(const cc_conv2d_geometry *g, const double *cols, double *x,
+                               ptrdiff_t t0, ptrdiff_t t1, int n_threads);
 
 /* Fortran-BLAS gemm signatures (as exported by scipy.linalg.cython_blas). */
 typedef void (*cc_sgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, float *alpha,
@@ -132,9 +148,16 @@ typedef void (*cc_dgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, 
                             double *a, int *lda, double *b, int *ldb, double *beta, double *c,
                             int *ldc);
 
-/* Columns per im2col tile, workspace (elements per thread) and the number of work
- * items (image, group, pixel tile) of the GEMM path: more threads than items idle. */
+/* The BLAS's per-thread thread-count setter, called with 1 by every thread of a GEMM
+ * team before its gemms (the caller restores the BLAS's setting); NULL for none. */
+typedef int (*cc_blas_threads_fn)(int n);
+void cc_gemm_set_blas_local_threads(cc_blas_threads_fn fn);
+
+/* Columns per im2col tile, output channels per block, workspace (elements per thread,
+ * a multiple of 16) and the number of work items (image, group, pixel tile, channel
+ * block) of the GEMM path, all fixed by the geometry: more threads than items idle. */
 ptrdiff_t cc_gemm_tile_columns(const cc_conv2d_geometry *g);
+ptrdiff_t cc_gemm_channel_block(const cc_conv2d_geometry *g);
 ptrdiff_t cc_gemm_workspace_per_thread(const cc_conv2d_geometry *g);
 ptrdiff_t cc_gemm_work_items(const cc_conv2d_geometry *g);
 
@@ -147,6 +170,31 @@ void cc_conv2d_gemm_f32(const cc_conv2d_geometry *g, const float *x, const float
 void cc_conv2d_gemm_f64(const cc_conv2d_geometry *g, const double *x, const double *w,
                         const double *bias, double *y, double *workspace, cc_dgemm_fn gemm,
                         int n_threads);
+/* Items [it0, it1) only (the workspace holds min(n_threads, it1 - it0) tiles). */
+void cc_conv2d_gemm_range_f32(const cc_conv2d_geometry *g, const float *x, const float *w,
+                              const float *bias, float *y, float *workspace, cc_sgemm_fn gemm,
+                              ptrdiff_t it0, ptrdiff_t it1, int n_threads);
+void cc_conv2d_gemm_range_f64(const cc_conv2d_geometry *g, const double *x, const double *w,
+                              const double *bias, double *y, double *workspace,
+                              cc_dgemm_fn gemm, ptrdiff_t it0, ptrdiff_t it1, int n_threads);
+
+/* A batch of products C[b] = alpha op(A[b]) op(B[b]) + beta C[b] in BLAS's column-major
+ * terms (C is m x n), split into tiles of C (tile_m x tile_n) chosen by the caller from
+ * the shapes; each tile is one single-threaded gemm over the whole k, so the result does
+ * not depend on the thread count.  Items: batch x row tiles x column tiles. */
+typedef struct {
+    char transa, transb;          /* 'N' or 'T' */
+    ptrdiff_t m, n, k, lda, ldb, ldc;
+    ptrdiff_t batch, stride_a, stride_b, stride_c;  /* elements between batch entries */
+    ptrdiff_t tile_m, tile_n;
+    double alpha, beta;
+} cc_gemm_tiles;
+ptrdiff_t cc_gemm_tiles_items(const cc_gemm_tiles *p);
+void cc_gemm_tiles_range_f32(const cc_gemm_tiles *p, const float *a, const float *b, float *c,
+                             cc_sgemm_fn gemm, ptrdiff_t it0, ptrdiff_t it1, int n_threads);
+void cc_gemm_tiles_range_f64(const cc_gemm_tiles *p, const double *a, const double *b,
+                             double *c, cc_dgemm_fn gemm, ptrdiff_t it0, ptrdiff_t it1,
+                             int n_threads);
 
 
 /* ---- The convolution as a matrix (CSR) ----
@@ -158,6 +206,13 @@ void cc_conv_matrix_fill_f32(const cc_conv2d_geometry *g, const float *w, const 
                              int64_t *indices, float *data, int n_threads);
 void cc_conv_matrix_fill_f64(const cc_conv2d_geometry *g, const double *w, const int64_t *indptr,
                              int64_t *indices, double *data, int n_threads);
+/* Rows [row0, row1) only. */
+void cc_conv_matrix_fill_range_f32(const cc_conv2d_geometry *g, const float *w,
+                                   const int64_t *indptr, int64_t *indices, float *data,
+                                   ptrdiff_t row0, ptrdiff_t row1, int n_threads);
+void cc_conv_matrix_fill_range_f64(const cc_conv2d_geometry *g, const double *w,
+                                   const int64_t *indptr, int64_t *indices, double *data,
+                                   ptrdiff_t row0, ptrdiff_t row1, int n_threads);
 
 /* ---- Pooling (NCHW planes; a 1-D pool is H = kh = 1) ---- */
 
@@ -203,6 +258,19 @@ void cc_avg_pool2d_nhwc_f32(const cc_pool2d_geometry *g, ptrdiff_t C, const floa
 void cc_avg_pool2d_nhwc_f64(const cc_pool2d_geometry *g, ptrdiff_t C, const double *x,
                             double *y, int count_include_pad, ptrdiff_t divisor_override,
                             int n_threads);
+/* Output rows [r0, r1) of the planes * Hout rows only (row = n * Hout + oh). */
+void cc_max_pool2d_nhwc_rows_f32(const cc_pool2d_geometry *g, ptrdiff_t C, const float *x,
+                                 float *y, int64_t *indices, ptrdiff_t r0, ptrdiff_t r1,
+                                 int n_threads);
+void cc_max_pool2d_nhwc_rows_f64(const cc_pool2d_geometry *g, ptrdiff_t C, const double *x,
+                                 double *y, int64_t *indices, ptrdiff_t r0, ptrdiff_t r1,
+                                 int n_threads);
+void cc_avg_pool2d_nhwc_rows_f32(const cc_pool2d_geometry *g, ptrdiff_t C, const float *x,
+                                 float *y, int count_include_pad, ptrdiff_t divisor_override,
+                                 ptrdiff_t r0, ptrdiff_t r1, int n_threads);
+void cc_avg_pool2d_nhwc_rows_f64(const cc_pool2d_geometry *g, ptrdiff_t C, const double *x,
+                                 double *y, int count_include_pad, ptrdiff_t divisor_override,
+                                 ptrdiff_t r0, ptrdiff_t r1, int n_threads);
 
 /* Adaptive pooling, PyTorch's windows: [floor(i*L/n), ceil((i+1)*L/n)). */
 void cc_adaptive_avg_pool2d_f32(ptrdiff_t planes, ptrdiff_t H, ptrdiff_t W, ptrdiff_t Hout,

@@ -87,38 +87,51 @@ void CC_CAT2(cc_col2im, SFX)(const cc_conv2d_geometry *g, const REAL *cols, REAL
         FN(col2im_channel)(g, cols, c, x_image + c * g->H * g->W);
 }
 
-/* Whole batch, parallel over (image, channel): each task owns its rows / plane. */
-void CC_CAT2(cc_im2col_batch, SFX)(const cc_conv2d_geometry *g, const REAL *x, REAL *cols, int n_threads)
+/* Tasks [t0, t1) of the batch, parallel over (image, channel): each task owns its rows /
+ * plane, so the result does not depend on the thread count. */
+void CC_CAT2(cc_im2col_batch_range, SFX)(const cc_conv2d_geometry *g, const REAL *x, REAL *cols,
+                                         ptrdiff_t t0, ptrdiff_t t1, int n_threads)
 {
-    const ptrdiff_t RS = g->R * g->S, L = g->Hout * g->Wout, tasks = g->N * g->C;
-    if (tasks * RS * L < 32768)
+    const ptrdiff_t RS = g->R * g->S, L = g->Hout * g->Wout;
+    if ((t1 - t0) * RS * L < 32768)
         n_threads = 1;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
 #else
     (void)n_threads;
 #endif
-    for (ptrdiff_t t = 0; t < tasks; t++) {
+    for (ptrdiff_t t = t0; t < t1; t++) {
         ptrdiff_t n = t / g->C, c = t % g->C;
         CC_CAT2(cc_im2col, SFX)(g, x + n * g->C * g->H * g->W, c * RS, RS, 0, L,
                       cols + (n * g->C + c) * RS * L);
     }
 }
 
-void CC_CAT2(cc_col2im_batch, SFX)(const cc_conv2d_geometry *g, const REAL *cols, REAL *x, int n_threads)
+void CC_CAT2(cc_col2im_batch_range, SFX)(const cc_conv2d_geometry *g, const REAL *cols, REAL *x,
+                                         ptrdiff_t t0, ptrdiff_t t1, int n_threads)
 {
-    const ptrdiff_t RS = g->R * g->S, L = g->Hout * g->Wout, tasks = g->N * g->C;
-    if (tasks * RS * L < 32768)
+    const ptrdiff_t RS = g->R * g->S, L = g->Hout * g->Wout;
+    if ((t1 - t0) * RS * L < 32768)
         n_threads = 1;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
 #else
     (void)n_threads;
 #endif
-    for (ptrdiff_t t = 0; t < tasks; t++) {
+    for (ptrdiff_t t = t0; t < t1; t++) {
         ptrdiff_t n = t / g->C, c = t % g->C;
         FN(col2im_channel)(g, cols + n * g->C * RS * L, c, x + (n * g->C + c) * g->H * g->W);
     }
+}
+
+void CC_CAT2(cc_im2col_batch, SFX)(const cc_conv2d_geometry *g, const REAL *x, REAL *cols, int n_threads)
+{
+    CC_CAT2(cc_im2col_batch_range, SFX)(g, x, cols, 0, g->N * g->C, n_threads);
+}
+
+void CC_CAT2(cc_col2im_batch, SFX)(const cc_conv2d_geometry *g, const REAL *cols, REAL *x, int n_threads)
+{
+    CC_CAT2(cc_col2im_batch_range, SFX)(g, cols, x, 0, g->N * g->C, n_threads);
 }
 
 #undef FN

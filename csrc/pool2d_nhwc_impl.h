@@ -13,18 +13,20 @@
 #define FN(name) CC_CAT2(name, SFX)
 
 
-void FN(cc_max_pool2d_nhwc)(const cc_pool2d_geometry *g, ptrdiff_t C, const REAL *x, REAL *y,
-                            int64_t *indices, int n_threads)
+/* Output rows [r0, r1) of the planes * Hout rows (row = n * Hout + oh), so that a caller
+ * can run a pool in chunks of rows and check for interrupts between them. */
+void FN(cc_max_pool2d_nhwc_rows)(const cc_pool2d_geometry *g, ptrdiff_t C, const REAL *x,
+                                 REAL *y, int64_t *indices, ptrdiff_t r0, ptrdiff_t r1,
+                                 int n_threads)
 {
     const ptrdiff_t H = g->H, W = g->W, Hout = g->Hout, Wout = g->Wout;
-    const ptrdiff_t rows = g->planes * Hout;
-    n_threads = cc_plane_threads(rows, Wout * C, n_threads);
+    n_threads = cc_plane_threads(r1 - r0, Wout * C, n_threads);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
 #else
     (void)n_threads;
 #endif
-    for (ptrdiff_t row = 0; row < rows; row++) {
+    for (ptrdiff_t row = r0; row < r1; row++) {
         const ptrdiff_t n = row / Hout, oh = row % Hout;
         const ptrdiff_t hstart = oh * g->sh - g->ph;
         const REAL *xn = x + n * H * W * C;
@@ -67,18 +69,18 @@ void FN(cc_max_pool2d_nhwc)(const cc_pool2d_geometry *g, ptrdiff_t C, const REAL
     }
 }
 
-void FN(cc_avg_pool2d_nhwc)(const cc_pool2d_geometry *g, ptrdiff_t C, const REAL *x, REAL *y,
-                            int count_include_pad, ptrdiff_t divisor_override, int n_threads)
+void FN(cc_avg_pool2d_nhwc_rows)(const cc_pool2d_geometry *g, ptrdiff_t C, const REAL *x,
+                                 REAL *y, int count_include_pad, ptrdiff_t divisor_override,
+                                 ptrdiff_t r0, ptrdiff_t r1, int n_threads)
 {
     const ptrdiff_t H = g->H, W = g->W, Hout = g->Hout, Wout = g->Wout;
-    const ptrdiff_t rows = g->planes * Hout;
-    n_threads = cc_plane_threads(rows, Wout * C, n_threads);
+    n_threads = cc_plane_threads(r1 - r0, Wout * C, n_threads);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
 #else
     (void)n_threads;
 #endif
-    for (ptrdiff_t row = 0; row < rows; row++) {
+    for (ptrdiff_t row = r0; row < r1; row++) {
         const ptrdiff_t n = row / Hout, oh = row % Hout;
         const ptrdiff_t hstart = oh * g->sh - g->ph;
         const ptrdiff_t hend = hstart + g->kh < H + g->ph ? hstart + g->kh : H + g->ph;
@@ -105,6 +107,19 @@ void FN(cc_avg_pool2d_nhwc)(const cc_pool2d_geometry *g, ptrdiff_t C, const REAL
                 yo[c] /= (REAL)divisor;
         }
     }
+}
+
+void FN(cc_max_pool2d_nhwc)(const cc_pool2d_geometry *g, ptrdiff_t C, const REAL *x, REAL *y,
+                            int64_t *indices, int n_threads)
+{
+    FN(cc_max_pool2d_nhwc_rows)(g, C, x, y, indices, 0, g->planes * g->Hout, n_threads);
+}
+
+void FN(cc_avg_pool2d_nhwc)(const cc_pool2d_geometry *g, ptrdiff_t C, const REAL *x, REAL *y,
+                            int count_include_pad, ptrdiff_t divisor_override, int n_threads)
+{
+    FN(cc_avg_pool2d_nhwc_rows)(g, C, x, y, count_include_pad, divisor_override, 0,
+                                g->planes * g->Hout, n_threads);
 }
 
 #undef FN

@@ -3,6 +3,8 @@ channels give correctly shaped empty (or zero) results; inputs are never modifie
 whatever their memory layout; NaN and inf propagate as IEEE arithmetic says, without
 warnings (the references below are computed with warnings silenced)."""
 
+import warnings
+
 import numpy as np
 import pytest
 from conftest import assert_close
@@ -240,7 +242,10 @@ CALL_NAMES = sorted(_calls(np.random.default_rng(0), np.float64))
 @pytest.fixture
 def bridge_arrays(monkeypatch):
     """Wrap every Cython bridge function: record each array it receives that is not
-    C-contiguous, aligned and in native byte order (what the C kernels assume)."""
+    C-contiguous, aligned and in native byte order (what the C kernels assume).  The
+    tiled gemm takes strided matrices (BLAS's leading dimensions, 'T' for transposed
+    views): its arrays must be aligned and native, with one axis of each matrix of unit
+    stride."""
     bad = []
     for module in (_conv, _im2col, _pool, _matrix):
         for attr in dir(module):
@@ -250,8 +255,11 @@ def bridge_arrays(monkeypatch):
 
             def wrapper(*args, _fn=fn, _name=attr, **kwargs):
                 for a in (*args, *kwargs.values()):
-                    if isinstance(a, np.ndarray) and not (
-                            a.flags.c_contiguous and a.flags.aligned and a.dtype.isnative):
+                    if not isinstance(a, np.ndarray):
+                        continue
+                    layout_ok = a.flags.c_contiguous or (
+                        _name == "gemm_tiles" and a.itemsize in a.strides[1:])
+                    if not (layout_ok and a.flags.aligned and a.dtype.isnative):
                         bad.append((_name, a.shape, a.dtype.str, a.flags.c_contiguous,
                                     a.flags.aligned))
                 return _fn(*args, **kwargs)
@@ -471,3 +479,33 @@ def test_conv_matrix_and_relu_nan_inf():
     r = convcore.relu(np.array([np.nan, -np.inf, np.inf, -1.0, 2.0], np.float32))
     np.testing.assert_array_equal(r, np.array([np.nan, 0, np.inf, 0, 2], np.float32))
     assert r.dtype == np.float32
+
+
+# ---- NaN and inf: silent on the routes that used to warn (NumPy products and sums)
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nan_inf_raise_no_warning_on_the_nhwc_gemm_and_sparse_routes(dtype):
+    x = np.ones((2, 5, 6, 8), dtype)
+    x[0, 1, 2, 3], x[1, 2, 3, 4], x[1, 0, 0, 0] = np.nan, np.inf, -np.inf
+    w = np.ones((4, 8, 1, 1), dtype)
+    w[1, 0, 0, 0] = np.inf
+    b = np.array([np.inf, -np.inf, 1.0, np.nan], dtype)
+    with np.errstate(all="ignore"):  # the reference may warn; convcore must not
+        ref = np.einsum("nhwc,kc->nhwk", x.astype(np.float64),
+                        w[:, :, 0, 0].astype(np.float64)) + b
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any RuntimeWarning fails
+        y = convcore.conv2d(x, w, b, layout="NHWC")  # the 1x1 GEMM route
+        xs = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+        ws = np.ones((4, 8, 3, 3), dtype)
+        ws[0, 0, 1, 1] = np.inf
+        ys = convcore.conv2d(xs, ws, b, padding=1, algorithm="sparse")
+        yd = convcore.conv2d(xs, ws, b, padding=1, algorithm="im2col")
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+    finite = np.isfinite(ref)
+    np.testing.assert_allclose(y[finite], ref[finite], rtol=1e-5)
+    np.testing.assert_array_equal(y[~finite & ~np.isnan(ref)], ref[~finite & ~np.isnan(ref)])
+    # the sparse route never multiplies padding, the GEMM route does: they agree wherever
+    # the inf weight's window stays inside the image
+    inside = (slice(None), slice(None), slice(1, -1), slice(1, -1))
+    np.testing.assert_array_equal(np.isnan(ys[inside]), np.isnan(yd[inside]))

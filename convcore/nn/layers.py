@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from convcore._blas import blas_threads
+from convcore._blas import matmul
 from convcore._checks import (
     as_bool,
     as_int,
@@ -387,14 +387,14 @@ class Flatten(Layer):
         return f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim})"
 
 
-# Below this many multiply-adds a matrix product runs on one BLAS thread: waking the
-# BLAS's threads costs more than the product (a 1x512 by 512x1000 product, ResNet's
-# classifier at batch 1, took 16 ms on two threads of a busy machine and 0.25 ms on one).
-_SMALL_MATMUL = 1 << 24
-
-
-def _matmul_threads(macs: int) -> blas_threads:
-    return blas_threads(1 if macs < _SMALL_MATMUL else get_num_threads())
+def _product(a: np.ndarray, b: np.ndarray, dtype) -> np.ndarray:
+    """``a @ b`` of 2-D arrays by convcore's tiled GEMM: single-threaded BLAS calls over
+    fixed tiles on convcore's threads, so the bits do not depend on the thread count."""
+    a = np.ascontiguousarray(a, dtype=dtype)
+    b = np.ascontiguousarray(b, dtype=dtype)
+    c = np.empty((1, a.shape[0], b.shape[1]), dtype)
+    matmul(a[None], b[None], c, n_threads=get_num_threads())
+    return c[0]
 
 
 class Linear(Layer):
@@ -447,8 +447,8 @@ class Linear(Layer):
         x = as_real_array("x", x)
         self._output_shape(x.shape)
         dtype = compute_dtype(x, self.weight)
-        with _matmul_threads(x.size * self.out_features):
-            y = x.astype(dtype, copy=False) @ self.weight.astype(dtype, copy=False).T
+        x2 = x.reshape(-1, self.in_features)
+        y = _product(x2, self.weight.T, dtype).reshape(*x.shape[:-1], self.out_features)
         if self.bias is not None:
             y += self.bias
         return y
@@ -459,9 +459,8 @@ class Linear(Layer):
         g = self._grad(grad_output).astype(dtype, copy=False)
         g2 = g.reshape(-1, self.out_features)
         x2 = x.reshape(-1, self.in_features).astype(dtype, copy=False)
-        with _matmul_threads(x.size * self.out_features):
-            self.grads = {"weight": g2.T @ x2}
-            gx = g @ self.weight.astype(dtype, copy=False)
+        self.grads = {"weight": _product(g2.T, x2, dtype)}
+        gx = _product(g2, self.weight, dtype)
         if self.bias is not None:
             self.grads["bias"] = g2.sum(axis=0)
         return gx.reshape(x.shape)

@@ -294,15 +294,17 @@ static void col2im_ref(const cc_conv2d_geometry *g, const double *cols, double *
     static void NAME(char *ta, char *tb, int *m, int *n, int *k, T *alpha, T *a,         \
                      int *lda, T *b, int *ldb, T *beta, T *c, int *ldc)                  \
     {                                                                                    \
-        if (*ta != 'N' || *tb != 'N')                                                    \
+        const int at = *ta == 'T', bt = *tb == 'T';                                      \
+        if ((*ta != 'N' && !at) || (*tb != 'N' && !bt))                                  \
             fail("gemm", "unexpected transpose flags");                                  \
-        if (*lda < *m || *ldb < *k || *ldc < *m)                                         \
+        if (*lda < (at ? *k : *m) || *ldb < (bt ? *n : *k) || *ldc < *m)                 \
             fail("gemm", "leading dimension too small");                                 \
         for (int j = 0; j < *n; j++)                                                     \
             for (int i = 0; i < *m; i++) {                                               \
                 T acc = 0;                                                               \
                 for (int l = 0; l < *k; l++)                                             \
-                    acc += a[i + (ptrdiff_t)l * *lda] * b[l + (ptrdiff_t)j * *ldb];      \
+                    acc += a[at ? l + (ptrdiff_t)i * *lda : i + (ptrdiff_t)l * *lda] *   \
+                           b[bt ? j + (ptrdiff_t)l * *ldb : l + (ptrdiff_t)j * *ldb];    \
                 T *cij = &c[i + (ptrdiff_t)j * *ldc];                                    \
                 *cij = *alpha * acc + (*beta == 0 ? (T)0 : *beta * *cij);                \
             }                                                                            \
@@ -342,7 +344,13 @@ DEFINE_GEMM(double, naive_dgemm)
             ptrdiff_t workers = n_threads < items ? n_threads : items;                   \
             ptrdiff_t nws = workers * cc_gemm_workspace_per_thread(&g);                  \
             T *ws = output_##SFX(nws);                                                   \
-            cc_conv2d_gemm_##SFX(&g, x, w, b, y, ws, GEMM, (int)workers);                \
+            /* the items in chunks of random sizes, as the bridge runs them */           \
+            for (ptrdiff_t it0 = 0, it1; it0 < items; it0 = it1) {                       \
+                it1 = it0 + pick(r, 1, items);                                           \
+                if (it1 > items) it1 = items;                                            \
+                cc_conv2d_gemm_range_##SFX(&g, x, w, b, y, ws, GEMM, it0, it1,           \
+                                           (int)workers);                                \
+            }                                                                            \
             for (ptrdiff_t i = nws; i < nws + GUARD; i++)                                \
                 if (ws[i] != (T)1e30)                                                    \
                     fail(what, "gemm wrote past its workspace");                         \
@@ -762,6 +770,59 @@ DEFINE_POOL_TARGETS(double, f64)
 DEFINE_NHWC_TARGET(float, f32)
 DEFINE_NHWC_TARGET(double, f64)
 
+/* ---- the tiled GEMM ------------------------------------------------------------ */
+
+#define DEFINE_TILES_TARGET(T, SFX, GEMM)                                                \
+    static void fuzz_tiles_##SFX(reader *r, int n_threads)                               \
+    {                                                                                    \
+        cc_gemm_tiles p;                                                                 \
+        p.transa = pick(r, 0, 1) ? 'T' : 'N';                                            \
+        p.transb = pick(r, 0, 1) ? 'T' : 'N';                                            \
+        p.m = pick(r, 1, 40); p.n = pick(r, 1, 40); p.k = pick(r, 1, 40);                \
+        p.batch = pick(r, 1, 3);                                                         \
+        p.lda = (p.transa == 'N' ? p.m : p.k) + pick(r, 0, 3);                           \
+        p.ldb = (p.transb == 'N' ? p.k : p.n) + pick(r, 0, 3);                           \
+        p.ldc = p.m + pick(r, 0, 3);                                                     \
+        ptrdiff_t acols = p.transa == 'N' ? p.k : p.m, bcols = p.transb == 'N' ? p.n : p.k; \
+        p.stride_a = pick(r, 0, 1) ? p.lda * acols : 0; /* 0: one matrix for the batch */ \
+        p.stride_b = pick(r, 0, 1) ? p.ldb * bcols : 0;                                  \
+        p.stride_c = p.ldc * p.n;                                                        \
+        p.tile_m = pick(r, 1, p.m); p.tile_n = pick(r, 1, p.n);                          \
+        p.alpha = 1; p.beta = (double)pick(r, 0, 1);                                     \
+        seed_from(r);                                                                    \
+        ptrdiff_t na = p.lda * acols + p.stride_a * (p.batch - 1);                       \
+        ptrdiff_t nb = p.ldb * bcols + p.stride_b * (p.batch - 1);                       \
+        ptrdiff_t nc = p.stride_c * p.batch;                                             \
+        T *a = input_##SFX(na), *b = input_##SFX(nb), *c0 = input_##SFX(nc);             \
+        T *c = output_##SFX(nc); /* guard cells after it */                              \
+        memcpy(c, c0, (size_t)nc * sizeof *c);                                           \
+        T *a0 = copy_##SFX(a, na), *b0 = copy_##SFX(b, nb), *ref = copy_##SFX(c0, nc);   \
+        for (ptrdiff_t bt = 0; bt < p.batch; bt++) {                                     \
+            char ta = p.transa, tb = p.transb;                                           \
+            int m = (int)p.m, n = (int)p.n, k = (int)p.k;                                \
+            int lda = (int)p.lda, ldb = (int)p.ldb, ldc = (int)p.ldc;                    \
+            T alpha = 1, beta = (T)p.beta;                                               \
+            GEMM(&ta, &tb, &m, &n, &k, &alpha, a0 + bt * p.stride_a, &lda,               \
+                 b0 + bt * p.stride_b, &ldb, &beta, ref + bt * p.stride_c, &ldc);        \
+        }                                                                                \
+        const ptrdiff_t items = cc_gemm_tiles_items(&p);                                 \
+        for (ptrdiff_t it0 = 0, it1; it0 < items; it0 = it1) {                           \
+            it1 = it0 + pick(r, 1, items);                                               \
+            if (it1 > items) it1 = items;                                                \
+            cc_gemm_tiles_range_##SFX(&p, a, b, c, GEMM, it0, it1, n_threads);           \
+        }                                                                                \
+        char what[200];                                                                  \
+        snprintf(what, sizeof what, "gemm_tiles %c%c m=%td n=%td k=%td batch=%td "        \
+                 "tiles %tdx%td", p.transa, p.transb, p.m, p.n, p.k, p.batch,            \
+                 p.tile_m, p.tile_n);                                                    \
+        expect_equal_##SFX(what, c, ref, nc);                                            \
+        expect_untouched_##SFX(what, a, a0, na);                                         \
+        expect_untouched_##SFX(what, b, b0, nb);                                         \
+        free(a); free(b); free(c); free(c0); free(a0); free(b0); free(ref);              \
+    }
+DEFINE_TILES_TARGET(float, f32, naive_sgemm)
+DEFINE_TILES_TARGET(double, f64, naive_dgemm)
+
 /* ---- entry points --------------------------------------------------------------- */
 
 static const cc_simd_level LEVELS[] = {CC_SIMD_GENERIC, CC_SIMD_AVX2, CC_SIMD_AVX512};
@@ -793,8 +854,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     default: {
-        int op = (int)(next_byte(&r) & 1);
-        f64 ? fuzz_pool_nhwc_f64(&r, n_threads, op) : fuzz_pool_nhwc_f32(&r, n_threads, op);
+        int op = (int)(next_byte(&r) & 3);
+        if (op >= 2)  /* the tiled GEMM shares the last family's slot */
+            f64 ? fuzz_tiles_f64(&r, n_threads) : fuzz_tiles_f32(&r, n_threads);
+        else
+            f64 ? fuzz_pool_nhwc_f64(&r, n_threads, op) : fuzz_pool_nhwc_f32(&r, n_threads, op);
     }
     }
     cc_simd_force(cc_simd_detect());
