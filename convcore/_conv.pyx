@@ -49,20 +49,6 @@ from convcore._cconvcore cimport (
 include "_chunks.pxi"
 
 
-cdef cc_conv2d_geometry make_geometry(tuple xshape, tuple wshape, tuple geom):
-    """geom = (groups, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, Hout, Wout)."""
-    cdef cc_conv2d_geometry g
-    g.N, g.C, g.H, g.W = xshape
-    g.K, g.R, g.S = wshape[0], wshape[2], wshape[3]
-    (g.groups, g.stride_h, g.stride_w, g.dil_h, g.dil_w,
-     g.pad_top, g.pad_left, g.Hout, g.Wout) = geom
-    return g
-
-
-cdef cc_conv2d_geometry geometry_of(Py_ssize_t *xshape, Py_ssize_t *wshape, tuple geom):
-    """The geometry of memoryviews x (N, C, H, W) and w (K, C/groups, R, S)."""
-    return make_geometry((xshape[0], xshape[1], xshape[2], xshape[3]),
-                         (wshape[0], wshape[1], wshape[2], wshape[3]), geom)
 
 
 # Floating-point operations per chunk of direct-kernel work items: between chunks the
@@ -147,21 +133,21 @@ def set_blas_local_threads(size_t address):
     cc_gemm_set_blas_local_threads(<cc_blas_threads_fn>address)
 
 
-def gemm_plan(tuple xshape, tuple wshape, tuple geom):
+def gemm_plan(object geom):
     """(work items, workspace elements per thread) of the im2col + GEMM path."""
-    cdef cc_conv2d_geometry g = make_geometry(xshape, wshape, geom)
+    cdef cc_conv2d_geometry g = conv2d_geometry(geom)
     return cc_gemm_work_items(&g), cc_gemm_workspace_per_thread(&g)
 
 
 def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                 const floating[::1] bias, floating[:, :, :, ::1] y, floating[::1] workspace,
-                tuple geom, int n_threads):
+                object geom, int n_threads):
     """y = conv(x, w) + bias by im2col tiles and BLAS gemm, interruptible between chunks.
 
     ``workspace`` holds min(n_threads, items) tiles (see gemm_plan), its start aligned to
     64 bytes; the BLAS must be single-threaded (the caller limits it).
     """
-    cdef cc_conv2d_geometry g = geometry_of(x.shape, w.shape, geom)
+    cdef cc_conv2d_geometry g = conv2d_geometry(geom)
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
     if y.shape[0] == 0 or y.shape[1] == 0:
         return

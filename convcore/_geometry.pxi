@@ -1,6 +1,6 @@
-# The C struct cc_conv_geometry filled from a convcore._geometry.ConvGeometry: the one
-# way a bridge learns the shape of a convolution.  Included by the bridges that cimport
-# cc_conv_geometry.
+# The C structs filled from a convcore._geometry.ConvGeometry: the one way a bridge learns
+# the shape of a convolution (N-d for the direct driver, 2-D for the kernels that are
+# 2-D only).  Included by every bridge; each cimports both struct types.
 
 
 cdef cc_conv_geometry conv_geometry(object geom) except *:
@@ -16,4 +16,16 @@ cdef cc_conv_geometry conv_geometry(object geom) except *:
         else:
             g.in_[d] = g.kernel[d] = g.out[d] = g.stride[d] = g.dilation[d] = 1
             g.pad[d] = 0
+    return g
+
+
+cdef cc_conv2d_geometry conv2d_geometry(object geom) except *:
+    """The 2-D struct of a 2-D ConvGeometry (1-D calls are prepared as 2-D ones)."""
+    cdef cc_conv2d_geometry g
+    g.N, g.C, g.H, g.W = geom.N, geom.C, geom.H, geom.W
+    g.K, g.R, g.S, g.groups = geom.K, geom.R, geom.S, geom.groups
+    g.stride_h, g.stride_w = geom.stride[0], geom.stride[1]
+    g.dil_h, g.dil_w = geom.dilation[0], geom.dilation[1]
+    g.pad_top, g.pad_left = geom.pad[0][0], geom.pad[1][0]
+    g.Hout, g.Wout = geom.Hout, geom.Wout
     return g

@@ -89,14 +89,6 @@ class ConvGeometry:
         """Multiply-adds of the whole call."""
         return self.N * self.K * math.prod(self.out) * self.reduction
 
-    def bridge(self) -> tuple:
-        """(groups, sh, sw, dh, dw, pad_top, pad_left, Hout, Wout): the tuple the 2-D
-        bridges unpack into the C struct cc_conv2d_geometry."""
-        if self.nd != 2:
-            raise ValueError(f"a {self.nd}-D geometry has no 2-D bridge")
-        return (self.groups, *self.stride, *self.dilation, self.pad[0][0], self.pad[1][0],
-                self.Hout, self.Wout)
-
 
 def resolve_padding(padding, sizes, kernels, strides, dilations):
     """Padding as one (before, after) pair per dimension from any accepted form."""

@@ -7,40 +7,37 @@ from cython cimport floating
 from libc.stdint cimport int64_t
 
 from convcore._cconvcore cimport (
-    cc_conv2d_geometry, cc_conv_matrix_fill_range_f32, cc_conv_matrix_fill_range_f64,
+    cc_conv2d_geometry, cc_conv_geometry, cc_conv_matrix_fill_range_f32,
+    cc_conv_matrix_fill_range_f64,
     cc_conv_matrix_indptr,
 )
 
 include "_chunks.pxi"
+include "_geometry.pxi"
 
 
-cdef cc_conv2d_geometry _geometry(const floating[:, :, :, ::1] w, tuple image_shape,
-                                  tuple geom):
-    cdef cc_conv2d_geometry g
+cdef cc_conv2d_geometry _one_image(object geom) except *:
+    cdef cc_conv2d_geometry g = conv2d_geometry(geom)
     g.N = 1
-    g.C, g.H, g.W = image_shape
-    g.K, g.R, g.S = w.shape[0], w.shape[2], w.shape[3]
-    (g.groups, g.stride_h, g.stride_w, g.dil_h, g.dil_w,
-     g.pad_top, g.pad_left, g.Hout, g.Wout) = geom
     return g
 
 
-def conv_matrix_indptr(const floating[:, :, :, ::1] w, tuple image_shape, tuple geom,
+def conv_matrix_indptr(const floating[:, :, :, ::1] w, object geom,
                        int64_t[::1] indptr):
     """Fill the K*Hout*Wout + 1 row pointers; return the number of entries."""
-    cdef cc_conv2d_geometry g = _geometry(w, image_shape, geom)
+    cdef cc_conv2d_geometry g = _one_image(geom)
     cdef int64_t nnz
     with nogil:
         nnz = cc_conv_matrix_indptr(&g, &indptr[0])
     return nnz
 
 
-def conv_matrix_fill(const floating[:, :, :, ::1] w, tuple image_shape, tuple geom,
+def conv_matrix_fill(const floating[:, :, :, ::1] w, object geom,
                      const int64_t[::1] indptr, int64_t[::1] indices, floating[::1] data,
                      int n_threads):
     """Fill the CSR entries of every row, in chunks of rows with a check for Ctrl-C
-    between them.  ``geom`` = (groups, sh, sw, dh, dw, pad_top, pad_left, Hout, Wout)."""
-    cdef cc_conv2d_geometry g = _geometry(w, image_shape, geom)
+    between them.  ``geom`` is the ConvGeometry of one image."""
+    cdef cc_conv2d_geometry g = _one_image(geom)
     cdef Py_ssize_t rows = g.K * g.Hout * g.Wout, r0 = 0, r1
     cdef Py_ssize_t per_row = (g.C // g.groups) * g.R * g.S
     cdef Py_ssize_t step = chunk_items(rows, per_row * NS_PER_ELEMENT, n_threads)

@@ -9,7 +9,8 @@ from cython cimport floating
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 from convcore._cconvcore cimport (
-    CC_SIMD_AVX2, CC_SIMD_AVX512, CC_SIMD_GENERIC, cc_conv2d_geometry, cc_dgemm_fn,
+    CC_SIMD_AVX2, CC_SIMD_AVX512, CC_SIMD_GENERIC, cc_conv2d_geometry, cc_conv_geometry,
+    cc_dgemm_fn,
     cc_sgemm_fn, cc_simd_active, cc_simd_detect, cc_simd_force, cc_simd_level, cc_simd_name,
 )
 
@@ -30,19 +31,12 @@ cdef extern from "winograd.h" nogil:
                                 double *workspace, cc_dgemm_fn gemm, int n_threads)
 
 
-cdef cc_conv2d_geometry make_geometry(tuple xshape, tuple wshape, tuple geom):
-    """geom = (groups, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, Hout, Wout)."""
-    cdef cc_conv2d_geometry g
-    g.N, g.C, g.H, g.W = xshape
-    g.K, g.R, g.S = wshape
-    (g.groups, g.stride_h, g.stride_w, g.dil_h, g.dil_w,
-     g.pad_top, g.pad_left, g.Hout, g.Wout) = geom
-    return g
+include "_geometry.pxi"
 
 
-def winograd_plan(tuple xshape, tuple wshape, tuple geom, int m, int itemsize):
-    """(work items, workspace elements per thread); wshape = (K, R, S)."""
-    cdef cc_conv2d_geometry g = make_geometry(xshape, wshape, geom)
+def winograd_plan(object geom, int m, int itemsize):
+    """(work items, workspace elements per thread) for the ConvGeometry ``geom``."""
+    cdef cc_conv2d_geometry g = conv2d_geometry(geom)
     return (cc_winograd_work_items(&g, m, itemsize),
             cc_winograd_workspace_per_thread(&g, m, itemsize))
 
@@ -61,14 +55,13 @@ def winograd_weights(const floating[:, :, :, ::1] w, floating[:, :, :, ::1] u, i
 
 def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] u,
                     const floating[::1] bias, floating[:, :, :, ::1] y,
-                    floating[::1] workspace, tuple wshape, tuple geom, int m, int n_threads):
+                    floating[::1] workspace, object geom, int m, int n_threads):
     """y = conv(x, w) + bias from the transformed weights ``u`` (groups, AA, Kg, Cg).
 
     ``workspace`` holds min(n_threads, items) blocks (see winograd_plan); the caller
     limits the BLAS to one thread.  ``bias`` of length 0 means none.
     """
-    cdef cc_conv2d_geometry g = make_geometry(
-        (x.shape[0], x.shape[1], x.shape[2], x.shape[3]), wshape, geom)
+    cdef cc_conv2d_geometry g = conv2d_geometry(geom)
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
     with nogil:
         if floating is float:

@@ -269,8 +269,7 @@ def _winograd_costs(g, tile: int, itemsize: int,
     w_lines = 1 if one_row else 3 + a      # G applied to the kernel's rows, then columns
     muls += g.K * Cg * w_lines * a * 3
     adds += g.K * Cg * w_lines * a * 2
-    items, per_thread = _winograd.winograd_plan((g.N, g.C, g.H, g.W), (g.K, g.R, g.S),
-                                                g.bridge(), tile, itemsize)
+    items, per_thread = _winograd.winograd_plan(g, tile, itemsize)
     extra = (min(threads, items) * per_thread + g.groups * aa * Kg * Cg) * itemsize
     return muls, adds, extra, muls + adds - gemm_muls - gemm_adds
 
@@ -354,7 +353,7 @@ def algorithm_costs(input_shape, kernel_shape, in_channels=1, out_channels=1, st
     out["direct"] = AlgorithmCost("direct", pairs, pairs - outputs + bias_adds,
                                   g.K * Cg * g.R * g.S * itemsize)
     gemm = outputs * Cg * g.R * g.S
-    items, per_thread = _conv.gemm_plan((g.N, g.C, g.H, g.W), (g.K, 0, g.R, g.S), g.bridge())
+    items, per_thread = _conv.gemm_plan(g)
     fits = max(g.Hout * g.Wout, Cg * g.R * g.S, g.K) <= 2**31 - 1
     out["im2col"] = AlgorithmCost("im2col", gemm, gemm - outputs + bias_adds,
                                   min(threads, items) * per_thread * itemsize, fits,

@@ -148,12 +148,11 @@ def _grad_weight_gemm(g: _Geometry, go: np.ndarray, x: np.ndarray) -> np.ndarray
     image, so the workspace is one image's column matrix, whatever the batch."""
     G, Kg, Cg, L = g.groups, g.K // g.groups, g.C // g.groups, g.Hout * g.Wout
     rows = Cg * g.R * g.S
-    kg = (g.R, g.S, *g.stride, *g.dilation, g.pad[0][0], g.pad[1][0], g.Hout, g.Wout)
     cols = np.empty((1, g.C * g.R * g.S, L), dtype=x.dtype)
     gw = np.zeros((G, Kg, rows), dtype=x.dtype)
     n_threads = get_num_threads()
     for n in range(g.N):  # images in order: each weight's sum is in a fixed order
-        _im2col.im2col(x[n:n + 1], cols, kg, n_threads)
+        _im2col.im2col(x[n:n + 1], cols, g, n_threads)
         go_n, cols_n = go[n].reshape(G, Kg, L), cols.reshape(G, rows, L)
         matmul(go_n, cols_n.transpose(0, 2, 1), gw, accumulate=True, n_threads=n_threads)
     return gw.reshape(g.K, Cg, g.R, g.S)

@@ -68,6 +68,7 @@ from convcore._bench_report import (
     format_bench,
     plot_bench,
 )
+from convcore._checks import available_memory
 from convcore._geometry import prepare_conv as _prepare
 from convcore._threads import MAX_THREADS
 
@@ -506,7 +507,11 @@ def _conv_calls(c: ConvCase, a: dict, threads: int | None) -> dict[str, Callable
     if c.large and threads is not None and threads > 1:
         calls[SINGLE] = _on_one_thread(calls["auto"], threads)
     tf = _torch()
-    if tf is not None:
+    # PyTorch runs a large kernel on few channels through a whole column matrix (32 GB
+    # for the 2048^2 31x31 image in float64): leave it out where that would not fit in
+    # a quarter of the memory; SciPy is the peer there.
+    columns = x.shape[0] * x.shape[1] * w.shape[2] * w.shape[3] * x.shape[2] * x.shape[3]
+    if tf is not None and columns * x.itemsize < (available_memory() or 2**40) / 4:
         torch, functional = tf
         tx, tw = torch.from_numpy(x), torch.from_numpy(w)
         tb = None if b is None else torch.from_numpy(b)
@@ -856,8 +861,7 @@ def _im2col_bound(c: ConvCase, a: dict, threads: int) -> int:
     """Bytes of the im2col workspace by the formula of the code: one column tile per
     working thread (functional._run_gemm)."""
     g = _geometry(c, a)
-    items, per_thread = _conv.gemm_plan((g.N, g.C, g.H, g.W), (g.K, 0, g.R, g.S),
-                                        g.bridge())
+    items, per_thread = _conv.gemm_plan(g)
     workers = threads if items >= threads else 1
     return int(workers * per_thread * a["x"].itemsize)
 

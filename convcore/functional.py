@@ -38,13 +38,6 @@ from convcore._threads import get_num_threads
 ALGORITHMS = ("auto", "direct", "im2col", "sparse", "winograd", "fft")
 _NO_BIAS = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}
 
-# Older private names, kept for callers not yet moved to convcore._geometry.
-_Geometry = ConvGeometry
-_prepare = prepare_conv
-_contiguous = contiguous
-_check_out = check_out
-_resolve_padding = resolve_padding
-_output_sizes = output_sizes
 
 
 def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm, out,
@@ -53,7 +46,7 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
     # rules and messages; the result is written channels-last at the end.
     nhwc = layout != "NCHW" and _layout.check_layout(layout)
     xin = _layout.nchw_view("x", x) if nhwc else x
-    g, x4, w4, bias, dtype, batched = _prepare(nd, xin, weight, bias, stride, padding,
+    g, x4, w4, bias, dtype, batched = prepare_conv(nd, xin, weight, bias, stride, padding,
                                                 dilation, groups)
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}"
@@ -67,7 +60,7 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
     shape = (g.N, g.K, *spatial) if batched else (g.K, *spatial)
     final = (*shape[:-3], *spatial, g.K) if nhwc else shape  # what the caller gets
     if out is not None:
-        _check_out(out, final, dtype, (("x", x4), ("weight", w4), ("bias", bias)))
+        check_out(out, final, dtype, (("x", x4), ("weight", w4), ("bias", bias)))
     n_threads = get_num_threads()
     pointwise_nhwc = nhwc and pointwise(g) and algorithm in ("auto", "im2col")
     out_bytes = array_bytes("the convolution output", shape, dtype.itemsize)
@@ -95,9 +88,9 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
         return _layout.into_nhwc(out, y) if nhwc else y
     # The kernels see 4-D arrays: the outer spatial dimensions of a 3-D call flattened.
     y4 = y.reshape(g.N, g.K, -1, g.Wout)
-    xc = _contiguous("x", x4, dtype).reshape(g.N, g.C, -1, g.W)
-    wc = _contiguous("weight", w4, dtype).reshape(g.K, g.C // g.groups, -1, g.S)
-    bc = _NO_BIAS[dtype] if bias is None else _contiguous("bias", bias, dtype)
+    xc = contiguous("x", x4, dtype).reshape(g.N, g.C, -1, g.W)
+    wc = contiguous("weight", w4, dtype).reshape(g.K, g.C // g.groups, -1, g.S)
+    bc = _NO_BIAS[dtype] if bias is None else contiguous("bias", bias, dtype)
     if algorithm == "direct":
         _conv.conv_direct(xc, wc, bc, y4, g, n_threads)
     elif algorithm == "sparse":
@@ -120,11 +113,10 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
 _SMALL_CALL_BYTES = 1 << 24
 
 
-def _workspace_bytes(g: _Geometry, algorithm: str, dtype: np.dtype, n_threads: int) -> int:
+def _workspace_bytes(g: ConvGeometry, algorithm: str, dtype: np.dtype, n_threads: int) -> int:
     """Bytes an algorithm allocates besides the output and the input copies."""
     if algorithm == "im2col":
-        items, per_thread = _conv.gemm_plan((g.N, g.C, g.H, g.W), (g.K, 0, g.R, g.S),
-                                            g.bridge())
+        items, per_thread = _conv.gemm_plan(g)
         return (min(n_threads, items) * per_thread + 16) * dtype.itemsize
     if algorithm == "direct":
         # the repacked weights (about the weights' size) and, per thread, the rows of a
@@ -141,7 +133,7 @@ def _workspace_bytes(g: _Geometry, algorithm: str, dtype: np.dtype, n_threads: i
     return 0
 
 
-def _run_sparse(g: _Geometry, xc, wc, bc, y4) -> None:
+def _run_sparse(g: ConvGeometry, xc, wc, bc, y4) -> None:
     """y = M x for the whole batch at once: the CSR matrix of the convolution times the
     (C*H*W, N) matrix of images (for comparisons: it stores every weight copy)."""
     from convcore.matrix import conv_matrix  # the matrix module builds on this one
@@ -154,19 +146,18 @@ def _run_sparse(g: _Geometry, xc, wc, bc, y4) -> None:
             y4 += bc.reshape(1, -1, 1, 1)
 
 
-def _run_gemm(g: _Geometry, xc, wc, bc, y4, n_threads: int) -> None:
+def _run_gemm(g: ConvGeometry, xc, wc, bc, y4, n_threads: int) -> None:
     """im2col + GEMM with a workspace of one column tile per working thread.
 
     The work items (image, group, pixel tile, block of output channels) are fixed by the
     geometry; convcore's threads share them out and each runs single-threaded GEMMs, so
     the result is the same for any thread count.
     """
-    geom = g.bridge()
-    items, per_thread = _conv.gemm_plan((g.N, g.C, g.H, g.W), (g.K, 0, g.R, g.S), geom)
+    items, per_thread = _conv.gemm_plan(g)
     workers = max(1, min(n_threads, items))
     workspace = aligned_empty(max(workers * per_thread, 1), xc.dtype)
     with single_threaded_blas():
-        _conv.conv2d_gemm(xc, wc, bc, y4, workspace, geom, workers)
+        _conv.conv2d_gemm(xc, wc, bc, y4, workspace, g, workers)
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
@@ -324,14 +315,15 @@ def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     return _run_conv(3, x, weight, bias, stride, padding, dilation, groups, algorithm, out)
 
 
-def _unfold_geometry(x_shape, kernel_size, stride, padding, dilation):
-    """(R, S, sh, sw, dh, dw, pt, pl, Hout, Wout) and the padding pairs of an unfold."""
-    R, S = int_tuple("kernel_size", kernel_size, 2)
+def _unfold_geometry(N, C, x_shape, kernel_size, stride, padding, dilation) -> ConvGeometry:
+    """The geometry of an unfold of N images of C channels (as a convolution: K = C)."""
+    kernel = int_tuple("kernel_size", kernel_size, 2)
     strides = int_tuple("stride", stride, 2)
     dilations = int_tuple("dilation", dilation, 2)
-    pads = _resolve_padding(padding, x_shape, (R, S), strides, dilations)
-    Hout, Wout = _output_sizes(x_shape, (R, S), strides, pads, dilations, ("height", "width"))
-    return (R, S, *strides, *dilations, pads[0][0], pads[1][0], Hout, Wout)
+    pads = resolve_padding(padding, x_shape, kernel, strides, dilations)
+    outs = output_sizes(x_shape, kernel, strides, pads, dilations, ("height", "width"))
+    return ConvGeometry(N, C, C, 1, tuple(x_shape), kernel, strides, dilations, pads,
+                        tuple(outs))
 
 
 def im2col(x, kernel_size, dilation=1, padding=0, stride=1):
@@ -375,15 +367,15 @@ def im2col(x, kernel_size, dilation=1, padding=0, stride=1):
     x4 = x if batched else x[None]
     if any(n < 1 for n in x4.shape[1:]):
         raise ValueError(f"x must have at least one channel and one pixel; got shape {x.shape}")
-    kg = _unfold_geometry(x4.shape[2:], kernel_size, stride, padding, dilation)
     N, C = x4.shape[:2]
+    kg = _unfold_geometry(N, C, x4.shape[2:], kernel_size, stride, padding, dilation)
     dtype = compute_dtype(x)
-    shape = (N, C * kg[0] * kg[1], kg[8] * kg[9])
+    shape = (N, C * kg.R * kg.S, kg.Hout * kg.Wout)
     check_budget("im2col", ("the column matrix", array_bytes("the column matrix", shape,
                                                             dtype.itemsize), shape),
                  ("a contiguous copy of x", copy_bytes(x4, dtype)))
     cols = np.empty(shape, dtype=dtype)
-    _im2col.im2col(_contiguous("x", x4, dtype), cols, kg, get_num_threads())
+    _im2col.im2col(contiguous("x", x4, dtype), cols, kg, get_num_threads())
     return cols if batched else cols[0]
 
 
@@ -428,11 +420,11 @@ def col2im(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
     batched = cols.ndim == 3
     c3 = cols if batched else cols[None]
     H, W = int_tuple("output_size", output_size, 2)
-    kg = _unfold_geometry((H, W), kernel_size, stride, padding, dilation)
-    RS, L = kg[0] * kg[1], kg[8] * kg[9]
+    kg = _unfold_geometry(c3.shape[0], 1, (H, W), kernel_size, stride, padding, dilation)
+    RS, L = kg.R * kg.S, kg.Hout * kg.Wout
     if c3.shape[1] % RS or c3.shape[1] == 0 or c3.shape[2] != L:
         raise ValueError(
-            f"cols has shape {cols.shape}; a {kg[0]}x{kg[1]} kernel over {H}x{W} gives "
+            f"cols has shape {cols.shape}; a {kg.R}x{kg.S} kernel over {H}x{W} gives "
             f"{L} windows, so cols must be (N, C*{RS}, {L}) with C >= 1"
         )
     N, C = c3.shape[0], c3.shape[1] // RS
@@ -442,7 +434,7 @@ def col2im(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
                             (N, C, H, W)),
                  ("a contiguous copy of cols", copy_bytes(c3, dtype)))
     x = np.empty((N, C, H, W), dtype=dtype)
-    _im2col.col2im(_contiguous("cols", c3, dtype), x, kg, get_num_threads())
+    _im2col.col2im(contiguous("cols", c3, dtype), x, kg, get_num_threads())
     return x if batched else x[0]
 
 

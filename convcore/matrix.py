@@ -118,12 +118,11 @@ def conv_matrix(input_shape, weight, stride=1, padding=0, dilation=1, groups=1, 
         ("the dense matrix", math.prod(shape) * dtype.itemsize if format == "dense" else 0),
         ("a contiguous copy of weight", copy_bytes(w4, dtype)))
     wc = _contiguous("weight", w4, dtype)
-    geom = g.bridge()
     indptr = np.empty(rows + 1, dtype=np.int64)
-    nnz = _matrix.conv_matrix_indptr(wc, (c, h, w), geom, indptr)
+    nnz = _matrix.conv_matrix_indptr(wc, g, indptr)
     data = np.empty(max(nnz, 1), dtype=dtype)
     indices = np.empty(max(nnz, 1), dtype=np.int64)
-    _matrix.conv_matrix_fill(wc, (c, h, w), geom, indptr, indices, data, get_num_threads())
+    _matrix.conv_matrix_fill(wc, g, indptr, indices, data, get_num_threads())
     m = scipy.sparse.csr_array((data[:nnz], indices[:nnz], indptr), shape=shape)
     return m.toarray() if format == "dense" else m
 

@@ -156,15 +156,12 @@ def run(g, u: np.ndarray, tile: int, xc, bc, y4, n_threads: int) -> None:
     """y4 = winograd(xc) + bc for a validated geometry ``g`` (convcore._geometry.ConvGeometry) and
     transformed weights ``u`` of y4's dtype; BLAS limited to one thread meanwhile."""
     dtype = y4.dtype
-    geom = g.bridge()
-    wshape = (g.K, g.R, g.S)
-    items, per_thread = _winograd.winograd_plan((g.N, g.C, g.H, g.W), wshape, geom, tile,
-                                                dtype.itemsize)
+    items, per_thread = _winograd.winograd_plan(g, tile, dtype.itemsize)
     workers = max(1, min(n_threads, items))
     check_memory(workers * per_thread * dtype.itemsize, "the winograd workspace")
     workspace = np.empty(max(workers * per_thread, 1), dtype=dtype)
     with single_threaded_blas():
-        _winograd.conv2d_winograd(xc, u, bc, y4, workspace, wshape, geom, tile, workers)
+        _winograd.conv2d_winograd(xc, u, bc, y4, workspace, g, tile, workers)
 
 
 def check_geometry(g, nd: int) -> None:

@@ -73,8 +73,9 @@ def test_parameter_validation():
 from convcore import _conv as _conv_ext  # noqa: E402
 from convcore import _winograd as _winograd_ext  # noqa: E402
 from convcore import analysis  # noqa: E402
+from convcore._auto import choose_algorithm  # noqa: E402
+from convcore._geometry import prepare_conv as _prepare  # noqa: E402
 from convcore.analysis import ALGORITHM_NAMES, algorithm_costs, predicted_seconds  # noqa: E402
-from convcore.functional import _prepare, choose_algorithm  # noqa: E402
 
 
 def test_algorithm_costs_counts():

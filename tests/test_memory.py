@@ -9,6 +9,7 @@ import pytest
 
 import convcore
 from convcore import _conv
+from convcore._geometry import prepare_conv
 
 MiB = 1 << 20
 
@@ -27,9 +28,9 @@ LAYERS = [
 
 
 def _geometry(C, H, K, R, stride, padding, N):
-    out = (H + 2 * padding - R) // stride + 1
-    geom = (1, stride, stride, 1, 1, padding, padding, out, out)
-    return (N, C, H, H), (K, C, R, R), geom
+    x = np.broadcast_to(np.float32(0), (N, C, H, H))  # shapes only: views, no memory
+    w = np.broadcast_to(np.float32(0), (K, C, R, R))
+    return prepare_conv(2, x, w, None, stride, padding, 1, 1)[0]
 
 
 @pytest.mark.parametrize("layer", LAYERS, ids=lambda v: "C{}_H{}_K{}_R{}_s{}".format(*v[:5]))
@@ -37,13 +38,12 @@ def test_gemm_workspace_bounded_and_batch_independent(layer):
     C, H, K, R, stride, padding = layer
     sizes, items = {}, {}
     for N in (1, 64):
-        xshape, wshape, geom = _geometry(*layer, N)
-        items[N], per_thread = _conv.gemm_plan(xshape, wshape, geom)
+        items[N], per_thread = _conv.gemm_plan(_geometry(*layer, N))
         sizes[N] = per_thread * 4  # float32 bytes per thread
     assert sizes[1] == sizes[64] > 0
     assert sizes[1] <= 2 * MiB
     # never more than the full column matrix of one image
-    out = geom[-1]
+    out = _geometry(*layer, 1).Wout
     assert sizes[1] <= C * R * R * out * out * 4
     # the work grows with the batch, the workspace does not (one image may split its
     # output channels into blocks to give every thread work: at most 16 items then)
@@ -73,7 +73,7 @@ def test_conv2d_temporary_memory_independent_of_batch(rng, algorithm):
         extra[N] = _extra_bytes(lambda x=x: convcore.conv2d(x, w, padding=1,
                                                             algorithm=algorithm))
     if algorithm == "im2col":
-        _, per_thread = _conv.gemm_plan((1, 32, 40, 40), w.shape, (1, 1, 1, 1, 1, 1, 1, 40, 40))
+        _, per_thread = _conv.gemm_plan(_geometry(32, 40, 64, 3, 1, 1, 1))
         bound = per_thread * 4 * threads
     else:
         bound = 2 * w.nbytes  # the repacked weights

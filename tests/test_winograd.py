@@ -7,7 +7,7 @@ from reference import conv1d_ref, conv2d_ref
 
 import convcore
 from convcore import _winograd, winograd
-from convcore.functional import _prepare
+from convcore._geometry import prepare_conv as _prepare
 
 
 def rel_err(got, ref):
@@ -231,8 +231,7 @@ def test_workspace_is_tiles_of_the_batch():
     x = np.broadcast_to(np.float32(0), (32, 64, 56, 56))
     w = np.broadcast_to(np.float32(0), (64, 64, 3, 3))
     g = _prepare(2, x, w, None, 1, 1, 1, 1)[0]
-    items, per_thread = _winograd.winograd_plan((g.N, g.C, g.H, g.W), (g.K, g.R, g.S),
-                                                g.bridge(), 4, 4)
+    items, per_thread = _winograd.winograd_plan(g, 4, 4)
     whole = 36 * (g.C + g.K) * g.N * 14 * 14
     assert items > 1 and per_thread * 10 < whole
     assert per_thread * 4 <= 8 * 2**20      # the per-thread budget of csrc/winograd.c
