@@ -30,7 +30,7 @@ def cap_peers_from_environment() -> None:
     for name, value in _PEER_CAPS.get(level, {}).items():
         os.environ.setdefault(name, value)
 # The extension modules whose kernels have per-ISA builds.
-_MODULES = ("convcore._conv", "convcore._pool", "convcore._peak")
+_MODULES = ("convcore._conv", "convcore._pool", "convcore._peak", "convcore._winograd")
 
 
 cap_peers_from_environment()

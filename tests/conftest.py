@@ -105,9 +105,10 @@ def _available_isas():
 @pytest.fixture(params=_available_isas())
 def isa(request):
     """Run the test at each SIMD level this CPU supports (from the portable kernels up to
-    the best); restore the best level after."""
+    the best); restore the level in use before (CONVCORE_ISA's, when set) after."""
     import convcore
 
+    before = convcore.get_isa()
     convcore.set_isa(request.param)
     yield request.param
-    convcore.set_isa(None)
+    convcore.set_isa(before)

@@ -119,7 +119,8 @@ def test_result_independent_of_thread_count(rng, xshape, wshape, kw, dtype, algo
 @pytest.fixture(params=SIMD_LEVELS)
 def simd_level(request):
     """Force the direct kernels to at most this level; restore the detected one after."""
-    request.addfinalizer(lambda: _conv.force_simd(_conv.simd_detected()))
+    before = _conv.simd_level()
+    request.addfinalizer(lambda: _conv.force_simd(before))
     _conv.force_simd(request.param)
     order = SIMD_LEVELS.index
     expected = min(request.param, _conv.simd_detected(), key=order)
