@@ -43,7 +43,6 @@ cdef extern from "convcore.h" nogil:
                                 const double *x, const double *wpack, Py_ssize_t *rows_ws,
                                 const double *bias, double *y, Py_ssize_t item_lo,
                                 Py_ssize_t item_hi, int n_threads)
-    void cc_conv_direct_tile(int real_bytes, int *channels, int *columns)
 
     ctypedef enum cc_simd_level:
         CC_SIMD_GENERIC

@@ -5,8 +5,6 @@
 The Python layer (convcore.functional) has validated every argument and allocated
 ``y``; these functions only unpack pointers and call C.
 """
-import threading
-
 import numpy as np
 
 from cpython.exc cimport PyErr_CheckSignals
@@ -27,7 +25,6 @@ from convcore._cconvcore cimport (
     cc_conv_direct_plan_make,
     cc_conv_direct_run_f32,
     cc_conv_direct_run_f64,
-    cc_conv_direct_tile,
     cc_conv_geometry,
     cc_dgemm_fn,
     cc_gemm_channel_block,
@@ -51,12 +48,6 @@ include "_chunks.pxi"
 
 
 
-# Floating-point operations per chunk of direct-kernel work items: between chunks the
-# calling thread takes the GIL to answer signals (Ctrl-C).  About 10-50 ms of work on
-# the SIMD kernels, under 0.2 s on the portable ones.
-DEF CHUNK_FLOPS = 1e9
-
-
 def conv_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                 const floating[::1] bias, floating[:, :, :, ::1] y, object geom,
                 int n_threads):
@@ -64,9 +55,9 @@ def conv_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
 
     ``geom`` is the ConvGeometry of the call; x, w and y are the arrays viewed as
     (N, C, -1, last) etc. (any number of spatial dimensions, flattened but the last).
-    The only allocations are the weights packed for the register tile and the table of
-    input rows.  Work items run in chunks; between chunks the main thread checks for
-    signals, so Ctrl-C interrupts a long call.
+    The only allocations are the weights packed for the register tile and each thread's
+    list of input rows.  Work items run in chunks (_chunks.pxi), so Ctrl-C interrupts a
+    long call.
     """
     cdef cc_conv_geometry g = conv_geometry(geom)
     cdef cc_conv_direct_plan plan
@@ -81,27 +72,26 @@ def conv_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
         wpack = np.empty(max(plan.pack_size, 1), dtype=np.float32)
     else:
         wpack = np.empty(max(plan.pack_size, 1), dtype=np.float64)
-    cdef Py_ssize_t lo = 0, hi, step = plan.items
-    if threading.current_thread() is threading.main_thread():
-        step = max(1, <Py_ssize_t>(CHUNK_FLOPS * max(n_threads, 1) /
-                                   max(plan.flops_per_item, 1.0)))
+    # a multiply-add of the direct kernel costs about what one of a GEMM does
+    cdef Py_ssize_t lo = 0, hi
+    cdef Py_ssize_t step = chunk_items(plan.items, plan.flops_per_item / 2 * NS_PER_GEMM_MAC,
+                                       n_threads)
     with nogil:
         if floating is float:
             cc_conv_direct_pack_f32(&g, &plan, &w[0, 0, 0, 0], &wpack[0])
         else:
             cc_conv_direct_pack_f64(&g, &plan, &w[0, 0, 0, 0], &wpack[0])
-        while lo < plan.items:
-            hi = min(lo + step, plan.items)
+    while lo < plan.items:
+        hi = min(lo + step, plan.items)
+        with nogil:
             if floating is float:
                 cc_conv_direct_run_f32(&g, &plan, &x[0, 0, 0, 0], &wpack[0], &rows[0], b,
                                        &y[0, 0, 0, 0], lo, hi, n_threads)
             else:
                 cc_conv_direct_run_f64(&g, &plan, &x[0, 0, 0, 0], &wpack[0], &rows[0], b,
                                        &y[0, 0, 0, 0], lo, hi, n_threads)
-            lo = hi
-            if lo < plan.items:
-                with gil:
-                    PyErr_CheckSignals()
+        PyErr_CheckSignals()
+        lo = hi
 
 
 _TILE_ROLES = ("big", "big_narrow", "mid", "one", "one_narrow", "channels")
@@ -118,13 +108,6 @@ def direct_plan(object geom, dtype):
     return {"tile": _TILE_ROLES[plan.tile], "kb": plan.kb, "nv": plan.nv,
             "lanes": plan.lanes, "pix": plan.pix, "items": plan.items}
 
-
-def direct_tile(dtype):
-    """(output channels, output columns) of the direct kernel's largest register tile at
-    the active SIMD level, for ``dtype`` (float32 or float64)."""
-    cdef int channels, columns
-    cc_conv_direct_tile(np.dtype(dtype).itemsize, &channels, &columns)
-    return channels, columns
 
 
 def set_blas_local_threads(size_t address):

@@ -97,10 +97,6 @@ void cc_conv_direct_run_f64(const cc_conv_geometry *g, const cc_conv_direct_plan
                             const double *bias, double *y, ptrdiff_t item_lo,
                             ptrdiff_t item_hi, int n_threads);
 
-/* Register tile (output channels x output columns) of the direct kernel's largest tile at
- * the active SIMD level, for the cost model. */
-void cc_conv_direct_tile(int real_bytes, int *channels, int *columns);
-
 /* The 2-D direct convolution in one call: y = conv(x, w) + bias (bias may be NULL).  No workspace besides
  * wpack, which receives the weights repacked for the register tiles and must hold
  * cc_conv2d_direct_pack_size_*(g) elements (about the size of w). */

@@ -356,7 +356,7 @@ case("conv_matrix", MemoryError, ("dense conv matrix", "PB", "limit"), padding=_
 case("im2col", MemoryError, ("column matrix", "GB", "2**63"), padding=_P)
 
 
-PLANNING_QUERIES = {"direct_plan", "direct_tile", "gemm_plan", "simd_level", "simd_detected"}
+PLANNING_QUERIES = {"direct_plan", "gemm_plan", "simd_level", "simd_detected"}
 
 
 @pytest.fixture

@@ -124,13 +124,6 @@ static void band_rows(const cc_conv_geometry *g, ptrdiff_t o_lo, ptrdiff_t o_hi,
 #undef REAL
 #undef SFX
 
-void cc_conv_direct_tile(int real_bytes, int *channels, int *columns)
-{
-    const cc_direct_isa *isa = active_isa();
-    *channels = isa->tiles[CC_TILE_BIG].kb;
-    *columns = isa->tiles[CC_TILE_BIG].nv * isa->vector_bytes / real_bytes;
-}
-
 cc_conv_geometry cc_conv_geometry_from_2d(const cc_conv2d_geometry *g2)
 {
     cc_conv_geometry g;
