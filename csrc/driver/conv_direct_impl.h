@@ -13,12 +13,16 @@ void FN(cc_conv_direct_pack)(const cc_conv_geometry *g, const cc_conv_direct_pla
     const ptrdiff_t taps = p->pack_size / (g->groups * p->nkb * KB); /* Cg * U * S */
     for (ptrdiff_t grp = 0; grp < g->groups; grp++)
         for (ptrdiff_t b = 0; b < p->nkb; b++) {
+            /* in stretches of taps, so that the KB rows read and the stretch written
+             * stay in L1 */
             REAL *dst = wpack + (grp * p->nkb + b) * taps * KB;
-            for (ptrdiff_t kk = 0; kk < KB; kk++) {
-                const ptrdiff_t k = b * KB + kk;
-                const REAL *src = w + (grp * Kg + k) * taps;
-                for (ptrdiff_t t = 0; t < taps; t++)
-                    dst[t * KB + kk] = k < Kg ? src[t] : (REAL)0;
+            const ptrdiff_t kb = Kg - b * KB < KB ? Kg - b * KB : KB;
+            const REAL *src = w + (grp * Kg + b * KB) * taps;
+            for (ptrdiff_t t0 = 0; t0 < taps; t0 += 16) {
+                const ptrdiff_t t1 = taps - t0 < 16 ? taps : t0 + 16;
+                for (ptrdiff_t kk = 0; kk < KB; kk++)
+                    for (ptrdiff_t t = t0; t < t1; t++)
+                        dst[t * KB + kk] = kk < kb ? src[kk * taps + t] : (REAL)0;
             }
         }
 }
@@ -71,6 +75,77 @@ static void FN(pad_band)(ROW_ARGS *a, const ptrdiff_t *rows, ptrdiff_t n, int pi
     *padded_rows = map;
 }
 
+/* The band as one virtual row, for tiles along output channels on 2-D and 3-D layers.
+ * Its input rows (all channels of the group) are copied, zero-padded, into slots of Wp
+ * elements: for each outer-outer tap, the rows split by phase (row index mod the row
+ * stride sh), each phase in order.  Output row o of the band then reads, at outer tap u,
+ * the slot rows[u] + o * Wp, and with Wp = Wv * sw its column j reads
+ * (o * Wv + j) * sw + rows[u] + s * dw: the band is one row of nb * Wv pixels, of which
+ * each row's last Wv - Wout are computed but never stored.  Wp is as small as the
+ * padding allows (a row's right padding reads the zeros that start the next slot), so
+ * short rows (7, 14, 28 pixels) fill whole tiles instead of ending in a partial one, and
+ * every tile is an interior one.  The sums are those of the per-row path.  Returns 0
+ * (nothing changed) without memory for the copy. */
+static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
+                         ptrdiff_t o_hi, int pix, REAL **padded, ptrdiff_t **vrows)
+{
+    const int nd = g->nd;
+    const ptrdiff_t H = g->in[nd - 2], R = g->kernel[nd - 2], Hout = g->out[nd - 2];
+    const ptrdiff_t sh = g->stride[nd - 2], dh = g->dilation[nd - 2];
+    const ptrdiff_t U = a->U, Uu = U / R, nb = o_hi - o_lo;
+    const ptrdiff_t sw = a->sw, pad_l = a->pad_w, W = a->W;
+    const ptrdiff_t last_col = (a->Wout - 1) * sw + (a->S - 1) * a->dw;
+    ptrdiff_t Wp = pad_l + W > last_col - pad_l + 1 ? pad_l + W : last_col - pad_l + 1;
+    Wp = Wp > a->Wout * sw ? (Wp + sw - 1) / sw * sw : a->Wout * sw; /* Wv >= Wout */
+    const ptrdiff_t Wv = Wp / sw, npx = (nb * Wv + pix - 1) / pix * pix;
+    const ptrdiff_t ng = nb - 1 + (R - 1) * dh / sh + 1; /* slots per phase */
+    const ptrdiff_t h_lo = (o_lo % Hout) * sh - g->pad[nd - 2];
+    ptrdiff_t *tab = malloc((size_t)(U + Uu) * sizeof *tab);
+    if (!tab)
+        return 0;
+    ptrdiff_t *planes = tab + U;
+    band_planes(g, o_lo, planes);
+    for (ptrdiff_t u = 0; u < U; u++) {
+        const ptrdiff_t i = (u % R) * dh; /* the tap's row, relative to o * sh */
+        tab[u] = (((u / R) * sh + i % sh) * ng + i / sh) * Wp;
+    }
+    const ptrdiff_t len = (npx - 1) * sw + (a->S - 1) * a->dw + 1;
+    ptrdiff_t cstride = Uu * sh * ng * Wp > tab[U - 1] + len ? Uu * sh * ng * Wp
+                                                             : tab[U - 1] + len;
+    cstride = (cstride + 15) / 16 * 16;
+    REAL *buf = malloc((size_t)(a->Cg * cstride) * sizeof *buf);
+    if (!buf) {
+        free(tab);
+        return 0;
+    }
+    for (ptrdiff_t c = 0; c < a->Cg; c++) {
+        REAL *dst = buf + c * cstride;
+        memset(dst, 0, (size_t)cstride * sizeof *dst);
+        for (ptrdiff_t ut = 0; ut < Uu; ut++) {
+            if (planes[ut] < 0)
+                continue;
+            const REAL *src = a->x + c * a->x_cstride + planes[ut];
+            for (ptrdiff_t ph = 0; ph < sh; ph++)
+                for (ptrdiff_t k = 0; k < ng; k++) {
+                    const ptrdiff_t h = h_lo + k * sh + ph;
+                    if (h >= 0 && h < H)
+                        memcpy(dst + ((ut * sh + ph) * ng + k) * Wp + pad_l, src + h * W,
+                               (size_t)W * sizeof *dst);
+                }
+        }
+    }
+    a->x_cstride = cstride;
+    a->W = len;
+    a->pad_w = 0;
+    a->Wy = a->Wout;
+    a->Wout = npx;
+    a->Wv = Wv;
+    a->ny = nb;
+    *padded = buf;
+    *vrows = tab;
+    return 1;
+}
+
 void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan *p,
                             const REAL *x, const REAL *wpack, ptrdiff_t *rows_ws,
                             const REAL *bias, REAL *y, ptrdiff_t item_lo, ptrdiff_t item_hi,
@@ -107,19 +182,25 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
         const ptrdiff_t n = ng / g->groups, grp = ng % g->groups;
         const ptrdiff_t kb_lo = p->nkb * kc / p->kchunks;
         const ptrdiff_t kb_hi = p->nkb * (kc + 1) / p->kchunks;
-        const ptrdiff_t o_lo = band * CC_BAND_ROWS;
-        const ptrdiff_t o_hi = o_lo + CC_BAND_ROWS < nrows ? o_lo + CC_BAND_ROWS : nrows;
+        const ptrdiff_t plane = band / plane_bands(g), pr = plane_rows(g);
+        const ptrdiff_t o_lo = plane * pr + band % plane_bands(g) * CC_BAND_ROWS;
+        const ptrdiff_t o_hi = o_lo + CC_BAND_ROWS < (plane + 1) * pr ? o_lo + CC_BAND_ROWS
+                                                                      : (plane + 1) * pr;
         ROW_ARGS a;
         a.x = x + (n * g->C + grp * Cg) * x_cstride;
         a.U = U; a.Cg = Cg; a.W = W; a.S = S;
         a.sw = g->stride[nd - 1]; a.dw = g->dilation[nd - 1]; a.pad_w = g->pad[nd - 1];
         a.Wout = Wout; a.x_cstride = x_cstride; a.y_kstride = y_kstride;
+        a.Wv = 0; a.Wy = Wout; a.ny = 1;
         ptrdiff_t *band_rows_ws = rows_ws + (ptrdiff_t)CC_OMP_THREAD_ID() * p->rows_size;
         band_rows(g, o_lo, o_hi, band_rows_ws);
         const ptrdiff_t *band_rows = band_rows_ws;
         REAL *padded = NULL;
         ptrdiff_t *padded_rows = NULL;
-        if (p->pix)
+        int flat = 0;
+        if (p->flat)
+            flat = FN(flat_band)(&a, g, o_lo, o_hi, p->pix, &padded, &padded_rows);
+        else if (p->pix)
             FN(pad_band)(&a, band_rows, (o_hi - o_lo) * U, p->pix, &padded, &padded_rows);
         if (padded) {
             a.x = padded;
@@ -131,6 +212,11 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
             a.wp = wpack + (grp * p->nkb + blk) * wblock;
             a.bias = bias ? bias + k : NULL;
             REAL *yk = y + (n * g->K + k) * y_kstride;
+            if (flat) {
+                a.rows = band_rows;
+                row(&a, yk + o_lo * Wout, kb);
+                continue;
+            }
             for (ptrdiff_t o = o_lo; o < o_hi; o++) {
                 a.rows = band_rows + (o - o_lo) * U;
                 row(&a, yk + o * Wout, kb);
