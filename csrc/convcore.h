@@ -84,9 +84,9 @@ typedef struct {
 void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
                               cc_conv_direct_plan *plan);
 void cc_conv_direct_pack_f32(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
-                             const float *w, float *wpack);
+                             const float *w, float *wpack, int n_threads);
 void cc_conv_direct_pack_f64(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
-                             const double *w, double *wpack);
+                             const double *w, double *wpack, int n_threads);
 /* rows_ws: max(n_threads, 1) * plan->rows_size elements of scratch, where each thread
  * lists the input rows its band of output rows reads. */
 void cc_conv_direct_run_f32(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,

@@ -5,26 +5,32 @@
 #define ROW_ARGS CC_CAT2(cc_direct_row, SFX)
 
 /* Weights (K, Cg, *kernel) -> blocks [group][block][c][taps][KB]: the KB weights one
- * reduction step broadcasts side by side; channels past Kg are zero (never stored). */
+ * reduction step broadcasts side by side; channels past Kg are zero (never stored).
+ * Written in stretches of 16 taps (the KB rows read and the stretch written stay in L1),
+ * the stretches shared out among the threads: a copy, the same for any thread count. */
 void FN(cc_conv_direct_pack)(const cc_conv_geometry *g, const cc_conv_direct_plan *p,
-                             const REAL *w, REAL *wpack)
+                             const REAL *w, REAL *wpack, int n_threads)
 {
     const ptrdiff_t Kg = g->K / g->groups, KB = p->kb;
     const ptrdiff_t taps = p->pack_size / (g->groups * p->nkb * KB); /* Cg * U * S */
-    for (ptrdiff_t grp = 0; grp < g->groups; grp++)
-        for (ptrdiff_t b = 0; b < p->nkb; b++) {
-            /* in stretches of taps, so that the KB rows read and the stretch written
-             * stay in L1 */
-            REAL *dst = wpack + (grp * p->nkb + b) * taps * KB;
-            const ptrdiff_t kb = Kg - b * KB < KB ? Kg - b * KB : KB;
-            const REAL *src = w + (grp * Kg + b * KB) * taps;
-            for (ptrdiff_t t0 = 0; t0 < taps; t0 += 16) {
-                const ptrdiff_t t1 = taps - t0 < 16 ? taps : t0 + 16;
-                for (ptrdiff_t kk = 0; kk < KB; kk++)
-                    for (ptrdiff_t t = t0; t < t1; t++)
-                        dst[t * KB + kk] = kk < kb ? src[kk * taps + t] : (REAL)0;
-            }
-        }
+    const ptrdiff_t nstretch = (taps + 15) / 16, total = g->groups * p->nkb * nstretch;
+    if (p->pack_size < (1 << 16))
+        n_threads = 1;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
+#else
+    (void)n_threads;
+#endif
+    for (ptrdiff_t i = 0; i < total; i++) {
+        const ptrdiff_t blk = i / nstretch, grp = blk / p->nkb, b = blk % p->nkb;
+        const ptrdiff_t t0 = i % nstretch * 16, t1 = taps - t0 < 16 ? taps : t0 + 16;
+        const ptrdiff_t kb = Kg - b * KB < KB ? Kg - b * KB : KB;
+        const REAL *src = w + (grp * Kg + b * KB) * taps;
+        REAL *dst = wpack + blk * taps * KB;
+        for (ptrdiff_t kk = 0; kk < KB; kk++)
+            for (ptrdiff_t t = t0; t < t1; t++)
+                dst[t * KB + kk] = kk < kb ? src[kk * taps + t] : (REAL)0;
+    }
 }
 
 /* Tiles along output channels compute PIX pixels at a time and read scalars: their
@@ -246,7 +252,7 @@ void FN(cc_conv2d_direct)(const cc_conv2d_geometry *g2, const REAL *x, const REA
     ptrdiff_t *rows = malloc((size_t)(nt * p.rows_size) * sizeof *rows);
     if (!rows)
         return;
-    FN(cc_conv_direct_pack)(&g, &p, w, wpack);
+    FN(cc_conv_direct_pack)(&g, &p, w, wpack, n_threads);
     FN(cc_conv_direct_run)(&g, &p, x, wpack, rows, bias, y, 0, p.items, n_threads);
     free(rows);
 }
