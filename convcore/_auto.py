@@ -56,6 +56,15 @@ CHANNEL_TILE_SLOWDOWN = {"avx2": 1.75, "generic": 1.75}
 COPY_CYCLES_PER_VECTOR = 7.0
 
 
+def _virtual_pitch(g: ConvGeometry) -> int:
+    """Pixels per row of a band run as one virtual row by the channel tiles (the
+    driver's flat_band): the padded input row's pitch over the column stride."""
+    sw, pad_l, w = g.stride[-1], g.pad[-1][0], g.in_sizes[-1]
+    last = (g.out[-1] - 1) * sw + (g.kernel[-1] - 1) * g.dilation[-1]
+    wp = max(pad_l + w, last - pad_l + 1, g.out[-1] * sw)
+    return math.ceil(wp / sw)
+
+
 def _direct_cycles(g: ConvGeometry, plan: dict) -> float:
     kb, nv, lanes, pix = plan["kb"], plan["nv"], plan["lanes"], plan["pix"]
     kg = g.K // g.groups
@@ -65,6 +74,11 @@ def _direct_cycles(g: ConvGeometry, plan: dict) -> float:
     if pix:  # vectorised along output channels: broadcasts of inputs, vectors of weights
         step = max(pix * nv / FMA_PER_CYCLE, (nv + pix) / LOADS_PER_CYCLE, FMA_LATENCY)
         tiles = math.ceil(g.Wout / pix)
+        if len(g.out) >= 2:  # a band of up to 4 rows runs as one row of pitch wv
+            wv = _virtual_pitch(g)
+            band = min(4, g.out[-2])
+            rows = rows // g.out[-2] * math.ceil(g.out[-2] / band)
+            tiles = math.ceil(band * wv / pix)
         store = kb * pix / STORES_PER_CYCLE  # the transposed store of each tile
         # each input row (c, u) costs about one step more: its address, its loop
         steps += (g.C // g.groups) * math.prod(g.kernel[:-1])
