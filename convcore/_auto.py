@@ -57,12 +57,20 @@ COPY_CYCLES_PER_VECTOR = 7.0
 
 
 def _virtual_pitch(g: ConvGeometry) -> int:
-    """Pixels per row of a band run as one virtual row by the channel tiles (the
+    """Pixels per row of a band run as one virtual row by the direct kernel (the
     driver's flat_band): the padded input row's pitch over the column stride."""
     sw, pad_l, w = g.stride[-1], g.pad[-1][0], g.in_sizes[-1]
     last = (g.out[-1] - 1) * sw + (g.kernel[-1] - 1) * g.dilation[-1]
     wp = max(pad_l + w, last - pad_l + 1, g.out[-1] * sw)
     return math.ceil(wp / sw)
+
+
+def _virtual_rows(g: ConvGeometry, plan: dict, rows: int, unit: int) -> tuple[int, int]:
+    """Rows the tiles sweep and tiles of ``unit`` outputs per row: a band of
+    ``plan['band']`` output rows runs as one virtual row of pitch _virtual_pitch."""
+    band = min(plan["band"], g.out[-2])
+    bands = rows // g.out[-2] * math.ceil(g.out[-2] / band)
+    return bands, math.ceil(band * _virtual_pitch(g) / unit)
 
 
 def _direct_cycles(g: ConvGeometry, plan: dict) -> float:
@@ -73,12 +81,7 @@ def _direct_cycles(g: ConvGeometry, plan: dict) -> float:
     steps = (g.C // g.groups) * math.prod(g.kernel)
     if pix:  # vectorised along output channels: broadcasts of inputs, vectors of weights
         step = max(pix * nv / FMA_PER_CYCLE, (nv + pix) / LOADS_PER_CYCLE, FMA_LATENCY)
-        tiles = math.ceil(g.Wout / pix)
-        if len(g.out) >= 2:  # a band of up to 4 rows runs as one row of pitch wv
-            wv = _virtual_pitch(g)
-            band = min(4, g.out[-2])
-            rows = rows // g.out[-2] * math.ceil(g.out[-2] / band)
-            tiles = math.ceil(band * wv / pix)
+        rows, tiles = _virtual_rows(g, plan, rows, pix)
         store = kb * pix / STORES_PER_CYCLE  # the transposed store of each tile
         # each input row (c, u) costs about one step more: its address, its loop
         steps += (g.C // g.groups) * math.prod(g.kernel[:-1])
@@ -90,7 +93,7 @@ def _direct_cycles(g: ConvGeometry, plan: dict) -> float:
     shuffles = nv if sw == 2 else 0
     step = max(kb * nv / FMA_PER_CYCLE, (nv * loads_per_vector + kb) / LOADS_PER_CYCLE,
                shuffles / SHUFFLES_PER_CYCLE, FMA_LATENCY)
-    tiles = math.ceil(g.Wout / (nv * lanes))
+    rows, tiles = _virtual_rows(g, plan, rows, nv * lanes)
     return rows * blocks * tiles * steps * step / DIRECT_OVERHEAD
 
 

@@ -27,6 +27,7 @@ cdef extern from "convcore.h" nogil:
         Py_ssize_t items
         Py_ssize_t pack_size
         Py_ssize_t rows_size
+        Py_ssize_t band
         double flops_per_item
 
     void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,

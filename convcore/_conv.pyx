@@ -106,7 +106,7 @@ def direct_plan(object geom, dtype):
     cdef cc_conv_direct_plan plan
     cc_conv_direct_plan_make(&g, np.dtype(dtype).itemsize, &plan)
     return {"tile": _TILE_ROLES[plan.tile], "kb": plan.kb, "nv": plan.nv,
-            "lanes": plan.lanes, "pix": plan.pix, "items": plan.items}
+            "lanes": plan.lanes, "pix": plan.pix, "items": plan.items, "band": plan.band}
 
 
 

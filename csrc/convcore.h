@@ -74,7 +74,8 @@ typedef struct {
     ptrdiff_t nkb;          /* channel blocks per group */
     ptrdiff_t kchunks;      /* channel blocks split into this many items */
     ptrdiff_t nbands;       /* bands of output rows per image (within one plane) */
-    int flat;               /* CV tiles: each band runs as one virtual row (internal) */
+    ptrdiff_t band;         /* output rows per band */
+    int flat;               /* each band runs as one virtual row (internal) */
     ptrdiff_t items;        /* N * groups * nbands * kchunks */
     ptrdiff_t pack_size;    /* elements of wpack */
     ptrdiff_t rows_size;    /* elements of a thread's row table (a band x outer taps) */

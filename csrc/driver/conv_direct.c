@@ -28,8 +28,13 @@ static const cc_direct_isa *active_isa(void)
     return (const cc_direct_isa *)cc_isa_pick(ISAS, sizeof ISAS / sizeof ISAS[0]);
 }
 
-/* Output rows per work item. */
+/* Output rows per work item: a band's input rows (all channels of the group) stay in L2
+ * while every block of output channels sweeps over them.  Layers with many channels take
+ * 4 rows; few channels per group (depthwise, image filters) take taller bands, up to 32
+ * rows in about 32 KiB of input rows, so that an item's work outweighs its set-up. */
 #define CC_BAND_ROWS 4
+#define CC_BAND_ROWS_MAX 32
+#define CC_BAND_BYTES 32768
 /* Below this many items (image, group, band), output-channel blocks are split too so
  * that threads have work; a property of the shape, never of the thread count. */
 #define CC_MIN_ITEMS 16
@@ -49,9 +54,18 @@ static ptrdiff_t plane_rows(const cc_conv_geometry *g)
     return g->nd >= 2 ? g->out[g->nd - 2] : 1;
 }
 
-static ptrdiff_t plane_bands(const cc_conv_geometry *g)
+static ptrdiff_t plane_bands(const cc_conv_geometry *g, ptrdiff_t band)
 {
-    return (plane_rows(g) + CC_BAND_ROWS - 1) / CC_BAND_ROWS;
+    return (plane_rows(g) + band - 1) / band;
+}
+
+static ptrdiff_t band_size(const cc_conv_geometry *g, int real_bytes)
+{
+    const int nd = g->nd;
+    const ptrdiff_t row_bytes = (g->C / g->groups) * g->in[nd - 1] * real_bytes *
+                                (nd >= 2 ? g->stride[nd - 2] : 1);
+    const ptrdiff_t b = row_bytes > 0 ? CC_BAND_BYTES / row_bytes : CC_BAND_ROWS_MAX;
+    return b < CC_BAND_ROWS ? CC_BAND_ROWS : b > CC_BAND_ROWS_MAX ? CC_BAND_ROWS_MAX : b;
 }
 
 void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
@@ -61,7 +75,10 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
     const ptrdiff_t Kg = g->K / g->groups, Cg = g->C / g->groups;
     const ptrdiff_t Wout = g->out[g->nd - 1], S = g->kernel[g->nd - 1];
     const int lanes = isa->vector_bytes / real_bytes;
-    const int narrow = Wout <= lanes;
+    /* 2-D and 3-D bands run as one virtual row (flat_band): narrow only if that is */
+    const ptrdiff_t band = band_size(g, real_bytes);
+    const ptrdiff_t Hout = g->nd >= 2 ? g->out[g->nd - 2] : 1;
+    const int narrow = (g->nd >= 2 ? (band < Hout ? band : Hout) : 1) * Wout <= lanes;
     const int kb_cv = isa->tiles[CC_TILE_CV].nv * lanes;
     const ptrdiff_t taps = Cg * outer_rows(g, g->kernel) * S; /* reduction per output */
     int tile;
@@ -84,15 +101,16 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
     p->lanes = lanes;
     p->nkb = (Kg + p->kb - 1) / p->kb;
     const ptrdiff_t rows = outer_rows(g, g->out), U = outer_rows(g, g->kernel);
-    p->nbands = rows / plane_rows(g) * plane_bands(g);
-    p->flat = p->pix > 0 && g->nd >= 2;
+    p->band = band;
+    p->nbands = rows / plane_rows(g) * plane_bands(g, band);
+    p->flat = g->nd >= 2;
     const ptrdiff_t outer = g->N * g->groups * p->nbands;
     ptrdiff_t kchunks = outer > 0 && outer < CC_MIN_ITEMS ? (CC_MIN_ITEMS + outer - 1) / outer
                                                           : 1;
     p->kchunks = kchunks < p->nkb ? kchunks : p->nkb > 0 ? p->nkb : 1;
     p->items = outer * p->kchunks;
     p->pack_size = g->groups * p->nkb * p->kb * Cg * U * S;
-    p->rows_size = CC_BAND_ROWS * U;
+    p->rows_size = band * U;
     const double macs = (double)g->N * (double)g->K * (double)rows * (double)Wout *
                         (double)Cg * (double)U * (double)S;
     p->flops_per_item = p->items ? 2.0 * macs / (double)p->items : 0.0;

@@ -81,7 +81,7 @@ static void FN(pad_band)(ROW_ARGS *a, const ptrdiff_t *rows, ptrdiff_t n, int pi
     *padded_rows = map;
 }
 
-/* The band as one virtual row, for tiles along output channels on 2-D and 3-D layers.
+/* The band as one virtual row, on 2-D and 3-D layers.
  * Its input rows (all channels of the group) are copied, zero-padded, into slots of Wp
  * elements: for each outer-outer tap, the rows split by phase (row index mod the row
  * stride sh), each phase in order.  Output row o of the band then reads, at outer tap u,
@@ -90,10 +90,13 @@ static void FN(pad_band)(ROW_ARGS *a, const ptrdiff_t *rows, ptrdiff_t n, int pi
  * each row's last Wv - Wout are computed but never stored.  Wp is as small as the
  * padding allows (a row's right padding reads the zeros that start the next slot), so
  * short rows (7, 14, 28 pixels) fill whole tiles instead of ending in a partial one, and
- * every tile is an interior one.  The sums are those of the per-row path.  Returns 0
- * (nothing changed) without memory for the copy. */
+ * every tile is an interior one.  The sums are those of the per-row path.  Tiles along
+ * output columns store the virtual row of ychannels channels into *ytmp, which the driver
+ * copies out row by row; tiles along output channels store it themselves (store_virtual).
+ * Returns 0 (nothing changed) without memory for the copies. */
 static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
-                         ptrdiff_t o_hi, int pix, REAL **padded, ptrdiff_t **vrows)
+                         ptrdiff_t o_hi, int unit, ptrdiff_t ychannels, REAL **padded,
+                         ptrdiff_t **vrows, REAL **ytmp)
 {
     const int nd = g->nd;
     const ptrdiff_t H = g->in[nd - 2], R = g->kernel[nd - 2], Hout = g->out[nd - 2];
@@ -103,7 +106,7 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
     const ptrdiff_t last_col = (a->Wout - 1) * sw + (a->S - 1) * a->dw;
     ptrdiff_t Wp = pad_l + W > last_col - pad_l + 1 ? pad_l + W : last_col - pad_l + 1;
     Wp = Wp > a->Wout * sw ? (Wp + sw - 1) / sw * sw : a->Wout * sw; /* Wv >= Wout */
-    const ptrdiff_t Wv = Wp / sw, npx = (nb * Wv + pix - 1) / pix * pix;
+    const ptrdiff_t Wv = Wp / sw, npx = (nb * Wv + unit - 1) / unit * unit;
     const ptrdiff_t ng = nb - 1 + (R - 1) * dh / sh + 1; /* slots per phase */
     const ptrdiff_t h_lo = (o_lo % Hout) * sh - g->pad[nd - 2];
     ptrdiff_t *tab = malloc((size_t)(U + Uu) * sizeof *tab);
@@ -115,30 +118,33 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
         const ptrdiff_t i = (u % R) * dh; /* the tap's row, relative to o * sh */
         tab[u] = (((u / R) * sh + i % sh) * ng + i / sh) * Wp;
     }
-    const ptrdiff_t len = (npx - 1) * sw + (a->S - 1) * a->dw + 1;
+    const ptrdiff_t len = npx * sw + (a->S - 1) * a->dw + 1;
     ptrdiff_t cstride = Uu * sh * ng * Wp > tab[U - 1] + len ? Uu * sh * ng * Wp
                                                              : tab[U - 1] + len;
     cstride = (cstride + 15) / 16 * 16;
     REAL *buf = malloc((size_t)(a->Cg * cstride) * sizeof *buf);
-    if (!buf) {
+    REAL *yv = ychannels ? malloc((size_t)(ychannels * npx) * sizeof *yv) : NULL;
+    if (!buf || (ychannels && !yv)) {
         free(tab);
+        free(buf);
+        free(yv);
         return 0;
     }
+    const ptrdiff_t slots = Uu * sh * ng;
     for (ptrdiff_t c = 0; c < a->Cg; c++) {
         REAL *dst = buf + c * cstride;
-        memset(dst, 0, (size_t)cstride * sizeof *dst);
-        for (ptrdiff_t ut = 0; ut < Uu; ut++) {
-            if (planes[ut] < 0)
+        for (ptrdiff_t i = 0; i < slots; i++, dst += Wp) {
+            const ptrdiff_t ut = i / (sh * ng), ph = i / ng % sh, h = h_lo + i % ng * sh + ph;
+            if (planes[ut] < 0 || h < 0 || h >= H) {
+                memset(dst, 0, (size_t)Wp * sizeof *dst);
                 continue;
-            const REAL *src = a->x + c * a->x_cstride + planes[ut];
-            for (ptrdiff_t ph = 0; ph < sh; ph++)
-                for (ptrdiff_t k = 0; k < ng; k++) {
-                    const ptrdiff_t h = h_lo + k * sh + ph;
-                    if (h >= 0 && h < H)
-                        memcpy(dst + ((ut * sh + ph) * ng + k) * Wp + pad_l, src + h * W,
-                               (size_t)W * sizeof *dst);
-                }
+            }
+            memset(dst, 0, (size_t)pad_l * sizeof *dst);
+            memcpy(dst + pad_l, a->x + c * a->x_cstride + planes[ut] + h * W,
+                   (size_t)W * sizeof *dst);
+            memset(dst + pad_l + W, 0, (size_t)(Wp - pad_l - W) * sizeof *dst);
         }
+        memset(dst, 0, (size_t)(cstride - slots * Wp) * sizeof *dst);
     }
     a->x_cstride = cstride;
     a->W = len;
@@ -149,6 +155,7 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
     a->ny = nb;
     *padded = buf;
     *vrows = tab;
+    *ytmp = yv;
     return 1;
 }
 
@@ -188,10 +195,10 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
         const ptrdiff_t n = ng / g->groups, grp = ng % g->groups;
         const ptrdiff_t kb_lo = p->nkb * kc / p->kchunks;
         const ptrdiff_t kb_hi = p->nkb * (kc + 1) / p->kchunks;
-        const ptrdiff_t plane = band / plane_bands(g), pr = plane_rows(g);
-        const ptrdiff_t o_lo = plane * pr + band % plane_bands(g) * CC_BAND_ROWS;
-        const ptrdiff_t o_hi = o_lo + CC_BAND_ROWS < (plane + 1) * pr ? o_lo + CC_BAND_ROWS
-                                                                      : (plane + 1) * pr;
+        const ptrdiff_t nb = plane_bands(g, p->band), plane = band / nb, pr = plane_rows(g);
+        const ptrdiff_t o_lo = plane * pr + band % nb * p->band;
+        const ptrdiff_t o_hi = o_lo + p->band < (plane + 1) * pr ? o_lo + p->band
+                                                                 : (plane + 1) * pr;
         ROW_ARGS a;
         a.x = x + (n * g->C + grp * Cg) * x_cstride;
         a.U = U; a.Cg = Cg; a.W = W; a.S = S;
@@ -199,18 +206,21 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
         a.Wout = Wout; a.x_cstride = x_cstride; a.y_kstride = y_kstride;
         a.Wv = 0; a.Wy = Wout; a.ny = 1;
         ptrdiff_t *band_rows_ws = rows_ws + (ptrdiff_t)CC_OMP_THREAD_ID() * p->rows_size;
-        band_rows(g, o_lo, o_hi, band_rows_ws);
-        const ptrdiff_t *band_rows = band_rows_ws;
+        const ptrdiff_t *rows_tab = band_rows_ws;
         REAL *padded = NULL;
         ptrdiff_t *padded_rows = NULL;
         int flat = 0;
+        REAL *ytmp = NULL; /* column tiles store the virtual row here, then copy it out */
         if (p->flat)
-            flat = FN(flat_band)(&a, g, o_lo, o_hi, p->pix, &padded, &padded_rows);
-        else if (p->pix)
-            FN(pad_band)(&a, band_rows, (o_hi - o_lo) * U, p->pix, &padded, &padded_rows);
+            flat = FN(flat_band)(&a, g, o_lo, o_hi, p->pix ? p->pix : p->nv * p->lanes,
+                                 p->pix ? 0 : KB, &padded, &padded_rows, &ytmp);
+        if (!flat)
+            band_rows(g, o_lo, o_hi, band_rows_ws);
+        if (!flat && p->pix)
+            FN(pad_band)(&a, rows_tab, (o_hi - o_lo) * U, p->pix, &padded, &padded_rows);
         if (padded) {
             a.x = padded;
-            band_rows = padded_rows;
+            rows_tab = padded_rows;
         }
         for (ptrdiff_t blk = kb_lo; blk < kb_hi; blk++) {
             const ptrdiff_t k = grp * Kg + blk * KB;
@@ -218,18 +228,29 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
             a.wp = wpack + (grp * p->nkb + blk) * wblock;
             a.bias = bias ? bias + k : NULL;
             REAL *yk = y + (n * g->K + k) * y_kstride;
-            if (flat) {
-                a.rows = band_rows;
+            if (flat && p->pix) {
+                a.rows = rows_tab;
                 row(&a, yk + o_lo * Wout, kb);
                 continue;
             }
+            if (flat) {
+                a.rows = rows_tab;
+                a.y_kstride = a.Wout;
+                row(&a, ytmp, kb);
+                for (int kk = 0; kk < kb; kk++)
+                    for (ptrdiff_t o = 0; o < a.ny; o++)
+                        memcpy(yk + kk * y_kstride + (o_lo + o) * Wout,
+                               ytmp + kk * a.Wout + o * a.Wv, (size_t)Wout * sizeof *ytmp);
+                continue;
+            }
             for (ptrdiff_t o = o_lo; o < o_hi; o++) {
-                a.rows = band_rows + (o - o_lo) * U;
+                a.rows = rows_tab + (o - o_lo) * U;
                 row(&a, yk + o * Wout, kb);
             }
         }
         free(padded);
         free(padded_rows);
+        free(ytmp);
     }
 }
 
