@@ -432,7 +432,18 @@ static void check_volumes(void)
               bad, bad < 0 ? 0.0 : (double)y[bad], bad < 0 ? 0.0 : ref[bad]);
         check(guard_intact_f32(y, ny) && guard_intact_f32(wpack, plan.pack_size),
               "direct 3-D f32 [%s, %s]: wrote past y or wpack", vc->name, simd);
+        /* the im2col + GEMM route on the same volume: N-d column tiles, 2 threads */
+        const ptrdiff_t items = cc_gemm_work_items(&g), workers = items < 2 ? items : 2;
+        const ptrdiff_t nws = workers * cc_gemm_workspace_per_thread(&g);
+        float *ws = nan_buffer_f32(nws), *yg = nan_buffer_f32(ny);
+        cc_conv2d_gemm_f32(&g, xf, wf, NULL, yg, ws, naive_sgemm, (int)workers);
+        bad = first_mismatch_f32(yg, ref, ny);
+        check(bad < 0, "im2col+gemm 3-D f32 [%s]: y[%td] = %g, expected %g", vc->name, bad,
+              bad < 0 ? 0.0 : (double)yg[bad], bad < 0 ? 0.0 : ref[bad]);
+        check(guard_intact_f32(yg, ny) && guard_intact_f32(ws, nws),
+              "im2col+gemm 3-D f32 [%s]: wrote past y or the workspace", vc->name);
         free(x); free(w); free(ref); free(xf); free(wf); free(rows); free(wpack); free(y);
+        free(ws); free(yg);
     }
 }
 
