@@ -16,7 +16,7 @@ from convcore._isa import available_isas, detected_isa, get_isa, set_isa
 from convcore._shapes import conv_output_size
 from convcore._threads import get_num_threads, set_num_threads
 from convcore._version import __version__
-from convcore.backward import conv1d_backward, conv2d_backward
+from convcore.backward import conv1d_backward, conv2d_backward, conv3d_backward
 from convcore.functional import col2im, conv1d, conv2d, conv3d, im2col, relu
 from convcore.matrix import conv_matrix
 from convcore.pooling import (
@@ -52,6 +52,7 @@ __all__ = [
     "conv2d",
     "conv2d_backward",
     "conv3d",
+    "conv3d_backward",
     "conv_matrix",
     "conv_output_size",
     "detected_isa",

@@ -113,13 +113,14 @@ def _im2col_cycles(g: ConvGeometry, lanes: int) -> float:
 
 
 def estimate_cycles(g: ConvGeometry, dtype=np.float32) -> dict[str, float]:
-    """Estimated single-core cycles of each route the model covers, for ``g`` at the
-    active SIMD level ('im2col' only where its GEMM fits 32-bit BLAS sizes)."""
+    """Estimated single-core cycles of each route the model covers, for ``g`` (1, 2 or 3
+    spatial dimensions) at the active SIMD level ('im2col' only where its GEMM fits
+    32-bit BLAS sizes)."""
     from convcore import _conv
 
     plan = dict(_conv.direct_plan(g, dtype), isa=_conv.simd_level())
     cycles = {"direct": _direct_cycles(g, plan)}
-    if g.nd <= 2 and gemm_fits(g):
+    if gemm_fits(g):
         cycles["im2col"] = _im2col_cycles(g, plan["lanes"])
     return cycles
 

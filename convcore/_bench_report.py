@@ -149,7 +149,7 @@ def _memory_targets(report: dict) -> list[dict]:
             continue
         layer = c["layer"]
         weight_bytes = (layer["K"] * (layer["C"] // layer["groups"]) * layer["R"] * layer["S"]
-                        * np.dtype(c["dtype"]).itemsize)
+                        * layer.get("T", 1) * np.dtype(c["dtype"]).itemsize)  # T: 3-D
         # the repacked weights fill whole register tiles: at most twice the weights
         excess = c["results"]["direct"]["extra_bytes"] - 2 * weight_bytes - CALL_OVERHEAD
         if worst_direct is None or excess > worst_direct[0]:

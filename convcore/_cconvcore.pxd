@@ -21,6 +21,9 @@ cdef extern from "convcore.h" nogil:
         Py_ssize_t stride[3]
         Py_ssize_t dilation[3]
         Py_ssize_t pad[3]
+    Py_ssize_t cc_conv_taps(const cc_conv_geometry *g)
+    Py_ssize_t cc_conv_in_cells(const cc_conv_geometry *g)
+    Py_ssize_t cc_conv_out_cells(const cc_conv_geometry *g)
 
     ctypedef struct cc_conv_direct_plan:
         int tile, kb, nv, lanes, pix
@@ -66,44 +69,44 @@ cdef extern from "convcore.h" nogil:
     void cc_conv2d_direct_f64(const cc_conv2d_geometry *g, const double *x, const double *w,
                               const double *bias, double *y, double *wpack, int n_threads)
 
-    void cc_im2col_batch_f32(const cc_conv2d_geometry *g, const float *x, float *cols,
+    void cc_im2col_batch_f32(const cc_conv_geometry *g, const float *x, float *cols,
                              int n_threads)
-    void cc_im2col_batch_f64(const cc_conv2d_geometry *g, const double *x, double *cols,
+    void cc_im2col_batch_f64(const cc_conv_geometry *g, const double *x, double *cols,
                              int n_threads)
-    void cc_col2im_batch_f32(const cc_conv2d_geometry *g, const float *cols, float *x,
+    void cc_col2im_batch_f32(const cc_conv_geometry *g, const float *cols, float *x,
                              int n_threads)
-    void cc_col2im_batch_f64(const cc_conv2d_geometry *g, const double *cols, double *x,
+    void cc_col2im_batch_f64(const cc_conv_geometry *g, const double *cols, double *x,
                              int n_threads)
-    void cc_im2col_batch_range_f32(const cc_conv2d_geometry *g, const float *x, float *cols,
+    void cc_im2col_batch_range_f32(const cc_conv_geometry *g, const float *x, float *cols,
                                    Py_ssize_t t0, Py_ssize_t t1, int n_threads)
-    void cc_im2col_batch_range_f64(const cc_conv2d_geometry *g, const double *x,
+    void cc_im2col_batch_range_f64(const cc_conv_geometry *g, const double *x,
                                    double *cols, Py_ssize_t t0, Py_ssize_t t1, int n_threads)
-    void cc_col2im_batch_range_f32(const cc_conv2d_geometry *g, const float *cols, float *x,
+    void cc_col2im_batch_range_f32(const cc_conv_geometry *g, const float *cols, float *x,
                                    Py_ssize_t t0, Py_ssize_t t1, int n_threads)
-    void cc_col2im_batch_range_f64(const cc_conv2d_geometry *g, const double *cols,
+    void cc_col2im_batch_range_f64(const cc_conv_geometry *g, const double *cols,
                                    double *x, Py_ssize_t t0, Py_ssize_t t1, int n_threads)
 
     ctypedef void (*cc_sgemm_fn)(char *, char *, int *, int *, int *, float *, float *,
                                  int *, float *, int *, float *, float *, int *)
     ctypedef void (*cc_dgemm_fn)(char *, char *, int *, int *, int *, double *, double *,
                                  int *, double *, int *, double *, double *, int *)
-    Py_ssize_t cc_gemm_workspace_per_thread(const cc_conv2d_geometry *g)
-    Py_ssize_t cc_gemm_work_items(const cc_conv2d_geometry *g)
-    void cc_conv2d_gemm_f32(const cc_conv2d_geometry *g, const float *x, const float *w,
+    Py_ssize_t cc_gemm_workspace_per_thread(const cc_conv_geometry *g)
+    Py_ssize_t cc_gemm_work_items(const cc_conv_geometry *g)
+    void cc_conv2d_gemm_f32(const cc_conv_geometry *g, const float *x, const float *w,
                             const float *bias, float *y, float *workspace, cc_sgemm_fn gemm,
                             int n_threads)
-    void cc_conv2d_gemm_f64(const cc_conv2d_geometry *g, const double *x, const double *w,
+    void cc_conv2d_gemm_f64(const cc_conv_geometry *g, const double *x, const double *w,
                             const double *bias, double *y, double *workspace,
                             cc_dgemm_fn gemm, int n_threads)
-    Py_ssize_t cc_gemm_channel_block(const cc_conv2d_geometry *g)
+    Py_ssize_t cc_gemm_channel_block(const cc_conv_geometry *g)
     ctypedef int (*cc_blas_threads_fn)(int n)
     void cc_gemm_set_blas_local_threads(cc_blas_threads_fn fn)
-    Py_ssize_t cc_gemm_tile_columns(const cc_conv2d_geometry *g)
-    void cc_conv2d_gemm_range_f32(const cc_conv2d_geometry *g, const float *x, const float *w,
+    Py_ssize_t cc_gemm_tile_columns(const cc_conv_geometry *g)
+    void cc_conv2d_gemm_range_f32(const cc_conv_geometry *g, const float *x, const float *w,
                                   const float *bias, float *y, float *workspace,
                                   cc_sgemm_fn gemm, Py_ssize_t it0, Py_ssize_t it1,
                                   int n_threads)
-    void cc_conv2d_gemm_range_f64(const cc_conv2d_geometry *g, const double *x,
+    void cc_conv2d_gemm_range_f64(const cc_conv_geometry *g, const double *x,
                                   const double *w, const double *bias, double *y,
                                   double *workspace, cc_dgemm_fn gemm, Py_ssize_t it0,
                                   Py_ssize_t it1, int n_threads)

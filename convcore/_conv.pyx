@@ -19,6 +19,7 @@ from convcore._cconvcore cimport (
     cc_conv2d_gemm_range_f32,
     cc_conv2d_gemm_range_f64,
     cc_conv2d_geometry,
+    cc_conv_taps,
     cc_conv_direct_pack_f32,
     cc_conv_direct_pack_f64,
     cc_conv_direct_plan,
@@ -118,7 +119,7 @@ def set_blas_local_threads(size_t address):
 
 def gemm_plan(object geom):
     """(work items, workspace elements per thread) of the im2col + GEMM path."""
-    cdef cc_conv2d_geometry g = conv2d_geometry(geom)
+    cdef cc_conv_geometry g = conv_geometry(geom)
     return cc_gemm_work_items(&g), cc_gemm_workspace_per_thread(&g)
 
 
@@ -128,15 +129,16 @@ def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
     """y = conv(x, w) + bias by im2col tiles and BLAS gemm, interruptible between chunks.
 
     ``workspace`` holds min(n_threads, items) tiles (see gemm_plan), its start aligned to
-    64 bytes; the BLAS must be single-threaded (the caller limits it).
+    64 bytes; the BLAS must be single-threaded (the caller limits it).  Any number of
+    spatial dimensions: the arrays are viewed as (N, C, -1, last) as for conv_direct.
     """
-    cdef cc_conv2d_geometry g = conv2d_geometry(geom)
+    cdef cc_conv_geometry g = conv_geometry(geom)
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
     if y.shape[0] == 0 or y.shape[1] == 0:
         return
     cdef Py_ssize_t items = cc_gemm_work_items(&g), it0 = 0, it1
     cdef double macs = (<double>cc_gemm_channel_block(&g) * cc_gemm_tile_columns(&g)
-                        * (g.C // g.groups) * g.R * g.S)
+                        * (g.C // g.groups) * cc_conv_taps(&g))
     cdef Py_ssize_t step = chunk_items(items, macs * NS_PER_GEMM_MAC, n_threads)
     while it0 < items:
         it1 = min(items, it0 + step)

@@ -1,4 +1,5 @@
-"""Gradients of conv1d / conv2d with respect to the input, the weights and the bias.
+"""Gradients of conv1d / conv2d / conv3d with respect to the input, the weights and the
+bias, over any number of spatial dimensions.
 
 Both gradients are convolutions themselves, so they run on the forward kernels (direct
 or im2col + GEMM, chosen by ``algorithm`` as in :func:`convcore.conv2d`):
@@ -7,7 +8,7 @@ or im2col + GEMM, chosen by ``algorithm`` as in :func:`convcore.conv2d`):
   kernel.  The direct route (and ``auto`` at stride 1 with at most 4 input channels per
   group) correlates grad_output, with
   stride - 1 zeros inserted between its pixels when the forward call was strided, with
-  ``weight[..., ::-1, ::-1]`` (input and output channels swapped within each group),
+  the flipped weights (input and output channels swapped within each group),
   padded by ``dilation * (k - 1) - pad``, on the forward kernels.  The im2col route
   (``auto`` otherwise, and any call whose weights are not all finite) is
   col2im of weight^T x grad_output, one tap at a time through BLAS: it multiplies no
@@ -25,6 +26,9 @@ thread count, and every kernel is interruptible.
 """
 
 from __future__ import annotations
+
+import itertools
+import math
 
 import numpy as np
 
@@ -62,48 +66,47 @@ def _inside(n: int, n_out: int, stride: int, offset: int) -> tuple[int, int]:
 
 
 def _grad_input_taps(g: _Geometry, go: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """col2im of weight^T x grad_output, one kernel tap at a time: for each (r, s) and
-    group a BLAS product (Cg x Kg) . (Kg x pixels) over the outputs whose tap read a
-    pixel of the input, added at those pixels.  Only products the forward pass made
-    enter the sum (no inserted zeros, no padding), so a non-finite weight reaches
-    exactly the pixels it multiplied, and the work and memory follow the input."""
-    G, Kg, Cg = g.groups, g.K // g.groups, g.C // g.groups
-    (sh, sw), (dh, dw), ((pt, _), (pl, _)) = g.stride, g.dilation, g.pad
-    grad = np.zeros((g.N, G, Cg, g.H, g.W), go.dtype)
-    go_g = go.reshape(g.N, G, Kg, g.Hout, g.Wout)
-    w_g = w.reshape(G, Kg, Cg, g.R, g.S)
+    """col2im of weight^T x grad_output, one kernel tap at a time: for each tap and group
+    a BLAS product (Cg x Kg) . (Kg x cells) over the outputs whose tap read a cell of
+    the input, added at those cells.  Only products the forward pass made enter the sum
+    (no inserted zeros, no padding), so a non-finite weight reaches exactly the cells it
+    multiplied, and the work and memory follow the input."""
+    G, Kg, Cg, nd = g.groups, g.K // g.groups, g.C // g.groups, g.nd
+    grad = np.zeros((g.N, G, Cg, *g.in_sizes), go.dtype)
+    go_g = go.reshape(g.N, G, Kg, *g.out)
+    w_g = w.reshape(G, Kg, Cg, *g.kernel)
     n_threads = get_num_threads()
-    for r in range(g.R):
-        oh0, oh1 = _inside(g.H, g.Hout, sh, r * dh - pt)
-        if oh0 == oh1:
+    for tap in itertools.product(*(range(k) for k in g.kernel)):
+        outs, ins = [], []  # per dimension: the outputs that read the input, and where
+        for d in range(nd):
+            s, offset = g.stride[d], tap[d] * g.dilation[d] - g.pad[d][0]
+            o0, o1 = _inside(g.in_sizes[d], g.out[d], s, offset)
+            i0 = o0 * s + offset
+            outs.append(slice(o0, o1))
+            ins.append(slice(i0, i0 + (o1 - o0 - 1) * s + 1, s))
+        sizes = tuple(o.stop - o.start for o in outs)
+        if not all(sizes):
             continue
-        ih0 = oh0 * sh + r * dh - pt
-        rows = slice(ih0, ih0 + (oh1 - oh0 - 1) * sh + 1, sh)
-        for s in range(g.S):
-            ow0, ow1 = _inside(g.W, g.Wout, sw, s * dw - pl)
-            if ow0 == ow1:
-                continue
-            iw0 = ow0 * sw + s * dw - pl
-            cols = slice(iw0, iw0 + (ow1 - ow0 - 1) * sw + 1, sw)
-            h, wd = oh1 - oh0, ow1 - ow0
-            tap = np.empty((g.N, Cg, h * wd), go.dtype)
-            for grp in range(G):
-                # (Cg, Kg) x (N, Kg, h*w) -> (N, Cg, h*w); the slice is copied only at
-                # the edges (a view when every output reads the image)
-                sub = go_g[:, grp, :, oh0:oh1, ow0:ow1].reshape(g.N, Kg, h * wd)
-                matmul(w_g[grp, :, :, r, s].T[None], sub, tap, n_threads=n_threads)
-                grad[:, grp, :, rows, cols] += tap.reshape(g.N, Cg, h, wd)
-    return grad.reshape(g.N, g.C, g.H, g.W)
+        cells = math.prod(sizes)
+        product = np.empty((g.N, Cg, cells), go.dtype)
+        for grp in range(G):
+            # (Cg, Kg) x (N, Kg, cells) -> (N, Cg, cells); the slice is copied only at
+            # the edges (a view when every output reads the input)
+            sub = go_g[(slice(None), grp, slice(None), *outs)].reshape(g.N, Kg, cells)
+            matmul(w_g[(grp, slice(None), slice(None), *tap)].T[None], sub, product,
+                   n_threads=n_threads)
+            grad[(slice(None), grp, slice(None), *ins)] += product.reshape(g.N, Cg, *sizes)
+    return grad.reshape(g.N, g.C, *g.in_sizes)
 
 
 def _grad_input(g: _Geometry, go: np.ndarray, w: np.ndarray, algorithm: str) -> np.ndarray:
-    """grad_input (N, C, H, W): the transposed convolution of grad_output."""
+    """grad_input (N, C, *in): the transposed convolution of grad_output."""
     # auto (measured with benchmarks/bench_conv_backward.py): the tap GEMMs have
     # C/groups rows, so with few input channels per group (images, RGB stems at stride
     # 1, depthwise at any stride) the transposed convolution on the direct kernel wins;
     # otherwise the taps do
     few = g.C // g.groups <= 4
-    direct_wins = few and (g.stride == (1, 1) or g.groups > 1)  # incl. depthwise
+    direct_wins = few and (all(s == 1 for s in g.stride) or g.groups > 1)  # incl. depthwise
     if algorithm == "im2col" or (algorithm == "auto" and not direct_wins) or (
             not np.isfinite(w).all()):
         return _grad_input_taps(g, go, w)
@@ -111,71 +114,78 @@ def _grad_input(g: _Geometry, go: np.ndarray, w: np.ndarray, algorithm: str) -> 
 
 
 def _grad_input_direct(g: _Geometry, go: np.ndarray, w: np.ndarray, algorithm: str):
-    """Transposed convolution of grad_output (N, K, Hout, Wout) -> (N, C, H, W) on the
-    forward kernels (zeros inserted between the outputs of a strided call)."""
-    (sh, sw), (dh, dw) = g.stride, g.dilation
-    if sh > 1 or sw > 1:  # put the outputs back where the forward windows started
-        shape = (g.N, g.K, (g.Hout - 1) * sh + 1, (g.Wout - 1) * sw + 1)
+    """Transposed convolution of grad_output (N, K, *out) -> (N, C, *in) on the forward
+    kernels (zeros inserted between the outputs of a strided call)."""
+    nd = g.nd
+    if any(s > 1 for s in g.stride):  # put the outputs back where the forward windows started
+        shape = (g.N, g.K, *((o - 1) * s + 1 for o, s in zip(g.out, g.stride, strict=True)))
         up = np.zeros(shape, go.dtype)
-        up[:, :, ::sh, ::sw] = go
+        up[(slice(None), slice(None), *(slice(None, None, s) for s in g.stride))] = go
     else:
         up = go
     pads = []
-    for axis, (n, k, d, (before, _)) in enumerate(
-            zip((g.H, g.W), (g.R, g.S), (dh, dw), g.pad, strict=True)):
+    for axis in range(nd):
+        n, k, d, (before, _) = g.in_sizes[axis], g.kernel[axis], g.dilation[axis], g.pad[axis]
         length = up.shape[2 + axis]
         lo = d * (k - 1) - before
-        hi = n + d * (k - 1) - length - lo  # so that the output has n pixels
-        if lo < 0:  # the forward padding dropped these windows' first pixels: crop
-            up = up[:, :, -lo:] if axis == 0 else up[:, :, :, -lo:]
+        hi = n + d * (k - 1) - length - lo  # so that the output has n cells
+        crop = [slice(None)] * (2 + nd)
+        if lo < 0:  # the forward padding dropped these windows' first cells: crop
+            crop[2 + axis] = slice(-lo, None)
+            up = up[tuple(crop)]
             lo = 0
         if hi < 0:
-            up = up[:, :, :hi] if axis == 0 else up[:, :, :, :hi]
+            crop[2 + axis] = slice(None, hi)
+            up = up[tuple(crop)]
             hi = 0
         pads.append((lo, hi))
-    if up.shape[2] <= 0 or up.shape[3] <= 0:  # every window read padding only
-        return np.zeros((g.N, g.C, g.H, g.W), go.dtype)
+    if any(n <= 0 for n in up.shape[2:]):  # every window read padding only
+        return np.zeros((g.N, g.C, *g.in_sizes), go.dtype)
     G, Kg, Cg = g.groups, g.K // g.groups, g.C // g.groups
     # w2[grp*Cg + c, k] = w[grp*Kg + k, c] flipped: the transposed kernel of each group
-    w2 = w.reshape(G, Kg, Cg, g.R, g.S)[..., ::-1, ::-1].transpose(0, 2, 1, 3, 4)
-    w2 = w2.reshape(g.C, Kg, g.R, g.S)
-    return _run_conv(2, up, w2, None, 1, tuple(pads), g.dilation, G, algorithm, None)
+    flip = (Ellipsis, *(slice(None, None, -1) for _ in range(nd)))
+    w2 = w.reshape(G, Kg, Cg, *g.kernel)[flip].transpose(0, 2, 1, *range(3, 3 + nd))
+    w2 = w2.reshape(g.C, Kg, *g.kernel)
+    return _run_conv(nd, up, w2, None, 1, tuple(pads), g.dilation, G, algorithm, None)
 
 
 def _grad_weight_gemm(g: _Geometry, go: np.ndarray, x: np.ndarray) -> np.ndarray:
     """grad_weight of each group = sum over images of grad_output (Kg x L) times the
-    transposed column matrix of the image (L x Cg*R*S): one im2col and one BLAS GEMM per
+    transposed column matrix of the image (L x Cg*taps): one im2col and one BLAS GEMM per
     image, so the workspace is one image's column matrix, whatever the batch."""
-    G, Kg, Cg, L = g.groups, g.K // g.groups, g.C // g.groups, g.Hout * g.Wout
-    rows = Cg * g.R * g.S
-    cols = np.empty((1, g.C * g.R * g.S, L), dtype=x.dtype)
+    G, Kg, Cg, L = g.groups, g.K // g.groups, g.C // g.groups, math.prod(g.out)
+    rows = Cg * math.prod(g.kernel)
+    cols = np.empty((1, g.C * math.prod(g.kernel), L), dtype=x.dtype)
     gw = np.zeros((G, Kg, rows), dtype=x.dtype)
     n_threads = get_num_threads()
     for n in range(g.N):  # images in order: each weight's sum is in a fixed order
-        _im2col.im2col(x[n:n + 1], cols, g, n_threads)
+        _im2col.im2col(x[n:n + 1].reshape(1, g.C, -1), cols, g, n_threads)
         go_n, cols_n = go[n].reshape(G, Kg, L), cols.reshape(G, rows, L)
         matmul(go_n, cols_n.transpose(0, 2, 1), gw, accumulate=True, n_threads=n_threads)
-    return gw.reshape(g.K, Cg, g.R, g.S)
+    return gw.reshape(g.K, Cg, *g.kernel)
 
 
 def _grad_weight(g: _Geometry, go: np.ndarray, x: np.ndarray, algorithm: str) -> np.ndarray:
-    """Correlation of x (N, C, H, W) with grad_output (N, K, Hout, Wout) -> (K, Cg, R, S)."""
+    """Correlation of x (N, C, *in) with grad_output (N, K, *out) -> (K, Cg, *kernel)."""
     # auto: per-group GEMMs of depthwise-like calls are too small; the direct kernel
     # with batch and channels swapped does them all at once (measured)
     grouped_small = g.groups > 1 and g.C // g.groups <= 4
     if algorithm == "im2col" or (algorithm == "auto" and not grouped_small):
         return _grad_weight_gemm(g, go, x)
-    G, Cg = g.groups, g.C // g.groups
+    G, Cg, nd = g.groups, g.C // g.groups, g.nd
+    spatial = tuple(range(3, 3 + nd))
     # images: xt[c, grp*N + n] = x[n, grp*Cg + c]; kernels: gt[grp*Kg + k, n] = go[n, ...]
-    xt = x.reshape(g.N, G, Cg, g.H, g.W).transpose(2, 1, 0, 3, 4).reshape(Cg, G * g.N, g.H, g.W)
-    gt = go.transpose(1, 0, 2, 3)
+    xt = x.reshape(g.N, G, Cg, *g.in_sizes).transpose(2, 1, 0, *spatial)
+    xt = xt.reshape(Cg, G * g.N, *g.in_sizes)
+    gt = go.transpose(1, 0, *range(2, 2 + nd))
     pads = []
-    for n, k, d, s, out, (before, _) in zip((g.H, g.W), (g.R, g.S), g.dilation, g.stride,
-                                            (g.Hout, g.Wout), g.pad, strict=True):
+    for n, k, d, s, out, (before, _) in zip(g.in_sizes, g.kernel, g.dilation, g.stride,
+                                            g.out, g.pad, strict=True):
         # just enough padding after for k outputs (the forward's may be larger)
         pads.append((before, max(0, (out - 1) * s + d * (k - 1) + 1 - n - before)))
-    full = _run_conv(2, xt, gt, None, g.dilation, tuple(pads), g.stride, G, algorithm, None)
-    return np.ascontiguousarray(full[:, :, :g.R, :g.S].transpose(1, 0, 2, 3))
+    full = _run_conv(nd, xt, gt, None, g.dilation, tuple(pads), g.stride, G, algorithm, None)
+    full = full[(slice(None), slice(None), *(slice(k) for k in g.kernel))]
+    return np.ascontiguousarray(full.transpose(1, 0, *range(2, 2 + nd)))
 
 
 def _conv_backward(nd, grad_output, x, weight, stride, padding, dilation, groups, needs,
@@ -188,13 +198,13 @@ def _conv_backward(nd, grad_output, x, weight, stride, padding, dilation, groups
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}"
                          + did_you_mean(algorithm, ALGORITHMS))
     go = as_real_array("grad_output", grad_output)
-    spatial = (g.Wout,) if nd == 1 else (g.Hout, g.Wout)
+    spatial = g.out[-nd:]
     expected = (g.N, g.K, *spatial) if batched else (g.K, *spatial)
     if go.shape != expected:
         raise ValueError(f"{name}: grad_output has shape {go.shape}; the forward call "
                          f"gives {expected}")
     check_budget(name, *_budget(g, go, x4, w4, dtype, needs, algorithm))
-    go4 = _contiguous("grad_output", go, dtype).reshape(g.N, g.K, g.Hout, g.Wout)
+    go4 = _contiguous("grad_output", go, dtype).reshape(g.N, g.K, *g.out)
     # NaN and inf propagate silently, as in the kernels (the NumPy sums here would warn)
     with np.errstate(invalid="ignore", over="ignore"):
         return _gradients(g, go4, x, x4, weight, w4, dtype, needs, algorithm)
@@ -205,20 +215,21 @@ def _budget(g: _Geometry, go, x4, w4, dtype, needs, algorithm) -> list:
     (an upper bound over the routes ``algorithm`` may take; the forward kernels it runs
     check their own workspace again)."""
     item = dtype.itemsize
-    x_bytes = g.N * g.C * g.H * g.W * item
-    go_bytes = g.N * g.K * g.Hout * g.Wout * item
+    x_bytes = g.N * g.C * math.prod(g.in_sizes) * item
+    go_bytes = g.N * g.K * math.prod(g.out) * item
     parts = [("a contiguous copy of grad_output", copy_bytes(go, dtype))]
     if "input" in needs:
         parts.append(("a contiguous copy of weight", copy_bytes(w4, dtype)))
         # the taps: the gradient and a tap's product; the transposed convolution: the
         # upsampled grad_output and its result
-        up = g.N * g.K * ((g.Hout - 1) * g.stride[0] + 1) * ((g.Wout - 1) * g.stride[1] + 1)
+        up = g.N * g.K * math.prod((o - 1) * s + 1 for o, s in zip(g.out, g.stride,
+                                                                    strict=True))
         parts.append(("the input gradient and its temporaries",
                       max(2 * x_bytes + go_bytes, up * item + x_bytes)))
     if "weight" in needs:
         parts.append(("a contiguous copy of x", copy_bytes(x4, dtype)))
-        w_bytes = g.K * (g.C // g.groups) * g.R * g.S * item
-        cols = g.C * g.R * g.S * g.Hout * g.Wout * item
+        w_bytes = g.K * (g.C // g.groups) * math.prod(g.kernel) * item
+        cols = g.C * math.prod(g.kernel) * math.prod(g.out) * item
         direct = x_bytes + go_bytes + w_bytes * 2  # transposed copies, a full result
         parts.append(("the weight gradient and its workspace",
                       w_bytes + (cols if algorithm == "im2col" else max(cols, direct))))
@@ -229,7 +240,7 @@ def _gradients(g, go4, x, x4, weight, w4, dtype, needs, algorithm):
     """The gradients of a validated call named in ``needs`` (the others are None)."""
     grad_input = grad_weight = grad_bias = None
     if "bias" in needs:
-        grad_bias = go4.sum(axis=(0, 2, 3), dtype=dtype)
+        grad_bias = go4.sum(axis=(0, *range(2, go4.ndim)), dtype=dtype)
     if g.N == 0 or g.K == 0:  # no images or no output channels: nothing flows back
         if "input" in needs:
             grad_input = np.zeros(np.shape(x), dtype)
@@ -309,4 +320,32 @@ def conv1d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
     (array([[ 1.,  0., -1.]]), array([[[3., 5.]]]), array([2.]))
     """
     return _conv_backward(1, grad_output, x, weight, stride, padding, dilation, groups, needs,
+                          algorithm)
+
+
+def conv3d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
+                    needs=NEEDS, algorithm="auto"):
+    """Gradients of :func:`convcore.conv3d` with respect to x, weight and bias.
+
+    Same rules, routes and return as :func:`conv2d_backward` on volumes: grad_output
+    (N, K, Dout, Hout, Wout) or (K, Dout, Hout, Wout), x (N, C, D, H, W) or
+    (C, D, H, W), weight (K, C // groups, T, R, S).
+
+    Returns
+    -------
+    grad_input, grad_weight, grad_bias : numpy.ndarray or None
+        Shapes of ``x``, ``weight`` and (K,); None where not in ``needs``.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> x = np.arange(8.0).reshape(1, 1, 2, 2, 2)
+    >>> gi, gw, gb = convcore.conv3d_backward(np.ones((1, 1, 1, 1, 1)), x,
+    ...                                       np.ones((1, 1, 2, 2, 2)))
+    >>> gi[0, 0, 0], gw[0, 0, 1], gb
+    (array([[1., 1.],
+           [1., 1.]]), array([[4., 5.],
+           [6., 7.]]), array([1.]))
+    """
+    return _conv_backward(3, grad_output, x, weight, stride, padding, dilation, groups, needs,
                           algorithm)

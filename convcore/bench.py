@@ -61,6 +61,7 @@ from convcore._bench_report import (
     TARGETS,
     TIE,
     MiB,
+    _at_least,
     _mark_contended,
     _matplotlib,
     _ratio_check,
@@ -100,7 +101,9 @@ FAST_ALGORITHMS = ("winograd", "fft")  # timed where they apply (_fast_algorithm
 # ---- the cases ------------------------------------------------------------------------
 
 class ConvCase(NamedTuple):
-    """A convolution layer: input (N, C, H, W), weight (K, C // groups, R, S)."""
+    """A convolution layer: input (N, C, H, W), weight (K, C // groups, R, S); with
+    ``D`` > 0 a 3-D one, input (N, C, D, H, W), weight (K, C // groups, T, R, S), the
+    same stride and padding along depth."""
 
     name: str
     N: int
@@ -116,6 +119,28 @@ class ConvCase(NamedTuple):
     target: str = ""     # the performance target it is judged by (a key of TARGETS)
     large: bool = False  # also timed on one thread, for the 1 -> N threads scaling target
     quick: bool = False  # part of --quick runs
+    D: int = 0           # depth of a 3-D layer (0: a 2-D one)
+    T: int = 1           # kernel depth of a 3-D layer
+
+    @property
+    def nd(self) -> int:
+        return 3 if self.D else 2
+
+    @property
+    def x_shape(self) -> tuple[int, ...]:
+        return (self.N, self.C, *((self.D,) if self.D else ()), self.H, self.W)
+
+    @property
+    def w_shape(self) -> tuple[int, ...]:
+        return (self.K, self.C // self.groups, *((self.T,) if self.D else ()), self.R, self.S)
+
+    @property
+    def out_spatial(self) -> tuple[int, ...]:
+        """(Dout, Hout, Wout) of a 3-D layer, (Hout, Wout) of a 2-D one."""
+        if not self.D:
+            return self.out_hw
+        return (convcore.conv_output_size(self.D, self.T, self.stride, self.padding),
+                *self.out_hw)
 
     @property
     def out_hw(self) -> tuple[int, int]:
@@ -124,9 +149,9 @@ class ConvCase(NamedTuple):
 
     @property
     def flops(self) -> int:
-        """2 * N * K * Hout * Wout * (C / groups) * R * S (one multiply and one add each)."""
-        hout, wout = self.out_hw
-        return 2 * self.N * self.K * hout * wout * (self.C // self.groups) * self.R * self.S
+        """2 * N * K * (Dout) * Hout * Wout * (C / groups) * (T) * R * S (one multiply and
+        one add each)."""
+        return 2 * self.N * self.K * math.prod(self.out_spatial) * math.prod(self.w_shape[1:])
 
     @property
     def one_channel(self) -> bool:
@@ -185,6 +210,9 @@ CONV_CASES = [
     ConvCase("tiny_8x8_3x3", 1, 1, 8, 8, 1, 3, 3, target="tiny", quick=True),
     ConvCase("depthwise_64x56_3x3_b8", 8, 64, 56, 56, 64, 3, 3, padding=1, groups=64,
              quick=True),
+    # a C3D / I3D layer on a 16-frame clip, batch 1 (one clip, as in inference)
+    ConvCase("c3d_64x16x56_3x3x3", 1, 64, 56, 56, 64, 3, 3, padding=1, target="volume",
+             large=True, D=16, T=3),
     # large kernels on one channel (FFT's domain), judged against SciPy's FFT convolutions
     ConvCase("gray_2048x2048_15x15", 1, 1, 2048, 2048, 1, 15, 15, padding=7, target="fft"),
     ConvCase("gray_2048x2048_31x31", 1, 1, 2048, 2048, 1, 31, 31, padding=15, target="fft"),
@@ -323,9 +351,20 @@ def torch_resnet(torch, blocks, widths=(64, 128, 256, 512), num_classes=1000,
         flatten=tnn.Flatten(), fc=tnn.Linear(c_in, num_classes)))
 
 
+TARGETS.setdefault("volume", "3-D layers (C3D/I3D 3x3x3, 64 -> 64 on 16x56x56): <= 1.25 x "
+                   "PyTorch's time and >= 70% of the measured FMA peak")
+
+
 def _network_targets(report: dict) -> list[dict]:
     out = []
     for c in report["cases"]:
+        if c["kind"] == "conv" and c["target"] == "volume" and c["dtype"] == "float32":
+            ours = c["results"]["auto"]
+            out.append(_ratio_check("volume", f"{c['name']}: auto / torch <= 1.25", ours,
+                                    "torch", 1.25))
+            out.append(_at_least("volume", f"{c['name']}: >= 70% of peak", ours["frac_peak"],
+                                 0.7, f"{ours['rate']:.1f} GFLOP/s"))
+            _mark_contended(out[-2:], c)
         if c["kind"] == "network" and c["target"] == "network" and c["dtype"] == "float32":
             out.append(_ratio_check("network", f"{c['name']}: convcore / torch <= 1.2",
                                     c["results"]["convcore"], "torch", 1.2))
@@ -475,14 +514,14 @@ def _arrays(job: _Job, seed: int = 0) -> dict:
     if job.kind == "network":
         return {}  # the model makes its own input
     arrays = {
-        "x": rng.standard_normal((c.N, c.C, c.H, c.W)).astype(dt),
-        "w": rng.standard_normal((c.K, c.C // c.groups, c.R, c.S)).astype(dt),
+        "x": rng.standard_normal(c.x_shape).astype(dt),
+        "w": rng.standard_normal(c.w_shape).astype(dt),
         # image filters have no bias; a backward pass always returns the bias gradient
         "b": (None if c.one_channel and job.kind == "conv"
               else rng.standard_normal(c.K).astype(dt)),
     }
     if job.kind == "backward":
-        arrays["go"] = rng.standard_normal((c.N, c.K, *c.out_hw)).astype(dt)
+        arrays["go"] = rng.standard_normal((c.N, c.K, *c.out_spatial)).astype(dt)
     return arrays
 
 
@@ -501,24 +540,25 @@ def _scipy_offsets(c: ConvCase) -> tuple[int, int] | None:
 def _conv_calls(c: ConvCase, a: dict, threads: int | None) -> dict[str, Callable]:
     x, w, b = a["x"], a["w"], a["b"]
     kw = dict(stride=c.stride, padding=c.padding, groups=c.groups)
+    conv = convcore.conv3d if c.D else convcore.conv2d
     calls: dict[str, Callable] = {
-        alg: functools.partial(convcore.conv2d, x, w, b, algorithm=alg, **kw)
-        for alg in ALGORITHMS}
+        alg: functools.partial(conv, x, w, b, algorithm=alg, **kw) for alg in ALGORITHMS}
     if c.large and threads is not None and threads > 1:
         calls[SINGLE] = _on_one_thread(calls["auto"], threads)
     tf = _torch()
     # PyTorch runs a large kernel on few channels through a whole column matrix (32 GB
     # for the 2048^2 31x31 image in float64): leave it out where that would not fit in
     # a quarter of the memory; SciPy is the peer there.
-    columns = x.shape[0] * x.shape[1] * w.shape[2] * w.shape[3] * x.shape[2] * x.shape[3]
+    columns = x.shape[0] * x.shape[1] * math.prod(w.shape[2:]) * math.prod(x.shape[2:])
     if tf is not None and columns * x.itemsize < (available_memory() or 2**40) / 4:
         torch, functional = tf
         tx, tw = torch.from_numpy(x), torch.from_numpy(w)
         tb = None if b is None else torch.from_numpy(b)
+        torch_conv = functional.conv3d if c.D else functional.conv2d
 
         def run_torch():
             with torch.inference_mode():
-                return functional.conv2d(tx, tw, tb, **kw).numpy()
+                return torch_conv(tx, tw, tb, **kw).numpy()
 
         calls["torch"] = run_torch
     offsets = _scipy_offsets(c)
@@ -536,7 +576,8 @@ def _conv_calls(c: ConvCase, a: dict, threads: int | None) -> dict[str, Callable
         if c.padding == 0 or odd_same:
             mode = "valid" if c.padding == 0 else "same"
             calls["signal"] = functools.partial(signal.correlate2d, x2, w2, mode=mode)
-    calls.update(_fast_algorithm_calls(c, x, w, b))
+    if not c.D:  # Winograd and FFT are 2-D only
+        calls.update(_fast_algorithm_calls(c, x, w, b))
     return calls
 
 
@@ -844,7 +885,7 @@ def _run_job(job: _Job, threads: int, peaks: dict, s: _Settings) -> dict:
 
 
 def _geometry(c: ConvCase, a: dict):
-    return _prepare(2, a["x"], a["w"], a["b"], c.stride, c.padding, 1, c.groups)[0]
+    return _prepare(c.nd, a["x"], a["w"], a["b"], c.stride, c.padding, 1, c.groups)[0]
 
 
 def _auto_choice(job: _Job, a: dict, rows: dict) -> dict:

@@ -1,11 +1,12 @@
 """Convolution and pooling over Dask arrays: one convcore call per output block.
 
 The functions here take a :class:`dask.array.Array` and return a lazy one.  Each block
-of the result is computed by :func:`convcore.conv2d` (or the pooling functions) on
-exactly the input it needs, so images larger than memory are filtered block by block
-and a batch is spread over threads or a :mod:`dask.distributed` cluster.
+of the result is computed by :func:`convcore.conv2d` or :func:`convcore.conv3d` (or the
+pooling functions) on exactly the input it needs, so images and volumes larger than
+memory are filtered block by block and a batch is spread over threads or a
+:mod:`dask.distributed` cluster.
 
-How the blocks are made, along H and along W independently:
+How the blocks are made, along each spatial axis (D, H, W) independently:
 
 - Output chunks follow the input chunks: output ``o`` goes with the input chunk that
   holds its window's centre tap, input index ``o * stride - pad_before +
@@ -33,6 +34,7 @@ than for the whole array).
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import operator
 import warnings
@@ -54,10 +56,12 @@ except ImportError as exc:  # the extra is optional
         '(or, in a convcore checkout, pip install -e ".[dask]")'
     ) from exc
 
-__all__ = ["ChannelRechunkWarning", "avg_pool2d", "conv2d", "max_pool2d"]
+__all__ = ["ChannelRechunkWarning", "avg_pool2d", "conv2d", "conv3d", "max_pool2d"]
 
 # int, (ph, pw), ((top, bottom), (left, right)), 'same' or 'valid'
 Padding = int | str | tuple[int, int] | tuple[tuple[int, int], tuple[int, int]]
+# int, (pd, ph, pw), three (before, after) pairs, 'same' or 'valid'
+Padding3 = int | str | tuple[int, int, int] | tuple[tuple[int, int], ...]
 
 
 class ChannelRechunkWarning(da.PerformanceWarning):
@@ -111,36 +115,46 @@ def _plan_axis(size: int, chunks: tuple[int, ...], kernel: int, stride: int, dil
     return spans
 
 
-def _take(chunk: np.ndarray, h0: int, h1: int, w0: int, w1: int, copy: bool) -> np.ndarray:
-    """Part of an input chunk; a copy when small, so the chunk itself can be freed."""
-    part = chunk[..., h0:h1, w0:w1]
+def _take(chunk: np.ndarray, bounds: tuple[tuple[int, int], ...], copy: bool) -> np.ndarray:
+    """Part of an input chunk, ``bounds`` (start, stop) along its trailing axes; a copy
+    when small, so the chunk itself can be freed."""
+    part = chunk[(Ellipsis, *(slice(a, b) for a, b in bounds))]
     return part.copy() if copy else part
 
 
-def _assemble(pieces: list[list[np.ndarray]]) -> np.ndarray:
-    """One array from a grid of pieces (rows along H, columns along W)."""
-    rows = [row[0] if len(row) == 1 else np.concatenate(row, axis=-1) for row in pieces]
-    return rows[0] if len(rows) == 1 else np.concatenate(rows, axis=-2)
+def _assemble(pieces) -> np.ndarray:
+    """One array from a nested grid of pieces (the outer lists along the outer spatial
+    axes, the innermost along the last)."""
+    if not isinstance(pieces, list):
+        return pieces
+    depth, first = 1, pieces[0]
+    while isinstance(first, list):
+        depth, first = depth + 1, first[0]
+    parts = [_assemble(p) for p in pieces]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-depth)
 
 
-def _input_grid(x, layer: dict, halo_name: str, in_lead: tuple, rows: _Span,
-                cols: _Span) -> list[list]:
-    """Keys of the input pieces of one block, adding a slicing task for each partial
-    chunk to ``layer``."""
-    grid = []
-    for jh, h0, h1 in rows.pieces:
-        line = []
-        for jw, w0, w1 in cols.pieces:
-            key = (x.name, *in_lead, jh, jw)
-            ch, cw = x.chunks[-2][jh], x.chunks[-1][jw]
-            if (h0, h1, w0, w1) != (0, ch, 0, cw):
-                part = (halo_name, *in_lead, jh, jw, h0, h1, w0, w1)
-                copy = 2 * (h1 - h0) * (w1 - w0) <= ch * cw
-                layer[part] = (_take, key, h0, h1, w0, w1, copy)
-                key = part
-            line.append(key)
-        grid.append(line)
-    return grid
+def _input_grid(x, layer: dict, halo_name: str, in_lead: tuple, *spans: _Span) -> list:
+    """Keys of the input pieces of one block, as a grid nested once per spatial axis
+    (one span per trailing axis of x), adding a slicing task for each partial chunk to
+    ``layer``."""
+    nd = len(spans)
+
+    def grid(level: int, chosen: tuple) -> list | tuple:
+        if level < nd:
+            return [grid(level + 1, (*chosen, piece)) for piece in spans[level].pieces]
+        index = tuple(j for j, _, _ in chosen)
+        bounds = tuple((a, b) for _, a, b in chosen)
+        sizes = tuple(x.chunks[x.ndim - nd + d][j] for d, j in enumerate(index))
+        key = (x.name, *in_lead, *index)
+        if any(bd != (0, n) for bd, n in zip(bounds, sizes, strict=True)):
+            part = (halo_name, *in_lead, *index, *(v for bd in bounds for v in bd))
+            copy = 2 * math.prod(b - a for a, b in bounds) <= math.prod(sizes)
+            layer[part] = (_take, key, bounds, copy)
+            key = part
+        return key
+
+    return grid(0, ())
 
 
 def _check_dask_input(name: str, x):
@@ -172,11 +186,12 @@ def _meta(ndim: int, dtype) -> np.ndarray:
 class _ConvBlock:
     """What one output block of a convolution needs besides its input pieces."""
 
-    stride: tuple[int, int]
-    dilation: tuple[int, int]
+    nd: int
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
     groups: int
     algorithm: str
-    pads: tuple[tuple[int, int], tuple[int, int]]
+    pads: tuple[tuple[int, int], ...]
     zeros_shape: tuple[int, ...] | None  # the block reads no input: convolve zeros
     dtype: np.dtype
 
@@ -186,15 +201,69 @@ def _conv_block(pieces, weight, bias, spec: _ConvBlock) -> np.ndarray:
         x = np.zeros(spec.zeros_shape, dtype=spec.dtype)
     else:
         x = _assemble(pieces)
-    return functional.conv2d(x, weight, bias, spec.stride, spec.pads, spec.dilation,
-                             spec.groups, algorithm=spec.algorithm)
+    conv = functional.conv3d if spec.nd == 3 else functional.conv2d
+    return conv(x, weight, bias, spec.stride, spec.pads, spec.dilation, spec.groups,
+                algorithm=spec.algorithm)
 
 
-def _block_pads(rows: _Span, cols: _Span, size: tuple[int, int]):
+def _block_pads(spans: tuple[_Span, ...], sizes: tuple[int, ...]):
     """The block's own padding: the part of its receptive field outside the input."""
-    return tuple((max(lo, 0) - lo, hi - min(hi, n))
-                 for (lo, hi), n in zip(((rows.lo, rows.hi), (cols.lo, cols.hi)), size,
-                                        strict=True))
+    return tuple((max(s.lo, 0) - s.lo, s.hi - min(s.hi, n))
+                 for s, n in zip(spans, sizes, strict=True))
+
+
+def _conv(nd: int, x, weight, bias, stride, padding, dilation, groups, algorithm):
+    """The graph of a conv{nd}d over a Dask array (validated by the in-memory checks)."""
+    name = f"conv{nd}d"
+    _check_dask_input(name, x)
+    g, _, weight, bias, dtype, batched = _geometry.prepare_conv(nd, _stand_in(x), weight, bias,
+                                                             stride, padding, dilation,
+                                                             groups)
+    allowed = functional.ALGORITHMS if nd < 3 else ("auto", "direct", "im2col")
+    if algorithm not in allowed:
+        raise ValueError(f"algorithm must be one of {allowed}, got {algorithm!r}"
+                         + did_you_mean(algorithm, allowed))
+    channel_axis = x.ndim - nd - 1
+    if len(x.chunks[channel_axis]) > 1:
+        warnings.warn(
+            f"{name}: x has its {g.C} channels in {len(x.chunks[channel_axis])} chunks "
+            f"{x.chunks[channel_axis]}; rechunking to one chunk along C (every output "
+            "reads all channels of its group)",
+            ChannelRechunkWarning,
+            stacklevel=3,
+        )
+        x = x.rechunk({channel_axis: -1})
+    plans = [_plan_axis(g.in_sizes[d], x.chunks[x.ndim - nd + d], g.kernel[d], g.stride[d],
+                        g.dilation[d], g.pad[d][0], g.out[d]) for d in range(nd)]
+    token = tokenize(x, weight, bias, g, algorithm)
+    out_name, halo_name = f"convcore-{name}-{token}", f"convcore-{name}-halo-{token}"
+    weight_key, bias_key = f"convcore-{name}-weight-{token}", None
+    layer: dict = {weight_key: weight}
+    if bias is not None:
+        bias_key = f"convcore-{name}-bias-{token}"
+        layer[bias_key] = bias
+    n_chunks = x.chunks[0] if batched else (None,)
+    for n, n_len in enumerate(n_chunks):
+        in_lead, out_lead = ((n, 0), (n, 0)) if batched else ((0,), (0,))
+        for blocks in itertools.product(*(enumerate(p) for p in plans)):
+            spans = tuple(span for _, span in blocks)
+            spec_pads = _block_pads(spans, g.in_sizes)
+            zeros_shape = None
+            grid: list = []
+            if all(s.pieces for s in spans):
+                grid = _input_grid(x, layer, halo_name, in_lead, *spans)
+            else:  # every window of the block lies in the padding
+                lead = (n_len, g.C) if batched else (g.C,)
+                zeros_shape = (*lead, *(1,) * nd)
+                spec_pads = tuple((s.hi - s.lo - 1, 0) for s in spans)
+            spec = _ConvBlock(nd, g.stride, g.dilation, g.groups, algorithm, spec_pads,
+                              zeros_shape, x.dtype)
+            layer[(out_name, *out_lead, *(b for b, _ in blocks))] = (
+                _conv_block, grid, weight_key, bias_key, spec)
+    spatial = tuple(tuple(s.o1 - s.o0 for s in p) for p in plans)
+    chunks = ((x.chunks[0], (g.K,)) if batched else ((g.K,),)) + spatial
+    graph = HighLevelGraph.from_collections(out_name, layer, dependencies=[x])
+    return da.Array(graph, out_name, chunks, meta=_meta(x.ndim, dtype))
 
 
 def conv2d(x: da.Array, weight: ArrayLike, bias: ArrayLike | None = None,
@@ -259,56 +328,60 @@ def conv2d(x: da.Array, weight: ArrayLike, bias: ArrayLike | None = None,
     >>> convcore.dask.conv2d(x, w, stride=3).chunks      # 2 x 2 outputs: one per chunk
     ((1,), (2,), (1, 1), (1, 1))
     """
-    _check_dask_input("conv2d", x)
-    g, _, weight, bias, dtype, batched = _geometry.prepare_conv(2, _stand_in(x), weight, bias,
-                                                             stride, padding, dilation,
-                                                             groups)
-    if algorithm not in functional.ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {functional.ALGORITHMS}, got {algorithm!r}"
-                         + did_you_mean(algorithm, functional.ALGORITHMS))
-    channel_axis = x.ndim - 3
-    if len(x.chunks[channel_axis]) > 1:
-        warnings.warn(
-            f"conv2d: x has its {g.C} channels in {len(x.chunks[channel_axis])} chunks "
-            f"{x.chunks[channel_axis]}; rechunking to one chunk along C (every output "
-            "reads all channels of its group)",
-            ChannelRechunkWarning,
-            stacklevel=2,
-        )
-        x = x.rechunk({channel_axis: -1})
-    spans_h = _plan_axis(g.H, x.chunks[-2], g.R, g.stride[0], g.dilation[0], g.pad[0][0],
-                         g.Hout)
-    spans_w = _plan_axis(g.W, x.chunks[-1], g.S, g.stride[1], g.dilation[1], g.pad[1][0],
-                         g.Wout)
-    token = tokenize(x, weight, bias, g, algorithm)
-    name, halo_name = f"convcore-conv2d-{token}", f"convcore-conv2d-halo-{token}"
-    weight_key, bias_key = f"convcore-conv2d-weight-{token}", None
-    layer: dict = {weight_key: weight}
-    if bias is not None:
-        bias_key = f"convcore-conv2d-bias-{token}"
-        layer[bias_key] = bias
-    n_chunks = x.chunks[0] if batched else (None,)
-    for n, n_len in enumerate(n_chunks):
-        in_lead, out_lead = ((n, 0), (n, 0)) if batched else ((0,), (0,))
-        for bh, rows in enumerate(spans_h):
-            for bw, cols in enumerate(spans_w):
-                spec_pads = _block_pads(rows, cols, (g.H, g.W))
-                zeros_shape = None
-                grid: list = []
-                if rows.pieces and cols.pieces:
-                    grid = _input_grid(x, layer, halo_name, in_lead, rows, cols)
-                else:  # every window of the block lies in the padding
-                    lead = (n_len, g.C) if batched else (g.C,)
-                    zeros_shape = (*lead, 1, 1)
-                    spec_pads = ((rows.hi - rows.lo - 1, 0), (cols.hi - cols.lo - 1, 0))
-                spec = _ConvBlock(g.stride, g.dilation, g.groups, algorithm, spec_pads,
-                                  zeros_shape, x.dtype)
-                layer[(name, *out_lead, bh, bw)] = (_conv_block, grid, weight_key, bias_key,
-                                                    spec)
-    spatial = (tuple(s.o1 - s.o0 for s in spans_h), tuple(s.o1 - s.o0 for s in spans_w))
-    chunks = ((x.chunks[0], (g.K,)) if batched else ((g.K,),)) + spatial
-    graph = HighLevelGraph.from_collections(name, layer, dependencies=[x])
-    return da.Array(graph, name, chunks, meta=_meta(x.ndim, dtype))
+    return _conv(2, x, weight, bias, stride, padding, dilation, groups, algorithm)
+
+
+def conv3d(x: da.Array, weight: ArrayLike, bias: ArrayLike | None = None,
+           stride: int | tuple[int, int, int] = 1, padding: Padding3 = 0,
+           dilation: int | tuple[int, int, int] = 1, groups: int = 1, *,
+           algorithm: str = "auto") -> da.Array:
+    """3-D convolution of a Dask array, block by block, as :func:`convcore.conv3d`.
+
+    For volumes larger than memory: each output block is one :func:`convcore.conv3d`
+    call on exactly the input its windows read (along depth, height and width, taken
+    from as many input chunks as it spans), with the part of that field outside the
+    volume passed as the block's own zero padding.  Output chunks follow the input
+    chunks along each spatial axis, by the rule of :func:`conv2d`.
+
+    Parameters
+    ----------
+    x : dask.array.Array, shape (N, C, D, H, W) or (C, D, H, W)
+        Chunked along any of N, D, H and W.  Channels must be in one chunk; if they are
+        not, x is rechunked along C with a :class:`ChannelRechunkWarning`.
+    weight : array_like, shape (K, C // groups, T, R, S)
+        Filters, in memory (shipped once to every worker).
+    bias : array_like, shape (K,), optional
+    stride, padding, dilation, groups, algorithm
+        As :func:`convcore.conv3d` ('auto', 'direct' or 'im2col').
+
+    Returns
+    -------
+    dask.array.Array, shape (N, K, Dout, Hout, Wout) or (K, Dout, Hout, Wout)
+        Lazy; chunks: N as x, K in one chunk, D, H and W by the rule above.  Computed, it
+        equals :func:`convcore.conv3d` on the computed x: exactly with
+        ``algorithm="direct"``, to rounding otherwise.
+
+    Raises
+    ------
+    TypeError
+        x not a Dask array; bad dtypes or parameter types (as :func:`convcore.conv3d`).
+    ValueError
+        x with unknown chunk sizes; shapes or parameters :func:`convcore.conv3d` rejects
+        (checked here, before anything is computed).
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> import convcore, convcore.dask
+    >>> x = da.random.default_rng(0).random((1, 2, 8, 8, 8), chunks=(1, 2, 4, 4, 4))
+    >>> w = np.ones((3, 2, 3, 3, 3))
+    >>> y = convcore.dask.conv3d(x, w, padding=1)
+    >>> y.chunks
+    ((1,), (3,), (4, 4), (4, 4), (4, 4))
+    >>> np.allclose(y.compute(), convcore.conv3d(x.compute(), w, padding=1))
+    True
+    """
+    return _conv(3, x, weight, bias, stride, padding, dilation, groups, algorithm)
 
 
 # ---------------------------------------------------------------------------- pooling

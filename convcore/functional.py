@@ -24,6 +24,7 @@ from convcore._checks import (
     int_tuple,
 )
 from convcore._geometry import (
+    DIM_NAMES,
     ConvGeometry,
     check_out,
     contiguous,
@@ -51,10 +52,10 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}"
                          + did_you_mean(algorithm, ALGORITHMS))
-    if g.nd == 3 and algorithm not in ("auto", "direct"):
+    if g.nd == 3 and algorithm not in ("auto", "direct", "im2col"):
         raise ValueError(f"algorithm={algorithm!r} is not available for 3-D convolution; "
-                         "use 'direct' or 'auto'")
-    elif algorithm == "im2col" and not gemm_fits(g):
+                         "use 'direct', 'im2col' or 'auto'")
+    if algorithm == "im2col" and not gemm_fits(g):
         raise ValueError("im2col: a GEMM dimension exceeds 2**31 - 1; use algorithm='direct'")
     spatial = g.out[-nd:]
     shape = (g.N, g.K, *spatial) if batched else (g.K, *spatial)
@@ -279,8 +280,9 @@ def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     """3-D convolution (cross-correlation, as in PyTorch) of a batch of volumes.
 
     Same rules as :func:`conv2d` on three spatial dimensions (depth, height, width), on
-    the same N-d direct kernel: the outer dimensions are walked as rows of the
-    innermost one.
+    the same N-d kernels: the direct kernel walks the outer dimensions as rows of the
+    innermost one, and the im2col route multiplies tiles of the N-d column matrix
+    (:func:`im2col`) by the weights through BLAS.
 
     Parameters
     ----------
@@ -290,8 +292,10 @@ def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     stride, dilation : int or (int, int, int)
     padding : int, (int, int, int), three (before, after) pairs, 'valid' or 'same'
     groups : int
-    algorithm : {'auto', 'direct'}
-        Only the direct kernel runs 3-D convolution so far; 'auto' picks it.
+    algorithm : {'auto', 'direct', 'im2col'}
+        'direct', 'im2col' (column tiles times BLAS gemm) or 'auto': the one the cost
+        model of :func:`convcore.functional.choose_algorithm` predicts faster.  Both give
+        the same result to rounding.
     out : numpy.ndarray, optional
 
     Returns
@@ -315,36 +319,71 @@ def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     return _run_conv(3, x, weight, bias, stride, padding, dilation, groups, algorithm, out)
 
 
+# Spatial dimensions an int kernel_size means, by the number of dimensions of x: (C, L),
+# (C, H, W) and (N, C, H, W) as unfold does, (N, C, D, H, W).
+_UNFOLD_DIMS = {2: 1, 3: 2, 4: 2, 5: 3}
+_UNFOLD_SHAPES = {1: "(N, C, L) or (C, L)", 2: "(N, C, H, W) or (C, H, W)",
+                  3: "(N, C, D, H, W) or (C, D, H, W)"}
+
+
+def _is_sizes(value) -> bool:
+    """A sequence of sizes (not a single int or a string)."""
+    return isinstance(value, tuple | list | np.ndarray) and np.ndim(value) == 1
+
+
+def _unfold_dims(x_ndim: int, *sizes) -> int:
+    """Spatial dimensions of an im2col/col2im call: the length of the first of ``sizes``
+    given as a tuple, else what x's number of dimensions means (2-D as unfold)."""
+    for value in sizes:
+        if _is_sizes(value):
+            nd = len(value)
+            if nd not in DIM_NAMES:
+                raise ValueError(f"kernel_size and output_size must have 1, 2 or 3 entries "
+                                 f"(spatial dimensions); got {tuple(value)}")
+            return nd
+    return _UNFOLD_DIMS.get(x_ndim, 2)
+
+
 def _unfold_geometry(N, C, x_shape, kernel_size, stride, padding, dilation) -> ConvGeometry:
     """The geometry of an unfold of N images of C channels (as a convolution: K = C)."""
-    kernel = int_tuple("kernel_size", kernel_size, 2)
-    strides = int_tuple("stride", stride, 2)
-    dilations = int_tuple("dilation", dilation, 2)
+    nd = len(x_shape)
+    kernel = int_tuple("kernel_size", kernel_size, nd)
+    strides = int_tuple("stride", stride, nd)
+    dilations = int_tuple("dilation", dilation, nd)
     pads = resolve_padding(padding, x_shape, kernel, strides, dilations)
-    outs = output_sizes(x_shape, kernel, strides, pads, dilations, ("height", "width"))
+    outs = output_sizes(x_shape, kernel, strides, pads, dilations, DIM_NAMES[nd])
     return ConvGeometry(N, C, C, 1, tuple(x_shape), kernel, strides, dilations, pads,
                         tuple(outs))
 
 
 def im2col(x, kernel_size, dilation=1, padding=0, stride=1):
-    """Extract sliding windows into columns, as ``torch.nn.functional.unfold``.
+    """Extract sliding windows into columns, as ``torch.nn.functional.unfold``, over 1, 2
+    or 3 spatial dimensions.
 
     The arguments come in ``unfold``'s order: ``im2col(x, 3, 2, 1, 1)`` is
     ``unfold(x, 3, 2, 1, 1)`` (kernel size 3, dilation 2, padding 1, stride 1).
+    ``unfold`` takes 2-D images only; here a volume or a signal is unfolded the same way.
 
     Parameters
     ----------
-    x : array_like, shape (N, C, H, W) or (C, H, W)
-    kernel_size, dilation : int or (int, int)
-    padding : int, (int, int), ((top, bottom), (left, right)), 'valid' or 'same'
-    stride : int or (int, int)
+    x : array_like, shape (N, C, *spatial) or (C, *spatial)
+        Signals (L), images (H, W) or volumes (D, H, W).  The number of spatial
+        dimensions is ``len(kernel_size)`` when that is a tuple; for an int kernel size
+        it follows ``x.ndim``: 2 -> (C, L), 3 -> (C, H, W), 4 -> (N, C, H, W) (as
+        ``unfold``), 5 -> (N, C, D, H, W).
+    kernel_size, dilation : int or tuple of ints (one per spatial dimension)
+    padding : int, tuple, tuple of (before, after) pairs, 'valid' or 'same'
+        As :func:`conv1d`, :func:`conv2d` and :func:`conv3d`.
+    stride : int or tuple of ints
 
     Returns
     -------
-    numpy.ndarray, shape (N, C*R*S, L) or (C*R*S, L)
-        Row ``(c * R + r) * S + s``, column ``i * Wout + j`` holds
-        ``x_padded[c, i*sh + r*dh, j*sw + s*dw]``; ``L = Hout * Wout``.  float32 input
-        stays float32; other real dtypes become float64.
+    numpy.ndarray, shape (N, C * prod(kernel_size), L) or (C * prod(kernel_size), L)
+        Row ``(c, *k)`` (the kernel index ``k`` row-major, as ``c * R * S + r * S + s``
+        in 2-D), column the output position in row-major order (``i * Wout + j`` in
+        2-D), holding ``x_padded[c, *(o * stride + k * dilation)]``; ``L`` is the
+        product of the output sizes.  float32 input stays float32; other real dtypes
+        become float64.
 
     Raises
     ------
@@ -359,45 +398,56 @@ def im2col(x, kernel_size, dilation=1, padding=0, stride=1):
            [1., 2., 4., 5.],
            [3., 4., 6., 7.],
            [4., 5., 7., 8.]])
+    >>> convcore.im2col(np.arange(4.0).reshape(1, 1, 4), (2,), stride=2)   # 1-D
+    array([[[0., 2.],
+            [1., 3.]]])
+    >>> convcore.im2col(np.ones((2, 3, 4, 5, 6)), (2, 2, 2)).shape          # 3-D
+    (2, 24, 60)
     """
     x = as_real_array("x", x)
-    if x.ndim not in (3, 4):
-        raise ValueError(f"x must have shape (N, C, H, W) or (C, H, W); got shape {x.shape}")
-    batched = x.ndim == 4
-    x4 = x if batched else x[None]
-    if any(n < 1 for n in x4.shape[1:]):
+    nd = _unfold_dims(x.ndim, kernel_size)
+    if x.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"x must have shape {_UNFOLD_SHAPES[nd]} for a {nd}-D kernel size; "
+                         f"got shape {x.shape}")
+    batched = x.ndim == nd + 2
+    xb = x if batched else x[None]
+    if any(n < 1 for n in xb.shape[1:]):
         raise ValueError(f"x must have at least one channel and one pixel; got shape {x.shape}")
-    N, C = x4.shape[:2]
-    kg = _unfold_geometry(N, C, x4.shape[2:], kernel_size, stride, padding, dilation)
+    N, C = xb.shape[:2]
+    kg = _unfold_geometry(N, C, xb.shape[2:], kernel_size, stride, padding, dilation)
     dtype = compute_dtype(x)
-    shape = (N, C * kg.R * kg.S, kg.Hout * kg.Wout)
+    shape = (N, C * math.prod(kg.kernel), math.prod(kg.out))
     check_budget("im2col", ("the column matrix", array_bytes("the column matrix", shape,
                                                             dtype.itemsize), shape),
-                 ("a contiguous copy of x", copy_bytes(x4, dtype)))
+                 ("a contiguous copy of x", copy_bytes(xb, dtype)))
     cols = np.empty(shape, dtype=dtype)
-    _im2col.im2col(contiguous("x", x4, dtype), cols, kg, get_num_threads())
+    xc = contiguous("x", xb, dtype).reshape(N, C, math.prod(kg.in_sizes))
+    _im2col.im2col(xc, cols, kg, get_num_threads())
     return cols if batched else cols[0]
 
 
 def col2im(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
-    """Sum columns back into images, as ``torch.nn.functional.fold`` (adjoint of im2col).
+    """Sum columns back into images, as ``torch.nn.functional.fold`` (adjoint of
+    :func:`im2col`), over 1, 2 or 3 spatial dimensions.
 
     The arguments come in ``fold``'s order: ``col2im(cols, (6, 6), 3, 2, 1, 1)`` is
     ``fold(cols, (6, 6), 3, 2, 1, 1)`` (dilation 2, padding 1, stride 1).
 
     Parameters
     ----------
-    cols : array_like, shape (N, C*R*S, L) or (C*R*S, L)
-    output_size : int or (int, int)
-        The image size (H, W).
-    kernel_size, dilation : int or (int, int)
-    padding : int, (int, int), ((top, bottom), (left, right)), 'valid' or 'same'
-    stride : int or (int, int)
+    cols : array_like, shape (N, C * prod(kernel_size), L) or (C * prod(kernel_size), L)
+    output_size : int or tuple of ints
+        The spatial size: (L,), (H, W) or (D, H, W).  The number of spatial dimensions is
+        the length of ``output_size``, else of ``kernel_size``, when one is a tuple; 2
+        when both are ints (as ``fold``).
+    kernel_size, dilation : int or tuple of ints (one per spatial dimension)
+    padding : int, tuple, tuple of (before, after) pairs, 'valid' or 'same'
+    stride : int or tuple of ints
 
     Returns
     -------
-    numpy.ndarray, shape (N, C, H, W) or (C, H, W)
-        Each column entry added to the pixel it was taken from; entries that came from
+    numpy.ndarray, shape (N, C, *output_size) or (C, *output_size)
+        Each column entry added to the cell it was taken from; entries that came from
         padding are dropped.
 
     Raises
@@ -413,28 +463,37 @@ def col2im(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
     array([[[1., 2., 1.],
             [2., 4., 2.],
             [1., 2., 1.]]])
+    >>> convcore.col2im(np.ones((2, 3)), (4,), 2)     # 1-D
+    array([[1., 2., 2., 1.]])
+    >>> convcore.col2im(np.ones((8, 1)), (2, 2, 2), 2)[0, 0]   # 3-D
+    array([[1., 1.],
+           [1., 1.]])
     """
     cols = as_real_array("cols", cols)
     if cols.ndim not in (2, 3):
-        raise ValueError(f"cols must have shape (N, C*R*S, L) or (C*R*S, L); got {cols.shape}")
+        raise ValueError(f"cols must have shape (N, C*prod(kernel_size), L) or "
+                         f"(C*prod(kernel_size), L); got {cols.shape}")
     batched = cols.ndim == 3
     c3 = cols if batched else cols[None]
-    H, W = int_tuple("output_size", output_size, 2)
-    kg = _unfold_geometry(c3.shape[0], 1, (H, W), kernel_size, stride, padding, dilation)
-    RS, L = kg.R * kg.S, kg.Hout * kg.Wout
-    if c3.shape[1] % RS or c3.shape[1] == 0 or c3.shape[2] != L:
+    nd = _unfold_dims(0, output_size, kernel_size)
+    size = int_tuple("output_size", output_size, nd)
+    kg = _unfold_geometry(c3.shape[0], 1, size, kernel_size, stride, padding, dilation)
+    taps, L = math.prod(kg.kernel), math.prod(kg.out)
+    if c3.shape[1] % taps or c3.shape[1] == 0 or c3.shape[2] != L:
+        kernel = "x".join(map(str, kg.kernel))
         raise ValueError(
-            f"cols has shape {cols.shape}; a {kg.R}x{kg.S} kernel over {H}x{W} gives "
-            f"{L} windows, so cols must be (N, C*{RS}, {L}) with C >= 1"
+            f"cols has shape {cols.shape}; a {kernel} kernel over output_size {size} gives "
+            f"{L} windows, so cols must be (N, C*{taps}, {L}) with C >= 1"
         )
-    N, C = c3.shape[0], c3.shape[1] // RS
+    N, C = c3.shape[0], c3.shape[1] // taps
     dtype = compute_dtype(cols)
-    check_budget("col2im", ("the folded images", array_bytes("the folded images",
-                                                            (N, C, H, W), dtype.itemsize),
-                            (N, C, H, W)),
+    shape = (N, C, *size)
+    check_budget("col2im", ("the folded images", array_bytes("the folded images", shape,
+                                                            dtype.itemsize), shape),
                  ("a contiguous copy of cols", copy_bytes(c3, dtype)))
-    x = np.empty((N, C, H, W), dtype=dtype)
-    _im2col.col2im(contiguous("cols", c3, dtype), x, kg, get_num_threads())
+    x = np.empty(shape, dtype=dtype)
+    _im2col.col2im(contiguous("cols", c3, dtype), x.reshape(N, C, math.prod(size)), kg,
+                   get_num_threads())
     return x if batched else x[0]
 
 

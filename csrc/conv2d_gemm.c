@@ -10,7 +10,7 @@
 #include "cc_omp.h"
 #include "convcore.h"
 
-/* Column-tile budget: the tile (Cg*R*S x P) stays within ~1 MiB of floats so it is
+/* Column-tile budget: the tile (Cg*taps x P) stays within ~1 MiB of floats so it is
  * still in L2 when the GEMM packs it; P is a multiple of 16 and at least 64 wide so
  * the GEMM's pixel dimension keeps its micro-kernel busy. */
 #define CC_TILE_ELEMS (256 * 1024)
@@ -36,9 +36,9 @@ void cc_gemm_set_blas_local_threads(cc_blas_threads_fn fn)
     cc_blas_local_threads = fn;
 }
 
-ptrdiff_t cc_gemm_tile_columns(const cc_conv2d_geometry *g)
+ptrdiff_t cc_gemm_tile_columns(const cc_conv_geometry *g)
 {
-    ptrdiff_t CgRS = (g->C / g->groups) * g->R * g->S, HWo = g->Hout * g->Wout;
+    ptrdiff_t CgRS = (g->C / g->groups) * cc_conv_taps(g), HWo = cc_conv_out_cells(g);
     ptrdiff_t P = CC_TILE_ELEMS / (CgRS > 0 ? CgRS : 1);
     P -= P % 16;
     if (P < 64)
@@ -48,10 +48,10 @@ ptrdiff_t cc_gemm_tile_columns(const cc_conv2d_geometry *g)
     return P > 0 ? P : 1;
 }
 
-ptrdiff_t cc_gemm_channel_block(const cc_conv2d_geometry *g)
+ptrdiff_t cc_gemm_channel_block(const cc_conv_geometry *g)
 {
-    const ptrdiff_t Kg = g->K / g->groups, CgRS = (g->C / g->groups) * g->R * g->S;
-    const ptrdiff_t HWo = g->Hout * g->Wout, P = cc_gemm_tile_columns(g);
+    const ptrdiff_t Kg = g->K / g->groups, CgRS = (g->C / g->groups) * cc_conv_taps(g);
+    const ptrdiff_t HWo = cc_conv_out_cells(g), P = cc_gemm_tile_columns(g);
     const ptrdiff_t base = g->N * g->groups * ((HWo + P - 1) / P);
     ptrdiff_t kb = Kg;
     if (base > 0 && base < CC_MIN_ITEMS) {
@@ -71,15 +71,15 @@ ptrdiff_t cc_gemm_channel_block(const cc_conv2d_geometry *g)
     return kb > 0 ? kb : 1;
 }
 
-ptrdiff_t cc_gemm_workspace_per_thread(const cc_conv2d_geometry *g)
+ptrdiff_t cc_gemm_workspace_per_thread(const cc_conv_geometry *g)
 {
-    ptrdiff_t n = (g->C / g->groups) * g->R * g->S * cc_gemm_tile_columns(g);
+    ptrdiff_t n = (g->C / g->groups) * cc_conv_taps(g) * cc_gemm_tile_columns(g);
     return n + (16 - n % 16) % 16;  /* each thread's tile starts 64-byte aligned */
 }
 
-ptrdiff_t cc_gemm_work_items(const cc_conv2d_geometry *g)
+ptrdiff_t cc_gemm_work_items(const cc_conv_geometry *g)
 {
-    ptrdiff_t HWo = g->Hout * g->Wout, P = cc_gemm_tile_columns(g);
+    ptrdiff_t HWo = cc_conv_out_cells(g), P = cc_gemm_tile_columns(g);
     ptrdiff_t Kg = g->K / g->groups, kb = cc_gemm_channel_block(g);
     return g->N * g->groups * ((HWo + P - 1) / P) * ((Kg + kb - 1) / kb);
 }

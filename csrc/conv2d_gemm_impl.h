@@ -1,9 +1,10 @@
 /* im2col + GEMM convolution and the tiled GEMM, one template instantiated for float and
  * double by conv2d_gemm.c (which defines REAL, SFX and GEMM_FN).
  *
- * Work items of the convolution are (image, group, tile of output pixels, block of
- * output channels), the channel block innermost.  A thread builds the column tile
- * (Cg*R*S rows x P pixels) in its own workspace, keeps it for the next item when that is
+ * Work items of the convolution are (image, group, tile of output cells, block of
+ * output channels), the channel block innermost; 1, 2 or 3 spatial dimensions (the
+ * output cells in row-major order).  A thread builds the column tile
+ * (Cg*taps rows x P cells) in its own workspace, keeps it for the next item when that is
  * the same tile, and multiplies:
  *   y[k0:k0+kb, p0:p0+P] = W_g[k0:k0+kb] (kb x CgRS) . cols (CgRS x P)
  * In BLAS's column-major terms that is C (P x kb, ld Hout*Wout) = A (P x CgRS, ld P)
@@ -28,19 +29,21 @@
 #define CC_MY_SHARE(it0, it1, lo, hi) (lo = (it0), hi = (it1))
 #endif
 
-void CC_CAT2(cc_conv2d_gemm_range, SFX)(const cc_conv2d_geometry *g, const REAL *x,
+void CC_CAT2(cc_conv2d_gemm_range, SFX)(const cc_conv_geometry *g, const REAL *x,
                                         const REAL *w, const REAL *bias, REAL *y,
                                         REAL *workspace, GEMM_FN gemm, ptrdiff_t it0,
                                         ptrdiff_t it1, int n_threads)
 {
     const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
-    const ptrdiff_t CgRS = Cg * g->R * g->S, HWo = g->Hout * g->Wout;
+    const ptrdiff_t CgRS = Cg * cc_conv_taps(g), HWo = cc_conv_out_cells(g);
+    const ptrdiff_t plane = cc_conv_in_cells(g);
     const ptrdiff_t P = cc_gemm_tile_columns(g), per_thread = cc_gemm_workspace_per_thread(g);
     const ptrdiff_t ntiles = (HWo + P - 1) / P, kb = cc_gemm_channel_block(g);
     const ptrdiff_t nkb = (Kg + kb - 1) / kb;
-    const int identity = g->R == 1 && g->S == 1 && g->stride_h == 1 && g->stride_w == 1 &&
-                         g->pad_top == 0 && g->pad_left == 0 && g->Hout == g->H &&
-                         g->Wout == g->W;
+    int identity = 1;  /* a 1x1 stride-1 unpadded convolution: the input is the matrix */
+    for (int d = 0; d < g->nd; d++)
+        identity &= g->kernel[d] == 1 && g->stride[d] == 1 && g->pad[d] == 0 &&
+                    g->out[d] == g->in[d];
     if (it1 - it0 < n_threads)
         n_threads = (int)(it1 - it0);  /* the workspace holds one tile per working thread */
     if (2.0 * (double)(it1 - it0) * (double)kb * (double)CgRS * (double)P < 2e5)
@@ -63,7 +66,7 @@ void CC_CAT2(cc_conv2d_gemm_range, SFX)(const cc_conv2d_geometry *g, const REAL 
             const ptrdiff_t n = ng / g->groups, grp = ng % g->groups;
             const ptrdiff_t p0 = t * P, np = HWo - p0 < P ? HWo - p0 : P;
             const ptrdiff_t k0 = b * kb, nk = Kg - k0 < kb ? Kg - k0 : kb;
-            const REAL *x_img = x + (n * g->C + grp * Cg) * g->H * g->W;
+            const REAL *x_img = x + (n * g->C + grp * Cg) * plane;
             REAL *c_out = y + (n * g->K + grp * Kg + k0) * HWo + p0;
             REAL *a_mat;
             int lda;
@@ -94,7 +97,7 @@ void CC_CAT2(cc_conv2d_gemm_range, SFX)(const cc_conv2d_geometry *g, const REAL 
     }
 }
 
-void CC_CAT2(cc_conv2d_gemm, SFX)(const cc_conv2d_geometry *g, const REAL *x, const REAL *w,
+void CC_CAT2(cc_conv2d_gemm, SFX)(const cc_conv_geometry *g, const REAL *x, const REAL *w,
                                   const REAL *bias, REAL *y, REAL *workspace, GEMM_FN gemm,
                                   int n_threads)
 {

@@ -37,6 +37,31 @@ typedef struct {
     ptrdiff_t stride[CC_MAX_DIMS], dilation[CC_MAX_DIMS], pad[CC_MAX_DIMS];
 } cc_conv_geometry;
 
+/* Kernel taps, input cells and output cells of one channel. */
+static inline ptrdiff_t cc_conv_taps(const cc_conv_geometry *g)
+{
+    ptrdiff_t n = 1;
+    for (int d = 0; d < g->nd; d++)
+        n *= g->kernel[d];
+    return n;
+}
+
+static inline ptrdiff_t cc_conv_in_cells(const cc_conv_geometry *g)
+{
+    ptrdiff_t n = 1;
+    for (int d = 0; d < g->nd; d++)
+        n *= g->in[d];
+    return n;
+}
+
+static inline ptrdiff_t cc_conv_out_cells(const cc_conv_geometry *g)
+{
+    ptrdiff_t n = 1;
+    for (int d = 0; d < g->nd; d++)
+        n *= g->out[d];
+    return n;
+}
+
 /* The N-d geometry of a 2-D one (a 1-D one is H = R = 1). */
 cc_conv_geometry cc_conv_geometry_from_2d(const cc_conv2d_geometry *g);
 
@@ -109,33 +134,34 @@ void cc_conv2d_direct_f32(const cc_conv2d_geometry *g, const float *x, const flo
 void cc_conv2d_direct_f64(const cc_conv2d_geometry *g, const double *x, const double *w,
                           const double *bias, double *y, double *wpack, int n_threads);
 
-/* im2col of one image into rows [row0, row0 + nrows) x columns [p0, p0 + np) of the
- * column matrix of shape (C*R*S, Hout*Wout), written densely as nrows x np (ld = np).
- * Padding cells are written as zeros. */
-void cc_im2col_f32(const cc_conv2d_geometry *g, const float *x_image, ptrdiff_t row0,
+/* im2col of one image (C, *in) into rows [row0, row0 + nrows) x columns [p0, p0 + np) of
+ * the column matrix of shape (C * taps, out cells), 1, 2 or 3 spatial dimensions, written
+ * densely as nrows x np (ld = np).  Row (c, *kernel index), column the output position,
+ * both row-major.  Padding cells are written as zeros. */
+void cc_im2col_f32(const cc_conv_geometry *g, const float *x_image, ptrdiff_t row0,
                    ptrdiff_t nrows, ptrdiff_t p0, ptrdiff_t np, float *cols);
-void cc_im2col_f64(const cc_conv2d_geometry *g, const double *x_image, ptrdiff_t row0,
+void cc_im2col_f64(const cc_conv_geometry *g, const double *x_image, ptrdiff_t row0,
                    ptrdiff_t nrows, ptrdiff_t p0, ptrdiff_t np, double *cols);
 
-/* col2im of one image: x_image (C, H, W) = sum of the column matrix (C*R*S, Hout*Wout)
+/* col2im of one image: x_image (C, *in) = sum of the column matrix (C * taps, out cells)
  * scattered back; x_image is overwritten (not accumulated into). */
-void cc_col2im_f32(const cc_conv2d_geometry *g, const float *cols, float *x_image);
-void cc_col2im_f64(const cc_conv2d_geometry *g, const double *cols, double *x_image);
+void cc_col2im_f32(const cc_conv_geometry *g, const float *cols, float *x_image);
+void cc_col2im_f64(const cc_conv_geometry *g, const double *cols, double *x_image);
 
 /* Whole-batch im2col / col2im, parallel over (image, channel). */
-void cc_im2col_batch_f32(const cc_conv2d_geometry *g, const float *x, float *cols, int n_threads);
-void cc_im2col_batch_f64(const cc_conv2d_geometry *g, const double *x, double *cols, int n_threads);
-void cc_col2im_batch_f32(const cc_conv2d_geometry *g, const float *cols, float *x, int n_threads);
-void cc_col2im_batch_f64(const cc_conv2d_geometry *g, const double *cols, double *x, int n_threads);
+void cc_im2col_batch_f32(const cc_conv_geometry *g, const float *x, float *cols, int n_threads);
+void cc_im2col_batch_f64(const cc_conv_geometry *g, const double *x, double *cols, int n_threads);
+void cc_col2im_batch_f32(const cc_conv_geometry *g, const float *cols, float *x, int n_threads);
+void cc_col2im_batch_f64(const cc_conv_geometry *g, const double *cols, double *x, int n_threads);
 /* The same on tasks [t0, t1) of the N*C tasks (image n = t / C, channel c = t % C), so a
  * caller can run a batch in chunks and check for interrupts between them. */
-void cc_im2col_batch_range_f32(const cc_conv2d_geometry *g, const float *x, float *cols,
+void cc_im2col_batch_range_f32(const cc_conv_geometry *g, const float *x, float *cols,
                                ptrdiff_t t0, ptrdiff_t t1, int n_threads);
-void cc_im2col_batch_range_f64(const cc_conv2d_geometry *g, const double *x, double *cols,
+void cc_im2col_batch_range_f64(const cc_conv_geometry *g, const double *x, double *cols,
                                ptrdiff_t t0, ptrdiff_t t1, int n_threads);
-void cc_col2im_batch_range_f32(const cc_conv2d_geometry *g, const float *cols, float *x,
+void cc_col2im_batch_range_f32(const cc_conv_geometry *g, const float *cols, float *x,
                                ptrdiff_t t0, ptrdiff_t t1, int n_threads);
-void cc_col2im_batch_range_f64(const cc_conv2d_geometry *g, const double *cols, double *x,
+void cc_col2im_batch_range_f64(const cc_conv_geometry *g, const double *cols, double *x,
                                ptrdiff_t t0, ptrdiff_t t1, int n_threads);
 
 /* Fortran-BLAS gemm signatures (as exported by scipy.linalg.cython_blas). */
@@ -152,27 +178,27 @@ typedef int (*cc_blas_threads_fn)(int n);
 void cc_gemm_set_blas_local_threads(cc_blas_threads_fn fn);
 
 /* Columns per im2col tile, output channels per block, workspace (elements per thread,
- * a multiple of 16) and the number of work items (image, group, pixel tile, channel
- * block) of the GEMM path, all fixed by the geometry: more threads than items idle. */
-ptrdiff_t cc_gemm_tile_columns(const cc_conv2d_geometry *g);
-ptrdiff_t cc_gemm_channel_block(const cc_conv2d_geometry *g);
-ptrdiff_t cc_gemm_workspace_per_thread(const cc_conv2d_geometry *g);
-ptrdiff_t cc_gemm_work_items(const cc_conv2d_geometry *g);
+ * a multiple of 16) and the number of work items (image, group, tile of output cells,
+ * channel block) of the GEMM path, all fixed by the geometry: more threads than items idle. */
+ptrdiff_t cc_gemm_tile_columns(const cc_conv_geometry *g);
+ptrdiff_t cc_gemm_channel_block(const cc_conv_geometry *g);
+ptrdiff_t cc_gemm_workspace_per_thread(const cc_conv_geometry *g);
+ptrdiff_t cc_gemm_work_items(const cc_conv_geometry *g);
 
-/* im2col + GEMM: workspace holds min(n_threads, cc_gemm_work_items(g)) *
+/* im2col + GEMM over 1, 2 or 3 spatial dimensions: workspace holds min(n_threads, cc_gemm_work_items(g)) *
  * cc_gemm_workspace_per_thread(g) elements.  gemm must be safe to call from n_threads
  * threads at once (a single-threaded BLAS when n_threads > 1). */
-void cc_conv2d_gemm_f32(const cc_conv2d_geometry *g, const float *x, const float *w,
+void cc_conv2d_gemm_f32(const cc_conv_geometry *g, const float *x, const float *w,
                         const float *bias, float *y, float *workspace, cc_sgemm_fn gemm,
                         int n_threads);
-void cc_conv2d_gemm_f64(const cc_conv2d_geometry *g, const double *x, const double *w,
+void cc_conv2d_gemm_f64(const cc_conv_geometry *g, const double *x, const double *w,
                         const double *bias, double *y, double *workspace, cc_dgemm_fn gemm,
                         int n_threads);
 /* Items [it0, it1) only (the workspace holds min(n_threads, it1 - it0) tiles). */
-void cc_conv2d_gemm_range_f32(const cc_conv2d_geometry *g, const float *x, const float *w,
+void cc_conv2d_gemm_range_f32(const cc_conv_geometry *g, const float *x, const float *w,
                               const float *bias, float *y, float *workspace, cc_sgemm_fn gemm,
                               ptrdiff_t it0, ptrdiff_t it1, int n_threads);
-void cc_conv2d_gemm_range_f64(const cc_conv2d_geometry *g, const double *x, const double *w,
+void cc_conv2d_gemm_range_f64(const cc_conv_geometry *g, const double *x, const double *w,
                               const double *bias, double *y, double *workspace,
                               cc_dgemm_fn gemm, ptrdiff_t it0, ptrdiff_t it1, int n_threads);
 

@@ -1,9 +1,11 @@
-/* im2col / col2im, one template instantiated for float and double by im2col.c.
- * The including file defines REAL and SFX.
+/* im2col / col2im over 1, 2 or 3 spatial dimensions, one template instantiated for float
+ * and double by im2col.c.  The including file defines REAL and SFX.
  *
- * Column matrix of one image: rows (c, r, s) in that order, columns the output pixels
- * p = oh * Wout + ow, as torch.nn.functional.unfold.  Rows are filled one output row
- * segment at a time; with stride 1 the in-bounds part of a segment is one memcpy. */
+ * Column matrix of one image: rows (c, *taps) in that order (the last kernel dimension
+ * fastest), columns the output positions in row-major order, as
+ * torch.nn.functional.unfold in 2-D.  The outer dimensions are walked as rows of the
+ * innermost one: a column segment is one output row, read from one input row (or zeros
+ * when that row is in the padding); with stride 1 its in-bounds part is one memcpy. */
 #define CC_CAT2_(a, b) a##_##b
 #define CC_CAT2(a, b) CC_CAT2_(a, b)
 #define FN(name) CC_CAT2(name, SFX)
@@ -30,70 +32,107 @@ static void FN(gather_row)(const REAL *x_row, ptrdiff_t W, ptrdiff_t iw0, ptrdif
         cols[j] = 0;
 }
 
-void CC_CAT2(cc_im2col, SFX)(const cc_conv2d_geometry *g, const REAL *x_image, ptrdiff_t row0,
-                   ptrdiff_t nrows, ptrdiff_t p0, ptrdiff_t np, REAL *cols)
+#ifndef CC_IM2COL_SHARED
+#define CC_IM2COL_SHARED
+/* Per dimension, the kernel index of tap number `tap` (the last dimension fastest). */
+static void cc_unfold_tap(const cc_conv_geometry *g, ptrdiff_t tap, ptrdiff_t *k)
 {
-    const ptrdiff_t RS = g->R * g->S;
+    for (int d = g->nd - 1; d >= 0; d--) {
+        k[d] = tap % g->kernel[d];
+        tap /= g->kernel[d];
+    }
+}
+
+/* The offset in a channel of the input row that output row `orow` (an index over the
+ * outer output dimensions) reads at kernel offsets k, or -1 when it is in the padding. */
+static ptrdiff_t cc_unfold_row(const cc_conv_geometry *g, const ptrdiff_t *k, ptrdiff_t orow)
+{
+    ptrdiff_t off = 0, scale = g->in[g->nd - 1];
+    for (int d = g->nd - 2; d >= 0; d--) {
+        const ptrdiff_t o = orow % g->out[d];
+        const ptrdiff_t i = o * g->stride[d] - g->pad[d] + k[d] * g->dilation[d];
+        orow /= g->out[d];
+        if (i < 0 || i >= g->in[d])
+            return -1;
+        off += i * scale;
+        scale *= g->in[d];
+    }
+    return off;
+}
+#endif
+
+void CC_CAT2(cc_im2col, SFX)(const cc_conv_geometry *g, const REAL *x_image, ptrdiff_t row0,
+                             ptrdiff_t nrows, ptrdiff_t p0, ptrdiff_t np, REAL *cols)
+{
+    const int last = g->nd - 1;
+    const ptrdiff_t taps = cc_conv_taps(g), plane = cc_conv_in_cells(g);
+    const ptrdiff_t W = g->in[last], Wout = g->out[last];
+    const ptrdiff_t sw = g->stride[last], dw = g->dilation[last], pl = g->pad[last];
     for (ptrdiff_t i = 0; i < nrows; i++) {
-        const ptrdiff_t row = row0 + i, c = row / RS, r = (row / g->S) % g->R, s = row % g->S;
-        const REAL *xc = x_image + c * g->H * g->W;
+        const ptrdiff_t row = row0 + i, c = row / taps;
+        ptrdiff_t k[CC_MAX_DIMS];
+        cc_unfold_tap(g, row % taps, k);
+        const REAL *xc = x_image + c * plane;
         REAL *out = cols + i * np;
         ptrdiff_t p = p0, end = p0 + np;
         while (p < end) {
-            ptrdiff_t oh = p / g->Wout, ow = p % g->Wout;
-            ptrdiff_t n = g->Wout - ow < end - p ? g->Wout - ow : end - p;
-            ptrdiff_t ih = oh * g->stride_h - g->pad_top + r * g->dil_h;
-            if (ih < 0 || ih >= g->H) {
+            const ptrdiff_t orow = p / Wout, ow = p % Wout;
+            const ptrdiff_t n = Wout - ow < end - p ? Wout - ow : end - p;
+            const ptrdiff_t off = cc_unfold_row(g, k, orow);
+            if (off < 0)
                 memset(out, 0, (size_t)n * sizeof(REAL));
-            } else {
-                ptrdiff_t iw0 = ow * g->stride_w - g->pad_left + s * g->dil_w;
-                FN(gather_row)(xc + ih * g->W, g->W, iw0, g->stride_w, n, out);
-            }
+            else
+                FN(gather_row)(xc + off, W, ow * sw - pl + k[last] * dw, sw, n, out);
             out += n;
             p += n;
         }
     }
 }
 
-/* Add the rows of channel c of one image's column matrix into plane (H, W). */
-static void FN(col2im_channel)(const cc_conv2d_geometry *g, const REAL *cols, ptrdiff_t c,
+/* Add the rows of channel c of one image's column matrix into its input cells. */
+static void FN(col2im_channel)(const cc_conv_geometry *g, const REAL *cols, ptrdiff_t c,
                                REAL *plane)
 {
-    const ptrdiff_t L = g->Hout * g->Wout;
-    memset(plane, 0, (size_t)(g->H * g->W) * sizeof(REAL));
-    for (ptrdiff_t r = 0; r < g->R; r++) {
-        for (ptrdiff_t s = 0; s < g->S; s++) {
-            const REAL *src = cols + ((c * g->R + r) * g->S + s) * L;
-            for (ptrdiff_t oh = 0; oh < g->Hout; oh++) {
-                ptrdiff_t ih = oh * g->stride_h - g->pad_top + r * g->dil_h;
-                if (ih < 0 || ih >= g->H)
-                    continue;
-                REAL *dst = plane + ih * g->W;
-                const REAL *srow = src + oh * g->Wout;
-                ptrdiff_t iw0 = s * g->dil_w - g->pad_left;
-                for (ptrdiff_t ow = 0; ow < g->Wout; ow++) {
-                    ptrdiff_t iw = iw0 + ow * g->stride_w;
-                    if (iw >= 0 && iw < g->W)
-                        dst[iw] += srow[ow];
-                }
+    const int last = g->nd - 1;
+    const ptrdiff_t taps = cc_conv_taps(g), L = cc_conv_out_cells(g);
+    const ptrdiff_t W = g->in[last], Wout = g->out[last], orows = L / Wout;
+    const ptrdiff_t sw = g->stride[last], dw = g->dilation[last], pl = g->pad[last];
+    memset(plane, 0, (size_t)cc_conv_in_cells(g) * sizeof(REAL));
+    for (ptrdiff_t tap = 0; tap < taps; tap++) {
+        ptrdiff_t k[CC_MAX_DIMS];
+        cc_unfold_tap(g, tap, k);
+        const REAL *src = cols + (c * taps + tap) * L;
+        const ptrdiff_t iw0 = k[last] * dw - pl;
+        for (ptrdiff_t orow = 0; orow < orows; orow++) {
+            const ptrdiff_t off = cc_unfold_row(g, k, orow);
+            if (off < 0)
+                continue;
+            REAL *dst = plane + off;
+            const REAL *srow = src + orow * Wout;
+            for (ptrdiff_t ow = 0; ow < Wout; ow++) {
+                ptrdiff_t iw = iw0 + ow * sw;
+                if (iw >= 0 && iw < W)
+                    dst[iw] += srow[ow];
             }
         }
     }
 }
 
-void CC_CAT2(cc_col2im, SFX)(const cc_conv2d_geometry *g, const REAL *cols, REAL *x_image)
+void CC_CAT2(cc_col2im, SFX)(const cc_conv_geometry *g, const REAL *cols, REAL *x_image)
 {
+    const ptrdiff_t plane = cc_conv_in_cells(g);
     for (ptrdiff_t c = 0; c < g->C; c++)
-        FN(col2im_channel)(g, cols, c, x_image + c * g->H * g->W);
+        FN(col2im_channel)(g, cols, c, x_image + c * plane);
 }
 
 /* Tasks [t0, t1) of the batch, parallel over (image, channel): each task owns its rows /
  * plane, so the result does not depend on the thread count. */
-void CC_CAT2(cc_im2col_batch_range, SFX)(const cc_conv2d_geometry *g, const REAL *x, REAL *cols,
+void CC_CAT2(cc_im2col_batch_range, SFX)(const cc_conv_geometry *g, const REAL *x, REAL *cols,
                                          ptrdiff_t t0, ptrdiff_t t1, int n_threads)
 {
-    const ptrdiff_t RS = g->R * g->S, L = g->Hout * g->Wout;
-    if ((t1 - t0) * RS * L < 32768)
+    const ptrdiff_t taps = cc_conv_taps(g), L = cc_conv_out_cells(g);
+    const ptrdiff_t plane = cc_conv_in_cells(g);
+    if ((t1 - t0) * taps * L < 32768)
         n_threads = 1;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
@@ -102,16 +141,17 @@ void CC_CAT2(cc_im2col_batch_range, SFX)(const cc_conv2d_geometry *g, const REAL
 #endif
     for (ptrdiff_t t = t0; t < t1; t++) {
         ptrdiff_t n = t / g->C, c = t % g->C;
-        CC_CAT2(cc_im2col, SFX)(g, x + n * g->C * g->H * g->W, c * RS, RS, 0, L,
-                      cols + (n * g->C + c) * RS * L);
+        CC_CAT2(cc_im2col, SFX)(g, x + n * g->C * plane, c * taps, taps, 0, L,
+                                cols + (n * g->C + c) * taps * L);
     }
 }
 
-void CC_CAT2(cc_col2im_batch_range, SFX)(const cc_conv2d_geometry *g, const REAL *cols, REAL *x,
+void CC_CAT2(cc_col2im_batch_range, SFX)(const cc_conv_geometry *g, const REAL *cols, REAL *x,
                                          ptrdiff_t t0, ptrdiff_t t1, int n_threads)
 {
-    const ptrdiff_t RS = g->R * g->S, L = g->Hout * g->Wout;
-    if ((t1 - t0) * RS * L < 32768)
+    const ptrdiff_t taps = cc_conv_taps(g), L = cc_conv_out_cells(g);
+    const ptrdiff_t plane = cc_conv_in_cells(g);
+    if ((t1 - t0) * taps * L < 32768)
         n_threads = 1;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
@@ -120,16 +160,18 @@ void CC_CAT2(cc_col2im_batch_range, SFX)(const cc_conv2d_geometry *g, const REAL
 #endif
     for (ptrdiff_t t = t0; t < t1; t++) {
         ptrdiff_t n = t / g->C, c = t % g->C;
-        FN(col2im_channel)(g, cols + n * g->C * RS * L, c, x + (n * g->C + c) * g->H * g->W);
+        FN(col2im_channel)(g, cols + n * g->C * taps * L, c, x + (n * g->C + c) * plane);
     }
 }
 
-void CC_CAT2(cc_im2col_batch, SFX)(const cc_conv2d_geometry *g, const REAL *x, REAL *cols, int n_threads)
+void CC_CAT2(cc_im2col_batch, SFX)(const cc_conv_geometry *g, const REAL *x, REAL *cols,
+                                   int n_threads)
 {
     CC_CAT2(cc_im2col_batch_range, SFX)(g, x, cols, 0, g->N * g->C, n_threads);
 }
 
-void CC_CAT2(cc_col2im_batch, SFX)(const cc_conv2d_geometry *g, const REAL *cols, REAL *x, int n_threads)
+void CC_CAT2(cc_col2im_batch, SFX)(const cc_conv_geometry *g, const REAL *cols, REAL *x,
+                                   int n_threads)
 {
     CC_CAT2(cc_col2im_batch_range, SFX)(g, cols, x, 0, g->N * g->C, n_threads);
 }

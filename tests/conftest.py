@@ -74,6 +74,21 @@ def rng(request):
     return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
 
 
+def results_per_thread_count(fn, counts=(1, 2, 3)):
+    """fn() run at each thread count (the count in use restored after)."""
+    import convcore
+
+    before = convcore.get_num_threads()
+    try:
+        results = []
+        for n in counts:
+            convcore.set_num_threads(n)
+            results.append(fn())
+    finally:
+        convcore.set_num_threads(before)
+    return results
+
+
 def run_concurrently(target, n):
     """Start n threads on target(i) together; re-raise the first exception."""
     barrier = threading.Barrier(n)

@@ -93,3 +93,31 @@ def conv1d_backward_ref(grad_output, x, weight, stride=1, padding=(0, 0), dilati
         np.asarray(weight)[:, :, None, :], (1, stride), ((0, 0), tuple(padding)),
         (1, dilation), groups)
     return gx[:, :, 0, :], gw[:, :, 0, :], gb
+
+
+@np.errstate(invalid="ignore", over="ignore")
+def conv3d_backward_ref(grad_output, x, weight, stride, pads, dilation, groups=1):
+    """(grad_input, grad_weight, grad_bias) of a batched grouped 3-D cross-correlation,
+    output position by output position and tap by tap (``pads``: three (before, after)
+    pairs).  Products with the zero padding enter grad_weight (0 * inf is NaN) and are
+    dropped from grad_input with the padding."""
+    go = np.asarray(grad_output, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(weight, dtype=np.float64)
+    n, c = x.shape[:2]
+    k, cg = w.shape[:2]
+    kg = k // groups
+    xp = np.pad(x, ((0, 0), (0, 0), *pads))
+    gxp = np.zeros_like(xp)
+    gw = np.zeros_like(w)
+    for o in np.ndindex(*go.shape[2:]):
+        for t in np.ndindex(*w.shape[2:]):
+            at = tuple(o[d] * stride[d] + t[d] * dilation[d] for d in range(3))
+            for g in range(groups):
+                ks, cs = slice(g * kg, (g + 1) * kg), slice(g * cg, (g + 1) * cg)
+                gk = go[(slice(None), ks, *o)]            # (N, Kg)
+                wk = w[(ks, slice(None), *t)]             # (Kg, Cg)
+                gxp[(slice(None), cs, *at)] += gk @ wk
+                gw[(ks, slice(None), *t)] += gk.T @ xp[(slice(None), cs, *at)]
+    crop = tuple(slice(a, a + size) for (a, _), size in zip(pads, x.shape[2:], strict=True))
+    return gxp[(slice(None), slice(None), *crop)], gw, go.sum(axis=(0, 2, 3, 4))

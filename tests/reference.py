@@ -190,3 +190,43 @@ def conv3d_ref(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     if b is not None:
         out += np.asarray(b, dtype=np.float64)[None, :, None, None, None]
     return out
+
+
+def im2col_nd_ref(x, kernel, stride, dilation, pads):
+    """Column matrix of (N, C, *sizes) over any number of spatial dimensions, one entry
+    at a time: row (c, *k) and column o (both row-major) hold the zero-padded input at
+    o * stride + k * dilation.  ``pads`` is one (before, after) pair per dimension."""
+    x = np.asarray(x)
+    nd = x.ndim - 2
+    xp = np.pad(x, ((0, 0), (0, 0), *pads))
+    outs = [(xp.shape[2 + d] - dilation[d] * (kernel[d] - 1) - 1) // stride[d] + 1
+            for d in range(nd)]
+    taps = list(np.ndindex(*kernel))
+    positions = list(np.ndindex(*outs))
+    cols = np.zeros((x.shape[0], x.shape[1] * len(taps), len(positions)), dtype=x.dtype)
+    for c in range(x.shape[1]):
+        for t, k in enumerate(taps):
+            for p, o in enumerate(positions):
+                at = tuple(o[d] * stride[d] + k[d] * dilation[d] for d in range(nd))
+                cols[:, c * len(taps) + t, p] = xp[(slice(None), c, *at)]
+    return cols
+
+
+def col2im_nd_ref(cols, sizes, kernel, stride, dilation, pads):
+    """The adjoint of :func:`im2col_nd_ref`: each column entry added, in float64, to the
+    padded cell it was read from; the padding is cropped off at the end."""
+    cols = np.asarray(cols, dtype=np.float64)
+    nd = len(sizes)
+    padded = [n + a + b for n, (a, b) in zip(sizes, pads, strict=True)]
+    outs = [(padded[d] - dilation[d] * (kernel[d] - 1) - 1) // stride[d] + 1 for d in range(nd)]
+    taps = list(np.ndindex(*kernel))
+    positions = list(np.ndindex(*outs))
+    c_count = cols.shape[1] // len(taps)
+    xp = np.zeros((cols.shape[0], c_count, *padded))
+    for c in range(c_count):
+        for t, k in enumerate(taps):
+            for p, o in enumerate(positions):
+                at = tuple(o[d] * stride[d] + k[d] * dilation[d] for d in range(nd))
+                xp[(slice(None), c, *at)] += cols[:, c * len(taps) + t, p]
+    return xp[(slice(None), slice(None), *(slice(a, a + n) for n, (a, _) in
+                                           zip(sizes, pads, strict=True)))].copy()

@@ -71,7 +71,12 @@ def test_case_list_covers_the_issue():
     assert depthwise.groups == depthwise.C == depthwise.K == 64
     assert {(p.op, p.kernel, p.stride, p.shape) for p in POOL_CASES} == {
         (op, k, s, (8, 64, 112, 112)) for op in ("max", "avg") for k, s in ((2, 2), (3, 2))}
-    assert {c.name for c in BACKWARD_CASES} == {c.name for c in CONV_CASES if c.large}
+    assert {c.name for c in BACKWARD_CASES} == {c.name for c in CONV_CASES
+                                                 if c.large and not c.D}
+    c3d = next(c for c in CONV_CASES if c.D)  # the issue's 3-D layer
+    assert (c3d.x_shape, c3d.w_shape, c3d.out_spatial) == (
+        (1, 64, 16, 56, 56), (64, 64, 3, 3, 3), (16, 56, 56))
+    assert c3d.flops == 2 * 64 * 16 * 56 * 56 * 64 * 27
     assert {c.name.split("_")[0] for c in BACKWARD_CASES} == {"vgg", "resnet"}
 
 

@@ -1,4 +1,5 @@
-"""convcore.dask: block-by-block convolution and pooling equal the in-memory functions.
+"""convcore.dask: block-by-block convolution (2-D and 3-D) and pooling equal the in-memory
+functions.
 
 Every test compares a Dask result with the in-memory function on the computed array.
 Pooling must match exactly (max is exact; average pooling sums each window in the same
@@ -47,6 +48,24 @@ def assert_conv_equal(got, ref, algorithm, terms):
     np.testing.assert_allclose(got, ref, rtol=tol, atol=tol * scale)
 
 
+def check_against_memory(conv, dask_conv, xd, args, algorithm):
+    """The Dask convolution of xd equals the in-memory one on its computed array, or
+    both refuse the call with the same message."""
+    x = xd.compute()
+    try:
+        ref = conv(x, *args, algorithm=algorithm)
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=re.escape(str(exc))):
+            dask_conv(xd, *args, algorithm=algorithm)
+        return
+    y = dask_conv(xd, *args, algorithm=algorithm)
+    assert y.shape == ref.shape and y.dtype == ref.dtype
+    assert tuple(sum(ch) for ch in y.chunks) == ref.shape
+    weight, groups = args[0], args[5]
+    terms = (x.shape[-weight.ndim + 1] // groups) * int(np.prod(weight.shape[2:]))
+    assert_conv_equal(y.compute(scheduler="sync"), ref, algorithm, terms)
+
+
 paddings = st.one_of(
     st.sampled_from(["same", "valid"]),
     st.integers(0, 3),
@@ -75,19 +94,72 @@ def test_conv2d_matches_whole_array(data):
     bias = rng.standard_normal(k).astype(dtype) if d(st.booleans()) else None
     chunks = (chunking(d, h), chunking(d, w))
     chunks = ((chunking(d, n), c, *chunks) if batched else (c, *chunks))
-    xd = da.from_array(x, chunks=chunks)
-    args = (weight, bias, stride, padding, dilation, groups)
-    try:
-        ref = convcore.conv2d(x, *args, algorithm=algorithm)
-    except ValueError as exc:
-        with pytest.raises(ValueError, match=re.escape(str(exc))):
-            cdask.conv2d(xd, *args, algorithm=algorithm)
-        return
-    y = cdask.conv2d(xd, *args, algorithm=algorithm)
-    assert y.shape == ref.shape and y.dtype == ref.dtype
-    assert tuple(sum(ch) for ch in y.chunks) == ref.shape
-    got = y.compute(scheduler="sync")
-    assert_conv_equal(got, ref, algorithm, (c // groups) * r * s)
+    check_against_memory(convcore.conv2d, cdask.conv2d, da.from_array(x, chunks=chunks),
+                         (weight, bias, stride, padding, dilation, groups), algorithm)
+
+
+paddings3 = st.one_of(
+    st.sampled_from(["same", "valid"]),
+    st.integers(0, 2),
+    st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 2)),
+    st.tuples(*(st.tuples(st.integers(0, 3), st.integers(0, 3)) for _ in range(3))),
+)
+
+
+@given(data=st.data())
+def test_conv3d_matches_whole_array(data):
+    d = data.draw
+    dtype = d(st.sampled_from([np.float32, np.float64]))
+    groups = d(st.sampled_from([1, 2]))
+    n, c, k = d(st.integers(1, 2)), groups * d(st.integers(1, 2)), groups * d(st.integers(1, 2))
+    sizes = tuple(d(st.integers(1, 9)) for _ in range(3))
+    kernel = tuple(d(st.integers(1, 3)) for _ in range(3))
+    stride = d(st.one_of(st.integers(1, 3), st.tuples(*(st.integers(1, 3),) * 3)))
+    dilation = d(st.one_of(st.integers(1, 2), st.tuples(*(st.integers(1, 2),) * 3)))
+    padding = d(paddings3)
+    algorithm = d(st.sampled_from(["direct", "im2col", "auto"]))
+    batched = d(st.booleans())
+    rng = np.random.default_rng(d(st.integers(0, 2**32 - 1)))
+    x = rng.standard_normal((n, c, *sizes) if batched else (c, *sizes)).astype(dtype)
+    weight = rng.standard_normal((k, c // groups, *kernel)).astype(dtype)
+    bias = rng.standard_normal(k).astype(dtype) if d(st.booleans()) else None
+    chunks = tuple(chunking(d, size) for size in sizes)
+    chunks = ((chunking(d, n), c, *chunks) if batched else (c, *chunks))
+    check_against_memory(convcore.conv3d, cdask.conv3d, da.from_array(x, chunks=chunks),
+                         (weight, bias, stride, padding, dilation, groups), algorithm)
+
+
+def test_conv3d_blocks_read_only_their_receptive_field():
+    # chunks of 4 along D, H, W; a 3x3x3 'same' layer: each block reads its chunk and one
+    # plane of each neighbour, never a whole neighbouring chunk
+    x = da.ones((1, 2, 8, 8, 8), chunks=(1, 2, 4, 4, 4))
+    y = cdask.conv3d(x, np.ones((3, 2, 3, 3, 3)), padding=1, algorithm="direct")
+    graph = dict(y.__dask_graph__())
+    halos = [v for key, v in graph.items()
+             if isinstance(key, tuple) and "halo" in key[0]]
+    assert halos, "neighbouring chunks must be sliced"
+    for task in halos:
+        bounds = task[2]
+        assert sum(b - a == 1 for a, b in bounds) >= 1  # one plane of the neighbour
+    assert y.chunks[2:] == ((4, 4),) * 3
+    np.testing.assert_array_equal(y.compute(), convcore.conv3d(x.compute(),
+                                                               np.ones((3, 2, 3, 3, 3)),
+                                                               padding=1, algorithm="direct"))
+
+
+def test_conv3d_bad_input_raises_clear_errors():
+    x = da.zeros((1, 3, 4, 8, 8), chunks=4)
+    w = np.ones((2, 3, 3, 3, 3))
+    with pytest.raises(TypeError, match="conv3d: x must be a dask.array.Array"):
+        cdask.conv3d(np.zeros((1, 3, 4, 8, 8)), w)
+    with pytest.raises(ValueError, match=r"x must have shape \(N, C, D, H, W\)"):
+        cdask.conv3d(da.zeros((8, 8)), w)
+    with pytest.raises(ValueError, match="kernel depth 3"):
+        cdask.conv3d(da.zeros((1, 3, 2, 8, 8)), w)
+    with pytest.raises(ValueError, match="algorithm must be one of"):
+        cdask.conv3d(x, w, algorithm="winograd")
+    with pytest.warns(cdask.ChannelRechunkWarning, match="conv3d"):
+        cdask.conv3d(da.zeros((1, 3, 4, 8, 8), chunks=(1, 1, 4, 8, 8)), w)
 
 
 @given(data=st.data())
@@ -313,14 +385,21 @@ def test_local_cluster_of_two_worker_processes():
     x = rng.standard_normal((3, 4, 50, 41)).astype(np.float32)
     w = rng.standard_normal((6, 2, 3, 3)).astype(np.float32)
     xd = da.from_array(x, chunks=(2, 4, 17, 13))
+    # a volume in 2 x 3 x 3 blocks
+    xv = da.from_array(rng.standard_normal((1, 3, 10, 21, 17)), chunks=(1, 3, 5, 7, 6))
+    wv, bv = rng.standard_normal((4, 3, 3, 3, 3)), rng.standard_normal(4)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
         y = cdask.conv2d(xd, w, stride=2, padding="same", groups=2, algorithm="direct")
         m, i = cdask.max_pool2d(xd, 3, 2, 1, return_indices=True)
         a = cdask.avg_pool2d(xd, 3, 2, 1, ceil_mode=True, count_include_pad=False)
-        y, m, i, a = client.compute([y, m, i, a], sync=True)
+        v = cdask.conv3d(xv, wv, bv, stride=(1, 2, 1), padding=1, algorithm="direct")
+        y, m, i, a, v = client.compute([y, m, i, a, v], sync=True)
         assert len(client.scheduler_info()["workers"]) == 2
+    np.testing.assert_array_equal(
+        v, convcore.conv3d(xv.compute(), wv, bv, stride=(1, 2, 1), padding=1,
+                           algorithm="direct"))
     np.testing.assert_array_equal(
         y, convcore.conv2d(x, w, stride=2, padding="same", groups=2, algorithm="direct"))
     ref_m, ref_i = convcore.max_pool2d(x, 3, 2, 1, return_indices=True)

@@ -1,9 +1,20 @@
-"""im2col / col2im compared with the references and with each other."""
+"""im2col / col2im (1, 2 and 3 spatial dimensions) compared with the references and with
+each other."""
 
 import numpy as np
 import pytest
 from conftest import FLOAT_DTYPES, assert_close, random_array
-from reference import col2im_ref, conv2d_ref, im2col_ref, pad_pairs
+from reference import (
+    col2im_nd_ref,
+    col2im_ref,
+    conv1d_ref,
+    conv2d_ref,
+    conv3d_ref,
+    im2col_nd_ref,
+    im2col_ref,
+    pad_pairs,
+    same_pad_ref,
+)
 
 import convcore
 
@@ -155,3 +166,130 @@ def test_conv2d_padding_same_matches_im2col_with_pads(rng):
     got = convcore.conv2d(x, weight, padding="same")
     ref = conv2d_ref(x, weight, None, 1, ((1, 2), (1, 2)))
     assert_close(got, ref, np.float64)
+
+
+# ---- 1-D, 2-D and 3-D
+
+
+def random_nd_case(rng, nd):
+    """Random (x shape, kernel, stride, padding argument, (before, after) pads, dilation)
+    over nd spatial dimensions with a non-empty output."""
+    kernel = tuple(int(v) for v in rng.integers(1, 4, nd))
+    stride = tuple(int(v) for v in rng.integers(1, 4, nd))
+    dilation = tuple(int(v) for v in rng.choice([1, 1, 2], nd))
+    kind = int(rng.integers(4))
+    if kind == 0:
+        padding = int(rng.integers(0, 3))
+        pads = ((padding, padding),) * nd
+    elif kind == 1:
+        pads = tuple((int(a), int(b)) for a, b in rng.integers(0, 3, (nd, 2)))
+        padding = pads
+    elif kind == 2:
+        padding = tuple(int(v) for v in rng.integers(0, 3, nd))
+        pads = tuple((p, p) for p in padding)
+    else:
+        padding = None  # 'same', resolved below
+    sizes = tuple(max(1, d * (k - 1) + 1) + int(rng.integers(0, 5))
+                  for k, d in zip(kernel, dilation, strict=True))
+    if padding is None:
+        padding = "same"
+        pads = tuple(same_pad_ref(n, k, s, d)
+                     for n, k, s, d in zip(sizes, kernel, stride, dilation, strict=True))
+    shape = (int(rng.integers(1, 3)), int(rng.integers(1, 4)), *sizes)
+    return shape, kernel, stride, padding, pads, dilation
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("seed", range(12))
+def test_nd_im2col_matches_reference(nd, seed, dtype):
+    rng = np.random.default_rng(9000 + 100 * nd + seed)
+    shape, kernel, stride, padding, pads, dilation = random_nd_case(rng, nd)
+    x = random_array(rng, shape, dtype, ["C", "F", "strided", "reversed"][seed % 4])
+    x0 = x.copy()
+    got = convcore.im2col(x, kernel, dilation, padding, stride)
+    ref = im2col_nd_ref(x, kernel, stride, dilation, pads)
+    assert got.dtype == dtype and got.shape == ref.shape
+    np.testing.assert_array_equal(got, ref)  # a pure copy: exact
+    np.testing.assert_array_equal(convcore.im2col(x[0], kernel, dilation, padding, stride),
+                                  ref[0])
+    np.testing.assert_array_equal(x, x0)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("seed", range(12))
+def test_nd_col2im_matches_reference(nd, seed, dtype):
+    rng = np.random.default_rng(9500 + 100 * nd + seed)
+    shape, kernel, stride, padding, pads, dilation = random_nd_case(rng, nd)
+    rows, length = im2col_nd_ref(np.zeros(shape), kernel, stride, dilation, pads).shape[1:]
+    cols = random_array(rng, (shape[0], rows, length), dtype, "strided" if seed % 2 else "C")
+    got = convcore.col2im(cols, shape[2:], kernel, dilation, padding, stride)
+    ref = col2im_nd_ref(cols, shape[2:], kernel, stride, dilation, pads)
+    assert got.dtype == dtype and got.shape == shape
+    assert_close(got, ref, dtype, terms=int(np.prod(kernel)))
+    unbatched = convcore.col2im(cols[0], shape[2:], kernel, dilation, padding, stride)
+    np.testing.assert_array_equal(unbatched, got[0])
+
+
+@pytest.mark.parametrize("nd", [1, 3])
+def test_nd_adjoint_identity(nd, rng):
+    shape, kernel, stride, padding, pads, dilation = random_nd_case(rng, nd)
+    x = rng.standard_normal(shape)
+    cols = convcore.im2col(x, kernel, dilation, padding, stride)
+    c = rng.standard_normal(cols.shape)
+    back = convcore.col2im(c, shape[2:], kernel, dilation, padding, stride)
+    assert np.isclose(np.vdot(cols, c), np.vdot(x, back), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("nd", [1, 3])
+def test_nd_columns_times_weights_is_the_convolution(nd, rng):
+    shape, kernel, stride, padding, pads, dilation = random_nd_case(rng, nd)
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal((4, shape[1], *kernel))
+    cols = convcore.im2col(x, kernel, dilation, padding, stride)
+    got = np.einsum("kr,nrl->nkl", w.reshape(4, -1), cols)
+    if nd == 1:
+        ref = conv1d_ref(x, w, None, stride[0], pads[0], dilation[0])
+    else:
+        ref = conv3d_ref(x, w, None, stride, pads, dilation)
+    np.testing.assert_allclose(got, ref.reshape(got.shape), rtol=1e-12, atol=1e-12)
+
+
+def test_nd_nan_and_inf_are_copied(rng):
+    x = np.zeros((1, 1, 3, 3, 3))
+    x[0, 0, 1, 1, 1], x[0, 0, 0, 0, 0] = np.nan, -np.inf
+    cols = convcore.im2col(x, (2, 2, 2))
+    assert np.isnan(cols).sum() == 8       # the centre is in all 8 windows
+    assert np.isneginf(cols).sum() == 1    # the corner in one
+    back = convcore.col2im(cols, (3, 3, 3), (2, 2, 2))
+    assert np.isnan(back[0, 0, 1, 1, 1]) and np.isneginf(back[0, 0, 0, 0, 0])
+
+
+def test_nd_matches_torch_unfold_and_conv(rng):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((2, 3, 9, 10))
+    got = convcore.im2col(x, (2, 3), (2, 1), ((1, 1), (2, 2)), (1, 2))
+    ref = torch.nn.functional.unfold(torch.from_numpy(x), (2, 3), (2, 1), (1, 2), (1, 2))
+    np.testing.assert_array_equal(got, ref.numpy())
+    # 3-D and 1-D: unfold stops at 2-D, so against its convolutions
+    for shape, conv in (((2, 3, 5, 6, 7), torch.nn.functional.conv3d),
+                        ((2, 3, 11), torch.nn.functional.conv1d)):
+        nd = len(shape) - 2
+        x = rng.standard_normal(shape)
+        w = rng.standard_normal((5, 3, *(2,) * nd))
+        cols = convcore.im2col(x, (2,) * nd, 1, 1, 2)
+        got = np.einsum("kr,nrl->nkl", w.reshape(5, -1), cols)
+        ref = conv(torch.from_numpy(x), torch.from_numpy(w), None, 2, 1).numpy()
+        np.testing.assert_allclose(got, ref.reshape(got.shape), rtol=1e-12, atol=1e-12)
+
+
+def test_nd_number_of_dimensions_rules():
+    # the kernel size's length decides; for an int, x's number of dimensions
+    assert convcore.im2col(np.zeros((3, 8)), 2).shape == (6, 7)                # (C, L)
+    assert convcore.im2col(np.zeros((2, 3, 8)), (2,)).shape == (2, 6, 7)       # (N, C, L)
+    assert convcore.im2col(np.zeros((2, 3, 8)), 2).shape == (8, 14)            # (C, H, W)
+    assert convcore.im2col(np.zeros((3, 4, 5, 6)), (2, 2, 2)).shape == (24, 60)  # (C, D, H, W)
+    assert convcore.im2col(np.zeros((1, 3, 4, 5, 6)), 2).shape == (1, 24, 60)
+    assert convcore.col2im(np.zeros((8, 60)), (4, 5, 6), 2).shape == (1, 4, 5, 6)
+    assert convcore.col2im(np.zeros((2, 7)), 8, (2,)).shape == (1, 8)

@@ -26,6 +26,7 @@ W3 = np.zeros((6, 4, 3, 3, 3))
 W1 = np.zeros((6, 4, 3))
 GO = np.zeros((2, 6, 6, 6))          # conv2d(X, W)
 GO1 = np.zeros((2, 6, 8))            # conv1d(X1, W1)
+GO3 = np.zeros((2, 6, 3, 4, 5))      # conv3d(X3, W3)
 COLS = np.zeros((2, 36, 36))         # im2col(X, 3): 4 * 9 rows, 6 * 6 windows
 GP = np.zeros((2, 4, 4, 4))          # max_pool2d(X, 2)
 GP1 = np.zeros((2, 4, 5))            # max_pool1d(X1, 2)
@@ -36,6 +37,7 @@ BASE = {
     "conv3d": dict(x=X3, weight=W3, bias=B),
     "conv2d_backward": dict(grad_output=GO, x=X, weight=W),
     "conv1d_backward": dict(grad_output=GO1, x=X1, weight=W1),
+    "conv3d_backward": dict(grad_output=GO3, x=X3, weight=W3),
     "im2col": dict(x=X, kernel_size=3),
     "col2im": dict(cols=COLS, output_size=(8, 8), kernel_size=3),
     "max_pool2d": dict(x=X, kernel_size=2),
@@ -115,7 +117,9 @@ _NDIM = {
     ("conv2d_backward", "x"): [(8, 8)], ("conv2d_backward", "weight"): [(6, 4, 9)],
     ("conv1d_backward", "grad_output"): [(2, 48), (2, 6, 8, 1)],
     ("conv1d_backward", "x"): [(10,)], ("conv1d_backward", "weight"): [(6, 12)],
-    ("im2col", "x"): [(8, 8), (1, 2, 4, 8, 8)], ("col2im", "cols"): [(36,), (1, 2, 36, 36)],
+    ("im2col", "x"): [(8,), (1, 2, 4, 8, 8, 1)], ("col2im", "cols"): [(36,), (1, 2, 36, 36)],
+    ("conv3d_backward", "grad_output"): [(2, 6, 3, 4, 5, 1)],
+    ("conv3d_backward", "x"): [(4, 5, 6)], ("conv3d_backward", "weight"): [(6, 4, 27)],
     ("conv_matrix", "weight"): [(6, 4, 9), (6, 4, 3, 3, 1)],
 }
 for _f in ("max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d",
@@ -200,6 +204,8 @@ for _name, _funcs in _OPTIONS.items():
             _shown = repr(_v[0]) if isinstance(_v, list) else repr(_v)
             case(_f, TypeError, (_name, _shown), **{_name: _v})
         _wrong = (1, 1) if _f in ONE_D else (1, 1, 1)
+        if (_f, _name) == ("im2col", "kernel_size"):  # its length is the number of dimensions
+            _wrong = (1, 1, 1, 1)
         case(_f, ValueError, (_name, str(_wrong)), **{_name: _wrong})
         case(_f, ValueError, (_name, "()"), **{_name: ()})
         _zero = (0,) if _f in ONE_D else (1, 0)
@@ -324,7 +330,17 @@ case("avg_pool2d", TypeError, ("count_include_pad", "'no'"), x=XN[:0],
 case("conv3d", ValueError, ("groups", "4"), weight=np.zeros((6, 2, 3, 3, 3)))
 case("conv3d", ValueError, ("depth", "5"), weight=np.zeros((6, 4, 7, 3, 3)))
 case("conv3d", ValueError, ("stride", "3"), stride=(1, 1))
-case("conv3d", ValueError, ("algorithm", "3-D"), algorithm="im2col")
+case("conv3d", ValueError, ("algorithm", "3-D"), algorithm="winograd")
+case("conv3d_backward", ValueError, ("grad_output", "(2, 6, 3, 4, 4)"),
+     grad_output=np.zeros((2, 6, 3, 4, 4)))
+case("conv3d_backward", ValueError, ("algorithm", "'fft'"), algorithm="fft")
+case("conv3d_backward", ValueError, ("groups", "4"), weight=np.zeros((6, 2, 3, 3, 3)))
+case("im2col", ValueError, ("x", "(1, 2, 4, 8, 8)"), x=np.zeros((1, 2, 4, 8, 8)),
+     kernel_size=(3, 3))
+case("im2col", ValueError, ("kernel_size", "(3, 3, 3, 3)"), kernel_size=(3, 3, 3, 3))
+case("im2col", ValueError, ("kernel", "depth", "5"), x=X3, kernel_size=(6, 3, 3))
+case("col2im", ValueError, ("cols", "(2, 36, 36)", "27"), output_size=(8, 8, 8))
+case("col2im", ValueError, ("output_size", "(8, 8, 8, 8)"), output_size=(8, 8, 8, 8))
 case("set_isa", ValueError, ("ISA", "sse9"), level="sse9")
 case("set_isa", TypeError, ("ISA", "3"), level=3)
 

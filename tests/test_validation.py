@@ -225,8 +225,10 @@ def test_failed_call_leaves_out_untouched():
 def test_im2col_errors():
     with pytest.raises(ValueError):
         convcore.im2col(np.zeros((1, 1, 3, 3)), 4)
-    with pytest.raises(ValueError):
-        convcore.im2col(np.zeros((3, 3)), 2)
+    with pytest.raises(ValueError, match="x must have shape"):
+        convcore.im2col(np.zeros((3,)), 2)       # (C, L) at least
+    with pytest.raises(ValueError, match="x must have shape"):
+        convcore.im2col(np.zeros((1, 1, 3, 3)), (2,))   # a 1-D kernel: (N, C, L) or (C, L)
     with pytest.raises(ValueError, match="stride"):
         convcore.im2col(np.zeros((1, 1, 3, 3)), 2, stride=0)
     with pytest.raises(ValueError, match="padding"):

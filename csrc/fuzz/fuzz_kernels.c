@@ -339,16 +339,17 @@ DEFINE_GEMM(double, naive_dgemm)
         T *y = output_##SFX(ny);                                                         \
         char what[400];                                                                  \
         describe(&g, what, sizeof what);                                                 \
+        cc_conv_geometry gn = cc_conv_geometry_from_2d(&g);                              \
         if (gemm) {                                                                      \
-            ptrdiff_t items = cc_gemm_work_items(&g);                                    \
+            ptrdiff_t items = cc_gemm_work_items(&gn);                                   \
             ptrdiff_t workers = n_threads < items ? n_threads : items;                   \
-            ptrdiff_t nws = workers * cc_gemm_workspace_per_thread(&g);                  \
+            ptrdiff_t nws = workers * cc_gemm_workspace_per_thread(&gn);                 \
             T *ws = output_##SFX(nws);                                                   \
             /* the items in chunks of random sizes, as the bridge runs them */           \
             for (ptrdiff_t it0 = 0, it1; it0 < items; it0 = it1) {                       \
                 it1 = it0 + pick(r, 1, items);                                           \
                 if (it1 > items) it1 = items;                                            \
-                cc_conv2d_gemm_range_##SFX(&g, x, w, b, y, ws, GEMM, it0, it1,           \
+                cc_conv2d_gemm_range_##SFX(&gn, x, w, b, y, ws, GEMM, it0, it1,          \
                                            (int)workers);                                \
             }                                                                            \
             for (ptrdiff_t i = nws; i < nws + GUARD; i++)                                \
@@ -388,6 +389,7 @@ DEFINE_GEMM(double, naive_dgemm)
         seed_from(r);                                                                    \
         char what[400];                                                                  \
         describe(&g, what, sizeof what);                                                 \
+        cc_conv_geometry gn = cc_conv_geometry_from_2d(&g);                              \
         if (mode == 2) { /* col2im */                                                    \
             T *cols = input_##SFX(ncols), *c0 = copy_##SFX(cols, ncols);                 \
             double *cd = malloc((size_t)ncols * sizeof *cd);                             \
@@ -396,11 +398,11 @@ DEFINE_GEMM(double, naive_dgemm)
             col2im_ref(&g, cd, xd);                                                      \
             T *ref = malloc((size_t)nx * sizeof *ref), *x = output_##SFX(nx);            \
             for (ptrdiff_t i = 0; i < nx; i++) ref[i] = (T)xd[i];                        \
-            cc_col2im_batch_##SFX(&g, cols, x, n_threads);                               \
+            cc_col2im_batch_##SFX(&gn, cols, x, n_threads);                              \
             expect_equal_##SFX(what, x, ref, nx);                                        \
             expect_untouched_##SFX(what, cols, c0, ncols);                               \
             T *x1 = output_##SFX(nx / g.N); /* one image, the single-image entry */       \
-            cc_col2im_##SFX(&g, cols + (g.N - 1) * rows * L, x1);                        \
+            cc_col2im_##SFX(&gn, cols + (g.N - 1) * rows * L, x1);                        \
             expect_equal_##SFX(what, x1, ref + (g.N - 1) * (nx / g.N), nx / g.N);        \
             free(cols); free(c0); free(cd); free(xd); free(ref); free(x); free(x1);      \
             return;                                                                      \
@@ -415,7 +417,7 @@ DEFINE_GEMM(double, naive_dgemm)
                     for (ptrdiff_t p = 0; p < L; p++)                                    \
                         ref[(n * rows + row) * L + p] =                                  \
                             (T)cols_ref_at(&g, xd + n * g.C * g.H * g.W, row, p);        \
-            cc_im2col_batch_##SFX(&g, x, cols, n_threads);                               \
+            cc_im2col_batch_##SFX(&gn, x, cols, n_threads);                              \
             expect_equal_##SFX(what, cols, ref, ncols);                                  \
             free(cols); free(ref);                                                       \
         } else {                                                                         \
@@ -425,7 +427,7 @@ DEFINE_GEMM(double, naive_dgemm)
                 for (ptrdiff_t p = 0; p < np; p++)                                       \
                     ref[i * np + p] = (T)cols_ref_at(&g, xd + img * g.C * g.H * g.W,     \
                                                      row0 + i, p0 + p);                  \
-            cc_im2col_##SFX(&g, x + img * g.C * g.H * g.W, row0, nrows, p0, np, block);  \
+            cc_im2col_##SFX(&gn, x + img * g.C * g.H * g.W, row0, nrows, p0, np, block); \
             expect_equal_##SFX(what, block, ref, nb);                                    \
             free(block); free(ref);                                                      \
         }                                                                                \

@@ -238,9 +238,10 @@ DEFINE_BUFFERS(double, f64)
     {                                                                                    \
         T *xt = converted_##SFX(x, x_size(g)), *wt = converted_##SFX(w, w_size(g));      \
         T *bt = b ? converted_##SFX(b, g->K) : NULL;                                     \
-        ptrdiff_t ny = y_size(g), nws = nt * cc_gemm_workspace_per_thread(g);            \
+        cc_conv_geometry gn = cc_conv_geometry_from_2d(g);                                \
+        ptrdiff_t ny = y_size(g), nws = nt * cc_gemm_workspace_per_thread(&gn);          \
         T *y = nan_buffer_##SFX(ny), *ws = nan_buffer_##SFX(nws);                        \
-        cc_conv2d_gemm_##SFX(g, xt, wt, bt, y, ws, GEMM, nt);                            \
+        cc_conv2d_gemm_##SFX(&gn, xt, wt, bt, y, ws, GEMM, nt);                          \
         ptrdiff_t bad = first_mismatch_##SFX(y, ref, ny);                                \
         check(bad < 0, "gemm %s [%s, %d threads]: y[%td] = %g, expected %g", #SFX,       \
               cs->name, nt, bad, bad < 0 ? 0.0 : (double)y[bad], bad < 0 ? 0.0 : ref[bad]); \
@@ -283,6 +284,7 @@ static void check_im2col(void)
     for (size_t i = 0; i < N_CASES; i++) {
         const conv_case *cs = &CASES[i];
         cc_conv2d_geometry g = make_geometry(cs);
+        cc_conv_geometry gn = cc_conv_geometry_from_2d(&g);
         const ptrdiff_t nx = x_size(&g), nc = cols_size(&g);
         const ptrdiff_t rows = g.C * g.R * g.S, L = g.Hout * g.Wout;
         double *x = rand_array(nx), *ref = malloc((size_t)nc * sizeof *ref);
@@ -291,11 +293,11 @@ static void check_im2col(void)
         /* whole batch, both dtypes: a pure copy, so exact */
         for (int t = 0; t < 2; t++) {
             double *cols = nan_buffer_f64(nc);
-            cc_im2col_batch_f64(&g, x, cols, THREADS[t]);
+            cc_im2col_batch_f64(&gn, x, cols, THREADS[t]);
             check(first_mismatch_f64(cols, ref, nc) < 0 && guard_intact_f64(cols, nc),
                   "im2col_batch f64 [%s, %d threads]", cs->name, THREADS[t]);
             float *xf = converted_f32(x, nx), *colsf = nan_buffer_f32(nc);
-            cc_im2col_batch_f32(&g, xf, colsf, THREADS[t]);
+            cc_im2col_batch_f32(&gn, xf, colsf, THREADS[t]);
             check(first_mismatch_f32(colsf, ref, nc) < 0 && guard_intact_f32(colsf, nc),
                   "im2col_batch f32 [%s, %d threads]", cs->name, THREADS[t]);
             free(cols); free(xf); free(colsf);
@@ -306,7 +308,7 @@ static void check_im2col(void)
         const ptrdiff_t p0 = L / 5, np = L - p0 - L / 3;
         const double *img = x + (g.N - 1) * g.C * g.H * g.W;
         double *block = nan_buffer_f64(nrows * np);
-        cc_im2col_f64(&g, img, row0, nrows, p0, np, block);
+        cc_im2col_f64(&gn, img, row0, nrows, p0, np, block);
         int ok = guard_intact_f64(block, nrows * np);
         for (ptrdiff_t r = 0; r < nrows; r++)
             for (ptrdiff_t p = 0; p < np; p++)
@@ -317,10 +319,10 @@ static void check_im2col(void)
 
         /* adjointness: <im2col(x), c> == <x, col2im(c)>, over the whole batch */
         double *c = rand_array(nc), *cols = malloc((size_t)nc * sizeof *cols);
-        cc_im2col_batch_f64(&g, x, cols, 1);
+        cc_im2col_batch_f64(&gn, x, cols, 1);
         for (int t = 0; t < 2; t++) {
             double *xt = nan_buffer_f64(nx); /* col2im overwrites: NaN must not survive */
-            cc_col2im_batch_f64(&g, c, xt, THREADS[t]);
+            cc_col2im_batch_f64(&gn, c, xt, THREADS[t]);
             double lhs = 0, rhs = 0, mag = 0;
             for (ptrdiff_t j = 0; j < nc; j++) {
                 lhs += cols[j] * c[j];
@@ -337,9 +339,9 @@ static void check_im2col(void)
         /* single-image col2im (f32) equals the batch version on the last image */
         const ptrdiff_t img_x = g.C * g.H * g.W, img_c = rows * L;
         double *batch = malloc((size_t)nx * sizeof *batch);
-        cc_col2im_batch_f64(&g, c, batch, 1);
+        cc_col2im_batch_f64(&gn, c, batch, 1);
         float *cf = converted_f32(c + (g.N - 1) * img_c, img_c), *xf = nan_buffer_f32(img_x);
-        cc_col2im_f32(&g, cf, xf);
+        cc_col2im_f32(&gn, cf, xf);
         check(first_mismatch_f32(xf, batch + (g.N - 1) * img_x, img_x) < 0 &&
                   guard_intact_f32(xf, img_x),
               "col2im f32 one image [%s]", cs->name);
@@ -430,7 +432,18 @@ static void check_volumes(void)
               bad, bad < 0 ? 0.0 : (double)y[bad], bad < 0 ? 0.0 : ref[bad]);
         check(guard_intact_f32(y, ny) && guard_intact_f32(wpack, plan.pack_size),
               "direct 3-D f32 [%s, %s]: wrote past y or wpack", vc->name, simd);
+        /* the im2col + GEMM route on the same volume: N-d column tiles, 2 threads */
+        const ptrdiff_t items = cc_gemm_work_items(&g), workers = items < 2 ? items : 2;
+        const ptrdiff_t nws = workers * cc_gemm_workspace_per_thread(&g);
+        float *ws = nan_buffer_f32(nws), *yg = nan_buffer_f32(ny);
+        cc_conv2d_gemm_f32(&g, xf, wf, NULL, yg, ws, naive_sgemm, (int)workers);
+        bad = first_mismatch_f32(yg, ref, ny);
+        check(bad < 0, "im2col+gemm 3-D f32 [%s]: y[%td] = %g, expected %g", vc->name, bad,
+              bad < 0 ? 0.0 : (double)yg[bad], bad < 0 ? 0.0 : ref[bad]);
+        check(guard_intact_f32(yg, ny) && guard_intact_f32(ws, nws),
+              "im2col+gemm 3-D f32 [%s]: wrote past y or the workspace", vc->name);
         free(x); free(w); free(ref); free(xf); free(wf); free(rows); free(wpack); free(y);
+        free(ws); free(yg);
     }
 }
 
