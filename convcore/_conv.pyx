@@ -49,16 +49,37 @@ include "_chunks.pxi"
 
 
 
+def direct_pack(const floating[:, :, :, ::1] w, object geom, int n_threads):
+    """The weights packed for the direct kernel's register tile at the active SIMD level
+    (what conv_direct computes first), as a 1-D array that conv_direct accepts back."""
+    cdef cc_conv_geometry g = conv_geometry(geom)
+    cdef cc_conv_direct_plan plan
+    cc_conv_direct_plan_make(&g, sizeof(floating), &plan)
+    cdef floating[::1] wpack
+    if floating is float:
+        wpack = np.empty(max(plan.pack_size, 1), dtype=np.float32)
+    else:
+        wpack = np.empty(max(plan.pack_size, 1), dtype=np.float64)
+    if plan.pack_size:
+        with nogil:
+            if floating is float:
+                cc_conv_direct_pack_f32(&g, &plan, &w[0, 0, 0, 0], &wpack[0], n_threads)
+            else:
+                cc_conv_direct_pack_f64(&g, &plan, &w[0, 0, 0, 0], &wpack[0], n_threads)
+    return wpack.base
+
+
 def conv_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                 const floating[::1] bias, floating[:, :, :, ::1] y, object geom,
-                int n_threads):
+                int n_threads, const floating[::1] packed=None):
     """y = conv(x, w) + bias by the direct kernel; ``bias`` of length 0 means none.
 
     ``geom`` is the ConvGeometry of the call; x, w and y are the arrays viewed as
     (N, C, -1, last) etc. (any number of spatial dimensions, flattened but the last).
-    The only allocations are the weights packed for the register tile and each thread's
-    list of input rows.  Work items run in chunks (_chunks.pxi), so Ctrl-C interrupts a
-    long call.
+    ``packed``, when given, is ``direct_pack(w, geom)`` made earlier at the same SIMD
+    level, and ``w`` is not read.  The only allocations are the packed weights (unless
+    given) and each thread's list of input rows.  Work items run in chunks
+    (_chunks.pxi), so Ctrl-C interrupts a long call.
     """
     cdef cc_conv_geometry g = conv_geometry(geom)
     cdef cc_conv_direct_plan plan
@@ -66,22 +87,17 @@ def conv_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
     if y.shape[0] == 0 or y.shape[1] == 0:
         return
     cc_conv_direct_plan_make(&g, sizeof(floating), &plan)
-    cdef floating[::1] wpack
+    cdef const floating[::1] wpack = packed
     cdef Py_ssize_t[::1] rows = np.empty(max(n_threads, 1) * max(plan.rows_size, 1),
                                          dtype=np.intp)
-    if floating is float:
-        wpack = np.empty(max(plan.pack_size, 1), dtype=np.float32)
-    else:
-        wpack = np.empty(max(plan.pack_size, 1), dtype=np.float64)
+    if packed is None:
+        wpack = direct_pack(w, geom, n_threads)
+    elif packed.shape[0] < max(plan.pack_size, 1):
+        raise ValueError("packed weights made for another plan")
     # a multiply-add of the direct kernel costs about what one of a GEMM does
     cdef Py_ssize_t lo = 0, hi
     cdef Py_ssize_t step = chunk_items(plan.items, plan.flops_per_item / 2 * NS_PER_GEMM_MAC,
                                        n_threads)
-    with nogil:
-        if floating is float:
-            cc_conv_direct_pack_f32(&g, &plan, &w[0, 0, 0, 0], &wpack[0], n_threads)
-        else:
-            cc_conv_direct_pack_f64(&g, &plan, &w[0, 0, 0, 0], &wpack[0], n_threads)
     while lo < plan.items:
         hi = min(lo + step, plan.items)
         with nogil:

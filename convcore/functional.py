@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from convcore import _conv, _im2col, _layout
+from convcore import _conv, _im2col, _layout, _packed
 from convcore._auto import choose_algorithm
 from convcore._blas import aligned_empty, single_threaded_blas
 from convcore._checks import (
@@ -93,7 +93,8 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
     wc = contiguous("weight", w4, dtype).reshape(g.K, g.C // g.groups, -1, g.S)
     bc = _NO_BIAS[dtype] if bias is None else contiguous("bias", bias, dtype)
     if algorithm == "direct":
-        _conv.conv_direct(xc, wc, bc, y4, g, n_threads)
+        packed = _packed.direct_weights(weight, wc, g, n_threads)
+        _conv.conv_direct(xc, wc, bc, y4, g, n_threads, packed)
     elif algorithm == "sparse":
         _run_sparse(g, xc, wc, bc, y4)
     elif algorithm == "winograd":

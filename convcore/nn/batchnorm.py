@@ -215,7 +215,10 @@ def fold_batchnorm(conv: _ConvNd, bn: _BatchNorm) -> _ConvNd:
     Returns
     -------
     Conv2d or Conv1d
-        Same class, geometry and dtype as ``conv``, with a bias, in eval mode.
+        Same class, geometry and dtype as ``conv``, with a bias, in eval mode.  Its
+        weight and bias are read-only arrays (an inference layer): the direct kernel
+        keeps their packed form between calls instead of repacking them every call.
+        To change them, assign new arrays or load a state_dict.
 
     Raises
     ------
@@ -260,6 +263,8 @@ def fold_batchnorm(conv: _ConvNd, bn: _BatchNorm) -> _ConvNd:
     folded.weight = (conv.weight * scale.reshape(wshape)).astype(conv.dtype)
     bias = shift if conv.bias is None else conv.bias * scale + shift
     folded.bias = bias.astype(conv.dtype)
+    folded.weight.flags.writeable = False
+    folded.bias.flags.writeable = False
     return folded
 
 

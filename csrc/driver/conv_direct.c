@@ -29,12 +29,14 @@ static const cc_direct_isa *active_isa(void)
 }
 
 /* Output rows per work item: a band's input rows (all channels of the group) stay in L2
- * while every block of output channels sweeps over them.  Layers with many channels take
- * 4 rows; few channels per group (depthwise, image filters) take taller bands, up to 32
- * rows in about 32 KiB of input rows, so that an item's work outweighs its set-up. */
+ * (512 KiB on the smallest we target) while every block of output channels sweeps over
+ * them.  As many rows as fit about 128 KiB of input rows, at least 4 (wide layers with
+ * many channels) and at most 32 (few channels per group: depthwise, image filters), so
+ * that an item's work outweighs its set-up and a short plane (7x7 at 512 channels) is
+ * one band, one virtual row of few partial tiles. */
 #define CC_BAND_ROWS 4
 #define CC_BAND_ROWS_MAX 32
-#define CC_BAND_BYTES 32768
+#define CC_BAND_BYTES 131072
 /* Below this many items (image, group, band), output-channel blocks are split too so
  * that threads have work; a property of the shape, never of the thread count. */
 #define CC_MIN_ITEMS 16
