@@ -19,6 +19,9 @@ vector FMAs per cycle (every x86 core convcore targets, and the larger AArch64 o
   column matrix is the input itself) plus a GEMM at a fraction of the FMA peak that
   falls when one of its dimensions is short (BLAS micro-kernels are about 16 x 6 to
   32 x 16 elements, and pay a packing cost per panel).
+- Both reorder the weights before computing: the direct kernel once per call (never
+  when its packed weights are kept, see convcore/_packed.py), the GEMM once per image.
+  At batch 1 on a small plane (7x7, 512 channels) this is a third of the time.
 
 The constants are per-microarchitecture facts, not timings of this machine; the tile
 comes from the ISA's table in the C library, so the choice follows the ISA.  The rule
@@ -54,6 +57,9 @@ CHANNEL_TILE_SLOWDOWN = {"avx2": 1.75, "generic": 1.75}
 # Cycles per vector of the column matrix written by im2col and read back by the GEMM's
 # packing (element-by-element gathers of the input rows, then a memory-bound pass).
 COPY_CYCLES_PER_VECTOR = 7.0
+# Cycles per weight of reordering them for a tile (a read and a scattered write, from
+# memory for large layers: 1.9 ms for 2.4 M weights on one 3 GHz core).
+PACK_CYCLES_PER_WEIGHT = 2.0
 
 
 def _virtual_pitch(g: ConvGeometry) -> int:
@@ -109,23 +115,25 @@ def _im2col_cycles(g: ConvGeometry, lanes: int) -> float:
     gemm = fma / _gemm_efficiency(kg, pixels, red)
     copy = 0.0 if pointwise(g) else (
         g.N * g.groups * red * pixels / lanes * COPY_CYCLES_PER_VECTOR)
-    return gemm + copy
+    return gemm + copy + g.N * g.K * red * PACK_CYCLES_PER_WEIGHT
 
 
-def estimate_cycles(g: ConvGeometry, dtype=np.float32) -> dict[str, float]:
+def estimate_cycles(g: ConvGeometry, dtype=np.float32, weights_kept=False) -> dict[str, float]:
     """Estimated single-core cycles of each route the model covers, for ``g`` (1, 2 or 3
     spatial dimensions) at the active SIMD level ('im2col' only where its GEMM fits
-    32-bit BLAS sizes)."""
+    32-bit BLAS sizes); ``weights_kept``: the direct kernel's packed weights are kept
+    between calls (convcore/_packed.py)."""
     from convcore import _conv
 
     plan = dict(_conv.direct_plan(g, dtype), isa=_conv.simd_level())
-    cycles = {"direct": _direct_cycles(g, plan)}
+    pack = 0.0 if weights_kept else g.K * g.reduction * PACK_CYCLES_PER_WEIGHT
+    cycles = {"direct": _direct_cycles(g, plan) + pack}
     if gemm_fits(g):
         cycles["im2col"] = _im2col_cycles(g, plan["lanes"])
     return cycles
 
 
-def choose_algorithm(g: ConvGeometry, dtype=np.float32) -> str:
+def choose_algorithm(g: ConvGeometry, dtype=np.float32, weights_kept=False) -> str:
     """The algorithm ``algorithm="auto"`` picks for a validated geometry: Winograd or FFT
     where their cost model predicts a clear win (:func:`convcore.analysis.
     _choose_fast_algorithm`), else the route with the fewest estimated cycles
@@ -136,5 +144,5 @@ def choose_algorithm(g: ConvGeometry, dtype=np.float32) -> str:
         fast = _choose_fast_algorithm(g)
         if fast is not None:
             return fast
-    cycles = estimate_cycles(g, dtype)
+    cycles = estimate_cycles(g, dtype, weights_kept)
     return min(cycles, key=lambda name: (cycles[name], name != "direct"))

@@ -25,7 +25,8 @@ _LOCK = threading.Lock()
 _SAMPLES = 61
 
 
-def _eligible(weight) -> bool:
+def eligible(weight) -> bool:
+    """Whether the packed form of ``weight`` is kept between calls."""
     return (isinstance(weight, np.ndarray) and not weight.flags.writeable
             and weight.base is None and weight.size > 0)
 
@@ -46,7 +47,7 @@ def direct_weights(weight, wc: np.ndarray, g, n_threads: int) -> np.ndarray | No
     """The packed weights of ``wc`` (the contiguous (K, Cg, U, S) view of ``weight``) for
     geometry ``g``, kept if ``weight`` is a read-only array owning its memory; None for
     any other weight (the kernel then packs them itself)."""
-    if not _eligible(weight):
+    if not eligible(weight):
         return None
     plan = _conv.direct_plan(g, wc.dtype)
     key = (_conv.simd_level(), plan["tile"], plan["kb"], wc.shape, g.groups, wc.dtype.str)

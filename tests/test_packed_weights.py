@@ -96,3 +96,17 @@ def test_folded_layers_are_read_only_and_reuse_their_packing(rng):
     first, second = folded(x), folded(x)
     np.testing.assert_array_equal(first, second)
     assert_close(first, bn(conv.eval()(x)), np.float32, terms=8 * 9)
+
+
+def test_auto_counts_the_packing_it_saves():
+    """Kept weights make the direct route cheaper by exactly the packing the model counts
+    (never dearer), and the choice follows the cheaper route."""
+    from convcore._auto import PACK_CYCLES_PER_WEIGHT, choose_algorithm, estimate_cycles
+    from convcore._geometry import prepare_conv
+
+    x, w = np.zeros((1, 512, 7, 7), np.float32), np.zeros((512, 512, 3, 3), np.float32)
+    g = prepare_conv(2, x, w, None, 1, 1, 1, 1)[0]
+    cold, kept = estimate_cycles(g), estimate_cycles(g, weights_kept=True)
+    assert cold["direct"] - kept["direct"] == pytest.approx(w.size * PACK_CYCLES_PER_WEIGHT)
+    assert cold["im2col"] == kept["im2col"]
+    assert choose_algorithm(g, weights_kept=True) == min(kept, key=kept.get)
