@@ -66,7 +66,7 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
     pointwise_nhwc = nhwc and pointwise(g) and algorithm in ("auto", "im2col")
     out_bytes = array_bytes("the convolution output", shape, dtype.itemsize)
     if algorithm == "auto" and not pointwise_nhwc:  # after every check: it asks for a plan
-        algorithm = choose_algorithm(g, dtype, _packed.eligible(weight))
+        algorithm = choose_algorithm(g, dtype)
     into_out = out is not None and not nhwc  # the kernels write the caller's array
     parts = [("the output", 0 if into_out else out_bytes, shape),
              ("the channels-last result", out_bytes if nhwc and out is None else 0),

@@ -110,3 +110,20 @@ def test_auto_counts_the_packing_it_saves():
     assert cold["direct"] - kept["direct"] == pytest.approx(w.size * PACK_CYCLES_PER_WEIGHT)
     assert cold["im2col"] == kept["im2col"]
     assert choose_algorithm(g, weights_kept=True) == min(kept, key=kept.get)
+
+
+def test_the_functional_choice_does_not_depend_on_the_flag(rng):
+    """auto in conv2d never looks at the weight's flags (read-only weights give the same
+    bits as writeable ones); a folded layer counts its kept packing in its own choice."""
+    from convcore._auto import choose_algorithm
+    from convcore._geometry import prepare_conv
+
+    x = random_array(rng, (1, 256, 14, 14), np.float32)
+    w = random_array(rng, (256, 256, 3, 3), np.float32)
+    np.testing.assert_array_equal(convcore.conv2d(x, w, padding=1),
+                                  convcore.conv2d(x, _read_only(w), padding=1))
+    conv = nn.Conv2d(256, 256, 3, padding=1, bias=False, rng=0)
+    folded = nn.fold_batchnorm(conv, nn.BatchNorm2d(256).eval())
+    g = prepare_conv(2, x, folded.weight, None, 1, 1, 1, 1)[0]
+    assert folded._algorithm_for(x) == choose_algorithm(g, np.float32, weights_kept=True)
+    assert conv._algorithm_for(x) == "auto"

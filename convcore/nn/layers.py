@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from convcore import _packed
+from convcore._auto import choose_algorithm
 from convcore._blas import matmul
 from convcore._checks import (
     as_bool,
@@ -108,7 +110,21 @@ class _ConvNd(Layer):
 
     def _forward(self, x):
         fn = conv1d if self._nd == 1 else conv2d
-        return fn(x, self.weight, self.bias, *self._call_args(), algorithm=self.algorithm)
+        return fn(x, self.weight, self.bias, *self._call_args(),
+                  algorithm=self._algorithm_for(x))
+
+    def _algorithm_for(self, x) -> str:
+        """``algorithm``, with 'auto' resolved counting the direct kernel's packed weights
+        as kept when they are (read-only weights, as fold_batchnorm makes): such a layer
+        packs once, so the direct route costs it less than it costs a one-off call."""
+        if (self.algorithm != "auto" or not _packed.eligible(self.weight)
+                or getattr(x, "dtype", None) != self.weight.dtype):
+            return self.algorithm
+        try:
+            g = self._geometry(np.shape(x))
+        except (TypeError, ValueError):
+            return self.algorithm  # the convolution itself reports what is wrong
+        return choose_algorithm(g, self.weight.dtype, weights_kept=True)
 
     def _backward(self, grad_output):
         fn = conv1d_backward if self._nd == 1 else conv2d_backward
