@@ -3,15 +3,12 @@
 Both gradients are convolutions themselves, so they run on the forward kernels (direct
 or im2col + GEMM, chosen by ``algorithm`` as in :func:`convcore.conv2d`):
 
-- grad_input is the transposed ("full") convolution of grad_output with the flipped
-  kernel.  The direct route (and ``auto`` at stride 1 with at most 4 input channels per
-  group) correlates grad_output, with
-  stride - 1 zeros inserted between its pixels when the forward call was strided, with
-  ``weight[..., ::-1, ::-1]`` (input and output channels swapped within each group),
-  padded by ``dilation * (k - 1) - pad``, on the forward kernels.  The im2col route
-  (``auto`` otherwise, and any call whose weights are not all finite) is
-  col2im of weight^T x grad_output, one tap at a time through BLAS: it multiplies no
-  inserted zero, so an infinite weight reaches only the pixels it read;
+- grad_input is the transposed convolution of grad_output with the same weights,
+  cropped by the forward padding to the input's size: the phase kernel of
+  :mod:`convcore.transpose` (each of the stride**d phases a stride-1 correlation with a
+  flipped sub-kernel on the forward kernels, no inserted zeros; ``algorithm`` picks
+  those kernels).  Weights that are not all finite take its route of one GEMM per tap,
+  which multiplies no padding, so an infinite weight reaches only the pixels it read;
 - grad_weight is the correlation of the input with grad_output.  The im2col route (and
   ``auto``) multiplies grad_output by each image's column matrix through BLAS; the
   direct route runs the direct kernel with batch and channels swapped (each input
@@ -36,12 +33,14 @@ from convcore._geometry import contiguous as _contiguous
 from convcore._geometry import prepare_conv as _prepare
 from convcore._threads import get_num_threads
 from convcore.functional import _run_conv
+from convcore.transpose import TransposeGeometry, run_transpose
 
 NEEDS = ("input", "weight", "bias")
 ALGORITHMS = ("auto", "direct", "im2col")
 
 
-def _check_needs(needs) -> frozenset:
+def check_needs(needs) -> frozenset:
+    """``needs`` as a set of names from NEEDS (ValueError naming the value otherwise)."""
     if isinstance(needs, str):
         needs = (needs,)
     try:
@@ -53,93 +52,17 @@ def _check_needs(needs) -> frozenset:
     return frozenset(items)
 
 
-def _inside(n: int, n_out: int, stride: int, offset: int) -> tuple[int, int]:
-    """Outputs [lo, hi) whose tap at input offset `offset` (= tap * dilation - pad) reads
-    a pixel inside [0, n): 0 <= o * stride + offset < n."""
-    lo = 0 if offset >= 0 else (-offset + stride - 1) // stride
-    hi = 0 if n - offset <= 0 else min(n_out, (n - 1 - offset) // stride + 1)
-    return lo, max(lo, hi)
-
-
-def _grad_input_taps(g: _Geometry, go: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """col2im of weight^T x grad_output, one kernel tap at a time: for each (r, s) and
-    group a BLAS product (Cg x Kg) . (Kg x pixels) over the outputs whose tap read a
-    pixel of the input, added at those pixels.  Only products the forward pass made
-    enter the sum (no inserted zeros, no padding), so a non-finite weight reaches
-    exactly the pixels it multiplied, and the work and memory follow the input."""
-    G, Kg, Cg = g.groups, g.K // g.groups, g.C // g.groups
-    (sh, sw), (dh, dw), ((pt, _), (pl, _)) = g.stride, g.dilation, g.pad
-    grad = np.zeros((g.N, G, Cg, g.H, g.W), go.dtype)
-    go_g = go.reshape(g.N, G, Kg, g.Hout, g.Wout)
-    w_g = w.reshape(G, Kg, Cg, g.R, g.S)
-    n_threads = get_num_threads()
-    for r in range(g.R):
-        oh0, oh1 = _inside(g.H, g.Hout, sh, r * dh - pt)
-        if oh0 == oh1:
-            continue
-        ih0 = oh0 * sh + r * dh - pt
-        rows = slice(ih0, ih0 + (oh1 - oh0 - 1) * sh + 1, sh)
-        for s in range(g.S):
-            ow0, ow1 = _inside(g.W, g.Wout, sw, s * dw - pl)
-            if ow0 == ow1:
-                continue
-            iw0 = ow0 * sw + s * dw - pl
-            cols = slice(iw0, iw0 + (ow1 - ow0 - 1) * sw + 1, sw)
-            h, wd = oh1 - oh0, ow1 - ow0
-            tap = np.empty((g.N, Cg, h * wd), go.dtype)
-            for grp in range(G):
-                # (Cg, Kg) x (N, Kg, h*w) -> (N, Cg, h*w); the slice is copied only at
-                # the edges (a view when every output reads the image)
-                sub = go_g[:, grp, :, oh0:oh1, ow0:ow1].reshape(g.N, Kg, h * wd)
-                matmul(w_g[grp, :, :, r, s].T[None], sub, tap, n_threads=n_threads)
-                grad[:, grp, :, rows, cols] += tap.reshape(g.N, Cg, h, wd)
-    return grad.reshape(g.N, g.C, g.H, g.W)
-
-
 def _grad_input(g: _Geometry, go: np.ndarray, w: np.ndarray, algorithm: str) -> np.ndarray:
-    """grad_input (N, C, H, W): the transposed convolution of grad_output."""
-    # auto (measured with benchmarks/bench_conv_backward.py): the tap GEMMs have
-    # C/groups rows, so with few input channels per group (images, RGB stems at stride
-    # 1, depthwise at any stride) the transposed convolution on the direct kernel wins;
-    # otherwise the taps do
-    few = g.C // g.groups <= 4
-    direct_wins = few and (g.stride == (1, 1) or g.groups > 1)  # incl. depthwise
-    if algorithm == "im2col" or (algorithm == "auto" and not direct_wins) or (
-            not np.isfinite(w).all()):
-        return _grad_input_taps(g, go, w)
-    return _grad_input_direct(g, go, w, algorithm)
-
-
-def _grad_input_direct(g: _Geometry, go: np.ndarray, w: np.ndarray, algorithm: str):
-    """Transposed convolution of grad_output (N, K, Hout, Wout) -> (N, C, H, W) on the
-    forward kernels (zeros inserted between the outputs of a strided call)."""
-    (sh, sw), (dh, dw) = g.stride, g.dilation
-    if sh > 1 or sw > 1:  # put the outputs back where the forward windows started
-        shape = (g.N, g.K, (g.Hout - 1) * sh + 1, (g.Wout - 1) * sw + 1)
-        up = np.zeros(shape, go.dtype)
-        up[:, :, ::sh, ::sw] = go
-    else:
-        up = go
-    pads = []
-    for axis, (n, k, d, (before, _)) in enumerate(
-            zip((g.H, g.W), (g.R, g.S), (dh, dw), g.pad, strict=True)):
-        length = up.shape[2 + axis]
-        lo = d * (k - 1) - before
-        hi = n + d * (k - 1) - length - lo  # so that the output has n pixels
-        if lo < 0:  # the forward padding dropped these windows' first pixels: crop
-            up = up[:, :, -lo:] if axis == 0 else up[:, :, :, -lo:]
-            lo = 0
-        if hi < 0:
-            up = up[:, :, :hi] if axis == 0 else up[:, :, :, :hi]
-            hi = 0
-        pads.append((lo, hi))
-    if up.shape[2] <= 0 or up.shape[3] <= 0:  # every window read padding only
-        return np.zeros((g.N, g.C, g.H, g.W), go.dtype)
-    G, Kg, Cg = g.groups, g.K // g.groups, g.C // g.groups
-    # w2[grp*Cg + c, k] = w[grp*Kg + k, c] flipped: the transposed kernel of each group
-    w2 = w.reshape(G, Kg, Cg, g.R, g.S)[..., ::-1, ::-1].transpose(0, 2, 1, 3, 4)
-    w2 = w2.reshape(g.C, Kg, g.R, g.S)
-    return _run_conv(2, up, w2, None, 1, tuple(pads), g.dilation, G, algorithm, None)
+    """grad_input (N, C, *in): the transposed convolution of grad_output with the same
+    weight (a forward weight (K, C/groups, *k) is a transposed one with K inputs),
+    cropped by the forward padding to the input's size, on the phase kernel of
+    :mod:`convcore.transpose` (no inserted zeros; one GEMM per tap when the weights
+    are not all finite)."""
+    gt = TransposeGeometry(g.N, g.K, g.C, g.groups, g.out, g.kernel, g.stride, g.dilation,
+                           g.pad, g.in_sizes)
+    grad = np.empty((g.N, g.C, *g.in_sizes), go.dtype)
+    run_transpose(gt, go.reshape(g.N, g.K, *g.out), w, None, grad, algorithm)
+    return grad
 
 
 def _grad_weight_gemm(g: _Geometry, go: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -183,7 +106,7 @@ def _conv_backward(nd, grad_output, x, weight, stride, padding, dilation, groups
     name = f"conv{nd}d_backward"
     g, x4, w4, _, dtype, batched = _prepare(nd, x, weight, None, stride, padding, dilation,
                                             groups)
-    needs = _check_needs(needs)
+    needs = check_needs(needs)
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}"
                          + did_you_mean(algorithm, ALGORITHMS))
