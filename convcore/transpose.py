@@ -38,36 +38,13 @@ from convcore._checks import (
     padding_pairs,
 )
 from convcore._geometry import DIM_NAMES, ConvGeometry, check_arrays, check_out, contiguous
+from convcore._shapes import check_output_padding, transpose_output_length
 from convcore._threads import get_num_threads
 
 ALGORITHMS = ("auto", "direct", "im2col")
 _X_LETTERS = {1: "(N, C_in, L)", 2: "(N, C_in, H, W)", 3: "(N, C_in, D, H, W)"}
 _W_LETTERS = {1: "(C_in, C_out // groups, S)", 2: "(C_in, C_out // groups, R, S)",
               3: "(C_in, C_out // groups, T, R, S)"}
-
-
-def transpose_output_length(size: int, kernel: int, stride: int, pad: tuple[int, int],
-                            dilation: int, output_padding: int) -> int:
-    """Output length of a transposed convolution along one dimension (may be < 1):
-    ``(size - 1) * stride - pad_before - pad_after + dilation * (kernel - 1)
-    + output_padding + 1``."""
-    return ((size - 1) * stride - pad[0] - pad[1] + dilation * (kernel - 1)
-            + output_padding + 1)
-
-
-def check_output_padding(output_padding, strides, dilations) -> tuple[int, ...]:
-    """``output_padding`` per dimension, each >= 0 and smaller than the stride or the
-    dilation of its dimension (PyTorch's rule: it only resolves the sizes a strided
-    convolution maps to the same output size)."""
-    ops = int_tuple("output_padding", output_padding, len(strides), minimum=0)
-    for op, s, d in zip(ops, strides, dilations, strict=True):
-        if op >= max(s, d):
-            raise ValueError(
-                f"output_padding must be smaller than the stride or the dilation in every "
-                f"dimension; got output_padding={output_padding!r} with stride "
-                f"{tuple(strides)} and dilation {tuple(dilations)}"
-            )
-    return ops
 
 
 @dataclass(frozen=True)
