@@ -33,7 +33,7 @@ from convcore._geometry import contiguous as _contiguous
 from convcore._geometry import prepare_conv as _prepare
 from convcore._threads import get_num_threads
 from convcore.functional import _run_conv
-from convcore.transpose import TransposeGeometry, run_transpose
+from convcore.transpose import TransposeGeometry, run_transpose, workspace_bytes
 
 NEEDS = ("input", "weight", "bias")
 ALGORITHMS = ("auto", "direct", "im2col")
@@ -52,14 +52,20 @@ def check_needs(needs) -> frozenset:
     return frozenset(items)
 
 
+def _transposed(g: _Geometry) -> TransposeGeometry:
+    """The transposed convolution from grad_output (K channels, the forward output's
+    sizes) back to the input's sizes, with the forward call's weights and options."""
+    return TransposeGeometry(g.N, g.K, g.C, g.groups, g.out, g.kernel, g.stride, g.dilation,
+                             g.pad, g.in_sizes)
+
+
 def _grad_input(g: _Geometry, go: np.ndarray, w: np.ndarray, algorithm: str) -> np.ndarray:
     """grad_input (N, C, *in): the transposed convolution of grad_output with the same
     weight (a forward weight (K, C/groups, *k) is a transposed one with K inputs),
     cropped by the forward padding to the input's size, on the phase kernel of
     :mod:`convcore.transpose` (no inserted zeros; one GEMM per tap when the weights
     are not all finite)."""
-    gt = TransposeGeometry(g.N, g.K, g.C, g.groups, g.out, g.kernel, g.stride, g.dilation,
-                           g.pad, g.in_sizes)
+    gt = _transposed(g)
     grad = np.empty((g.N, g.C, *g.in_sizes), go.dtype)
     run_transpose(gt, go.reshape(g.N, g.K, *g.out), w, None, grad, algorithm)
     return grad
@@ -133,11 +139,9 @@ def _budget(g: _Geometry, go, x4, w4, dtype, needs, algorithm) -> list:
     parts = [("a contiguous copy of grad_output", copy_bytes(go, dtype))]
     if "input" in needs:
         parts.append(("a contiguous copy of weight", copy_bytes(w4, dtype)))
-        # the taps: the gradient and a tap's product; the transposed convolution: the
-        # upsampled grad_output and its result
-        up = g.N * g.K * ((g.Hout - 1) * g.stride[0] + 1) * ((g.Wout - 1) * g.stride[1] + 1)
+        # the gradient and the transposed convolution's workspace
         parts.append(("the input gradient and its temporaries",
-                      max(2 * x_bytes + go_bytes, up * item + x_bytes)))
+                      x_bytes + workspace_bytes(_transposed(g), item)))
     if "weight" in needs:
         parts.append(("a contiguous copy of x", copy_bytes(x4, dtype)))
         w_bytes = g.K * (g.C // g.groups) * g.R * g.S * item

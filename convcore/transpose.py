@@ -11,9 +11,11 @@ stride ``s`` the outputs fall into ``s`` phases, ``o = r + m * s``; the outputs 
 phase are reached by the taps ``t`` with ``(r + pad - t * dilation) % s == 0`` only, and
 ``y[r + m * s] = sum_t x[m + (r + pad - t * dilation) // s] * weight[t]``: a stride-1
 correlation of ``x`` with those taps, flipped, at dilation ``dilation / gcd(s,
-dilation)``.  Each of the ``prod(stride)`` phases runs on the forward kernels
-(:func:`convcore.conv2d`'s direct or im2col route) and is written to the strided output
-positions it owns; docs/algorithms.md derives it.  Weights that are not all finite take
+dilation)``.  The ``prod(stride)`` phases run on the forward kernels
+(:func:`convcore.conv2d`'s direct or im2col route), those with sub-kernels of the same
+shape together as one correlation (their sub-kernels side by side as output channels),
+and each phase is written to the strided output positions it owns; docs/transpose.md
+derives it.  Weights that are not all finite take
 a route of one GEMM per kernel tap, so an infinite weight meets only the pixels it
 multiplies (the phases would also multiply it by the zeros of their padding).
 """
@@ -330,10 +332,20 @@ def run_transpose(g: TransposeGeometry, x: np.ndarray, w: np.ndarray, bias, y: n
             _run_phases(g, x, w, bias, y, algorithm)
 
 
-def _workspace_bytes(g: TransposeGeometry, itemsize: int) -> int:
-    """The largest phase result, the forward weights of a phase and the cropped input."""
-    biggest = g.N * g.K * math.prod(-(-n // s) for n, s in zip(g.out, g.stride, strict=True))
-    return (biggest + g.K * (g.C // g.groups) * math.prod(g.kernel)
+def workspace_bytes(g: TransposeGeometry, itemsize: int) -> int:
+    """Bytes a transposed convolution allocates besides its output: the largest merged
+    phase result (or the per-tap route's accumulator and product), the stacked
+    sub-kernels and the cropped input."""
+    plan = _phase_plan(g)
+    part = 0
+    if math.prod(len(ps) for ps in plan) > 1:
+        for wins in itertools.product(*(_windows(n, ps) for n, ps in zip(g.in_sizes, plan,
+                                                                         strict=True))):
+            phases = math.prod(len(win.phases) for win in wins)
+            part = max(part, g.N * g.K * phases * math.prod(win.count for win in wins))
+    out = g.N * g.K * math.prod(g.out)
+    taps = out + g.N * (g.K // g.groups) * math.prod(g.in_sizes)  # the per-tap route
+    return (max(part, taps) + g.K * (g.C // g.groups) * math.prod(g.kernel)
             + g.N * g.C * math.prod(g.in_sizes)) * itemsize
 
 
@@ -353,7 +365,7 @@ def _conv_transpose(nd, x, weight, bias, stride, padding, output_padding, groups
                   array_bytes("the output", shape, dtype.itemsize), shape),
                  ("a contiguous copy of x", copy_bytes(x5, dtype)),
                  ("a contiguous copy of weight", copy_bytes(w5, dtype)),
-                 ("the phase workspace", _workspace_bytes(g, dtype.itemsize)))
+                 ("the phase workspace", workspace_bytes(g, dtype.itemsize)))
     y = out if out is not None else np.empty(shape, dtype=dtype)
     if not y.size:
         return y
