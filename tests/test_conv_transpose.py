@@ -5,6 +5,8 @@ level the CPU supports (bad arguments: the table of test_robust_validation.py)."
 import numpy as np
 import pytest
 from conftest import assert_close, random_array
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from transpose_reference import conv_transpose_ref
 
 import convcore
@@ -242,3 +244,38 @@ def test_empty_batch_and_out():
     gi, gw, gb = convcore.conv_transpose2d_backward(np.ones((0, 3, 11, 11)),
                                                     np.ones((0, 4, 5, 5)), W2, stride=2)
     assert gi.shape == (0, 4, 5, 5) and not gw.any() and not gb.any()
+
+
+@st.composite
+def transpose_cases(draw):
+    """Any valid call: 1 to 3 dimensions, every option, sizes down to 1."""
+    nd = draw(st.integers(1, 3))
+    groups = draw(st.integers(1, 3))
+    cg, kg = draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    dims = []
+    for _ in range(nd):
+        k, s, d = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 3))
+        op = draw(st.integers(0, max(s, d) - 1))
+        n = draw(st.integers(1, 5 if nd < 3 else 3))
+        full = (n - 1) * s + d * (k - 1) + 1 + op
+        before = draw(st.integers(0, 3))
+        after = draw(st.integers(0, max(0, min(3, full - before - 1))))
+        dims.append((k, s, d, op, n, (before, after)))
+    assume(all((n - 1) * s + d * (k - 1) + 1 + op - b - a >= 1
+               for k, s, d, op, n, (b, a) in dims))
+    seed = draw(st.integers(0, 2**32 - 1))
+    return nd, groups, cg, kg, dims, seed
+
+
+@given(transpose_cases())
+def test_any_valid_call_matches_the_reference(case):
+    nd, groups, cg, kg, dims, seed = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, cg * groups, *(d[4] for d in dims)))
+    w = rng.standard_normal((cg * groups, kg, *(d[0] for d in dims)))
+    b = rng.standard_normal(kg * groups)
+    opts = dict(stride=tuple(d[1] for d in dims), dilation=tuple(d[2] for d in dims),
+                output_padding=tuple(d[3] for d in dims), padding=tuple(d[5] for d in dims),
+                groups=groups)
+    got = FORWARD[nd](x, w, b, **opts)
+    assert_close(got, conv_transpose_ref(x, w, b, **opts), np.float64)
