@@ -123,9 +123,7 @@ def prepare_transpose(nd, x, weight, bias, stride, padding, output_padding, grou
 class _Phase:
     """One phase along one dimension: outputs ``r, r + s, ...`` (``count`` of them),
     output ``r + m * s`` the correlation of input[base + m + j * dilation] (zero outside
-    the input) with the kernel taps ``taps`` (in correlation order: the kernel flipped).
-    ``taps`` empty: no tap reaches these outputs from inside the input (they are the
-    bias)."""
+    the input) with the kernel taps ``taps`` (in correlation order: the kernel flipped)."""
 
     r: int
     count: int
@@ -135,14 +133,20 @@ class _Phase:
 
 
 def _phases(n: int, n_out: int, k: int, s: int, d: int, pad_before: int) -> list[_Phase]:
-    """The phases of one dimension: input size ``n``, output size ``n_out``."""
+    """The phases of one dimension (input size ``n``, output size ``n_out``) that some
+    tap reaches from inside the input; the outputs of the others are the bias.  Found
+    from the taps (tap t serves phase (t * d - pad_before) mod s), so a stride far
+    larger than the kernel costs nothing."""
+    by_phase: dict[int, list[int]] = {}
+    for t in range(k):
+        r = (t * d - pad_before) % s
+        if r < n_out:
+            by_phase.setdefault(r, []).append(t)
     phases = []
-    for r in range(min(s, n_out)):
+    for r, taps in sorted(by_phase.items()):
         count = (n_out - r + s - 1) // s
-        taps = [t for t in range(k) if (r + pad_before - t * d) % s == 0]
         offs = [(r + pad_before - t * d) // s for t in taps]  # input offset, decreasing
-        if not taps or min(n, count + offs[0]) <= max(0, offs[-1]):  # reads no pixel
-            phases.append(_Phase(r, count, (), 1, 0))
+        if min(n, count + offs[0]) <= max(0, offs[-1]):  # every tap reads outside x
             continue
         dil = (offs[0] - offs[-1]) // (len(taps) - 1) if len(taps) > 1 else 1
         phases.append(_Phase(r, count, tuple(taps[::-1]), dil, offs[-1]))
@@ -164,11 +168,10 @@ class _Window:
 
 
 def _windows(n: int, phases: list[_Phase]) -> list[_Window]:
-    """The phases of one dimension that have taps, grouped into windows."""
+    """The phases of one dimension grouped into windows."""
     classes: dict = {}
     for p in phases:
-        if p.taps:
-            classes.setdefault((len(p.taps), p.dilation), []).append(p)
+        classes.setdefault((len(p.taps), p.dilation), []).append(p)
     out = []
     for (taps, dil), ps in classes.items():
         base = min(p.base for p in ps)
@@ -209,13 +212,10 @@ def _run_phases(g: TransposeGeometry, x: np.ndarray, w: np.ndarray, bias, y: np.
     nd, G, Kg = g.nd, g.groups, g.K // g.groups
     plan = _phase_plan(g)
     yv = y.reshape(g.N, G, Kg, *g.out)
-    bias_v = None if bias is None else bias.reshape(G, Kg, *(1,) * nd)
-    for combo in itertools.product(*plan):  # the outputs no tap reaches: the bias
-        if any(not p.taps for p in combo):
-            where = (slice(None),) * 3 + tuple(slice(p.r, None, s)
-                                               for p, s in zip(combo, g.stride, strict=True))
-            yv[where] = 0 if bias_v is None else bias_v
-    single = math.prod(len(ps) for ps in plan) == 1
+    covered = all(len(ps) == min(s, n) for ps, s, n in zip(plan, g.stride, g.out, strict=True))
+    if not covered:  # outputs no tap reaches (a kernel smaller than the stride): the bias
+        yv[...] = 0 if bias is None else bias.reshape(G, Kg, *(1,) * nd)
+    single = covered and math.prod(len(ps) for ps in plan) == 1
     for wins in itertools.product(*(_windows(n, ps) for n, ps in zip(g.in_sizes, plan,
                                                                      strict=True))):
         combos = list(itertools.product(*(win.phases for win in wins)))
