@@ -33,6 +33,14 @@ from convcore.pooling import (
     max_pool2d,
     max_pool2d_backward,
 )
+from convcore.transpose import (
+    conv_transpose1d,
+    conv_transpose1d_backward,
+    conv_transpose2d,
+    conv_transpose2d_backward,
+    conv_transpose3d,
+    conv_transpose3d_backward,
+)
 from convcore.winograd import winograd_weights
 
 __all__ = [
@@ -55,6 +63,12 @@ __all__ = [
     "conv3d_backward",
     "conv_matrix",
     "conv_output_size",
+    "conv_transpose1d",
+    "conv_transpose1d_backward",
+    "conv_transpose2d",
+    "conv_transpose2d_backward",
+    "conv_transpose3d",
+    "conv_transpose3d_backward",
     "detected_isa",
     "get_isa",
     "get_num_threads",

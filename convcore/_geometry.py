@@ -171,29 +171,37 @@ def prepare_conv(nd, x, weight, bias, stride, padding, dilation, groups):
     return out
 
 
-def _validate(nd, x, weight, bias, stride, padding, dilation, groups):
+def check_arrays(nd, x, weight, groups, x_letters, w_letters):
+    """x and weight as real arrays of nd + 2 dimensions (x given a batch axis when it
+    has none), groups as an int >= 1: (x, weight, groups, batched)."""
     x = as_real_array("x", x)
     weight = as_real_array("weight", weight)
     if x.ndim not in (nd + 1, nd + 2):
         raise ValueError(
-            f"x must have shape {_X_LETTERS[nd]} or one sample without the batch axis; got "
+            f"x must have shape {x_letters} or one sample without the batch axis; got "
             f"{x.ndim} dimensions, shape {x.shape}"
         )
     if weight.ndim != nd + 2:
-        raise ValueError(f"weight must have shape {_W_LETTERS[nd]}; got shape {weight.shape}")
+        raise ValueError(f"weight must have shape {w_letters}; got shape {weight.shape}")
     batched = x.ndim == nd + 2
     if not batched:
         x = x[None]
     groups = as_int("groups", groups)
     if groups < 1:
         raise ValueError(f"groups must be >= 1, got {groups}")
+    if x.shape[1] == 0:
+        raise ValueError(f"x has 0 channels (shape {x.shape}); it must have at least one")
+    if x.shape[1] % groups:
+        raise ValueError(f"input channels {x.shape[1]} are not divisible by groups={groups}")
+    return x, weight, groups, batched
+
+
+def _validate(nd, x, weight, bias, stride, padding, dilation, groups):
+    x, weight, groups, batched = check_arrays(nd, x, weight, groups, _X_LETTERS[nd],
+                                              _W_LETTERS[nd])
     N, C = x.shape[:2]
     K, Cg = weight.shape[:2]
     ksizes = weight.shape[2:]
-    if C == 0:
-        raise ValueError(f"x has 0 channels (shape {x.shape}); it must have at least one")
-    if C % groups:
-        raise ValueError(f"input channels {C} are not divisible by groups={groups}")
     if K % groups:
         raise ValueError(f"weight has {K} output channels, not divisible by groups={groups}")
     if Cg * groups != C:

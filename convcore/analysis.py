@@ -116,24 +116,50 @@ def representation_costs(input_shape, kernel_shape, stride=1, padding=0, dilatio
     }
 
 
-def conv_params(in_channels, out_channels, kernel_size, groups=1, bias=True) -> int:
-    """Parameters of a convolution: ``out * (in / groups) * R * S`` weights plus ``out``
-    biases (the lecture: F^2 * C * D weights and D biases).
+def conv_params(in_channels, out_channels, kernel_size, groups=1, bias=True, *,
+                dims=None) -> int:
+    """Parameters of a convolution: ``out * (in / groups) * prod(kernel_size)`` weights
+    plus ``out`` biases (the lecture: F^2 * C * D weights and D biases).
+
+    The same count holds in 1-D, 2-D and 3-D and for transposed convolution, whose
+    weight ``(in, out / groups, *kernel_size)`` holds as many numbers
+    (``torch.nn.ConvTranspose2d(in, out, k)`` has as many parameters as
+    ``torch.nn.Conv2d(in, out, k)``).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int or tuple of int
+        A tuple gives the number of spatial dimensions; an int is square (``dims``
+        of them).
+    groups : int
+    bias : bool
+    dims : int, optional
+        Spatial dimensions of an int ``kernel_size`` (1, 2 or 3; default 2).
 
     Examples
     --------
     >>> from convcore.analysis import conv_params
     >>> conv_params(3, 1, 3), conv_params(3, 4, 3)      # the lecture's 28 and 112
     (28, 112)
+    >>> conv_params(64, 64, 3, dims=3)                  # a 3x3x3 (C3D) layer
+    110656
+    >>> conv_params(128, 64, (4, 4), bias=False)        # ConvTranspose2d(128, 64, 4)
+    131072
     """
-    r, s = int_tuple("kernel_size", kernel_size, 2)
+    if dims is None:
+        dims = len(kernel_size) if isinstance(kernel_size, tuple | list) else 2
+    dims = as_int("dims", dims)
+    if dims not in (1, 2, 3):
+        raise ValueError(f"dims must be 1, 2 or 3, got {dims}")
+    ks = int_tuple("kernel_size", kernel_size, dims)
     c_in, c_out, groups = (as_int(n, v) for n, v in (("in_channels", in_channels),
                                                     ("out_channels", out_channels),
                                                     ("groups", groups)))
     if groups < 1 or c_in % groups or c_out % groups:
         raise ValueError(f"in_channels {c_in} and out_channels {c_out} must be divisible by "
                          f"groups={groups}")
-    return c_out * (c_in // groups) * r * s + (c_out if bias else 0)
+    return c_out * (c_in // groups) * math.prod(ks) + (c_out if bias else 0)
 
 
 def fc_params(in_features, out_features, bias=True) -> int:
@@ -170,22 +196,48 @@ def locally_connected_params(output_size, kernel_size, in_channels=1, out_channe
 
 
 def conv_macs(input_shape, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-              groups=1) -> int:
-    """Multiply-accumulates of a convolution on one (C, H, W) input, in the convention
-    of torchinfo and ptflops: ``out_channels * Hout * Wout * (C / groups) * R * S``, every
-    kernel position counted (padding included), the bias not.
+              groups=1, *, transposed=False, output_padding=0) -> int:
+    """Multiply-accumulates of a convolution on one input of shape (C, L), (C, H, W) or
+    (C, D, H, W), in the convention of torchinfo and ptflops: ``out_channels *
+    prod(out) * (C / groups) * prod(kernel_size)``, every kernel position counted
+    (padding included), the bias not.
+
+    With ``transposed=True``, a transposed convolution (``padding`` and
+    ``output_padding`` as in :func:`convcore.conv_transpose2d`): every input pixel
+    times every tap, ``C * (out_channels / groups) * prod(in) * prod(kernel_size)``
+    (ptflops' count; products landing in the cropped padding included).
 
     Examples
     --------
     >>> from convcore.analysis import conv_macs
     >>> conv_macs((3, 224, 224), 64, 3, padding=1)       # VGG-16's first layer
     86704128
+    >>> conv_macs((64, 16, 56, 56), 64, 3, padding=1)    # a C3D layer: 64*50176*64*27
+    5549064192
+    >>> conv_macs((128, 32, 32), 64, 4, stride=2, padding=1, transposed=True)
+    134217728
     """
-    c, h, w = (as_int("input_shape", v) for v in input_shape)
-    r, s = int_tuple("kernel_size", kernel_size, 2)
-    g = _layer_geometry(c, h, w, as_int("out_channels", out_channels), r, s, stride, padding,
-                        dilation, groups)
-    return g.K * g.Hout * g.Wout * (g.C // g.groups) * g.R * g.S
+    shape = tuple(as_int("input_shape", v) for v in input_shape)
+    if len(shape) not in (2, 3, 4):
+        raise ValueError(f"input_shape must be (C, L), (C, H, W) or (C, D, H, W); got "
+                         f"{input_shape!r}")
+    nd = len(shape) - 1
+    ks = int_tuple("kernel_size", kernel_size, nd)
+    c_out = as_int("out_channels", out_channels)
+    groups_ = max(as_int("groups", groups), 1)
+    image = np.broadcast_to(np.float32(0), (1, *shape))  # stand-ins: no memory
+    if transposed:
+        from convcore.transpose import prepare_transpose
+
+        weight = np.broadcast_to(np.float32(0), (shape[0], max(c_out // groups_, 1), *ks))
+        g = prepare_transpose(nd, image, weight, None, stride, padding, output_padding,
+                              groups, dilation)[0]
+        if c_out % g.groups:
+            raise ValueError(f"out_channels {c_out} is not divisible by groups={g.groups}")
+        return shape[0] * (c_out // g.groups) * math.prod(g.in_sizes) * math.prod(ks)
+    weight = np.broadcast_to(np.float32(0), (c_out, max(shape[0] // groups_, 1), *ks))
+    g = _prepare(nd, image, weight, None, stride, padding, dilation, groups)[0]
+    return g.K * math.prod(g.out) * (g.C // g.groups) * math.prod(ks)
 
 
 # ---------------------------------------------------------------------------------------

@@ -4,15 +4,12 @@ bias, over any number of spatial dimensions.
 Both gradients are convolutions themselves, so they run on the forward kernels (direct
 or im2col + GEMM, chosen by ``algorithm`` as in :func:`convcore.conv2d`):
 
-- grad_input is the transposed ("full") convolution of grad_output with the flipped
-  kernel.  The direct route (and ``auto`` at stride 1 with at most 4 input channels per
-  group) correlates grad_output, with
-  stride - 1 zeros inserted between its pixels when the forward call was strided, with
-  the flipped weights (input and output channels swapped within each group),
-  padded by ``dilation * (k - 1) - pad``, on the forward kernels.  The im2col route
-  (``auto`` otherwise, and any call whose weights are not all finite) is
-  col2im of weight^T x grad_output, one tap at a time through BLAS: it multiplies no
-  inserted zero, so an infinite weight reaches only the pixels it read;
+- grad_input is the transposed convolution of grad_output with the same weights,
+  cropped by the forward padding to the input's size: the phase kernel of
+  :mod:`convcore.transpose` (each of the stride**d phases a stride-1 correlation with a
+  flipped sub-kernel on the forward kernels, no inserted zeros; ``algorithm`` picks
+  those kernels).  Weights that are not all finite take its route of one GEMM per tap,
+  which multiplies no padding, so an infinite weight reaches only the pixels it read;
 - grad_weight is the correlation of the input with grad_output.  The im2col route (and
   ``auto``) multiplies grad_output by each image's column matrix through BLAS; the
   direct route runs the direct kernel with batch and channels swapped (each input
@@ -27,7 +24,6 @@ thread count, and every kernel is interruptible.
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -40,12 +36,14 @@ from convcore._geometry import contiguous as _contiguous
 from convcore._geometry import prepare_conv as _prepare
 from convcore._threads import get_num_threads
 from convcore.functional import _run_conv
+from convcore.transpose import TransposeGeometry, run_transpose, workspace_bytes
 
 NEEDS = ("input", "weight", "bias")
 ALGORITHMS = ("auto", "direct", "im2col")
 
 
-def _check_needs(needs) -> frozenset:
+def check_needs(needs) -> frozenset:
+    """``needs`` as a set of names from NEEDS (ValueError naming the value otherwise)."""
     if isinstance(needs, str):
         needs = (needs,)
     try:
@@ -57,96 +55,23 @@ def _check_needs(needs) -> frozenset:
     return frozenset(items)
 
 
-def _inside(n: int, n_out: int, stride: int, offset: int) -> tuple[int, int]:
-    """Outputs [lo, hi) whose tap at input offset `offset` (= tap * dilation - pad) reads
-    a pixel inside [0, n): 0 <= o * stride + offset < n."""
-    lo = 0 if offset >= 0 else (-offset + stride - 1) // stride
-    hi = 0 if n - offset <= 0 else min(n_out, (n - 1 - offset) // stride + 1)
-    return lo, max(lo, hi)
-
-
-def _grad_input_taps(g: _Geometry, go: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """col2im of weight^T x grad_output, one kernel tap at a time: for each tap and group
-    a BLAS product (Cg x Kg) . (Kg x cells) over the outputs whose tap read a cell of
-    the input, added at those cells.  Only products the forward pass made enter the sum
-    (no inserted zeros, no padding), so a non-finite weight reaches exactly the cells it
-    multiplied, and the work and memory follow the input."""
-    G, Kg, Cg, nd = g.groups, g.K // g.groups, g.C // g.groups, g.nd
-    grad = np.zeros((g.N, G, Cg, *g.in_sizes), go.dtype)
-    go_g = go.reshape(g.N, G, Kg, *g.out)
-    w_g = w.reshape(G, Kg, Cg, *g.kernel)
-    n_threads = get_num_threads()
-    for tap in itertools.product(*(range(k) for k in g.kernel)):
-        outs, ins = [], []  # per dimension: the outputs that read the input, and where
-        for d in range(nd):
-            s, offset = g.stride[d], tap[d] * g.dilation[d] - g.pad[d][0]
-            o0, o1 = _inside(g.in_sizes[d], g.out[d], s, offset)
-            i0 = o0 * s + offset
-            outs.append(slice(o0, o1))
-            ins.append(slice(i0, i0 + (o1 - o0 - 1) * s + 1, s))
-        sizes = tuple(o.stop - o.start for o in outs)
-        if not all(sizes):
-            continue
-        cells = math.prod(sizes)
-        product = np.empty((g.N, Cg, cells), go.dtype)
-        for grp in range(G):
-            # (Cg, Kg) x (N, Kg, cells) -> (N, Cg, cells); the slice is copied only at
-            # the edges (a view when every output reads the input)
-            sub = go_g[(slice(None), grp, slice(None), *outs)].reshape(g.N, Kg, cells)
-            matmul(w_g[(grp, slice(None), slice(None), *tap)].T[None], sub, product,
-                   n_threads=n_threads)
-            grad[(slice(None), grp, slice(None), *ins)] += product.reshape(g.N, Cg, *sizes)
-    return grad.reshape(g.N, g.C, *g.in_sizes)
+def _transposed(g: _Geometry) -> TransposeGeometry:
+    """The transposed convolution from grad_output (K channels, the forward output's
+    sizes) back to the input's sizes, with the forward call's weights and options."""
+    return TransposeGeometry(g.N, g.K, g.C, g.groups, g.out, g.kernel, g.stride, g.dilation,
+                             g.pad, g.in_sizes)
 
 
 def _grad_input(g: _Geometry, go: np.ndarray, w: np.ndarray, algorithm: str) -> np.ndarray:
-    """grad_input (N, C, *in): the transposed convolution of grad_output."""
-    # auto (measured with benchmarks/bench_conv_backward.py): the tap GEMMs have
-    # C/groups rows, so with few input channels per group (images, RGB stems at stride
-    # 1, depthwise at any stride) the transposed convolution on the direct kernel wins;
-    # otherwise the taps do
-    few = g.C // g.groups <= 4
-    direct_wins = few and (all(s == 1 for s in g.stride) or g.groups > 1)  # incl. depthwise
-    if algorithm == "im2col" or (algorithm == "auto" and not direct_wins) or (
-            not np.isfinite(w).all()):
-        return _grad_input_taps(g, go, w)
-    return _grad_input_direct(g, go, w, algorithm)
-
-
-def _grad_input_direct(g: _Geometry, go: np.ndarray, w: np.ndarray, algorithm: str):
-    """Transposed convolution of grad_output (N, K, *out) -> (N, C, *in) on the forward
-    kernels (zeros inserted between the outputs of a strided call)."""
-    nd = g.nd
-    if any(s > 1 for s in g.stride):  # put the outputs back where the forward windows started
-        shape = (g.N, g.K, *((o - 1) * s + 1 for o, s in zip(g.out, g.stride, strict=True)))
-        up = np.zeros(shape, go.dtype)
-        up[(slice(None), slice(None), *(slice(None, None, s) for s in g.stride))] = go
-    else:
-        up = go
-    pads = []
-    for axis in range(nd):
-        n, k, d, (before, _) = g.in_sizes[axis], g.kernel[axis], g.dilation[axis], g.pad[axis]
-        length = up.shape[2 + axis]
-        lo = d * (k - 1) - before
-        hi = n + d * (k - 1) - length - lo  # so that the output has n cells
-        crop = [slice(None)] * (2 + nd)
-        if lo < 0:  # the forward padding dropped these windows' first cells: crop
-            crop[2 + axis] = slice(-lo, None)
-            up = up[tuple(crop)]
-            lo = 0
-        if hi < 0:
-            crop[2 + axis] = slice(None, hi)
-            up = up[tuple(crop)]
-            hi = 0
-        pads.append((lo, hi))
-    if any(n <= 0 for n in up.shape[2:]):  # every window read padding only
-        return np.zeros((g.N, g.C, *g.in_sizes), go.dtype)
-    G, Kg, Cg = g.groups, g.K // g.groups, g.C // g.groups
-    # w2[grp*Cg + c, k] = w[grp*Kg + k, c] flipped: the transposed kernel of each group
-    flip = (Ellipsis, *(slice(None, None, -1) for _ in range(nd)))
-    w2 = w.reshape(G, Kg, Cg, *g.kernel)[flip].transpose(0, 2, 1, *range(3, 3 + nd))
-    w2 = w2.reshape(g.C, Kg, *g.kernel)
-    return _run_conv(nd, up, w2, None, 1, tuple(pads), g.dilation, G, algorithm, None)
+    """grad_input (N, C, *in): the transposed convolution of grad_output with the same
+    weight (a forward weight (K, C/groups, *k) is a transposed one with K inputs),
+    cropped by the forward padding to the input's size, on the phase kernel of
+    :mod:`convcore.transpose` (no inserted zeros; one GEMM per tap when the weights
+    are not all finite)."""
+    gt = _transposed(g)
+    grad = np.empty((g.N, g.C, *g.in_sizes), go.dtype)
+    run_transpose(gt, go.reshape(g.N, g.K, *g.out), w, None, grad, algorithm)
+    return grad
 
 
 def _grad_weight_gemm(g: _Geometry, go: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -193,7 +118,7 @@ def _conv_backward(nd, grad_output, x, weight, stride, padding, dilation, groups
     name = f"conv{nd}d_backward"
     g, x4, w4, _, dtype, batched = _prepare(nd, x, weight, None, stride, padding, dilation,
                                             groups)
-    needs = _check_needs(needs)
+    needs = check_needs(needs)
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}"
                          + did_you_mean(algorithm, ALGORITHMS))
@@ -220,12 +145,9 @@ def _budget(g: _Geometry, go, x4, w4, dtype, needs, algorithm) -> list:
     parts = [("a contiguous copy of grad_output", copy_bytes(go, dtype))]
     if "input" in needs:
         parts.append(("a contiguous copy of weight", copy_bytes(w4, dtype)))
-        # the taps: the gradient and a tap's product; the transposed convolution: the
-        # upsampled grad_output and its result
-        up = g.N * g.K * math.prod((o - 1) * s + 1 for o, s in zip(g.out, g.stride,
-                                                                    strict=True))
+        # the gradient and the transposed convolution's workspace
         parts.append(("the input gradient and its temporaries",
-                      max(2 * x_bytes + go_bytes, up * item + x_bytes)))
+                      x_bytes + workspace_bytes(_transposed(g), item)))
     if "weight" in needs:
         parts.append(("a contiguous copy of x", copy_bytes(x4, dtype)))
         w_bytes = g.K * (g.C // g.groups) * math.prod(g.kernel) * item

@@ -372,6 +372,72 @@ def _network_targets(report: dict) -> list[dict]:
     return out
 
 
+# ---- transposed convolution: convcore.conv_transpose2d against PyTorch ------------------
+
+class TransposeCase(NamedTuple):
+    """A transposed convolution layer: input (N, C, H, W), weight (C, K, R, S)."""
+
+    name: str
+    N: int
+    C: int
+    H: int
+    W: int
+    K: int
+    R: int
+    S: int
+    stride: int = 1
+    padding: int = 0
+    output_padding: int = 0
+    target: str = ""
+    quick: bool = False
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        return tuple(convcore.conv_output_size(
+            n, k, self.stride, self.padding, transposed=True,
+            output_padding=self.output_padding) for n, k in ((self.H, self.R), (self.W, self.S)))
+
+    @property
+    def flops(self) -> int:
+        """2 * N * C * K * H * W * R * S: every input pixel times every tap."""
+        return 2 * self.N * self.C * self.K * self.H * self.W * self.R * self.S
+
+
+TRANSPOSE_CASES = [TransposeCase("dcgan_transpose_128to64x32_4x4_s2_b8", 8, 128, 32, 32, 64,
+                                 4, 4, stride=2, padding=1, target="transpose")]
+TARGETS.setdefault("transpose", "conv_transpose2d 4x4 stride 2, 128->64 on 32x32, batch 8 "
+                   "(a DCGAN/U-Net decoder layer), float32: <= 1.0 x PyTorch's time")
+
+
+def _transpose_calls(c: TransposeCase, a: dict) -> dict[str, Callable]:
+    x, w, b = a["x"], a["w"], a["b"]
+    kw = dict(stride=c.stride, padding=c.padding, output_padding=c.output_padding)
+    calls: dict[str, Callable] = {
+        alg: functools.partial(convcore.conv_transpose2d, x, w, b, algorithm=alg, **kw)
+        for alg in ALGORITHMS}
+    tf = _torch()
+    if tf is not None:
+        torch, functional = tf
+        tx, tw, tb = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b)
+
+        def run_torch():
+            with torch.inference_mode():
+                return functional.conv_transpose2d(tx, tw, tb, **kw).numpy()
+
+        calls["torch"] = run_torch
+    return calls
+
+
+def _transpose_targets(report: dict) -> list[dict]:
+    out = []
+    for c in report["cases"]:
+        if c["kind"] == "transpose" and c["target"] == "transpose" and c["dtype"] == "float32":
+            out.append(_ratio_check("transpose", f"{c['name']}: auto / torch <= 1.0",
+                                    c["results"]["auto"], "torch", 1.0))
+            _mark_contended(out[-1:], c)
+    return out
+
+
 # ---- arguments ---------------------------------------------------------------------------
 
 def _thread_count(value) -> int:
@@ -400,7 +466,7 @@ def _dtypes(dtypes, quick: bool) -> tuple[str, ...]:
 
 
 class _Job(NamedTuple):
-    kind: str  # "conv", "pool", "backward" or "network"
+    kind: str  # "conv", "pool", "backward", "network" or "transpose"
     case: ConvCase | PoolCase
     dtype: str
 
@@ -417,6 +483,7 @@ def _all_jobs(quick: bool, dtypes: tuple[str, ...]) -> list[_Job]:
         jobs += [_Job("backward", c, dtype) for c in BACKWARD_CASES
                  if c.name in _QUICK_BACKWARD or not quick]
         jobs += [_Job("network", c, dtype) for c in NETWORK_CASES if c.quick or not quick]
+        jobs += [_Job("transpose", c, dtype) for c in TRANSPOSE_CASES if c.quick or not quick]
     return jobs
 
 
@@ -513,6 +580,10 @@ def _arrays(job: _Job, seed: int = 0) -> dict:
         return {"x": rng.standard_normal(c.shape).astype(dt)}
     if job.kind == "network":
         return {}  # the model makes its own input
+    if job.kind == "transpose":
+        return {"x": rng.standard_normal((c.N, c.C, c.H, c.W)).astype(dt),
+                "w": rng.standard_normal((c.C, c.K, c.R, c.S)).astype(dt),
+                "b": rng.standard_normal(c.K).astype(dt)}
     arrays = {
         "x": rng.standard_normal(c.x_shape).astype(dt),
         "w": rng.standard_normal(c.w_shape).astype(dt),
@@ -657,6 +728,8 @@ def _calls(job: _Job, a: dict, threads: int | None) -> dict[str, Callable]:
         return _pool_calls(job.case, a)
     if job.kind == "network":
         return _network_calls(job.case, job.dtype)
+    if job.kind == "transpose":
+        return _transpose_calls(job.case, a)
     return _backward_calls(job.case, a)
 
 
@@ -1042,7 +1115,8 @@ def run_bench(threads: int | None = None, *, quick: bool = False, cases=None, dt
         "cases": results,
         "memory": memory,
     }
-    report["targets"] = check_targets(report) + _network_targets(report)
+    report["targets"] = (check_targets(report) + _network_targets(report)
+                         + _transpose_targets(report))
     return report
 
 

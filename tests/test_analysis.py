@@ -5,6 +5,7 @@ import pytest
 
 import convcore
 from convcore.analysis import (
+    conv_macs,
     conv_params,
     fc_params,
     locally_connected_params,
@@ -208,3 +209,52 @@ def test_auto_never_sends_a_row_kernel_to_conv2d_winograd():
     got = convcore.conv2d(x, w, padding=(0, 1))
     ref = conv2d_ref(x, w, padding=((0, 0), (1, 1)))
     assert np.abs(got - ref).max() / np.abs(ref).max() < 1e-5
+
+
+# 1-D, 3-D and transposed layers: parameters against torch modules, MACs by hand and
+# against torch's own flop counter (2 FLOPs per multiply-add)
+LAYER_CASES = [  # (torch class, in, out, kernel, stride, padding, groups, input shape)
+    ("Conv1d", 16, 32, 5, 2, 2, 1, (16, 101)),
+    ("Conv1d", 12, 18, 3, 1, 0, 3, (12, 40)),
+    ("Conv3d", 64, 64, 3, 1, 1, 1, (64, 16, 28, 28)),
+    ("Conv3d", 4, 6, (2, 3, 1), (1, 2, 1), (0, 1, 0), 2, (4, 5, 9, 7)),
+    ("ConvTranspose1d", 8, 6, 4, 2, 1, 2, (8, 33)),
+    ("ConvTranspose2d", 128, 64, 4, 2, 1, 1, (128, 32, 32)),
+    ("ConvTranspose2d", 6, 9, (3, 2), (2, 3), (1, 0), 3, (6, 7, 5)),
+    ("ConvTranspose3d", 8, 4, 3, 2, 1, 1, (8, 4, 5, 6)),
+]
+
+
+@pytest.mark.parametrize("case", LAYER_CASES)
+def test_params_and_macs_against_torch(case):
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    name, c_in, c_out, k, s, p, groups, shape = case
+    transposed = name.startswith("ConvTranspose")
+    nd = len(shape) - 1
+    layer = getattr(torch.nn, name)(c_in, c_out, k, stride=s, padding=p, groups=groups)
+    for bias in (True, False):
+        expected = sum(t.numel() for n, t in layer.named_parameters() if bias or n != "bias")
+        kernel = k if isinstance(k, tuple) else (k,) * nd
+        assert conv_params(c_in, c_out, kernel, groups, bias) == expected
+        assert conv_params(c_in, c_out, k, groups, bias, dims=nd) == expected
+    with FlopCounterMode(display=False) as counter:
+        out = layer(torch.zeros((1, *shape)))
+    macs = conv_macs(shape, c_out, k, s, p, groups=groups, transposed=transposed)
+    assert 2 * macs == counter.get_total_flops()
+    # by hand: every input pixel times every tap (transposed), or every output pixel
+    # times its window (forward)
+    kernel = k if isinstance(k, tuple) else (k,) * nd
+    pixels = int(np.prod(shape[1:] if transposed else out.shape[2:]))
+    per_pixel = (c_in * (c_out // groups) if transposed else c_out * (c_in // groups))
+    assert macs == pixels * per_pixel * int(np.prod(kernel))
+
+
+def test_transposed_macs_and_params_bad_arguments():
+    with pytest.raises(ValueError, match="output_padding must be smaller"):
+        conv_macs((4, 5, 5), 4, 3, stride=2, transposed=True, output_padding=2)
+    with pytest.raises(ValueError, match="input_shape must be"):
+        conv_macs((4,), 4, 3)
+    with pytest.raises(ValueError, match="dims must be 1, 2 or 3"):
+        conv_params(3, 4, 3, dims=4)

@@ -330,3 +330,26 @@ def test_other_processes_load_is_measured_and_marked(quick_run):
     assert "tiny_8x8_3x3*" in text and "* other processes kept more than" in text
     marked = [t for t in report["targets"] if t.get("contended")]
     assert marked and all(t["target"].startswith("tiny_8x8_3x3") for t in marked)
+
+
+def test_transposed_case_and_its_peer():
+    from convcore.bench import TRANSPOSE_CASES, TransposeCase, _transpose_calls, _transpose_targets
+
+    dcgan = next(c for c in TRANSPOSE_CASES if c.target == "transpose")
+    assert (dcgan.N, dcgan.C, dcgan.H, dcgan.W, dcgan.K, dcgan.R, dcgan.stride) == (
+        8, 128, 32, 32, 64, 4, 2)
+    assert dcgan.out_hw == (64, 64)
+    assert dcgan.flops == 2 * 8 * 128 * 64 * 32 * 32 * 16  # every input pixel, every tap
+    small = TransposeCase("small", 2, 6, 5, 7, 4, 3, 4, stride=2, padding=1, output_padding=1)
+    rng = np.random.default_rng(0)
+    a = {"x": rng.standard_normal((2, 6, 5, 7)), "w": rng.standard_normal((6, 4, 3, 4)),
+         "b": rng.standard_normal(4)}
+    calls = _transpose_calls(small, a)
+    ref = calls["auto"]()
+    assert ref.shape == (2, 4, *small.out_hw)
+    for name in ("direct", "im2col") + (("torch",) if torch is not None else ()):
+        np.testing.assert_allclose(calls[name](), ref, rtol=1e-12, atol=1e-12)
+    report = {"cases": [{"kind": "transpose", "target": "transpose", "dtype": "float32",
+                         "name": "t", "results": {"auto": {"ratios": {"torch": 0.9}}}}]}
+    verdict, = _transpose_targets(report)
+    assert verdict["status"] == "PASS" and verdict["value"] == 0.9

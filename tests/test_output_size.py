@@ -114,3 +114,47 @@ def test_error_message_names_the_numbers():
     with pytest.raises(ValueError) as info:
         convcore.conv_output_size(6, 9)
     assert "6" in str(info.value) and "9" in str(info.value)
+
+
+def test_transposed_output_size_matches_the_functions_and_inverts_the_forward_rule():
+    from transpose_reference import transpose_output_size_ref
+
+    rng = np.random.default_rng(14)
+    for _ in range(300):
+        n, k, s, d = (int(v) for v in rng.integers(1, 6, 4))
+        p = int(rng.integers(0, 4))
+        op = int(rng.integers(0, max(s, d)))
+        expected = transpose_output_size_ref(n, k, s, p, p, d, op)
+        if expected < 1:
+            with pytest.raises(ValueError, match="crops the whole"):
+                convcore.conv_output_size(n, k, s, p, d, transposed=True, output_padding=op)
+            continue
+        got = convcore.conv_output_size(n, k, s, p, d, transposed=True, output_padding=op)
+        assert got == expected
+        y = convcore.conv_transpose1d(np.ones((1, 1, n)), np.ones((1, 1, k)), stride=s,
+                                      padding=p, output_padding=op, dilation=d)
+        assert y.shape[-1] == got
+        if op < s and got + 2 * p >= d * (k - 1) + 1:  # the forward rule maps it back
+            assert convcore.conv_output_size(got, k, s, p, d) == n
+
+
+def test_transposed_and_3d_output_sizes_by_hand():
+    assert convcore.conv_output_size((4, 32, 32), 4, 2, 1, transposed=True) == (8, 64, 64)
+    assert convcore.conv_output_size((7, 7), 3, 2, 1, transposed=True, output_padding=1) == (14, 14)
+    size = convcore.conv_output_size((16, 112, 112), (3, 7, 7), (1, 2, 2), (1, 3, 3))
+    assert size == (16, 56, 56)
+    with pytest.raises(ValueError, match="output_padding must be smaller"):
+        convcore.conv_output_size(7, 3, 2, transposed=True, output_padding=2)
+    with pytest.raises(ValueError, match="pass transposed=True"):
+        convcore.conv_output_size(7, 3, 2, output_padding=1)
+    with pytest.raises(ValueError, match="ceil_mode"):
+        convcore.conv_output_size(7, 3, 2, ceil_mode=True, transposed=True)
+
+
+def test_transposed_output_size_against_torch():
+    torch = pytest.importorskip("torch")
+    layer = torch.nn.ConvTranspose3d(1, 1, (3, 4, 2), stride=(2, 3, 1), padding=(1, 0, 1),
+                                     output_padding=(1, 2, 0), dilation=(1, 1, 2))
+    y = layer(torch.zeros((1, 1, 5, 6, 7)))
+    assert convcore.conv_output_size((5, 6, 7), (3, 4, 2), (2, 3, 1), (1, 0, 1), (1, 1, 2),
+                            transposed=True, output_padding=(1, 2, 0)) == tuple(y.shape[2:])

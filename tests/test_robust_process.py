@@ -99,6 +99,13 @@ INTERRUPT_CASES = {
         def call():
             for _ in range(8):
                 convcore.conv2d_backward(go, x, w, padding=1, algorithm="im2col")""",
+    # 2 * 4 * 128 * 128 * 128**2 * 16 = 3.4e10 flops per call, 100 calls; the phase
+    # results scattered between the kernels are 134 MB (a fraction of a second)
+    "conv_transpose2d": """
+        x = np.ones((4, 128, 128, 128), np.float32); w = np.ones((128, 128, 4, 4), np.float32)
+        def call():
+            for _ in range(100):
+                convcore.conv_transpose2d(x, w, stride=2, padding=1)""",
     # 63 x 63 windows over 1024 planes of 256 x 256: 1024 * 194**2 * 3969 = 1.5e11 taps
     "max_pool2d": """
         x = np.ones((16, 64, 256, 256), np.float32)

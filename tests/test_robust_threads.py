@@ -139,6 +139,8 @@ def _gil_cases():
         "adaptive_max_pool2d": lambda n: convcore.adaptive_max_pool2d(x(n, 32, 64), 50),
         "adaptive_avg_pool2d": lambda n: convcore.adaptive_avg_pool2d(x(n, 32, 64), 50),
         "conv_matrix": lambda n: convcore.conv_matrix((16, 32 * n, 64), w[:16, :16]),
+        "conv_transpose2d": lambda n: convcore.conv_transpose2d(x(n, 32, 24), w, stride=2,
+                                                                padding=1),
     }
 
 

@@ -59,6 +59,19 @@ BASE = {
     "set_isa": dict(level="generic"),
     "winograd_weights": dict(weight=W),
 }
+# transposed convolution: weight (C_in, C_out / groups, *kernel)
+WT, WT1, WT3, BT = (np.zeros((4, 3, 3, 3)), np.zeros((4, 3, 3)), np.zeros((4, 3, 3, 3, 3)),
+                    np.zeros(3))
+TRANSPOSE_BASE = {
+    "conv_transpose1d": dict(x=X1, weight=WT1, bias=BT),
+    "conv_transpose2d": dict(x=X, weight=WT, bias=BT),
+    "conv_transpose3d": dict(x=X3, weight=WT3, bias=BT),
+    "conv_transpose1d_backward": dict(grad_output=np.zeros((2, 3, 12)), x=X1, weight=WT1),
+    "conv_transpose2d_backward": dict(grad_output=np.zeros((2, 3, 10, 10)), x=X, weight=WT),
+    "conv_transpose3d_backward": dict(grad_output=np.zeros((2, 3, 7, 8, 9)), x=X3,
+                                      weight=WT3),
+}
+BASE.update(TRANSPOSE_BASE)
 # Public names that take no argument to get wrong.
 NO_ARGUMENTS = {"__version__", "analysis", "config_info", "get_num_threads", "show_config",
                 "available_isas", "detected_isa", "get_isa"}
@@ -370,6 +383,55 @@ case("conv_matrix", MemoryError, ("row pointers", "GB", "2**63"), padding=_P)
 case("conv_matrix", MemoryError, ("dense conv matrix", "PB", "limit"), padding=_P,
      format="dense")
 case("im2col", MemoryError, ("column matrix", "GB", "2**63"), padding=_P)
+
+
+# ---- transposed convolution: channels, groups, stride, dilation, padding,
+# output_padding, options, grad_output, out (the dtypes come from the loop above)
+for _f, _args in TRANSPOSE_BASE.items():
+    _nd = _args["weight"].ndim - 2
+    _k = (3,) * _nd
+    case(_f, ValueError, ("weight", "3 input channels", "4"), weight=np.zeros((3, 3, *_k)))
+    case(_f, ValueError, ("weight", "shape"), weight=np.zeros((4, 3, *_k, 1)))
+    case(_f, ValueError, ("x", "dimensions"), x=np.zeros((4,) * (_nd + 3)))
+    case(_f, ValueError, ("groups", "groups=3", "4"), groups=3)
+    case(_f, ValueError, ("groups", "0"), groups=0)
+    case(_f, TypeError, ("groups", "True"), groups=True)
+    case(_f, ValueError, ("kernel", "sizes", "0"), weight=np.zeros((4, 3, *(0,) * _nd)))
+    for _name in ("stride", "dilation"):
+        case(_f, ValueError, (_name, "0"), **{_name: 0})
+        case(_f, ValueError, (_name, str(2**31)), **{_name: 2**31})
+        case(_f, TypeError, (_name, "1.5"), **{_name: 1.5})
+        case(_f, ValueError, (_name, str((1,) * (_nd + 1))), **{_name: (1,) * (_nd + 1)})
+    case(_f, ValueError, ("padding", "-1"), padding=-1)
+    case(_f, TypeError, ("padding", "1.5"), padding=1.5)
+    case(_f, ValueError, ("padding", "'same'"), padding="same")
+    case(_f, ValueError, ("padding", "crops"), padding=20)
+    case(_f, ValueError, ("output_padding", "stride", "dilation"), output_padding=1)
+    case(_f, ValueError, ("output_padding", "2"), output_padding=2, stride=2)
+    case(_f, ValueError, ("output_padding", "-1"), output_padding=-1, stride=2)
+    case(_f, TypeError, ("output_padding", "1.0"), output_padding=1.0, stride=2)
+    for _v in ("gemm", "DIRECT", "winograd", None):
+        case(_f, ValueError, ("algorithm", repr(_v)), algorithm=_v)
+    if _f.endswith("_backward"):
+        _go = _args["grad_output"]
+        _bad = (*_go.shape[:-1], _go.shape[-1] + 1)
+        case(_f, ValueError, ("grad_output", str(_bad), str(_go.shape)),
+             grad_output=np.zeros(_bad))
+        for _v in (("input", "gradient"), "x", 5, None):
+            case(_f, ValueError, ("needs", repr(_v)), needs=_v)
+    else:
+        case(_f, ValueError, ("bias", "(4,)"), bias=np.zeros(4))
+        _shape = (2, 3, *(n + 2 for n in _args["x"].shape[2:]))
+        case(_f, ValueError, ("out", "shape"), out=np.zeros((2, 3, *_args["x"].shape[2:])))
+        case(_f, TypeError, ("out", "float32"), out=np.zeros(_shape, np.float32))
+        case(_f, ValueError, ("out", "C-contiguous"), out=np.zeros(_shape, order="F"))
+case("conv_output_size", ValueError, ("output_padding", "transposed"), output_padding=1)
+case("conv_output_size", ValueError, ("output_padding", "2"), stride=2, output_padding=2,
+     transposed=True)
+case("conv_output_size", ValueError, ("ceil_mode", "transposed"), ceil_mode=True,
+     transposed=True)
+case("conv_output_size", TypeError, ("transposed", "1"), transposed=1)
+case("conv_output_size", ValueError, ("padding", "crops"), padding=20, transposed=True)
 
 
 PLANNING_QUERIES = {"direct_plan", "gemm_plan", "simd_level", "simd_detected"}

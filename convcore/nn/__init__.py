@@ -12,6 +12,9 @@ multiply-accumulates, indented by block; ``from_spec`` builds a network from a c
 text such as ``"input 3x224x224, conv3-64 p1, ..."`` (:data:`SPEC_GRAMMAR`), and
 :mod:`convcore.nn.models` holds the networks of the lectures (LeNet-5 to ResNet-50).
 
+Transposed convolution layers (decoders): ``ConvTranspose1d``, ``ConvTranspose2d``,
+``ConvTranspose3d``.
+
 Examples
 --------
 >>> from convcore import nn
@@ -29,6 +32,7 @@ from convcore.nn.batchnorm import (
     fold_batchnorms,
 )
 from convcore.nn.containers import Concat, Parallel, Residual, Sequential
+from convcore.nn.conv_transpose import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from convcore.nn.layers import (
     AdaptiveAvgPool2d,
     AvgPool2d,
@@ -56,6 +60,9 @@ __all__ = [
     "Concat",
     "Conv1d",
     "Conv2d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "ConvTranspose3d",
     "Dropout",
     "Flatten",
     "GlobalAvgPool2d",

@@ -39,12 +39,14 @@ from convcore.pooling import (
 )
 
 
-def _init_weight_and_bias(layer: Layer, shape: tuple, has_bias: bool, init, rng) -> None:
+def _init_weight_and_bias(layer: Layer, shape: tuple, has_bias: bool, init, rng,
+                          n_bias: int | None = None) -> None:
     """PyTorch's default initialisation: ``kaiming_uniform_(a=sqrt(5))`` for the weight,
     which is U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = prod(shape[1:]), and the
-    same bound for the bias; weight first, then bias, from one generator.  With
-    ``init=False``, zero-memory placeholders that ``forward`` refuses."""
-    dtype, out = layer.dtype, shape[0]
+    same bound for the bias (``n_bias`` of them, default ``shape[0]``); weight first,
+    then bias, from one generator.  With ``init=False``, zero-memory placeholders that
+    ``forward`` refuses."""
+    dtype, out = layer.dtype, shape[0] if n_bias is None else n_bias
     if as_bool("init", init):
         rng = generator(rng)
         # the draws are float64 before the cast: both arrays exist at once
@@ -72,6 +74,22 @@ def _kwargs_repr(pairs) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in pairs)
 
 
+def _conv_attributes(layer: Layer, in_channels, out_channels, groups, kernel_size, stride,
+                     dilation) -> None:
+    """The checked channel counts, groups and per-dimension sizes of a convolution
+    layer (forward or transposed) of ``layer._nd`` spatial dimensions."""
+    nd = layer._nd
+    layer.in_channels = _positive("in_channels", in_channels)
+    layer.out_channels = _positive("out_channels", out_channels)
+    layer.groups = _positive("groups", groups)
+    if layer.in_channels % layer.groups or layer.out_channels % layer.groups:
+        raise ValueError(f"in_channels {layer.in_channels} and out_channels "
+                         f"{layer.out_channels} must be divisible by groups={layer.groups}")
+    layer.kernel_size = int_tuple("kernel_size", kernel_size, nd)
+    layer.stride = int_tuple("stride", stride, nd)
+    layer.dilation = int_tuple("dilation", dilation, nd)
+
+
 class _ConvNd(Layer):
     _nd = 2
     _param_names = ("weight", "bias")
@@ -81,15 +99,8 @@ class _ConvNd(Layer):
                  rng=None, init=True):
         super().__init__()
         nd = self._nd
-        self.in_channels = _positive("in_channels", in_channels)
-        self.out_channels = _positive("out_channels", out_channels)
-        self.groups = _positive("groups", groups)
-        if self.in_channels % self.groups or self.out_channels % self.groups:
-            raise ValueError(f"in_channels {self.in_channels} and out_channels "
-                             f"{self.out_channels} must be divisible by groups={self.groups}")
-        self.kernel_size = int_tuple("kernel_size", kernel_size, nd)
-        self.stride = int_tuple("stride", stride, nd)
-        self.dilation = int_tuple("dilation", dilation, nd)
+        _conv_attributes(self, in_channels, out_channels, groups, kernel_size, stride,
+                         dilation)
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"padding must be an int, a tuple, 'valid' or 'same'; "

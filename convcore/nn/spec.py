@@ -14,6 +14,7 @@ from convcore.nn import layers as L
 from convcore.nn._layer import Layer, generator, shape_tuple
 from convcore.nn.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from convcore.nn.containers import Concat, Residual, Sequential
+from convcore.nn.conv_transpose import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from convcore.nn.summary import Summary
 
 SPEC_GRAMMAR = """\
@@ -25,6 +26,12 @@ A spec is a comma-separated list of items, the first the input of one example:
   convF-K            Conv2d, K filters of F x F (convRxS-K for R x S); options sN
                      stride, pN / psame / pvalid padding, dN dilation, gN groups, nobias
   conv1dF-K          Conv1d, K filters of length F; the same options
+  convtF-K           ConvTranspose2d (a decoder's upsampling), K filters of F x F
+                     (convtRxS-K); options sN stride, pN padding (cropped), oN
+                     output_padding, dN dilation, gN groups, nobias; e.g. convt4-64 s2 p1
+  convt1dF-K         ConvTranspose1d, K filters of length F; the same options
+  convt3dF-K         ConvTranspose3d, K filters of F x F x F (convt3dTxRxS-K) on an
+                     input CxDxHxW; the same options
   maxpoolF           MaxPool2d, F x F window (maxpoolRxS), stride F unless sN; pN
                      padding, ceil
   avgpoolF           AvgPool2d, the same options
@@ -89,6 +96,7 @@ BUILTIN_SPECS = {
 }
 
 _CONV = re.compile(r"conv(1d)?(\d+)(?:x(\d+))?-(\d+)$")
+_CONVT = re.compile(r"convt(1d|3d)?(\d+(?:x\d+)*)-(\d+)$")
 _POOL = re.compile(r"(max|avg)pool(\d+)?(?:x(\d+))?$")
 _ADAPTIVE = re.compile(r"adaptiveavgpool(\d+)(?:x(\d+))?$")
 _FC = re.compile(r"(?:fc|linear)(\d+)$")
@@ -99,8 +107,10 @@ _CLASSES = {cls.__name__.lower(): cls for cls in (
     L.Conv2d, L.Conv1d, L.MaxPool2d, L.AvgPool2d, L.GlobalAvgPool2d, L.AdaptiveAvgPool2d,
     L.ReLU, L.Flatten, L.Linear, L.Dropout, L.Identity, BatchNorm1d, BatchNorm2d,
     BatchNorm3d)}
+_CONVTS = {1: ConvTranspose1d, 2: ConvTranspose2d, 3: ConvTranspose3d}
+_CLASSES.update((cls.__name__.lower(), cls) for cls in _CONVTS.values())
 _BATCHNORMS = {2: BatchNorm1d, 3: BatchNorm1d, 4: BatchNorm2d, 5: BatchNorm3d}
-_WITH_WEIGHTS = (L.Conv2d, L.Conv1d, L.Linear)
+_WITH_WEIGHTS = (L.Conv2d, L.Conv1d, L.Linear, *_CONVTS.values())
 _BN = "bn"  # stands for the BatchNorm class that fits the input
 # a node: ("input", shape, None), (class or _BN, kwargs, name),
 # ("residual", (block nodes, shortcut nodes or None), name) or ("concat", [nodes...], name)
@@ -145,8 +155,8 @@ def _options(item: str, tokens: list[str], allowed: str) -> dict:
 
 
 def _describe(allowed: str) -> str:
-    names = {"s": "sN stride", "p": "pN padding", "d": "dN dilation", "g": "gN groups",
-             "nobias": "nobias", "ceil": "ceil"}
+    names = {"s": "sN stride", "p": "pN padding", "o": "oN output_padding",
+             "d": "dN dilation", "g": "gN groups", "nobias": "nobias", "ceil": "ceil"}
     return ", ".join(v for k, v in names.items() if k in allowed) or "none"
 
 
@@ -182,7 +192,25 @@ def _parse_item(item: str):
     return (*_parse_layer(item, head, rest), tokens[0])
 
 
+def _parse_transposed(item: str, m: re.Match, rest: list[str]):
+    """A convt item -> (ConvTranspose1d/2d/3d, kwargs)."""
+    nd = {"1d": 1, None: 2, "3d": 3}[m.group(1)]
+    sizes = tuple(int(v) for v in m.group(2).split("x"))
+    if len(sizes) not in (1, nd):
+        raise ValueError(f"{item!r}: a {nd}-D kernel has 1 or {nd} sizes, got {len(sizes)}")
+    opts = _options(item, rest, ("s", "p", "o", "d", "g", "nobias"))
+    if isinstance(opts.get("p"), str):
+        raise ValueError(f"{item!r}: a transposed convolution's padding is a number (pN)")
+    kwargs = dict(out_channels=int(m.group(3)), kernel_size=sizes * (nd // len(sizes)),
+                  stride=opts.get("s", 1), padding=opts.get("p", 0),
+                  output_padding=opts.get("o", 0), dilation=opts.get("d", 1),
+                  groups=opts.get("g", 1), bias=not opts.get("nobias", False))
+    return _CONVTS[nd], kwargs
+
+
 def _parse_layer(item: str, head: str, rest: list[str]):
+    if m := _CONVT.match(head):
+        return _parse_transposed(item, m, rest)
     if m := _CONV.match(head):
         one_d, r, s, k = m.group(1), int(m.group(2)), m.group(3), int(m.group(4))
         if one_d and s is not None:
@@ -218,7 +246,8 @@ def _parse_layer(item: str, head: str, rest: list[str]):
         return simple[head], {}
     raise ValueError(f"{item!r}: unknown layer {head!r} (known: input, convF-K, conv1dF-K, "
                      "maxpoolF, avgpoolF, adaptiveavgpoolN, gap, bn, relu, identity, flatten, "
-                     "dropout, fcN, residual(...), concat(...))")
+                     "dropout, fcN, convtF-K, convt1dF-K, convt3dF-K, residual(...), "
+                     "concat(...))")
 
 
 def _json_chain(entries, where: str) -> list:
@@ -324,7 +353,7 @@ class _Builder:
                     raise ValueError(f"bn needs an input of 2 to 5 dimensions with the "
                                      f"batch; got {shape}")
                 cls = _BATCHNORMS[len(shape)]
-            if cls in (L.Conv2d, L.Conv1d):
+            if cls in (L.Conv2d, L.Conv1d, *_CONVTS.values()):
                 kwargs.setdefault("in_channels", shape[1])
             if cls is L.Linear:
                 kwargs.setdefault("in_features", shape[-1])

@@ -1,0 +1,613 @@
+"""Transposed convolution (``conv_transpose1d/2d/3d``) and its gradients.
+
+A transposed convolution scatters every input pixel, times the kernel, into the output:
+``y[n, g*Kg + k, o] += x[n, g*Cg + c, i] * weight[g*Cg + c, k, t]`` for every output
+position ``o = i * stride + t * dilation - pad_before`` inside the output (per spatial
+dimension).  It is the adjoint of :func:`convcore.conv2d` with the same weights, which
+is why ``conv2d_backward`` computes its input gradient with it.
+
+It is computed without inserting zeros between the input pixels.  Along a dimension of
+stride ``s`` the outputs fall into ``s`` phases, ``o = r + m * s``; the outputs of one
+phase are reached by the taps ``t`` with ``(r + pad - t * dilation) % s == 0`` only, and
+``y[r + m * s] = sum_t x[m + (r + pad - t * dilation) // s] * weight[t]``: a stride-1
+correlation of ``x`` with those taps, flipped, at dilation ``dilation / gcd(s,
+dilation)``.  The ``prod(stride)`` phases run on the forward kernels
+(:func:`convcore.conv2d`'s direct or im2col route), those with sub-kernels of the same
+shape together as one correlation (their sub-kernels side by side as output channels),
+and each phase is written to the strided output positions it owns; docs/transpose.md
+derives it.  Weights that are not all finite take
+a route of one GEMM per kernel tap, so an infinite weight meets only the pixels it
+multiplies (the phases would also multiply it by the zeros of their padding).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from convcore._blas import matmul
+from convcore._checks import (
+    array_bytes,
+    as_real_array,
+    check_budget,
+    compute_dtype,
+    copy_bytes,
+    did_you_mean,
+    int_tuple,
+    padding_pairs,
+)
+from convcore._geometry import DIM_NAMES, ConvGeometry, check_arrays, check_out, contiguous
+from convcore._shapes import check_output_padding, transpose_output_length
+from convcore._threads import get_num_threads
+
+ALGORITHMS = ("auto", "direct", "im2col")
+_X_LETTERS = {1: "(N, C_in, L)", 2: "(N, C_in, H, W)", 3: "(N, C_in, D, H, W)"}
+_W_LETTERS = {1: "(C_in, C_out // groups, S)", 2: "(C_in, C_out // groups, R, S)",
+              3: "(C_in, C_out // groups, T, R, S)"}
+
+
+@dataclass(frozen=True)
+class TransposeGeometry(ConvGeometry):
+    """A validated transposed convolution, in ConvGeometry's fields: batch N, channels
+    C (input) -> K (output) in ``groups`` groups; per spatial dimension the input size,
+    kernel size, stride, dilation, (before, after) padding (cropped from the full
+    result) and output size."""
+
+    @property
+    def macs(self) -> int:
+        """Multiply-adds of the scatter (every input pixel times every tap, including
+        the products that land in the cropped padding)."""
+        return (self.N * self.C * (self.K // self.groups) * math.prod(self.in_sizes)
+                * math.prod(self.kernel))
+
+
+def prepare_transpose(nd, x, weight, bias, stride, padding, output_padding, groups,
+                      dilation):
+    """Validate a conv_transpose{nd}d call.
+
+    Returns (geometry, x, weight, bias, dtype, batched): ``x`` with a batch axis,
+    ``bias`` as an array or None, the result dtype and whether ``x`` had a batch axis.
+    """
+    x, weight, groups, batched = check_arrays(nd, x, weight, groups, _X_LETTERS[nd],
+                                              _W_LETTERS[nd])
+    N, C = x.shape[:2]
+    if weight.shape[0] != C:
+        raise ValueError(
+            f"weight has {weight.shape[0]} input channels (its first axis) but x has {C} "
+            f"channels; a transposed convolution's weight is {_W_LETTERS[nd]}"
+        )
+    K = weight.shape[1] * groups
+    ksizes = tuple(weight.shape[2:])
+    if any(k < 1 for k in ksizes):
+        raise ValueError(f"kernel sizes must be >= 1, got weight shape {weight.shape}")
+    if any(n < 1 for n in x.shape[2:]):
+        raise ValueError(f"spatial sizes of x must be >= 1, got shape {x.shape}")
+    strides = int_tuple("stride", stride, nd)
+    dilations = int_tuple("dilation", dilation, nd)
+    if isinstance(padding, str):
+        raise ValueError(f"padding of a transposed convolution must be an int or a tuple; "
+                         f"got {padding!r} ('same' and 'valid' are forward-convolution "
+                         "forms)")
+    pads = padding_pairs(padding, nd)
+    ops = check_output_padding(output_padding, strides, dilations)
+    outs = []
+    for name, n, k, s, p, d, op in zip(DIM_NAMES[nd], x.shape[2:], ksizes, strides, pads,
+                                       dilations, ops, strict=True):
+        out = transpose_output_length(n, k, s, p, d, op)
+        if out < 1:
+            raise ValueError(
+                f"padding {p[0]} + {p[1]} crops the whole {name}: the full transposed "
+                f"convolution of {name} {n} (stride {s}, kernel {k}, dilation {d}, "
+                f"output_padding {op}) has {out + p[0] + p[1]} pixels; output {name} "
+                f"would be {out}"
+            )
+        outs.append(out)
+    dtype = compute_dtype(x, weight)
+    if bias is not None:
+        bias = as_real_array("bias", bias)
+        if bias.shape != (K,):
+            raise ValueError(f"bias must have shape ({K},) (one per output channel); "
+                             f"got shape {bias.shape}")
+    geom = TransposeGeometry(N, C, K, groups, tuple(x.shape[2:]), ksizes, strides,
+                             dilations, pads, tuple(outs))
+    return geom, x, weight, bias, dtype, batched
+
+
+# ---------------------------------------------------------------------------------------
+# The phases
+
+@dataclass(frozen=True)
+class _Phase:
+    """One phase along one dimension: outputs ``r, r + s, ...`` (``count`` of them),
+    output ``r + m * s`` the correlation of input[base + m + j * dilation] (zero outside
+    the input) with the kernel taps ``taps`` (in correlation order: the kernel flipped)."""
+
+    r: int
+    count: int
+    taps: tuple[int, ...]
+    dilation: int
+    base: int
+
+
+def _phases(n: int, n_out: int, k: int, s: int, d: int, pad_before: int) -> list[_Phase]:
+    """The phases of one dimension (input size ``n``, output size ``n_out``) that some
+    tap reaches from inside the input; the outputs of the others are the bias.  Found
+    from the taps (tap t serves phase (t * d - pad_before) mod s), so a stride far
+    larger than the kernel costs nothing."""
+    by_phase: dict[int, list[int]] = {}
+    for t in range(k):
+        r = (t * d - pad_before) % s
+        if r < n_out:
+            by_phase.setdefault(r, []).append(t)
+    phases = []
+    for r, taps in sorted(by_phase.items()):
+        count = (n_out - r + s - 1) // s
+        offs = [(r + pad_before - t * d) // s for t in taps]  # input offset, decreasing
+        if min(n, count + offs[0]) <= max(0, offs[-1]):  # every tap reads outside x
+            continue
+        dil = (offs[0] - offs[-1]) // (len(taps) - 1) if len(taps) > 1 else 1
+        phases.append(_Phase(r, count, tuple(taps[::-1]), dil, offs[-1]))
+    return phases
+
+
+@dataclass(frozen=True)
+class _Window:
+    """Phases of one dimension with the same number of taps and dilation, run as one
+    correlation: union output m in [0, count) reads input[base + m + j * dilation];
+    phase p's outputs are union outputs [p.base - base, p.base - base + p.count)."""
+
+    phases: tuple[_Phase, ...]
+    base: int
+    count: int
+    lo: int           # input[lo:hi] is read ...
+    hi: int
+    pad: tuple[int, int]  # ... zero padded by these
+
+
+def _windows(n: int, phases: list[_Phase]) -> list[_Window]:
+    """The phases of one dimension grouped into windows."""
+    classes: dict = {}
+    for p in phases:
+        classes.setdefault((len(p.taps), p.dilation), []).append(p)
+    out = []
+    for (taps, dil), ps in classes.items():
+        base = min(p.base for p in ps)
+        count = max(p.base - base + p.count for p in ps)
+        last = base + count - 1 + (taps - 1) * dil  # the last input position read
+        out.append(_Window(tuple(ps), base, count, max(0, base), min(n, last + 1),
+                           (max(0, -base), max(0, last - (n - 1)))))
+    return out
+
+
+def _forward_weight(w: np.ndarray, groups: int) -> np.ndarray:
+    """(C, Kg, *k) -> (K, Cg, *k): the weight of the forward correlation each phase runs
+    (input and output channels swapped within each group; a view when groups == 1)."""
+    C, Kg, ks = w.shape[0], w.shape[1], w.shape[2:]
+    Cg = C // groups
+    wt = w.reshape(groups, Cg, Kg, *ks).swapaxes(1, 2)
+    return wt.reshape(groups * Kg, Cg, *ks)
+
+
+def _phase_plan(g: TransposeGeometry):
+    """Per dimension, its phases (the output is their product)."""
+    return [_phases(n, n_out, k, s, d, p[0]) for n, n_out, k, s, d, p in
+            zip(g.in_sizes, g.out, g.kernel, g.stride, g.dilation, g.pad, strict=True)]
+
+
+def _run_phases(g: TransposeGeometry, x: np.ndarray, w: np.ndarray, bias, y: np.ndarray,
+                algorithm: str) -> None:
+    """y (N, K, *out) = the transposed convolution of x (N, C, *in), phase by phase.
+
+    The phases whose sub-kernels have the same shape and dilation in every dimension run
+    as one correlation over the union of their input windows, their sub-kernels side by
+    side as output channels (within each group): one larger call instead of several
+    (for a 4x4 kernel at stride 2, one call with 4 * K outputs on a window one pixel
+    larger than each phase's)."""
+    from convcore.functional import _run_conv  # functional imports nothing from here
+
+    wf = _forward_weight(w, g.groups)
+    nd, G, Kg = g.nd, g.groups, g.K // g.groups
+    plan = _phase_plan(g)
+    yv = y.reshape(g.N, G, Kg, *g.out)
+    covered = all(len(ps) == min(s, n) for ps, s, n in zip(plan, g.stride, g.out, strict=True))
+    if not covered:  # outputs no tap reaches (a kernel smaller than the stride): the bias
+        yv[...] = 0 if bias is None else bias.reshape(G, Kg, *(1,) * nd)
+    single = covered and math.prod(len(ps) for ps in plan) == 1
+    for wins in itertools.product(*(_windows(n, ps) for n, ps in zip(g.in_sizes, plan,
+                                                                     strict=True))):
+        combos = list(itertools.product(*(win.phases for win in wins)))
+        xs = x[(slice(None), slice(None), *(slice(win.lo, win.hi) for win in wins))]
+        ws = np.stack([wf[(slice(None), slice(None)) + np.ix_(*(p.taps for p in c))]
+                       for c in combos])  # (phases, K, Cg, *taps)
+        taps = ws.shape[3:]
+        ws = ws.reshape(len(combos), G, Kg, -1).swapaxes(0, 1).reshape(
+            G * len(combos) * Kg, -1, *taps)
+        bs = None if bias is None else np.repeat(bias.reshape(G, 1, Kg), len(combos),
+                                                  axis=1).reshape(-1)
+        pads = tuple(win.pad for win in wins)
+        dils = tuple(win.phases[0].dilation for win in wins)
+        if single:  # stride 1 (or one phase): the correlation writes y itself
+            _run_conv(nd, xs, ws, bs, 1, pads, dils, G, algorithm, y)
+            return
+        part = _run_conv(nd, xs, ws, bs, 1, pads, dils, G, algorithm, None)
+        part = part.reshape(g.N, G, len(combos), Kg, *part.shape[2:])
+        for i, c in enumerate(combos):
+            src = (slice(None), slice(None), i, slice(None),
+                   *(slice(p.base - win.base, p.base - win.base + p.count)
+                     for p, win in zip(c, wins, strict=True)))
+            dst = (slice(None),) * 3 + tuple(slice(p.r, None, s)
+                                             for p, s in zip(c, g.stride, strict=True))
+            yv[dst] = part[src]
+
+
+def _tap_slices(g: TransposeGeometry, tap) -> tuple[list, list] | None:
+    """For one kernel tap: per dimension the input pixels it scatters from an output
+    inside the result, and those outputs (strided slices); None when there are none."""
+    src, dst = [], []
+    for t, n, n_out, s, d, p in zip(tap, g.in_sizes, g.out, g.stride, g.dilation, g.pad,
+                                    strict=True):
+        off = t * d - p[0]  # o = i * s + off
+        lo = -(off // s) if off < 0 else 0
+        hi = min(n, (n_out - 1 - off) // s + 1) if n_out - 1 - off >= 0 else 0
+        if hi <= lo:
+            return None
+        src.append(slice(lo, hi))
+        dst.append(slice(lo * s + off, (hi - 1) * s + off + 1, s))
+    return src, dst
+
+
+def _taps(g: TransposeGeometry):
+    """(tap, input slices, output slices, sizes) for each tap that reaches the output."""
+    for tap in itertools.product(*(range(k) for k in g.kernel)):
+        sl = _tap_slices(g, tap)
+        if sl is not None:
+            yield tap, sl[0], sl[1], tuple(s.stop - s.start for s in sl[0])
+
+
+def _run_taps(g: TransposeGeometry, x: np.ndarray, w: np.ndarray, bias,
+              y: np.ndarray) -> None:
+    """y = the transposed convolution of x as one GEMM per kernel tap and group, each
+    added at the outputs its tap reaches: only products of real pixels (no padding)."""
+    G, Cg, Kg, nd = g.groups, g.C // g.groups, g.K // g.groups, g.nd
+    acc = np.zeros((g.N, G, Kg, *g.out), y.dtype)
+    xg = x.reshape(g.N, G, Cg, *g.in_sizes)
+    wg = w.reshape(G, Cg, Kg, *g.kernel)
+    n_threads = get_num_threads()
+    for tap, src, dst, shape in _taps(g):
+        prod = np.empty((g.N, Kg, math.prod(shape)), y.dtype)
+        for grp in range(G):
+            sub = np.ascontiguousarray(xg[(slice(None), grp, slice(None), *src)])
+            matmul(wg[(grp, slice(None), slice(None), *tap)].T[None],
+                   sub.reshape(g.N, Cg, -1), prod, n_threads=n_threads)
+            acc[(slice(None), grp, slice(None), *dst)] += prod.reshape(g.N, Kg, *shape)
+    y[...] = acc.reshape(y.shape)
+    if bias is not None:
+        y += bias.reshape(-1, *(1,) * nd)
+
+
+def _grad_weight(g: TransposeGeometry, x: np.ndarray, go: np.ndarray) -> np.ndarray:
+    """d loss / d weight (C, Kg, *kernel): per tap and group, the input pixels the tap
+    scattered (Cg x N*P) times the gradients of the outputs they reached (N*P x Kg)."""
+    G, Cg, Kg = g.groups, g.C // g.groups, g.K // g.groups
+    gw = np.zeros((G, Cg, Kg, *g.kernel), x.dtype)
+    xg = x.reshape(g.N, G, Cg, *g.in_sizes)
+    gog = go.reshape(g.N, G, Kg, *g.out)
+    n_threads = get_num_threads()
+    prod = np.empty((1, Cg, Kg), x.dtype)
+    for tap, src, dst, _ in _taps(g):
+        for grp in range(G):
+            xs = xg[(slice(None), grp, slice(None), *src)].swapaxes(0, 1).reshape(Cg, -1)
+            gs = gog[(slice(None), grp, slice(None), *dst)].swapaxes(0, 1).reshape(Kg, -1)
+            matmul(xs[None], gs.T[None], prod, n_threads=n_threads)
+            gw[(grp, slice(None), slice(None), *tap)] = prod[0]
+    return gw.reshape(g.C, Kg, *g.kernel)
+
+
+def _grad_input(g: TransposeGeometry, go: np.ndarray, w: np.ndarray,
+                algorithm: str) -> np.ndarray:
+    """d loss / d x (N, C, *in): the forward convolution of grad_output with the same
+    weight (C output channels, K // groups inputs per group)."""
+    from convcore.functional import _run_conv
+
+    pads = tuple((p[0], p[1]) for p in g.pad)
+    full = _run_conv(g.nd, go, w, None, g.stride, pads, g.dilation, g.groups, algorithm,
+                     None)
+    if full.shape[2:] != g.in_sizes:  # output_padding >= stride: windows past the input
+        full = np.ascontiguousarray(full[(slice(None), slice(None),
+                                          *(slice(0, n) for n in g.in_sizes))])
+    return full
+
+
+def run_transpose(g: TransposeGeometry, x: np.ndarray, w: np.ndarray, bias, y: np.ndarray,
+                  algorithm: str = "auto") -> None:
+    """Write the transposed convolution of the validated call into ``y`` (N, K, *out);
+    ``x`` (N, C, *in) and ``w`` (C, K // groups, *kernel) C-contiguous of y's dtype."""
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN and inf propagate silently
+        if not np.isfinite(w).all():
+            _run_taps(g, x, w, bias, y)
+        else:
+            _run_phases(g, x, w, bias, y, algorithm)
+
+
+def workspace_bytes(g: TransposeGeometry, itemsize: int) -> int:
+    """Bytes a transposed convolution allocates besides its output: the largest merged
+    phase result (or the per-tap route's accumulator and product), the stacked
+    sub-kernels and the cropped input."""
+    plan = _phase_plan(g)
+    part = 0
+    if math.prod(len(ps) for ps in plan) > 1:
+        for wins in itertools.product(*(_windows(n, ps) for n, ps in zip(g.in_sizes, plan,
+                                                                         strict=True))):
+            phases = math.prod(len(win.phases) for win in wins)
+            part = max(part, g.N * g.K * phases * math.prod(win.count for win in wins))
+    out = g.N * g.K * math.prod(g.out)
+    taps = out + g.N * (g.K // g.groups) * math.prod(g.in_sizes)  # the per-tap route
+    return (max(part, taps) + g.K * (g.C // g.groups) * math.prod(g.kernel)
+            + g.N * g.C * math.prod(g.in_sizes)) * itemsize
+
+
+def _conv_transpose(nd, x, weight, bias, stride, padding, output_padding, groups, dilation,
+                    algorithm, out):
+    g, x5, w5, bias, dtype, batched = prepare_transpose(
+        nd, x, weight, bias, stride, padding, output_padding, groups, dilation)
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}"
+                         + did_you_mean(algorithm, ALGORITHMS))
+    shape = (g.N, g.K, *g.out) if batched else (g.K, *g.out)
+    if out is not None:
+        check_out(out, shape, dtype, (("x", x5), ("weight", w5), ("bias", bias)))
+    name = f"conv_transpose{nd}d"
+    check_budget(name,
+                 ("the output", 0 if out is not None else
+                  array_bytes("the output", shape, dtype.itemsize), shape),
+                 ("a contiguous copy of x", copy_bytes(x5, dtype)),
+                 ("a contiguous copy of weight", copy_bytes(w5, dtype)),
+                 ("the phase workspace", workspace_bytes(g, dtype.itemsize)))
+    y = out if out is not None else np.empty(shape, dtype=dtype)
+    if not y.size:
+        return y
+    xc = contiguous("x", x5, dtype)
+    wc = contiguous("weight", w5, dtype)
+    bc = None if bias is None else contiguous("bias", bias, dtype)
+    run_transpose(g, xc, wc, bc, y.reshape(g.N, g.K, *g.out), algorithm)
+    return y
+
+
+_PARAMS_DOC = """
+    Parameters
+    ----------
+    x : array_like, shape {x} or without the batch axis
+        Input.
+    weight : array_like, shape {w}
+        Filters, in PyTorch's layout for transposed convolution (input channels first).
+    bias : array_like, shape (C_out,), optional
+        Added to each output channel.
+    stride, dilation : int or tuple of {n} ints
+        Step between the positions the input pixels are scattered to, and between
+        kernel taps; each >= 1.
+    padding : int, tuple of {n} ints, or {n} (before, after) pairs
+        Cropped from each side of the full result (``dilation * (k - 1) - padding``
+        zero padding of the equivalent direct convolution).
+    output_padding : int or tuple of {n} ints
+        Added to one side (after) of each output dimension; smaller than the stride or
+        the dilation of that dimension, as in PyTorch.
+    groups : int
+        C_in and C_out split into groups transposed independently.
+    algorithm : {{'auto', 'direct', 'im2col'}}
+        The forward kernels the phases run on (see :func:`convcore.conv2d`).
+    out : numpy.ndarray, optional
+        C-contiguous array of the result's shape and dtype to write into.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (N, C_out, *out) (or without N), per dimension
+        ``out = (in - 1) * stride - pad_before - pad_after + dilation * (k - 1)
+        + output_padding + 1``; float32 when x and weight are float32, else float64.
+
+    Raises
+    ------
+    TypeError
+        Non-real dtypes, non-int parameters, an ``out`` of the wrong dtype.
+    ValueError
+        Shapes that do not match, parameters out of range, an output_padding not
+        smaller than the stride or the dilation, padding that crops every pixel.
+    MemoryError
+        When the output and the workspace would not fit in the available memory.
+"""
+
+
+def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, algorithm="auto", out=None):
+    """1-D transposed convolution (``torch.nn.functional.conv_transpose1d``).
+
+    Every input sample is scattered into the output, times the kernel, at
+    ``i * stride + t * dilation - padding``: the adjoint (gradient) of
+    :func:`convcore.conv1d` with the same weight.
+    {params}
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> convcore.conv_transpose1d([[1.0, 2.0, 3.0]], [[[1.0, 10.0]]], stride=2)
+    array([[ 1., 10.,  2., 20.,  3., 30.]])
+    """
+    return _conv_transpose(1, x, weight, bias, stride, padding, output_padding, groups,
+                           dilation, algorithm, out)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, algorithm="auto", out=None):
+    """2-D transposed convolution (``torch.nn.functional.conv_transpose2d``).
+
+    ``y[n, g*Kg + k, i*sh + r*dh - pt, j*sw + s*dw - pl] += x[n, g*Cg + c, i, j] *
+    weight[g*Cg + c, k, r, s]``: the adjoint (gradient) of :func:`convcore.conv2d` with
+    the same weight, computed phase by phase without inserting zeros.
+    {params}
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> x = np.ones((1, 1, 2, 2))
+    >>> convcore.conv_transpose2d(x, np.ones((1, 1, 2, 2)), stride=2)[0, 0]
+    array([[1., 1., 1., 1.],
+           [1., 1., 1., 1.],
+           [1., 1., 1., 1.],
+           [1., 1., 1., 1.]])
+    >>> convcore.conv_transpose2d(np.ones((8, 128, 32, 32), np.float32),
+    ...     np.ones((128, 64, 4, 4), np.float32), stride=2, padding=1).shape
+    (8, 64, 64, 64)
+    """
+    return _conv_transpose(2, x, weight, bias, stride, padding, output_padding, groups,
+                           dilation, algorithm, out)
+
+
+def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, algorithm="auto", out=None):
+    """3-D transposed convolution (``torch.nn.functional.conv_transpose3d``).
+
+    The rules of :func:`conv_transpose2d` over depth, height and width.
+    {params}
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> y = convcore.conv_transpose3d(np.ones((1, 2, 3, 3, 3)), np.ones((2, 4, 3, 3, 3)),
+    ...                               stride=2, padding=1, output_padding=1)
+    >>> y.shape
+    (1, 4, 6, 6, 6)
+    """
+    return _conv_transpose(3, x, weight, bias, stride, padding, output_padding, groups,
+                           dilation, algorithm, out)
+
+
+def _conv_transpose_backward(nd, grad_output, x, weight, stride, padding, output_padding,
+                             groups, dilation, needs, algorithm):
+    from convcore.backward import check_needs
+
+    name = f"conv_transpose{nd}d_backward"
+    g, x5, w5, _, dtype, batched = prepare_transpose(
+        nd, x, weight, None, stride, padding, output_padding, groups, dilation)
+    needs = check_needs(needs)
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}"
+                         + did_you_mean(algorithm, ALGORITHMS))
+    go = as_real_array("grad_output", grad_output)
+    expected = (g.N, g.K, *g.out) if batched else (g.K, *g.out)
+    if go.shape != expected:
+        raise ValueError(f"{name}: grad_output has shape {go.shape}; the forward call "
+                         f"gives {expected}")
+    item = dtype.itemsize
+    x_bytes = g.N * g.C * math.prod(g.in_sizes) * item
+    check_budget(name, ("a contiguous copy of grad_output", copy_bytes(go, dtype)),
+                 ("a contiguous copy of x", copy_bytes(x5, dtype)),
+                 ("a contiguous copy of weight", copy_bytes(w5, dtype)),
+                 ("the gradients and their temporaries",
+                  3 * x_bytes + 2 * go.size * item + 2 * w5.size * item))
+    go5 = contiguous("grad_output", go, dtype).reshape(g.N, g.K, *g.out)
+    grad_input = grad_weight = grad_bias = None
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN and inf propagate silently
+        if "bias" in needs:
+            grad_bias = go5.sum(axis=(0, *range(2, nd + 2)), dtype=dtype)
+        if "input" in needs:
+            if g.N == 0 or g.K == 0:
+                grad_input = np.zeros(x5.shape if batched else x5.shape[1:], dtype)
+            else:
+                gi = _grad_input(g, go5, contiguous("weight", w5, dtype), algorithm)
+                grad_input = gi if batched else gi[0]
+        if "weight" in needs:
+            gw = (np.zeros(w5.shape, dtype) if g.N == 0 or g.K == 0 else
+                  _grad_weight(g, contiguous("x", x5, dtype), go5))
+            grad_weight = gw
+    return grad_input, grad_weight, grad_bias
+
+
+_BACKWARD_DOC = """
+    Parameters
+    ----------
+    grad_output : array_like
+        Gradient of the loss with respect to the forward result (its shape).
+    x, weight, stride, padding, output_padding, groups, dilation
+        As given to the forward call.
+    needs : iterable of {{'input', 'weight', 'bias'}}
+        The gradients to compute; the others are returned as None.
+    algorithm : {{'auto', 'direct', 'im2col'}}
+        The kernels the input gradient (a forward convolution) runs on.
+
+    Returns
+    -------
+    grad_input : numpy.ndarray or None
+        Shape of ``x``: the forward convolution of grad_output with ``weight``.
+    grad_weight : numpy.ndarray or None
+        Shape of ``weight``: one GEMM per kernel tap and group.
+    grad_bias : numpy.ndarray or None
+        Shape (C_out,): grad_output summed over the batch and the pixels.
+
+    Raises
+    ------
+    TypeError, ValueError, MemoryError
+        As the forward function; also a ``grad_output`` whose shape is not the forward
+        result's, unknown ``needs``.
+"""
+
+
+def conv_transpose1d_backward(grad_output, x, weight, stride=1, padding=0, output_padding=0,
+                              groups=1, dilation=1, *, needs=("input", "weight", "bias"),
+                              algorithm="auto"):
+    """Gradients of :func:`conv_transpose1d` with respect to x, weight and bias.
+    {doc}
+    Examples
+    --------
+    >>> import convcore
+    >>> gi, gw, gb = convcore.conv_transpose1d_backward(
+    ...     [[1.0, 1.0, 1.0, 1.0]], [[1.0, 2.0]], [[[1.0, -1.0]]], stride=2)
+    >>> gi, gw, gb
+    (array([[0., 0.]]), array([[[3., 3.]]]), array([4.]))
+    """
+    return _conv_transpose_backward(1, grad_output, x, weight, stride, padding,
+                                    output_padding, groups, dilation, needs, algorithm)
+
+
+def conv_transpose2d_backward(grad_output, x, weight, stride=1, padding=0, output_padding=0,
+                              groups=1, dilation=1, *, needs=("input", "weight", "bias"),
+                              algorithm="auto"):
+    """Gradients of :func:`conv_transpose2d` with respect to x, weight and bias.
+    {doc}
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> x, w = np.ones((1, 1, 2, 2)), np.ones((1, 3, 2, 2))
+    >>> gi, gw, gb = convcore.conv_transpose2d_backward(np.ones((1, 3, 3, 3)), x, w)
+    >>> gi[0, 0], gw.shape, gb
+    (array([[12., 12.],
+           [12., 12.]]), (1, 3, 2, 2), array([9., 9., 9.]))
+    """
+    return _conv_transpose_backward(2, grad_output, x, weight, stride, padding,
+                                    output_padding, groups, dilation, needs, algorithm)
+
+
+def conv_transpose3d_backward(grad_output, x, weight, stride=1, padding=0, output_padding=0,
+                              groups=1, dilation=1, *, needs=("input", "weight", "bias"),
+                              algorithm="auto"):
+    """Gradients of :func:`conv_transpose3d` with respect to x, weight and bias.
+    {doc}
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> x, w = np.ones((1, 2, 2, 2, 2)), np.ones((2, 1, 2, 2, 2))
+    >>> gi, gw, gb = convcore.conv_transpose3d_backward(np.ones((1, 1, 4, 4, 4)), x, w,
+    ...                                                 stride=2, needs="weight")
+    >>> gi is None, gw[0, 0, 0, 0], gb is None
+    (True, array([8., 8.]), True)
+    """
+    return _conv_transpose_backward(3, grad_output, x, weight, stride, padding,
+                                    output_padding, groups, dilation, needs, algorithm)
+
+
+for _fn in (conv_transpose1d_backward, conv_transpose2d_backward, conv_transpose3d_backward):
+    _fn.__doc__ = _fn.__doc__.format(doc=_BACKWARD_DOC)
+
+
+for _nd, _fn in ((1, conv_transpose1d), (2, conv_transpose2d), (3, conv_transpose3d)):
+    _fn.__doc__ = _fn.__doc__.format(params=_PARAMS_DOC.format(
+        x=_X_LETTERS[_nd], w=_W_LETTERS[_nd], n=_nd))
