@@ -112,7 +112,7 @@ def choose_algorithm(g: ConvGeometry, dtype=np.float32) -> str:
     where their cost model predicts a clear win (:func:`convcore.analysis.
     _choose_fast_algorithm`), else the route with the fewest estimated cycles
     (:func:`estimate_cycles`); 'direct' on a tie."""
-    if g.nd <= 2:
+    if g.nd <= 2 and g.padding_mode == "zeros":  # Winograd and FFT pad with zeros only
         from convcore.analysis import _choose_fast_algorithm
 
         fast = _choose_fast_algorithm(g)

@@ -36,21 +36,28 @@ from convcore._geometry import (
 from convcore._threads import get_num_threads
 
 ALGORITHMS = ("auto", "direct", "im2col", "sparse", "winograd", "fft")
+# The routes whose gathers read a border mode (the direct driver's rows and bands, the
+# im2col gather); 'auto' chooses among them when padding_mode is not 'zeros'.
+BORDER_ALGORITHMS = ("auto", "direct", "im2col")
 _NO_BIAS = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}
 
 
 
 def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm, out,
-              layout="NCHW"):
+              layout="NCHW", padding_mode="zeros"):
     # Channels-last input is prepared as its NCHW view (a transpose, no copy): the same
     # rules and messages; the result is written channels-last at the end.
     nhwc = layout != "NCHW" and _layout.check_layout(layout)
     xin = _layout.nchw_view("x", x) if nhwc else x
     g, x4, w4, bias, dtype, batched = prepare_conv(nd, xin, weight, bias, stride, padding,
-                                                dilation, groups)
+                                                dilation, groups, padding_mode)
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}"
                          + did_you_mean(algorithm, ALGORITHMS))
+    if g.padding_mode != "zeros" and algorithm not in BORDER_ALGORITHMS:
+        raise ValueError(f"algorithm={algorithm!r} pads with zeros only; "
+                         f"padding_mode={g.padding_mode!r} runs on one of "
+                         f"{BORDER_ALGORITHMS}")
     if g.nd == 3 and algorithm not in ("auto", "direct"):
         raise ValueError(f"algorithm={algorithm!r} is not available for 3-D convolution; "
                          "use 'direct' or 'auto'")
@@ -161,7 +168,7 @@ def _run_gemm(g: ConvGeometry, xc, wc, bc, y4, n_threads: int) -> None:
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           algorithm="auto", out=None, layout="NCHW"):
+           algorithm="auto", padding_mode="zeros", out=None, layout="NCHW"):
     """2-D convolution (cross-correlation, as in PyTorch) of a batch of images.
 
     ``y[n, k, i, j] = bias[k] + sum_{c, r, s} xp[n, g*Cg + c, i*sh + r*dh, j*sw + s*dw]
@@ -235,11 +242,11 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     (1, 2, 4, 4)
     """
     return _run_conv(2, x, weight, bias, stride, padding, dilation, groups, algorithm, out,
-                     layout)
+                     layout, padding_mode)
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           algorithm="auto", out=None):
+           algorithm="auto", padding_mode="zeros", out=None):
     """1-D convolution (cross-correlation, as in PyTorch) of a batch of signals.
 
     Same rules as :func:`conv2d` on one spatial dimension.
@@ -271,11 +278,12 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     >>> convcore.conv1d([[0.0, 1.0, 4.0, 9.0]], [[[1.0, -1.0]]])   # high-pass filter
     array([[-1., -3., -5.]])
     """
-    return _run_conv(1, x, weight, bias, stride, padding, dilation, groups, algorithm, out)
+    return _run_conv(1, x, weight, bias, stride, padding, dilation, groups, algorithm, out,
+                     padding_mode=padding_mode)
 
 
 def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           algorithm="auto", out=None):
+           algorithm="auto", padding_mode="zeros", out=None):
     """3-D convolution (cross-correlation, as in PyTorch) of a batch of volumes.
 
     Same rules as :func:`conv2d` on three spatial dimensions (depth, height, width), on
@@ -312,7 +320,8 @@ def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     >>> float(convcore.conv3d(x, np.ones((1, 1, 3, 3, 3)))[0, 0, 0, 0, 0])
     27.0
     """
-    return _run_conv(3, x, weight, bias, stride, padding, dilation, groups, algorithm, out)
+    return _run_conv(3, x, weight, bias, stride, padding, dilation, groups, algorithm, out,
+                     padding_mode=padding_mode)
 
 
 def _unfold_geometry(N, C, x_shape, kernel_size, stride, padding, dilation) -> ConvGeometry:

@@ -8,9 +8,10 @@
 #define CC_CAT2(a, b) CC_CAT2_(a, b)
 #define FN(name) CC_CAT2(name, SFX)
 
-/* cols[j] = x_row[iw0 + j * sw] for j < n, zero where the column is outside [0, W). */
+/* cols[j] = x_row[iw0 + j * sw] for j < n; outside [0, W) a zero, or under a border
+ * mode the element the mode maps the column to. */
 static void FN(gather_row)(const REAL *x_row, ptrdiff_t W, ptrdiff_t iw0, ptrdiff_t sw,
-                           ptrdiff_t n, REAL *cols)
+                           ptrdiff_t n, int mode, REAL *cols)
 {
     /* in-bounds j: 0 <= iw0 + j * sw < W */
     ptrdiff_t lo = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw;
@@ -19,7 +20,7 @@ static void FN(gather_row)(const REAL *x_row, ptrdiff_t W, ptrdiff_t iw0, ptrdif
     if (hi > n) hi = n;
     if (hi < lo) hi = lo;
     for (ptrdiff_t j = 0; j < lo; j++)
-        cols[j] = 0;
+        cols[j] = mode == CC_PAD_ZEROS ? 0 : x_row[cc_pad_index(iw0 + j * sw, W, mode)];
     if (sw == 1) {
         memcpy(cols + lo, x_row + iw0 + lo, (size_t)(hi - lo) * sizeof(REAL));
     } else {
@@ -27,7 +28,7 @@ static void FN(gather_row)(const REAL *x_row, ptrdiff_t W, ptrdiff_t iw0, ptrdif
             cols[j] = x_row[iw0 + j * sw];
     }
     for (ptrdiff_t j = hi; j < n; j++)
-        cols[j] = 0;
+        cols[j] = mode == CC_PAD_ZEROS ? 0 : x_row[cc_pad_index(iw0 + j * sw, W, mode)];
 }
 
 void CC_CAT2(cc_im2col, SFX)(const cc_conv2d_geometry *g, const REAL *x_image, ptrdiff_t row0,
@@ -42,12 +43,13 @@ void CC_CAT2(cc_im2col, SFX)(const cc_conv2d_geometry *g, const REAL *x_image, p
         while (p < end) {
             ptrdiff_t oh = p / g->Wout, ow = p % g->Wout;
             ptrdiff_t n = g->Wout - ow < end - p ? g->Wout - ow : end - p;
-            ptrdiff_t ih = oh * g->stride_h - g->pad_top + r * g->dil_h;
-            if (ih < 0 || ih >= g->H) {
+            ptrdiff_t ih = cc_pad_index(oh * g->stride_h - g->pad_top + r * g->dil_h, g->H,
+                                        g->pad_mode);
+            if (ih < 0) {
                 memset(out, 0, (size_t)n * sizeof(REAL));
             } else {
                 ptrdiff_t iw0 = ow * g->stride_w - g->pad_left + s * g->dil_w;
-                FN(gather_row)(xc + ih * g->W, g->W, iw0, g->stride_w, n, out);
+                FN(gather_row)(xc + ih * g->W, g->W, iw0, g->stride_w, n, g->pad_mode, out);
             }
             out += n;
             p += n;

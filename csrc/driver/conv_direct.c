@@ -7,6 +7,7 @@
  * threads.  A band of output rows is one item: its few input rows (all channels) stay in
  * L2 while every block of output channels sweeps over them.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,7 +84,7 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
 
 /* rows[(o - o_lo) * U + u] for output rows o in [o_lo, o_hi): the offset in an input
  * channel of the row that output row o reads at outer tap u, or -1 when that row lies in
- * the padding.  Output rows and taps are numbered row-major over the outer dimensions
+ * the zero padding (other border modes map the index onto a row of the input).  Output rows and taps are numbered row-major over the outer dimensions
  * (depth, height). */
 static void band_rows(const cc_conv_geometry *g, ptrdiff_t o_lo, ptrdiff_t o_hi,
                       ptrdiff_t *rows)
@@ -105,7 +106,8 @@ static void band_rows(const cc_conv_geometry *g, ptrdiff_t o_lo, ptrdiff_t o_hi,
             }
             for (int d = 0; d < od && off >= 0; d++) {
                 ptrdiff_t i = oi[d] * g->stride[d] - g->pad[d] + tap[d] * g->dilation[d];
-                off = i < 0 || i >= g->in[d] ? -1 : off * g->in[d] + i;
+                i = cc_pad_index(i, g->in[d], g->pad_mode);
+                off = i < 0 ? -1 : off * g->in[d] + i;
             }
             rows[(o - o_lo) * U + u] = off < 0 ? -1 : off * g->in[g->nd - 1];
         }
@@ -136,5 +138,6 @@ cc_conv_geometry cc_conv_geometry_from_2d(const cc_conv2d_geometry *g2)
     g.stride[0] = g2->stride_h; g.stride[1] = g2->stride_w;
     g.dilation[0] = g2->dil_h; g.dilation[1] = g2->dil_w;
     g.pad[0] = g2->pad_top; g.pad[1] = g2->pad_left;
+    g.pad_mode = g2->pad_mode;
     return g;
 }

@@ -25,19 +25,23 @@ void FN(cc_conv_direct_pack)(const cc_conv_geometry *g, const cc_conv_direct_pla
 
 /* Tiles along output channels compute PIX pixels at a time and read scalars: their
  * edge tiles would check every value.  So a band's input rows (all channels of the group)
- * are copied once into rows padded with zeros on both sides and wide enough for every
- * tile, plus one row of zeros for the padding rows; the row table is remapped to them and
- * every tile runs as an interior one.  The sums are unchanged (the padding is still
- * multiplied as zeros).  Without memory for the copy the tiles read the input as it is. */
-static void FN(pad_band)(ROW_ARGS *a, const ptrdiff_t *rows, ptrdiff_t n, int pix,
-                         REAL **padded, ptrdiff_t **padded_rows)
+ * are copied once into rows padded on both sides and wide enough for every tile, plus one
+ * row of zeros for the zero-padding rows; the row table is remapped to them and every
+ * tile runs as an interior one.  The sums are unchanged (zero padding is still multiplied
+ * as zeros).  Border modes other than zeros take the same copy for every tile, with the
+ * padding columns the padded row really has (the first `need` of the window) read from
+ * the row by the mode; the kernels then never see padding.  Returns 0 without memory for
+ * the copy (the zero-padding tiles then read the input as it is). */
+static int FN(pad_band)(ROW_ARGS *a, const ptrdiff_t *rows, ptrdiff_t n, int pix, int mode,
+                        REAL **padded, ptrdiff_t **padded_rows)
 {
     const ptrdiff_t tiles = (a->Wout + pix - 1) / pix;
     const ptrdiff_t need = (tiles * pix - 1) * a->sw + (a->S - 1) * a->dw + 1;
+    const ptrdiff_t window = (a->Wout - 1) * a->sw + (a->S - 1) * a->dw + 1;
     const ptrdiff_t Wp = need > a->pad_w + a->W ? need : a->pad_w + a->W;
     ptrdiff_t *map = malloc((size_t)(2 * n + 1) * sizeof *map);
     if (!map)
-        return;
+        return 0;
     ptrdiff_t *slot_off = map + n, nslots = 0;
     for (ptrdiff_t i = 0; i < n; i++) {
         ptrdiff_t s = 0;
@@ -51,15 +55,24 @@ static void FN(pad_band)(ROW_ARGS *a, const ptrdiff_t *rows, ptrdiff_t n, int pi
     REAL *buf = malloc((size_t)(a->Cg * cstride) * sizeof *buf);
     if (!buf) {
         free(map);
-        return;
+        return 0;
     }
     for (ptrdiff_t c = 0; c < a->Cg; c++) {
         REAL *dst = buf + c * cstride;
         const REAL *src = a->x + c * a->x_cstride;
         for (ptrdiff_t s = 0; s <= nslots; s++, dst += Wp) {
             memset(dst, 0, (size_t)Wp * sizeof *dst);
-            if (s < nslots)
-                memcpy(dst + a->pad_w, src + slot_off[s], (size_t)a->W * sizeof *dst);
+            if (s == nslots)
+                continue;
+            const REAL *row = src + slot_off[s];
+            memcpy(dst + a->pad_w, row, (size_t)a->W * sizeof *dst);
+            if (mode == CC_PAD_ZEROS)
+                continue;
+            for (ptrdiff_t j = 0; j < window; j++) {
+                const ptrdiff_t i = j - a->pad_w;
+                if (i < 0 || i >= a->W)
+                    dst[j] = row[cc_pad_index(i, a->W, mode)];
+            }
         }
     }
     for (ptrdiff_t i = 0; i < n; i++)
@@ -69,6 +82,7 @@ static void FN(pad_band)(ROW_ARGS *a, const ptrdiff_t *rows, ptrdiff_t n, int pi
     a->pad_w = 0;
     *padded = buf;
     *padded_rows = map;
+    return 1;
 }
 
 void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan *p,
@@ -91,6 +105,10 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
         U *= g->kernel[d];
     }
     const ptrdiff_t wblock = Cg * U * S * KB;
+    /* a border mode that reaches the innermost dimension: every band takes a padded copy */
+    const ptrdiff_t window = (Wout - 1) * g->stride[nd - 1] + (S - 1) * g->dilation[nd - 1] + 1;
+    const int bordered = g->pad_mode != CC_PAD_ZEROS && (g->pad[nd - 1] > 0 ||
+                                                         window > W + g->pad[nd - 1]);
     if (item_hi > p->items)
         item_hi = p->items;
     if ((double)(item_hi - item_lo) * p->flops_per_item < 2e5 || item_hi - item_lo < 2)
@@ -119,11 +137,21 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
         const ptrdiff_t *band_rows = band_rows_ws;
         REAL *padded = NULL;
         ptrdiff_t *padded_rows = NULL;
-        if (p->pix)
-            FN(pad_band)(&a, band_rows, (o_hi - o_lo) * U, p->pix, &padded, &padded_rows);
-        if (padded) {
-            a.x = padded;
-            band_rows = padded_rows;
+        if (p->pix || bordered) {
+            const int pix = p->pix ? p->pix : 1;
+            if (FN(pad_band)(&a, band_rows, (o_hi - o_lo) * U, pix, g->pad_mode, &padded,
+                             &padded_rows)) {
+                a.x = padded;
+                band_rows = padded_rows;
+            } else if (bordered) { /* no memory for the band: NaN, never a wrong border */
+                for (ptrdiff_t blk = kb_lo; blk < kb_hi; blk++)
+                    for (ptrdiff_t kk = 0; kk < KB && blk * KB + kk < Kg; kk++)
+                        for (ptrdiff_t o = o_lo; o < o_hi; o++)
+                            for (ptrdiff_t j = 0; j < Wout; j++)
+                                y[(n * g->K + grp * Kg + blk * KB + kk) * y_kstride +
+                                  o * Wout + j] = (REAL)NAN;
+                continue;
+            }
         }
         for (ptrdiff_t blk = kb_lo; blk < kb_hi; blk++) {
             const ptrdiff_t k = grp * Kg + blk * KB;
