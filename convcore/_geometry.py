@@ -107,6 +107,20 @@ def check_padding_mode(padding_mode) -> str:
     return padding_mode
 
 
+def border_index(i: int, n: int, padding_mode: str) -> int:
+    """The index in [0, n) that index ``i`` of a dimension of size ``n`` reads under a
+    border mode (-1 for 'zeros' outside); csrc/convcore.h ``cc_pad_index`` in C."""
+    if 0 <= i < n:
+        return i
+    if padding_mode == "reflect":
+        return -i if i < 0 else 2 * (n - 1) - i
+    if padding_mode == "replicate":
+        return 0 if i < 0 else n - 1
+    if padding_mode == "circular":
+        return i % n
+    return -1
+
+
 def check_border(padding_mode, sizes, pads, names) -> str:
     """The mode the kernels apply: ``padding_mode`` after checking each dimension's
     padding against its rule (reflect: padding < input size; circular: padding <= input

@@ -202,6 +202,14 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         batch, for comparisons) or 'auto' (see
         :func:`convcore.functional.choose_algorithm`).  All give the same result to
         rounding.
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+        What the padding reads, as ``torch.nn.Conv2d(padding_mode=...)``: zeros; the
+        input mirrored without repeating the edge (each side's padding must be smaller
+        than the input in that dimension); the edge value repeated; the input wrapped
+        around (padding at most the input size).  Every padding form ('same' and
+        asymmetric included) may use it.  No padded copy of the input is made: the
+        kernels map indices by the mode.  Only 'direct' and 'im2col' (and 'auto', which
+        picks between them) read a border mode; see docs/padding_modes.md.
     out : numpy.ndarray, optional
         C-contiguous array of the result's shape and dtype to write into.
     layout : {'NCHW', 'NHWC'}
@@ -223,7 +231,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         ``out`` of the wrong dtype or not an ndarray.
     ValueError
         Shapes that do not match (channels, groups, bias), parameters out of range, a
-        kernel that does not fit in the padded input, a bad ``out`` or ``algorithm``.
+        kernel that does not fit in the padded input, a bad ``out`` or ``algorithm``,
+        an unknown ``padding_mode``, padding too large for the mode, or a mode with an
+        algorithm that pads with zeros only.
     MemoryError
         If the output would not fit in the available memory (checked before allocating;
         the message gives the size needed).
@@ -240,6 +250,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
            [-1., -1., -1.]])
     >>> convcore.conv2d(x, np.ones((2, 1, 3, 3)), padding="same").shape
     (1, 2, 4, 4)
+    >>> convcore.conv2d(x, np.ones((1, 1, 1, 3)), padding=(0, 1),
+    ...                 padding_mode="circular")[0, 0, 0]     # x[0, -1] is x[0, 3]
+    array([4., 3., 6., 5.])
     """
     return _run_conv(2, x, weight, bias, stride, padding, dilation, groups, algorithm, out,
                      layout, padding_mode)
@@ -261,6 +274,8 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         A 1-tuple pads both ends; a pair pads (left, right) asymmetrically.
     groups : int
     algorithm : {'auto', 'direct', 'im2col', 'sparse'}
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+        As :func:`conv2d`.
     out : numpy.ndarray, optional
 
     Returns
@@ -277,6 +292,9 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     >>> import numpy as np, convcore
     >>> convcore.conv1d([[0.0, 1.0, 4.0, 9.0]], [[[1.0, -1.0]]])   # high-pass filter
     array([[-1., -3., -5.]])
+    >>> convcore.conv1d([[0.0, 1.0, 4.0, 9.0]], [[[1.0, 1.0, 1.0]]], padding=1,
+    ...                 padding_mode="reflect")                # x[-1] = x[1], x[4] = x[2]
+    array([[ 2.,  5., 14., 17.]])
     """
     return _run_conv(1, x, weight, bias, stride, padding, dilation, groups, algorithm, out,
                      padding_mode=padding_mode)
@@ -300,6 +318,9 @@ def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     groups : int
     algorithm : {'auto', 'direct'}
         Only the direct kernel runs 3-D convolution so far; 'auto' picks it.
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+        As :func:`conv2d`; depth and height rows are mapped by the mode, width by a
+        padded copy of a band of rows.
     out : numpy.ndarray, optional
 
     Returns
@@ -319,6 +340,9 @@ def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     (1, 2, 2, 5, 4)
     >>> float(convcore.conv3d(x, np.ones((1, 1, 3, 3, 3)))[0, 0, 0, 0, 0])
     27.0
+    >>> convcore.conv3d(x, np.ones((1, 1, 3, 3, 3)), padding=1,
+    ...                 padding_mode="replicate").shape
+    (1, 1, 3, 4, 5)
     """
     return _run_conv(3, x, weight, bias, stride, padding, dilation, groups, algorithm, out,
                      padding_mode=padding_mode)
