@@ -257,3 +257,66 @@ def test_same_padding_matches_torch_module(rng, mode):
         got = convcore.conv2d(x, w, padding="same", dilation=(1, 2), padding_mode=mode,
                               algorithm=algorithm)
         np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10)
+
+
+# ---- layers: padding_mode on Conv1d/2d/3d, Conv3d
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("mode", MODES)
+def test_layers_match_torch_modules(rng, nd, mode):
+    """A torch Conv module's state_dict loads into the layer of the same mode; forward
+    (train and eval) matches, and so does backward where the library has the gradient
+    function; repr names the mode as torch does."""
+    torch = pytest.importorskip("torch")
+    from convcore import nn
+
+    cls, tcls = getattr(nn, f"Conv{nd}d"), getattr(torch.nn, f"Conv{nd}d")
+    t = tcls(4, 6, 3, stride=1, padding=1, groups=2, padding_mode=mode).double()
+    layer = cls(4, 6, 3, padding=1, groups=2, padding_mode=mode, dtype=np.float64)
+    layer.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
+    assert set(layer.state_dict()) == set(t.state_dict())
+    assert ("padding_mode" in repr(layer)) == (mode != "zeros") == ("padding_mode" in repr(t))
+    assert f"padding_mode={mode}" in repr(layer) or mode == "zeros"
+    assert f"padding_mode={mode}" in repr(t) or mode == "zeros"
+    x = rng.standard_normal((2, 4, *(5,) * nd))
+    xt = torch.tensor(x, requires_grad=True)
+    yt = t(xt)
+    for training in (True, False):
+        layer.train(training)
+        np.testing.assert_allclose(layer(x), yt.detach().numpy(), rtol=1e-10, atol=1e-10)
+    go = rng.standard_normal(yt.shape)
+    yt.backward(torch.tensor(go))
+    if nd == 3 and not hasattr(convcore, "conv3d_backward"):
+        with pytest.raises(NotImplementedError, match="conv3d_backward"):
+            layer.backward(go)
+        return
+    gi = layer.backward(go)
+    np.testing.assert_allclose(gi, xt.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(layer.grads["weight"], t.weight.grad.numpy(), rtol=1e-10,
+                               atol=1e-10)
+
+
+def test_layer_rejects_unknown_mode_and_checks_it_against_the_input():
+    from convcore import nn
+
+    with pytest.raises(ValueError, match="padding_mode.*'mirror'"):
+        nn.Conv2d(1, 1, 3, padding_mode="mirror")
+    layer = nn.Conv1d(1, 1, 3, padding=4, padding_mode="reflect")
+    with pytest.raises(ValueError, match="reflect.*length padding \\(4, 4\\).*length is 3"):
+        layer(np.zeros((1, 1, 3), np.float32))
+
+
+def test_summary_and_spec_of_3d_and_1d_layers():
+    from convcore import nn
+
+    net = nn.from_spec("input 3x8x16x16, conv3d3-8 p1 reflect, relu, conv3d1x3x3-4 s2")
+    layers = [m for m in net if isinstance(m, nn.Conv3d)]
+    assert [m.padding_mode for m in layers] == ["reflect", "zeros"]
+    assert layers[1].kernel_size == (1, 3, 3)
+    assert net.output_shape((1, 3, 8, 16, 16)) == (1, 4, 4, 7, 7)
+    text = str(net.summary((3, 8, 16, 16)))
+    # parameters and MACs of conv3d3-8: 3*27*8 + 8 weights, 8*8*16*16 outputs x 81 MACs
+    assert "656" in text and f"{8 * 8 * 16 * 16 * 81:,}" in text
+    one = nn.from_spec("input 2x50, conv1d5-3 p2 circular")
+    assert one[0].padding_mode == "circular" and one.output_shape((1, 2, 50)) == (1, 3, 50)
