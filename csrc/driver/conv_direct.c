@@ -114,6 +114,25 @@ static void band_rows(const cc_conv_geometry *g, ptrdiff_t o_lo, ptrdiff_t o_hi,
     }
 }
 
+/* Where a border mode splits an output row: outputs [0, *left) and [*right, Wout) read
+ * the padding and run on small copies of their columns; [*left, *right) reads only the
+ * row and runs on the input.  The split falls on whole register tiles of `step` outputs,
+ * so a row takes as many tiles as it would with zero padding. */
+static void border_split(ptrdiff_t W, ptrdiff_t Wout, ptrdiff_t sw, ptrdiff_t span,
+                         ptrdiff_t pad_w, ptrdiff_t step, ptrdiff_t *left, ptrdiff_t *right)
+{
+    ptrdiff_t jl = (pad_w + sw - 1) / sw; /* first output whose window starts inside */
+    const ptrdiff_t v = W - 1 + pad_w - span;
+    ptrdiff_t jr = v < 0 ? 0 : v / sw + 1; /* outputs before it end inside */
+    jl = jl > Wout ? Wout : jl;
+    jr = jr > Wout ? Wout : jr < jl ? jl : jr;
+    ptrdiff_t l = jl ? (jl + step - 1) / step * step : 0;
+    l = l > Wout ? Wout : l;
+    ptrdiff_t r = jr > l ? l + (jr - l) / step * step : l;
+    *left = l;
+    *right = r;
+}
+
 #define REAL float
 #define SFX f32
 #include "driver/conv_direct_impl.h"
