@@ -320,3 +320,29 @@ def test_summary_and_spec_of_3d_and_1d_layers():
     assert "656" in text and f"{8 * 8 * 16 * 16 * 81:,}" in text
     one = nn.from_spec("input 2x50, conv1d5-3 p2 circular")
     assert one[0].padding_mode == "circular" and one.output_shape((1, 2, 50)) == (1, 3, 50)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_wide_rows_split_into_edge_and_middle_tiles(rng, isa, mode, dtype):
+    """Rows several register tiles wide (up to 64 outputs a tile): the direct kernel runs
+    the middle tiles on the input and the edge tiles on copies of their columns; every
+    stride, dilation and uneven padding must meet at the seams."""
+    for _ in range(8):
+        W = int(rng.integers(60, 300))
+        S, sw, dw = int(rng.integers(1, 6)), int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        cap = min(W - 1, 2 * S)
+        pads = ((int(rng.integers(0, 2)),) * 2,
+                (int(rng.integers(0, cap + 1)), int(rng.integers(0, cap + 1))))
+        K = int(rng.choice([1, 2, 5, 9]))
+        x = random_array(rng, (1, 2, 3, W), dtype)
+        w = random_array(rng, (K, 2, 2, S), dtype)
+        ref = conv_border_ref(x, w, None, (1, sw), pads, (1, dw), 1, mode)
+        got = convcore.conv2d(x, w, stride=(1, sw), padding=pads, dilation=(1, dw),
+                              padding_mode=mode, algorithm="direct")
+        assert_close(got, ref, dtype, terms=w[0].size, err_msg=f"{W} {S} {sw} {dw} {pads}")
+        x1 = x[:, :, 0]
+        ref1 = conv_border_ref(x1, w[:, :, 0], None, (sw,), pads[1:], (dw,), 1, mode)
+        got1 = convcore.conv1d(x1, w[:, :, 0], stride=sw, padding=pads[1], dilation=dw,
+                               padding_mode=mode, algorithm="direct")
+        assert_close(got1, ref1, dtype, terms=S * 2)
