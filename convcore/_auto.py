@@ -112,11 +112,11 @@ def choose_algorithm(g: ConvGeometry, dtype=np.float32) -> str:
     where their cost model predicts a clear win (:func:`convcore.analysis.
     _choose_fast_algorithm`), else the route with the fewest estimated cycles
     (:func:`estimate_cycles`); 'direct' on a tie."""
-    if g.nd <= 2 and g.padding_mode == "zeros":  # Winograd and FFT pad with zeros only
+    if g.nd <= 2:
         from convcore.analysis import _choose_fast_algorithm
 
         fast = _choose_fast_algorithm(g)
-        if fast is not None:
-            return fast
+        if fast is not None and (fast == "winograd" or g.padding_mode == "zeros"):
+            return fast  # FFT pads with zeros only
     cycles = estimate_cycles(g, dtype)
     return min(cycles, key=lambda name: (cycles[name], name != "direct"))

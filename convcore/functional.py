@@ -37,8 +37,9 @@ from convcore._threads import get_num_threads
 
 ALGORITHMS = ("auto", "direct", "im2col", "sparse", "winograd", "fft")
 # The routes whose gathers read a border mode (the direct driver's rows and bands, the
-# im2col gather); 'auto' chooses among them when padding_mode is not 'zeros'.
-BORDER_ALGORITHMS = ("auto", "direct", "im2col")
+# im2col gather, the Winograd tile gather); 'auto' chooses among them when padding_mode
+# is not 'zeros'.
+BORDER_ALGORITHMS = ("auto", "direct", "im2col", "winograd")
 _NO_BIAS = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}
 
 
@@ -208,8 +209,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         than the input in that dimension); the edge value repeated; the input wrapped
         around (padding at most the input size).  Every padding form ('same' and
         asymmetric included) may use it.  No padded copy of the input is made: the
-        kernels map indices by the mode.  Only 'direct' and 'im2col' (and 'auto', which
-        picks between them) read a border mode; see docs/padding_modes.md.
+        kernels map indices by the mode.  'direct', 'im2col' and 'winograd' (and 'auto',
+        which picks among them) read a border mode; 'fft' and 'sparse' pad with zeros
+        only.  See docs/padding_modes.md.
     out : numpy.ndarray, optional
         C-contiguous array of the result's shape and dtype to write into.
     layout : {'NCHW', 'NHWC'}

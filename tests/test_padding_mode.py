@@ -143,20 +143,49 @@ def test_one_pixel_wide_inputs():
         convcore.conv2d(x, w, padding=1, padding_mode="reflect")
 
 
-def test_auto_avoids_zero_only_algorithms(monkeypatch):
-    """Where auto would pick Winograd or FFT with zero padding, a border mode makes it
-    pick a route that reads the mode (and the result follows the mode)."""
+@pytest.mark.parametrize("fast", ["winograd", "fft"])
+def test_auto_avoids_zero_only_algorithms(monkeypatch, fast):
+    """Where auto would pick FFT with zero padding, a border mode makes it pick a route
+    that reads the mode; Winograd reads it, so auto keeps it (and the result follows the
+    mode either way)."""
     from convcore import _auto, analysis
 
-    monkeypatch.setattr(analysis, "_choose_fast_algorithm", lambda g: "winograd")
+    monkeypatch.setattr(analysis, "_choose_fast_algorithm", lambda g: fast)
     rng = np.random.default_rng(5)
     x = rng.standard_normal((1, 4, 12, 12))
     w = rng.standard_normal((8, 4, 3, 3))
     g = convcore._geometry.prepare_conv(2, x, w, None, 1, 1, 1, 1, "reflect")[0]
-    assert _auto.choose_algorithm(g) in ("direct", "im2col")
+    zeros = convcore._geometry.prepare_conv(2, x, w, None, 1, 1, 1, 1)[0]
+    assert _auto.choose_algorithm(zeros) == fast
+    expected = ("winograd",) if fast == "winograd" else ("direct", "im2col")
+    assert _auto.choose_algorithm(g) in expected
     assert_close(convcore.conv2d(x, w, padding=1, padding_mode="reflect"),
                  conv_border_ref(x, w, None, (1, 1), ((1, 1),) * 2, (1, 1), 1, "reflect"),
                  np.float64)
+
+
+@pytest.mark.parametrize("nd", [1, 2])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_winograd_tiles_read_the_border_mode(rng, isa, nd, mode, dtype):
+    """3-tap kernels at stride 1 on Winograd: its tile gather maps the padding by the
+    mode (inputs smaller and larger than a tile, every padding form the mode allows)."""
+    for _ in range(6):
+        sizes = tuple(int(v) for v in rng.integers(2, 40 if nd == 1 else 20, nd))
+        cap = min(min(sizes) - (mode == "reflect"), 3)
+        pads = tuple((int(rng.integers(0, cap + 1)), int(rng.integers(0, cap + 1)))
+                     for _ in sizes)
+        groups = int(rng.integers(1, 3))
+        C, K = groups * int(rng.integers(1, 4)), groups * int(rng.integers(1, 5))
+        x = random_array(rng, (2, C, *sizes), dtype)
+        w = random_array(rng, (K, C // groups, *(3,) * nd), dtype)
+        b = random_array(rng, (K,), dtype)
+        if any(n + a + c < 3 for n, (a, c) in zip(sizes, pads, strict=True)):
+            continue
+        ref = conv_border_ref(x, w, b, None, pads, None, groups, mode)
+        got = FUNCS[nd](x, w, b, padding=pads[0] if nd == 1 else pads, groups=groups,
+                        padding_mode=mode, algorithm="winograd")
+        assert_close(got, ref, dtype, terms=w[0].size * 4, err_msg=f"{sizes} {pads}")
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -331,7 +331,7 @@ for _f, (_refl, _circ) in _BORDER.items():
          padding=_refl, padding_mode="reflect")
     case(_f, ValueError, ("padding_mode", "circular", f"({_circ}, {_circ})", "at most"),
          padding=_circ, padding_mode="circular")
-for _v in ("winograd", "fft", "sparse"):
+for _v in ("fft", "sparse"):
     case("conv2d", ValueError, ("algorithm", repr(_v), "'replicate'"), padding=1,
          padding_mode="replicate", algorithm=_v)
 
