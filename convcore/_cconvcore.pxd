@@ -34,9 +34,9 @@ cdef extern from "convcore.h" nogil:
     void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
                                   cc_conv_direct_plan *plan)
     void cc_conv_direct_pack_f32(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
-                                 const float *w, float *wpack)
+                                 const float *w, float *wpack, int n_threads)
     void cc_conv_direct_pack_f64(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
-                                 const double *w, double *wpack)
+                                 const double *w, double *wpack, int n_threads)
     void cc_conv_direct_run_f32(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
                                 const float *x, const float *wpack, Py_ssize_t *rows_ws,
                                 const float *bias, float *y, Py_ssize_t item_lo,

@@ -78,9 +78,9 @@ def conv_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                                        n_threads)
     with nogil:
         if floating is float:
-            cc_conv_direct_pack_f32(&g, &plan, &w[0, 0, 0, 0], &wpack[0])
+            cc_conv_direct_pack_f32(&g, &plan, &w[0, 0, 0, 0], &wpack[0], n_threads)
         else:
-            cc_conv_direct_pack_f64(&g, &plan, &w[0, 0, 0, 0], &wpack[0])
+            cc_conv_direct_pack_f64(&g, &plan, &w[0, 0, 0, 0], &wpack[0], n_threads)
     while lo < plan.items:
         hi = min(lo + step, plan.items)
         with nogil:

@@ -100,7 +100,8 @@ typedef struct {
     int pix;                /* tiles along output channels: pixels per tile (else 0) */
     ptrdiff_t nkb;          /* channel blocks per group */
     ptrdiff_t kchunks;      /* channel blocks split into this many items */
-    ptrdiff_t nbands;       /* bands of output rows per image */
+    ptrdiff_t nbands;       /* bands of output rows per image (within one plane) */
+    int flat;               /* CV tiles: each band runs as one virtual row (internal) */
     ptrdiff_t items;        /* N * groups * nbands * kchunks */
     ptrdiff_t pack_size;    /* elements of wpack */
     ptrdiff_t rows_size;    /* elements of a thread's row table (a band x outer taps) */
@@ -110,9 +111,9 @@ typedef struct {
 void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
                               cc_conv_direct_plan *plan);
 void cc_conv_direct_pack_f32(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
-                             const float *w, float *wpack);
+                             const float *w, float *wpack, int n_threads);
 void cc_conv_direct_pack_f64(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
-                             const double *w, double *wpack);
+                             const double *w, double *wpack, int n_threads);
 /* rows_ws: max(n_threads, 1) * plan->rows_size elements of scratch, where each thread
  * lists the input rows its band of output rows reads. */
 void cc_conv_direct_run_f32(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,

@@ -43,6 +43,18 @@ static ptrdiff_t outer_rows(const cc_conv_geometry *g, const ptrdiff_t *sizes)
     return n;
 }
 
+/* Output rows per plane (the second-innermost dimension; 1 in 1-D) and bands per plane:
+ * a band never crosses a plane, so its rows are consecutive rows of one plane. */
+static ptrdiff_t plane_rows(const cc_conv_geometry *g)
+{
+    return g->nd >= 2 ? g->out[g->nd - 2] : 1;
+}
+
+static ptrdiff_t plane_bands(const cc_conv_geometry *g)
+{
+    return (plane_rows(g) + CC_BAND_ROWS - 1) / CC_BAND_ROWS;
+}
+
 void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
                               cc_conv_direct_plan *p)
 {
@@ -69,7 +81,8 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
     p->lanes = lanes;
     p->nkb = (Kg + p->kb - 1) / p->kb;
     const ptrdiff_t rows = outer_rows(g, g->out), U = outer_rows(g, g->kernel);
-    p->nbands = (rows + CC_BAND_ROWS - 1) / CC_BAND_ROWS;
+    p->nbands = rows / plane_rows(g) * plane_bands(g);
+    p->flat = p->pix > 0 && g->nd >= 2;
     const ptrdiff_t outer = g->N * g->groups * p->nbands;
     ptrdiff_t kchunks = outer > 0 && outer < CC_MIN_ITEMS ? (CC_MIN_ITEMS + outer - 1) / outer
                                                           : 1;
@@ -82,35 +95,54 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
     p->flops_per_item = p->items ? 2.0 * macs / (double)p->items : 0.0;
 }
 
+/* The input index, row-major over the dimensions [0, od), that output index o (row-major
+ * over the same dimensions) reads at kernel tap u, or -1 where it lies in the zero
+ * padding (other border modes map the index onto the input). */
+static ptrdiff_t outer_input(const cc_conv_geometry *g, int od, ptrdiff_t o, ptrdiff_t u)
+{
+    ptrdiff_t oi[CC_MAX_DIMS] = {0}, tap[CC_MAX_DIMS] = {0}, off = 0;
+    for (int d = od - 1; d >= 0; d--) {
+        oi[d] = o % g->out[d];
+        o /= g->out[d];
+        tap[d] = u % g->kernel[d];
+        u /= g->kernel[d];
+    }
+    for (int d = 0; d < od && off >= 0; d++) {
+        ptrdiff_t i = oi[d] * g->stride[d] - g->pad[d] + tap[d] * g->dilation[d];
+        i = cc_pad_index(i, g->in[d], g->pad_mode);
+        off = i < 0 ? -1 : off * g->in[d] + i;
+    }
+    return off;
+}
+
 /* rows[(o - o_lo) * U + u] for output rows o in [o_lo, o_hi): the offset in an input
  * channel of the row that output row o reads at outer tap u, or -1 when that row lies in
- * the zero padding (other border modes map the index onto a row of the input).  Output rows and taps are numbered row-major over the outer dimensions
- * (depth, height). */
+ * the zero padding.  Output rows and taps are numbered row-major over the outer
+ * dimensions (depth, height). */
 static void band_rows(const cc_conv_geometry *g, ptrdiff_t o_lo, ptrdiff_t o_hi,
                       ptrdiff_t *rows)
 {
-    const int od = g->nd - 1; /* number of outer dimensions */
     const ptrdiff_t U = outer_rows(g, g->kernel);
-    for (ptrdiff_t o = o_lo; o < o_hi; o++) {
-        ptrdiff_t oi[CC_MAX_DIMS] = {0}, rem = o;
-        for (int d = od - 1; d >= 0; d--) {
-            oi[d] = rem % g->out[d];
-            rem /= g->out[d];
-        }
+    for (ptrdiff_t o = o_lo; o < o_hi; o++)
         for (ptrdiff_t u = 0; u < U; u++) {
-            ptrdiff_t off = 0, r = u;
-            ptrdiff_t tap[CC_MAX_DIMS] = {0};
-            for (int d = od - 1; d >= 0; d--) {
-                tap[d] = r % g->kernel[d];
-                r /= g->kernel[d];
-            }
-            for (int d = 0; d < od && off >= 0; d++) {
-                ptrdiff_t i = oi[d] * g->stride[d] - g->pad[d] + tap[d] * g->dilation[d];
-                i = cc_pad_index(i, g->in[d], g->pad_mode);
-                off = i < 0 ? -1 : off * g->in[d] + i;
-            }
+            const ptrdiff_t off = outer_input(g, g->nd - 1, o, u);
             rows[(o - o_lo) * U + u] = off < 0 ? -1 : off * g->in[g->nd - 1];
         }
+}
+
+/* For the band of output rows starting at o_lo: the offset in an input channel of the
+ * input plane (the two innermost dimensions) each of the U / R taps of the dimensions
+ * above the plane reads, or -1 where that plane is padding; in 2-D one plane, offset 0. */
+static void band_planes(const cc_conv_geometry *g, ptrdiff_t o_lo, ptrdiff_t *planes)
+{
+    const int od = g->nd - 2;
+    const ptrdiff_t plane_size = g->in[g->nd - 2] * g->in[g->nd - 1];
+    ptrdiff_t Uu = 1;
+    for (int d = 0; d < od; d++)
+        Uu *= g->kernel[d];
+    for (ptrdiff_t ut = 0; ut < Uu; ut++) {
+        const ptrdiff_t off = outer_input(g, od, o_lo / plane_rows(g), ut);
+        planes[ut] = off < 0 ? -1 : off * plane_size;
     }
 }
 

@@ -5,22 +5,32 @@
 #define ROW_ARGS CC_CAT2(cc_direct_row, SFX)
 
 /* Weights (K, Cg, *kernel) -> blocks [group][block][c][taps][KB]: the KB weights one
- * reduction step broadcasts side by side; channels past Kg are zero (never stored). */
+ * reduction step broadcasts side by side; channels past Kg are zero (never stored).
+ * Written in stretches of 16 taps (the KB rows read and the stretch written stay in L1),
+ * the stretches shared out among the threads: a copy, the same for any thread count. */
 void FN(cc_conv_direct_pack)(const cc_conv_geometry *g, const cc_conv_direct_plan *p,
-                             const REAL *w, REAL *wpack)
+                             const REAL *w, REAL *wpack, int n_threads)
 {
     const ptrdiff_t Kg = g->K / g->groups, KB = p->kb;
     const ptrdiff_t taps = p->pack_size / (g->groups * p->nkb * KB); /* Cg * U * S */
-    for (ptrdiff_t grp = 0; grp < g->groups; grp++)
-        for (ptrdiff_t b = 0; b < p->nkb; b++) {
-            REAL *dst = wpack + (grp * p->nkb + b) * taps * KB;
-            for (ptrdiff_t kk = 0; kk < KB; kk++) {
-                const ptrdiff_t k = b * KB + kk;
-                const REAL *src = w + (grp * Kg + k) * taps;
-                for (ptrdiff_t t = 0; t < taps; t++)
-                    dst[t * KB + kk] = k < Kg ? src[t] : (REAL)0;
-            }
-        }
+    const ptrdiff_t nstretch = (taps + 15) / 16, total = g->groups * p->nkb * nstretch;
+    if (p->pack_size < (1 << 16))
+        n_threads = 1;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
+#else
+    (void)n_threads;
+#endif
+    for (ptrdiff_t i = 0; i < total; i++) {
+        const ptrdiff_t blk = i / nstretch, grp = blk / p->nkb, b = blk % p->nkb;
+        const ptrdiff_t t0 = i % nstretch * 16, t1 = taps - t0 < 16 ? taps : t0 + 16;
+        const ptrdiff_t kb = Kg - b * KB < KB ? Kg - b * KB : KB;
+        const REAL *src = w + (grp * Kg + b * KB) * taps;
+        REAL *dst = wpack + blk * taps * KB;
+        for (ptrdiff_t kk = 0; kk < KB; kk++)
+            for (ptrdiff_t t = t0; t < t1; t++)
+                dst[t * KB + kk] = kk < kb ? src[kk * taps + t] : (REAL)0;
+    }
 }
 
 /* Columns [c0, c0 + E) of a band's input rows (all channels of the group) copied into
@@ -113,6 +123,93 @@ static void FN(run_columns)(const ROW_ARGS *a0, const ptrdiff_t *rows, ptrdiff_t
     }
 }
 
+/* The band as one virtual row, for tiles along output channels on 2-D and 3-D layers.
+ * Its input rows (all channels of the group) are copied, zero-padded, into slots of Wp
+ * elements: for each outer-outer tap, the rows split by phase (row index mod the row
+ * stride sh), each phase in order.  Output row o of the band then reads, at outer tap u,
+ * the slot rows[u] + o * Wp, and with Wp = Wv * sw its column j reads
+ * (o * Wv + j) * sw + rows[u] + s * dw: the band is one row of nb * Wv pixels, of which
+ * each row's last Wv - Wout are computed but never stored.  Wp is as small as the
+ * padding allows (a row's right padding reads the zeros that start the next slot; under
+ * a border mode each slot holds its own padding, filled by the mode, and rows outside
+ * the input are mapped onto it), so
+ * short rows (7, 14, 28 pixels) fill whole tiles instead of ending in a partial one, and
+ * every tile is an interior one.  The sums are those of the per-row path.  Returns 0
+ * (nothing changed) without memory for the copy. */
+static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
+                         ptrdiff_t o_hi, int pix, REAL **padded, ptrdiff_t **vrows)
+{
+    const int nd = g->nd;
+    const ptrdiff_t H = g->in[nd - 2], R = g->kernel[nd - 2], Hout = g->out[nd - 2];
+    const ptrdiff_t sh = g->stride[nd - 2], dh = g->dilation[nd - 2];
+    const ptrdiff_t U = a->U, Uu = U / R, nb = o_hi - o_lo;
+    const ptrdiff_t sw = a->sw, pad_l = a->pad_w, W = a->W;
+    const ptrdiff_t last_col = (a->Wout - 1) * sw + (a->S - 1) * a->dw;
+    const int mode = g->pad_mode;
+    /* a border mode fills each row's own padding on both sides: no sharing of zeros */
+    const ptrdiff_t reach = mode == CC_PAD_ZEROS ? last_col - pad_l + 1 : last_col + 1;
+    ptrdiff_t Wp = pad_l + W > reach ? pad_l + W : reach;
+    Wp = Wp > a->Wout * sw ? (Wp + sw - 1) / sw * sw : a->Wout * sw; /* Wv >= Wout */
+    const ptrdiff_t Wv = Wp / sw, npx = (nb * Wv + pix - 1) / pix * pix;
+    const ptrdiff_t ng = nb - 1 + (R - 1) * dh / sh + 1; /* slots per phase */
+    const ptrdiff_t h_lo = (o_lo % Hout) * sh - g->pad[nd - 2];
+    ptrdiff_t *tab = malloc((size_t)(U + Uu) * sizeof *tab);
+    if (!tab)
+        return 0;
+    ptrdiff_t *planes = tab + U;
+    band_planes(g, o_lo, planes);
+    for (ptrdiff_t u = 0; u < U; u++) {
+        const ptrdiff_t i = (u % R) * dh; /* the tap's row, relative to o * sh */
+        tab[u] = (((u / R) * sh + i % sh) * ng + i / sh) * Wp;
+    }
+    const ptrdiff_t len = (npx - 1) * sw + (a->S - 1) * a->dw + 1;
+    ptrdiff_t cstride = Uu * sh * ng * Wp > tab[U - 1] + len ? Uu * sh * ng * Wp
+                                                             : tab[U - 1] + len;
+    cstride = (cstride + 15) / 16 * 16;
+    REAL *buf = malloc((size_t)(a->Cg * cstride) * sizeof *buf);
+    if (!buf) {
+        free(tab);
+        return 0;
+    }
+    for (ptrdiff_t c = 0; c < a->Cg; c++) {
+        REAL *dst = buf + c * cstride;
+        memset(dst, 0, (size_t)cstride * sizeof *dst);
+        for (ptrdiff_t ut = 0; ut < Uu; ut++) {
+            if (planes[ut] < 0)
+                continue;
+            const REAL *src = a->x + c * a->x_cstride + planes[ut];
+            for (ptrdiff_t ph = 0; ph < sh; ph++)
+                for (ptrdiff_t k = 0; k < ng; k++) {
+                    const ptrdiff_t h = cc_pad_index(h_lo + k * sh + ph, H, mode);
+                    if (h < 0 || h >= H)
+                        continue;
+                    REAL *slot = dst + ((ut * sh + ph) * ng + k) * Wp;
+                    memcpy(slot + pad_l, src + h * W, (size_t)W * sizeof *dst);
+                    if (mode == CC_PAD_ZEROS)
+                        continue;
+                    for (ptrdiff_t j = 0; j <= last_col && j < Wp; j++) {
+                        if (j == pad_l)
+                            j = pad_l + W; /* past the row copied above */
+                        if (j > last_col || j >= Wp)
+                            break;
+                        const ptrdiff_t i = cc_pad_index(j - pad_l, W, mode);
+                        slot[j] = i >= 0 && i < W ? src[h * W + i] : (REAL)0;
+                    }
+                }
+        }
+    }
+    a->x_cstride = cstride;
+    a->W = len;
+    a->pad_w = 0;
+    a->Wy = a->Wout;
+    a->Wout = npx;
+    a->Wv = Wv;
+    a->ny = nb;
+    *padded = buf;
+    *vrows = tab;
+    return 1;
+}
+
 void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan *p,
                             const REAL *x, const REAL *wpack, ptrdiff_t *rows_ws,
                             const REAL *bias, REAL *y, ptrdiff_t item_lo, ptrdiff_t item_hi,
@@ -164,16 +261,38 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
         const ptrdiff_t n = ng / g->groups, grp = ng % g->groups;
         const ptrdiff_t kb_lo = p->nkb * kc / p->kchunks;
         const ptrdiff_t kb_hi = p->nkb * (kc + 1) / p->kchunks;
-        const ptrdiff_t o_lo = band * CC_BAND_ROWS;
-        const ptrdiff_t o_hi = o_lo + CC_BAND_ROWS < nrows ? o_lo + CC_BAND_ROWS : nrows;
+        const ptrdiff_t plane = band / plane_bands(g), pr = plane_rows(g);
+        const ptrdiff_t o_lo = plane * pr + band % plane_bands(g) * CC_BAND_ROWS;
+        const ptrdiff_t o_hi = o_lo + CC_BAND_ROWS < (plane + 1) * pr ? o_lo + CC_BAND_ROWS
+                                                                      : (plane + 1) * pr;
         ROW_ARGS a;
         a.x = x + (n * g->C + grp * Cg) * x_cstride;
         a.U = U; a.Cg = Cg; a.W = W; a.S = S;
         a.sw = sw; a.dw = dw; a.pad_w = pad_w;
         a.Wout = Wout; a.x_cstride = x_cstride; a.y_kstride = y_kstride;
+        a.Wv = 0; a.Wy = Wout; a.ny = 1;
         ptrdiff_t *rows = rows_ws + (ptrdiff_t)CC_OMP_THREAD_ID() * p->rows_size;
         band_rows(g, o_lo, o_hi, rows);
         const ptrdiff_t nr = (o_hi - o_lo) * U;
+        if (p->flat) { /* CV tiles, 2-D and 3-D: the band as one virtual row */
+            REAL *buf = NULL;
+            ptrdiff_t *vrows = NULL;
+            ROW_ARGS b = a;
+            if (FN(flat_band)(&b, g, o_lo, o_hi, p->pix, &buf, &vrows)) {
+                b.x = buf;
+                b.rows = vrows;
+                for (ptrdiff_t blk = kb_lo; blk < kb_hi; blk++) {
+                    const ptrdiff_t k = grp * Kg + blk * p->kb;
+                    b.wp = wpack + (grp * p->nkb + blk) * Cg * U * S * p->kb;
+                    b.bias = bias ? bias + k : NULL;
+                    row(&b, y + (n * g->K + k) * y_kstride + o_lo * Wout,
+                        (int)(Kg - blk * p->kb < p->kb ? Kg - blk * p->kb : p->kb));
+                }
+                free(buf);
+                free(vrows);
+                continue;
+            }
+        }
 #define RUN_COLUMNS(args, table, j0, j1)                                                  \
     FN(run_columns)(args, table, j0, j1, row, g, p, wpack, bias, y, n, grp, kb_lo, kb_hi,  \
                     o_lo, o_hi, Wout)
@@ -236,7 +355,7 @@ void FN(cc_conv2d_direct)(const cc_conv2d_geometry *g2, const REAL *x, const REA
     ptrdiff_t *rows = malloc((size_t)(nt * p.rows_size) * sizeof *rows);
     if (!rows)
         return;
-    FN(cc_conv_direct_pack)(&g, &p, w, wpack);
+    FN(cc_conv_direct_pack)(&g, &p, w, wpack, n_threads);
     FN(cc_conv_direct_run)(&g, &p, x, wpack, rows, bias, y, 0, p.items, n_threads);
     free(rows);
 }

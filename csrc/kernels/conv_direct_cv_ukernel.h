@@ -143,6 +143,26 @@ static inline void FN(cv_tile_any)(const ARGS *a, REAL *acc_io, ptrdiff_t c0, pt
         FN(cv_tile)(a, acc_io, c0, c1, iw0, cnt, S, CV_EDGE);
 }
 
+/* The transpose of a segment [q0, q0 + npx) of a virtual row (a band flattened by the
+ * driver): pixel q is column q % Wv of the band's row q / Wv, stored if that column is
+ * one of the Wy real ones. */
+static void FN(store_virtual)(const ARGS *a, REAL *yrow, int kb, const REAL *buf,
+                              ptrdiff_t q0, ptrdiff_t npx)
+{
+    for (int k = 0; k < kb; k++) {
+        REAL *yk = yrow + k * a->y_kstride;
+        ptrdiff_t o = q0 / a->Wv, j = q0 % a->Wv;
+        for (ptrdiff_t q = 0; q < npx && o < a->ny; q++) {
+            if (j < a->Wy)
+                yk[o * a->Wy + j] = buf[q * KB + k];
+            if (++j == a->Wv) {
+                j = 0;
+                o++;
+            }
+        }
+    }
+}
+
 /* One output row for a block of kb <= KB output channels, in segments of CC_CV_SEG
  * tiles.  Within a segment the input channels are swept CC_CV_CHUNK at a time, so the
  * block's weights for those channels, the input rows they read and the segment's
@@ -169,6 +189,10 @@ static void FN(row_cv)(const ARGS *a, REAL *yrow, int kb)
             }
         }
         /* transpose: pixel-major accumulators -> channel rows of the NCHW output */
+        if (a->Wv) {
+            FN(store_virtual)(a, yrow, kb, buf, ow0, npx);
+            continue;
+        }
         for (int k = 0; k < kb; k++) {
             REAL *yk = yrow + k * a->y_kstride + ow0;
             for (ptrdiff_t j = 0; j < npx; j++)

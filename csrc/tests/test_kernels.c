@@ -422,7 +422,7 @@ static void check_volumes(void)
         cc_conv_direct_plan_make(&g, (int)sizeof(float), &plan);
         ptrdiff_t *rows = malloc((size_t)(2 * plan.rows_size) * sizeof *rows);
         float *wpack = nan_buffer_f32(plan.pack_size), *y = nan_buffer_f32(ny);
-        cc_conv_direct_pack_f32(&g, &plan, wf, wpack);
+        cc_conv_direct_pack_f32(&g, &plan, wf, wpack, 2);
         /* the items in uneven chunks, on 2 threads: every output written exactly once */
         for (ptrdiff_t lo = 0, step = 1; lo < plan.items; lo += step, step += 2)
             cc_conv_direct_run_f32(&g, &plan, xf, wpack, rows, NULL, y, lo, lo + step, 2);
