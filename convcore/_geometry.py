@@ -174,7 +174,8 @@ _PREPARED: dict = {}
 _PREPARED_MAX = 256
 
 
-def _prepare_key(nd, x, weight, bias, stride, padding, dilation, groups, padding_mode):
+def _prepare_key(nd, x, weight, bias, stride, padding, dilation, groups,
+                 padding_mode="zeros"):
     """The cache key of a call, or None when an argument is not of a cacheable type
     (exact ndarrays; ints and strings only, so that True never stands for 1)."""
     if not (type(x) is np.ndarray and type(weight) is np.ndarray):

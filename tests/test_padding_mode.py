@@ -344,9 +344,15 @@ def test_summary_and_spec_of_3d_and_1d_layers():
     assert [m.padding_mode for m in layers] == ["reflect", "zeros"]
     assert layers[1].kernel_size == (1, 3, 3)
     assert net.output_shape((1, 3, 8, 16, 16)) == (1, 4, 4, 7, 7)
-    text = str(net.summary((3, 8, 16, 16)))
+    summary = net.summary((3, 8, 16, 16))
+    text = str(summary)
     # parameters and MACs of conv3d3-8: 3*27*8 + 8 weights, 8*8*16*16 outputs x 81 MACs
     assert "656" in text and f"{8 * 8 * 16 * 16 * 81:,}" in text
+    first = next(r for r in summary.rows if r.type == "Conv3d")
+    assert (first.params, first.macs, first.activations) == (656, 8 * 8 * 16 * 16 * 81,
+                                                             8 * 8 * 16 * 16)
+    second = [r for r in summary.rows if r.type == "Conv3d"][1]
+    assert (second.params, second.macs) == (8 * 9 * 4 + 4, 4 * 4 * 7 * 7 * 8 * 9)
     one = nn.from_spec("input 2x50, conv1d5-3 p2 circular")
     assert one[0].padding_mode == "circular" and one.output_shape((1, 2, 50)) == (1, 3, 50)
 
@@ -375,3 +381,13 @@ def test_wide_rows_split_into_edge_and_middle_tiles(rng, isa, mode, dtype):
         got1 = convcore.conv1d(x1, w[:, :, 0], stride=sw, padding=pads[1], dilation=dw,
                                padding_mode=mode, algorithm="direct")
         assert_close(got1, ref1, dtype, terms=S * 2)
+
+
+@pytest.mark.parametrize("mode", BORDER_MODES)
+def test_channels_last_layout_reads_the_mode(rng, mode):
+    x = rng.standard_normal((2, 7, 9, 3))  # NHWC
+    w = rng.standard_normal((5, 3, 3, 2))
+    ref = conv_border_ref(x.transpose(0, 3, 1, 2), w, None, (1, 1), ((1, 1), (0, 1)),
+                          (1, 1), 1, mode)
+    got = convcore.conv2d(x, w, padding=((1, 1), (0, 1)), padding_mode=mode, layout="NHWC")
+    assert_close(got, ref.transpose(0, 2, 3, 1), np.float64)
