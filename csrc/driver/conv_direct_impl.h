@@ -38,12 +38,19 @@ void FN(cc_conv_direct_pack)(const cc_conv_geometry *g, const cc_conv_direct_pla
  * zero padding; a column outside [0, W) reads the element the border mode maps it to
  * while it is among the first `valid` columns, and zero after them (zero padding reads
  * zero everywhere outside).  `out` becomes `a` over the copy (padding 0) and *map the row
- * table remapped to the slots.  Returns 0 without memory for the copy. */
+ * table remapped to the slots.  A copy of at most CC_STACK_COPY elements (the edge tiles
+ * of thin layers, many per call) goes into `stack`, a larger one into memory allocated
+ * here, which the caller frees when *buf != stack.  Returns 0 without memory for it. */
+#ifndef CC_STACK_COPY
+#define CC_STACK_COPY 2048
+#define CC_STACK_MAP 128
+#endif
 static int FN(copy_band)(const ROW_ARGS *a, const ptrdiff_t *rows, ptrdiff_t n, ptrdiff_t c0,
-                         ptrdiff_t E, ptrdiff_t valid, int mode, ROW_ARGS *out, REAL **buf,
-                         ptrdiff_t **map)
+                         ptrdiff_t E, ptrdiff_t valid, int mode, REAL *stack,
+                         ptrdiff_t *stack_map, ROW_ARGS *out, REAL **buf, ptrdiff_t **map)
 {
-    ptrdiff_t *m = malloc((size_t)(2 * n + 1) * sizeof *m);
+    ptrdiff_t *m = 2 * n + 1 <= CC_STACK_MAP ? stack_map
+                                             : malloc((size_t)(2 * n + 1) * sizeof *m);
     if (!m)
         return 0;
     ptrdiff_t *slot_off = m + n, nslots = 0;
@@ -56,9 +63,11 @@ static int FN(copy_band)(const ROW_ARGS *a, const ptrdiff_t *rows, ptrdiff_t n, 
         m[i] = rows[i] >= 0 ? s : -1;
     }
     const ptrdiff_t cstride = (nslots + 1) * E; /* the last slot is the row of zeros */
-    REAL *b = malloc((size_t)(a->Cg * cstride) * sizeof *b);
+    REAL *b = a->Cg * cstride <= CC_STACK_COPY ? stack
+                                               : malloc((size_t)(a->Cg * cstride) * sizeof *b);
     if (!b) {
-        free(m);
+        if (m != stack_map)
+            free(m);
         return 0;
     }
     /* columns [lo, hi) of the copy lie inside the row */
@@ -307,12 +316,15 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
                 const ptrdiff_t E = p->pix ? full_w : (j1 - 1 - j0) * sw + (S - 1) * dw + 1;
                 const ptrdiff_t valid = p->pix ? window : E;
                 ROW_ARGS b;
-                REAL *buf = NULL;
-                ptrdiff_t *map = NULL;
-                if (FN(copy_band)(&a, rows, nr, c0, E, valid, g->pad_mode, &b, &buf, &map)) {
+                REAL *buf = NULL, stack[CC_STACK_COPY];
+                ptrdiff_t *map = NULL, stack_map[CC_STACK_MAP];
+                if (FN(copy_band)(&a, rows, nr, c0, E, valid, g->pad_mode, stack, stack_map,
+                                  &b, &buf, &map)) {
                     RUN_COLUMNS(&b, map, j0, j1);
-                    free(buf);
-                    free(map);
+                    if (buf != stack)
+                        free(buf);
+                    if (map != stack_map)
+                        free(map);
                 } else if (!bordered) { /* no memory for the copy: the input as it is */
                     RUN_COLUMNS(&a, rows, j0, j1);
                 } else { /* no memory for the copy: NaN, never a wrong border */
