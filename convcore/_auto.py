@@ -142,7 +142,7 @@ def choose_algorithm(g: ConvGeometry, dtype=np.float32, weights_kept=False) -> s
         from convcore.analysis import _choose_fast_algorithm
 
         fast = _choose_fast_algorithm(g)
-        if fast is not None:
-            return fast
+        if fast is not None and (fast == "winograd" or g.padding_mode == "zeros"):
+            return fast  # FFT pads with zeros only
     cycles = estimate_cycles(g, dtype, weights_kept)
     return min(cycles, key=lambda name: (cycles[name], name != "direct"))

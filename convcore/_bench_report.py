@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-PEER_LABELS = {"torch": "torch", "ndimage": "scipy.ndimage", "signal": "scipy.signal"}
+PEER_LABELS = {"torch": "torch", "ndimage": "scipy.ndimage", "signal": "scipy.signal",
+               "zeros": "zero padding"}
 SINGLE = "auto@1"  # auto on one thread, for the scaling target
 MiB = 1 << 20
 
@@ -28,6 +29,8 @@ TARGETS = {
            "scipy.signal.fftconvolve; 10^6 samples, 1001 taps: <= 0.7 x oaconvolve",
     "auto": "algorithm='auto' is the fastest of convcore's algorithms (within 5%) on every "
             "case",
+    "padding_mode": "conv2d with padding_mode='reflect': <= 1.1 x the time of the same call "
+                    "with zero padding",
     "memory": "direct: nothing beyond the output but the repacked weights; im2col: a "
               "bounded workspace, not proportional to the batch",
 }
@@ -96,6 +99,9 @@ def check_targets(report: dict) -> list[dict]:
                                     0.3))
             out.append(_at_least(group, f"{name}: >= 50% of memory bandwidth",
                                  ours["frac_peak"], 0.5, f"{ours['rate']:.1f} GB/s"))
+        elif c["kind"] == "conv" and group == "padding_mode":
+            out.append(_ratio_check(group, f"{name}: auto / zero padding <= 1.1", ours,
+                                    "zeros", 1.1))
         out += _fast_targets(c, ours)
         single = c["results"].get(SINGLE)
         if single is not None:
@@ -217,7 +223,7 @@ def format_bench(report: dict) -> str:
                      f"{p['bandwidth_gbps']:.1f} GB/s ({p['buffer_bytes'] // MiB} MiB)")
     head = (f"{'case':<34} {'dtype':<7} {'implementation':<16} {'median ms':>10} "
             f"{'rate':>8} {'unit':<7} {'% peak':>6} {'vs torch':>8} {'vs ndimage':>10} "
-            f"{'vs signal':>9} {'extra MiB':>9}")
+            f"{'vs signal':>9} {'vs zeros':>8} {'extra MiB':>9}")
     lines += ["", "Median over alternating rounds; rate = work / median; vs = time ratio "
               "(lower is better); extra = memory traced beyond the result.", head,
               "-" * len(head)]
@@ -233,7 +239,7 @@ def format_bench(report: dict) -> str:
                 f"{case if first else '':<34} {c['dtype'] if first else '':<7} "
                 f"{_row_label(name, c):<16} {_ms(r['median_s']):>10} {r['rate']:>8.2f} "
                 f"{c['unit']:<7} {frac:>6} {cells[0]:>8} {cells[1]:>10} {cells[2]:>9} "
-                f"{extra:>9}")
+                f"{cells[3]:>8} {extra:>9}")
             first = False
         if c["mismatched"]:
             lines.append(f"  !! {', '.join(c['mismatched'])} disagree with convcore: "

@@ -10,6 +10,7 @@ cdef extern from "convcore.h" nogil:
         Py_ssize_t dil_h, dil_w
         Py_ssize_t pad_top, pad_left
         Py_ssize_t Hout, Wout
+        int pad_mode
 
     enum: CC_MAX_DIMS
     ctypedef struct cc_conv_geometry:
@@ -21,6 +22,7 @@ cdef extern from "convcore.h" nogil:
         Py_ssize_t stride[3]
         Py_ssize_t dilation[3]
         Py_ssize_t pad[3]
+        int pad_mode
     Py_ssize_t cc_conv_taps(const cc_conv_geometry *g)
     Py_ssize_t cc_conv_in_cells(const cc_conv_geometry *g)
     Py_ssize_t cc_conv_out_cells(const cc_conv_geometry *g)

@@ -3,6 +3,14 @@
 # 2-D only).  Included by every bridge; each cimports both struct types.
 
 
+# cc_pad_mode of each padding_mode (the order of csrc/convcore.h).
+_PAD_MODES = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
+
+
+cdef int pad_mode_code(object geom) except -1:
+    return _PAD_MODES[geom.padding_mode]
+
+
 cdef cc_conv_geometry conv_geometry(object geom) except *:
     cdef cc_conv_geometry g
     cdef int d
@@ -16,6 +24,7 @@ cdef cc_conv_geometry conv_geometry(object geom) except *:
         else:
             g.in_[d] = g.kernel[d] = g.out[d] = g.stride[d] = g.dilation[d] = 1
             g.pad[d] = 0
+    g.pad_mode = pad_mode_code(geom)
     return g
 
 
@@ -28,4 +37,5 @@ cdef cc_conv2d_geometry conv2d_geometry(object geom) except *:
     g.dil_h, g.dil_w = geom.dilation[0], geom.dilation[1]
     g.pad_top, g.pad_left = geom.pad[0][0], geom.pad[1][0]
     g.Hout, g.Wout = geom.Hout, geom.Wout
+    g.pad_mode = pad_mode_code(geom)
     return g

@@ -49,6 +49,9 @@ class ConvGeometry:
     dilation: tuple[int, ...]
     pad: tuple[tuple[int, int], ...]
     out: tuple[int, ...]
+    # what the padding reads: 'zeros', or a border mode (PADDING_MODES); 'zeros'
+    # whenever there is no padding
+    padding_mode: str = "zeros"
 
     @property
     def nd(self) -> int:
@@ -90,6 +93,53 @@ class ConvGeometry:
         return self.N * self.K * math.prod(self.out) * self.reduction
 
 
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def check_padding_mode(padding_mode) -> str:
+    """``padding_mode`` as one of :data:`PADDING_MODES` (TypeError/ValueError otherwise)."""
+    if not isinstance(padding_mode, str):
+        raise TypeError(f"padding_mode must be a string, one of {PADDING_MODES}; got "
+                        f"{type(padding_mode).__name__} {padding_mode!r}")
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}"
+                         + did_you_mean(padding_mode, PADDING_MODES))
+    return padding_mode
+
+
+def border_index(i: int, n: int, padding_mode: str) -> int:
+    """The index in [0, n) that index ``i`` of a dimension of size ``n`` reads under a
+    border mode (-1 for 'zeros' outside); csrc/convcore.h ``cc_pad_index`` in C."""
+    if 0 <= i < n:
+        return i
+    if padding_mode == "reflect":
+        return -i if i < 0 else 2 * (n - 1) - i
+    if padding_mode == "replicate":
+        return 0 if i < 0 else n - 1
+    if padding_mode == "circular":
+        return i % n
+    return -1
+
+
+def check_border(padding_mode, sizes, pads, names) -> str:
+    """The mode the kernels apply: ``padding_mode`` after checking each dimension's
+    padding against its rule (reflect: padding < input size; circular: padding <= input
+    size, as torch.nn.functional.pad); 'zeros' when nothing is padded."""
+    if padding_mode == "zeros" or all(p == (0, 0) for p in pads):
+        return "zeros"
+    for n, (before, after), name in zip(sizes, pads, names, strict=True):
+        if padding_mode == "reflect" and max(before, after) >= n:
+            raise ValueError(
+                f"padding_mode='reflect' needs padding smaller than the input in every "
+                f"dimension: {name} padding ({before}, {after}) but the input {name} is {n}")
+        if padding_mode == "circular" and max(before, after) > n:
+            raise ValueError(
+                f"padding_mode='circular' needs padding at most the input size in every "
+                f"dimension (it wraps around once): {name} padding ({before}, {after}) but "
+                f"the input {name} is {n}")
+    return padding_mode
+
+
 def resolve_padding(padding, sizes, kernels, strides, dilations):
     """Padding as one (before, after) pair per dimension from any accepted form."""
     if isinstance(padding, str):
@@ -124,7 +174,8 @@ _PREPARED: dict = {}
 _PREPARED_MAX = 256
 
 
-def _prepare_key(nd, x, weight, bias, stride, padding, dilation, groups):
+def _prepare_key(nd, x, weight, bias, stride, padding, dilation, groups,
+                 padding_mode="zeros"):
     """The cache key of a call, or None when an argument is not of a cacheable type
     (exact ndarrays; ints and strings only, so that True never stands for 1)."""
     if not (type(x) is np.ndarray and type(weight) is np.ndarray):
@@ -136,9 +187,11 @@ def _prepare_key(nd, x, weight, bias, stride, padding, dilation, groups):
             return None
     if type(padding) is not int and type(padding) is not str:
         return None
+    if type(padding_mode) is not str:
+        return None
     return (nd, x.shape, x.dtype, weight.shape, weight.dtype,
             None if bias is None else (bias.shape, bias.dtype),
-            stride, padding, dilation, groups)
+            stride, padding, dilation, groups, padding_mode)
 
 
 def _lift_1d(nd, x, weight):
@@ -148,14 +201,15 @@ def _lift_1d(nd, x, weight):
     return x, weight
 
 
-def prepare_conv(nd, x, weight, bias, stride, padding, dilation, groups):
-    """Validate a conv{nd}d call.
+def prepare_conv(nd, x, weight, bias, stride, padding, dilation, groups,
+                 padding_mode="zeros"):
+    """Validate a conv{nd}d call (``padding_mode``: what the padding reads).
 
     Returns (geometry, x, weight, bias, dtype, batched): ``x`` with a batch axis (and,
     for 1-D, a height axis of 1), ``weight`` likewise, ``bias`` as an array or None, the
     result dtype, and whether ``x`` had a batch axis.
     """
-    key = _prepare_key(nd, x, weight, bias, stride, padding, dilation, groups)
+    key = _prepare_key(nd, x, weight, bias, stride, padding, dilation, groups, padding_mode)
     hit = _PREPARED.get(key) if key is not None else None
     if hit is not None:
         geom, dtype, batched = hit
@@ -163,7 +217,7 @@ def prepare_conv(nd, x, weight, bias, stride, padding, dilation, groups):
             x = x[None]
         x, weight = _lift_1d(nd, x, weight)
         return geom, x, weight, bias, dtype, batched
-    out = _validate(nd, x, weight, bias, stride, padding, dilation, groups)
+    out = _validate(nd, x, weight, bias, stride, padding, dilation, groups, padding_mode)
     if key is not None:
         if len(_PREPARED) >= _PREPARED_MAX:
             _PREPARED.clear()
@@ -196,7 +250,8 @@ def check_arrays(nd, x, weight, groups, x_letters, w_letters):
     return x, weight, groups, batched
 
 
-def _validate(nd, x, weight, bias, stride, padding, dilation, groups):
+def _validate(nd, x, weight, bias, stride, padding, dilation, groups, padding_mode):
+    padding_mode = check_padding_mode(padding_mode)
     x, weight, groups, batched = check_arrays(nd, x, weight, groups, _X_LETTERS[nd],
                                               _W_LETTERS[nd])
     N, C = x.shape[:2]
@@ -220,6 +275,7 @@ def _validate(nd, x, weight, bias, stride, padding, dilation, groups):
     sizes = x.shape[2:]
     pads = resolve_padding(padding, sizes, ksizes, strides, dilations)
     outs = output_sizes(sizes, ksizes, strides, pads, dilations, DIM_NAMES[nd])
+    mode = check_border(padding_mode, sizes, pads, DIM_NAMES[nd])
     dtype = compute_dtype(x, weight)
     if bias is not None:
         bias = as_real_array("bias", bias)
@@ -230,7 +286,7 @@ def _validate(nd, x, weight, bias, stride, padding, dilation, groups):
     if nd == 1:
         strides, dilations, pads, outs = (1, *strides), (1, *dilations), ((0, 0), *pads), [1, *outs]
     geom = ConvGeometry(N, C, K, groups, tuple(x.shape[2:]), tuple(weight.shape[2:]),
-                        tuple(strides), tuple(dilations), tuple(pads), tuple(outs))
+                        tuple(strides), tuple(dilations), tuple(pads), tuple(outs), mode)
     return geom, x, weight, bias, dtype, batched
 
 

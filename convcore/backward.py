@@ -24,6 +24,7 @@ thread count, and every kernel is interruptible.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -32,6 +33,7 @@ from convcore import _im2col
 from convcore._blas import matmul
 from convcore._checks import as_real_array, check_budget, copy_bytes, did_you_mean
 from convcore._geometry import ConvGeometry as _Geometry
+from convcore._geometry import border_index
 from convcore._geometry import contiguous as _contiguous
 from convcore._geometry import prepare_conv as _prepare
 from convcore._threads import get_num_threads
@@ -62,12 +64,61 @@ def _transposed(g: _Geometry) -> TransposeGeometry:
                              g.pad, g.in_sizes)
 
 
+def fold_padding(grad_padded: np.ndarray, pads, padding_mode: str) -> np.ndarray:
+    """Fold a gradient with respect to the padded input back onto the input.
+
+    The adjoint of padding by a border mode: each padded position's gradient is added to
+    the input element the mode read it from ('reflect', 'replicate', 'circular'), or
+    dropped ('zeros').  Any number of spatial dimensions: ``pads`` holds one
+    (before, after) pair per trailing axis of ``grad_padded``, outermost first.
+
+    Parameters
+    ----------
+    grad_padded : numpy.ndarray, shape (..., n_1 + before_1 + after_1, ...)
+        Gradient with respect to the padded input.
+    pads : sequence of (int, int)
+        The padding of each spatial dimension (the trailing ``len(pads)`` axes).
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+
+    Returns
+    -------
+    numpy.ndarray
+        The gradient with respect to the input (a new array).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convcore.backward import fold_padding
+    >>> fold_padding(np.arange(1.0, 6.0), [(1, 1)], "reflect")   # pad [x1] x0 x1 x2 [x1]
+    array([2., 9., 4.])
+    >>> fold_padding(np.arange(1.0, 6.0), [(1, 1)], "circular")  # pad [x2] x0 x1 x2 [x0]
+    array([7., 3., 5.])
+    """
+    grad = np.asarray(grad_padded)
+    first = grad.ndim - len(pads)
+    for axis, (before, after) in enumerate(pads, start=first):
+        n = grad.shape[axis] - before - after
+        moved = np.moveaxis(grad, axis, -1)
+        out = moved[..., before:before + n].copy()
+        if padding_mode != "zeros":
+            for j in (*range(before), *range(before + n, before + n + after)):
+                out[..., border_index(j - before, n, padding_mode)] += moved[..., j]
+        grad = np.moveaxis(out, -1, axis)
+    return np.ascontiguousarray(grad)
+
+
 def _grad_input(g: _Geometry, go: np.ndarray, w: np.ndarray, algorithm: str) -> np.ndarray:
     """grad_input (N, C, *in): the transposed convolution of grad_output with the same
     weight (a forward weight (K, C/groups, *k) is a transposed one with K inputs),
     cropped by the forward padding to the input's size, on the phase kernel of
     :mod:`convcore.transpose` (no inserted zeros; one GEMM per tap when the weights
-    are not all finite)."""
+    are not all finite); under a border mode, the gradient with respect to the padded
+    input folded back by the mode."""
+    if g.padding_mode != "zeros":
+        sizes = tuple(n + a + b for n, (a, b) in zip(g.in_sizes, g.pad, strict=True))
+        padded = dataclasses.replace(g, in_sizes=sizes, pad=((0, 0),) * g.nd,
+                                     padding_mode="zeros")
+        return fold_padding(_grad_input(padded, go, w, algorithm), g.pad, g.padding_mode)
     gt = _transposed(g)
     grad = np.empty((g.N, g.C, *g.in_sizes), go.dtype)
     run_transpose(gt, go.reshape(g.N, g.K, *g.out), w, None, grad, algorithm)
@@ -108,16 +159,17 @@ def _grad_weight(g: _Geometry, go: np.ndarray, x: np.ndarray, algorithm: str) ->
                                             g.out, g.pad, strict=True):
         # just enough padding after for k outputs (the forward's may be larger)
         pads.append((before, max(0, (out - 1) * s + d * (k - 1) + 1 - n - before)))
-    full = _run_conv(nd, xt, gt, None, g.dilation, tuple(pads), g.stride, G, algorithm, None)
+    full = _run_conv(nd, xt, gt, None, g.dilation, tuple(pads), g.stride, G, algorithm, None,
+                     padding_mode=g.padding_mode)
     full = full[(slice(None), slice(None), *(slice(k) for k in g.kernel))]
     return np.ascontiguousarray(full.transpose(1, 0, *range(2, 2 + nd)))
 
 
 def _conv_backward(nd, grad_output, x, weight, stride, padding, dilation, groups, needs,
-                   algorithm):
+                   algorithm, padding_mode="zeros"):
     name = f"conv{nd}d_backward"
     g, x4, w4, _, dtype, batched = _prepare(nd, x, weight, None, stride, padding, dilation,
-                                            groups)
+                                            groups, padding_mode)
     needs = check_needs(needs)
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}"
@@ -179,7 +231,7 @@ def _gradients(g, go4, x, x4, weight, w4, dtype, needs, algorithm):
 
 
 def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
-                    needs=NEEDS, algorithm="auto"):
+                    needs=NEEDS, algorithm="auto", padding_mode="zeros"):
     """Gradients of :func:`convcore.conv2d` with respect to x, weight and bias.
 
     Parameters
@@ -193,6 +245,11 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
         The gradients to compute; the others are returned as None.
     algorithm : {'auto', 'direct', 'im2col'}
         The kernels the gradient convolutions run on; all agree to rounding.
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+        As given to the forward call.  Under a border mode the input gradient is the
+        gradient with respect to the padded input folded back onto the input
+        (:func:`fold_padding`): a border pixel also collects the gradient of the padding
+        cells that copied it.
 
     Returns
     -------
@@ -225,11 +282,11 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
            [20., 24.]]), array([4.]))
     """
     return _conv_backward(2, grad_output, x, weight, stride, padding, dilation, groups, needs,
-                          algorithm)
+                          algorithm, padding_mode)
 
 
 def conv1d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
-                    needs=NEEDS, algorithm="auto"):
+                    needs=NEEDS, algorithm="auto", padding_mode="zeros"):
     """Gradients of :func:`convcore.conv1d` with respect to x, weight and bias.
 
     Same rules as :func:`conv2d_backward` on (N, C, L) or (C, L) and weights (K, C/groups, S).
@@ -242,11 +299,11 @@ def conv1d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
     (array([[ 1.,  0., -1.]]), array([[[3., 5.]]]), array([2.]))
     """
     return _conv_backward(1, grad_output, x, weight, stride, padding, dilation, groups, needs,
-                          algorithm)
+                          algorithm, padding_mode)
 
 
 def conv3d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
-                    needs=NEEDS, algorithm="auto"):
+                    needs=NEEDS, algorithm="auto", padding_mode="zeros"):
     """Gradients of :func:`convcore.conv3d` with respect to x, weight and bias.
 
     Same rules, routes and return as :func:`conv2d_backward` on volumes: grad_output
@@ -270,4 +327,4 @@ def conv3d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
            [6., 7.]]), array([1.]))
     """
     return _conv_backward(3, grad_output, x, weight, stride, padding, dilation, groups, needs,
-                          algorithm)
+                          algorithm, padding_mode)

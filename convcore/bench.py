@@ -141,6 +141,7 @@ class ConvCase(NamedTuple):
             return self.out_hw
         return (convcore.conv_output_size(self.D, self.T, self.stride, self.padding),
                 *self.out_hw)
+    padding_mode: str = "zeros"  # other modes are also timed with zero padding ("zeros")
 
     @property
     def out_hw(self) -> tuple[int, int]:
@@ -217,6 +218,11 @@ CONV_CASES = [
     ConvCase("gray_2048x2048_15x15", 1, 1, 2048, 2048, 1, 15, 15, padding=7, target="fft"),
     ConvCase("gray_2048x2048_31x31", 1, 1, 2048, 2048, 1, 31, 31, padding=15, target="fft"),
     ConvCase("signal_1e6_1001taps", 1, 1, 1, 10**6, 1, 1, 1001, target="fft"),
+    # a border mode against the same call with zero padding (an image filter, a layer)
+    ConvCase("gray_512x512_3x3_reflect", 1, 1, 512, 512, 1, 3, 3, padding=1,
+             target="padding_mode", quick=True, padding_mode="reflect"),
+    ConvCase("resnet_64x56_3x3_reflect", 1, 64, 56, 56, 64, 3, 3, padding=1,
+             target="padding_mode", padding_mode="reflect"),
 ]
 
 _POOL_SHAPE = (8, 64, 112, 112)
@@ -613,7 +619,11 @@ def _conv_calls(c: ConvCase, a: dict, threads: int | None) -> dict[str, Callable
     kw = dict(stride=c.stride, padding=c.padding, groups=c.groups)
     conv = convcore.conv3d if c.D else convcore.conv2d
     calls: dict[str, Callable] = {
-        alg: functools.partial(conv, x, w, b, algorithm=alg, **kw) for alg in ALGORITHMS}
+        alg: functools.partial(conv, x, w, b, algorithm=alg, padding_mode=c.padding_mode,
+                               **kw)
+        for alg in ALGORITHMS}
+    if c.padding_mode != "zeros":
+        return _border_calls(c, x, w, b, calls, kw)
     if c.large and threads is not None and threads > 1:
         calls[SINGLE] = _on_one_thread(calls["auto"], threads)
     tf = _torch()
@@ -649,6 +659,34 @@ def _conv_calls(c: ConvCase, a: dict, threads: int | None) -> dict[str, Callable
             calls["signal"] = functools.partial(signal.correlate2d, x2, w2, mode=mode)
     if not c.D:  # Winograd and FFT are 2-D only
         calls.update(_fast_algorithm_calls(c, x, w, b))
+    return calls
+
+
+def _border_calls(c: ConvCase, x, w, b, calls: dict, kw: dict) -> dict[str, Callable]:
+    """A case with a border mode: convcore's algorithms, the same call with zero padding
+    ('zeros', the peer of the target), PyTorch padding by F.pad then convolving, and for
+    one-channel images scipy.ndimage.correlate in the matching mode."""
+    calls["zeros"] = functools.partial(convcore.conv2d, x, w, b, algorithm="auto", **kw)
+    tf = _torch()
+    if tf is not None:
+        torch, functional = tf
+        tx, tw = torch.from_numpy(x), torch.from_numpy(w)
+        tb = None if b is None else torch.from_numpy(b)
+        pads = [c.padding] * 4
+
+        def run_torch():
+            with torch.inference_mode():
+                xp = functional.pad(tx, pads, mode=c.padding_mode)
+                return functional.conv2d(xp, tw, tb, stride=c.stride, groups=c.groups).numpy()
+
+        calls["torch"] = run_torch
+    scipy_mode = {"reflect": "mirror", "replicate": "nearest", "circular": "wrap"}
+    if c.one_channel and c.stride == 1 and c.padding == c.R // 2 == c.S // 2 and c.R % 2:
+        from scipy import ndimage
+
+        x2, w2 = x[0, 0], w[0, 0]
+        calls["ndimage"] = functools.partial(ndimage.correlate, x2, w2,
+                                             mode=scipy_mode[c.padding_mode])
     return calls
 
 
@@ -920,8 +958,9 @@ def _run_job(job: _Job, threads: int, peaks: dict, s: _Settings) -> dict:
 
     # the same result from everyone, once, before timing
     reference = calls[reference_name]()
+    # "zeros" is the same call with zero padding (a border case's peer): another result
     errors = {n: _relative_error(fn(), reference) for n, fn in calls.items()
-              if n != reference_name}
+              if n not in (reference_name, "zeros")}
     mismatched = sorted(n for n, e in errors.items() if not e <= _tolerance(job.dtype))
     errors = {n: e if math.isfinite(e) else None for n, e in errors.items()}  # for JSON
 
@@ -958,7 +997,8 @@ def _run_job(job: _Job, threads: int, peaks: dict, s: _Settings) -> dict:
 
 
 def _geometry(c: ConvCase, a: dict):
-    return _prepare(c.nd, a["x"], a["w"], a["b"], c.stride, c.padding, 1, c.groups)[0]
+    return _prepare(c.nd, a["x"], a["w"], a["b"], c.stride, c.padding, 1, c.groups,
+                    c.padding_mode)[0]
 
 
 def _auto_choice(job: _Job, a: dict, rows: dict) -> dict:

@@ -37,21 +37,29 @@ from convcore._geometry import (
 from convcore._threads import get_num_threads
 
 ALGORITHMS = ("auto", "direct", "im2col", "sparse", "winograd", "fft")
+# The routes whose gathers read a border mode (the direct driver's rows and bands, the
+# im2col gather, the Winograd tile gather); 'auto' chooses among them when padding_mode
+# is not 'zeros'.
+BORDER_ALGORITHMS = ("auto", "direct", "im2col", "winograd")
 _NO_BIAS = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}
 
 
 
 def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm, out,
-              layout="NCHW"):
+              layout="NCHW", padding_mode="zeros"):
     # Channels-last input is prepared as its NCHW view (a transpose, no copy): the same
     # rules and messages; the result is written channels-last at the end.
     nhwc = layout != "NCHW" and _layout.check_layout(layout)
     xin = _layout.nchw_view("x", x) if nhwc else x
     g, x4, w4, bias, dtype, batched = prepare_conv(nd, xin, weight, bias, stride, padding,
-                                                dilation, groups)
+                                                dilation, groups, padding_mode)
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}"
                          + did_you_mean(algorithm, ALGORITHMS))
+    if g.padding_mode != "zeros" and algorithm not in BORDER_ALGORITHMS:
+        raise ValueError(f"algorithm={algorithm!r} pads with zeros only; "
+                         f"padding_mode={g.padding_mode!r} runs on one of "
+                         f"{BORDER_ALGORITHMS}")
     if g.nd == 3 and algorithm not in ("auto", "direct", "im2col"):
         raise ValueError(f"algorithm={algorithm!r} is not available for 3-D convolution; "
                          "use 'direct', 'im2col' or 'auto'")
@@ -163,7 +171,7 @@ def _run_gemm(g: ConvGeometry, xc, wc, bc, y4, n_threads: int) -> None:
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           algorithm="auto", out=None, layout="NCHW"):
+           algorithm="auto", padding_mode="zeros", out=None, layout="NCHW"):
     """2-D convolution (cross-correlation, as in PyTorch) of a batch of images.
 
     ``y[n, k, i, j] = bias[k] + sum_{c, r, s} xp[n, g*Cg + c, i*sh + r*dh, j*sw + s*dw]
@@ -197,6 +205,15 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         batch, for comparisons) or 'auto' (see
         :func:`convcore.functional.choose_algorithm`).  All give the same result to
         rounding.
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+        What the padding reads, as ``torch.nn.Conv2d(padding_mode=...)``: zeros; the
+        input mirrored without repeating the edge (each side's padding must be smaller
+        than the input in that dimension); the edge value repeated; the input wrapped
+        around (padding at most the input size).  Every padding form ('same' and
+        asymmetric included) may use it.  No padded copy of the input is made: the
+        kernels map indices by the mode.  'direct', 'im2col' and 'winograd' (and 'auto',
+        which picks among them) read a border mode; 'fft' and 'sparse' pad with zeros
+        only.  See docs/padding_modes.md.
     out : numpy.ndarray, optional
         C-contiguous array of the result's shape and dtype to write into.
     layout : {'NCHW', 'NHWC'}
@@ -218,7 +235,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         ``out`` of the wrong dtype or not an ndarray.
     ValueError
         Shapes that do not match (channels, groups, bias), parameters out of range, a
-        kernel that does not fit in the padded input, a bad ``out`` or ``algorithm``.
+        kernel that does not fit in the padded input, a bad ``out`` or ``algorithm``,
+        an unknown ``padding_mode``, padding too large for the mode, or a mode with an
+        algorithm that pads with zeros only.
     MemoryError
         If the output would not fit in the available memory (checked before allocating;
         the message gives the size needed).
@@ -235,13 +254,16 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
            [-1., -1., -1.]])
     >>> convcore.conv2d(x, np.ones((2, 1, 3, 3)), padding="same").shape
     (1, 2, 4, 4)
+    >>> convcore.conv2d(x, np.ones((1, 1, 1, 3)), padding=(0, 1),
+    ...                 padding_mode="circular")[0, 0, 0]     # x[0, -1] is x[0, 3]
+    array([4., 3., 6., 5.])
     """
     return _run_conv(2, x, weight, bias, stride, padding, dilation, groups, algorithm, out,
-                     layout)
+                     layout, padding_mode)
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           algorithm="auto", out=None):
+           algorithm="auto", padding_mode="zeros", out=None):
     """1-D convolution (cross-correlation, as in PyTorch) of a batch of signals.
 
     Same rules as :func:`conv2d` on one spatial dimension.
@@ -256,6 +278,8 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         A 1-tuple pads both ends; a pair pads (left, right) asymmetrically.
     groups : int
     algorithm : {'auto', 'direct', 'im2col', 'sparse'}
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+        As :func:`conv2d`.
     out : numpy.ndarray, optional
 
     Returns
@@ -272,12 +296,16 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     >>> import numpy as np, convcore
     >>> convcore.conv1d([[0.0, 1.0, 4.0, 9.0]], [[[1.0, -1.0]]])   # high-pass filter
     array([[-1., -3., -5.]])
+    >>> convcore.conv1d([[0.0, 1.0, 4.0, 9.0]], [[[1.0, 1.0, 1.0]]], padding=1,
+    ...                 padding_mode="reflect")                # x[-1] = x[1], x[4] = x[2]
+    array([[ 2.,  5., 14., 17.]])
     """
-    return _run_conv(1, x, weight, bias, stride, padding, dilation, groups, algorithm, out)
+    return _run_conv(1, x, weight, bias, stride, padding, dilation, groups, algorithm, out,
+                     padding_mode=padding_mode)
 
 
 def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           algorithm="auto", out=None):
+           algorithm="auto", padding_mode="zeros", out=None):
     """3-D convolution (cross-correlation, as in PyTorch) of a batch of volumes.
 
     Same rules as :func:`conv2d` on three spatial dimensions (depth, height, width), on
@@ -297,6 +325,9 @@ def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         'direct', 'im2col' (column tiles times BLAS gemm) or 'auto': the one the cost
         model of :func:`convcore.functional.choose_algorithm` predicts faster.  Both give
         the same result to rounding.
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+        As :func:`conv2d`; depth and height rows are mapped by the mode, width by a
+        padded copy of a band of rows.
     out : numpy.ndarray, optional
 
     Returns
@@ -316,8 +347,12 @@ def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     (1, 2, 2, 5, 4)
     >>> float(convcore.conv3d(x, np.ones((1, 1, 3, 3, 3)))[0, 0, 0, 0, 0])
     27.0
+    >>> convcore.conv3d(x, np.ones((1, 1, 3, 3, 3)), padding=1,
+    ...                 padding_mode="replicate").shape
+    (1, 1, 3, 4, 5)
     """
-    return _run_conv(3, x, weight, bias, stride, padding, dilation, groups, algorithm, out)
+    return _run_conv(3, x, weight, bias, stride, padding, dilation, groups, algorithm, out,
+                     padding_mode=padding_mode)
 
 
 # Spatial dimensions an int kernel_size means, by the number of dimensions of x: (C, L),

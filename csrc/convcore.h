@@ -23,7 +23,33 @@ typedef struct {
     ptrdiff_t dil_h, dil_w;
     ptrdiff_t pad_top, pad_left;  /* bottom/right padding is implied by Hout, Wout */
     ptrdiff_t Hout, Wout;
+    int pad_mode;                 /* cc_pad_mode: what the padding reads */
 } cc_conv2d_geometry;
+
+/* ---- Border modes: what an input index outside [0, n) reads ----
+ * CC_PAD_ZEROS: a zero; CC_PAD_REFLECT: the mirror image without repeating the edge
+ * (-1 -> 1, n -> n - 2; needs padding < n); CC_PAD_REPLICATE: the nearest edge value;
+ * CC_PAD_CIRCULAR: index mod n (needs padding <= n).  The Python layer checks the
+ * padding against these rules before any kernel runs. */
+typedef enum { CC_PAD_ZEROS = 0, CC_PAD_REFLECT = 1, CC_PAD_REPLICATE = 2,
+               CC_PAD_CIRCULAR = 3 } cc_pad_mode;
+
+/* The index in [0, n) that index i reads under `mode`, or -1 for a zero. */
+static inline ptrdiff_t cc_pad_index(ptrdiff_t i, ptrdiff_t n, int mode)
+{
+    if (i >= 0 && i < n)
+        return i;
+    switch (mode) {
+    case CC_PAD_REFLECT:
+        return i < 0 ? -i : 2 * (n - 1) - i;
+    case CC_PAD_REPLICATE:
+        return i < 0 ? 0 : n - 1;
+    case CC_PAD_CIRCULAR:
+        return ((i % n) + n) % n;
+    default:
+        return -1;
+    }
+}
 
 /* Geometry of one convolution over nd = 1, 2 or 3 spatial dimensions, outermost first
  * (depth, height, width).  Input (N, C, *in), weight (K, C / groups, *kernel), output
@@ -35,6 +61,7 @@ typedef struct {
     ptrdiff_t N, C, K, groups;
     ptrdiff_t in[CC_MAX_DIMS], kernel[CC_MAX_DIMS], out[CC_MAX_DIMS];
     ptrdiff_t stride[CC_MAX_DIMS], dilation[CC_MAX_DIMS], pad[CC_MAX_DIMS];
+    int pad_mode;               /* cc_pad_mode: what the padding reads */
 } cc_conv_geometry;
 
 /* Kernel taps, input cells and output cells of one channel. */

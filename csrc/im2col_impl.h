@@ -10,9 +10,10 @@
 #define CC_CAT2(a, b) CC_CAT2_(a, b)
 #define FN(name) CC_CAT2(name, SFX)
 
-/* cols[j] = x_row[iw0 + j * sw] for j < n, zero where the column is outside [0, W). */
+/* cols[j] = x_row[iw0 + j * sw] for j < n; outside [0, W) a zero, or under a border
+ * mode the element the mode maps the column to. */
 static void FN(gather_row)(const REAL *x_row, ptrdiff_t W, ptrdiff_t iw0, ptrdiff_t sw,
-                           ptrdiff_t n, REAL *cols)
+                           ptrdiff_t n, int mode, REAL *cols)
 {
     /* in-bounds j: 0 <= iw0 + j * sw < W */
     ptrdiff_t lo = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw;
@@ -21,7 +22,7 @@ static void FN(gather_row)(const REAL *x_row, ptrdiff_t W, ptrdiff_t iw0, ptrdif
     if (hi > n) hi = n;
     if (hi < lo) hi = lo;
     for (ptrdiff_t j = 0; j < lo; j++)
-        cols[j] = 0;
+        cols[j] = mode == CC_PAD_ZEROS ? 0 : x_row[cc_pad_index(iw0 + j * sw, W, mode)];
     if (sw == 1) {
         memcpy(cols + lo, x_row + iw0 + lo, (size_t)(hi - lo) * sizeof(REAL));
     } else {
@@ -29,7 +30,7 @@ static void FN(gather_row)(const REAL *x_row, ptrdiff_t W, ptrdiff_t iw0, ptrdif
             cols[j] = x_row[iw0 + j * sw];
     }
     for (ptrdiff_t j = hi; j < n; j++)
-        cols[j] = 0;
+        cols[j] = mode == CC_PAD_ZEROS ? 0 : x_row[cc_pad_index(iw0 + j * sw, W, mode)];
 }
 
 #ifndef CC_IM2COL_SHARED
@@ -44,13 +45,16 @@ static void cc_unfold_tap(const cc_conv_geometry *g, ptrdiff_t tap, ptrdiff_t *k
 }
 
 /* The offset in a channel of the input row that output row `orow` (an index over the
- * outer output dimensions) reads at kernel offsets k, or -1 when it is in the padding. */
-static ptrdiff_t cc_unfold_row(const cc_conv_geometry *g, const ptrdiff_t *k, ptrdiff_t orow)
+ * outer output dimensions) reads at kernel offsets k, or -1 when it is in the padding
+ * (padding rows read under border mode `mode`). */
+static ptrdiff_t cc_unfold_row(const cc_conv_geometry *g, const ptrdiff_t *k, ptrdiff_t orow,
+                               int mode)
 {
     ptrdiff_t off = 0, scale = g->in[g->nd - 1];
     for (int d = g->nd - 2; d >= 0; d--) {
         const ptrdiff_t o = orow % g->out[d];
-        const ptrdiff_t i = o * g->stride[d] - g->pad[d] + k[d] * g->dilation[d];
+        const ptrdiff_t i = cc_pad_index(o * g->stride[d] - g->pad[d] + k[d] * g->dilation[d],
+                                         g->in[d], mode);
         orow /= g->out[d];
         if (i < 0 || i >= g->in[d])
             return -1;
@@ -78,11 +82,12 @@ void CC_CAT2(cc_im2col, SFX)(const cc_conv_geometry *g, const REAL *x_image, ptr
         while (p < end) {
             const ptrdiff_t orow = p / Wout, ow = p % Wout;
             const ptrdiff_t n = Wout - ow < end - p ? Wout - ow : end - p;
-            const ptrdiff_t off = cc_unfold_row(g, k, orow);
+            const ptrdiff_t off = cc_unfold_row(g, k, orow, g->pad_mode);
             if (off < 0)
                 memset(out, 0, (size_t)n * sizeof(REAL));
             else
-                FN(gather_row)(xc + off, W, ow * sw - pl + k[last] * dw, sw, n, out);
+                FN(gather_row)(xc + off, W, ow * sw - pl + k[last] * dw, sw, n, g->pad_mode,
+                               out);
             out += n;
             p += n;
         }
@@ -104,7 +109,7 @@ static void FN(col2im_channel)(const cc_conv_geometry *g, const REAL *cols, ptrd
         const REAL *src = cols + (c * taps + tap) * L;
         const ptrdiff_t iw0 = k[last] * dw - pl;
         for (ptrdiff_t orow = 0; orow < orows; orow++) {
-            const ptrdiff_t off = cc_unfold_row(g, k, orow);
+            const ptrdiff_t off = cc_unfold_row(g, k, orow, CC_PAD_ZEROS);
             if (off < 0)
                 continue;
             REAL *dst = plane + off;

@@ -120,8 +120,23 @@ WG_INLINE void WG(wg_output)(int M, int A, int MH, const VEC *m, VEC *o)
     }
 }
 
+/* The input index a patch reads at index i of a dimension of size n with leading padding
+ * p and `used` padded positions (the windows of the real outputs): under a border mode the
+ * padding maps onto the input; positions past the windows (the last tiles overhang the
+ * output) and zero padding read nothing (-1). */
+static inline ptrdiff_t WG(wg_index)(ptrdiff_t i, ptrdiff_t n, ptrdiff_t p, ptrdiff_t used,
+                                     int mode)
+{
+    if (i >= 0 && i < n)
+        return i;
+    if (i < -p || i >= used - p)
+        return -1;
+    return cc_pad_index(i, n, mode);
+}
+
 /* d = the input patches of tiles t_first .. t_first + nl - 1 of channel c (zeros
- * outside the image and in lanes >= nl): the general case, tile by tile. */
+ * outside the image, or the border mode's elements, and zeros in lanes >= nl): the
+ * general case, tile by tile. */
 WG_INLINE void WG(wg_gather)(const cc_conv2d_geometry *g, int M, int MH, int A, int AH,
                              const REAL *x, ptrdiff_t c, ptrdiff_t t_first, int nl,
                              ptrdiff_t tpi, ptrdiff_t tw, VEC *d)
@@ -142,11 +157,15 @@ WG_INLINE void WG(wg_gather)(const cc_conv2d_geometry *g, int M, int MH, int A, 
                     d[i * A + j][l] = xc[(h0 + i) * W + w0 + j];
             continue;
         }
-        for (int i = 0; i < AH; i++)
+        /* windows of stride-1, dilation-1 outputs: Hout + R - 1 padded positions */
+        const ptrdiff_t used_h = g->Hout + g->R - 1, used_w = g->Wout + g->S - 1;
+        for (int i = 0; i < AH; i++) {
+            const ptrdiff_t hh = WG(wg_index)(h0 + i, H, g->pad_top, used_h, g->pad_mode);
             for (int j = 0; j < A; j++) {
-                const ptrdiff_t hh = h0 + i, ww = w0 + j;
-                d[i * A + j][l] = hh >= 0 && hh < H && ww >= 0 && ww < W ? xc[hh * W + ww] : 0;
+                const ptrdiff_t ww = WG(wg_index)(w0 + j, W, g->pad_left, used_w, g->pad_mode);
+                d[i * A + j][l] = hh >= 0 && ww >= 0 ? xc[hh * W + ww] : 0;
             }
+        }
     }
 }
 

@@ -5,6 +5,8 @@ Everything here is written for clarity, not speed: inputs are zero padded with
 a real zero input, so ``0 * inf`` gives NaN as IEEE arithmetic dictates.
 """
 
+import itertools
+
 import numpy as np
 
 
@@ -230,3 +232,40 @@ def col2im_nd_ref(cols, sizes, kernel, stride, dilation, pads):
                 xp[(slice(None), c, *at)] += cols[:, c * len(taps) + t, p]
     return xp[(slice(None), slice(None), *(slice(a, a + n) for n, (a, _) in
                                            zip(sizes, pads, strict=True)))].copy()
+
+
+# np.pad's names for the border modes (torch's names on the left).
+NUMPY_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge",
+                   "circular": "wrap"}
+
+
+@np.errstate(invalid="ignore", over="ignore")
+def conv_border_ref(x, w, b=None, stride=None, pads=None, dilation=None, groups=1,
+                    padding_mode="zeros"):
+    """Grouped N-d cross-correlation of (N, C, *sizes) with (K, C//groups, *kernel) after
+    padding the whole input with np.pad in ``padding_mode`` (one (before, after) pair per
+    spatial dimension in ``pads``): a loop over the output positions, in float64."""
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    nd = x.ndim - 2
+    stride = stride or (1,) * nd
+    dilation = dilation or (1,) * nd
+    pads = pads or ((0, 0),) * nd
+    xp = np.pad(x, ((0, 0), (0, 0), *pads), mode=NUMPY_PAD_MODES[padding_mode])
+    n, k, cg = x.shape[0], w.shape[0], w.shape[1]
+    kg = k // groups
+    ks = w.shape[2:]
+    outs = [(xp.shape[2 + d] - dilation[d] * (ks[d] - 1) - 1) // stride[d] + 1
+            for d in range(nd)]
+    out = np.zeros((n, k, *outs))
+    for o in itertools.product(*(range(m) for m in outs)):
+        window = tuple(slice(o[d] * stride[d], o[d] * stride[d] + dilation[d] * (ks[d] - 1) + 1,
+                             dilation[d]) for d in range(nd))
+        for g in range(groups):
+            patch = xp[(slice(None), slice(g * cg, (g + 1) * cg), *window)]  # (n, cg, *ks)
+            wg = w[g * kg:(g + 1) * kg]                                       # (kg, cg, *ks)
+            out[(slice(None), slice(g * kg, (g + 1) * kg), *o)] = np.tensordot(
+                patch, wg, axes=(range(1, nd + 2), range(1, nd + 2)))
+    if b is not None:
+        out += np.asarray(b, dtype=np.float64).reshape(1, k, *(1,) * nd)
+    return out

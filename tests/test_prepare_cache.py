@@ -41,3 +41,20 @@ def test_the_cache_stays_bounded():
     for n in range(1, functional._PREPARED_MAX + 20):
         convcore.conv2d(np.ones((1, 1, 1, n)), w)
     assert len(functional._PREPARED) <= functional._PREPARED_MAX
+
+
+def test_padding_mode_is_part_of_the_key():
+    """A cached zero-padding call never stands for a border-mode one (nor the reverse),
+    and a border mode's padding rule is checked on every new key."""
+    x = np.arange(36.0).reshape(1, 1, 6, 6)
+    w = np.ones((1, 1, 3, 3))
+    zeros = convcore.conv2d(x, w, padding=1)
+    for _ in range(2):
+        reflect = convcore.conv2d(x, w, padding=1, padding_mode="reflect")
+        assert reflect[0, 0, 0, 0] != zeros[0, 0, 0, 0]
+    assert functional._prepare_key(2, x, w, None, 1, 1, 1, 1, "reflect") in functional._PREPARED
+    convcore.conv2d(x, w, padding=6)
+    with pytest.raises(ValueError, match="reflect"):
+        convcore.conv2d(x, w, padding=6, padding_mode="reflect")
+    with pytest.raises(TypeError, match="padding_mode"):
+        convcore.conv2d(x, w, padding=1, padding_mode=None)

@@ -339,6 +339,21 @@ case("max_pool2d", ValueError, ("padding", "2"), x=XN, padding=2, layout="NHWC")
 case("avg_pool2d", TypeError, ("count_include_pad", "'no'"), x=XN[:0],
      count_include_pad="no", layout="NHWC")
 
+# ---- padding_mode: unknown names, padding too large for the mode, zero-only algorithms
+_BORDER = {"conv2d": (8, 9), "conv2d_backward": (8, 9), "conv1d": (10, 11),
+           "conv1d_backward": (10, 11), "conv3d": (5, 6)}  # reflect / circular limits
+for _f, (_refl, _circ) in _BORDER.items():
+    case(_f, ValueError, ("padding_mode", "'mirror'", "reflect"), padding_mode="mirror")
+    case(_f, ValueError, ("padding_mode", "'Zeros'"), padding_mode="Zeros")
+    case(_f, TypeError, ("padding_mode", "None"), padding_mode=None)
+    case(_f, ValueError, ("padding_mode", "reflect", f"({_refl}, {_refl})", "smaller"),
+         padding=_refl, padding_mode="reflect")
+    case(_f, ValueError, ("padding_mode", "circular", f"({_circ}, {_circ})", "at most"),
+         padding=_circ, padding_mode="circular")
+for _v in ("fft", "sparse"):
+    case("conv2d", ValueError, ("algorithm", repr(_v), "'replicate'"), padding=1,
+         padding_mode="replicate", algorithm=_v)
+
 # ---- conv3d geometry, set_isa levels
 case("conv3d", ValueError, ("groups", "4"), weight=np.zeros((6, 2, 3, 3, 3)))
 case("conv3d", ValueError, ("depth", "5"), weight=np.zeros((6, 4, 7, 3, 3)))

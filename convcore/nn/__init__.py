@@ -1,6 +1,6 @@
 """Layers over convcore's kernels, with PyTorch's names, shapes and initialisation.
 
-Layers: ``Conv2d``, ``Conv1d``, ``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``,
+Layers: ``Conv2d``, ``Conv1d``, ``Conv3d``, ``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``,
 ``GlobalAvgPool2d``, ``BatchNorm1d/2d/3d``, ``ReLU``, ``Identity``, ``Flatten``,
 ``Linear``, ``Dropout``; containers: ``Sequential``, ``Concat`` (= ``Parallel``,
 branches joined along the channels: an inception module) and ``Residual`` (a block plus
@@ -38,6 +38,7 @@ from convcore.nn.layers import (
     AvgPool2d,
     Conv1d,
     Conv2d,
+    Conv3d,
     Dropout,
     Flatten,
     GlobalAvgPool2d,
@@ -63,6 +64,7 @@ __all__ = [
     "ConvTranspose1d",
     "ConvTranspose2d",
     "ConvTranspose3d",
+    "Conv3d",
     "Dropout",
     "Flatten",
     "GlobalAvgPool2d",

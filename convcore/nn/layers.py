@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from convcore import _packed
+from convcore import backward as _backward_functions
 from convcore._auto import choose_algorithm
 from convcore._blas import matmul
 from convcore._checks import (
@@ -23,10 +24,10 @@ from convcore._checks import (
     int_tuple,
     padding_pairs,
 )
+from convcore._geometry import check_padding_mode
 from convcore._geometry import prepare_conv as _prepare
 from convcore._threads import get_num_threads
-from convcore.backward import conv1d_backward, conv2d_backward
-from convcore.functional import ALGORITHMS, conv1d, conv2d, relu
+from convcore.functional import ALGORITHMS, conv1d, conv2d, conv3d, relu
 from convcore.nn._layer import Layer, float_dtype, generator, numel, shaped
 from convcore.pooling import (
     _PoolCall,
@@ -95,10 +96,11 @@ class _ConvNd(Layer):
     _param_names = ("weight", "bias")
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True, *, algorithm="auto", dtype=np.float32,
-                 rng=None, init=True):
+                 dilation=1, groups=1, bias=True, padding_mode="zeros", *, algorithm="auto",
+                 dtype=np.float32, rng=None, init=True):
         super().__init__()
         nd = self._nd
+        self.padding_mode = check_padding_mode(padding_mode)
         _conv_attributes(self, in_channels, out_channels, groups, kernel_size, stride,
                          dilation)
         if isinstance(padding, str):
@@ -120,9 +122,9 @@ class _ConvNd(Layer):
         return (self.stride, self.padding, self.dilation, self.groups)
 
     def _forward(self, x):
-        fn = conv1d if self._nd == 1 else conv2d
+        fn = {1: conv1d, 2: conv2d, 3: conv3d}[self._nd]
         return fn(x, self.weight, self.bias, *self._call_args(),
-                  algorithm=self._algorithm_for(x))
+                  algorithm=self._algorithm_for(x), padding_mode=self.padding_mode)
 
     def _algorithm_for(self, x) -> str:
         """``algorithm``, with 'auto' resolved counting the direct kernel's packed weights
@@ -138,36 +140,44 @@ class _ConvNd(Layer):
         return choose_algorithm(g, self.weight.dtype, weights_kept=True)
 
     def _backward(self, grad_output):
-        fn = conv1d_backward if self._nd == 1 else conv2d_backward
+        fn = getattr(_backward_functions, f"conv{self._nd}d_backward", None)
+        if fn is None:
+            raise NotImplementedError(f"{type(self).__name__}.backward needs "
+                                      f"convcore.conv{self._nd}d_backward")
         needs = ("input", "weight", "bias") if self.bias is not None else ("input", "weight")
         # the sparse matrix is a forward-only route; its gradients come from 'auto'
         algorithm = "auto" if self.algorithm == "sparse" else self.algorithm
         gi, gw, gb = fn(self._grad(grad_output), self._input, self.weight,
-                        *self._call_args(), needs=needs, algorithm=algorithm)
+                        *self._call_args(), needs=needs, algorithm=algorithm,
+                        padding_mode=self.padding_mode)
         self.grads = {"weight": gw} if gb is None else {"weight": gw, "bias": gb}
         return gi
 
     def _geometry(self, shape):
         return _prepare(self._nd, shaped(shape), shaped(self.weight.shape), None,
-                        *self._call_args())[0]
+                        *self._call_args(), self.padding_mode)[0]
 
     def _output_shape(self, shape):
         g = self._geometry(shape)
-        spatial = (g.Wout,) if self._nd == 1 else (g.Hout, g.Wout)
+        spatial = g.out[-self._nd:]
         lead = (g.N,) if len(shape) == self._nd + 2 else ()
         return (*lead, g.K, *spatial)
 
     def _macs(self, shape):
-        g = self._geometry(shape)
-        return g.N * g.K * g.Hout * g.Wout * (g.C // g.groups) * g.R * g.S
+        return self._geometry(shape).macs
 
     def __repr__(self) -> str:
         nd = self._nd
         extra = [("stride", self.stride, (1,) * nd), ("padding", self.padding, 0),
                  ("dilation", self.dilation, (1,) * nd), ("groups", self.groups, 1),
-                 ("bias", self.bias is not None, True), ("algorithm", self.algorithm, "auto")]
+                 ("bias", self.bias is not None, True),
+                 ("padding_mode", self.padding_mode, "zeros"),
+                 ("algorithm", self.algorithm, "auto")]
         opts = _kwargs_repr((k, v) for k, v, default in extra if v != default)
-        k = self.kernel_size if nd == 2 else self.kernel_size[0]
+        # torch writes the mode unquoted: padding_mode=reflect
+        opts = opts.replace(f"padding_mode={self.padding_mode!r}",
+                            f"padding_mode={self.padding_mode}")
+        k = self.kernel_size if nd >= 2 else self.kernel_size[0]
         return (f"{type(self).__name__}({self.in_channels}, {self.out_channels}, "
                 f"kernel_size={k}{', ' + opts if opts else ''})")
 
@@ -183,6 +193,9 @@ class Conv2d(_ConvNd):
         Every form :func:`convcore.conv2d` accepts, asymmetric pairs included.
     groups : int
     bias : bool
+    padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
+        What the padding reads, as in PyTorch (see :func:`convcore.conv2d`); not part
+        of the state_dict.
     algorithm : {'auto', 'direct', 'im2col', 'sparse'}
         The forward kernels; the backward pass runs on 'auto' for 'sparse'.
     dtype : float32 or float64
@@ -231,6 +244,29 @@ class Conv1d(_ConvNd):
     """
 
     _nd = 1
+
+
+class Conv3d(_ConvNd):
+    """3-D convolution layer, as ``torch.nn.Conv3d``, on :func:`convcore.conv3d`.
+
+    Same parameters as :class:`Conv2d` with three spatial dimensions: input
+    (N, C, D, H, W) or (C, D, H, W), weight (out_channels, in_channels // groups, T, R, S).
+    Its backward pass runs on ``convcore.conv3d_backward`` where the library has it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convcore import nn
+    >>> conv = nn.Conv3d(3, 8, 3, padding=1, padding_mode="replicate", rng=0)
+    >>> conv
+    Conv3d(3, 8, kernel_size=(3, 3, 3), padding=1, padding_mode=replicate)
+    >>> conv.num_params, conv.output_shape((2, 3, 16, 56, 56))
+    (656, (2, 8, 16, 56, 56))
+    >>> conv(np.zeros((1, 3, 4, 5, 6), np.float32)).shape
+    (1, 8, 4, 5, 6)
+    """
+
+    _nd = 3
 
 
 class _Pool2d(Layer):

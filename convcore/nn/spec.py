@@ -26,6 +26,10 @@ A spec is a comma-separated list of items, the first the input of one example:
   convF-K            Conv2d, K filters of F x F (convRxS-K for R x S); options sN
                      stride, pN / psame / pvalid padding, dN dilation, gN groups, nobias
   conv1dF-K          Conv1d, K filters of length F; the same options
+  conv3dF-K          Conv3d, K filters of F x F x F (conv3dTxRxS-K); the same options
+                     (inputs CxL for 1-D layers, CxDxHxW for 3-D ones)
+                     conv options also take a padding mode: reflect, replicate,
+                     circular (zeros by default), e.g. conv3-64 p1 reflect
   convtF-K           ConvTranspose2d (a decoder's upsampling), K filters of F x F
                      (convtRxS-K); options sN stride, pN padding (cropped), oN
                      output_padding, dN dilation, gN groups, nobias; e.g. convt4-64 s2 p1
@@ -97,6 +101,8 @@ BUILTIN_SPECS = {
 
 _CONV = re.compile(r"conv(1d)?(\d+)(?:x(\d+))?-(\d+)$")
 _CONVT = re.compile(r"convt(1d|3d)?(\d+(?:x\d+)*)-(\d+)$")
+_CONV3D = re.compile(r"conv3d(\d+)(?:x(\d+)x(\d+))?-(\d+)$")
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 _POOL = re.compile(r"(max|avg)pool(\d+)?(?:x(\d+))?$")
 _ADAPTIVE = re.compile(r"adaptiveavgpool(\d+)(?:x(\d+))?$")
 _FC = re.compile(r"(?:fc|linear)(\d+)$")
@@ -104,13 +110,13 @@ _DROPOUT = re.compile(r"dropout(\d*\.?\d+)?$")
 _OPTION = re.compile(r"([a-z]+?)(\d+|same|valid)?$")
 _BLOCK = re.compile(r"(residual|concat|parallel)\s*\((.*)\)$", re.S)
 _CLASSES = {cls.__name__.lower(): cls for cls in (
-    L.Conv2d, L.Conv1d, L.MaxPool2d, L.AvgPool2d, L.GlobalAvgPool2d, L.AdaptiveAvgPool2d,
+    L.Conv2d, L.Conv1d, L.Conv3d, L.MaxPool2d, L.AvgPool2d, L.GlobalAvgPool2d, L.AdaptiveAvgPool2d,
     L.ReLU, L.Flatten, L.Linear, L.Dropout, L.Identity, BatchNorm1d, BatchNorm2d,
     BatchNorm3d)}
 _CONVTS = {1: ConvTranspose1d, 2: ConvTranspose2d, 3: ConvTranspose3d}
 _CLASSES.update((cls.__name__.lower(), cls) for cls in _CONVTS.values())
 _BATCHNORMS = {2: BatchNorm1d, 3: BatchNorm1d, 4: BatchNorm2d, 5: BatchNorm3d}
-_WITH_WEIGHTS = (L.Conv2d, L.Conv1d, L.Linear, *_CONVTS.values())
+_WITH_WEIGHTS = (L.Conv2d, L.Conv1d, L.Conv3d, L.Linear, *_CONVTS.values())
 _BN = "bn"  # stands for the BatchNorm class that fits the input
 # a node: ("input", shape, None), (class or _BN, kwargs, name),
 # ("residual", (block nodes, shortcut nodes or None), name) or ("concat", [nodes...], name)
@@ -141,7 +147,9 @@ def _options(item: str, tokens: list[str], allowed: str) -> dict:
     for tok in tokens:
         m = _OPTION.match(tok)
         key = m.group(1) if m else None
-        if key in ("nobias", "ceil") and key in allowed and m.group(2) is None:
+        if tok in _PADDING_MODES and "mode" in allowed:
+            out["mode"] = tok
+        elif key in ("nobias", "ceil") and key in allowed and m.group(2) is None:
             out[key] = True
         elif key is not None and len(key) == 1 and key in allowed and m.group(2) is not None:
             value = m.group(2)
@@ -208,18 +216,27 @@ def _parse_transposed(item: str, m: re.Match, rest: list[str]):
     return _CONVTS[nd], kwargs
 
 
+def _conv_kwargs(item: str, rest: list[str], k: int, kernel_size) -> dict:
+    """The keywords of a convolution layer from its options."""
+    opts = _options(item, rest, ("s", "p", "d", "g", "nobias", "mode"))
+    return dict(out_channels=k, kernel_size=kernel_size, stride=opts.get("s", 1),
+                padding=opts.get("p", 0), dilation=opts.get("d", 1),
+                groups=opts.get("g", 1), bias=not opts.get("nobias", False),
+                padding_mode=opts.get("mode", "zeros"))
+
+
 def _parse_layer(item: str, head: str, rest: list[str]):
     if m := _CONVT.match(head):
         return _parse_transposed(item, m, rest)
+    if m := _CONV3D.match(head):
+        t = int(m.group(1))
+        size = (t, int(m.group(2)), int(m.group(3))) if m.group(2) else (t, t, t)
+        return L.Conv3d, _conv_kwargs(item, rest, int(m.group(4)), size)
     if m := _CONV.match(head):
         one_d, r, s, k = m.group(1), int(m.group(2)), m.group(3), int(m.group(4))
         if one_d and s is not None:
             raise ValueError(f"{item!r}: a 1-D kernel has one size")
-        opts = _options(item, rest, ("s", "p", "d", "g", "nobias"))
-        kwargs = dict(out_channels=k, kernel_size=r if one_d else (r, int(s or r)),
-                      stride=opts.get("s", 1), padding=opts.get("p", 0),
-                      dilation=opts.get("d", 1), groups=opts.get("g", 1),
-                      bias=not opts.get("nobias", False))
+        kwargs = _conv_kwargs(item, rest, k, r if one_d else (r, int(s or r)))
         return (L.Conv1d if one_d else L.Conv2d), kwargs
     if m := _POOL.match(head):
         r = int(m.group(2) or 2)
@@ -353,7 +370,7 @@ class _Builder:
                     raise ValueError(f"bn needs an input of 2 to 5 dimensions with the "
                                      f"batch; got {shape}")
                 cls = _BATCHNORMS[len(shape)]
-            if cls in (L.Conv2d, L.Conv1d, *_CONVTS.values()):
+            if cls in (L.Conv2d, L.Conv1d, L.Conv3d, *_CONVTS.values()):
                 kwargs.setdefault("in_channels", shape[1])
             if cls is L.Linear:
                 kwargs.setdefault("in_features", shape[-1])

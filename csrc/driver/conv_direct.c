@@ -7,6 +7,7 @@
  * threads.  A band of output rows is one item: its few input rows (all channels) stay in
  * L2 while every block of output channels sweeps over them.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,7 +120,8 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
 }
 
 /* The input index, row-major over the dimensions [0, od), that output index o (row-major
- * over the same dimensions) reads at kernel tap u, or -1 where it lies in the padding. */
+ * over the same dimensions) reads at kernel tap u, or -1 where it lies in the zero
+ * padding (other border modes map the index onto the input). */
 static ptrdiff_t outer_input(const cc_conv_geometry *g, int od, ptrdiff_t o, ptrdiff_t u)
 {
     ptrdiff_t oi[CC_MAX_DIMS] = {0}, tap[CC_MAX_DIMS] = {0}, off = 0;
@@ -131,15 +133,16 @@ static ptrdiff_t outer_input(const cc_conv_geometry *g, int od, ptrdiff_t o, ptr
     }
     for (int d = 0; d < od && off >= 0; d++) {
         ptrdiff_t i = oi[d] * g->stride[d] - g->pad[d] + tap[d] * g->dilation[d];
-        off = i < 0 || i >= g->in[d] ? -1 : off * g->in[d] + i;
+        i = cc_pad_index(i, g->in[d], g->pad_mode);
+        off = i < 0 ? -1 : off * g->in[d] + i;
     }
     return off;
 }
 
 /* rows[(o - o_lo) * U + u] for output rows o in [o_lo, o_hi): the offset in an input
  * channel of the row that output row o reads at outer tap u, or -1 when that row lies in
- * the padding.  Output rows and taps are numbered row-major over the outer dimensions
- * (depth, height). */
+ * the zero padding.  Output rows and taps are numbered row-major over the outer
+ * dimensions (depth, height). */
 static void band_rows(const cc_conv_geometry *g, ptrdiff_t o_lo, ptrdiff_t o_hi,
                       ptrdiff_t *rows)
 {
@@ -167,6 +170,25 @@ static void band_planes(const cc_conv_geometry *g, ptrdiff_t o_lo, ptrdiff_t *pl
     }
 }
 
+/* Where a border mode splits an output row: outputs [0, *left) and [*right, Wout) read
+ * the padding and run on small copies of their columns; [*left, *right) reads only the
+ * row and runs on the input.  The split falls on whole register tiles of `step` outputs,
+ * so a row takes as many tiles as it would with zero padding. */
+static void border_split(ptrdiff_t W, ptrdiff_t Wout, ptrdiff_t sw, ptrdiff_t span,
+                         ptrdiff_t pad_w, ptrdiff_t step, ptrdiff_t *left, ptrdiff_t *right)
+{
+    ptrdiff_t jl = (pad_w + sw - 1) / sw; /* first output whose window starts inside */
+    const ptrdiff_t v = W - 1 + pad_w - span;
+    ptrdiff_t jr = v < 0 ? 0 : v / sw + 1; /* outputs before it end inside */
+    jl = jl > Wout ? Wout : jl;
+    jr = jr > Wout ? Wout : jr < jl ? jl : jr;
+    ptrdiff_t l = jl ? (jl + step - 1) / step * step : 0;
+    l = l > Wout ? Wout : l;
+    ptrdiff_t r = jr > l ? l + (jr - l) / step * step : l;
+    *left = l;
+    *right = r;
+}
+
 #define REAL float
 #define SFX f32
 #include "driver/conv_direct_impl.h"
@@ -191,5 +213,6 @@ cc_conv_geometry cc_conv_geometry_from_2d(const cc_conv2d_geometry *g2)
     g.stride[0] = g2->stride_h; g.stride[1] = g2->stride_w;
     g.dilation[0] = g2->dil_h; g.dilation[1] = g2->dil_w;
     g.pad[0] = g2->pad_top; g.pad[1] = g2->pad_left;
+    g.pad_mode = g2->pad_mode;
     return g;
 }

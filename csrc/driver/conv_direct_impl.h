@@ -33,52 +33,103 @@ void FN(cc_conv_direct_pack)(const cc_conv_geometry *g, const cc_conv_direct_pla
     }
 }
 
-/* Tiles along output channels compute PIX pixels at a time and read scalars: their
- * edge tiles would check every value.  So a band's input rows (all channels of the group)
- * are copied once into rows padded with zeros on both sides and wide enough for every
- * tile, plus one row of zeros for the padding rows; the row table is remapped to them and
- * every tile runs as an interior one.  The sums are unchanged (the padding is still
- * multiplied as zeros).  Without memory for the copy the tiles read the input as it is. */
-static void FN(pad_band)(ROW_ARGS *a, const ptrdiff_t *rows, ptrdiff_t n, int pix,
-                         REAL **padded, ptrdiff_t **padded_rows)
+/* Columns [c0, c0 + E) of a band's input rows (all channels of the group) copied into
+ * slots of E elements, each distinct row once, plus one row of zeros for the rows in the
+ * zero padding; a column outside [0, W) reads the element the border mode maps it to
+ * while it is among the first `valid` columns, and zero after them (zero padding reads
+ * zero everywhere outside).  `out` becomes `a` over the copy (padding 0) and *map the row
+ * table remapped to the slots.  A copy of at most CC_STACK_COPY elements (the edge tiles
+ * of thin layers, many per call) goes into `stack`, a larger one into memory allocated
+ * here, which the caller frees when *buf != stack.  Returns 0 without memory for it. */
+#ifndef CC_STACK_COPY
+#define CC_STACK_COPY 2048
+#define CC_STACK_MAP 128
+#endif
+static int FN(copy_band)(const ROW_ARGS *a, const ptrdiff_t *rows, ptrdiff_t n, ptrdiff_t c0,
+                         ptrdiff_t E, ptrdiff_t valid, int mode, REAL *stack,
+                         ptrdiff_t *stack_map, ROW_ARGS *out, REAL **buf, ptrdiff_t **map)
 {
-    const ptrdiff_t tiles = (a->Wout + pix - 1) / pix;
-    const ptrdiff_t need = (tiles * pix - 1) * a->sw + (a->S - 1) * a->dw + 1;
-    const ptrdiff_t Wp = need > a->pad_w + a->W ? need : a->pad_w + a->W;
-    ptrdiff_t *map = malloc((size_t)(2 * n + 1) * sizeof *map);
-    if (!map)
-        return;
-    ptrdiff_t *slot_off = map + n, nslots = 0;
+    ptrdiff_t *m = 2 * n + 1 <= CC_STACK_MAP ? stack_map
+                                             : malloc((size_t)(2 * n + 1) * sizeof *m);
+    if (!m)
+        return 0;
+    ptrdiff_t *slot_off = m + n, nslots = 0;
     for (ptrdiff_t i = 0; i < n; i++) {
         ptrdiff_t s = 0;
         while (s < nslots && slot_off[s] != rows[i])
             s++;
         if (s == nslots && rows[i] >= 0)
             slot_off[nslots++] = rows[i];
-        map[i] = rows[i] >= 0 ? s : -1;
+        m[i] = rows[i] >= 0 ? s : -1;
     }
-    const ptrdiff_t cstride = (nslots + 1) * Wp; /* the last slot is the row of zeros */
-    REAL *buf = malloc((size_t)(a->Cg * cstride) * sizeof *buf);
-    if (!buf) {
-        free(map);
-        return;
+    const ptrdiff_t cstride = (nslots + 1) * E; /* the last slot is the row of zeros */
+    REAL *b = a->Cg * cstride <= CC_STACK_COPY ? stack
+                                               : malloc((size_t)(a->Cg * cstride) * sizeof *b);
+    if (!b) {
+        if (m != stack_map)
+            free(m);
+        return 0;
     }
+    /* columns [lo, hi) of the copy lie inside the row */
+    const ptrdiff_t lo = c0 < 0 ? (-c0 < E ? -c0 : E) : 0;
+    ptrdiff_t hi = a->W - c0 < E ? a->W - c0 : E;
+    if (hi < lo)
+        hi = lo;
     for (ptrdiff_t c = 0; c < a->Cg; c++) {
-        REAL *dst = buf + c * cstride;
+        REAL *dst = b + c * cstride;
         const REAL *src = a->x + c * a->x_cstride;
-        for (ptrdiff_t s = 0; s <= nslots; s++, dst += Wp) {
-            memset(dst, 0, (size_t)Wp * sizeof *dst);
-            if (s < nslots)
-                memcpy(dst + a->pad_w, src + slot_off[s], (size_t)a->W * sizeof *dst);
+        for (ptrdiff_t s = 0; s <= nslots; s++, dst += E) {
+            if (s == nslots) {
+                memset(dst, 0, (size_t)E * sizeof *dst);
+                continue;
+            }
+            const REAL *row = src + slot_off[s];
+            memcpy(dst + lo, row + c0 + lo, (size_t)(hi - lo) * sizeof *dst);
+            for (ptrdiff_t j = 0; j < E; j++) {
+                if (j == lo)
+                    j = hi; /* past the columns copied above */
+                if (j == E)
+                    break;
+                const ptrdiff_t i = j < valid ? cc_pad_index(c0 + j, a->W, mode) : -1;
+                dst[j] = i >= 0 ? row[i] : (REAL)0;
+            }
         }
     }
     for (ptrdiff_t i = 0; i < n; i++)
-        map[i] = (map[i] >= 0 ? map[i] : nslots) * Wp;
-    a->x_cstride = cstride;
-    a->W = Wp;
-    a->pad_w = 0;
-    *padded = buf;
-    *padded_rows = map;
+        m[i] = (m[i] >= 0 ? m[i] : nslots) * E;
+    *out = *a;
+    out->x = b;
+    out->x_cstride = cstride;
+    out->W = E;
+    out->pad_w = 0;
+    *buf = b;
+    *map = m;
+    return 1;
+}
+
+/* Output columns [j0, j1) of the band's rows, for its blocks of output channels. */
+static void FN(run_columns)(const ROW_ARGS *a0, const ptrdiff_t *rows, ptrdiff_t j0,
+                            ptrdiff_t j1, CC_CAT2(cc_direct_row_fn, SFX) row,
+                            const cc_conv_geometry *g, const cc_conv_direct_plan *p,
+                            const REAL *wpack, const REAL *bias, REAL *y, ptrdiff_t n,
+                            ptrdiff_t grp, ptrdiff_t kb_lo, ptrdiff_t kb_hi, ptrdiff_t o_lo,
+                            ptrdiff_t o_hi, ptrdiff_t Wout)
+{
+    const ptrdiff_t Kg = g->K / g->groups, KB = p->kb, U = a0->U;
+    const ptrdiff_t wblock = a0->Cg * U * a0->S * KB;
+    ROW_ARGS a = *a0;
+    a.Wout = j1 - j0;
+    for (ptrdiff_t blk = kb_lo; blk < kb_hi; blk++) {
+        const ptrdiff_t k = grp * Kg + blk * KB;
+        const int kb = (int)(Kg - blk * KB < KB ? Kg - blk * KB : KB);
+        a.wp = wpack + (grp * p->nkb + blk) * wblock;
+        a.bias = bias ? bias + k : NULL;
+        REAL *yk = y + (n * g->K + k) * a.y_kstride;
+        for (ptrdiff_t o = o_lo; o < o_hi; o++) {
+            a.rows = rows + (o - o_lo) * U;
+            row(&a, yk + o * Wout + j0, kb);
+        }
+    }
 }
 
 /* The band as one virtual row, on 2-D and 3-D layers.
@@ -88,7 +139,9 @@ static void FN(pad_band)(ROW_ARGS *a, const ptrdiff_t *rows, ptrdiff_t n, int pi
  * the slot rows[u] + o * Wp, and with Wp = Wv * sw its column j reads
  * (o * Wv + j) * sw + rows[u] + s * dw: the band is one row of nb * Wv pixels, of which
  * each row's last Wv - Wout are computed but never stored.  Wp is as small as the
- * padding allows (a row's right padding reads the zeros that start the next slot), so
+ * padding allows (a row's right padding reads the zeros that start the next slot; under
+ * a border mode each slot holds its own padding, filled by the mode, and rows outside
+ * the input are mapped onto it), so
  * short rows (7, 14, 28 pixels) fill whole tiles instead of ending in a partial one, and
  * every tile is an interior one.  The sums are those of the per-row path.  Tiles along
  * output columns store the virtual row of ychannels channels into *ytmp, which the driver
@@ -104,7 +157,10 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
     const ptrdiff_t U = a->U, Uu = U / R, nb = o_hi - o_lo;
     const ptrdiff_t sw = a->sw, pad_l = a->pad_w, W = a->W;
     const ptrdiff_t last_col = (a->Wout - 1) * sw + (a->S - 1) * a->dw;
-    ptrdiff_t Wp = pad_l + W > last_col - pad_l + 1 ? pad_l + W : last_col - pad_l + 1;
+    const int mode = g->pad_mode;
+    /* a border mode fills each row's own padding on both sides: no sharing of zeros */
+    const ptrdiff_t reach = mode == CC_PAD_ZEROS ? last_col - pad_l + 1 : last_col + 1;
+    ptrdiff_t Wp = pad_l + W > reach ? pad_l + W : reach;
     Wp = Wp > a->Wout * sw ? (Wp + sw - 1) / sw * sw : a->Wout * sw; /* Wv >= Wout */
     const ptrdiff_t Wv = Wp / sw, npx = (nb * Wv + unit - 1) / unit * unit;
     const ptrdiff_t ng = nb - 1 + (R - 1) * dh / sh + 1; /* slots per phase */
@@ -134,15 +190,27 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
     for (ptrdiff_t c = 0; c < a->Cg; c++) {
         REAL *dst = buf + c * cstride;
         for (ptrdiff_t i = 0; i < slots; i++, dst += Wp) {
-            const ptrdiff_t ut = i / (sh * ng), ph = i / ng % sh, h = h_lo + i % ng * sh + ph;
+            const ptrdiff_t ut = i / (sh * ng), ph = i / ng % sh;
+            const ptrdiff_t h = cc_pad_index(h_lo + i % ng * sh + ph, H, mode);
             if (planes[ut] < 0 || h < 0 || h >= H) {
                 memset(dst, 0, (size_t)Wp * sizeof *dst);
                 continue;
             }
-            memset(dst, 0, (size_t)pad_l * sizeof *dst);
-            memcpy(dst + pad_l, a->x + c * a->x_cstride + planes[ut] + h * W,
-                   (size_t)W * sizeof *dst);
-            memset(dst + pad_l + W, 0, (size_t)(Wp - pad_l - W) * sizeof *dst);
+            const REAL *src = a->x + c * a->x_cstride + planes[ut] + h * W;
+            memcpy(dst + pad_l, src, (size_t)W * sizeof *dst);
+            if (mode == CC_PAD_ZEROS) {
+                memset(dst, 0, (size_t)pad_l * sizeof *dst);
+                memset(dst + pad_l + W, 0, (size_t)(Wp - pad_l - W) * sizeof *dst);
+                continue;
+            }
+            for (ptrdiff_t col = 0; col < Wp; col++) { /* the padding, filled by the mode */
+                if (col == pad_l)
+                    col = pad_l + W; /* past the row copied above */
+                if (col >= Wp)
+                    break;
+                const ptrdiff_t k = col <= last_col ? cc_pad_index(col - pad_l, W, mode) : -1;
+                dst[col] = k >= 0 && k < W ? src[k] : (REAL)0;
+            }
         }
         memset(dst, 0, (size_t)(cstride - slots * Wp) * sizeof *dst);
     }
@@ -167,8 +235,9 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
     const cc_direct_isa *isa = (const cc_direct_isa *)p->isa;
     const CC_CAT2(cc_direct_row_fn, SFX) row = isa->tiles[p->tile].SFX;
     const int nd = g->nd;
-    const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups, KB = p->kb;
+    const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
     const ptrdiff_t W = g->in[nd - 1], Wout = g->out[nd - 1], S = g->kernel[nd - 1];
+    const ptrdiff_t sw = g->stride[nd - 1], dw = g->dilation[nd - 1], pad_w = g->pad[nd - 1];
     ptrdiff_t x_cstride = 1, y_kstride = 1, nrows = 1, U = 1;
     for (int d = 0; d < nd; d++) {
         x_cstride *= g->in[d];
@@ -178,7 +247,21 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
         nrows *= g->out[d];
         U *= g->kernel[d];
     }
-    const ptrdiff_t wblock = Cg * U * S * KB;
+    /* the columns the windows of a row span, and whether a border mode reaches them */
+    const ptrdiff_t window = (Wout - 1) * sw + (S - 1) * dw + 1;
+    const int bordered = g->pad_mode != CC_PAD_ZEROS && (pad_w > 0 || window > W + pad_w);
+    /* Tiles along output channels read a band copied with its padding, as wide as their
+     * whole tiles (their edge tiles would check every value); tiles along columns under a
+     * border mode split each row (border_split) */
+    ptrdiff_t full_w = 0, left = 0, right = Wout;
+    if (p->pix) {
+        const ptrdiff_t need = ((Wout + p->pix - 1) / p->pix * p->pix - 1) * sw +
+                               (S - 1) * dw + 1;
+        full_w = need > pad_w + W ? need : pad_w + W;
+    } else if (bordered) {
+        border_split(W, Wout, sw, (S - 1) * dw, pad_w, (ptrdiff_t)p->nv * p->lanes, &left,
+                     &right);
+    }
     if (item_hi > p->items)
         item_hi = p->items;
     if ((double)(item_hi - item_lo) * p->flops_per_item < 2e5 || item_hi - item_lo < 2)
@@ -202,55 +285,86 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
         ROW_ARGS a;
         a.x = x + (n * g->C + grp * Cg) * x_cstride;
         a.U = U; a.Cg = Cg; a.W = W; a.S = S;
-        a.sw = g->stride[nd - 1]; a.dw = g->dilation[nd - 1]; a.pad_w = g->pad[nd - 1];
+        a.sw = sw; a.dw = dw; a.pad_w = pad_w;
         a.Wout = Wout; a.x_cstride = x_cstride; a.y_kstride = y_kstride;
         a.Wv = 0; a.Wy = Wout; a.ny = 1;
-        ptrdiff_t *band_rows_ws = rows_ws + (ptrdiff_t)CC_OMP_THREAD_ID() * p->rows_size;
-        const ptrdiff_t *rows_tab = band_rows_ws;
-        REAL *padded = NULL;
-        ptrdiff_t *padded_rows = NULL;
-        int flat = 0;
-        REAL *ytmp = NULL; /* column tiles store the virtual row here, then copy it out */
-        if (p->flat)
-            flat = FN(flat_band)(&a, g, o_lo, o_hi, p->pix ? p->pix : p->nv * p->lanes,
-                                 p->pix ? 0 : KB, &padded, &padded_rows, &ytmp);
-        if (!flat)
-            band_rows(g, o_lo, o_hi, band_rows_ws);
-        if (!flat && p->pix)
-            FN(pad_band)(&a, rows_tab, (o_hi - o_lo) * U, p->pix, &padded, &padded_rows);
-        if (padded) {
-            a.x = padded;
-            rows_tab = padded_rows;
-        }
-        for (ptrdiff_t blk = kb_lo; blk < kb_hi; blk++) {
-            const ptrdiff_t k = grp * Kg + blk * KB;
-            const int kb = (int)(Kg - blk * KB < KB ? Kg - blk * KB : KB);
-            a.wp = wpack + (grp * p->nkb + blk) * wblock;
-            a.bias = bias ? bias + k : NULL;
-            REAL *yk = y + (n * g->K + k) * y_kstride;
-            if (flat && p->pix) {
-                a.rows = rows_tab;
-                row(&a, yk + o_lo * Wout, kb);
+        ptrdiff_t *rows = rows_ws + (ptrdiff_t)CC_OMP_THREAD_ID() * p->rows_size;
+        const ptrdiff_t nr = (o_hi - o_lo) * U;
+        if (p->flat) { /* 2-D and 3-D: the band as one virtual row */
+            REAL *buf = NULL, *ytmp = NULL; /* column tiles store the row in ytmp */
+            ptrdiff_t *vrows = NULL;
+            ROW_ARGS b = a;
+            if (FN(flat_band)(&b, g, o_lo, o_hi, p->pix ? p->pix : p->nv * p->lanes,
+                              p->pix ? 0 : p->kb, &buf, &vrows, &ytmp)) {
+                b.x = buf;
+                b.rows = vrows;
+                for (ptrdiff_t blk = kb_lo; blk < kb_hi; blk++) {
+                    const ptrdiff_t k = grp * Kg + blk * p->kb;
+                    const int kb = (int)(Kg - blk * p->kb < p->kb ? Kg - blk * p->kb : p->kb);
+                    REAL *yk = y + (n * g->K + k) * y_kstride;
+                    b.wp = wpack + (grp * p->nkb + blk) * Cg * U * S * p->kb;
+                    b.bias = bias ? bias + k : NULL;
+                    if (p->pix) {
+                        row(&b, yk + o_lo * Wout, kb);
+                        continue;
+                    }
+                    b.y_kstride = b.Wout;
+                    row(&b, ytmp, kb);
+                    for (int kk = 0; kk < kb; kk++)
+                        for (ptrdiff_t o = 0; o < b.ny; o++)
+                            memcpy(yk + kk * y_kstride + (o_lo + o) * Wout,
+                                   ytmp + kk * b.Wout + o * b.Wv, (size_t)Wout * sizeof *ytmp);
+                }
+                free(buf);
+                free(vrows);
+                free(ytmp);
                 continue;
             }
-            if (flat) {
-                a.rows = rows_tab;
-                a.y_kstride = a.Wout;
-                row(&a, ytmp, kb);
-                for (int kk = 0; kk < kb; kk++)
-                    for (ptrdiff_t o = 0; o < a.ny; o++)
-                        memcpy(yk + kk * y_kstride + (o_lo + o) * Wout,
-                               ytmp + kk * a.Wout + o * a.Wv, (size_t)Wout * sizeof *ytmp);
+        }
+        band_rows(g, o_lo, o_hi, rows);
+#define RUN_COLUMNS(args, table, j0, j1)                                                  \
+    FN(run_columns)(args, table, j0, j1, row, g, p, wpack, bias, y, n, grp, kb_lo, kb_hi,  \
+                    o_lo, o_hi, Wout)
+        /* [segment j0, j1): copy the columns it reads, or run on the input as it is */
+        const ptrdiff_t seg[3][3] = {{0, left, 1}, {left, right, 0}, {right, Wout, 1}};
+        for (int sgi = 0; sgi < 3; sgi++) {
+            const ptrdiff_t j0 = p->pix ? 0 : seg[sgi][0], j1 = p->pix ? Wout : seg[sgi][1];
+            if (j0 >= j1 || (p->pix && sgi > 0))
                 continue;
-            }
-            for (ptrdiff_t o = o_lo; o < o_hi; o++) {
-                a.rows = rows_tab + (o - o_lo) * U;
-                row(&a, yk + o * Wout, kb);
+            const ptrdiff_t c0 = j0 * sw - pad_w;
+            if (p->pix || seg[sgi][2]) {
+                const ptrdiff_t E = p->pix ? full_w : (j1 - 1 - j0) * sw + (S - 1) * dw + 1;
+                const ptrdiff_t valid = p->pix ? window : E;
+                ROW_ARGS b;
+                REAL *buf = NULL, stack[CC_STACK_COPY];
+                ptrdiff_t *map = NULL, stack_map[CC_STACK_MAP];
+                if (FN(copy_band)(&a, rows, nr, c0, E, valid, g->pad_mode, stack, stack_map,
+                                  &b, &buf, &map)) {
+                    RUN_COLUMNS(&b, map, j0, j1);
+                    if (buf != stack)
+                        free(buf);
+                    if (map != stack_map)
+                        free(map);
+                } else if (!bordered) { /* no memory for the copy: the input as it is */
+                    RUN_COLUMNS(&a, rows, j0, j1);
+                } else { /* no memory for the copy: NaN, never a wrong border */
+                    for (ptrdiff_t k = kb_lo * p->kb; k < kb_hi * p->kb && k < Kg; k++)
+                        for (ptrdiff_t o = o_lo; o < o_hi; o++)
+                            for (ptrdiff_t j = j0; j < j1; j++)
+                                y[(n * g->K + grp * Kg + k) * y_kstride + o * Wout + j] =
+                                    (REAL)NAN;
+                }
+            } else if (left == 0 && right == Wout) { /* the row as it is, padding and all */
+                RUN_COLUMNS(&a, rows, j0, j1);
+            } else { /* the middle of the row: starts at column c0 >= 0, no padding */
+                ROW_ARGS b = a;
+                b.x = a.x + c0;
+                b.W = W - c0;
+                b.pad_w = 0;
+                RUN_COLUMNS(&b, rows, j0, j1);
             }
         }
-        free(padded);
-        free(padded_rows);
-        free(ytmp);
+#undef RUN_COLUMNS
     }
 }
 

@@ -199,6 +199,7 @@ static ptrdiff_t out_length(ptrdiff_t n, ptrdiff_t k, ptrdiff_t s, ptrdiff_t bef
 /* A convolution geometry from the input, or 0 when it is one Python would refuse. */
 static int conv_geometry(reader *r, cc_conv2d_geometry *g)
 {
+    g->pad_mode = CC_PAD_ZEROS;
     g->groups = pick(r, 1, 3);
     g->C = g->groups * pick(r, 1, 3);
     g->K = g->groups * pick(r, 1, 4);

@@ -90,6 +90,7 @@ static const conv_case CASES[] = {
 static cc_conv2d_geometry make_geometry(const conv_case *c)
 {
     cc_conv2d_geometry g;
+    memset(&g, 0, sizeof g);
     g.N = c->N; g.C = c->C; g.H = c->H; g.W = c->W;
     g.K = c->K; g.R = c->R; g.S = c->S; g.groups = c->groups;
     g.stride_h = c->sh; g.stride_w = c->sw; g.dil_h = c->dh; g.dil_w = c->dw;
