@@ -140,10 +140,7 @@ class _ConvNd(Layer):
         return choose_algorithm(g, self.weight.dtype, weights_kept=True)
 
     def _backward(self, grad_output):
-        fn = getattr(_backward_functions, f"conv{self._nd}d_backward", None)
-        if fn is None:
-            raise NotImplementedError(f"{type(self).__name__}.backward needs "
-                                      f"convcore.conv{self._nd}d_backward")
+        fn = getattr(_backward_functions, f"conv{self._nd}d_backward")
         needs = ("input", "weight", "bias") if self.bias is not None else ("input", "weight")
         # the sparse matrix is a forward-only route; its gradients come from 'auto'
         algorithm = "auto" if self.algorithm == "sparse" else self.algorithm
