@@ -1,8 +1,10 @@
 """Public pooling functions: validate, normalise, allocate, call the C kernels.
 
-Names, arguments and results follow ``torch.nn.functional``: NCHW (or unbatched CHW)
-input, ``stride=None`` meaning the kernel size, ``ceil_mode``, ``count_include_pad``,
-``divisor_override``, and argmax indices flat per (n, c) plane.
+Names, arguments and results follow ``torch.nn.functional``: NCL, NCHW or NCDHW (or the
+unbatched CL, CHW, CDHW) input, ``stride=None`` meaning the kernel size, ``ceil_mode``,
+``count_include_pad``, ``divisor_override``, and argmax indices flat per (n, c) plane
+(or volume).  Every dimensionality runs on one set of kernels: a 1-D or 2-D pool is a
+3-D one of depth (and height) 1.
 """
 
 from __future__ import annotations
@@ -29,19 +31,22 @@ from convcore._threads import get_num_threads
 _INDEX_DTYPE = np.dtype(np.int64)
 
 
+_SHAPES = {1: "(N, C, L) or (C, L)", 2: "(N, C, H, W) or (C, H, W)",
+           3: "(N, C, D, H, W) or (C, D, H, W)"}
+
+
 def _pool_input(nd: int, name: str, x):
     """x as a real array of 1 + nd or 2 + nd dimensions with non-empty spatial sizes."""
     x = as_real_array("x", x)
-    shape = "(N, C, L) or (C, L)" if nd == 1 else "(N, C, H, W) or (C, H, W)"
     if x.ndim not in (nd + 1, nd + 2):
-        raise ValueError(f"{name}: x must have shape {shape}; got shape {x.shape}")
+        raise ValueError(f"{name}: x must have shape {_SHAPES[nd]}; got shape {x.shape}")
     if any(n < 1 for n in x.shape[-nd:]):
         raise ValueError(f"{name}: x must have spatial sizes >= 1; got shape {x.shape}")
     return x
 
 
 def _contiguous_planes(name: str, x: np.ndarray, dtype: np.dtype, planes: int, hw: tuple):
-    """x as C-contiguous (planes, H, W) of ``dtype``, copying only when needed (the copy
+    """x as C-contiguous (planes, *hw) of ``dtype``, copying only when needed (the copy
     is counted in the call's budget: :func:`_reserve`)."""
     if not (x.dtype == dtype and x.flags.c_contiguous and x.flags.aligned):
         x = np.array(x, dtype=dtype, order="C")  # aligned too, unlike ascontiguousarray
@@ -67,8 +72,14 @@ def _reserve(name: str, inputs, arrays) -> None:
     check_budget(name, *parts)
 
 
+def _lift(values: tuple, nd: int, fill: int) -> tuple:
+    """An nd-tuple as a 3-tuple (depth, height, width): the missing leading sizes ``fill``."""
+    return (fill,) * (3 - nd) + tuple(values)
+
+
 class _PoolCall:
-    """A validated pooling call: the input as (planes, H, W) and the window geometry."""
+    """A validated pooling call: the input as (planes, D, H, W) volumes (D = 1 in 1-D and
+    2-D, H = 1 in 1-D) and the window geometry as 3-tuples (depth, height, width)."""
 
     def __init__(self, nd, name, x, kernel_size, stride, padding, dilation, ceil_mode):
         x = _pool_input(nd, name, x)
@@ -96,26 +107,31 @@ class _PoolCall:
                     f"of size {n} padded by {p}: output size would be {out}"
                 )
             outs.append(out)
-        if nd == 1:  # a 1-D pool is a 2-D one of height 1
-            ks, ss, ps, ds = (1, *ks), (1, *ss), (0, *ps), (1, *ds)
-            outs, sizes = [1, *outs], (1, *sizes)
-        self.in_hw = tuple(sizes)
-        self.out_hw = tuple(outs)
-        self.geom = (ks[0], ks[1], ss[0], ss[1], ps[0], ps[1], ds[0], ds[1], outs[0], outs[1])
+        self.kernel, self.stride = _lift(ks, nd, 1), _lift(ss, nd, 1)
+        self.padding, self.dilation = _lift(ps, nd, 0), _lift(ds, nd, 1)
+        self.in_dhw, self.out_dhw = _lift(sizes, nd, 1), _lift(outs, nd, 1)
+        # (kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, Dout, Hout, Wout): the bridge's
+        # struct of the NC(D)HW kernels
+        self.geom3 = (*self.kernel, *self.stride, *self.padding, *self.dilation,
+                      *self.out_dhw)
+        # the 2-D channels-last kernels' (kh, kw, sh, sw, ph, pw, dh, dw, Hout, Wout)
+        self.in_hw, self.out_hw = self.in_dhw[1:], self.out_dhw[1:]
+        self.geom = (*self.kernel[1:], *self.stride[1:], *self.padding[1:],
+                     *self.dilation[1:], *self.out_hw)
         self.lead = x.shape[:-nd]  # (N, C) or (C,)
         self.planes = math.prod(self.lead)
 
     def out_shape(self) -> tuple:
-        return (*self.lead, *self.out_hw[2 - self.nd:])
+        return (*self.lead, *self.out_dhw[3 - self.nd:])
 
     def in_shape(self) -> tuple:
-        return (*self.lead, *self.in_hw[2 - self.nd:])
+        return (*self.lead, *self.in_dhw[3 - self.nd:])
 
-    def planes_view(self, a: np.ndarray, hw: tuple) -> np.ndarray:
-        return a.reshape(self.planes, *hw)
+    def planes_view(self, a: np.ndarray, dhw: tuple) -> np.ndarray:
+        return a.reshape(self.planes, *dhw)
 
     def input_planes(self) -> np.ndarray:
-        return _contiguous_planes(self.name, self.x, self.dtype, self.planes, self.in_hw)
+        return _contiguous_planes(self.name, self.x, self.dtype, self.planes, self.in_dhw)
 
     def reserve(self, x, *arrays) -> None:
         """The call's memory budget: ``arrays`` ((shape, dtype) or None) and the copy of
@@ -135,9 +151,8 @@ def _divisor(divisor_override) -> int:
 def _whole_plane(call: _PoolCall) -> bool:
     """One window that is exactly the plane (a global pool written as a window): the
     adaptive kernel's single reduction per plane computes it, in the same order."""
-    kh, kw, _, _, ph, pw, dh, dw, hout, wout = call.geom
-    return (hout, wout) == (1, 1) and (kh, kw) == call.in_hw and ph == pw == 0 and (
-        dh == dw == 1)
+    return (call.out_dhw == (1, 1, 1) and call.kernel == call.in_dhw
+            and call.padding == (0, 0, 0) and call.dilation == (1, 1, 1))
 
 
 def _max_pool(nd, name, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
@@ -147,14 +162,12 @@ def _max_pool(nd, name, x, kernel_size, stride, padding, dilation, ceil_mode, re
                  (call.out_shape(), _INDEX_DTYPE) if with_indices else None)
     y = np.empty(call.out_shape(), call.dtype)
     idx = np.empty(call.out_shape(), _INDEX_DTYPE) if with_indices else None
+    yp = call.planes_view(y, call.out_dhw)
+    ip = None if idx is None else call.planes_view(idx, call.out_dhw)
     if y.size and _whole_plane(call):
-        _pool.adaptive_max_pool(call.input_planes(), call.planes_view(y, call.out_hw),
-                                None if idx is None else call.planes_view(idx, call.out_hw),
-                                get_num_threads())
+        _pool.adaptive_max_pool(call.input_planes(), yp, ip, get_num_threads())
     elif y.size:
-        _pool.max_pool(call.input_planes(), call.planes_view(y, call.out_hw),
-                       None if idx is None else call.planes_view(idx, call.out_hw),
-                       call.geom, get_num_threads())
+        _pool.max_pool(call.input_planes(), yp, ip, call.geom3, get_num_threads())
     return (y, idx) if return_indices else y
 
 
@@ -165,12 +178,12 @@ def _avg_pool(nd, name, x, kernel_size, stride, padding, ceil_mode, count_includ
     include_pad = as_bool("count_include_pad", count_include_pad)
     call.reserve(call.x, (call.out_shape(), call.dtype))
     y = np.empty(call.out_shape(), call.dtype)
+    yp = call.planes_view(y, call.out_dhw)
     if y.size and _whole_plane(call) and divisor == 0:
-        _pool.adaptive_avg_pool(call.input_planes(), call.planes_view(y, call.out_hw),
-                                get_num_threads())
+        _pool.adaptive_avg_pool(call.input_planes(), yp, get_num_threads())
     elif y.size:
-        _pool.avg_pool(call.input_planes(), call.planes_view(y, call.out_hw), include_pad,
-                       divisor, call.geom, get_num_threads())
+        _pool.avg_pool(call.input_planes(), yp, include_pad, divisor, call.geom3,
+                       get_num_threads())
     return y
 
 
@@ -185,18 +198,25 @@ def _grad_array(call: _PoolCall, grad_output) -> np.ndarray:
     return g
 
 
+def _index_array(name: str, indices, shape: tuple, what: str) -> np.ndarray:
+    """``indices`` as an array, checked for its shape (``shape``, that of ``what``) and an
+    integer dtype."""
+    idx = np.asarray(indices)
+    if idx.shape != shape:
+        raise ValueError(f"{name}: indices have shape {idx.shape}; expected {shape} "
+                         f"(the shape of {what})")
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{name}: indices must be integers, got dtype {idx.dtype}")
+    return idx
+
+
 def _max_pool_backward(nd, name, grad_output, x, kernel_size, stride, padding, dilation,
                        ceil_mode, indices):
     call = _PoolCall(nd, name, x, kernel_size, stride, padding, dilation, ceil_mode)
     go = _grad_array(call, grad_output)
     if indices is not None:
-        idx = np.asarray(indices)
-        if idx.shape != call.out_shape():
-            raise ValueError(f"{name}: indices have shape {idx.shape}; expected "
-                             f"{call.out_shape()} (the shape of grad_output)")
-        if idx.dtype.kind not in "iu":
-            raise TypeError(f"{name}: indices must be integers, got dtype {idx.dtype}")
-        plane = call.in_hw[0] * call.in_hw[1]
+        idx = _index_array(name, indices, call.out_shape(), "grad_output")
+        plane = math.prod(call.in_dhw)
         if idx.size and (idx.min() < -1 or idx.max() >= plane):
             raise ValueError(f"{name}: indices must be in [-1, {plane}) (flat positions in "
                              f"one input plane, -1 for a window with no cell in the input); "
@@ -211,14 +231,14 @@ def _max_pool_backward(nd, name, grad_output, x, kernel_size, stride, padding, d
                   (call.out_shape(), call.dtype)])
         idx = np.empty(call.out_shape(), _INDEX_DTYPE)
         if idx.size:
-            _pool.max_pool(call.input_planes(), np.empty((call.planes, *call.out_hw),
+            _pool.max_pool(call.input_planes(), np.empty((call.planes, *call.out_dhw),
                                                          call.dtype),
-                           call.planes_view(idx, call.out_hw), call.geom, get_num_threads())
-    grad = _contiguous_planes(name, go, call.dtype, call.planes, call.out_hw)
+                           call.planes_view(idx, call.out_dhw), call.geom3, get_num_threads())
+    grad = _contiguous_planes(name, go, call.dtype, call.planes, call.out_dhw)
     grad_in = np.empty(call.in_shape(), call.dtype)
     if grad_in.size:
-        _pool.max_pool_backward(grad, call.planes_view(idx, call.out_hw),
-                                call.planes_view(grad_in, call.in_hw), call.geom,
+        _pool.max_pool_backward(grad, call.planes_view(idx, call.out_dhw),
+                                call.planes_view(grad_in, call.in_dhw), call.geom3,
                                 get_num_threads())
     return grad_in
 
@@ -230,11 +250,11 @@ def _avg_pool_backward(nd, name, grad_output, x, kernel_size, stride, padding, c
     include_pad = as_bool("count_include_pad", count_include_pad)
     go = _grad_array(call, grad_output)
     _reserve(name, [(go, call.dtype)], [(call.in_shape(), call.dtype)])
-    grad = _contiguous_planes(name, go, call.dtype, call.planes, call.out_hw)
+    grad = _contiguous_planes(name, go, call.dtype, call.planes, call.out_dhw)
     grad_in = np.empty(call.in_shape(), call.dtype)
     if grad_in.size:
-        _pool.avg_pool_backward(grad, call.planes_view(grad_in, call.in_hw), include_pad,
-                                divisor, call.geom, get_num_threads())
+        _pool.avg_pool_backward(grad, call.planes_view(grad_in, call.in_dhw), include_pad,
+                                divisor, call.geom3, get_num_threads())
     return grad_in
 
 
@@ -538,20 +558,21 @@ def avg_pool1d_backward(grad_output, x, kernel_size, stride=None, padding=0, cei
                               padding, ceil_mode, count_include_pad, divisor_override)
 
 
-def _adaptive(name, x, output_size, kernel, return_indices=False):
-    x = _pool_input(2, name, x)
-    H, W = x.shape[-2:]
+def _adaptive(nd, name, x, output_size, kernel, return_indices=False):
+    x = _pool_input(nd, name, x)
+    in_sizes = x.shape[-nd:]
     if isinstance(output_size, tuple | list):
-        if len(output_size) != 2:
-            raise ValueError(f"{name}: output_size must be an int or (h, w), got {output_size!r}")
+        if len(output_size) != nd:
+            raise ValueError(f"{name}: output_size must be an int or a tuple of {nd} "
+                             f"(int or None), got {output_size!r}")
         sizes = tuple(n if s is None else as_int("output_size", s)
-                      for s, n in zip(output_size, (H, W), strict=True))
+                      for s, n in zip(output_size, in_sizes, strict=True))
     else:
-        sizes = (as_int("output_size", output_size),) * 2
+        sizes = (as_int("output_size", output_size),) * nd
     if not 1 <= min(sizes) <= max(sizes) <= PARAM_LIMIT:
         raise ValueError(f"{name}: output_size must be in [1, 2**31 - 1], got {output_size!r}")
     dtype = compute_dtype(x)
-    lead = x.shape[:-2]
+    lead = x.shape[:-nd]
     planes = math.prod(lead)
     with_indices = as_bool("return_indices", return_indices)
     shape = (*lead, *sizes)
@@ -560,8 +581,8 @@ def _adaptive(name, x, output_size, kernel, return_indices=False):
     y = np.empty(shape, dtype)
     idx = np.empty(shape, _INDEX_DTYPE) if with_indices else None
     if y.size:
-        xp = _contiguous_planes(name, x, dtype, planes, (H, W))
-        yp = y.reshape(planes, *sizes)
+        xp = _contiguous_planes(name, x, dtype, planes, _lift(in_sizes, nd, 1))
+        yp = y.reshape(planes, *_lift(sizes, nd, 1))
         if kernel == "avg":
             _pool.adaptive_avg_pool(xp, yp, get_num_threads())
         else:
@@ -593,7 +614,7 @@ def adaptive_avg_pool2d(x, output_size):
     array([[[2., 3.],
             [5., 6.]]])
     """
-    return _adaptive("adaptive_avg_pool2d", x, output_size, "avg")
+    return _adaptive(2, "adaptive_avg_pool2d", x, output_size, "avg")
 
 
 def adaptive_max_pool2d(x, output_size, return_indices=False):
@@ -620,7 +641,7 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
     array([[[4., 5.],
             [7., 8.]]])
     """
-    return _adaptive("adaptive_max_pool2d", x, output_size, "max", return_indices)
+    return _adaptive(2, "adaptive_max_pool2d", x, output_size, "max", return_indices)
 
 
 def global_avg_pool2d(x):
@@ -632,7 +653,7 @@ def global_avg_pool2d(x):
     >>> convcore.global_avg_pool2d(np.arange(8.0).reshape(2, 2, 2)).ravel()
     array([1.5, 5.5])
     """
-    return _adaptive("global_avg_pool2d", x, 1, "avg")
+    return _adaptive(2, "global_avg_pool2d", x, 1, "avg")
 
 
 def global_max_pool2d(x):
@@ -644,4 +665,4 @@ def global_max_pool2d(x):
     >>> convcore.global_max_pool2d(np.arange(8.0).reshape(2, 2, 2)).ravel()
     array([3., 7.])
     """
-    return _adaptive("global_max_pool2d", x, 1, "max")
+    return _adaptive(2, "global_max_pool2d", x, 1, "max")
