@@ -666,3 +666,501 @@ def global_max_pool2d(x):
     array([3., 7.])
     """
     return _adaptive(2, "global_max_pool2d", x, 1, "max")
+
+
+# ------------------------------------------------------------------------- 3-D pools
+
+
+def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """3-D max pooling over each (n, c) volume, as ``torch.nn.functional.max_pool3d``.
+
+    Same rules as :func:`max_pool2d` on three dimensions (depth, height, width).
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, D, H, W) or (C, D, H, W)
+    kernel_size : int or (int, int, int)
+    stride : int or (int, int, int), optional
+        Default: ``kernel_size``.
+    padding : int or (int, int, int)
+        Implicit -inf padding on both sides, at most ``kernel_size // 2``.
+    dilation : int or (int, int, int)
+    ceil_mode : bool
+        Round the output size up (the last window must start inside the input or the
+        left padding).
+    return_indices : bool
+        Also return the argmax of each window, flat per volume: ``(id * H + ih) * W + iw``.
+
+    Returns
+    -------
+    numpy.ndarray or (numpy.ndarray, numpy.ndarray)
+        The maxima, shape (N, C, Dout, Hout, Wout) or (C, Dout, Hout, Wout) (float32 for
+        float32 input, else float64), and with ``return_indices`` int64 indices of the
+        same shape.  NaN and ties as :func:`max_pool2d`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`max_pool2d`.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> x = np.arange(16.0).reshape(1, 2, 2, 4)
+    >>> convcore.max_pool3d(x, 2)
+    array([[[[13., 15.]]]])
+    >>> convcore.max_pool3d(x, 2, return_indices=True)[1]
+    array([[[[13, 15]]]])
+    """
+    return _max_pool(3, "max_pool3d", x, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """3-D average pooling over each (n, c) volume, as ``torch.nn.functional.avg_pool3d``.
+
+    Same rules as :func:`avg_pool2d` on three dimensions.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, D, H, W) or (C, D, H, W)
+    kernel_size, stride, padding : int or (int, int, int)
+        ``stride`` defaults to ``kernel_size``; zero padding, at most ``kernel_size // 2``.
+    ceil_mode, count_include_pad : bool
+    divisor_override : int, optional
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, C, Dout, Hout, Wout) or (C, Dout, Hout, Wout)
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`avg_pool2d`.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> convcore.avg_pool3d(np.arange(16.0).reshape(1, 2, 2, 4), 2)
+    array([[[[6.5, 8.5]]]])
+    """
+    return _avg_pool(3, "avg_pool3d", x, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)
+
+
+def max_pool3d_backward(grad_output, x, kernel_size, stride=None, padding=0, dilation=1,
+                        ceil_mode=False, indices=None):
+    """Gradient of :func:`max_pool3d` with respect to ``x``.
+
+    Parameters and rules as :func:`max_pool2d_backward` on (N, C, D, H, W) or
+    (C, D, H, W); ``indices`` are those of ``max_pool3d(..., return_indices=True)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape of ``x``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`max_pool2d_backward`.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> x = np.array([[[[1.0, 4.0]], [[3.0, 2.0]]]])
+    >>> convcore.max_pool3d_backward(np.ones((1, 1, 1, 1)), x, (2, 1, 2))
+    array([[[[0., 1.]],
+    <BLANKLINE>
+            [[0., 0.]]]])
+    """
+    return _max_pool_backward(3, "max_pool3d_backward", grad_output, x, kernel_size, stride,
+                              padding, dilation, ceil_mode, indices)
+
+
+def avg_pool3d_backward(grad_output, x, kernel_size, stride=None, padding=0, ceil_mode=False,
+                        count_include_pad=True, divisor_override=None):
+    """Gradient of :func:`avg_pool3d` with respect to ``x``.
+
+    Parameters and rules as :func:`avg_pool2d_backward` on (N, C, D, H, W) or
+    (C, D, H, W).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape of ``x``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`avg_pool2d_backward`.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> convcore.avg_pool3d_backward(np.full((1, 1, 1, 1), 8.0), np.zeros((1, 2, 2, 2)), 2)
+    array([[[[1., 1.],
+             [1., 1.]],
+    <BLANKLINE>
+            [[1., 1.],
+             [1., 1.]]]])
+    """
+    return _avg_pool_backward(3, "avg_pool3d_backward", grad_output, x, kernel_size, stride,
+                              padding, ceil_mode, count_include_pad, divisor_override)
+
+
+# ----------------------------------------------------------- adaptive pools, 1-D and 3-D
+
+
+def adaptive_avg_pool1d(x, output_size):
+    """Average pooling to a fixed length, as ``torch.nn.functional.adaptive_avg_pool1d``.
+
+    Output cell ``i`` of ``n`` averages input cells ``floor(i * L / n)`` to
+    ``ceil((i + 1) * L / n) - 1``.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, L) or (C, L)
+    output_size : int or (int or None,)
+        None keeps the input length.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., output_size)
+
+    Raises
+    ------
+    TypeError, ValueError
+        Bad shapes or an output size < 1.
+
+    Examples
+    --------
+    >>> import convcore
+    >>> convcore.adaptive_avg_pool1d([[1.0, 2.0, 3.0, 4.0, 5.0]], 2)
+    array([[2., 4.]])
+    """
+    return _adaptive(1, "adaptive_avg_pool1d", x, output_size, "avg")
+
+
+def adaptive_max_pool1d(x, output_size, return_indices=False):
+    """Max pooling to a fixed length, as ``torch.nn.functional.adaptive_max_pool1d``.
+
+    Windows as :func:`adaptive_avg_pool1d`; ties and NaN as :func:`max_pool2d`.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, L) or (C, L)
+    output_size : int or (int or None,)
+    return_indices : bool
+        Also return the int64 argmax of each window (positions in L).
+
+    Returns
+    -------
+    numpy.ndarray or (numpy.ndarray, numpy.ndarray)
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`adaptive_avg_pool1d`.
+
+    Examples
+    --------
+    >>> import convcore
+    >>> convcore.adaptive_max_pool1d([[1.0, 5.0, 3.0, 4.0, 2.0]], 2, return_indices=True)
+    (array([[5., 4.]]), array([[1, 3]]))
+    """
+    return _adaptive(1, "adaptive_max_pool1d", x, output_size, "max", return_indices)
+
+
+def adaptive_avg_pool3d(x, output_size):
+    """Average pooling to a fixed output size, as ``torch.nn.functional.adaptive_avg_pool3d``.
+
+    Windows as :func:`adaptive_avg_pool2d` along depth, height and width.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, D, H, W) or (C, D, H, W)
+    output_size : int or (int or None, int or None, int or None)
+        None keeps that input size.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., out_d, out_h, out_w)
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`adaptive_avg_pool1d`.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> convcore.adaptive_avg_pool3d(np.arange(8.0).reshape(1, 2, 2, 2), (1, None, 1))
+    array([[[[2.5],
+             [4.5]]]])
+    """
+    return _adaptive(3, "adaptive_avg_pool3d", x, output_size, "avg")
+
+
+def adaptive_max_pool3d(x, output_size, return_indices=False):
+    """Max pooling to a fixed output size, as ``torch.nn.functional.adaptive_max_pool3d``.
+
+    Windows as :func:`adaptive_avg_pool3d`; ties and NaN as :func:`max_pool2d`.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, D, H, W) or (C, D, H, W)
+    output_size : int or (int or None, int or None, int or None)
+    return_indices : bool
+        Also return the int64 argmax of each window, flat per volume.
+
+    Returns
+    -------
+    numpy.ndarray or (numpy.ndarray, numpy.ndarray)
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`adaptive_avg_pool1d`.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> convcore.adaptive_max_pool3d(np.arange(8.0).reshape(1, 2, 2, 2), 1,
+    ...                              return_indices=True)
+    (array([[[[7.]]]]), array([[[[7]]]]))
+    """
+    return _adaptive(3, "adaptive_max_pool3d", x, output_size, "max", return_indices)
+
+
+def global_avg_pool3d(x):
+    """Mean of each (n, c) volume: (N, C, D, H, W) -> (N, C, 1, 1, 1).
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> convcore.global_avg_pool3d(np.arange(16.0).reshape(2, 2, 2, 2)).ravel()
+    array([ 3.5, 11.5])
+    """
+    return _adaptive(3, "global_avg_pool3d", x, 1, "avg")
+
+
+def global_max_pool3d(x):
+    """Maximum of each (n, c) volume: (N, C, D, H, W) -> (N, C, 1, 1, 1).
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> convcore.global_max_pool3d(np.arange(16.0).reshape(2, 2, 2, 2)).ravel()
+    array([ 7., 15.])
+    """
+    return _adaptive(3, "global_max_pool3d", x, 1, "max")
+
+
+# ------------------------------------------------------------------------- unpooling
+
+
+def _unpool_output_size(nd: int, name: str, in_sizes, kernel_size, stride, padding,
+                       output_size) -> tuple:
+    """The spatial output size of a max unpool, PyTorch's rule: by default
+    ``(L - 1) * stride + kernel_size - 2 * padding``; a given ``output_size`` (nd sizes, or
+    a whole shape whose last nd are used) must lie strictly within ``stride`` of it."""
+    ks = int_tuple("kernel_size", kernel_size, nd)
+    ss = ks if stride is None else int_tuple("stride", stride, nd)
+    ps = int_tuple("padding", padding, nd, minimum=0)
+    default = tuple((n - 1) * s + k - 2 * p
+                    for n, k, s, p in zip(in_sizes, ks, ss, ps, strict=True))
+    if output_size is None:
+        sizes = default
+    else:
+        if not isinstance(output_size, tuple | list):
+            raise TypeError(f"{name}: output_size must be a sequence of {nd} or {nd + 2} "
+                            f"ints, got {output_size!r}")
+        if len(output_size) == nd + 2:
+            output_size = output_size[2:]
+        if len(output_size) != nd:
+            raise ValueError(f"{name}: output_size must have {nd} or {nd + 2} elements, got "
+                             f"{output_size!r}")
+        sizes = tuple(as_int("output_size", o) for o in output_size)
+        for d, (o, dflt, s) in enumerate(zip(sizes, default, ss, strict=True)):
+            if not dflt - s < o < dflt + s:
+                raise ValueError(f"{name}: output_size {tuple(sizes)} is invalid: size {d} "
+                                 f"must be strictly between {dflt - s} and {dflt + s}")
+    if min(sizes) < 1:
+        raise ValueError(f"{name}: output size {tuple(sizes)} must be >= 1 in every "
+                         f"dimension (kernel_size {ks}, stride {ss}, padding {ps})")
+    return sizes
+
+
+def _max_unpool(nd, name, x, indices, kernel_size, stride, padding, output_size):
+    x = _pool_input(nd, name, x)
+    sizes = _unpool_output_size(nd, name, x.shape[-nd:], kernel_size, stride, padding,
+                               output_size)
+    idx = _index_array(name, indices, x.shape, "x")
+    plane = math.prod(sizes)
+    if idx.size and (idx.min() < 0 or idx.max() >= plane):
+        raise ValueError(f"{name}: indices must be in [0, {plane}) (flat positions in one "
+                         f"output plane of size {tuple(sizes)}); got values in "
+                         f"[{idx.min()}, {idx.max()}]")
+    dtype = compute_dtype(x)
+    lead = x.shape[:-nd]
+    planes, in_plane = math.prod(lead), math.prod(x.shape[-nd:])
+    shape = (*lead, *sizes)
+    _reserve(name, [(x, dtype), (idx, _INDEX_DTYPE)], [(shape, dtype)])
+    y = np.empty(shape, dtype)
+    if y.size:
+        _pool.max_unpool(_contiguous_planes(name, x, dtype, planes, (in_plane,)),
+                         _contiguous_planes(name, idx, _INDEX_DTYPE, planes, (in_plane,)),
+                         y.reshape(planes, plane), get_num_threads())
+    return y
+
+
+def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Partial inverse of :func:`max_pool1d`, as ``torch.nn.functional.max_unpool1d``.
+
+    Every value of ``x`` goes to its position ``indices`` (from ``max_pool1d(...,
+    return_indices=True)``) in a zero output; where indices repeat, the last value wins.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C, L) or (C, L)
+    indices : array_like of int, shape of ``x``
+        Positions in [0, Lout).
+    kernel_size, stride, padding : int or (int,)
+        Those of the max pool; ``stride`` defaults to ``kernel_size``.
+    output_size : sequence of int, optional
+        (Lout,) or (N, C, Lout), strictly within ``stride`` of the default
+        ``(L - 1) * stride + kernel_size - 2 * padding`` (PyTorch's rule).
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, C, Lout) or (C, Lout)
+        float32 for float32 ``x``, else float64.
+
+    Raises
+    ------
+    TypeError
+        Non-real ``x``, non-integer indices or parameters.
+    ValueError
+        ``indices`` not of the shape of ``x``, out of range, or a bad ``output_size``.
+
+    Examples
+    --------
+    >>> import convcore
+    >>> y, idx = convcore.max_pool1d([[1.0, 3.0, 2.0, 5.0]], 2, return_indices=True)
+    >>> convcore.max_unpool1d(y, idx, 2)
+    array([[0., 3., 0., 5.]])
+    """
+    return _max_unpool(1, "max_unpool1d", x, indices, kernel_size, stride, padding,
+                       output_size)
+
+
+def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Partial inverse of :func:`max_pool2d`, as ``torch.nn.functional.max_unpool2d``.
+
+    Parameters and rules as :func:`max_unpool1d` on (N, C, H, W) or (C, H, W); indices
+    flat per plane (``ih * Wout + iw``).
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, C, Hout, Wout) or (C, Hout, Wout)
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`max_unpool1d`.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> x = np.array([[[1.0, 4.0], [3.0, 2.0]]])
+    >>> y, idx = convcore.max_pool2d(x, 2, return_indices=True)
+    >>> convcore.max_unpool2d(y, idx, 2)
+    array([[[0., 4.],
+            [0., 0.]]])
+    """
+    return _max_unpool(2, "max_unpool2d", x, indices, kernel_size, stride, padding,
+                       output_size)
+
+
+def max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Partial inverse of :func:`max_pool3d`, as ``torch.nn.functional.max_unpool3d``.
+
+    Parameters and rules as :func:`max_unpool1d` on (N, C, D, H, W) or (C, D, H, W);
+    indices flat per volume.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, C, Dout, Hout, Wout) or (C, Dout, Hout, Wout)
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`max_unpool1d`.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> convcore.max_unpool3d(np.full((1, 1, 1, 1), 9.0), np.array([[[[6]]]]), 2)[0, 1]
+    array([[0., 0.],
+           [9., 0.]])
+    """
+    return _max_unpool(3, "max_unpool3d", x, indices, kernel_size, stride, padding,
+                       output_size)
+
+
+def max_unpool_backward(grad_output, indices, nd: int):
+    """Gradient of a max unpool with respect to its ``x``: ``grad_output`` read back at
+    ``indices`` (every input gets its position's gradient, repeated indices included, as
+    PyTorch's autograd does).
+
+    Parameters
+    ----------
+    grad_output : array_like, shape (N, C, *out) or (C, *out)
+        Gradient of the unpool's result.
+    indices : array_like of int, shape (N, C, *in) or (C, *in)
+        The unpool's indices, flat per plane, in [0, prod(out)).
+    nd : {1, 2, 3}
+        The number of spatial dimensions.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape of ``indices``, float32 for float32 ``grad_output``, else float64.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Non-real gradient, non-integer indices, mismatched leading dimensions or indices
+        out of range.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> convcore.max_unpool_backward(np.arange(4.0).reshape(1, 4), np.array([[3, 1]]), 1)
+    array([[3., 1.]])
+    """
+    nd = as_int("nd", nd)
+    if nd not in (1, 2, 3):
+        raise ValueError(f"max_unpool_backward: nd must be 1, 2 or 3, got {nd}")
+    g = _pool_input(nd, "max_unpool_backward", grad_output)
+    idx = np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"max_unpool_backward: indices must be integers, got dtype "
+                        f"{idx.dtype}")
+    lead = g.shape[:-nd]
+    if idx.shape[:-nd] != lead or idx.ndim != g.ndim:
+        raise ValueError(f"max_unpool_backward: indices with shape {idx.shape} do not match "
+                         f"grad_output with shape {g.shape} (the same leading (N, C) or (C,) "
+                         f"and {nd} spatial dimensions)")
+    plane = math.prod(g.shape[-nd:])
+    if idx.size and (idx.min() < 0 or idx.max() >= plane):
+        raise ValueError(f"max_unpool_backward: indices must be in [0, {plane}); got values "
+                         f"in [{idx.min()}, {idx.max()}]")
+    planes = math.prod(lead)
+    # a gather, bandwidth-bound: NumPy's take_along_axis runs it at memory speed
+    out = np.take_along_axis(g.reshape(planes, plane).astype(compute_dtype(g), copy=False),
+                             idx.reshape(planes, -1).astype(np.intp, copy=False), axis=1)
+    return out.reshape(idx.shape)
