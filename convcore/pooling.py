@@ -1159,8 +1159,8 @@ def max_unpool_backward(grad_output, indices, nd: int):
     if idx.size and (idx.min() < 0 or idx.max() >= plane):
         raise ValueError(f"max_unpool_backward: indices must be in [0, {plane}); got values "
                          f"in [{idx.min()}, {idx.max()}]")
-    planes = math.prod(lead)
+    planes, in_plane = math.prod(lead), math.prod(idx.shape[-nd:])
     # a gather, bandwidth-bound: NumPy's take_along_axis runs it at memory speed
     out = np.take_along_axis(g.reshape(planes, plane).astype(compute_dtype(g), copy=False),
-                             idx.reshape(planes, -1).astype(np.intp, copy=False), axis=1)
+                             idx.reshape(planes, in_plane).astype(np.intp, copy=False), axis=1)
     return out.reshape(idx.shape)
