@@ -811,6 +811,56 @@ def avg_pool3d_backward(grad_output, x, kernel_size, stride=None, padding=0, cei
                               padding, ceil_mode, count_include_pad, divisor_override)
 
 
+def scatter_indices_backward(nd: int, grad_output, x, indices) -> np.ndarray:
+    """Gradient of a pool given its argmax ``indices`` (flat per plane, -1 for none): each
+    output's gradient added to its index, as for :func:`max_pool2d_backward` but for any
+    window (the adaptive max pools).
+
+    Parameters
+    ----------
+    nd : {1, 2, 3}
+    grad_output : array_like, shape (..., *out)
+    x : array_like, shape (..., *in)
+        The forward input.
+    indices : array_like of int, shape of ``grad_output``
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape of ``x``.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore.pooling as P
+    >>> x = np.array([[1.0, 5.0, 3.0, 4.0, 2.0]])
+    >>> y, idx = P.adaptive_max_pool1d(x, 2, return_indices=True)
+    >>> P.scatter_indices_backward(1, np.ones((1, 2)), x, idx)
+    array([[0., 1., 0., 1., 0.]])
+    """
+    name = "scatter_indices_backward"
+    x = _pool_input(nd, name, x)
+    go = _pool_input(nd, name, grad_output)
+    if go.shape[:-nd] != x.shape[:-nd]:
+        raise ValueError(f"{name}: grad_output with shape {go.shape} and x with shape "
+                         f"{x.shape} differ in their leading (N, C) or (C,)")
+    dtype = compute_dtype(x)
+    in_dhw, out_dhw = _lift(x.shape[-nd:], nd, 1), _lift(go.shape[-nd:], nd, 1)
+    idx = _index_array(name, indices, go.shape, "grad_output")
+    plane = math.prod(in_dhw)
+    if idx.size and (idx.min() < -1 or idx.max() >= plane):
+        raise ValueError(f"{name}: indices must be in [-1, {plane}); got values in "
+                         f"[{idx.min()}, {idx.max()}]")
+    _reserve(name, [(go, dtype), (idx, _INDEX_DTYPE)], [(x.shape, dtype)])
+    planes = math.prod(x.shape[:-nd])
+    grad_in = np.empty(x.shape, dtype)
+    if grad_in.size:
+        geom = (1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, *out_dhw)  # only the sizes are read
+        _pool.max_pool_backward(_contiguous_planes(name, go, dtype, planes, out_dhw),
+                                _contiguous_planes(name, idx, _INDEX_DTYPE, planes, out_dhw),
+                                grad_in.reshape(planes, *in_dhw), geom, get_num_threads())
+    return grad_in
+
+
 # ----------------------------------------------------------- adaptive pools, 1-D and 3-D
 
 

@@ -2,7 +2,8 @@
 
 Layers: ``Conv2d``, ``Conv1d``, ``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``,
 ``GlobalAvgPool2d``, ``BatchNorm1d/2d/3d``, ``ReLU``, ``Identity``, ``Flatten``,
-``Linear``, ``Dropout``; containers: ``Sequential``, ``Concat`` (= ``Parallel``,
+``Linear``, ``Dropout``; in 1-D and 3-D ``MaxPool3d``, ``AvgPool3d``,
+``AdaptiveAvgPool1d/3d``, ``AdaptiveMaxPool1d/2d/3d`` and ``MaxUnpool1d/2d/3d``; containers: ``Sequential``, ``Concat`` (= ``Parallel``,
 branches joined along the channels: an inception module) and ``Residual`` (a block plus
 its shortcut).  NumPy arrays in and out, a ``backward`` pass filling ``layer.grads``,
 ``train()`` / ``eval()``, weights saved to and loaded from ``.npz`` or a PyTorch
@@ -42,6 +43,18 @@ from convcore.nn.layers import (
     MaxPool2d,
     ReLU,
 )
+from convcore.nn.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool3d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d,
+    AvgPool3d,
+    MaxPool3d,
+    MaxUnpool1d,
+    MaxUnpool2d,
+    MaxUnpool3d,
+)
 from convcore.nn.spec import BUILTIN_SPECS, SPEC_GRAMMAR, from_spec, summary
 from convcore.nn.summary import Summary, SummaryRow
 
@@ -74,4 +87,16 @@ __all__ = [
     "from_spec",
     "models",
     "summary",
+]
+__all__ += [
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
+    "AvgPool3d",
+    "MaxPool3d",
+    "MaxUnpool1d",
+    "MaxUnpool2d",
+    "MaxUnpool3d",
 ]
