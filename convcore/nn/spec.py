@@ -102,7 +102,7 @@ _POOL = re.compile(r"(max|avg)pool(\d+)?(?:x(\d+))?$")
 _ADAPTIVE = re.compile(r"adaptiveavgpool(\d+)(?:x(\d+))?$")
 _FC = re.compile(r"(?:fc|linear)(\d+)$")
 # pooling in 1-D and 3-D, adaptive max pooling and unpooling (convcore.nn.pooling)
-_POOL3D = re.compile(r"(max|avg)pool3d(\d+)(?:x(\d+)x(\d+))?$")
+_POOL3D = re.compile(r"(max|avg)pool3d(\d+)(?:x(\d+))?(?:x(\d+))?$")
 _ADAPTIVE_ND = re.compile(r"adaptive(avg|max)pool(1d|3d)?(\d+)(?:x(\d+))?(?:x(\d+))?$")
 _UNPOOL = re.compile(r"maxunpool(1d|3d)?(\d+)(?:x(\d+))?(?:x(\d+))?$")
 _POOL_ND_CLASSES = (P.MaxPool3d, P.AvgPool3d, P.AdaptiveAvgPool1d, P.AdaptiveAvgPool3d,
