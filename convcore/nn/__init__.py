@@ -2,8 +2,7 @@
 
 Layers: ``Conv2d``, ``Conv1d``, ``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``,
 ``GlobalAvgPool2d``, ``BatchNorm1d/2d/3d``, ``ReLU``, ``Identity``, ``Flatten``,
-``Linear``, ``Dropout``; in 1-D and 3-D ``MaxPool3d``, ``AvgPool3d``,
-``AdaptiveAvgPool1d/3d``, ``AdaptiveMaxPool1d/2d/3d`` and ``MaxUnpool1d/2d/3d``; containers: ``Sequential``, ``Concat`` (= ``Parallel``,
+``Linear``, ``Dropout``; containers: ``Sequential``, ``Concat`` (= ``Parallel``,
 branches joined along the channels: an inception module) and ``Residual`` (a block plus
 its shortcut).  NumPy arrays in and out, a ``backward`` pass filling ``layer.grads``,
 ``train()`` / ``eval()``, weights saved to and loaded from ``.npz`` or a PyTorch
@@ -12,6 +11,10 @@ inference.  ``Sequential.summary`` prints each layer's output shape, parameters 
 multiply-accumulates, indented by block; ``from_spec`` builds a network from a compact
 text such as ``"input 3x224x224, conv3-64 p1, ..."`` (:data:`SPEC_GRAMMAR`), and
 :mod:`convcore.nn.models` holds the networks of the lectures (LeNet-5 to ResNet-50).
+
+Pooling in 1-D and 3-D: ``MaxPool3d``, ``AvgPool3d``, ``AdaptiveAvgPool1d/3d``,
+``AdaptiveMaxPool1d/2d/3d`` and the partners of ``return_indices``,
+``MaxUnpool1d/2d/3d`` (:mod:`convcore.nn.pooling`).
 
 Examples
 --------
