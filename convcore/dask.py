@@ -480,6 +480,22 @@ def _pool(nd, name, x, call_args, spec_args):
     return y, idx
 
 
+def _max_pool(nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    return _pool(nd, f"max_pool{nd}d", x, (kernel_size, stride, padding, dilation, ceil_mode),
+                 {"kind": "max", "return_indices": as_bool("return_indices", return_indices)})
+
+
+def _avg_pool(nd, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override):
+    name = f"avg_pool{nd}d"
+    _check_dask_input(name, x)
+    divisor = pooling._divisor(divisor_override)
+    return _pool(nd, name, x, (kernel_size, stride, padding, 1, ceil_mode),
+                 {"kind": "avg",
+                  "count_include_pad": as_bool("count_include_pad", count_include_pad),
+                  "divisor_override": divisor or None})
+
+
 def max_pool2d(x: da.Array, kernel_size: int | tuple[int, int],
                stride: int | tuple[int, int] | None = None,
                padding: int | tuple[int, int] = 0, dilation: int | tuple[int, int] = 1,
@@ -529,8 +545,7 @@ def max_pool2d(x: da.Array, kernel_size: int | tuple[int, int],
     ...                convcore.max_pool2d(x.compute(), 3, 2, 1, return_indices=True)[1])
     True
     """
-    return _pool(2, "max_pool2d", x, (kernel_size, stride, padding, dilation, ceil_mode),
-                 {"kind": "max", "return_indices": as_bool("return_indices", return_indices)})
+    return _max_pool(2, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
 def avg_pool2d(x: da.Array, kernel_size: int | tuple[int, int],
@@ -575,12 +590,8 @@ def avg_pool2d(x: da.Array, kernel_size: int | tuple[int, int],
            [0.5 , 1.  , 1.  , 1.  , 0.5 ],
            [0.25, 0.5 , 0.5 , 0.5 , 0.25]])
     """
-    _check_dask_input("avg_pool2d", x)
-    divisor = pooling._divisor(divisor_override)
-    return _pool(2, "avg_pool2d", x, (kernel_size, stride, padding, 1, ceil_mode),
-                 {"kind": "avg",
-                  "count_include_pad": as_bool("count_include_pad", count_include_pad),
-                  "divisor_override": divisor or None})
+    return _avg_pool(2, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
 
 
 def max_pool3d(x: da.Array, kernel_size: int | tuple[int, int, int],
@@ -609,10 +620,8 @@ def max_pool3d(x: da.Array, kernel_size: int | tuple[int, int, int],
 
     Raises
     ------
-    TypeError
-        x not a Dask array; bad dtypes or parameter types.
-    ValueError
-        x with unknown chunk sizes, or anything :func:`convcore.max_pool3d` rejects.
+    TypeError, ValueError
+        As :func:`max_pool2d` here, for what :func:`convcore.max_pool3d` rejects.
 
     Examples
     --------
@@ -625,8 +634,7 @@ def max_pool3d(x: da.Array, kernel_size: int | tuple[int, int, int],
     >>> np.array_equal(y.compute(), convcore.max_pool3d(x.compute(), 2))
     True
     """
-    return _pool(3, "max_pool3d", x, (kernel_size, stride, padding, dilation, ceil_mode),
-                 {"kind": "max", "return_indices": as_bool("return_indices", return_indices)})
+    return _max_pool(3, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
 def avg_pool3d(x: da.Array, kernel_size: int | tuple[int, int, int],
@@ -649,14 +657,12 @@ def avg_pool3d(x: da.Array, kernel_size: int | tuple[int, int, int],
     Returns
     -------
     dask.array.Array
-        Lazy; float32 for float32 x, else float64.
+        Lazy; computed, it equals :func:`convcore.avg_pool3d` on the computed x.
 
     Raises
     ------
-    TypeError
-        x not a Dask array; bad dtypes or parameter types.
-    ValueError
-        x with unknown chunk sizes, or anything :func:`convcore.avg_pool3d` rejects.
+    TypeError, ValueError
+        As :func:`avg_pool2d` here, for what :func:`convcore.avg_pool3d` rejects.
 
     Examples
     --------
@@ -668,9 +674,5 @@ def avg_pool3d(x: da.Array, kernel_size: int | tuple[int, int, int],
            [0.25 , 0.5  , 0.25 ],
            [0.125, 0.25 , 0.125]])
     """
-    _check_dask_input("avg_pool3d", x)
-    divisor = pooling._divisor(divisor_override)
-    return _pool(3, "avg_pool3d", x, (kernel_size, stride, padding, 1, ceil_mode),
-                 {"kind": "avg",
-                  "count_include_pad": as_bool("count_include_pad", count_include_pad),
-                  "divisor_override": divisor or None})
+    return _avg_pool(3, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)

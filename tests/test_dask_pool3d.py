@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_dask import chunking
+from test_dask import check_pooling_matches, chunking
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
@@ -34,31 +34,7 @@ def test_3d_pooling_matches_whole_array(data):
     x[rng.random(x.shape) < d(st.sampled_from([0.0, 0.05]))] = np.nan
     chunks = (chunking(d, c), *(chunking(d, s) for s in sizes))
     xd = da.from_array(x, chunks=(chunking(d, n), *chunks) if batched else chunks)
-    if d(st.booleans()):
-        dilation = tuple(d(st.integers(1, 2)) for _ in range(3))
-        args = (kernel, stride, padding, dilation, ceil_mode, True)
-        try:
-            ref, ref_idx = convcore.max_pool3d(x, *args)
-        except ValueError:
-            with pytest.raises(ValueError):
-                cdask.max_pool3d(xd, *args)
-            return
-        y, idx = cdask.max_pool3d(xd, *args)
-        got, got_idx = dask.compute(y, idx, scheduler="sync")
-        np.testing.assert_array_equal(got_idx, ref_idx)
-        assert got_idx.dtype == np.int64
-    else:
-        divisor = d(st.one_of(st.none(), st.integers(1, 9)))
-        args = (kernel, stride, padding, ceil_mode, d(st.booleans()), divisor)
-        try:
-            ref = convcore.avg_pool3d(x, *args)
-        except ValueError:
-            with pytest.raises(ValueError):
-                cdask.avg_pool3d(xd, *args)
-            return
-        got = cdask.avg_pool3d(xd, *args).compute(scheduler="sync")
-    assert got.dtype == ref.dtype
-    np.testing.assert_array_equal(got, ref)
+    check_pooling_matches(d, 3, x, xd, kernel, stride, padding, ceil_mode)
 
 
 def test_each_block_reads_only_its_receptive_field():
