@@ -38,6 +38,34 @@ FN(max_row_taps)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t od, ptrd
         return;
     cc_taps_inside(dstart, KD, dd, D, &t0, &t1);
     cc_taps_inside(hstart, KH, dh, H, &i0, &i1);
+    if (ow1 - ow0 <= CC_POOL_FEW_COLUMNS) {
+        /* A few columns (a fused row's edges): each output scans its window's cells
+         * inside the input directly, in the same order, rather than a pass per tap. */
+        for (ptrdiff_t ow = ow0; ow < ow1; ow++) {
+            const ptrdiff_t wstart = ow * SW - g->pw;
+            cc_taps_inside(wstart, KW, dw, W, &j0, &j1);
+            REAL best = -(REAL)INFINITY;
+            int64_t at = -1;
+            for (ptrdiff_t t = t0; t < t1; t++)
+                for (ptrdiff_t i = i0; i < i1; i++) {
+                    const ptrdiff_t row = ((dstart + t * dd) * H + hstart + i * dh) * W;
+                    for (ptrdiff_t j = j0; j < j1; j++) {
+                        const ptrdiff_t f = row + wstart + j * dw;
+                        const REAL v = xp[f];
+                        if (at < 0)
+                            at = (int64_t)f;  /* the first cell inside: the initial index */
+                        if (v > best || v != v) {
+                            best = v;
+                            at = (int64_t)f;
+                        }
+                    }
+                }
+            y[ow] = best;
+            if (idx)
+                idx[ow] = at;
+        }
+        return;
+    }
     for (ptrdiff_t ow = ow0; ow < ow1; ow++)
         y[ow] = -(REAL)INFINITY;
     if (idx) {
@@ -153,24 +181,14 @@ FN(max_row)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t od, ptrdiff_t
     }
 }
 
-/* Columns [ow0, ow1) of one row of average pooling, one pass per tap (no dilation). */
+/* The window sums of columns [ow0, ow1), one pass per tap (t, i, j). */
 static inline __attribute__((always_inline)) void
-FN(avg_row_taps)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t od, ptrdiff_t oh,
-                 ptrdiff_t ow0, ptrdiff_t ow1, REAL *restrict y, int count_include_pad,
-                 ptrdiff_t divisor_override, const ptrdiff_t KD, const ptrdiff_t KH,
-                 const ptrdiff_t KW, const ptrdiff_t SW)
+FN(avg_row_sums)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t dstart,
+                 ptrdiff_t hstart, ptrdiff_t ow0, ptrdiff_t ow1, REAL *restrict y,
+                 ptrdiff_t t0, ptrdiff_t t1, ptrdiff_t i0, ptrdiff_t i1, ptrdiff_t j0,
+                 ptrdiff_t j1, const ptrdiff_t SW)
 {
-    const ptrdiff_t D = g->D, H = g->H, W = g->W, Wout = g->Wout;
-    const ptrdiff_t dstart = od * g->sd - g->pd, hstart = oh * g->sh - g->ph;
-    ptrdiff_t t0, t1, i0, i1, j0, j1;
-    if (ow1 <= ow0)
-        return;
-    cc_taps_inside(dstart, KD, 1, D, &t0, &t1);
-    cc_taps_inside(hstart, KH, 1, H, &i0, &i1);
-    /* taps that reach the input for some ow in [ow0, ow1), as in max_row_taps */
-    cc_taps_inside((ow1 - 1) * SW - g->pw, KW, 1, W + (ow1 - 1 - ow0) * SW, &j0, &j1);
-    for (ptrdiff_t ow = ow0; ow < ow1; ow++)
-        y[ow] = 0;
+    const ptrdiff_t H = g->H, W = g->W, Wout = g->Wout;
     for (ptrdiff_t t = t0; t < t1; t++)
         for (ptrdiff_t i = i0; i < i1; i++) {
             const ptrdiff_t row = ((dstart + t) * H + hstart + i) * W;
@@ -185,8 +203,18 @@ FN(avg_row_taps)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t od, ptrd
                     y[ow] += xr[ow * SW];
             }
         }
-    /* Divisor: cells of the window inside the padded input [-p, L + p) (count_include_pad)
-     * or inside the input [0, L); the ceil-mode overhang is never counted. */
+}
+
+/* Divide the sums of columns [ow0, ow1) by their windows' divisors: the cells of the
+ * window inside the padded input [-p, L + p) (count_include_pad) or inside the input
+ * [0, L); the ceil-mode overhang is never counted. */
+static inline __attribute__((always_inline)) void
+FN(avg_divide)(const cc_pool2d_geometry *g, ptrdiff_t dstart, ptrdiff_t hstart,
+               ptrdiff_t ow0, ptrdiff_t ow1, REAL *restrict y, int count_include_pad,
+               ptrdiff_t divisor_override, const ptrdiff_t KD, const ptrdiff_t KH,
+               const ptrdiff_t KW, const ptrdiff_t SW)
+{
+    const ptrdiff_t D = g->D, H = g->H, W = g->W;
     ptrdiff_t dend = dstart + KD < D + g->pd ? dstart + KD : D + g->pd;
     ptrdiff_t hend = hstart + KH < H + g->ph ? hstart + KH : H + g->ph;
     ptrdiff_t rows_pad = (dend - dstart) * (hend - hstart);
@@ -204,6 +232,45 @@ FN(avg_row_taps)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t od, ptrd
         }
         y[ow] /= (REAL)divisor;
     }
+}
+
+/* Columns [ow0, ow1) of one row of average pooling, one pass per tap (no dilation). */
+static inline __attribute__((always_inline)) void
+FN(avg_row_taps)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t od, ptrdiff_t oh,
+                 ptrdiff_t ow0, ptrdiff_t ow1, REAL *restrict y, int count_include_pad,
+                 ptrdiff_t divisor_override, const ptrdiff_t KD, const ptrdiff_t KH,
+                 const ptrdiff_t KW, const ptrdiff_t SW)
+{
+    const ptrdiff_t D = g->D, H = g->H, W = g->W;
+    const ptrdiff_t dstart = od * g->sd - g->pd, hstart = oh * g->sh - g->ph;
+    ptrdiff_t t0, t1, i0, i1, j0, j1;
+    if (ow1 <= ow0)
+        return;
+    cc_taps_inside(dstart, KD, 1, D, &t0, &t1);
+    cc_taps_inside(hstart, KH, 1, H, &i0, &i1);
+    if (ow1 - ow0 <= CC_POOL_FEW_COLUMNS) {
+        /* a few columns: each output sums its cells directly, in the same order */
+        for (ptrdiff_t ow = ow0; ow < ow1; ow++) {
+            const ptrdiff_t wstart = ow * SW - g->pw;
+            cc_taps_inside(wstart, KW, 1, W, &j0, &j1);
+            REAL sum = 0;
+            for (ptrdiff_t t = t0; t < t1; t++)
+                for (ptrdiff_t i = i0; i < i1; i++) {
+                    const REAL *xr = xp + ((dstart + t) * H + hstart + i) * W + wstart;
+                    for (ptrdiff_t j = j0; j < j1; j++)
+                        sum += xr[j];
+                }
+            y[ow] = sum;
+        }
+    } else {
+        /* taps that reach the input for some ow in [ow0, ow1), as in max_row_taps */
+        cc_taps_inside((ow1 - 1) * SW - g->pw, KW, 1, W + (ow1 - 1 - ow0) * SW, &j0, &j1);
+        for (ptrdiff_t ow = ow0; ow < ow1; ow++)
+            y[ow] = 0;
+        FN(avg_row_sums)(g, xp, dstart, hstart, ow0, ow1, y, t0, t1, i0, i1, j0, j1, SW);
+    }
+    FN(avg_divide)(g, dstart, hstart, ow0, ow1, y, count_include_pad, divisor_override, KD,
+                   KH, KW, SW);
 }
 
 /* One output row of average pooling, split as max_row.  Both ways sum a window in

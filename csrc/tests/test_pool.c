@@ -150,6 +150,13 @@ static ptrdiff_t avg_window(const cc_pool2d_geometry *g, ptrdiff_t od, ptrdiff_t
         for (ptrdiff_t i = 0; i < ny && ok; i++)                                         \
             ok = same((double)y[i], ref[i]) && idx[i] == ridx[i];                        \
         check(ok, "max pool " #SFX, simd, nt);                                           \
+        free(y); /* without indices: the depth-first path of the 3-D fast windows */     \
+        y = nan_buffer_##SFX(ny);                                                        \
+        cc_max_pool2d_##SFX(g, x, y, NULL, nt);                                          \
+        ok = guard_intact_##SFX(y, ny);                                                  \
+        for (ptrdiff_t i = 0; i < ny && ok; i++)                                         \
+            ok = same((double)y[i], ref[i]);                                             \
+        check(ok, "max pool without indices " #SFX, simd, nt);                           \
                                                                                          \
         /* max backward: the scatter of a gradient of ones at the reference indices */   \
         T *go = malloc((size_t)ny * sizeof *go), *gi = nan_buffer_##SFX(nx);                 \
