@@ -35,13 +35,14 @@ _SHAPES = {1: "(N, C, L) or (C, L)", 2: "(N, C, H, W) or (C, H, W)",
            3: "(N, C, D, H, W) or (C, D, H, W)"}
 
 
-def _pool_input(nd: int, name: str, x):
-    """x as a real array of 1 + nd or 2 + nd dimensions with non-empty spatial sizes."""
-    x = as_real_array("x", x)
+def _pool_input(nd: int, name: str, x, arg: str = "x"):
+    """x (the argument ``arg``) as a real array of 1 + nd or 2 + nd dimensions with
+    non-empty spatial sizes."""
+    x = as_real_array(arg, x)
     if x.ndim not in (nd + 1, nd + 2):
-        raise ValueError(f"{name}: x must have shape {_SHAPES[nd]}; got shape {x.shape}")
+        raise ValueError(f"{name}: {arg} must have shape {_SHAPES[nd]}; got shape {x.shape}")
     if any(n < 1 for n in x.shape[-nd:]):
-        raise ValueError(f"{name}: x must have spatial sizes >= 1; got shape {x.shape}")
+        raise ValueError(f"{name}: {arg} must have spatial sizes >= 1; got shape {x.shape}")
     return x
 
 
@@ -198,15 +199,24 @@ def _grad_array(call: _PoolCall, grad_output) -> np.ndarray:
     return g
 
 
+def _int_array(name: str, indices) -> np.ndarray:
+    """``indices`` as an array of integers (TypeError otherwise)."""
+    try:
+        idx = np.asarray(indices)
+    except ValueError as exc:  # ragged nested lists
+        raise TypeError(f"{name}: indices must be an array of integers ({exc})") from None
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{name}: indices must be integers, got dtype {idx.dtype}")
+    return idx
+
+
 def _index_array(name: str, indices, shape: tuple, what: str) -> np.ndarray:
-    """``indices`` as an array, checked for its shape (``shape``, that of ``what``) and an
-    integer dtype."""
-    idx = np.asarray(indices)
+    """``indices`` as an array, checked for an integer dtype and its shape (``shape``,
+    that of ``what``)."""
+    idx = _int_array(name, indices)
     if idx.shape != shape:
         raise ValueError(f"{name}: indices have shape {idx.shape}; expected {shape} "
                          f"(the shape of {what})")
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"{name}: indices must be integers, got dtype {idx.dtype}")
     return idx
 
 
@@ -839,7 +849,7 @@ def scatter_indices_backward(nd: int, grad_output, x, indices) -> np.ndarray:
     """
     name = "scatter_indices_backward"
     x = _pool_input(nd, name, x)
-    go = _pool_input(nd, name, grad_output)
+    go = _pool_input(nd, name, grad_output, "grad_output")
     if go.shape[:-nd] != x.shape[:-nd]:
         raise ValueError(f"{name}: grad_output with shape {go.shape} and x with shape "
                          f"{x.shape} differ in their leading (N, C) or (C,)")
@@ -1195,11 +1205,8 @@ def max_unpool_backward(grad_output, indices, nd: int):
     nd = as_int("nd", nd)
     if nd not in (1, 2, 3):
         raise ValueError(f"max_unpool_backward: nd must be 1, 2 or 3, got {nd}")
-    g = _pool_input(nd, "max_unpool_backward", grad_output)
-    idx = np.asarray(indices)
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"max_unpool_backward: indices must be integers, got dtype "
-                        f"{idx.dtype}")
+    g = _pool_input(nd, "max_unpool_backward", grad_output, "grad_output")
+    idx = _int_array("max_unpool_backward", indices)
     lead = g.shape[:-nd]
     if idx.shape[:-nd] != lead or idx.ndim != g.ndim:
         raise ValueError(f"max_unpool_backward: indices with shape {idx.shape} do not match "
