@@ -20,18 +20,32 @@ from convcore.backward import conv1d_backward, conv2d_backward, conv3d_backward
 from convcore.functional import col2im, conv1d, conv2d, conv3d, im2col, relu
 from convcore.matrix import conv_matrix
 from convcore.pooling import (
+    adaptive_avg_pool1d,
     adaptive_avg_pool2d,
+    adaptive_avg_pool3d,
+    adaptive_max_pool1d,
     adaptive_max_pool2d,
+    adaptive_max_pool3d,
     avg_pool1d,
     avg_pool1d_backward,
     avg_pool2d,
     avg_pool2d_backward,
+    avg_pool3d,
+    avg_pool3d_backward,
     global_avg_pool2d,
+    global_avg_pool3d,
     global_max_pool2d,
+    global_max_pool3d,
     max_pool1d,
     max_pool1d_backward,
     max_pool2d,
     max_pool2d_backward,
+    max_pool3d,
+    max_pool3d_backward,
+    max_unpool1d,
+    max_unpool2d,
+    max_unpool3d,
+    max_unpool_backward,
 )
 from convcore.transpose import (
     conv_transpose1d,
@@ -84,6 +98,22 @@ __all__ = [
     "set_num_threads",
     "show_config",
     "winograd_weights",
+]
+__all__ += [
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool3d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool3d",
+    "avg_pool3d",
+    "avg_pool3d_backward",
+    "global_avg_pool3d",
+    "global_max_pool3d",
+    "max_pool3d",
+    "max_pool3d_backward",
+    "max_unpool1d",
+    "max_unpool2d",
+    "max_unpool3d",
+    "max_unpool_backward",
 ]
 
 _isa.apply_environment()

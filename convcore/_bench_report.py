@@ -21,6 +21,8 @@ TARGETS = {
              "<= 0.3 x scipy.ndimage.correlate's time",
     "pool": "max/avg pooling 2x2/2 and 3x3/2, NCHW: <= 0.3 x PyTorch's time and >= 50% "
             "of the measured memory bandwidth",
+    "pool3d": "max_pool3d 2x2x2/2 and 3x3x3/2 on (4, 64, 16, 56, 56): >= 50% of the "
+              "measured memory bandwidth",
     "tiny": "a tiny call (1x1x8x8, 3x3): <= 0.5 x PyTorch's time",
     "scaling": "1 -> N threads on the large layers: >= 1.8x",
     "winograd": "3x3 layers, auto (Winograd): VGG 256@56 and ResNet 128@28 b8 <= 0.6 x "
@@ -102,6 +104,9 @@ def check_targets(report: dict) -> list[dict]:
         elif c["kind"] == "conv" and group == "padding_mode":
             out.append(_ratio_check(group, f"{name}: auto / zero padding <= 1.1", ours,
                                     "zeros", 1.1))
+        elif c["kind"] == "pool" and group == "pool3d":
+            out.append(_at_least(group, f"{name}: >= 50% of memory bandwidth",
+                                 ours["frac_peak"], 0.5, f"{ours['rate']:.1f} GB/s"))
         out += _fast_targets(c, ours)
         single = c["results"].get(SINGLE)
         if single is not None:

@@ -131,6 +131,7 @@ cdef extern from "convcore.h" nogil:
         Py_ssize_t planes
         Py_ssize_t H, W, Hout, Wout
         Py_ssize_t kh, kw, sh, sw, ph, pw, dh, dw
+        Py_ssize_t D, Dout, kd, sd, pd, dd
 
     void cc_max_pool2d_f32(const cc_pool2d_geometry *g, const float *x, float *y,
                            int64_t *indices, int n_threads)
@@ -186,6 +187,24 @@ cdef extern from "convcore.h" nogil:
     void cc_adaptive_max_pool2d_f64(Py_ssize_t planes, Py_ssize_t H, Py_ssize_t W,
                                     Py_ssize_t Hout, Py_ssize_t Wout, const double *x,
                                     double *y, int64_t *indices, int n_threads)
+    void cc_adaptive_avg_pool3d_f32(Py_ssize_t planes, Py_ssize_t D, Py_ssize_t H,
+                                    Py_ssize_t W, Py_ssize_t Dout, Py_ssize_t Hout,
+                                    Py_ssize_t Wout, const float *x, float *y, int n_threads)
+    void cc_adaptive_avg_pool3d_f64(Py_ssize_t planes, Py_ssize_t D, Py_ssize_t H,
+                                    Py_ssize_t W, Py_ssize_t Dout, Py_ssize_t Hout,
+                                    Py_ssize_t Wout, const double *x, double *y, int n_threads)
+    void cc_adaptive_max_pool3d_f32(Py_ssize_t planes, Py_ssize_t D, Py_ssize_t H,
+                                    Py_ssize_t W, Py_ssize_t Dout, Py_ssize_t Hout,
+                                    Py_ssize_t Wout, const float *x, float *y,
+                                    int64_t *indices, int n_threads)
+    void cc_adaptive_max_pool3d_f64(Py_ssize_t planes, Py_ssize_t D, Py_ssize_t H,
+                                    Py_ssize_t W, Py_ssize_t Dout, Py_ssize_t Hout,
+                                    Py_ssize_t Wout, const double *x, double *y,
+                                    int64_t *indices, int n_threads)
+    void cc_max_unpool_f32(Py_ssize_t planes, Py_ssize_t in_plane, Py_ssize_t out_plane,
+                           const float *x, const int64_t *indices, float *y, int n_threads)
+    void cc_max_unpool_f64(Py_ssize_t planes, Py_ssize_t in_plane, Py_ssize_t out_plane,
+                           const double *x, const int64_t *indices, double *y, int n_threads)
 
     int64_t cc_conv_matrix_indptr(const cc_conv2d_geometry *g, int64_t *indptr)
     void cc_conv_matrix_fill_f32(const cc_conv2d_geometry *g, const float *w,

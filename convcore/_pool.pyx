@@ -3,8 +3,10 @@
 """Bridge to the C pooling kernels: typed memoryviews in, GIL released, no checks.
 
 convcore.pooling has validated the arguments and allocated every output.  Arrays are
-(planes, H, W) views of the NCHW data; ``geom`` is
-(kh, kw, sh, sw, ph, pw, dh, dw, Hout, Wout).  Empty arrays never reach these functions.
+(planes, D, H, W) views of the NC(D)HW data (D = 1 for 1-D and 2-D pools); ``geom`` is
+(kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, Dout, Hout, Wout).  The channels-last
+functions are 2-D: x (N, H, W, C) and ``geom`` (kh, kw, sh, sw, ph, pw, dh, dw, Hout, Wout).
+Empty arrays never reach these functions.
 Every kernel runs in chunks of planes (images for channels-last) with a check for Ctrl-C
 between them; planes are independent, so the chunks do not change the result.
 """
@@ -12,12 +14,13 @@ from cython cimport floating
 from libc.stdint cimport int64_t
 
 from convcore._cconvcore cimport (
-    cc_adaptive_avg_pool2d_f32, cc_adaptive_avg_pool2d_f64, cc_adaptive_max_pool2d_f32,
-    cc_adaptive_max_pool2d_f64, cc_avg_pool2d_backward_f32, cc_avg_pool2d_backward_f64,
+    cc_avg_pool2d_backward_f32, cc_avg_pool2d_backward_f64,
     cc_avg_pool2d_f32, cc_avg_pool2d_f64, cc_max_pool2d_backward_f32,
     cc_max_pool2d_backward_f64, cc_max_pool2d_f32, cc_max_pool2d_f64, cc_pool2d_geometry,
     cc_avg_pool2d_nhwc_rows_f32, cc_avg_pool2d_nhwc_rows_f64, cc_max_pool2d_nhwc_rows_f32,
-    cc_max_pool2d_nhwc_rows_f64,
+    cc_max_pool2d_nhwc_rows_f64, cc_adaptive_avg_pool3d_f32, cc_adaptive_avg_pool3d_f64,
+    cc_adaptive_max_pool3d_f32, cc_adaptive_max_pool3d_f64, cc_max_unpool_f32,
+    cc_max_unpool_f64,
     cc_simd_active, cc_simd_detect, cc_simd_force, cc_simd_level, cc_simd_name,
     CC_SIMD_AVX2, CC_SIMD_AVX512, CC_SIMD_GENERIC,
 )
@@ -34,56 +37,71 @@ cdef Py_ssize_t _row_step(Py_ssize_t rows, tuple geom, Py_ssize_t W, Py_ssize_t 
                        n_threads)
 
 
-cdef Py_ssize_t _plane_step(Py_ssize_t planes, tuple geom, Py_ssize_t H, Py_ssize_t W,
-                            Py_ssize_t C, int n_threads):
+cdef Py_ssize_t _plane_step(Py_ssize_t planes, tuple geom, Py_ssize_t in_plane,
+                            int n_threads):
     """Planes per chunk: a plane costs its window taps plus its input cells."""
-    cdef double taps = <double>geom[0] * geom[1] * geom[8] * geom[9] * C
-    return chunk_items(planes, (taps * NS_PER_MAC + <double>H * W * C * NS_PER_ELEMENT),
+    cdef double taps = (<double>geom[0] * geom[1] * geom[2] * geom[12] * geom[13]
+                        * geom[14])
+    return chunk_items(planes, (taps * NS_PER_MAC + <double>in_plane * NS_PER_ELEMENT),
                        n_threads)
 
 
 cdef cc_pool2d_geometry _geometry(Py_ssize_t planes, Py_ssize_t H, Py_ssize_t W, tuple geom):
+    """The struct of a 2-D (channels-last) pool: depth 1."""
     cdef cc_pool2d_geometry g
     g.planes, g.H, g.W = planes, H, W
     g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.Hout, g.Wout = geom
+    g.D = g.Dout = g.kd = g.sd = g.dd = 1
+    g.pd = 0
     return g
 
 
-def max_pool(const floating[:, :, ::1] x, floating[:, :, ::1] y, int64_t[:, :, ::1] indices,
+cdef cc_pool2d_geometry _geometry3(Py_ssize_t planes, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
+                                   tuple geom):
+    cdef cc_pool2d_geometry g
+    g.planes, g.D, g.H, g.W = planes, D, H, W
+    (g.kd, g.kh, g.kw, g.sd, g.sh, g.sw, g.pd, g.ph, g.pw, g.dd, g.dh, g.dw, g.Dout, g.Hout,
+     g.Wout) = geom
+    return g
+
+
+def max_pool(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y, int64_t[:, :, :, ::1] indices,
              tuple geom, int n_threads):
     """y = max over windows; ``indices`` may be None."""
-    cdef cc_pool2d_geometry g = _geometry(x.shape[0], x.shape[1], x.shape[2], geom)
+    cdef cc_pool2d_geometry g = _geometry3(x.shape[0], x.shape[1], x.shape[2], x.shape[3],
+                                            geom)
     cdef Py_ssize_t planes = x.shape[0], p0 = 0, p1
-    cdef Py_ssize_t step = _plane_step(planes, geom, g.H, g.W, 1, n_threads)
+    cdef Py_ssize_t step = _plane_step(planes, geom, g.D * g.H * g.W, n_threads)
     cdef int64_t *ip
     while p0 < planes:
         p1 = min(planes, p0 + step)
         g.planes = p1 - p0
-        ip = &indices[p0, 0, 0] if indices is not None else NULL
+        ip = &indices[p0, 0, 0, 0] if indices is not None else NULL
         with nogil:
             if floating is float:
-                cc_max_pool2d_f32(&g, &x[p0, 0, 0], &y[p0, 0, 0], ip, n_threads)
+                cc_max_pool2d_f32(&g, &x[p0, 0, 0, 0], &y[p0, 0, 0, 0], ip, n_threads)
             else:
-                cc_max_pool2d_f64(&g, &x[p0, 0, 0], &y[p0, 0, 0], ip, n_threads)
+                cc_max_pool2d_f64(&g, &x[p0, 0, 0, 0], &y[p0, 0, 0, 0], ip, n_threads)
         PyErr_CheckSignals()
         p0 = p1
 
 
-def avg_pool(const floating[:, :, ::1] x, floating[:, :, ::1] y, bint count_include_pad,
+def avg_pool(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y, bint count_include_pad,
              Py_ssize_t divisor_override, tuple geom, int n_threads):
     """y = window means; ``divisor_override`` 0 means none."""
-    cdef cc_pool2d_geometry g = _geometry(x.shape[0], x.shape[1], x.shape[2], geom)
+    cdef cc_pool2d_geometry g = _geometry3(x.shape[0], x.shape[1], x.shape[2], x.shape[3],
+                                            geom)
     cdef Py_ssize_t planes = x.shape[0], p0 = 0, p1
-    cdef Py_ssize_t step = _plane_step(planes, geom, g.H, g.W, 1, n_threads)
+    cdef Py_ssize_t step = _plane_step(planes, geom, g.D * g.H * g.W, n_threads)
     while p0 < planes:
         p1 = min(planes, p0 + step)
         g.planes = p1 - p0
         with nogil:
             if floating is float:
-                cc_avg_pool2d_f32(&g, &x[p0, 0, 0], &y[p0, 0, 0], count_include_pad,
+                cc_avg_pool2d_f32(&g, &x[p0, 0, 0, 0], &y[p0, 0, 0, 0], count_include_pad,
                                   divisor_override, n_threads)
             else:
-                cc_avg_pool2d_f64(&g, &x[p0, 0, 0], &y[p0, 0, 0], count_include_pad,
+                cc_avg_pool2d_f64(&g, &x[p0, 0, 0, 0], &y[p0, 0, 0, 0], count_include_pad,
                                   divisor_override, n_threads)
         PyErr_CheckSignals()
         p0 = p1
@@ -131,94 +149,117 @@ def avg_pool_nhwc(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
         r0 = r1
 
 
-def max_pool_backward(const floating[:, :, ::1] grad_out, const int64_t[:, :, ::1] indices,
-                      floating[:, :, ::1] grad_in, tuple geom, int n_threads):
+def max_pool_backward(const floating[:, :, :, ::1] grad_out, const int64_t[:, :, :, ::1] indices,
+                      floating[:, :, :, ::1] grad_in, tuple geom, int n_threads):
     """grad_in = scatter-add of grad_out at the argmax indices."""
-    cdef cc_pool2d_geometry g = _geometry(grad_in.shape[0], grad_in.shape[1],
-                                          grad_in.shape[2], geom)
+    cdef cc_pool2d_geometry g = _geometry3(grad_in.shape[0], grad_in.shape[1],
+                                           grad_in.shape[2], grad_in.shape[3], geom)
     cdef Py_ssize_t planes = grad_in.shape[0], p0 = 0, p1
-    cdef Py_ssize_t step = _plane_step(planes, geom, g.H, g.W, 1, n_threads)
+    cdef Py_ssize_t step = _plane_step(planes, geom, g.D * g.H * g.W, n_threads)
     while p0 < planes:
         p1 = min(planes, p0 + step)
         g.planes = p1 - p0
         with nogil:
             if floating is float:
-                cc_max_pool2d_backward_f32(&g, &grad_out[p0, 0, 0], &indices[p0, 0, 0],
-                                           &grad_in[p0, 0, 0], n_threads)
+                cc_max_pool2d_backward_f32(&g, &grad_out[p0, 0, 0, 0], &indices[p0, 0, 0, 0],
+                                           &grad_in[p0, 0, 0, 0], n_threads)
             else:
-                cc_max_pool2d_backward_f64(&g, &grad_out[p0, 0, 0], &indices[p0, 0, 0],
-                                           &grad_in[p0, 0, 0], n_threads)
+                cc_max_pool2d_backward_f64(&g, &grad_out[p0, 0, 0, 0], &indices[p0, 0, 0, 0],
+                                           &grad_in[p0, 0, 0, 0], n_threads)
         PyErr_CheckSignals()
         p0 = p1
 
 
-def avg_pool_backward(const floating[:, :, ::1] grad_out, floating[:, :, ::1] grad_in,
+def avg_pool_backward(const floating[:, :, :, ::1] grad_out, floating[:, :, :, ::1] grad_in,
                       bint count_include_pad, Py_ssize_t divisor_override, tuple geom,
                       int n_threads):
     """grad_in = each output's gradient / divisor spread over its window."""
-    cdef cc_pool2d_geometry g = _geometry(grad_in.shape[0], grad_in.shape[1],
-                                          grad_in.shape[2], geom)
+    cdef cc_pool2d_geometry g = _geometry3(grad_in.shape[0], grad_in.shape[1],
+                                           grad_in.shape[2], grad_in.shape[3], geom)
     cdef Py_ssize_t planes = grad_in.shape[0], p0 = 0, p1
-    cdef Py_ssize_t step = _plane_step(planes, geom, g.H, g.W, 1, n_threads)
+    cdef Py_ssize_t step = _plane_step(planes, geom, g.D * g.H * g.W, n_threads)
     while p0 < planes:
         p1 = min(planes, p0 + step)
         g.planes = p1 - p0
         with nogil:
             if floating is float:
-                cc_avg_pool2d_backward_f32(&g, &grad_out[p0, 0, 0], &grad_in[p0, 0, 0],
+                cc_avg_pool2d_backward_f32(&g, &grad_out[p0, 0, 0, 0], &grad_in[p0, 0, 0, 0],
                                            count_include_pad, divisor_override, n_threads)
             else:
-                cc_avg_pool2d_backward_f64(&g, &grad_out[p0, 0, 0], &grad_in[p0, 0, 0],
+                cc_avg_pool2d_backward_f64(&g, &grad_out[p0, 0, 0, 0], &grad_in[p0, 0, 0, 0],
                                            count_include_pad, divisor_override, n_threads)
         PyErr_CheckSignals()
         p0 = p1
 
 
-cdef Py_ssize_t _adaptive_step(const floating[:, :, ::1] x, const floating[:, :, ::1] y,
+cdef Py_ssize_t _adaptive_step(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] y,
                                int n_threads):
     """Planes per chunk of an adaptive pool: each output window covers at most
-    ceil(H / Hout) + 1 rows and ceil(W / Wout) + 1 columns."""
-    cdef double wh = x.shape[1] // y.shape[1] + 2, ww = x.shape[2] // y.shape[2] + 2
-    cdef double taps = wh * ww * y.shape[1] * y.shape[2]
+    ceil(L / Lout) + 1 cells along each dimension."""
+    cdef double taps = 1
+    cdef int d
+    for d in range(1, 4):
+        taps *= (x.shape[d] // y.shape[d] + 2) * y.shape[d]
     return chunk_items(x.shape[0], taps * NS_PER_MAC + <double>x.shape[1] * x.shape[2]
-                       * NS_PER_ELEMENT, n_threads)
+                       * x.shape[3] * NS_PER_ELEMENT, n_threads)
 
 
-def adaptive_avg_pool(const floating[:, :, ::1] x, floating[:, :, ::1] y, int n_threads):
-    """y (planes, Hout, Wout) = means over PyTorch's adaptive windows."""
+def adaptive_avg_pool(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y, int n_threads):
+    """y (planes, Dout, Hout, Wout) = means over PyTorch's adaptive windows."""
     cdef Py_ssize_t planes = x.shape[0], p0 = 0, p1
     cdef Py_ssize_t step = _adaptive_step(x, y, n_threads)
     while p0 < planes:
         p1 = min(planes, p0 + step)
         with nogil:
             if floating is float:
-                cc_adaptive_avg_pool2d_f32(p1 - p0, x.shape[1], x.shape[2], y.shape[1],
-                                           y.shape[2], &x[p0, 0, 0], &y[p0, 0, 0], n_threads)
+                cc_adaptive_avg_pool3d_f32(p1 - p0, x.shape[1], x.shape[2], x.shape[3],
+                                           y.shape[1], y.shape[2], y.shape[3], &x[p0, 0, 0, 0],
+                                           &y[p0, 0, 0, 0], n_threads)
             else:
-                cc_adaptive_avg_pool2d_f64(p1 - p0, x.shape[1], x.shape[2], y.shape[1],
-                                           y.shape[2], &x[p0, 0, 0], &y[p0, 0, 0], n_threads)
+                cc_adaptive_avg_pool3d_f64(p1 - p0, x.shape[1], x.shape[2], x.shape[3],
+                                           y.shape[1], y.shape[2], y.shape[3], &x[p0, 0, 0, 0],
+                                           &y[p0, 0, 0, 0], n_threads)
         PyErr_CheckSignals()
         p0 = p1
 
 
-def adaptive_max_pool(const floating[:, :, ::1] x, floating[:, :, ::1] y,
-                      int64_t[:, :, ::1] indices, int n_threads):
+def adaptive_max_pool(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
+                      int64_t[:, :, :, ::1] indices, int n_threads):
     """y = maxima over PyTorch's adaptive windows; ``indices`` may be None."""
     cdef Py_ssize_t planes = x.shape[0], p0 = 0, p1
     cdef Py_ssize_t step = _adaptive_step(x, y, n_threads)
     cdef int64_t *ip
     while p0 < planes:
         p1 = min(planes, p0 + step)
-        ip = &indices[p0, 0, 0] if indices is not None else NULL
+        ip = &indices[p0, 0, 0, 0] if indices is not None else NULL
         with nogil:
             if floating is float:
-                cc_adaptive_max_pool2d_f32(p1 - p0, x.shape[1], x.shape[2], y.shape[1],
-                                           y.shape[2], &x[p0, 0, 0], &y[p0, 0, 0], ip,
-                                           n_threads)
+                cc_adaptive_max_pool3d_f32(p1 - p0, x.shape[1], x.shape[2], x.shape[3],
+                                           y.shape[1], y.shape[2], y.shape[3], &x[p0, 0, 0, 0],
+                                           &y[p0, 0, 0, 0], ip, n_threads)
             else:
-                cc_adaptive_max_pool2d_f64(p1 - p0, x.shape[1], x.shape[2], y.shape[1],
-                                           y.shape[2], &x[p0, 0, 0], &y[p0, 0, 0], ip,
-                                           n_threads)
+                cc_adaptive_max_pool3d_f64(p1 - p0, x.shape[1], x.shape[2], x.shape[3],
+                                           y.shape[1], y.shape[2], y.shape[3], &x[p0, 0, 0, 0],
+                                           &y[p0, 0, 0, 0], ip, n_threads)
+        PyErr_CheckSignals()
+        p0 = p1
+
+
+def max_unpool(const floating[:, ::1] x, const int64_t[:, ::1] indices, floating[:, ::1] y,
+               int n_threads):
+    """y (planes, out_plane) = zeros but for y[p, indices[p, i]] = x[p, i]."""
+    cdef Py_ssize_t planes = x.shape[0], p0 = 0, p1
+    cdef Py_ssize_t step = chunk_items(planes, (x.shape[1] * NS_PER_MAC
+                                                + y.shape[1] * NS_PER_ELEMENT), n_threads)
+    while p0 < planes:
+        p1 = min(planes, p0 + step)
+        with nogil:
+            if floating is float:
+                cc_max_unpool_f32(p1 - p0, x.shape[1], y.shape[1], &x[p0, 0], &indices[p0, 0],
+                                  &y[p0, 0], n_threads)
+            else:
+                cc_max_unpool_f64(p1 - p0, x.shape[1], y.shape[1], &x[p0, 0], &indices[p0, 0],
+                                  &y[p0, 0], n_threads)
         PyErr_CheckSignals()
         p0 = p1
 

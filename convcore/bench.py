@@ -83,6 +83,7 @@ __all__ = [
     "POOL_CASES",
     "ConvCase",
     "PoolCase",
+    "POOL3D_CASES",
     "add_arguments",
     "check_targets",
     "format_bench",
@@ -162,7 +163,8 @@ class ConvCase(NamedTuple):
 
 
 class PoolCase(NamedTuple):
-    """A 2-D max or average pooling of an (N, C, H, W) input."""
+    """A max or average pooling of an (N, C, H, W) input, or 3-D of an (N, C, D, H, W)
+    one (the same window, stride and padding along every spatial axis)."""
 
     name: str
     op: str  # "max" or "avg"
@@ -175,10 +177,9 @@ class PoolCase(NamedTuple):
 
     @property
     def out_shape(self) -> tuple:
-        n, c, h, w = self.shape
         size = [convcore.conv_output_size(s, self.kernel, self.stride, self.padding)
-                for s in (h, w)]
-        return (n, c, *size)
+                for s in self.shape[2:]]
+        return (*self.shape[:2], *size)
 
     def nbytes(self, dtype="float32") -> int:
         """Bytes read and written: the input and the output, once each."""
@@ -231,6 +232,13 @@ POOL_CASES = [
     PoolCase("max_3x3s2p1", "max", _POOL_SHAPE, 3, 2, 1, target="pool"),
     PoolCase("avg_2x2s2", "avg", _POOL_SHAPE, 2, 2, target="pool"),
     PoolCase("avg_3x3s2p1", "avg", _POOL_SHAPE, 3, 2, 1, target="pool", quick=True),
+]
+
+# 3-D pooling of a C3D/I3D activation (float32: 51 MB in, about 6 MB out).
+_POOL3D_SHAPE = (4, 64, 16, 56, 56)
+POOL3D_CASES = [
+    PoolCase("max3d_2x2x2s2", "max", _POOL3D_SHAPE, 2, 2, target="pool3d"),
+    PoolCase("max3d_3x3x3s2p1", "max", _POOL3D_SHAPE, 3, 2, 1, target="pool3d"),
 ]
 
 # The backward passes (input, weight and bias gradients) of the VGG and ResNet layers.
@@ -485,7 +493,8 @@ def _all_jobs(quick: bool, dtypes: tuple[str, ...]) -> list[_Job]:
     jobs = []
     for dtype in dtypes:
         jobs += [_Job("conv", c, dtype) for c in CONV_CASES if c.quick or not quick]
-        jobs += [_Job("pool", c, dtype) for c in POOL_CASES if c.quick or not quick]
+        jobs += [_Job("pool", c, dtype) for c in POOL_CASES + POOL3D_CASES
+                 if c.quick or not quick]
         jobs += [_Job("backward", c, dtype) for c in BACKWARD_CASES
                  if c.name in _QUICK_BACKWARD or not quick]
         jobs += [_Job("network", c, dtype) for c in NETWORK_CASES if c.quick or not quick]
@@ -722,13 +731,14 @@ def _fast_algorithm_calls(c: ConvCase, x, w, b) -> dict[str, Callable]:
 def _pool_calls(c: PoolCase, a: dict) -> dict[str, Callable]:
     x = a["x"]
     args = (c.kernel, c.stride, c.padding)
-    fn = convcore.max_pool2d if c.op == "max" else convcore.avg_pool2d
+    name = f"{c.op}_pool{len(c.shape) - 2}d"
+    fn = getattr(convcore, name)
     calls: dict[str, Callable] = {"convcore": functools.partial(fn, x, *args)}
     tf = _torch()
     if tf is not None:
         torch, functional = tf
         tx = torch.from_numpy(x)
-        tfn = functional.max_pool2d if c.op == "max" else functional.avg_pool2d
+        tfn = getattr(functional, name)
 
         def run_torch():
             with torch.inference_mode():

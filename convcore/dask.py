@@ -1,5 +1,8 @@
 """Convolution and pooling over Dask arrays: one convcore call per output block.
 
+Pooling is planned over any number of spatial axes (max_pool2d/3d, avg_pool2d/3d): each
+axis independently, as described here for H and W.
+
 The functions here take a :class:`dask.array.Array` and return a lazy one.  Each block
 of the result is computed by :func:`convcore.conv2d` or :func:`convcore.conv3d` (or the
 pooling functions) on exactly the input it needs, so images and volumes larger than
@@ -34,6 +37,7 @@ than for the whole array).
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import math
 import operator
@@ -57,6 +61,7 @@ except ImportError as exc:  # the extra is optional
     ) from exc
 
 __all__ = ["ChannelRechunkWarning", "avg_pool2d", "conv2d", "conv3d", "max_pool2d"]
+__all__ += ["avg_pool3d", "max_pool3d"]
 
 # int, (ph, pw), ((top, bottom), (left, right)), 'same' or 'valid'
 Padding = int | str | tuple[int, int] | tuple[tuple[int, int], tuple[int, int]]
@@ -116,45 +121,50 @@ def _plan_axis(size: int, chunks: tuple[int, ...], kernel: int, stride: int, dil
 
 
 def _take(chunk: np.ndarray, bounds: tuple[tuple[int, int], ...], copy: bool) -> np.ndarray:
-    """Part of an input chunk, ``bounds`` (start, stop) along its trailing axes; a copy
-    when small, so the chunk itself can be freed."""
-    part = chunk[(Ellipsis, *(slice(a, b) for a, b in bounds))]
+    """Part of an input chunk (``bounds``: (start, stop) along each of its last axes); a
+    copy when small, so the chunk itself can be freed."""
+    part = chunk[(..., *(slice(a, b) for a, b in bounds))]
     return part.copy() if copy else part
 
 
-def _assemble(pieces) -> np.ndarray:
-    """One array from a nested grid of pieces (the outer lists along the outer spatial
-    axes, the innermost along the last)."""
-    if not isinstance(pieces, list):
-        return pieces
-    depth, first = 1, pieces[0]
-    while isinstance(first, list):
-        depth, first = depth + 1, first[0]
-    parts = [_assemble(p) for p in pieces]
-    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-depth)
+def _assemble(pieces: list) -> np.ndarray:
+    """One array from a grid of pieces nested one list per spatial axis (outermost the
+    first axis, e.g. rows along H holding columns along W; the scheduler may hand the
+    lists over as tuples)."""
+    def depth(p):
+        return 1 + depth(p[0]) if isinstance(p, list | tuple) else 0
+
+    nd = depth(pieces)
+
+    def join(p, axis):
+        if not isinstance(p, list | tuple):
+            return p
+        parts = [join(q, axis + 1) for q in p]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=axis - nd)
+
+    return join(pieces, 0)
 
 
-def _input_grid(x, layer: dict, halo_name: str, in_lead: tuple, *spans: _Span) -> list:
-    """Keys of the input pieces of one block, as a grid nested once per spatial axis
-    (one span per trailing axis of x), adding a slicing task for each partial chunk to
+def _input_grid(x, layer: dict, halo_name: str, in_lead: tuple, spans) -> list:
+    """Keys of the input pieces of one block (``spans``: one _Span per spatial axis),
+    nested one list per axis, adding a slicing task for each partial chunk to
     ``layer``."""
     nd = len(spans)
 
-    def grid(level: int, chosen: tuple) -> list | tuple:
-        if level < nd:
-            return [grid(level + 1, (*chosen, piece)) for piece in spans[level].pieces]
-        index = tuple(j for j, _, _ in chosen)
-        bounds = tuple((a, b) for _, a, b in chosen)
-        sizes = tuple(x.chunks[x.ndim - nd + d][j] for d, j in enumerate(index))
-        key = (x.name, *in_lead, *index)
-        if any(bd != (0, n) for bd, n in zip(bounds, sizes, strict=True)):
-            part = (halo_name, *in_lead, *index, *(v for bd in bounds for v in bd))
-            copy = 2 * math.prod(b - a for a, b in bounds) <= math.prod(sizes)
-            layer[part] = (_take, key, bounds, copy)
-            key = part
-        return key
+    def grid(axis, chunk_ids, bounds):
+        if axis == nd:
+            key = (x.name, *in_lead, *chunk_ids)
+            sizes = tuple(x.chunks[a - nd][j] for a, j in enumerate(chunk_ids))
+            if bounds != tuple((0, n) for n in sizes):
+                part = (halo_name, *in_lead, *chunk_ids, *(v for b in bounds for v in b))
+                copy = 2 * math.prod(b - a for a, b in bounds) <= math.prod(sizes)
+                layer[part] = (_take, key, bounds, copy)
+                key = part
+            return key
+        return [grid(axis + 1, (*chunk_ids, j), (*bounds, (a, b)))
+                for j, a, b in spans[axis].pieces]
 
-    return grid(0, ())
+    return grid(0, (), ())
 
 
 def _check_dask_input(name: str, x):
@@ -251,7 +261,7 @@ def _conv(nd: int, x, weight, bias, stride, padding, dilation, groups, algorithm
             zeros_shape = None
             grid: list = []
             if all(s.pieces for s in spans):
-                grid = _input_grid(x, layer, halo_name, in_lead, *spans)
+                grid = _input_grid(x, layer, halo_name, in_lead, tuple(spans))
             else:  # every window of the block lies in the padding
                 lead = (n_len, g.C) if batched else (g.C,)
                 zeros_shape = (*lead, *(1,) * nd)
@@ -389,16 +399,16 @@ def conv3d(x: da.Array, weight: ArrayLike, bias: ArrayLike | None = None,
 
 @dataclass(frozen=True)
 class _PoolBlock:
-    """What one output block of a pooling needs besides its input pieces."""
+    """What one output block of a pooling needs besides its input pieces (tuples hold one
+    entry per spatial axis)."""
 
     kind: str  # "max" or "avg"
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    dilation: tuple[int, int]
-    pad: tuple[int, int]  # the whole array's padding (for divisors and indices)
-    size: tuple[int, int]  # the whole array's (H, W)
-    rows: tuple[int, int, int, int]  # (o0, o1, lo, hi)
-    cols: tuple[int, int, int, int]
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    pad: tuple[int, ...]  # the whole array's padding (for divisors and indices)
+    size: tuple[int, ...]  # the whole array's spatial sizes
+    spans: tuple[tuple[int, int, int, int], ...]  # (o0, o1, lo, hi) per axis
     lead: tuple[int, ...]  # the block's (N, C) or (C,) sizes
     dtype: np.dtype
     count_include_pad: bool = True
@@ -406,17 +416,20 @@ class _PoolBlock:
     return_indices: bool = False
 
 
+_POOLS = {("max", 2): pooling.max_pool2d, ("avg", 2): pooling.avg_pool2d,
+          ("max", 3): pooling.max_pool3d, ("avg", 3): pooling.avg_pool3d}
+
+
 def _padded_block(pieces, spec: _PoolBlock, fill) -> np.ndarray:
     """The block's receptive field with the cells outside the input set to ``fill``."""
-    (_, _, lo_h, hi_h), (_, _, lo_w, hi_w) = spec.rows, spec.cols
-    out = np.full((*spec.lead, hi_h - lo_h, hi_w - lo_w), fill, dtype=spec.dtype)
-    r = max(lo_h, 0) - lo_h
-    for row in pieces:
-        c = max(lo_w, 0) - lo_w
-        for p in row:
-            out[..., r:r + p.shape[-2], c:c + p.shape[-1]] = p
-            c += p.shape[-1]
-        r += row[0].shape[-2]
+    out = np.full((*spec.lead, *(hi - lo for _, _, lo, hi in spec.spans)), fill,
+                  dtype=spec.dtype)
+    if pieces:
+        inside = _assemble(pieces)
+        at = tuple(slice(max(lo, 0) - lo, max(lo, 0) - lo + n)
+                   for (_, _, lo, _), n in zip(spec.spans, inside.shape[-len(spec.spans):],
+                                               strict=True))
+        out[(..., *at)] = inside
     return out
 
 
@@ -428,6 +441,12 @@ def _first_inside(o0, o1, kernel, stride, dilation, pad, size) -> np.ndarray:
     return np.where((first_tap < kernel) & (at < size), at, -1)
 
 
+def _outer(vectors: list[np.ndarray]) -> list[np.ndarray]:
+    """Per-axis vectors shaped to broadcast against each other (axis a along axis a)."""
+    nd = len(vectors)
+    return [v.reshape((1,) * a + (-1,) + (1,) * (nd - 1 - a)) for a, v in enumerate(vectors)]
+
+
 def _global_indices(idx: np.ndarray, spec: _PoolBlock) -> np.ndarray:
     """Argmax positions in the block's field as flat positions in the whole plane.
 
@@ -435,20 +454,22 @@ def _global_indices(idx: np.ndarray, spec: _PoolBlock) -> np.ndarray:
     be a padding cell; the whole array's kernel starts from the window's first cell
     inside the input instead (or -1 when there is none), so that is put back.
     """
-    H, W = spec.size
-    (o0h, o1h, lo_h, _), (o0w, o1w, lo_w, hi_w) = spec.rows, spec.cols
-    width = hi_w - lo_w
-    r = idx // width + lo_h
-    c = idx % width + lo_w
-    inside = (idx >= 0) & (r >= 0) & (r < H) & (c >= 0) & (c < W)
+    field = tuple(hi - lo for _, _, lo, hi in spec.spans)
+    coords = np.unravel_index(np.maximum(idx, 0), field)
+    coords = [c + lo for c, (_, _, lo, _) in zip(coords, spec.spans, strict=True)]
+    inside = idx >= 0
+    for c, n in zip(coords, spec.size, strict=True):
+        inside &= (c >= 0) & (c < n)
+    flat = np.ravel_multi_index(tuple(np.where(inside, c, 0) for c in coords), spec.size)
     if inside.all():
-        return r * W + c
-    fr = _first_inside(o0h, o1h, spec.kernel[0], spec.stride[0], spec.dilation[0],
-                       spec.pad[0], H)[:, None]
-    fc = _first_inside(o0w, o1w, spec.kernel[1], spec.stride[1], spec.dilation[1],
-                       spec.pad[1], W)[None, :]
-    initial = np.where((fr >= 0) & (fc >= 0), fr * W + fc, -1)
-    return np.where(inside, r * W + c, initial)
+        return flat
+    first = _outer([_first_inside(o0, o1, k, s, d, p, n) for (o0, o1, _, _), k, s, d, p, n
+                    in zip(spec.spans, spec.kernel, spec.stride, spec.dilation, spec.pad,
+                           spec.size, strict=True)])
+    ok = functools.reduce(np.logical_and, [f >= 0 for f in first])
+    initial = np.where(ok, np.ravel_multi_index(tuple(np.maximum(f, 0) for f in first),
+                                                spec.size), -1)
+    return np.where(inside, flat, initial)
 
 
 def _avg_divisors(o0, o1, kernel, stride, pad, size, count_include_pad) -> np.ndarray:
@@ -461,59 +482,58 @@ def _avg_divisors(o0, o1, kernel, stride, pad, size, count_include_pad) -> np.nd
 
 
 def _pool_block(pieces, spec: _PoolBlock):
-    H, W = spec.size
-    (o0h, o1h, lo_h, hi_h), (o0w, o1w, lo_w, hi_w) = spec.rows, spec.cols
-    inside = lo_h >= 0 and hi_h <= H and lo_w >= 0 and hi_w <= W
+    nd = len(spec.size)
+    inside = all(lo >= 0 and hi <= n for (_, _, lo, hi), n in zip(spec.spans, spec.size,
+                                                                  strict=True))
+    pool = _POOLS[spec.kind, nd]
     if spec.kind == "max":
         x = _assemble(pieces) if inside else _padded_block(pieces, spec, -np.inf)
-        res = pooling.max_pool2d(x, spec.kernel, spec.stride, 0, spec.dilation, False,
-                                 spec.return_indices)
+        res = pool(x, spec.kernel, spec.stride, 0, spec.dilation, False, spec.return_indices)
         if spec.return_indices:
             return res[0], _global_indices(res[1], spec)
         return res
     if inside:  # whole windows: both divisor rules give the window's size
-        return pooling.avg_pool2d(_assemble(pieces), spec.kernel, spec.stride, 0, False,
-                                  spec.count_include_pad, spec.divisor_override)
+        return pool(_assemble(pieces), spec.kernel, spec.stride, 0, False,
+                    spec.count_include_pad, spec.divisor_override)
     x = _padded_block(pieces, spec, 0)
     if spec.divisor_override is not None:
-        return pooling.avg_pool2d(x, spec.kernel, spec.stride, 0, False, True,
-                                  spec.divisor_override)
+        return pool(x, spec.kernel, spec.stride, 0, False, True, spec.divisor_override)
     # The window sums (row-major, as the whole array's; the added zeros change none),
     # divided by the whole array's divisors, as its kernel does.
-    sums = pooling.avg_pool2d(x, spec.kernel, spec.stride, 0, False, True, 1)
-    dh = _avg_divisors(o0h, o1h, spec.kernel[0], spec.stride[0], spec.pad[0], H,
-                       spec.count_include_pad)
-    dw = _avg_divisors(o0w, o1w, spec.kernel[1], spec.stride[1], spec.pad[1], W,
-                       spec.count_include_pad)
-    sums /= (dh[:, None] * dw[None, :]).astype(sums.dtype)
+    sums = pool(x, spec.kernel, spec.stride, 0, False, True, 1)
+    divisors = _outer([_avg_divisors(o0, o1, k, s, p, n, spec.count_include_pad)
+                       for (o0, o1, _, _), k, s, p, n in zip(spec.spans, spec.kernel,
+                                                            spec.stride, spec.pad, spec.size,
+                                                            strict=True)])
+    sums /= math.prod(divisors).astype(sums.dtype)
     return sums
 
 
-def _pool(name, x, call_args, spec_args):
-    """The graph of a pooling: x validated by the in-memory function's own checks."""
+def _pool(nd, name, x, call_args, spec_args):
+    """The graph of a pooling over ``nd`` spatial axes: x validated by the in-memory
+    function's own checks."""
     _check_dask_input(name, x)
-    call = pooling._PoolCall(2, name, _stand_in(x), *call_args)
-    kh, kw, sh, sw, ph, pw, dh, dw, hout, wout = call.geom
-    H, W = call.in_hw
-    spans_h = _plan_axis(H, x.chunks[-2], kh, sh, dh, ph, hout)
-    spans_w = _plan_axis(W, x.chunks[-1], kw, sw, dw, pw, wout)
-    token = tokenize(x, name, call.geom, spec_args)
+    call = pooling._PoolCall(nd, name, _stand_in(x), *call_args)
+    axes = slice(3 - nd, 3)
+    kernel, stride, dilation = call.kernel[axes], call.stride[axes], call.dilation[axes]
+    pad, size, outs = call.padding[axes], call.in_dhw[axes], call.out_dhw[axes]
+    spans = [_plan_axis(n, c, k, s, d, p, o) for n, c, k, s, d, p, o
+             in zip(size, x.chunks[-nd:], kernel, stride, dilation, pad, outs, strict=True)]
+    token = tokenize(x, name, call.geom3, spec_args)
     out_name, halo_name = f"convcore-{name}-{token}", f"convcore-{name}-halo-{token}"
     layer: dict = {}
-    lead_chunks = x.chunks[:-2]
+    lead_chunks = x.chunks[:-nd]
     for lead in np.ndindex(*(len(c) for c in lead_chunks)):
         lead_len = tuple(c[i] for c, i in zip(lead_chunks, lead, strict=True))
-        for bh, rows in enumerate(spans_h):
-            for bw, cols in enumerate(spans_w):
-                spec = _PoolBlock(kernel=(kh, kw), stride=(sh, sw), dilation=(dh, dw),
-                                  pad=(ph, pw), size=(H, W),
-                                  rows=(rows.o0, rows.o1, rows.lo, rows.hi),
-                                  cols=(cols.o0, cols.o1, cols.lo, cols.hi),
-                                  lead=lead_len, dtype=call.dtype, **spec_args)
-                grid = _input_grid(x, layer, halo_name, lead, rows, cols)
-                layer[(out_name, *lead, bh, bw)] = (_pool_block, grid, spec)
-    chunks = (*lead_chunks, tuple(s.o1 - s.o0 for s in spans_h),
-              tuple(s.o1 - s.o0 for s in spans_w))
+        for block in np.ndindex(*(len(sp) for sp in spans)):
+            block_spans = tuple(sp[b] for sp, b in zip(spans, block, strict=True))
+            spec = _PoolBlock(kernel=kernel, stride=stride, dilation=dilation, pad=pad,
+                              size=size, spans=tuple((b.o0, b.o1, b.lo, b.hi)
+                                                     for b in block_spans),
+                              lead=lead_len, dtype=call.dtype, **spec_args)
+            grid = _input_grid(x, layer, halo_name, lead, block_spans)
+            layer[(out_name, *lead, *block)] = (_pool_block, grid, spec)
+    chunks = (*lead_chunks, *(tuple(b.o1 - b.o0 for b in sp) for sp in spans))
     graph = HighLevelGraph.from_collections(out_name, layer, dependencies=[x])
     if not spec_args.get("return_indices"):
         return da.Array(graph, out_name, chunks, meta=_meta(x.ndim, call.dtype))
@@ -521,6 +541,22 @@ def _pool(name, x, call_args, spec_args):
     y = pairs.map_blocks(operator.getitem, 0, meta=_meta(x.ndim, call.dtype))
     idx = pairs.map_blocks(operator.getitem, 1, meta=_meta(x.ndim, pooling._INDEX_DTYPE))
     return y, idx
+
+
+def _max_pool(nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    return _pool(nd, f"max_pool{nd}d", x, (kernel_size, stride, padding, dilation, ceil_mode),
+                 {"kind": "max", "return_indices": as_bool("return_indices", return_indices)})
+
+
+def _avg_pool(nd, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override):
+    name = f"avg_pool{nd}d"
+    _check_dask_input(name, x)
+    divisor = pooling._divisor(divisor_override)
+    return _pool(nd, name, x, (kernel_size, stride, padding, 1, ceil_mode),
+                 {"kind": "avg",
+                  "count_include_pad": as_bool("count_include_pad", count_include_pad),
+                  "divisor_override": divisor or None})
 
 
 def max_pool2d(x: da.Array, kernel_size: int | tuple[int, int],
@@ -572,8 +608,7 @@ def max_pool2d(x: da.Array, kernel_size: int | tuple[int, int],
     ...                convcore.max_pool2d(x.compute(), 3, 2, 1, return_indices=True)[1])
     True
     """
-    return _pool("max_pool2d", x, (kernel_size, stride, padding, dilation, ceil_mode),
-                 {"kind": "max", "return_indices": as_bool("return_indices", return_indices)})
+    return _max_pool(2, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
 def avg_pool2d(x: da.Array, kernel_size: int | tuple[int, int],
@@ -618,9 +653,89 @@ def avg_pool2d(x: da.Array, kernel_size: int | tuple[int, int],
            [0.5 , 1.  , 1.  , 1.  , 0.5 ],
            [0.25, 0.5 , 0.5 , 0.5 , 0.25]])
     """
-    _check_dask_input("avg_pool2d", x)
-    divisor = pooling._divisor(divisor_override)
-    return _pool("avg_pool2d", x, (kernel_size, stride, padding, 1, ceil_mode),
-                 {"kind": "avg",
-                  "count_include_pad": as_bool("count_include_pad", count_include_pad),
-                  "divisor_override": divisor or None})
+    return _avg_pool(2, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def max_pool3d(x: da.Array, kernel_size: int | tuple[int, int, int],
+               stride: int | tuple[int, int, int] | None = None,
+               padding: int | tuple[int, int, int] = 0,
+               dilation: int | tuple[int, int, int] = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> da.Array | tuple[da.Array, da.Array]:
+    """3-D max pooling of a Dask array, block by block, as :func:`convcore.max_pool3d`.
+
+    Volumes larger than memory: each output block is one :func:`convcore.max_pool3d` call
+    on exactly its receptive field (depth, height and width planned independently, as
+    :func:`max_pool2d` plans height and width), so x may be chunked along every axis.
+
+    Parameters
+    ----------
+    x : dask.array.Array, shape (N, C, D, H, W) or (C, D, H, W)
+    kernel_size, stride, padding, dilation, ceil_mode, return_indices
+        As :func:`convcore.max_pool3d`.
+
+    Returns
+    -------
+    dask.array.Array or (dask.array.Array, dask.array.Array)
+        Lazy maxima and, with ``return_indices``, int64 argmax positions flat per whole
+        (n, c) volume, ``(id * H + ih) * W + iw``.  Computed, both equal
+        :func:`convcore.max_pool3d` on the computed x exactly.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`max_pool2d` here, for what :func:`convcore.max_pool3d` rejects.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> import convcore, convcore.dask
+    >>> x = da.arange(2 * 8 * 8 * 8.0, chunks=256).reshape(2, 8, 8, 8).rechunk(4)
+    >>> y = convcore.dask.max_pool3d(x, 2)
+    >>> y.chunks
+    ((2,), (2, 2), (2, 2), (2, 2))
+    >>> np.array_equal(y.compute(), convcore.max_pool3d(x.compute(), 2))
+    True
+    """
+    return _max_pool(3, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def avg_pool3d(x: da.Array, kernel_size: int | tuple[int, int, int],
+               stride: int | tuple[int, int, int] | None = None,
+               padding: int | tuple[int, int, int] = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True,
+               divisor_override: int | None = None) -> da.Array:
+    """3-D average pooling of a Dask array, block by block, as :func:`convcore.avg_pool3d`.
+
+    Blocks as :func:`max_pool3d`; a block at the volume's border is padded with zeros
+    explicitly and divides by the whole array's divisors, so the result is the
+    in-memory one exactly.
+
+    Parameters
+    ----------
+    x : dask.array.Array, shape (N, C, D, H, W) or (C, D, H, W)
+    kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+        As :func:`convcore.avg_pool3d`.
+
+    Returns
+    -------
+    dask.array.Array
+        Lazy; computed, it equals :func:`convcore.avg_pool3d` on the computed x.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`avg_pool2d` here, for what :func:`convcore.avg_pool3d` rejects.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> import convcore, convcore.dask
+    >>> x = da.ones((1, 2, 2, 2), chunks=1)
+    >>> convcore.dask.avg_pool3d(x, 2, stride=1, padding=1).compute()[0, 0]
+    array([[0.125, 0.25 , 0.125],
+           [0.25 , 0.5  , 0.25 ],
+           [0.125, 0.25 , 0.125]])
+    """
+    return _avg_pool(3, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)

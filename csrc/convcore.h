@@ -265,16 +265,21 @@ void cc_conv_matrix_fill_range_f64(const cc_conv2d_geometry *g, const double *w,
                                    const int64_t *indptr, int64_t *indices, double *data,
                                    ptrdiff_t row0, ptrdiff_t row1, int n_threads);
 
-/* ---- Pooling (NCHW planes; a 1-D pool is H = kh = 1) ---- */
+/* ---- Pooling (NCHW / NCDHW planes; a 2-D pool is D = kd = 1, a 1-D one also H = kh = 1) ---- */
 
 typedef struct {
     ptrdiff_t planes;             /* N * C */
     ptrdiff_t H, W, Hout, Wout;
     ptrdiff_t kh, kw, sh, sw, ph, pw, dh, dw;  /* avg pooling: dh = dw = 1 */
+    /* Depth of a 3-D pool: a window is kd planes of 2-D windows, the indices flat per
+     * (D, H, W) volume (id * H + ih) * W + iw.  2-D: D = Dout = kd = sd = dd = 1, pd = 0
+     * (the channels-last kernels are 2-D only). */
+    ptrdiff_t D, Dout, kd, sd, pd, dd;
 } cc_pool2d_geometry;
 
 /* y = max over each window (padding never wins; NaN propagates); indices (may be NULL)
- * receive the flat argmax ih * W + iw per plane, first maximum in row-major order. */
+ * receive the flat argmax (id * H + ih) * W + iw per plane, first maximum in row-major
+ * order.  x is (planes, D, H, W), y (planes, Dout, Hout, Wout). */
 void cc_max_pool2d_f32(const cc_pool2d_geometry *g, const float *x, float *y,
                        int64_t *indices, int n_threads);
 void cc_max_pool2d_f64(const cc_pool2d_geometry *g, const double *x, double *y,
@@ -334,6 +339,28 @@ void cc_adaptive_max_pool2d_f32(ptrdiff_t planes, ptrdiff_t H, ptrdiff_t W, ptrd
 void cc_adaptive_max_pool2d_f64(ptrdiff_t planes, ptrdiff_t H, ptrdiff_t W, ptrdiff_t Hout,
                                 ptrdiff_t Wout, const double *x, double *y, int64_t *indices,
                                 int n_threads);
+/* The same over (planes, D, H, W) volumes, indices flat per volume (the 2-D functions
+ * are these with D = Dout = 1). */
+void cc_adaptive_avg_pool3d_f32(ptrdiff_t planes, ptrdiff_t D, ptrdiff_t H, ptrdiff_t W,
+                                ptrdiff_t Dout, ptrdiff_t Hout, ptrdiff_t Wout, const float *x,
+                                float *y, int n_threads);
+void cc_adaptive_avg_pool3d_f64(ptrdiff_t planes, ptrdiff_t D, ptrdiff_t H, ptrdiff_t W,
+                                ptrdiff_t Dout, ptrdiff_t Hout, ptrdiff_t Wout, const double *x,
+                                double *y, int n_threads);
+void cc_adaptive_max_pool3d_f32(ptrdiff_t planes, ptrdiff_t D, ptrdiff_t H, ptrdiff_t W,
+                                ptrdiff_t Dout, ptrdiff_t Hout, ptrdiff_t Wout, const float *x,
+                                float *y, int64_t *indices, int n_threads);
+void cc_adaptive_max_pool3d_f64(ptrdiff_t planes, ptrdiff_t D, ptrdiff_t H, ptrdiff_t W,
+                                ptrdiff_t Dout, ptrdiff_t Hout, ptrdiff_t Wout, const double *x,
+                                double *y, int64_t *indices, int n_threads);
+
+/* Max unpooling (any number of spatial dimensions): y (planes, out_plane) is zero but
+ * for y[p, indices[p, i]] = x[p, i], i in [0, in_plane), in order (a repeated index
+ * keeps the last value).  Indices must lie in [0, out_plane). */
+void cc_max_unpool_f32(ptrdiff_t planes, ptrdiff_t in_plane, ptrdiff_t out_plane,
+                       const float *x, const int64_t *indices, float *y, int n_threads);
+void cc_max_unpool_f64(ptrdiff_t planes, ptrdiff_t in_plane, ptrdiff_t out_plane,
+                       const double *x, const int64_t *indices, double *y, int n_threads);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,12 @@
 #define CC_POOL2D_COMMON_H
 #include <stddef.h>
 
+/* Up to this many output columns of a row (the edges of a row whose interior goes in
+ * one fused pass) are computed output by output rather than one pass per window tap:
+ * a pass per tap costs a range computation per tap, which one or two outputs do not
+ * repay (3-D windows have 8 to 27 taps). */
+#define CC_POOL_FEW_COLUMNS 2
+
 /* Planes are the parallel tasks; few or tiny ones are not worth a thread team. */
 static inline int cc_plane_threads(ptrdiff_t planes, ptrdiff_t plane_size, int n_threads)
 {

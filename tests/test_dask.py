@@ -181,16 +181,22 @@ def test_pooling_matches_whole_array(data):
         x[rng.random(x.shape) < d(st.sampled_from([0.0, 0.05]))] = np.nan
     chunks = (chunking(d, c), chunking(d, h), chunking(d, w))
     xd = da.from_array(x, chunks=(chunking(d, n), *chunks) if batched else chunks)
+    check_pooling_matches(d, 2, x, xd, kernel, stride, padding, ceil_mode)
+
+
+def check_pooling_matches(d, nd, x, xd, kernel, stride, padding, ceil_mode):
+    """A max (with a drawn dilation, with indices) or average (drawn count_include_pad and
+    divisor) pooling over ``nd`` axes of the Dask array equals the in-memory one."""
     if d(st.booleans()):
-        dilation = (d(st.integers(1, 3)), d(st.integers(1, 3)))
+        dilation = tuple(d(st.integers(1, 3)) for _ in range(nd))
         args = (kernel, stride, padding, dilation, ceil_mode, True)
         try:
-            ref, ref_idx = convcore.max_pool2d(x, *args)
+            ref, ref_idx = getattr(convcore, f"max_pool{nd}d")(x, *args)
         except ValueError:
             with pytest.raises(ValueError):
-                cdask.max_pool2d(xd, *args)
+                getattr(cdask, f"max_pool{nd}d")(xd, *args)
             return
-        y, idx = cdask.max_pool2d(xd, *args)
+        y, idx = getattr(cdask, f"max_pool{nd}d")(xd, *args)
         got, got_idx = dask.compute(y, idx, scheduler="sync")
         np.testing.assert_array_equal(got_idx, ref_idx)
         assert got_idx.dtype == np.int64
@@ -198,12 +204,12 @@ def test_pooling_matches_whole_array(data):
         divisor = d(st.one_of(st.none(), st.integers(1, 9)))
         args = (kernel, stride, padding, ceil_mode, d(st.booleans()), divisor)
         try:
-            ref = convcore.avg_pool2d(x, *args)
+            ref = getattr(convcore, f"avg_pool{nd}d")(x, *args)
         except ValueError:
             with pytest.raises(ValueError):
-                cdask.avg_pool2d(xd, *args)
+                getattr(cdask, f"avg_pool{nd}d")(xd, *args)
             return
-        got = cdask.avg_pool2d(xd, *args).compute(scheduler="sync")
+        got = getattr(cdask, f"avg_pool{nd}d")(xd, *args).compute(scheduler="sync")
     assert got.dtype == ref.dtype
     np.testing.assert_array_equal(got, ref)
 

@@ -72,6 +72,25 @@ TRANSPOSE_BASE = {
                                       weight=WT3),
 }
 BASE.update(TRANSPOSE_BASE)
+# pooling in 1-D and 3-D, adaptive and global pools, unpooling
+X3P = np.zeros((2, 4, 6, 6, 6))
+GP3 = np.zeros((2, 4, 3, 3, 3))      # max_pool3d(X3P, 2)
+BASE.update({
+    "max_pool3d": dict(x=X3P, kernel_size=2),
+    "avg_pool3d": dict(x=X3P, kernel_size=2),
+    "max_pool3d_backward": dict(grad_output=GP3, x=X3P, kernel_size=2),
+    "avg_pool3d_backward": dict(grad_output=GP3, x=X3P, kernel_size=2),
+    "adaptive_avg_pool1d": dict(x=X1, output_size=3),
+    "adaptive_max_pool1d": dict(x=X1, output_size=3),
+    "adaptive_avg_pool3d": dict(x=X3P, output_size=2),
+    "adaptive_max_pool3d": dict(x=X3P, output_size=2),
+    "global_avg_pool3d": dict(x=X3P),
+    "global_max_pool3d": dict(x=X3P),
+    "max_unpool1d": dict(x=GP1, indices=np.zeros(GP1.shape, np.int64), kernel_size=2),
+    "max_unpool2d": dict(x=GP, indices=np.zeros(GP.shape, np.int64), kernel_size=2),
+    "max_unpool3d": dict(x=GP3, indices=np.zeros(GP3.shape, np.int64), kernel_size=2),
+    "max_unpool_backward": dict(grad_output=X1, indices=np.zeros(GP1.shape, np.int64), nd=1),
+})
 # Public names that take no argument to get wrong.
 NO_ARGUMENTS = {"__version__", "analysis", "config_info", "get_num_threads", "show_config",
                 "available_isas", "detected_isa", "get_isa"}
@@ -447,6 +466,56 @@ case("conv_output_size", ValueError, ("ceil_mode", "transposed"), ceil_mode=True
      transposed=True)
 case("conv_output_size", TypeError, ("transposed", "1"), transposed=1)
 case("conv_output_size", ValueError, ("padding", "crops"), padding=20, transposed=True)
+# ---- 3-D pools, adaptive 1-D/3-D, global 3-D, unpooling
+case("max_pool3d", ValueError, ("x", "(6, 6, 6)"), x=np.zeros((6, 6, 6)))
+case("avg_pool3d", ValueError, ("x", "(2, 4, 6, 0, 6)"), x=np.zeros((2, 4, 6, 0, 6)))
+case("max_pool3d", ValueError, ("kernel_size", "(2, 2)"), kernel_size=(2, 2))
+case("max_pool3d", ValueError, ("kernel_size", "0"), kernel_size=0)
+case("max_pool3d", ValueError, ("stride", "0"), stride=(1, 0, 1))
+case("max_pool3d", ValueError, ("padding", "2", "kernel"), padding=2)
+case("max_pool3d", ValueError, ("dilation", "0"), dilation=0)
+case("max_pool3d", ValueError, ("kernel_size", "7"), kernel_size=7)
+case("max_pool3d", TypeError, ("kernel_size", "2.5"), kernel_size=2.5)
+case("max_pool3d", TypeError, ("ceil_mode", "1"), ceil_mode=1)
+case("max_pool3d", TypeError, ("return_indices", "'yes'"), return_indices="yes")
+case("avg_pool3d", ValueError, ("divisor_override", "0"), divisor_override=0)
+case("avg_pool3d", TypeError, ("count_include_pad", "'no'"), count_include_pad="no")
+case("max_pool3d_backward", ValueError, ("grad_output", "(2, 4, 3, 3)", "(2, 4, 3, 3, 3)"),
+     grad_output=np.zeros((2, 4, 3, 3)))
+case("max_pool3d_backward", ValueError, ("indices", "216"),
+     indices=np.full(GP3.shape, 216, np.int64))
+case("max_pool3d_backward", TypeError, ("indices", "float64"), indices=np.zeros(GP3.shape))
+case("avg_pool3d_backward", ValueError, ("grad_output", "(2, 4, 3, 2, 3)"),
+     grad_output=np.zeros((2, 4, 3, 2, 3)))
+for _f in ("adaptive_avg_pool3d", "adaptive_max_pool3d"):
+    case(_f, ValueError, ("output_size", "(2, 2)"), output_size=(2, 2))
+    case(_f, ValueError, ("output_size", "0"), output_size=0)
+    case(_f, ValueError, ("x", "(6, 6)"), x=np.zeros((6, 6)))
+for _f in ("adaptive_avg_pool1d", "adaptive_max_pool1d"):
+    case(_f, TypeError, ("output_size", "1.5"), output_size=1.5)
+    case(_f, ValueError, ("output_size", "(2, 2)"), output_size=(2, 2))
+    case(_f, ValueError, ("x", "(1, 2, 4, 10)"), x=np.zeros((1, 2, 4, 10)))
+case("adaptive_max_pool1d", TypeError, ("return_indices", "1"), return_indices=1)
+case("global_avg_pool3d", ValueError, ("x", "(2, 4, 6)"), x=np.zeros((2, 4, 6)))
+case("global_max_pool3d", ValueError, ("x", "(6,)"), x=np.zeros(6))
+case("max_unpool3d", ValueError, ("indices", "(2, 4, 3, 3, 1)"),
+     indices=np.zeros((2, 4, 3, 3, 1), np.int64))
+for _v in (216, -1):
+    case("max_unpool3d", ValueError, ("indices", str(_v), "[0, 216)"),
+         indices=np.full(GP3.shape, _v, np.int64))
+case("max_unpool2d", TypeError, ("indices", "float64"), indices=np.zeros(GP.shape))
+case("max_unpool2d", ValueError, ("output_size", "(10, 8)", "strictly between 6 and 10"),
+     output_size=(10, 8))
+case("max_unpool2d", ValueError, ("output_size", "(8,)", "2 or 4"), output_size=(8,))
+case("max_unpool1d", TypeError, ("output_size", "10"), output_size=10)
+case("max_unpool1d", ValueError, ("output", ">= 1"), kernel_size=1, padding=3)
+case("max_unpool1d", ValueError, ("kernel_size", "0"), kernel_size=0)
+case("max_unpool1d", ValueError, ("padding", "-1"), padding=-1)
+case("max_unpool_backward", ValueError, ("indices", "10", "[0, 10)"),
+     indices=np.full(GP1.shape, 10, np.int64))
+case("max_unpool_backward", ValueError, ("nd", "4"), nd=4)
+case("max_unpool_backward", ValueError, ("indices", "(3, 4, 5)"),
+     indices=np.zeros((3, 4, 5), np.int64))
 
 
 PLANNING_QUERIES = {"direct_plan", "gemm_plan", "simd_level", "simd_detected"}

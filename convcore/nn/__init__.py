@@ -14,6 +14,9 @@ text such as ``"input 3x224x224, conv3-64 p1, ..."`` (:data:`SPEC_GRAMMAR`), and
 
 Transposed convolution layers (decoders): ``ConvTranspose1d``, ``ConvTranspose2d``,
 ``ConvTranspose3d``.
+Pooling in 1-D and 3-D: ``MaxPool3d``, ``AvgPool3d``, ``AdaptiveAvgPool1d/3d``,
+``AdaptiveMaxPool1d/2d/3d`` and the partners of ``return_indices``,
+``MaxUnpool1d/2d/3d`` (:mod:`convcore.nn.pooling`).
 
 Examples
 --------
@@ -46,6 +49,18 @@ from convcore.nn.layers import (
     Linear,
     MaxPool2d,
     ReLU,
+)
+from convcore.nn.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool3d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d,
+    AvgPool3d,
+    MaxPool3d,
+    MaxUnpool1d,
+    MaxUnpool2d,
+    MaxUnpool3d,
 )
 from convcore.nn.spec import BUILTIN_SPECS, SPEC_GRAMMAR, from_spec, summary
 from convcore.nn.summary import Summary, SummaryRow
@@ -83,4 +98,16 @@ __all__ = [
     "from_spec",
     "models",
     "summary",
+]
+__all__ += [
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
+    "AvgPool3d",
+    "MaxPool3d",
+    "MaxUnpool1d",
+    "MaxUnpool2d",
+    "MaxUnpool3d",
 ]

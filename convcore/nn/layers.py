@@ -7,6 +7,7 @@ shapes, initialised as PyTorch initialises them.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -267,17 +268,21 @@ class Conv3d(_ConvNd):
 
 
 class _Pool2d(Layer):
+    _nd = 2  # spatial dimensions (the 3-D pools subclass these with their functions)
+
     def _call(self, shape) -> _PoolCall:
-        return _PoolCall(2, type(self).__name__, shaped(shape), self.kernel_size, self.stride,
-                         self.padding, getattr(self, "dilation", 1), self.ceil_mode)
+        return _PoolCall(self._nd, type(self).__name__, shaped(shape), self.kernel_size,
+                         self.stride, self.padding, getattr(self, "dilation", 1),
+                         self.ceil_mode)
 
     def _output_shape(self, shape):
         return self._call(shape).out_shape()
 
     def _check_common(self, kernel_size, stride, padding, ceil_mode):
-        self.kernel_size = int_tuple("kernel_size", kernel_size, 2)
-        self.stride = self.kernel_size if stride is None else int_tuple("stride", stride, 2)
-        self.padding = int_tuple("padding", padding, 2, minimum=0)
+        nd = self._nd
+        self.kernel_size = int_tuple("kernel_size", kernel_size, nd)
+        self.stride = self.kernel_size if stride is None else int_tuple("stride", stride, nd)
+        self.padding = int_tuple("padding", padding, nd, minimum=0)
         for k, p in zip(self.kernel_size, self.padding, strict=True):
             if p > k // 2:
                 raise ValueError(f"padding {p} is more than half the kernel size {k} "
@@ -298,10 +303,12 @@ class MaxPool2d(_Pool2d):
     (1, 64, 150, 200)
     """
 
+    _pool, _pool_backward = staticmethod(max_pool2d), staticmethod(max_pool2d_backward)
+
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, *, ceil_mode=False):
         super().__init__()
         self._check_common(kernel_size, stride, padding, ceil_mode)
-        self.dilation = int_tuple("dilation", dilation, 2)
+        self.dilation = int_tuple("dilation", dilation, self._nd)
         self._indices = None
 
     def _args(self):
@@ -309,20 +316,22 @@ class MaxPool2d(_Pool2d):
 
     def _forward(self, x):
         if self.training:
-            y, self._indices = max_pool2d(x, *self._args(), return_indices=True)
+            y, self._indices = self._pool(x, *self._args(), return_indices=True)
             return y
         self._indices = None
-        return max_pool2d(x, *self._args())
+        return self._pool(x, *self._args())
 
     def _backward(self, grad_output):
-        return max_pool2d_backward(self._grad(grad_output), self._input, *self._args(),
+        return self._pool_backward(self._grad(grad_output), self._input, *self._args(),
                                    indices=self._indices)
 
     def __repr__(self) -> str:
-        opts = [("stride", self.stride, self.kernel_size), ("padding", self.padding, (0, 0)),
-                ("dilation", self.dilation, (1, 1)), ("ceil_mode", self.ceil_mode, False)]
+        nd = self._nd
+        opts = [("stride", self.stride, self.kernel_size), ("padding", self.padding, (0,) * nd),
+                ("dilation", self.dilation, (1,) * nd), ("ceil_mode", self.ceil_mode, False)]
         extra = _kwargs_repr((k, v) for k, v, d in opts if v != d)
-        return f"MaxPool2d(kernel_size={self.kernel_size}{', ' + extra if extra else ''})"
+        return (f"{type(self).__name__}(kernel_size={self.kernel_size}"
+                f"{', ' + extra if extra else ''})")
 
 
 class AvgPool2d(_Pool2d):
@@ -347,19 +356,23 @@ class AvgPool2d(_Pool2d):
         return (self.kernel_size, self.stride, self.padding, self.ceil_mode,
                 self.count_include_pad, self.divisor_override)
 
+    _pool, _pool_backward = staticmethod(avg_pool2d), staticmethod(avg_pool2d_backward)
+
     def _forward(self, x):
-        return avg_pool2d(x, *self._args())
+        return self._pool(x, *self._args())
 
     def _backward(self, grad_output):
-        return avg_pool2d_backward(self._grad(grad_output), self._input, *self._args())
+        return self._pool_backward(self._grad(grad_output), self._input, *self._args())
 
     def __repr__(self) -> str:
-        opts = [("stride", self.stride, self.kernel_size), ("padding", self.padding, (0, 0)),
+        opts = [("stride", self.stride, self.kernel_size),
+                ("padding", self.padding, (0,) * self._nd),
                 ("ceil_mode", self.ceil_mode, False),
                 ("count_include_pad", self.count_include_pad, True),
                 ("divisor_override", self.divisor_override, None)]
         extra = _kwargs_repr((k, v) for k, v, d in opts if v != d)
-        return f"AvgPool2d(kernel_size={self.kernel_size}{', ' + extra if extra else ''})"
+        return (f"{type(self).__name__}(kernel_size={self.kernel_size}"
+                f"{', ' + extra if extra else ''})")
 
 
 class GlobalAvgPool2d(Layer):
@@ -636,40 +649,47 @@ class AdaptiveAvgPool2d(Layer):
              [13. , 14.5, 16. ]]]])
     """
 
+    _nd = 2  # spatial dimensions (the 1-D and 3-D adaptive pools subclass this)
+    _pool = staticmethod(adaptive_avg_pool2d)
+
     def __init__(self, output_size):
         super().__init__()
+        nd = self._nd
         if isinstance(output_size, tuple | list):
-            if len(output_size) != 2:
-                raise ValueError(f"output_size must be an int or a pair, got {output_size!r}")
+            if len(output_size) != nd:
+                raise ValueError(f"output_size must be an int or a tuple of {nd}, got "
+                                 f"{output_size!r}")
             sizes = tuple(None if v is None else _positive("output_size", v)
                           for v in output_size)
         else:
-            sizes = (_positive("output_size", output_size),) * 2
+            sizes = (_positive("output_size", output_size),) * nd
         self.output_size = sizes
 
     def _target(self, shape):
-        if len(shape) not in (3, 4) or 0 in shape[-2:]:
-            raise ValueError(f"input must have shape (N, C, H, W) or (C, H, W) with H, W >= 1; "
-                             f"got {shape}")
-        return tuple(s if o is None else o for s, o in zip(shape[-2:], self.output_size,
+        nd = self._nd
+        if len(shape) not in (nd + 1, nd + 2) or 0 in shape[-nd:]:
+            raise ValueError(f"input must have {nd + 1} or {nd + 2} dimensions with spatial "
+                             f"sizes >= 1; got {shape}")
+        return tuple(s if o is None else o for s, o in zip(shape[-nd:], self.output_size,
                                                            strict=True))
 
     def _output_shape(self, shape):
-        return (*shape[:-2], *self._target(shape))
+        return (*shape[:-self._nd], *self._target(shape))
 
     def _forward(self, x):
-        return adaptive_avg_pool2d(x, self.output_size)
+        return self._pool(x, self.output_size)
 
     def _backward(self, grad_output):
         g = self._grad(grad_output)
         x = np.asarray(self._input)
-        (oh, ow), (h, w) = g.shape[-2:], x.shape[-2:]
+        nd = self._nd
         gx = np.zeros(x.shape, compute_dtype(x, g))
-        for i, (r0, r1) in enumerate(_adaptive_bins(h, oh)):
-            for j, (c0, c1) in enumerate(_adaptive_bins(w, ow)):
-                gx[..., r0:r1, c0:c1] += (g[..., i, j] / ((r1 - r0) * (c1 - c0)))[..., None,
-                                                                                    None]
+        bins = [_adaptive_bins(n, o) for n, o in zip(x.shape[-nd:], g.shape[-nd:], strict=True)]
+        for cell in itertools.product(*(range(len(b)) for b in bins)):
+            window = tuple(slice(*bins[a][i]) for a, i in enumerate(cell))
+            count = math.prod(bins[a][i][1] - bins[a][i][0] for a, i in enumerate(cell))
+            gx[(..., *window)] += (g[(..., *cell)] / count)[(...,) + (None,) * nd]
         return gx
 
     def __repr__(self) -> str:
-        return f"AdaptiveAvgPool2d(output_size={self.output_size})"
+        return f"{type(self).__name__}(output_size={self.output_size})"

@@ -11,6 +11,7 @@ import re
 import numpy as np
 
 from convcore.nn import layers as L
+from convcore.nn import pooling as P
 from convcore.nn._layer import Layer, generator, shape_tuple
 from convcore.nn.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from convcore.nn.containers import Concat, Residual, Sequential
@@ -41,6 +42,14 @@ A spec is a comma-separated list of items, the first the input of one example:
   avgpoolF           AvgPool2d, the same options
   gap                GlobalAvgPool2d (mean of each plane)
   adaptiveavgpoolN   AdaptiveAvgPool2d to N x N (adaptiveavgpoolHxW)
+  maxpool3dF         MaxPool3d, F x F x F window (maxpool3dTxRxS); sN, pN, ceil
+  avgpool3dF         AvgPool3d, the same options
+  adaptiveavgpool1dN AdaptiveAvgPool1d to N (adaptiveavgpool3dN: AdaptiveAvgPool3d to
+                     N x N x N, adaptiveavgpool3dDxHxW)
+  adaptivemaxpoolN   AdaptiveMaxPool2d (adaptivemaxpoolHxW; 1d and 3d forms as above)
+  maxunpoolF         MaxUnpool2d, F x F (maxunpoolRxS, maxunpool1dF, maxunpool3dF,
+                     maxunpool3dTxRxS); sN stride (default F), pN padding.  Shapes
+                     only in a chain: its forward pass takes the pool's indices
   bn                 BatchNorm1d/2d/3d, chosen by the dimensions of its input
   relu, flatten,     ReLU, Flatten, Identity
   identity
@@ -106,13 +115,20 @@ _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 _POOL = re.compile(r"(max|avg)pool(\d+)?(?:x(\d+))?$")
 _ADAPTIVE = re.compile(r"adaptiveavgpool(\d+)(?:x(\d+))?$")
 _FC = re.compile(r"(?:fc|linear)(\d+)$")
+# pooling in 1-D and 3-D, adaptive max pooling and unpooling (convcore.nn.pooling)
+_POOL3D = re.compile(r"(max|avg)pool3d(\d+)(?:x(\d+))?(?:x(\d+))?$")
+_ADAPTIVE_ND = re.compile(r"adaptive(avg|max)pool(1d|3d)?(\d+)(?:x(\d+))?(?:x(\d+))?$")
+_UNPOOL = re.compile(r"maxunpool(1d|3d)?(\d+)(?:x(\d+))?(?:x(\d+))?$")
+_POOL_ND_CLASSES = (P.MaxPool3d, P.AvgPool3d, P.AdaptiveAvgPool1d, P.AdaptiveAvgPool3d,
+                    P.AdaptiveMaxPool1d, P.AdaptiveMaxPool2d, P.AdaptiveMaxPool3d,
+                    P.MaxUnpool1d, P.MaxUnpool2d, P.MaxUnpool3d)
 _DROPOUT = re.compile(r"dropout(\d*\.?\d+)?$")
 _OPTION = re.compile(r"([a-z]+?)(\d+|same|valid)?$")
 _BLOCK = re.compile(r"(residual|concat|parallel)\s*\((.*)\)$", re.S)
 _CLASSES = {cls.__name__.lower(): cls for cls in (
     L.Conv2d, L.Conv1d, L.Conv3d, L.MaxPool2d, L.AvgPool2d, L.GlobalAvgPool2d, L.AdaptiveAvgPool2d,
     L.ReLU, L.Flatten, L.Linear, L.Dropout, L.Identity, BatchNorm1d, BatchNorm2d,
-    BatchNorm3d)}
+    BatchNorm3d, *_POOL_ND_CLASSES)}
 _CONVTS = {1: ConvTranspose1d, 2: ConvTranspose2d, 3: ConvTranspose3d}
 _CLASSES.update((cls.__name__.lower(), cls) for cls in _CONVTS.values())
 _BATCHNORMS = {2: BatchNorm1d, 3: BatchNorm1d, 4: BatchNorm2d, 5: BatchNorm3d}
@@ -225,7 +241,44 @@ def _conv_kwargs(item: str, rest: list[str], k: int, kernel_size) -> dict:
                 padding_mode=opts.get("mode", "zeros"))
 
 
+def _sizes(item: str, nd: int, first: str, more: tuple) -> tuple[int, ...]:
+    """The window or output sizes of a pooling item: F alone for all nd, or all nd."""
+    given = [int(first)] + [int(v) for v in more if v is not None]
+    if len(given) == 1:
+        return (given[0],) * nd
+    if len(given) != nd:
+        raise ValueError(f"{item!r}: give one size or {nd} sizes ({'x'.join('N' * nd)})")
+    return tuple(given)
+
+
+def _parse_pool_nd(item: str, head: str, rest: list[str]):
+    """The 1-D/3-D pooling, adaptive max pooling and unpooling items, or None."""
+    if m := _POOL3D.match(head):
+        size = _sizes(item, 3, m.group(2), m.groups()[2:])
+        opts = _options(item, rest, ("s", "p", "ceil"))
+        kwargs = dict(kernel_size=size, stride=opts.get("s", size), padding=opts.get("p", 0),
+                      ceil_mode=opts.get("ceil", False))
+        return (P.MaxPool3d if m.group(1) == "max" else P.AvgPool3d), kwargs
+    if m := _ADAPTIVE_ND.match(head):
+        _options(item, rest, "")
+        nd = {"1d": 1, "3d": 3, None: 2}[m.group(2)]
+        size = _sizes(item, nd, m.group(3), m.groups()[3:])
+        classes = {("avg", 1): P.AdaptiveAvgPool1d, ("avg", 2): L.AdaptiveAvgPool2d,
+                   ("avg", 3): P.AdaptiveAvgPool3d, ("max", 1): P.AdaptiveMaxPool1d,
+                   ("max", 2): P.AdaptiveMaxPool2d, ("max", 3): P.AdaptiveMaxPool3d}
+        return classes[m.group(1), nd], dict(output_size=size)
+    if m := _UNPOOL.match(head):
+        nd = {"1d": 1, "3d": 3, None: 2}[m.group(1)]
+        size = _sizes(item, nd, m.group(2), m.groups()[2:])
+        opts = _options(item, rest, ("s", "p"))
+        cls = {1: P.MaxUnpool1d, 2: P.MaxUnpool2d, 3: P.MaxUnpool3d}[nd]
+        return cls, dict(kernel_size=size, stride=opts.get("s", size), padding=opts.get("p", 0))
+    return None
+
+
 def _parse_layer(item: str, head: str, rest: list[str]):
+    if found := _parse_pool_nd(item, head, rest):
+        return found
     if m := _CONVT.match(head):
         return _parse_transposed(item, m, rest)
     if m := _CONV3D.match(head):
@@ -262,9 +315,10 @@ def _parse_layer(item: str, head: str, rest: list[str]):
         _options(item, rest, "")
         return simple[head], {}
     raise ValueError(f"{item!r}: unknown layer {head!r} (known: input, convF-K, conv1dF-K, "
-                     "maxpoolF, avgpoolF, adaptiveavgpoolN, gap, bn, relu, identity, flatten, "
-                     "dropout, fcN, convtF-K, convt1dF-K, convt3dF-K, residual(...), "
-                     "concat(...))")
+                     "maxpoolF, avgpoolF, adaptiveavgpoolN, maxpool3dF, avgpool3dF, "
+                     "adaptive(avg|max)pool[1d|3d]N, maxunpool[1d|3d]F, gap, bn, relu, "
+                     "identity, flatten, dropout, fcN, convtF-K, convt1dF-K, convt3dF-K, "
+                     "residual(...), concat(...))")
 
 
 def _json_chain(entries, where: str) -> list:

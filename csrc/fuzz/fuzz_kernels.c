@@ -513,6 +513,8 @@ static int pool_geometry(reader *r, cc_pool2d_geometry *g, int with_dilation, in
     g->sw = pick(r, 1, 4);
     g->ph = pick(r, 0, g->kh / 2);
     g->pw = pick(r, 0, g->kw / 2);
+    g->D = g->Dout = g->kd = g->sd = g->dd = 1; /* 2-D; depth in the C tests */
+    g->pd = 0;
     g->dh = with_dilation ? pick(r, 1, 3) : 1;
     g->dw = with_dilation ? pick(r, 1, 3) : 1;
     *ceil_mode = (int)pick(r, 0, 1);

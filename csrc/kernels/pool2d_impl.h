@@ -1,13 +1,16 @@
-/* Max and average pooling, NCHW: one template instantiated per dtype and ISA.
+/* Max and average pooling, NCHW and NCDHW: one template instantiated per dtype and ISA.
  *
  * The including file defines REAL, SFX and CC_ISA and compiles this under a matching
- * `#pragma GCC target`.  Each (n, c) plane is one task.  An output row is computed in
- * place: the row is initialised, then every window tap (i, j) sweeps it once, reading
- * input row ih = oh*sh - ph + i*dh at columns ow*sw - pw + j*dw over exactly the range
+ * `#pragma GCC target`.  Each (n, c) plane (a (D, H, W) volume; D = 1 in 2-D) is one
+ * task.  The depth is walked as more window rows: output row (od, oh) is initialised,
+ * then every window tap (t, i, j) sweeps it once, reading input row
+ * (id, ih) = (od*sd - pd + t*dd, oh*sh - ph + i*dh) at columns ow*sw - pw + j*dw over
+ * exactly the range
  * of ow where that column is inside the row (so no bounds test in the inner loop, and
  * padding never enters a max or a sum).  The inner loops are unit- or constant-stride
- * over ow and vectorise; the 2x2/2, 3x3/2 and 3x3/1 windows are compiled with
- * constant sizes and their interior columns computed in a single pass.
+ * over ow and vectorise; the 2x2/2, 3x3/2 and 3x3/1 windows (and the 3-D 2x2x2/2 and
+ * 3x3x3/2) are compiled with constant sizes and their interior columns computed in a
+ * single pass.
  *
  * Taps are visited in row-major window order, and a value replaces the running max
  * when it is greater or NaN, which is PyTorch's rule: the first maximum wins ties, and
@@ -19,68 +22,100 @@
 #define FN(name) CC_CAT3(name, SFX, CC_ISA)
 
 
-/* Output columns [ow0, ow1) of one row of max pooling, one pass per window tap.
- * Handles every case (rows or columns in the padding, any window); KH, KW, SW are
- * constants where the caller inlines. */
+/* Output columns [ow0, ow1) of one row (od, oh) of max pooling, one pass per window
+ * tap.  Handles every case (rows or columns in the padding, any window); KD, KH, KW, SW
+ * are constants where the caller inlines. */
 static inline __attribute__((always_inline)) void
-FN(max_row_taps)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t oh, ptrdiff_t ow0,
-                 ptrdiff_t ow1, REAL *restrict y, int64_t *restrict idx, const ptrdiff_t KH,
-                 const ptrdiff_t KW, const ptrdiff_t SW)
+FN(max_row_taps)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t od, ptrdiff_t oh,
+                 ptrdiff_t ow0, ptrdiff_t ow1, REAL *restrict y, int64_t *restrict idx,
+                 const ptrdiff_t KD, const ptrdiff_t KH, const ptrdiff_t KW, const ptrdiff_t SW)
 {
-    const ptrdiff_t H = g->H, W = g->W, Wout = g->Wout, dh = g->dh, dw = g->dw;
-    const ptrdiff_t hstart = oh * g->sh - g->ph;
-    ptrdiff_t i0, i1, j0, j1;
+    const ptrdiff_t D = g->D, H = g->H, W = g->W, Wout = g->Wout, dd = g->dd, dh = g->dh;
+    const ptrdiff_t dw = g->dw;
+    const ptrdiff_t dstart = od * g->sd - g->pd, hstart = oh * g->sh - g->ph;
+    ptrdiff_t t0, t1, i0, i1, j0, j1;
     if (ow1 <= ow0)
         return;
+    cc_taps_inside(dstart, KD, dd, D, &t0, &t1);
     cc_taps_inside(hstart, KH, dh, H, &i0, &i1);
+    if (ow1 - ow0 <= CC_POOL_FEW_COLUMNS) {
+        /* A few columns (a fused row's edges): each output scans its window's cells
+         * inside the input directly, in the same order, rather than a pass per tap. */
+        for (ptrdiff_t ow = ow0; ow < ow1; ow++) {
+            const ptrdiff_t wstart = ow * SW - g->pw;
+            cc_taps_inside(wstart, KW, dw, W, &j0, &j1);
+            REAL best = -(REAL)INFINITY;
+            int64_t at = -1;
+            for (ptrdiff_t t = t0; t < t1; t++)
+                for (ptrdiff_t i = i0; i < i1; i++) {
+                    const ptrdiff_t row = ((dstart + t * dd) * H + hstart + i * dh) * W;
+                    for (ptrdiff_t j = j0; j < j1; j++) {
+                        const ptrdiff_t f = row + wstart + j * dw;
+                        const REAL v = xp[f];
+                        if (at < 0)
+                            at = (int64_t)f;  /* the first cell inside: the initial index */
+                        if (v > best || v != v) {
+                            best = v;
+                            at = (int64_t)f;
+                        }
+                    }
+                }
+            y[ow] = best;
+            if (idx)
+                idx[ow] = at;
+        }
+        return;
+    }
     for (ptrdiff_t ow = ow0; ow < ow1; ow++)
         y[ow] = -(REAL)INFINITY;
     if (idx) {
         /* The window's first cell inside the input (PyTorch's initial index), or -1 for
          * a window with no cell inside it (only possible with dilation). */
+        const ptrdiff_t row = ((dstart + t0 * dd) * H + hstart + i0 * dh) * W;
         for (ptrdiff_t ow = ow0; ow < ow1; ow++) {
             ptrdiff_t wstart = ow * SW - g->pw;
             cc_taps_inside(wstart, KW, dw, W, &j0, &j1);
-            idx[ow] = i0 < i1 && j0 < j1 ? (int64_t)((hstart + i0 * dh) * W + wstart + j0 * dw)
-                                         : -1;
+            idx[ow] = t0 < t1 && i0 < i1 && j0 < j1 ? (int64_t)(row + wstart + j0 * dw) : -1;
         }
     }
     /* taps j that reach the input for some ow in [ow0, ow1): p = j*dw - pw + ow0*SW must
      * lie in [-(ow1 - 1 - ow0) * SW, W), i.e. p + (ow1 - 1 - ow0) * SW in [0, W + ...) */
     cc_taps_inside((ow1 - 1) * SW - g->pw, KW, dw, W + (ow1 - 1 - ow0) * SW, &j0, &j1);
-    for (ptrdiff_t i = i0; i < i1; i++) {
-        const ptrdiff_t ih = hstart + i * dh;
-        for (ptrdiff_t j = j0; j < j1; j++) {
-            const ptrdiff_t off = j * dw - g->pw;
-            ptrdiff_t lo, hi;
-            cc_tap_range(W, Wout, SW, off, &lo, &hi);
-            lo = lo > ow0 ? lo : ow0;
-            hi = hi < ow1 ? hi : ow1;
-            const REAL *xr = xp + ih * W + off;
-            if (idx) {
-                for (ptrdiff_t ow = lo; ow < hi; ow++) {
-                    REAL v = xr[ow * SW];
-                    if (v > y[ow] || v != v) {
-                        y[ow] = v;
-                        idx[ow] = (int64_t)(ih * W + ow * SW + off);
+    for (ptrdiff_t t = t0; t < t1; t++)
+        for (ptrdiff_t i = i0; i < i1; i++) {
+            const ptrdiff_t row = ((dstart + t * dd) * H + hstart + i * dh) * W;
+            for (ptrdiff_t j = j0; j < j1; j++) {
+                const ptrdiff_t off = j * dw - g->pw;
+                ptrdiff_t lo, hi;
+                cc_tap_range(W, Wout, SW, off, &lo, &hi);
+                lo = lo > ow0 ? lo : ow0;
+                hi = hi < ow1 ? hi : ow1;
+                const REAL *xr = xp + row + off;
+                if (idx) {
+                    for (ptrdiff_t ow = lo; ow < hi; ow++) {
+                        REAL v = xr[ow * SW];
+                        if (v > y[ow] || v != v) {
+                            y[ow] = v;
+                            idx[ow] = (int64_t)(row + ow * SW + off);
+                        }
                     }
-                }
-            } else {
-                for (ptrdiff_t ow = lo; ow < hi; ow++) {
-                    REAL v = xr[ow * SW], a = y[ow];
-                    y[ow] = (v > a || v != v) ? v : a;
+                } else {
+                    for (ptrdiff_t ow = lo; ow < hi; ow++) {
+                        REAL v = xr[ow * SW], a = y[ow];
+                        y[ow] = (v > a || v != v) ? v : a;
+                    }
                 }
             }
         }
-    }
 }
 
 /* Columns [*lo, *hi) whose whole window is inside the row, and whether every window
- * row of output row oh is inside the input. */
-static inline int FN(interior)(const cc_pool2d_geometry *g, ptrdiff_t oh, ptrdiff_t KH,
-                               ptrdiff_t KW, ptrdiff_t SW, ptrdiff_t *lo, ptrdiff_t *hi)
+ * row of output row (od, oh) is inside the input. */
+static inline int FN(interior)(const cc_pool2d_geometry *g, ptrdiff_t od, ptrdiff_t oh,
+                               ptrdiff_t KD, ptrdiff_t KH, ptrdiff_t KW, ptrdiff_t SW,
+                               ptrdiff_t *lo, ptrdiff_t *hi)
 {
-    const ptrdiff_t hstart = oh * g->sh - g->ph;
+    const ptrdiff_t dstart = od * g->sd - g->pd, hstart = oh * g->sh - g->ph;
     ptrdiff_t lo0, hi0, lo1, hi1;
     cc_tap_range(g->W, g->Wout, SW, -g->pw, &lo0, &hi0);
     cc_tap_range(g->W, g->Wout, SW, (KW - 1) * g->dw - g->pw, &lo1, &hi1);
@@ -88,7 +123,8 @@ static inline int FN(interior)(const cc_pool2d_geometry *g, ptrdiff_t oh, ptrdif
     *hi = hi0 < hi1 ? hi0 : hi1;
     if (*hi < *lo)
         *hi = *lo;
-    return hstart >= 0 && hstart + (KH - 1) * g->dh < g->H;
+    return hstart >= 0 && hstart + (KH - 1) * g->dh < g->H && dstart >= 0
+           && dstart + (KD - 1) * g->dd < g->D;
 }
 
 /* One output row of max pooling.  With a compile-time window (FUSED) the interior goes
@@ -96,33 +132,34 @@ static inline int FN(interior)(const cc_pool2d_geometry *g, ptrdiff_t oh, ptrdif
  * the edges tap by tap; other windows go tap by tap (their runtime tap loops would
  * not vectorise across outputs). */
 static inline __attribute__((always_inline)) void
-FN(max_row)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t oh, REAL *restrict y,
-            int64_t *restrict idx, const ptrdiff_t KH, const ptrdiff_t KW, const ptrdiff_t SW,
-            const int FUSED)
+FN(max_row)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t od, ptrdiff_t oh,
+            REAL *restrict y, int64_t *restrict idx, const ptrdiff_t KD, const ptrdiff_t KH,
+            const ptrdiff_t KW, const ptrdiff_t SW, const int FUSED)
 {
     ptrdiff_t lo, hi;
-    if (!FUSED || !FN(interior)(g, oh, KH, KW, SW, &lo, &hi) || hi == lo) {
-        FN(max_row_taps)(g, xp, oh, 0, g->Wout, y, idx, KH, KW, SW);
+    if (!FUSED || !FN(interior)(g, od, oh, KD, KH, KW, SW, &lo, &hi) || hi == lo) {
+        FN(max_row_taps)(g, xp, od, oh, 0, g->Wout, y, idx, KD, KH, KW, SW);
         return;
     }
-    FN(max_row_taps)(g, xp, oh, 0, lo, y, idx, KH, KW, SW);
-    FN(max_row_taps)(g, xp, oh, hi, g->Wout, y, idx, KH, KW, SW);
-    const ptrdiff_t W = g->W, dh = g->dh, dw = g->dw;
-    const ptrdiff_t row0 = (oh * g->sh - g->ph) * W - g->pw;
+    FN(max_row_taps)(g, xp, od, oh, 0, lo, y, idx, KD, KH, KW, SW);
+    FN(max_row_taps)(g, xp, od, oh, hi, g->Wout, y, idx, KD, KH, KW, SW);
+    const ptrdiff_t W = g->W, dh = g->dh, dw = g->dw, plane = g->H * W, dd = g->dd;
+    const ptrdiff_t row0 = ((od * g->sd - g->pd) * g->H + oh * g->sh - g->ph) * W - g->pw;
     const REAL *base = xp + row0;
     if (idx) {
         for (ptrdiff_t ow = lo; ow < hi; ow++) {
             REAL a = -(REAL)INFINITY;
             int64_t at = (int64_t)(row0 + ow * SW);
-            for (ptrdiff_t i = 0; i < KH; i++)
-                for (ptrdiff_t j = 0; j < KW; j++) {
-                    ptrdiff_t o = i * dh * W + j * dw + ow * SW;
-                    REAL v = base[o];
-                    if (v > a || v != v) {
-                        a = v;
-                        at = (int64_t)(row0 + o);
+            for (ptrdiff_t t = 0; t < KD; t++)
+                for (ptrdiff_t i = 0; i < KH; i++)
+                    for (ptrdiff_t j = 0; j < KW; j++) {
+                        ptrdiff_t o = t * dd * plane + i * dh * W + j * dw + ow * SW;
+                        REAL v = base[o];
+                        if (v > a || v != v) {
+                            a = v;
+                            at = (int64_t)(row0 + o);
+                        }
                     }
-                }
             y[ow] = a;
             idx[ow] = at;
         }
@@ -132,52 +169,57 @@ FN(max_row)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t oh, REAL *res
         for (ptrdiff_t ow = lo; ow < hi; ow++) {
             REAL a = -(REAL)INFINITY;
             int nan = 0;
-            for (ptrdiff_t i = 0; i < KH; i++)
-                for (ptrdiff_t j = 0; j < KW; j++) {
-                    REAL v = base[i * dh * W + j * dw + ow * SW];
-                    a = v > a ? v : a;
-                    nan |= v != v;
-                }
+            for (ptrdiff_t t = 0; t < KD; t++)
+                for (ptrdiff_t i = 0; i < KH; i++)
+                    for (ptrdiff_t j = 0; j < KW; j++) {
+                        REAL v = base[t * dd * plane + i * dh * W + j * dw + ow * SW];
+                        a = v > a ? v : a;
+                        nan |= v != v;
+                    }
             y[ow] = nan ? (REAL)NAN : a;
         }
     }
 }
 
-/* Columns [ow0, ow1) of one row of average pooling, one pass per tap (no dilation). */
+/* The window sums of columns [ow0, ow1), one pass per tap (t, i, j). */
 static inline __attribute__((always_inline)) void
-FN(avg_row_taps)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t oh, ptrdiff_t ow0,
-                 ptrdiff_t ow1, REAL *restrict y, int count_include_pad,
-                 ptrdiff_t divisor_override, const ptrdiff_t KH, const ptrdiff_t KW,
-                 const ptrdiff_t SW)
+FN(avg_row_sums)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t dstart,
+                 ptrdiff_t hstart, ptrdiff_t ow0, ptrdiff_t ow1, REAL *restrict y,
+                 ptrdiff_t t0, ptrdiff_t t1, ptrdiff_t i0, ptrdiff_t i1, ptrdiff_t j0,
+                 ptrdiff_t j1, const ptrdiff_t SW)
 {
     const ptrdiff_t H = g->H, W = g->W, Wout = g->Wout;
-    const ptrdiff_t hstart = oh * g->sh - g->ph;
-    ptrdiff_t i0, i1, j0, j1;
-    if (ow1 <= ow0)
-        return;
-    cc_taps_inside(hstart, KH, 1, H, &i0, &i1);
-    /* taps that reach the input for some ow in [ow0, ow1), as in max_row_taps */
-    cc_taps_inside((ow1 - 1) * SW - g->pw, KW, 1, W + (ow1 - 1 - ow0) * SW, &j0, &j1);
-    for (ptrdiff_t ow = ow0; ow < ow1; ow++)
-        y[ow] = 0;
-    for (ptrdiff_t i = i0; i < i1; i++) {
-        const ptrdiff_t ih = hstart + i;
-        for (ptrdiff_t j = j0; j < j1; j++) {
-            const ptrdiff_t off = j - g->pw;
-            ptrdiff_t lo, hi;
-            cc_tap_range(W, Wout, SW, off, &lo, &hi);
-            lo = lo > ow0 ? lo : ow0;
-            hi = hi < ow1 ? hi : ow1;
-            const REAL *xr = xp + ih * W + off;
-            for (ptrdiff_t ow = lo; ow < hi; ow++)
-                y[ow] += xr[ow * SW];
+    for (ptrdiff_t t = t0; t < t1; t++)
+        for (ptrdiff_t i = i0; i < i1; i++) {
+            const ptrdiff_t row = ((dstart + t) * H + hstart + i) * W;
+            for (ptrdiff_t j = j0; j < j1; j++) {
+                const ptrdiff_t off = j - g->pw;
+                ptrdiff_t lo, hi;
+                cc_tap_range(W, Wout, SW, off, &lo, &hi);
+                lo = lo > ow0 ? lo : ow0;
+                hi = hi < ow1 ? hi : ow1;
+                const REAL *xr = xp + row + off;
+                for (ptrdiff_t ow = lo; ow < hi; ow++)
+                    y[ow] += xr[ow * SW];
+            }
         }
-    }
-    /* Divisor: cells of the window inside the padded input [-p, L + p) (count_include_pad)
-     * or inside the input [0, L); the ceil-mode overhang is never counted. */
+}
+
+/* Divide the sums of columns [ow0, ow1) by their windows' divisors: the cells of the
+ * window inside the padded input [-p, L + p) (count_include_pad) or inside the input
+ * [0, L); the ceil-mode overhang is never counted. */
+static inline __attribute__((always_inline)) void
+FN(avg_divide)(const cc_pool2d_geometry *g, ptrdiff_t dstart, ptrdiff_t hstart,
+               ptrdiff_t ow0, ptrdiff_t ow1, REAL *restrict y, int count_include_pad,
+               ptrdiff_t divisor_override, const ptrdiff_t KD, const ptrdiff_t KH,
+               const ptrdiff_t KW, const ptrdiff_t SW)
+{
+    const ptrdiff_t D = g->D, H = g->H, W = g->W;
+    ptrdiff_t dend = dstart + KD < D + g->pd ? dstart + KD : D + g->pd;
     ptrdiff_t hend = hstart + KH < H + g->ph ? hstart + KH : H + g->ph;
-    ptrdiff_t rows_pad = hend - hstart;
-    ptrdiff_t rows_in = (hend < H ? hend : H) - (hstart > 0 ? hstart : 0);
+    ptrdiff_t rows_pad = (dend - dstart) * (hend - hstart);
+    ptrdiff_t rows_in = ((dend < D ? dend : D) - (dstart > 0 ? dstart : 0))
+                        * ((hend < H ? hend : H) - (hstart > 0 ? hstart : 0));
     for (ptrdiff_t ow = ow0; ow < ow1; ow++) {
         ptrdiff_t divisor = divisor_override;
         if (!divisor) {
@@ -192,89 +234,144 @@ FN(avg_row_taps)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t oh, ptrd
     }
 }
 
+/* Columns [ow0, ow1) of one row of average pooling, one pass per tap (no dilation). */
+static inline __attribute__((always_inline)) void
+FN(avg_row_taps)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t od, ptrdiff_t oh,
+                 ptrdiff_t ow0, ptrdiff_t ow1, REAL *restrict y, int count_include_pad,
+                 ptrdiff_t divisor_override, const ptrdiff_t KD, const ptrdiff_t KH,
+                 const ptrdiff_t KW, const ptrdiff_t SW)
+{
+    const ptrdiff_t D = g->D, H = g->H, W = g->W;
+    const ptrdiff_t dstart = od * g->sd - g->pd, hstart = oh * g->sh - g->ph;
+    ptrdiff_t t0, t1, i0, i1, j0, j1;
+    if (ow1 <= ow0)
+        return;
+    cc_taps_inside(dstart, KD, 1, D, &t0, &t1);
+    cc_taps_inside(hstart, KH, 1, H, &i0, &i1);
+    if (ow1 - ow0 <= CC_POOL_FEW_COLUMNS) {
+        /* a few columns: each output sums its cells directly, in the same order */
+        for (ptrdiff_t ow = ow0; ow < ow1; ow++) {
+            const ptrdiff_t wstart = ow * SW - g->pw;
+            cc_taps_inside(wstart, KW, 1, W, &j0, &j1);
+            REAL sum = 0;
+            for (ptrdiff_t t = t0; t < t1; t++)
+                for (ptrdiff_t i = i0; i < i1; i++) {
+                    const REAL *xr = xp + ((dstart + t) * H + hstart + i) * W + wstart;
+                    for (ptrdiff_t j = j0; j < j1; j++)
+                        sum += xr[j];
+                }
+            y[ow] = sum;
+        }
+    } else {
+        /* taps that reach the input for some ow in [ow0, ow1), as in max_row_taps */
+        cc_taps_inside((ow1 - 1) * SW - g->pw, KW, 1, W + (ow1 - 1 - ow0) * SW, &j0, &j1);
+        for (ptrdiff_t ow = ow0; ow < ow1; ow++)
+            y[ow] = 0;
+        FN(avg_row_sums)(g, xp, dstart, hstart, ow0, ow1, y, t0, t1, i0, i1, j0, j1, SW);
+    }
+    FN(avg_divide)(g, dstart, hstart, ow0, ow1, y, count_include_pad, divisor_override, KD,
+                   KH, KW, SW);
+}
+
 /* One output row of average pooling, split as max_row.  Both ways sum a window in
  * row-major order from zero, so every output rounds the same either way (and as
  * PyTorch's loop does). */
 static inline __attribute__((always_inline)) void
-FN(avg_row)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t oh, REAL *restrict y,
-            int count_include_pad, ptrdiff_t divisor_override, const ptrdiff_t KH,
-            const ptrdiff_t KW, const ptrdiff_t SW, const int FUSED)
+FN(avg_row)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t od, ptrdiff_t oh,
+            REAL *restrict y, int count_include_pad, ptrdiff_t divisor_override,
+            const ptrdiff_t KD, const ptrdiff_t KH, const ptrdiff_t KW, const ptrdiff_t SW,
+            const int FUSED)
 {
     ptrdiff_t lo, hi;
-    if (!FUSED || !FN(interior)(g, oh, KH, KW, SW, &lo, &hi) || hi == lo) {
-        FN(avg_row_taps)(g, xp, oh, 0, g->Wout, y, count_include_pad, divisor_override, KH,
-                         KW, SW);
+    if (!FUSED || !FN(interior)(g, od, oh, KD, KH, KW, SW, &lo, &hi) || hi == lo) {
+        FN(avg_row_taps)(g, xp, od, oh, 0, g->Wout, y, count_include_pad, divisor_override,
+                         KD, KH, KW, SW);
         return;
     }
-    FN(avg_row_taps)(g, xp, oh, 0, lo, y, count_include_pad, divisor_override, KH, KW, SW);
-    FN(avg_row_taps)(g, xp, oh, hi, g->Wout, y, count_include_pad, divisor_override, KH, KW,
-                     SW);
-    const ptrdiff_t W = g->W;
-    const REAL *base = xp + (oh * g->sh - g->ph) * W - g->pw;
-    /* a whole window inside the input: both divisor rules give KH * KW */
-    const REAL divisor = (REAL)(divisor_override ? divisor_override : KH * KW);
+    FN(avg_row_taps)(g, xp, od, oh, 0, lo, y, count_include_pad, divisor_override, KD, KH,
+                     KW, SW);
+    FN(avg_row_taps)(g, xp, od, oh, hi, g->Wout, y, count_include_pad, divisor_override, KD,
+                     KH, KW, SW);
+    const ptrdiff_t W = g->W, plane = g->H * W;
+    const REAL *base = xp + ((od * g->sd - g->pd) * g->H + oh * g->sh - g->ph) * W - g->pw;
+    /* a whole window inside the input: both divisor rules give KD * KH * KW */
+    const REAL divisor = (REAL)(divisor_override ? divisor_override : KD * KH * KW);
     for (ptrdiff_t ow = lo; ow < hi; ow++) {
         REAL sum = 0;
-        for (ptrdiff_t i = 0; i < KH; i++)
-            for (ptrdiff_t j = 0; j < KW; j++)
-                sum += base[i * W + j + ow * SW];
+        for (ptrdiff_t t = 0; t < KD; t++)
+            for (ptrdiff_t i = 0; i < KH; i++)
+                for (ptrdiff_t j = 0; j < KW; j++)
+                    sum += base[t * plane + i * W + j + ow * SW];
         y[ow] = sum / divisor;
     }
 }
 
 /* Plane drivers: constant window shapes for the common fast paths (2x2/2, 3x3/2,
- * 3x3/1 and the 1-D 2/2), then any window. */
+ * 3x3/1, the 1-D 2/2 and the 3-D 2x2x2/2 and 3x3x3/2), then any window.  Only the
+ * column stride is a constant: the others enter through the row's start. */
 static void FN(max_plane)(const cc_pool2d_geometry *g, const REAL *xp, REAL *yp, int64_t *ip)
 {
     const ptrdiff_t Wout = g->Wout;
-    const int d1 = g->dh == 1 && g->dw == 1;
+    const int d1 = g->dh == 1 && g->dw == 1 && g->dd == 1;
     const int k2 = d1 && g->kh == 2 && g->kw == 2, k3 = d1 && g->kh == 3 && g->kw == 3;
-    const int k12 = d1 && g->kh == 1 && g->kw == 2;  /* the 1-D pools */
-    for (ptrdiff_t oh = 0; oh < g->Hout; oh++) {
-        REAL *y = yp + oh * Wout;
-        int64_t *idx = ip ? ip + oh * Wout : NULL;
-        if (k12 && g->sw == 2)
-            FN(max_row)(g, xp, oh, y, idx, 1, 2, 2, 1);
-        else if (k2 && g->sw == 2)
-            FN(max_row)(g, xp, oh, y, idx, 2, 2, 2, 1);
-        else if (k3 && g->sw == 2)
-            FN(max_row)(g, xp, oh, y, idx, 3, 3, 2, 1);
-        else if (k3 && g->sw == 1)
-            FN(max_row)(g, xp, oh, y, idx, 3, 3, 1, 1);
-        else if (g->sw == 1)
-            FN(max_row)(g, xp, oh, y, idx, g->kh, g->kw, 1, 0);
-        else
-            FN(max_row)(g, xp, oh, y, idx, g->kh, g->kw, g->sw, 0);
-    }
+    const int k12 = d1 && g->kd == 1 && g->kh == 1 && g->kw == 2;  /* the 1-D pools */
+    const ptrdiff_t kd = g->kd;
+    for (ptrdiff_t od = 0; od < g->Dout; od++)
+        for (ptrdiff_t oh = 0; oh < g->Hout; oh++) {
+            REAL *y = yp + (od * g->Hout + oh) * Wout;
+            int64_t *idx = ip ? ip + (od * g->Hout + oh) * Wout : NULL;
+            if (k12 && g->sw == 2)
+                FN(max_row)(g, xp, od, oh, y, idx, 1, 1, 2, 2, 1);
+            else if (k2 && kd == 1 && g->sw == 2)
+                FN(max_row)(g, xp, od, oh, y, idx, 1, 2, 2, 2, 1);
+            else if (k2 && kd == 2 && g->sw == 2)
+                FN(max_row)(g, xp, od, oh, y, idx, 2, 2, 2, 2, 1);
+            else if (k3 && kd == 1 && g->sw == 2)
+                FN(max_row)(g, xp, od, oh, y, idx, 1, 3, 3, 2, 1);
+            else if (k3 && kd == 3 && g->sw == 2)
+                FN(max_row)(g, xp, od, oh, y, idx, 3, 3, 3, 2, 1);
+            else if (k3 && kd == 1 && g->sw == 1)
+                FN(max_row)(g, xp, od, oh, y, idx, 1, 3, 3, 1, 1);
+            else if (g->sw == 1)
+                FN(max_row)(g, xp, od, oh, y, idx, kd, g->kh, g->kw, 1, 0);
+            else
+                FN(max_row)(g, xp, od, oh, y, idx, kd, g->kh, g->kw, g->sw, 0);
+        }
 }
 
 static void FN(avg_plane)(const cc_pool2d_geometry *g, const REAL *xp, REAL *yp, int cip,
                           ptrdiff_t dov)
 {
     const int k2 = g->kh == 2 && g->kw == 2, k3 = g->kh == 3 && g->kw == 3;
-    const int k12 = g->kh == 1 && g->kw == 2;
-    for (ptrdiff_t oh = 0; oh < g->Hout; oh++) {
-        REAL *y = yp + oh * g->Wout;
-        if (k12 && g->sw == 2)
-            FN(avg_row)(g, xp, oh, y, cip, dov, 1, 2, 2, 1);
-        else if (k2 && g->sw == 2)
-            FN(avg_row)(g, xp, oh, y, cip, dov, 2, 2, 2, 1);
-        else if (k3 && g->sw == 2)
-            FN(avg_row)(g, xp, oh, y, cip, dov, 3, 3, 2, 1);
-        else if (k3 && g->sw == 1)
-            FN(avg_row)(g, xp, oh, y, cip, dov, 3, 3, 1, 1);
-        else if (g->sw == 1)
-            FN(avg_row)(g, xp, oh, y, cip, dov, g->kh, g->kw, 1, 0);
-        else
-            FN(avg_row)(g, xp, oh, y, cip, dov, g->kh, g->kw, g->sw, 0);
-    }
+    const int k12 = g->kd == 1 && g->kh == 1 && g->kw == 2;
+    const ptrdiff_t kd = g->kd;
+    for (ptrdiff_t od = 0; od < g->Dout; od++)
+        for (ptrdiff_t oh = 0; oh < g->Hout; oh++) {
+            REAL *y = yp + (od * g->Hout + oh) * g->Wout;
+            if (k12 && g->sw == 2)
+                FN(avg_row)(g, xp, od, oh, y, cip, dov, 1, 1, 2, 2, 1);
+            else if (k2 && kd == 1 && g->sw == 2)
+                FN(avg_row)(g, xp, od, oh, y, cip, dov, 1, 2, 2, 2, 1);
+            else if (k2 && kd == 2 && g->sw == 2)
+                FN(avg_row)(g, xp, od, oh, y, cip, dov, 2, 2, 2, 2, 1);
+            else if (k3 && kd == 1 && g->sw == 2)
+                FN(avg_row)(g, xp, od, oh, y, cip, dov, 1, 3, 3, 2, 1);
+            else if (k3 && kd == 3 && g->sw == 2)
+                FN(avg_row)(g, xp, od, oh, y, cip, dov, 3, 3, 3, 2, 1);
+            else if (k3 && kd == 1 && g->sw == 1)
+                FN(avg_row)(g, xp, od, oh, y, cip, dov, 1, 3, 3, 1, 1);
+            else if (g->sw == 1)
+                FN(avg_row)(g, xp, od, oh, y, cip, dov, kd, g->kh, g->kw, 1, 0);
+            else
+                FN(avg_row)(g, xp, od, oh, y, cip, dov, kd, g->kh, g->kw, g->sw, 0);
+        }
 }
 
 void CC_CAT3(cc_max_pool2d, SFX, CC_ISA)(const cc_pool2d_geometry *g, const REAL *x, REAL *y,
                                          int64_t *indices, int n_threads)
 {
-    n_threads = cc_plane_threads(g->planes, g->H * g->W, n_threads);
-    const ptrdiff_t in_plane = g->H * g->W, out_plane = g->Hout * g->Wout;
+    const ptrdiff_t in_plane = g->D * g->H * g->W, out_plane = g->Dout * g->Hout * g->Wout;
+    n_threads = cc_plane_threads(g->planes, in_plane, n_threads);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
 #else
@@ -289,8 +386,8 @@ void CC_CAT3(cc_avg_pool2d, SFX, CC_ISA)(const cc_pool2d_geometry *g, const REAL
                                          int count_include_pad, ptrdiff_t divisor_override,
                                          int n_threads)
 {
-    n_threads = cc_plane_threads(g->planes, g->H * g->W, n_threads);
-    const ptrdiff_t in_plane = g->H * g->W, out_plane = g->Hout * g->Wout;
+    const ptrdiff_t in_plane = g->D * g->H * g->W, out_plane = g->Dout * g->Hout * g->Wout;
+    n_threads = cc_plane_threads(g->planes, in_plane, n_threads);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
 #else

@@ -174,40 +174,8 @@ static void im2col_ref(const cc_conv2d_geometry *g, const double *x, double *col
 DEFINE_GEMM(float, naive_sgemm)
 DEFINE_GEMM(double, naive_dgemm)
 
-/* ---- buffers with NaN contents and guard cells ---------------------------------- */
+#include "test_buffers.h"
 
-#define DEFINE_BUFFERS(T, SFX)                                                           \
-    static T *nan_buffer_##SFX(ptrdiff_t n)                                              \
-    {                                                                                    \
-        T *a = malloc((size_t)(n + GUARD) * sizeof *a);                                  \
-        for (ptrdiff_t i = 0; i < n; i++)                                                \
-            a[i] = (T)NAN;                                                               \
-        for (ptrdiff_t i = n; i < n + GUARD; i++)                                        \
-            a[i] = (T)GUARD_VALUE;                                                       \
-        return a;                                                                        \
-    }                                                                                    \
-    static int guard_intact_##SFX(const T *a, ptrdiff_t n)                               \
-    {                                                                                    \
-        for (ptrdiff_t i = n; i < n + GUARD; i++)                                        \
-            if (a[i] != (T)GUARD_VALUE)                                                  \
-                return 0;                                                                \
-        return 1;                                                                        \
-    }                                                                                    \
-    static T *converted_##SFX(const double *src, ptrdiff_t n)                            \
-    {                                                                                    \
-        T *a = malloc((size_t)(n > 0 ? n : 1) * sizeof *a);                              \
-        for (ptrdiff_t i = 0; i < n; i++)                                                \
-            a[i] = (T)src[i];                                                            \
-        return a;                                                                        \
-    }                                                                                    \
-    /* index of the first element of got that differs from ref, or -1 */                \
-    static ptrdiff_t first_mismatch_##SFX(const T *got, const double *ref, ptrdiff_t n)   \
-    {                                                                                    \
-        for (ptrdiff_t i = 0; i < n; i++)                                                \
-            if (!((double)got[i] == ref[i]))                                             \
-                return i;                                                                \
-        return -1;                                                                       \
-    }
 DEFINE_BUFFERS(float, f32)
 DEFINE_BUFFERS(double, f64)
 
