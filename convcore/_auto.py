@@ -50,10 +50,13 @@ DIRECT_OVERHEAD = 0.85
 GEMM_PEAK = 0.5
 # How much slower than the issue model the channel tiles run at levels whose FMAs cannot
 # take a broadcast operand from memory (each broadcast is a separate instruction into one
-# of only 16 registers): measured on VGG/ResNet 3x3 layers at the AVX2 level against
-# AVX-512 on one CPU (docs/algorithms.md), with 16 or more input channels per group (the
-# RGB stem and AlexNet conv1 show none); the portable level is taken to be alike.
-CHANNEL_TILE_SLOWDOWN = {"avx2": 1.75, "generic": 1.75}
+# of only 16 registers), with 16 or more input channels per group.  Refitted on
+# 2026-12-01 after bands became virtual rows (a quiet run of `convcore bench` at the
+# forced AVX2 level of one Intel Xeon: direct against im2col on VGG 64@224, VGG 256@56,
+# ResNet 128@28 b8 and 1x1, a reflect-padded 64@56 layer, C3D, AlexNet conv1 and the RGB
+# stem; 1.15 orders 7 of the 8 pairs as measured, the eighth is a Winograd layer); the
+# portable level is taken to be alike.
+CHANNEL_TILE_SLOWDOWN = {"avx2": 1.15, "generic": 1.15}
 # Cycles per vector of the column matrix written by im2col and read back by the GEMM's
 # packing (element-by-element gathers of the input rows, then a memory-bound pass).
 COPY_CYCLES_PER_VECTOR = 7.0
