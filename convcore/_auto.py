@@ -141,6 +141,29 @@ def choose_algorithm(g: ConvGeometry, dtype=np.float32, weights_kept=False) -> s
     where their cost model predicts a clear win (:func:`convcore.analysis.
     _choose_fast_algorithm`), else the route with the fewest estimated cycles
     (:func:`estimate_cycles`); 'direct' on a tie."""
+    key = (g, np.dtype(dtype).str, bool(weights_kept), _conv_level())
+    hit = _CHOSEN.get(key)
+    if hit is not None:
+        return hit
+    choice = _choose(g, dtype, weights_kept)
+    if len(_CHOSEN) >= 512:
+        _CHOSEN.clear()
+    _CHOSEN[key] = choice
+    return choice
+
+
+# choose_algorithm's answers by geometry, dtype, kept weights and SIMD level (a layer
+# called again and again asks the same question)
+_CHOSEN: dict = {}
+
+
+def _conv_level() -> str:
+    from convcore import _conv
+
+    return _conv.simd_level()
+
+
+def _choose(g: ConvGeometry, dtype, weights_kept: bool) -> str:
     if g.nd <= 2:
         from convcore.analysis import _choose_fast_algorithm
 

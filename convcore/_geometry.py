@@ -174,20 +174,24 @@ _PREPARED: dict = {}
 _PREPARED_MAX = 256
 
 
+def _plain(v) -> bool:
+    """An int, a str, or a tuple of such values (nested: asymmetric padding pairs)."""
+    t = type(v)
+    return t is int or t is str or (t is tuple and all(_plain(e) for e in v))
+
+
 def _prepare_key(nd, x, weight, bias, stride, padding, dilation, groups,
                  padding_mode="zeros"):
     """The cache key of a call, or None when an argument is not of a cacheable type
-    (exact ndarrays; ints and strings only, so that True never stands for 1)."""
+    (exact ndarrays; ints, strings and tuples of them only, so that True never stands
+    for 1 and a list, which could change, is never a key)."""
     if not (type(x) is np.ndarray and type(weight) is np.ndarray):
         return None
     if bias is not None and type(bias) is not np.ndarray:
         return None
-    for v in (stride, dilation, groups):
-        if type(v) is not int:
-            return None
-    if type(padding) is not int and type(padding) is not str:
+    if type(groups) is not int or type(padding_mode) is not str:
         return None
-    if type(padding_mode) is not str:
+    if not all(_plain(v) for v in (stride, dilation, padding)):
         return None
     return (nd, x.shape, x.dtype, weight.shape, weight.dtype,
             None if bias is None else (bias.shape, bias.dtype),

@@ -33,7 +33,13 @@ def test_cached_calls_are_validated_like_new_ones():
         np.testing.assert_array_equal(convcore.conv1d(sig, np.ones((1, 1, 2))),
                                       (sig[:, :-1] + sig[:, 1:]))
     assert functional._prepare_key(2, x.tolist(), w, b, 1, 1, 1, 1) is None
-    assert functional._prepare_key(2, x, w, b, (1, 1), 1, 1, 1) is None
+    # tuples of ints are keys (layers pass them); a bool or a list inside never is
+    assert functional._prepare_key(2, x, w, b, (1, 1), ((1, 1), (1, 1)), 1, 1) is not None
+    assert functional._prepare_key(2, x, w, b, (1, True), 1, 1, 1) is None
+    assert functional._prepare_key(2, x, w, b, [1, 1], 1, 1, 1) is None
+    assert functional._prepare_key(2, x, w, b, 1, ((1, 1), [1, 1]), 1, 1) is None
+    with pytest.raises(TypeError, match="stride"):
+        convcore.conv2d(x, w, b, stride=(1, True), padding=1)
 
 
 def test_the_cache_stays_bounded():
