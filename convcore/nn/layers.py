@@ -462,9 +462,10 @@ class Flatten(Layer):
 
 def _product(a: np.ndarray, b: np.ndarray, dtype) -> np.ndarray:
     """``a @ b`` of 2-D arrays by convcore's tiled GEMM: single-threaded BLAS calls over
-    fixed tiles on convcore's threads, so the bits do not depend on the thread count."""
-    a = np.ascontiguousarray(a, dtype=dtype)
-    b = np.ascontiguousarray(b, dtype=dtype)
+    fixed tiles on convcore's threads, so the bits do not depend on the thread count.
+    A transposed operand (``weight.T``) is passed to BLAS as such, not copied."""
+    a = np.asarray(a, dtype=dtype)
+    b = np.asarray(b, dtype=dtype)
     c = np.empty((1, a.shape[0], b.shape[1]), dtype)
     matmul(a[None], b[None], c, n_threads=get_num_threads())
     return c[0]
