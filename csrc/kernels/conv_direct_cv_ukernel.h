@@ -12,8 +12,16 @@
  * then c, u, s), and padding is computed as real zeros, so the two agree bit for bit.
  *
  * The including file defines, besides what conv_direct_ukernel.h needs, CC_CV_PIX and
- * CC_CV_NV (PIX * NV accumulators + NV weights + 1 broadcast within the register file).
+ * CC_CV_NV (PIX * NV accumulators + NV weights + 1 broadcast within the register file),
+ * and may define CC_CV_TAP_UNROLL: how many taps s the compiler may unroll (default 8).
+ * With 16 registers a tile that fills them must keep its taps a loop (1), or the weights
+ * of the next taps, loaded early, push accumulators onto the stack.
  */
+#ifndef CC_CV_TAP_UNROLL
+#define CC_CV_TAP_UNROLL 8
+#endif
+#define CC_CV_PRAGMA_(x) _Pragma(#x)
+#define CC_CV_UNROLL(n) CC_CV_PRAGMA_(GCC unroll n)
 #define CC_CAT3_(a, b, c) a##_##b##_##c
 #define CC_CAT3(a, b, c) CC_CAT3_(a, b, c)
 #define FN(name) CC_CAT3(name, SFX, CC_ISA)
@@ -44,6 +52,7 @@ FN(cv_row)(VEC acc[PIX][NV], const REAL *wp, const REAL *xr, ptrdiff_t iw0, ptrd
            ptrdiff_t dw, ptrdiff_t W, int cnt, const ptrdiff_t S, const int MODE,
            const int ZERO)
 {
+    CC_CV_UNROLL(CC_CV_TAP_UNROLL)
     for (ptrdiff_t s = 0; s < S; s++) {
         VEC w[NV];
 #pragma GCC unroll 8
@@ -210,3 +219,5 @@ static void FN(row_cv)(const ARGS *a, REAL *yrow, int kb)
 #undef KB
 #undef CC_CAT3
 #undef CC_CAT3_
+#undef CC_CV_UNROLL
+#undef CC_CV_PRAGMA_

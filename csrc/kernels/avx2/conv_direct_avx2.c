@@ -53,6 +53,7 @@ static inline cc_f64x4 cc_load_masked_f64(const double *p, __m256i m)
 #define CC_NV_ONE 4
 #define CC_CV_PIX 6
 #define CC_CV_NV 2
+#define CC_CV_TAP_UNROLL 1 /* 12 accumulators + 2 weights + 1 broadcast: all 16 ymm */
 
 #define CC_MASK_F32 __m256i
 #define CC_MASK_F64 __m256i
