@@ -13,15 +13,17 @@
  *
  * The including file defines, besides what conv_direct_ukernel.h needs, CC_CV_PIX and
  * CC_CV_NV (PIX * NV accumulators + NV weights + 1 broadcast within the register file),
- * and may define CC_CV_TAP_UNROLL: how many taps s the compiler may unroll (default 8).
- * With 16 registers a tile that fills them must keep its taps a loop (1), or the weights
- * of the next taps, loaded early, push accumulators onto the stack.
+ * and may define CC_CV_TAP_UNROLL: how many taps s the compiler may unroll (left to the
+ * compiler when undefined).  With 16 registers a tile that fills them must keep its taps
+ * a loop (1), or the weights of the next taps, loaded early, push accumulators onto the
+ * stack.
  */
-#ifndef CC_CV_TAP_UNROLL
-#define CC_CV_TAP_UNROLL 8
-#endif
 #define CC_CV_PRAGMA_(x) _Pragma(#x)
+#ifdef CC_CV_TAP_UNROLL
 #define CC_CV_UNROLL(n) CC_CV_PRAGMA_(GCC unroll n)
+#else
+#define CC_CV_UNROLL(n)
+#endif
 #define CC_CAT3_(a, b, c) a##_##b##_##c
 #define CC_CAT3(a, b, c) CC_CAT3_(a, b, c)
 #define FN(name) CC_CAT3(name, SFX, CC_ISA)
