@@ -50,13 +50,12 @@ DIRECT_OVERHEAD = 0.85
 GEMM_PEAK = 0.5
 # How much slower than the issue model the channel tiles run at levels whose FMAs cannot
 # take a broadcast operand from memory (each broadcast is a separate instruction into one
-# of only 16 registers), with 16 or more input channels per group.  Refitted on
-# 2026-12-01 after bands became virtual rows (a quiet run of `convcore bench` at the
-# forced AVX2 level of one Intel Xeon: direct against im2col on VGG 64@224, VGG 256@56,
-# ResNet 128@28 b8 and 1x1, a reflect-padded 64@56 layer, C3D, AlexNet conv1 and the RGB
-# stem; 1.15 orders 7 of the 8 pairs as measured, the eighth is a Winograd layer); the
-# portable level is taken to be alike.
-CHANNEL_TILE_SLOWDOWN = {"avx2": 1.15, "generic": 1.15}
+# of only 16 registers), with 16 or more input channels per group.  At AVX2 this was 1.15
+# while the 6 x 2 tile spilled accumulators; since its taps are a loop (no spills), the
+# direct kernel beat im2col on every 3x3 layer of ResNet-18 (batch 1 and 8) and VGG at the
+# forced AVX2 level of one Intel Xeon, by 1.03-1.48x (2026-12-01, docs/performance.md),
+# as the issue model predicts without a slowdown.  The portable level keeps the older fit.
+CHANNEL_TILE_SLOWDOWN = {"avx2": 1.0, "generic": 1.15}
 # Cycles per vector of the column matrix written by im2col and read back by the GEMM's
 # packing (element-by-element gathers of the input rows, then a memory-bound pass).
 COPY_CYCLES_PER_VECTOR = 7.0
@@ -113,11 +112,20 @@ def _gemm_efficiency(m: int, n: int, k: int) -> float:
 
 
 def _im2col_cycles(g: ConvGeometry, lanes: int) -> float:
+    """The im2col route as the C library cuts it (conv2d_gemm.c): items of kb output
+    channels x P output pixels of one image, each copying its P columns of the column
+    matrix, then one GEMM of (kb x reduction) times (reduction x P).  When an image has
+    too few pixel tiles to keep the threads busy, its channels are split into several
+    blocks, and each block copies the same columns again (at batch 1: 2 to 8 times)."""
+    from convcore import _conv
+
     kg, pixels, red = g.K // g.groups, math.prod(g.out), g.reduction
+    kb, cols = _conv.gemm_blocks(g)
     fma = g.N * g.groups * kg * pixels * red / lanes / FMA_PER_CYCLE
-    gemm = fma / _gemm_efficiency(kg, pixels, red)
+    gemm = fma / _gemm_efficiency(min(kb, kg), min(cols, pixels), red)
+    copies = math.ceil(kg / kb)
     copy = 0.0 if pointwise(g) else (
-        g.N * g.groups * red * pixels / lanes * COPY_CYCLES_PER_VECTOR)
+        g.N * g.groups * red * pixels / lanes * COPY_CYCLES_PER_VECTOR * copies)
     return gemm + copy + g.N * g.K * red * PACK_CYCLES_PER_WEIGHT
 
 

@@ -205,6 +205,13 @@ cdef extern from "convcore.h" nogil:
                            const float *x, const int64_t *indices, float *y, int n_threads)
     void cc_max_unpool_f64(Py_ssize_t planes, Py_ssize_t in_plane, Py_ssize_t out_plane,
                            const double *x, const int64_t *indices, double *y, int n_threads)
+    enum: CC_COPY_MAX_DIMS
+    void cc_copy_strided_f32(int nd, const Py_ssize_t *shape, const float *src,
+                             const Py_ssize_t *src_strides, float *dst,
+                             const Py_ssize_t *dst_strides, int n_threads)
+    void cc_copy_strided_f64(int nd, const Py_ssize_t *shape, const double *src,
+                             const Py_ssize_t *src_strides, double *dst,
+                             const Py_ssize_t *dst_strides, int n_threads)
 
     int64_t cc_conv_matrix_indptr(const cc_conv2d_geometry *g, int64_t *indptr)
     void cc_conv_matrix_fill_f32(const cc_conv2d_geometry *g, const float *w,

@@ -20,6 +20,9 @@ from convcore._cconvcore cimport (
     cc_conv2d_gemm_range_f64,
     cc_conv2d_geometry,
     cc_conv_taps,
+    CC_COPY_MAX_DIMS,
+    cc_copy_strided_f32,
+    cc_copy_strided_f64,
     cc_conv_direct_pack_f32,
     cc_conv_direct_pack_f64,
     cc_conv_direct_plan,
@@ -139,6 +142,14 @@ def gemm_plan(object geom):
     return cc_gemm_work_items(&g), cc_gemm_workspace_per_thread(&g)
 
 
+def gemm_blocks(object geom):
+    """(output channels, output pixels) of one work item of the im2col + GEMM path: each
+    item copies the column matrix of its pixels and multiplies it by its channels'
+    weights."""
+    cdef cc_conv_geometry g = conv_geometry(geom)
+    return cc_gemm_channel_block(&g), cc_gemm_tile_columns(&g)
+
+
 def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                 const floating[::1] bias, floating[:, :, :, ::1] y, floating[::1] workspace,
                 object geom, int n_threads):
@@ -202,6 +213,35 @@ def gemm_tiles(const floating[:, :, :] a, const floating[:, :, :] b, floating[:,
                                         <cc_dgemm_fn>dgemm, it0, it1, n_threads)
         PyErr_CheckSignals()
         it0 = it1
+
+
+def copy_into(object dst, object src, int n_threads):
+    """``dst[...] = src`` for two float32 or float64 arrays of one shape and dtype, either
+    a view of any strides (non-overlapping), its rows shared out among the threads (the
+    C library's strided copy); NumPy's copy where that does not apply."""
+    cdef Py_ssize_t shape[CC_COPY_MAX_DIMS]
+    cdef Py_ssize_t ss[CC_COPY_MAX_DIMS]
+    cdef Py_ssize_t ds[CC_COPY_MAX_DIMS]
+    cdef int nd = dst.ndim, d
+    cdef Py_ssize_t item = dst.itemsize
+    cdef size_t sp, dp
+    if (src.shape != dst.shape or src.dtype != dst.dtype or nd > CC_COPY_MAX_DIMS
+            or dst.dtype not in (np.float32, np.float64) or not dst.flags.writeable
+            or any(s % item for s in src.strides + dst.strides)):
+        np.copyto(dst, src)
+        return
+    for d in range(nd):
+        shape[d] = dst.shape[d]
+        ss[d] = src.strides[d] // item
+        ds[d] = dst.strides[d] // item
+    sp = src.ctypes.data
+    dp = dst.ctypes.data
+    with nogil:
+        if item == 4:
+            cc_copy_strided_f32(nd, shape, <const float *>sp, ss, <float *>dp, ds, n_threads)
+        else:
+            cc_copy_strided_f64(nd, shape, <const double *>sp, ss, <double *>dp, ds,
+                                n_threads)
 
 
 include "_geometry.pxi"

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from convcore._blas import matmul
+from convcore._conv import copy_into
 from convcore._checks import (
     array_bytes,
     as_real_array,
@@ -240,7 +241,7 @@ def _run_phases(g: TransposeGeometry, x: np.ndarray, w: np.ndarray, bias, y: np.
                      for p, win in zip(c, wins, strict=True)))
             dst = (slice(None),) * 3 + tuple(slice(p.r, None, s)
                                              for p, s in zip(c, g.stride, strict=True))
-            yv[dst] = part[src]
+            copy_into(yv[dst], part[src], get_num_threads())
 
 
 def _tap_slices(g: TransposeGeometry, tap) -> tuple[list, list] | None:

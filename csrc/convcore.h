@@ -362,6 +362,18 @@ void cc_max_unpool_f32(ptrdiff_t planes, ptrdiff_t in_plane, ptrdiff_t out_plane
 void cc_max_unpool_f64(ptrdiff_t planes, ptrdiff_t in_plane, ptrdiff_t out_plane,
                        const double *x, const int64_t *indices, double *y, int n_threads);
 
+/* ---- Strided copy ----
+ * dst = src over a box of nd <= CC_COPY_MAX_DIMS dimensions of `shape`, each array given
+ * by its strides in elements (views of any layout; the two must not overlap): NumPy's
+ * `dst[...] = src`, its rows along the last dimension shared out among n_threads. */
+#define CC_COPY_MAX_DIMS 8
+void cc_copy_strided_f32(int nd, const ptrdiff_t *shape, const float *src,
+                         const ptrdiff_t *src_strides, float *dst, const ptrdiff_t *dst_strides,
+                         int n_threads);
+void cc_copy_strided_f64(int nd, const ptrdiff_t *shape, const double *src,
+                         const ptrdiff_t *src_strides, double *dst,
+                         const ptrdiff_t *dst_strides, int n_threads);
+
 #ifdef __cplusplus
 }
 #endif

@@ -84,6 +84,7 @@ static const conv_case CASES[] = {
     {"kernel > input",         1, 1,  3,  3,  2, 5,  5, 1, 1, 1, 1, 1, 2, 2, 2, 2, 1},
     {"threaded batch",         2, 8, 24, 24, 16, 3,  3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     {"threaded one image",     1, 8, 24, 40, 32, 3,  3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+    {"2x2 channel tiles",      2, 40, 9, 23, 36, 2,  2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 };
 #define N_CASES (sizeof CASES / sizeof CASES[0])
 
