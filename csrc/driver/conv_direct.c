@@ -78,8 +78,13 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
     const ptrdiff_t Kg = g->K / g->groups, Cg = g->C / g->groups;
     const ptrdiff_t Wout = g->out[g->nd - 1], S = g->kernel[g->nd - 1];
     const int lanes = isa->vector_bytes / real_bytes;
-    /* 2-D and 3-D bands run as one virtual row (flat_band): narrow only if that is */
-    const ptrdiff_t band = band_size(g, real_bytes);
+    /* Bands of equal height: the rows of a plane shared out evenly among as many bands
+     * as band_size asks for (56 rows in 7 bands of 8, not 6 of 9 and one of 2), so that
+     * the items the threads share are alike.  2-D and 3-D bands run as one virtual row
+     * (flat_band): narrow only if that is. */
+    const ptrdiff_t pr = plane_rows(g), most = band_size(g, real_bytes);
+    const ptrdiff_t nbp = plane_bands(g, most);
+    const ptrdiff_t band = nbp > 0 ? (pr + nbp - 1) / nbp : most;
     const ptrdiff_t Hout = g->nd >= 2 ? g->out[g->nd - 2] : 1;
     const int narrow = (g->nd >= 2 ? (band < Hout ? band : Hout) : 1) * Wout <= lanes;
     const int kb_cv = isa->tiles[CC_TILE_CV].nv * lanes;
@@ -110,6 +115,9 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
     const ptrdiff_t outer = g->N * g->groups * p->nbands;
     ptrdiff_t kchunks = outer > 0 && outer < CC_MIN_ITEMS ? (CC_MIN_ITEMS + outer - 1) / outer
                                                           : 1;
+    /* as many blocks in every chunk: the first divisor of nkb from kchunks up */
+    while (kchunks < p->nkb && p->nkb % kchunks)
+        kchunks++;
     p->kchunks = kchunks < p->nkb ? kchunks : p->nkb > 0 ? p->nkb : 1;
     p->items = outer * p->kchunks;
     p->pack_size = g->groups * p->nkb * p->kb * Cg * U * S;

@@ -268,9 +268,19 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
         n_threads = 1;
 
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
+#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
 #else
     (void)n_threads;
+#endif
+    {
+    /* A thread's items are consecutive (static schedule), so the blocks of output
+     * channels of one band (kchunks items) mostly fall to one thread: it copies the band
+     * once (flat_band) and keeps the copy while its items stay on that band. */
+    ROW_ARGS b;
+    REAL *buf = NULL, *ytmp = NULL; /* column tiles store the virtual row in ytmp */
+    ptrdiff_t *vrows = NULL, copied = -1; /* the (image, group, band) held in buf */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
 #endif
     for (ptrdiff_t it = item_lo; it < item_hi; it++) {
         const ptrdiff_t kc = it % p->kchunks, rest = it / p->kchunks;
@@ -290,36 +300,37 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
         a.Wv = 0; a.Wy = Wout; a.ny = 1;
         ptrdiff_t *rows = rows_ws + (ptrdiff_t)CC_OMP_THREAD_ID() * p->rows_size;
         const ptrdiff_t nr = (o_hi - o_lo) * U;
-        if (p->flat) { /* 2-D and 3-D: the band as one virtual row */
-            REAL *buf = NULL, *ytmp = NULL; /* column tiles store the row in ytmp */
-            ptrdiff_t *vrows = NULL;
-            ROW_ARGS b = a;
-            if (FN(flat_band)(&b, g, o_lo, o_hi, p->pix ? p->pix : p->nv * p->lanes,
-                              p->pix ? 0 : p->kb, &buf, &vrows, &ytmp)) {
-                b.x = buf;
-                b.rows = vrows;
-                for (ptrdiff_t blk = kb_lo; blk < kb_hi; blk++) {
-                    const ptrdiff_t k = grp * Kg + blk * p->kb;
-                    const int kb = (int)(Kg - blk * p->kb < p->kb ? Kg - blk * p->kb : p->kb);
-                    REAL *yk = y + (n * g->K + k) * y_kstride;
-                    b.wp = wpack + (grp * p->nkb + blk) * Cg * U * S * p->kb;
-                    b.bias = bias ? bias + k : NULL;
-                    if (p->pix) {
-                        row(&b, yk + o_lo * Wout, kb);
-                        continue;
-                    }
-                    b.y_kstride = b.Wout;
-                    row(&b, ytmp, kb);
-                    for (int kk = 0; kk < kb; kk++)
-                        for (ptrdiff_t o = 0; o < b.ny; o++)
-                            memcpy(yk + kk * y_kstride + (o_lo + o) * Wout,
-                                   ytmp + kk * b.Wout + o * b.Wv, (size_t)Wout * sizeof *ytmp);
+        if (p->flat && copied != rest) { /* 2-D and 3-D: the band as one virtual row */
+            free(buf);
+            free(vrows);
+            free(ytmp);
+            buf = ytmp = NULL;
+            vrows = NULL;
+            b = a;
+            copied = FN(flat_band)(&b, g, o_lo, o_hi, p->pix ? p->pix : p->nv * p->lanes,
+                                   p->pix ? 0 : p->kb, &buf, &vrows, &ytmp) ? rest : -1;
+            b.x = buf;
+            b.rows = vrows;
+        }
+        if (p->flat && copied == rest) {
+            for (ptrdiff_t blk = kb_lo; blk < kb_hi; blk++) {
+                const ptrdiff_t k = grp * Kg + blk * p->kb;
+                const int kb = (int)(Kg - blk * p->kb < p->kb ? Kg - blk * p->kb : p->kb);
+                REAL *yk = y + (n * g->K + k) * y_kstride;
+                b.wp = wpack + (grp * p->nkb + blk) * Cg * U * S * p->kb;
+                b.bias = bias ? bias + k : NULL;
+                if (p->pix) {
+                    row(&b, yk + o_lo * Wout, kb);
+                    continue;
                 }
-                free(buf);
-                free(vrows);
-                free(ytmp);
-                continue;
+                b.y_kstride = b.Wout;
+                row(&b, ytmp, kb);
+                for (int kk = 0; kk < kb; kk++)
+                    for (ptrdiff_t o = 0; o < b.ny; o++)
+                        memcpy(yk + kk * y_kstride + (o_lo + o) * Wout,
+                               ytmp + kk * b.Wout + o * b.Wv, (size_t)Wout * sizeof *ytmp);
             }
+            continue;
         }
         band_rows(g, o_lo, o_hi, rows);
 #define RUN_COLUMNS(args, table, j0, j1)                                                  \
@@ -365,6 +376,10 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
             }
         }
 #undef RUN_COLUMNS
+    }
+    free(buf);
+    free(vrows);
+    free(ytmp);
     }
 }
 
