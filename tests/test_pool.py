@@ -102,6 +102,59 @@ def test_max_pool_matches_reference(seed, dims, kind, dtype):
     np.testing.assert_array_equal(x, before)
 
 
+# the windows compiled with constant sizes (kernel, stride, padding)
+FIXED_WINDOWS = [(3, 2, 1), (3, 2, 0), (3, 1, 1), (2, 2, 0)]
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("dims", [1, 2])
+@pytest.mark.parametrize("seed", range(6))
+def test_max_pool_without_indices_matches_reference(seed, dims, kind, dtype, isa):
+    """The no-indices path (separable for most windows) at every SIMD level: any window
+    with stride 1-3 and dilation 1-2, odd and wide rows (vector loops and their tails),
+    non-contiguous inputs, NaN and +-inf."""
+    rng = np.random.default_rng(9000 + 1000 * dims + seed + 100 * KINDS.index(kind))
+    for _ in range(6):
+        if rng.random() < 0.4:
+            k, s, p = FIXED_WINDOWS[int(rng.integers(len(FIXED_WINDOWS)))]
+            kernel, stride, padding, dilation = [k] * dims, [s] * dims, [p] * dims, [1] * dims
+        else:
+            kernel = rng.integers(1, 6, dims)
+            stride = rng.integers(1, 4, dims)
+            padding = [rng.integers(0, k // 2 + 1) for k in kernel]
+            dilation = rng.integers(1, 3, dims)
+        kwargs = dict(kernel_size=as_arg(rng, kernel), stride=as_arg(rng, stride),
+                      padding=as_arg(rng, padding), dilation=as_arg(rng, dilation),
+                      ceil_mode=bool(rng.integers(2)))
+        spatial = (int(rng.integers(1, 16)), int(rng.integers(1, 90)))[2 - dims:]
+        x = make_input(rng, (int(rng.integers(1, 3)), int(rng.integers(1, 4))) + spatial,
+                       dtype, kind)
+        try:
+            ref, _ = MAX_REF[dims](x, **kwargs)
+        except ValueError:  # empty output or a window entirely in the padding
+            continue
+        y = fn("max_pool{}d", dims)(x, **kwargs)
+        assert y.dtype == dtype
+        np.testing.assert_array_equal(y, ref.astype(dtype), err_msg=str(kwargs))
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("window", FIXED_WINDOWS + [(5, 2, 2), ((2, 4), (1, 3), (1, 0))])
+def test_max_pool_without_indices_propagates_nan_and_inf(window, dtype, isa):
+    """One NaN or +-inf at a time, at random cells (edges included): every output whose
+    window holds it, and only those, changes as the reference says."""
+    rng = np.random.default_rng(77)
+    k, s, p = window
+    for value in (np.nan, np.inf, -np.inf):
+        for _ in range(8):
+            x = np.zeros((1, 2, 9, 41), dtype)
+            x[0, 1, int(rng.integers(9)), int(rng.integers(41))] = value
+            y = convcore.max_pool2d(x, k, s, p)
+            ref = max_pool2d_ref(x, k, s, p)[0]
+            np.testing.assert_array_equal(y, ref.astype(dtype), err_msg=f"{window} {value}")
+
+
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("kind", ["random", "special"])
 @pytest.mark.parametrize("dims", [1, 2])

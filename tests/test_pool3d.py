@@ -100,6 +100,38 @@ def test_max_pool3d_matches_reference(seed, kind, dtype, isa):
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("seed", range(6))
+def test_max_pool3d_without_indices_matches_reference(seed, kind, dtype, isa):
+    """The no-indices path (separable: depth, then height, then width maxima) at every
+    SIMD level: kernels 1-5, strides 1-3, dilation 1-2, odd sizes and rows wide enough
+    for vector loops, non-contiguous inputs, NaN and +-inf."""
+    rng = np.random.default_rng(1300 + seed + 100 * KINDS.index(kind))
+    for _ in range(4):
+        if rng.random() < 0.4:
+            k, s, p = FAST[int(rng.integers(len(FAST)))]
+            kernel, stride, padding, dilation = k, s, (p,) * 3, (1,) * 3
+        else:
+            kernel = rng.integers(1, 6, 3)
+            stride = rng.integers(1, 4, 3)
+            padding = [rng.integers(0, k // 2 + 1) for k in kernel]
+            dilation = rng.integers(1, 3, 3)
+        kwargs = dict(kernel_size=as_arg(rng, kernel), stride=as_arg(rng, stride),
+                      padding=as_arg(rng, padding), dilation=as_arg(rng, dilation),
+                      ceil_mode=bool(rng.integers(2)))
+        shape = (int(rng.integers(1, 3)), int(rng.integers(1, 3)), int(rng.integers(1, 9)),
+                 int(rng.integers(1, 10)), int(rng.integers(1, 45)))
+        x = make_input(rng, shape, dtype, kind)
+        try:
+            ref, _ = max_pool_nd_ref(x, 3, **kwargs)
+        except ValueError:  # empty output or a window entirely in the padding
+            continue
+        y = convcore.max_pool3d(x, **kwargs)
+        assert y.dtype == dtype
+        np.testing.assert_array_equal(y, ref.astype(dtype), err_msg=str(kwargs))
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("kind", ["random", "special"])
 @pytest.mark.parametrize("seed", range(8))
 def test_avg_pool3d_matches_reference(seed, kind, dtype, isa):

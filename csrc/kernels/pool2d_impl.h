@@ -2,20 +2,37 @@
  *
  * The including file defines REAL, SFX and CC_ISA and compiles this under a matching
  * `#pragma GCC target`.  Each (n, c) plane (a (D, H, W) volume; D = 1 in 2-D) is one
- * task.  The depth is walked as more window rows: output row (od, oh) is initialised,
- * then every window tap (t, i, j) sweeps it once, reading input row
+ * task.  The tap paths (average pooling, max pooling with indices, and the fused max
+ * windows named below) walk the depth as more window rows: output row (od, oh) is
+ * initialised, then every window tap (t, i, j) sweeps it once, reading input row
  * (id, ih) = (od*sd - pd + t*dd, oh*sh - ph + i*dh) at columns ow*sw - pw + j*dw over
- * exactly the range
- * of ow where that column is inside the row (so no bounds test in the inner loop, and
- * padding never enters a max or a sum).  The inner loops are unit- or constant-stride
- * over ow and vectorise; the 2x2/2, 3x3/2 and 3x3/1 windows (and the 3-D 2x2x2/2 and
- * 3x3x3/2) are compiled with constant sizes and their interior columns computed in a
- * single pass.
+ * exactly the range of ow where that column is inside the row (so no bounds test in the
+ * inner loop, and padding never enters a max or a sum).  The inner loops are unit- or
+ * constant-stride over ow and vectorise; the 2x2/2, 3x3/2 and 3x3/1 windows (and the
+ * 3-D 2x2x2/2 and 3x3x3/2) are compiled with constant sizes and their interior columns
+ * computed in a single pass.
  *
  * Taps are visited in row-major window order, and a value replaces the running max
  * when it is greater or NaN, which is PyTorch's rule: the first maximum wins ties, and
  * NaN propagates (the last NaN of a window gives its index).  Taps outside the input
  * are never visited, so the work is bounded by the input, whatever the window size.
+ *
+ * Max pooling without indices is separable for every window but 2x2/2, 2x2x2/2 and the
+ * 1-D 2/2 (whose fused pass reads each input cell once and measured faster): the max
+ * over a box is the max over depth of the max over height of the max over width.  For
+ * each output depth, a scratch plane takes the elementwise max of the depth taps' input
+ * planes; for each output row, a scratch row takes the max of the height taps' rows of
+ * that plane; the width taps of the row then give the outputs.  The first two stages
+ * are elementwise maxima of contiguous rows that vectorise fully, and each stage shares
+ * its work between the overlapping windows of a stride smaller than the window, rather
+ * than every output of a 3x3x3/2 pool reading its 27 taps with stride-2 loads.  Taps
+ * outside the input are skipped at every stage; a stage with a single tap inside reads
+ * the input in place.  The scratch is one plane and one row per thread, allocated per
+ * call (the plane only for windows deeper than 1).  Every stage applies the same
+ * greater-or-NaN rule, so a NaN anywhere in a window still gives NaN and other values
+ * are exact; only the order in which equal values meet changes, so where +0.0 and -0.0
+ * tie for the maximum the sign of the zero returned may differ from the tap-order
+ * result (and from the indices path).
  */
 #define CC_CAT3_(a, b, c) a##_##b##_##c
 #define CC_CAT3(a, b, c) CC_CAT3_(a, b, c)
@@ -306,6 +323,153 @@ FN(avg_row)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t od, ptrdiff_t
     }
 }
 
+/* ---- Separable max pooling (no indices; see the header comment) ---------------------
+ * For output depth od, P[h][w] = max over the depth taps of x[id][h][w]; for output row
+ * oh, R[w] = max over the height taps of P[ih][w]; then y[ow] = max over the width taps
+ * of R[iw], each stage over the taps inside the input only. */
+
+/* The running-max rule of the tap paths (v replaces a when greater or NaN), written as a
+ * max (vmaxps: a when either is NaN) and a NaN select, which compiles without branches
+ * also in the scalar edges and loop tails. */
+static inline REAL FN(max_nan)(REAL a, REAL v)
+{
+    const REAL m = v > a ? v : a;
+    return v != v ? v : m;
+}
+
+/* dst[w] = max over the n rows src + k*step (k < n) of their cell w, for w < len;
+ * -inf when n <= 0.  Three rows at a time keep the running max in registers. */
+static void FN(rows_max)(REAL *restrict dst, const REAL *src, ptrdiff_t step, ptrdiff_t n,
+                         ptrdiff_t len)
+{
+    if (n <= 0) {
+        for (ptrdiff_t w = 0; w < len; w++)
+            dst[w] = -(REAL)INFINITY;
+        return;
+    }
+    const REAL *a = src, *b, *c;
+    if (n == 1) {
+        for (ptrdiff_t w = 0; w < len; w++)
+            dst[w] = a[w];
+        return;
+    }
+    b = src + step;
+    if (n == 2) {
+        for (ptrdiff_t w = 0; w < len; w++)
+            dst[w] = FN(max_nan)(a[w], b[w]);
+        return;
+    }
+    c = src + 2 * step;
+    for (ptrdiff_t w = 0; w < len; w++)
+        dst[w] = FN(max_nan)(FN(max_nan)(a[w], b[w]), c[w]);
+    ptrdiff_t k = 3;
+    for (; k + 1 < n; k += 2) {
+        a = src + k * step;
+        b = a + step;
+        for (ptrdiff_t w = 0; w < len; w++)
+            dst[w] = FN(max_nan)(FN(max_nan)(dst[w], a[w]), b[w]);
+    }
+    if (k < n) {
+        a = src + k * step;
+        for (ptrdiff_t w = 0; w < len; w++)
+            dst[w] = FN(max_nan)(dst[w], a[w]);
+    }
+}
+
+/* One output row from its height maxima R (W cells): y[ow] = max over the width taps
+ * inside the row.  Columns [lo, hi) have their whole window inside the row and take
+ * every tap: a tap at a time across the columns (vectorised for a constant SW), or, with
+ * a compile-time window (FIXED), every tap of a column in registers.  The edge columns
+ * take only their taps inside. */
+static inline __attribute__((always_inline)) void
+FN(width_max)(const cc_pool2d_geometry *g, const REAL *R, REAL *restrict y, ptrdiff_t lo,
+              ptrdiff_t hi, const ptrdiff_t KW, const ptrdiff_t SW, const ptrdiff_t DW,
+              const int FIXED)
+{
+    const ptrdiff_t W = g->W, Wout = g->Wout, pw = g->pw;
+    for (ptrdiff_t ow = 0; ow < Wout; ow++) {
+        if (ow == lo)
+            ow = hi;
+        if (ow >= Wout)
+            break;
+        const ptrdiff_t wstart = ow * SW - pw;
+        ptrdiff_t j0, j1;
+        cc_taps_inside(wstart, KW, DW, W, &j0, &j1);
+        REAL a = -(REAL)INFINITY;
+        for (ptrdiff_t j = j0; j < j1; j++)
+            a = FN(max_nan)(a, R[wstart + j * DW]);
+        y[ow] = a;
+    }
+    const REAL *r = R - pw;
+    if (FIXED) {
+        for (ptrdiff_t ow = lo; ow < hi; ow++) {
+            REAL a = r[ow * SW];
+            for (ptrdiff_t j = 1; j < KW; j++)
+                a = FN(max_nan)(a, r[ow * SW + j * DW]);
+            y[ow] = a;
+        }
+        return;
+    }
+    for (ptrdiff_t ow = lo; ow < hi; ow++)
+        y[ow] = r[ow * SW];
+    for (ptrdiff_t j = 1; j < KW; j++) {
+        const REAL *rj = r + j * DW;
+        for (ptrdiff_t ow = lo; ow < hi; ow++)
+            y[ow] = FN(max_nan)(y[ow], rj[ow * SW]);
+    }
+}
+
+/* One (n, c) volume.  P (H * W cells, used when two or more depth taps are inside) and
+ * R (W cells) are the caller's scratch; a stage with a single tap inside reads its
+ * input in place. */
+static void FN(max_plane_separable)(const cc_pool2d_geometry *g, const REAL *xp, REAL *yp,
+                                    REAL *P, REAL *R)
+{
+    const ptrdiff_t H = g->H, W = g->W, plane = H * W, Wout = g->Wout;
+    const ptrdiff_t kw = g->kw, sw = g->sw, dw = g->dw;
+    /* the columns whose window is inside the row */
+    ptrdiff_t lo, hi, lo1, hi1;
+    cc_tap_range(W, Wout, sw, -g->pw, &lo, &hi);
+    cc_tap_range(W, Wout, sw, (kw - 1) * dw - g->pw, &lo1, &hi1);
+    lo = lo > lo1 ? lo : lo1;
+    hi = hi < hi1 ? hi : hi1;
+    if (hi < lo)
+        hi = lo;
+    for (ptrdiff_t od = 0; od < g->Dout; od++) {
+        const ptrdiff_t dstart = od * g->sd - g->pd;
+        ptrdiff_t t0, t1;
+        cc_taps_inside(dstart, g->kd, g->dd, g->D, &t0, &t1);
+        const REAL *pl = P;
+        if (t1 - t0 == 1)
+            pl = xp + (dstart + t0 * g->dd) * plane;
+        else
+            FN(rows_max)(P, xp + (dstart + t0 * g->dd) * plane, g->dd * plane, t1 - t0, plane);
+        for (ptrdiff_t oh = 0; oh < g->Hout; oh++) {
+            const ptrdiff_t hstart = oh * g->sh - g->ph;
+            ptrdiff_t i0, i1;
+            cc_taps_inside(hstart, g->kh, g->dh, H, &i0, &i1);
+            const REAL *row = R;
+            if (i1 - i0 == 1)
+                row = pl + (hstart + i0 * g->dh) * W;
+            else
+                FN(rows_max)(R, pl + (hstart + i0 * g->dh) * W, g->dh * W, i1 - i0, W);
+            REAL *y = yp + (od * g->Hout + oh) * Wout;
+            if (dw == 1 && kw == 3 && sw == 2)
+                FN(width_max)(g, row, y, lo, hi, 3, 2, 1, 1);
+            else if (dw == 1 && kw == 3 && sw == 1)
+                FN(width_max)(g, row, y, lo, hi, 3, 1, 1, 1);
+            else if (dw == 1 && kw == 2 && sw == 2)
+                FN(width_max)(g, row, y, lo, hi, 2, 2, 1, 1);
+            else if (sw == 1)
+                FN(width_max)(g, row, y, lo, hi, kw, 1, dw, 0);
+            else if (sw == 2)
+                FN(width_max)(g, row, y, lo, hi, kw, 2, dw, 0);
+            else
+                FN(width_max)(g, row, y, lo, hi, kw, sw, dw, 0);
+        }
+    }
+}
+
 /* Plane drivers: constant window shapes for the common fast paths (2x2/2, 3x3/2,
  * 3x3/1, the 1-D 2/2 and the 3-D 2x2x2/2 and 3x3x3/2), then any window.  Only the
  * column stride is a constant: the others enter through the row's start. */
@@ -367,19 +531,52 @@ static void FN(avg_plane)(const cc_pool2d_geometry *g, const REAL *xp, REAL *yp,
         }
 }
 
+/* Whether max pooling without indices goes the separable way: every window but those
+ * whose fused one-pass interior is as fast (measured: 2x2/2, 2x2x2/2 and the 1-D 2/2,
+ * which read each input cell once already). */
+static int FN(max_separable)(const cc_pool2d_geometry *g)
+{
+    const int d1 = g->dd == 1 && g->dh == 1 && g->dw == 1;
+    if (d1 && g->kh == 2 && g->kw == 2 && g->sw == 2 && (g->kd == 1 || g->kd == 2))
+        return 0;
+    return !(d1 && g->kd == 1 && g->kh == 1 && g->kw == 2 && g->sw == 2);
+}
+
 void CC_CAT3(cc_max_pool2d, SFX, CC_ISA)(const cc_pool2d_geometry *g, const REAL *x, REAL *y,
                                          int64_t *indices, int n_threads)
 {
     const ptrdiff_t in_plane = g->D * g->H * g->W, out_plane = g->Dout * g->Hout * g->Wout;
     n_threads = cc_plane_threads(g->planes, in_plane, n_threads);
+    if (indices || !FN(max_separable)(g)) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
 #else
-    (void)n_threads;
+        (void)n_threads;
 #endif
-    for (ptrdiff_t p = 0; p < g->planes; p++)
-        FN(max_plane)(g, x + p * in_plane, y + p * out_plane,
-                      indices ? indices + p * out_plane : NULL);
+        for (ptrdiff_t p = 0; p < g->planes; p++)
+            FN(max_plane)(g, x + p * in_plane, y + p * out_plane,
+                          indices ? indices + p * out_plane : NULL);
+        return;
+    }
+    /* per-thread scratch: a depth-max plane (3-D windows only) and a height-max row */
+    const size_t scratch = (size_t)((g->kd > 1 ? g->H * g->W : 0) + g->W);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
+#endif
+    {
+        REAL *P = malloc(scratch * sizeof *P);
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (ptrdiff_t p = 0; p < g->planes; p++) {
+            if (P)
+                FN(max_plane_separable)(g, x + p * in_plane, y + p * out_plane, P,
+                                        P + scratch - g->W);
+            else  /* no memory for the scratch: the tap path needs none */
+                FN(max_plane)(g, x + p * in_plane, y + p * out_plane, NULL);
+        }
+        free(P);
+    }
 }
 
 void CC_CAT3(cc_avg_pool2d, SFX, CC_ISA)(const cc_pool2d_geometry *g, const REAL *x, REAL *y,

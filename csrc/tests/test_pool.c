@@ -150,7 +150,7 @@ static ptrdiff_t avg_window(const cc_pool2d_geometry *g, ptrdiff_t od, ptrdiff_t
         for (ptrdiff_t i = 0; i < ny && ok; i++)                                         \
             ok = same((double)y[i], ref[i]) && idx[i] == ridx[i];                        \
         check(ok, "max pool " #SFX, simd, nt);                                           \
-        free(y); /* without indices: the depth-first path of the 3-D fast windows */     \
+        free(y); /* without indices: the separable path (most windows) */     \
         y = nan_buffer_##SFX(ny);                                                        \
         cc_max_pool2d_##SFX(g, x, y, NULL, nt);                                          \
         ok = guard_intact_##SFX(y, ny);                                                  \
@@ -268,7 +268,8 @@ DEFINE_CHECKS(float, f32)
 DEFINE_CHECKS(double, f64)
 
 /* A random 3-D geometry with a non-empty output and no window wholly in the padding;
- * one case in three is one of the compiled-in windows (2x2x2/2, 3x3x3/2 p0/p1). */
+ * one case in three is one of the compiled-in windows (2x2x2/2, 3x3x3/2 p0/p1, and in
+ * 2-D 2x2/2, 3x3/2 and 3x3/1), wide enough for vector loops over the row interiors. */
 static void random_geometry(cc_pool2d_geometry *g, int *ceil_mode)
 {
     for (;;) {
@@ -276,7 +277,7 @@ static void random_geometry(cc_pool2d_geometry *g, int *ceil_mode)
         g->D = pick(1, 7);
         g->H = pick(1, 9);
         g->W = pick(1, 40);
-        g->kd = pick(1, 3); g->kh = pick(1, 3); g->kw = pick(1, 4);
+        g->kd = pick(1, 4); g->kh = pick(1, 5); g->kw = pick(1, 5);
         g->sd = pick(1, 3); g->sh = pick(1, 3); g->sw = pick(1, 3);
         g->dd = pick(1, 2); g->dh = pick(1, 2); g->dw = pick(1, 2);
         if (pick(0, 2) == 0) {
@@ -284,7 +285,12 @@ static void random_geometry(cc_pool2d_geometry *g, int *ceil_mode)
             g->kd = g->kh = g->kw = k;
             g->sd = g->sh = g->sw = 2;
             g->dd = g->dh = g->dw = 1;
-            g->D += 3; g->H += 3; g->W += 16;
+            g->D += 3; g->H += 3; g->W += pick(16, 70);
+            if (pick(0, 2) == 0) {  /* 2-D, and 3x3/1 */
+                g->D = g->kd = g->sd = 1;
+                if (k == 3 && pick(0, 1))
+                    g->sh = g->sw = 1;
+            }
         }
         g->pd = pick(0, g->kd / 2); g->ph = pick(0, g->kh / 2); g->pw = pick(0, g->kw / 2);
         *ceil_mode = (int)pick(0, 1);
