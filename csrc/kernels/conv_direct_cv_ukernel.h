@@ -38,9 +38,14 @@
  * or overlapping the padding / the end of the row (then each value is checked). */
 #ifndef CC_CV_MODES
 #define CC_CV_MODES
-/* Tiles per segment of a row, and input channels per sweep of a segment. */
+/* Tiles per segment of a row; input channels per sweep of a segment: at most 16, and
+ * as many as keep the sweep's weights within CC_CV_WEIGHT_BYTES (a 3x3x3 kernel's 27
+ * taps would otherwise fill L1 with weights alone). */
 #define CC_CV_SEG 8
 #define CC_CV_CHUNK 16
+#ifndef CC_CV_WEIGHT_BYTES
+#define CC_CV_WEIGHT_BYTES 16384
+#endif
 /* Longest stretch of a row an edge tile copies (zero-padded) to run as an interior one. */
 #define CC_CV_EDGE_MAX 128
 enum { CV_S1 = 0, CV_S2 = 1, CV_ANY = 2, CV_EDGE = 3 };
@@ -188,13 +193,15 @@ static void FN(row_cv)(const ARGS *a, REAL *yrow, int kb)
     if (a->bias)
         memcpy(b, a->bias, (size_t)kb * sizeof(REAL));
     const ptrdiff_t seg_px = (ptrdiff_t)CC_CV_SEG * PIX;
+    const ptrdiff_t fit = CC_CV_WEIGHT_BYTES / (a->U * a->S * KB * (ptrdiff_t)sizeof(REAL));
+    const ptrdiff_t chunk = fit < 1 ? 1 : fit > CC_CV_CHUNK ? CC_CV_CHUNK : fit;
     for (ptrdiff_t ow0 = 0; ow0 < a->Wout; ow0 += seg_px) {
         const ptrdiff_t npx = a->Wout - ow0 < seg_px ? a->Wout - ow0 : seg_px;
         const int ntiles = (int)((npx + PIX - 1) / PIX);
         for (int t = 0; t < ntiles * PIX; t++)
             memcpy(buf + t * KB, b, sizeof b);
-        for (ptrdiff_t c0 = 0; c0 < a->Cg; c0 += CC_CV_CHUNK) {
-            const ptrdiff_t c1 = a->Cg - c0 < CC_CV_CHUNK ? a->Cg : c0 + CC_CV_CHUNK;
+        for (ptrdiff_t c0 = 0; c0 < a->Cg; c0 += chunk) {
+            const ptrdiff_t c1 = a->Cg - c0 < chunk ? a->Cg : c0 + chunk;
             for (int t = 0; t < ntiles; t++) {
                 const ptrdiff_t ow = ow0 + (ptrdiff_t)t * PIX;
                 const int cnt = (int)(a->Wout - ow < PIX ? a->Wout - ow : PIX);
