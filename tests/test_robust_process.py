@@ -107,9 +107,15 @@ INTERRUPT_CASES = {
             for _ in range(100):
                 convcore.conv_transpose2d(x, w, stride=2, padding=1)""",
     # 63 x 63 windows over 1024 planes of 256 x 256: 1024 * 194**2 * 3969 = 1.5e11 taps
+    # with indices, every window tap is visited: 16 * 64 * 194**2 * 3969 = 1.5e11 taps
     "max_pool2d": """
         x = np.ones((16, 64, 256, 256), np.float32)
-        call = lambda: convcore.max_pool2d(x, 63, 1)""",
+        call = lambda: convcore.max_pool2d(x, 63, 1, return_indices=True)""",
+    # without indices the window is separable, its width pass one tap at a time across
+    # the row: 16 * 64 * 61442 * 4095 = 2.6e11 comparisons
+    "max_pool1d_separable": """
+        x = np.ones((16, 64, 65536), np.float32)
+        call = lambda: convcore.max_pool1d(x, 4095, 1)""",
     "avg_pool2d": """
         x = np.ones((16, 64, 256, 256), np.float32)
         call = lambda: convcore.avg_pool2d(x, 63, 1)""",

@@ -518,7 +518,7 @@ case("max_unpool_backward", ValueError, ("indices", "(3, 4, 5)"),
      indices=np.zeros((3, 4, 5), np.int64))
 
 
-PLANNING_QUERIES = {"direct_plan", "gemm_plan", "simd_level", "simd_detected"}
+PLANNING_QUERIES = {"direct_plan", "gemm_plan", "gemm_blocks", "simd_level", "simd_detected"}
 
 
 @pytest.fixture
