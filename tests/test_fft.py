@@ -216,3 +216,25 @@ def test_matches_torch_and_scipy():
     same = scipy.signal.fftconvolve(x[0, 0].astype(np.float64), w[0, 0, ::-1, ::-1],
                                     mode="same")
     assert rel_err(got[0, 0], same) < 1e-5
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-5), (np.float64, 1e-12)])
+def test_fft_on_one_row_images_takes_the_1d_route(dtype, tol, monkeypatch):
+    """A signal stored as 1 x L images (conv2d with kernel and output one row high) is
+    correlated along its row: the 1-D windows, the same values as the reference."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 4, 1, 3001)).astype(dtype)
+    w = rng.standard_normal((6, 2, 1, 101)).astype(dtype)
+    b = rng.standard_normal(6).astype(dtype)
+    windows = []
+    original = fft._windows_1d
+    monkeypatch.setattr(fft, "_windows_1d",
+                        lambda *a: windows.append(a) or original(*a))
+    for stride, padding, dilation in [((1, 1), (0, 50), (1, 1)), ((3, 2), (0, 7), (2, 3))]:
+        got = convcore.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation,
+                              groups=2, algorithm="fft")
+        ref = conv2d_ref(x, w, b, stride=stride, padding=padding, dilation=dilation,
+                         groups=2)
+        assert got.shape == ref.shape and got.dtype == dtype
+        assert rel_err(got, ref) < tol
+    assert len(windows) >= 2
