@@ -113,10 +113,13 @@ def _gemm_efficiency(m: int, n: int, k: int) -> float:
 
 def _im2col_cycles(g: ConvGeometry, lanes: int) -> float:
     """The im2col route as the C library cuts it (conv2d_gemm.c): items of kb output
-    channels x P output pixels of one image, each copying its P columns of the column
-    matrix, then one GEMM of (kb x reduction) times (reduction x P).  When an image has
-    too few pixel tiles to keep the threads busy, its channels are split into several
-    blocks, and each block copies the same columns again (at batch 1: 2 to 8 times)."""
+    channels x P output pixels of one image; a thread copies the P columns of the column
+    matrix once for the items of that tile it runs, and each item is one BLAS GEMM of
+    (kb x reduction) times (reduction x P).  When an image has too few pixel tiles to
+    keep the threads busy, its channels are split into several blocks, and the BLAS
+    repacks the same column tile (its operand of reduction x P) in each block's GEMM
+    call (at batch 1: 2 to 8 times): a pass over the tile like the copy, counted once
+    per block."""
     from convcore import _conv
 
     kg, pixels, red = g.K // g.groups, math.prod(g.out), g.reduction

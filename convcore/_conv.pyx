@@ -215,27 +215,24 @@ def gemm_tiles(const floating[:, :, :] a, const floating[:, :, :] b, floating[:,
         it0 = it1
 
 
+COPY_MAX_DIMS = CC_COPY_MAX_DIMS
+
+
 def copy_into(object dst, object src, int n_threads):
-    """``dst[...] = src`` for two float32 or float64 arrays of one shape and dtype, either
-    a view of any strides (non-overlapping), its rows shared out among the threads (the
-    C library's strided copy); NumPy's copy where that does not apply."""
+    """``dst[...] = src`` by the C library's strided copy, its rows shared out among the
+    threads.  The caller (convcore.transpose._copy_into) has checked that the two are
+    distinct, aligned float32 or float64 arrays of one shape, dtype and at most
+    COPY_MAX_DIMS dimensions, ``dst`` writeable."""
     cdef Py_ssize_t shape[CC_COPY_MAX_DIMS]
     cdef Py_ssize_t ss[CC_COPY_MAX_DIMS]
     cdef Py_ssize_t ds[CC_COPY_MAX_DIMS]
     cdef int nd = dst.ndim, d
     cdef Py_ssize_t item = dst.itemsize
-    cdef size_t sp, dp
-    if (src.shape != dst.shape or src.dtype != dst.dtype or nd > CC_COPY_MAX_DIMS
-            or dst.dtype not in (np.float32, np.float64) or not dst.flags.writeable
-            or any(s % item for s in src.strides + dst.strides)):
-        np.copyto(dst, src)
-        return
+    cdef size_t sp = src.ctypes.data, dp = dst.ctypes.data
     for d in range(nd):
         shape[d] = dst.shape[d]
         ss[d] = src.strides[d] // item
         ds[d] = dst.strides[d] // item
-    sp = src.ctypes.data
-    dp = dst.ctypes.data
     with nogil:
         if item == 4:
             cc_copy_strided_f32(nd, shape, <const float *>sp, ss, <float *>dp, ds, n_threads)

@@ -42,10 +42,10 @@ from convcore._threads import get_num_threads
 # float64 input; with the spectra and the products about 4x that at once.
 CHUNK_ELEMENTS = 1 << 22
 # The same for the blocks that go through the transforms together when every kernel
-# spectrum is made once per call: 1 MiB of float32 input, so that a pass's blocks, their
-# spectra and products stay in L2 from one step (window copy, transform, product,
-# inverse, scatter) to the next.  Measured on a 10^6-sample signal with a 1001-tap
-# filter: 9.0-9.5 ms per call with 2^16-2^19, 14-15 ms with 2^20 and 2^22.
+# spectrum is made once per call (elements times channels: 1 MiB of one-channel float32
+# input), so that a pass's blocks, their spectra and products stay in L2 from one step
+# (window copy, transform, product, inverse, scatter) to the next, and a pass reuses the
+# arrays of the one before.  Measurements: docs/algorithms.md (FFT, memory).
 PASS_ELEMENTS = 1 << 18
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from convcore._blas import matmul
-from convcore._conv import copy_into
+from convcore import _conv
 from convcore._checks import (
     array_bytes,
     as_real_array,
@@ -241,7 +241,20 @@ def _run_phases(g: TransposeGeometry, x: np.ndarray, w: np.ndarray, bias, y: np.
                      for p, win in zip(c, wins, strict=True)))
             dst = (slice(None),) * 3 + tuple(slice(p.r, None, s)
                                              for p, s in zip(c, g.stride, strict=True))
-            copy_into(yv[dst], part[src], get_num_threads())
+            _copy_into(yv[dst], part[src])
+
+
+def _copy_into(dst: np.ndarray, src: np.ndarray) -> None:
+    """``dst[...] = src``: by the C library's strided copy on convcore's threads where it
+    applies (distinct, aligned float32/float64 arrays of one shape and dtype, dst
+    writeable), else by NumPy's assignment."""
+    if (dst.dtype == src.dtype and dst.dtype in (np.float32, np.float64)
+            and dst.shape == src.shape and dst.ndim <= _conv.COPY_MAX_DIMS
+            and dst.flags.writeable and dst.flags.aligned and src.flags.aligned
+            and not np.may_share_memory(dst, src)):
+        _conv.copy_into(dst, src, get_num_threads())
+    else:
+        dst[...] = src
 
 
 def _tap_slices(g: TransposeGeometry, tap) -> tuple[list, list] | None:

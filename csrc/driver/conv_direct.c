@@ -110,7 +110,7 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
     p->nkb = (Kg + p->kb - 1) / p->kb;
     const ptrdiff_t rows = outer_rows(g, g->out), U = outer_rows(g, g->kernel);
     p->band = band;
-    p->nbands = rows / plane_rows(g) * plane_bands(g, band);
+    p->nbands = pr > 0 ? rows / pr * plane_bands(g, band) : 0;
     p->flat = g->nd >= 2;
     const ptrdiff_t outer = g->N * g->groups * p->nbands;
     ptrdiff_t kchunks = outer > 0 && outer < CC_MIN_ITEMS ? (CC_MIN_ITEMS + outer - 1) / outer

@@ -346,14 +346,14 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
             if (p->pix || seg[sgi][2]) {
                 const ptrdiff_t E = p->pix ? full_w : (j1 - 1 - j0) * sw + (S - 1) * dw + 1;
                 const ptrdiff_t valid = p->pix ? window : E;
-                ROW_ARGS b;
-                REAL *buf = NULL, stack[CC_STACK_COPY];
+                ROW_ARGS cols;
+                REAL *cbuf = NULL, stack[CC_STACK_COPY];
                 ptrdiff_t *map = NULL, stack_map[CC_STACK_MAP];
                 if (FN(copy_band)(&a, rows, nr, c0, E, valid, g->pad_mode, stack, stack_map,
-                                  &b, &buf, &map)) {
-                    RUN_COLUMNS(&b, map, j0, j1);
-                    if (buf != stack)
-                        free(buf);
+                                  &cols, &cbuf, &map)) {
+                    RUN_COLUMNS(&cols, map, j0, j1);
+                    if (cbuf != stack)
+                        free(cbuf);
                     if (map != stack_map)
                         free(map);
                 } else if (!bordered) { /* no memory for the copy: the input as it is */
@@ -368,11 +368,11 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
             } else if (left == 0 && right == Wout) { /* the row as it is, padding and all */
                 RUN_COLUMNS(&a, rows, j0, j1);
             } else { /* the middle of the row: starts at column c0 >= 0, no padding */
-                ROW_ARGS b = a;
-                b.x = a.x + c0;
-                b.W = W - c0;
-                b.pad_w = 0;
-                RUN_COLUMNS(&b, rows, j0, j1);
+                ROW_ARGS mid = a;
+                mid.x = a.x + c0;
+                mid.W = W - c0;
+                mid.pad_w = 0;
+                RUN_COLUMNS(&mid, rows, j0, j1);
             }
         }
 #undef RUN_COLUMNS

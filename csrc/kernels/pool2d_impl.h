@@ -439,6 +439,11 @@ static void FN(max_plane_separable)(const cc_pool2d_geometry *g, const REAL *xp,
         const ptrdiff_t dstart = od * g->sd - g->pd;
         ptrdiff_t t0, t1;
         cc_taps_inside(dstart, g->kd, g->dd, g->D, &t0, &t1);
+        if (t1 <= t0) { /* no depth tap inside: windows with no cell, as the tap path */
+            for (ptrdiff_t i = 0; i < g->Hout * Wout; i++)
+                yp[od * g->Hout * Wout + i] = -(REAL)INFINITY;
+            continue; /* (the plane scratch exists only for depth windows over 1) */
+        }
         const REAL *pl = P;
         if (t1 - t0 == 1)
             pl = xp + (dstart + t0 * g->dd) * plane;

@@ -302,6 +302,40 @@ static void random_geometry(cc_pool2d_geometry *g, int *ceil_mode)
     }
 }
 
+/* A depth window wholly in the padding (kd = 1, pd = 1: beyond what the Python layer
+ * accepts, but the C API takes it): those outputs are -inf, the others the 2-D maxima. */
+static void check_depth_window_in_padding(const char *simd, int nt)
+{
+    cc_pool2d_geometry g;
+    memset(&g, 0, sizeof g);
+    g.planes = 2; g.D = 2; g.H = 6; g.W = 7;
+    g.kd = 1; g.kh = 3; g.kw = 3; g.sd = g.sh = g.sw = 1; g.dd = g.dh = g.dw = 1;
+    g.pd = 1;
+    g.Dout = 4; g.Hout = 4; g.Wout = 5;
+    float x[2 * 2 * 6 * 7], y[2 * 4 * 4 * 5];
+    for (int i = 0; i < 2 * 2 * 6 * 7; i++)
+        x[i] = (float)value();
+    for (int i = 0; i < 2 * 4 * 4 * 5; i++)
+        y[i] = NAN;
+    cc_max_pool2d_f32(&g, x, y, NULL, nt);
+    int ok = 1;
+    for (int p = 0; p < 2; p++)
+        for (int od = 0; od < 4; od++)
+            for (int oh = 0; oh < 4; oh++)
+                for (int ow = 0; ow < 5; ow++) {
+                    double want = -INFINITY;
+                    if (od == 1 || od == 2)
+                        for (int i = 0; i < 3; i++)
+                            for (int j = 0; j < 3; j++) {
+                                double v = x[((p * 2 + od - 1) * 6 + oh + i) * 7 + ow + j];
+                                if (v > want || v != v)
+                                    want = v;
+                            }
+                    ok = ok && same((double)y[((p * 4 + od) * 4 + oh) * 5 + ow], want);
+                }
+    check(ok, "max pool, depth window in the padding", simd, nt);
+}
+
 int main(void)
 {
     const cc_simd_level detected = cc_simd_detect();
@@ -328,6 +362,8 @@ int main(void)
             }
             free(xd);
         }
+        for (int t = 0; t < 2; t++)
+            check_depth_window_in_padding(simd, threads[t]);
         for (int c = 0; c < 20; c++)
             for (int t = 0; t < 2; t++) {
                 check_adaptive_unpool_f32(simd, threads[t]);
