@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from convcore._blas import matmul
 from convcore import _conv
+from convcore._blas import matmul
 from convcore._checks import (
     array_bytes,
     as_real_array,
