@@ -245,7 +245,7 @@ def bridge_arrays(monkeypatch):
     C-contiguous, aligned and in native byte order (what the C kernels assume).  The
     tiled gemm takes strided matrices (BLAS's leading dimensions, 'T' for transposed
     views): its arrays must be aligned and native, with one axis of each matrix of unit
-    stride."""
+    stride; the strided copy takes views of any strides, aligned and native."""
     bad = []
     for module in (_conv, _im2col, _pool, _matrix):
         for attr in dir(module):
@@ -257,7 +257,7 @@ def bridge_arrays(monkeypatch):
                 for a in (*args, *kwargs.values()):
                     if not isinstance(a, np.ndarray):
                         continue
-                    layout_ok = a.flags.c_contiguous or (
+                    layout_ok = a.flags.c_contiguous or _name == "copy_into" or (
                         _name == "gemm_tiles" and a.itemsize in a.strides[1:])
                     if not (layout_ok and a.flags.aligned and a.dtype.isnative):
                         bad.append((_name, a.shape, a.dtype.str, a.flags.c_contiguous,
