@@ -174,9 +174,13 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
         const ptrdiff_t i = (u % R) * dh; /* the tap's row, relative to o * sh */
         tab[u] = (((u / R) * sh + i % sh) * ng + i / sh) * Wp;
     }
+    /* the virtual row of each tap reads len elements from its slot: the channel's copy
+     * holds the furthest of them (with a row stride the slots go by phase, so the last
+     * tap's is not always the furthest) */
     const ptrdiff_t len = npx * sw + (a->S - 1) * a->dw + 1;
-    ptrdiff_t cstride = Uu * sh * ng * Wp > tab[U - 1] + len ? Uu * sh * ng * Wp
-                                                             : tab[U - 1] + len;
+    ptrdiff_t cstride = Uu * sh * ng * Wp;
+    for (ptrdiff_t u = 0; u < U; u++)
+        cstride = tab[u] + len > cstride ? tab[u] + len : cstride;
     cstride = (cstride + 15) / 16 * 16;
     REAL *buf = malloc((size_t)(a->Cg * cstride) * sizeof *buf);
     REAL *yv = ychannels ? malloc((size_t)(ychannels * npx) * sizeof *yv) : NULL;
