@@ -149,8 +149,6 @@ static inline void FN(cv_tile_any)(const ARGS *a, REAL *acc_io, ptrdiff_t c0, pt
         FN(cv_tile)(a, acc_io, c0, c1, iw0, cnt, 3, CV_S1);
     else if (inside && sw == 1 && S == 1)
         FN(cv_tile)(a, acc_io, c0, c1, iw0, cnt, 1, CV_S1);
-    else if (inside && sw == 1 && S == 2) /* the phases of a 4x4 stride-2 transpose */
-        FN(cv_tile)(a, acc_io, c0, c1, iw0, cnt, 2, CV_S1);
     else if (inside && sw == 1)
         FN(cv_tile)(a, acc_io, c0, c1, iw0, cnt, S, CV_S1);
     else if (inside && sw == 2)
