@@ -56,6 +56,20 @@ def _flat(pos, sizes):
     return f
 
 
+def _max_of_cells(x, cells, lead, sizes):
+    """The maximum over the cells (positions) of a window and its flat index: a value
+    replaces the running maximum when greater or NaN; the first cell is the initial
+    index."""
+    best = np.full(lead, -np.inf)
+    arg = np.full(lead, _flat(cells[0], sizes), dtype=np.int64)
+    for pos in cells:
+        v = x[(...,) + pos]
+        take = (v > best) | np.isnan(v)
+        best = np.where(take, v, best)
+        arg = np.where(take, _flat(pos, sizes), arg)
+    return best, arg
+
+
 def max_pool_nd_ref(x, nd, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     """(values, int64 indices) of nd-dimensional max pooling."""
     x = np.asarray(x, dtype=np.float64)
@@ -72,14 +86,7 @@ def max_pool_nd_ref(x, nd, kernel_size, stride=None, padding=0, dilation=1, ceil
                 cells.append(pos)
         if not cells:
             raise ValueError("window lies entirely in the padding")
-        best = np.full(lead, -np.inf)
-        arg = np.full(lead, _flat(cells[0], sizes), dtype=np.int64)
-        for pos in cells:
-            v = x[(...,) + pos]
-            take = (v > best) | np.isnan(v)
-            best = np.where(take, v, best)
-            arg = np.where(take, _flat(pos, sizes), arg)
-        y[(...,) + o], idx[(...,) + o] = best, arg
+        y[(...,) + o], idx[(...,) + o] = _max_of_cells(x, cells, lead, sizes)
     return y, idx
 
 
@@ -182,14 +189,7 @@ def adaptive_max_pool_nd_ref(x, nd, output_size):
     idx = np.empty(lead + outs, dtype=np.int64)
     for o in itertools.product(*map(range, outs)):
         cells = _adaptive_cells(o, outs, sizes)
-        best = np.full(lead, -np.inf)
-        arg = np.full(lead, _flat(cells[0], sizes), dtype=np.int64)
-        for pos in cells:
-            v = x[(...,) + pos]
-            take = (v > best) | np.isnan(v)
-            best = np.where(take, v, best)
-            arg = np.where(take, _flat(pos, sizes), arg)
-        y[(...,) + o], idx[(...,) + o] = best, arg
+        y[(...,) + o], idx[(...,) + o] = _max_of_cells(x, cells, lead, sizes)
     return y, idx
 
 
