@@ -3,7 +3,7 @@ the float64 references in pool_nd_reference (and with each other)."""
 
 import numpy as np
 import pytest
-from conftest import FLOAT_DTYPES, assert_close, random_array
+from conftest import FLOAT_DTYPES, assert_close
 from pool_nd_reference import (
     adaptive_avg_pool_nd_ref,
     adaptive_max_pool_nd_ref,
@@ -14,30 +14,9 @@ from pool_nd_reference import (
     max_unpool_nd_ref,
     unpool_default_size,
 )
+from test_pool import KINDS, as_arg, make_input
 
 import convcore
-
-LAYOUTS = ("C", "C", "F", "strided", "reversed")
-KINDS = ("random", "special", "ties")
-
-
-def make_input(rng, shape, dtype, kind="random"):
-    """Random input of a random memory layout; "special" adds NaN and +-inf, "ties" is
-    integer valued (many equal maxima)."""
-    x = random_array(rng, shape, dtype, layout=str(rng.choice(LAYOUTS)))
-    if kind == "special":
-        mask = rng.random(shape) < 0.15
-        x[mask] = rng.choice([np.nan, np.inf, -np.inf], int(mask.sum()))
-    elif kind == "ties":
-        x[...] = np.floor(2 * x)
-    return x
-
-
-def as_arg(rng, values):
-    values = tuple(int(v) for v in values)
-    if len(set(values)) == 1 and rng.random() < 0.5:
-        return values[0]
-    return values
 
 
 def draw_shape(rng, nd, big=False):

@@ -6,22 +6,12 @@ import numpy as np
 import pytest
 from conftest import FLOAT_DTYPES, assert_close
 from test_pool3d import KINDS, draw_case, draw_shape, draw_unpool_case, make_input
+from test_pool_torch import tensor, torch_kwargs
 
 import convcore
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
-
-
-def tensor(a, grad=False):
-    return torch.from_numpy(np.ascontiguousarray(a)).requires_grad_(grad)
-
-
-def torch_kwargs(kwargs):
-    out = dict(kwargs)
-    if out.get("stride") is None:
-        out["stride"] = out["kernel_size"]
-    return out
 
 
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
