@@ -8,6 +8,7 @@
 
 #define WG_ISA avx512
 #define VBYTES 64
+#define WG_GATHER 1
 #include "winograd_isa.h"
 
 #if defined(__clang__)

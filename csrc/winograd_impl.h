@@ -10,14 +10,20 @@
  * vanish (no 0 * x term: an inf in a patch does not turn into NaN through them).
  *
  * Layouts (T = tiles per block, AA = alpha^2, or alpha for one row):
- *   V  [Cg][AA][T]   transformed input tiles of one block
+ *   V  [AA][Cg][T]   transformed input tiles of one block
  *   U  [groups][AA][Kg][Cg]  transformed weights (caller)
- *   M  [Kg][AA][T]   products: M[., e, .] = U[e] . V[., e, .], one GEMM per element e
- * The channel is outermost in V and M so that a transform reads or writes the AA
- * vectors of one channel within AA * T contiguous values, not AA far-apart rows; the
- * GEMMs see that as a leading dimension of AA * T.  In BLAS's column-major terms
- * M_e^T (T x Kg, ld AA T) = V_e^T (T x Cg, ld AA T) . U[e]^T (Cg x Kg, ld Cg):
- * gemm('N', 'N', nt, Kg, Cg, ...). */
+ *   M  [AA][Kg][T]   products: M[e] = U[e] . V[e], one GEMM per element e
+ * The element is outermost so that each GEMM reads and writes one contiguous matrix
+ * (a channel stride of T; with the channel outermost, the columns of one GEMM lay
+ * AA * T apart, 32 KiB on ResNet 128@28 b8, and the layer ran 1.4x slower).  In BLAS's
+ * column-major terms M_e^T (T x Kg, ld T) = V_e^T (T x Cg, ld T) . U[e]^T (Cg x Kg,
+ * ld Cg): gemm('N', 'N', nt, Kg, Cg, ...).
+ *
+ * Under zero padding, the patches of a group of LANES tiles are gathered lane by lane
+ * (int32 offsets and border masks made once per group; masked gathers on AVX2 and
+ * AVX-512) and the outputs are stored the same way (scatters on AVX-512), so a group
+ * may span tile rows and images: on 56- and 28-wide layers no group of 16 tiles lies
+ * in one tile row.  Border modes take the tile-by-tile input stage. */
 #define WG_CAT_(a, b) a##_##b
 #define WG_CAT(a, b) WG_CAT_(a, b)
 #define WG(name) WG_CAT(name, SFX)
@@ -169,18 +175,206 @@ WG_INLINE void WG(wg_gather)(const cc_conv2d_geometry *g, int M, int MH, int A, 
     }
 }
 
+/* dst[e * stride] = the first nl lanes of v[e], e < AA (whole vectors when nl = LANES). */
+WG_INLINE void WG(wg_store_v)(REAL *dst, ptrdiff_t stride, int AA, int nl, const VEC *v)
+{
+    if (nl == LANES)
+        for (int e = 0; e < AA; e++)
+            memcpy(dst + e * stride, &v[e], sizeof(VEC));
+    else
+        for (int e = 0; e < AA; e++)
+            memcpy(dst + e * stride, &v[e], (size_t)nl * sizeof(REAL));
+}
+
+/* Lane vectors of int32: per-lane offsets and -1/0 masks of LANES tiles. */
+typedef int32_t WG(wg_ivec) __attribute__((vector_size(LANES * 4)));
+#define IVEC WG(wg_ivec)
+
+/* r[l] = ok[l] ? p[idx[l]] : 0, with the ISA's masked gather where it has one. */
+WG_INLINE VEC WG(wg_load_lanes)(const REAL *p, IVEC idx, IVEC ok)
+{
+#if WG_GATHER && VBYTES == 64 && WG_REAL_BYTES == 4
+    return (VEC)_mm512_mask_i32gather_ps(_mm512_setzero_ps(),
+                                         _mm512_cmpneq_epi32_mask((__m512i)ok,
+                                                                  _mm512_setzero_si512()),
+                                         (__m512i)idx, p, 4);
+#elif WG_GATHER && VBYTES == 64
+    return (VEC)_mm512_mask_i32gather_pd(_mm512_setzero_pd(),
+                                         _mm256_cmpneq_epi32_mask((__m256i)ok,
+                                                                  _mm256_setzero_si256()),
+                                         (__m256i)idx, p, 8);
+#elif WG_GATHER && VBYTES == 32 && WG_REAL_BYTES == 4
+    return (VEC)_mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, (__m256i)idx,
+                                         _mm256_castsi256_ps((__m256i)ok), 4);
+#elif WG_GATHER && VBYTES == 32
+    return (VEC)_mm256_mask_i32gather_pd(_mm256_setzero_pd(), p, (__m128i)idx,
+                                         _mm256_castsi256_pd(_mm256_cvtepi32_epi64((__m128i)ok)),
+                                         8);
+#else
+    VEC r;
+    for (int l = 0; l < LANES; l++)
+        r[l] = ok[l] ? p[idx[l]] : 0;
+    return r;
+#endif
+}
+
+/* p[idx[l]] = v[l] where ok[l]. */
+WG_INLINE void WG(wg_store_lanes)(REAL *p, IVEC idx, IVEC ok, VEC v)
+{
+#if WG_GATHER && VBYTES == 64 && WG_REAL_BYTES == 4
+    _mm512_mask_i32scatter_ps(p, _mm512_cmpneq_epi32_mask((__m512i)ok, _mm512_setzero_si512()),
+                              (__m512i)idx, (__m512)v, 4);
+#elif WG_GATHER && VBYTES == 64
+    _mm512_mask_i32scatter_pd(p, _mm256_cmpneq_epi32_mask((__m256i)ok, _mm256_setzero_si256()),
+                              (__m256i)idx, (__m512d)v, 8);
+#else
+    for (int l = 0; l < LANES; l++)
+        if (ok[l])
+            p[idx[l]] = v[l];
+#endif
+}
+
+/* Where tiles t_first .. t_first + nl - 1 start (row h, column w, offset n * planes * rows
+ * * cols + h * cols + w of their image's first plane; h and w shifted by the padding on
+ * the input side) and which lanes hold one (live, -1/0). */
+WG_INLINE void WG(wg_lanes)(ptrdiff_t t_first, int nl, ptrdiff_t tpi, ptrdiff_t tw, int M,
+                            int MH, ptrdiff_t planes, ptrdiff_t rows, ptrdiff_t cols,
+                            ptrdiff_t shift_h, ptrdiff_t shift_w, IVEC *off, IVEC *h,
+                            IVEC *w, IVEC *live)
+{
+    for (int l = 0; l < LANES; l++) {
+        const ptrdiff_t t = t_first + (l < nl ? l : 0), n = t / tpi, r = t % tpi;
+        const ptrdiff_t hh = (r / tw) * MH - shift_h, ww = (r % tw) * M - shift_w;
+        (*h)[l] = (int32_t)hh;
+        (*w)[l] = (int32_t)ww;
+        (*off)[l] = (int32_t)((n * planes * rows + hh) * cols + ww);
+        (*live)[l] = l < nl ? -1 : 0;
+    }
+}
+
+/* The zero-padding input stage of one block: every group of LANES tiles gathers its
+ * patches lane by lane (offsets and border masks made once per group, for all
+ * channels) into V [Cg][AA][T]. */
+WG_INLINE void WG(wg_input_lanes)(const cc_conv2d_geometry *g, const int M, const int MH,
+                                  const REAL *x, ptrdiff_t grp, ptrdiff_t t_beg, ptrdiff_t nt,
+                                  ptrdiff_t T, REAL *V)
+{
+    const int A = M + 2, AH = MH == 1 ? 1 : A, AA = AH * A;
+    const ptrdiff_t Cg = g->C / g->groups, H = g->H, W = g->W;
+    const ptrdiff_t th = (g->Hout + MH - 1) / MH, tw = (g->Wout + M - 1) / M;
+    for (ptrdiff_t t0 = 0; t0 < nt; t0 += LANES) {
+        const int nl = nt - t0 < LANES ? (int)(nt - t0) : LANES;
+        IVEC off, h0, w0, live, rowok[8], colok[8];
+        WG(wg_lanes)(t_beg + t0, nl, th * tw, tw, M, MH, g->C, H, W, g->pad_top, g->pad_left,
+                     &off, &h0, &w0, &live);
+        for (int i = 0; i < AH; i++)
+            rowok[i] = live & (h0 + i >= 0) & (h0 + i < (int32_t)H);
+        for (int j = 0; j < A; j++)
+            colok[j] = (w0 + j >= 0) & (w0 + j < (int32_t)W);
+        for (ptrdiff_t c = 0; c < Cg; c++) {
+            const REAL *xc = x + (grp * Cg + c) * H * W;
+            VEC d[64], v[64];
+            for (int i = 0; i < AH; i++)
+                for (int j = 0; j < A; j++)
+                    d[i * A + j] = WG(wg_load_lanes)(xc + i * W + j, off, rowok[i] & colok[j]);
+            WG(wg_input)(M, A, AH, d, v);
+            WG(wg_store_v)(V + c * T + t0, Cg * T, AA, nl, v);
+        }
+    }
+}
+
+/* The output stage of one block: y = A^T M A + bias, lane by lane into the outputs
+ * (offsets and edge masks made once per group of LANES tiles, for all channels). */
+WG_INLINE void WG(wg_output_lanes)(const cc_conv2d_geometry *g, const int M, const int MH,
+                                   const REAL *Mx, const REAL *bias, ptrdiff_t grp,
+                                   ptrdiff_t t_beg, ptrdiff_t nt, ptrdiff_t T, REAL *y)
+{
+    const int A = M + 2, AH = MH == 1 ? 1 : A, AA = AH * A;
+    const ptrdiff_t Kg = g->K / g->groups, Ho = g->Hout, Wo = g->Wout;
+    const ptrdiff_t th = (Ho + MH - 1) / MH, tw = (Wo + M - 1) / M;
+    for (ptrdiff_t t0 = 0; t0 < nt; t0 += LANES) {
+        const int nl = nt - t0 < LANES ? (int)(nt - t0) : LANES;
+        IVEC off, h0, w0, live, rowok[8], colok[8];
+        WG(wg_lanes)(t_beg + t0, nl, th * tw, tw, M, MH, g->K, Ho, Wo, 0, 0, &off, &h0, &w0,
+                     &live);
+        for (int i = 0; i < MH; i++)
+            rowok[i] = live & (h0 + i < (int32_t)Ho);
+        for (int j = 0; j < M; j++)
+            colok[j] = w0 + j < (int32_t)Wo;
+        for (ptrdiff_t k = 0; k < Kg; k++) {
+            const REAL bk = bias ? bias[grp * Kg + k] : 0;
+            REAL *yk = y + (grp * Kg + k) * Ho * Wo;
+            VEC mt[64], o[36];
+            for (int e = 0; e < AA; e++) {
+                const REAL *src = Mx + (e * Kg + k) * T + t0;
+                if (nl == LANES) {
+                    memcpy(&mt[e], src, sizeof(VEC));
+                } else {
+                    VEC part = {0};
+                    memcpy(&part, src, (size_t)nl * sizeof(REAL));
+                    mt[e] = part;
+                }
+            }
+            WG(wg_output)(M, A, MH, mt, o);
+            for (int i = 0; i < MH; i++)
+                for (int j = 0; j < M; j++)
+                    WG(wg_store_lanes)(yk + i * Wo + j, off, rowok[i] & colok[j],
+                                       o[i * M + j] + bk);
+        }
+    }
+}
+
+/* The input stage of one block under a border mode (or offsets beyond int32): tile by
+ * tile where a group of LANES tiles does not lie inside one tile row of the image. */
+WG_INLINE void WG(wg_input_tiles)(const cc_conv2d_geometry *g, const int M, const int MH,
+                                  const REAL *x, ptrdiff_t grp, ptrdiff_t t_beg, ptrdiff_t nt,
+                                  ptrdiff_t T, REAL *V)
+{
+    const int A = M + 2, AH = MH == 1 ? 1 : A, AA = AH * A;
+    const ptrdiff_t Cg = g->C / g->groups, H = g->H, W = g->W;
+    const ptrdiff_t pt = g->pad_top, pl = g->pad_left;
+    const ptrdiff_t th = (g->Hout + MH - 1) / MH, tw = (g->Wout + M - 1) / M, tpi = th * tw;
+    for (ptrdiff_t c = 0; c < Cg; c++) {
+        for (ptrdiff_t t0 = 0; t0 < nt; t0 += LANES) {
+            VEC d[64], v[64];
+            const int nl = nt - t0 < LANES ? (int)(nt - t0) : LANES;
+            const ptrdiff_t tf = t_beg + t0, nf = tf / tpi, rf = tf % tpi;
+            const ptrdiff_t hf = (rf / tw) * MH - pt, wf = (rf % tw) * M - pl;
+            const REAL *xf = x + ((nf * g->C + grp * Cg + c) * H) * W;
+            if (nl == LANES && rf % tw + LANES <= tw && hf >= 0 && hf + AH <= H &&
+                wf >= 0 && wf + (LANES - 1) * M + A <= W) {
+                /* LANES neighbouring tiles of one tile row, all inside the image */
+                for (int i = 0; i < AH; i++)
+                    for (int j = 0; j < A; j++) {
+                        const REAL *p = xf + (hf + i) * W + wf + j;
+                        VEC e;
+                        for (int l = 0; l < LANES; l++)
+                            e[l] = p[l * M];
+                        d[i * A + j] = e;
+                    }
+            } else {
+                WG(wg_gather)(g, M, MH, A, AH, x, grp * Cg + c, t_beg + t0, nl, tpi, tw, d);
+            }
+            WG(wg_input)(M, A, AH, d, v);
+            WG(wg_store_v)(V + c * T + t0, Cg * T, AA, nl, v);
+        }
+    }
+}
+
 /* MH = M for 2-D tiles, 1 for one row (R = 1); constants after inlining. */
 WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const int M, const int MH,
                             const REAL *x, const REAL *u, const REAL *bias, REAL *y,
                             REAL *workspace, GEMM_FN gemm, int n_threads)
 {
     const int A = M + 2, AH = MH == 1 ? 1 : A, AA = AH * A;
-    const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups, H = g->H, W = g->W;
-    const ptrdiff_t Ho = g->Hout, Wo = g->Wout, pt = g->pad_top, pl = g->pad_left;
-    const ptrdiff_t th = (Ho + MH - 1) / MH, tw = (Wo + M - 1) / M, tpi = th * tw;
-    const ptrdiff_t tiles = g->N * tpi, T = cc_winograd_tile_block(g, M, sizeof(REAL));
+    const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
+    const ptrdiff_t th = (g->Hout + MH - 1) / MH, tw = (g->Wout + M - 1) / M;
+    const ptrdiff_t tiles = g->N * th * tw, T = cc_winograd_tile_block(g, M, sizeof(REAL));
     const ptrdiff_t nb = (tiles + T - 1) / T, items = g->groups * nb;
     const ptrdiff_t per_thread = cc_winograd_workspace_per_thread(g, M, sizeof(REAL));
+    /* lane offsets are int32: the largest is below N C H W (N K Ho Wo on the output) */
+    const int lanes = g->pad_mode == CC_PAD_ZEROS && g->N * g->C * g->H * g->W < INT32_MAX &&
+                      g->N * g->K * g->Hout * g->Wout < INT32_MAX;
     if (n_threads > items)
         n_threads = (int)items;
 
@@ -195,90 +389,21 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const int M, const int 
         REAL *V = workspace + (ptrdiff_t)CC_OMP_THREAD_ID() * per_thread;
         REAL *Mx = V + AA * Cg * T;
 
-        for (ptrdiff_t c = 0; c < Cg; c++) {
-            for (ptrdiff_t t0 = 0; t0 < nt; t0 += LANES) {
-                VEC d[64], v[64];
-                const int nl = nt - t0 < LANES ? (int)(nt - t0) : LANES;
-                const ptrdiff_t tf = t_beg + t0, nf = tf / tpi, rf = tf % tpi;
-                const ptrdiff_t hf = (rf / tw) * MH - pt, wf = (rf % tw) * M - pl;
-                const REAL *xf = x + ((nf * g->C + grp * Cg + c) * H) * W;
-                if (nl == LANES && rf % tw + LANES <= tw && hf >= 0 && hf + AH <= H &&
-                    wf >= 0 && wf + (LANES - 1) * M + A <= W) {
-                    /* LANES neighbouring tiles of one tile row, all inside the image */
-                    for (int i = 0; i < AH; i++)
-                        for (int j = 0; j < A; j++) {
-                            const REAL *p = xf + (hf + i) * W + wf + j;
-                            VEC e;
-                            for (int l = 0; l < LANES; l++)
-                                e[l] = p[l * M];
-                            d[i * A + j] = e;
-                        }
-                } else {
-                    WG(wg_gather)(g, M, MH, A, AH, x, grp * Cg + c, t_beg + t0, nl, tpi, tw, d);
-                }
-                WG(wg_input)(M, A, AH, d, v);
-                for (int e = 0; e < AA; e++) {
-                    REAL *dst = V + (c * AA + e) * T + t0;
-                    if (nl == LANES)
-                        memcpy(dst, &v[e], sizeof(VEC));
-                    else
-                        for (int l = 0; l < nl; l++)
-                            dst[l] = v[e][l];
-                }
-            }
-        }
+        if (lanes)
+            WG(wg_input_lanes)(g, M, MH, x, grp, t_beg, nt, T, V);
+        else
+            WG(wg_input_tiles)(g, M, MH, x, grp, t_beg, nt, T, V);
 
         for (int e = 0; e < AA; e++) {
             char no = 'N';
-            int mm = (int)nt, nn = (int)Kg, kk = (int)Cg, lda = (int)(AA * T), ldb = (int)Cg;
-            int ldc = (int)(AA * T);
+            int mm = (int)nt, nn = (int)Kg, kk = (int)Cg, lda = (int)T, ldb = (int)Cg;
+            int ldc = (int)T;
             REAL one = 1, zero = 0;
-            gemm(&no, &no, &mm, &nn, &kk, &one, V + e * T, &lda,
-                 (REAL *)(u + (grp * AA + e) * Kg * Cg), &ldb, &zero, Mx + e * T, &ldc);
+            gemm(&no, &no, &mm, &nn, &kk, &one, V + e * Cg * T, &lda,
+                 (REAL *)(u + (grp * AA + e) * Kg * Cg), &ldb, &zero, Mx + e * Kg * T, &ldc);
         }
 
-        for (ptrdiff_t k = 0; k < Kg; k++) {
-            const REAL bk = bias ? bias[grp * Kg + k] : 0;
-            for (ptrdiff_t t0 = 0; t0 < nt; t0 += LANES) {
-                VEC mt[64], o[36];
-                const int nl = nt - t0 < LANES ? (int)(nt - t0) : LANES;
-                for (int e = 0; e < AA; e++) {
-                    const REAL *src = Mx + (k * AA + e) * T + t0;
-                    if (nl == LANES)
-                        memcpy(&mt[e], src, sizeof(VEC));
-                    else {
-                        VEC part = {0};
-                        for (int l = 0; l < nl; l++)
-                            part[l] = src[l];
-                        mt[e] = part;
-                    }
-                }
-                WG(wg_output)(M, A, MH, mt, o);
-                const ptrdiff_t tf = t_beg + t0, nf = tf / tpi, rf = tf % tpi;
-                const ptrdiff_t hf = (rf / tw) * MH, wf = (rf % tw) * M;
-                if (nl == LANES && rf % tw + LANES <= tw && hf + MH <= Ho &&
-                    wf + LANES * M <= Wo) {
-                    REAL *yk = y + ((nf * g->K + grp * Kg + k) * Ho + hf) * Wo + wf;
-                    for (int i = 0; i < MH; i++)
-                        for (int j = 0; j < M; j++) {
-                            const VEC e = o[i * M + j] + bk;
-                            for (int l = 0; l < LANES; l++)
-                                yk[i * Wo + l * M + j] = e[l];
-                        }
-                    continue;
-                }
-                for (int l = 0; l < nl; l++) {
-                    const ptrdiff_t t = t_beg + t0 + l, n = t / tpi, r = t % tpi;
-                    const ptrdiff_t h0 = (r / tw) * MH, w0 = (r % tw) * M;
-                    REAL *yk = y + ((n * g->K + grp * Kg + k) * Ho) * Wo;
-                    const int ih = Ho - h0 < MH ? (int)(Ho - h0) : MH;
-                    const int jw = Wo - w0 < M ? (int)(Wo - w0) : M;
-                    for (int i = 0; i < ih; i++)
-                        for (int j = 0; j < jw; j++)
-                            yk[(h0 + i) * Wo + w0 + j] = o[i * M + j][l] + bk;
-                }
-            }
-        }
+        WG(wg_output_lanes)(g, M, MH, Mx, bias, grp, t_beg, nt, T, y);
     }
 }
 
@@ -300,6 +425,7 @@ void WG(cc_conv2d_winograd)(const cc_conv2d_geometry *g, int m, const REAL *x, c
 }
 
 #undef VEC
+#undef IVEC
 #undef WG_CAT_
 #undef WG_CAT
 #undef WG

@@ -1,8 +1,12 @@
 /* The float and double builds of the Winograd driver for one ISA: included by
- * winograd_{generic,avx2,avx512}.c after they define WG_ISA (the name suffix) and
- * VBYTES (the width of the target's vector registers in bytes). */
+ * winograd_{generic,avx2,avx512}.c after they define WG_ISA (the name suffix), VBYTES
+ * (the width of the target's vector registers in bytes) and WG_GATHER (1 where the ISA
+ * has masked gathers: AVX2 and AVX-512, which also scatters). */
 #include <stddef.h>
 #include <string.h>
+#if WG_GATHER
+#include <immintrin.h>
+#endif
 
 #include "cc_omp.h"
 #include "winograd.h"
@@ -18,21 +22,25 @@
 
 #define LANES (VBYTES / 4)
 #define REAL float
+#define WG_REAL_BYTES 4
 #define SFX WG_ISA_CAT(f32, WG_ISA)
 #define GEMM_FN cc_sgemm_fn
 #include "winograd_impl.h"
 #undef LANES
 #undef REAL
+#undef WG_REAL_BYTES
 #undef SFX
 #undef GEMM_FN
 
 #define LANES (VBYTES / 8)
 #define REAL double
+#define WG_REAL_BYTES 8
 #define SFX WG_ISA_CAT(f64, WG_ISA)
 #define GEMM_FN cc_dgemm_fn
 #include "winograd_impl.h"
 #undef LANES
 #undef REAL
+#undef WG_REAL_BYTES
 #undef SFX
 #undef GEMM_FN
 
