@@ -1,4 +1,5 @@
-/* Winograd convolution: work partition, workspace sizes and the per-ISA dispatch. */
+/* Winograd convolution: work partition, workspace sizes, the weight-transform matrices
+ * and the per-ISA dispatch. */
 #include "winograd.h"
 
 /* Workspace budget per thread: the transformed input tiles V (alpha^2 x Cg x T) and the
@@ -49,88 +50,47 @@ ptrdiff_t cc_winograd_workspace_per_thread(const cc_conv2d_geometry *g, int m,
            cc_winograd_tile_block(g, m, itemsize);
 }
 
+/* name_<isa> args for the active SIMD level. */
 #if defined(__x86_64__) || defined(__i386__)
-#define CC_WG_DISPATCH(T, sfx, GEMM)                                                        \
-    void cc_conv2d_winograd_##sfx(const cc_conv2d_geometry *g, int m, const T *x,           \
-                                  const T *u, const T *bias, T *y, T *ws, GEMM gemm,        \
-                                  int n_threads)                                            \
-    {                                                                                       \
-        switch (cc_simd_active()) {                                                         \
-        case CC_SIMD_AVX512:                                                                \
-            cc_conv2d_winograd_##sfx##_avx512(g, m, x, u, bias, y, ws, gemm, n_threads);    \
-            break;                                                                          \
-        case CC_SIMD_AVX2:                                                                  \
-            cc_conv2d_winograd_##sfx##_avx2(g, m, x, u, bias, y, ws, gemm, n_threads);      \
-            break;                                                                          \
-        default:                                                                            \
-            cc_conv2d_winograd_##sfx##_generic(g, m, x, u, bias, y, ws, gemm, n_threads);   \
-        }                                                                                   \
+#define CC_WG_CALL(name, args)                                                              \
+    switch (cc_simd_active()) {                                                             \
+    case CC_SIMD_AVX512:                                                                    \
+        name##_avx512 args;                                                                 \
+        break;                                                                              \
+    case CC_SIMD_AVX2:                                                                      \
+        name##_avx2 args;                                                                   \
+        break;                                                                              \
+    default:                                                                                \
+        name##_generic args;                                                                \
     }
 #else
+#define CC_WG_CALL(name, args) name##_generic args;
+#endif
+
 #define CC_WG_DISPATCH(T, sfx, GEMM)                                                        \
     void cc_conv2d_winograd_##sfx(const cc_conv2d_geometry *g, int m, const T *x,           \
                                   const T *u, const T *bias, T *y, T *ws, GEMM gemm,        \
                                   int n_threads)                                            \
     {                                                                                       \
-        cc_conv2d_winograd_##sfx##_generic(g, m, x, u, bias, y, ws, gemm, n_threads);       \
+        CC_WG_CALL(cc_conv2d_winograd_##sfx, (g, m, x, u, bias, y, ws, gemm, n_threads))    \
+    }                                                                                       \
+    void cc_winograd_weights_##sfx(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,       \
+                                   ptrdiff_t R, const T *w, T *u, int n_threads)             \
+    {                                                                                       \
+        CC_WG_CALL(cc_winograd_weights_##sfx, (m, K, Cg, groups, R, w, u, n_threads))       \
     }
-#endif
 
 CC_WG_DISPATCH(float, f32, cc_sgemm_fn)
 CC_WG_DISPATCH(double, f64, cc_dgemm_fn)
 
 /* G (alpha x 3) of F(m, 3) for the points of winograd_impl.h. */
-static const double wg_g4[6][3] = {
+const double cc_wg_g4[6][3] = {
     {1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
     {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1},
 };
-static const double wg_g6[8][3] = {
+const double cc_wg_g6[8][3] = {
     {-1, 0, 0}, {-2.0 / 9, -2.0 / 9, -2.0 / 9}, {-2.0 / 9, 2.0 / 9, -2.0 / 9},
     {1.0 / 90, 1.0 / 45, 2.0 / 45}, {1.0 / 90, -1.0 / 45, 2.0 / 45},
     {32.0 / 45, 16.0 / 45, 8.0 / 45}, {32.0 / 45, -16.0 / 45, 8.0 / 45}, {0, 0, 1},
 };
 
-#ifdef _OPENMP
-#define CC_WG_PARALLEL_FOR _Pragma("omp parallel for schedule(static) num_threads(n_threads)")
-#else
-#define CC_WG_PARALLEL_FOR (void)n_threads;
-#endif
-
-/* U[grp][e][k][c] = (G w[k, c] G^T)[e] (or G w for a row), in double, rounded once.
- * Weights (K, Cg, R, 3) with R = 3 or 1; a transform per (k, c) is a few dozen flops,
- * parallel over output channels (each writes its own rows of U). */
-#define CC_WG_WEIGHTS(T, sfx)                                                                \
-    void cc_winograd_weights_##sfx(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,       \
-                                   ptrdiff_t R, const T *w, T *u, int n_threads)             \
-    {                                                                                       \
-        const int a = m + 2;                                                                \
-        const double(*G)[3] = m == 6 ? wg_g6 : wg_g4;                                        \
-        const ptrdiff_t Kg = K / groups, aa = R == 1 ? a : a * a;                            \
-        if (K * Cg < 4096)                                                                  \
-            n_threads = 1;                                                                  \
-        CC_WG_PARALLEL_FOR                                                                  \
-        for (ptrdiff_t k = 0; k < K; k++) {                                                 \
-            const ptrdiff_t grp = k / Kg, kk = k % Kg;                                       \
-            for (ptrdiff_t c = 0; c < Cg; c++) {                                            \
-                const T *f = w + (k * Cg + c) * R * 3;                                      \
-                T *dst = u + (grp * aa * Kg + kk) * Cg + c;                                  \
-                if (R == 1) {                                                               \
-                    for (int i = 0; i < a; i++)                                             \
-                        dst[i * Kg * Cg] = (T)(G[i][0] * f[0] + G[i][1] * f[1] +             \
-                                               G[i][2] * f[2]);                             \
-                    continue;                                                               \
-                }                                                                           \
-                double t[8][3]; /* G f: alpha x 3 */                                        \
-                for (int i = 0; i < a; i++)                                                 \
-                    for (int j = 0; j < 3; j++)                                             \
-                        t[i][j] = G[i][0] * f[j] + G[i][1] * f[3 + j] + G[i][2] * f[6 + j];  \
-                for (int i = 0; i < a; i++)                                                 \
-                    for (int j = 0; j < a; j++)                                             \
-                        dst[(i * a + j) * Kg * Cg] =                                        \
-                            (T)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);  \
-            }                                                                               \
-        }                                                                                   \
-    }
-
-CC_WG_WEIGHTS(float, f32)
-CC_WG_WEIGHTS(double, f64)

@@ -42,6 +42,10 @@ void cc_conv2d_winograd_f64(const cc_conv2d_geometry *g, int m, const double *x,
                             const double *u, const double *bias, double *y,
                             double *workspace, cc_dgemm_fn gemm, int n_threads);
 
+/* G (alpha x 3) of F(4, 3) and F(6, 3), for the weight transform. */
+extern const double cc_wg_g4[6][3];
+extern const double cc_wg_g6[8][3];
+
 /* Per-ISA builds of the same driver (dispatched by cc_simd_active()). */
 #define CC_WG_DECLARE(isa)                                                                  \
     void cc_conv2d_winograd_f32_##isa(const cc_conv2d_geometry *g, int m, const float *x,   \
@@ -49,7 +53,12 @@ void cc_conv2d_winograd_f64(const cc_conv2d_geometry *g, int m, const double *x,
                                       float *workspace, cc_sgemm_fn gemm, int n_threads);   \
     void cc_conv2d_winograd_f64_##isa(const cc_conv2d_geometry *g, int m, const double *x,  \
                                       const double *u, const double *bias, double *y,       \
-                                      double *workspace, cc_dgemm_fn gemm, int n_threads);
+                                      double *workspace, cc_dgemm_fn gemm, int n_threads);  \
+    void cc_winograd_weights_f32_##isa(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,   \
+                                       ptrdiff_t R, const float *w, float *u, int n_threads); \
+    void cc_winograd_weights_f64_##isa(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,   \
+                                       ptrdiff_t R, const double *w, double *u,             \
+                                       int n_threads);
 CC_WG_DECLARE(generic)
 CC_WG_DECLARE(avx2)
 CC_WG_DECLARE(avx512)
