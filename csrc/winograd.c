@@ -2,12 +2,17 @@
  * and the per-ISA dispatch. */
 #include "winograd.h"
 
-/* Workspace budget per thread: the transformed input tiles V (alpha^2 x Cg x T) and the
- * products M (alpha^2 x Kg x T) of one block stay within ~2 MiB (an L2-sized slab),
- * while T stays at least 32 wide so that each of the alpha^2 GEMMs amortises the
- * packing of its Kg x Cg weight matrix over enough tiles. */
-#define CC_WG_BUDGET_BYTES (8 * 1024 * 1024)
-#define CC_WG_MIN_BLOCK 64
+/* Tiles per block.  A block's transformed input tiles V (alpha^2 x Cg x T) and products
+ * M (alpha^2 x Kg x T) stay in a core's L2 when T is at most CC_WG_L2_BYTES / (bytes
+ * per tile); but every block reads all of U (alpha^2 x Kg x Cg) again, so layers with
+ * large U take blocks of half the tiles instead (at most CC_WG_MAX_BLOCK) and let V and
+ * M spill: the choice with fewer bytes moved per tile (U / T, plus V and M written and
+ * read back once when they spill).  VGG 64@224 (U 0.6 MiB) takes 56-tile blocks, VGG
+ * 256@56 (U 9.4 MiB) two blocks of 98.  The block count is then made even (an odd one
+ * left a thread idle for a block at the end) and the tiles shared out equally.  All of
+ * it depends on the shapes only, never on the thread count. */
+#define CC_WG_L2_BYTES (1024 * 1024)
+#define CC_WG_MIN_BLOCK 32
 #define CC_WG_MAX_BLOCK 512
 
 static ptrdiff_t wg_alpha2(const cc_conv2d_geometry *g, int m)
@@ -22,19 +27,32 @@ static ptrdiff_t wg_tiles(const cc_conv2d_geometry *g, int m)
     return g->N * ((g->Hout + mh - 1) / mh) * ((g->Wout + m - 1) / m);
 }
 
+static ptrdiff_t wg_clamp_block(ptrdiff_t t)
+{
+    return t < CC_WG_MIN_BLOCK ? CC_WG_MIN_BLOCK : t > CC_WG_MAX_BLOCK ? CC_WG_MAX_BLOCK : t;
+}
+
+/* Bytes moved per tile with blocks of t tiles. */
+static double wg_traffic(double u_bytes, double per_tile, ptrdiff_t t)
+{
+    return u_bytes / (double)t + ((double)t * per_tile > CC_WG_L2_BYTES ? 2 * per_tile : 0);
+}
+
 ptrdiff_t cc_winograd_tile_block(const cc_conv2d_geometry *g, int m, size_t itemsize)
 {
-    ptrdiff_t per_tile = wg_alpha2(g, m) * (g->C / g->groups + g->K / g->groups) *
-                         (ptrdiff_t)itemsize;
-    ptrdiff_t t = CC_WG_BUDGET_BYTES / (per_tile > 0 ? per_tile : 1), tiles = wg_tiles(g, m);
-    t -= t % 8;
-    if (t < CC_WG_MIN_BLOCK)
-        t = CC_WG_MIN_BLOCK;
-    if (t > CC_WG_MAX_BLOCK)
-        t = CC_WG_MAX_BLOCK;
-    if (t > tiles)
-        t = tiles;
-    return t > 0 ? t : 1;
+    const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups, tiles = wg_tiles(g, m);
+    const double per_tile = (double)(wg_alpha2(g, m) * (Cg + Kg)) * (double)itemsize;
+    const double u_bytes = (double)(wg_alpha2(g, m) * Cg * Kg) * (double)itemsize;
+    if (tiles <= 0)
+        return 1;
+    ptrdiff_t fit = wg_clamp_block((ptrdiff_t)(CC_WG_L2_BYTES / per_tile));
+    ptrdiff_t big = wg_clamp_block((tiles + 1) / 2);
+    ptrdiff_t t = wg_traffic(u_bytes, per_tile, big) < wg_traffic(u_bytes, per_tile, fit)
+                      ? big : fit;
+    ptrdiff_t nb = (tiles + t - 1) / t;
+    if (nb > 1 && (g->groups * nb) % 2)
+        nb++;
+    return (tiles + nb - 1) / nb;
 }
 
 ptrdiff_t cc_winograd_work_items(const cc_conv2d_geometry *g, int m, size_t itemsize)

@@ -234,6 +234,69 @@ WG_INLINE void WG(wg_store_lanes)(REAL *p, IVEC idx, IVEC ok, VEC v)
 #endif
 }
 
+/* Lane permutations for F(4, 3) groups that lie in one tile row (LANES tiles 4 apart):
+ * even and odd lanes of two vectors, a shift by one lane taking the last from a second
+ * vector, and the two halves of an interleave. */
+#if LANES == 16
+#define WG_EVEN 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
+#define WG_ODD 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
+#define WG_NEXT(last) 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, last
+#define WG_ZIP_LO 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
+#define WG_ZIP_HI 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31
+#elif LANES == 8
+#define WG_EVEN 0, 2, 4, 6, 8, 10, 12, 14
+#define WG_ODD 1, 3, 5, 7, 9, 11, 13, 15
+#define WG_NEXT(last) 1, 2, 3, 4, 5, 6, 7, last
+#define WG_ZIP_LO 0, 8, 1, 9, 2, 10, 3, 11
+#define WG_ZIP_HI 4, 12, 5, 13, 6, 14, 7, 15
+#elif LANES == 4
+#define WG_EVEN 0, 2, 4, 6
+#define WG_ODD 1, 3, 5, 7
+#define WG_NEXT(last) 1, 2, 3, last
+#define WG_ZIP_LO 0, 4, 1, 5
+#define WG_ZIP_HI 2, 6, 3, 7
+#else
+#define WG_EVEN 0, 2
+#define WG_ODD 1, 3
+#define WG_NEXT(last) 1, last
+#define WG_ZIP_LO 0, 2
+#define WG_ZIP_HI 1, 3
+#endif
+#define WG_SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+
+/* d[j][l] = p[4 l + j], j < 6: one patch row of LANES neighbouring F(4, 3) tiles, from
+ * 4 LANES + 2 contiguous values (five loads and eight permutations). */
+WG_INLINE void WG(wg_row_split4)(const REAL *p, VEC *d)
+{
+    VEC v0, v1, v2, v3, v4;
+    memcpy(&v0, p, sizeof(VEC));
+    memcpy(&v1, p + LANES, sizeof(VEC));
+    memcpy(&v2, p + 2 * LANES, sizeof(VEC));
+    memcpy(&v3, p + 3 * LANES, sizeof(VEC));
+    memcpy(&v4, p + 3 * LANES + 2, sizeof(VEC)); /* ends at p[4 LANES + 1] */
+    const VEC a0 = WG_SHUF(v0, v1, WG_EVEN), a1 = WG_SHUF(v0, v1, WG_ODD);
+    const VEC b0 = WG_SHUF(v2, v3, WG_EVEN), b1 = WG_SHUF(v2, v3, WG_ODD);
+    d[0] = WG_SHUF(a0, b0, WG_EVEN);
+    d[2] = WG_SHUF(a0, b0, WG_ODD);
+    d[1] = WG_SHUF(a1, b1, WG_EVEN);
+    d[3] = WG_SHUF(a1, b1, WG_ODD);
+    d[4] = WG_SHUF(d[0], v4, WG_NEXT(2 * LANES - 2));
+    d[5] = WG_SHUF(d[1], v4, WG_NEXT(2 * LANES - 1));
+}
+
+/* p[4 l + j] = o[j][l], j < 4: the inverse of wg_row_split4 for one output row. */
+WG_INLINE void WG(wg_row_join4)(const VEC *o, REAL *p)
+{
+    const VEC a0 = WG_SHUF(o[0], o[2], WG_ZIP_LO), b0 = WG_SHUF(o[0], o[2], WG_ZIP_HI);
+    const VEC a1 = WG_SHUF(o[1], o[3], WG_ZIP_LO), b1 = WG_SHUF(o[1], o[3], WG_ZIP_HI);
+    const VEC v0 = WG_SHUF(a0, a1, WG_ZIP_LO), v1 = WG_SHUF(a0, a1, WG_ZIP_HI);
+    const VEC v2 = WG_SHUF(b0, b1, WG_ZIP_LO), v3 = WG_SHUF(b0, b1, WG_ZIP_HI);
+    memcpy(p, &v0, sizeof(VEC));
+    memcpy(p + LANES, &v1, sizeof(VEC));
+    memcpy(p + 2 * LANES, &v2, sizeof(VEC));
+    memcpy(p + 3 * LANES, &v3, sizeof(VEC));
+}
+
 /* Where tiles t_first .. t_first + nl - 1 start (row h, column w, offset n * planes * rows
  * * cols + h * cols + w of their image's first plane; h and w shifted by the padding on
  * the input side) and which lanes hold one (live, -1/0). */
@@ -271,12 +334,20 @@ WG_INLINE void WG(wg_input_lanes)(const cc_conv2d_geometry *g, const int M, cons
             rowok[i] = live & (h0 + i >= 0) & (h0 + i < (int32_t)H);
         for (int j = 0; j < A; j++)
             colok[j] = (w0 + j >= 0) & (w0 + j < (int32_t)W);
+        /* all LANES tiles in one tile row, their patches inside the image */
+        const int run = M == 4 && nl == LANES && (t_beg + t0) % (th * tw) % tw + LANES <= tw &&
+                        h0[0] >= 0 && h0[0] + AH <= H && w0[0] >= 0 &&
+                        w0[0] + 4 * LANES + 2 <= W;
         for (ptrdiff_t c = 0; c < Cg; c++) {
             const REAL *xc = x + (grp * Cg + c) * H * W;
             VEC d[64], v[64];
             for (int i = 0; i < AH; i++)
-                for (int j = 0; j < A; j++)
-                    d[i * A + j] = WG(wg_load_lanes)(xc + i * W + j, off, rowok[i] & colok[j]);
+                if (run)
+                    WG(wg_row_split4)(xc + off[0] + i * W, d + i * A);
+                else
+                    for (int j = 0; j < A; j++)
+                        d[i * A + j] =
+                            WG(wg_load_lanes)(xc + i * W + j, off, rowok[i] & colok[j]);
             WG(wg_input)(M, A, AH, d, v);
             WG(wg_store_v)(V + c * T + t0, Cg * T, AA, nl, v);
         }
@@ -301,6 +372,8 @@ WG_INLINE void WG(wg_output_lanes)(const cc_conv2d_geometry *g, const int M, con
             rowok[i] = live & (h0 + i < (int32_t)Ho);
         for (int j = 0; j < M; j++)
             colok[j] = w0 + j < (int32_t)Wo;
+        const int run = M == 4 && nl == LANES && (t_beg + t0) % (th * tw) % tw + LANES <= tw &&
+                        h0[0] + MH <= Ho && w0[0] + 4 * LANES <= Wo;
         for (ptrdiff_t k = 0; k < Kg; k++) {
             const REAL bk = bias ? bias[grp * Kg + k] : 0;
             REAL *yk = y + (grp * Kg + k) * Ho * Wo;
@@ -316,10 +389,15 @@ WG_INLINE void WG(wg_output_lanes)(const cc_conv2d_geometry *g, const int M, con
                 }
             }
             WG(wg_output)(M, A, MH, mt, o);
+            for (int i = 0; i < MH * M; i++)
+                o[i] += bk;
             for (int i = 0; i < MH; i++)
-                for (int j = 0; j < M; j++)
-                    WG(wg_store_lanes)(yk + i * Wo + j, off, rowok[i] & colok[j],
-                                       o[i * M + j] + bk);
+                if (run)
+                    WG(wg_row_join4)(o + i * M, yk + off[0] + i * Wo);
+                else
+                    for (int j = 0; j < M; j++)
+                        WG(wg_store_lanes)(yk + i * Wo + j, off, rowok[i] & colok[j],
+                                           o[i * M + j]);
         }
     }
 }
@@ -480,6 +558,12 @@ void WG(cc_conv2d_winograd)(const cc_conv2d_geometry *g, int m, const REAL *x, c
 
 #undef VEC
 #undef IVEC
+#undef WG_EVEN
+#undef WG_ODD
+#undef WG_NEXT
+#undef WG_ZIP_LO
+#undef WG_ZIP_HI
+#undef WG_SHUF
 #undef WG_CAT_
 #undef WG_CAT
 #undef WG

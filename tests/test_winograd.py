@@ -136,19 +136,22 @@ def test_every_simd_level(level):
     if order.index(level) > order.index(_winograd.simd_detected()):
         pytest.skip(f"this CPU has no {level}")
     rng = np.random.default_rng(5)
-    x = rng.standard_normal((2, 6, 23, 71)).astype(np.float32)
-    w = rng.standard_normal((5, 6, 3, 3)).astype(np.float32)
+    # 23 x 71 puts groups of tiles across tile rows and images; 157 wide (plus 83 without
+    # padding) gives groups of 16 tiles inside one tile row, which take the row path
+    shapes = [((2, 6, 23, 71), 1), ((2, 3, 19, 157), 1), ((1, 2, 14, 83), 0)]
     old = _winograd.simd_level()
     try:
         _winograd.force_simd(level)
         assert _winograd.simd_level() == level
-        for dtype in (np.float32, np.float64):
-            ref = conv2d_ref(x.astype(dtype), w.astype(dtype), padding=1)
-            for tile in (4, 6):
-                got = winograd.conv2d(x.astype(dtype),
-                                      convcore.winograd_weights(w.astype(dtype), tile=tile),
-                                      padding=1)
-                assert rel_err(got, ref) < TOL[dtype] * 3
+        for shape, pad in shapes:
+            x = rng.standard_normal(shape).astype(np.float32)
+            w = rng.standard_normal((5, shape[1], 3, 3)).astype(np.float32)
+            for dtype in (np.float32, np.float64):
+                ref = conv2d_ref(x.astype(dtype), w.astype(dtype), padding=pad)
+                for tile in (4, 6):
+                    ww = convcore.winograd_weights(w.astype(dtype), tile=tile)
+                    got = winograd.conv2d(x.astype(dtype), ww, padding=pad)
+                    assert rel_err(got, ref) < TOL[dtype] * 3, (shape, dtype, tile)
     finally:
         _winograd.force_simd(old)
 
