@@ -268,6 +268,10 @@ class AlgorithmCost:
     applicable: bool = True
     reason: str | None = None
     transform_flops: int = 0  # the part of muls + adds spent outside GEMMs / products
+    # values written to a workspace and read back outside the arithmetic (Winograd: the
+    # transformed tiles V and products M, and the transformed weights, written once and
+    # packed again by every tile block's GEMMs)
+    moved_elements: int = 0
 
     @property
     def flops(self) -> int:
@@ -323,7 +327,8 @@ def _winograd_costs(g, tile: int, itemsize: int,
     adds += g.K * Cg * w_lines * a * 2
     items, per_thread = _winograd.winograd_plan(g, tile, itemsize)
     extra = (min(threads, items) * per_thread + g.groups * aa * Kg * Cg) * itemsize
-    return muls, adds, extra, muls + adds - gemm_muls - gemm_adds
+    moved = g.groups * aa * (tiles * (Cg + Kg) + (items // g.groups + 1) * Kg * Cg)
+    return muls, adds, extra, muls + adds - gemm_muls - gemm_adds, moved
 
 
 def _cost_geometry(input_shape, kernel_shape, stride, padding, dilation, in_channels,
@@ -413,8 +418,9 @@ def algorithm_costs(input_shape, kernel_shape, in_channels=1, out_channels=1, st
     kernel = (g.S,) if nd == 1 else (g.R, g.S)
     reason = unsupported_reason(nd, kernel, g.stride[-nd:], g.dilation[-nd:])
     if reason is None:
-        wm, wa, wx, wt = _winograd_costs(g, tile, itemsize, threads)
-        out["winograd"] = AlgorithmCost("winograd", wm, wa + bias_adds, wx, transform_flops=wt)
+        wm, wa, wx, wt, wmoved = _winograd_costs(g, tile, itemsize, threads)
+        out["winograd"] = AlgorithmCost("winograd", wm, wa + bias_adds, wx, transform_flops=wt,
+                                        moved_elements=wmoved)
     else:
         out["winograd"] = AlgorithmCost("winograd", 0, 0, 0, False, reason)
     fm, fa, fx = _fft_costs(g, itemsize, nd)
@@ -439,16 +445,19 @@ def algorithm_costs(input_shape, kernel_shape, in_channels=1, out_channels=1, st
 
 
 # Effective rates (GFLOP/s per thread, counted as the muls + adds above, float32) of
-# each algorithm per SIMD level: the calibration of the cost model.  The AVX-512 row is
-# fitted to interleaved timings of direct and Winograd on VGG 256@56, ResNet 128@28 b8
-# and VGG 64@224 and to calibrate() on the same (busy) machine.  The AVX2 row's Winograd
-# rate was refitted on 2026-12-01 to quiet timings at the forced AVX2 level (Winograd took
-# 0.5x direct's time on VGG 64@224, 0.59x on 64@56 b8, 1.02-1.03x on 64@56 and 128@28 at
-# batch 1); the generic row is the AVX-512 one scaled by vector width, not measured (see
-# docs/algorithms.md).  Only the ratios within a row matter for the choice.
+# each algorithm per SIMD level: the calibration of the cost model.  direct and im2col
+# were fitted to interleaved timings on VGG 256@56, ResNet 128@28 b8 and VGG 64@224 and
+# to calibrate().  Winograd's rate (per GEMM flop, with _MOVE_WEIGHT per moved value) is
+# direct's over 1.4: refitted on 2026-12-01 to interleaved timings of direct and Winograd
+# on fifteen 3x3 layers at both levels (16 to 512 channels, 7x7 to 224x224, batch 1 to
+# 8; Winograd took 0.39-0.65x direct's time on 28x28 and larger, 0.84-1.1x on 14x14 and
+# 3.6x on 512@7 at batch 1), where the model's ratio to direct was within 22% (rms of
+# the log) and sided with the measurement on 29 of 30.  The generic row is the AVX-512
+# one scaled by vector width, not measured (see docs/algorithms.md).  Only the ratios
+# within a row matter for the choice.
 CALIBRATION = {
-    "avx512": {"direct": 45.0, "im2col": 45.0, "winograd": 67.0, "fft": 4.0},
-    "avx2": {"direct": 40.0, "im2col": 40.0, "winograd": 96.0, "fft": 4.0},
+    "avx512": {"direct": 45.0, "im2col": 45.0, "winograd": 32.0, "fft": 4.0},
+    "avx2": {"direct": 40.0, "im2col": 40.0, "winograd": 29.0, "fft": 4.0},
     "generic": {"direct": 12.0, "im2col": 20.0, "winograd": 30.0, "fft": 4.0},
 }
 # A fast algorithm must beat the direct/im2col prediction by this factor to be chosen:
@@ -465,18 +474,17 @@ _CALIBRATION_CASES = (
 )
 
 
-# One transform flop of Winograd costs as much as this many GEMM flops.  Fitted to three
-# interleaved runs on a busy machine where F(4x4) took 1.08-1.16x direct's time on VGG
-# 64@224 (transforms 8.5% of its flops, against 4% on VGG 256@56, where it took
-# 0.42-0.86x): with 60, the model puts VGG 64@224 on direct, VGG 256@56 and ResNet
-# 128@28 b8 on Winograd.
-_TRANSFORM_WEIGHT = 60
+# One value Winograd moves (AlgorithmCost.moved_elements: transformed tiles and weights
+# written and read back) costs as much as this many GEMM flops; the transforms' own
+# arithmetic is too small to count beside it.  Fitted with the rates above: the layers
+# with few tiles and many channels (512@7 at batch 1: 4 tiles, 9.4 M transformed weights)
+# are where the moves outweigh the GEMMs' savings.
+_MOVE_WEIGHT = 18
 
 
-def _winograd_work(c: AlgorithmCost, cg: int, kg: int) -> float:
-    """Winograd's flops in GEMM-flop equivalents on Cg x Kg channel blocks."""
-    return ((c.flops - c.transform_flops) / _narrow(cg, kg)
-            + _TRANSFORM_WEIGHT * c.transform_flops)
+def _winograd_work(c: AlgorithmCost) -> float:
+    """Winograd's work in GEMM-flop equivalents: its GEMMs and the values it moves."""
+    return c.flops - c.transform_flops + _MOVE_WEIGHT * c.moved_elements
 
 
 def _narrow(cg: int, kg: int) -> float:
@@ -491,12 +499,12 @@ def predicted_seconds(costs: dict[str, AlgorithmCost], g_channels: tuple[int, in
     """Predicted run time of each applicable algorithm: its flops over the calibrated
     rate of SIMD ``level`` (default: the level the kernels use now), on ``threads``.
 
-    ``g_channels`` is (C // groups, K // groups): the GEMMs of im2col, Winograd and the
-    matrices run at ``min(1, Cg / 64) * min(1, Kg / 64)`` of their rate on narrow
-    layers; a flop of Winograd's transforms (``transform_flops``) costs as much as
-    ``_TRANSFORM_WEIGHT`` GEMM flops (they gather and scatter tiles more than they
-    compute); direct at ``0.5 + 0.5 min(1, Cg / 16)`` (few input channels leave its
-    vector accumulators waiting on loads).  sparse and dense use the im2col rate.
+    ``g_channels`` is (C // groups, K // groups): the GEMMs of im2col and the matrices
+    run at ``min(1, Cg / 64) * min(1, Kg / 64)`` of their rate on narrow layers; direct
+    at ``0.5 + 0.5 min(1, Cg / 16)`` (few input channels leave its vector accumulators
+    waiting on loads).  Winograd's time is its GEMM flops plus ``_MOVE_WEIGHT`` GEMM
+    flops per value it moves (``moved_elements``), at its rate.  sparse and dense use
+    the im2col rate.
 
     Examples
     --------
@@ -519,7 +527,7 @@ def predicted_seconds(costs: dict[str, AlgorithmCost], g_channels: tuple[int, in
         elif name == "direct":
             rate = rates["direct"] * (0.5 + 0.5 * min(1.0, cg / 16))
         elif name == "winograd":
-            out[name] = _winograd_work(c, cg, kg) / rates["winograd"] * 1e-9 / max(threads, 1)
+            out[name] = _winograd_work(c) / rates["winograd"] * 1e-9 / max(threads, 1)
             continue
         else:
             rate = rates["im2col"] * _narrow(cg, kg)
@@ -560,7 +568,7 @@ def calibrate(repeats: int = 5) -> dict[str, float]:
             t = float(np.median(times))
             rate = c.flops / t * 1e-9
             if name == "winograd":
-                wino.append(_winograd_work(c, xs[1], ws[0]) / t * 1e-9)
+                wino.append(_winograd_work(c) / t * 1e-9)
                 continue
             if name == "im2col":
                 rate /= _narrow(xs[1], ws[0])
