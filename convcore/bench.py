@@ -631,7 +631,8 @@ def _conv_calls(c: ConvCase, a: dict, threads: int | None) -> dict[str, Callable
         alg: functools.partial(conv, x, w, b, algorithm=alg, padding_mode=c.padding_mode,
                                **kw)
         for alg in ALGORITHMS}
-    if c.padding_mode != "zeros":
+    if c.padding_mode != "zeros":  # (border cases are 2-D)
+        calls.update(_fast_algorithm_calls(c, x, w, b))
         return _border_calls(c, x, w, b, calls, kw)
     if c.large and threads is not None and threads > 1:
         calls[SINGLE] = _on_one_thread(calls["auto"], threads)
@@ -705,8 +706,10 @@ def _fast_algorithm_calls(c: ConvCase, x, w, b) -> dict[str, Callable]:
     a direct sum, would take minutes per call on a 31x31 kernel over 2048^2)."""
     from convcore.winograd import unsupported_reason
 
-    kw = dict(stride=c.stride, padding=c.padding, groups=c.groups)
-    picked = choose_algorithm(_prepare(2, x, w, b, c.stride, c.padding, 1, c.groups)[0])
+    kw = dict(stride=c.stride, padding=c.padding, groups=c.groups,
+              padding_mode=c.padding_mode)
+    picked = choose_algorithm(_prepare(2, x, w, b, c.stride, c.padding, 1, c.groups,
+                                       c.padding_mode)[0])
     calls: dict[str, Callable] = {}
     winograd = unsupported_reason(2, (c.R, c.S), (c.stride,) * 2, (1, 1)) is None
     if winograd and (c.target == "large" or picked == "winograd"):

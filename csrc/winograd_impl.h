@@ -19,11 +19,11 @@
  * column-major terms M_e^T (T x Kg, ld T) = V_e^T (T x Cg, ld T) . U[e]^T (Cg x Kg,
  * ld Cg): gemm('N', 'N', nt, Kg, Cg, ...).
  *
- * Under zero padding, the patches of a group of LANES tiles are gathered lane by lane
- * (int32 offsets and border masks made once per group; masked gathers on AVX2 and
+ * The patches of a group of LANES tiles are gathered lane by lane (int32 offsets, with
+ * the border mode's elements, and masks made once per group; masked gathers on AVX2 and
  * AVX-512) and the outputs are stored the same way (scatters on AVX-512), so a group
  * may span tile rows and images: on 56- and 28-wide layers no group of 16 tiles lies
- * in one tile row.  Border modes take the tile-by-tile input stage. */
+ * in one tile row.  Arrays beyond int32 offsets take a tile-by-tile input stage. */
 #define WG_CAT_(a, b) a##_##b
 #define WG_CAT(a, b) WG_CAT_(a, b)
 #define WG(name) WG_CAT(name, SFX)
@@ -315,9 +315,8 @@ WG_INLINE void WG(wg_lanes)(ptrdiff_t t_first, int nl, ptrdiff_t tpi, ptrdiff_t 
     }
 }
 
-/* The zero-padding input stage of one block: every group of LANES tiles gathers its
- * patches lane by lane (offsets and border masks made once per group, for all
- * channels) into V [Cg][AA][T]. */
+/* The input stage of one block: every group of LANES tiles gathers its patches lane by
+ * lane (offsets and border masks made once per group, for all channels) into V. */
 WG_INLINE void WG(wg_input_lanes)(const cc_conv2d_geometry *g, const int M, const int MH,
                                   const REAL *x, ptrdiff_t grp, ptrdiff_t t_beg, ptrdiff_t nt,
                                   ptrdiff_t T, REAL *V)
@@ -325,15 +324,28 @@ WG_INLINE void WG(wg_input_lanes)(const cc_conv2d_geometry *g, const int M, cons
     const int A = M + 2, AH = MH == 1 ? 1 : A, AA = AH * A;
     const ptrdiff_t Cg = g->C / g->groups, H = g->H, W = g->W;
     const ptrdiff_t th = (g->Hout + MH - 1) / MH, tw = (g->Wout + M - 1) / M;
+    /* windows of stride-1, dilation-1 outputs: Hout + R - 1 padded positions */
+    const ptrdiff_t used_h = g->Hout + g->R - 1, used_w = g->Wout + g->S - 1;
     for (ptrdiff_t t0 = 0; t0 < nt; t0 += LANES) {
         const int nl = nt - t0 < LANES ? (int)(nt - t0) : LANES;
-        IVEC off, h0, w0, live, rowok[8], colok[8];
+        IVEC off, h0, w0, live, rowat[8], rowok[8], colat[8], colok[8];
         WG(wg_lanes)(t_beg + t0, nl, th * tw, tw, M, MH, g->C, H, W, g->pad_top, g->pad_left,
                      &off, &h0, &w0, &live);
-        for (int i = 0; i < AH; i++)
-            rowok[i] = live & (h0 + i >= 0) & (h0 + i < (int32_t)H);
-        for (int j = 0; j < A; j++)
-            colok[j] = (w0 + j >= 0) & (w0 + j < (int32_t)W);
+        /* per lane, the offset of each patch row (image included) and column, with the
+         * border mode's element for padding and -1 (masked off) for zeros */
+        for (int l = 0; l < LANES; l++) {
+            const int32_t image = off[l] - h0[l] * (int32_t)W - w0[l];
+            for (int i = 0; i < AH; i++) {
+                const ptrdiff_t hh = WG(wg_index)(h0[l] + i, H, g->pad_top, used_h, g->pad_mode);
+                rowat[i][l] = image + (int32_t)(hh < 0 ? 0 : hh * W);
+                rowok[i][l] = live[l] && hh >= 0 ? -1 : 0;
+            }
+            for (int j = 0; j < A; j++) {
+                const ptrdiff_t ww = WG(wg_index)(w0[l] + j, W, g->pad_left, used_w, g->pad_mode);
+                colat[j][l] = (int32_t)(ww < 0 ? 0 : ww);
+                colok[j][l] = ww >= 0 ? -1 : 0;
+            }
+        }
         /* all LANES tiles in one tile row, their patches inside the image */
         const int run = M == 4 && nl == LANES && (t_beg + t0) % (th * tw) % tw + LANES <= tw &&
                         h0[0] >= 0 && h0[0] + AH <= H && w0[0] >= 0 &&
@@ -346,8 +358,8 @@ WG_INLINE void WG(wg_input_lanes)(const cc_conv2d_geometry *g, const int M, cons
                     WG(wg_row_split4)(xc + off[0] + i * W, d + i * A);
                 else
                     for (int j = 0; j < A; j++)
-                        d[i * A + j] =
-                            WG(wg_load_lanes)(xc + i * W + j, off, rowok[i] & colok[j]);
+                        d[i * A + j] = WG(wg_load_lanes)(xc, rowat[i] + colat[j],
+                                                         rowok[i] & colok[j]);
             WG(wg_input)(M, A, AH, d, v);
             WG(wg_store_v)(V + c * T + t0, Cg * T, AA, nl, v);
         }
@@ -402,8 +414,8 @@ WG_INLINE void WG(wg_output_lanes)(const cc_conv2d_geometry *g, const int M, con
     }
 }
 
-/* The input stage of one block under a border mode (or offsets beyond int32): tile by
- * tile where a group of LANES tiles does not lie inside one tile row of the image. */
+/* The input stage of one block for arrays whose offsets exceed int32: tile by tile where
+ * a group of LANES tiles does not lie inside one tile row of the image. */
 WG_INLINE void WG(wg_input_tiles)(const cc_conv2d_geometry *g, const int M, const int MH,
                                   const REAL *x, ptrdiff_t grp, ptrdiff_t t_beg, ptrdiff_t nt,
                                   ptrdiff_t T, REAL *V)
@@ -451,7 +463,7 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const int M, const int 
     const ptrdiff_t nb = (tiles + T - 1) / T, items = g->groups * nb;
     const ptrdiff_t per_thread = cc_winograd_workspace_per_thread(g, M, sizeof(REAL));
     /* lane offsets are int32: the largest is below N C H W (N K Ho Wo on the output) */
-    const int lanes = g->pad_mode == CC_PAD_ZEROS && g->N * g->C * g->H * g->W < INT32_MAX &&
+    const int lanes = g->N * g->C * g->H * g->W < INT32_MAX &&
                       g->N * g->K * g->Hout * g->Wout < INT32_MAX;
     if (n_threads > items)
         n_threads = (int)items;
