@@ -5,13 +5,15 @@
 /* Tiles per block.  A block's transformed input tiles V (alpha^2 x Cg x T) and products
  * M (alpha^2 x Kg x T) stay in a core's L2 when T is at most CC_WG_L2_BYTES / (bytes
  * per tile); but every block reads all of U (alpha^2 x Kg x Cg) again, so layers with
- * large U take blocks of half the tiles instead (at most CC_WG_MAX_BLOCK) and let V and
- * M spill: the choice with fewer bytes moved per tile (U / T, plus V and M written and
+ * large U take blocks of half the tiles instead (at most CC_WG_MAX_BLOCK, and V and M
+ * within CC_WG_MAX_BYTES unless that is under CC_WG_MIN_BLOCK tiles) and let V and M
+ * spill: the choice with fewer bytes moved per tile (U / T, plus V and M written and
  * read back once when they spill).  VGG 64@224 (U 0.6 MiB) takes 56-tile blocks, VGG
  * 256@56 (U 9.4 MiB) two blocks of 98.  The block count is then made even (an odd one
  * left a thread idle for a block at the end) and the tiles shared out equally.  All of
  * it depends on the shapes only, never on the thread count. */
 #define CC_WG_L2_BYTES (1024 * 1024)
+#define CC_WG_MAX_BYTES (8 * 1024 * 1024)
 #define CC_WG_MIN_BLOCK 32
 #define CC_WG_MAX_BLOCK 512
 
@@ -47,6 +49,8 @@ ptrdiff_t cc_winograd_tile_block(const cc_conv2d_geometry *g, int m, size_t item
         return 1;
     ptrdiff_t fit = wg_clamp_block((ptrdiff_t)(CC_WG_L2_BYTES / per_tile));
     ptrdiff_t big = wg_clamp_block((tiles + 1) / 2);
+    if (big * per_tile > CC_WG_MAX_BYTES) /* keep the workspace bounded */
+        big = wg_clamp_block((ptrdiff_t)(CC_WG_MAX_BYTES / per_tile));
     ptrdiff_t t = wg_traffic(u_bytes, per_tile, big) < wg_traffic(u_bytes, per_tile, fit)
                       ? big : fit;
     ptrdiff_t nb = (tiles + t - 1) / t;
