@@ -278,12 +278,12 @@ class AlgorithmCost:
         return self.muls + self.adds
 
 
-def _fft_costs(g, itemsize: int, nd: int) -> tuple[int, int, int]:
+def _fft_costs(g, itemsize: int, nd: int, threads: int = 1) -> tuple[int, int, int]:
     """(muls, adds, extra bytes) of convcore.fft on geometry ``g``.  A real FFT of size P
     is counted as P log2 P multiplications and 1.5 P log2 P additions (half a complex
     radix-2 FFT); every frequency of every (image, output, input channel) triple costs
     one complex multiply-add (4 muls, 4 adds)."""
-    from convcore.fft import CHUNK_ELEMENTS, block_lengths
+    from convcore.fft import CHUNK_ELEMENTS, PASS_ELEMENTS, block_lengths
 
     spans = tuple(d * (k - 1) + 1 for k, d in zip((g.R, g.S)[-nd:], g.dilation[-nd:],
                                                   strict=True))
@@ -297,13 +297,15 @@ def _fft_costs(g, itemsize: int, nd: int) -> tuple[int, int, int]:
     Cg, Kg = g.C // g.groups, g.K // g.groups
     lg = math.log2(P) if P > 1 else 1.0
     kc = min(Kg, max(1, CHUNK_ELEMENTS // (Cg * F)))       # as convcore.fft.correlate
-    chunk = min(blocks, max(1, CHUNK_ELEMENTS // (g.N * max(Cg, kc) * P)))
+    budget = PASS_ELEMENTS if kc == Kg else CHUNK_ELEMENTS
+    chunk = min(blocks, max(1, budget // (g.N * max(Cg, kc) * P)))
     chunks = -(-blocks // chunk)
+    at_once = threads if threads > 1 and chunks >= 2 * threads else 1   # chunks in flight
     kernel_passes = 1 if kc == Kg else chunks               # spectra redone per chunk
     transforms = g.groups * (blocks * g.N * (Cg + Kg) + kernel_passes * Kg * Cg)
     muls = int(transforms * P * lg) + 4 * g.groups * blocks * g.N * Kg * Cg * F
     adds = int(transforms * 1.5 * P * lg) + 4 * g.groups * blocks * g.N * Kg * Cg * F
-    extra = (chunk * g.N * (Cg + kc) * (P + 2 * F) + 2 * kc * Cg * F) * itemsize
+    extra = (at_once * chunk * g.N * (Cg + kc) * (P + 2 * F) + 2 * kc * Cg * F) * itemsize
     return muls, adds, extra
 
 
@@ -423,7 +425,7 @@ def algorithm_costs(input_shape, kernel_shape, in_channels=1, out_channels=1, st
                                         moved_elements=wmoved)
     else:
         out["winograd"] = AlgorithmCost("winograd", 0, 0, 0, False, reason)
-    fm, fa, fx = _fft_costs(g, itemsize, nd)
+    fm, fa, fx = _fft_costs(g, itemsize, nd, threads)
     out["fft"] = AlgorithmCost("fft", fm, fa + bias_adds, fx)
     rows = g.K * g.Hout * g.Wout
     csr = pairs // g.N

@@ -881,10 +881,13 @@ class _Settings(NamedTuple):
     max_rounds: int
     sample: float      # seconds per sample: fast calls are repeated to fill it
     settle: float      # seconds of untimed calls before a sample of a fast implementation
+    pause: float       # seconds of idle cores before a timed call of a slow implementation
 
 
-FULL = _Settings(budget=3.0, min_rounds=5, max_rounds=30, sample=0.005, settle=0.01)
-QUICK = _Settings(budget=0.2, min_rounds=3, max_rounds=6, sample=0.002, settle=0.01)
+FULL = _Settings(budget=3.0, min_rounds=5, max_rounds=30, sample=0.005, settle=0.01,
+                 pause=0.05)
+QUICK = _Settings(budget=0.2, min_rounds=3, max_rounds=6, sample=0.002, settle=0.01,
+                  pause=0.0)
 
 
 def _time_round_robin(calls: dict[str, Callable], s: _Settings) -> dict[str, dict]:
@@ -900,7 +903,11 @@ def _time_round_robin(calls: dict[str, Callable], s: _Settings) -> dict[str, dic
     doubled the time of a 0.1 ms call made right after the other library's.  The median
     is over every timed call, so the rare call that waits for a core held by another
     process (a scheduler tick, 4 ms here) does not move it.  Slower calls are timed one
-    per round: the spin is a small part of them.
+    per round, each after ``s.pause`` seconds of idle cores: a call that maps and frees
+    much memory leaves the kernel work behind it (PyTorch's 4 GB column matrix for the
+    10^6-sample, 1001-tap signal: measured here, an FFT call of 10 ms made right after
+    it took 17.7 ms, and 12.1 ms after a 50 ms pause), which would otherwise land on
+    whichever implementation comes next.  The pause is not timed.
     """
     names = list(calls)
     fast = {}
@@ -920,6 +927,8 @@ def _time_round_robin(calls: dict[str, Callable], s: _Settings) -> dict[str, dic
             for name in names[k:] + names[:k]:
                 fn, out = calls[name], samples[name]
                 if not fast[name]:
+                    if s.pause:
+                        time.sleep(s.pause)
                     t0 = clock()
                     fn()
                     out.append(clock() - t0)

@@ -130,41 +130,75 @@ def correlate(x: np.ndarray, w: np.ndarray, bias, pads, strides, dilation, group
     flip = (slice(None), slice(None)) + (slice(None, None, -1),) * d
     blocks = list(itertools.product(*grid))
 
-    def spectrum(k0: int, k1: int) -> np.ndarray:
+    def spectrum(k0: int, k1: int, fft_workers: int = workers) -> np.ndarray:
         # the flipped kernel's spectrum turns the circular convolution into correlation
-        wf = scipy.fft.rfftn(wd[k0:k1][flip], s=lengths, axes=axes, workers=workers)
+        wf = scipy.fft.rfftn(wd[k0:k1][flip], s=lengths, axes=axes, workers=fft_workers)
         if Cg == 1:
             return wf[:, 0]                                 # (kc, *F)
         return np.ascontiguousarray(wf.reshape(k1 - k0, Cg, -1).transpose(2, 1, 0))
 
-    for grp in range(groups):
+    def run(grp: int, whole, first: int, last: int, fft_workers: int, stop=None) -> None:
+        """Chunks first..last-1 (chunk indices) of group ``grp``."""
         xg = x[:, grp * Cg:(grp + 1) * Cg]
-        whole = spectrum(grp * Kg, (grp + 1) * Kg) if kc == Kg else None
-        for c0 in range(0, len(blocks), chunk):
+        for c0 in range(first * chunk, min(last * chunk, len(blocks)), chunk):
+            if stop is not None and stop.is_set():
+                return
             part = blocks[c0:c0 + chunk]
             if d == 1:
                 xb = _windows_1d(xg, c0, len(part), keep[0], lengths[0], pads[0][0])
             else:
                 xb = _windows(xg, part, keep, lengths, pads, sizes)
-            xf = scipy.fft.rfftn(xb, axes=axes, workers=workers)
+            xf = scipy.fft.rfftn(xb, axes=axes, workers=fft_workers)
             del xb
             fshape = xf.shape[3:]
             if Cg > 1:
                 xf = xf.reshape(len(part) * N, Cg, -1).transpose(2, 0, 1)
             for k0 in range(0, Kg, kc):
                 k1 = min(Kg, k0 + kc)
-                ws = whole if whole is not None else spectrum(grp * Kg + k0, grp * Kg + k1)
+                ws = (whole if whole is not None
+                      else spectrum(grp * Kg + k0, grp * Kg + k1, fft_workers))
                 if Cg == 1:
                     yf = xf * ws                            # (nb, N, kc, *F)
                 else:
                     yf = np.matmul(xf, ws).transpose(1, 2, 0).reshape(
                         (len(part), N, k1 - k0) + fshape)
-                yb = scipy.fft.irfftn(yf, s=lengths, axes=axes, workers=workers)
+                yb = scipy.fft.irfftn(yf, s=lengths, axes=axes, workers=fft_workers)
                 del yf
                 _scatter(y[:, grp * Kg + k0:grp * Kg + k1], yb, part, keep, spans, strides, outs)
                 del yb
+
+    chunks = -(-len(blocks) // chunk)
+    for grp in range(groups):
+        whole = spectrum(grp * Kg, (grp + 1) * Kg) if kc == Kg else None
+        if workers > 1 and chunks >= 2 * workers:
+            _in_threads(functools.partial(run, grp, whole), chunks, workers)
+        else:
+            run(grp, whole, 0, chunks, workers)
     if bias is not None and len(bias):
         y += np.asarray(bias, dtype=y.dtype).reshape((1, K) + (1,) * d)
+
+
+def _in_threads(run, chunks: int, workers: int) -> None:
+    """run(first, last, 1, stop) on ``workers`` threads, each over its own contiguous
+    range of the ``chunks`` chunks: every step of a chunk (window copy, transforms,
+    product, scatter) then runs in parallel, where a multi-threaded transform leaves the
+    copies and products to one thread and meets its threads twice per chunk.  Each
+    chunk is computed as on one thread (one-thread transforms), so the result does not
+    depend on ``workers``.  On an exception or Ctrl-C in the caller the threads stop
+    at their next chunk and are joined before it propagates."""
+    import concurrent.futures
+    import threading
+
+    stop = threading.Event()
+    bounds = [chunks * i // workers for i in range(workers + 1)]
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        futures = [pool.submit(run, a, b, 1, stop) for a, b in zip(bounds, bounds[1:])]
+        try:
+            for f in futures:
+                f.result()
+        except BaseException:
+            stop.set()
+            raise
 
 
 def _windows_1d(xg, first: int, count: int, keep: int, length: int, pad: int) -> np.ndarray:

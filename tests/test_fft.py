@@ -238,3 +238,61 @@ def test_fft_on_one_row_images_takes_the_1d_route(dtype, tol, monkeypatch):
         assert got.shape == ref.shape and got.dtype == dtype
         assert rel_err(got, ref) < tol
     assert len(windows) >= 2
+
+
+@pytest.mark.parametrize("shape, kernel", [((2, 3, 60000), (4, 3, 201)),
+                                           ((1, 2, 600, 500), (3, 2, 9, 7))])
+def test_chunks_on_threads_do_not_depend_on_the_thread_count(monkeypatch, shape, kernel):
+    """With many chunks each convcore thread takes a range of them (one-thread
+    transforms): the result is the same bit for bit for 1, 2 and 3 threads, and right."""
+    monkeypatch.setattr(fft, "PASS_ELEMENTS", 1)       # one block per chunk
+    ranges = []
+    real = fft._in_threads
+
+    def spy(run, chunks, workers):
+        ranges.append((chunks, workers))
+        return real(run, chunks, workers)
+
+    monkeypatch.setattr(fft, "_in_threads", spy)
+    rng = np.random.default_rng(23)
+    x, w = rng.standard_normal(shape), rng.standard_normal(kernel)
+    b = rng.standard_normal(kernel[0])
+    conv = convcore.conv1d if len(shape) == 3 else convcore.conv2d
+    ref = (conv1d_ref(x, w, b, 1, (3, 2), 1, 1) if len(shape) == 3
+           else conv2d_ref(x, w, b, padding=((3, 2), (3, 2))))
+    old = convcore.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2, 3):
+            convcore.set_num_threads(n)
+            pad = (3, 2) if len(shape) == 3 else ((3, 2), (3, 2))
+            results.append(conv(x, w, b, padding=pad, algorithm="fft"))
+    finally:
+        convcore.set_num_threads(old)
+    assert [wk for _, wk in ranges] == [2, 3] and all(c >= 6 for c, _ in ranges)
+    for r in results:
+        np.testing.assert_array_equal(r, results[0])
+    assert rel_err(results[0], ref) < 1e-12
+
+
+def test_an_error_on_a_chunk_thread_reaches_the_caller(monkeypatch):
+    """An exception raised while a thread runs its chunks stops the others and is raised
+    by the call (no hang, no lost error)."""
+    monkeypatch.setattr(fft, "PASS_ELEMENTS", 1)
+    calls = []
+    real = scipy.fft.irfftn
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise MemoryError("chunk 3")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scipy.fft, "irfftn", failing)
+    old = convcore.get_num_threads()
+    try:
+        convcore.set_num_threads(2)
+        with pytest.raises(MemoryError, match="chunk 3"):
+            convcore.conv1d(np.ones((1, 1, 20000)), np.ones((1, 1, 301)), algorithm="fft")
+    finally:
+        convcore.set_num_threads(old)
