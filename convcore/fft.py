@@ -202,11 +202,16 @@ def _in_threads(run, chunks: int, workers: int) -> None:
 
 
 def _windows_1d(xg, first: int, count: int, keep: int, length: int, pad: int) -> np.ndarray:
-    """(count, N, Cg, length) input windows of consecutive 1-D blocks first.. as one
-    zero-padded copy of the span they cover and a strided view of it (no Python loop
-    over the blocks)."""
+    """(count, N, Cg, length) input windows of consecutive 1-D blocks first.. as a
+    strided view of the input where the span they cover lies inside it, else of one
+    zero-padded copy of that span (no Python loop over the blocks)."""
     lo = first * keep - pad                     # first input of the first window
     span = (count - 1) * keep + length
+    if lo >= 0 and lo + span <= xg.shape[2]:    # no padding: a view of the input itself
+        n, c, e = xg.strides
+        return np.lib.stride_tricks.as_strided(xg[:, :, lo:], (count,) + xg.shape[:2]
+                                               + (length,), (keep * e, n, c, e),
+                                               writeable=False)
     buf = np.zeros(xg.shape[:2] + (span,), dtype=xg.dtype)
     a, e = max(lo, 0), min(lo + span, xg.shape[2])
     if e > a:
