@@ -163,6 +163,17 @@ def choose_algorithm(g: ConvGeometry, dtype=np.float32, weights_kept=False) -> s
     return choice
 
 
+def _planes_apply(g: ConvGeometry) -> bool:
+    """A 3-D layer Winograd runs: T x 3 x 3 kernel, stride 1, dilation 1."""
+    return g.kernel[1:] == (3, 3) and g.stride == (1, 1, 1) and g.dilation == (1, 1, 1)
+
+
+def _planes(g: ConvGeometry) -> ConvGeometry:
+    from convcore.winograd import planes_geometry
+
+    return planes_geometry(g)
+
+
 # choose_algorithm's answers by geometry, dtype, kept weights and SIMD level (a layer
 # called again and again asks the same question)
 _CHOSEN: dict = {}
@@ -175,11 +186,13 @@ def _conv_level() -> str:
 
 
 def _choose(g: ConvGeometry, dtype, weights_kept: bool) -> str:
-    if g.nd <= 2:
-        from convcore.analysis import _choose_fast_algorithm
+    from convcore.analysis import _choose_fast_algorithm
 
+    if g.nd <= 2:
         fast = _choose_fast_algorithm(g)
         if fast is not None and (fast == "winograd" or g.padding_mode == "zeros"):
             return fast  # FFT pads with zeros only
+    elif _planes_apply(g) and _choose_fast_algorithm(_planes(g)) == "winograd":
+        return "winograd"  # a T x 3 x 3 layer: its planes as one 2-D Winograd layer
     cycles = estimate_cycles(g, dtype, weights_kept)
     return min(cycles, key=lambda name: (cycles[name], name != "direct"))

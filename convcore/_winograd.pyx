@@ -16,6 +16,19 @@ from convcore._cconvcore cimport (
 
 
 cdef extern from "winograd.h" nogil:
+    ctypedef struct cc_wg_layout:
+        Py_ssize_t depth, taps
+        Py_ssize_t x_image, x_depth, x_channel, x_tap
+        Py_ssize_t y_image, y_depth, y_channel
+        Py_ssize_t x_extent, y_extent
+    void cc_conv_winograd_laid_f32(const cc_conv2d_geometry *g, const cc_wg_layout *layout,
+                                   int m, const float *x, const float *u, const float *bias,
+                                   float *y, float *workspace, cc_sgemm_fn gemm,
+                                   int n_threads)
+    void cc_conv_winograd_laid_f64(const cc_conv2d_geometry *g, const cc_wg_layout *layout,
+                                   int m, const double *x, const double *u,
+                                   const double *bias, double *y, double *workspace,
+                                   cc_dgemm_fn gemm, int n_threads)
     Py_ssize_t cc_winograd_work_items(const cc_conv2d_geometry *g, int m, size_t itemsize)
     Py_ssize_t cc_winograd_workspace_per_thread(const cc_conv2d_geometry *g, int m,
                                                 size_t itemsize)
@@ -72,6 +85,26 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
             cc_conv2d_winograd_f64(&g, m, &x[0, 0, 0, 0], &u[0, 0, 0, 0], b,
                                    &y[0, 0, 0, 0], &workspace[0], <cc_dgemm_fn>dgemm,
                                    n_threads)
+
+
+def conv_winograd_laid(const floating[::1] x, const floating[:, :, :, ::1] u,
+                       const floating[::1] bias, floating[::1] y, floating[::1] workspace,
+                       object geom, tuple layout, int m, int n_threads):
+    """y = conv(x, w) + bias on images and channels laid out as ``layout`` says: the 11
+    entries of cc_wg_layout (winograd.h) in order; x and y flat.  As conv2d_winograd
+    otherwise."""
+    cdef cc_conv2d_geometry g = conv2d_geometry(geom)
+    cdef cc_wg_layout lay
+    (lay.depth, lay.taps, lay.x_image, lay.x_depth, lay.x_channel, lay.x_tap, lay.y_image,
+     lay.y_depth, lay.y_channel, lay.x_extent, lay.y_extent) = layout
+    cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
+    with nogil:
+        if floating is float:
+            cc_conv_winograd_laid_f32(&g, &lay, m, &x[0], &u[0, 0, 0, 0], b, &y[0],
+                                      &workspace[0], <cc_sgemm_fn>sgemm, n_threads)
+        else:
+            cc_conv_winograd_laid_f64(&g, &lay, m, &x[0], &u[0, 0, 0, 0], b, &y[0],
+                                      &workspace[0], <cc_dgemm_fn>dgemm, n_threads)
 
 
 include "_simd.pxi"

@@ -229,7 +229,7 @@ def _conv(nd: int, x, weight, bias, stride, padding, dilation, groups, algorithm
     g, _, weight, bias, dtype, batched = _geometry.prepare_conv(nd, _stand_in(x), weight, bias,
                                                              stride, padding, dilation,
                                                              groups)
-    allowed = functional.ALGORITHMS if nd < 3 else ("auto", "direct", "im2col")
+    allowed = functional.ALGORITHMS if nd < 3 else ("auto", "direct", "im2col", "winograd")
     if algorithm not in allowed:
         raise ValueError(f"algorithm must be one of {allowed}, got {algorithm!r}"
                          + did_you_mean(algorithm, allowed))
@@ -362,7 +362,7 @@ def conv3d(x: da.Array, weight: ArrayLike, bias: ArrayLike | None = None,
         Filters, in memory (shipped once to every worker).
     bias : array_like, shape (K,), optional
     stride, padding, dilation, groups, algorithm
-        As :func:`convcore.conv3d` ('auto', 'direct' or 'im2col').
+        As :func:`convcore.conv3d` ('auto', 'direct', 'im2col' or 'winograd').
 
     Returns
     -------

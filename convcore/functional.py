@@ -60,9 +60,9 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
         raise ValueError(f"algorithm={algorithm!r} pads with zeros only; "
                          f"padding_mode={g.padding_mode!r} runs on one of "
                          f"{BORDER_ALGORITHMS}")
-    if g.nd == 3 and algorithm not in ("auto", "direct", "im2col"):
+    if g.nd == 3 and algorithm not in ("auto", "direct", "im2col", "winograd"):
         raise ValueError(f"algorithm={algorithm!r} is not available for 3-D convolution; "
-                         "use 'direct', 'im2col' or 'auto'")
+                         "use 'direct', 'im2col', 'winograd' or 'auto'")
     if algorithm == "im2col" and not gemm_fits(g):
         raise ValueError("im2col: a GEMM dimension exceeds 2**31 - 1; use algorithm='direct'")
     spatial = g.out[-nd:]
@@ -310,8 +310,10 @@ def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
 
     Same rules as :func:`conv2d` on three spatial dimensions (depth, height, width), on
     the same N-d kernels: the direct kernel walks the outer dimensions as rows of the
-    innermost one, and the im2col route multiplies tiles of the N-d column matrix
-    (:func:`im2col`) by the weights through BLAS.
+    innermost one, the im2col route multiplies tiles of the N-d column matrix
+    (:func:`im2col`) by the weights through BLAS, and Winograd runs a T x 3 x 3 layer
+    (stride 1, dilation 1) as one 2-D Winograd layer over its (image, output plane) pairs
+    with (channel, depth tap) pairs as input channels.
 
     Parameters
     ----------
@@ -321,10 +323,12 @@ def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     stride, dilation : int or (int, int, int)
     padding : int, (int, int, int), three (before, after) pairs, 'valid' or 'same'
     groups : int
-    algorithm : {'auto', 'direct', 'im2col'}
-        'direct', 'im2col' (column tiles times BLAS gemm) or 'auto': the one the cost
-        model of :func:`convcore.functional.choose_algorithm` predicts faster.  Both give
-        the same result to rounding.
+    algorithm : {'auto', 'direct', 'im2col', 'winograd'}
+        'direct', 'im2col' (column tiles times BLAS gemm), 'winograd' (T x 3 x 3 kernels,
+        stride 1, dilation 1; F(4x4, 3x3) on every plane, the accuracy of
+        :func:`conv2d`'s Winograd) or 'auto': the one the cost model of
+        :func:`convcore.functional.choose_algorithm` predicts faster (Winograd where it
+        applies and is predicted faster; see docs/algorithms.md).
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
         As :func:`conv2d`; depth and height rows are mapped by the mode, width by a
         padded copy of a band of rows.

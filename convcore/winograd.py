@@ -42,10 +42,10 @@ def unsupported_reason(nd: int, kernel: tuple, stride: tuple, dilation: tuple) -
     >>> unsupported_reason(2, (5, 5), (1, 1), (1, 1))
     'winograd needs a 3x3 kernel; got 5x5'
     """
-    want = (3,) * nd
-    if tuple(kernel) != want:
+    kernel = tuple(kernel)
+    if (kernel[-2:] != (3, 3)) if nd == 3 else (kernel != (3,) * nd):
         shape = "x".join(str(k) for k in kernel)
-        rule = "a 3x3 kernel" if nd == 2 else "a 3-tap kernel"
+        rule = {1: "a 3-tap kernel", 2: "a 3x3 kernel", 3: "a Tx3x3 kernel"}[nd]
         return f"winograd needs {rule}; got {shape}"
     if any(s != 1 for s in stride):
         return f"winograd needs stride 1; got stride {tuple(stride)}"
@@ -166,7 +166,7 @@ def run(g, u: np.ndarray, tile: int, xc, bc, y4, n_threads: int) -> None:
 
 def check_geometry(g, nd: int) -> None:
     """ValueError naming the rule when Winograd does not apply to ``g``."""
-    kernel = (g.S,) if nd == 1 else (g.R, g.S)
+    kernel = (g.S,) if nd == 1 else (g.R, g.S) if nd == 2 else g.kernel
     stride = g.stride[-nd:]
     dilation = g.dilation[-nd:]
     reason = unsupported_reason(nd, kernel, stride, dilation)
@@ -175,10 +175,62 @@ def check_geometry(g, nd: int) -> None:
 
 
 def run_conv(nd: int, g, xc, wc, bc, y4, n_threads: int, tile: int = DEFAULT_TILE) -> None:
-    """``algorithm='winograd'`` of conv1d/conv2d: check, transform the weights, run."""
+    """``algorithm='winograd'`` of conv1d/conv2d/conv3d: check, transform the weights,
+    run."""
     check_geometry(g, nd)
+    if nd == 3:
+        _run_planes(g, xc, wc, bc, y4, n_threads, tile)
+        return
     u = _transform(wc, tile, g.groups, y4.dtype)
     run(g, u, tile, xc, bc, y4, n_threads)
+
+
+# np.pad's names for the border modes (the depth padding of a 3-D layer)
+_NP_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge",
+             "circular": "wrap"}
+
+
+def planes_geometry(g):
+    """The 2-D layer a 3-D one with a T x 3 x 3 kernel (stride 1, dilation 1) runs as: its
+    images are the pairs (image, output plane), its channels the pairs (channel, depth
+    tap), the weights (K, C/groups, T, 3, 3) read as (K, C/groups * T, 3, 3)."""
+    from convcore._geometry import ConvGeometry
+
+    T, Dout = g.kernel[0], g.out[0]
+    return ConvGeometry(g.N * Dout, g.C * T, g.K, g.groups, g.in_sizes[1:], g.kernel[1:],
+                        g.stride[1:], g.dilation[1:], g.pad[1:], g.out[1:], g.padding_mode)
+
+
+def _run_planes(g, xc, wc, bc, y4, n_threads: int, tile: int) -> None:
+    """conv3d with a T x 3 x 3 kernel: output plane d of image n is the 2-D Winograd
+    convolution of the T input planes d .. d + T - 1 (of the input padded in depth, by the
+    border mode) with the T 3x3 slices of the weights, all planes in one call of the C
+    driver, which reads images and channels at those strides (cc_wg_layout): each input
+    plane is transformed once per output plane that reads it, no column copy."""
+    N, C, K = g.N, g.C, g.K
+    D, H, W = g.in_sizes
+    T, (front, back) = g.kernel[0], g.pad[0]
+    Dout, Ho, Wo = g.out
+    x5 = xc.reshape(N, C, D, H, W)
+    if front or back:
+        check_alloc("the input padded in depth", (N, C, D + front + back, H, W),
+                    x5.itemsize)
+        x5 = np.pad(x5, ((0, 0), (0, 0), (front, back), (0, 0), (0, 0)),
+                    mode=_NP_MODES[g.padding_mode])
+    Dp = x5.shape[2]
+    g2 = planes_geometry(g)
+    u = _transform(wc.reshape(K, C // g.groups * T, 3, 3), tile, g.groups, y4.dtype)
+    dtype = y4.dtype
+    items, per_thread = _winograd.winograd_plan(g2, tile, dtype.itemsize)
+    workers = max(1, min(n_threads, items))
+    check_memory(workers * per_thread * dtype.itemsize, "the winograd workspace")
+    workspace = np.empty(max(workers * per_thread, 1), dtype=dtype)
+    plane, out_plane = H * W, Ho * Wo
+    layout = (Dout, T, C * Dp * plane, plane, Dp * plane, plane, K * Dout * out_plane,
+              out_plane, Dout * out_plane, N * C * Dp * plane, N * K * Dout * out_plane)
+    with single_threaded_blas():
+        _winograd.conv_winograd_laid(x5.reshape(-1), u, bc, y4.reshape(-1), workspace, g2,
+                                     layout, tile, workers)
 
 
 def _conv(nd, x, weights, bias, padding, out):

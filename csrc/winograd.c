@@ -72,6 +72,14 @@ ptrdiff_t cc_winograd_workspace_per_thread(const cc_conv2d_geometry *g, int m,
            cc_winograd_tile_block(g, m, itemsize);
 }
 
+cc_wg_layout cc_wg_plain_layout(const cc_conv2d_geometry *g)
+{
+    cc_wg_layout l = {1, 1, g->C * g->H * g->W, 0, g->H * g->W, 0,
+                      g->K * g->Hout * g->Wout, 0, g->Hout * g->Wout,
+                      g->N * g->C * g->H * g->W, g->N * g->K * g->Hout * g->Wout};
+    return l;
+}
+
 /* name_<isa> args for the active SIMD level. */
 #if defined(__x86_64__) || defined(__i386__)
 #define CC_WG_CALL(name, args)                                                              \
@@ -90,11 +98,19 @@ ptrdiff_t cc_winograd_workspace_per_thread(const cc_conv2d_geometry *g, int m,
 #endif
 
 #define CC_WG_DISPATCH(T, sfx, GEMM)                                                        \
+    void cc_conv_winograd_laid_##sfx(const cc_conv2d_geometry *g, const cc_wg_layout *lay,  \
+                                     int m, const T *x, const T *u, const T *bias, T *y,    \
+                                     T *ws, GEMM gemm, int n_threads)                       \
+    {                                                                                       \
+        CC_WG_CALL(cc_conv_winograd_laid_##sfx,                                             \
+                   (g, lay, m, x, u, bias, y, ws, gemm, n_threads))                         \
+    }                                                                                       \
     void cc_conv2d_winograd_##sfx(const cc_conv2d_geometry *g, int m, const T *x,           \
                                   const T *u, const T *bias, T *y, T *ws, GEMM gemm,        \
                                   int n_threads)                                            \
     {                                                                                       \
-        CC_WG_CALL(cc_conv2d_winograd_##sfx, (g, m, x, u, bias, y, ws, gemm, n_threads))    \
+        const cc_wg_layout plain = cc_wg_plain_layout(g);                                   \
+        cc_conv_winograd_laid_##sfx(g, &plain, m, x, u, bias, y, ws, gemm, n_threads);      \
     }                                                                                       \
     void cc_winograd_weights_##sfx(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,       \
                                    ptrdiff_t R, const T *w, T *u, int n_threads)             \

@@ -22,6 +22,22 @@
 extern "C" {
 #endif
 
+/* Where the images and channels of the geometry lie in x and y.  A plain 2-D call has
+ * x (N, C, H, W) and y (N, K, Hout, Wout) contiguous (cc_wg_plain_layout).  A 3-D
+ * convolution with a T x 3 x 3 kernel runs as a 2-D one whose images are the pairs
+ * (n, output plane d) and whose channels are the pairs (c, depth tap t): image i lies at
+ * (i / depth) * x_image + (i % depth) * x_depth of x (and of y with the y_ strides),
+ * channel j at (j / taps) * x_channel + (j % taps) * x_tap, output channel k at
+ * k * y_channel; the weights (K, C, T, 3, 3) are the 2-D ones (K, C T, 3, 3). */
+typedef struct {
+    ptrdiff_t depth, taps;
+    ptrdiff_t x_image, x_depth, x_channel, x_tap;
+    ptrdiff_t y_image, y_depth, y_channel;
+    ptrdiff_t x_extent, y_extent;  /* elements of x and y the offsets may reach */
+} cc_wg_layout;
+
+cc_wg_layout cc_wg_plain_layout(const cc_conv2d_geometry *g);
+
 /* Tiles per work item, work items, and workspace elements per thread. */
 ptrdiff_t cc_winograd_tile_block(const cc_conv2d_geometry *g, int m, size_t itemsize);
 ptrdiff_t cc_winograd_work_items(const cc_conv2d_geometry *g, int m, size_t itemsize);
@@ -46,14 +62,28 @@ void cc_conv2d_winograd_f64(const cc_conv2d_geometry *g, int m, const double *x,
 extern const double cc_wg_g4[6][3];
 extern const double cc_wg_g6[8][3];
 
+/* The same on images and channels laid out by ``layout`` (a 3-D layer, see above). */
+void cc_conv_winograd_laid_f32(const cc_conv2d_geometry *g, const cc_wg_layout *layout,
+                               int m, const float *x, const float *u, const float *bias,
+                               float *y, float *workspace, cc_sgemm_fn gemm, int n_threads);
+void cc_conv_winograd_laid_f64(const cc_conv2d_geometry *g, const cc_wg_layout *layout,
+                               int m, const double *x, const double *u, const double *bias,
+                               double *y, double *workspace, cc_dgemm_fn gemm,
+                               int n_threads);
+
 /* Per-ISA builds of the same driver (dispatched by cc_simd_active()). */
 #define CC_WG_DECLARE(isa)                                                                  \
-    void cc_conv2d_winograd_f32_##isa(const cc_conv2d_geometry *g, int m, const float *x,   \
-                                      const float *u, const float *bias, float *y,          \
-                                      float *workspace, cc_sgemm_fn gemm, int n_threads);   \
-    void cc_conv2d_winograd_f64_##isa(const cc_conv2d_geometry *g, int m, const double *x,  \
-                                      const double *u, const double *bias, double *y,       \
-                                      double *workspace, cc_dgemm_fn gemm, int n_threads);  \
+    void cc_conv_winograd_laid_f32_##isa(const cc_conv2d_geometry *g,                       \
+                                         const cc_wg_layout *layout, int m, const float *x, \
+                                         const float *u, const float *bias, float *y,       \
+                                         float *workspace, cc_sgemm_fn gemm,                \
+                                         int n_threads);                                    \
+    void cc_conv_winograd_laid_f64_##isa(const cc_conv2d_geometry *g,                       \
+                                         const cc_wg_layout *layout, int m,                 \
+                                         const double *x, const double *u,                  \
+                                         const double *bias, double *y,                     \
+                                         double *workspace, cc_dgemm_fn gemm,               \
+                                         int n_threads);                                    \
     void cc_winograd_weights_f32_##isa(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,   \
                                        ptrdiff_t R, const float *w, float *u, int n_threads); \
     void cc_winograd_weights_f64_##isa(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,   \

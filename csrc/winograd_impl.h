@@ -140,11 +140,27 @@ static inline ptrdiff_t WG(wg_index)(ptrdiff_t i, ptrdiff_t n, ptrdiff_t p, ptrd
     return cc_pad_index(i, n, mode);
 }
 
+/* Offsets of image i and channel j in x, and of image i in y (cc_wg_layout). */
+static inline ptrdiff_t WG(wg_x_image)(const cc_wg_layout *L, ptrdiff_t i)
+{
+    return i / L->depth * L->x_image + i % L->depth * L->x_depth;
+}
+
+static inline ptrdiff_t WG(wg_x_channel)(const cc_wg_layout *L, ptrdiff_t j)
+{
+    return j / L->taps * L->x_channel + j % L->taps * L->x_tap;
+}
+
+static inline ptrdiff_t WG(wg_y_image)(const cc_wg_layout *L, ptrdiff_t i)
+{
+    return i / L->depth * L->y_image + i % L->depth * L->y_depth;
+}
+
 /* d = the input patches of tiles t_first .. t_first + nl - 1 of channel c (zeros
  * outside the image, or the border mode's elements, and zeros in lanes >= nl): the
  * general case, tile by tile. */
-WG_INLINE void WG(wg_gather)(const cc_conv2d_geometry *g, int M, int MH, int A, int AH,
-                             const REAL *x, ptrdiff_t c, ptrdiff_t t_first, int nl,
+WG_INLINE void WG(wg_gather)(const cc_conv2d_geometry *g, const cc_wg_layout *L, int M,
+                             int MH, int A, int AH, const REAL *x, ptrdiff_t c, ptrdiff_t t_first, int nl,
                              ptrdiff_t tpi, ptrdiff_t tw, VEC *d)
 {
     const ptrdiff_t H = g->H, W = g->W;
@@ -156,7 +172,7 @@ WG_INLINE void WG(wg_gather)(const cc_conv2d_geometry *g, int M, int MH, int A, 
         }
         const ptrdiff_t t = t_first + l, n = t / tpi, r = t % tpi;
         const ptrdiff_t h0 = (r / tw) * MH - g->pad_top, w0 = (r % tw) * M - g->pad_left;
-        const REAL *xc = x + ((n * g->C + c) * H) * W;
+        const REAL *xc = x + WG(wg_x_image)(L, n) + WG(wg_x_channel)(L, c);
         if (h0 >= 0 && h0 + AH <= H && w0 >= 0 && w0 + A <= W) {
             for (int i = 0; i < AH; i++)
                 for (int j = 0; j < A; j++)
@@ -301,24 +317,25 @@ WG_INLINE void WG(wg_row_join4)(const VEC *o, REAL *p)
  * * cols + h * cols + w of their image's first plane; h and w shifted by the padding on
  * the input side) and which lanes hold one (live, -1/0). */
 WG_INLINE void WG(wg_lanes)(ptrdiff_t t_first, int nl, ptrdiff_t tpi, ptrdiff_t tw, int M,
-                            int MH, ptrdiff_t planes, ptrdiff_t rows, ptrdiff_t cols,
+                            int MH, const cc_wg_layout *L, int output, ptrdiff_t cols,
                             ptrdiff_t shift_h, ptrdiff_t shift_w, IVEC *off, IVEC *h,
                             IVEC *w, IVEC *live)
 {
     for (int l = 0; l < LANES; l++) {
         const ptrdiff_t t = t_first + (l < nl ? l : 0), n = t / tpi, r = t % tpi;
         const ptrdiff_t hh = (r / tw) * MH - shift_h, ww = (r % tw) * M - shift_w;
+        const ptrdiff_t image = output ? WG(wg_y_image)(L, n) : WG(wg_x_image)(L, n);
         (*h)[l] = (int32_t)hh;
         (*w)[l] = (int32_t)ww;
-        (*off)[l] = (int32_t)((n * planes * rows + hh) * cols + ww);
+        (*off)[l] = (int32_t)(image + hh * cols + ww);
         (*live)[l] = l < nl ? -1 : 0;
     }
 }
 
 /* The input stage of one block: every group of LANES tiles gathers its patches lane by
  * lane (offsets and border masks made once per group, for all channels) into V. */
-WG_INLINE void WG(wg_input_lanes)(const cc_conv2d_geometry *g, const int M, const int MH,
-                                  const REAL *x, ptrdiff_t grp, ptrdiff_t t_beg, ptrdiff_t nt,
+WG_INLINE void WG(wg_input_lanes)(const cc_conv2d_geometry *g, const cc_wg_layout *L,
+                                  const int M, const int MH, const REAL *x, ptrdiff_t grp, ptrdiff_t t_beg, ptrdiff_t nt,
                                   ptrdiff_t T, REAL *V)
 {
     const int A = M + 2, AH = MH == 1 ? 1 : A, AA = AH * A;
@@ -329,7 +346,7 @@ WG_INLINE void WG(wg_input_lanes)(const cc_conv2d_geometry *g, const int M, cons
     for (ptrdiff_t t0 = 0; t0 < nt; t0 += LANES) {
         const int nl = nt - t0 < LANES ? (int)(nt - t0) : LANES;
         IVEC off, h0, w0, live, rowat[8], rowok[8], colat[8], colok[8];
-        WG(wg_lanes)(t_beg + t0, nl, th * tw, tw, M, MH, g->C, H, W, g->pad_top, g->pad_left,
+        WG(wg_lanes)(t_beg + t0, nl, th * tw, tw, M, MH, L, 0, W, g->pad_top, g->pad_left,
                      &off, &h0, &w0, &live);
         /* per lane, the offset of each patch row (image included) and column, with the
          * border mode's element for padding and -1 (masked off) for zeros */
@@ -351,7 +368,7 @@ WG_INLINE void WG(wg_input_lanes)(const cc_conv2d_geometry *g, const int M, cons
                         h0[0] >= 0 && h0[0] + AH <= H && w0[0] >= 0 &&
                         w0[0] + 4 * LANES + 2 <= W;
         for (ptrdiff_t c = 0; c < Cg; c++) {
-            const REAL *xc = x + (grp * Cg + c) * H * W;
+            const REAL *xc = x + WG(wg_x_channel)(L, grp * Cg + c);
             VEC d[64], v[64];
             for (int i = 0; i < AH; i++)
                 if (run)
@@ -368,8 +385,8 @@ WG_INLINE void WG(wg_input_lanes)(const cc_conv2d_geometry *g, const int M, cons
 
 /* The output stage of one block: y = A^T M A + bias, lane by lane into the outputs
  * (offsets and edge masks made once per group of LANES tiles, for all channels). */
-WG_INLINE void WG(wg_output_lanes)(const cc_conv2d_geometry *g, const int M, const int MH,
-                                   const REAL *Mx, const REAL *bias, ptrdiff_t grp,
+WG_INLINE void WG(wg_output_lanes)(const cc_conv2d_geometry *g, const cc_wg_layout *L,
+                                   const int M, const int MH, const REAL *Mx, const REAL *bias, ptrdiff_t grp,
                                    ptrdiff_t t_beg, ptrdiff_t nt, ptrdiff_t T, REAL *y)
 {
     const int A = M + 2, AH = MH == 1 ? 1 : A, AA = AH * A;
@@ -378,7 +395,7 @@ WG_INLINE void WG(wg_output_lanes)(const cc_conv2d_geometry *g, const int M, con
     for (ptrdiff_t t0 = 0; t0 < nt; t0 += LANES) {
         const int nl = nt - t0 < LANES ? (int)(nt - t0) : LANES;
         IVEC off, h0, w0, live, rowok[8], colok[8];
-        WG(wg_lanes)(t_beg + t0, nl, th * tw, tw, M, MH, g->K, Ho, Wo, 0, 0, &off, &h0, &w0,
+        WG(wg_lanes)(t_beg + t0, nl, th * tw, tw, M, MH, L, 1, Wo, 0, 0, &off, &h0, &w0,
                      &live);
         for (int i = 0; i < MH; i++)
             rowok[i] = live & (h0 + i < (int32_t)Ho);
@@ -388,7 +405,7 @@ WG_INLINE void WG(wg_output_lanes)(const cc_conv2d_geometry *g, const int M, con
                         h0[0] + MH <= Ho && w0[0] + 4 * LANES <= Wo;
         for (ptrdiff_t k = 0; k < Kg; k++) {
             const REAL bk = bias ? bias[grp * Kg + k] : 0;
-            REAL *yk = y + (grp * Kg + k) * Ho * Wo;
+            REAL *yk = y + (grp * Kg + k) * L->y_channel;
             VEC mt[64], o[36];
             for (int e = 0; e < AA; e++) {
                 const REAL *src = Mx + (e * Kg + k) * T + t0;
@@ -416,8 +433,8 @@ WG_INLINE void WG(wg_output_lanes)(const cc_conv2d_geometry *g, const int M, con
 
 /* The input stage of one block for arrays whose offsets exceed int32: tile by tile where
  * a group of LANES tiles does not lie inside one tile row of the image. */
-WG_INLINE void WG(wg_input_tiles)(const cc_conv2d_geometry *g, const int M, const int MH,
-                                  const REAL *x, ptrdiff_t grp, ptrdiff_t t_beg, ptrdiff_t nt,
+WG_INLINE void WG(wg_input_tiles)(const cc_conv2d_geometry *g, const cc_wg_layout *L,
+                                  const int M, const int MH, const REAL *x, ptrdiff_t grp, ptrdiff_t t_beg, ptrdiff_t nt,
                                   ptrdiff_t T, REAL *V)
 {
     const int A = M + 2, AH = MH == 1 ? 1 : A, AA = AH * A;
@@ -430,7 +447,7 @@ WG_INLINE void WG(wg_input_tiles)(const cc_conv2d_geometry *g, const int M, cons
             const int nl = nt - t0 < LANES ? (int)(nt - t0) : LANES;
             const ptrdiff_t tf = t_beg + t0, nf = tf / tpi, rf = tf % tpi;
             const ptrdiff_t hf = (rf / tw) * MH - pt, wf = (rf % tw) * M - pl;
-            const REAL *xf = x + ((nf * g->C + grp * Cg + c) * H) * W;
+            const REAL *xf = x + WG(wg_x_image)(L, nf) + WG(wg_x_channel)(L, grp * Cg + c);
             if (nl == LANES && rf % tw + LANES <= tw && hf >= 0 && hf + AH <= H &&
                 wf >= 0 && wf + (LANES - 1) * M + A <= W) {
                 /* LANES neighbouring tiles of one tile row, all inside the image */
@@ -443,7 +460,8 @@ WG_INLINE void WG(wg_input_tiles)(const cc_conv2d_geometry *g, const int M, cons
                         d[i * A + j] = e;
                     }
             } else {
-                WG(wg_gather)(g, M, MH, A, AH, x, grp * Cg + c, t_beg + t0, nl, tpi, tw, d);
+                WG(wg_gather)(g, L, M, MH, A, AH, x, grp * Cg + c, t_beg + t0, nl, tpi, tw,
+                              d);
             }
             WG(wg_input)(M, A, AH, d, v);
             WG(wg_store_v)(V + c * T + t0, Cg * T, AA, nl, v);
@@ -452,8 +470,8 @@ WG_INLINE void WG(wg_input_tiles)(const cc_conv2d_geometry *g, const int M, cons
 }
 
 /* MH = M for 2-D tiles, 1 for one row (R = 1); constants after inlining. */
-WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const int M, const int MH,
-                            const REAL *x, const REAL *u, const REAL *bias, REAL *y,
+WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, const int M,
+                            const int MH, const REAL *x, const REAL *u, const REAL *bias, REAL *y,
                             REAL *workspace, GEMM_FN gemm, int n_threads)
 {
     const int A = M + 2, AH = MH == 1 ? 1 : A, AA = AH * A;
@@ -463,8 +481,7 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const int M, const int 
     const ptrdiff_t nb = (tiles + T - 1) / T, items = g->groups * nb;
     const ptrdiff_t per_thread = cc_winograd_workspace_per_thread(g, M, sizeof(REAL));
     /* lane offsets are int32: the largest is below N C H W (N K Ho Wo on the output) */
-    const int lanes = g->N * g->C * g->H * g->W < INT32_MAX &&
-                      g->N * g->K * g->Hout * g->Wout < INT32_MAX;
+    const int lanes = L->x_extent < INT32_MAX && L->y_extent < INT32_MAX;
     if (n_threads > items)
         n_threads = (int)items;
 
@@ -480,9 +497,9 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const int M, const int 
         REAL *Mx = V + AA * Cg * T;
 
         if (lanes)
-            WG(wg_input_lanes)(g, M, MH, x, grp, t_beg, nt, T, V);
+            WG(wg_input_lanes)(g, L, M, MH, x, grp, t_beg, nt, T, V);
         else
-            WG(wg_input_tiles)(g, M, MH, x, grp, t_beg, nt, T, V);
+            WG(wg_input_tiles)(g, L, M, MH, x, grp, t_beg, nt, T, V);
 
         for (int e = 0; e < AA; e++) {
             char no = 'N';
@@ -493,7 +510,7 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const int M, const int 
                  (REAL *)(u + (grp * AA + e) * Kg * Cg), &ldb, &zero, Mx + e * Kg * T, &ldc);
         }
 
-        WG(wg_output_lanes)(g, M, MH, Mx, bias, grp, t_beg, nt, T, y);
+        WG(wg_output_lanes)(g, L, M, MH, Mx, bias, grp, t_beg, nt, T, y);
     }
 }
 
@@ -551,20 +568,20 @@ void WG(cc_winograd_weights)(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,
 }
 #undef WG_WEIGHT_CHANNELS
 
-void WG(cc_conv2d_winograd)(const cc_conv2d_geometry *g, int m, const REAL *x, const REAL *u,
-                            const REAL *bias, REAL *y, REAL *workspace, GEMM_FN gemm,
-                            int n_threads)
+void WG(cc_conv_winograd_laid)(const cc_conv2d_geometry *g, const cc_wg_layout *L, int m,
+                               const REAL *x, const REAL *u, const REAL *bias, REAL *y,
+                               REAL *workspace, GEMM_FN gemm, int n_threads)
 {
     if (g->R == 1) {
         if (m == 6)
-            WG(wg_drive)(g, 6, 1, x, u, bias, y, workspace, gemm, n_threads);
+            WG(wg_drive)(g, L, 6, 1, x, u, bias, y, workspace, gemm, n_threads);
         else
-            WG(wg_drive)(g, 4, 1, x, u, bias, y, workspace, gemm, n_threads);
+            WG(wg_drive)(g, L, 4, 1, x, u, bias, y, workspace, gemm, n_threads);
     } else {
         if (m == 6)
-            WG(wg_drive)(g, 6, 6, x, u, bias, y, workspace, gemm, n_threads);
+            WG(wg_drive)(g, L, 6, 6, x, u, bias, y, workspace, gemm, n_threads);
         else
-            WG(wg_drive)(g, 4, 4, x, u, bias, y, workspace, gemm, n_threads);
+            WG(wg_drive)(g, L, 4, 4, x, u, bias, y, workspace, gemm, n_threads);
     }
 }
 

@@ -5,7 +5,7 @@ every SIMD level this CPU supports; and the algorithm auto chooses."""
 import numpy as np
 import pytest
 from conftest import assert_close, random_array, results_per_thread_count
-from reference import conv3d_ref, same_pad_ref
+from reference import conv3d_ref, conv_border_ref, same_pad_ref
 
 import convcore
 from convcore import _auto
@@ -97,11 +97,13 @@ def test_inputs_are_not_modified(rng):
     assert np.array_equal(x, x0) and np.array_equal(w, w0)
 
 
-def test_im2col_same_bits_for_any_thread_count(rng):
-    x = random_array(rng, (2, 8, 5, 9, 33), np.float32)
+@pytest.mark.parametrize("algorithm, shape", [("im2col", (2, 8, 5, 9, 33)),
+                                              ("winograd", (2, 8, 6, 13, 30))])
+def test_same_bits_for_any_thread_count(rng, algorithm, shape):
+    x = random_array(rng, shape, np.float32)
     w = random_array(rng, (12, 8, 3, 3, 3), np.float32)
     results = results_per_thread_count(
-        lambda: convcore.conv3d(x, w, padding=1, algorithm="im2col"))
+        lambda: convcore.conv3d(x, w, padding=1, algorithm=algorithm))
     for r in results[1:]:
         assert np.array_equal(r, results[0])
 
@@ -118,7 +120,82 @@ def test_auto_picks_the_cheaper_route_of_the_cost_model(shapes):
     cycles = _auto.estimate_cycles(g, np.float32)
     assert set(cycles) == {"direct", "im2col"}
     choice = _auto.choose_algorithm(g, np.float32)
-    assert choice == min(cycles, key=lambda name: (cycles[name], name != "direct"))
+    from convcore.analysis import _choose_fast_algorithm
+
+    if _auto._planes_apply(g) and _choose_fast_algorithm(_auto._planes(g)) == "winograd":
+        assert choice == "winograd"
+    else:
+        assert choice == min(cycles, key=lambda name: (cycles[name], name != "direct"))
+    if shapes[0][1:] == (64, 16, 56, 56):
+        assert choice == "winograd"  # the C3D layer: its 2-D planes are a Winograd layer
+
+
+def _random_winograd_call(rng):
+    """A random conv3d call Winograd runs: T x 3 x 3 kernel, stride 1, dilation 1, every
+    padding form (asymmetric depth padding too), groups, several tiles and planes."""
+    groups = int(rng.choice([1, 1, 2]))
+    cg, kg = int(rng.integers(1, 5)), int(rng.integers(1, 6))
+    kernel = (int(rng.integers(1, 4)), 3, 3)
+    form = int(rng.integers(4))
+    if form == 0:
+        padding = "same"
+        pads = tuple(same_pad_ref(0, k, 1, 1) for k in kernel)
+    elif form == 1:
+        padding, pads = "valid", ((0, 0),) * 3
+    elif form == 2:
+        padding = int(rng.integers(0, 3))
+        pads = ((padding, padding),) * 3
+    else:
+        pads = tuple((int(rng.integers(0, 3)), int(rng.integers(0, 3))) for _ in range(3))
+        padding = pads
+    sizes = (kernel[0] + int(rng.integers(0, 5)), 3 + int(rng.integers(0, 12)),
+             3 + int(rng.integers(0, 40)))
+    return dict(x=(int(rng.integers(1, 3)), cg * groups, *sizes),
+                w=(kg * groups, cg, *kernel), groups=groups, padding=padding, pads=pads)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", range(8))
+def test_winograd_planes_match_reference_at_each_level(isa, seed, dtype):
+    """conv3d's Winograd (the planes of a T x 3 x 3 layer as one 2-D Winograd layer)
+    against the NumPy reference: odd sizes, every padding form, groups, bias, strided and
+    reversed inputs, batched or not."""
+    rng = np.random.default_rng(7700 + seed)
+    call = _random_winograd_call(rng)
+    x = random_array(rng, call["x"], dtype, ["C", "F", "strided", "reversed"][seed % 4])
+    w = random_array(rng, call["w"], dtype, "strided" if seed % 3 == 0 else "C")
+    b = random_array(rng, call["w"][:1], dtype) if seed % 2 else None
+    ref = conv3d_ref(x, w, b, padding=call["pads"], groups=call["groups"])
+    batched = seed % 5 != 0
+    out = np.full(ref.shape if batched else ref.shape[1:], np.nan, dtype)  # unwritten fails
+    got = convcore.conv3d(x if batched else x[0], w, b, padding=call["padding"],
+                          groups=call["groups"], algorithm="winograd", out=out)
+    assert got is out
+    # Winograd's F(4x4) transforms lose up to ~2 more digits than a direct sum
+    assert_close(got if batched else got[None], ref if batched else ref[:1], dtype,
+                 terms=int(np.prod(call["w"][1:])) * 100, err_msg=f"{isa} {call}")
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_winograd_planes_read_the_border_mode(isa, mode, rng):
+    """Depth padding by the mode (a padded copy in depth), height and width by the 2-D
+    driver's tile gather."""
+    x = random_array(rng, (2, 3, 5, 7, 11), np.float64)
+    w = random_array(rng, (4, 3, 3, 3, 3), np.float64)
+    b = random_array(rng, (4,), np.float64)
+    pads = ((1, 2), (2, 1), (1, 1))
+    ref = conv_border_ref(x, w, b, None, pads, None, 1, mode)
+    got = convcore.conv3d(x, w, b, padding=pads, padding_mode=mode, algorithm="winograd")
+    assert_close(got, ref, np.float64, terms=27 * 3 * 100)
+
+
+def test_winograd_refuses_other_3d_kernels():
+    x = np.zeros((1, 2, 5, 6, 7))
+    for w, kw, rule in ((np.zeros((2, 2, 3, 5, 5)), {}, "Tx3x3 kernel; got 3x5x5"),
+                        (np.zeros((2, 2, 3, 3, 3)), {"stride": 2}, "stride 1"),
+                        (np.zeros((2, 2, 3, 3, 3)), {"dilation": (2, 1, 1)}, "dilation 1")):
+        with pytest.raises(ValueError, match=rule):
+            convcore.conv3d(x, w, algorithm="winograd", **kw)
 
 
 def test_matches_torch(rng):

@@ -377,7 +377,9 @@ for _v in ("fft", "sparse"):
 case("conv3d", ValueError, ("groups", "4"), weight=np.zeros((6, 2, 3, 3, 3)))
 case("conv3d", ValueError, ("depth", "5"), weight=np.zeros((6, 4, 7, 3, 3)))
 case("conv3d", ValueError, ("stride", "3"), stride=(1, 1))
-case("conv3d", ValueError, ("algorithm", "3-D"), algorithm="winograd")
+case("conv3d", ValueError, ("algorithm", "3-D"), algorithm="fft")
+case("conv3d", ValueError, ("winograd", "Tx3x3", "3x5x5"), weight=np.zeros((6, 4, 3, 5, 5)),
+     algorithm="winograd")
 case("conv3d_backward", ValueError, ("grad_output", "(2, 6, 3, 4, 4)"),
      grad_output=np.zeros((2, 6, 3, 4, 4)))
 case("conv3d_backward", ValueError, ("algorithm", "'fft'"), algorithm="fft")
