@@ -667,8 +667,11 @@ def _conv_calls(c: ConvCase, a: dict, threads: int | None) -> dict[str, Callable
         if c.padding == 0 or odd_same:
             mode = "valid" if c.padding == 0 else "same"
             calls["signal"] = functools.partial(signal.correlate2d, x2, w2, mode=mode)
-    if not c.D:  # Winograd and FFT are 2-D only
+    if not c.D:
         calls.update(_fast_algorithm_calls(c, x, w, b))
+    elif (c.R, c.S, c.stride) == (3, 3, 1):  # a T x 3 x 3 volume layer: Winograd's planes
+        calls["winograd"] = functools.partial(convcore.conv3d, x, w, b, algorithm="winograd",
+                                              **kw)
     return calls
 
 

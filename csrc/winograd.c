@@ -7,9 +7,9 @@
  * per tile); but every block reads all of U (alpha^2 x Kg x Cg) again, so layers with
  * large U take blocks of half the tiles instead (at most CC_WG_MAX_BLOCK, and V and M
  * within CC_WG_MAX_BYTES unless that is under CC_WG_MIN_BLOCK tiles) and let V and M
- * spill: the choice with fewer bytes moved per tile (U / T, plus V and M written and
- * read back once when they spill).  VGG 64@224 (U 0.6 MiB) takes 56-tile blocks, VGG
- * 256@56 (U 9.4 MiB) two blocks of 98.  The block count is then made even (an odd one
+ * spill: the choice with fewer bytes moved per tile (U / T, plus the part of V and M
+ * beyond the L2 share, written and read back).  VGG 64@224 (U 0.6 MiB) takes 56-tile
+ * blocks, VGG 256@56 (U 9.4 MiB) two blocks of 98, ResNet 128@28 b8 two of 196.  The block count is then made even (an odd one
  * left a thread idle for a block at the end) and the tiles shared out equally.  All of
  * it depends on the shapes only, never on the thread count. */
 #define CC_WG_L2_BYTES (1024 * 1024)
@@ -34,10 +34,13 @@ static ptrdiff_t wg_clamp_block(ptrdiff_t t)
     return t < CC_WG_MIN_BLOCK ? CC_WG_MIN_BLOCK : t > CC_WG_MAX_BLOCK ? CC_WG_MAX_BLOCK : t;
 }
 
-/* Bytes moved per tile with blocks of t tiles. */
+/* Bytes moved per tile with blocks of t tiles: U once per block, and the part of V and
+ * M beyond the L2 share written and read back. */
 static double wg_traffic(double u_bytes, double per_tile, ptrdiff_t t)
 {
-    return u_bytes / (double)t + ((double)t * per_tile > CC_WG_L2_BYTES ? 2 * per_tile : 0);
+    const double block = (double)t * per_tile;
+    const double spilled = block > CC_WG_L2_BYTES ? 1.0 - CC_WG_L2_BYTES / block : 0.0;
+    return u_bytes / (double)t + 2 * per_tile * spilled;
 }
 
 ptrdiff_t cc_winograd_tile_block(const cc_conv2d_geometry *g, int m, size_t itemsize)
