@@ -123,6 +123,8 @@ def _budget_cases():
     x = np.broadcast_to(f4(1), (2, 64, 2048, 2048))          # 2 GiB when copied
     x_nhwc = np.broadcast_to(f4(1), (2, 2048, 2048, 64))
     w1 = np.ones((64, 64, 1, 1), f4)
+    v = np.broadcast_to(f4(1), (1, 16, 64, 512, 512))          # 1 GiB when copied
+    w3 = np.ones((16, 16, 3, 3, 3), f4)
     return {
         "conv2d-copy-and-output": (lambda: convcore.conv2d(x, w1), 2 * 2 * GiB),
         "conv2d-nhwc-1x1": (lambda: convcore.conv2d(x_nhwc, w1, layout="NHWC"), 2 * 2 * GiB),
@@ -133,6 +135,9 @@ def _budget_cases():
         "conv2d_backward": (lambda: convcore.conv2d_backward(x, x, w1, needs="input",
                                                              algorithm="im2col"),
                             3 * 2 * GiB),
+        # the input's copy, the output and the copy padded in depth: 1 GiB each
+        "conv3d-winograd": (lambda: convcore.conv3d(v, w3, padding=1, algorithm="winograd"),
+                            3 * GiB),
     }
 
 
