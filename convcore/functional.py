@@ -75,6 +75,10 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
     out_bytes = array_bytes("the convolution output", shape, dtype.itemsize)
     if algorithm == "auto" and not pointwise_nhwc:  # after every check: it asks for a plan
         algorithm = choose_algorithm(g, dtype)
+    elif algorithm == "winograd":  # its rule, before its workspace is planned
+        from convcore import winograd
+
+        winograd.check_geometry(g, nd)
     into_out = out is not None and not nhwc  # the kernels write the caller's array
     parts = [("the output", 0 if into_out else out_bytes, shape),
              ("the channels-last result", out_bytes if nhwc and out is None else 0),
