@@ -1,5 +1,6 @@
 /* Winograd kernels against a naive direct convolution, at every SIMD level this CPU
- * has, float and double, F(4x4,3x3) and F(6x6,3x3), 2-D and one-row geometries.
+ * has, float and double, F(4x4,3x3) and F(6x6,3x3), 2-D and one-row geometries, and
+ * the planes of 3-D layers through the strided layout.
  * The GEMM is a naive column-major one with the Fortran BLAS signature. */
 #include <math.h>
 #include <stdio.h>
@@ -89,15 +90,70 @@ static int check(cc_conv2d_geometry g, int m, int n_threads)
     return ok;
 }
 
+/* A 3-D layer (N, C, D, H, W) * (K, C, T, 3, 3), no depth padding, through
+ * cc_conv_winograd_laid_f64: its planes as one 2-D layer of N Dout images and C T
+ * channels, against a naive 3-D sum. */
+static int check_planes(ptrdiff_t N, ptrdiff_t C, ptrdiff_t D, ptrdiff_t H, ptrdiff_t W,
+                        ptrdiff_t K, ptrdiff_t T, ptrdiff_t pad, int m, int n_threads)
+{
+    const ptrdiff_t Dout = D - T + 1, Ho = H + 2 * pad - 2, Wo = W + 2 * pad - 2;
+    const cc_conv2d_geometry g = {N * Dout, C * T, H, W, K, 3, 3, 1, 1, 1, 1, 1,
+                                  pad, pad, Ho, Wo, CC_PAD_ZEROS};
+    const cc_wg_layout lay = {Dout, T, C * D * H * W, H * W, D * H * W, H * W,
+                              K * Dout * Ho * Wo, Ho * Wo, Dout * Ho * Wo,
+                              N * C * D * H * W, N * K * Dout * Ho * Wo};
+    const ptrdiff_t nx = N * C * D * H * W, nw = K * C * T * 9, ny = N * K * Dout * Ho * Wo;
+    const ptrdiff_t aa = (m + 2) * (m + 2);
+    const ptrdiff_t ws = cc_winograd_workspace_per_thread(&g, m, sizeof(double)) * n_threads;
+    double *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *y = malloc(ny * sizeof *y);
+    double *u = malloc(aa * K * C * T * sizeof *u), *work = malloc(ws * sizeof *work);
+    for (ptrdiff_t i = 0; i < nx; i++)
+        x[i] = (double)rand() / RAND_MAX - 0.5;
+    for (ptrdiff_t i = 0; i < nw; i++)
+        w[i] = (double)rand() / RAND_MAX - 0.5;
+    for (ptrdiff_t i = 0; i < ny; i++)
+        y[i] = NAN;  /* an unwritten output fails */
+    cc_winograd_weights_f64(m, K, C * T, 1, 3, w, u, n_threads);
+    cc_conv_winograd_laid_f64(&g, &lay, m, x, u, NULL, y, work, naive_dgemm, n_threads);
+    double err = 0, scale = 1e-300;
+    for (ptrdiff_t n = 0; n < N; n++)
+        for (ptrdiff_t k = 0; k < K; k++)
+            for (ptrdiff_t d = 0; d < Dout; d++)
+                for (ptrdiff_t i = 0; i < Ho; i++)
+                    for (ptrdiff_t j = 0; j < Wo; j++) {
+                        double r = 0;
+                        for (ptrdiff_t c = 0; c < C; c++)
+                            for (ptrdiff_t t = 0; t < T; t++)
+                                for (ptrdiff_t a = 0; a < 3; a++)
+                                    for (ptrdiff_t q = 0; q < 3; q++) {
+                                        ptrdiff_t h = i - pad + a, v = j - pad + q;
+                                        if (h < 0 || h >= H || v < 0 || v >= W)
+                                            continue;
+                                        r += x[(((n * C + c) * D + d + t) * H + h) * W + v] *
+                                             w[(((k * C + c) * T + t) * 3 + a) * 3 + q];
+                                    }
+                        double got = y[(((n * K + k) * Dout + d) * Ho + i) * Wo + j];
+                        double e = got == got ? fabs(got - r) : INFINITY;
+                        err = e > err ? e : err;
+                        scale = fabs(r) > scale ? fabs(r) : scale;
+                    }
+    int ok = err / scale < 1e-12;
+    if (!ok)
+        printf("FAIL planes m=%d N=%td C=%td D=%td H=%td W=%td K=%td T=%td pad=%td: rel err "
+               "%.3g\n", m, N, C, D, H, W, K, T, pad, err / scale);
+    free(x); free(w); free(y); free(u); free(work);
+    return ok;
+}
+
 int main(void)
 {
-    /* N, C, H, W, K, R, S, groups, sh, sw, dh, dw, pad_top, pad_left, Hout, Wout */
+    /* N, C, H, W, K, R, S, groups, sh, sw, dh, dw, pad_top, pad_left, Hout, Wout, mode */
     const cc_conv2d_geometry cases[] = {
-        {2, 3, 9, 11, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 9, 11},
-        {1, 4, 7, 70, 6, 3, 3, 2, 1, 1, 1, 1, 0, 2, 5, 72},
-        {3, 2, 20, 37, 2, 3, 3, 1, 1, 1, 1, 1, 2, 0, 20, 35},
-        {1, 1, 1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
-        {2, 6, 1, 100, 3, 1, 3, 3, 1, 1, 1, 1, 0, 1, 1, 100},
+        {2, 3, 9, 11, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 9, 11, CC_PAD_ZEROS},
+        {1, 4, 7, 70, 6, 3, 3, 2, 1, 1, 1, 1, 0, 2, 5, 72, CC_PAD_ZEROS},
+        {3, 2, 20, 37, 2, 3, 3, 1, 1, 1, 1, 1, 2, 0, 20, 35, CC_PAD_ZEROS},
+        {1, 1, 1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, CC_PAD_ZEROS},
+        {2, 6, 1, 100, 3, 1, 3, 3, 1, 1, 1, 1, 0, 1, 1, 100, CC_PAD_ZEROS},
     };
     int failures = 0, total = 0;
     cc_simd_level best = cc_simd_detect();
@@ -109,6 +165,15 @@ int main(void)
                     total++;
                     failures += !check(cases[c], m, t);
                 }
+    }
+    for (int level = CC_SIMD_GENERIC; level <= (int)best; level++) {
+        cc_simd_force((cc_simd_level)level);
+        for (int t = 1; t <= 2; t++) {  /* planes across images, taps, and row groups */
+            total += 3;
+            failures += !check_planes(2, 3, 5, 9, 13, 4, 3, 1, 4, t);
+            failures += !check_planes(1, 2, 4, 6, 75, 3, 2, 0, 4, t);
+            failures += !check_planes(1, 2, 3, 7, 8, 5, 1, 1, 6, t);
+        }
     }
     printf("winograd: %d of %d checks passed (SIMD levels up to %s)\n", total - failures, total,
            cc_simd_name(best));
