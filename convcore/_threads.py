@@ -56,7 +56,8 @@ def set_num_threads(n: int | None) -> None:
     n : int or None
         A thread count in [1, 1024], or None to go back to the default:
         ``OMP_NUM_THREADS`` when set, else all cores (clamped to what the system allows).
-        Without OpenMP every kernel runs on one thread whatever is set here.
+        Without OpenMP every C kernel runs on one thread whatever is set here (the FFT
+        route's Python threads and its transforms still follow it).
 
     Raises
     ------

@@ -21,11 +21,11 @@ cdef extern from "winograd.h" nogil:
         Py_ssize_t x_image, x_depth, x_channel, x_tap
         Py_ssize_t y_image, y_depth, y_channel
         Py_ssize_t x_extent, y_extent
-    void cc_conv_winograd_laid_f32(const cc_conv2d_geometry *g, const cc_wg_layout *layout,
+    void cc_conv_winograd_strided_f32(const cc_conv2d_geometry *g, const cc_wg_layout *layout,
                                    int m, const float *x, const float *u, const float *bias,
                                    float *y, float *workspace, cc_sgemm_fn gemm,
                                    int n_threads)
-    void cc_conv_winograd_laid_f64(const cc_conv2d_geometry *g, const cc_wg_layout *layout,
+    void cc_conv_winograd_strided_f64(const cc_conv2d_geometry *g, const cc_wg_layout *layout,
                                    int m, const double *x, const double *u,
                                    const double *bias, double *y, double *workspace,
                                    cc_dgemm_fn gemm, int n_threads)
@@ -87,7 +87,7 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
                                    n_threads)
 
 
-def conv_winograd_laid(const floating[::1] x, const floating[:, :, :, ::1] u,
+def conv_winograd_strided(const floating[::1] x, const floating[:, :, :, ::1] u,
                        const floating[::1] bias, floating[::1] y, floating[::1] workspace,
                        object geom, tuple layout, int m, int n_threads):
     """y = conv(x, w) + bias on images and channels laid out as ``layout`` says: the 11
@@ -100,10 +100,10 @@ def conv_winograd_laid(const floating[::1] x, const floating[:, :, :, ::1] u,
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
     with nogil:
         if floating is float:
-            cc_conv_winograd_laid_f32(&g, &lay, m, &x[0], &u[0, 0, 0, 0], b, &y[0],
+            cc_conv_winograd_strided_f32(&g, &lay, m, &x[0], &u[0, 0, 0, 0], b, &y[0],
                                       &workspace[0], <cc_sgemm_fn>sgemm, n_threads)
         else:
-            cc_conv_winograd_laid_f64(&g, &lay, m, &x[0], &u[0, 0, 0, 0], b, &y[0],
+            cc_conv_winograd_strided_f64(&g, &lay, m, &x[0], &u[0, 0, 0, 0], b, &y[0],
                                       &workspace[0], <cc_dgemm_fn>dgemm, n_threads)
 
 

@@ -305,12 +305,13 @@ def _fft_costs(g, itemsize: int, nd: int, threads: int = 1) -> tuple[int, int, i
     transforms = g.groups * (blocks * g.N * (Cg + Kg) + kernel_passes * Kg * Cg)
     muls = int(transforms * P * lg) + 4 * g.groups * blocks * g.N * Kg * Cg * F
     adds = int(transforms * 1.5 * P * lg) + 4 * g.groups * blocks * g.N * Kg * Cg * F
-    extra = (at_once * chunk * g.N * (Cg + kc) * (P + 2 * F) + 2 * kc * Cg * F) * itemsize
+    spectra = 2 * kc * Cg * F * (1 if kc == Kg else at_once)  # per thread when redone
+    extra = (at_once * chunk * g.N * (Cg + kc) * (P + 2 * F) + spectra) * itemsize
     return muls, adds, extra
 
 
 def _winograd_costs(g, tile: int, itemsize: int,
-                    threads: int) -> tuple[int, int, int, int]:
+                    threads: int) -> tuple[int, int, int, int, int]:
     from convcore import _winograd
 
     m, a = tile, tile + 2
@@ -455,12 +456,12 @@ def algorithm_costs(input_shape, kernel_shape, in_channels=1, out_channels=1, st
 # 8; Winograd took 0.39-0.65x direct's time on 28x28 and larger, 0.84-1.1x on 14x14 and
 # 3.6x on 512@7 at batch 1), where the model's ratio to direct was within 22% (rms of
 # the log) and sided with the measurement on 29 of 30.  The generic row is the AVX-512
-# one scaled by vector width, not measured (see docs/algorithms.md).  Only the ratios
-# within a row matter for the choice.
+# one scaled by vector width (Winograd like im2col: its GEMMs are the BLAS's), not
+# measured (see docs/algorithms.md).  Only the ratios within a row matter for the choice.
 CALIBRATION = {
     "avx512": {"direct": 45.0, "im2col": 45.0, "winograd": 32.0, "fft": 4.0},
     "avx2": {"direct": 40.0, "im2col": 40.0, "winograd": 29.0, "fft": 4.0},
-    "generic": {"direct": 12.0, "im2col": 20.0, "winograd": 30.0, "fft": 4.0},
+    "generic": {"direct": 12.0, "im2col": 20.0, "winograd": 14.0, "fft": 4.0},
 }
 # A fast algorithm must beat the direct/im2col prediction by this factor to be chosen:
 # the predictions are rough and direct is exact and bitwise stable.

@@ -27,6 +27,7 @@ import math
 import numpy as np
 import scipy.fft
 
+from convcore._blas import single_threaded_blas
 from convcore._checks import (
     as_int,
     as_real_array,
@@ -168,12 +169,13 @@ def correlate(x: np.ndarray, w: np.ndarray, bias, pads, strides, dilation, group
                 del yb
 
     chunks = -(-len(blocks) // chunk)
-    for grp in range(groups):
-        whole = spectrum(grp * Kg, (grp + 1) * Kg) if kc == Kg else None
-        if workers > 1 and chunks >= 2 * workers:
-            _in_threads(functools.partial(run, grp, whole), chunks, workers)
-        else:
-            run(grp, whole, 0, chunks, workers)
+    with single_threaded_blas():  # the channel products (np.matmul) on convcore's threads
+        for grp in range(groups):
+            whole = spectrum(grp * Kg, (grp + 1) * Kg) if kc == Kg else None
+            if workers > 1 and chunks >= 2 * workers:
+                _in_threads(functools.partial(run, grp, whole), chunks, workers)
+            else:
+                run(grp, whole, 0, chunks, workers)
     if bias is not None and len(bias):
         y += np.asarray(bias, dtype=y.dtype).reshape((1, K) + (1,) * d)
 
@@ -192,7 +194,8 @@ def _in_threads(run, chunks: int, workers: int) -> None:
     stop = threading.Event()
     bounds = [chunks * i // workers for i in range(workers + 1)]
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        futures = [pool.submit(run, a, b, 1, stop) for a, b in zip(bounds, bounds[1:])]
+        futures = [pool.submit(run, a, b, 1, stop)
+                   for a, b in zip(bounds, bounds[1:], strict=False)]
         try:
             for f in futures:
                 f.result()

@@ -149,7 +149,8 @@ def _workspace_bytes(g: ConvGeometry, algorithm: str, dtype: np.dtype, n_threads
                                                     dtype.itemsize)
         alpha = winograd.DEFAULT_TILE + 2
         u = g2.K * (g2.C // g2.groups) * (alpha if g2.R == 1 else alpha * alpha)
-        padded = g.N * g.C * (g.in_sizes[0] + sum(g.pad[0])) * g.H * g.W if g.nd == 3 else 0
+        depth_padded = g.nd == 3 and sum(g.pad[0]) > 0
+        padded = g.N * g.C * (g.in_sizes[0] + sum(g.pad[0])) * g.H * g.W if depth_padded else 0
         return (min(n_threads, items) * per_thread + u + padded) * dtype.itemsize
     if algorithm == "sparse":  # the CSR matrix (an upper bound) and the product
         from convcore.matrix import csr_bytes_bound

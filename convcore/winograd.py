@@ -229,7 +229,7 @@ def _run_planes(g, xc, wc, bc, y4, n_threads: int, tile: int) -> None:
     layout = (Dout, T, C * Dp * plane, plane, Dp * plane, plane, K * Dout * out_plane,
               out_plane, Dout * out_plane, N * C * Dp * plane, N * K * Dout * out_plane)
     with single_threaded_blas():
-        _winograd.conv_winograd_laid(x5.reshape(-1), u, bc, y4.reshape(-1), workspace, g2,
+        _winograd.conv_winograd_strided(x5.reshape(-1), u, bc, y4.reshape(-1), workspace, g2,
                                      layout, tile, workers)
 
 

@@ -9,8 +9,9 @@
  * within CC_WG_MAX_BYTES unless that is under CC_WG_MIN_BLOCK tiles) and let V and M
  * spill: the choice with fewer bytes moved per tile (U / T, plus the part of V and M
  * beyond the L2 share, written and read back).  VGG 64@224 (U 0.6 MiB) takes 56-tile
- * blocks, VGG 256@56 (U 9.4 MiB) two blocks of 98, ResNet 128@28 b8 two of 196.  The block count is then made even (an odd one
- * left a thread idle for a block at the end) and the tiles shared out equally.  All of
+ * blocks, VGG 256@56 (U 9.4 MiB) two blocks of 98, ResNet 128@28 b8 two of 196.  The
+ * block count is then made even where the tiles allow it (an odd one left a thread idle
+ * for a block at the end), the tiles shared out as equally as the count allows.  All of
  * it depends on the shapes only, never on the thread count. */
 #define CC_WG_L2_BYTES (1024 * 1024)
 #define CC_WG_MAX_BYTES (8 * 1024 * 1024)
@@ -56,10 +57,12 @@ ptrdiff_t cc_winograd_tile_block(const cc_conv2d_geometry *g, int m, size_t item
         big = wg_clamp_block((ptrdiff_t)(CC_WG_MAX_BYTES / per_tile));
     ptrdiff_t t = wg_traffic(u_bytes, per_tile, big) < wg_traffic(u_bytes, per_tile, fit)
                       ? big : fit;
-    ptrdiff_t nb = (tiles + t - 1) / t;
-    if (nb > 1 && (g->groups * nb) % 2)
-        nb++;
-    return (tiles + nb - 1) / nb;
+    /* an even number of equal blocks: the count the driver gets back from T */
+    for (ptrdiff_t nb = (tiles + t - 1) / t;; nb++) {
+        const ptrdiff_t T = (tiles + nb - 1) / nb, count = (tiles + T - 1) / T;
+        if (count == 1 || (g->groups * count) % 2 == 0 || nb >= tiles)
+            return T;
+    }
 }
 
 ptrdiff_t cc_winograd_work_items(const cc_conv2d_geometry *g, int m, size_t itemsize)
@@ -101,11 +104,11 @@ cc_wg_layout cc_wg_plain_layout(const cc_conv2d_geometry *g)
 #endif
 
 #define CC_WG_DISPATCH(T, sfx, GEMM)                                                        \
-    void cc_conv_winograd_laid_##sfx(const cc_conv2d_geometry *g, const cc_wg_layout *lay,  \
+    void cc_conv_winograd_strided_##sfx(const cc_conv2d_geometry *g, const cc_wg_layout *lay,  \
                                      int m, const T *x, const T *u, const T *bias, T *y,    \
                                      T *ws, GEMM gemm, int n_threads)                       \
     {                                                                                       \
-        CC_WG_CALL(cc_conv_winograd_laid_##sfx,                                             \
+        CC_WG_CALL(cc_conv_winograd_strided_##sfx,                                             \
                    (g, lay, m, x, u, bias, y, ws, gemm, n_threads))                         \
     }                                                                                       \
     void cc_conv2d_winograd_##sfx(const cc_conv2d_geometry *g, int m, const T *x,           \
@@ -113,7 +116,7 @@ cc_wg_layout cc_wg_plain_layout(const cc_conv2d_geometry *g)
                                   int n_threads)                                            \
     {                                                                                       \
         const cc_wg_layout plain = cc_wg_plain_layout(g);                                   \
-        cc_conv_winograd_laid_##sfx(g, &plain, m, x, u, bias, y, ws, gemm, n_threads);      \
+        cc_conv_winograd_strided_##sfx(g, &plain, m, x, u, bias, y, ws, gemm, n_threads);      \
     }                                                                                       \
     void cc_winograd_weights_##sfx(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,       \
                                    ptrdiff_t R, const T *w, T *u, int n_threads)             \

@@ -63,22 +63,22 @@ extern const double cc_wg_g4[6][3];
 extern const double cc_wg_g6[8][3];
 
 /* The same on images and channels laid out by ``layout`` (a 3-D layer, see above). */
-void cc_conv_winograd_laid_f32(const cc_conv2d_geometry *g, const cc_wg_layout *layout,
+void cc_conv_winograd_strided_f32(const cc_conv2d_geometry *g, const cc_wg_layout *layout,
                                int m, const float *x, const float *u, const float *bias,
                                float *y, float *workspace, cc_sgemm_fn gemm, int n_threads);
-void cc_conv_winograd_laid_f64(const cc_conv2d_geometry *g, const cc_wg_layout *layout,
+void cc_conv_winograd_strided_f64(const cc_conv2d_geometry *g, const cc_wg_layout *layout,
                                int m, const double *x, const double *u, const double *bias,
                                double *y, double *workspace, cc_dgemm_fn gemm,
                                int n_threads);
 
 /* Per-ISA builds of the same driver (dispatched by cc_simd_active()). */
 #define CC_WG_DECLARE(isa)                                                                  \
-    void cc_conv_winograd_laid_f32_##isa(const cc_conv2d_geometry *g,                       \
+    void cc_conv_winograd_strided_f32_##isa(const cc_conv2d_geometry *g,                       \
                                          const cc_wg_layout *layout, int m, const float *x, \
                                          const float *u, const float *bias, float *y,       \
                                          float *workspace, cc_sgemm_fn gemm,                \
                                          int n_threads);                                    \
-    void cc_conv_winograd_laid_f64_##isa(const cc_conv2d_geometry *g,                       \
+    void cc_conv_winograd_strided_f64_##isa(const cc_conv2d_geometry *g,                       \
                                          const cc_wg_layout *layout, int m,                 \
                                          const double *x, const double *u,                  \
                                          const double *bias, double *y,                     \

@@ -23,7 +23,8 @@
  * the border mode's elements, and masks made once per group; masked gathers on AVX2 and
  * AVX-512) and the outputs are stored the same way (scatters on AVX-512), so a group
  * may span tile rows and images: on 56- and 28-wide layers no group of 16 tiles lies
- * in one tile row.  Arrays beyond int32 offsets take a tile-by-tile input stage. */
+ * in one tile row.  Arrays beyond int32 offsets take tile-by-tile input and output
+ * stages with ptrdiff_t offsets. */
 #define WG_CAT_(a, b) a##_##b
 #define WG_CAT(a, b) WG_CAT_(a, b)
 #define WG(name) WG_CAT(name, SFX)
@@ -36,7 +37,8 @@
 #define WG_INLINE static inline __attribute__((always_inline))
 
 /* F(4, 3): points 0, 1, -1, 2, -2, inf.  F(6, 3): 0, +-1, +-2, +-1/2, inf (the matrices
- * B^T and A^T of Lavin & Gray; G, for the weights, is in convcore/winograd.py). */
+ * B^T and A^T of Lavin & Gray; G, for the weights, is cc_wg_g4 / cc_wg_g6 in
+ * winograd.c). */
 /* One vector of LANES tiles; VBYTES is the register width of the ISA the file targets. */
 typedef REAL WG(wg_vec) __attribute__((vector_size(VBYTES)));
 #define VEC WG(wg_vec)
@@ -160,7 +162,8 @@ static inline ptrdiff_t WG(wg_y_image)(const cc_wg_layout *L, ptrdiff_t i)
  * outside the image, or the border mode's elements, and zeros in lanes >= nl): the
  * general case, tile by tile. */
 WG_INLINE void WG(wg_gather)(const cc_conv2d_geometry *g, const cc_wg_layout *L, int M,
-                             int MH, int A, int AH, const REAL *x, ptrdiff_t c, ptrdiff_t t_first, int nl,
+                             int MH, int A, int AH, const REAL *x, ptrdiff_t c,
+                             ptrdiff_t t_first, int nl,
                              ptrdiff_t tpi, ptrdiff_t tw, VEC *d)
 {
     const ptrdiff_t H = g->H, W = g->W;
@@ -335,7 +338,8 @@ WG_INLINE void WG(wg_lanes)(ptrdiff_t t_first, int nl, ptrdiff_t tpi, ptrdiff_t 
 /* The input stage of one block: every group of LANES tiles gathers its patches lane by
  * lane (offsets and border masks made once per group, for all channels) into V. */
 WG_INLINE void WG(wg_input_lanes)(const cc_conv2d_geometry *g, const cc_wg_layout *L,
-                                  const int M, const int MH, const REAL *x, ptrdiff_t grp, ptrdiff_t t_beg, ptrdiff_t nt,
+                                  const int M, const int MH, const REAL *x, ptrdiff_t grp,
+                                  ptrdiff_t t_beg, ptrdiff_t nt,
                                   ptrdiff_t T, REAL *V)
 {
     const int A = M + 2, AH = MH == 1 ? 1 : A, AA = AH * A;
@@ -386,7 +390,8 @@ WG_INLINE void WG(wg_input_lanes)(const cc_conv2d_geometry *g, const cc_wg_layou
 /* The output stage of one block: y = A^T M A + bias, lane by lane into the outputs
  * (offsets and edge masks made once per group of LANES tiles, for all channels). */
 WG_INLINE void WG(wg_output_lanes)(const cc_conv2d_geometry *g, const cc_wg_layout *L,
-                                   const int M, const int MH, const REAL *Mx, const REAL *bias, ptrdiff_t grp,
+                                   const int M, const int MH, const REAL *Mx,
+                                   const REAL *bias, ptrdiff_t grp,
                                    ptrdiff_t t_beg, ptrdiff_t nt, ptrdiff_t T, REAL *y)
 {
     const int A = M + 2, AH = MH == 1 ? 1 : A, AA = AH * A;
@@ -434,7 +439,8 @@ WG_INLINE void WG(wg_output_lanes)(const cc_conv2d_geometry *g, const cc_wg_layo
 /* The input stage of one block for arrays whose offsets exceed int32: tile by tile where
  * a group of LANES tiles does not lie inside one tile row of the image. */
 WG_INLINE void WG(wg_input_tiles)(const cc_conv2d_geometry *g, const cc_wg_layout *L,
-                                  const int M, const int MH, const REAL *x, ptrdiff_t grp, ptrdiff_t t_beg, ptrdiff_t nt,
+                                  const int M, const int MH, const REAL *x, ptrdiff_t grp,
+                                  ptrdiff_t t_beg, ptrdiff_t nt,
                                   ptrdiff_t T, REAL *V)
 {
     const int A = M + 2, AH = MH == 1 ? 1 : A, AA = AH * A;
@@ -465,6 +471,39 @@ WG_INLINE void WG(wg_input_tiles)(const cc_conv2d_geometry *g, const cc_wg_layou
             }
             WG(wg_input)(M, A, AH, d, v);
             WG(wg_store_v)(V + c * T + t0, Cg * T, AA, nl, v);
+        }
+    }
+}
+
+/* The output stage for arrays whose offsets exceed int32: lane by lane with ptrdiff_t
+ * offsets. */
+WG_INLINE void WG(wg_output_tiles)(const cc_conv2d_geometry *g, const cc_wg_layout *L,
+                                   const int M, const int MH, const REAL *Mx,
+                                   const REAL *bias, ptrdiff_t grp, ptrdiff_t t_beg,
+                                   ptrdiff_t nt, ptrdiff_t T, REAL *y)
+{
+    const int A = M + 2, AH = MH == 1 ? 1 : A, AA = AH * A;
+    const ptrdiff_t Kg = g->K / g->groups, Ho = g->Hout, Wo = g->Wout;
+    const ptrdiff_t tw = (Wo + M - 1) / M, tpi = (Ho + MH - 1) / MH * tw;
+    for (ptrdiff_t t0 = 0; t0 < nt; t0 += LANES) {
+        const int nl = nt - t0 < LANES ? (int)(nt - t0) : LANES;
+        for (ptrdiff_t k = 0; k < Kg; k++) {
+            const REAL bk = bias ? bias[grp * Kg + k] : 0;
+            VEC mt[64], o[36];
+            for (int e = 0; e < AA; e++) {
+                VEC part = {0};
+                memcpy(&part, Mx + (e * Kg + k) * T + t0, (size_t)nl * sizeof(REAL));
+                mt[e] = part;
+            }
+            WG(wg_output)(M, A, MH, mt, o);
+            for (int l = 0; l < nl; l++) {
+                const ptrdiff_t t = t_beg + t0 + l, r = t % tpi;
+                const ptrdiff_t h0 = (r / tw) * MH, w0 = (r % tw) * M;
+                REAL *yk = y + WG(wg_y_image)(L, t / tpi) + (grp * Kg + k) * L->y_channel;
+                for (int i = 0; i < MH && h0 + i < Ho; i++)
+                    for (int j = 0; j < M && w0 + j < Wo; j++)
+                        yk[(h0 + i) * Wo + w0 + j] = o[i * M + j][l] + bk;
+            }
         }
     }
 }
@@ -510,7 +549,10 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, 
                  (REAL *)(u + (grp * AA + e) * Kg * Cg), &ldb, &zero, Mx + e * Kg * T, &ldc);
         }
 
-        WG(wg_output_lanes)(g, L, M, MH, Mx, bias, grp, t_beg, nt, T, y);
+        if (lanes)
+            WG(wg_output_lanes)(g, L, M, MH, Mx, bias, grp, t_beg, nt, T, y);
+        else
+            WG(wg_output_tiles)(g, L, M, MH, Mx, bias, grp, t_beg, nt, T, y);
     }
 }
 
@@ -568,7 +610,7 @@ void WG(cc_winograd_weights)(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,
 }
 #undef WG_WEIGHT_CHANNELS
 
-void WG(cc_conv_winograd_laid)(const cc_conv2d_geometry *g, const cc_wg_layout *L, int m,
+void WG(cc_conv_winograd_strided)(const cc_conv2d_geometry *g, const cc_wg_layout *L, int m,
                                const REAL *x, const REAL *u, const REAL *bias, REAL *y,
                                REAL *workspace, GEMM_FN gemm, int n_threads)
 {

@@ -289,10 +289,17 @@ def test_an_error_on_a_chunk_thread_reaches_the_caller(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(scipy.fft, "irfftn", failing)
+    threaded = []
+    real_threads = fft._in_threads
+    monkeypatch.setattr(fft, "_in_threads",
+                        lambda run, chunks, workers: (threaded.append(chunks),
+                                                      real_threads(run, chunks, workers)))
     old = convcore.get_num_threads()
     try:
         convcore.set_num_threads(2)
         with pytest.raises(MemoryError, match="chunk 3"):
-            convcore.conv1d(np.ones((1, 1, 20000)), np.ones((1, 1, 301)), algorithm="fft")
+            convcore.conv1d(np.ones((1, 1, 200000)), np.ones((1, 1, 301)), algorithm="fft")
     finally:
         convcore.set_num_threads(old)
+    # the chunks went to threads, and the other thread stopped at its next chunk
+    assert threaded and len(calls) < threaded[0] // 2

@@ -99,8 +99,6 @@ INTERRUPT_CASES = {
         def call():
             for _ in range(8):
                 convcore.conv2d_backward(go, x, w, padding=1, algorithm="im2col")""",
-    # 2 * 4 * 128 * 128 * 128**2 * 16 = 3.4e10 flops per call, 100 calls; the phase
-    # results scattered between the kernels are 134 MB (a fraction of a second)
     # FFT blocks on convcore's threads (each takes a range of chunks): 2 * 8 * 2e6 samples
     # through transforms of 16384 and 8 * 8 products per frequency, about 0.4 s per call
     # here, 40 calls (a first short call imports scipy.fft, which takes a while)
@@ -110,6 +108,8 @@ INTERRUPT_CASES = {
         def call():
             for _ in range(40):
                 convcore.conv1d(x, w, algorithm="fft")""",
+    # 2 * 4 * 128 * 128 * 128**2 * 16 = 3.4e10 flops per call, 100 calls; the phase
+    # results scattered between the kernels are 134 MB (a fraction of a second)
     "conv_transpose2d": """
         x = np.ones((4, 128, 128, 128), np.float32); w = np.ones((128, 128, 4, 4), np.float32)
         def call():

@@ -4,6 +4,7 @@
  * The GEMM is a naive column-major one with the Fortran BLAS signature. */
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "winograd.h"
@@ -91,17 +92,20 @@ static int check(cc_conv2d_geometry g, int m, int n_threads)
 }
 
 /* A 3-D layer (N, C, D, H, W) * (K, C, T, 3, 3), no depth padding, through
- * cc_conv_winograd_laid_f64: its planes as one 2-D layer of N Dout images and C T
+ * cc_conv_winograd_strided_f64: its planes as one 2-D layer of N Dout images and C T
  * channels, against a naive 3-D sum. */
 static int check_planes(ptrdiff_t N, ptrdiff_t C, ptrdiff_t D, ptrdiff_t H, ptrdiff_t W,
-                        ptrdiff_t K, ptrdiff_t T, ptrdiff_t pad, int m, int n_threads)
+                        ptrdiff_t K, ptrdiff_t T, ptrdiff_t pad, int m, int n_threads,
+                        int tiles)
 {
     const ptrdiff_t Dout = D - T + 1, Ho = H + 2 * pad - 2, Wo = W + 2 * pad - 2;
     const cc_conv2d_geometry g = {N * Dout, C * T, H, W, K, 3, 3, 1, 1, 1, 1, 1,
                                   pad, pad, Ho, Wo, CC_PAD_ZEROS};
+    /* tiles: declare a reach beyond int32, which takes the tile-by-tile stages */
     const cc_wg_layout lay = {Dout, T, C * D * H * W, H * W, D * H * W, H * W,
                               K * Dout * Ho * Wo, Ho * Wo, Dout * Ho * Wo,
-                              N * C * D * H * W, N * K * Dout * Ho * Wo};
+                              tiles ? INT32_MAX : N * C * D * H * W,
+                              tiles ? INT32_MAX : N * K * Dout * Ho * Wo};
     const ptrdiff_t nx = N * C * D * H * W, nw = K * C * T * 9, ny = N * K * Dout * Ho * Wo;
     const ptrdiff_t aa = (m + 2) * (m + 2);
     const ptrdiff_t ws = cc_winograd_workspace_per_thread(&g, m, sizeof(double)) * n_threads;
@@ -114,7 +118,7 @@ static int check_planes(ptrdiff_t N, ptrdiff_t C, ptrdiff_t D, ptrdiff_t H, ptrd
     for (ptrdiff_t i = 0; i < ny; i++)
         y[i] = NAN;  /* an unwritten output fails */
     cc_winograd_weights_f64(m, K, C * T, 1, 3, w, u, n_threads);
-    cc_conv_winograd_laid_f64(&g, &lay, m, x, u, NULL, y, work, naive_dgemm, n_threads);
+    cc_conv_winograd_strided_f64(&g, &lay, m, x, u, NULL, y, work, naive_dgemm, n_threads);
     double err = 0, scale = 1e-300;
     for (ptrdiff_t n = 0; n < N; n++)
         for (ptrdiff_t k = 0; k < K; k++)
@@ -139,8 +143,8 @@ static int check_planes(ptrdiff_t N, ptrdiff_t C, ptrdiff_t D, ptrdiff_t H, ptrd
                     }
     int ok = err / scale < 1e-12;
     if (!ok)
-        printf("FAIL planes m=%d N=%td C=%td D=%td H=%td W=%td K=%td T=%td pad=%td: rel err "
-               "%.3g\n", m, N, C, D, H, W, K, T, pad, err / scale);
+        printf("FAIL planes m=%d N=%td C=%td D=%td H=%td W=%td K=%td T=%td pad=%td tiles=%d: "
+               "rel err %.3g\n", m, N, C, D, H, W, K, T, pad, tiles, err / scale);
     free(x); free(w); free(y); free(u); free(work);
     return ok;
 }
@@ -168,12 +172,13 @@ int main(void)
     }
     for (int level = CC_SIMD_GENERIC; level <= (int)best; level++) {
         cc_simd_force((cc_simd_level)level);
-        for (int t = 1; t <= 2; t++) {  /* planes across images, taps, and row groups */
-            total += 3;
-            failures += !check_planes(2, 3, 5, 9, 13, 4, 3, 1, 4, t);
-            failures += !check_planes(1, 2, 4, 6, 75, 3, 2, 0, 4, t);
-            failures += !check_planes(1, 2, 3, 7, 8, 5, 1, 1, 6, t);
-        }
+        for (int t = 1; t <= 2; t++)  /* planes across images, taps, and row groups */
+            for (int tiles = 0; tiles <= 1; tiles++) {
+                total += 3;
+                failures += !check_planes(2, 3, 5, 9, 13, 4, 3, 1, 4, t, tiles);
+                failures += !check_planes(1, 2, 4, 6, 75, 3, 2, 0, 4, t, tiles);
+                failures += !check_planes(1, 2, 3, 7, 8, 5, 1, 1, 6, t, tiles);
+            }
     }
     printf("winograd: %d of %d checks passed (SIMD levels up to %s)\n", total - failures, total,
            cc_simd_name(best));
