@@ -186,15 +186,23 @@ def _in_threads(run, chunks: int, workers: int) -> None:
     product, scatter) then runs in parallel, where a multi-threaded transform leaves the
     copies and products to one thread and meets its threads twice per chunk.  Each
     chunk is computed as on one thread (one-thread transforms), so the result does not
-    depend on ``workers``.  On an exception or Ctrl-C in the caller the threads stop
-    at their next chunk and are joined before it propagates."""
+    depend on ``workers``.  On an exception in a thread, or Ctrl-C in the caller, the
+    other threads stop at their next chunk and are joined before it propagates."""
     import concurrent.futures
     import threading
 
     stop = threading.Event()
+
+    def guarded(first: int, last: int) -> None:
+        try:
+            run(first, last, 1, stop)
+        except BaseException:
+            stop.set()  # the other threads stop at their next chunk
+            raise
+
     bounds = [chunks * i // workers for i in range(workers + 1)]
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        futures = [pool.submit(run, a, b, 1, stop)
+        futures = [pool.submit(guarded, a, b)
                    for a, b in zip(bounds, bounds[1:], strict=False)]
         try:
             for f in futures:
