@@ -142,16 +142,14 @@ def _workspace_bytes(g: ConvGeometry, algorithm: str, dtype: np.dtype, n_threads
                 + n_threads * (g.C // g.groups) * band_rows * row) * dtype.itemsize
     if algorithm == "winograd":  # the transformed weights, a block per thread, and in
         # 3-D the input copied with its depth padding
-        from convcore import _winograd, winograd
+        from convcore import winograd
+        from convcore.analysis import _winograd_costs
 
         g2 = winograd.planes_geometry(g) if g.nd == 3 else g
-        items, per_thread = _winograd.winograd_plan(g2, winograd.DEFAULT_TILE,
-                                                    dtype.itemsize)
-        alpha = winograd.DEFAULT_TILE + 2
-        u = g2.K * (g2.C // g2.groups) * (alpha if g2.R == 1 else alpha * alpha)
+        extra = _winograd_costs(g2, winograd.DEFAULT_TILE, dtype.itemsize, n_threads)[2]
         depth_padded = g.nd == 3 and sum(g.pad[0]) > 0
         padded = g.N * g.C * (g.in_sizes[0] + sum(g.pad[0])) * g.H * g.W if depth_padded else 0
-        return (min(n_threads, items) * per_thread + u + padded) * dtype.itemsize
+        return extra + padded * dtype.itemsize
     if algorithm == "sparse":  # the CSR matrix (an upper bound) and the product
         from convcore.matrix import csr_bytes_bound
 
