@@ -9,9 +9,24 @@
 #define CC_EVEN_16(lo, hi) \
     __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
 
+/* Interleaves of two vectors of n lanes: the low halves (a0 b0 a1 b1 ...) and the high
+ * halves.  log2(n) rounds of them, row i of the first half paired with row i + n/2,
+ * transpose an n x n block (CC_TRANSPOSE in the CV kernel). */
+#define CC_ZIP_LO_2(a, b) __builtin_shufflevector(a, b, 0, 2)
+#define CC_ZIP_HI_2(a, b) __builtin_shufflevector(a, b, 1, 3)
+#define CC_ZIP_LO_4(a, b) __builtin_shufflevector(a, b, 0, 4, 1, 5)
+#define CC_ZIP_HI_4(a, b) __builtin_shufflevector(a, b, 2, 6, 3, 7)
+#define CC_ZIP_LO_8(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11)
+#define CC_ZIP_HI_8(a, b) __builtin_shufflevector(a, b, 4, 12, 5, 13, 6, 14, 7, 15)
+#define CC_ZIP_LO_16(a, b) \
+    __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)
+#define CC_ZIP_HI_16(a, b) \
+    __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
+
 /* Instantiate the micro-kernel template twice (float, double) and the ISA's table row.
  * The including file defines CC_ISA, CC_LEVEL, CC_VBYTES, the tiles and, per dtype,
- * CC_MASK_F32/F64, CC_MAKE_MASK_F32/F64, CC_LOAD_MASKED_F32/F64, CC_EVEN_F32/F64. */
+ * CC_MASK_F32/F64, CC_MAKE_MASK_F32/F64, CC_LOAD_MASKED_F32/F64, CC_EVEN_F32/F64,
+ * CC_ZIP_LO_F32/F64 and CC_ZIP_HI_F32/F64. */
 #define CC_TABLE_NAME_(isa) cc_direct_isa_##isa
 #define CC_TABLE_NAME(isa) CC_TABLE_NAME_(isa)
 #define CC_ROW_NAME_(name, sfx, isa) name##_##sfx##_##isa

@@ -159,23 +159,59 @@ static inline void FN(cv_tile_any)(const ARGS *a, REAL *acc_io, ptrdiff_t c0, pt
         FN(cv_tile)(a, acc_io, c0, c1, iw0, cnt, S, CV_EDGE);
 }
 
-/* The transpose of a segment [q0, q0 + npx) of a virtual row (a band flattened by the
- * driver): pixel q is column q % Wv of the band's row q / Wv, stored if that column is
- * one of the Wy real ones. */
-static void FN(store_virtual)(const ARGS *a, REAL *yrow, int kb, const REAL *buf,
-                              ptrdiff_t q0, ptrdiff_t npx)
+/* Channel rows of run pixels from the pixel-major tile buffer: y[k * ks + i] =
+ * src[i * KB + k] for k < kb, i < run.  Blocks of LANES pixels x LANES channels are
+ * transposed in registers (log2(LANES) rounds of interleaves); a block needs LANES
+ * pixels in the buffer (avail from src), else that stretch is copied one value at a
+ * time. */
+static void FN(store_run)(REAL *y, ptrdiff_t ks, int kb, const REAL *src, ptrdiff_t run,
+                          ptrdiff_t avail)
 {
-    for (int k = 0; k < kb; k++) {
-        REAL *yk = yrow + k * a->y_kstride;
-        ptrdiff_t o = q0 / a->Wv, j = q0 % a->Wv;
-        for (ptrdiff_t q = 0; q < npx && o < a->ny; q++) {
-            if (j < a->Wy)
-                yk[o * a->Wy + j] = buf[q * KB + k];
-            if (++j == a->Wv) {
-                j = 0;
-                o++;
+    ptrdiff_t i0 = 0;
+    for (; i0 < run && i0 + LANES <= avail; i0 += LANES) {
+        const int nc = run - i0 < LANES ? (int)(run - i0) : LANES;
+        for (int k0 = 0; k0 < kb; k0 += LANES) {
+            VEC r[LANES], t[LANES];
+            for (int i = 0; i < LANES; i++)
+                r[i] = FN(loadu)(src + (i0 + i) * KB + k0);
+            for (int round = 1; round < LANES; round *= 2) {
+                for (int i = 0; i < LANES / 2; i++) {
+                    t[2 * i] = CC_ZIP_LO(r[i], r[i + LANES / 2]);
+                    t[2 * i + 1] = CC_ZIP_HI(r[i], r[i + LANES / 2]);
+                }
+                memcpy(r, t, sizeof r);
+            }
+            const int nk = kb - k0 < LANES ? kb - k0 : LANES;
+            for (int k = 0; k < nk; k++) {
+                if (nc == LANES)
+                    FN(storeu)(y + (k0 + k) * ks + i0, r[k]);
+                else
+                    memcpy(y + (k0 + k) * ks + i0, &r[k], (size_t)nc * sizeof(REAL));
             }
         }
+    }
+    for (int k = 0; k < kb; k++)
+        for (ptrdiff_t i = i0; i < run; i++)
+            y[k * ks + i] = src[i * KB + k];
+}
+
+/* The transpose of a segment [q0, q0 + npx) of a virtual row (a band flattened by the
+ * driver): pixel q is column q % Wv of the band's row q / Wv, stored if that column is
+ * one of the Wy real ones: a run of real columns of one row at a time.  buf holds
+ * avail pixels. */
+static void FN(store_virtual)(const ARGS *a, REAL *yrow, int kb, const REAL *buf,
+                              ptrdiff_t q0, ptrdiff_t npx, ptrdiff_t avail)
+{
+    const ptrdiff_t Wv = a->Wv, Wy = a->Wy, ny = a->ny;
+    ptrdiff_t o = q0 / Wv, j = q0 % Wv, q = 0;
+    while (q < npx && o < ny) {
+        if (j < Wy) {
+            const ptrdiff_t run = Wy - j < npx - q ? Wy - j : npx - q;
+            FN(store_run)(yrow + o * Wy + j, a->y_kstride, kb, buf + q * KB, run, avail - q);
+        }
+        q += Wv - j; /* on to the start of the next row */
+        j = 0;
+        o++;
     }
 }
 
@@ -207,15 +243,10 @@ static void FN(row_cv)(const ARGS *a, REAL *yrow, int kb)
             }
         }
         /* transpose: pixel-major accumulators -> channel rows of the NCHW output */
-        if (a->Wv) {
-            FN(store_virtual)(a, yrow, kb, buf, ow0, npx);
-            continue;
-        }
-        for (int k = 0; k < kb; k++) {
-            REAL *yk = yrow + k * a->y_kstride + ow0;
-            for (ptrdiff_t j = 0; j < npx; j++)
-                yk[j] = buf[j * KB + k];
-        }
+        if (a->Wv)
+            FN(store_virtual)(a, yrow, kb, buf, ow0, npx, seg_px);
+        else
+            FN(store_run)(yrow + ow0, a->y_kstride, kb, buf, npx, seg_px);
     }
 }
 

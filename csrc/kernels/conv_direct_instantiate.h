@@ -6,6 +6,8 @@
 #define CC_MAKE_MASK CC_MAKE_MASK_F32
 #define CC_LOAD_MASKED CC_LOAD_MASKED_F32
 #define CC_EVEN CC_EVEN_F32
+#define CC_ZIP_LO CC_ZIP_LO_F32
+#define CC_ZIP_HI CC_ZIP_HI_F32
 #include "kernels/conv_direct_ukernel.h"
 #include "kernels/conv_direct_cv_ukernel.h"
 #undef REAL
@@ -14,6 +16,8 @@
 #undef CC_MAKE_MASK
 #undef CC_LOAD_MASKED
 #undef CC_EVEN
+#undef CC_ZIP_LO
+#undef CC_ZIP_HI
 
 #define REAL double
 #define SFX f64
@@ -21,6 +25,8 @@
 #define CC_MAKE_MASK CC_MAKE_MASK_F64
 #define CC_LOAD_MASKED CC_LOAD_MASKED_F64
 #define CC_EVEN CC_EVEN_F64
+#define CC_ZIP_LO CC_ZIP_LO_F64
+#define CC_ZIP_HI CC_ZIP_HI_F64
 #include "kernels/conv_direct_ukernel.h"
 #include "kernels/conv_direct_cv_ukernel.h"
 #undef REAL
@@ -29,5 +35,7 @@
 #undef CC_MAKE_MASK
 #undef CC_LOAD_MASKED
 #undef CC_EVEN
+#undef CC_ZIP_LO
+#undef CC_ZIP_HI
 
 CC_DIRECT_ISA_TABLE

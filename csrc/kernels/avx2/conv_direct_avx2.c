@@ -63,6 +63,10 @@ static inline cc_f64x4 cc_load_masked_f64(const double *p, __m256i m)
 #define CC_LOAD_MASKED_F64 cc_load_masked_f64
 #define CC_EVEN_F32 CC_EVEN_8
 #define CC_EVEN_F64 CC_EVEN_4
+#define CC_ZIP_LO_F32 CC_ZIP_LO_8
+#define CC_ZIP_HI_F32 CC_ZIP_HI_8
+#define CC_ZIP_LO_F64 CC_ZIP_LO_4
+#define CC_ZIP_HI_F64 CC_ZIP_HI_4
 #include "kernels/conv_direct_instantiate.h"
 
 #if defined(__clang__)

@@ -56,4 +56,8 @@ static inline cc_f64x2 cc_load_masked_f64(const double *p, cc_lanes m)
 #define CC_LOAD_MASKED_F64 cc_load_masked_f64
 #define CC_EVEN_F32 CC_EVEN_4
 #define CC_EVEN_F64 CC_EVEN_2
+#define CC_ZIP_LO_F32 CC_ZIP_LO_4
+#define CC_ZIP_HI_F32 CC_ZIP_HI_4
+#define CC_ZIP_LO_F64 CC_ZIP_LO_2
+#define CC_ZIP_HI_F64 CC_ZIP_HI_2
 #include "kernels/conv_direct_instantiate.h"
