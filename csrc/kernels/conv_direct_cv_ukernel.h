@@ -6,7 +6,8 @@
  * loads NV vectors of packed weights and broadcasts PIX input values, feeding PIX * NV
  * FMAs.  The broadcasts are scalar loads, so strides, dilations and unaligned rows cost
  * nothing extra, and no vector load splits a cache line (the weights are packed
- * contiguously).  The tile is transposed through a small buffer into the NCHW output.
+ * contiguously).  The tiles of a segment go through a small pixel-major buffer, which
+ * is stored to the NCHW output by LANES x LANES register transposes (store_run).
  *
  * Every output is summed in the same order as in the column-vectorised kernel (bias,
  * then c, u, s), and padding is computed as real zeros, so the two agree bit for bit.
