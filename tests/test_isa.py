@@ -222,6 +222,37 @@ def test_channel_vectorised_tiles_match_reference(isa, case, dtype, rng):
     assert_close(got, ref, dtype, terms=int(np.prod(ws[1:])), err_msg=isa)
 
 
+# One-tap layers at stride 1 without padding: tiles along output columns read the bands
+# of the input in place and store rows without junk straight into the output when the
+# band ends on a whole tile (widths that are multiples of every level's tile, 48 and 96,
+# and others that are not); channel tiles (16 or more input channels) keep their copy.
+ONE_TAP_CASES = [
+    # x shape, w shape, padding
+    ((2, 3, 13, 48), (20, 3, 1, 1), 0),
+    ((1, 5, 9, 96), (7, 5, 1, 1), 0),
+    ((3, 4, 6, 64), (33, 4, 1, 1), 0),
+    ((1, 2, 11, 7), (5, 2, 1, 1), 0),
+    ((1, 3, 10, 48), (9, 3, 1, 1), ((1, 2), (0, 0))),
+    ((2, 40, 5, 48), (70, 40, 1, 1), 0),
+    ((1, 3, 4, 6, 48), (10, 3, 1, 1, 1), 0),
+    ((1, 3, 5, 6, 48), (10, 3, 1, 1, 1), ((1, 0), (0, 0), (0, 0))),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ONE_TAP_CASES)
+def test_one_tap_bands_match_reference(isa, case, dtype, rng):
+    xs, ws, padding = case
+    nd = len(xs) - 2
+    x, w = random_array(rng, xs, dtype, "strided"), random_array(rng, ws, dtype)
+    b = random_array(rng, ws[:1], dtype)
+    pads = ((0, 0),) * nd if padding == 0 else padding
+    g = dict(stride=(1,) * nd, dilation=(1,) * nd, padding=pads, groups=1)
+    ref = _reference(nd, x, w, b, g)
+    got = CONV[nd](x, w, b, algorithm="direct", out=_poisoned(ref.shape, dtype), **g)
+    assert_close(got, ref, dtype, terms=int(np.prod(ws[1:])), err_msg=isa)
+
+
 def test_environment_variable_caps_openblas_too():
     """CONVCORE_ISA=generic holds the BLAS of the im2col route to a pre-AVX core as well,
     unless OPENBLAS_CORETYPE says otherwise."""

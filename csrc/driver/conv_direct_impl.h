@@ -178,6 +178,30 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
      * holds the furthest of them (with a row stride the slots go by phase, so the last
      * tap's is not always the furthest) */
     const ptrdiff_t len = npx * sw + (a->S - 1) * a->dw + 1;
+    /* A one-tap layer (1x1, 1x1x1) at stride 1 without padding: the band's rows are its
+     * virtual row already (Wp = W), so tiles along output columns, which load runs of
+     * pixels, read the input in place when the rounded row ends with the band (they
+     * read npx pixels).  Tiles along output channels keep the copy: their broadcasts
+     * from a dozen channel planes at once stalled on the input (1x1 256->64 at 56x56 b8
+     * ran 1.27x slower in place). */
+    if (ychannels && U == 1 && a->S == 1 && sw == 1 && sh == 1 && Wp == W && npx == nb * Wv &&
+        planes[0] >= 0 && h_lo >= 0 && h_lo + nb <= H) {
+        REAL *yv = ychannels ? malloc((size_t)(ychannels * npx) * sizeof *yv) : NULL;
+        if (ychannels && !yv) {
+            free(tab);
+            return 0;
+        }
+        a->x += planes[0] + h_lo * W;
+        a->W = len;
+        a->Wy = a->Wout;
+        a->Wout = npx;
+        a->Wv = Wv;
+        a->ny = nb;
+        *padded = NULL;
+        *vrows = tab;
+        *ytmp = yv;
+        return 1;
+    }
     ptrdiff_t cstride = Uu * sh * ng * Wp;
     for (ptrdiff_t u = 0; u < U; u++)
         cstride = tab[u] + len > cstride ? tab[u] + len : cstride;
@@ -313,7 +337,8 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
             b = a;
             copied = FN(flat_band)(&b, g, o_lo, o_hi, p->pix ? p->pix : p->nv * p->lanes,
                                    p->pix ? 0 : p->kb, &buf, &vrows, &ytmp) ? rest : -1;
-            b.x = buf;
+            if (buf) /* else the band is read in place (b.x set by flat_band) */
+                b.x = buf;
             b.rows = vrows;
         }
         if (p->flat && copied == rest) {
@@ -324,6 +349,11 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
                 b.wp = wpack + (grp * p->nkb + blk) * Cg * U * S * p->kb;
                 b.bias = bias ? bias + k : NULL;
                 if (p->pix) {
+                    row(&b, yk + o_lo * Wout, kb);
+                    continue;
+                }
+                if (b.Wv == Wout && b.Wout == b.ny * Wout) { /* rows without junk */
+                    b.y_kstride = y_kstride;
                     row(&b, yk + o_lo * Wout, kb);
                     continue;
                 }
