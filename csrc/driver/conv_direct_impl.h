@@ -4,6 +4,26 @@
 #define FN(name) CC_CAT2(name, SFX)
 #define ROW_ARGS CC_CAT2(cc_direct_row, SFX)
 
+#ifndef CC_DIRECT_SCRATCH
+#define CC_DIRECT_SCRATCH
+/* A thread's buffer, kept from band to band and grown when a band needs more (a malloc
+ * and free per band were 7% of a depthwise layer's time). */
+typedef struct {
+    void *p;
+    size_t bytes;
+} cc_scratch;
+
+static void *cc_scratch_get(cc_scratch *s, size_t bytes)
+{
+    if (bytes > s->bytes) {
+        free(s->p);
+        s->p = malloc(bytes);
+        s->bytes = s->p ? bytes : 0;
+    }
+    return s->p;
+}
+#endif
+
 /* Weights (K, Cg, *kernel) -> blocks [group][block][c][taps][KB]: the KB weights one
  * reduction step broadcasts side by side; channels past Kg are zero (never stored).
  * Written in stretches of 16 taps (the KB rows read and the stretch written stay in L1),
@@ -146,10 +166,11 @@ static void FN(run_columns)(const ROW_ARGS *a0, const ptrdiff_t *rows, ptrdiff_t
  * every tile is an interior one.  The sums are those of the per-row path.  Tiles along
  * output columns store the virtual row of ychannels channels into *ytmp, which the driver
  * copies out row by row; tiles along output channels store it themselves (store_virtual).
- * Returns 0 (nothing changed) without memory for the copies. */
+ * The buffers come from the thread's scratch ws (rows table, band copy, ytmp), kept from band
+ * to band.  Returns 0 (nothing changed) without memory for them. */
 static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
-                         ptrdiff_t o_hi, int unit, ptrdiff_t ychannels, REAL **padded,
-                         ptrdiff_t **vrows, REAL **ytmp)
+                         ptrdiff_t o_hi, int unit, ptrdiff_t ychannels, cc_scratch ws[3],
+                         REAL **padded, ptrdiff_t **vrows, REAL **ytmp)
 {
     const int nd = g->nd;
     const ptrdiff_t H = g->in[nd - 2], R = g->kernel[nd - 2], Hout = g->out[nd - 2];
@@ -165,7 +186,7 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
     const ptrdiff_t Wv = Wp / sw, npx = (nb * Wv + unit - 1) / unit * unit;
     const ptrdiff_t ng = nb - 1 + (R - 1) * dh / sh + 1; /* slots per phase */
     const ptrdiff_t h_lo = (o_lo % Hout) * sh - g->pad[nd - 2];
-    ptrdiff_t *tab = malloc((size_t)(U + Uu) * sizeof *tab);
+    ptrdiff_t *tab = cc_scratch_get(&ws[0], (size_t)(U + Uu) * sizeof *tab);
     if (!tab)
         return 0;
     ptrdiff_t *planes = tab + U;
@@ -186,11 +207,10 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
      * ran 1.27x slower in place). */
     if (ychannels && U == 1 && a->S == 1 && sw == 1 && sh == 1 && Wp == W && npx == nb * Wv &&
         planes[0] >= 0 && h_lo >= 0 && h_lo + nb <= H) {
-        REAL *yv = ychannels ? malloc((size_t)(ychannels * npx) * sizeof *yv) : NULL;
-        if (ychannels && !yv) {
-            free(tab);
+        REAL *yv = ychannels ? cc_scratch_get(&ws[2], (size_t)(ychannels * npx) * sizeof *yv)
+                             : NULL;
+        if (ychannels && !yv)
             return 0;
-        }
         a->x += planes[0] + h_lo * W;
         a->W = len;
         a->Wy = a->Wout;
@@ -206,14 +226,11 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
     for (ptrdiff_t u = 0; u < U; u++)
         cstride = tab[u] + len > cstride ? tab[u] + len : cstride;
     cstride = (cstride + 15) / 16 * 16;
-    REAL *buf = malloc((size_t)(a->Cg * cstride) * sizeof *buf);
-    REAL *yv = ychannels ? malloc((size_t)(ychannels * npx) * sizeof *yv) : NULL;
-    if (!buf || (ychannels && !yv)) {
-        free(tab);
-        free(buf);
-        free(yv);
+    REAL *buf = cc_scratch_get(&ws[1], (size_t)(a->Cg * cstride) * sizeof *buf);
+    REAL *yv = ychannels ? cc_scratch_get(&ws[2], (size_t)(ychannels * npx) * sizeof *yv)
+                         : NULL;
+    if (!buf || (ychannels && !yv))
         return 0;
-    }
     const ptrdiff_t slots = Uu * sh * ng;
     for (ptrdiff_t c = 0; c < a->Cg; c++) {
         REAL *dst = buf + c * cstride;
@@ -306,6 +323,7 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
      * once (flat_band) and keeps the copy while its items stay on that band. */
     ROW_ARGS b;
     REAL *buf = NULL, *ytmp = NULL; /* column tiles store the virtual row in ytmp */
+    cc_scratch scratch[3] = {{NULL, 0}, {NULL, 0}, {NULL, 0}}; /* rows, band, ytmp */
     ptrdiff_t *vrows = NULL, copied = -1; /* the (image, group, band) held in buf */
 #ifdef _OPENMP
 #pragma omp for schedule(static)
@@ -329,14 +347,12 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
         ptrdiff_t *rows = rows_ws + (ptrdiff_t)CC_OMP_THREAD_ID() * p->rows_size;
         const ptrdiff_t nr = (o_hi - o_lo) * U;
         if (p->flat && copied != rest) { /* 2-D and 3-D: the band as one virtual row */
-            free(buf);
-            free(vrows);
-            free(ytmp);
             buf = ytmp = NULL;
             vrows = NULL;
             b = a;
             copied = FN(flat_band)(&b, g, o_lo, o_hi, p->pix ? p->pix : p->nv * p->lanes,
-                                   p->pix ? 0 : p->kb, &buf, &vrows, &ytmp) ? rest : -1;
+                                   p->pix ? 0 : p->kb, scratch, &buf, &vrows, &ytmp)
+                         ? rest : -1;
             if (buf) /* else the band is read in place (b.x set by flat_band) */
                 b.x = buf;
             b.rows = vrows;
@@ -411,9 +427,8 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
         }
 #undef RUN_COLUMNS
     }
-    free(buf);
-    free(vrows);
-    free(ytmp);
+    for (int i = 0; i < 3; i++)
+        free(scratch[i].p);
     }
 }
 
