@@ -14,7 +14,8 @@ vector FMAs per cycle (every x86 core convcore targets, and the larger AArch64 o
 - **direct**, tiles along output channels (many channels per group): a step of pix
   pixels x nv vectors of channels issues pix * nv FMAs, nv weight loads and pix input
   broadcasts, whatever the stride; each tile ends with a transposed store of its
-  kb * pix outputs.
+  kb * pix outputs (lanes x lanes blocks in registers: log2(lanes) shuffles and one
+  store per vector).
 - **im2col**: the copy of the column matrix (skipped by 1x1 stride-1 layers, whose
   column matrix is the input itself) plus a GEMM at a fraction of the FMA peak that
   falls when one of its dimensions is short (BLAS micro-kernels are about 16 x 6 to
@@ -90,7 +91,10 @@ def _direct_cycles(g: ConvGeometry, plan: dict) -> float:
     if pix:  # vectorised along output channels: broadcasts of inputs, vectors of weights
         step = max(pix * nv / FMA_PER_CYCLE, (nv + pix) / LOADS_PER_CYCLE, FMA_LATENCY)
         rows, tiles = _virtual_rows(g, plan, rows, pix)
-        store = kb * pix / STORES_PER_CYCLE  # the transposed store of each tile
+        # the transposed store of each tile: lanes x lanes blocks, log2(lanes) rounds of
+        # interleaves (a shuffle per vector) and a store per vector
+        store = kb * pix / lanes * (math.log2(lanes) / SHUFFLES_PER_CYCLE
+                                    + 1 / STORES_PER_CYCLE)
         # each input row (c, u) costs about one step more: its address, its loop
         steps += (g.C // g.groups) * math.prod(g.kernel[:-1])
         deep = g.C // g.groups >= 16  # the slowdown shows on deep reductions only
