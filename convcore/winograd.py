@@ -17,11 +17,12 @@ rather than once per call.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from convcore import _winograd
+from convcore import _scratch, _winograd
 from convcore._blas import single_threaded_blas
 from convcore._checks import as_int, as_real_array, check_alloc, check_memory, compute_dtype
 from convcore._threads import get_num_threads
@@ -54,16 +55,24 @@ def unsupported_reason(nd: int, kernel: tuple, stride: tuple, dilation: tuple) -
     return None
 
 
-def _transform(weight: np.ndarray, tile: int, groups: int, dtype) -> np.ndarray:
+def _transform(weight: np.ndarray, tile: int, groups: int, dtype,
+               out: np.ndarray | None = None) -> np.ndarray:
     """U (groups, alpha^2 or alpha, K/groups, C/groups) of weights (K, Cg, 3[, 3]),
-    computed in float64 (in C) and rounded once to ``dtype``."""
+    computed in float64 (in C) and rounded once to ``dtype``; into the first elements of
+    the 1-D array ``out`` when given (a scratch buffer), else into a new array."""
     w = weight if weight.ndim == 4 else weight[:, :, None, :]
     w = np.ascontiguousarray(w, dtype=dtype)
-    K, Cg, R = w.shape[:3]
-    a = tile + 2
-    u = np.empty((groups, a * a if R == 3 else a, K // groups, Cg), dtype=dtype)
+    shape = _u_shape(w.shape, tile, groups)
+    u = np.empty(shape, dtype=dtype) if out is None else out[:math.prod(shape)].reshape(shape)
     _winograd.winograd_weights(w, u, tile, groups, get_num_threads())
     return u
+
+
+def _u_shape(wshape, tile: int, groups: int) -> tuple[int, int, int, int]:
+    """The shape of U for weights of shape (K, Cg, R, 3)."""
+    K, Cg, R = wshape[:3]
+    a = tile + 2
+    return (groups, a * a if R == 3 else a, K // groups, Cg)
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,8 +168,8 @@ def run(g, u: np.ndarray, tile: int, xc, bc, y4, n_threads: int) -> None:
     items, per_thread = _winograd.winograd_plan(g, tile, dtype.itemsize)
     workers = max(1, min(n_threads, items))
     check_memory(workers * per_thread * dtype.itemsize, "the winograd workspace")
-    workspace = np.empty(max(workers * per_thread, 1), dtype=dtype)
-    with single_threaded_blas():
+    with _scratch.scratch(max(workers * per_thread, 1), dtype) as workspace, \
+            single_threaded_blas():
         _winograd.conv2d_winograd(xc, u, bc, y4, workspace, g, tile, workers)
 
 
@@ -181,8 +190,9 @@ def run_conv(nd: int, g, xc, wc, bc, y4, n_threads: int, tile: int = DEFAULT_TIL
     if nd == 3:
         _run_planes(g, xc, wc, bc, y4, n_threads, tile)
         return
-    u = _transform(wc, tile, g.groups, y4.dtype)
-    run(g, u, tile, xc, bc, y4, n_threads)
+    w4 = wc if wc.ndim == 4 else wc[:, :, None, :]
+    with _scratch.scratch(math.prod(_u_shape(w4.shape, tile, g.groups)), y4.dtype) as buf:
+        run(g, _transform(wc, tile, g.groups, y4.dtype, buf), tile, xc, bc, y4, n_threads)
 
 
 # np.pad's names for the border modes (the depth padding of a 3-D layer)
@@ -219,16 +229,18 @@ def _run_planes(g, xc, wc, bc, y4, n_threads: int, tile: int) -> None:
                     mode=_NP_MODES[g.padding_mode])
     Dp = x5.shape[2]
     g2 = planes_geometry(g)
-    u = _transform(wc.reshape(K, C // g.groups * T, 3, 3), tile, g.groups, y4.dtype)
+    w2 = wc.reshape(K, C // g.groups * T, 3, 3)
     dtype = y4.dtype
     items, per_thread = _winograd.winograd_plan(g2, tile, dtype.itemsize)
     workers = max(1, min(n_threads, items))
     check_memory(workers * per_thread * dtype.itemsize, "the winograd workspace")
-    workspace = np.empty(max(workers * per_thread, 1), dtype=dtype)
     plane, out_plane = H * W, Ho * Wo
     layout = (Dout, T, C * Dp * plane, plane, Dp * plane, plane, K * Dout * out_plane,
               out_plane, Dout * out_plane, N * C * Dp * plane, N * K * Dout * out_plane)
-    with single_threaded_blas():
+    with _scratch.scratch(math.prod(_u_shape(w2.shape, tile, g.groups)), dtype) as ubuf, \
+            _scratch.scratch(max(workers * per_thread, 1), dtype) as workspace, \
+            single_threaded_blas():
+        u = _transform(w2, tile, g.groups, dtype, ubuf)
         _winograd.conv_winograd_strided(x5.reshape(-1), u, bc, y4.reshape(-1), workspace, g2,
                                      layout, tile, workers)
 
