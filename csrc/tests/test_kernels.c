@@ -85,6 +85,10 @@ static const conv_case CASES[] = {
     {"threaded batch",         2, 8, 24, 24, 16, 3,  3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     {"threaded one image",     1, 8, 24, 40, 32, 3,  3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
     {"2x2 channel tiles",      2, 40, 9, 23, 36, 2,  2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    /* one-tap bands read in place (rows of whole column tiles at every level) */
+    {"1x1 rows of 64",         2, 3,  5, 64, 20, 1,  1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+    {"1x1 one channel, 96",    1, 1,  7, 96,  1, 1,  1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0},
+    {"1x1 rows of 64, pad top", 1, 3, 6, 64,  9, 1,  1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1},
 };
 #define N_CASES (sizeof CASES / sizeof CASES[0])
 
@@ -335,6 +339,8 @@ static const vol_case VOL_CASES[] = {
     {"strided, dilated, groups", 1, 4, 6, 2, {7, 6, 23}, {2, 3, 2}, {2, 1, 2}, {1, 2, 1},
      {0, 2, 1}, {1, 0, 2}},
     {"1x1x1 many channels", 1, 5, 13, 1, {2, 3, 40}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1},
+     {0, 0, 0}, {0, 0, 0}},
+    {"1x1x1 rows of 64", 2, 3, 10, 1, {3, 4, 64}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1},
      {0, 0, 0}, {0, 0, 0}},
 };
 
