@@ -57,7 +57,9 @@ def main() -> None:
     ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     ap.add_argument("--worker", type=int, help=argparse.SUPPRESS)  # one timed process
     args = ap.parse_args()
-    if args.worker:
+    if args.worker:  # set up, then wait for the parent's go so the two time together
+        print("ready", flush=True)
+        sys.stdin.readline()
         print(json.dumps(gemm_rate(args.n, args.dtype, args.worker)))
         return
 
@@ -69,7 +71,13 @@ def main() -> None:
     alone = gemm_rate(args.n, args.dtype, 1)
     both = gemm_rate(args.n, args.dtype, 2)
     cmd = [sys.executable, __file__, "--n", str(args.n), "--dtype", args.dtype, "--worker", "1"]
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    for p in procs:
+        p.stdout.readline()  # "ready"
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
     pair = [json.loads(p.communicate()[0]) for p in procs]
 
     print(f"{args.dtype} matmul {args.n} x {args.n} (NumPy's BLAS) against the FMA probe")

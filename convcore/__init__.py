@@ -11,7 +11,7 @@ The submodules ``convcore.nn`` (layers), ``convcore.analysis`` (the cost model) 
 import importlib
 
 from convcore import _isa  # first: it caps the peers' ISA before OpenBLAS loads
-from convcore._info import config_info, show_config
+from convcore._info import config_info, release_buffers, show_config
 from convcore._isa import available_isas, detected_isa, get_isa, set_isa
 from convcore._shapes import conv_output_size
 from convcore._threads import get_num_threads, set_num_threads
@@ -96,6 +96,7 @@ __all__ = [
     "relu",
     "set_isa",
     "set_num_threads",
+    "release_buffers",
     "show_config",
     "winograd_weights",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from convcore import _config, _conv, _pool
+from convcore import _config, _conv, _pool, _scratch
 from convcore._blas import blas_description
 from convcore._threads import get_num_threads
 from convcore._version import __version__
@@ -25,6 +25,7 @@ def config_info() -> dict:
             "adaptive pool": "portable C",
         },
         "blas": blas_description(),
+        "kept_buffer_bytes": _scratch.kept_bytes(),
     }
 
 
@@ -48,4 +49,27 @@ def show_config() -> None:
     ]
     lines += [f"  {name + ':':<16} {level}" for name, level in info["kernels"].items()]
     lines.append(f"  BLAS (im2col):   {info['blas']}")
+    lines.append(f"  kept buffers:    {info['kept_buffer_bytes'] / 2**20:.1f} MiB "
+                 "(Winograd's, between calls; release_buffers() frees them)")
     print("\n".join(lines))
+
+
+def release_buffers() -> int:
+    """Free the scratch buffers convcore keeps between calls, and return their bytes.
+
+    Winograd's transformed weights and workspace (up to 256 MiB in all) are kept after a
+    call so that the next call does not map and zero them again; a long-running program
+    that is done with convolutions can give that memory back.  Later calls allocate
+    again as needed.
+
+    Examples
+    --------
+    >>> import numpy as np, convcore
+    >>> _ = convcore.conv2d(np.ones((1, 16, 8, 8)), np.ones((16, 16, 3, 3)),
+    ...                     algorithm="winograd")
+    >>> convcore.release_buffers() > 0
+    True
+    >>> convcore.release_buffers()
+    0
+    """
+    return _scratch.clear()

@@ -11,7 +11,8 @@ no page fault was counted, the times did not change beyond the noise.
 So those buffers come from this pool: a call takes a buffer of at least the bytes it
 needs (and at most twice as many) and gives it back when it is done, also on an error.
 Concurrent calls take different buffers.  At most ``KEEP_BYTES`` are kept between calls
-(the most recently returned first); :func:`clear` lets them go.  A forked child starts
+(the most recently returned first); :func:`clear` (public as
+``convcore.release_buffers``) lets them go.  A forked child starts
 with an empty pool.
 """
 
@@ -39,6 +40,8 @@ def _take(nbytes: int) -> np.ndarray:
 
 
 def _give(buf: np.ndarray) -> None:
+    if buf.nbytes > KEEP_BYTES:  # kept, it would push every other buffer out
+        return
     with _LOCK:
         _FREE.append(buf)
         total = sum(b.nbytes for b in _FREE)
@@ -64,10 +67,12 @@ def kept_bytes() -> int:
         return sum(b.nbytes for b in _FREE)
 
 
-def clear() -> None:
-    """Let every kept buffer go."""
+def clear() -> int:
+    """Let every kept buffer go; the bytes they held."""
     with _LOCK:
+        held = sum(b.nbytes for b in _FREE)
         _FREE.clear()
+    return held
 
 
 def _after_fork_in_child() -> None:
@@ -76,4 +81,5 @@ def _after_fork_in_child() -> None:
     _FREE.clear()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

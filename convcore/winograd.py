@@ -69,8 +69,9 @@ def _transform(weight: np.ndarray, tile: int, groups: int, dtype,
 
 
 def _u_shape(wshape, tile: int, groups: int) -> tuple[int, int, int, int]:
-    """The shape of U for weights of shape (K, Cg, R, 3)."""
-    K, Cg, R = wshape[:3]
+    """The shape of U for weights of shape (K, Cg, R, 3) or (K, Cg, 3) (R = 1)."""
+    K, Cg = wshape[:2]
+    R = wshape[2] if len(wshape) == 4 else 1
     a = tile + 2
     return (groups, a * a if R == 3 else a, K // groups, Cg)
 
@@ -190,8 +191,7 @@ def run_conv(nd: int, g, xc, wc, bc, y4, n_threads: int, tile: int = DEFAULT_TIL
     if nd == 3:
         _run_planes(g, xc, wc, bc, y4, n_threads, tile)
         return
-    w4 = wc if wc.ndim == 4 else wc[:, :, None, :]
-    with _scratch.scratch(math.prod(_u_shape(w4.shape, tile, g.groups)), y4.dtype) as buf:
+    with _scratch.scratch(math.prod(_u_shape(wc.shape, tile, g.groups)), y4.dtype) as buf:
         run(g, _transform(wc, tile, g.groups, y4.dtype, buf), tile, xc, bc, y4, n_threads)
 
 

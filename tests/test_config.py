@@ -26,7 +26,8 @@ def restore_threads():
 def test_config_info_keys():
     info = convcore.config_info()
     assert set(info) == {"version", "openmp", "threads", "simd_detected", "isa", "kernels",
-                         "blas"}
+                         "blas", "kept_buffer_bytes"}
+    assert isinstance(info["kept_buffer_bytes"], int) and info["kept_buffer_bytes"] >= 0
     assert info["isa"] == convcore.get_isa()
     assert info["version"] == convcore.__version__
     assert isinstance(info["openmp"], bool)

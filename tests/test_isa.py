@@ -222,20 +222,21 @@ def test_channel_vectorised_tiles_match_reference(isa, case, dtype, rng):
     assert_close(got, ref, dtype, terms=int(np.prod(ws[1:])), err_msg=isa)
 
 
-# One-tap layers at stride 1 without padding: tiles along output columns read the bands
-# of the input in place and store rows without junk straight into the output when the
-# band ends on a whole tile (widths that are multiples of every level's tile, 48 and 96,
-# and others that are not); channel tiles (16 or more input channels) keep their copy.
+# One-tap layers at stride 1 without padding: column tiles read the bands of the input in
+# place and store rows without junk straight into the output when a band ends on a whole
+# tile (rows of 64, 96 and 128 pixels; 7 is not).  A padded top row makes the first band
+# of a plane a copy and the others in place (16 channels x 70 rows: several bands).
+# Channel tiles (a reduction of at least 8 vectors: 160 channels) keep their copy.
 ONE_TAP_CASES = [
     # x shape, w shape, padding
-    ((2, 3, 13, 48), (20, 3, 1, 1), 0),
+    ((2, 3, 13, 64), (20, 3, 1, 1), 0),
     ((1, 5, 9, 96), (7, 5, 1, 1), 0),
-    ((3, 4, 6, 64), (33, 4, 1, 1), 0),
+    ((1, 1, 7, 128), (1, 1, 1, 1), 0),
     ((1, 2, 11, 7), (5, 2, 1, 1), 0),
-    ((1, 3, 10, 48), (9, 3, 1, 1), ((1, 2), (0, 0))),
-    ((2, 40, 5, 48), (70, 40, 1, 1), 0),
-    ((1, 3, 4, 6, 48), (10, 3, 1, 1, 1), 0),
-    ((1, 3, 5, 6, 48), (10, 3, 1, 1, 1), ((1, 0), (0, 0), (0, 0))),
+    ((1, 16, 70, 64), (10, 16, 1, 1), ((1, 0), (0, 0))),
+    ((1, 160, 5, 64), (40, 160, 1, 1), 0),
+    ((1, 3, 4, 6, 64), (10, 3, 1, 1, 1), 0),
+    ((1, 3, 5, 6, 64), (10, 3, 1, 1, 1), ((1, 0), (0, 0), (0, 0))),
 ]
 
 

@@ -93,7 +93,7 @@ BASE.update({
 })
 # Public names that take no argument to get wrong.
 NO_ARGUMENTS = {"__version__", "analysis", "config_info", "get_num_threads", "show_config",
-                "available_isas", "detected_isa", "get_isa"}
+                "available_isas", "detected_isa", "get_isa", "release_buffers"}
 
 CONV = ("conv2d", "conv1d", "conv2d_backward", "conv1d_backward")
 POOLS_FWD = ("max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d")

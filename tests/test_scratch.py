@@ -1,6 +1,8 @@
 """The pool of scratch buffers Winograd's weights and workspace come from."""
 
 import os
+import select
+import signal
 import sys
 import threading
 
@@ -39,20 +41,36 @@ def test_buffer_given_back_on_error():
     assert _scratch.kept_bytes() == 2048
 
 
+def test_buffer_larger_than_the_cap_is_not_kept(monkeypatch):
+    monkeypatch.setattr(_scratch, "KEEP_BYTES", 10_000)
+    with _scratch.scratch(6000, np.uint8):
+        pass
+    with _scratch.scratch(20_000, np.uint8):
+        pass
+    assert _scratch.kept_bytes() == 6000  # the small one stays
+
+
 def test_kept_bytes_are_capped(monkeypatch):
     monkeypatch.setattr(_scratch, "KEEP_BYTES", 10_000)
     for n in (4000, 8000, 16000):  # bytes; distinct sizes, none reusable by the next
         with _scratch.scratch(n, np.uint8):
             pass
-    assert _scratch.kept_bytes() == 0  # 16000 alone exceeds the cap
+    assert _scratch.kept_bytes() == 8000  # 4000 went for 8000; 16000 alone is too much
+    _scratch.clear()
+    assert _scratch.kept_bytes() == 0
     with _scratch.scratch(3000, np.uint8), _scratch.scratch(5000, np.uint8):
         pass
     assert _scratch.kept_bytes() == 8000
-    _scratch.clear()
-    assert _scratch.kept_bytes() == 0
+    with _scratch.scratch(7000, np.uint8):  # a third buffer: the oldest kept (5000) goes
+        pass
+    assert _scratch.kept_bytes() == 10_000
 
 
 def test_concurrent_calls_take_different_buffers():
+    with _scratch.scratch(1 << 16, np.float32), _scratch.scratch(1 << 16, np.float32), \
+            _scratch.scratch(1 << 16, np.float32), _scratch.scratch(1 << 16, np.float32):
+        pass  # four reusable buffers of the size the threads ask for
+    assert _scratch.kept_bytes() == 4 << 18
     seen, barrier = [], threading.Barrier(4)
 
     def worker():
@@ -67,16 +85,23 @@ def test_concurrent_calls_take_different_buffers():
     for t in threads:
         t.join(timeout=60)
     assert len(set(seen)) == 4
+    assert _scratch.kept_bytes() == 4 << 18  # all four back, no new one
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_winograd_does_not_rely_on_fresh_memory(isa, dtype, rng):
-    """Stale values in a reused buffer (here NaN) must not reach the result."""
+def test_winograd_does_not_rely_on_fresh_memory(isa, dtype, rng, monkeypatch):
+    """Stale values in a reused buffer must not reach the result: every buffer the pool
+    hands out here is full of NaN (all bits set)."""
+    take = _scratch._take
+
+    def poisoned(nbytes):
+        buf = take(nbytes)
+        buf[:] = 0xFF
+        return buf
+
+    monkeypatch.setattr(_scratch, "_take", poisoned)
     x = rng.standard_normal((2, 20, 13, 11)).astype(dtype)
     w = rng.standard_normal((24, 20, 3, 3)).astype(dtype) / 13
-    for n in (1 << 12, 1 << 15, 1 << 18, 1 << 21):
-        with _scratch.scratch(n, dtype) as a:
-            a[:] = np.nan
     ref = conv2d_ref(x, w, None, padding=((1, 1), (1, 1)))
     for _ in range(2):
         got = convcore.conv2d(x, w, padding=1, algorithm="winograd")
@@ -107,6 +132,11 @@ def test_forked_child_starts_with_an_empty_pool():
         finally:
             os._exit(code)
     os.close(wfd)
+    ready, _, _ = select.select([r], [], [], 120)
+    if not ready:  # a hung child fails the test instead of hanging the suite
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child did not answer within 120 s")
     with os.fdopen(r) as f:
         out = f.read()
     _, status = os.waitpid(pid, 0)
@@ -114,3 +144,14 @@ def test_forked_child_starts_with_an_empty_pool():
     kept, value = out.split()
     assert int(kept) == 0
     assert float(value) == pytest.approx(16 * 9, rel=1e-5)
+
+
+def test_release_buffers_frees_and_reports_them():
+    convcore.conv2d(np.ones((1, 16, 8, 8), np.float32), np.ones((16, 16, 3, 3), np.float32),
+                    algorithm="winograd")
+    held = _scratch.kept_bytes()
+    assert held > 0
+    assert convcore.config_info()["kept_buffer_bytes"] == held
+    assert convcore.release_buffers() == held
+    assert _scratch.kept_bytes() == 0
+    assert convcore.release_buffers() == 0

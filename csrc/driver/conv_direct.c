@@ -13,6 +13,7 @@
 
 #include "cc_isa_table.h"
 #include "cc_omp.h"
+#include "driver/cc_scratch.h"
 #include "driver/conv_direct.h"
 
 /* The ISAs with direct-convolution kernels: adding one is a kernel file and a row here. */

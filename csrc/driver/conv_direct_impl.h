@@ -4,25 +4,6 @@
 #define FN(name) CC_CAT2(name, SFX)
 #define ROW_ARGS CC_CAT2(cc_direct_row, SFX)
 
-#ifndef CC_DIRECT_SCRATCH
-#define CC_DIRECT_SCRATCH
-/* A thread's buffer, kept from band to band and grown when a band needs more (a malloc
- * and free per band were 7% of a depthwise layer's time). */
-typedef struct {
-    void *p;
-    size_t bytes;
-} cc_scratch;
-
-static void *cc_scratch_get(cc_scratch *s, size_t bytes)
-{
-    if (bytes > s->bytes) {
-        free(s->p);
-        s->p = malloc(bytes);
-        s->bytes = s->p ? bytes : 0;
-    }
-    return s->p;
-}
-#endif
 
 /* Weights (K, Cg, *kernel) -> blocks [group][block][c][taps][KB]: the KB weights one
  * reduction step broadcasts side by side; channels past Kg are zero (never stored).
@@ -165,7 +146,9 @@ static void FN(run_columns)(const ROW_ARGS *a0, const ptrdiff_t *rows, ptrdiff_t
  * short rows (7, 14, 28 pixels) fill whole tiles instead of ending in a partial one, and
  * every tile is an interior one.  The sums are those of the per-row path.  Tiles along
  * output columns store the virtual row of ychannels channels into *ytmp, which the driver
- * copies out row by row; tiles along output channels store it themselves (store_virtual).
+ * copies out row by row (or straight into the output when the rows have no junk columns
+ * and no rounded tail: then *ytmp is NULL); tiles along output channels store it
+ * themselves (store_virtual).
  * The buffers come from the thread's scratch ws (rows table, band copy, ytmp), kept from band
  * to band.  Returns 0 (nothing changed) without memory for them. */
 static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
@@ -207,19 +190,17 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
      * ran 1.27x slower in place). */
     if (ychannels && U == 1 && a->S == 1 && sw == 1 && sh == 1 && Wp == W && npx == nb * Wv &&
         planes[0] >= 0 && h_lo >= 0 && h_lo + nb <= H) {
-        REAL *yv = ychannels ? cc_scratch_get(&ws[2], (size_t)(ychannels * npx) * sizeof *yv)
-                             : NULL;
-        if (ychannels && !yv)
-            return 0;
+        /* Wv == Wout and no rounded tail: the driver stores straight into the output, so
+         * no row buffer either */
         a->x += planes[0] + h_lo * W;
-        a->W = len;
+        a->W = npx; /* exactly the band's pixels */
         a->Wy = a->Wout;
         a->Wout = npx;
         a->Wv = Wv;
         a->ny = nb;
         *padded = NULL;
         *vrows = tab;
-        *ytmp = yv;
+        *ytmp = NULL;
         return 1;
     }
     ptrdiff_t cstride = Uu * sh * ng * Wp;

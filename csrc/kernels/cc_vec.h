@@ -11,7 +11,7 @@
 
 /* Interleaves of two vectors of n lanes: the low halves (a0 b0 a1 b1 ...) and the high
  * halves.  log2(n) rounds of them, row i of the first half paired with row i + n/2,
- * transpose an n x n block (CC_TRANSPOSE in the CV kernel). */
+ * transpose an n x n block (store_run in the CV kernel). */
 #define CC_ZIP_LO_2(a, b) __builtin_shufflevector(a, b, 0, 2)
 #define CC_ZIP_HI_2(a, b) __builtin_shufflevector(a, b, 1, 3)
 #define CC_ZIP_LO_4(a, b) __builtin_shufflevector(a, b, 0, 4, 1, 5)

@@ -85,10 +85,11 @@ static const conv_case CASES[] = {
     {"threaded batch",         2, 8, 24, 24, 16, 3,  3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     {"threaded one image",     1, 8, 24, 40, 32, 3,  3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
     {"2x2 channel tiles",      2, 40, 9, 23, 36, 2,  2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
-    /* one-tap bands read in place (rows of whole column tiles at every level) */
+    /* one-tap bands read in place (rows of whole column tiles at every level); with a
+     * padded top row, the first band of the plane is a copy and the others in place */
     {"1x1 rows of 64",         2, 3,  5, 64, 20, 1,  1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
-    {"1x1 one channel, 96",    1, 1,  7, 96,  1, 1,  1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0},
-    {"1x1 rows of 64, pad top", 1, 3, 6, 64,  9, 1,  1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1},
+    {"1x1 one channel, 128",   1, 1,  7, 128, 1, 1,  1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0},
+    {"1x1 bands, pad top",     1, 16, 70, 64, 10, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1},
 };
 #define N_CASES (sizeof CASES / sizeof CASES[0])
 
