@@ -93,10 +93,10 @@ __all__ = [
     "max_pool1d_backward",
     "max_pool2d",
     "max_pool2d_backward",
+    "release_buffers",
     "relu",
     "set_isa",
     "set_num_threads",
-    "release_buffers",
     "show_config",
     "winograd_weights",
 ]

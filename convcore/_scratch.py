@@ -12,8 +12,7 @@ So those buffers come from this pool: a call takes a buffer of at least the byte
 needs (and at most twice as many) and gives it back when it is done, also on an error.
 Concurrent calls take different buffers.  At most ``KEEP_BYTES`` are kept between calls
 (the most recently returned first); :func:`clear` (public as
-``convcore.release_buffers``) lets them go.  A forked child starts
-with an empty pool.
+``convcore.release_buffers``) lets them go.  A forked child starts with an empty pool.
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ rather than once per call.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,6 +76,15 @@ def _u_shape(wshape, tile: int, groups: int) -> tuple[int, int, int, int]:
     R = wshape[2] if len(wshape) == 4 else 1
     a = tile + 2
     return (groups, a * a if R == 3 else a, K // groups, Cg)
+
+
+@contextmanager
+def _transient_u(weight: np.ndarray, tile: int, groups: int, dtype) -> Iterator[np.ndarray]:
+    """U of ``weight`` for the duration of one call, in a buffer of the pool
+    (convcore._scratch)."""
+    shape = _u_shape(weight.shape, tile, groups)
+    with _scratch.scratch(math.prod(shape), dtype) as buf:
+        yield _transform(weight, tile, groups, dtype, buf)
 
 
 @dataclass(frozen=True, eq=False)
@@ -191,8 +202,8 @@ def run_conv(nd: int, g, xc, wc, bc, y4, n_threads: int, tile: int = DEFAULT_TIL
     if nd == 3:
         _run_planes(g, xc, wc, bc, y4, n_threads, tile)
         return
-    with _scratch.scratch(math.prod(_u_shape(wc.shape, tile, g.groups)), y4.dtype) as buf:
-        run(g, _transform(wc, tile, g.groups, y4.dtype, buf), tile, xc, bc, y4, n_threads)
+    with _transient_u(wc, tile, g.groups, y4.dtype) as u:
+        run(g, u, tile, xc, bc, y4, n_threads)
 
 
 # np.pad's names for the border modes (the depth padding of a 3-D layer)
@@ -237,10 +248,9 @@ def _run_planes(g, xc, wc, bc, y4, n_threads: int, tile: int) -> None:
     plane, out_plane = H * W, Ho * Wo
     layout = (Dout, T, C * Dp * plane, plane, Dp * plane, plane, K * Dout * out_plane,
               out_plane, Dout * out_plane, N * C * Dp * plane, N * K * Dout * out_plane)
-    with _scratch.scratch(math.prod(_u_shape(w2.shape, tile, g.groups)), dtype) as ubuf, \
+    with _transient_u(w2, tile, g.groups, dtype) as u, \
             _scratch.scratch(max(workers * per_thread, 1), dtype) as workspace, \
             single_threaded_blas():
-        u = _transform(w2, tile, g.groups, dtype, ubuf)
         _winograd.conv_winograd_strided(x5.reshape(-1), u, bc, y4.reshape(-1), workspace, g2,
                                      layout, tile, workers)
 

@@ -4,7 +4,6 @@
 #define FN(name) CC_CAT2(name, SFX)
 #define ROW_ARGS CC_CAT2(cc_direct_row, SFX)
 
-
 /* Weights (K, Cg, *kernel) -> blocks [group][block][c][taps][KB]: the KB weights one
  * reduction step broadcasts side by side; channels past Kg are zero (never stored).
  * Written in stretches of 16 taps (the KB rows read and the stretch written stay in L1),
@@ -148,9 +147,9 @@ static void FN(run_columns)(const ROW_ARGS *a0, const ptrdiff_t *rows, ptrdiff_t
  * output columns store the virtual row of ychannels channels into *ytmp, which the driver
  * copies out row by row (or straight into the output when the rows have no junk columns
  * and no rounded tail: then *ytmp is NULL); tiles along output channels store it
- * themselves (store_virtual).
- * The buffers come from the thread's scratch ws (rows table, band copy, ytmp), kept from band
- * to band.  Returns 0 (nothing changed) without memory for them. */
+ * themselves (store_virtual).  The buffers come from the thread's scratch ws (rows table,
+ * band copy, ytmp), kept from band to band.  Returns 0 (nothing changed) without memory
+ * for them. */
 static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
                          ptrdiff_t o_hi, int unit, ptrdiff_t ychannels, cc_scratch ws[3],
                          REAL **padded, ptrdiff_t **vrows, REAL **ytmp)

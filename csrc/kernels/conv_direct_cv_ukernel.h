@@ -183,11 +183,16 @@ static void FN(store_run)(REAL *y, ptrdiff_t ks, int kb, const REAL *src, ptrdif
                 memcpy(r, t, sizeof r);
             }
             const int nk = kb - k0 < LANES ? kb - k0 : LANES;
-            for (int k = 0; k < nk; k++) {
-                if (nc == LANES)
-                    FN(storeu)(y + (k0 + k) * ks + i0, r[k]);
-                else
-                    memcpy(y + (k0 + k) * ks + i0, &r[k], (size_t)nc * sizeof(REAL));
+            if (nc == LANES) { /* unrolled: constant indices keep r in registers */
+#pragma GCC unroll 16
+                for (int k = 0; k < LANES; k++)
+                    if (k < nk)
+                        FN(storeu)(y + (k0 + k) * ks + i0, r[k]);
+            } else { /* the last, partial block of the run */
+                REAL part[LANES * LANES];
+                memcpy(part, r, sizeof part);
+                for (int k = 0; k < nk; k++)
+                    memcpy(y + (k0 + k) * ks + i0, part + k * LANES, (size_t)nc * sizeof(REAL));
             }
         }
     }
