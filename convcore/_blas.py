@@ -6,14 +6,17 @@ OpenMP threads share out fixed tiles of the result (chosen from the shapes alone
 each tile is one single-threaded gemm over the whole reduction; the result is then the
 same for any thread count and under concurrent calls.
 
-SciPy's BLAS (whose ``cython_blas`` gemm the kernels call) is set to one thread while any
-convcore GEMM runs: threadpoolctl finds the library once; entering the context then costs
-two ``openblas_set_num_threads``-style calls.  A reference count lets concurrent Python
-threads share the limit; the last one out restores the caller's setting.
+The kernels call NumPy's OpenBLAS or SciPy's (``kernel_blas`` chooses, once).  Every
+loaded BLAS is set to one thread while any convcore GEMM runs (the FFT route's channel
+products are NumPy's): threadpoolctl finds the libraries once; entering the context then
+costs an ``openblas_set_num_threads``-style call per library.  A reference count lets
+concurrent Python threads share the limit; the last one out restores the callers'
+settings.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import threading
@@ -33,38 +36,107 @@ def _all_blas_controllers() -> tuple:
     return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
 
 
-@functools.cache
-def _blas_controllers() -> tuple:
-    """The controllers of SciPy's BLAS (the one the kernels call), else of all."""
-    import scipy
-
-    root = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy")
-    everything = _all_blas_controllers()
-    ours = tuple(c for c in everything if c.filepath.startswith(root))
-    return ours or everything
+def _controllers_of(package: str) -> tuple:
+    """The BLAS controllers whose library lies in ``package``'s folders (its own or the
+    wheel's ``<package>.libs``)."""
+    module = __import__(package)
+    root = os.path.join(os.path.dirname(os.path.dirname(module.__file__)), package)
+    return tuple(c for c in _all_blas_controllers() if c.filepath.startswith(root))
 
 
-@functools.cache
-def _install_local_limit() -> bool:
-    """Hand the kernels OpenBLAS's per-thread setter when SciPy's BLAS has one.
+# The gemms an OpenBLAS may export: (sgemm, dgemm, 64-bit integers), first match used.
+_GEMM_SYMBOLS = (
+    ("scipy_sgemm_64_", "scipy_dgemm_64_", True),  # NumPy 2's scipy-openblas64
+    ("scipy_sgemm_", "scipy_dgemm_", False),       # SciPy's scipy-openblas32
+    ("sgemm_64_", "dgemm_64_", True),
+    ("sgemm_", "dgemm_", False),
+)
+BLAS_CHOICES = ("auto", "numpy", "scipy")
 
-    OpenBLAS (0.3.27 and later) keeps a thread count per calling thread: measured with
-    SciPy's OpenBLAS 0.3.30, a float64 gemm called from a thread other than the one that
-    set the global count to 1 still ran on the BLAS's threads and changed the last bits.
-    """
+
+@dataclasses.dataclass(frozen=True)
+class KernelBlas:
+    """The BLAS the GEMM kernels call: whose it is, its controller (None when not found),
+    and the addresses handed to the kernels (0: SciPy's cython_blas)."""
+
+    owner: str
+    controller: object
+    sgemm: int = 0
+    dgemm: int = 0
+    ilp64: bool = False
+    local_threads: int = 0
+
+
+def _open(controller, owner: str) -> KernelBlas | None:
+    """The gemms and per-thread setter of an OpenBLAS controller, or None."""
     import ctypes
 
-    from convcore import _conv
+    if controller.internal_api != "openblas":
+        return None
+    try:
+        lib = ctypes.CDLL(controller.filepath)
+    except OSError:
+        return None
 
-    for c in _blas_controllers():
+    def address(name: str) -> int:
         try:
-            lib = ctypes.CDLL(c.filepath)
-            fn = lib.openblas_set_num_threads_local
-        except (OSError, AttributeError):
-            continue
-        _conv.set_blas_local_threads(ctypes.cast(fn, ctypes.c_void_p).value)
-        return True
-    return False
+            return ctypes.cast(getattr(lib, name), ctypes.c_void_p).value or 0
+        except AttributeError:
+            return 0
+
+    local = address("openblas_set_num_threads_local")
+    for s_name, d_name, ilp64 in _GEMM_SYMBOLS:
+        s, d = address(s_name), address(d_name)
+        if s and d:
+            return KernelBlas(owner, controller, s, d, ilp64, local)
+    return None
+
+
+@functools.cache
+def kernel_blas() -> KernelBlas:
+    """Choose the BLAS of the GEMM kernels (im2col, Winograd, the gradients' products).
+
+    ``CONVCORE_BLAS=numpy`` takes NumPy's OpenBLAS, ``scipy`` SciPy's (through
+    ``cython_blas``).  The default, ``auto``, takes NumPy's when it is an OpenBLAS
+    running the same core type as SciPy's (measured faster: NumPy 2.4's OpenBLAS 0.3.31
+    ran a 2048^2 sgemm on one thread in 0.6x the time of SciPy 1.17's 0.3.30 on an
+    AVX-512 CPU, 0.85x at the Haswell core type), else SciPy's.  The core-type check keeps
+    a level forced with CONVCORE_ISA: a NumPy imported before convcore keeps the core
+    type it loaded with.
+    """
+    choice = os.environ.get("CONVCORE_BLAS", "auto").strip().lower() or "auto"
+    if choice not in BLAS_CHOICES:
+        raise ValueError(f"CONVCORE_BLAS={choice!r}: must be one of {BLAS_CHOICES}")
+    scipy_ctl = _controllers_of("scipy")
+    scipy_ctl = scipy_ctl[0] if scipy_ctl else None
+    scipy_blas = (_open(scipy_ctl, "scipy") if scipy_ctl is not None else None)
+    scipy_blas = KernelBlas("scipy", scipy_ctl, local_threads=(
+        scipy_blas.local_threads if scipy_blas is not None else 0))
+    if choice == "scipy":
+        return scipy_blas
+    numpy_ctl = _controllers_of("numpy")
+    numpy_blas = _open(numpy_ctl[0], "numpy") if numpy_ctl else None
+    if choice == "numpy":
+        if numpy_blas is None:
+            raise ValueError("CONVCORE_BLAS='numpy': NumPy's BLAS is not an OpenBLAS "
+                             "exporting sgemm and dgemm; use 'scipy' or 'auto'")
+        return numpy_blas
+    if (numpy_blas is None or scipy_ctl is None
+            or getattr(numpy_blas.controller, "architecture", None)
+            != getattr(scipy_ctl, "architecture", None)):
+        return scipy_blas
+    return numpy_blas
+
+
+@functools.cache
+def _install() -> KernelBlas:
+    """Hand the chosen gemms and per-thread setter to every extension with GEMM kernels."""
+    from convcore import _conv, _winograd
+
+    blas = kernel_blas()
+    for module in (_conv, _winograd):
+        module.use_blas(blas.sgemm, blas.dgemm, blas.ilp64, blas.local_threads)
+    return blas
 
 
 class single_threaded_blas:
@@ -77,10 +149,10 @@ class single_threaded_blas:
 
     def __enter__(self):
         global _active
-        _install_local_limit()
+        _install()
         with _lock:
             if _active == 0:
-                controllers = _blas_controllers()
+                controllers = _all_blas_controllers()
                 _saved[:] = [c.num_threads for c in controllers]
                 for c, old in zip(controllers, _saved, strict=True):
                     if old != 1:
@@ -98,7 +170,7 @@ class single_threaded_blas:
 
 
 def _restore() -> None:
-    for c, n in zip(_blas_controllers(), _saved, strict=True):
+    for c, n in zip(_all_blas_controllers(), _saved, strict=True):
         if c.num_threads != n:
             c.set_num_threads(n)
 
@@ -216,11 +288,12 @@ def matmul(a: np.ndarray, b: np.ndarray, c: np.ndarray, *, accumulate: bool = Fa
 
 
 def blas_description() -> str:
-    """Name, version and threading layer of the BLAS im2col calls (SciPy's, whose
-    ``cython_blas`` provides the gemm); all loaded BLAS libraries if it is not found."""
-    infos = [
-        f"{c.internal_api} {c.version} ({getattr(c, 'threading_layer', '?')}), "
-        f"{os.path.basename(c.filepath)}"
-        for c in _blas_controllers()
-    ]
-    return "; ".join(infos) if infos else "unknown"
+    """Name, version, threading layer and core type of the BLAS the GEMM kernels call,
+    and whose it is (NumPy's or SciPy's); "unknown" when it was not found."""
+    blas = kernel_blas()
+    c = blas.controller
+    if c is None:
+        return f"unknown ({blas.owner}'s)"
+    return (f"{c.internal_api} {c.version} ({getattr(c, 'threading_layer', '?')}, "
+            f"{getattr(c, 'architecture', '?')}), {os.path.basename(c.filepath)} "
+            f"({'NumPy' if blas.owner == 'numpy' else 'SciPy'}'s)")

@@ -103,6 +103,17 @@ cdef extern from "convcore.h" nogil:
     Py_ssize_t cc_gemm_channel_block(const cc_conv_geometry *g)
     ctypedef int (*cc_blas_threads_fn)(int n)
     void cc_gemm_set_blas_local_threads(cc_blas_threads_fn fn)
+    ctypedef void (*cc_sgemm64_fn)(char *, char *, int64_t *, int64_t *, int64_t *, float *,
+                                   float *, int64_t *, float *, int64_t *, float *, float *,
+                                   int64_t *)
+    ctypedef void (*cc_dgemm64_fn)(char *, char *, int64_t *, int64_t *, int64_t *, double *,
+                                   double *, int64_t *, double *, int64_t *, double *,
+                                   double *, int64_t *)
+    void cc_blas_set_ilp64(cc_sgemm64_fn sgemm, cc_dgemm64_fn dgemm)
+    void cc_sgemm_ilp64(char *, char *, int *, int *, int *, float *, float *, int *, float *,
+                        int *, float *, float *, int *)
+    void cc_dgemm_ilp64(char *, char *, int *, int *, int *, double *, double *, int *,
+                        double *, int *, double *, double *, int *)
     Py_ssize_t cc_gemm_tile_columns(const cc_conv_geometry *g)
     void cc_conv2d_gemm_range_f32(const cc_conv_geometry *g, const float *x, const float *w,
                                   const float *bias, float *y, float *workspace,

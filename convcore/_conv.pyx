@@ -9,13 +9,11 @@ import numpy as np
 
 from cpython.exc cimport PyErr_CheckSignals
 from cython cimport floating
-from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 from convcore._cconvcore cimport (
     CC_SIMD_AVX2,
     CC_SIMD_AVX512,
     CC_SIMD_GENERIC,
-    cc_blas_threads_fn,
     cc_conv2d_gemm_range_f32,
     cc_conv2d_gemm_range_f64,
     cc_conv2d_geometry,
@@ -30,9 +28,7 @@ from convcore._cconvcore cimport (
     cc_conv_direct_run_f32,
     cc_conv_direct_run_f64,
     cc_conv_geometry,
-    cc_dgemm_fn,
     cc_gemm_channel_block,
-    cc_gemm_set_blas_local_threads,
     cc_gemm_tile_columns,
     cc_gemm_tiles,
     cc_gemm_tiles_items,
@@ -40,7 +36,6 @@ from convcore._cconvcore cimport (
     cc_gemm_tiles_range_f64,
     cc_gemm_work_items,
     cc_gemm_workspace_per_thread,
-    cc_sgemm_fn,
     cc_simd_active,
     cc_simd_detect,
     cc_simd_force,
@@ -48,6 +43,7 @@ from convcore._cconvcore cimport (
 )
 
 include "_chunks.pxi"
+include "_blasfn.pxi"
 
 
 
@@ -130,12 +126,6 @@ def direct_plan(object geom, dtype):
 
 
 
-def set_blas_local_threads(size_t address):
-    """Give the GEMM kernels the BLAS's per-thread thread-count setter (its address, 0
-    for none): every thread of a GEMM team sets itself to one BLAS thread with it."""
-    cc_gemm_set_blas_local_threads(<cc_blas_threads_fn>address)
-
-
 def gemm_plan(object geom):
     """(work items, workspace elements per thread) of the im2col + GEMM path."""
     cdef cc_conv_geometry g = conv_geometry(geom)
@@ -172,11 +162,11 @@ def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
         with nogil:
             if floating is float:
                 cc_conv2d_gemm_range_f32(&g, &x[0, 0, 0, 0], &w[0, 0, 0, 0], b,
-                                         &y[0, 0, 0, 0], &workspace[0], <cc_sgemm_fn>sgemm,
+                                         &y[0, 0, 0, 0], &workspace[0], kernel_sgemm,
                                          it0, it1, n_threads)
             else:
                 cc_conv2d_gemm_range_f64(&g, &x[0, 0, 0, 0], &w[0, 0, 0, 0], b,
-                                         &y[0, 0, 0, 0], &workspace[0], <cc_dgemm_fn>dgemm,
+                                         &y[0, 0, 0, 0], &workspace[0], kernel_dgemm,
                                          it0, it1, n_threads)
         PyErr_CheckSignals()
         it0 = it1
@@ -207,10 +197,10 @@ def gemm_tiles(const floating[:, :, :] a, const floating[:, :, :] b, floating[:,
         with nogil:
             if floating is float:
                 cc_gemm_tiles_range_f32(&p, &a[0, 0, 0], &b[0, 0, 0], &c[0, 0, 0],
-                                        <cc_sgemm_fn>sgemm, it0, it1, n_threads)
+                                        kernel_sgemm, it0, it1, n_threads)
             else:
                 cc_gemm_tiles_range_f64(&p, &a[0, 0, 0], &b[0, 0, 0], &c[0, 0, 0],
-                                        <cc_dgemm_fn>dgemm, it0, it1, n_threads)
+                                        kernel_dgemm, it0, it1, n_threads)
         PyErr_CheckSignals()
         it0 = it1
 

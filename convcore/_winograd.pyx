@@ -6,13 +6,13 @@ convcore.winograd has validated the geometry (3x3 or 3-tap kernel, stride 1, dil
 1), transformed the weights and allocated ``y`` and the workspace.
 """
 from cython cimport floating
-from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 from convcore._cconvcore cimport (
     CC_SIMD_AVX2, CC_SIMD_AVX512, CC_SIMD_GENERIC, cc_conv2d_geometry, cc_conv_geometry,
-    cc_dgemm_fn,
-    cc_sgemm_fn, cc_simd_active, cc_simd_detect, cc_simd_force, cc_simd_level, cc_simd_name,
+    cc_simd_active, cc_simd_detect, cc_simd_force, cc_simd_level, cc_simd_name,
 )
+
+include "_blasfn.pxi"
 
 
 cdef extern from "winograd.h" nogil:
@@ -79,11 +79,11 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
     with nogil:
         if floating is float:
             cc_conv2d_winograd_f32(&g, m, &x[0, 0, 0, 0], &u[0, 0, 0, 0], b,
-                                   &y[0, 0, 0, 0], &workspace[0], <cc_sgemm_fn>sgemm,
+                                   &y[0, 0, 0, 0], &workspace[0], kernel_sgemm,
                                    n_threads)
         else:
             cc_conv2d_winograd_f64(&g, m, &x[0, 0, 0, 0], &u[0, 0, 0, 0], b,
-                                   &y[0, 0, 0, 0], &workspace[0], <cc_dgemm_fn>dgemm,
+                                   &y[0, 0, 0, 0], &workspace[0], kernel_dgemm,
                                    n_threads)
 
 
@@ -101,10 +101,10 @@ def conv_winograd_strided(const floating[::1] x, const floating[:, :, :, ::1] u,
     with nogil:
         if floating is float:
             cc_conv_winograd_strided_f32(&g, &lay, m, &x[0], &u[0, 0, 0, 0], b, &y[0],
-                                      &workspace[0], <cc_sgemm_fn>sgemm, n_threads)
+                                      &workspace[0], kernel_sgemm, n_threads)
         else:
             cc_conv_winograd_strided_f64(&g, &lay, m, &x[0], &u[0, 0, 0, 0], b, &y[0],
-                                      &workspace[0], <cc_dgemm_fn>dgemm, n_threads)
+                                      &workspace[0], kernel_dgemm, n_threads)
 
 
 include "_simd.pxi"

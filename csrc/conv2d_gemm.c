@@ -22,20 +22,6 @@
 /* Upper bound on one item's multiply-adds, so a chunk of items stays short. */
 #define CC_ITEM_MACS (64.0 * 1024 * 1024)
 
-/* The BLAS's per-thread thread-count setter (OpenBLAS's openblas_set_num_threads_local),
- * or NULL.  OpenBLAS keeps a thread count per calling thread: a thread that has not set
- * its own may run a gemm multithreaded (other bits) even while the global count is 1,
- * so every thread of a convcore team sets 1 for itself before its gemms.  It is not
- * restored here: with OpenBLAS the setting is also seen by the other threads, and a
- * thread finishing first would hand the BLAS threads back to one still working; the
- * Python layer restores the caller's count when the last GEMM call leaves. */
-static cc_blas_threads_fn cc_blas_local_threads;
-
-void cc_gemm_set_blas_local_threads(cc_blas_threads_fn fn)
-{
-    cc_blas_local_threads = fn;
-}
-
 ptrdiff_t cc_gemm_tile_columns(const cc_conv_geometry *g)
 {
     ptrdiff_t CgRS = (g->C / g->groups) * cc_conv_taps(g), HWo = cc_conv_out_cells(g);

@@ -57,8 +57,7 @@ void CC_CAT2(cc_conv2d_gemm_range, SFX)(const cc_conv_geometry *g, const REAL *x
     {
         REAL *ws = workspace + (ptrdiff_t)CC_OMP_THREAD_ID() * per_thread;
         ptrdiff_t lo, hi, cached = -1;
-        if (cc_blas_local_threads)
-            cc_blas_local_threads(1);
+        cc_blas_limit_this_thread();
         CC_MY_SHARE(it0, it1, lo, hi);
         for (ptrdiff_t it = lo; it < hi; it++) {
             const ptrdiff_t tile = it / nkb, b = it % nkb;
@@ -124,8 +123,7 @@ void CC_CAT2(cc_gemm_tiles_range, SFX)(const cc_gemm_tiles *p, const REAL *a, co
 #endif
     {
         ptrdiff_t lo, hi;
-        if (cc_blas_local_threads)
-            cc_blas_local_threads(1);
+        cc_blas_limit_this_thread();
         CC_MY_SHARE(it0, it1, lo, hi);
         for (ptrdiff_t it = lo; it < hi; it++) {
             const ptrdiff_t j = it % nt_, i = (it / nt_) % mt, bt = it / (nt_ * mt);

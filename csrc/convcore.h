@@ -199,10 +199,29 @@ typedef void (*cc_dgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, 
                             double *a, int *lda, double *b, int *ldb, double *beta, double *c,
                             int *ldc);
 
+/* The same gemms in an ILP64 BLAS's signature (64-bit integers), such as NumPy's
+ * OpenBLAS exports them. */
+typedef void (*cc_sgemm64_fn)(char *transa, char *transb, int64_t *m, int64_t *n, int64_t *k,
+                              float *alpha, float *a, int64_t *lda, float *b, int64_t *ldb,
+                              float *beta, float *c, int64_t *ldc);
+typedef void (*cc_dgemm64_fn)(char *transa, char *transb, int64_t *m, int64_t *n, int64_t *k,
+                              double *alpha, double *a, int64_t *lda, double *b, int64_t *ldb,
+                              double *beta, double *c, int64_t *ldc);
+/* cc_sgemm_fn / cc_dgemm_fn calling the ILP64 gemms set by cc_blas_set_ilp64 (one
+ * setting per extension module that links the library). */
+void cc_blas_set_ilp64(cc_sgemm64_fn sgemm, cc_dgemm64_fn dgemm);
+void cc_sgemm_ilp64(char *transa, char *transb, int *m, int *n, int *k, float *alpha,
+                    float *a, int *lda, float *b, int *ldb, float *beta, float *c, int *ldc);
+void cc_dgemm_ilp64(char *transa, char *transb, int *m, int *n, int *k, double *alpha,
+                    double *a, int *lda, double *b, int *ldb, double *beta, double *c,
+                    int *ldc);
+
 /* The BLAS's per-thread thread-count setter, called with 1 by every thread of a GEMM
  * team before its gemms (the caller restores the BLAS's setting); NULL for none. */
 typedef int (*cc_blas_threads_fn)(int n);
 void cc_gemm_set_blas_local_threads(cc_blas_threads_fn fn);
+/* This thread runs its gemms on one BLAS thread (a no-op without a setter). */
+void cc_blas_limit_this_thread(void);
 
 /* Columns per im2col tile, output channels per block, workspace (elements per thread,
  * a multiple of 16) and the number of work items (image, group, tile of output cells,

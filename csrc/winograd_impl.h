@@ -535,6 +535,7 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, 
         REAL *V = workspace + (ptrdiff_t)CC_OMP_THREAD_ID() * per_thread;
         REAL *Mx = V + AA * Cg * T;
 
+        cc_blas_limit_this_thread();
         if (lanes)
             WG(wg_input_lanes)(g, L, M, MH, x, grp, t_beg, nt, T, V);
         else
