@@ -24,7 +24,7 @@
         ptrdiff_t W, S, sw, dw, pad_w, Wout; /* innermost dimension */                    \
         ptrdiff_t x_cstride;    /* elements per input channel */                          \
         ptrdiff_t y_kstride;    /* elements per output channel */                         \
-        /* CV tiles only: a band flattened into one virtual row of pixels (Wv > 0): */    \
+        /* a band flattened into one virtual row of pixels (Wv > 0, else 0): */           \
         ptrdiff_t Wv, Wy, ny;   /* pitch of its rows, real row width, real rows */         \
     } cc_direct_row_##SFX;                                                                \
     typedef void (*cc_direct_row_fn_##SFX)(const cc_direct_row_##SFX *a, REAL *y, int kb);

@@ -144,15 +144,13 @@ static void FN(run_columns)(const ROW_ARGS *a0, const ptrdiff_t *rows, ptrdiff_t
  * the input are mapped onto it), so
  * short rows (7, 14, 28 pixels) fill whole tiles instead of ending in a partial one, and
  * every tile is an interior one.  The sums are those of the per-row path.  Tiles along
- * output columns store the virtual row of ychannels channels into *ytmp, which the driver
- * copies out row by row (or straight into the output when the rows have no junk columns
- * and no rounded tail: then *ytmp is NULL); tiles along output channels store it
- * themselves (store_virtual).  The buffers come from the thread's scratch ws (rows table,
- * band copy, ytmp), kept from band to band.  Returns 0 (nothing changed) without memory
- * for them. */
+ * output columns (columns != 0) and along output channels both store the virtual row
+ * themselves, skipping the junk (store_virtual_cols, store_virtual).  The buffers come
+ * from the thread's scratch ws (rows table, band copy), kept from band to band.  Returns
+ * 0 (nothing changed) without memory for them. */
 static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
-                         ptrdiff_t o_hi, int unit, ptrdiff_t ychannels, cc_scratch ws[3],
-                         REAL **padded, ptrdiff_t **vrows, REAL **ytmp)
+                         ptrdiff_t o_hi, int unit, int columns, cc_scratch ws[2],
+                         REAL **padded, ptrdiff_t **vrows)
 {
     const int nd = g->nd;
     const ptrdiff_t H = g->in[nd - 2], R = g->kernel[nd - 2], Hout = g->out[nd - 2];
@@ -187,10 +185,8 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
      * read npx pixels).  Tiles along output channels keep the copy: their broadcasts
      * from a dozen channel planes at once stalled on the input (1x1 256->64 at 56x56 b8
      * ran 1.27x slower in place). */
-    if (ychannels && U == 1 && a->S == 1 && sw == 1 && sh == 1 && Wp == W && npx == nb * Wv &&
+    if (columns && U == 1 && a->S == 1 && sw == 1 && sh == 1 && Wp == W && npx == nb * Wv &&
         planes[0] >= 0 && h_lo >= 0 && h_lo + nb <= H) {
-        /* Wv == Wout and no rounded tail: the driver stores straight into the output, so
-         * no row buffer either */
         a->x += planes[0] + h_lo * W;
         a->W = npx; /* exactly the band's pixels */
         a->Wy = a->Wout;
@@ -199,7 +195,6 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
         a->ny = nb;
         *padded = NULL;
         *vrows = tab;
-        *ytmp = NULL;
         return 1;
     }
     ptrdiff_t cstride = Uu * sh * ng * Wp;
@@ -207,9 +202,7 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
         cstride = tab[u] + len > cstride ? tab[u] + len : cstride;
     cstride = (cstride + 15) / 16 * 16;
     REAL *buf = cc_scratch_get(&ws[1], (size_t)(a->Cg * cstride) * sizeof *buf);
-    REAL *yv = ychannels ? cc_scratch_get(&ws[2], (size_t)(ychannels * npx) * sizeof *yv)
-                         : NULL;
-    if (!buf || (ychannels && !yv))
+    if (!buf)
         return 0;
     const ptrdiff_t slots = Uu * sh * ng;
     for (ptrdiff_t c = 0; c < a->Cg; c++) {
@@ -248,7 +241,6 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
     a->ny = nb;
     *padded = buf;
     *vrows = tab;
-    *ytmp = yv;
     return 1;
 }
 
@@ -302,8 +294,8 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
      * channels of one band (kchunks items) mostly fall to one thread: it copies the band
      * once (flat_band) and keeps the copy while its items stay on that band. */
     ROW_ARGS b;
-    REAL *buf = NULL, *ytmp = NULL; /* column tiles store the virtual row in ytmp */
-    cc_scratch scratch[3] = {{NULL, 0}, {NULL, 0}, {NULL, 0}}; /* rows, band, ytmp */
+    REAL *buf = NULL;
+    cc_scratch scratch[2] = {{NULL, 0}, {NULL, 0}}; /* rows, band */
     ptrdiff_t *vrows = NULL, copied = -1; /* the (image, group, band) held in buf */
 #ifdef _OPENMP
 #pragma omp for schedule(static)
@@ -327,11 +319,11 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
         ptrdiff_t *rows = rows_ws + (ptrdiff_t)CC_OMP_THREAD_ID() * p->rows_size;
         const ptrdiff_t nr = (o_hi - o_lo) * U;
         if (p->flat && copied != rest) { /* 2-D and 3-D: the band as one virtual row */
-            buf = ytmp = NULL;
+            buf = NULL;
             vrows = NULL;
             b = a;
             copied = FN(flat_band)(&b, g, o_lo, o_hi, p->pix ? p->pix : p->nv * p->lanes,
-                                   p->pix ? 0 : p->kb, scratch, &buf, &vrows, &ytmp)
+                                   !p->pix, scratch, &buf, &vrows)
                          ? rest : -1;
             if (buf) /* else the band is read in place (b.x set by flat_band) */
                 b.x = buf;
@@ -344,21 +336,7 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
                 REAL *yk = y + (n * g->K + k) * y_kstride;
                 b.wp = wpack + (grp * p->nkb + blk) * Cg * U * S * p->kb;
                 b.bias = bias ? bias + k : NULL;
-                if (p->pix) {
-                    row(&b, yk + o_lo * Wout, kb);
-                    continue;
-                }
-                if (b.Wv == Wout && b.Wout == b.ny * Wout) { /* rows without junk */
-                    b.y_kstride = y_kstride;
-                    row(&b, yk + o_lo * Wout, kb);
-                    continue;
-                }
-                b.y_kstride = b.Wout;
-                row(&b, ytmp, kb);
-                for (int kk = 0; kk < kb; kk++)
-                    for (ptrdiff_t o = 0; o < b.ny; o++)
-                        memcpy(yk + kk * y_kstride + (o_lo + o) * Wout,
-                               ytmp + kk * b.Wout + o * b.Wv, (size_t)Wout * sizeof *ytmp);
+                row(&b, yk + o_lo * Wout, kb);
             }
             continue;
         }
@@ -407,7 +385,7 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
         }
 #undef RUN_COLUMNS
     }
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 2; i++)
         free(scratch[i].p);
     }
 }

@@ -82,12 +82,12 @@ static inline CC_MASK FN(edge_mask)(ptrdiff_t col0, ptrdiff_t W, int cnt, int v,
 }
 
 /* One register tile: kb (<= KB) channels x cnt (<= NV * LANES) outputs of a row starting
- * at y, whose first output reads input column iw0.  KB, NV, S and MODE are compile-time
- * constants at every call site, so the loops unroll and the accumulators stay in
- * registers. */
+ * at y (channel kk at y + kk * ys), whose first output reads input column iw0.  KB, NV,
+ * S and MODE are compile-time constants at every call site, so the loops unroll and the
+ * accumulators stay in registers. */
 static inline __attribute__((always_inline)) void
-FN(tile)(const ARGS *a, ptrdiff_t iw0, REAL *y, int kb, int cnt, const int KB, const int NV,
-         const ptrdiff_t S, const int MODE)
+FN(tile)(const ARGS *a, ptrdiff_t iw0, REAL *y, ptrdiff_t ys, int kb, int cnt, const int KB,
+         const int NV, const ptrdiff_t S, const int MODE)
 {
     VEC acc[KB_MAX][NV_MAX];
     const REAL *wp = a->wp;
@@ -165,7 +165,7 @@ FN(tile)(const ARGS *a, ptrdiff_t iw0, REAL *y, int kb, int cnt, const int KB, c
     for (int kk = 0; kk < KB; kk++) {
         if (kk >= kb)
             break;
-        REAL *yk = y + kk * a->y_kstride;
+        REAL *yk = y + kk * ys;
         if (cnt == NV * LANES) {
 #pragma GCC unroll 16
             for (int v = 0; v < NV; v++)
@@ -181,13 +181,53 @@ FN(tile)(const ARGS *a, ptrdiff_t iw0, REAL *y, int kb, int cnt, const int KB, c
     }
 }
 
+#ifndef CC_DIRECT_VIRTUAL_STORE
+#define CC_DIRECT_VIRTUAL_STORE
+/* Where a tile of a virtual row (a band flattened by the driver: pixel q is column
+ * q % Wv of the band's row q / Wv, stored if that column is one of the Wy real ones and
+ * the row one of the ny real ones) stores its cnt pixels from q0: the address of pixel
+ * q0 in the output when they are all real and consecutive there, else NULL. */
+static inline ptrdiff_t cc_virtual_offset(ptrdiff_t Wv, ptrdiff_t Wy, ptrdiff_t ny,
+                                          ptrdiff_t q0, ptrdiff_t cnt)
+{
+    if (Wv == Wy) /* no junk columns: only the rounded tail past ny rows is junk */
+        return q0 + cnt <= ny * Wy ? q0 : -1;
+    const ptrdiff_t o = q0 / Wv, j = q0 - o * Wv;
+    return o < ny && j + cnt <= Wy ? o * Wy + j : -1;
+}
+#endif
+
+/* Channels [0, kb) of a tile of cnt virtual pixels from q0, computed into t (channel kk
+ * at t + kk * ts), stored run by run: the real columns of one row at a time. */
+static inline void FN(store_virtual_cols)(const ARGS *a, REAL *yrow, const REAL *t,
+                                          ptrdiff_t ts, ptrdiff_t q0, int cnt, int kb)
+{
+    const ptrdiff_t Wv = a->Wv, Wy = a->Wy, ny = a->ny;
+    ptrdiff_t o = q0 / Wv, j = q0 - o * Wv, q = 0;
+    while (q < cnt && o < ny) {
+        if (j < Wy) {
+            const ptrdiff_t run = Wy - j < cnt - q ? Wy - j : cnt - q;
+            for (int kk = 0; kk < kb; kk++)
+                memcpy(yrow + kk * a->y_kstride + o * Wy + j, t + kk * ts + q,
+                       (size_t)run * sizeof *t);
+        }
+        q += Wv - j; /* on to the start of the next row */
+        j = 0;
+        o++;
+    }
+}
+
 /* One output row for one (KB, NV) tile.  The 1- and 3-tap specialisations unroll the
- * innermost tap loop completely; others run it as a loop. */
+ * innermost tap loop completely; others run it as a loop.  A virtual row (a->Wv > 0:
+ * the driver's flattened band, every tile an interior one) stores each tile straight
+ * into the output where its pixels are real and consecutive there, and the tiles that
+ * straddle junk columns or a row's end through a stack buffer. */
 #define CC_DEFINE_ROW(NAME, KB, NV)                                                      \
     static void FN(NAME)(const ARGS *a, REAL *yrow, int kb)                              \
     {                                                                                    \
         const ptrdiff_t step = (NV) * LANES, sw = a->sw, S = a->S;                       \
         const ptrdiff_t span = (S - 1) * a->dw;                                          \
+        REAL vbuf[(KB) * (NV) * LANES];                                                  \
         for (ptrdiff_t ow = 0; ow < a->Wout; ow += step) {                               \
             int cnt = (int)(a->Wout - ow < step ? a->Wout - ow : step);                  \
             ptrdiff_t iw0 = ow * sw - a->pad_w;                                          \
@@ -198,24 +238,32 @@ FN(tile)(const ARGS *a, ptrdiff_t iw0, REAL *y, int kb, int cnt, const int KB, c
             else if (full && sw == 2 && iw0 + span + 2 * step <= a->W)                   \
                 mode = MODE_S2;                                                          \
             REAL *y = yrow + ow;                                                         \
+            ptrdiff_t ys = a->y_kstride;                                                 \
+            if (a->Wv) {                                                                 \
+                const ptrdiff_t at = cc_virtual_offset(a->Wv, a->Wy, a->ny, ow, cnt);    \
+                y = at >= 0 ? yrow + at : vbuf;                                          \
+                ys = at >= 0 ? ys : step;                                                \
+            }                                                                            \
             if (mode == MODE_S1 && S == 1)                                               \
-                FN(tile)(a, iw0, y, kb, cnt, KB, NV, 1, MODE_S1);                        \
+                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, 1, MODE_S1);                    \
             else if (mode == MODE_S1 && S == 3)                                          \
-                FN(tile)(a, iw0, y, kb, cnt, KB, NV, 3, MODE_S1);                        \
+                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, 3, MODE_S1);                    \
             else if (mode == MODE_S1)                                                    \
-                FN(tile)(a, iw0, y, kb, cnt, KB, NV, S, MODE_S1);                        \
+                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, S, MODE_S1);                    \
             else if (mode == MODE_S2 && S == 3)                                          \
-                FN(tile)(a, iw0, y, kb, cnt, KB, NV, 3, MODE_S2);                        \
+                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, 3, MODE_S2);                    \
             else if (mode == MODE_S2)                                                    \
-                FN(tile)(a, iw0, y, kb, cnt, KB, NV, S, MODE_S2);                        \
+                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, S, MODE_S2);                    \
             else if (mode == MODE_S1_EDGE && S == 3)                                     \
-                FN(tile)(a, iw0, y, kb, cnt, KB, NV, 3, MODE_S1_EDGE);                   \
+                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, 3, MODE_S1_EDGE);               \
             else if (mode == MODE_S1_EDGE)                                               \
-                FN(tile)(a, iw0, y, kb, cnt, KB, NV, S, MODE_S1_EDGE);                   \
+                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, S, MODE_S1_EDGE);               \
             else if (mode == MODE_S2_EDGE)                                               \
-                FN(tile)(a, iw0, y, kb, cnt, KB, NV, S, MODE_S2_EDGE);                   \
+                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, S, MODE_S2_EDGE);               \
             else                                                                         \
-                FN(tile)(a, iw0, y, kb, cnt, KB, NV, S, MODE_ANY);                       \
+                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, S, MODE_ANY);                   \
+            if (y == vbuf)                                                               \
+                FN(store_virtual_cols)(a, yrow, vbuf, step, ow, cnt, kb);                \
         }                                                                                \
     }
 

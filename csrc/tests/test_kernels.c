@@ -90,6 +90,10 @@ static const conv_case CASES[] = {
     {"1x1 rows of 64",         2, 3,  5, 64, 20, 1,  1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
     {"1x1 one channel, 128",   1, 1,  7, 128, 1, 1,  1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0},
     {"1x1 bands, pad top",     1, 16, 70, 64, 10, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1},
+    /* virtual rows with junk columns: tiles stored straight into the output, and those
+     * straddling a row's end through the stack buffer (one or several rows per tile) */
+    {"stem s2, rows of 113",   2, 3, 10, 226, 32, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1, 1},
+    {"short rows, pad 2",      1, 4,  9,  5,  8, 3,  3, 1, 1, 1, 1, 1, 2, 2, 2, 2, 0},
 };
 #define N_CASES (sizeof CASES / sizeof CASES[0])
 
