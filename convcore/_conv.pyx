@@ -16,7 +16,10 @@ from convcore._cconvcore cimport (
     CC_SIMD_GENERIC,
     cc_conv2d_gemm_range_f32,
     cc_conv2d_gemm_range_f64,
+    cc_grad_weight_gemm_range_f32,
+    cc_grad_weight_gemm_range_f64,
     cc_conv2d_geometry,
+    cc_conv_out_cells,
     cc_conv_taps,
     CC_COPY_MAX_DIMS,
     cc_copy_strided_f32,
@@ -168,6 +171,40 @@ def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                 cc_conv2d_gemm_range_f64(&g, &x[0, 0, 0, 0], &w[0, 0, 0, 0], b,
                                          &y[0, 0, 0, 0], &workspace[0], kernel_dgemm,
                                          it0, it1, n_threads)
+        PyErr_CheckSignals()
+        it0 = it1
+
+
+def grad_weight_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] go,
+                     floating[:, :, ::1] partials, floating[::1] workspace, object geom,
+                     int n_threads):
+    """partials (groups * nparts, Kg, Cg*taps) = the weight gradient of the im2col route
+    in parts (cc_grad_weight_gemm_range), interruptible between chunks of parts.
+
+    x and go are viewed as (N, C, -1, last) like conv2d_gemm's arrays; ``workspace``
+    holds min(n_threads, items) column tiles (gemm_plan), its start aligned to 64 bytes;
+    the BLAS must be single-threaded (the caller limits it).
+    """
+    cdef cc_conv_geometry g = conv_geometry(geom)
+    cdef Py_ssize_t items = partials.shape[0], it0 = 0, it1
+    cdef Py_ssize_t nparts = items // g.groups
+    if items == 0 or partials.shape[1] == 0 or partials.shape[2] == 0:
+        return
+    cdef double units = <double>g.N * (-(-cc_conv_out_cells(&g) // cc_gemm_tile_columns(&g)))
+    cdef double macs = (units / nparts * cc_gemm_tile_columns(&g) * partials.shape[1]
+                        * partials.shape[2])
+    cdef Py_ssize_t step = chunk_items(items, macs * NS_PER_GEMM_MAC, n_threads)
+    while it0 < items:
+        it1 = min(items, it0 + step)
+        with nogil:
+            if floating is float:
+                cc_grad_weight_gemm_range_f32(&g, &x[0, 0, 0, 0], &go[0, 0, 0, 0],
+                                              &partials[0, 0, 0], &workspace[0],
+                                              kernel_sgemm, nparts, it0, it1, n_threads)
+            else:
+                cc_grad_weight_gemm_range_f64(&g, &x[0, 0, 0, 0], &go[0, 0, 0, 0],
+                                              &partials[0, 0, 0], &workspace[0],
+                                              kernel_dgemm, nparts, it0, it1, n_threads)
         PyErr_CheckSignals()
         it0 = it1
 

@@ -11,15 +11,17 @@ or im2col + GEMM, chosen by ``algorithm`` as in :func:`convcore.conv2d`):
   those kernels).  Weights that are not all finite take its route of one GEMM per tap,
   which multiplies no padding, so an infinite weight reaches only the pixels it read;
 - grad_weight is the correlation of the input with grad_output.  The im2col route (and
-  ``auto``) multiplies grad_output by each image's column matrix through BLAS; the
+  ``auto``) multiplies grad_output's tiles by the column tiles of the input through BLAS,
+  each column tile built by a thread just before its product (so it is still in cache),
+  summed in a fixed number of parts added in order at the end; the
   direct route runs the direct kernel with batch and channels swapped (each input
   channel an image, each output channel's grad_output a kernel, the forward stride
   becoming the dilation and the dilation the stride);
 - grad_bias is the sum of grad_output over the batch and the pixels.
 
-Every BLAS product runs through :func:`convcore._blas.matmul` (fixed tiles of the result,
-single-threaded gemms on convcore's threads), so the gradients are bit-identical for any
-thread count, and every kernel is interruptible.
+Every BLAS product is a single-threaded gemm on convcore's threads over work fixed by the
+shapes alone, so the gradients are bit-identical for any thread count, and every kernel
+is interruptible.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ import math
 
 import numpy as np
 
-from convcore import _im2col
-from convcore._blas import matmul
+from convcore import _conv
+from convcore._blas import aligned_empty, single_threaded_blas
 from convcore._checks import as_real_array, check_budget, copy_bytes, did_you_mean
 from convcore._geometry import ConvGeometry as _Geometry
 from convcore._geometry import border_index
@@ -125,19 +127,43 @@ def _grad_input(g: _Geometry, go: np.ndarray, w: np.ndarray, algorithm: str) -> 
     return grad
 
 
+# The weight gradient's parts (each a Kg x Cg*taps partial sum over a fixed range of
+# (image, column tile) units, added in order at the end): enough for the threads of any
+# machine convcore targets, and no more than _PARTS_BYTES of partial sums.
+_MAX_PARTS = 16
+_PARTS_BYTES = 32 * 2**20
+
+
+def _grad_weight_parts(g: _Geometry, itemsize: int) -> int:
+    """How many parts the weight gradient of ``g`` is summed in, from the shapes alone
+    (so the sum is the same for any thread count)."""
+    _, P = _conv.gemm_blocks(g)
+    units = g.N * -(-math.prod(g.out) // P)
+    one = g.K * (g.C // g.groups) * math.prod(g.kernel) * itemsize  # every group's part
+    return max(1, min(_MAX_PARTS, units, _PARTS_BYTES // max(1, one)))
+
+
 def _grad_weight_gemm(g: _Geometry, go: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """grad_weight of each group = sum over images of grad_output (Kg x L) times the
-    transposed column matrix of the image (L x Cg*taps): one im2col and one BLAS GEMM per
-    image, so the workspace is one image's column matrix, whatever the batch."""
-    G, Kg, Cg, L = g.groups, g.K // g.groups, g.C // g.groups, math.prod(g.out)
+    """grad_weight of each group = sum over images and column tiles of grad_output's tile
+    (Kg x P) times the tile's column matrix transposed (P x Cg*taps): in C, each thread
+    builds a column tile in its workspace and multiplies it while it is in cache
+    (cc_grad_weight_gemm_range), summing a fixed range of tiles into a part; the parts
+    are then added in order."""
+    G, Kg, Cg = g.groups, g.K // g.groups, g.C // g.groups
     rows = Cg * math.prod(g.kernel)
-    cols = np.empty((1, g.C * math.prod(g.kernel), L), dtype=x.dtype)
-    gw = np.zeros((G, Kg, rows), dtype=x.dtype)
-    n_threads = get_num_threads()
-    for n in range(g.N):  # images in order: each weight's sum is in a fixed order
-        _im2col.im2col(x[n:n + 1].reshape(1, g.C, -1), cols, g, n_threads)
-        go_n, cols_n = go[n].reshape(G, Kg, L), cols.reshape(G, rows, L)
-        matmul(go_n, cols_n.transpose(0, 2, 1), gw, accumulate=True, n_threads=n_threads)
+    nparts = _grad_weight_parts(g, x.dtype.itemsize)
+    partials = np.empty((G * nparts, Kg, rows), x.dtype)
+    items, per_thread = _conv.gemm_plan(g)
+    workers = max(1, min(get_num_threads(), G * nparts))
+    workspace = aligned_empty(max(workers * per_thread, 1), x.dtype)
+    x4 = x.reshape(g.N, g.C, -1, g.in_sizes[-1])
+    go4 = go.reshape(g.N, g.K, -1, g.out[-1])
+    with single_threaded_blas():
+        _conv.grad_weight_gemm(x4, go4, partials, workspace, g, workers)
+    parts = partials.reshape(G, nparts, Kg, rows)
+    gw = parts[:, 0].copy()
+    for q in range(1, nparts):  # in order: the sum does not depend on the threads
+        gw += parts[:, q]
     return gw.reshape(g.K, Cg, *g.kernel)
 
 
@@ -203,10 +229,13 @@ def _budget(g: _Geometry, go, x4, w4, dtype, needs, algorithm) -> list:
     if "weight" in needs:
         parts.append(("a contiguous copy of x", copy_bytes(x4, dtype)))
         w_bytes = g.K * (g.C // g.groups) * math.prod(g.kernel) * item
-        cols = g.C * math.prod(g.kernel) * math.prod(g.out) * item
+        # the parts of the sum and a column tile per thread
+        _, per_thread = _conv.gemm_plan(g)
+        gemm = (_grad_weight_parts(g, item) * w_bytes
+                + get_num_threads() * (per_thread + 16) * item)
         direct = x_bytes + go_bytes + w_bytes * 2  # transposed copies, a full result
         parts.append(("the weight gradient and its workspace",
-                      w_bytes + (cols if algorithm == "im2col" else max(cols, direct))))
+                      w_bytes + (gemm if algorithm == "im2col" else max(gemm, direct))))
     return parts
 
 

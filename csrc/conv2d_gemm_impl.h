@@ -29,6 +29,28 @@
 #define CC_MY_SHARE(it0, it1, lo, hi) (lo = (it0), hi = (it1))
 #endif
 
+#ifndef CC_GEMM_IMPL_HELPERS
+#define CC_GEMM_IMPL_HELPERS
+/* A 1x1 stride-1 unpadded convolution: the input itself is the column matrix. */
+static int cc_gemm_identity(const cc_conv_geometry *g)
+{
+    int identity = 1;
+    for (int d = 0; d < g->nd; d++)
+        identity &= g->kernel[d] == 1 && g->stride[d] == 1 && g->pad[d] == 0 &&
+                    g->out[d] == g->in[d];
+    return identity;
+}
+
+/* Threads for `items` work items of `macs` multiply-adds in all: no more than items
+ * (the workspace holds one tile per working thread), one for a small call. */
+static int cc_gemm_team(ptrdiff_t items, double macs, int n_threads)
+{
+    if (items < n_threads)
+        n_threads = (int)items;
+    return 2.0 * macs < 2e5 && n_threads > 1 ? 1 : n_threads;
+}
+#endif
+
 void CC_CAT2(cc_conv2d_gemm_range, SFX)(const cc_conv_geometry *g, const REAL *x,
                                         const REAL *w, const REAL *bias, REAL *y,
                                         REAL *workspace, GEMM_FN gemm, ptrdiff_t it0,
@@ -40,14 +62,8 @@ void CC_CAT2(cc_conv2d_gemm_range, SFX)(const cc_conv_geometry *g, const REAL *x
     const ptrdiff_t P = cc_gemm_tile_columns(g), per_thread = cc_gemm_workspace_per_thread(g);
     const ptrdiff_t ntiles = (HWo + P - 1) / P, kb = cc_gemm_channel_block(g);
     const ptrdiff_t nkb = (Kg + kb - 1) / kb;
-    int identity = 1;  /* a 1x1 stride-1 unpadded convolution: the input is the matrix */
-    for (int d = 0; d < g->nd; d++)
-        identity &= g->kernel[d] == 1 && g->stride[d] == 1 && g->pad[d] == 0 &&
-                    g->out[d] == g->in[d];
-    if (it1 - it0 < n_threads)
-        n_threads = (int)(it1 - it0);  /* the workspace holds one tile per working thread */
-    if (2.0 * (double)(it1 - it0) * (double)kb * (double)CgRS * (double)P < 2e5)
-        n_threads = 1;
+    const int identity = cc_gemm_identity(g);
+    n_threads = cc_gemm_team(it1 - it0, (double)(it1 - it0) * kb * CgRS * P, n_threads);
     if (n_threads < 1)
         return;
 
@@ -104,6 +120,70 @@ void CC_CAT2(cc_conv2d_gemm, SFX)(const cc_conv_geometry *g, const REAL *x, cons
                                        cc_gemm_work_items(g), n_threads);
 }
 
+/* Items [it0, it1) of a weight gradient in parts (see cc_grad_weight_gemm_range in
+ * convcore.h): item it = (group grp, part q) sums, in order, the (image, column tile)
+ * units [U q / nparts, U (q + 1) / nparts) of its group, U = N * tiles, into
+ *   partials[grp][q] (Kg x CgRS) = sum over units of go_tile (Kg x P) . cols_tile^T
+ * In BLAS's column-major terms: C (CgRS x Kg, ld CgRS) += A^T (CgRS x P) . B (P x Kg),
+ * with A the row-major column tile (P x CgRS, ld P; the input itself, ld Hout*Wout, for
+ * a 1x1 stride-1 unpadded layer) and B grad_output's tile (ld Hout*Wout).  A thread
+ * builds the column tile in its workspace, so it is still in cache for the product. */
+void CC_CAT2(cc_grad_weight_gemm_range, SFX)(const cc_conv_geometry *g, const REAL *x,
+                                             const REAL *go, REAL *partials,
+                                             REAL *workspace, GEMM_FN gemm,
+                                             ptrdiff_t nparts, ptrdiff_t it0, ptrdiff_t it1,
+                                             int n_threads)
+{
+    const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
+    const ptrdiff_t CgRS = Cg * cc_conv_taps(g), HWo = cc_conv_out_cells(g);
+    const ptrdiff_t plane = cc_conv_in_cells(g);
+    const ptrdiff_t P = cc_gemm_tile_columns(g), per_thread = cc_gemm_workspace_per_thread(g);
+    const ptrdiff_t ntiles = (HWo + P - 1) / P, units = g->N * ntiles;
+    const int identity = cc_gemm_identity(g);
+    n_threads = cc_gemm_team(it1 - it0, (double)units / nparts * (it1 - it0) * Kg * CgRS * P,
+                             n_threads);
+    if (n_threads < 1)
+        return;
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
+#endif
+    {
+        REAL *ws = workspace + (ptrdiff_t)CC_OMP_THREAD_ID() * per_thread;
+        ptrdiff_t lo, hi;
+        cc_blas_limit_this_thread();
+        CC_MY_SHARE(it0, it1, lo, hi);
+        for (ptrdiff_t it = lo; it < hi; it++) {
+            const ptrdiff_t grp = it / nparts, q = it % nparts;
+            const ptrdiff_t u0 = units * q / nparts, u1 = units * (q + 1) / nparts;
+            REAL *c_part = partials + it * Kg * CgRS;
+            REAL beta = 0, alpha = 1;
+            for (ptrdiff_t u = u0; u < u1; u++, beta = 1) {
+                const ptrdiff_t n = u / ntiles, p0 = (u % ntiles) * P;
+                const ptrdiff_t np = HWo - p0 < P ? HWo - p0 : P;
+                const REAL *x_img = x + (n * g->C + grp * Cg) * plane;
+                const REAL *go_tile = go + (n * g->K + grp * Kg) * HWo + p0;
+                const REAL *a_mat = ws;
+                int lda = (int)np;
+                if (identity) {
+                    a_mat = x_img + p0;
+                    lda = (int)HWo;
+                } else {
+                    CC_CAT2(cc_im2col, SFX)(g, x_img, 0, CgRS, p0, np, ws);
+                }
+                char ta = 'T', tb = 'N';
+                int m = (int)CgRS, nn = (int)Kg, kk = (int)np, ldb = (int)HWo;
+                int ldc = (int)CgRS;
+                gemm(&ta, &tb, &m, &nn, &kk, &alpha, (REAL *)a_mat, &lda, (REAL *)go_tile,
+                     &ldb, &beta, c_part, &ldc);
+            }
+            if (u0 == u1) /* more parts than units: this part sums nothing */
+                for (ptrdiff_t i = 0; i < Kg * CgRS; i++)
+                    c_part[i] = 0;
+        }
+    }
+}
+
 /* Items [it0, it1) of a tiled product (see cc_gemm_tiles in convcore.h): item
  * (batch b, row tile i, column tile j), j innermost. */
 void CC_CAT2(cc_gemm_tiles_range, SFX)(const cc_gemm_tiles *p, const REAL *a, const REAL *b,
@@ -112,10 +192,8 @@ void CC_CAT2(cc_gemm_tiles_range, SFX)(const cc_gemm_tiles *p, const REAL *a, co
 {
     const ptrdiff_t mt = (p->m + p->tile_m - 1) / p->tile_m;
     const ptrdiff_t nt_ = (p->n + p->tile_n - 1) / p->tile_n;
-    if (it1 - it0 < n_threads)
-        n_threads = (int)(it1 - it0);
-    if (2.0 * (double)(it1 - it0) * (double)p->tile_m * (double)p->tile_n * (double)p->k < 2e5)
-        n_threads = 1;
+    n_threads = cc_gemm_team(it1 - it0, (double)(it1 - it0) * p->tile_m * p->tile_n * p->k,
+                             n_threads);
     if (n_threads < 1)
         return;
 #ifdef _OPENMP

@@ -248,6 +248,22 @@ void cc_conv2d_gemm_range_f64(const cc_conv_geometry *g, const double *x, const 
                               const double *bias, double *y, double *workspace,
                               cc_dgemm_fn gemm, ptrdiff_t it0, ptrdiff_t it1, int n_threads);
 
+/* The weight gradient of an im2col + GEMM layer in parts: item it = grp * nparts + q
+ * (it in [it0, it1) of groups * nparts) writes partials[it] (Kg x CgRS, row-major) =
+ * the sum over part q's (image, column tile) units of its group (the units of a group,
+ * N * column tiles, split into nparts consecutive ranges) of grad_output's tile times
+ * the column tile's transpose.  The caller adds the parts in order, so the sum is the
+ * same for any thread count.  go is (N, K, out cells); workspace as for
+ * cc_conv2d_gemm (min(n_threads, items) tiles). */
+void cc_grad_weight_gemm_range_f32(const cc_conv_geometry *g, const float *x,
+                                   const float *go, float *partials, float *workspace,
+                                   cc_sgemm_fn gemm, ptrdiff_t nparts, ptrdiff_t it0,
+                                   ptrdiff_t it1, int n_threads);
+void cc_grad_weight_gemm_range_f64(const cc_conv_geometry *g, const double *x,
+                                   const double *go, double *partials, double *workspace,
+                                   cc_dgemm_fn gemm, ptrdiff_t nparts, ptrdiff_t it0,
+                                   ptrdiff_t it1, int n_threads);
+
 /* A batch of products C[b] = alpha op(A[b]) op(B[b]) + beta C[b] in BLAS's column-major
  * terms (C is m x n), split into tiles of C (tile_m x tile_n) chosen by the caller from
  * the shapes; each tile is one single-threaded gemm over the whole k, so the result does

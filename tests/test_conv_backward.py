@@ -526,3 +526,71 @@ def test_bad_needs_names_the_argument(needs):
     x, w = np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2))
     with pytest.raises(ValueError, match="needs"):
         convcore.conv2d_backward(np.ones((1, 1, 2, 2)), x, w, needs=needs)
+
+
+# ------------------------------------------------ the weight gradient's parts (im2col)
+
+# (x shape, weight shape, kwargs): 20 images of one column tile each (16 parts of one or
+# two tiles), a 1x1 layer read in place over three column tiles per image, a strided
+# grouped layer, and several tiles per image at stride 1
+PARTS_CASES = [
+    ((20, 3, 7, 9), (5, 3, 3, 3), dict(padding=1)),
+    ((2, 600, 30, 30), (7, 600, 1, 1), dict()),
+    ((3, 8, 21, 17), (6, 4, 3, 2), dict(stride=2, padding=1, groups=2, dilation=(1, 2))),
+    ((2, 40, 40, 40), (9, 40, 3, 3), dict(padding=1)),
+]
+
+
+@pytest.mark.parametrize("xs, ws, kw", PARTS_CASES)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_weight_gradient_parts_match_reference_for_any_thread_count(rng, xs, ws, kw, dtype):
+    from convcore import backward
+
+    x = random_array(rng, xs, dtype)
+    w = random_array(rng, ws, dtype)
+    go = random_array(rng, convcore.conv2d(x, w, **kw).shape, dtype)
+    g = backward._prepare(2, x, w, None, kw.get("stride", 1), kw.get("padding", 0),
+                          kw.get("dilation", 1), kw.get("groups", 1), "zeros")[0]
+    assert backward._grad_weight_parts(g, x.itemsize) > 1
+    ref = conv2d_backward_ref(go.astype(np.float64), x.astype(np.float64),
+                              w.astype(np.float64), **kw)[1]
+    got = []
+    try:
+        for threads in (1, 2, 3):
+            convcore.set_num_threads(threads)
+            got.append(convcore.conv2d_backward(go, x, w, **kw, needs="weight",
+                                                algorithm="im2col")[1])
+    finally:
+        convcore.set_num_threads(None)
+    n = go.shape[0] * int(np.prod(go.shape[2:]))
+    assert_close(got[0], ref, dtype, terms=n)
+    np.testing.assert_array_equal(got[0], got[1])
+    np.testing.assert_array_equal(got[0], got[2])
+
+
+def test_weight_gradient_parts_cap_and_empty_parts(rng, monkeypatch):
+    """The partial sums stay within their cap (one part when a part alone is over it),
+    and a part with no tiles (more parts than tiles, asked of the C library directly)
+    sums to zero."""
+    from convcore import _conv, backward
+    from convcore._blas import aligned_empty, single_threaded_blas
+
+    x = random_array(rng, (4, 6, 8, 8), np.float64)
+    w = random_array(rng, (5, 6, 3, 3), np.float64)
+    go = random_array(rng, (4, 5, 8, 8), np.float64)
+    ref = conv2d_backward_ref(go, x, w, padding=1)[1]
+    g = backward._prepare(2, x, w, None, 1, 1, 1, 1, "zeros")[0]
+    assert backward._grad_weight_parts(g, 8) == 4  # one part per image
+    monkeypatch.setattr(backward, "_PARTS_BYTES", 2 * w.nbytes)
+    assert backward._grad_weight_parts(g, 8) == 2
+    monkeypatch.setattr(backward, "_PARTS_BYTES", 1)
+    assert backward._grad_weight_parts(g, 8) == 1
+    got = convcore.conv2d_backward(go, x, w, padding=1, needs="weight", algorithm="im2col")[1]
+    assert_close(got, ref, np.float64, terms=4 * 64)
+    partials = np.full((6, 5, 54), np.nan)  # 6 parts of 4 tiles: 2 empty
+    _, per_thread = _conv.gemm_plan(g)
+    with single_threaded_blas():
+        _conv.grad_weight_gemm(x, go, partials, aligned_empty(2 * per_thread, np.float64),
+                               g, 2)
+    assert np.count_nonzero(~partials.any(axis=(1, 2))) == 2
+    assert_close(partials.sum(axis=0).reshape(w.shape), ref, np.float64, terms=4 * 64)
