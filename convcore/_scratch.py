@@ -8,6 +8,10 @@ the pages of the largest come back from the kernel zeroed each time (NumPy maps 
 0.75-0.85x their time (alternating processes, 2026-12-02); on 256@56 and 128@28, where
 no page fault was counted, the times did not change beyond the noise.
 
+The merged phase result of a strided transposed convolution is another such buffer
+(9 MB on a DCGAN decoder layer 128->64 4x4/2 on 32x32, batch 8, whose call then took
+0.85-0.94x its time, alternating processes at AVX-512).
+
 So those buffers come from this pool: a call takes a buffer of at least the bytes it
 needs (and at most twice as many) and gives it back when it is done, also on an error.
 Concurrent calls take different buffers.  At most ``KEEP_BYTES`` are kept between calls

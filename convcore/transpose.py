@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from convcore import _conv
+from convcore import _conv, _scratch
 from convcore._blas import matmul
 from convcore._checks import (
     array_bytes,
@@ -233,15 +233,19 @@ def _run_phases(g: TransposeGeometry, x: np.ndarray, w: np.ndarray, bias, y: np.
         if single:  # stride 1 (or one phase): the correlation writes y itself
             _run_conv(nd, xs, ws, bs, 1, pads, dils, G, algorithm, y)
             return
-        part = _run_conv(nd, xs, ws, bs, 1, pads, dils, G, algorithm, None)
-        part = part.reshape(g.N, G, len(combos), Kg, *part.shape[2:])
-        for i, c in enumerate(combos):
-            src = (slice(None), slice(None), i, slice(None),
-                   *(slice(p.base - win.base, p.base - win.base + p.count)
-                     for p, win in zip(c, wins, strict=True)))
-            dst = (slice(None),) * 3 + tuple(slice(p.r, None, s)
-                                             for p, s in zip(c, g.stride, strict=True))
-            _copy_into(yv[dst], part[src])
+        # the merged result lives for this window only: a pooled buffer (a fresh array of
+        # its size, 9 MB on a DCGAN layer, came back from the kernel zeroed each call)
+        shape = (g.N, G * len(combos) * Kg, *(win.count for win in wins))
+        with _scratch.scratch(math.prod(shape), y.dtype) as buf:
+            part = _run_conv(nd, xs, ws, bs, 1, pads, dils, G, algorithm, buf.reshape(shape))
+            part = part.reshape(g.N, G, len(combos), Kg, *shape[2:])
+            for i, c in enumerate(combos):
+                src = (slice(None), slice(None), i, slice(None),
+                       *(slice(p.base - win.base, p.base - win.base + p.count)
+                         for p, win in zip(c, wins, strict=True)))
+                dst = (slice(None),) * 3 + tuple(slice(p.r, None, s)
+                                                 for p, s in zip(c, g.stride, strict=True))
+                _copy_into(yv[dst], part[src])
 
 
 def _copy_into(dst: np.ndarray, src: np.ndarray) -> None:

@@ -1,4 +1,5 @@
-"""The pool of scratch buffers Winograd's weights and workspace come from."""
+"""The pool of scratch buffers Winograd's weights and workspace and the transposed
+convolution's merged phases come from."""
 
 import os
 import select
@@ -111,6 +112,35 @@ def test_winograd_does_not_rely_on_fresh_memory(isa, dtype, rng, monkeypatch):
     ref3 = convcore.conv3d(x3, w3, padding=1, algorithm="direct")
     got3 = convcore.conv3d(x3, w3, padding=1, algorithm="winograd")
     assert_close(got3, ref3, dtype, terms=4 * 18 * 8, err_msg=isa)
+
+
+@pytest.mark.parametrize("algorithm", ["direct", "im2col"])
+def test_transposed_phases_do_not_rely_on_fresh_memory(algorithm, rng, monkeypatch):
+    """The merged phase result of a strided transposed convolution comes from the pool:
+    NaN-filled buffers there change nothing (1-D, 2-D and 3-D, both dtypes)."""
+    from transpose_reference import conv_transpose_ref
+
+    take = _scratch._take
+
+    def poisoned(nbytes):
+        buf = take(nbytes)
+        buf[:] = 0xFF
+        return buf
+
+    monkeypatch.setattr(_scratch, "_take", poisoned)
+    for dtype in (np.float32, np.float64):
+        for xs, ws in (((2, 5, 11), (5, 3, 4)), ((2, 6, 7, 9), (6, 4, 4, 3)),
+                       ((1, 3, 4, 5, 6), (3, 2, 3, 4, 2))):
+            x = rng.standard_normal(xs).astype(dtype)
+            w = rng.standard_normal(ws).astype(dtype)
+            b = rng.standard_normal(ws[1]).astype(dtype)
+            f = {3: convcore.conv_transpose1d, 4: convcore.conv_transpose2d,
+                 5: convcore.conv_transpose3d}[len(xs)]
+            ref = conv_transpose_ref(x, w, b, stride=2, padding=1)
+            for _ in range(2):  # the second call reuses the first call's buffer
+                got = f(x, w, b, stride=2, padding=1, algorithm=algorithm)
+                assert_close(got, ref, dtype, terms=ws[0] * int(np.prod(ws[2:])))
+    assert _scratch.kept_bytes() > 0
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="fork")
