@@ -23,6 +23,19 @@ def empty_pool():
     _scratch.clear()
 
 
+@pytest.fixture
+def poisoned_pool(monkeypatch):
+    """Every buffer the pool hands out is full of NaN (all bits set)."""
+    take = _scratch._take
+
+    def poisoned(nbytes):
+        buf = take(nbytes)
+        buf[:] = 0xFF
+        return buf
+
+    monkeypatch.setattr(_scratch, "_take", poisoned)
+
+
 def test_buffer_is_reused_and_sized():
     with _scratch.scratch(1000, np.float32) as a:
         assert a.shape == (1000,) and a.dtype == np.float32
@@ -90,17 +103,9 @@ def test_concurrent_calls_take_different_buffers():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_winograd_does_not_rely_on_fresh_memory(isa, dtype, rng, monkeypatch):
+def test_winograd_does_not_rely_on_fresh_memory(isa, dtype, rng, poisoned_pool):
     """Stale values in a reused buffer must not reach the result: every buffer the pool
     hands out here is full of NaN (all bits set)."""
-    take = _scratch._take
-
-    def poisoned(nbytes):
-        buf = take(nbytes)
-        buf[:] = 0xFF
-        return buf
-
-    monkeypatch.setattr(_scratch, "_take", poisoned)
     x = rng.standard_normal((2, 20, 13, 11)).astype(dtype)
     w = rng.standard_normal((24, 20, 3, 3)).astype(dtype) / 13
     ref = conv2d_ref(x, w, None, padding=((1, 1), (1, 1)))
@@ -115,19 +120,11 @@ def test_winograd_does_not_rely_on_fresh_memory(isa, dtype, rng, monkeypatch):
 
 
 @pytest.mark.parametrize("algorithm", ["direct", "im2col"])
-def test_transposed_phases_do_not_rely_on_fresh_memory(algorithm, rng, monkeypatch):
+def test_transposed_phases_do_not_rely_on_fresh_memory(algorithm, rng, poisoned_pool):
     """The merged phase result of a strided transposed convolution comes from the pool:
     NaN-filled buffers there change nothing (1-D, 2-D and 3-D, both dtypes)."""
     from transpose_reference import conv_transpose_ref
 
-    take = _scratch._take
-
-    def poisoned(nbytes):
-        buf = take(nbytes)
-        buf[:] = 0xFF
-        return buf
-
-    monkeypatch.setattr(_scratch, "_take", poisoned)
     for dtype in (np.float32, np.float64):
         for xs, ws in (((2, 5, 11), (5, 3, 4)), ((2, 6, 7, 9), (6, 4, 4, 3)),
                        ((1, 3, 4, 5, 6), (3, 2, 3, 4, 2))):
