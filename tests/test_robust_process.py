@@ -168,6 +168,8 @@ except KeyboardInterrupt:
     got = time.perf_counter()
 print("interrupted after", got - start, flush=True)
 gc.collect()
+# buffers kept between calls on purpose (Winograd's, the transposed phases') are let go
+print("kept", convcore.release_buffers(), flush=True)
 held = tracemalloc.get_traced_memory()[0] - base
 print("held", held, flush=True)
 print("python threads", threading.active_count(), flush=True)
