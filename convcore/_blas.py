@@ -128,19 +128,25 @@ def kernel_blas() -> KernelBlas:
     return numpy_blas
 
 
-@functools.cache
+_installed: list[KernelBlas] = []
+
+
 def _install() -> KernelBlas:
-    """Hand the chosen gemms and per-thread setter to every extension with GEMM kernels."""
+    """Hand the chosen gemms and per-thread setter to every extension with GEMM kernels,
+    once (under the lock: no kernel runs while they are written)."""
     from convcore import _conv, _winograd
 
-    blas = kernel_blas()
-    for module in (_conv, _winograd):
-        module.use_blas(blas.sgemm, blas.dgemm, blas.ilp64, blas.local_threads)
-    return blas
+    with _lock:
+        if not _installed:
+            blas = kernel_blas()
+            for module in (_conv, _winograd):
+                module.use_blas(blas.sgemm, blas.dgemm, blas.ilp64, blas.local_threads)
+            _installed.append(blas)
+        return _installed[0]
 
 
 class single_threaded_blas:
-    """Context manager: SciPy's BLAS runs on one thread inside it.
+    """Context manager: every loaded BLAS runs on one thread inside it.
 
     Every convcore GEMM runs inside it; concurrent callers share it, and the last one
     out restores the thread count the BLAS had before the first one came in.  With

@@ -117,13 +117,14 @@ cdef extern from "convcore.h" nogil:
     Py_ssize_t cc_gemm_tile_columns(const cc_conv_geometry *g)
     void cc_grad_weight_gemm_range_f32(const cc_conv_geometry *g, const float *x,
                                        const float *go, float *partials, float *workspace,
-                                       cc_sgemm_fn gemm, Py_ssize_t nparts, Py_ssize_t it0,
-                                       Py_ssize_t it1, int n_threads)
+                                       cc_sgemm_fn gemm, Py_ssize_t nparts, Py_ssize_t k0,
+                                       Py_ssize_t k1, Py_ssize_t it0, Py_ssize_t it1,
+                                       int n_threads)
     void cc_grad_weight_gemm_range_f64(const cc_conv_geometry *g, const double *x,
                                        const double *go, double *partials,
                                        double *workspace, cc_dgemm_fn gemm,
-                                       Py_ssize_t nparts, Py_ssize_t it0, Py_ssize_t it1,
-                                       int n_threads)
+                                       Py_ssize_t nparts, Py_ssize_t k0, Py_ssize_t k1,
+                                       Py_ssize_t it0, Py_ssize_t it1, int n_threads)
     void cc_conv2d_gemm_range_f32(const cc_conv_geometry *g, const float *x, const float *w,
                                   const float *bias, float *y, float *workspace,
                                   cc_sgemm_fn gemm, Py_ssize_t it0, Py_ssize_t it1,

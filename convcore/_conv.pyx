@@ -179,34 +179,47 @@ def grad_weight_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1
                      floating[:, :, ::1] partials, floating[::1] workspace, object geom,
                      int n_threads):
     """partials (groups * nparts, Kg, Cg*taps) = the weight gradient of the im2col route
-    in parts (cc_grad_weight_gemm_range), interruptible between chunks of parts.
+    in parts (cc_grad_weight_gemm_range), interruptible: the parts' units go in windows,
+    and between windows (and chunks of parts) Python handles pending signals.
 
     x and go are viewed as (N, C, -1, last) like conv2d_gemm's arrays; ``workspace``
     holds min(n_threads, items) column tiles (gemm_plan), its start aligned to 64 bytes;
     the BLAS must be single-threaded (the caller limits it).
     """
     cdef cc_conv_geometry g = conv_geometry(geom)
-    cdef Py_ssize_t items = partials.shape[0], it0 = 0, it1
+    cdef Py_ssize_t items = partials.shape[0], it0, it1, k0 = 0, k1
     cdef Py_ssize_t nparts = items // g.groups
     if items == 0 or partials.shape[1] == 0 or partials.shape[2] == 0:
         return
-    cdef double units = <double>g.N * (-(-cc_conv_out_cells(&g) // cc_gemm_tile_columns(&g)))
-    cdef double macs = (units / nparts * cc_gemm_tile_columns(&g) * partials.shape[1]
-                        * partials.shape[2])
-    cdef Py_ssize_t step = chunk_items(items, macs * NS_PER_GEMM_MAC, n_threads)
-    while it0 < items:
-        it1 = min(items, it0 + step)
-        with nogil:
-            if floating is float:
-                cc_grad_weight_gemm_range_f32(&g, &x[0, 0, 0, 0], &go[0, 0, 0, 0],
-                                              &partials[0, 0, 0], &workspace[0],
-                                              kernel_sgemm, nparts, it0, it1, n_threads)
-            else:
-                cc_grad_weight_gemm_range_f64(&g, &x[0, 0, 0, 0], &go[0, 0, 0, 0],
-                                              &partials[0, 0, 0], &workspace[0],
-                                              kernel_dgemm, nparts, it0, it1, n_threads)
-        PyErr_CheckSignals()
-        it0 = it1
+    cdef Py_ssize_t P = cc_gemm_tile_columns(&g)
+    # (cdivision: // truncates, so the ceilings are written out)
+    cdef Py_ssize_t units = g.N * ((cc_conv_out_cells(&g) + P - 1) // P)
+    cdef Py_ssize_t longest = (units + nparts - 1) // nparts  # units of the longest part
+    cdef Py_ssize_t per_thread = (items + n_threads - 1) // n_threads if n_threads > 0 else items
+    cdef double unit_ns = <double>P * partials.shape[1] * partials.shape[2] * NS_PER_GEMM_MAC
+    # a window of units of every part per call, ~CHUNK_NS for each thread; when a single
+    # unit of every part is already more, the parts go in chunks too
+    cdef Py_ssize_t kstep = chunk_items(longest, unit_ns * per_thread, 1)
+    cdef Py_ssize_t istep = items if kstep > 1 else chunk_items(items, unit_ns, n_threads)
+    while k0 < longest:
+        k1 = min(longest, k0 + kstep)
+        it0 = 0
+        while it0 < items:
+            it1 = min(items, it0 + istep)
+            with nogil:
+                if floating is float:
+                    cc_grad_weight_gemm_range_f32(&g, &x[0, 0, 0, 0], &go[0, 0, 0, 0],
+                                                  &partials[0, 0, 0], &workspace[0],
+                                                  kernel_sgemm, nparts, k0, k1, it0, it1,
+                                                  n_threads)
+                else:
+                    cc_grad_weight_gemm_range_f64(&g, &x[0, 0, 0, 0], &go[0, 0, 0, 0],
+                                                  &partials[0, 0, 0], &workspace[0],
+                                                  kernel_dgemm, nparts, k0, k1, it0, it1,
+                                                  n_threads)
+            PyErr_CheckSignals()
+            it0 = it1
+        k0 = k1
 
 
 def gemm_tiles(const floating[:, :, :] a, const floating[:, :, :] b, floating[:, :, :] c,

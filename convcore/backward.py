@@ -35,7 +35,7 @@ from convcore import _conv
 from convcore._blas import aligned_empty, single_threaded_blas
 from convcore._checks import as_real_array, check_budget, copy_bytes, did_you_mean
 from convcore._geometry import ConvGeometry as _Geometry
-from convcore._geometry import border_index
+from convcore._geometry import border_index, gemm_fits
 from convcore._geometry import contiguous as _contiguous
 from convcore._geometry import prepare_conv as _prepare
 from convcore._threads import get_num_threads
@@ -172,7 +172,7 @@ def _grad_weight(g: _Geometry, go: np.ndarray, x: np.ndarray, algorithm: str) ->
     # auto: per-group GEMMs of depthwise-like calls are too small; the direct kernel
     # with batch and channels swapped does them all at once (measured)
     grouped_small = g.groups > 1 and g.C // g.groups <= 4
-    if algorithm == "im2col" or (algorithm == "auto" and not grouped_small):
+    if algorithm == "im2col" or (algorithm == "auto" and not grouped_small and gemm_fits(g)):
         return _grad_weight_gemm(g, go, x)
     G, Cg, nd = g.groups, g.C // g.groups, g.nd
     spatial = tuple(range(3, 3 + nd))
@@ -200,6 +200,9 @@ def _conv_backward(nd, grad_output, x, weight, stride, padding, dilation, groups
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}"
                          + did_you_mean(algorithm, ALGORITHMS))
+    if algorithm == "im2col" and "weight" in needs and not gemm_fits(g):
+        raise ValueError("im2col: a GEMM dimension of the weight gradient exceeds 2**31 - 1; "
+                         "use algorithm='direct'")
     go = as_real_array("grad_output", grad_output)
     spatial = g.out[-nd:]
     expected = (g.N, g.K, *spatial) if batched else (g.K, *spatial)

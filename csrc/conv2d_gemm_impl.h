@@ -124,6 +124,8 @@ void CC_CAT2(cc_conv2d_gemm, SFX)(const cc_conv_geometry *g, const REAL *x, cons
  * convcore.h): item it = (group grp, part q) sums, in order, the (image, column tile)
  * units [U q / nparts, U (q + 1) / nparts) of its group, U = N * tiles, into
  *   partials[grp][q] (Kg x CgRS) = sum over units of go_tile (Kg x P) . cols_tile^T
+ * this call taking the part's units [k0, k1) (counted from the part's first; k0 = 0
+ * starts the sum, later windows add to it), so a caller can stop between windows.
  * In BLAS's column-major terms: C (CgRS x Kg, ld CgRS) += A^T (CgRS x P) . B (P x Kg),
  * with A the row-major column tile (P x CgRS, ld P; the input itself, ld Hout*Wout, for
  * a 1x1 stride-1 unpadded layer) and B grad_output's tile (ld Hout*Wout).  A thread
@@ -131,8 +133,8 @@ void CC_CAT2(cc_conv2d_gemm, SFX)(const cc_conv_geometry *g, const REAL *x, cons
 void CC_CAT2(cc_grad_weight_gemm_range, SFX)(const cc_conv_geometry *g, const REAL *x,
                                              const REAL *go, REAL *partials,
                                              REAL *workspace, GEMM_FN gemm,
-                                             ptrdiff_t nparts, ptrdiff_t it0, ptrdiff_t it1,
-                                             int n_threads)
+                                             ptrdiff_t nparts, ptrdiff_t k0, ptrdiff_t k1,
+                                             ptrdiff_t it0, ptrdiff_t it1, int n_threads)
 {
     const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
     const ptrdiff_t CgRS = Cg * cc_conv_taps(g), HWo = cc_conv_out_cells(g);
@@ -140,8 +142,9 @@ void CC_CAT2(cc_grad_weight_gemm_range, SFX)(const cc_conv_geometry *g, const RE
     const ptrdiff_t P = cc_gemm_tile_columns(g), per_thread = cc_gemm_workspace_per_thread(g);
     const ptrdiff_t ntiles = (HWo + P - 1) / P, units = g->N * ntiles;
     const int identity = cc_gemm_identity(g);
-    n_threads = cc_gemm_team(it1 - it0, (double)units / nparts * (it1 - it0) * Kg * CgRS * P,
-                             n_threads);
+    const double window = (double)(k1 - k0) < (double)units / nparts ? (double)(k1 - k0)
+                                                                      : (double)units / nparts;
+    n_threads = cc_gemm_team(it1 - it0, window * (it1 - it0) * Kg * CgRS * P, n_threads);
     if (n_threads < 1)
         return;
 
@@ -156,9 +159,11 @@ void CC_CAT2(cc_grad_weight_gemm_range, SFX)(const cc_conv_geometry *g, const RE
         for (ptrdiff_t it = lo; it < hi; it++) {
             const ptrdiff_t grp = it / nparts, q = it % nparts;
             const ptrdiff_t u0 = units * q / nparts, u1 = units * (q + 1) / nparts;
+            const ptrdiff_t v1 = u0 + k1 < u1 ? u0 + k1 : u1;
             REAL *c_part = partials + it * Kg * CgRS;
-            REAL beta = 0, alpha = 1;
-            for (ptrdiff_t u = u0; u < u1; u++, beta = 1) {
+            REAL alpha = 1;
+            for (ptrdiff_t u = u0 + k0; u < v1; u++) {
+                REAL beta = u == u0 ? 0 : 1;
                 const ptrdiff_t n = u / ntiles, p0 = (u % ntiles) * P;
                 const ptrdiff_t np = HWo - p0 < P ? HWo - p0 : P;
                 const REAL *x_img = x + (n * g->C + grp * Cg) * plane;
@@ -177,7 +182,7 @@ void CC_CAT2(cc_grad_weight_gemm_range, SFX)(const cc_conv_geometry *g, const RE
                 gemm(&ta, &tb, &m, &nn, &kk, &alpha, (REAL *)a_mat, &lda, (REAL *)go_tile,
                      &ldb, &beta, c_part, &ldc);
             }
-            if (u0 == u1) /* more parts than units: this part sums nothing */
+            if (u0 == u1 && k0 == 0) /* more parts than units: this part sums nothing */
                 for (ptrdiff_t i = 0; i < Kg * CgRS; i++)
                     c_part[i] = 0;
         }

@@ -252,17 +252,22 @@ void cc_conv2d_gemm_range_f64(const cc_conv_geometry *g, const double *x, const 
  * (it in [it0, it1) of groups * nparts) writes partials[it] (Kg x CgRS, row-major) =
  * the sum over part q's (image, column tile) units of its group (the units of a group,
  * N * column tiles, split into nparts consecutive ranges) of grad_output's tile times
- * the column tile's transpose.  The caller adds the parts in order, so the sum is the
- * same for any thread count.  go is (N, K, out cells); workspace as for
- * cc_conv2d_gemm (min(n_threads, items) tiles). */
+ * the column tile's transpose.  A call sums units [k0, k1) of each part (counted from
+ * the part's first): k0 = 0 starts the sum, a later window adds to it, so the caller
+ * can split a long part and check for signals between windows.  The caller adds the
+ * parts in order, so the sum is the same for any thread count and any windows.  go is
+ * (N, K, out cells); workspace as for cc_conv2d_gemm (min(n_threads, items) tiles); the
+ * sizes and leading dimensions must fit in int (the BLAS's). */
 void cc_grad_weight_gemm_range_f32(const cc_conv_geometry *g, const float *x,
                                    const float *go, float *partials, float *workspace,
-                                   cc_sgemm_fn gemm, ptrdiff_t nparts, ptrdiff_t it0,
-                                   ptrdiff_t it1, int n_threads);
+                                   cc_sgemm_fn gemm, ptrdiff_t nparts, ptrdiff_t k0,
+                                   ptrdiff_t k1, ptrdiff_t it0, ptrdiff_t it1,
+                                   int n_threads);
 void cc_grad_weight_gemm_range_f64(const cc_conv_geometry *g, const double *x,
                                    const double *go, double *partials, double *workspace,
-                                   cc_dgemm_fn gemm, ptrdiff_t nparts, ptrdiff_t it0,
-                                   ptrdiff_t it1, int n_threads);
+                                   cc_dgemm_fn gemm, ptrdiff_t nparts, ptrdiff_t k0,
+                                   ptrdiff_t k1, ptrdiff_t it0, ptrdiff_t it1,
+                                   int n_threads);
 
 /* A batch of products C[b] = alpha op(A[b]) op(B[b]) + beta C[b] in BLAS's column-major
  * terms (C is m x n), split into tiles of C (tile_m x tile_n) chosen by the caller from

@@ -13,8 +13,9 @@ import pytest
 from convcore import _blas
 
 # Runs in a child (the choice is made once per process): the im2col route (3x3 and the
-# 1x1 route with no copy), Winograd, a 3-D im2col layer and a gradient (the tiled
-# matmul), float32 and float64, on 1 and 2 threads, each against the float64 reference.
+# 1x1 route with no copy), Winograd, a 3-D im2col layer and a weight gradient (its parts),
+# float32 and float64, on 1 and 2 threads (each layer large enough for a team of two),
+# each against the float64 reference.
 CHILD = textwrap.dedent("""
     import json, sys
     import convcore
@@ -26,7 +27,7 @@ CHILD = textwrap.dedent("""
     rng = np.random.default_rng(5)
     out = {{"owner": _blas.kernel_blas().owner, "ilp64": _blas.kernel_blas().ilp64,
            "description": _blas.blas_description(), "errors": [], "thread_diffs": 0}}
-    cases = [((2, 5, 11, 13), (7, 5, 3, 3), dict(padding=1), "im2col"),
+    cases = [((2, 16, 24, 26), (20, 16, 3, 3), dict(padding=1), "im2col"),
              ((2, 64, 9, 10), (40, 64, 1, 1), dict(), "im2col"),
              ((2, 6, 12, 9), (8, 6, 3, 3), dict(padding=1), "winograd"),
              ((1, 3, 5, 6, 7), (4, 3, 2, 3, 3), dict(padding=1), "im2col")]
@@ -49,9 +50,9 @@ CHILD = textwrap.dedent("""
             scale = float(np.abs(ref).max())
             out["errors"].append(float(np.abs(got[0] - ref).max()) / scale)
             out["thread_diffs"] += int(not np.array_equal(got[0], got[1]))
-        x = rng.standard_normal((3, 8, 10, 10)).astype(dtype)
-        w = rng.standard_normal((6, 8, 3, 3)).astype(dtype)
-        go = rng.standard_normal((3, 6, 8, 8)).astype(dtype)
+        x = rng.standard_normal((4, 16, 20, 20)).astype(dtype)
+        w = rng.standard_normal((12, 16, 3, 3)).astype(dtype)
+        go = rng.standard_normal((4, 12, 18, 18)).astype(dtype)
         grads = []
         for threads in (1, 2):
             convcore.set_num_threads(threads)
@@ -61,7 +62,7 @@ CHILD = textwrap.dedent("""
         for r in range(3):
             for s in range(3):
                 ref[:, :, r, s] = np.einsum("nkij,ncij->kc", go.astype(np.float64),
-                                            x[:, :, r:r + 8, s:s + 8].astype(np.float64))
+                                            x[:, :, r:r + 18, s:s + 18].astype(np.float64))
         out["errors"].append(float(np.abs(grads[0] - ref).max() / np.abs(ref).max()))
         out["thread_diffs"] += int(not np.array_equal(grads[0], grads[1]))
     print(json.dumps(out))
@@ -96,6 +97,9 @@ def test_every_gemm_route_through_each_blas(choice):
     if choice != "auto":
         assert out["owner"] == choice
         assert ("NumPy's" if choice == "numpy" else "SciPy's") in out["description"]
+    if out["owner"] == "numpy":  # NumPy 2's OpenBLAS: the ILP64 adapter is the one tested
+        found = _blas._open(_blas._controllers_of("numpy")[0], "numpy")
+        assert out["ilp64"] == found.ilp64
     assert out["thread_diffs"] == 0
     assert len(out["errors"]) == 10
     # float32 cases first (5), then float64 (5)

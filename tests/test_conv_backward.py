@@ -594,3 +594,19 @@ def test_weight_gradient_parts_cap_and_empty_parts(rng, monkeypatch):
                                g, 2)
     assert np.count_nonzero(~partials.any(axis=(1, 2))) == 2
     assert_close(partials.sum(axis=0).reshape(w.shape), ref, np.float64, terms=4 * 64)
+
+
+def test_im2col_weight_gradient_refuses_gemm_sizes_over_int32():
+    """A reduction over 2**31 - 1 (the BLAS's int) is refused before any work on the
+    im2col route; auto takes the direct kernel's route for it (checked on the rule, as
+    the arrays would not fit in memory)."""
+    from convcore import backward
+
+    x = np.broadcast_to(np.float32(1), (1, 2**16, 1, 1))
+    w = np.broadcast_to(np.float32(1), (1, 2**16, 1, 2**15 + 1))  # reduction 2**31 + 2**16
+    g = backward._prepare(2, x, w, None, 1, ((0, 0), (2**15, 2**15)), 1, 1, "zeros")[0]
+    assert not backward.gemm_fits(g)
+    go = np.ones(g.out, np.float32)[None, None]
+    with pytest.raises(ValueError, match=r"im2col: a GEMM dimension of the weight gradient"):
+        convcore.conv2d_backward(go, x, w, padding=((0, 0), (2**15, 2**15)), needs="weight",
+                                 algorithm="im2col")

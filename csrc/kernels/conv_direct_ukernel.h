@@ -87,11 +87,7 @@ static inline CC_MASK FN(edge_mask)(ptrdiff_t col0, ptrdiff_t W, int cnt, int v,
  * the accumulators stay in registers.  DW is the column dilation when known (1), else 0
  * (a->dw).  With it known and the row pointer opaque (xq below), every interior load of
  * an unrolled tap loop is the row pointer plus a constant; otherwise GCC kept one index
- * per tap and vector (12 in a 3-tap loop of 4 vectors) and, at AVX2, reloaded them from
- * the stack before each FMA (objdump of row_one_f32_avx2).  Measured in 8 alternating
- * pairs of processes (one thread, medians of the per-pair ratios): depthwise 3x3 64@56
- * b8 0.90x the time, a 1024^2 one-channel 3x3 0.84x, RGB stem 0.95x at AVX2; 0.97x,
- * 0.95x and 0.99x at AVX-512. */
+ * per tap and vector and reloaded them from the stack (docs/algorithms.md). */
 static inline __attribute__((always_inline)) void
 FN(tile)(const ARGS *a, ptrdiff_t iw0, REAL *y, ptrdiff_t ys, int kb, int cnt, const int KB,
          const int NV, const ptrdiff_t S, const int MODE, const ptrdiff_t DW)
@@ -123,9 +119,10 @@ FN(tile)(const ARGS *a, ptrdiff_t iw0, REAL *y, ptrdiff_t ys, int kb, int cnt, c
             const ptrdiff_t off = a->rows[u];
             const int row_in = off >= 0;
             const REAL *xr = xc + (row_in ? off : 0);
-            /* the tile's first column, opaque to the optimiser: the interior loads are
-             * then xq plus constant offsets, where GCC otherwise hoisted one index per
-             * tap and vector out of the c, u loops and reloaded them from the stack */
+            /* the tile's first column, opaque to the optimiser (an empty GNU asm, as the
+             * vector extensions this file is built on are GNU C too): the interior loads
+             * are then xq plus constant offsets, where GCC otherwise hoisted one index
+             * per tap and vector out of the c, u loops and reloaded them from the stack */
             const REAL *xq = xr + iw0;
             __asm__("" : "+r"(xq));
             for (ptrdiff_t s = 0; s < S; s++) {
@@ -197,8 +194,8 @@ FN(tile)(const ARGS *a, ptrdiff_t iw0, REAL *y, ptrdiff_t ys, int kb, int cnt, c
 #define CC_DIRECT_VIRTUAL_STORE
 /* Where a tile of a virtual row (a band flattened by the driver: pixel q is column
  * q % Wv of the band's row q / Wv, stored if that column is one of the Wy real ones and
- * the row one of the ny real ones) stores its cnt pixels from q0: the address of pixel
- * q0 in the output when they are all real and consecutive there, else NULL. */
+ * the row one of the ny real ones) stores its cnt pixels from q0: the offset of pixel
+ * q0 in the band's output when they are all real and consecutive there, else -1. */
 static inline ptrdiff_t cc_virtual_offset(ptrdiff_t Wv, ptrdiff_t Wy, ptrdiff_t ny,
                                           ptrdiff_t q0, ptrdiff_t cnt)
 {

@@ -256,6 +256,69 @@ static void check_convolutions(int with_gemm)
     }
 }
 
+/* ---- weight gradient in parts ----------------------------------------------------- */
+
+/* cc_grad_weight_gemm_range_f64 on every case: the parts' sums added in order against
+ * grad_output times the reference column matrices, in one part and in three, every part
+ * taken in windows of one unit and in one window, on 1 and 3 threads. */
+static void check_weight_gradients(void)
+{
+    for (size_t i = 0; i < N_CASES; i++) {
+        const conv_case *cs = &CASES[i];
+        cc_conv2d_geometry g2 = make_geometry(cs);
+        cc_conv_geometry g = cc_conv_geometry_from_2d(&g2);
+        const ptrdiff_t G = g2.groups, Kg = g2.K / G, rows = g2.C / G * g2.R * g2.S;
+        const ptrdiff_t L = g2.Hout * g2.Wout, P = cc_gemm_tile_columns(&g);
+        const ptrdiff_t units = g2.N * ((L + P - 1) / P);
+        double *x = rand_array(x_size(&g2)), *go = rand_array(y_size(&g2));
+        double *cols = malloc((size_t)(g2.N * G * rows * L) * sizeof *cols);
+        double *ref = calloc((size_t)(G * Kg * rows), sizeof *ref);
+        im2col_ref(&g2, x, cols);
+        for (ptrdiff_t n = 0; n < g2.N; n++)
+            for (ptrdiff_t grp = 0; grp < G; grp++)
+                for (ptrdiff_t k = 0; k < Kg; k++)
+                    for (ptrdiff_t row = 0; row < rows; row++)
+                        for (ptrdiff_t p = 0; p < L; p++)
+                            ref[(grp * Kg + k) * rows + row] +=
+                                go[(n * g2.K + grp * Kg + k) * L + p] *
+                                cols[(n * G * rows + grp * rows + row) * L + p];
+        double *first = NULL;
+        for (int t = 0; t < 4; t++)
+            for (int whole = 0; whole < 2; whole++) {
+                /* one part of every unit, or three (some empty on short cases) */
+                const int nt = THREADS[t % 2];
+                const ptrdiff_t nparts = t < 2 ? 1 : 3, items = G * nparts;
+                double *parts = nan_buffer_f64(items * Kg * rows);
+                double *ws = nan_buffer_f64(nt * cc_gemm_workspace_per_thread(&g));
+                for (ptrdiff_t k0 = 0; k0 < units; k0 += whole ? units : 1)
+                    cc_grad_weight_gemm_range_f64(&g, x, go, parts, ws, naive_dgemm, nparts, k0,
+                                                  whole ? units : k0 + 1, 0, items, nt);
+                double *gw = calloc((size_t)(G * Kg * rows), sizeof *gw);
+                for (ptrdiff_t grp = 0; grp < G; grp++)
+                    for (ptrdiff_t q = 0; q < nparts; q++)
+                        for (ptrdiff_t e = 0; e < Kg * rows; e++)
+                            gw[grp * Kg * rows + e] += parts[((grp * nparts + q) * Kg) * rows + e];
+                ptrdiff_t bad = first_mismatch_f64(gw, ref, G * Kg * rows);
+                check(bad < 0, "weight gradient [%s, %d threads, %s]: gw[%td] = %g, expected %g",
+                      cs->name, nt, whole ? "one window" : "windows of one unit", bad,
+                      bad < 0 ? 0.0 : gw[bad], bad < 0 ? 0.0 : ref[bad]);
+                check(guard_intact_f64(parts, items * Kg * rows),
+                      "weight gradient [%s]: wrote past the parts", cs->name);
+                if (!first || t == 2) { /* the bits of 1 thread, one window per part count */
+                    free(first);
+                    first = gw;
+                } else {
+                    check(!memcmp(first, gw, (size_t)(G * Kg * rows) * sizeof *gw),
+                          "weight gradient [%s, %d threads, %s]: other bits than 1 thread",
+                          cs->name, nt, whole ? "one window" : "windows of one unit");
+                    free(gw);
+                }
+                free(parts); free(ws);
+            }
+        free(first); free(x); free(go); free(cols); free(ref);
+    }
+}
+
 /* ---- im2col / col2im ------------------------------------------------------------ */
 
 static void check_im2col(void)
@@ -460,6 +523,8 @@ int main(void)
               cc_simd_name(levels[i]), cc_simd_name(cc_simd_active()), cc_simd_name(want));
         printf("  direct kernels at %s\n", cc_simd_name(cc_simd_active()));
         check_convolutions(i == 0); /* the GEMM path does not depend on the SIMD level */
+        if (i == 0)
+            check_weight_gradients();
         check_volumes();
     }
     cc_simd_force(detected);
