@@ -11,23 +11,11 @@
  * . B (CgRS x kb, ld CgRS), with A the row-major tile and B the row-major weights.
  * A 1x1 stride-1 unpadded convolution needs no copy: A is the input itself.
  *
- * Each thread takes a contiguous share of [it0, it1); the shares depend on the thread
- * count, the items and what each computes do not. */
+ * Threads take the items of [it0, it1) as they finish the last (OpenMP's dynamic
+ * schedule), so a core slowed by another process does not hold the call back; which
+ * thread takes an item depends on timing, the items and what each computes do not. */
 #define CC_CAT2_(a, b) a##_##b
 #define CC_CAT2(a, b) CC_CAT2_(a, b)
-
-/* Inside a parallel region: this thread's contiguous share [lo, hi) of [it0, it1). */
-#ifdef _OPENMP
-#define CC_MY_SHARE(it0, it1, lo, hi)                                                    \
-    do {                                                                                 \
-        ptrdiff_t cnt_ = (it1) - (it0), t_ = omp_get_thread_num(),                       \
-                  nt_ = omp_get_num_threads();                                           \
-        lo = (it0) + cnt_ * t_ / nt_;                                                    \
-        hi = (it0) + cnt_ * (t_ + 1) / nt_;                                              \
-    } while (0)
-#else
-#define CC_MY_SHARE(it0, it1, lo, hi) (lo = (it0), hi = (it1))
-#endif
 
 #ifndef CC_GEMM_IMPL_HELPERS
 #define CC_GEMM_IMPL_HELPERS
@@ -66,16 +54,20 @@ void CC_CAT2(cc_conv2d_gemm_range, SFX)(const cc_conv_geometry *g, const REAL *x
     n_threads = cc_gemm_team(it1 - it0, (double)(it1 - it0) * kb * CgRS * P, n_threads);
     if (n_threads < 1)
         return;
+    const ptrdiff_t grab = (it1 - it0) / nkb >= 4 * n_threads ? nkb : 1;
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(n_threads) if (n_threads > 1)
 #endif
     {
         REAL *ws = workspace + (ptrdiff_t)CC_OMP_THREAD_ID() * per_thread;
-        ptrdiff_t lo, hi, cached = -1;
+        ptrdiff_t cached = -1;
         cc_blas_limit_this_thread();
-        CC_MY_SHARE(it0, it1, lo, hi);
-        for (ptrdiff_t it = lo; it < hi; it++) {
+        /* a tile's channel blocks as one grab, so its column tile is built once */
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, grab)
+#endif
+        for (ptrdiff_t it = it0; it < it1; it++) {
             const ptrdiff_t tile = it / nkb, b = it % nkb;
             const ptrdiff_t t = tile % ntiles, ng = tile / ntiles;
             const ptrdiff_t n = ng / g->groups, grp = ng % g->groups;
@@ -153,10 +145,11 @@ void CC_CAT2(cc_grad_weight_gemm_range, SFX)(const cc_conv_geometry *g, const RE
 #endif
     {
         REAL *ws = workspace + (ptrdiff_t)CC_OMP_THREAD_ID() * per_thread;
-        ptrdiff_t lo, hi;
         cc_blas_limit_this_thread();
-        CC_MY_SHARE(it0, it1, lo, hi);
-        for (ptrdiff_t it = lo; it < hi; it++) {
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic)
+#endif
+        for (ptrdiff_t it = it0; it < it1; it++) {
             const ptrdiff_t grp = it / nparts, q = it % nparts;
             const ptrdiff_t u0 = units * q / nparts, u1 = units * (q + 1) / nparts;
             const ptrdiff_t v1 = u0 + k1 < u1 ? u0 + k1 : u1;
@@ -205,10 +198,11 @@ void CC_CAT2(cc_gemm_tiles_range, SFX)(const cc_gemm_tiles *p, const REAL *a, co
 #pragma omp parallel num_threads(n_threads) if (n_threads > 1)
 #endif
     {
-        ptrdiff_t lo, hi;
         cc_blas_limit_this_thread();
-        CC_MY_SHARE(it0, it1, lo, hi);
-        for (ptrdiff_t it = lo; it < hi; it++) {
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic)
+#endif
+        for (ptrdiff_t it = it0; it < it1; it++) {
             const ptrdiff_t j = it % nt_, i = (it / nt_) % mt, bt = it / (nt_ * mt);
             const ptrdiff_t i0 = i * p->tile_m, j0 = j * p->tile_n;
             int m = (int)(p->m - i0 < p->tile_m ? p->m - i0 : p->tile_m);
@@ -231,6 +225,5 @@ void CC_CAT2(cc_gemm_tiles_range, SFX)(const cc_gemm_tiles *p, const REAL *a, co
     }
 }
 
-#undef CC_MY_SHARE
 #undef CC_CAT2
 #undef CC_CAT2_

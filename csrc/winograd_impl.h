@@ -525,7 +525,7 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, 
         n_threads = (int)items;
 
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
+#pragma omp parallel for schedule(dynamic) num_threads(n_threads) if (n_threads > 1)
 #else
     (void)n_threads;
 #endif

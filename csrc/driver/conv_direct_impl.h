@@ -283,6 +283,7 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
         item_hi = p->items;
     if ((double)(item_hi - item_lo) * p->flops_per_item < 2e5 || item_hi - item_lo < 2)
         n_threads = 1;
+    const ptrdiff_t grab = (item_hi - item_lo) / p->kchunks >= 4 * n_threads ? p->kchunks : 1;
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(n_threads) if (n_threads > 1)
@@ -290,15 +291,16 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
     (void)n_threads;
 #endif
     {
-    /* A thread's items are consecutive (static schedule), so the blocks of output
-     * channels of one band (kchunks items) mostly fall to one thread: it copies the band
-     * once (flat_band) and keeps the copy while its items stay on that band. */
+    /* Threads take items as they finish the last (dynamic schedule: a core slowed by
+     * another process does not hold the call back), a band's blocks of output channels
+     * (kchunks items) as one grab when there are bands enough for every thread, so that
+     * one thread copies the band once (flat_band) and keeps the copy for all of them. */
     ROW_ARGS b;
     REAL *buf = NULL;
     cc_scratch scratch[2] = {{NULL, 0}, {NULL, 0}}; /* rows, band */
     ptrdiff_t *vrows = NULL, copied = -1; /* the (image, group, band) held in buf */
 #ifdef _OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, grab)
 #endif
     for (ptrdiff_t it = item_lo; it < item_hi; it++) {
         const ptrdiff_t kc = it % p->kchunks, rest = it / p->kchunks;
