@@ -291,3 +291,21 @@ def test_stride_far_larger_than_the_kernel():
     got = convcore.conv_transpose2d(x, w, b, **opts)
     assert got.shape == (1, 2, 1004, 2004)
     np.testing.assert_array_equal(got, conv_transpose_ref(x, w, b, **opts))
+
+
+def test_phase_taps_are_a_slice_of_the_kernel():
+    """The phase weights are cut from the kernel by basic slices: every phase's taps are
+    evenly spaced, and the slice picks exactly them, in the phase's order."""
+    from convcore.transpose import _phases, _tap_slice
+
+    seen = 0
+    for n in range(1, 7):
+        for k in range(1, 8):
+            for s in range(1, 5):
+                for d in range(1, 4):
+                    for pad in range((k - 1) * d + 1):
+                        n_out = (n - 1) * s + (k - 1) * d + 1 - 2 * pad
+                        for p in _phases(n, max(n_out, 1), k, s, d, pad):
+                            assert list(range(k))[_tap_slice(p.taps)] == list(p.taps)
+                            seen += len(p.taps) > 2
+    assert seen > 100  # the grid reaches phases of three and more taps
