@@ -103,7 +103,7 @@ def main() -> None:
 
         calls["torch"] = run_torch
     print(f"{args.layer}, {convcore.get_num_threads()} threads, "
-          f"{convcore._conv.simd_level()} kernels")
+          f"{convcore.get_isa()} kernels")
     medians = {}
     for mode, idle in (("warm", 0.0), ("after 50 ms idle", 0.05)):
         for name, fn in calls.items():
