@@ -255,9 +255,8 @@ def _phase_weights(wf: np.ndarray, combos: list, groups: int) -> np.ndarray:
     """(groups * len(combos) * Kg, Cg, *taps) C-contiguous: each combination of phases'
     sub-kernel of the forward weight wf (K, Cg, *k), the combinations side by side as
     output channels within each group.  The sub-kernels are strided views of wf, copied
-    once into place (gathered by index arrays and stacked, a 256 x 256 3x3 weight took
-    4.7 ms: the gather's layout made the reshape copy it a second time, element by
-    element)."""
+    once into place (gathered by index arrays and stacked instead, their layout made
+    the reshape copy them a second time, element by element: docs/performance.md)."""
     K, Cg = wf.shape[:2]
     Kg = K // groups
     views = [wf[(slice(None), slice(None)) + tuple(_tap_slice(p.taps) for p in c)]

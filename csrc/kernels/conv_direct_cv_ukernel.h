@@ -17,10 +17,10 @@
  * and may define CC_CV_TAP_UNROLL: how many taps s the compiler may unroll (left to the
  * compiler when undefined).  With 16 registers a tile that fills them must keep its taps
  * a loop (1), or the weights of the next taps, loaded early, push accumulators onto the
- * stack.  Where it is undefined, two-tap rows also get a path with S = 2 known: on the
- * DCGAN layer's phases (2x2 kernels, 128 channels) the AVX-512 call took 0.90x the time
- * of the variable-tap loop (medians of 12 alternating pairs, 2 threads); at AVX2 the same
- * path took 1.20x (its unrolled taps spilled), so AVX2 keeps the loop.
+ * stack.  Where it is undefined (AVX-512, portable), two-tap rows also get a path with
+ * S = 2 known, its taps unrolled (the 2x2 phases of a 4x4 stride-2 transposed
+ * convolution; measured in docs/performance.md: faster at AVX-512, and at AVX2, where
+ * the unrolled taps spilled, slower, so AVX2 keeps the loop).
  */
 #define CC_CV_PRAGMA_(x) _Pragma(#x)
 #ifdef CC_CV_TAP_UNROLL
