@@ -10,9 +10,9 @@ For one layer it times convcore's ``auto`` (and PyTorch's call, when installed) 
 three ways, in one process:
 
 - warm: calls back to back;
-- after idle: each call after 50 ms of idle cores, as ``convcore bench`` times a call
-  over 10 ms (its caches and the other cores' state are then whatever the rest of the
-  machine left);
+- after idle: each call after 50 ms of idle cores, as ``convcore bench`` does before
+  each call over 10 ms (the caches then hold what other processes left in them, not the
+  call's own data);
 - and, for each, the minor page faults per call: a result array freshly mapped from
   the system on every call is zeroed page by page inside the timed call.  Whether the
   allocator maps it afresh depends on what the process allocated and freed before
@@ -21,7 +21,7 @@ three ways, in one process:
 
 It prints the median of each and the ratio of convcore's time to PyTorch's both ways.
 ``--keep-pages`` first tells glibc (``mallopt``) to serve blocks up to 256 MiB from its
-heap and never to return freed memory to the system, so no call maps fresh pages.
+heap and to keep up to 1 GiB of freed memory, so no call maps fresh pages.
 """
 
 import argparse
@@ -41,10 +41,13 @@ LAYERS = {
 
 
 def keep_pages() -> None:
-    """glibc: blocks up to 256 MiB from the heap, freed memory kept (no fresh pages)."""
+    """glibc: blocks up to 256 MiB from the heap, up to 1 GiB of freed memory kept."""
     import ctypes
 
-    libc = ctypes.CDLL("libc.so.6")
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError as exc:
+        raise SystemExit(f"--keep-pages needs glibc: {exc}") from exc
     m_trim_threshold, m_mmap_threshold = -1, -3
     if not (libc.mallopt(m_mmap_threshold, 256 << 20)
             and libc.mallopt(m_trim_threshold, 1 << 30)):
@@ -79,7 +82,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.keep_pages:
         keep_pages()
-    if args.threads:
+    if args.threads is not None:
         convcore.set_num_threads(args.threads)
     xs, ws, kw, transposed = LAYERS[args.layer]
     rng = np.random.default_rng(0)

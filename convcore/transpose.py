@@ -244,22 +244,21 @@ def _run_phases(g: TransposeGeometry, x: np.ndarray, w: np.ndarray, bias, y: np.
                 _copy_into(yv[dst], part[src])
 
 
-def _tap_slice(taps: tuple[int, ...]) -> slice:
+def _phase_tap_slice(taps: tuple[int, ...]) -> slice:
     """The taps of a phase (evenly spaced, in correlation order) as a slice."""
     step = taps[1] - taps[0] if len(taps) > 1 else 1
     stop = taps[-1] + step
     return slice(taps[0], None if stop < 0 else stop, step)
 
 
-def _phase_weights(wf: np.ndarray, combos: list, groups: int) -> np.ndarray:
+def _phase_weights(wf: np.ndarray, combos: list[tuple[_Phase, ...]], groups: int) -> np.ndarray:
     """(groups * len(combos) * Kg, Cg, *taps) C-contiguous: each combination of phases'
     sub-kernel of the forward weight wf (K, Cg, *k), the combinations side by side as
-    output channels within each group.  The sub-kernels are strided views of wf, copied
-    once into place (gathered by index arrays and stacked instead, their layout made
-    the reshape copy them a second time, element by element: docs/performance.md)."""
+    output channels within each group.  The sub-kernels are basic-slice views of wf, so
+    each is copied once, straight into place (docs/performance.md)."""
     K, Cg = wf.shape[:2]
     Kg = K // groups
-    views = [wf[(slice(None), slice(None)) + tuple(_tap_slice(p.taps) for p in c)]
+    views = [wf[(slice(None), slice(None)) + tuple(_phase_tap_slice(p.taps) for p in c)]
              for c in combos]
     taps = views[0].shape[2:]
     out = np.empty((groups, len(combos), Kg, Cg, *taps), wf.dtype)
@@ -372,7 +371,7 @@ def run_transpose(g: TransposeGeometry, x: np.ndarray, w: np.ndarray, bias, y: n
 
 def workspace_bytes(g: TransposeGeometry, itemsize: int) -> int:
     """Bytes a transposed convolution allocates besides its output: the largest merged
-    phase result (or the per-tap route's accumulator and product), the stacked
+    phase result (or the per-tap route's accumulator and product), the phase
     sub-kernels and the cropped input."""
     plan = _phase_plan(g)
     part = 0

@@ -7,4 +7,19 @@
 #else
 #define CC_OMP_THREAD_ID() 0
 #endif
+
+#include <stddef.h>
+
+/* Items per grab of OpenMP's dynamic schedule over `count` items that come in runs of
+ * `run` consecutive items sharing one copy (a band's or a column tile's channel blocks):
+ * whole runs when there are at least four per thread, so that the threads still balance
+ * at the end while each copy is made once; with fewer, one contiguous share per thread
+ * (grabs of single items would have both threads make every copy). */
+static inline ptrdiff_t cc_omp_grab(ptrdiff_t count, ptrdiff_t run, int n_threads)
+{
+    const ptrdiff_t grab = count / run >= 4 * (ptrdiff_t)n_threads
+                               ? run
+                               : (count + n_threads - 1) / n_threads;
+    return grab > 0 ? grab : 1;
+}
 #endif

@@ -11,9 +11,10 @@
  * . B (CgRS x kb, ld CgRS), with A the row-major tile and B the row-major weights.
  * A 1x1 stride-1 unpadded convolution needs no copy: A is the input itself.
  *
- * Threads take the items of [it0, it1) as they finish the last (OpenMP's dynamic
- * schedule), so a core slowed by another process does not hold the call back; which
- * thread takes an item depends on timing, the items and what each computes do not. */
+ * Each thread takes its next items of [it0, it1) when it finishes its previous ones
+ * (OpenMP's dynamic schedule), so a core slowed by another process does not hold the
+ * call back; which thread takes an item depends on timing, the items and what each
+ * computes do not. */
 #define CC_CAT2_(a, b) a##_##b
 #define CC_CAT2(a, b) CC_CAT2_(a, b)
 
@@ -54,7 +55,9 @@ void CC_CAT2(cc_conv2d_gemm_range, SFX)(const cc_conv_geometry *g, const REAL *x
     n_threads = cc_gemm_team(it1 - it0, (double)(it1 - it0) * kb * CgRS * P, n_threads);
     if (n_threads < 1)
         return;
-    const ptrdiff_t grab = (it1 - it0) / nkb >= 4 * n_threads ? nkb : 1;
+#ifdef _OPENMP
+    const ptrdiff_t grab = cc_omp_grab(it1 - it0, nkb, n_threads);
+#endif
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(n_threads) if (n_threads > 1)
@@ -63,7 +66,7 @@ void CC_CAT2(cc_conv2d_gemm_range, SFX)(const cc_conv_geometry *g, const REAL *x
         REAL *ws = workspace + (ptrdiff_t)CC_OMP_THREAD_ID() * per_thread;
         ptrdiff_t cached = -1;
         cc_blas_limit_this_thread();
-        /* a tile's channel blocks as one grab, so its column tile is built once */
+        /* a tile's channel blocks in one grab (cc_omp_grab): its column tile built once */
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, grab)
 #endif

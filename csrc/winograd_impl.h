@@ -525,6 +525,8 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, 
         n_threads = (int)items;
 
 #ifdef _OPENMP
+    /* a block at a time to whichever thread is free (a core slowed by another process
+     * does not hold the call back) */
 #pragma omp parallel for schedule(dynamic) num_threads(n_threads) if (n_threads > 1)
 #else
     (void)n_threads;

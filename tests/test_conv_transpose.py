@@ -296,7 +296,7 @@ def test_stride_far_larger_than_the_kernel():
 def test_phase_taps_are_a_slice_of_the_kernel():
     """The phase weights are cut from the kernel by basic slices: every phase's taps are
     evenly spaced, and the slice picks exactly them, in the phase's order."""
-    from convcore.transpose import _phases, _tap_slice
+    from convcore.transpose import _phase_tap_slice, _phases
 
     seen = 0
     for n in range(1, 7):
@@ -306,6 +306,6 @@ def test_phase_taps_are_a_slice_of_the_kernel():
                     for pad in range((k - 1) * d + 1):
                         n_out = (n - 1) * s + (k - 1) * d + 1 - 2 * pad
                         for p in _phases(n, max(n_out, 1), k, s, d, pad):
-                            assert list(range(k))[_tap_slice(p.taps)] == list(p.taps)
+                            assert list(range(k))[_phase_tap_slice(p.taps)] == list(p.taps)
                             seen += len(p.taps) > 2
     assert seen > 100  # the grid reaches phases of three and more taps

@@ -283,7 +283,9 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
         item_hi = p->items;
     if ((double)(item_hi - item_lo) * p->flops_per_item < 2e5 || item_hi - item_lo < 2)
         n_threads = 1;
-    const ptrdiff_t grab = (item_hi - item_lo) / p->kchunks >= 4 * n_threads ? p->kchunks : 1;
+#ifdef _OPENMP
+    const ptrdiff_t grab = cc_omp_grab(item_hi - item_lo, p->kchunks, n_threads);
+#endif
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(n_threads) if (n_threads > 1)
@@ -291,10 +293,10 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
     (void)n_threads;
 #endif
     {
-    /* Threads take items as they finish the last (dynamic schedule: a core slowed by
-     * another process does not hold the call back), a band's blocks of output channels
-     * (kchunks items) as one grab when there are bands enough for every thread, so that
-     * one thread copies the band once (flat_band) and keeps the copy for all of them. */
+    /* Each thread takes its next items when it finishes its previous ones (dynamic
+     * schedule: a core slowed by another process does not hold the call back), a band's
+     * blocks of output channels (kchunks items) in one grab (cc_omp_grab), so that one
+     * thread copies the band once (flat_band) and keeps the copy for all of them. */
     ROW_ARGS b;
     REAL *buf = NULL;
     cc_scratch scratch[2] = {{NULL, 0}, {NULL, 0}}; /* rows, band */

@@ -17,10 +17,9 @@
  * and may define CC_CV_TAP_UNROLL: how many taps s the compiler may unroll (left to the
  * compiler when undefined).  With 16 registers a tile that fills them must keep its taps
  * a loop (1), or the weights of the next taps, loaded early, push accumulators onto the
- * stack.  Where it is undefined (AVX-512, portable), two-tap rows also get a path with
- * S = 2 known, its taps unrolled (the 2x2 phases of a 4x4 stride-2 transposed
- * convolution; measured in docs/performance.md: faster at AVX-512, and at AVX2, where
- * the unrolled taps spilled, slower, so AVX2 keeps the loop).
+ * stack.  It may also define CC_CV_TWO_TAP: rows of two taps (the 2x2 phases of a 4x4
+ * stride-2 transposed convolution) then get a path with S = 2 known and the taps
+ * unrolled, where the registers hold them (docs/performance.md has the measurements).
  */
 #define CC_CV_PRAGMA_(x) _Pragma(#x)
 #ifdef CC_CV_TAP_UNROLL
@@ -153,7 +152,7 @@ static inline void FN(cv_tile_any)(const ARGS *a, REAL *acc_io, ptrdiff_t c0, pt
         FN(cv_tile)(a, acc_io, c0, c1, iw0, cnt, 3, CV_S1);
     else if (inside && sw == 1 && S == 1)
         FN(cv_tile)(a, acc_io, c0, c1, iw0, cnt, 1, CV_S1);
-#ifndef CC_CV_TAP_UNROLL
+#ifdef CC_CV_TWO_TAP
     else if (inside && sw == 1 && S == 2) /* the 2x2 phases of a 4x4 stride-2 transpose */
         FN(cv_tile)(a, acc_io, c0, c1, iw0, cnt, 2, CV_S1);
 #endif
