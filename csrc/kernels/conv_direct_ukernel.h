@@ -229,10 +229,10 @@ static inline void FN(store_virtual_cols)(const ARGS *a, REAL *yrow, const REAL 
 /* One output row for one (KB, NV) tile.  The 1- and 3-tap specialisations unroll the
  * innermost tap loop completely; others run it as a loop, and so do the tiles of 12 or
  * more accumulators (with three taps unrolled, GCC kept 8 of the 16 accumulators of the
- * 8 x 2 AVX-512 tile on the stack, and 6 of the 12 at AVX2: objdump).  A virtual row (a->Wv > 0:
- * the driver's flattened band, every tile an interior one) stores each tile straight
- * into the output where its pixels are real and consecutive there, and the tiles that
- * straddle junk columns or a row's end through a stack buffer. */
+ * 8 x 2 AVX-512 tile on the stack, and 6 of the 12 at AVX2: objdump).  A virtual row
+ * (a->Wv > 0: the driver's flattened band, every tile an interior one) stores each tile
+ * straight into the output where its pixels are real and consecutive there, and the
+ * tiles that straddle junk columns or a row's end through a stack buffer. */
 #define CC_DEFINE_ROW(NAME, KB, NV)                                                      \
     static void FN(NAME)(const ARGS *a, REAL *yrow, int kb)                              \
     {                                                                                    \
