@@ -21,6 +21,8 @@ cdef extern from "winograd.h" nogil:
         Py_ssize_t x_image, x_depth, x_channel, x_tap
         Py_ssize_t y_image, y_depth, y_channel
         Py_ssize_t x_extent, y_extent
+        Py_ssize_t y_row, y_col
+        const Py_ssize_t *y_koff
     void cc_conv_winograd_strided_f32(const cc_conv2d_geometry *g, const cc_wg_layout *layout,
                                    int m, const float *x, const float *u, const float *bias,
                                    float *y, float *workspace, cc_sgemm_fn gemm,
@@ -89,14 +91,20 @@ def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1]
 
 def conv_winograd_strided(const floating[::1] x, const floating[:, :, :, ::1] u,
                        const floating[::1] bias, floating[::1] y, floating[::1] workspace,
-                       object geom, tuple layout, int m, int n_threads):
-    """y = conv(x, w) + bias on images and channels laid out as ``layout`` says: the 11
-    entries of cc_wg_layout (winograd.h) in order; x and y flat.  As conv2d_winograd
-    otherwise."""
+                       object geom, tuple layout, int m, int n_threads,
+                       const Py_ssize_t[::1] koff=None):
+    """y = conv(x, w) + bias on images and channels laid out as ``layout`` says: the 13
+    integer entries of cc_wg_layout (winograd.h) in order, and ``koff`` (an intp per
+    output channel, or None) its y_koff; x and y flat.  As conv2d_winograd otherwise."""
     cdef cc_conv2d_geometry g = conv2d_geometry(geom)
     cdef cc_wg_layout lay
     (lay.depth, lay.taps, lay.x_image, lay.x_depth, lay.x_channel, lay.x_tap, lay.y_image,
-     lay.y_depth, lay.y_channel, lay.x_extent, lay.y_extent) = layout
+     lay.y_depth, lay.y_channel, lay.x_extent, lay.y_extent, lay.y_row, lay.y_col) = layout
+    lay.y_koff = NULL
+    if koff is not None:
+        if koff.shape[0] != g.K:
+            raise ValueError("koff needs one offset per output channel")
+        lay.y_koff = &koff[0]
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
     with nogil:
         if floating is float:

@@ -44,7 +44,9 @@ from convcore._geometry import DIM_NAMES, ConvGeometry, check_arrays, check_out,
 from convcore._shapes import check_output_padding, transpose_output_length
 from convcore._threads import get_num_threads
 
-ALGORITHMS = ("auto", "direct", "im2col")
+ALGORITHMS = ("auto", "direct", "im2col", "winograd")
+# the backward functions' input gradient is a forward convolution on these
+BACKWARD_ALGORITHMS = ("auto", "direct", "im2col")
 _X_LETTERS = {1: "(N, C_in, L)", 2: "(N, C_in, H, W)", 3: "(N, C_in, D, H, W)"}
 _W_LETTERS = {1: "(C_in, C_out // groups, S)", 2: "(C_in, C_out // groups, R, S)",
               3: "(C_in, C_out // groups, T, R, S)"}
@@ -244,6 +246,166 @@ def _run_phases(g: TransposeGeometry, x: np.ndarray, w: np.ndarray, bias, y: np.
                 _copy_into(yv[dst], part[src])
 
 
+# ---------------------------------------------------------------------------------------
+# The phases as one 3x3 Winograd layer
+
+@dataclass(frozen=True)
+class _Union:
+    """Along one dimension of stride ``s``, all ``s`` phases with ``count`` outputs each
+    (the output size a multiple of the stride), reading one window of three input
+    positions: union output m reads input[base + m + j], j < 3; phase r's taps are
+    ``taps[r]``, pairs (kernel tap, j)."""
+
+    count: int
+    base: int
+    taps: tuple[tuple[tuple[int, int], ...], ...]
+
+
+_UNION_RULE = (
+    "{name}: algorithm='winograd' runs 2-D transposed convolutions with a stride above 1, "
+    "dilation 1 and output sizes that are multiples of the stride, whose phases each "
+    "read at most 3 neighbouring input pixels per dimension (e.g. kernel 4, stride 2, "
+    "padding 1; kernel 3, stride 2); got kernel {g.kernel}, stride {g.stride}, dilation "
+    "{g.dilation}, output size {g.out} (use algorithm='auto', 'direct' or 'im2col')")
+
+
+def _union_plan(g: TransposeGeometry) -> list[_Union] | None:
+    """Per dimension, its phases as one window of three taps, when a 2-D strided
+    transposed convolution allows it (docs/transpose.md); None otherwise."""
+    if g.nd != 2 or g.stride == (1, 1) or g.dilation != (1, 1):
+        return None
+    out = []
+    for phases, s, n_out in zip(_phase_plan(g), g.stride, g.out, strict=True):
+        if n_out % s or [p.r for p in phases] != list(range(s)):
+            return None
+        base = min(p.base for p in phases)
+        taps = tuple(tuple((t, p.base - base + j * p.dilation) for j, t in enumerate(p.taps))
+                     for p in phases)
+        if max(j for pt in taps for _, j in pt) > 2:
+            return None
+        out.append(_Union(n_out // s, base, taps))
+    return out
+
+
+def _union_geometry(g: TransposeGeometry, plan: list[_Union]) -> tuple[ConvGeometry, tuple]:
+    """The 3x3 stride-1 correlation computing every phase as an output channel (within
+    each group, phase-major), and the input window it reads: (start, stop) per
+    dimension."""
+    pads, window = [], []
+    for u, n in zip(plan, g.in_sizes, strict=True):
+        last = u.base + u.count + 1  # the last input position read
+        window.append((max(0, u.base), min(n, last + 1)))
+        pads.append((max(0, -u.base), max(0, last - (n - 1))))
+    sizes = tuple(b - a for a, b in window)
+    phases = math.prod(g.stride)
+    g2 = ConvGeometry(g.N, g.C, g.K * phases, g.groups, sizes, (3, 3), (1, 1), (1, 1),
+                      tuple(pads), tuple(u.count for u in plan), "zeros")
+    return g2, tuple(window)
+
+
+def _union_weights(wf: np.ndarray, plan: list[_Union], groups: int) -> np.ndarray:
+    """(groups * phases * Kg, Cg, 3, 3): each phase's taps of the forward weight wf (K, Cg,
+    kh, kw) at their place in the 3x3 window, zeros elsewhere."""
+    K, Cg = wf.shape[:2]
+    Kg = K // groups
+    sh, sw = (len(u.taps) for u in plan)
+    wg = wf.reshape(groups, Kg, Cg, *wf.shape[2:])
+    out = np.zeros((groups, sh, sw, Kg, Cg, 3, 3), wf.dtype)
+    for rh, taps_h in enumerate(plan[0].taps):
+        for rw, taps_w in enumerate(plan[1].taps):
+            for th, jh in taps_h:
+                for tw, jw in taps_w:
+                    out[:, rh, rw, :, :, jh, jw] = wg[:, :, :, th, tw]
+    return out.reshape(groups * sh * sw * Kg, Cg, 3, 3)
+
+
+def _union_offsets(g: TransposeGeometry) -> np.ndarray:
+    """Where each output channel of the union correlation starts in y (N, K, Ho, Wo) of
+    image 0: channel ((grp * sh + rh) * sw + rw) * Kg + j is output channel grp * Kg + j
+    at row rh, column rw (its later rows and columns follow at the strides)."""
+    Kg, (sh, sw), (Ho, Wo) = g.K // g.groups, g.stride, g.out
+    grp, rh, rw, j = np.meshgrid(np.arange(g.groups), np.arange(sh), np.arange(sw),
+                                 np.arange(Kg), indexing="ij")
+    return ((grp * Kg + j) * Ho * Wo + rh * Wo + rw).astype(np.intp).reshape(-1)
+
+
+def _run_union(g: TransposeGeometry, x: np.ndarray, w: np.ndarray, bias,
+               y: np.ndarray) -> None:
+    """y = the transposed convolution of x by one 3x3 Winograd layer whose output
+    channels are the phases (each phase's taps in a 3x3 window, zeros elsewhere), its
+    outputs written straight into the strided positions each phase owns."""
+    from convcore import winograd
+
+    plan = _union_plan(g)
+    g2, window = _union_geometry(g, plan)
+    xs = x[(slice(None), slice(None), *(slice(a, b) for a, b in window))]
+    xs = np.ascontiguousarray(xs)  # a view of x itself unless a phase skips its edge rows
+    w2 = _union_weights(_forward_weight(w, g.groups), plan, g.groups)
+    phases = math.prod(g.stride)
+    Kg = g.K // g.groups
+    bc = (np.empty(0, y.dtype) if bias is None else
+          np.repeat(bias.reshape(g.groups, 1, Kg), phases, axis=1).reshape(-1))
+    (Hc, Wc), (Ho, Wo) = g2.in_sizes, g.out
+    layout = (1, 1, g.C * Hc * Wc, 0, Hc * Wc, 0, g.K * Ho * Wo, 0, 0, xs.size, y.size,
+              g.stride[0] * Wo, g.stride[1])
+    winograd.run_laid_out(g2, w2, xs.reshape(-1), bc, y.reshape(-1), layout,
+                          get_num_threads(), koff=_union_offsets(g))
+
+
+def _predicted(g: ConvGeometry, names) -> float:
+    """The cost model's fastest time of ``names`` on the correlation ``g``
+    (convcore.analysis.predicted_seconds, one thread)."""
+    from convcore.analysis import algorithm_costs, predicted_seconds
+
+    costs = algorithm_costs(g.in_sizes, g.kernel, g.C, g.K, g.stride, g.pad, g.dilation,
+                            g.groups, batch=g.N, threads=1)
+    t = predicted_seconds(costs, (g.C // g.groups, g.K // g.groups))
+    return min((t[n] for n in names if n in t), default=math.inf)
+
+
+def _union_pays(g: TransposeGeometry) -> bool:
+    """Whether ``auto`` runs the phases as one 3x3 Winograd layer: where it applies, with
+    16 channels or more in and out per group (conv2d's rule for Winograd), and the cost
+    model predicts it faster than the phase correlations (direct or im2col) with their
+    copy into the output.  No margin, unlike conv2d's choice of Winograd: the model
+    leaves out the phases' copy and the 2x2 correlations' slower rate, and the layers
+    measured ran 0.6-0.85x the phase route's time where it predicts 0.9-1.0
+    (docs/transpose.md)."""
+    from convcore import _conv
+    from convcore.analysis import _MOVE_WEIGHT, CALIBRATION
+
+    plan = _union_plan(g)
+    if plan is None or g.C // g.groups < 16 or g.K // g.groups < 16:
+        return False
+    key = (g, _conv.simd_level())
+    if key in _UNION_PAYS:
+        return _UNION_PAYS[key]
+    union = _predicted(_union_geometry(g, plan)[0], ("winograd",))
+    # the phase route also writes its merged result and copies it to the strided
+    # positions: two moves per output, priced as Winograd's moved values are
+    rate = CALIBRATION[key[1]]["winograd"]
+    phases = 2 * g.N * g.K * math.prod(g.out) * _MOVE_WEIGHT / rate * 1e-9
+    for wins in itertools.product(*(_windows(n, ps) for n, ps in zip(g.in_sizes,
+                                                                     _phase_plan(g),
+                                                                     strict=True))):
+        count = math.prod(len(win.phases) for win in wins)
+        gm = ConvGeometry(g.N, g.C, g.K * count, g.groups,
+                          tuple(win.hi - win.lo for win in wins),
+                          tuple(len(win.phases[0].taps) for win in wins), (1,) * g.nd,
+                          tuple(win.phases[0].dilation for win in wins),
+                          tuple(win.pad for win in wins),
+                          tuple(win.count for win in wins), "zeros")
+        phases += _predicted(gm, ("direct", "im2col"))
+    if len(_UNION_PAYS) >= 256:
+        _UNION_PAYS.clear()
+    _UNION_PAYS[key] = union < phases
+    return _UNION_PAYS[key]
+
+
+# _union_pays's answers by geometry and SIMD level
+_UNION_PAYS: dict = {}
+
+
 def _phase_tap_slice(taps: tuple[int, ...]) -> slice:
     """The taps of a phase (evenly spaced, in correlation order) as a slice."""
     step = taps[1] - taps[0] if len(taps) > 1 else 1
@@ -365,6 +527,9 @@ def run_transpose(g: TransposeGeometry, x: np.ndarray, w: np.ndarray, bias, y: n
     with np.errstate(invalid="ignore", over="ignore"):  # NaN and inf propagate silently
         if not np.isfinite(w).all():
             _run_taps(g, x, w, bias, y)
+        elif algorithm == "winograd" and _union_plan(g) is not None or (
+                algorithm == "auto" and _union_pays(g)):
+            _run_union(g, x, w, bias, y)
         else:
             _run_phases(g, x, w, bias, y, algorithm)
 
@@ -393,6 +558,8 @@ def _conv_transpose(nd, x, weight, bias, stride, padding, output_padding, groups
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}"
                          + did_you_mean(algorithm, ALGORITHMS))
+    if algorithm == "winograd" and _union_plan(g) is None:
+        raise ValueError(_UNION_RULE.format(name=f"conv_transpose{nd}d", g=g))
     shape = (g.N, g.K, *g.out) if batched else (g.K, *g.out)
     if out is not None:
         check_out(out, shape, dtype, (("x", x5), ("weight", w5), ("bias", bias)))
@@ -433,8 +600,14 @@ _PARAMS_DOC = """
         the dilation of that dimension, as in PyTorch.
     groups : int
         C_in and C_out split into groups transposed independently.
-    algorithm : {{'auto', 'direct', 'im2col'}}
+    algorithm : {{'auto', 'direct', 'im2col', 'winograd'}}
         The forward kernels the phases run on (see :func:`convcore.conv2d`).
+        'winograd' (2-D only) runs every phase as the output channels of one 3x3
+        Winograd layer, written straight into the output: for strides above 1 whose
+        phases each read at most 3 neighbouring input pixels per dimension (kernel 4,
+        stride 2, padding 1: the DCGAN and U-Net decoders), output sizes multiples of the
+        stride; its float32 error is Winograd's (docs/transpose.md). 'auto' takes it
+        where the cost model predicts it faster, with 16 or more channels per group.
     out : numpy.ndarray, optional
         C-contiguous array of the result's shape and dtype to write into.
 
@@ -526,9 +699,9 @@ def _conv_transpose_backward(nd, grad_output, x, weight, stride, padding, output
     g, x5, w5, _, dtype, batched = prepare_transpose(
         nd, x, weight, None, stride, padding, output_padding, groups, dilation)
     needs = check_needs(needs)
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}"
-                         + did_you_mean(algorithm, ALGORITHMS))
+    if algorithm not in BACKWARD_ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {BACKWARD_ALGORITHMS}, got {algorithm!r}"
+                         + did_you_mean(algorithm, BACKWARD_ALGORITHMS))
     go = as_real_array("grad_output", grad_output)
     expected = (g.N, g.K, *g.out) if batched else (g.K, *g.out)
     if go.shape != expected:

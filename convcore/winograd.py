@@ -239,20 +239,29 @@ def _run_planes(g, xc, wc, bc, y4, n_threads: int, tile: int) -> None:
         x5 = np.pad(x5, ((0, 0), (0, 0), (front, back), (0, 0), (0, 0)),
                     mode=_NP_MODES[g.padding_mode])
     Dp = x5.shape[2]
-    g2 = planes_geometry(g)
-    w2 = wc.reshape(K, C // g.groups * T, 3, 3)
-    dtype = y4.dtype
+    plane, out_plane = H * W, Ho * Wo
+    layout = (Dout, T, C * Dp * plane, plane, Dp * plane, plane, K * Dout * out_plane,
+              out_plane, Dout * out_plane, N * C * Dp * plane, N * K * Dout * out_plane, Wo, 1)
+    run_laid_out(planes_geometry(g), wc.reshape(K, C // g.groups * T, 3, 3), x5.reshape(-1),
+                 bc, y4.reshape(-1), layout, n_threads, tile)
+
+
+def run_laid_out(g2, w2, x, bc, y, layout: tuple, n_threads: int, tile: int = DEFAULT_TILE,
+                 koff=None) -> None:
+    """The 2-D Winograd layer ``g2`` of weights ``w2`` (K, Cg, 3, 3) on the flat arrays
+    ``x`` and ``y`` read and written where ``layout`` (cc_wg_layout's 13 integers, in
+    order) and ``koff`` (an intp offset per output channel, or None) say: the planes of a
+    3-D layer, or the phases of a strided transposed convolution written straight into
+    the positions they own (convcore.transpose)."""
+    dtype = y.dtype
     items, per_thread = _winograd.winograd_plan(g2, tile, dtype.itemsize)
     workers = max(1, min(n_threads, items))
     check_memory(workers * per_thread * dtype.itemsize, "the winograd workspace")
-    plane, out_plane = H * W, Ho * Wo
-    layout = (Dout, T, C * Dp * plane, plane, Dp * plane, plane, K * Dout * out_plane,
-              out_plane, Dout * out_plane, N * C * Dp * plane, N * K * Dout * out_plane)
-    with _transient_u(w2, tile, g.groups, dtype) as u, \
+    with _transient_u(w2, tile, g2.groups, dtype) as u, \
             _scratch.scratch(max(workers * per_thread, 1), dtype) as workspace, \
             single_threaded_blas():
-        _winograd.conv_winograd_strided(x5.reshape(-1), u, bc, y4.reshape(-1), workspace, g2,
-                                     layout, tile, workers)
+        _winograd.conv_winograd_strided(x, u, bc, y, workspace, g2, layout, tile, workers,
+                                        koff)
 
 
 def _conv(nd, x, weights, bias, padding, out):

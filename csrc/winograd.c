@@ -82,7 +82,8 @@ cc_wg_layout cc_wg_plain_layout(const cc_conv2d_geometry *g)
 {
     cc_wg_layout l = {1, 1, g->C * g->H * g->W, 0, g->H * g->W, 0,
                       g->K * g->Hout * g->Wout, 0, g->Hout * g->Wout,
-                      g->N * g->C * g->H * g->W, g->N * g->K * g->Hout * g->Wout};
+                      g->N * g->C * g->H * g->W, g->N * g->K * g->Hout * g->Wout,
+                      g->Wout, 1, NULL};
     return l;
 }
 

@@ -28,12 +28,18 @@ extern "C" {
  * (n, output plane d) and whose channels are the pairs (c, depth tap t): image i lies at
  * (i / depth) * x_image + (i % depth) * x_depth of x (and of y with the y_ strides),
  * channel j at (j / taps) * x_channel + (j % taps) * x_tap, output channel k at
- * k * y_channel; the weights (K, C, T, 3, 3) are the 2-D ones (K, C T, 3, 3). */
+ * k * y_channel; the weights (K, C, T, 3, 3) are the 2-D ones (K, C T, 3, 3).
+ * Output (i, j) of channel k lies at i * y_row + j * y_col from the channel's start
+ * (Wout and 1 when plain), and channel k starts at y_koff[k] instead of k * y_channel
+ * when y_koff is given: a strided transposed convolution writes its phases, computed
+ * as the output channels of one convolution, straight into the positions they own. */
 typedef struct {
     ptrdiff_t depth, taps;
     ptrdiff_t x_image, x_depth, x_channel, x_tap;
     ptrdiff_t y_image, y_depth, y_channel;
     ptrdiff_t x_extent, y_extent;  /* elements of x and y the offsets may reach */
+    ptrdiff_t y_row, y_col;
+    const ptrdiff_t *y_koff;       /* K entries, or NULL */
 } cc_wg_layout;
 
 cc_wg_layout cc_wg_plain_layout(const cc_conv2d_geometry *g);

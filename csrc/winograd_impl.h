@@ -158,6 +158,12 @@ static inline ptrdiff_t WG(wg_y_image)(const cc_wg_layout *L, ptrdiff_t i)
     return i / L->depth * L->y_image + i % L->depth * L->y_depth;
 }
 
+/* Offset of output channel k in y (of image 0). */
+static inline ptrdiff_t WG(wg_y_channel)(const cc_wg_layout *L, ptrdiff_t k)
+{
+    return L->y_koff ? L->y_koff[k] : k * L->y_channel;
+}
+
 /* d = the input patches of tiles t_first .. t_first + nl - 1 of channel c (zeros
  * outside the image, or the border mode's elements, and zeros in lanes >= nl): the
  * general case, tile by tile. */
@@ -321,8 +327,8 @@ WG_INLINE void WG(wg_row_join4)(const VEC *o, REAL *p)
  * the input side) and which lanes hold one (live, -1/0). */
 WG_INLINE void WG(wg_lanes)(ptrdiff_t t_first, int nl, ptrdiff_t tpi, ptrdiff_t tw, int M,
                             int MH, const cc_wg_layout *L, int output, ptrdiff_t cols,
-                            ptrdiff_t shift_h, ptrdiff_t shift_w, IVEC *off, IVEC *h,
-                            IVEC *w, IVEC *live)
+                            ptrdiff_t col, ptrdiff_t shift_h, ptrdiff_t shift_w, IVEC *off,
+                            IVEC *h, IVEC *w, IVEC *live)
 {
     for (int l = 0; l < LANES; l++) {
         const ptrdiff_t t = t_first + (l < nl ? l : 0), n = t / tpi, r = t % tpi;
@@ -330,7 +336,7 @@ WG_INLINE void WG(wg_lanes)(ptrdiff_t t_first, int nl, ptrdiff_t tpi, ptrdiff_t 
         const ptrdiff_t image = output ? WG(wg_y_image)(L, n) : WG(wg_x_image)(L, n);
         (*h)[l] = (int32_t)hh;
         (*w)[l] = (int32_t)ww;
-        (*off)[l] = (int32_t)(image + hh * cols + ww);
+        (*off)[l] = (int32_t)(image + hh * cols + ww * col);
         (*live)[l] = l < nl ? -1 : 0;
     }
 }
@@ -350,8 +356,8 @@ WG_INLINE void WG(wg_input_lanes)(const cc_conv2d_geometry *g, const cc_wg_layou
     for (ptrdiff_t t0 = 0; t0 < nt; t0 += LANES) {
         const int nl = nt - t0 < LANES ? (int)(nt - t0) : LANES;
         IVEC off, h0, w0, live, rowat[8], rowok[8], colat[8], colok[8];
-        WG(wg_lanes)(t_beg + t0, nl, th * tw, tw, M, MH, L, 0, W, g->pad_top, g->pad_left,
-                     &off, &h0, &w0, &live);
+        WG(wg_lanes)(t_beg + t0, nl, th * tw, tw, M, MH, L, 0, W, 1, g->pad_top,
+                     g->pad_left, &off, &h0, &w0, &live);
         /* per lane, the offset of each patch row (image included) and column, with the
          * border mode's element for padding and -1 (masked off) for zeros */
         for (int l = 0; l < LANES; l++) {
@@ -396,21 +402,22 @@ WG_INLINE void WG(wg_output_lanes)(const cc_conv2d_geometry *g, const cc_wg_layo
 {
     const int A = M + 2, AH = MH == 1 ? 1 : A, AA = AH * A;
     const ptrdiff_t Kg = g->K / g->groups, Ho = g->Hout, Wo = g->Wout;
-    const ptrdiff_t th = (Ho + MH - 1) / MH, tw = (Wo + M - 1) / M;
+    const ptrdiff_t th = (Ho + MH - 1) / MH, tw = (Wo + M - 1) / M, yr = L->y_row, yc = L->y_col;
     for (ptrdiff_t t0 = 0; t0 < nt; t0 += LANES) {
         const int nl = nt - t0 < LANES ? (int)(nt - t0) : LANES;
         IVEC off, h0, w0, live, rowok[8], colok[8];
-        WG(wg_lanes)(t_beg + t0, nl, th * tw, tw, M, MH, L, 1, Wo, 0, 0, &off, &h0, &w0,
+        WG(wg_lanes)(t_beg + t0, nl, th * tw, tw, M, MH, L, 1, yr, yc, 0, 0, &off, &h0, &w0,
                      &live);
         for (int i = 0; i < MH; i++)
             rowok[i] = live & (h0 + i < (int32_t)Ho);
         for (int j = 0; j < M; j++)
             colok[j] = w0 + j < (int32_t)Wo;
-        const int run = M == 4 && nl == LANES && (t_beg + t0) % (th * tw) % tw + LANES <= tw &&
-                        h0[0] + MH <= Ho && w0[0] + 4 * LANES <= Wo;
+        const int run = M == 4 && yc == 1 && nl == LANES &&
+                        (t_beg + t0) % (th * tw) % tw + LANES <= tw && h0[0] + MH <= Ho &&
+                        w0[0] + 4 * LANES <= Wo;
         for (ptrdiff_t k = 0; k < Kg; k++) {
             const REAL bk = bias ? bias[grp * Kg + k] : 0;
-            REAL *yk = y + (grp * Kg + k) * L->y_channel;
+            REAL *yk = y + WG(wg_y_channel)(L, grp * Kg + k);
             VEC mt[64], o[36];
             for (int e = 0; e < AA; e++) {
                 const REAL *src = Mx + (e * Kg + k) * T + t0;
@@ -427,10 +434,10 @@ WG_INLINE void WG(wg_output_lanes)(const cc_conv2d_geometry *g, const cc_wg_layo
                 o[i] += bk;
             for (int i = 0; i < MH; i++)
                 if (run)
-                    WG(wg_row_join4)(o + i * M, yk + off[0] + i * Wo);
+                    WG(wg_row_join4)(o + i * M, yk + off[0] + i * yr);
                 else
                     for (int j = 0; j < M; j++)
-                        WG(wg_store_lanes)(yk + i * Wo + j, off, rowok[i] & colok[j],
+                        WG(wg_store_lanes)(yk + i * yr + j * yc, off, rowok[i] & colok[j],
                                            o[i * M + j]);
         }
     }
@@ -499,10 +506,10 @@ WG_INLINE void WG(wg_output_tiles)(const cc_conv2d_geometry *g, const cc_wg_layo
             for (int l = 0; l < nl; l++) {
                 const ptrdiff_t t = t_beg + t0 + l, r = t % tpi;
                 const ptrdiff_t h0 = (r / tw) * MH, w0 = (r % tw) * M;
-                REAL *yk = y + WG(wg_y_image)(L, t / tpi) + (grp * Kg + k) * L->y_channel;
+                REAL *yk = y + WG(wg_y_image)(L, t / tpi) + WG(wg_y_channel)(L, grp * Kg + k);
                 for (int i = 0; i < MH && h0 + i < Ho; i++)
                     for (int j = 0; j < M && w0 + j < Wo; j++)
-                        yk[(h0 + i) * Wo + w0 + j] = o[i * M + j][l] + bk;
+                        yk[(h0 + i) * L->y_row + (w0 + j) * L->y_col] = o[i * M + j][l] + bk;
             }
         }
     }

@@ -4,7 +4,7 @@ level the CPU supports (bad arguments: the table of test_robust_validation.py)."
 
 import numpy as np
 import pytest
-from conftest import assert_close, random_array
+from conftest import assert_close, random_array, results_per_thread_count
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from transpose_reference import conv_transpose_ref
@@ -309,3 +309,120 @@ def test_phase_taps_are_a_slice_of_the_kernel():
                             assert list(range(k))[_phase_tap_slice(p.taps)] == list(p.taps)
                             seen += len(p.taps) > 2
     assert seen > 100  # the grid reaches phases of three and more taps
+
+
+# ---------------------------------------------------------------------------------------
+# algorithm="winograd": the phases as the output channels of one 3x3 Winograd layer
+
+def _rel_err(got, ref):
+    ref = np.asarray(ref, np.float64)
+    return float(np.abs(np.asarray(got, np.float64) - ref).max() / np.abs(ref).max())
+
+
+# kernel, stride, padding, output_padding: every phase reads at most 3 input pixels
+# (outputs are multiples of the stride for every input size)
+UNION_CASES = [(4, 2, 1, 0), (3, 2, 1, 1), (2, 2, 0, 0), (6, 3, 2, 1), (5, 2, 2, 1),
+               ((4, 3), (2, 1), ((1, 1), (1, 1)), 0), ((4, 6), (2, 3), (1, (1, 2)), 0)]
+
+
+@pytest.mark.parametrize("case", range(len(UNION_CASES)))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_winograd_matches_reference(case, dtype):
+    kernel, stride, padding, op = UNION_CASES[case]
+    ks = kernel if isinstance(kernel, tuple) else (kernel, kernel)
+    rng = np.random.default_rng(case)
+    for groups, layout in ((1, "C"), (2, "strided"), (3, "reversed")):
+        # sizes whose outputs are multiples of the stride
+        for hw in ((5, 6), (8, 3), (13, 17)):
+            cfg = dict(stride=stride, padding=padding, output_padding=op, groups=groups)
+            x = random_array(rng, (2, 2 * groups, *hw), dtype, layout)
+            w = random_array(rng, (2 * groups, 3, *ks), dtype, "F")
+            b = random_array(rng, (3 * groups,), dtype)
+            ref = conv_transpose_ref(x, w, b, **cfg)
+            out = np.full(ref.shape, np.nan, dtype)  # an output the phases skip stays NaN
+            got = convcore.conv_transpose2d(x, w, b, **cfg, algorithm="winograd", out=out)
+            assert got is out
+            assert _rel_err(got, ref) < (5e-6 if dtype == np.float32 else 1e-13), (case, hw)
+
+
+def test_winograd_at_each_isa_level(isa, rng):
+    x = rng.standard_normal((2, 20, 9, 7)).astype(np.float32)
+    w = rng.standard_normal((20, 18, 4, 4)).astype(np.float32)
+    ref = conv_transpose_ref(x, w, stride=2, padding=1)
+    got = convcore.conv_transpose2d(x, w, stride=2, padding=1, algorithm="winograd")
+    assert _rel_err(got, ref) < 5e-6, isa
+
+
+def test_winograd_dcgan_layer_matches_torch(rng):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((2, 128, 16, 16)).astype(np.float32)
+    w = (rng.standard_normal((128, 64, 4, 4)) / np.sqrt(128 * 4)).astype(np.float32)
+    b = rng.standard_normal(64).astype(np.float32)
+    ref = torch.nn.functional.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w),
+                                               torch.from_numpy(b), stride=2,
+                                               padding=1).numpy()
+    for algorithm in ("winograd", "auto"):
+        got = convcore.conv_transpose2d(x, w, b, stride=2, padding=1, algorithm=algorithm)
+        assert _rel_err(got, ref) < 1e-5, algorithm
+
+
+def test_winograd_same_bits_for_any_thread_count(rng):
+    x = rng.standard_normal((3, 32, 12, 10)).astype(np.float32)
+    w = rng.standard_normal((32, 16, 4, 4)).astype(np.float32)
+    results = results_per_thread_count(
+        lambda: convcore.conv_transpose2d(x, w, stride=2, padding=1, algorithm="winograd"))
+    for r in results[1:]:
+        np.testing.assert_array_equal(r, results[0])
+
+
+def test_winograd_nan_and_inf(rng):
+    """A non-finite input reaches, besides its own outputs, those of its Winograd tiles
+    (NaN there, as conv2d's Winograd documents); a non-finite weight takes the per-tap
+    route, exact."""
+    x = rng.standard_normal((1, 4, 12, 12))
+    w = rng.standard_normal((4, 3, 4, 4))
+    x[0, 1, 5, 6] = np.inf
+    ref = conv_transpose_ref(x, w, stride=2, padding=1)
+    got = convcore.conv_transpose2d(x, w, stride=2, padding=1, algorithm="winograd")
+    bad = ~np.isfinite(ref)
+    assert (~np.isfinite(got[bad])).all()  # every output the inf reaches is non-finite
+    clean = np.isfinite(got)
+    np.testing.assert_allclose(got[clean], ref[clean], rtol=1e-12, atol=1e-12)
+    x[0, 1, 5, 6] = 1.0
+    w[2, 1, 0, 3] = np.nan
+    np.testing.assert_allclose(
+        convcore.conv_transpose2d(x, w, stride=2, padding=1, algorithm="winograd"),
+        conv_transpose_ref(x, w, stride=2, padding=1), rtol=1e-12, atol=1e-12,
+        equal_nan=True)
+
+
+@pytest.mark.parametrize("call", [
+    dict(nd=2, x=(1, 2, 5, 5), w=(2, 2, 4, 4), stride=1, padding=1),   # stride 1
+    dict(nd=2, x=(1, 2, 5, 5), w=(2, 2, 7, 7), stride=2, padding=3),   # 4 taps a phase
+    dict(nd=2, x=(1, 2, 5, 5), w=(2, 2, 4, 4), stride=2, padding=1, dilation=2),
+    dict(nd=2, x=(1, 2, 5, 5), w=(2, 2, 3, 3), stride=2, padding=1),   # odd output size
+    dict(nd=1, x=(1, 2, 5), w=(2, 2, 4), stride=2, padding=1),
+    dict(nd=3, x=(1, 2, 3, 3, 3), w=(2, 2, 4, 4, 4), stride=2, padding=1),
+])
+def test_winograd_refuses_other_geometries(call):
+    call = dict(call)
+    nd = call.pop("nd")
+    x, w = np.ones(call.pop("x")), np.ones(call.pop("w"))
+    with pytest.raises(ValueError, match="algorithm='winograd' runs 2-D transposed"):
+        FORWARD[nd](x, w, **call, algorithm="winograd")
+    np.testing.assert_allclose(FORWARD[nd](x, w, **call),
+                               conv_transpose_ref(x, w, **call))  # 'auto' runs it
+
+
+def test_auto_leaves_narrow_and_short_layers_to_the_phases():
+    from convcore.transpose import _union_pays, prepare_transpose
+
+    def pays(xs, ws, **kw):
+        g = prepare_transpose(2, np.zeros(xs), np.zeros(ws), None, kw.get("stride", 2),
+                              kw.get("padding", 1), kw.get("output_padding", 0), 1, 1)[0]
+        return _union_pays(g)
+
+    assert not pays((8, 8, 32, 32), (8, 64, 4, 4))       # 8 input channels
+    assert not pays((8, 64, 32, 32), (64, 8, 4, 4))      # 8 output channels
+    assert not pays((1, 512, 4, 4), (512, 256, 4, 4))    # 4 tiles: the weights dominate
+    assert not pays((8, 64, 32, 32), (64, 64, 4, 4), stride=1)  # one phase

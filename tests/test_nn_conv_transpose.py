@@ -131,7 +131,7 @@ def test_spec_errors(spec, message):
     (dict(groups=3), ValueError, "divisible by groups=3"),
     (dict(output_padding=2, stride=2), ValueError, "output_padding must be smaller"),
     (dict(padding=-1), ValueError, "padding must be >= 0"),
-    (dict(algorithm="winograd"), ValueError, "algorithm must be one of"),
+    (dict(algorithm="fft"), ValueError, "algorithm must be one of"),
     (dict(kernel_size=(2, 2, 2)), ValueError, "kernel_size must be an int or a sequence of 2"),
 ])
 def test_layer_argument_errors(kwargs, exc, message):
@@ -139,3 +139,16 @@ def test_layer_argument_errors(kwargs, exc, message):
     args.update(kwargs)
     with pytest.raises(exc, match=message):
         nn.ConvTranspose2d(**args)
+
+
+def test_winograd_layer_forward_and_backward(rng):
+    layer = nn.ConvTranspose2d(16, 16, 4, stride=2, padding=1, algorithm="winograd",
+                               dtype=np.float64, rng=rng)
+    ref = nn.ConvTranspose2d(16, 16, 4, stride=2, padding=1, dtype=np.float64, rng=rng)
+    ref.load_state_dict(layer.state_dict())
+    x = rng.standard_normal((2, 16, 6, 5))
+    np.testing.assert_allclose(layer.forward(x), ref.forward(x), rtol=1e-12, atol=1e-12)
+    g = rng.standard_normal((2, 16, 12, 10))
+    np.testing.assert_allclose(layer.backward(g), ref.backward(g), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="algorithm must be one of"):
+        nn.ConvTranspose1d(4, 4, 4, algorithm="winograd")

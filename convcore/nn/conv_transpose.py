@@ -11,6 +11,7 @@ from convcore.nn._layer import Layer, float_dtype, shaped
 from convcore.nn.layers import _conv_attributes, _init_weight_and_bias, _kwargs_repr
 from convcore.transpose import (
     ALGORITHMS,
+    BACKWARD_ALGORITHMS,
     conv_transpose1d,
     conv_transpose1d_backward,
     conv_transpose2d,
@@ -37,8 +38,9 @@ class _ConvTransposeNd(Layer):
                          dilation)
         self.padding = int_tuple("padding", padding, self._nd, minimum=0)
         self.output_padding = check_output_padding(output_padding, self.stride, self.dilation)
-        if algorithm not in ALGORITHMS:
-            raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+        allowed = ALGORITHMS if self._nd == 2 else BACKWARD_ALGORITHMS
+        if algorithm not in allowed:
+            raise ValueError(f"algorithm must be one of {allowed}, got {algorithm!r}")
         self.algorithm = algorithm
         self.dtype = float_dtype(dtype)
         has_bias = as_bool("bias", bias)
@@ -56,9 +58,10 @@ class _ConvTransposeNd(Layer):
 
     def _backward(self, grad_output):
         needs = ("input", "weight", "bias") if self.bias is not None else ("input", "weight")
+        # the input gradient is a strided forward convolution, which Winograd does not run
+        algorithm = "auto" if self.algorithm == "winograd" else self.algorithm
         gi, gw, gb = _BACKWARD[self._nd](self._grad(grad_output), self._input, self.weight,
-                                         *self._call_args(), needs=needs,
-                                         algorithm=self.algorithm)
+                                         *self._call_args(), needs=needs, algorithm=algorithm)
         self.grads = {"weight": gw} if gb is None else {"weight": gw, "bias": gb}
         return gi
 
@@ -99,8 +102,10 @@ class ConvTranspose2d(_ConvTransposeNd):
         Added after each output dimension; smaller than the stride or the dilation.
     groups : int
     bias : bool
-    algorithm : {'auto', 'direct', 'im2col'}
-        The forward kernels the phases (and the input gradient) run on.
+    algorithm : {'auto', 'direct', 'im2col'}, or 'winograd' for ConvTranspose2d
+        The forward kernels the phases (and the input gradient) run on; 'winograd' runs
+        the forward call as one Winograd layer (:func:`convcore.conv_transpose2d`) and
+        leaves the input gradient to 'auto'.
     dtype : float32 or float64
     rng : None, int or numpy.random.Generator
     init : bool

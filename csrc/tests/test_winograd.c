@@ -105,7 +105,7 @@ static int check_planes(ptrdiff_t N, ptrdiff_t C, ptrdiff_t D, ptrdiff_t H, ptrd
     const cc_wg_layout lay = {Dout, T, C * D * H * W, H * W, D * H * W, H * W,
                               K * Dout * Ho * Wo, Ho * Wo, Dout * Ho * Wo,
                               tiles ? INT32_MAX : N * C * D * H * W,
-                              tiles ? INT32_MAX : N * K * Dout * Ho * Wo};
+                              tiles ? INT32_MAX : N * K * Dout * Ho * Wo, Wo, 1, NULL};
     const ptrdiff_t nx = N * C * D * H * W, nw = K * C * T * 9, ny = N * K * Dout * Ho * Wo;
     const ptrdiff_t aa = (m + 2) * (m + 2);
     const ptrdiff_t ws = cc_winograd_workspace_per_thread(&g, m, sizeof(double)) * n_threads;
@@ -149,6 +149,69 @@ static int check_planes(ptrdiff_t N, ptrdiff_t C, ptrdiff_t D, ptrdiff_t H, ptrd
     return ok;
 }
 
+/* A 2-D layer of P * P * Kc output channels written interleaved (y_row, y_col, y_koff):
+ * channel (p, q, k) of output (i, j) lands at row i * P + p, column j * P + q of channel
+ * k of a (N, Kc, Ho * P, Wo * P) array, as a strided transposed convolution's phases
+ * do.  Every element is written once (the array starts NaN), against a naive sum. */
+static int check_interleaved(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W, ptrdiff_t Kc,
+                             ptrdiff_t P, ptrdiff_t pad, int m, int n_threads, int tiles)
+{
+    const ptrdiff_t K = P * P * Kc, Ho = H + 2 * pad - 2, Wo = W + 2 * pad - 2;
+    const ptrdiff_t Yh = Ho * P, Yw = Wo * P;
+    const cc_conv2d_geometry g = {N, C, H, W, K, 3, 3, 1, 1, 1, 1, 1,
+                                  pad, pad, Ho, Wo, CC_PAD_ZEROS};
+    ptrdiff_t *koff = malloc(K * sizeof *koff);
+    for (ptrdiff_t k = 0; k < K; k++) {
+        const ptrdiff_t ph = k / Kc, kc = k % Kc;
+        koff[k] = kc * Yh * Yw + ph / P * Yw + ph % P;
+    }
+    const cc_wg_layout lay = {1, 1, C * H * W, 0, H * W, 0, Kc * Yh * Yw, 0, 0,
+                              tiles ? INT32_MAX : N * C * H * W,
+                              tiles ? INT32_MAX : N * Kc * Yh * Yw, P * Yw, P, koff};
+    const ptrdiff_t nx = N * C * H * W, nw = K * C * 9, ny = N * Kc * Yh * Yw;
+    const ptrdiff_t aa = (m + 2) * (m + 2);
+    const ptrdiff_t ws = cc_winograd_workspace_per_thread(&g, m, sizeof(double)) * n_threads;
+    double *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *y = malloc(ny * sizeof *y);
+    double *u = malloc(aa * K * C * sizeof *u), *work = malloc(ws * sizeof *work);
+    double bias[64];
+    for (ptrdiff_t i = 0; i < nx; i++)
+        x[i] = (double)rand() / RAND_MAX - 0.5;
+    for (ptrdiff_t i = 0; i < nw; i++)
+        w[i] = (double)rand() / RAND_MAX - 0.5;
+    for (ptrdiff_t k = 0; k < K && k < 64; k++)
+        bias[k] = k;
+    for (ptrdiff_t i = 0; i < ny; i++)
+        y[i] = NAN;
+    cc_winograd_weights_f64(m, K, C, 1, 3, w, u, n_threads);
+    cc_conv_winograd_strided_f64(&g, &lay, m, x, u, bias, y, work, naive_dgemm, n_threads);
+    double err = 0, scale = 1e-300;
+    for (ptrdiff_t n = 0; n < N; n++)
+        for (ptrdiff_t k = 0; k < K; k++)
+            for (ptrdiff_t i = 0; i < Ho; i++)
+                for (ptrdiff_t j = 0; j < Wo; j++) {
+                    double r = bias[k];
+                    for (ptrdiff_t c = 0; c < C; c++)
+                        for (ptrdiff_t a = 0; a < 3; a++)
+                            for (ptrdiff_t q = 0; q < 3; q++) {
+                                ptrdiff_t h = i - pad + a, v = j - pad + q;
+                                if (h >= 0 && h < H && v >= 0 && v < W)
+                                    r += x[((n * C + c) * H + h) * W + v] *
+                                         w[((k * C + c) * 3 + a) * 3 + q];
+                            }
+                    const ptrdiff_t ph = k / Kc, kc = k % Kc;
+                    double got = y[((n * Kc + kc) * Yh + i * P + ph / P) * Yw + j * P + ph % P];
+                    double e = got == got ? fabs(got - r) : INFINITY;
+                    err = e > err ? e : err;
+                    scale = fabs(r) > scale ? fabs(r) : scale;
+                }
+    int ok = err / scale < 1e-12;
+    if (!ok)
+        printf("FAIL interleaved m=%d N=%td C=%td H=%td W=%td Kc=%td P=%td pad=%td tiles=%d: "
+               "rel err %.3g\n", m, N, C, H, W, Kc, P, pad, tiles, err / scale);
+    free(x); free(w); free(y); free(u); free(work); free(koff);
+    return ok;
+}
+
 int main(void)
 {
     /* N, C, H, W, K, R, S, groups, sh, sw, dh, dw, pad_top, pad_left, Hout, Wout, mode */
@@ -174,10 +237,13 @@ int main(void)
         cc_simd_force((cc_simd_level)level);
         for (int t = 1; t <= 2; t++)  /* planes across images, taps, and row groups */
             for (int tiles = 0; tiles <= 1; tiles++) {
-                total += 3;
+                total += 6;
                 failures += !check_planes(2, 3, 5, 9, 13, 4, 3, 1, 4, t, tiles);
                 failures += !check_planes(1, 2, 4, 6, 75, 3, 2, 0, 4, t, tiles);
                 failures += !check_planes(1, 2, 3, 7, 8, 5, 1, 1, 6, t, tiles);
+                failures += !check_interleaved(2, 3, 9, 13, 3, 2, 1, 4, t, tiles);
+                failures += !check_interleaved(1, 2, 8, 70, 2, 2, 1, 4, t, tiles);
+                failures += !check_interleaved(1, 4, 6, 7, 2, 3, 0, 6, t, tiles);
             }
     }
     printf("winograd: %d of %d checks passed (SIMD levels up to %s)\n", total - failures, total,
