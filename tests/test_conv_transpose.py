@@ -342,7 +342,7 @@ def test_winograd_matches_reference(case, dtype):
             out = np.full(ref.shape, np.nan, dtype)  # an output the phases skip stays NaN
             got = convcore.conv_transpose2d(x, w, b, **cfg, algorithm="winograd", out=out)
             assert got is out
-            assert _rel_err(got, ref) < (5e-6 if dtype == np.float32 else 1e-13), (case, hw)
+            assert _rel_err(got, ref) < (2e-5 if dtype == np.float32 else 1e-12), (case, hw)
 
 
 def test_winograd_at_each_isa_level(isa, rng):
@@ -350,7 +350,7 @@ def test_winograd_at_each_isa_level(isa, rng):
     w = rng.standard_normal((20, 18, 4, 4)).astype(np.float32)
     ref = conv_transpose_ref(x, w, stride=2, padding=1)
     got = convcore.conv_transpose2d(x, w, stride=2, padding=1, algorithm="winograd")
-    assert _rel_err(got, ref) < 5e-6, isa
+    assert _rel_err(got, ref) < 2e-5, isa
 
 
 def test_winograd_dcgan_layer_matches_torch(rng):
@@ -363,7 +363,7 @@ def test_winograd_dcgan_layer_matches_torch(rng):
                                                padding=1).numpy()
     for algorithm in ("winograd", "auto"):
         got = convcore.conv_transpose2d(x, w, b, stride=2, padding=1, algorithm=algorithm)
-        assert _rel_err(got, ref) < 1e-5, algorithm
+        assert _rel_err(got, ref) < 5e-5, algorithm
 
 
 def test_winograd_same_bits_for_any_thread_count(rng):
