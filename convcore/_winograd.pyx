@@ -5,6 +5,7 @@
 convcore.winograd has validated the geometry (3x3 or 3-tap kernel, stride 1, dilation
 1), transformed the weights and allocated ``y`` and the workspace.
 """
+from cpython.exc cimport PyErr_CheckSignals
 from cython cimport floating
 
 from convcore._cconvcore cimport (
@@ -31,6 +32,20 @@ cdef extern from "winograd.h" nogil:
                                    int m, const double *x, const double *u,
                                    const double *bias, double *y, double *workspace,
                                    cc_dgemm_fn gemm, int n_threads)
+    void cc_winograd_grad_weight_parts_f32(const cc_conv2d_geometry *g, const float *x,
+                                           const float *go, float *parts, Py_ssize_t nparts,
+                                           Py_ssize_t it_lo, Py_ssize_t it_hi,
+                                           float *workspace, cc_sgemm_fn gemm, int n_threads)
+    void cc_winograd_grad_weight_parts_f64(const cc_conv2d_geometry *g, const double *x,
+                                           const double *go, double *parts, Py_ssize_t nparts,
+                                           Py_ssize_t it_lo, Py_ssize_t it_hi,
+                                           double *workspace, cc_dgemm_fn gemm, int n_threads)
+    int cc_winograd_grad_weight_finish_f32(Py_ssize_t K, Py_ssize_t Cg, Py_ssize_t groups,
+                                           Py_ssize_t nparts, const float *parts, float *dw,
+                                           int n_threads)
+    int cc_winograd_grad_weight_finish_f64(Py_ssize_t K, Py_ssize_t Cg, Py_ssize_t groups,
+                                           Py_ssize_t nparts, const double *parts, double *dw,
+                                           int n_threads)
     Py_ssize_t cc_winograd_work_items(const cc_conv2d_geometry *g, int m, size_t itemsize)
     Py_ssize_t cc_winograd_workspace_per_thread(const cc_conv2d_geometry *g, int m,
                                                 size_t itemsize)
@@ -113,6 +128,42 @@ def conv_winograd_strided(const floating[::1] x, const floating[:, :, :, ::1] u,
         else:
             cc_conv_winograd_strided_f64(&g, &lay, m, &x[0], &u[0, 0, 0, 0], b, &y[0],
                                       &workspace[0], kernel_dgemm, n_threads)
+
+
+def grad_weight(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] go,
+                floating[:, :, :, ::1] parts, floating[:, :, :, ::1] dw,
+                floating[::1] workspace, object geom, Py_ssize_t nparts, int n_threads):
+    """dw (K, Cg, 3, 3) = the weight gradient of the 3x3 stride-1 layer ``geom`` by
+    F(4x4, 3x3), summed in ``parts`` (groups * nparts, 36, Kg, Cg): the parts run a round
+    of n_threads at a time, with Ctrl-C checked between rounds.  ``workspace`` holds
+    n_threads blocks (winograd_plan); the caller limits the BLAS to one thread."""
+    cdef cc_conv2d_geometry g = conv2d_geometry(geom)
+    cdef Py_ssize_t total = parts.shape[0], lo = 0, hi
+    cdef int failed
+    while lo < total:
+        hi = min(total, lo + max(n_threads, 1))
+        with nogil:
+            if floating is float:
+                cc_winograd_grad_weight_parts_f32(&g, &x[0, 0, 0, 0], &go[0, 0, 0, 0],
+                                                  &parts[0, 0, 0, 0], nparts, lo, hi,
+                                                  &workspace[0], kernel_sgemm, n_threads)
+            else:
+                cc_winograd_grad_weight_parts_f64(&g, &x[0, 0, 0, 0], &go[0, 0, 0, 0],
+                                                  &parts[0, 0, 0, 0], nparts, lo, hi,
+                                                  &workspace[0], kernel_dgemm, n_threads)
+        PyErr_CheckSignals()
+        lo = hi
+    with nogil:
+        if floating is float:
+            failed = cc_winograd_grad_weight_finish_f32(g.K, g.C // g.groups, g.groups, nparts,
+                                                        &parts[0, 0, 0, 0], &dw[0, 0, 0, 0],
+                                                        n_threads)
+        else:
+            failed = cc_winograd_grad_weight_finish_f64(g.K, g.C // g.groups, g.groups, nparts,
+                                                        &parts[0, 0, 0, 0], &dw[0, 0, 0, 0],
+                                                        n_threads)
+    if failed:
+        raise MemoryError("no memory for the weight gradient's sums")
 
 
 include "_simd.pxi"

@@ -43,7 +43,7 @@ from convcore.functional import _run_conv
 from convcore.transpose import TransposeGeometry, run_transpose, workspace_bytes
 
 NEEDS = ("input", "weight", "bias")
-ALGORITHMS = ("auto", "direct", "im2col")
+ALGORITHMS = ("auto", "direct", "im2col", "winograd")
 
 
 def check_needs(needs) -> frozenset:
@@ -167,8 +167,22 @@ def _grad_weight_gemm(g: _Geometry, go: np.ndarray, x: np.ndarray) -> np.ndarray
     return gw.reshape(g.K, Cg, *g.kernel)
 
 
+def _winograd_pays(g: _Geometry, dtype) -> bool:
+    """Whether ``auto`` sums the weight gradient by Winograd: where it applies and the
+    forward call's ``auto`` picks Winograd (the two do the same GEMMs, one transform of
+    the output side each: docs/gradients.md)."""
+    from convcore import winograd
+    from convcore._auto import choose_algorithm
+
+    return winograd.grad_weight_applies(g) and choose_algorithm(g, dtype) == "winograd"
+
+
 def _grad_weight(g: _Geometry, go: np.ndarray, x: np.ndarray, algorithm: str) -> np.ndarray:
     """Correlation of x (N, C, *in) with grad_output (N, K, *out) -> (K, Cg, *kernel)."""
+    if algorithm == "winograd" or (algorithm == "auto" and _winograd_pays(g, x.dtype)):
+        from convcore import winograd
+
+        return winograd.grad_weight(g, go, x, get_num_threads())
     # auto: per-group GEMMs of depthwise-like calls are too small; the direct kernel
     # with batch and channels swapped does them all at once (measured)
     grouped_small = g.groups > 1 and g.C // g.groups <= 4
@@ -203,6 +217,15 @@ def _conv_backward(nd, grad_output, x, weight, stride, padding, dilation, groups
     if algorithm == "im2col" and "weight" in needs and not gemm_fits(g):
         raise ValueError("im2col: a GEMM dimension of the weight gradient exceeds 2**31 - 1; "
                          "use algorithm='direct'")
+    if algorithm == "winograd":
+        from convcore import winograd
+
+        if not winograd.grad_weight_applies(g):
+            raise ValueError(
+                f"{name}: algorithm='winograd' runs 2-D 3x3 layers at stride 1 and dilation "
+                f"1 (arrays within 2**31 elements); got kernel {g.kernel}, stride "
+                f"{g.stride}, dilation {g.dilation} (use algorithm='auto', 'direct' or "
+                "'im2col')")
     go = as_real_array("grad_output", grad_output)
     spatial = g.out[-nd:]
     expected = (g.N, g.K, *spatial) if batched else (g.K, *spatial)
@@ -237,8 +260,14 @@ def _budget(g: _Geometry, go, x4, w4, dtype, needs, algorithm) -> list:
         gemm = (_grad_weight_parts(g, item) * w_bytes
                 + get_num_threads() * (per_thread + 16) * item)
         direct = x_bytes + go_bytes + w_bytes * 2  # transposed copies, a full result
-        parts.append(("the weight gradient and its workspace",
-                      w_bytes + (gemm if algorithm == "im2col" else max(gemm, direct))))
+        wino = 0
+        if algorithm in ("auto", "winograd"):
+            from convcore import winograd
+
+            if winograd.grad_weight_applies(g):
+                wino = winograd.grad_weight_bytes(g, item, get_num_threads())
+        route = {"im2col": gemm, "winograd": wino}.get(algorithm, max(gemm, direct, wino))
+        parts.append(("the weight gradient and its workspace", w_bytes + route))
     return parts
 
 
@@ -275,8 +304,11 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
         'same' included).
     needs : iterable of {'input', 'weight', 'bias'}
         The gradients to compute; the others are returned as None.
-    algorithm : {'auto', 'direct', 'im2col'}
+    algorithm : {'auto', 'direct', 'im2col', 'winograd'}
         The kernels the gradient convolutions run on; all agree to rounding.
+        'winograd' (3x3 layers at stride 1 and dilation 1) computes the input gradient
+        with conv2d's Winograd and the weight gradient by F(4x4, 3x3) (docs/gradients.md);
+        'auto' takes both where the forward call's 'auto' picks Winograd.
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
         As given to the forward call.  Under a border mode the input gradient is the
         gradient with respect to the padded input folded back onto the input

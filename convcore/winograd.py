@@ -185,6 +185,62 @@ def run(g, u: np.ndarray, tile: int, xc, bc, y4, n_threads: int) -> None:
         _winograd.conv2d_winograd(xc, u, bc, y4, workspace, g, tile, workers)
 
 
+# The weight gradient's parts (grad_weight): at most this many per group, and no more
+# than _GRAD_PARTS_BYTES of them.
+_GRAD_PARTS = 4
+_GRAD_PARTS_BYTES = 64 * 2**20
+
+
+def grad_weight_applies(g) -> bool:
+    """Whether :func:`grad_weight` runs the validated geometry ``g``: a 2-D 3x3 layer at
+    stride 1 and dilation 1 whose input and output gradient have int32 offsets."""
+    return (g.nd == 2 and g.kernel == (3, 3) and g.stride == (1, 1)
+            and g.dilation == (1, 1) and g.N * g.C * g.H * g.W < 2**31
+            and g.N * g.K * g.Hout * g.Wout < 2**31)
+
+
+def grad_weight_parts(g, itemsize: int) -> int:
+    """Parts per group the weight gradient of ``g`` is summed in, from the shapes alone
+    (the sum is then the same for any thread count): one per block of tiles, at most
+    _GRAD_PARTS, within _GRAD_PARTS_BYTES."""
+    items, _ = _winograd.winograd_plan(g, DEFAULT_TILE, itemsize)
+    one = 36 * g.K * (g.C // g.groups) * itemsize  # a part of every group
+    return max(1, min(items // g.groups, _GRAD_PARTS, _GRAD_PARTS_BYTES // one))
+
+
+def grad_weight_bytes(g, itemsize: int, n_threads: int) -> int:
+    """Bytes grad_weight allocates besides its result: the parts and a block per
+    thread."""
+    items, per_thread = _winograd.winograd_plan(g, DEFAULT_TILE, itemsize)
+    nparts = grad_weight_parts(g, itemsize)
+    workers = max(1, min(n_threads, g.groups * nparts))
+    return (nparts * 36 * g.K * (g.C // g.groups) + workers * per_thread) * itemsize
+
+
+def grad_weight(g, go: np.ndarray, x: np.ndarray, n_threads: int) -> np.ndarray:
+    """The weight gradient (K, C/groups, 3, 3) of the 3x3 stride-1 layer ``g`` (see
+    grad_weight_applies) from its input ``x`` (N, C, H, W) and output gradient ``go``
+    (N, K, Hout, Wout), C-contiguous of one dtype, by F(4x4, 3x3): the adjoint of the
+    forward.  Per block of tiles, the output gradient's 4x4 tiles are transformed by
+    A go A^T and the input's patches by B^T d B (the forward's input stage), one GEMM per
+    transformed element sums their products over the tiles, and G^T S G of the sums S
+    gives the 3x3 kernel (docs/algorithms.md)."""
+    dtype = x.dtype
+    Kg, Cg = g.K // g.groups, g.C // g.groups
+    nparts = grad_weight_parts(g, dtype.itemsize)
+    items, per_thread = _winograd.winograd_plan(g, DEFAULT_TILE, dtype.itemsize)
+    workers = max(1, min(n_threads, g.groups * nparts))
+    check_memory(grad_weight_bytes(g, dtype.itemsize, n_threads), "the winograd workspace")
+    parts = np.empty((g.groups * nparts, 36, Kg, Cg), dtype)
+    dw = np.empty((g.K, Cg, 3, 3), dtype)
+    with _scratch.scratch(max(workers * per_thread, 1), dtype) as workspace, \
+            single_threaded_blas():
+        _winograd.grad_weight(x.reshape(g.N, g.C, g.H, g.W),
+                              go.reshape(g.N, g.K, g.Hout, g.Wout), parts, dw, workspace, g,
+                              nparts, workers)
+    return dw
+
+
 def check_geometry(g, nd: int) -> None:
     """ValueError naming the rule when Winograd does not apply to ``g``."""
     kernel = (g.S,) if nd == 1 else (g.R, g.S) if nd == 2 else g.kernel

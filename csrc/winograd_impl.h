@@ -68,6 +68,21 @@ WG_INLINE void WG(at4)(const VEC *m, int si, VEC *o, int so)
     o[3 * so] = m12 + (REAL)8 * m34 + m[5 * si];
 }
 
+/* The adjoint of at4 (o = A q: 6 points from 4), for the weight gradient's transform of
+ * the output gradient. */
+WG_INLINE void WG(a4)(const VEC *q, int si, VEC *o, int so)
+{
+    const VEC q0 = q[0], q1 = q[si], q2 = q[2 * si], q3 = q[3 * si];
+    const VEC e = q0 + q2, f = q1 + q3;
+    const VEC e4 = q0 + (REAL)4 * q2, f8 = (REAL)2 * q1 + (REAL)8 * q3;
+    o[0] = q0;
+    o[so] = e + f;
+    o[2 * so] = e - f;
+    o[3 * so] = e4 + f8;
+    o[4 * so] = e4 - f8;
+    o[5 * so] = q3;
+}
+
 WG_INLINE void WG(bt6)(const VEC *d, int si, VEC *o, int so)
 {
     const VEC d0 = d[0], d1 = d[si], d2 = d[2 * si], d3 = d[3 * si], d4 = d[4 * si];
@@ -563,6 +578,88 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, 
             WG(wg_output_lanes)(g, L, M, MH, Mx, bias, grp, t_beg, nt, T, y);
         else
             WG(wg_output_tiles)(g, L, M, MH, Mx, bias, grp, t_beg, nt, T, y);
+    }
+}
+
+/* The weight gradient's stage for the output gradient of one block, F(4x4, 3x3) only:
+ * each group of LANES tiles gathers its 4x4 tiles of go (zeros past the output) and
+ * transforms them by the adjoint of the output transform, A go A^T, into
+ * Gh[element][channel][tile], as the input stage fills V. */
+WG_INLINE void WG(wg_grad_lanes)(const cc_conv2d_geometry *g, const cc_wg_layout *L,
+                                 const REAL *go, ptrdiff_t grp, ptrdiff_t t_beg, ptrdiff_t nt,
+                                 ptrdiff_t T, REAL *Gh)
+{
+    const ptrdiff_t Kg = g->K / g->groups, Ho = g->Hout, Wo = g->Wout;
+    const ptrdiff_t th = (Ho + 3) / 4, tw = (Wo + 3) / 4;
+    for (ptrdiff_t t0 = 0; t0 < nt; t0 += LANES) {
+        const int nl = nt - t0 < LANES ? (int)(nt - t0) : LANES;
+        IVEC off, h0, w0, live, ok[16], at[16];
+        WG(wg_lanes)(t_beg + t0, nl, th * tw, tw, 4, 4, L, 1, Wo, 1, 0, 0, &off, &h0, &w0,
+                     &live);
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++) {
+                ok[i * 4 + j] = live & (h0 + i < (int32_t)Ho) & (w0 + j < (int32_t)Wo);
+                at[i * 4 + j] = off + (int32_t)(i * Wo + j);
+            }
+        for (ptrdiff_t k = 0; k < Kg; k++) {
+            const REAL *gk = go + (grp * Kg + k) * L->y_channel;
+            VEC d[16], t[24], v[36];
+            for (int e = 0; e < 16; e++)
+                d[e] = WG(wg_load_lanes)(gk, at[e], ok[e]);
+            for (int j = 0; j < 4; j++) /* along the height: t (6 x 4) = A d */
+                WG(a4)(d + j, 4, t + j, 4);
+            for (int i = 0; i < 6; i++) /* along the width: v (6 x 6) = t A^T */
+                WG(a4)(t + i * 4, 1, v + i * 6, 1);
+            WG(wg_store_v)(Gh + k * T + t0, Kg * T, 36, nl, v);
+        }
+    }
+}
+
+/* Parts [it_lo, it_hi) of the weight gradient of a 3x3 stride-1 layer, F(4x4, 3x3):
+ * part (grp, p) of nparts per group sums, over the tile blocks p * nb / nparts ..
+ * (p + 1) * nb / nparts - 1 in order, the products of the transformed output gradient and
+ * input tiles, P[e][k][c] = sum over tiles of Gh[e][k][t] V[e][c][t] (one GEMM per
+ * element e and block), into parts + (grp * nparts + p) * 36 * Kg * Cg.  The blocks are
+ * the forward's (cc_winograd_tile_block): fixed by the shapes, as is nparts, so the
+ * parts do not depend on the thread count.  x and go plain (N, C, H, W) and (N, K, Hout,
+ * Wout), within int32 offsets. */
+void WG(cc_winograd_grad_weight_parts)(const cc_conv2d_geometry *g, const REAL *x,
+                                       const REAL *go, REAL *parts, ptrdiff_t nparts,
+                                       ptrdiff_t it_lo, ptrdiff_t it_hi, REAL *workspace,
+                                       GEMM_FN gemm, int n_threads)
+{
+    const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
+    const ptrdiff_t tiles = g->N * ((g->Hout + 3) / 4) * ((g->Wout + 3) / 4);
+    const ptrdiff_t T = cc_winograd_tile_block(g, 4, sizeof(REAL)), nb = (tiles + T - 1) / T;
+    const ptrdiff_t per_thread = cc_winograd_workspace_per_thread(g, 4, sizeof(REAL));
+    const cc_wg_layout L = cc_wg_plain_layout(g);
+    if (n_threads > it_hi - it_lo)
+        n_threads = (int)(it_hi - it_lo);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) num_threads(n_threads) if (n_threads > 1)
+#else
+    (void)n_threads;
+#endif
+    for (ptrdiff_t it = it_lo; it < it_hi; it++) {
+        const ptrdiff_t grp = it / nparts, p = it % nparts;
+        const ptrdiff_t b_lo = nb * p / nparts, b_hi = nb * (p + 1) / nparts;
+        REAL *V = workspace + (ptrdiff_t)CC_OMP_THREAD_ID() * per_thread;
+        REAL *Gh = V + 36 * Cg * T, *P = parts + it * 36 * Kg * Cg;
+        cc_blas_limit_this_thread();
+        if (b_lo == b_hi)
+            memset(P, 0, (size_t)(36 * Kg * Cg) * sizeof *P);
+        for (ptrdiff_t b = b_lo; b < b_hi; b++) {
+            const ptrdiff_t t_beg = b * T, nt = tiles - t_beg < T ? tiles - t_beg : T;
+            WG(wg_input_lanes)(g, &L, 4, 4, x, grp, t_beg, nt, T, V);
+            WG(wg_grad_lanes)(g, &L, go, grp, t_beg, nt, T, Gh);
+            for (int e = 0; e < 36; e++) {
+                char tr = 'T', no = 'N';
+                int mm = (int)Cg, nn = (int)Kg, kk = (int)nt, ld = (int)T, ldc = (int)Cg;
+                REAL one = 1, beta = b == b_lo ? 0 : 1;
+                gemm(&tr, &no, &mm, &nn, &kk, &one, V + e * Cg * T, &ld, Gh + e * Kg * T, &ld,
+                     &beta, P + e * Kg * Cg, &ldc);
+            }
+        }
     }
 }
 

@@ -5,7 +5,13 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import ALGORITHMS, FLOAT_DTYPES, assert_close, random_array
+from conftest import (
+    ALGORITHMS,
+    FLOAT_DTYPES,
+    assert_close,
+    random_array,
+    results_per_thread_count,
+)
 from conv_backward_reference import (
     conv1d_backward_ref,
     conv2d_backward_ref,
@@ -610,3 +616,117 @@ def test_im2col_weight_gradient_refuses_gemm_sizes_over_int32():
     with pytest.raises(ValueError, match=r"im2col: a GEMM dimension of the weight gradient"):
         convcore.conv2d_backward(go, x, w, padding=((0, 0), (2**15, 2**15)), needs="weight",
                                  algorithm="im2col")
+
+
+# ------------------------------------------------- algorithm="winograd": F(4x4, 3x3)
+
+def _rel_err(got, ref):
+    ref = np.asarray(ref, np.float64)
+    return float(np.abs(np.asarray(got, np.float64) - ref).max() / np.abs(ref).max())
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_winograd_gradients_match_reference(seed, dtype):
+    """3x3 stride-1 layers: groups, every padding form, odd sizes, non-contiguous
+    arrays; the weight gradient sums tiles of many blocks (40x40 planes)."""
+    rng = np.random.default_rng(seed)
+    groups = int(rng.choice([1, 1, 2, 3]))
+    C, K = groups * int(rng.integers(1, 9)), groups * int(rng.integers(1, 9))
+    N = int(rng.integers(1, 3))
+    H, W = (40, 40) if seed == 0 else (int(rng.integers(3, 30)), int(rng.integers(3, 45)))
+    padding = random_padding(rng)
+    layout = ("C", "F", "strided", "reversed")[seed % 4]
+    x = random_array(rng, (N, C, H, W), dtype, layout)
+    w = random_array(rng, (K, C // groups, 3, 3), dtype, "F")
+    go = random_array(rng, convcore.conv2d(x, w, padding=padding, groups=groups).shape, dtype)
+    x0 = x.copy()
+    pads = resolve_padding_ref(padding, (H, W), (3, 3), (1, 1), (1, 1))
+    expected = conv2d_backward_ref(go, x, w, (1, 1), pads, (1, 1), groups)
+    got = convcore.conv2d_backward(go, x, w, padding=padding, groups=groups,
+                                   algorithm="winograd")
+    tol = 5e-5 if dtype == np.float32 else 1e-12
+    for name, g, e in zip(NEEDS, got, expected, strict=True):
+        assert g.dtype == dtype and g.shape == e.shape, name
+        assert _rel_err(g, e) < tol, (name, seed)
+    np.testing.assert_array_equal(x, x0)
+
+
+def test_winograd_weight_gradient_at_each_isa_level(isa, rng):
+    x = rng.standard_normal((2, 20, 17, 23)).astype(np.float32)
+    w = rng.standard_normal((18, 20, 3, 3)).astype(np.float32)
+    go = rng.standard_normal((2, 18, 17, 23)).astype(np.float32)
+    _, gw, _ = convcore.conv2d_backward(go, x, w, padding=1, algorithm="winograd")
+    _, ref, _ = conv2d_backward_ref(go, x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    assert _rel_err(gw, ref) < 5e-5, isa
+
+
+def test_winograd_weight_gradient_under_border_modes(rng):
+    x = rng.standard_normal((1, 16, 12, 13))
+    w = rng.standard_normal((16, 16, 3, 3))
+    for mode in ("reflect", "replicate", "circular"):
+        go = rng.standard_normal(convcore.conv2d(x, w, padding=1, padding_mode=mode).shape)
+        got = convcore.conv2d_backward(go, x, w, padding=1, padding_mode=mode,
+                                       algorithm="winograd")
+        ref = convcore.conv2d_backward(go, x, w, padding=1, padding_mode=mode,
+                                       algorithm="direct")
+        for g, r in zip(got, ref, strict=True):
+            assert _rel_err(g, r) < 1e-12, mode
+
+
+def test_winograd_gradients_same_bits_for_any_thread_count(rng):
+    x = rng.standard_normal((3, 32, 30, 30)).astype(np.float32)
+    w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
+    go = rng.standard_normal((3, 32, 30, 30)).astype(np.float32)
+    results = results_per_thread_count(
+        lambda: convcore.conv2d_backward(go, x, w, padding=1, algorithm="winograd"))
+    for r in results[1:]:
+        for a, b in zip(r, results[0], strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_auto_takes_the_winograd_weight_gradient_where_the_forward_does(rng):
+    from convcore._auto import choose_algorithm
+    from convcore._geometry import prepare_conv
+
+    x = rng.standard_normal((1, 64, 28, 28)).astype(np.float32)
+    w = rng.standard_normal((64, 64, 3, 3)).astype(np.float32)
+    go = rng.standard_normal((1, 64, 28, 28)).astype(np.float32)
+    g = prepare_conv(2, x, w, None, 1, 1, 1, 1)[0]
+    route = "winograd" if choose_algorithm(g, np.float32) == "winograd" else "im2col"
+    auto = convcore.conv2d_backward(go, x, w, padding=1, needs=("weight",))[1]
+    chosen = convcore.conv2d_backward(go, x, w, padding=1, needs=("weight",),
+                                      algorithm=route)[1]
+    np.testing.assert_array_equal(auto, chosen)
+
+
+def test_winograd_weight_gradient_with_non_finite_input(rng):
+    """A non-finite input pixel makes the weight gradient of its input channel
+    non-finite wherever the exact sum is (and, through the transforms, possibly at the
+    channel's other taps); the other channels stay exact."""
+    x = rng.standard_normal((1, 4, 12, 12))
+    w = rng.standard_normal((3, 4, 3, 3))
+    go = rng.standard_normal((1, 3, 12, 12))
+    x[0, 2, 5, 7] = np.inf
+    _, gw, _ = convcore.conv2d_backward(go, x, w, padding=1, algorithm="winograd")
+    _, ref, _ = conv2d_backward_ref(go, x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    assert not np.isfinite(gw[~np.isfinite(ref)]).any()
+    others = [0, 1, 3]
+    np.testing.assert_allclose(gw[:, others], ref[:, others], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("call", [
+    dict(w=(2, 2, 3, 3), stride=2, padding=1),
+    dict(w=(2, 2, 5, 5), padding=2),
+    dict(w=(2, 2, 3, 3), dilation=2, padding=2),
+    dict(w=(2, 2, 1, 3), padding=(0, 1)),
+])
+def test_winograd_backward_refuses_other_geometries(call):
+    call = dict(call)
+    x, w = np.ones((1, 2, 8, 8)), np.ones(call.pop("w"))
+    go = np.ones(convcore.conv2d(x, w, **call).shape)
+    with pytest.raises(ValueError, match="algorithm='winograd' runs 2-D 3x3 layers"):
+        convcore.conv2d_backward(go, x, w, **call, algorithm="winograd")
+    with pytest.raises(ValueError, match="algorithm='winograd' runs 2-D 3x3 layers"):
+        convcore.conv1d_backward(np.ones((1, 2, 8)), np.ones((1, 2, 10)), np.ones((2, 2, 3)),
+                                 algorithm="winograd")

@@ -1,7 +1,7 @@
 /* Winograd kernels against a naive direct convolution, at every SIMD level this CPU
  * has, float and double, F(4x4,3x3) and F(6x6,3x3), 2-D and one-row geometries, and
  * the planes of 3-D layers through the strided layout.
- * The GEMM is a naive column-major one with the Fortran BLAS signature. */
+ * The GEMM is a naive column-major one with the Fortran BLAS signature (op 'N' or 'T'). */
 #include <math.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -13,13 +13,13 @@
     static void name(char *ta, char *tb, int *m, int *n, int *k, T *alpha, T *a, int *lda,  \
                      T *b, int *ldb, T *beta, T *c, int *ldc)                               \
     {                                                                                       \
-        (void)ta;                                                                           \
-        (void)tb;                                                                           \
+        const int at = *ta == 'T', bt = *tb == 'T';                                         \
         for (int j = 0; j < *n; j++)                                                        \
             for (int i = 0; i < *m; i++) {                                                  \
                 T s = 0;                                                                    \
                 for (int p = 0; p < *k; p++)                                                \
-                    s += a[i + p * *lda] * b[p + j * *ldb];                                 \
+                    s += (at ? a[p + i * *lda] : a[i + p * *lda]) *                         \
+                         (bt ? b[j + p * *ldb] : b[p + j * *ldb]);                          \
                 c[i + j * *ldc] = *alpha * s + (*beta != 0 ? *beta * c[i + j * *ldc] : 0);  \
             }                                                                               \
     }
@@ -212,6 +212,63 @@ static int check_interleaved(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W,
     return ok;
 }
 
+/* The weight gradient of a 3x3 stride-1 layer (groups, padding) in nparts parts run in
+ * two calls (parts [0, split) then the rest), against a naive double sum of grad_output
+ * times the input windows. */
+static int check_grad_weight(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W, ptrdiff_t K,
+                             ptrdiff_t groups, ptrdiff_t pad, ptrdiff_t nparts, int n_threads)
+{
+    const ptrdiff_t Ho = H + 2 * pad - 2, Wo = W + 2 * pad - 2, Cg = C / groups, Kg = K / groups;
+    const cc_conv2d_geometry g = {N, C, H, W, K, 3, 3, groups, 1, 1, 1, 1,
+                                  pad, pad, Ho, Wo, CC_PAD_ZEROS};
+    const ptrdiff_t nx = N * C * H * W, ny = N * K * Ho * Wo, nparts_all = groups * nparts;
+    const ptrdiff_t ws = cc_winograd_workspace_per_thread(&g, 4, sizeof(double)) * n_threads;
+    double *x = malloc(nx * sizeof *x), *go = malloc(ny * sizeof *go);
+    double *parts = malloc(nparts_all * 36 * Kg * Cg * sizeof *parts);
+    double *dw = malloc(K * Cg * 9 * sizeof *dw), *work = malloc(ws * sizeof *work);
+    for (ptrdiff_t i = 0; i < nx; i++)
+        x[i] = (double)rand() / RAND_MAX - 0.5;
+    for (ptrdiff_t i = 0; i < ny; i++)
+        go[i] = (double)rand() / RAND_MAX - 0.5;
+    for (ptrdiff_t i = 0; i < nparts_all * 36 * Kg * Cg; i++)
+        parts[i] = NAN; /* a part left unwritten fails */
+    for (ptrdiff_t i = 0; i < K * Cg * 9; i++)
+        dw[i] = NAN;
+    const ptrdiff_t split = nparts_all / 2;
+    cc_winograd_grad_weight_parts_f64(&g, x, go, parts, nparts, 0, split, work, naive_dgemm,
+                                      n_threads);
+    cc_winograd_grad_weight_parts_f64(&g, x, go, parts, nparts, split, nparts_all, work,
+                                      naive_dgemm, n_threads);
+    int ok = cc_winograd_grad_weight_finish_f64(K, Cg, groups, nparts, parts, dw, n_threads) == 0;
+    double err = 0, scale = 1e-300;
+    for (ptrdiff_t k = 0; k < K; k++)
+        for (ptrdiff_t c = 0; c < Cg; c++)
+            for (ptrdiff_t a = 0; a < 3; a++)
+                for (ptrdiff_t q = 0; q < 3; q++) {
+                    double r = 0;
+                    const ptrdiff_t ci = k / Kg * Cg + c;
+                    for (ptrdiff_t n = 0; n < N; n++)
+                        for (ptrdiff_t i = 0; i < Ho; i++)
+                            for (ptrdiff_t j = 0; j < Wo; j++) {
+                                ptrdiff_t h = i - pad + a, v = j - pad + q;
+                                if (h >= 0 && h < H && v >= 0 && v < W)
+                                    r += go[((n * K + k) * Ho + i) * Wo + j] *
+                                         x[((n * C + ci) * H + h) * W + v];
+                            }
+                    double got = dw[((k * Cg + c) * 3 + a) * 3 + q];
+                    double e = got == got ? fabs(got - r) : INFINITY;
+                    err = e > err ? e : err;
+                    scale = fabs(r) > scale ? fabs(r) : scale;
+                }
+    ok = ok && err / scale < 1e-12;
+    if (!ok)
+        printf("FAIL grad_weight N=%td C=%td H=%td W=%td K=%td groups=%td pad=%td parts=%td "
+               "threads=%d: rel err %.3g\n", N, C, H, W, K, groups, pad, nparts, n_threads,
+               err / scale);
+    free(x); free(go); free(parts); free(dw); free(work);
+    return ok;
+}
+
 int main(void)
 {
     /* N, C, H, W, K, R, S, groups, sh, sw, dh, dw, pad_top, pad_left, Hout, Wout, mode */
@@ -245,6 +302,17 @@ int main(void)
                 failures += !check_interleaved(1, 2, 8, 70, 2, 2, 1, 4, t, tiles);
                 failures += !check_interleaved(1, 4, 6, 7, 2, 3, 0, 6, t, tiles);
             }
+    }
+    for (int level = CC_SIMD_GENERIC; level <= (int)best; level++) {
+        cc_simd_force((cc_simd_level)level);
+        for (int t = 1; t <= 3; t += 2) { /* blocks across images and tile rows, edges */
+            total += 5;
+            failures += !check_grad_weight(2, 3, 9, 13, 4, 1, 1, 1, t);
+            failures += !check_grad_weight(2, 64, 40, 40, 64, 1, 1, 2, t); /* 7 blocks */
+            failures += !check_grad_weight(3, 4, 23, 70, 6, 2, 0, 3, t);
+            failures += !check_grad_weight(1, 2, 5, 6, 3, 1, 2, 2, t);
+            failures += !check_grad_weight(2, 6, 31, 17, 6, 3, 1, 4, t);
+        }
     }
     printf("winograd: %d of %d checks passed (SIMD levels up to %s)\n", total - failures, total,
            cc_simd_name(best));
