@@ -40,12 +40,12 @@ cdef extern from "winograd.h" nogil:
                                            const double *go, double *parts, Py_ssize_t nparts,
                                            Py_ssize_t it_lo, Py_ssize_t it_hi,
                                            double *workspace, cc_dgemm_fn gemm, int n_threads)
-    int cc_winograd_grad_weight_finish_f32(Py_ssize_t K, Py_ssize_t Cg, Py_ssize_t groups,
-                                           Py_ssize_t nparts, const float *parts, float *dw,
-                                           int n_threads)
-    int cc_winograd_grad_weight_finish_f64(Py_ssize_t K, Py_ssize_t Cg, Py_ssize_t groups,
-                                           Py_ssize_t nparts, const double *parts, double *dw,
-                                           int n_threads)
+    void cc_winograd_grad_weight_finish_f32(Py_ssize_t K, Py_ssize_t Cg, Py_ssize_t groups,
+                                            Py_ssize_t nparts, const float *parts, float *dw,
+                                            double *acc, int n_threads)
+    void cc_winograd_grad_weight_finish_f64(Py_ssize_t K, Py_ssize_t Cg, Py_ssize_t groups,
+                                            Py_ssize_t nparts, const double *parts,
+                                            double *dw, double *acc, int n_threads)
     Py_ssize_t cc_winograd_work_items(const cc_conv2d_geometry *g, int m, size_t itemsize)
     Py_ssize_t cc_winograd_workspace_per_thread(const cc_conv2d_geometry *g, int m,
                                                 size_t itemsize)
@@ -132,14 +132,17 @@ def conv_winograd_strided(const floating[::1] x, const floating[:, :, :, ::1] u,
 
 def grad_weight(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] go,
                 floating[:, :, :, ::1] parts, floating[:, :, :, ::1] dw,
-                floating[::1] workspace, object geom, Py_ssize_t nparts, int n_threads):
+                floating[::1] workspace, double[::1] acc, object geom, Py_ssize_t nparts,
+                int n_threads):
     """dw (K, Cg, 3, 3) = the weight gradient of the 3x3 stride-1 layer ``geom`` by
     F(4x4, 3x3), summed in ``parts`` (groups * nparts, 36, Kg, Cg): the parts run a round
     of n_threads at a time, with Ctrl-C checked between rounds.  ``workspace`` holds
-    n_threads blocks (winograd_plan); the caller limits the BLAS to one thread."""
+    n_threads blocks (winograd_plan), ``acc`` n_threads * 36 * Cg doubles; the caller
+    limits the BLAS to one thread."""
     cdef cc_conv2d_geometry g = conv2d_geometry(geom)
     cdef Py_ssize_t total = parts.shape[0], lo = 0, hi
-    cdef int failed
+    if acc.shape[0] < max(n_threads, 1) * 36 * (g.C // g.groups):
+        raise ValueError("acc needs n_threads * 36 * Cg doubles")
     while lo < total:
         hi = min(total, lo + max(n_threads, 1))
         with nogil:
@@ -155,15 +158,13 @@ def grad_weight(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] go,
         lo = hi
     with nogil:
         if floating is float:
-            failed = cc_winograd_grad_weight_finish_f32(g.K, g.C // g.groups, g.groups, nparts,
-                                                        &parts[0, 0, 0, 0], &dw[0, 0, 0, 0],
-                                                        n_threads)
+            cc_winograd_grad_weight_finish_f32(g.K, g.C // g.groups, g.groups, nparts,
+                                               &parts[0, 0, 0, 0], &dw[0, 0, 0, 0], &acc[0],
+                                               n_threads)
         else:
-            failed = cc_winograd_grad_weight_finish_f64(g.K, g.C // g.groups, g.groups, nparts,
-                                                        &parts[0, 0, 0, 0], &dw[0, 0, 0, 0],
-                                                        n_threads)
-    if failed:
-        raise MemoryError("no memory for the weight gradient's sums")
+            cc_winograd_grad_weight_finish_f64(g.K, g.C // g.groups, g.groups, nparts,
+                                               &parts[0, 0, 0, 0], &dw[0, 0, 0, 0], &acc[0],
+                                               n_threads)
 
 
 include "_simd.pxi"

@@ -209,12 +209,13 @@ def grad_weight_parts(g, itemsize: int) -> int:
 
 
 def grad_weight_bytes(g, itemsize: int, n_threads: int) -> int:
-    """Bytes grad_weight allocates besides its result: the parts and a block per
-    thread."""
+    """Bytes grad_weight allocates besides its result: the parts, and per thread a
+    block and the double sums of one output channel."""
     items, per_thread = _winograd.winograd_plan(g, DEFAULT_TILE, itemsize)
     nparts = grad_weight_parts(g, itemsize)
     workers = max(1, min(n_threads, g.groups * nparts))
-    return (nparts * 36 * g.K * (g.C // g.groups) + workers * per_thread) * itemsize
+    return ((nparts * 36 * g.K * (g.C // g.groups) + workers * per_thread) * itemsize
+            + workers * 36 * (g.C // g.groups) * 8)
 
 
 def grad_weight(g, go: np.ndarray, x: np.ndarray, n_threads: int) -> np.ndarray:
@@ -232,12 +233,13 @@ def grad_weight(g, go: np.ndarray, x: np.ndarray, n_threads: int) -> np.ndarray:
     workers = max(1, min(n_threads, g.groups * nparts))
     check_memory(grad_weight_bytes(g, dtype.itemsize, n_threads), "the winograd workspace")
     parts = np.empty((g.groups * nparts, 36, Kg, Cg), dtype)
+    acc = np.empty(workers * 36 * Cg, np.float64)  # a thread's sums of one channel's parts
     dw = np.empty((g.K, Cg, 3, 3), dtype)
     with _scratch.scratch(max(workers * per_thread, 1), dtype) as workspace, \
             single_threaded_blas():
         _winograd.grad_weight(x.reshape(g.N, g.C, g.H, g.W),
-                              go.reshape(g.N, g.K, g.Hout, g.Wout), parts, dw, workspace, g,
-                              nparts, workers)
+                              go.reshape(g.N, g.K, g.Hout, g.Wout), parts, dw, workspace, acc,
+                              g, nparts, workers)
     return dw
 
 

@@ -1,7 +1,6 @@
 /* Winograd convolution: work partition, workspace sizes, the weight-transform matrices
  * and the per-ISA dispatch. */
-#include <stdlib.h>
-
+#include "cc_omp.h"
 #include "winograd.h"
 
 /* Tiles per block.  A block's transformed input tiles V (alpha^2 x Cg x T) and products
@@ -107,11 +106,10 @@ cc_wg_layout cc_wg_plain_layout(const cc_conv2d_geometry *g)
 #endif
 
 #ifdef _OPENMP
-#define CC_WG_FINISH_PARALLEL _Pragma("omp parallel num_threads(n_threads) if (n_threads > 1)")
-#define CC_WG_FINISH_FOR _Pragma("omp for schedule(static)")
+#define CC_WG_FINISH_PARALLEL                                                                \
+    _Pragma("omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)")
 #else
 #define CC_WG_FINISH_PARALLEL
-#define CC_WG_FINISH_FOR
 #endif
 
 #define CC_WG_DISPATCH(T, sfx, GEMM)                                                        \
@@ -143,56 +141,47 @@ cc_wg_layout cc_wg_plain_layout(const cc_conv2d_geometry *g)
                    (g, x, go, parts, nparts, it_lo, it_hi, ws, gemm, n_threads))            \
     }                                                                                       \
     /* grad_weight[k][c] = G^T S G, S the 36 values of (k, c) summed over the parts in  \
-     * order, in double; per output channel, the parts' rows read along c. */             \
-    int cc_winograd_grad_weight_finish_##sfx(ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,    \
-                                             ptrdiff_t nparts, const T *parts, T *dw,        \
-                                             int n_threads)                                  \
+     * order, in double (acc: 36 * Cg doubles per thread); per output channel, the parts' \
+     * rows read along c. */                                                             \
+    void cc_winograd_grad_weight_finish_##sfx(ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,   \
+                                              ptrdiff_t nparts, const T *parts, T *dw,       \
+                                              double *acc, int n_threads)                    \
     {                                                                                       \
         const ptrdiff_t Kg = K / groups;                                                    \
-        int failed = 0;                                                                     \
         if (K * Cg < 4096)                                                                  \
             n_threads = 1;                                                                  \
         CC_WG_FINISH_PARALLEL                                                               \
-        {                                                                                   \
-            double *s = malloc((size_t)(36 * Cg) * sizeof *s);                              \
-            if (!s)                                                                         \
-                failed = 1;                                                                 \
-            CC_WG_FINISH_FOR                                                                \
-            for (ptrdiff_t k = 0; k < K; k++) {                                             \
-                if (!s)                                                                     \
-                    continue;                                                               \
-                const ptrdiff_t grp = k / Kg, kk = k % Kg;                                  \
-                for (ptrdiff_t p = 0; p < nparts; p++)                                      \
-                    for (int e = 0; e < 36; e++) {                                          \
-                        const T *row = parts + (((grp * nparts + p) * 36 + e) * Kg + kk) * Cg; \
-                        double *acc = s + e * Cg;                                           \
-                        for (ptrdiff_t c = 0; c < Cg; c++)                                  \
-                            acc[c] = p ? acc[c] + (double)row[c] : (double)row[c];          \
-                    }                                                                       \
-                for (ptrdiff_t c = 0; c < Cg; c++) {                                        \
-                    double t[6][3];                                                         \
-                    for (int i = 0; i < 6; i++) /* t = S G */                               \
-                        for (int b = 0; b < 3; b++) {                                       \
-                            double v = 0;                                                   \
-                            for (int j = 0; j < 6; j++)                                     \
-                                if (cc_wg_g4[j][b] != 0)                                    \
-                                    v += s[(i * 6 + j) * Cg + c] * cc_wg_g4[j][b];          \
-                            t[i][b] = v;                                                    \
-                        }                                                                   \
-                    T *out = dw + (k * Cg + c) * 9;                                         \
-                    for (int a = 0; a < 3; a++) /* G^T t */                                 \
-                        for (int b = 0; b < 3; b++) {                                       \
-                            double v = 0;                                                   \
-                            for (int i = 0; i < 6; i++)                                     \
-                                if (cc_wg_g4[i][a] != 0)                                    \
-                                    v += cc_wg_g4[i][a] * t[i][b];                          \
-                            out[a * 3 + b] = (T)v;                                          \
-                        }                                                                   \
+        for (ptrdiff_t k = 0; k < K; k++) {                                                 \
+            double *s = acc + (ptrdiff_t)CC_OMP_THREAD_ID() * 36 * Cg;                      \
+            const ptrdiff_t grp = k / Kg, kk = k % Kg;                                      \
+            for (ptrdiff_t p = 0; p < nparts; p++)                                          \
+                for (int e = 0; e < 36; e++) {                                              \
+                    const T *row = parts + (((grp * nparts + p) * 36 + e) * Kg + kk) * Cg;  \
+                    double *sum = s + e * Cg;                                               \
+                    for (ptrdiff_t c = 0; c < Cg; c++)                                      \
+                        sum[c] = p ? sum[c] + (double)row[c] : (double)row[c];              \
                 }                                                                           \
+            for (ptrdiff_t c = 0; c < Cg; c++) {                                            \
+                double t[6][3];                                                             \
+                for (int i = 0; i < 6; i++) /* t = S G */                                   \
+                    for (int b = 0; b < 3; b++) {                                           \
+                        double v = 0;                                                       \
+                        for (int j = 0; j < 6; j++)                                         \
+                            if (cc_wg_g4[j][b] != 0)                                        \
+                                v += s[(i * 6 + j) * Cg + c] * cc_wg_g4[j][b];              \
+                        t[i][b] = v;                                                        \
+                    }                                                                       \
+                T *out = dw + (k * Cg + c) * 9;                                             \
+                for (int a = 0; a < 3; a++) /* G^T t */                                     \
+                    for (int b = 0; b < 3; b++) {                                           \
+                        double v = 0;                                                       \
+                        for (int i = 0; i < 6; i++)                                         \
+                            if (cc_wg_g4[i][a] != 0)                                        \
+                                v += cc_wg_g4[i][a] * t[i][b];                              \
+                        out[a * 3 + b] = (T)v;                                              \
+                    }                                                                       \
             }                                                                               \
-            free(s);                                                                        \
         }                                                                                   \
-        return failed ? -1 : 0;                                                             \
     }
 
 CC_WG_DISPATCH(float, f32, cc_sgemm_fn)

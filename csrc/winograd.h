@@ -67,7 +67,8 @@ void cc_conv2d_winograd_f64(const cc_conv2d_geometry *g, int m, const double *x,
 /* The weight gradient of a 3x3 stride-1 layer by F(4x4, 3x3) (winograd_impl.h): parts
  * [it_lo, it_hi) of groups * nparts (each 36 x K/groups x C/groups, a fixed range of tile
  * blocks), then grad_weight (K, C/groups, 3, 3) = G^T (the parts summed in order) G, in
- * double.  x and go plain, within int32 offsets; the workspace as the forward's. */
+ * double (acc: 36 * C/groups doubles per thread).  x and go plain, within int32 offsets;
+ * the workspace as the forward's. */
 void cc_winograd_grad_weight_parts_f32(const cc_conv2d_geometry *g, const float *x,
                                        const float *go, float *parts, ptrdiff_t nparts,
                                        ptrdiff_t it_lo, ptrdiff_t it_hi, float *workspace,
@@ -76,12 +77,12 @@ void cc_winograd_grad_weight_parts_f64(const cc_conv2d_geometry *g, const double
                                        const double *go, double *parts, ptrdiff_t nparts,
                                        ptrdiff_t it_lo, ptrdiff_t it_hi, double *workspace,
                                        cc_dgemm_fn gemm, int n_threads);
-int cc_winograd_grad_weight_finish_f32(ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,
-                                       ptrdiff_t nparts, const float *parts, float *dw,
-                                       int n_threads);
-int cc_winograd_grad_weight_finish_f64(ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,
-                                       ptrdiff_t nparts, const double *parts, double *dw,
-                                       int n_threads);
+void cc_winograd_grad_weight_finish_f32(ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,
+                                        ptrdiff_t nparts, const float *parts, float *dw,
+                                        double *acc, int n_threads);
+void cc_winograd_grad_weight_finish_f64(ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,
+                                        ptrdiff_t nparts, const double *parts, double *dw,
+                                        double *acc, int n_threads);
 
 /* G (alpha x 3) of F(4, 3) and F(6, 3), for the weight transform. */
 extern const double cc_wg_g4[6][3];
