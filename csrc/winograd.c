@@ -109,7 +109,7 @@ cc_wg_layout cc_wg_plain_layout(const cc_conv2d_geometry *g)
 #define CC_WG_FINISH_PARALLEL                                                                \
     _Pragma("omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)")
 #else
-#define CC_WG_FINISH_PARALLEL
+#define CC_WG_FINISH_PARALLEL (void)n_threads;
 #endif
 
 #define CC_WG_DISPATCH(T, sfx, GEMM)                                                        \
