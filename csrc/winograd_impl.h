@@ -413,11 +413,15 @@ WG_INLINE void WG(wg_input_lanes)(const cc_conv2d_geometry *g, const cc_wg_layou
 WG_INLINE void WG(wg_output_lanes)(const cc_conv2d_geometry *g, const cc_wg_layout *L,
                                    const int M, const int MH, const REAL *Mx,
                                    const REAL *bias, ptrdiff_t grp,
-                                   ptrdiff_t t_beg, ptrdiff_t nt, ptrdiff_t T, REAL *y)
+                                   ptrdiff_t t_beg, ptrdiff_t nt, ptrdiff_t T, REAL *y,
+                                   const int STRIDED)
 {
     const int A = M + 2, AH = MH == 1 ? 1 : A, AA = AH * A;
     const ptrdiff_t Kg = g->K / g->groups, Ho = g->Hout, Wo = g->Wout;
-    const ptrdiff_t th = (Ho + MH - 1) / MH, tw = (Wo + M - 1) / M, yr = L->y_row, yc = L->y_col;
+    const ptrdiff_t th = (Ho + MH - 1) / MH, tw = (Wo + M - 1) / M;
+    /* rows and columns at the layout's strides only when STRIDED (a constant: the plain
+     * stage keeps its constant offsets) */
+    const ptrdiff_t yr = STRIDED ? L->y_row : Wo, yc = STRIDED ? L->y_col : 1;
     for (ptrdiff_t t0 = 0; t0 < nt; t0 += LANES) {
         const int nl = nt - t0 < LANES ? (int)(nt - t0) : LANES;
         IVEC off, h0, w0, live, rowok[8], colok[8];
@@ -432,7 +436,8 @@ WG_INLINE void WG(wg_output_lanes)(const cc_conv2d_geometry *g, const cc_wg_layo
                         w0[0] + 4 * LANES <= Wo;
         for (ptrdiff_t k = 0; k < Kg; k++) {
             const REAL bk = bias ? bias[grp * Kg + k] : 0;
-            REAL *yk = y + WG(wg_y_channel)(L, grp * Kg + k);
+            REAL *yk = y + (STRIDED ? WG(wg_y_channel)(L, grp * Kg + k)
+                                    : (grp * Kg + k) * L->y_channel);
             VEC mt[64], o[36];
             for (int e = 0; e < AA; e++) {
                 const REAL *src = Mx + (e * Kg + k) * T + t0;
@@ -543,6 +548,7 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, 
     const ptrdiff_t per_thread = cc_winograd_workspace_per_thread(g, M, sizeof(REAL));
     /* lane offsets are int32: the largest is below N C H W (N K Ho Wo on the output) */
     const int lanes = L->x_extent < INT32_MAX && L->y_extent < INT32_MAX;
+    const int strided = L->y_koff || L->y_col != 1 || L->y_row != g->Wout;
     if (n_threads > items)
         n_threads = (int)items;
 
@@ -574,8 +580,10 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, 
                  (REAL *)(u + (grp * AA + e) * Kg * Cg), &ldb, &zero, Mx + e * Kg * T, &ldc);
         }
 
-        if (lanes)
-            WG(wg_output_lanes)(g, L, M, MH, Mx, bias, grp, t_beg, nt, T, y);
+        if (lanes && strided)
+            WG(wg_output_lanes)(g, L, M, MH, Mx, bias, grp, t_beg, nt, T, y, 1);
+        else if (lanes)
+            WG(wg_output_lanes)(g, L, M, MH, Mx, bias, grp, t_beg, nt, T, y, 0);
         else
             WG(wg_output_tiles)(g, L, M, MH, Mx, bias, grp, t_beg, nt, T, y);
     }
