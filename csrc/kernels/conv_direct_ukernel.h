@@ -90,7 +90,7 @@ static inline CC_MASK FN(edge_mask)(ptrdiff_t col0, ptrdiff_t W, int cnt, int v,
  * per tap and vector and reloaded them from the stack (docs/algorithms.md). */
 static inline __attribute__((always_inline)) void
 FN(tile)(const ARGS *a, ptrdiff_t iw0, REAL *y, ptrdiff_t ys, int kb, int cnt, const int KB,
-         const int NV, const ptrdiff_t S, const int MODE, const ptrdiff_t DW)
+         const int NV, const ptrdiff_t S, const int MODE, const ptrdiff_t DW, ptrdiff_t vq)
 {
     VEC acc[KB_MAX][NV_MAX];
     const REAL *wp = a->wp;
@@ -170,6 +170,35 @@ FN(tile)(const ARGS *a, ptrdiff_t iw0, REAL *y, ptrdiff_t ys, int kb, int cnt, c
         }
     }
 
+    if (vq >= 0) {
+        /* a tile of a virtual row (vq its first pixel, y the band's output) whose pixels
+         * are not all real and consecutive there: each vector's run of real pixels in
+         * each row it covers by one masked store per channel, lane l of the run's row at
+         * column j + (l - l0) */
+        const ptrdiff_t Wv = a->Wv, Wy = a->Wy, ny = a->ny;
+#pragma GCC unroll 16
+        for (int v = 0; v < NV; v++) {
+            const ptrdiff_t q = vq + v * LANES;
+            ptrdiff_t o = q / Wv, j = q - o * Wv;
+            for (int l0 = 0; l0 < LANES && o < ny; o++, j = 0) {
+                const int run = Wv - j < LANES - l0 ? (int)(Wv - j) : LANES - l0;
+                if (j < Wy) {
+                    const int real = Wy - j < run ? (int)(Wy - j) : run;
+                    const CC_MASK m = CC_MAKE_MASK(l0, l0 + real);
+                    REAL *p = y + o * Wy + j - l0;
+#pragma GCC unroll 16
+                    for (int kk = 0; kk < KB; kk++) {
+                        if (kk >= kb)
+                            break;
+                        CC_STORE_MASKED(p + kk * ys, m, acc[kk][v]);
+                    }
+                }
+                l0 += run;
+            }
+        }
+        return;
+    }
+
 #pragma GCC unroll 16
     for (int kk = 0; kk < KB; kk++) {
         if (kk >= kb)
@@ -206,39 +235,19 @@ static inline ptrdiff_t cc_virtual_offset(ptrdiff_t Wv, ptrdiff_t Wy, ptrdiff_t 
 }
 #endif
 
-/* Channels [0, kb) of a tile of cnt virtual pixels from q0, computed into t (channel kk
- * at t + kk * ts), stored run by run: the real columns of one row at a time. */
-static inline void FN(store_virtual_cols)(const ARGS *a, REAL *yrow, const REAL *t,
-                                          ptrdiff_t ts, ptrdiff_t q0, int cnt, int kb)
-{
-    const ptrdiff_t Wv = a->Wv, Wy = a->Wy, ny = a->ny;
-    ptrdiff_t o = q0 / Wv, j = q0 - o * Wv, q = 0;
-    while (q < cnt && o < ny) {
-        if (j < Wy) {
-            const ptrdiff_t run = Wy - j < cnt - q ? Wy - j : cnt - q;
-            for (int kk = 0; kk < kb; kk++)
-                memcpy(yrow + kk * a->y_kstride + o * Wy + j, t + kk * ts + q,
-                       (size_t)run * sizeof *t);
-        }
-        q += Wv - j; /* on to the start of the next row */
-        j = 0;
-        o++;
-    }
-}
-
 /* One output row for one (KB, NV) tile.  The 1- and 3-tap specialisations unroll the
  * innermost tap loop completely; others run it as a loop, and so do the tiles of 12 or
  * more accumulators (with three taps unrolled, GCC kept 8 of the 16 accumulators of the
  * 8 x 2 AVX-512 tile on the stack, and 6 of the 12 at AVX2: objdump).  A virtual row
  * (a->Wv > 0: the driver's flattened band, every tile an interior one) stores each tile
  * straight into the output where its pixels are real and consecutive there, and the
- * tiles that straddle junk columns or a row's end through a stack buffer. */
+ * tiles that straddle junk columns or a row's end by masked stores of each row's run
+ * (until 2026-12-02 through a stack buffer and a memcpy per run and channel). */
 #define CC_DEFINE_ROW(NAME, KB, NV)                                                      \
     static void FN(NAME)(const ARGS *a, REAL *yrow, int kb)                              \
     {                                                                                    \
         const ptrdiff_t step = (NV) * LANES, sw = a->sw, S = a->S;                       \
         const ptrdiff_t span = (S - 1) * a->dw;                                          \
-        REAL vbuf[(KB) * (NV) * LANES];                                                  \
         for (ptrdiff_t ow = 0; ow < a->Wout; ow += step) {                               \
             int cnt = (int)(a->Wout - ow < step ? a->Wout - ow : step);                  \
             ptrdiff_t iw0 = ow * sw - a->pad_w;                                          \
@@ -249,37 +258,36 @@ static inline void FN(store_virtual_cols)(const ARGS *a, REAL *yrow, const REAL 
             else if (full && sw == 2 && iw0 + span + 2 * step <= a->W)                   \
                 mode = MODE_S2;                                                          \
             REAL *y = yrow + ow;                                                         \
-            ptrdiff_t ys = a->y_kstride;                                                 \
+            const ptrdiff_t ys = a->y_kstride;                                           \
+            ptrdiff_t vq = -1;                                                           \
             if (a->Wv) {                                                                 \
                 const ptrdiff_t at = cc_virtual_offset(a->Wv, a->Wy, a->ny, ow, cnt);    \
-                y = at >= 0 ? yrow + at : vbuf;                                          \
-                ys = at >= 0 ? ys : step;                                                \
+                y = yrow + (at >= 0 ? at : 0);                                           \
+                vq = at >= 0 ? -1 : ow;                                                  \
             }                                                                            \
             const int d1 = a->dw == 1, s3 = S == 3 && (KB) * (NV) < 12;                \
             if (mode == MODE_S1 && S == 1)                                               \
-                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, 1, MODE_S1, 1);                 \
+                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, 1, MODE_S1, 1, vq);             \
             else if (mode == MODE_S1 && s3 && d1)                                        \
-                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, 3, MODE_S1, 1);                 \
+                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, 3, MODE_S1, 1, vq);             \
             else if (mode == MODE_S1 && s3)                                              \
-                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, 3, MODE_S1, 0);                 \
+                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, 3, MODE_S1, 0, vq);             \
             else if (mode == MODE_S1)                                                    \
-                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, S, MODE_S1, 0);                 \
+                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, S, MODE_S1, 0, vq);             \
             else if (mode == MODE_S2 && s3 && d1)                                        \
-                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, 3, MODE_S2, 1);                 \
+                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, 3, MODE_S2, 1, vq);             \
             else if (mode == MODE_S2 && s3)                                              \
-                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, 3, MODE_S2, 0);                 \
+                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, 3, MODE_S2, 0, vq);             \
             else if (mode == MODE_S2)                                                    \
-                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, S, MODE_S2, 0);                 \
+                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, S, MODE_S2, 0, vq);             \
             else if (mode == MODE_S1_EDGE && S == 3)                                     \
-                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, 3, MODE_S1_EDGE, 0);            \
+                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, 3, MODE_S1_EDGE, 0, vq);        \
             else if (mode == MODE_S1_EDGE)                                               \
-                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, S, MODE_S1_EDGE, 0);            \
+                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, S, MODE_S1_EDGE, 0, vq);        \
             else if (mode == MODE_S2_EDGE)                                               \
-                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, S, MODE_S2_EDGE, 0);            \
+                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, S, MODE_S2_EDGE, 0, vq);        \
             else                                                                         \
-                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, S, MODE_ANY, 0);                \
-            if (y == vbuf)                                                               \
-                FN(store_virtual_cols)(a, yrow, vbuf, step, ow, cnt, kb);                \
+                FN(tile)(a, iw0, y, ys, kb, cnt, KB, NV, S, MODE_ANY, 0, vq);            \
         }                                                                                \
     }
 

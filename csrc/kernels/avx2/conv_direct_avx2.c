@@ -44,6 +44,17 @@ static inline cc_f64x4 cc_load_masked_f64(const double *p, __m256i m)
     return (cc_f64x4)_mm256_maskload_pd(p, m);
 }
 
+/* Lanes of m stored; the others not touched (nor their addresses accessed). */
+static inline void cc_store_masked_f32(float *p, __m256i m, cc_f32x8 v)
+{
+    _mm256_maskstore_ps(p, m, (__m256)v);
+}
+
+static inline void cc_store_masked_f64(double *p, __m256i m, cc_f64x4 v)
+{
+    _mm256_maskstore_pd(p, m, (__m256d)v);
+}
+
 #define CC_ISA avx2
 #define CC_LEVEL CC_SIMD_AVX2
 #define CC_VBYTES 32
@@ -61,6 +72,8 @@ static inline cc_f64x4 cc_load_masked_f64(const double *p, __m256i m)
 #define CC_MAKE_MASK_F64 cc_mask_f64
 #define CC_LOAD_MASKED_F32 cc_load_masked_f32
 #define CC_LOAD_MASKED_F64 cc_load_masked_f64
+#define CC_STORE_MASKED_F32 cc_store_masked_f32
+#define CC_STORE_MASKED_F64 cc_store_masked_f64
 #define CC_EVEN_F32 CC_EVEN_8
 #define CC_EVEN_F64 CC_EVEN_4
 #define CC_ZIP_LO_F32 CC_ZIP_LO_8

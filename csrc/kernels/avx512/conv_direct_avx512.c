@@ -33,6 +33,17 @@ static inline cc_f64x8 cc_load_masked_f64(const double *p, unsigned m)
     return (cc_f64x8)_mm512_maskz_loadu_pd((__mmask8)m, p);
 }
 
+/* Lanes of m stored; the others not touched (nor their addresses accessed). */
+static inline void cc_store_masked_f32(float *p, unsigned m, cc_f32x16 v)
+{
+    _mm512_mask_storeu_ps(p, (__mmask16)m, (__m512)v);
+}
+
+static inline void cc_store_masked_f64(double *p, unsigned m, cc_f64x8 v)
+{
+    _mm512_mask_storeu_pd(p, (__mmask8)m, (__m512d)v);
+}
+
 #define CC_ISA avx512
 #define CC_LEVEL CC_SIMD_AVX512
 #define CC_VBYTES 64
@@ -56,6 +67,8 @@ static inline cc_f64x8 cc_load_masked_f64(const double *p, unsigned m)
 #define CC_MAKE_MASK_F64 cc_lane_mask
 #define CC_LOAD_MASKED_F32 cc_load_masked_f32
 #define CC_LOAD_MASKED_F64 cc_load_masked_f64
+#define CC_STORE_MASKED_F32 cc_store_masked_f32
+#define CC_STORE_MASKED_F64 cc_store_masked_f64
 #define CC_EVEN_F32 CC_EVEN_16
 #define CC_EVEN_F64 CC_EVEN_8
 #define CC_ZIP_LO_F32 CC_ZIP_LO_16

@@ -38,6 +38,19 @@ static inline cc_f64x2 cc_load_masked_f64(const double *p, cc_lanes m)
     return v;
 }
 
+/* Lanes [m.lo, m.hi) stored; the others not touched. */
+static inline void cc_store_masked_f32(float *p, cc_lanes m, cc_f32x4 v)
+{
+    for (int l = m.lo; l < m.hi; l++)
+        p[l] = v[l];
+}
+
+static inline void cc_store_masked_f64(double *p, cc_lanes m, cc_f64x2 v)
+{
+    for (int l = m.lo; l < m.hi; l++)
+        p[l] = v[l];
+}
+
 #define CC_ISA generic
 #define CC_LEVEL CC_SIMD_GENERIC
 #define CC_VBYTES 16
@@ -54,6 +67,8 @@ static inline cc_f64x2 cc_load_masked_f64(const double *p, cc_lanes m)
 #define CC_MAKE_MASK_F64 cc_make_lanes
 #define CC_LOAD_MASKED_F32 cc_load_masked_f32
 #define CC_LOAD_MASKED_F64 cc_load_masked_f64
+#define CC_STORE_MASKED_F32 cc_store_masked_f32
+#define CC_STORE_MASKED_F64 cc_store_masked_f64
 #define CC_EVEN_F32 CC_EVEN_4
 #define CC_EVEN_F64 CC_EVEN_2
 #define CC_ZIP_LO_F32 CC_ZIP_LO_4
