@@ -8,13 +8,17 @@ or im2col + GEMM, chosen by ``algorithm`` as in :func:`convcore.conv2d`):
   cropped by the forward padding to the input's size: the phase kernel of
   :mod:`convcore.transpose` (each of the stride**d phases a stride-1 correlation with a
   flipped sub-kernel on the forward kernels, no inserted zeros; ``algorithm`` picks
-  those kernels).  Weights that are not all finite take its route of one GEMM per tap,
-  which multiplies no padding, so an infinite weight reaches only the pixels it read;
-- grad_weight is the correlation of the input with grad_output.  The im2col route (and
-  ``auto``) multiplies grad_output's tiles by the column tiles of the input through BLAS,
-  each column tile built by a thread just before its product (so it is still in cache),
-  summed in a fixed number of parts added in order at the end; the
-  direct route runs the direct kernel with batch and channels swapped (each input
+  those kernels; ``auto`` may run the phases as one Winograd layer, as
+  :func:`convcore.conv_transpose2d` does).  Weights that are not all finite take its
+  route of one GEMM per tap, which multiplies no padding, so an infinite weight reaches
+  only the pixels it read;
+- grad_weight is the correlation of the input with grad_output.  On 3x3 stride-1 layers
+  where the forward's ``auto`` picks Winograd (and with ``algorithm='winograd'``) it is
+  summed by F(4x4, 3x3), the adjoint of the forward (``convcore.winograd.grad_weight``).
+  The im2col route (and ``auto`` elsewhere) multiplies grad_output's tiles by the column
+  tiles of the input through BLAS, each column tile built by a thread just before its
+  product (so it is still in cache), summed in a fixed number of parts added in order at
+  the end; the direct route runs the direct kernel with batch and channels swapped (each input
   channel an image, each output channel's grad_output a kernel, the forward stride
   becoming the dilation and the dilation the stride);
 - grad_bias is the sum of grad_output over the batch and the pixels.
@@ -168,13 +172,16 @@ def _grad_weight_gemm(g: _Geometry, go: np.ndarray, x: np.ndarray) -> np.ndarray
 
 
 def _winograd_pays(g: _Geometry, dtype) -> bool:
-    """Whether ``auto`` sums the weight gradient by Winograd: where it applies and the
+    """Whether ``auto`` sums the weight gradient by Winograd: where it applies, the
     forward call's ``auto`` picks Winograd (the two do the same GEMMs, one transform of
-    the output side each: docs/gradients.md)."""
+    the output side each: docs/gradients.md), and its sum has two parts or more to share
+    out (a 512 x 512 layer's parts are too large for two within their budget, and one
+    part runs on one thread)."""
     from convcore import winograd
     from convcore._auto import choose_algorithm
 
-    return winograd.grad_weight_applies(g) and choose_algorithm(g, dtype) == "winograd"
+    return (winograd.grad_weight_applies(g) and choose_algorithm(g, dtype) == "winograd"
+            and g.groups * winograd.grad_weight_parts(g, np.dtype(dtype).itemsize) >= 2)
 
 
 def _grad_weight(g: _Geometry, go: np.ndarray, x: np.ndarray, algorithm: str) -> np.ndarray:
@@ -223,9 +230,11 @@ def _conv_backward(nd, grad_output, x, weight, stride, padding, dilation, groups
         if not winograd.grad_weight_applies(g):
             raise ValueError(
                 f"{name}: algorithm='winograd' runs 2-D 3x3 layers at stride 1 and dilation "
-                f"1 (arrays within 2**31 elements); got kernel {g.kernel}, stride "
-                f"{g.stride}, dilation {g.dilation} (use algorithm='auto', 'direct' or "
-                "'im2col')")
+                f"1 with x and grad_output of fewer than 2**31 elements; got a {g.nd}-D "
+                f"layer, kernel {g.kernel}, stride {g.stride}, dilation {g.dilation}, x "
+                f"{g.N * g.C * math.prod(g.in_sizes)} and grad_output "
+                f"{g.N * g.K * math.prod(g.out)} elements (use algorithm='auto', 'direct' "
+                "or 'im2col')")
     go = as_real_array("grad_output", grad_output)
     spatial = g.out[-nd:]
     expected = (g.N, g.K, *spatial) if batched else (g.K, *spatial)
@@ -308,7 +317,9 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
         The kernels the gradient convolutions run on; all agree to rounding.
         'winograd' (3x3 layers at stride 1 and dilation 1) computes the input gradient
         with conv2d's Winograd and the weight gradient by F(4x4, 3x3) (docs/gradients.md);
-        'auto' takes both where the forward call's 'auto' picks Winograd.
+        'auto' takes both where the forward call's 'auto' picks Winograd, and for a
+        strided layer whose input gradient (a transposed convolution) fits one Winograd
+        layer, that route where :func:`convcore.conv_transpose2d`'s 'auto' takes it.
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
         As given to the forward call.  Under a border mode the input gradient is the
         gradient with respect to the padded input folded back onto the input

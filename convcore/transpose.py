@@ -324,9 +324,9 @@ def _union_offsets(g: TransposeGeometry) -> np.ndarray:
     image 0: channel ((grp * sh + rh) * sw + rw) * Kg + j is output channel grp * Kg + j
     at row rh, column rw (its later rows and columns follow at the strides)."""
     Kg, (sh, sw), (Ho, Wo) = g.K // g.groups, g.stride, g.out
-    grp, rh, rw, j = np.meshgrid(np.arange(g.groups), np.arange(sh), np.arange(sw),
-                                 np.arange(Kg), indexing="ij")
-    return ((grp * Kg + j) * Ho * Wo + rh * Wo + rw).astype(np.intp).reshape(-1)
+    grp, rh, rw, j = np.meshgrid(*(np.arange(n, dtype=np.intp) for n in (g.groups, sh, sw, Kg)),
+                                 indexing="ij")
+    return ((grp * Kg + j) * Ho * Wo + rh * Wo + rw).reshape(-1)
 
 
 def _run_union(g: TransposeGeometry, x: np.ndarray, w: np.ndarray, bias,
@@ -368,9 +368,8 @@ def _union_pays(g: TransposeGeometry) -> bool:
     16 channels or more in and out per group (conv2d's rule for Winograd), and the cost
     model predicts it faster than the phase correlations (direct or im2col) with their
     copy into the output.  No margin, unlike conv2d's choice of Winograd: the model
-    leaves out the phases' copy and the 2x2 correlations' slower rate, and the layers
-    measured ran 0.6-0.85x the phase route's time where it predicts 0.9-1.0
-    (docs/transpose.md)."""
+    leaves out the 2x2 correlations' slower rate, and the layers measured ran 0.6-0.85x
+    the phase route's time where it predicts 0.9-1.0 (docs/transpose.md)."""
     from convcore import _conv
     from convcore.analysis import _MOVE_WEIGHT, CALIBRATION
 
@@ -378,8 +377,9 @@ def _union_pays(g: TransposeGeometry) -> bool:
     if plan is None or g.C // g.groups < 16 or g.K // g.groups < 16:
         return False
     key = (g, _conv.simd_level())
-    if key in _UNION_PAYS:
-        return _UNION_PAYS[key]
+    hit = _UNION_PAYS.get(key)
+    if hit is not None:
+        return hit
     union = _predicted(_union_geometry(g, plan)[0], ("winograd",))
     # the phase route also writes its merged result and copies it to the strided
     # positions: two moves per output, priced as Winograd's moved values are
@@ -396,10 +396,11 @@ def _union_pays(g: TransposeGeometry) -> bool:
                           tuple(win.pad for win in wins),
                           tuple(win.count for win in wins), "zeros")
         phases += _predicted(gm, ("direct", "im2col"))
+    pays = union < phases
     if len(_UNION_PAYS) >= 256:
         _UNION_PAYS.clear()
-    _UNION_PAYS[key] = union < phases
-    return _UNION_PAYS[key]
+    _UNION_PAYS[key] = pays
+    return pays
 
 
 # _union_pays's answers by geometry and SIMD level
@@ -527,8 +528,8 @@ def run_transpose(g: TransposeGeometry, x: np.ndarray, w: np.ndarray, bias, y: n
     with np.errstate(invalid="ignore", over="ignore"):  # NaN and inf propagate silently
         if not np.isfinite(w).all():
             _run_taps(g, x, w, bias, y)
-        elif algorithm == "winograd" and _union_plan(g) is not None or (
-                algorithm == "auto" and _union_pays(g)):
+        elif ((algorithm == "winograd" and _union_plan(g) is not None)
+              or (algorithm == "auto" and _union_pays(g))):
             _run_union(g, x, w, bias, y)
         else:
             _run_phases(g, x, w, bias, y, algorithm)
@@ -537,7 +538,8 @@ def run_transpose(g: TransposeGeometry, x: np.ndarray, w: np.ndarray, bias, y: n
 def workspace_bytes(g: TransposeGeometry, itemsize: int) -> int:
     """Bytes a transposed convolution allocates besides its output: the largest merged
     phase result (or the per-tap route's accumulator and product), the phase
-    sub-kernels and the cropped input."""
+    sub-kernels and the cropped input; or, where the phases fit one Winograd layer, its
+    weights, their transform and its blocks, if more."""
     plan = _phase_plan(g)
     part = 0
     if math.prod(len(ps) for ps in plan) > 1:
@@ -547,8 +549,18 @@ def workspace_bytes(g: TransposeGeometry, itemsize: int) -> int:
             part = max(part, g.N * g.K * phases * math.prod(win.count for win in wins))
     out = g.N * g.K * math.prod(g.out)
     taps = out + g.N * (g.K // g.groups) * math.prod(g.in_sizes)  # the per-tap route
-    return (max(part, taps) + g.K * (g.C // g.groups) * math.prod(g.kernel)
-            + g.N * g.C * math.prod(g.in_sizes)) * itemsize
+    total = (max(part, taps) + g.K * (g.C // g.groups) * math.prod(g.kernel)
+             + g.N * g.C * math.prod(g.in_sizes)) * itemsize
+    union = _union_plan(g)
+    if union is not None:  # the Winograd layer: its 3x3 weights, their transform, blocks
+        from convcore.analysis import _winograd_costs
+        from convcore.winograd import DEFAULT_TILE
+
+        g2 = _union_geometry(g, union)[0]
+        extra = _winograd_costs(g2, DEFAULT_TILE, itemsize, get_num_threads())[2]
+        total = max(total, g2.K * (g2.C // g2.groups) * 9 * itemsize + extra
+                    + g.N * g.C * math.prod(g.in_sizes) * itemsize)
+    return total
 
 
 def _conv_transpose(nd, x, weight, bias, stride, padding, output_padding, groups, dilation,
@@ -603,10 +615,10 @@ _PARAMS_DOC = """
     algorithm : {{'auto', 'direct', 'im2col', 'winograd'}}
         The forward kernels the phases run on (see :func:`convcore.conv2d`).
         'winograd' (2-D only) runs every phase as the output channels of one 3x3
-        Winograd layer, written straight into the output: for strides above 1 whose
-        phases each read at most 3 neighbouring input pixels per dimension (kernel 4,
-        stride 2, padding 1: the DCGAN and U-Net decoders), output sizes multiples of the
-        stride; its float32 error is Winograd's (docs/transpose.md). 'auto' takes it
+        Winograd layer, written straight into the output: for a stride above 1 (in
+        either dimension) whose phases each read at most 3 neighbouring input pixels per
+        dimension (kernel 4, stride 2, padding 1: the DCGAN and U-Net decoders), output
+        sizes multiples of the stride; its float32 error is Winograd's (docs/transpose.md). 'auto' takes it
         where the cost model predicts it faster, with 16 or more channels per group.
     out : numpy.ndarray, optional
         C-contiguous array of the result's shape and dtype to write into.

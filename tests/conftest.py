@@ -48,6 +48,13 @@ def assert_close(got, ref, dtype, terms=1, err_msg=""):
                                atol=rtol * scale, equal_nan=True, err_msg=err_msg)
 
 
+def rel_err(got, ref):
+    """The largest error of ``got`` relative to the largest magnitude of ``ref``."""
+    ref = np.asarray(ref, dtype=np.float64)
+    return float(np.abs(np.asarray(got, np.float64) - ref).max()
+                 / max(np.abs(ref).max(), 1e-300))
+
+
 def random_array(rng, shape, dtype=np.float64, layout="C"):
     """Random values in [-1, 1) with the requested memory layout.
 

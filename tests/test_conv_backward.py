@@ -10,6 +10,7 @@ from conftest import (
     FLOAT_DTYPES,
     assert_close,
     random_array,
+    rel_err,
     results_per_thread_count,
 )
 from conv_backward_reference import (
@@ -620,11 +621,6 @@ def test_im2col_weight_gradient_refuses_gemm_sizes_over_int32():
 
 # ------------------------------------------------- algorithm="winograd": F(4x4, 3x3)
 
-def _rel_err(got, ref):
-    ref = np.asarray(ref, np.float64)
-    return float(np.abs(np.asarray(got, np.float64) - ref).max() / np.abs(ref).max())
-
-
 @pytest.mark.parametrize("seed", range(10))
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 def test_winograd_gradients_match_reference(seed, dtype):
@@ -648,7 +644,7 @@ def test_winograd_gradients_match_reference(seed, dtype):
     tol = 5e-5 if dtype == np.float32 else 1e-12
     for name, g, e in zip(NEEDS, got, expected, strict=True):
         assert g.dtype == dtype and g.shape == e.shape, name
-        assert _rel_err(g, e) < tol, (name, seed)
+        assert rel_err(g, e) < tol, (name, seed)
     np.testing.assert_array_equal(x, x0)
 
 
@@ -658,7 +654,7 @@ def test_winograd_weight_gradient_at_each_isa_level(isa, rng):
     go = rng.standard_normal((2, 18, 17, 23)).astype(np.float32)
     _, gw, _ = convcore.conv2d_backward(go, x, w, padding=1, algorithm="winograd")
     _, ref, _ = conv2d_backward_ref(go, x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
-    assert _rel_err(gw, ref) < 5e-5, isa
+    assert rel_err(gw, ref) < 5e-5, isa
 
 
 def test_winograd_weight_gradient_under_border_modes(rng):
@@ -671,7 +667,7 @@ def test_winograd_weight_gradient_under_border_modes(rng):
         ref = convcore.conv2d_backward(go, x, w, padding=1, padding_mode=mode,
                                        algorithm="direct")
         for g, r in zip(got, ref, strict=True):
-            assert _rel_err(g, r) < 1e-12, mode
+            assert rel_err(g, r) < 1e-12, mode
 
 
 def test_winograd_gradients_same_bits_for_any_thread_count(rng):
@@ -686,14 +682,18 @@ def test_winograd_gradients_same_bits_for_any_thread_count(rng):
 
 
 def test_auto_takes_the_winograd_weight_gradient_where_the_forward_does(rng):
+    from convcore import winograd
     from convcore._auto import choose_algorithm
     from convcore._geometry import prepare_conv
+    from convcore.backward import _winograd_pays
 
-    x = rng.standard_normal((1, 64, 28, 28)).astype(np.float32)
+    x = rng.standard_normal((2, 64, 28, 28)).astype(np.float32)
     w = rng.standard_normal((64, 64, 3, 3)).astype(np.float32)
-    go = rng.standard_normal((1, 64, 28, 28)).astype(np.float32)
+    go = rng.standard_normal((2, 64, 28, 28)).astype(np.float32)
     g = prepare_conv(2, x, w, None, 1, 1, 1, 1)[0]
-    route = "winograd" if choose_algorithm(g, np.float32) == "winograd" else "im2col"
+    assert winograd.grad_weight_parts(g, 4) >= 2  # so the forward's choice decides
+    assert _winograd_pays(g, np.float32) == (choose_algorithm(g, np.float32) == "winograd")
+    route = "winograd" if _winograd_pays(g, np.float32) else "im2col"
     auto = convcore.conv2d_backward(go, x, w, padding=1, needs=("weight",))[1]
     chosen = convcore.conv2d_backward(go, x, w, padding=1, needs=("weight",),
                                       algorithm=route)[1]
@@ -730,3 +730,24 @@ def test_winograd_backward_refuses_other_geometries(call):
     with pytest.raises(ValueError, match="algorithm='winograd' runs 2-D 3x3 layers"):
         convcore.conv1d_backward(np.ones((1, 2, 8)), np.ones((1, 2, 10)), np.ones((2, 2, 3)),
                                  algorithm="winograd")
+
+
+def test_auto_input_gradient_of_a_strided_layer_may_run_the_phases_as_winograd(rng):
+    """A 4x4 stride-2 layer's input gradient is a transposed convolution whose phases fit
+    one Winograd layer: whichever route auto takes, Winograd's float32 accuracy."""
+    x = rng.standard_normal((2, 32, 16, 16)).astype(np.float32)
+    w = (rng.standard_normal((32, 32, 4, 4)) / np.sqrt(32 * 16)).astype(np.float32)
+    go = rng.standard_normal((2, 32, 8, 8)).astype(np.float32)
+    gi = convcore.conv2d_backward(go, x, w, stride=2, padding=1, needs=("input",))[0]
+    ref = conv2d_backward_ref(go, x, w, (2, 2), ((1, 1), (1, 1)), (1, 1), 1)[0]
+    assert rel_err(gi, ref) < 5e-5
+
+
+def test_auto_leaves_a_one_part_winograd_weight_gradient_to_im2col():
+    """512 x 512 channels: one part within the budget, which one thread would sum."""
+    from convcore._geometry import prepare_conv
+    from convcore.backward import _winograd_pays
+
+    g = prepare_conv(2, np.zeros((1, 512, 28, 28), np.float32),
+                     np.zeros((512, 512, 3, 3), np.float32), None, 1, 1, 1, 1)[0]
+    assert not _winograd_pays(g, np.float32)

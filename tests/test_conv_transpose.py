@@ -4,7 +4,7 @@ level the CPU supports (bad arguments: the table of test_robust_validation.py)."
 
 import numpy as np
 import pytest
-from conftest import assert_close, random_array, results_per_thread_count
+from conftest import assert_close, random_array, rel_err, results_per_thread_count
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from transpose_reference import conv_transpose_ref
@@ -314,11 +314,6 @@ def test_phase_taps_are_a_slice_of_the_kernel():
 # ---------------------------------------------------------------------------------------
 # algorithm="winograd": the phases as the output channels of one 3x3 Winograd layer
 
-def _rel_err(got, ref):
-    ref = np.asarray(ref, np.float64)
-    return float(np.abs(np.asarray(got, np.float64) - ref).max() / np.abs(ref).max())
-
-
 # kernel, stride, padding, output_padding: every phase reads at most 3 input pixels
 # (outputs are multiples of the stride for every input size)
 UNION_CASES = [(4, 2, 1, 0), (3, 2, 1, 1), (2, 2, 0, 0), (6, 3, 2, 1), (5, 2, 2, 1),
@@ -342,7 +337,19 @@ def test_winograd_matches_reference(case, dtype):
             out = np.full(ref.shape, np.nan, dtype)  # an output the phases skip stays NaN
             got = convcore.conv_transpose2d(x, w, b, **cfg, algorithm="winograd", out=out)
             assert got is out
-            assert _rel_err(got, ref) < (2e-5 if dtype == np.float32 else 1e-12), (case, hw)
+            assert rel_err(got, ref) < (2e-5 if dtype == np.float32 else 1e-12), (case, hw)
+
+
+def test_winograd_phases_that_skip_the_first_input_pixels(rng):
+    """Padding beyond the kernel: the phases' window starts inside the input (cropped)."""
+    for kernel, stride, padding in ((2, 2, 2), (4, 2, 5), (3, 2, 3)):
+        x = rng.standard_normal((1, 3, 9, 11))
+        w = rng.standard_normal((3, 2, kernel, kernel))
+        op = 1 if kernel == 3 else 0
+        ref = conv_transpose_ref(x, w, stride=stride, padding=padding, output_padding=op)
+        got = convcore.conv_transpose2d(x, w, stride=stride, padding=padding,
+                                        output_padding=op, algorithm="winograd")
+        assert rel_err(got, ref) < 1e-12, (kernel, stride, padding)
 
 
 def test_winograd_at_each_isa_level(isa, rng):
@@ -350,7 +357,7 @@ def test_winograd_at_each_isa_level(isa, rng):
     w = rng.standard_normal((20, 18, 4, 4)).astype(np.float32)
     ref = conv_transpose_ref(x, w, stride=2, padding=1)
     got = convcore.conv_transpose2d(x, w, stride=2, padding=1, algorithm="winograd")
-    assert _rel_err(got, ref) < 2e-5, isa
+    assert rel_err(got, ref) < 2e-5, isa
 
 
 def test_winograd_dcgan_layer_matches_torch(rng):
@@ -363,11 +370,11 @@ def test_winograd_dcgan_layer_matches_torch(rng):
                                                padding=1).numpy()
     for algorithm in ("winograd", "auto"):
         got = convcore.conv_transpose2d(x, w, b, stride=2, padding=1, algorithm=algorithm)
-        assert _rel_err(got, ref) < 5e-5, algorithm
+        assert rel_err(got, ref) < 5e-5, algorithm
 
 
 def test_winograd_same_bits_for_any_thread_count(rng):
-    x = rng.standard_normal((3, 32, 12, 10)).astype(np.float32)
+    x = rng.standard_normal((4, 32, 40, 40)).astype(np.float32)  # several blocks of tiles
     w = rng.standard_normal((32, 16, 4, 4)).astype(np.float32)
     results = results_per_thread_count(
         lambda: convcore.conv_transpose2d(x, w, stride=2, padding=1, algorithm="winograd"))

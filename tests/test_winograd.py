@@ -3,17 +3,12 @@ reference: random geometries, accuracy, NaN/inf, threads, SIMD levels, reuse, er
 
 import numpy as np
 import pytest
+from conftest import rel_err
 from reference import conv1d_ref, conv2d_ref
 
 import convcore
 from convcore import _winograd, winograd
 from convcore._geometry import prepare_conv as _prepare
-
-
-def rel_err(got, ref):
-    ref = np.asarray(ref, dtype=np.float64)
-    return float(np.abs(np.asarray(got, np.float64) - ref).max() / max(np.abs(ref).max(), 1e-300))
-
 
 TOL = {np.float32: 2e-5, np.float64: 1e-12}
 

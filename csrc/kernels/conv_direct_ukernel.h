@@ -5,9 +5,9 @@
  *   CC_ISA          name token (avx512, avx2, generic)
  *   CC_VBYTES       bytes of one native vector register (64 zmm, 32 ymm, 16 xmm/NEON)
  *   REAL, SFX       float/f32 or double/f64
- *   CC_MASK, CC_MAKE_MASK(lo, hi), CC_LOAD_MASKED(p, m)
- *                   a load of lanes [lo, hi) of p with zeros elsewhere, never reading
- *                   outside them
+ *   CC_MASK, CC_MAKE_MASK(lo, hi), CC_LOAD_MASKED(p, m), CC_STORE_MASKED(p, m, v)
+ *                   a load of lanes [lo, hi) of p with zeros elsewhere, and a store of
+ *                   those lanes of v, never touching memory outside them
  *   CC_EVEN(lo, hi) the even lanes of the concatenation of two vectors (stride 2)
  *   CC_KB_BIG, CC_NV_BIG, CC_KB_MID, CC_NV_ONE
  *                   the tiles: KB output channels x NV vectors, chosen so that the
@@ -242,7 +242,8 @@ static inline ptrdiff_t cc_virtual_offset(ptrdiff_t Wv, ptrdiff_t Wy, ptrdiff_t 
  * (a->Wv > 0: the driver's flattened band, every tile an interior one) stores each tile
  * straight into the output where its pixels are real and consecutive there, and the
  * tiles that straddle junk columns or a row's end by masked stores of each row's run
- * (until 2026-12-02 through a stack buffer and a memcpy per run and channel). */
+ * (a stack buffer and a memcpy per run and channel took a quarter of a depthwise
+ * layer's time: docs/algorithms.md). */
 #define CC_DEFINE_ROW(NAME, KB, NV)                                                      \
     static void FN(NAME)(const ARGS *a, REAL *yrow, int kb)                              \
     {                                                                                    \

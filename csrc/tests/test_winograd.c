@@ -241,7 +241,6 @@ static int check_grad_weight(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W,
                                       naive_dgemm, n_threads);
     double *acc = malloc(n_threads * 36 * Cg * sizeof *acc);
     cc_winograd_grad_weight_finish_f64(K, Cg, groups, nparts, parts, dw, acc, n_threads);
-    int ok = 1;
     double err = 0, scale = 1e-300;
     for (ptrdiff_t k = 0; k < K; k++)
         for (ptrdiff_t c = 0; c < Cg; c++)
@@ -262,7 +261,7 @@ static int check_grad_weight(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W,
                     err = e > err ? e : err;
                     scale = fabs(r) > scale ? fabs(r) : scale;
                 }
-    ok = ok && err / scale < 1e-12;
+    const int ok = err / scale < 1e-12;
     if (!ok)
         printf("FAIL grad_weight N=%td C=%td H=%td W=%td K=%td groups=%td pad=%td parts=%td "
                "threads=%d: rel err %.3g\n", N, C, H, W, K, groups, pad, nparts, n_threads,
