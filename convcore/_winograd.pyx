@@ -24,14 +24,16 @@ cdef extern from "winograd.h" nogil:
         Py_ssize_t x_extent, y_extent
         Py_ssize_t y_row, y_col
         const Py_ssize_t *y_koff
+    cc_wg_layout cc_wg_plain_layout(const cc_conv2d_geometry *g)
     void cc_conv_winograd_strided_f32(const cc_conv2d_geometry *g, const cc_wg_layout *layout,
                                    int m, const float *x, const float *u, const float *bias,
                                    float *y, float *workspace, cc_sgemm_fn gemm,
-                                   int n_threads)
+                                   Py_ssize_t it_lo, Py_ssize_t it_hi, int n_threads)
     void cc_conv_winograd_strided_f64(const cc_conv2d_geometry *g, const cc_wg_layout *layout,
                                    int m, const double *x, const double *u,
                                    const double *bias, double *y, double *workspace,
-                                   cc_dgemm_fn gemm, int n_threads)
+                                   cc_dgemm_fn gemm, Py_ssize_t it_lo, Py_ssize_t it_hi,
+                                   int n_threads)
     void cc_winograd_grad_weight_parts_f32(const cc_conv2d_geometry *g, const float *x,
                                            const float *go, float *parts, Py_ssize_t nparts,
                                            Py_ssize_t it_lo, Py_ssize_t it_hi,
@@ -83,25 +85,41 @@ def winograd_weights(const floating[:, :, :, ::1] w, floating[:, :, :, ::1] u, i
                                     &w[0, 0, 0, 0], &u[0, 0, 0, 0], n_threads)
 
 
+cdef void _run_items(const cc_conv2d_geometry *g, const cc_wg_layout *lay, int m,
+                     const floating *x, const floating *u, const floating *b, floating *y,
+                     floating *workspace, int n_threads) except *:
+    """Every work item of the layer, a round of two per thread at a time with Ctrl-C
+    checked between rounds (the items are fixed by the shapes: any rounds give the same
+    result)."""
+    cdef Py_ssize_t items = cc_winograd_work_items(g, m, sizeof(floating)), lo = 0, hi
+    cdef Py_ssize_t step = 2 * max(n_threads, 1)
+    while lo < items:
+        hi = min(items, lo + step)
+        with nogil:
+            if floating is float:
+                cc_conv_winograd_strided_f32(g, lay, m, x, u, b, y, workspace, kernel_sgemm,
+                                             lo, hi, n_threads)
+            else:
+                cc_conv_winograd_strided_f64(g, lay, m, x, u, b, y, workspace, kernel_dgemm,
+                                             lo, hi, n_threads)
+        PyErr_CheckSignals()
+        lo = hi
+
+
 def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] u,
                     const floating[::1] bias, floating[:, :, :, ::1] y,
                     floating[::1] workspace, object geom, int m, int n_threads):
     """y = conv(x, w) + bias from the transformed weights ``u`` (groups, AA, Kg, Cg).
 
     ``workspace`` holds min(n_threads, items) blocks (see winograd_plan); the caller
-    limits the BLAS to one thread.  ``bias`` of length 0 means none.
+    limits the BLAS to one thread.  ``bias`` of length 0 means none.  Interruptible with
+    Ctrl-C between rounds of work items.
     """
     cdef cc_conv2d_geometry g = conv2d_geometry(geom)
+    cdef cc_wg_layout lay = cc_wg_plain_layout(&g)
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
-    with nogil:
-        if floating is float:
-            cc_conv2d_winograd_f32(&g, m, &x[0, 0, 0, 0], &u[0, 0, 0, 0], b,
-                                   &y[0, 0, 0, 0], &workspace[0], kernel_sgemm,
-                                   n_threads)
-        else:
-            cc_conv2d_winograd_f64(&g, m, &x[0, 0, 0, 0], &u[0, 0, 0, 0], b,
-                                   &y[0, 0, 0, 0], &workspace[0], kernel_dgemm,
-                                   n_threads)
+    _run_items(&g, &lay, m, &x[0, 0, 0, 0], &u[0, 0, 0, 0], b, &y[0, 0, 0, 0], &workspace[0],
+               n_threads)
 
 
 def conv_winograd_strided(const floating[::1] x, const floating[:, :, :, ::1] u,
@@ -117,17 +135,9 @@ def conv_winograd_strided(const floating[::1] x, const floating[:, :, :, ::1] u,
      lay.y_depth, lay.y_channel, lay.x_extent, lay.y_extent, lay.y_row, lay.y_col) = layout
     lay.y_koff = NULL
     if koff is not None:
-        if koff.shape[0] != g.K:
-            raise ValueError("koff needs one offset per output channel")
         lay.y_koff = &koff[0]
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
-    with nogil:
-        if floating is float:
-            cc_conv_winograd_strided_f32(&g, &lay, m, &x[0], &u[0, 0, 0, 0], b, &y[0],
-                                      &workspace[0], kernel_sgemm, n_threads)
-        else:
-            cc_conv_winograd_strided_f64(&g, &lay, m, &x[0], &u[0, 0, 0, 0], b, &y[0],
-                                      &workspace[0], kernel_dgemm, n_threads)
+    _run_items(&g, &lay, m, &x[0], &u[0, 0, 0, 0], b, &y[0], &workspace[0], n_threads)
 
 
 def grad_weight(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] go,
@@ -141,8 +151,6 @@ def grad_weight(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] go,
     limits the BLAS to one thread."""
     cdef cc_conv2d_geometry g = conv2d_geometry(geom)
     cdef Py_ssize_t total = parts.shape[0], lo = 0, hi
-    if acc.shape[0] < max(n_threads, 1) * 36 * (g.C // g.groups):
-        raise ValueError("acc needs n_threads * 36 * Cg doubles")
     while lo < total:
         hi = min(total, lo + max(n_threads, 1))
         with nogil:

@@ -115,17 +115,19 @@ cc_wg_layout cc_wg_plain_layout(const cc_conv2d_geometry *g)
 #define CC_WG_DISPATCH(T, sfx, GEMM)                                                        \
     void cc_conv_winograd_strided_##sfx(const cc_conv2d_geometry *g, const cc_wg_layout *lay,  \
                                      int m, const T *x, const T *u, const T *bias, T *y,    \
-                                     T *ws, GEMM gemm, int n_threads)                       \
+                                     T *ws, GEMM gemm, ptrdiff_t it_lo, ptrdiff_t it_hi,    \
+                                     int n_threads)                                         \
     {                                                                                       \
-        CC_WG_CALL(cc_conv_winograd_strided_##sfx,                                             \
-                   (g, lay, m, x, u, bias, y, ws, gemm, n_threads))                         \
+        CC_WG_CALL(cc_conv_winograd_strided_##sfx,                                          \
+                   (g, lay, m, x, u, bias, y, ws, gemm, it_lo, it_hi, n_threads))           \
     }                                                                                       \
     void cc_conv2d_winograd_##sfx(const cc_conv2d_geometry *g, int m, const T *x,           \
                                   const T *u, const T *bias, T *y, T *ws, GEMM gemm,        \
                                   int n_threads)                                            \
     {                                                                                       \
         const cc_wg_layout plain = cc_wg_plain_layout(g);                                   \
-        cc_conv_winograd_strided_##sfx(g, &plain, m, x, u, bias, y, ws, gemm, n_threads);      \
+        cc_conv_winograd_strided_##sfx(g, &plain, m, x, u, bias, y, ws, gemm, 0,             \
+                                       cc_winograd_work_items(g, m, sizeof(T)), n_threads);  \
     }                                                                                       \
     void cc_winograd_weights_##sfx(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,       \
                                    ptrdiff_t R, const T *w, T *u, int n_threads)             \

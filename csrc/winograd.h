@@ -88,14 +88,17 @@ void cc_winograd_grad_weight_finish_f64(ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t gro
 extern const double cc_wg_g4[6][3];
 extern const double cc_wg_g6[8][3];
 
-/* The same on images and channels laid out by ``layout`` (a 3-D layer, see above). */
+/* The same on images and channels laid out by ``layout`` (a 3-D layer, see above), work
+ * items [it_lo, it_hi) of cc_winograd_work_items (a caller checks for Ctrl-C between
+ * ranges; the items are fixed by the shapes, so the result does not depend on them). */
 void cc_conv_winograd_strided_f32(const cc_conv2d_geometry *g, const cc_wg_layout *layout,
                                int m, const float *x, const float *u, const float *bias,
-                               float *y, float *workspace, cc_sgemm_fn gemm, int n_threads);
+                               float *y, float *workspace, cc_sgemm_fn gemm,
+                               ptrdiff_t it_lo, ptrdiff_t it_hi, int n_threads);
 void cc_conv_winograd_strided_f64(const cc_conv2d_geometry *g, const cc_wg_layout *layout,
                                int m, const double *x, const double *u, const double *bias,
                                double *y, double *workspace, cc_dgemm_fn gemm,
-                               int n_threads);
+                               ptrdiff_t it_lo, ptrdiff_t it_hi, int n_threads);
 
 /* Per-ISA builds of the same driver (dispatched by cc_simd_active()). */
 #define CC_WG_DECLARE(isa)                                                                  \
@@ -103,13 +106,13 @@ void cc_conv_winograd_strided_f64(const cc_conv2d_geometry *g, const cc_wg_layou
                                          const cc_wg_layout *layout, int m, const float *x, \
                                          const float *u, const float *bias, float *y,       \
                                          float *workspace, cc_sgemm_fn gemm,                \
-                                         int n_threads);                                    \
+                                         ptrdiff_t it_lo, ptrdiff_t it_hi, int n_threads);  \
     void cc_conv_winograd_strided_f64_##isa(const cc_conv2d_geometry *g,                       \
                                          const cc_wg_layout *layout, int m,                 \
                                          const double *x, const double *u,                  \
                                          const double *bias, double *y,                     \
                                          double *workspace, cc_dgemm_fn gemm,               \
-                                         int n_threads);                                    \
+                                         ptrdiff_t it_lo, ptrdiff_t it_hi, int n_threads);  \
     void cc_winograd_grad_weight_parts_f32_##isa(                                           \
         const cc_conv2d_geometry *g, const float *x, const float *go, float *parts,           \
         ptrdiff_t nparts, ptrdiff_t it_lo, ptrdiff_t it_hi, float *workspace,                 \

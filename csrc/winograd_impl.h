@@ -538,7 +538,8 @@ WG_INLINE void WG(wg_output_tiles)(const cc_conv2d_geometry *g, const cc_wg_layo
 /* MH = M for 2-D tiles, 1 for one row (R = 1); constants after inlining. */
 WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, const int M,
                             const int MH, const REAL *x, const REAL *u, const REAL *bias, REAL *y,
-                            REAL *workspace, GEMM_FN gemm, int n_threads)
+                            REAL *workspace, GEMM_FN gemm, ptrdiff_t it_lo, ptrdiff_t it_hi,
+                            int n_threads)
 {
     const int A = M + 2, AH = MH == 1 ? 1 : A, AA = AH * A;
     const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
@@ -549,8 +550,12 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, 
     /* lane offsets are int32: the largest is below N C H W (N K Ho Wo on the output) */
     const int lanes = L->x_extent < INT32_MAX && L->y_extent < INT32_MAX;
     const int strided = L->y_koff || L->y_col != 1 || L->y_row != g->Wout;
-    if (n_threads > items)
-        n_threads = (int)items;
+    if (it_hi > items)
+        it_hi = items;
+    if (it_lo < 0)
+        it_lo = 0;
+    if (n_threads > it_hi - it_lo)
+        n_threads = it_hi > it_lo ? (int)(it_hi - it_lo) : 1;
 
 #ifdef _OPENMP
     /* a block at a time to whichever thread is free (a core slowed by another process
@@ -559,7 +564,7 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, 
 #else
     (void)n_threads;
 #endif
-    for (ptrdiff_t it = 0; it < items; it++) {
+    for (ptrdiff_t it = it_lo; it < it_hi; it++) {
         const ptrdiff_t grp = it / nb, t_beg = (it % nb) * T;
         const ptrdiff_t nt = tiles - t_beg < T ? tiles - t_beg : T;
         REAL *V = workspace + (ptrdiff_t)CC_OMP_THREAD_ID() * per_thread;
@@ -727,18 +732,19 @@ void WG(cc_winograd_weights)(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,
 
 void WG(cc_conv_winograd_strided)(const cc_conv2d_geometry *g, const cc_wg_layout *L, int m,
                                const REAL *x, const REAL *u, const REAL *bias, REAL *y,
-                               REAL *workspace, GEMM_FN gemm, int n_threads)
+                               REAL *workspace, GEMM_FN gemm, ptrdiff_t it_lo,
+                               ptrdiff_t it_hi, int n_threads)
 {
     if (g->R == 1) {
         if (m == 6)
-            WG(wg_drive)(g, L, 6, 1, x, u, bias, y, workspace, gemm, n_threads);
+            WG(wg_drive)(g, L, 6, 1, x, u, bias, y, workspace, gemm, it_lo, it_hi, n_threads);
         else
-            WG(wg_drive)(g, L, 4, 1, x, u, bias, y, workspace, gemm, n_threads);
+            WG(wg_drive)(g, L, 4, 1, x, u, bias, y, workspace, gemm, it_lo, it_hi, n_threads);
     } else {
         if (m == 6)
-            WG(wg_drive)(g, L, 6, 6, x, u, bias, y, workspace, gemm, n_threads);
+            WG(wg_drive)(g, L, 6, 6, x, u, bias, y, workspace, gemm, it_lo, it_hi, n_threads);
         else
-            WG(wg_drive)(g, L, 4, 4, x, u, bias, y, workspace, gemm, n_threads);
+            WG(wg_drive)(g, L, 4, 4, x, u, bias, y, workspace, gemm, it_lo, it_hi, n_threads);
     }
 }
 

@@ -138,6 +138,11 @@ INTERRUPT_CASES = {
     "max_pool2d-nhwc": """
         x = np.ones((8, 512, 512, 64), np.float32)
         call = lambda: convcore.max_pool2d(x, 31, 1, layout="NHWC")""",
+    # one Winograd call of 16 * 256**2 * 9 * 224**2 * 2 = 9.5e11 direct flops (seconds
+    # here): its work items run in rounds with Ctrl-C checked between them
+    "conv2d-winograd": """
+        x = np.ones((16, 256, 224, 224), np.float32); w = np.ones((256, 256, 3, 3), np.float32)
+        call = lambda: convcore.conv2d(x, w, padding=1, algorithm="winograd")""",
     # a column matrix of 4 * 32 * 25 * 252**2 floats (0.8 GB) per call, 60 calls in a row:
     # each call is its own interruptible kernel run
     "im2col": """

@@ -118,7 +118,8 @@ static int check_planes(ptrdiff_t N, ptrdiff_t C, ptrdiff_t D, ptrdiff_t H, ptrd
     for (ptrdiff_t i = 0; i < ny; i++)
         y[i] = NAN;  /* an unwritten output fails */
     cc_winograd_weights_f64(m, K, C * T, 1, 3, w, u, n_threads);
-    cc_conv_winograd_strided_f64(&g, &lay, m, x, u, NULL, y, work, naive_dgemm, n_threads);
+    cc_conv_winograd_strided_f64(&g, &lay, m, x, u, NULL, y, work, naive_dgemm, 0, PTRDIFF_MAX,
+                                 n_threads);
     double err = 0, scale = 1e-300;
     for (ptrdiff_t n = 0; n < N; n++)
         for (ptrdiff_t k = 0; k < K; k++)
@@ -183,7 +184,12 @@ static int check_interleaved(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W,
     for (ptrdiff_t i = 0; i < ny; i++)
         y[i] = NAN;
     cc_winograd_weights_f64(m, K, C, 1, 3, w, u, n_threads);
-    cc_conv_winograd_strided_f64(&g, &lay, m, x, u, bias, y, work, naive_dgemm, n_threads);
+    /* in two ranges of work items, as the Python bridge runs them between Ctrl-C checks */
+    const ptrdiff_t items = cc_winograd_work_items(&g, m, sizeof(double));
+    cc_conv_winograd_strided_f64(&g, &lay, m, x, u, bias, y, work, naive_dgemm, 0, items / 2,
+                                 n_threads);
+    cc_conv_winograd_strided_f64(&g, &lay, m, x, u, bias, y, work, naive_dgemm, items / 2,
+                                 items, n_threads);
     double err = 0, scale = 1e-300;
     for (ptrdiff_t n = 0; n < N; n++)
         for (ptrdiff_t k = 0; k < K; k++)
