@@ -618,8 +618,9 @@ _PARAMS_DOC = """
         Winograd layer, written straight into the output: for a stride above 1 (in
         either dimension) whose phases each read at most 3 neighbouring input pixels per
         dimension (kernel 4, stride 2, padding 1: the DCGAN and U-Net decoders), output
-        sizes multiples of the stride; its float32 error is Winograd's (docs/transpose.md). 'auto' takes it
-        where the cost model predicts it faster, with 16 or more channels per group.
+        sizes multiples of the stride; its float32 error is Winograd's
+        (docs/transpose.md). 'auto' takes it where the cost model predicts it faster,
+        with 16 or more channels per group.
     out : numpy.ndarray, optional
         C-contiguous array of the result's shape and dtype to write into.
 
