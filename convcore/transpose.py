@@ -170,6 +170,12 @@ class _Window:
     pad: tuple[int, int]  # ... zero padded by these
 
 
+def _read_span(n: int, base: int, last: int) -> tuple[int, int, tuple[int, int]]:
+    """Input positions base .. last of a dimension of size n as (lo, hi, pad): the slice
+    [lo, hi) of the input and the zero padding before and after it."""
+    return max(0, base), min(n, last + 1), (max(0, -base), max(0, last - (n - 1)))
+
+
 def _windows(n: int, phases: list[_Phase]) -> list[_Window]:
     """The phases of one dimension grouped into windows."""
     classes: dict = {}
@@ -180,8 +186,7 @@ def _windows(n: int, phases: list[_Phase]) -> list[_Window]:
         base = min(p.base for p in ps)
         count = max(p.base - base + p.count for p in ps)
         last = base + count - 1 + (taps - 1) * dil  # the last input position read
-        out.append(_Window(tuple(ps), base, count, max(0, base), min(n, last + 1),
-                           (max(0, -base), max(0, last - (n - 1)))))
+        out.append(_Window(tuple(ps), base, count, *_read_span(n, base, last)))
     return out
 
 
@@ -293,9 +298,9 @@ def _union_geometry(g: TransposeGeometry, plan: list[_Union]) -> tuple[ConvGeome
     dimension."""
     pads, window = [], []
     for u, n in zip(plan, g.in_sizes, strict=True):
-        last = u.base + u.count + 1  # the last input position read
-        window.append((max(0, u.base), min(n, last + 1)))
-        pads.append((max(0, -u.base), max(0, last - (n - 1))))
+        lo, hi, pad = _read_span(n, u.base, u.base + u.count + 1)  # 3 taps per output
+        window.append((lo, hi))
+        pads.append(pad)
     sizes = tuple(b - a for a, b in window)
     phases = math.prod(g.stride)
     g2 = ConvGeometry(g.N, g.C, g.K * phases, g.groups, sizes, (3, 3), (1, 1), (1, 1),

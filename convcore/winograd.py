@@ -194,9 +194,8 @@ _GRAD_PARTS_BYTES = 64 * 2**20
 def grad_weight_applies(g) -> bool:
     """Whether :func:`grad_weight` runs the validated geometry ``g``: a 2-D 3x3 layer at
     stride 1 and dilation 1 whose input and output gradient have int32 offsets."""
-    return (g.nd == 2 and g.kernel == (3, 3) and g.stride == (1, 1)
-            and g.dilation == (1, 1) and g.N * g.C * g.H * g.W < 2**31
-            and g.N * g.K * g.Hout * g.Wout < 2**31)
+    return (g.nd == 2 and unsupported_reason(2, g.kernel, g.stride, g.dilation) is None
+            and g.N * g.C * g.H * g.W < 2**31 and g.N * g.K * g.Hout * g.Wout < 2**31)
 
 
 def grad_weight_parts(g, itemsize: int) -> int:
@@ -211,7 +210,7 @@ def grad_weight_parts(g, itemsize: int) -> int:
 def grad_weight_bytes(g, itemsize: int, n_threads: int) -> int:
     """Bytes grad_weight allocates besides its result: the parts, and per thread a
     block and the double sums of one output channel."""
-    items, per_thread = _winograd.winograd_plan(g, DEFAULT_TILE, itemsize)
+    _, per_thread = _winograd.winograd_plan(g, DEFAULT_TILE, itemsize)
     nparts = grad_weight_parts(g, itemsize)
     workers = max(1, min(n_threads, g.groups * nparts))
     return ((nparts * 36 * g.K * (g.C // g.groups) + workers * per_thread) * itemsize
@@ -229,7 +228,7 @@ def grad_weight(g, go: np.ndarray, x: np.ndarray, n_threads: int) -> np.ndarray:
     dtype = x.dtype
     Kg, Cg = g.K // g.groups, g.C // g.groups
     nparts = grad_weight_parts(g, dtype.itemsize)
-    items, per_thread = _winograd.winograd_plan(g, DEFAULT_TILE, dtype.itemsize)
+    _, per_thread = _winograd.winograd_plan(g, DEFAULT_TILE, dtype.itemsize)
     workers = max(1, min(n_threads, g.groups * nparts))
     check_memory(grad_weight_bytes(g, dtype.itemsize, n_threads), "the winograd workspace")
     parts = np.empty((g.groups * nparts, 36, Kg, Cg), dtype)

@@ -535,6 +535,18 @@ WG_INLINE void WG(wg_output_tiles)(const cc_conv2d_geometry *g, const cc_wg_layo
     }
 }
 
+/* Work items [*lo, *hi) clamped to [0, items), and the threads they keep busy. */
+static inline int WG(wg_team)(ptrdiff_t *lo, ptrdiff_t *hi, ptrdiff_t items, int n_threads)
+{
+    if (*hi > items)
+        *hi = items;
+    if (*lo < 0)
+        *lo = 0;
+    if (*hi < *lo)
+        *hi = *lo;
+    return n_threads > *hi - *lo ? (*hi > *lo ? (int)(*hi - *lo) : 1) : n_threads;
+}
+
 /* MH = M for 2-D tiles, 1 for one row (R = 1); constants after inlining. */
 WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, const int M,
                             const int MH, const REAL *x, const REAL *u, const REAL *bias, REAL *y,
@@ -550,12 +562,7 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, 
     /* lane offsets are int32: the largest is below N C H W (N K Ho Wo on the output) */
     const int lanes = L->x_extent < INT32_MAX && L->y_extent < INT32_MAX;
     const int strided = L->y_koff || L->y_col != 1 || L->y_row != g->Wout;
-    if (it_hi > items)
-        it_hi = items;
-    if (it_lo < 0)
-        it_lo = 0;
-    if (n_threads > it_hi - it_lo)
-        n_threads = it_hi > it_lo ? (int)(it_hi - it_lo) : 1;
+    n_threads = WG(wg_team)(&it_lo, &it_hi, items, n_threads);
 
 #ifdef _OPENMP
     /* a block at a time to whichever thread is free (a core slowed by another process
@@ -646,8 +653,7 @@ void WG(cc_winograd_grad_weight_parts)(const cc_conv2d_geometry *g, const REAL *
     const ptrdiff_t T = cc_winograd_tile_block(g, 4, sizeof(REAL)), nb = (tiles + T - 1) / T;
     const ptrdiff_t per_thread = cc_winograd_workspace_per_thread(g, 4, sizeof(REAL));
     const cc_wg_layout L = cc_wg_plain_layout(g);
-    if (n_threads > it_hi - it_lo)
-        n_threads = (int)(it_hi - it_lo);
+    n_threads = WG(wg_team)(&it_lo, &it_hi, g->groups * nparts, n_threads);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic) num_threads(n_threads) if (n_threads > 1)
 #else
