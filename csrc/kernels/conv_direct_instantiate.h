@@ -9,6 +9,9 @@
 #define CC_EVEN CC_EVEN_F32
 #define CC_ZIP_LO CC_ZIP_LO_F32
 #define CC_ZIP_HI CC_ZIP_HI_F32
+#ifdef CC_LANES_DOWN_F32
+#define CC_LANES_DOWN CC_LANES_DOWN_F32
+#endif
 #include "kernels/conv_direct_ukernel.h"
 #include "kernels/conv_direct_cv_ukernel.h"
 #undef REAL
@@ -20,6 +23,7 @@
 #undef CC_EVEN
 #undef CC_ZIP_LO
 #undef CC_ZIP_HI
+#undef CC_LANES_DOWN
 
 #define REAL double
 #define SFX f64
@@ -30,6 +34,9 @@
 #define CC_EVEN CC_EVEN_F64
 #define CC_ZIP_LO CC_ZIP_LO_F64
 #define CC_ZIP_HI CC_ZIP_HI_F64
+#ifdef CC_LANES_DOWN_F64
+#define CC_LANES_DOWN CC_LANES_DOWN_F64
+#endif
 #include "kernels/conv_direct_ukernel.h"
 #include "kernels/conv_direct_cv_ukernel.h"
 #undef REAL
@@ -41,5 +48,6 @@
 #undef CC_EVEN
 #undef CC_ZIP_LO
 #undef CC_ZIP_HI
+#undef CC_LANES_DOWN
 
 CC_DIRECT_ISA_TABLE

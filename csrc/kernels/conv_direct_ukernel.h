@@ -9,6 +9,8 @@
  *                   a load of lanes [lo, hi) of p with zeros elsewhere, and a store of
  *                   those lanes of v, never touching memory outside them
  *   CC_EVEN(lo, hi) the even lanes of the concatenation of two vectors (stride 2)
+ *   CC_LANES_DOWN(v, l)  (optional) v with lanes l.. moved to lanes 0.. (the others
+ *                   arbitrary), for stores of a virtual row's runs without a mask
  *   CC_KB_BIG, CC_NV_BIG, CC_KB_MID, CC_NV_ONE
  *                   the tiles: KB output channels x NV vectors, chosen so that the
  *                   KB * NV accumulators, NV input vectors and one broadcast weight fit
@@ -176,21 +178,46 @@ FN(tile)(const ARGS *a, ptrdiff_t iw0, REAL *y, ptrdiff_t ys, int kb, int cnt, c
          * each row it covers by one masked store per channel, lane l of the run's row at
          * column j + (l - l0) */
         const ptrdiff_t Wv = a->Wv, Wy = a->Wy, ny = a->ny;
+        ptrdiff_t ov = vq / Wv, jv = vq - ov * Wv; /* vector v's first pixel */
 #pragma GCC unroll 16
         for (int v = 0; v < NV; v++) {
-            const ptrdiff_t q = vq + v * LANES;
-            ptrdiff_t o = q / Wv, j = q - o * Wv;
+            ptrdiff_t o = ov, j = jv;
+            for (jv += LANES; jv >= Wv; jv -= Wv) /* one division per tile, not per vector */
+                ov++;
             for (int l0 = 0; l0 < LANES && o < ny; o++, j = 0) {
                 const int run = Wv - j < LANES - l0 ? (int)(Wv - j) : LANES - l0;
                 if (j < Wy) {
                     const int real = Wy - j < run ? (int)(Wy - j) : run;
-                    const CC_MASK m = CC_MAKE_MASK(l0, l0 + real);
-                    REAL *p = y + o * Wy + j - l0;
+                    REAL *p = y + o * Wy + j;
+                    /* A whole vector stored from the run's first pixel writes past the
+                     * run only pixels of this band that later runs store over (runs go
+                     * in increasing order); the band's last ones take the masked store,
+                     * which is slow on some CPUs (microcoded vmaskmov on AMD Zen 3). */
+                    const int whole = o * Wy + j + LANES <= ny * Wy;
+                    if (whole && l0 == 0) {
 #pragma GCC unroll 16
-                    for (int kk = 0; kk < KB; kk++) {
-                        if (kk >= kb)
-                            break;
-                        CC_STORE_MASKED(p + kk * ys, m, acc[kk][v]);
+                        for (int kk = 0; kk < KB; kk++) {
+                            if (kk >= kb)
+                                break;
+                            FN(storeu)(p + kk * ys, acc[kk][v]);
+                        }
+#ifdef CC_LANES_DOWN
+                    } else if (whole) { /* lanes l0.. moved down to lane 0 */
+#pragma GCC unroll 16
+                        for (int kk = 0; kk < KB; kk++) {
+                            if (kk >= kb)
+                                break;
+                            FN(storeu)(p + kk * ys, CC_LANES_DOWN(acc[kk][v], l0));
+                        }
+#endif
+                    } else {
+                        const CC_MASK m = CC_MAKE_MASK(l0, l0 + real);
+#pragma GCC unroll 16
+                        for (int kk = 0; kk < KB; kk++) {
+                            if (kk >= kb)
+                                break;
+                            CC_STORE_MASKED(p - l0 + kk * ys, m, acc[kk][v]);
+                        }
                     }
                 }
                 l0 += run;

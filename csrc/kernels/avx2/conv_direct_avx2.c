@@ -55,6 +55,21 @@ static inline void cc_store_masked_f64(double *p, __m256i m, cc_f64x4 v)
     _mm256_maskstore_pd(p, m, (__m256d)v);
 }
 
+/* v with lanes l.. moved to lanes 0.. (vpermps; lanes past the end wrap around) */
+static inline cc_f32x8 cc_lanes_down_f32(cc_f32x8 v, int l)
+{
+    const __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(l),
+                                         _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return (cc_f32x8)_mm256_permutevar8x32_ps((__m256)v, idx);
+}
+
+static inline cc_f64x4 cc_lanes_down_f64(cc_f64x4 v, int l)
+{
+    const __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(2 * l),
+                                         _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return (cc_f64x4)_mm256_permutevar8x32_ps((__m256)v, idx);
+}
+
 #define CC_ISA avx2
 #define CC_LEVEL CC_SIMD_AVX2
 #define CC_VBYTES 32
@@ -74,6 +89,8 @@ static inline void cc_store_masked_f64(double *p, __m256i m, cc_f64x4 v)
 #define CC_LOAD_MASKED_F64 cc_load_masked_f64
 #define CC_STORE_MASKED_F32 cc_store_masked_f32
 #define CC_STORE_MASKED_F64 cc_store_masked_f64
+#define CC_LANES_DOWN_F32 cc_lanes_down_f32 /* vmaskmov stores are microcoded on Zen */
+#define CC_LANES_DOWN_F64 cc_lanes_down_f64
 #define CC_EVEN_F32 CC_EVEN_8
 #define CC_EVEN_F64 CC_EVEN_4
 #define CC_ZIP_LO_F32 CC_ZIP_LO_8
