@@ -9,6 +9,13 @@
 #define CC_EVEN_16(lo, hi) \
     __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
 
+/* Odd lanes of the concatenation (lo, hi): a stride-2 load from the second element. */
+#define CC_ODD_2(lo, hi) __builtin_shufflevector(lo, hi, 1, 3)
+#define CC_ODD_4(lo, hi) __builtin_shufflevector(lo, hi, 1, 3, 5, 7)
+#define CC_ODD_8(lo, hi) __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15)
+#define CC_ODD_16(lo, hi) \
+    __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
+
 /* Interleaves of two vectors of n lanes: the low halves (a0 b0 a1 b1 ...) and the high
  * halves.  log2(n) rounds of them, row i of the first half paired with row i + n/2,
  * transpose an n x n block (store_run in the CV kernel). */

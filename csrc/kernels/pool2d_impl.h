@@ -39,6 +39,83 @@
 #define FN(name) CC_CAT3(name, SFX, CC_ISA)
 
 
+/* Vectors in the ISA's width (CC_POOL_VBYTES) for the stride-2 max paths.  The even and
+ * odd cells of 2 * PL consecutive cells come from two loads and one shuffle each
+ * (CC_POOL_EVEN / CC_POOL_ODD; at AVX2 an in-lane vshufps, whose lanes come out in a
+ * fixed order that CC_POOL_ORDER puts right once per result, since AVX2 has no one-op
+ * two-source lane-crossing shuffle); GCC's own
+ * vectorisation of the scalar loops loaded each column tap's cells separately (vpermd
+ * loads at every column offset, half of them across a cache line), which held the
+ * 2x2/2 pool to a third of the memory bandwidth of one core (AMD Zen 3, AVX2). */
+typedef REAL FN(pvec) __attribute__((vector_size(CC_POOL_VBYTES)));
+#define PVEC FN(pvec)
+#define PL ((ptrdiff_t)(CC_POOL_VBYTES / sizeof(REAL)))
+
+static inline PVEC FN(pv_load)(const REAL *p)
+{
+    PVEC v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* max_nan's rule lane by lane: v replaces a when greater or NaN (a bitwise select: C
+ * has no vector ?:) */
+static inline PVEC FN(pv_max_nan)(PVEC a, PVEC v)
+{
+    const __typeof__(v > a) take = (v > a) | (v != v);
+    __typeof__(v > a) ai, vi;
+    memcpy(&ai, &a, sizeof a);
+    memcpy(&vi, &v, sizeof v);
+    ai = (vi & take) | (ai & ~take);
+    memcpy(&a, &ai, sizeof a);
+    return a;
+}
+
+/* y[ow] for ow from lo while a whole vector fits before hi, over the ND x NH rows
+ * r0 + t * dstep + i * hstep and columns 2ow, 2ow + 1 (and 2ow + 2 for KW = 3), in tap
+ * order (rows in turn, the columns of each): their max (greater-or-NaN), or with AVG
+ * their sum from zero divided by `divisor` (the same operations in the same order as
+ * the scalar loops, so the same results).  Returns the first ow not done.  The cells
+ * read are those of the windows [lo, hi) (with KW = 3 the vectors stop one short of
+ * hi, as the third tap's loads reach one cell past their last window). */
+static inline __attribute__((always_inline)) ptrdiff_t
+FN(pool_s2)(const REAL *r0, ptrdiff_t dstep, ptrdiff_t hstep, REAL *restrict y, ptrdiff_t lo,
+            ptrdiff_t hi, const int ND, const int NH, const int KW, const int AVG,
+            REAL divisor)
+{
+    ptrdiff_t ow = lo;
+    for (; ow + PL + (KW == 3) <= hi; ow += PL) {
+        PVEC a = {0};
+        for (int k = 0; k < ND * NH; k++) {
+            const REAL *p = r0 + k / NH * dstep + k % NH * hstep + 2 * ow;
+            const PVEC v0 = FN(pv_load)(p), v1 = FN(pv_load)(p + PL);
+            if (hstep) { /* the rows of the output row after next */
+                __builtin_prefetch(p + 4 * hstep);
+                __builtin_prefetch(p + 4 * hstep + PL);
+            }
+            const PVEC e = CC_POOL_EVEN(v0, v1), o = CC_POOL_ODD(v0, v1);
+            const PVEC e2 = KW == 3 ? CC_POOL_EVEN(FN(pv_load)(p + 2), FN(pv_load)(p + 2 + PL))
+                                    : e;
+            if (AVG) {
+                a += e;
+                a += o;
+                if (KW == 3)
+                    a += e2;
+                continue;
+            }
+            a = k ? FN(pv_max_nan)(a, e) : e;
+            a = FN(pv_max_nan)(a, o);
+            if (KW == 3)
+                a = FN(pv_max_nan)(a, e2);
+        }
+        if (AVG)
+            a /= divisor;
+        a = CC_POOL_ORDER(a);
+        memcpy(y + ow, &a, sizeof a);
+    }
+    return ow;
+}
+
 /* Output columns [ow0, ow1) of one row (od, oh) of max pooling, one pass per window
  * tap.  Handles every case (rows or columns in the padding, any window); KD, KH, KW, SW
  * are constants where the caller inlines. */
@@ -183,7 +260,10 @@ FN(max_row)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t od, ptrdiff_t
     } else {
         /* max ignoring NaN (one vmaxps per tap) plus a NaN flag: cheaper than a
          * NaN-propagating compare-and-blend in the dependency chain */
-        for (ptrdiff_t ow = lo; ow < hi; ow++) {
+        ptrdiff_t ow = lo;
+        if (KW == 2 && SW == 2 && KH * KD <= 4) /* dh = dd = dw = 1 here */
+            ow = FN(pool_s2)(base, plane, W, y, lo, hi, (int)KD, (int)KH, 2, 0, 0);
+        for (; ow < hi; ow++) {
             REAL a = -(REAL)INFINITY;
             int nan = 0;
             for (ptrdiff_t t = 0; t < KD; t++)
@@ -313,7 +393,10 @@ FN(avg_row)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t od, ptrdiff_t
     const REAL *base = xp + ((od * g->sd - g->pd) * g->H + oh * g->sh - g->ph) * W - g->pw;
     /* a whole window inside the input: both divisor rules give KD * KH * KW */
     const REAL divisor = (REAL)(divisor_override ? divisor_override : KD * KH * KW);
-    for (ptrdiff_t ow = lo; ow < hi; ow++) {
+    ptrdiff_t ow = lo;
+    if (SW == 2 && (KW == 2 || KW == 3) && KD * KH <= 9)
+        ow = FN(pool_s2)(base, plane, W, y, lo, hi, (int)KD, (int)KH, (int)KW, 1, divisor);
+    for (; ow < hi; ow++) {
         REAL sum = 0;
         for (ptrdiff_t t = 0; t < KD; t++)
             for (ptrdiff_t i = 0; i < KH; i++)
@@ -402,7 +485,10 @@ FN(width_max)(const cc_pool2d_geometry *g, const REAL *R, REAL *restrict y, ptrd
     }
     const REAL *r = R - pw;
     if (FIXED) {
-        for (ptrdiff_t ow = lo; ow < hi; ow++) {
+        ptrdiff_t ow = lo;
+        if (SW == 2 && DW == 1 && (KW == 2 || KW == 3))
+            ow = FN(pool_s2)(r, 0, 0, y, lo, hi, 1, 1, (int)KW, 0, 0);
+        for (; ow < hi; ow++) {
             REAL a = r[ow * SW];
             for (ptrdiff_t j = 1; j < KW; j++)
                 a = FN(max_nan)(a, r[ow * SW + j * DW]);
@@ -453,6 +539,13 @@ static void FN(max_plane_separable)(const cc_pool2d_geometry *g, const REAL *xp,
             const ptrdiff_t hstart = oh * g->sh - g->ph;
             ptrdiff_t i0, i1;
             cc_taps_inside(hstart, g->kh, g->dh, H, &i0, &i1);
+            if (pl != P) { /* the input rows of the output row after next, inside the plane */
+                const ptrdiff_t h0 = hstart + 2 * g->sh < 0 ? 0 : hstart + 2 * g->sh;
+                const ptrdiff_t h1 = hstart + 2 * g->sh + (g->kh - 1) * g->dh + 1 < H
+                                         ? hstart + 2 * g->sh + (g->kh - 1) * g->dh + 1 : H;
+                for (ptrdiff_t c = h0 * W; c < h1 * W; c += 64 / (ptrdiff_t)sizeof(REAL))
+                    __builtin_prefetch(pl + c);
+            }
             const REAL *row = R;
             if (i1 - i0 == 1)
                 row = pl + (hstart + i0 * g->dh) * W;
@@ -603,3 +696,5 @@ void CC_CAT3(cc_avg_pool2d, SFX, CC_ISA)(const cc_pool2d_geometry *g, const REAL
 #undef FN
 #undef CC_CAT3
 #undef CC_CAT3_
+#undef PVEC
+#undef PL

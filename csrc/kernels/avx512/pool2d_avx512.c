@@ -3,9 +3,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cc_omp.h"
 #include "pool2d.h"
+#include "kernels/cc_vec.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #if defined(__clang__)
@@ -14,15 +16,23 @@
 #pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")
 #endif
 #define CC_ISA avx512
+#define CC_POOL_ORDER(v) (v)
+#define CC_POOL_VBYTES 64 /* stride-2 max paths (pool2d_impl.h) */
 
 #define REAL float
 #define SFX f32
+#define CC_POOL_EVEN CC_EVEN_16
+#define CC_POOL_ODD CC_ODD_16
 #include "kernels/pool2d_impl.h"
 #undef REAL
 #undef SFX
+#undef CC_POOL_EVEN
+#undef CC_POOL_ODD
 
 #define REAL double
 #define SFX f64
+#define CC_POOL_EVEN CC_EVEN_8
+#define CC_POOL_ODD CC_ODD_8
 #include "kernels/pool2d_impl.h"
 CC_POOL_ISA_ROW(avx512, CC_SIMD_AVX512)
 
