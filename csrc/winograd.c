@@ -188,3 +188,15 @@ cc_wg_layout cc_wg_plain_layout(const cc_conv2d_geometry *g)
 
 CC_WG_DISPATCH(float, f32, cc_sgemm_fn)
 CC_WG_DISPATCH(double, f64, cc_dgemm_fn)
+
+/* G (alpha x 3) of F(m, 3) for the points of winograd_impl.h. */
+const double cc_wg_g4[6][3] = {
+    {1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+    {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1},
+};
+const double cc_wg_g6[8][3] = {
+    {-1, 0, 0}, {-2.0 / 9, -2.0 / 9, -2.0 / 9}, {-2.0 / 9, 2.0 / 9, -2.0 / 9},
+    {1.0 / 90, 1.0 / 45, 2.0 / 45}, {1.0 / 90, -1.0 / 45, 2.0 / 45},
+    {32.0 / 45, 16.0 / 45, 8.0 / 45}, {32.0 / 45, -16.0 / 45, 8.0 / 45}, {0, 0, 1},
+};
+

@@ -84,18 +84,9 @@ void cc_winograd_grad_weight_finish_f64(ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t gro
                                         ptrdiff_t nparts, const double *parts, double *dw,
                                         double *acc, int n_threads);
 
-/* G (alpha x 3) of F(4, 3) and F(6, 3) for the points of winograd_impl.h, for the
- * weight transform; defined here so that it folds into the code as constants (zero
- * coefficients vanish). */
-static const double cc_wg_g4[6][3] = {
-    {1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-    {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1},
-};
-static const double cc_wg_g6[8][3] = {
-    {-1, 0, 0}, {-2.0 / 9, -2.0 / 9, -2.0 / 9}, {-2.0 / 9, 2.0 / 9, -2.0 / 9},
-    {1.0 / 90, 1.0 / 45, 2.0 / 45}, {1.0 / 90, -1.0 / 45, 2.0 / 45},
-    {32.0 / 45, 16.0 / 45, 8.0 / 45}, {32.0 / 45, -16.0 / 45, 8.0 / 45}, {0, 0, 1},
-};
+/* G (alpha x 3) of F(4, 3) and F(6, 3), for the weight transform. */
+extern const double cc_wg_g4[6][3];
+extern const double cc_wg_g6[8][3];
 
 /* The same on images and channels laid out by ``layout`` (a 3-D layer, see above), work
  * items [it_lo, it_hi) of cc_winograd_work_items (a caller checks for Ctrl-C between

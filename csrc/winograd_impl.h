@@ -689,15 +689,13 @@ void WG(cc_winograd_grad_weight_parts)(const cc_conv2d_geometry *g, const REAL *
  * Weights (K, Cg, R, 3) with R = 3 or 1, parallel over output channels (each writes its
  * own rows of U).  Channels go WG_WEIGHT_CHANNELS at a time with the channel innermost,
  * so each sum is a vector loop in the ISA's width and U is written in runs along c (a
- * channel at a time in SSE2 took 5 ms for a 256 x 256 layer).  The tile side M and so G
- * are compile-time constants (G's zeros vanish; with G read through a pointer a
- * 256 x 256 layer took 2.3 ms on one thread, a tenth of its Winograd call). */
-WG_INLINE void WG(wg_weights_m)(const int M, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,
-                                ptrdiff_t R, const REAL *w, REAL *u, int n_threads)
+ * channel at a time in SSE2 took 5 ms for a 256 x 256 layer). */
+void WG(cc_winograd_weights)(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups, ptrdiff_t R,
+                             const REAL *w, REAL *u, int n_threads)
 {
     enum { NC = WG_WEIGHT_CHANNELS };
-    const int a = M + 2;
-    const double(*G)[3] = M == 6 ? cc_wg_g6 : cc_wg_g4;
+    const int a = m + 2;
+    const double(*G)[3] = m == 6 ? cc_wg_g6 : cc_wg_g4;
     const ptrdiff_t Kg = K / groups, aa = R == 1 ? a : a * a;
     if (K * Cg < 4096)
         n_threads = 1;
@@ -717,38 +715,24 @@ WG_INLINE void WG(wg_weights_m)(const int M, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_
                 for (int r = 0; r < R * 3; r++)
                     f[r][cc] = src[cc * R * 3 + r];
             if (R == 1) {
-                WG_UNROLL
                 for (int i = 0; i < a; i++)
                     for (int cc = 0; cc < nc; cc++)
                         dst[i * Kg * Cg + cc] =
                             (REAL)(G[i][0] * f[0][cc] + G[i][1] * f[1][cc] + G[i][2] * f[2][cc]);
                 continue;
             }
-            WG_UNROLL
             for (int i = 0; i < a; i++) /* G f: alpha x 3 */
-                WG_UNROLL
                 for (int j = 0; j < 3; j++)
                     for (int cc = 0; cc < nc; cc++)
                         t[i][j][cc] =
                             G[i][0] * f[j][cc] + G[i][1] * f[3 + j][cc] + G[i][2] * f[6 + j][cc];
-            WG_UNROLL
             for (int i = 0; i < a; i++)
-                WG_UNROLL
                 for (int j = 0; j < a; j++)
                     for (int cc = 0; cc < nc; cc++)
                         dst[(i * a + j) * Kg * Cg + cc] = (REAL)(
                             t[i][0][cc] * G[j][0] + t[i][1][cc] * G[j][1] + t[i][2][cc] * G[j][2]);
         }
     }
-}
-
-void WG(cc_winograd_weights)(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups, ptrdiff_t R,
-                             const REAL *w, REAL *u, int n_threads)
-{
-    if (m == 6)
-        WG(wg_weights_m)(6, K, Cg, groups, R, w, u, n_threads);
-    else
-        WG(wg_weights_m)(4, K, Cg, groups, R, w, u, n_threads);
 }
 #undef WG_WEIGHT_CHANNELS
 
