@@ -16,6 +16,17 @@
 #define CC_ODD_16(lo, hi) \
     __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
 
+/* AVX2 has no one-op lane-crossing shuffle of two sources: the even and odd lanes of
+ * (lo, hi) in the lane order of an in-lane vshufps (8 floats: 0 2 8 10 | 4 6 12 14) or
+ * vunpck{l,h}pd (4 doubles: 0 4 | 2 6), and the permutation (vpermpd) that puts a
+ * result computed lane by lane from them back in order. */
+#define CC_EVEN_INLANE_8(lo, hi) __builtin_shufflevector(lo, hi, 0, 2, 8, 10, 4, 6, 12, 14)
+#define CC_ODD_INLANE_8(lo, hi) __builtin_shufflevector(lo, hi, 1, 3, 9, 11, 5, 7, 13, 15)
+#define CC_ORDER_INLANE_8(v) __builtin_shufflevector(v, v, 0, 1, 4, 5, 2, 3, 6, 7)
+#define CC_EVEN_INLANE_4(lo, hi) __builtin_shufflevector(lo, hi, 0, 4, 2, 6)
+#define CC_ODD_INLANE_4(lo, hi) __builtin_shufflevector(lo, hi, 1, 5, 3, 7)
+#define CC_ORDER_INLANE_4(v) __builtin_shufflevector(v, v, 0, 2, 1, 3)
+
 /* Interleaves of two vectors of n lanes: the low halves (a0 b0 a1 b1 ...) and the high
  * halves.  log2(n) rounds of them, row i of the first half paired with row i + n/2,
  * transpose an n x n block (store_run in the CV kernel). */

@@ -9,6 +9,9 @@
 #define CC_EVEN CC_EVEN_F32
 #define CC_ZIP_LO CC_ZIP_LO_F32
 #define CC_ZIP_HI CC_ZIP_HI_F32
+#ifdef CC_ORDER_F32
+#define CC_ORDER CC_ORDER_F32
+#endif
 #ifdef CC_LANES_DOWN_F32
 #define CC_LANES_DOWN CC_LANES_DOWN_F32
 #endif
@@ -24,6 +27,7 @@
 #undef CC_ZIP_LO
 #undef CC_ZIP_HI
 #undef CC_LANES_DOWN
+#undef CC_ORDER
 
 #define REAL double
 #define SFX f64
@@ -34,6 +38,9 @@
 #define CC_EVEN CC_EVEN_F64
 #define CC_ZIP_LO CC_ZIP_LO_F64
 #define CC_ZIP_HI CC_ZIP_HI_F64
+#ifdef CC_ORDER_F64
+#define CC_ORDER CC_ORDER_F64
+#endif
 #ifdef CC_LANES_DOWN_F64
 #define CC_LANES_DOWN CC_LANES_DOWN_F64
 #endif
@@ -49,5 +56,6 @@
 #undef CC_ZIP_LO
 #undef CC_ZIP_HI
 #undef CC_LANES_DOWN
+#undef CC_ORDER
 
 CC_DIRECT_ISA_TABLE

@@ -8,7 +8,9 @@
  *   CC_MASK, CC_MAKE_MASK(lo, hi), CC_LOAD_MASKED(p, m), CC_STORE_MASKED(p, m, v)
  *                   a load of lanes [lo, hi) of p with zeros elsewhere, and a store of
  *                   those lanes of v, never touching memory outside them
- *   CC_EVEN(lo, hi) the even lanes of the concatenation of two vectors (stride 2)
+ *   CC_EVEN(lo, hi) the even lanes of the concatenation of two vectors (stride 2), in
+ *                   natural order or, with CC_ORDER(v) defined, in an order that CC_ORDER
+ *                   puts right (applied to the accumulators of stride-2 tiles)
  *   CC_LANES_DOWN(v, l)  (optional) v with lanes l.. moved to lanes 0.. (the others
  *                   arbitrary), for stores of a virtual row's runs without a mask
  *   CC_KB_BIG, CC_NV_BIG, CC_KB_MID, CC_NV_ONE
@@ -171,6 +173,16 @@ FN(tile)(const ARGS *a, ptrdiff_t iw0, REAL *y, ptrdiff_t ys, int kb, int cnt, c
             }
         }
     }
+
+#ifdef CC_ORDER
+    if (MODE == MODE_S2 || MODE == MODE_S2_EDGE) {
+#pragma GCC unroll 16
+        for (int kk = 0; kk < KB; kk++)
+#pragma GCC unroll 16
+            for (int v = 0; v < NV; v++)
+                acc[kk][v] = CC_ORDER(acc[kk][v]);
+    }
+#endif
 
     if (vq >= 0) {
         /* a tile of a virtual row (vq its first pixel, y the band's output) whose pixels

@@ -91,8 +91,10 @@ static inline cc_f64x4 cc_lanes_down_f64(cc_f64x4 v, int l)
 #define CC_STORE_MASKED_F64 cc_store_masked_f64
 #define CC_LANES_DOWN_F32 cc_lanes_down_f32 /* vmaskmov stores are microcoded on Zen */
 #define CC_LANES_DOWN_F64 cc_lanes_down_f64
-#define CC_EVEN_F32 CC_EVEN_8
-#define CC_EVEN_F64 CC_EVEN_4
+#define CC_EVEN_F32 CC_EVEN_INLANE_8 /* stride-2 loads in vshufps's lane order ... */
+#define CC_EVEN_F64 CC_EVEN_INLANE_4
+#define CC_ORDER_F32 CC_ORDER_INLANE_8 /* ... put back in order once per accumulator */
+#define CC_ORDER_F64 CC_ORDER_INLANE_4
 #define CC_ZIP_LO_F32 CC_ZIP_LO_8
 #define CC_ZIP_HI_F32 CC_ZIP_HI_8
 #define CC_ZIP_LO_F64 CC_ZIP_LO_4

@@ -20,10 +20,9 @@
 
 #define REAL float
 #define SFX f32
-/* even and odd cells in the lane order of vshufps (0 2 8 10 | 4 6 12 14), and back */
-#define CC_POOL_EVEN(lo, hi) __builtin_shufflevector(lo, hi, 0, 2, 8, 10, 4, 6, 12, 14)
-#define CC_POOL_ODD(lo, hi) __builtin_shufflevector(lo, hi, 1, 3, 9, 11, 5, 7, 13, 15)
-#define CC_POOL_ORDER(v) __builtin_shufflevector(v, v, 0, 1, 4, 5, 2, 3, 6, 7)
+#define CC_POOL_EVEN CC_EVEN_INLANE_8 /* in vshufps's lane order (cc_vec.h) */
+#define CC_POOL_ODD CC_ODD_INLANE_8
+#define CC_POOL_ORDER CC_ORDER_INLANE_8
 #include "kernels/pool2d_impl.h"
 #undef REAL
 #undef SFX
@@ -33,10 +32,9 @@
 
 #define REAL double
 #define SFX f64
-/* even and odd cells in the lane order of vunpcklpd (0 4 | 2 6), and back */
-#define CC_POOL_EVEN(lo, hi) __builtin_shufflevector(lo, hi, 0, 4, 2, 6)
-#define CC_POOL_ODD(lo, hi) __builtin_shufflevector(lo, hi, 1, 5, 3, 7)
-#define CC_POOL_ORDER(v) __builtin_shufflevector(v, v, 0, 2, 1, 3)
+#define CC_POOL_EVEN CC_EVEN_INLANE_4
+#define CC_POOL_ODD CC_ODD_INLANE_4
+#define CC_POOL_ORDER CC_ORDER_INLANE_4
 #include "kernels/pool2d_impl.h"
 CC_POOL_ISA_ROW(avx2, CC_SIMD_AVX2)
 
