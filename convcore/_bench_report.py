@@ -220,7 +220,8 @@ def format_bench(report: dict) -> str:
     if m.get("others_cores") is not None:
         lines.append(f"other processes kept {m['others_cores']:.2f} of the {m['cores']} cores "
                      "busy on average during the run")
-    lines.append("\nPeak probe (csrc/peak_probe.c):")
+    lines.append("\nPeak probe (csrc/peak_probe.c; the better of its runs before and after "
+                 "the cases):")
     for t, p in report["peak"].items():
         lines.append(f"  {plural(int(t), 'thread')}: FMA ({p['simd']}) "
                      f"{p['fma_gflops']['float32']:.1f} GFLOP/s float32, "

@@ -353,3 +353,20 @@ def test_transposed_case_and_its_peer():
                          "name": "t", "results": {"auto": {"ratios": {"torch": 0.9}}}}]}
     verdict, = _transpose_targets(report)
     assert verdict["status"] == "PASS" and verdict["value"] == 0.9
+
+
+def test_peak_is_the_best_of_the_probes_before_and_after(monkeypatch):
+    # the first probe reads low (its cores were taken), the second high, field by field
+    probes = iter([
+        {"threads": 1, "simd": "x", "fma_gflops": {"float32": 10.0, "float64": 9.0},
+         "bandwidth_gbps": 40.0, "buffer_bytes": 8},
+        {"threads": 1, "simd": "x", "fma_gflops": {"float32": 20.0, "float64": 4.0},
+         "bandwidth_gbps": 30.0, "buffer_bytes": 8},
+    ])
+    monkeypatch.setattr(bench, "measure_peak", lambda *a, **k: next(probes))
+    report = bench.run_bench(1, quick=True, cases="tiny", progress=False)
+    peak = report["peak"]["1"]
+    assert peak["fma_gflops"] == {"float32": 20.0, "float64": 9.0}
+    assert peak["bandwidth_gbps"] == 40.0
+    r = report["cases"][0]["results"]["auto"]
+    assert r["frac_peak"] == pytest.approx(r["rate"] / 20.0)
