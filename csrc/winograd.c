@@ -75,8 +75,9 @@ ptrdiff_t cc_winograd_work_items(const cc_conv2d_geometry *g, int m, size_t item
 ptrdiff_t cc_winograd_workspace_per_thread(const cc_conv2d_geometry *g, int m,
                                            size_t itemsize)
 {
-    return wg_alpha2(g, m) * (g->C / g->groups + g->K / g->groups) *
-           cc_winograd_tile_block(g, m, itemsize);
+    const ptrdiff_t T = cc_winograd_tile_block(g, m, itemsize);
+    return wg_alpha2(g, m) * (cc_wg_elem_stride(g->C / g->groups, T, itemsize) +
+                              cc_wg_elem_stride(g->K / g->groups, T, itemsize));
 }
 
 cc_wg_layout cc_wg_plain_layout(const cc_conv2d_geometry *g)

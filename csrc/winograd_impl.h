@@ -13,6 +13,8 @@
  *   V  [AA][Cg][T]   transformed input tiles of one block
  *   U  [groups][AA][Kg][Cg]  transformed weights (caller)
  *   M  [AA][Kg][T]   products: M[e] = U[e] . V[e], one GEMM per element e
+ * (in the workspace the AA matrices of V and of M lie cc_wg_elem_stride apart, a cache
+ * line more than their size).
  * The element is outermost so that each GEMM reads and writes one contiguous matrix
  * (a channel stride of T; with the channel outermost, the columns of one GEMM lay
  * AA * T apart, 32 KiB on ResNet 128@28 b8, and the layer ran 1.4x slower).  In BLAS's
@@ -403,7 +405,7 @@ WG_INLINE void WG(wg_input_lanes)(const cc_conv2d_geometry *g, const cc_wg_layou
                         d[i * A + j] = WG(wg_load_lanes)(xc, rowat[i] + colat[j],
                                                          rowok[i] & colok[j]);
             WG(wg_input)(M, A, AH, d, v);
-            WG(wg_store_v)(V + c * T + t0, Cg * T, AA, nl, v);
+            WG(wg_store_v)(V + c * T + t0, cc_wg_elem_stride(Cg, T, sizeof(REAL)), AA, nl, v);
         }
     }
 }
@@ -440,7 +442,7 @@ WG_INLINE void WG(wg_output_lanes)(const cc_conv2d_geometry *g, const cc_wg_layo
                                     : (grp * Kg + k) * L->y_channel);
             VEC mt[64], o[36];
             for (int e = 0; e < AA; e++) {
-                const REAL *src = Mx + (e * Kg + k) * T + t0;
+                const REAL *src = Mx + e * cc_wg_elem_stride(Kg, T, sizeof(REAL)) + k * T + t0;
                 if (nl == LANES) {
                     memcpy(&mt[e], src, sizeof(VEC));
                 } else {
@@ -497,7 +499,7 @@ WG_INLINE void WG(wg_input_tiles)(const cc_conv2d_geometry *g, const cc_wg_layou
                               d);
             }
             WG(wg_input)(M, A, AH, d, v);
-            WG(wg_store_v)(V + c * T + t0, Cg * T, AA, nl, v);
+            WG(wg_store_v)(V + c * T + t0, cc_wg_elem_stride(Cg, T, sizeof(REAL)), AA, nl, v);
         }
     }
 }
@@ -519,7 +521,8 @@ WG_INLINE void WG(wg_output_tiles)(const cc_conv2d_geometry *g, const cc_wg_layo
             VEC mt[64], o[36];
             for (int e = 0; e < AA; e++) {
                 VEC part = {0};
-                memcpy(&part, Mx + (e * Kg + k) * T + t0, (size_t)nl * sizeof(REAL));
+                memcpy(&part, Mx + e * cc_wg_elem_stride(Kg, T, sizeof(REAL)) + k * T + t0,
+                       (size_t)nl * sizeof(REAL));
                 mt[e] = part;
             }
             WG(wg_output)(M, A, MH, mt, o);
@@ -575,7 +578,9 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, 
         const ptrdiff_t grp = it / nb, t_beg = (it % nb) * T;
         const ptrdiff_t nt = tiles - t_beg < T ? tiles - t_beg : T;
         REAL *V = workspace + (ptrdiff_t)CC_OMP_THREAD_ID() * per_thread;
-        REAL *Mx = V + AA * Cg * T;
+        const ptrdiff_t vs = cc_wg_elem_stride(Cg, T, sizeof(REAL));
+        const ptrdiff_t ms = cc_wg_elem_stride(Kg, T, sizeof(REAL));
+        REAL *Mx = V + AA * vs;
 
         cc_blas_limit_this_thread();
         if (lanes)
@@ -588,8 +593,8 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, 
             int mm = (int)nt, nn = (int)Kg, kk = (int)Cg, lda = (int)T, ldb = (int)Cg;
             int ldc = (int)T;
             REAL one = 1, zero = 0;
-            gemm(&no, &no, &mm, &nn, &kk, &one, V + e * Cg * T, &lda,
-                 (REAL *)(u + (grp * AA + e) * Kg * Cg), &ldb, &zero, Mx + e * Kg * T, &ldc);
+            gemm(&no, &no, &mm, &nn, &kk, &one, V + e * vs, &lda,
+                 (REAL *)(u + (grp * AA + e) * Kg * Cg), &ldb, &zero, Mx + e * ms, &ldc);
         }
 
         if (lanes && strided)
@@ -630,7 +635,7 @@ WG_INLINE void WG(wg_grad_lanes)(const cc_conv2d_geometry *g, const cc_wg_layout
                 WG(a4)(d + j, 4, t + j, 4);
             for (int i = 0; i < 6; i++) /* along the width: v (6 x 6) = t A^T */
                 WG(a4)(t + i * 4, 1, v + i * 6, 1);
-            WG(wg_store_v)(Gh + k * T + t0, Kg * T, 36, nl, v);
+            WG(wg_store_v)(Gh + k * T + t0, cc_wg_elem_stride(Kg, T, sizeof(REAL)), 36, nl, v);
         }
     }
 }
@@ -663,7 +668,9 @@ void WG(cc_winograd_grad_weight_parts)(const cc_conv2d_geometry *g, const REAL *
         const ptrdiff_t grp = it / nparts, p = it % nparts;
         const ptrdiff_t b_lo = nb * p / nparts, b_hi = nb * (p + 1) / nparts;
         REAL *V = workspace + (ptrdiff_t)CC_OMP_THREAD_ID() * per_thread;
-        REAL *Gh = V + 36 * Cg * T, *P = parts + it * 36 * Kg * Cg;
+        const ptrdiff_t vs = cc_wg_elem_stride(Cg, T, sizeof(REAL));
+        const ptrdiff_t ms = cc_wg_elem_stride(Kg, T, sizeof(REAL));
+        REAL *Gh = V + 36 * vs, *P = parts + it * 36 * Kg * Cg;
         cc_blas_limit_this_thread();
         if (b_lo == b_hi)
             memset(P, 0, (size_t)(36 * Kg * Cg) * sizeof *P);
@@ -675,7 +682,7 @@ void WG(cc_winograd_grad_weight_parts)(const cc_conv2d_geometry *g, const REAL *
                 char tr = 'T', no = 'N';
                 int mm = (int)Cg, nn = (int)Kg, kk = (int)nt, ld = (int)T, ldc = (int)Cg;
                 REAL one = 1, beta = b == b_lo ? 0 : 1;
-                gemm(&tr, &no, &mm, &nn, &kk, &one, V + e * Cg * T, &ld, Gh + e * Kg * T, &ld,
+                gemm(&tr, &no, &mm, &nn, &kk, &one, V + e * vs, &ld, Gh + e * ms, &ld,
                      &beta, P + e * Kg * Cg, &ldc);
             }
         }

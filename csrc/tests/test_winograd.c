@@ -54,7 +54,8 @@ static int check(cc_conv2d_geometry g, int m, int n_threads)
     double *work = malloc(ws * sizeof *work);
     float *xf = malloc(nx * sizeof *xf), *wf = malloc(nw * sizeof *wf), *bf = malloc(g.K * sizeof *bf);
     float *yf = malloc(ny * sizeof *yf), *uf = malloc(g.groups * aa * Kg * Cg * sizeof *uf);
-    float *workf = malloc(ws * sizeof *workf);
+    float *workf = malloc(cc_winograd_workspace_per_thread(&g, m, sizeof(float)) * n_threads *
+                          sizeof *workf);
     for (ptrdiff_t i = 0; i < nx; i++)
         xf[i] = (float)(x[i] = (double)rand() / RAND_MAX - 0.5);
     for (ptrdiff_t i = 0; i < nw; i++)
