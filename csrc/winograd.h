@@ -45,9 +45,9 @@ typedef struct {
 cc_wg_layout cc_wg_plain_layout(const cc_conv2d_geometry *g);
 
 /* Elements from one transformed element's matrix of rows x T to the next in the
- * workspace: a cache line more than rows * T.  Those sizes are often multiples of 4 KiB
- * (256 channels x 64 tiles), and the input and output stages write and read all 36
- * matrices at once: without the line, every one of them fell in the same cache sets. */
+ * workspace: a cache line more than rows * T.  Those sizes are often multiples of 2 KiB
+ * (64 channels x 56 tiles, 256 x 98, in floats), and the input and output stages write
+ * and read all 36 matrices at once: without the line, they fell in two cache sets. */
 static inline ptrdiff_t cc_wg_elem_stride(ptrdiff_t rows, ptrdiff_t T, size_t itemsize)
 {
     return rows * T + (ptrdiff_t)(64 / itemsize);

@@ -145,7 +145,7 @@ static void FN(run_columns)(const ROW_ARGS *a0, const ptrdiff_t *rows, ptrdiff_t
  * short rows (7, 14, 28 pixels) fill whole tiles instead of ending in a partial one, and
  * every tile is an interior one.  The sums are those of the per-row path.  Tiles along
  * output columns (columns != 0) and along output channels both store the virtual row
- * themselves, skipping the junk (masked stores in FN(tile), store_virtual).  The buffers
+ * themselves, skipping the junk (FN(tile)'s run stores, store_virtual).  The buffers
  * come from the thread's scratch ws (rows table, band copy), kept from band to band.
  * Returns 0 (nothing changed) without memory for them. */
 static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,

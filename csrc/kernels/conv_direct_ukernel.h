@@ -187,14 +187,14 @@ FN(tile)(const ARGS *a, ptrdiff_t iw0, REAL *y, ptrdiff_t ys, int kb, int cnt, c
     if (vq >= 0) {
         /* a tile of a virtual row (vq its first pixel, y the band's output) whose pixels
          * are not all real and consecutive there: each vector's run of real pixels in
-         * each row it covers by one masked store per channel, lane l of the run's row at
-         * column j + (l - l0) */
+         * each row it covers by one store per channel (whole or masked, below), lane l of
+         * the run's row at column j + (l - l0) */
         const ptrdiff_t Wv = a->Wv, Wy = a->Wy, ny = a->ny;
         ptrdiff_t ov = vq / Wv, jv = vq - ov * Wv; /* vector v's first pixel */
 #pragma GCC unroll 16
         for (int v = 0; v < NV; v++) {
             ptrdiff_t o = ov, j = jv;
-            for (jv += LANES; jv >= Wv; jv -= Wv) /* one division per tile, not per vector */
+            for (jv += LANES; jv >= Wv; jv -= Wv) /* no division per vector */
                 ov++;
             for (int l0 = 0; l0 < LANES && o < ny; o++, j = 0) {
                 const int run = Wv - j < LANES - l0 ? (int)(Wv - j) : LANES - l0;
@@ -280,9 +280,10 @@ static inline ptrdiff_t cc_virtual_offset(ptrdiff_t Wv, ptrdiff_t Wy, ptrdiff_t 
  * 8 x 2 AVX-512 tile on the stack, and 6 of the 12 at AVX2: objdump).  A virtual row
  * (a->Wv > 0: the driver's flattened band, every tile an interior one) stores each tile
  * straight into the output where its pixels are real and consecutive there, and the
- * tiles that straddle junk columns or a row's end by masked stores of each row's run
- * (a stack buffer and a memcpy per run and channel took a quarter of a depthwise
- * layer's time: docs/algorithms.md). */
+ * tiles that straddle junk columns or a row's end by a store of each row's run (a whole
+ * vector where its spare lanes stay in the band, else masked; a stack buffer and a
+ * memcpy per run and channel had taken a quarter of a depthwise layer's time:
+ * docs/algorithms.md). */
 #define CC_DEFINE_ROW(NAME, KB, NV)                                                      \
     static void FN(NAME)(const ARGS *a, REAL *yrow, int kb)                              \
     {                                                                                    \

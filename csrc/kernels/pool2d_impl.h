@@ -39,7 +39,7 @@
 #define FN(name) CC_CAT3(name, SFX, CC_ISA)
 
 
-/* Vectors in the ISA's width (CC_POOL_VBYTES) for the stride-2 max paths.  The even and
+/* Vectors in the ISA's width (CC_POOL_VBYTES) for the stride-2 max and average paths.  The even and
  * odd cells of 2 * PL consecutive cells come from two loads and one shuffle each
  * (CC_POOL_EVEN / CC_POOL_ODD; at AVX2 an in-lane vshufps, whose lanes come out in a
  * fixed order that CC_POOL_ORDER puts right once per result, since AVX2 has no one-op
@@ -71,17 +71,30 @@ static inline PVEC FN(pv_max_nan)(PVEC a, PVEC v)
     return a;
 }
 
+/* Elements from a window row of output row (od, oh) to the same row of output row
+ * oh + 2, for the fused paths' prefetch (0 for a pool of one row).  The last rows of a
+ * plane prefetch the first rows of the next plane, which the thread usually takes next
+ * (with them, max 2x2/2 took 0.86x and 0.93x the time of a build that stopped at the
+ * plane's end, 8 and 6 alternating pairs on Zen 3); a prefetch past the input never
+ * faults. */
+static inline ptrdiff_t FN(ahead)(const cc_pool2d_geometry *g)
+{
+    return g->H > 1 ? 2 * g->sh * g->W : 0;
+}
+
 /* y[ow] for ow from lo while a whole vector fits before hi, over the ND x NH rows
  * r0 + t * dstep + i * hstep and columns 2ow, 2ow + 1 (and 2ow + 2 for KW = 3), in tap
  * order (rows in turn, the columns of each): their max (greater-or-NaN), or with AVG
  * their sum from zero divided by `divisor` (the same operations in the same order as
- * the scalar loops, so the same results).  Returns the first ow not done.  The cells
+ * the scalar loops, so the same values; a max's NaN is the input's here and a quiet NaN
+ * in the fused scalar tail, as docs/pooling.md allows).  `ahead` (elements, or 0) is
+ * prefetched past each row's cells.  Returns the first ow not done.  The cells
  * read are those of the windows [lo, hi) (with KW = 3 the vectors stop one short of
  * hi, as the third tap's loads reach one cell past their last window). */
 static inline __attribute__((always_inline)) ptrdiff_t
-FN(pool_s2)(const REAL *r0, ptrdiff_t dstep, ptrdiff_t hstep, REAL *restrict y, ptrdiff_t lo,
-            ptrdiff_t hi, const int ND, const int NH, const int KW, const int AVG,
-            REAL divisor)
+FN(pool_s2)(const REAL *r0, ptrdiff_t dstep, ptrdiff_t hstep, ptrdiff_t ahead,
+            REAL *restrict y, ptrdiff_t lo, ptrdiff_t hi, const int ND, const int NH,
+            const int KW, const int AVG, REAL divisor)
 {
     ptrdiff_t ow = lo;
     for (; ow + PL + (KW == 3) <= hi; ow += PL) {
@@ -89,9 +102,9 @@ FN(pool_s2)(const REAL *r0, ptrdiff_t dstep, ptrdiff_t hstep, REAL *restrict y, 
         for (int k = 0; k < ND * NH; k++) {
             const REAL *p = r0 + k / NH * dstep + k % NH * hstep + 2 * ow;
             const PVEC v0 = FN(pv_load)(p), v1 = FN(pv_load)(p + PL);
-            if (hstep) { /* the rows of the output row after next */
-                __builtin_prefetch(p + 4 * hstep);
-                __builtin_prefetch(p + 4 * hstep + PL);
+            if (ahead) { /* the same cells of the output row after next (FN(ahead)) */
+                __builtin_prefetch(p + ahead);
+                __builtin_prefetch(p + ahead + PL);
             }
             const PVEC e = CC_POOL_EVEN(v0, v1), o = CC_POOL_ODD(v0, v1);
             const PVEC e2 = KW == 3 ? CC_POOL_EVEN(FN(pv_load)(p + 2), FN(pv_load)(p + 2 + PL))
@@ -262,7 +275,8 @@ FN(max_row)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t od, ptrdiff_t
          * NaN-propagating compare-and-blend in the dependency chain */
         ptrdiff_t ow = lo;
         if (KW == 2 && SW == 2 && KH * KD <= 4) /* dh = dd = dw = 1 here */
-            ow = FN(pool_s2)(base, plane, W, y, lo, hi, (int)KD, (int)KH, 2, 0, 0);
+            ow = FN(pool_s2)(base, plane, W, FN(ahead)(g), y, lo, hi, (int)KD,
+                             (int)KH, 2, 0, 0);
         for (; ow < hi; ow++) {
             REAL a = -(REAL)INFINITY;
             int nan = 0;
@@ -395,7 +409,8 @@ FN(avg_row)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t od, ptrdiff_t
     const REAL divisor = (REAL)(divisor_override ? divisor_override : KD * KH * KW);
     ptrdiff_t ow = lo;
     if (SW == 2 && (KW == 2 || KW == 3) && KD * KH <= 9)
-        ow = FN(pool_s2)(base, plane, W, y, lo, hi, (int)KD, (int)KH, (int)KW, 1, divisor);
+        ow = FN(pool_s2)(base, plane, W, FN(ahead)(g), y, lo, hi, (int)KD,
+                         (int)KH, (int)KW, 1, divisor);
     for (; ow < hi; ow++) {
         REAL sum = 0;
         for (ptrdiff_t t = 0; t < KD; t++)
@@ -487,7 +502,7 @@ FN(width_max)(const cc_pool2d_geometry *g, const REAL *R, REAL *restrict y, ptrd
     if (FIXED) {
         ptrdiff_t ow = lo;
         if (SW == 2 && DW == 1 && (KW == 2 || KW == 3))
-            ow = FN(pool_s2)(r, 0, 0, y, lo, hi, 1, 1, (int)KW, 0, 0);
+            ow = FN(pool_s2)(r, 0, 0, 0, y, lo, hi, 1, 1, (int)KW, 0, 0);
         for (; ow < hi; ow++) {
             REAL a = r[ow * SW];
             for (ptrdiff_t j = 1; j < KW; j++)
@@ -540,9 +555,8 @@ static void FN(max_plane_separable)(const cc_pool2d_geometry *g, const REAL *xp,
             ptrdiff_t i0, i1;
             cc_taps_inside(hstart, g->kh, g->dh, H, &i0, &i1);
             if (pl != P) { /* the input rows of the output row after next, inside the plane */
-                const ptrdiff_t h0 = hstart + 2 * g->sh < 0 ? 0 : hstart + 2 * g->sh;
-                const ptrdiff_t h1 = hstart + 2 * g->sh + (g->kh - 1) * g->dh + 1 < H
-                                         ? hstart + 2 * g->sh + (g->kh - 1) * g->dh + 1 : H;
+                const ptrdiff_t next = hstart + 2 * g->sh, last = next + (g->kh - 1) * g->dh;
+                const ptrdiff_t h0 = next < 0 ? 0 : next, h1 = last + 1 < H ? last + 1 : H;
                 for (ptrdiff_t c = h0 * W; c < h1 * W; c += 64 / (ptrdiff_t)sizeof(REAL))
                     __builtin_prefetch(pl + c);
             }

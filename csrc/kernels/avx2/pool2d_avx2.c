@@ -16,7 +16,7 @@
 #pragma GCC target("avx2,fma")
 #endif
 #define CC_ISA avx2
-#define CC_POOL_VBYTES 32 /* stride-2 max paths (pool2d_impl.h) */
+#define CC_POOL_VBYTES 32 /* stride-2 max and average paths (pool2d_impl.h) */
 
 #define REAL float
 #define SFX f32

@@ -17,7 +17,7 @@
 #endif
 #define CC_ISA avx512
 #define CC_POOL_ORDER(v) (v)
-#define CC_POOL_VBYTES 64 /* stride-2 max paths (pool2d_impl.h) */
+#define CC_POOL_VBYTES 64 /* stride-2 max and average paths (pool2d_impl.h) */
 
 #define REAL float
 #define SFX f32

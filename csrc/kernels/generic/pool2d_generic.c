@@ -11,7 +11,7 @@
 
 #define CC_ISA generic
 #define CC_POOL_ORDER(v) (v)
-#define CC_POOL_VBYTES 16 /* stride-2 max paths (pool2d_impl.h) */
+#define CC_POOL_VBYTES 16 /* stride-2 max and average paths (pool2d_impl.h) */
 
 #define REAL float
 #define SFX f32
