@@ -16,6 +16,9 @@ vector FMAs per cycle (every x86 core convcore targets, and the larger AArch64 o
   broadcasts, whatever the stride; each tile ends with a transposed store of its
   kb * pix outputs (lanes x lanes blocks in registers: log2(lanes) shuffles and one
   store per vector).
+- **direct**, pointwise layers (1x1, stride 1, unpadded): a GEMM whose tiles read a
+  copy of their input rows, side by side (csrc/kernels/conv_direct_ukernel.h, row_pw):
+  the FMAs of the big column tile at POINTWISE_EFFICIENCY of the peak, copy included.
 - **im2col**: the copy of the column matrix (skipped by 1x1 stride-1 layers, whose
   column matrix is the input itself) plus a GEMM at a fraction of the FMA peak that
   falls when one of its dimensions is short (BLAS micro-kernels are about 16 x 6 to
@@ -57,6 +60,10 @@ GEMM_PEAK = 0.5
 # forced AVX2 level of one Intel Xeon, by 1.03-1.48x (2026-12-01, docs/performance.md),
 # as the issue model predicts without a slowdown.  The portable level keeps the older fit.
 CHANNEL_TILE_SLOWDOWN = {"avx2": 1.0, "generic": 1.15}
+# Share of the FMA peak the pointwise GEMM reaches, its copy of the input included:
+# 0.55-0.62 on ResNet's 1x1 256 -> 64 56x56 b8 on one Zen 3 core (AVX2, 2026-12-02),
+# where OpenBLAS's GEMM on the same layer (the im2col route) reached 0.50-0.58.
+POINTWISE_EFFICIENCY = 0.6
 # Cycles per vector of the column matrix written by im2col and read back by the GEMM's
 # packing (element-by-element gathers of the input rows, then a memory-bound pass).
 COPY_CYCLES_PER_VECTOR = 7.0
@@ -100,6 +107,10 @@ def _direct_cycles(g: ConvGeometry, plan: dict) -> float:
         deep = g.C // g.groups >= 16  # the slowdown shows on deep reductions only
         slow = CHANNEL_TILE_SLOWDOWN.get(plan.get("isa", ""), 1.0) if deep else 1.0
         return rows * blocks * tiles * (steps * step + store) * slow / DIRECT_OVERHEAD
+    if plan["tile"] == "pointwise":
+        tiles = math.ceil(math.prod(g.out) / (nv * lanes))
+        fma = g.N * g.groups * blocks * tiles * steps * kb * nv / FMA_PER_CYCLE
+        return fma / POINTWISE_EFFICIENCY
     sw = g.stride[-1]
     loads_per_vector = 1 if sw == 1 else 2 if sw == 2 else lanes
     shuffles = nv if sw == 2 else 0

@@ -113,7 +113,7 @@ def conv_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
         lo = hi
 
 
-_TILE_ROLES = ("big", "big_narrow", "mid", "one", "one_narrow", "channels")
+_TILE_ROLES = ("big", "big_narrow", "mid", "one", "one_narrow", "channels", "pointwise")
 
 
 def direct_plan(object geom, dtype):

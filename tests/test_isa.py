@@ -254,6 +254,51 @@ def test_one_tap_bands_match_reference(isa, case, dtype, rng):
     assert_close(got, ref, dtype, terms=int(np.prod(ws[1:])), err_msg=isa)
 
 
+# Pointwise layers (1x1, stride 1, unpadded, at least a big tile of output channels per
+# group): a GEMM per stretch of pixels, each tile's rows copied side by side.  Stretches
+# of 256 pixels and a short last one, a last partial tile, several channel blocks per
+# item, groups, 64-pixel stretches of a deep layer, 1-D and 3-D.
+POINTWISE_CASES = [
+    # x shape, w shape, groups
+    ((8, 64, 17, 31), (24, 64, 1, 1), 1),
+    ((4, 40, 9, 91), (24, 20, 1, 1), 2),
+    ((1, 700, 3, 45), (9, 700, 1, 1), 1),
+    ((2, 5, 7, 33), (8, 5, 1, 1), 1),
+    ((3, 16, 300), (12, 16, 1), 1),
+    ((1, 8, 4, 6, 70), (16, 8, 1, 1, 1), 1),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", POINTWISE_CASES)
+def test_pointwise_layers_match_reference(isa, case, dtype, rng):
+    xs, ws, groups = case
+    nd = len(xs) - 2
+    x, w = random_array(rng, xs, dtype, "strided"), random_array(rng, ws, dtype)
+    b = random_array(rng, ws[:1], dtype)
+    g = dict(stride=(1,) * nd, dilation=(1,) * nd, padding=((0, 0),) * nd, groups=groups)
+    ref = _reference(nd, x, w, b, g)
+    got = CONV[nd](x, w, b, algorithm="direct", out=_poisoned(ref.shape, dtype), **g)
+    assert_close(got, ref, dtype, terms=int(np.prod(ws[1:])), err_msg=isa)
+
+
+def test_pointwise_layers_propagate_nan_and_keep_their_bits(isa, rng):
+    x = random_array(rng, (4, 40, 9, 91), np.float64)
+    w = random_array(rng, (24, 40, 1, 1), np.float64)
+    x[1, 3, 4, 50], x[2, 7, 0, 90], w[13, 5, 0, 0] = np.nan, np.inf, -np.inf
+    ref = conv2d_ref(x, w)
+    results = []
+    try:
+        for n in (1, 3):
+            convcore.set_num_threads(n)
+            results.append(convcore.conv2d(x, w, algorithm="direct"))
+    finally:
+        convcore.set_num_threads(None)
+    assert np.array_equal(np.isnan(results[0]), np.isnan(ref))
+    assert np.array_equal(results[0], results[1], equal_nan=True)
+    assert_close(results[0], ref, np.float64, terms=40)
+
+
 def test_environment_variable_caps_openblas_too():
     """CONVCORE_ISA=generic holds the BLAS of the im2col route to a pre-AVX core as well,
     unless OPENBLAS_CORETYPE says otherwise."""

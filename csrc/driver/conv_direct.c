@@ -43,12 +43,29 @@ static const cc_direct_isa *active_isa(void)
  * that threads have work; a property of the shape, never of the thread count. */
 #define CC_MIN_ITEMS 16
 
+/* Pixels per work item of a pointwise layer (a GEMM per stretch of pixels of one image):
+ * at most 256 (its copy, a slice of input channels, in L2; 128 and 512 measured no
+ * faster on ResNet's 1x1 256 -> 64), and stretches of an image alike, a multiple of 32
+ * (every ISA's tile width) of at least 64; more of them, down to 64 pixels, when the
+ * images have fewer than CC_MIN_ITEMS. */
+#define CC_PW_STRETCH 256
+
 static ptrdiff_t outer_rows(const cc_conv_geometry *g, const ptrdiff_t *sizes)
 {
     ptrdiff_t n = 1;
     for (int d = 0; d < g->nd - 1; d++)
         n *= sizes[d];
     return n;
+}
+
+/* A 1x1 kernel at stride 1 without padding: each output pixel reads the same input
+ * pixel, so an image's pixels form one row of any length. */
+static int pointwise(const cc_conv_geometry *g)
+{
+    for (int d = 0; d < g->nd; d++)
+        if (g->kernel[d] != 1 || g->stride[d] != 1 || g->pad[d] != 0 || g->out[d] != g->in[d])
+            return 0;
+    return 1;
 }
 
 /* Output rows per plane (the second-innermost dimension; 1 in 1-D) and bands per plane:
@@ -91,10 +108,13 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
     const int kb_cv = isa->tiles[CC_TILE_CV].nv * lanes;
     const ptrdiff_t taps = Cg * outer_rows(g, g->kernel) * S; /* reduction per output */
     int tile;
+    const int pw = pointwise(g) && Kg >= isa->tiles[CC_TILE_PW].kb;
     /* Channel tiles pay a transposed store per output: worth it from about 8 vectors'
      * worth of reduction per output (measured: an RGB stem 3x3, 27 taps, ran 2.6x faster
      * on column tiles at AVX-512; 16 channels 3x3, 144 taps, alike on both). */
-    if (2 * Kg >= kb_cv && taps >= 8 * lanes)
+    if (pw)
+        tile = CC_TILE_PW;
+    else if (2 * Kg >= kb_cv && taps >= 8 * lanes)
         tile = CC_TILE_CV;
     else if (Kg >= isa->tiles[CC_TILE_BIG].kb)
         tile = narrow ? CC_TILE_BIG_NARROW : CC_TILE_BIG;
@@ -113,16 +133,29 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
     p->band = band;
     p->nbands = pr > 0 ? rows / pr * plane_bands(g, band) : 0;
     p->flat = g->nd >= 2;
+    if (pw) { /* stretches of CC_PW_STRETCH pixels, the last one shorter */
+        const ptrdiff_t px = rows * Wout;
+        const ptrdiff_t imgs = g->N * g->groups, want = (CC_MIN_ITEMS + imgs - 1) / imgs;
+        ptrdiff_t nst = (px + CC_PW_STRETCH - 1) / CC_PW_STRETCH;
+        nst = nst > want ? nst : want;
+        ptrdiff_t st = ((px + nst - 1) / nst + 31) / 32 * 32; /* stretches alike */
+        st = st < 64 ? 64 : st;
+        p->band = px < st ? px : st;
+        p->nbands = (px + st - 1) / st;
+        p->flat = 0;
+    }
     const ptrdiff_t outer = g->N * g->groups * p->nbands;
-    ptrdiff_t kchunks = outer > 0 && outer < CC_MIN_ITEMS ? (CC_MIN_ITEMS + outer - 1) / outer
-                                                          : 1;
+    /* a pointwise item copies its stretch for each chunk of blocks: only when the
+     * stretches are too few for two threads */
+    const ptrdiff_t enough = pw ? 4 : CC_MIN_ITEMS;
+    ptrdiff_t kchunks = outer > 0 && outer < enough ? (enough + outer - 1) / outer : 1;
     /* as many blocks in every chunk: the first divisor of nkb from kchunks up */
     while (kchunks < p->nkb && p->nkb % kchunks)
         kchunks++;
     p->kchunks = kchunks < p->nkb ? kchunks : p->nkb > 0 ? p->nkb : 1;
     p->items = outer * p->kchunks;
     p->pack_size = g->groups * p->nkb * p->kb * Cg * U * S;
-    p->rows_size = band * U;
+    p->rows_size = pw ? 1 : band * U;
     const double macs = (double)g->N * (double)g->K * (double)rows * (double)Wout *
                         (double)Cg * (double)U * (double)S;
     p->flops_per_item = p->items ? 2.0 * macs / (double)p->items : 0.0;
@@ -196,6 +229,21 @@ static void border_split(ptrdiff_t W, ptrdiff_t Wout, ptrdiff_t sw, ptrdiff_t sp
     ptrdiff_t r = jr > l ? l + (jr - l) / step * step : l;
     *left = l;
     *right = r;
+}
+
+/* Work item `it` of a plan: its image, group, band of output rows (a stretch of pixels
+ * on pointwise plans) and range of blocks of output channels. */
+typedef struct {
+    ptrdiff_t n, grp, band, kb_lo, kb_hi;
+} cc_direct_item;
+
+static cc_direct_item item_of(const cc_conv_geometry *g, const cc_conv_direct_plan *p,
+                              ptrdiff_t it)
+{
+    const ptrdiff_t kc = it % p->kchunks, rest = it / p->kchunks, ng = rest / p->nbands;
+    cc_direct_item r = {ng / g->groups, ng % g->groups, rest % p->nbands,
+                        p->nkb * kc / p->kchunks, p->nkb * (kc + 1) / p->kchunks};
+    return r;
 }
 
 #define REAL float

@@ -244,11 +244,56 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
     return 1;
 }
 
+/* Items [lo, hi) of a pointwise plan: an item is a stretch of p->band pixels of one
+ * image and group (the last stretch shorter) for a range of blocks of output channels. */
+static void FN(pointwise_run)(const cc_conv_geometry *g, const cc_conv_direct_plan *p,
+                              const REAL *x, const REAL *wpack, ptrdiff_t *rows_ws,
+                              const REAL *bias, REAL *y, ptrdiff_t item_lo,
+                              ptrdiff_t item_hi, int n_threads)
+{
+    const cc_direct_isa *isa = (const cc_direct_isa *)p->isa;
+    const CC_CAT2(cc_direct_row_fn, SFX) row = isa->tiles[p->tile].SFX;
+    const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
+    ptrdiff_t px = 1;
+    for (int d = 0; d < g->nd; d++)
+        px *= g->in[d];
+    rows_ws[0] = 0; /* every tile reads its one row in place */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) if (n_threads > 1)
+#else
+    (void)n_threads;
+#endif
+    for (ptrdiff_t it = item_lo; it < item_hi; it++) {
+        const cc_direct_item i = item_of(g, p, it);
+        const ptrdiff_t n = i.n, grp = i.grp;
+        const ptrdiff_t j0 = i.band * p->band, len = px - j0 < p->band ? px - j0 : p->band;
+        const ptrdiff_t k0 = i.kb_lo * p->kb;
+        const ptrdiff_t k1 = i.kb_hi * p->kb < Kg ? i.kb_hi * p->kb : Kg;
+        ROW_ARGS a;
+        memset(&a, 0, sizeof a);
+        a.x = x + (n * g->C + grp * Cg) * px + j0;
+        a.wp = wpack + (grp * p->nkb + i.kb_lo) * Cg * p->kb;
+        a.bias = bias ? bias + grp * Kg + k0 : NULL;
+        a.rows = rows_ws;
+        a.U = 1; a.Cg = Cg; a.W = len; a.S = 1; a.sw = 1; a.dw = 1;
+        a.Wout = len; a.x_cstride = px; a.y_kstride = px; a.Wy = len; a.ny = 1;
+        row(&a, y + (n * g->K + grp * Kg + k0) * px + j0, (int)(k1 - k0));
+    }
+}
+
 void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan *p,
                             const REAL *x, const REAL *wpack, ptrdiff_t *rows_ws,
                             const REAL *bias, REAL *y, ptrdiff_t item_lo, ptrdiff_t item_hi,
                             int n_threads)
 {
+    if (p->tile == CC_TILE_PW) {
+        if (item_hi > p->items)
+            item_hi = p->items;
+        if ((double)(item_hi - item_lo) * p->flops_per_item < 2e5 || item_hi - item_lo < 2)
+            n_threads = 1;
+        FN(pointwise_run)(g, p, x, wpack, rows_ws, bias, y, item_lo, item_hi, n_threads);
+        return;
+    }
     const cc_direct_isa *isa = (const cc_direct_isa *)p->isa;
     const CC_CAT2(cc_direct_row_fn, SFX) row = isa->tiles[p->tile].SFX;
     const int nd = g->nd;
@@ -305,11 +350,9 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
 #pragma omp for schedule(dynamic, grab)
 #endif
     for (ptrdiff_t it = item_lo; it < item_hi; it++) {
-        const ptrdiff_t kc = it % p->kchunks, rest = it / p->kchunks;
-        const ptrdiff_t band = rest % p->nbands, ng = rest / p->nbands;
-        const ptrdiff_t n = ng / g->groups, grp = ng % g->groups;
-        const ptrdiff_t kb_lo = p->nkb * kc / p->kchunks;
-        const ptrdiff_t kb_hi = p->nkb * (kc + 1) / p->kchunks;
+        const cc_direct_item i = item_of(g, p, it);
+        const ptrdiff_t rest = it / p->kchunks, band = i.band, n = i.n, grp = i.grp;
+        const ptrdiff_t kb_lo = i.kb_lo, kb_hi = i.kb_hi;
         const ptrdiff_t nb = plane_bands(g, p->band), plane = band / nb, pr = plane_rows(g);
         const ptrdiff_t o_lo = plane * pr + band % nb * p->band;
         const ptrdiff_t o_hi = o_lo + p->band < (plane + 1) * pr ? o_lo + p->band
