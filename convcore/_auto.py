@@ -62,7 +62,10 @@ GEMM_PEAK = 0.5
 CHANNEL_TILE_SLOWDOWN = {"avx2": 1.0, "generic": 1.15}
 # Share of the FMA peak the pointwise GEMM reaches, its copy of the input included:
 # 0.55-0.62 on ResNet's 1x1 256 -> 64 56x56 b8 on one Zen 3 core (AVX2, 2026-12-02),
-# where OpenBLAS's GEMM on the same layer (the im2col route) reached 0.50-0.58.
+# where OpenBLAS's GEMM on the same layer (the im2col route) reached 0.50-0.58.  Fitted
+# on that one layer and level: with it `auto` takes the pointwise GEMM on every 1x1
+# layer, also where it measured 1.03-1.12x the im2col route's time (deep layers whose
+# weights outgrow L2: 1024 -> 256 at 14x14, 512 -> 2048 at 7x7, docs/algorithms.md).
 POINTWISE_EFFICIENCY = 0.6
 # Cycles per vector of the column matrix written by im2col and read back by the GEMM's
 # packing (element-by-element gathers of the input rows, then a memory-bound pass).

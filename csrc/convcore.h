@@ -125,8 +125,9 @@ typedef struct {
     int pix;                /* tiles along output channels: pixels per tile (else 0) */
     ptrdiff_t nkb;          /* channel blocks per group */
     ptrdiff_t kchunks;      /* channel blocks split into this many items */
-    ptrdiff_t nbands;       /* bands of output rows per image (within one plane) */
-    ptrdiff_t band;         /* output rows per band */
+    ptrdiff_t nbands;       /* bands of output rows per image (within one plane); */
+    ptrdiff_t band;         /* output rows per band (pointwise plans: stretches of pixels
+                               per image, pixels per stretch) */
     int flat;               /* each band runs as one virtual row (internal) */
     ptrdiff_t items;        /* N * groups * nbands * kchunks */
     ptrdiff_t pack_size;    /* elements of wpack */

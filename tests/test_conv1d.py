@@ -161,6 +161,9 @@ def test_empty_batch(algorithm, rng):
     got = convcore.conv1d(np.zeros((0, 2, 9), np.float32), random_array(rng, (4, 2, 3), np.float32),
                           padding="same", algorithm=algorithm)
     assert got.shape == (0, 4, 9) and got.dtype == np.float32
+    one = convcore.conv1d(np.zeros((0, 16, 9), np.float32),
+                          random_array(rng, (16, 16, 1), np.float32), algorithm=algorithm)
+    assert one.shape == (0, 16, 9)
 
 
 @pytest.mark.parametrize(("xdt", "wdt", "expected"), [

@@ -160,6 +160,11 @@ def test_empty_batch(algorithm, dtype, rng):
                           algorithm=algorithm)
     assert got.shape == (0, 4, 3, 4)
     assert got.dtype == dtype
+    # a pointwise layer (1x1, stride 1, a big tile of output channels): its plan divides
+    # the stretches among the images
+    one = convcore.conv2d(np.zeros((0, 16, 8, 8), dtype), random_array(rng, (16, 16, 1, 1), dtype),
+                          algorithm=algorithm)
+    assert one.shape == (0, 16, 8, 8)
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)

@@ -226,7 +226,9 @@ def test_channel_vectorised_tiles_match_reference(isa, case, dtype, rng):
 # place and store rows without junk straight into the output when a band ends on a whole
 # tile (rows of 64, 96 and 128 pixels; 7 is not).  A padded top row makes the first band
 # of a plane a copy and the others in place (16 channels x 70 rows: several bands).
-# Channel tiles (a reduction of at least 8 vectors: 160 channels) keep their copy.
+# Channel tiles (a reduction of at least 8 vectors: 160 channels, a padded top row) keep
+# their copy.  Unpadded layers with a big tile's output channels or more (4 to 8 by level)
+# run as pointwise GEMMs instead (POINTWISE_CASES below).
 ONE_TAP_CASES = [
     # x shape, w shape, padding
     ((2, 3, 13, 64), (20, 3, 1, 1), 0),
@@ -234,7 +236,7 @@ ONE_TAP_CASES = [
     ((1, 1, 7, 128), (1, 1, 1, 1), 0),
     ((1, 2, 11, 7), (5, 2, 1, 1), 0),
     ((1, 16, 70, 64), (10, 16, 1, 1), ((1, 0), (0, 0))),
-    ((1, 160, 5, 64), (40, 160, 1, 1), 0),
+    ((1, 160, 5, 64), (40, 160, 1, 1), ((1, 0), (0, 0))),
     ((1, 3, 4, 6, 64), (10, 3, 1, 1, 1), 0),
     ((1, 3, 5, 6, 64), (10, 3, 1, 1, 1), ((1, 0), (0, 0), (0, 0))),
 ]
@@ -255,9 +257,9 @@ def test_one_tap_bands_match_reference(isa, case, dtype, rng):
 
 
 # Pointwise layers (1x1, stride 1, unpadded, at least a big tile of output channels per
-# group): a GEMM per stretch of pixels, each tile's rows copied side by side.  Stretches
-# of 256 pixels and a short last one, a last partial tile, several channel blocks per
-# item, groups, 64-pixel stretches of a deep layer, 1-D and 3-D.
+# group): a GEMM per stretch of pixels, each tile's rows copied side by side.  Several
+# stretches per image and a short last one, a last partial tile, several channel blocks
+# per item, groups, several slices of input channels (700), 1-D and 3-D.
 POINTWISE_CASES = [
     # x shape, w shape, groups
     ((8, 64, 17, 31), (24, 64, 1, 1), 1),
@@ -280,6 +282,19 @@ def test_pointwise_layers_match_reference(isa, case, dtype, rng):
     ref = _reference(nd, x, w, b, g)
     got = CONV[nd](x, w, b, algorithm="direct", out=_poisoned(ref.shape, dtype), **g)
     assert_close(got, ref, dtype, terms=int(np.prod(ws[1:])), err_msg=isa)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pointwise_sums_are_those_of_the_other_tiles(isa, dtype, rng):
+    """Over several slices of input channels (600: two or more at every level), the
+    pointwise GEMM sums as the other tiles do: a column of right padding sends the same
+    layer to them, and the columns they share agree bit for bit."""
+    x = random_array(rng, (2, 600, 5, 37), dtype)
+    w = random_array(rng, (20, 600, 1, 1), dtype)
+    b = random_array(rng, (20,), dtype)
+    pointwise = convcore.conv2d(x, w, b, algorithm="direct")
+    padded = convcore.conv2d(x, w, b, padding=((0, 0), (0, 1)), algorithm="direct")
+    assert np.array_equal(pointwise, padded[..., :37])
 
 
 def test_pointwise_layers_propagate_nan_and_keep_their_bits(isa, rng):

@@ -44,11 +44,14 @@ static const cc_direct_isa *active_isa(void)
 #define CC_MIN_ITEMS 16
 
 /* Pixels per work item of a pointwise layer (a GEMM per stretch of pixels of one image):
- * at most 256 (its copy, a slice of input channels, in L2; 128 and 512 measured no
- * faster on ResNet's 1x1 256 -> 64), and stretches of an image alike, a multiple of 32
- * (every ISA's tile width) of at least 64; more of them, down to 64 pixels, when the
- * images have fewer than CC_MIN_ITEMS. */
+ * the image split into as many stretches as stretches of 256 pixels need (its copy, a
+ * slice of input channels, in L2; 128 and 512 measured no faster on ResNet's 1x1
+ * 256 -> 64), or more when the batch has fewer than CC_MIN_ITEMS, each a whole number of
+ * tiles and at least 64 pixels, the last one shorter.  Blocks of output channels are
+ * split among items only when there are still too few, at least CC_PW_MIN_BLOCKS blocks
+ * per item (each item copies its stretch again). */
 #define CC_PW_STRETCH 256
+#define CC_PW_MIN_BLOCKS 4
 
 static ptrdiff_t outer_rows(const cc_conv_geometry *g, const ptrdiff_t *sizes)
 {
@@ -133,23 +136,29 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
     p->band = band;
     p->nbands = pr > 0 ? rows / pr * plane_bands(g, band) : 0;
     p->flat = g->nd >= 2;
-    if (pw) { /* stretches of CC_PW_STRETCH pixels, the last one shorter */
-        const ptrdiff_t px = rows * Wout;
-        const ptrdiff_t imgs = g->N * g->groups, want = (CC_MIN_ITEMS + imgs - 1) / imgs;
+    if (pw) { /* stretches of st pixels, the last one shorter */
+        const ptrdiff_t px = rows * Wout, imgs = g->N * g->groups;
+        const ptrdiff_t want = imgs > 0 ? (CC_MIN_ITEMS + imgs - 1) / imgs : 1;
+        const ptrdiff_t tw = (ptrdiff_t)p->nv * lanes; /* the tile's pixels */
         ptrdiff_t nst = (px + CC_PW_STRETCH - 1) / CC_PW_STRETCH;
         nst = nst > want ? nst : want;
-        ptrdiff_t st = ((px + nst - 1) / nst + 31) / 32 * 32; /* stretches alike */
-        st = st < 64 ? 64 : st;
+        ptrdiff_t st = (px + nst - 1) / nst;
+        st = ((st < 64 ? 64 : st) + tw - 1) / tw * tw;
         p->band = px < st ? px : st;
         p->nbands = (px + st - 1) / st;
         p->flat = 0;
     }
     const ptrdiff_t outer = g->N * g->groups * p->nbands;
-    /* a pointwise item copies its stretch for each chunk of blocks: only when the
-     * stretches are too few for two threads */
-    const ptrdiff_t enough = pw ? 4 : CC_MIN_ITEMS;
-    ptrdiff_t kchunks = outer > 0 && outer < enough ? (enough + outer - 1) / outer : 1;
-    /* as many blocks in every chunk: the first divisor of nkb from kchunks up */
+    ptrdiff_t kchunks = outer > 0 && outer < CC_MIN_ITEMS ? (CC_MIN_ITEMS + outer - 1) / outer
+                                                          : 1;
+    /* as many blocks in every chunk: the first divisor of nkb from kchunks up, or on
+     * pointwise plans down from at most nkb / CC_PW_MIN_BLOCKS */
+    if (pw) {
+        const ptrdiff_t most = p->nkb / CC_PW_MIN_BLOCKS;
+        kchunks = kchunks < most ? kchunks : most > 1 ? most : 1;
+        while (kchunks > 1 && p->nkb % kchunks)
+            kchunks--;
+    }
     while (kchunks < p->nkb && p->nkb % kchunks)
         kchunks++;
     p->kchunks = kchunks < p->nkb ? kchunks : p->nkb > 0 ? p->nkb : 1;

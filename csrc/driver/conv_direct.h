@@ -26,6 +26,8 @@
         ptrdiff_t y_kstride;    /* elements per output channel */                         \
         /* a band flattened into one virtual row of pixels (Wv > 0, else 0): */           \
         ptrdiff_t Wv, Wy, ny;   /* pitch of its rows, real row width, real rows */         \
+        REAL *work;             /* pointwise: the thread's buffer for packed panels */    \
+        ptrdiff_t work_size;    /* (elements, cc_pw_panels), else NULL and 0 */          \
     } cc_direct_row_##SFX;                                                                \
     typedef void (*cc_direct_row_fn_##SFX)(const cc_direct_row_##SFX *a, REAL *y, int kb);
 
@@ -39,6 +41,22 @@ CC_DIRECT_ROW_ARGS(double, f64)
  * 1x1 stride-1 layer without padding, a GEMM whose row is a stretch of pixels of any
  * length and whose kb counts every channel of a range of blocks (the big tile, the
  * blocks swept on each tile in turn). */
+/* Pointwise rows (CC_TILE_PW) take the input channels in slices whose rows of one tile
+ * fill CC_PW_PANEL_BYTES (in L1 while every block of output channels runs on them), and
+ * copy a slice of their stretch of len pixels into work (a whole number of tiles of
+ * tw pixels per row). */
+#define CC_PW_PANEL_BYTES 16384
+static inline ptrdiff_t cc_pw_slice(ptrdiff_t tw, ptrdiff_t real_bytes)
+{
+    return CC_PW_PANEL_BYTES / (tw * real_bytes);
+}
+static inline ptrdiff_t cc_pw_panels(ptrdiff_t Cg, ptrdiff_t len, ptrdiff_t tw,
+                                     ptrdiff_t real_bytes)
+{
+    const ptrdiff_t kc = cc_pw_slice(tw, real_bytes);
+    return (Cg < kc ? Cg : kc) * ((len + tw - 1) / tw * tw);
+}
+
 enum { CC_TILE_BIG, CC_TILE_BIG_NARROW, CC_TILE_MID, CC_TILE_ONE, CC_TILE_ONE_NARROW,
        CC_TILE_CV, CC_TILE_PW, CC_N_TILES };
 

@@ -182,9 +182,10 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
     /* A one-tap layer (1x1, 1x1x1) at stride 1 without padding: the band's rows are its
      * virtual row already (Wp = W), so tiles along output columns, which load runs of
      * pixels, read the input in place when the rounded row ends with the band (they
-     * read npx pixels).  Tiles along output channels keep the copy: their broadcasts
-     * from a dozen channel planes at once stalled on the input (1x1 256->64 at 56x56 b8
-     * ran 1.27x slower in place). */
+     * read npx pixels); layers with a big tile of output channels or more run as
+     * pointwise GEMMs instead (row_pw).  Tiles along output channels keep the copy:
+     * their broadcasts from a dozen channel planes at once stalled on the input (1x1
+     * 256->64 at 56x56 b8, before the pointwise GEMM, ran 1.27x slower in place). */
     if (columns && U == 1 && a->S == 1 && sw == 1 && sh == 1 && Wp == W && npx == nb * Wv &&
         planes[0] >= 0 && h_lo >= 0 && h_lo + nb <= H) {
         a->x += planes[0] + h_lo * W;
@@ -245,7 +246,8 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
 }
 
 /* Items [lo, hi) of a pointwise plan: an item is a stretch of p->band pixels of one
- * image and group (the last stretch shorter) for a range of blocks of output channels. */
+ * image and group (the last stretch shorter) for a range of blocks of output channels.
+ * Each thread keeps the buffer of its packed panels from item to item. */
 static void FN(pointwise_run)(const cc_conv_geometry *g, const cc_conv_direct_plan *p,
                               const REAL *x, const REAL *wpack, ptrdiff_t *rows_ws,
                               const REAL *bias, REAL *y, ptrdiff_t item_lo,
@@ -254,14 +256,21 @@ static void FN(pointwise_run)(const cc_conv_geometry *g, const cc_conv_direct_pl
     const cc_direct_isa *isa = (const cc_direct_isa *)p->isa;
     const CC_CAT2(cc_direct_row_fn, SFX) row = isa->tiles[p->tile].SFX;
     const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
+    const ptrdiff_t work = cc_pw_panels(Cg, p->band, (ptrdiff_t)p->nv * p->lanes,
+                                        (ptrdiff_t)sizeof(REAL));
     ptrdiff_t px = 1;
     for (int d = 0; d < g->nd; d++)
         px *= g->in[d];
     rows_ws[0] = 0; /* every tile reads its one row in place */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) if (n_threads > 1)
+#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
 #else
     (void)n_threads;
+#endif
+    {
+    cc_scratch panels = {NULL, 0};
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
 #endif
     for (ptrdiff_t it = item_lo; it < item_hi; it++) {
         const cc_direct_item i = item_of(g, p, it);
@@ -277,7 +286,11 @@ static void FN(pointwise_run)(const cc_conv_geometry *g, const cc_conv_direct_pl
         a.rows = rows_ws;
         a.U = 1; a.Cg = Cg; a.W = len; a.S = 1; a.sw = 1; a.dw = 1;
         a.Wout = len; a.x_cstride = px; a.y_kstride = px; a.Wy = len; a.ny = 1;
+        a.work = cc_scratch_get(&panels, (size_t)work * sizeof(REAL));
+        a.work_size = a.work ? work : 0; /* else the tiles read in place */
         row(&a, y + (n * g->K + grp * Kg + k0) * px + j0, (int)(k1 - k0));
+    }
+    free(panels.p);
     }
 }
 
@@ -286,11 +299,11 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
                             const REAL *bias, REAL *y, ptrdiff_t item_lo, ptrdiff_t item_hi,
                             int n_threads)
 {
+    if (item_hi > p->items)
+        item_hi = p->items;
+    if ((double)(item_hi - item_lo) * p->flops_per_item < 2e5 || item_hi - item_lo < 2)
+        n_threads = 1;
     if (p->tile == CC_TILE_PW) {
-        if (item_hi > p->items)
-            item_hi = p->items;
-        if ((double)(item_hi - item_lo) * p->flops_per_item < 2e5 || item_hi - item_lo < 2)
-            n_threads = 1;
         FN(pointwise_run)(g, p, x, wpack, rows_ws, bias, y, item_lo, item_hi, n_threads);
         return;
     }
@@ -324,10 +337,6 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
         border_split(W, Wout, sw, (S - 1) * dw, pad_w, (ptrdiff_t)p->nv * p->lanes, &left,
                      &right);
     }
-    if (item_hi > p->items)
-        item_hi = p->items;
-    if ((double)(item_hi - item_lo) * p->flops_per_item < 2e5 || item_hi - item_lo < 2)
-        n_threads = 1;
 #ifdef _OPENMP
     const ptrdiff_t grab = cc_omp_grab(item_hi - item_lo, p->kchunks, n_threads);
 #endif

@@ -338,14 +338,17 @@ CC_DEFINE_ROW(row_mid, CC_KB_MID, CC_NV_BIG)
 CC_DEFINE_ROW(row_one, 1, CC_NV_ONE)
 CC_DEFINE_ROW(row_one_narrow, 1, 1)
 
+#ifndef CC_PW_AHEAD
 /* Rows ahead whose stretch the pointwise copy prefetches (measured 1.13x faster than
  * none on ResNet's 1x1 256 -> 64, one thread, Zen 3). */
 #define CC_PW_AHEAD 2
+#endif
 
 /* One tile of the pointwise GEMM: n (<= KB) channels x cnt (<= NV * LANES) pixels from
- * a packed panel (Cg rows of NV vectors), summed as FN(tile) sums (bias, then c). */
+ * a packed panel (kc rows of NV vectors), summed as FN(tile) sums (bias, then c): from
+ * the bias on the first slice, else from the sums stored by the earlier slices. */
 static inline __attribute__((always_inline)) void
-FN(pw_tile)(const REAL *pk, const REAL *wp, const REAL *bias, ptrdiff_t Cg, REAL *y,
+FN(pw_tile)(const REAL *pk, const REAL *wp, const REAL *bias, ptrdiff_t kc, REAL *y,
             ptrdiff_t ys, int n, int cnt, int first)
 {
     enum { KB = CC_KB_BIG, NV = CC_NV_BIG };
@@ -369,7 +372,7 @@ FN(pw_tile)(const REAL *pk, const REAL *wp, const REAL *bias, ptrdiff_t Cg, REAL
                 acc[kk][v] = FN(splat)(b0);
         }
     }
-    for (ptrdiff_t c = 0; c < Cg; c++, pk += NV * LANES, wp += KB) {
+    for (ptrdiff_t c = 0; c < kc; c++, pk += NV * LANES, wp += KB) {
         VEC xv[NV];
 #pragma GCC unroll 16
         for (int v = 0; v < NV; v++)
@@ -403,23 +406,22 @@ FN(pw_tile)(const REAL *pk, const REAL *wp, const REAL *bias, ptrdiff_t Cg, REAL
 /* A pointwise layer (1x1 kernel, stride 1, no padding) on a stretch of a->Wout pixels
  * (a->W = a->Wout): a GEMM of kb output channels (every block of a range: a->wp, a->bias
  * and y at its first) by the stretch's Cg input rows, BLIS's way.  The input channels go
- * in slices of CC_PW_KC(step) (a tile's rows of one slice fill 16 KiB of L1); each slice
- * of the stretch is copied tile by tile, each tile's rows side by side (packed panels of
- * B), reading each input row in one sequential pass; each tile is then computed for
- * every block before the next, its panel in L1 while the slice's weights stream from
- * L2, the later slices adding to the sums stored by the earlier ones (in the same order:
- * the same bits as one pass).  Read in place, rows a channel stride apart fall in a few
- * L1 sets (56 x 56 floats: 16 of 64) and came from L2 on every block: the 1x1 256 -> 64
- * layer of ResNet ran at a fifth of the FMA peak (docs/algorithms.md).  Without memory
- * for the copy the tiles read in place. */
-#define CC_PW_KC(step) (16384 / ((step) * (ptrdiff_t)sizeof(REAL)))
+ * in slices (cc_pw_slice: a tile's rows of one slice fill CC_PW_PANEL_BYTES of L1); each
+ * slice of the stretch is copied into a->work tile by tile, each tile's rows side by
+ * side (packed panels of B), reading each input row in one sequential pass; each tile is
+ * then computed for every block before the next, its panel in L1 while the slice's
+ * weights stream from L2, the later slices adding to the sums stored by the earlier ones
+ * (in the same order: the same bits as one pass).  Read in place, rows a channel stride
+ * apart fall in a few L1 sets (56 x 56 floats: 16 of 64) and came from L2 on every
+ * block: the 1x1 256 -> 64 layer of ResNet ran at a fifth of the FMA peak
+ * (docs/algorithms.md).  Without a->work the tiles read in place. */
 static void FN(row_pw)(const ARGS *a0, REAL *y, int kb)
 {
     const ptrdiff_t step = CC_NV_BIG * LANES, ys = a0->y_kstride, Cg = a0->Cg;
     const ptrdiff_t wblock = Cg * CC_KB_BIG, cs = a0->x_cstride, len = a0->Wout;
-    const ptrdiff_t ntiles = (len + step - 1) / step, KC = CC_PW_KC(step);
-    const ptrdiff_t kcs = Cg < KC ? Cg : KC;
-    REAL *pk = malloc((size_t)(ntiles * kcs * step) * sizeof *pk);
+    const ptrdiff_t KC = cc_pw_slice(step, (ptrdiff_t)sizeof(REAL));
+    REAL *pk = a0->work_size >= cc_pw_panels(Cg, len, step, (ptrdiff_t)sizeof(REAL))
+                   ? a0->work : NULL;
     if (!pk) {
         for (ptrdiff_t ow = 0; ow < len; ow += step) {
             const int cnt = (int)(len - ow < step ? len - ow : step);
@@ -466,9 +468,7 @@ static void FN(row_pw)(const ARGS *a0, REAL *y, int kb)
             }
         }
     }
-    free(pk);
 }
-#undef CC_PW_KC
 
 #undef FN
 #undef ARGS

@@ -88,13 +88,15 @@ static const conv_case CASES[] = {
     /* one-tap bands read in place (rows of whole column tiles at every level); with a
      * padded top row, the first band of the plane is a copy and the others in place */
     {"1x1 rows of 64, K 3",    2, 3,  5, 64,  3, 1,  1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+    {"1x1 one channel, 128",   1, 1,  7, 128, 1, 1,  1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0},
+    {"1x1 bands, pad top",     1, 16, 70, 64, 10, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1},
     /* pointwise (1x1, stride 1, unpadded, a big tile's channels per group): a GEMM per
-     * stretch of pixels; a last partial tile, groups, stretches of 256 and of 64 (deep) */
+     * stretch of pixels; a last partial tile, groups, several stretches per image, several
+     * slices of input channels (deep: one block per item; wide: several blocks, groups) */
     {"1x1 rows of 64",         2, 3,  5, 64, 20, 1,  1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
     {"1x1 pointwise stretches", 4, 40, 9, 91, 24, 1, 1, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1},
     {"1x1 pointwise deep",     1, 1100, 3, 45, 9, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0},
-    {"1x1 one channel, 128",   1, 1,  7, 128, 1, 1,  1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0},
-    {"1x1 bands, pad top",     1, 16, 70, 64, 10, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1},
+    {"1x1 pointwise wide",     2, 1200, 8, 41, 40, 1, 1, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1},
     /* virtual rows with junk columns: tiles stored straight into the output, and those
      * straddling a row's end through the stack buffer (one or several rows per tile) */
     {"stem s2, rows of 113",   2, 3, 10, 226, 32, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1, 1},
@@ -414,6 +416,8 @@ static const vol_case VOL_CASES[] = {
     {"1x1x1 many channels", 1, 5, 13, 1, {2, 3, 40}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1},
      {0, 0, 0}, {0, 0, 0}},
     {"1x1x1 rows of 64", 2, 3, 10, 1, {3, 4, 64}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1},
+     {0, 0, 0}, {0, 0, 0}},
+    {"1x1x1 bands in place, K 3", 2, 3, 3, 1, {3, 4, 64}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1},
      {0, 0, 0}, {0, 0, 0}},
 };
 

@@ -2,7 +2,6 @@
  * 16 registers.  Big tile 6 channels x 2 vectors (6 x 16 floats, BLIS's Haswell sgemm
  * shape): 12 accumulators + 2 inputs + 1 broadcast weight = 15 registers. */
 #include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "driver/conv_direct.h"

@@ -2,7 +2,6 @@
  * 32 registers.  Big tile 8 channels x 2 vectors: 16 accumulators + 2 inputs + 1 weight,
  * leaving registers for the edge masks; stride-2 loads are one two-source permute. */
 #include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "driver/conv_direct.h"

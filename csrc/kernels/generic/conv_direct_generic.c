@@ -3,7 +3,6 @@
  * x 2 vectors: 8 accumulators + 2 inputs + 1 weight + 1 product (no FMA in SSE2) fit the
  * 16 xmm registers; NEON has 32. */
 #include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "driver/conv_direct.h"
