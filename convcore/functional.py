@@ -140,7 +140,7 @@ def _workspace_bytes(g: ConvGeometry, algorithm: str, dtype: np.dtype, n_threads
         taps = math.prod(g.kernel)
         band_rows = 4 * math.prod(g.kernel[:-1])
         row = g.Wout * g.stride[-1] + g.dilation[-1] * g.S + 32
-        panels = min(g.C // g.groups, 512) * 288 if pointwise(g) else 0
+        panels = min(g.C // g.groups, 512) * 288 if math.prod(g.kernel) == 1 else 0
         return (g.K * (g.C // g.groups) * taps
                 + n_threads * max((g.C // g.groups) * band_rows * row, panels)) * dtype.itemsize
     if algorithm == "winograd":  # the transformed weights, a block per thread, and in

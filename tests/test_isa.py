@@ -246,11 +246,17 @@ ONE_TAP_CASES = [
 @pytest.mark.parametrize("case", ONE_TAP_CASES)
 def test_one_tap_bands_match_reference(isa, case, dtype, rng):
     xs, ws, padding = case
+    _check_one_tap(isa, xs, ws, padding, 1, dtype, rng)
+
+
+def _check_one_tap(isa, xs, ws, padding, groups, dtype, rng):
+    """A one-tap layer at stride 1 (padding 0 or per-dimension pairs), strided input and
+    a bias, by the direct kernel into a NaN-poisoned output, against the reference."""
     nd = len(xs) - 2
     x, w = random_array(rng, xs, dtype, "strided"), random_array(rng, ws, dtype)
     b = random_array(rng, ws[:1], dtype)
     pads = ((0, 0),) * nd if padding == 0 else padding
-    g = dict(stride=(1,) * nd, dilation=(1,) * nd, padding=pads, groups=1)
+    g = dict(stride=(1,) * nd, dilation=(1,) * nd, padding=pads, groups=groups)
     ref = _reference(nd, x, w, b, g)
     got = CONV[nd](x, w, b, algorithm="direct", out=_poisoned(ref.shape, dtype), **g)
     assert_close(got, ref, dtype, terms=int(np.prod(ws[1:])), err_msg=isa)
@@ -275,13 +281,7 @@ POINTWISE_CASES = [
 @pytest.mark.parametrize("case", POINTWISE_CASES)
 def test_pointwise_layers_match_reference(isa, case, dtype, rng):
     xs, ws, groups = case
-    nd = len(xs) - 2
-    x, w = random_array(rng, xs, dtype, "strided"), random_array(rng, ws, dtype)
-    b = random_array(rng, ws[:1], dtype)
-    g = dict(stride=(1,) * nd, dilation=(1,) * nd, padding=((0, 0),) * nd, groups=groups)
-    ref = _reference(nd, x, w, b, g)
-    got = CONV[nd](x, w, b, algorithm="direct", out=_poisoned(ref.shape, dtype), **g)
-    assert_close(got, ref, dtype, terms=int(np.prod(ws[1:])), err_msg=isa)
+    _check_one_tap(isa, xs, ws, 0, groups, dtype, rng)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
