@@ -21,12 +21,22 @@
  * column-major terms M_e^T (T x Kg, ld T) = V_e^T (T x Cg, ld T) . U[e]^T (Cg x Kg,
  * ld Cg): gemm('N', 'N', nt, Kg, Cg, ...).
  *
- * The patches of a group of LANES tiles are gathered lane by lane (int32 offsets, with
- * the border mode's elements, and masks made once per group; masked gathers on AVX2 and
- * AVX-512) and the outputs are stored the same way (scatters on AVX-512), so a group
- * may span tile rows and images: on 56- and 28-wide layers no group of 16 tiles lies
- * in one tile row.  Arrays beyond int32 offsets take tile-by-tile input and output
- * stages with ptrdiff_t offsets. */
+ * F(4, 3) (M = 4) reads and writes its tiles in runs: at most LANES consecutive tiles of
+ * one tile row (a run ends where the row or the block does).  Each patch row of a run is
+ * 4 LANES + 2 contiguous input values, loaded as five vectors clipped to the image
+ * (masked loads, the border mode's elements patched in) and split into the six columns
+ * of the run's tiles by permutations; each output row of a run is joined back into
+ * 4 LANES contiguous values and stored up to the row's end.  A run stores its tiles at
+ * its own columns of V (masked stores), so runs shorter than LANES cost lanes of the
+ * transforms, never columns of the GEMMs.  The runs replaced masked gathers and
+ * scatters of groups of LANES tiles that spanned tile rows (on 56- and 28-wide layers
+ * no group of 16 tiles lies in one row): 0.77-0.92x the time of VGG and ResNet 3x3
+ * layers on Zen 4 (docs/performance.md).
+ * F(6, 3) and outputs at a column stride (a transposed layer's phases) still gather
+ * their patches lane by lane (int32 offsets, with the border mode's elements, and masks
+ * made once per group; masked gathers on AVX2 and AVX-512) and store the outputs the
+ * same way (scatters on AVX-512); arrays beyond int32 offsets take tile-by-tile input
+ * and output stages with ptrdiff_t offsets. */
 #define WG_CAT_(a, b) a##_##b
 #define WG_CAT(a, b) WG_CAT_(a, b)
 #define WG(name) WG_CAT(name, SFX)
@@ -307,36 +317,232 @@ WG_INLINE void WG(wg_store_lanes)(REAL *p, IVEC idx, IVEC ok, VEC v)
 #define WG_SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
 
 /* d[j][l] = p[4 l + j], j < 6: one patch row of LANES neighbouring F(4, 3) tiles, from
- * 4 LANES + 2 contiguous values (five loads and eight permutations). */
-WG_INLINE void WG(wg_row_split4)(const REAL *p, VEC *d)
+ * the 4 LANES + 2 contiguous values p[0 ..] held in v[k] = p[k LANES ..], k < 4, and
+ * v[4] = p[3 LANES + 2 ..] (eight permutations). */
+WG_INLINE void WG(wg_split4)(const VEC *v, VEC *d)
 {
-    VEC v0, v1, v2, v3, v4;
-    memcpy(&v0, p, sizeof(VEC));
-    memcpy(&v1, p + LANES, sizeof(VEC));
-    memcpy(&v2, p + 2 * LANES, sizeof(VEC));
-    memcpy(&v3, p + 3 * LANES, sizeof(VEC));
-    memcpy(&v4, p + 3 * LANES + 2, sizeof(VEC)); /* ends at p[4 LANES + 1] */
-    const VEC a0 = WG_SHUF(v0, v1, WG_EVEN), a1 = WG_SHUF(v0, v1, WG_ODD);
-    const VEC b0 = WG_SHUF(v2, v3, WG_EVEN), b1 = WG_SHUF(v2, v3, WG_ODD);
+    const VEC a0 = WG_SHUF(v[0], v[1], WG_EVEN), a1 = WG_SHUF(v[0], v[1], WG_ODD);
+    const VEC b0 = WG_SHUF(v[2], v[3], WG_EVEN), b1 = WG_SHUF(v[2], v[3], WG_ODD);
     d[0] = WG_SHUF(a0, b0, WG_EVEN);
     d[2] = WG_SHUF(a0, b0, WG_ODD);
     d[1] = WG_SHUF(a1, b1, WG_EVEN);
     d[3] = WG_SHUF(a1, b1, WG_ODD);
-    d[4] = WG_SHUF(d[0], v4, WG_NEXT(2 * LANES - 2));
-    d[5] = WG_SHUF(d[1], v4, WG_NEXT(2 * LANES - 1));
+    d[4] = WG_SHUF(d[0], v[4], WG_NEXT(2 * LANES - 2));
+    d[5] = WG_SHUF(d[1], v[4], WG_NEXT(2 * LANES - 1));
 }
 
-/* p[4 l + j] = o[j][l], j < 4: the inverse of wg_row_split4 for one output row. */
-WG_INLINE void WG(wg_row_join4)(const VEC *o, REAL *p)
+/* v[k] = the values p[4 l + j] = o[j][l], j < 4, of one output row of LANES tiles, in
+ * the order of the row (p + k LANES, k < 4): the inverse of wg_split4. */
+WG_INLINE void WG(wg_join4)(const VEC *o, VEC *v)
 {
     const VEC a0 = WG_SHUF(o[0], o[2], WG_ZIP_LO), b0 = WG_SHUF(o[0], o[2], WG_ZIP_HI);
     const VEC a1 = WG_SHUF(o[1], o[3], WG_ZIP_LO), b1 = WG_SHUF(o[1], o[3], WG_ZIP_HI);
-    const VEC v0 = WG_SHUF(a0, a1, WG_ZIP_LO), v1 = WG_SHUF(a0, a1, WG_ZIP_HI);
-    const VEC v2 = WG_SHUF(b0, b1, WG_ZIP_LO), v3 = WG_SHUF(b0, b1, WG_ZIP_HI);
-    memcpy(p, &v0, sizeof(VEC));
-    memcpy(p + LANES, &v1, sizeof(VEC));
-    memcpy(p + 2 * LANES, &v2, sizeof(VEC));
-    memcpy(p + 3 * LANES, &v3, sizeof(VEC));
+    v[0] = WG_SHUF(a0, a1, WG_ZIP_LO);
+    v[1] = WG_SHUF(a0, a1, WG_ZIP_HI);
+    v[2] = WG_SHUF(b0, b1, WG_ZIP_LO);
+    v[3] = WG_SHUF(b0, b1, WG_ZIP_HI);
+}
+
+/* Lanes [lo, hi) of p, zeros in the others (whose addresses are never read). */
+WG_INLINE VEC WG(wg_load_part)(const REAL *p, int lo, int hi)
+{
+#if WG_GATHER && VBYTES == 64 && WG_REAL_BYTES == 4
+    return (VEC)_mm512_maskz_loadu_ps((__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1)), p);
+#elif WG_GATHER && VBYTES == 64
+    return (VEC)_mm512_maskz_loadu_pd((__mmask8)(((1u << hi) - 1) & ~((1u << lo) - 1)), p);
+#elif WG_GATHER && WG_REAL_BYTES == 4
+    const __m256i l = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return (VEC)_mm256_maskload_ps(p, _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(lo), l),
+                                                          _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), l)));
+#elif WG_GATHER
+    const __m256i l = _mm256_setr_epi64x(0, 1, 2, 3);
+    return (VEC)_mm256_maskload_pd(p, _mm256_andnot_si256(_mm256_cmpgt_epi64(_mm256_set1_epi64x(lo), l),
+                                                          _mm256_cmpgt_epi64(_mm256_set1_epi64x(hi), l)));
+#else
+    VEC r = {0};
+    for (int l = lo; l < hi; l++)
+        r[l] = p[l];
+    return r;
+#endif
+}
+
+/* p[l] = v[l] for lanes [lo, hi) (the others' addresses never written). */
+WG_INLINE void WG(wg_store_part)(REAL *p, VEC v, int lo, int hi)
+{
+    if (lo == 0 && hi == LANES) {
+        memcpy(p, &v, sizeof v);
+        return;
+    }
+#if WG_GATHER && VBYTES == 64 && WG_REAL_BYTES == 4
+    _mm512_mask_storeu_ps(p, (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1)), (__m512)v);
+#elif WG_GATHER && VBYTES == 64
+    _mm512_mask_storeu_pd(p, (__mmask8)(((1u << hi) - 1) & ~((1u << lo) - 1)), (__m512d)v);
+#elif WG_GATHER && WG_REAL_BYTES == 4
+    const __m256i l = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    _mm256_maskstore_ps(p, _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(lo), l),
+                                               _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), l)),
+                        (__m256)v);
+#elif WG_GATHER
+    const __m256i l = _mm256_setr_epi64x(0, 1, 2, 3);
+    _mm256_maskstore_pd(p, _mm256_andnot_si256(_mm256_cmpgt_epi64(_mm256_set1_epi64x(lo), l),
+                                               _mm256_cmpgt_epi64(_mm256_set1_epi64x(hi), l)),
+                        (__m256d)v);
+#else
+    for (int l = lo; l < hi; l++)
+        p[l] = v[l];
+#endif
+}
+
+/* row[w + l] for the lanes with 0 <= w + l < W, zeros in the others. */
+WG_INLINE VEC WG(wg_load_clip)(const REAL *row, ptrdiff_t w, ptrdiff_t W)
+{
+    if (w >= 0 && w + LANES <= W) {
+        VEC v;
+        memcpy(&v, row + w, sizeof v);
+        return v;
+    }
+    const ptrdiff_t lo = w < 0 ? -w : 0, hi = W - w < LANES ? W - w : LANES;
+    if (hi <= lo) {
+        const VEC zero = {0};
+        return zero;
+    }
+    return WG(wg_load_part)(row + w, (int)lo, (int)hi);
+}
+
+/* The next run of a block's tiles: at most LANES consecutive tiles of one tile row, from
+ * column col of the block (tile t_beg + col). */
+typedef struct {
+    ptrdiff_t image, row, first; /* image, tile row, tile column of its first tile */
+    int nl;                      /* tiles */
+} WG(wg_run);
+
+static inline WG(wg_run) WG(wg_next_run)(ptrdiff_t t_beg, ptrdiff_t col, ptrdiff_t nt,
+                                         ptrdiff_t tpi, ptrdiff_t tw)
+{
+    const ptrdiff_t t = t_beg + col;
+    WG(wg_run) r = {t / tpi, t % tpi / tw, t % tw, LANES};
+    if (tw - r.first < r.nl)
+        r.nl = (int)(tw - r.first);
+    if (nt - col < r.nl)
+        r.nl = (int)(nt - col);
+    return r;
+}
+
+/* The input stage of one block for F(4, 3) tiles (MH = 4, or 1 for one row), without
+ * gathers: the tiles go in runs (wg_next_run); each patch row of a run is 4 LANES + 2
+ * contiguous values of one input row, read in five vector loads (clipped to the image,
+ * the border mode's elements patched in) and split into the 6 columns of the run's tiles
+ * (wg_split4).  The transformed tiles go to the run's columns of V. */
+WG_INLINE void WG(wg_input_runs)(const cc_conv2d_geometry *g, const cc_wg_layout *L,
+                                 const int MH, const REAL *x, ptrdiff_t grp, ptrdiff_t t_beg,
+                                 ptrdiff_t nt, ptrdiff_t T, REAL *V)
+{
+    enum { SPAN = 4 * LANES + 2 };
+    const int AH = MH == 1 ? 1 : 6, AA = AH * 6, mode = g->pad_mode;
+    const ptrdiff_t Cg = g->C / g->groups, H = g->H, W = g->W;
+    const ptrdiff_t th = (g->Hout + MH - 1) / MH, tw = (g->Wout + 3) / 4, tpi = th * tw;
+    const ptrdiff_t used_h = g->Hout + g->R - 1, used_w = g->Wout + g->S - 1;
+    const ptrdiff_t vs = cc_wg_elem_stride(Cg, T, sizeof(REAL));
+    for (ptrdiff_t col = 0; col < nt;) {
+        const WG(wg_run) run = WG(wg_next_run)(t_beg, col, nt, tpi, tw);
+        const ptrdiff_t h0 = run.row * MH - g->pad_top, w0 = run.first * 4 - g->pad_left;
+        const ptrdiff_t xi = WG(wg_x_image)(L, run.image);
+        ptrdiff_t rows[6]; /* offset of each patch row in a channel, -1: zeros */
+        for (int i = 0; i < AH; i++) {
+            const ptrdiff_t hh = WG(wg_index)(h0 + i, H, g->pad_top, used_h, mode);
+            rows[i] = hh < 0 ? -1 : xi + hh * W;
+        }
+        /* padding positions the border mode maps into the image: q -> fix_w[q] */
+        const int inside = w0 >= 0 && w0 + SPAN <= W;
+        int nfix = 0, fix_q[SPAN];
+        ptrdiff_t fix_w[SPAN];
+        for (int q = 0; !inside && q < SPAN; q++)
+            if (w0 + q < 0 || w0 + q >= W) {
+                const ptrdiff_t ww = WG(wg_index)(w0 + q, W, g->pad_left, used_w, mode);
+                if (ww >= 0) {
+                    fix_q[nfix] = q;
+                    fix_w[nfix++] = ww;
+                }
+            }
+        for (ptrdiff_t c = 0; c < Cg; c++) {
+            const REAL *xc = x + WG(wg_x_channel)(L, grp * Cg + c);
+            VEC d[36], v[36];
+            for (int i = 0; i < AH; i++) {
+                VEC rv[5];
+                if (rows[i] < 0) {
+                    const VEC zero = {0};
+                    for (int j = 0; j < 6; j++)
+                        d[i * 6 + j] = zero;
+                    continue;
+                }
+                const REAL *xr = xc + rows[i];
+                for (int k = 0; k < 5; k++)
+                    rv[k] = WG(wg_load_clip)(xr, w0 + (k < 4 ? k * LANES : 3 * LANES + 2), W);
+                if (nfix) {
+                    REAL buf[SPAN];
+                    for (int k = 0; k < 4; k++)
+                        memcpy(buf + k * LANES, &rv[k], sizeof(VEC));
+                    memcpy(buf + 3 * LANES + 2, &rv[4], sizeof(VEC));
+                    for (int f = 0; f < nfix; f++)
+                        buf[fix_q[f]] = xr[fix_w[f]];
+                    for (int k = 0; k < 4; k++)
+                        memcpy(&rv[k], buf + k * LANES, sizeof(VEC));
+                    memcpy(&rv[4], buf + 3 * LANES + 2, sizeof(VEC));
+                }
+                WG(wg_split4)(rv, d + i * 6);
+            }
+            WG(wg_input)(4, 6, AH, d, v);
+            for (int e = 0; e < AA; e++)
+                WG(wg_store_part)(V + e * vs + c * T + col, v[e], 0, run.nl);
+        }
+        col += run.nl;
+    }
+}
+
+/* The output stage of one block for F(4, 3) tiles on rows of unit column stride, without
+ * scatters: per run (wg_next_run) and output channel, the products of the run's columns,
+ * A^T M A + bias, each output row of the run joined into 4 LANES contiguous values
+ * (wg_join4) and stored up to the row's end. */
+WG_INLINE void WG(wg_output_runs)(const cc_conv2d_geometry *g, const cc_wg_layout *L,
+                                  const int MH, const REAL *Mx, const REAL *bias,
+                                  ptrdiff_t grp, ptrdiff_t t_beg, ptrdiff_t nt, ptrdiff_t T,
+                                  REAL *y, const int STRIDED)
+{
+    const int AH = MH == 1 ? 1 : 6, AA = AH * 6;
+    const ptrdiff_t Kg = g->K / g->groups, Ho = g->Hout, Wo = g->Wout;
+    const ptrdiff_t th = (Ho + MH - 1) / MH, tw = (Wo + 3) / 4, tpi = th * tw;
+    const ptrdiff_t yr = STRIDED ? L->y_row : Wo, ms = cc_wg_elem_stride(Kg, T, sizeof(REAL));
+    for (ptrdiff_t col = 0; col < nt;) {
+        const WG(wg_run) run = WG(wg_next_run)(t_beg, col, nt, tpi, tw);
+        const ptrdiff_t h0 = run.row * MH, w0 = run.first * 4;
+        const int rows = (int)(Ho - h0 < MH ? Ho - h0 : MH);
+        const ptrdiff_t wcnt = Wo - w0 < 4 * run.nl ? Wo - w0 : 4 * run.nl;
+        REAL *yi = y + WG(wg_y_image)(L, run.image) + h0 * yr + w0;
+        for (ptrdiff_t k = 0; k < Kg; k++) {
+            const REAL bk = bias ? bias[grp * Kg + k] : 0;
+            REAL *yk = yi + (STRIDED ? WG(wg_y_channel)(L, grp * Kg + k)
+                                     : (grp * Kg + k) * L->y_channel);
+            VEC mt[36], o[16];
+            /* whole vectors: lanes past the run read the next columns (or the line of
+             * slack after the last matrix) and are never stored */
+            for (int e = 0; e < AA; e++)
+                memcpy(&mt[e], Mx + e * ms + k * T + col, sizeof(VEC));
+            WG(wg_output)(4, 6, MH, mt, o);
+            for (int i = 0; i < MH * 4; i++)
+                o[i] += bk;
+            for (int i = 0; i < rows; i++) {
+                VEC out[4];
+                WG(wg_join4)(o + i * 4, out);
+                for (int q = 0; q < 4; q++) {
+                    const ptrdiff_t left = wcnt - q * LANES;
+                    if (left > 0)
+                        WG(wg_store_part)(yk + i * yr + q * LANES, out[q], 0,
+                                          left < LANES ? (int)left : LANES);
+                }
+            }
+        }
+        col += run.nl;
+    }
 }
 
 /* Where tiles t_first .. t_first + nl - 1 start (row h, column w, offset n * planes * rows
@@ -390,20 +596,13 @@ WG_INLINE void WG(wg_input_lanes)(const cc_conv2d_geometry *g, const cc_wg_layou
                 colok[j][l] = ww >= 0 ? -1 : 0;
             }
         }
-        /* all LANES tiles in one tile row, their patches inside the image */
-        const int run = M == 4 && nl == LANES && (t_beg + t0) % (th * tw) % tw + LANES <= tw &&
-                        h0[0] >= 0 && h0[0] + AH <= H && w0[0] >= 0 &&
-                        w0[0] + 4 * LANES + 2 <= W;
         for (ptrdiff_t c = 0; c < Cg; c++) {
             const REAL *xc = x + WG(wg_x_channel)(L, grp * Cg + c);
             VEC d[64], v[64];
             for (int i = 0; i < AH; i++)
-                if (run)
-                    WG(wg_row_split4)(xc + off[0] + i * W, d + i * A);
-                else
-                    for (int j = 0; j < A; j++)
-                        d[i * A + j] = WG(wg_load_lanes)(xc, rowat[i] + colat[j],
-                                                         rowok[i] & colok[j]);
+                for (int j = 0; j < A; j++)
+                    d[i * A + j] = WG(wg_load_lanes)(xc, rowat[i] + colat[j],
+                                                     rowok[i] & colok[j]);
             WG(wg_input)(M, A, AH, d, v);
             WG(wg_store_v)(V + c * T + t0, cc_wg_elem_stride(Cg, T, sizeof(REAL)), AA, nl, v);
         }
@@ -433,9 +632,6 @@ WG_INLINE void WG(wg_output_lanes)(const cc_conv2d_geometry *g, const cc_wg_layo
             rowok[i] = live & (h0 + i < (int32_t)Ho);
         for (int j = 0; j < M; j++)
             colok[j] = w0 + j < (int32_t)Wo;
-        const int run = M == 4 && yc == 1 && nl == LANES &&
-                        (t_beg + t0) % (th * tw) % tw + LANES <= tw && h0[0] + MH <= Ho &&
-                        w0[0] + 4 * LANES <= Wo;
         for (ptrdiff_t k = 0; k < Kg; k++) {
             const REAL bk = bias ? bias[grp * Kg + k] : 0;
             REAL *yk = y + (STRIDED ? WG(wg_y_channel)(L, grp * Kg + k)
@@ -455,12 +651,9 @@ WG_INLINE void WG(wg_output_lanes)(const cc_conv2d_geometry *g, const cc_wg_layo
             for (int i = 0; i < MH * M; i++)
                 o[i] += bk;
             for (int i = 0; i < MH; i++)
-                if (run)
-                    WG(wg_row_join4)(o + i * M, yk + off[0] + i * yr);
-                else
-                    for (int j = 0; j < M; j++)
-                        WG(wg_store_lanes)(yk + i * yr + j * yc, off, rowok[i] & colok[j],
-                                           o[i * M + j]);
+                for (int j = 0; j < M; j++)
+                    WG(wg_store_lanes)(yk + i * yr + j * yc, off, rowok[i] & colok[j],
+                                       o[i * M + j]);
         }
     }
 }
@@ -583,7 +776,9 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, 
         REAL *Mx = V + AA * vs;
 
         cc_blas_limit_this_thread();
-        if (lanes)
+        if (M == 4)
+            WG(wg_input_runs)(g, L, MH, x, grp, t_beg, nt, T, V);
+        else if (lanes)
             WG(wg_input_lanes)(g, L, M, MH, x, grp, t_beg, nt, T, V);
         else
             WG(wg_input_tiles)(g, L, M, MH, x, grp, t_beg, nt, T, V);
@@ -597,7 +792,11 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, 
                  (REAL *)(u + (grp * AA + e) * Kg * Cg), &ldb, &zero, Mx + e * ms, &ldc);
         }
 
-        if (lanes && strided)
+        if (M == 4 && L->y_col == 1 && strided)
+            WG(wg_output_runs)(g, L, MH, Mx, bias, grp, t_beg, nt, T, y, 1);
+        else if (M == 4 && L->y_col == 1)
+            WG(wg_output_runs)(g, L, MH, Mx, bias, grp, t_beg, nt, T, y, 0);
+        else if (lanes && strided)
             WG(wg_output_lanes)(g, L, M, MH, Mx, bias, grp, t_beg, nt, T, y, 1);
         else if (lanes)
             WG(wg_output_lanes)(g, L, M, MH, Mx, bias, grp, t_beg, nt, T, y, 0);
@@ -676,7 +875,7 @@ void WG(cc_winograd_grad_weight_parts)(const cc_conv2d_geometry *g, const REAL *
             memset(P, 0, (size_t)(36 * Kg * Cg) * sizeof *P);
         for (ptrdiff_t b = b_lo; b < b_hi; b++) {
             const ptrdiff_t t_beg = b * T, nt = tiles - t_beg < T ? tiles - t_beg : T;
-            WG(wg_input_lanes)(g, &L, 4, 4, x, grp, t_beg, nt, T, V);
+            WG(wg_input_runs)(g, &L, 4, x, grp, t_beg, nt, T, V);
             WG(wg_grad_lanes)(g, &L, go, grp, t_beg, nt, T, Gh);
             for (int e = 0; e < 36; e++) {
                 char tr = 'T', no = 'N';

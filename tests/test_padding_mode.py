@@ -190,6 +190,56 @@ def test_winograd_tiles_read_the_border_mode(rng, isa, nd, mode, dtype):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_winograd_runs_across_wide_rows_and_blocks(rng, isa, mode):
+    """F(4x4)'s input and output stages read and write runs of up to a vector of tiles
+    in one tile row: widths around 4 vectors of tiles (64-67, 130 wide) put runs at
+    both edges of a row and in its middle; 3 images of 37 rows split the tiles into
+    blocks that end mid-row; a NaN next to the right edge makes NaN every output the
+    reference does and none outside the tiles whose patch (or the mode's copy of it)
+    holds it."""
+    for W, (left, right) in ((64, (1, 1)), (65, (2, 0)), (67, (0, 2)), (130, (1, 2)),
+                             (5, (3, 3)), (66, (3, 1))):
+        if mode == "reflect" and max(left, right) >= W:
+            continue
+        x = random_array(rng, (3, 2, 37, W), np.float64)
+        w = random_array(rng, (3, 2, 3, 3), np.float64)
+        b = random_array(rng, (3,), np.float64)
+        pads = ((1, 1), (left, right))
+        for dtype in (np.float32, np.float64):
+            xd, wd, bd = x.astype(dtype), w.astype(dtype), b.astype(dtype)
+            ref = conv_border_ref(xd, wd, bd, None, pads, None, 1, mode)
+            got = convcore.conv2d(xd, wd, bd, padding=pads, padding_mode=mode,
+                                  algorithm="winograd", out=np.full(ref.shape, np.nan, dtype))
+            assert_close(got, ref, dtype, terms=w[0].size * 4, err_msg=f"{W} {pads}")
+        xn = x.copy()
+        xn[1, 0, 20, W - 1] = np.nan
+        ref = conv_border_ref(xn, w, b, None, pads, None, 1, mode)
+        got = convcore.conv2d(xn, w, b, padding=pads, padding_mode=mode, algorithm="winograd")
+        touched = np.zeros(got.shape, bool)
+        touched[1] = _winograd_tiles_reading(xn.shape[2:], pads, mode, (20, W - 1))
+        assert np.isnan(got[np.isnan(ref)]).all()
+        assert not np.isnan(got[~touched]).any()
+        assert_close(got[~touched], ref[~touched], np.float64, terms=w[0].size * 4)
+
+
+def _winograd_tiles_reading(size, pads, mode, pixel):
+    """The outputs of the F(4x4, 3x3) tiles whose 6x6 patch (padded by ``mode``) reads
+    input ``pixel``: the only outputs a NaN there may reach."""
+    (H, W), ((top, bottom), (left, right)) = size, pads
+    index = np.arange(H * W).reshape(H, W)
+    np_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+    padded = (np.pad(index, pads, mode=np_mode[mode]) if mode in np_mode
+              else np.pad(index, pads, constant_values=-1))
+    Ho, Wo = H + top + bottom - 2, W + left + right - 2
+    touched = np.zeros((Ho, Wo), bool)
+    for i in range(0, Ho, 4):
+        for j in range(0, Wo, 4):
+            if (padded[i:i + 6, j:j + 6] == pixel[0] * W + pixel[1]).any():
+                touched[i:i + 4, j:j + 4] = True
+    return touched
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_fold_padding_is_the_adjoint_of_np_pad(rng, mode):
     """<pad(v), g> == <v, fold(g)> for every mode, 1 to 3 dimensions, uneven padding."""
     for nd in (1, 2, 3):
