@@ -26,14 +26,14 @@ cdef extern from "winograd.h" nogil:
         const Py_ssize_t *y_koff
     cc_wg_layout cc_wg_plain_layout(const cc_conv2d_geometry *g)
     void cc_conv_winograd_strided_f32(const cc_conv2d_geometry *g, const cc_wg_layout *layout,
-                                   int m, const float *x, const float *u, const float *bias,
-                                   float *y, float *workspace, cc_sgemm_fn gemm,
-                                   Py_ssize_t it_lo, Py_ssize_t it_hi, int n_threads)
+                                   int m, const float *x, const float *u, Py_ssize_t ukb,
+                                   const float *bias,
+                                   float *y, float *workspace, Py_ssize_t it_lo,
+                                   Py_ssize_t it_hi, int n_threads)
     void cc_conv_winograd_strided_f64(const cc_conv2d_geometry *g, const cc_wg_layout *layout,
-                                   int m, const double *x, const double *u,
+                                   int m, const double *x, const double *u, Py_ssize_t ukb,
                                    const double *bias, double *y, double *workspace,
-                                   cc_dgemm_fn gemm, Py_ssize_t it_lo, Py_ssize_t it_hi,
-                                   int n_threads)
+                                   Py_ssize_t it_lo, Py_ssize_t it_hi, int n_threads)
     void cc_winograd_grad_weight_parts_f32(const cc_conv2d_geometry *g, const float *x,
                                            const float *go, float *parts, Py_ssize_t nparts,
                                            Py_ssize_t it_lo, Py_ssize_t it_hi,
@@ -52,15 +52,12 @@ cdef extern from "winograd.h" nogil:
     Py_ssize_t cc_winograd_workspace_per_thread(const cc_conv2d_geometry *g, int m,
                                                 size_t itemsize)
     void cc_winograd_weights_f32(int m, Py_ssize_t K, Py_ssize_t Cg, Py_ssize_t groups,
-                                 Py_ssize_t R, const float *w, float *u, int n_threads)
+                                 Py_ssize_t R, const float *w, float *u, Py_ssize_t kb,
+                                 int n_threads)
     void cc_winograd_weights_f64(int m, Py_ssize_t K, Py_ssize_t Cg, Py_ssize_t groups,
-                                 Py_ssize_t R, const double *w, double *u, int n_threads)
-    void cc_conv2d_winograd_f32(const cc_conv2d_geometry *g, int m, const float *x,
-                                const float *u, const float *bias, float *y,
-                                float *workspace, cc_sgemm_fn gemm, int n_threads)
-    void cc_conv2d_winograd_f64(const cc_conv2d_geometry *g, int m, const double *x,
-                                const double *u, const double *bias, double *y,
-                                double *workspace, cc_dgemm_fn gemm, int n_threads)
+                                 Py_ssize_t R, const double *w, double *u, Py_ssize_t kb,
+                                 int n_threads)
+    Py_ssize_t cc_winograd_u_block()
 
 
 include "_geometry.pxi"
@@ -73,21 +70,28 @@ def winograd_plan(object geom, int m, int itemsize):
             cc_winograd_workspace_per_thread(&g, m, itemsize))
 
 
-def winograd_weights(const floating[:, :, :, ::1] w, floating[:, :, :, ::1] u, int m,
-                     Py_ssize_t groups, int n_threads):
-    """u (groups, AA, Kg, Cg) = the transform of w (K, Cg, R, 3), R = 3 or 1."""
+def u_block():
+    """The block height of U's packed layout at the active SIMD level (the rows of its
+    GEMM tile)."""
+    return cc_winograd_u_block()
+
+
+def winograd_weights(const floating[:, :, :, ::1] w, floating[::1] u, int m,
+                     Py_ssize_t groups, Py_ssize_t kb, int n_threads):
+    """u = the transform of w (K, Cg, R, 3), R = 3 or 1, in blocks of kb output channels
+    (kb = 1: the plain (groups, AA, Kg, Cg); winograd_impl.h)."""
     with nogil:
         if floating is float:
             cc_winograd_weights_f32(m, w.shape[0], w.shape[1], groups, w.shape[2],
-                                    &w[0, 0, 0, 0], &u[0, 0, 0, 0], n_threads)
+                                    &w[0, 0, 0, 0], &u[0], kb, n_threads)
         else:
             cc_winograd_weights_f64(m, w.shape[0], w.shape[1], groups, w.shape[2],
-                                    &w[0, 0, 0, 0], &u[0, 0, 0, 0], n_threads)
+                                    &w[0, 0, 0, 0], &u[0], kb, n_threads)
 
 
 cdef void _run_items(const cc_conv2d_geometry *g, const cc_wg_layout *lay, int m,
-                     const floating *x, const floating *u, const floating *b, floating *y,
-                     floating *workspace, int n_threads) except *:
+                     const floating *x, const floating *u, Py_ssize_t ukb, const floating *b,
+                     floating *y, floating *workspace, int n_threads) except *:
     """Every work item of the layer, a round of two per thread at a time with Ctrl-C
     checked between rounds (the items are fixed by the shapes: any rounds give the same
     result)."""
@@ -97,32 +101,32 @@ cdef void _run_items(const cc_conv2d_geometry *g, const cc_wg_layout *lay, int m
         hi = min(items, lo + step)
         with nogil:
             if floating is float:
-                cc_conv_winograd_strided_f32(g, lay, m, x, u, b, y, workspace, kernel_sgemm,
-                                             lo, hi, n_threads)
+                cc_conv_winograd_strided_f32(g, lay, m, x, u, ukb, b, y, workspace, lo, hi,
+                                             n_threads)
             else:
-                cc_conv_winograd_strided_f64(g, lay, m, x, u, b, y, workspace, kernel_dgemm,
-                                             lo, hi, n_threads)
+                cc_conv_winograd_strided_f64(g, lay, m, x, u, ukb, b, y, workspace, lo, hi,
+                                             n_threads)
         PyErr_CheckSignals()
         lo = hi
 
 
-def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] u,
+def conv2d_winograd(const floating[:, :, :, ::1] x, const floating[::1] u, Py_ssize_t ukb,
                     const floating[::1] bias, floating[:, :, :, ::1] y,
                     floating[::1] workspace, object geom, int m, int n_threads):
-    """y = conv(x, w) + bias from the transformed weights ``u`` (groups, AA, Kg, Cg).
+    """y = conv(x, w) + bias from the transformed weights ``u`` (flat, in blocks of ukb
+    output channels: winograd_weights).
 
-    ``workspace`` holds min(n_threads, items) blocks (see winograd_plan); the caller
-    limits the BLAS to one thread.  ``bias`` of length 0 means none.  Interruptible with
-    Ctrl-C between rounds of work items.
+    ``workspace`` holds min(n_threads, items) blocks (see winograd_plan).  ``bias`` of
+    length 0 means none.  Interruptible with Ctrl-C between rounds of work items.
     """
     cdef cc_conv2d_geometry g = conv2d_geometry(geom)
     cdef cc_wg_layout lay = cc_wg_plain_layout(&g)
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
-    _run_items(&g, &lay, m, &x[0, 0, 0, 0], &u[0, 0, 0, 0], b, &y[0, 0, 0, 0], &workspace[0],
+    _run_items(&g, &lay, m, &x[0, 0, 0, 0], &u[0], ukb, b, &y[0, 0, 0, 0], &workspace[0],
                n_threads)
 
 
-def conv_winograd_strided(const floating[::1] x, const floating[:, :, :, ::1] u,
+def conv_winograd_strided(const floating[::1] x, const floating[::1] u, Py_ssize_t ukb,
                        const floating[::1] bias, floating[::1] y, floating[::1] workspace,
                        object geom, tuple layout, int m, int n_threads,
                        const Py_ssize_t[::1] koff=None):
@@ -137,7 +141,7 @@ def conv_winograd_strided(const floating[::1] x, const floating[:, :, :, ::1] u,
     if koff is not None:
         lay.y_koff = &koff[0]
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
-    _run_items(&g, &lay, m, &x[0], &u[0, 0, 0, 0], b, &y[0], &workspace[0], n_threads)
+    _run_items(&g, &lay, m, &x[0], &u[0], ukb, b, &y[0], &workspace[0], n_threads)
 
 
 def grad_weight(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] go,

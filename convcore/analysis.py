@@ -329,7 +329,8 @@ def _winograd_costs(g, tile: int, itemsize: int,
     muls += g.K * Cg * w_lines * a * 3
     adds += g.K * Cg * w_lines * a * 2
     items, per_thread = _winograd.winograd_plan(g, tile, itemsize)
-    extra = (min(threads, items) * per_thread + g.groups * aa * Kg * Cg) * itemsize
+    kb = _winograd.u_block()  # U's rows come in blocks of the GEMM tile's height
+    extra = (min(threads, items) * per_thread + g.groups * aa * -(-Kg // kb) * kb * Cg) * itemsize
     moved = g.groups * aa * (tiles * (Cg + Kg) + (items // g.groups + 1) * Kg * Cg)
     return muls, adds, extra, muls + adds - gemm_muls - gemm_adds, moved
 

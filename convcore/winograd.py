@@ -3,10 +3,11 @@
 The output is cut into m x m tiles (m = 4 by default, 6 on request).  Each tile's
 (m+2) x (m+2) input patch is transformed (``B^T d B``, in C, vectorised across tiles),
 the transformed tiles are multiplied by the transformed weights ``U = G w G^T`` with one
-GEMM over channels per transformed element (SciPy's BLAS, one thread inside each of
-convcore's threads, over a fixed partition of the tiles), and the products are
-transformed back (``A^T M A``).  F(4x4, 3x3) does 36 multiplications per tile and
-channel pair where the direct method does 144: 4x fewer.  The workspace is one block
+GEMM over channels per transformed element (the SIMD level's GEMM micro-kernel, the one
+of the pointwise direct layers, inside each of convcore's threads over a fixed
+partition of the tiles), and the products are transformed back (``A^T M A``).
+F(4x4, 3x3) does 36 multiplications per tile and channel pair where the direct method
+does 144: 4x fewer.  The workspace is one block
 of tiles per thread, not the whole transformed tensor.
 
 The weight transform (``G w G^T``, in C) is done in float64 and rounded once;
@@ -58,33 +59,39 @@ def unsupported_reason(nd: int, kernel: tuple, stride: tuple, dilation: tuple) -
 
 
 def _transform(weight: np.ndarray, tile: int, groups: int, dtype,
-               out: np.ndarray | None = None) -> np.ndarray:
-    """U (groups, alpha^2 or alpha, K/groups, C/groups) of weights (K, Cg, 3[, 3]),
-    computed in float64 (in C) and rounded once to ``dtype``; into the first elements of
-    the 1-D array ``out`` when given (a scratch buffer), else into a new array."""
+               out: np.ndarray | None = None, kb: int = 1) -> np.ndarray:
+    """U of weights (K, Cg, 3[, 3]), computed in float64 (in C) and rounded once to
+    ``dtype``; into the first elements of the 1-D array ``out`` when given (a scratch
+    buffer), else into a new array.  kb = 1: the plain (groups, alpha^2 or alpha,
+    K/groups, C/groups); else blocks of kb output channels with their kb values of each
+    input channel side by side, K/groups rounded up with zeros (the GEMM tile's packed
+    layout, csrc/winograd_impl.h), in an array of :func:`_u_shape`."""
     w = weight if weight.ndim == 4 else weight[:, :, None, :]
     w = np.ascontiguousarray(w, dtype=dtype)
-    shape = _u_shape(w.shape, tile, groups)
+    shape = _u_shape(w.shape, tile, groups, kb)
     u = np.empty(shape, dtype=dtype) if out is None else out[:math.prod(shape)].reshape(shape)
-    _winograd.winograd_weights(w, u, tile, groups, get_num_threads())
+    _winograd.winograd_weights(w, u.reshape(-1), tile, groups, kb, get_num_threads())
     return u
 
 
-def _u_shape(wshape, tile: int, groups: int) -> tuple[int, int, int, int]:
-    """The shape of U for weights of shape (K, Cg, R, 3) or (K, Cg, 3) (R = 1)."""
+def _u_shape(wshape, tile: int, groups: int, kb: int = 1) -> tuple[int, int, int, int]:
+    """The shape of U for weights of shape (K, Cg, R, 3) or (K, Cg, 3) (R = 1), its
+    output channels in blocks of kb (K / groups rounded up to kb)."""
     K, Cg = wshape[:2]
     R = wshape[2] if len(wshape) == 4 else 1
     a = tile + 2
-    return (groups, a * a if R == 3 else a, K // groups, Cg)
+    return (groups, a * a if R == 3 else a, -(-(K // groups) // kb) * kb, Cg)
 
 
 @contextmanager
-def _transient_u(weight: np.ndarray, tile: int, groups: int, dtype) -> Iterator[np.ndarray]:
-    """U of ``weight`` for the duration of one call, in a buffer of the pool
-    (convcore._scratch)."""
-    shape = _u_shape(weight.shape, tile, groups)
+def _transient_u(weight: np.ndarray, tile: int, groups: int,
+                 dtype) -> Iterator[tuple[np.ndarray, int]]:
+    """(U, kb): U of ``weight`` for the duration of one call, in a buffer of the pool
+    (convcore._scratch), packed for the active SIMD level's GEMM tile (kb rows)."""
+    kb = _winograd.u_block()
+    shape = _u_shape(weight.shape, tile, groups, kb)
     with _scratch.scratch(math.prod(shape), dtype) as buf:
-        yield _transform(weight, tile, groups, dtype, buf)
+        yield _transform(weight, tile, groups, dtype, buf, kb), kb
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,16 +180,16 @@ def winograd_weights(weight, groups=1, tile=DEFAULT_TILE) -> WinogradWeights:
                            _transform(w, tile, groups, dtype), np.array(w, copy=True))
 
 
-def run(g, u: np.ndarray, tile: int, xc, bc, y4, n_threads: int) -> None:
+def run(g, u: np.ndarray, tile: int, xc, bc, y4, n_threads: int, kb: int = 1) -> None:
     """y4 = winograd(xc) + bc for a validated geometry ``g`` (convcore._geometry.ConvGeometry) and
-    transformed weights ``u`` of y4's dtype; BLAS limited to one thread meanwhile."""
+    transformed weights ``u`` of y4's dtype in blocks of ``kb`` output channels
+    (:func:`_transform`)."""
     dtype = y4.dtype
     items, per_thread = _winograd.winograd_plan(g, tile, dtype.itemsize)
     workers = max(1, min(n_threads, items))
     check_memory(workers * per_thread * dtype.itemsize, "the winograd workspace")
-    with _scratch.scratch(max(workers * per_thread, 1), dtype) as workspace, \
-            single_threaded_blas():
-        _winograd.conv2d_winograd(xc, u, bc, y4, workspace, g, tile, workers)
+    with _scratch.scratch(max(workers * per_thread, 1), dtype) as workspace:
+        _winograd.conv2d_winograd(xc, u.reshape(-1), kb, bc, y4, workspace, g, tile, workers)
 
 
 # The weight gradient's parts (grad_weight): at most this many per group, and no more
@@ -259,8 +266,8 @@ def run_conv(nd: int, g, xc, wc, bc, y4, n_threads: int, tile: int = DEFAULT_TIL
     if nd == 3:
         _run_planes(g, xc, wc, bc, y4, n_threads, tile)
         return
-    with _transient_u(wc, tile, g.groups, y4.dtype) as u:
-        run(g, u, tile, xc, bc, y4, n_threads)
+    with _transient_u(wc, tile, g.groups, y4.dtype) as (u, kb):
+        run(g, u, tile, xc, bc, y4, n_threads, kb)
 
 
 # np.pad's names for the border modes (the depth padding of a 3-D layer)
@@ -314,11 +321,10 @@ def run_laid_out(g2, w2, x, bc, y, layout: tuple, n_threads: int, tile: int = DE
     items, per_thread = _winograd.winograd_plan(g2, tile, dtype.itemsize)
     workers = max(1, min(n_threads, items))
     check_memory(workers * per_thread * dtype.itemsize, "the winograd workspace")
-    with _transient_u(w2, tile, g2.groups, dtype) as u, \
-            _scratch.scratch(max(workers * per_thread, 1), dtype) as workspace, \
-            single_threaded_blas():
-        _winograd.conv_winograd_strided(x, u, bc, y, workspace, g2, layout, tile, workers,
-                                        koff)
+    with _transient_u(w2, tile, g2.groups, dtype) as (u, kb), \
+            _scratch.scratch(max(workers * per_thread, 1), dtype) as workspace:
+        _winograd.conv_winograd_strided(x, u.reshape(-1), kb, bc, y, workspace, g2, layout,
+                                        tile, workers, koff)
 
 
 def _conv(nd, x, weights, bias, padding, out):

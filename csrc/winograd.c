@@ -1,21 +1,22 @@
 /* Winograd convolution: work partition, workspace sizes, the weight-transform matrices
  * and the per-ISA dispatch. */
 #include "cc_omp.h"
+#include "driver/conv_direct.h"
 #include "winograd.h"
 
-/* Tiles per block.  A block's transformed input tiles V (alpha^2 x Cg x T) and products
- * M (alpha^2 x Kg x T) stay in a core's L2 when T is at most CC_WG_L2_BYTES / (bytes
- * per tile); but every block reads all of U (alpha^2 x Kg x Cg) again, so layers with
- * large U take blocks of half the tiles instead (at most CC_WG_MAX_BLOCK, and V and M
- * within CC_WG_MAX_BYTES unless that is under CC_WG_MIN_BLOCK tiles) and let V and M
- * spill: the choice with fewer bytes moved per tile (U / T, plus the part of V and M
- * beyond the L2 share, written and read back).  VGG 64@224 (U 0.6 MiB) takes 56-tile
- * blocks, VGG 256@56 (U 9.4 MiB) two blocks of 98, ResNet 128@28 b8 two of 196.  The
- * block count is then made even where the tiles allow it (an odd one left a thread idle
- * for a block at the end), the tiles shared out as equally as the count allows.  All of
- * it depends on the shapes only, never on the thread count. */
-#define CC_WG_L2_BYTES (1024 * 1024)
-#define CC_WG_MAX_BYTES (8 * 1024 * 1024)
+/* Tiles per block: a power of two from CC_WG_MIN_BLOCK to CC_WG_MAX_BLOCK (whole panels of
+ * every ISA's GEMM tile), the one nearest (in ratio) to the count whose transformed input
+ * tiles V (alpha^2 x Cg x T) and products M (alpha^2 x Kg x T) take CC_WG_BLOCK_BYTES,
+ * or all the tiles when fewer (in two blocks from 32 tiles: both threads of a small
+ * layer get one).  Every block reads all of U again, but U comes packed
+ * (once per call) and streams through L3 with the next element prefetched, while V and
+ * M beyond the caches go out and back with stride: on Zen 4, 64-tile blocks ran ResNet
+ * 128@28 b8 in 0.77-0.92x the time of two 196-tile blocks, and 32-tile blocks VGG
+ * 256@56 in 0.91-1.03x that of 98-tile ones (docs/performance.md).  VGG 64@224 takes
+ * 128-tile blocks, ResNet 128@28 b8 64, VGG 256@56 32, ResNet 512@7 b8 two of 16.  The items are then many enough
+ * for the dynamic schedule to balance the threads.  All of it depends on the shapes
+ * only, never on the thread count or the ISA. */
+#define CC_WG_BLOCK_BYTES (2 * 1024 * 1024)
 #define CC_WG_MIN_BLOCK 32
 #define CC_WG_MAX_BLOCK 512
 
@@ -31,53 +32,47 @@ static ptrdiff_t wg_tiles(const cc_conv2d_geometry *g, int m)
     return g->N * ((g->Hout + mh - 1) / mh) * ((g->Wout + m - 1) / m);
 }
 
-static ptrdiff_t wg_clamp_block(ptrdiff_t t)
-{
-    return t < CC_WG_MIN_BLOCK ? CC_WG_MIN_BLOCK : t > CC_WG_MAX_BLOCK ? CC_WG_MAX_BLOCK : t;
-}
-
-/* Bytes moved per tile with blocks of t tiles: U once per block, and the part of V and
- * M beyond the L2 share written and read back. */
-static double wg_traffic(double u_bytes, double per_tile, ptrdiff_t t)
-{
-    const double block = (double)t * per_tile;
-    const double spilled = block > CC_WG_L2_BYTES ? 1.0 - CC_WG_L2_BYTES / block : 0.0;
-    return u_bytes / (double)t + 2 * per_tile * spilled;
-}
-
 ptrdiff_t cc_winograd_tile_block(const cc_conv2d_geometry *g, int m, size_t itemsize)
 {
     const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups, tiles = wg_tiles(g, m);
     const double per_tile = (double)(wg_alpha2(g, m) * (Cg + Kg)) * (double)itemsize;
-    const double u_bytes = (double)(wg_alpha2(g, m) * Cg * Kg) * (double)itemsize;
+    const double want = CC_WG_BLOCK_BYTES / per_tile;
     if (tiles <= 0)
         return 1;
-    ptrdiff_t fit = wg_clamp_block((ptrdiff_t)(CC_WG_L2_BYTES / per_tile));
-    ptrdiff_t big = wg_clamp_block((tiles + 1) / 2);
-    if (big * per_tile > CC_WG_MAX_BYTES) /* keep the workspace bounded */
-        big = wg_clamp_block((ptrdiff_t)(CC_WG_MAX_BYTES / per_tile));
-    ptrdiff_t t = wg_traffic(u_bytes, per_tile, big) < wg_traffic(u_bytes, per_tile, fit)
-                      ? big : fit;
-    /* an even number of equal blocks: the count the driver gets back from T */
-    for (ptrdiff_t nb = (tiles + t - 1) / t;; nb++) {
-        const ptrdiff_t T = (tiles + nb - 1) / nb, count = (tiles + T - 1) / T;
-        if (count == 1 || (g->groups * count) % 2 == 0 || nb >= tiles)
-            return T;
-    }
+    ptrdiff_t t = CC_WG_MIN_BLOCK;
+    while (t < CC_WG_MAX_BLOCK && (double)(2 * t) <= want * 1.4142135623730951)
+        t *= 2; /* 2t is nearer want than t (in ratio) */
+    if (t >= tiles && tiles >= CC_WG_MIN_BLOCK) /* two blocks, the first of whole panels */
+        t = tiles / 2 / 16 * 16;
+    return t < tiles ? t : tiles;
+}
+
+/* Blocks per group: whole blocks of T tiles, the last one taking the remainder too (at
+ * most 2 T - 1 tiles), so that the blocks are as even as T allows (196 tiles in blocks of
+ * 32: five of 32 and one of 36, three per thread; a seventh block of 4 left one thread
+ * a block behind). */
+static ptrdiff_t wg_blocks(ptrdiff_t tiles, ptrdiff_t T)
+{
+    return tiles / T > 1 ? tiles / T : 1;
+}
+
+ptrdiff_t cc_winograd_block_max(const cc_conv2d_geometry *g, int m, size_t itemsize)
+{
+    const ptrdiff_t T = cc_winograd_tile_block(g, m, itemsize), tiles = wg_tiles(g, m);
+    return tiles - (wg_blocks(tiles, T) - 1) * T;
 }
 
 ptrdiff_t cc_winograd_work_items(const cc_conv2d_geometry *g, int m, size_t itemsize)
 {
-    ptrdiff_t t = cc_winograd_tile_block(g, m, itemsize);
-    return g->groups * ((wg_tiles(g, m) + t - 1) / t);
+    return g->groups * wg_blocks(wg_tiles(g, m), cc_winograd_tile_block(g, m, itemsize));
 }
 
 ptrdiff_t cc_winograd_workspace_per_thread(const cc_conv2d_geometry *g, int m,
                                            size_t itemsize)
 {
-    const ptrdiff_t T = cc_winograd_tile_block(g, m, itemsize);
-    return wg_alpha2(g, m) * (cc_wg_elem_stride(g->C / g->groups, T, itemsize) +
-                              cc_wg_elem_stride(g->K / g->groups, T, itemsize));
+    const ptrdiff_t T = cc_winograd_block_max(g, m, itemsize);
+    return wg_alpha2(g, m) * (cc_wg_elem_stride(g->C / g->groups, cc_wg_v_cols(T), itemsize) +
+                              cc_wg_elem_stride(g->K / g->groups, cc_wg_v_cols(T), itemsize));
 }
 
 cc_wg_layout cc_wg_plain_layout(const cc_conv2d_geometry *g)
@@ -87,6 +82,21 @@ cc_wg_layout cc_wg_plain_layout(const cc_conv2d_geometry *g)
                       g->N * g->C * g->H * g->W, g->N * g->K * g->Hout * g->Wout,
                       g->Wout, 1, NULL};
     return l;
+}
+
+ptrdiff_t cc_winograd_u_block(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    switch (cc_simd_active()) {
+    case CC_SIMD_AVX512:
+        return cc_direct_isa_avx512.gemm.kb;
+    case CC_SIMD_AVX2:
+        return cc_direct_isa_avx2.gemm.kb;
+    default:
+        break;
+    }
+#endif
+    return cc_direct_isa_generic.gemm.kb;
 }
 
 /* name_<isa> args for the active SIMD level. */
@@ -115,25 +125,26 @@ cc_wg_layout cc_wg_plain_layout(const cc_conv2d_geometry *g)
 
 #define CC_WG_DISPATCH(T, sfx, GEMM)                                                        \
     void cc_conv_winograd_strided_##sfx(const cc_conv2d_geometry *g, const cc_wg_layout *lay,  \
-                                     int m, const T *x, const T *u, const T *bias, T *y,    \
-                                     T *ws, GEMM gemm, ptrdiff_t it_lo, ptrdiff_t it_hi,    \
-                                     int n_threads)                                         \
+                                     int m, const T *x, const T *u, ptrdiff_t ukb,          \
+                                     const T *bias, T *y, T *ws, ptrdiff_t it_lo,           \
+                                     ptrdiff_t it_hi, int n_threads)                        \
     {                                                                                       \
         CC_WG_CALL(cc_conv_winograd_strided_##sfx,                                          \
-                   (g, lay, m, x, u, bias, y, ws, gemm, it_lo, it_hi, n_threads))           \
+                   (g, lay, m, x, u, ukb, bias, y, ws, it_lo, it_hi, n_threads))            \
     }                                                                                       \
     void cc_conv2d_winograd_##sfx(const cc_conv2d_geometry *g, int m, const T *x,           \
-                                  const T *u, const T *bias, T *y, T *ws, GEMM gemm,        \
+                                  const T *u, ptrdiff_t ukb, const T *bias, T *y, T *ws,    \
                                   int n_threads)                                            \
     {                                                                                       \
         const cc_wg_layout plain = cc_wg_plain_layout(g);                                   \
-        cc_conv_winograd_strided_##sfx(g, &plain, m, x, u, bias, y, ws, gemm, 0,             \
+        cc_conv_winograd_strided_##sfx(g, &plain, m, x, u, ukb, bias, y, ws, 0,              \
                                        cc_winograd_work_items(g, m, sizeof(T)), n_threads);  \
     }                                                                                       \
     void cc_winograd_weights_##sfx(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,       \
-                                   ptrdiff_t R, const T *w, T *u, int n_threads)             \
+                                   ptrdiff_t R, const T *w, T *u, ptrdiff_t kb,              \
+                                   int n_threads)                                            \
     {                                                                                       \
-        CC_WG_CALL(cc_winograd_weights_##sfx, (m, K, Cg, groups, R, w, u, n_threads))       \
+        CC_WG_CALL(cc_winograd_weights_##sfx, (m, K, Cg, groups, R, w, u, kb, n_threads))   \
     }                                                                                       \
     void cc_winograd_grad_weight_parts_##sfx(const cc_conv2d_geometry *g, const T *x,        \
                                              const T *go, T *parts, ptrdiff_t nparts,        \

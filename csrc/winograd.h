@@ -53,8 +53,20 @@ static inline ptrdiff_t cc_wg_elem_stride(ptrdiff_t rows, ptrdiff_t T, size_t it
     return rows * T + (ptrdiff_t)(64 / itemsize);
 }
 
-/* Tiles per work item, work items, and workspace elements per thread. */
+/* Columns of one element's transformed input tiles V and products M in the workspace
+ * for blocks of T tiles: T rounded up to whole panels of the widest GEMM tile (AVX-512
+ * float: 32 tiles), the same on every ISA. */
+#define CC_WG_PANEL_MAX 32
+static inline ptrdiff_t cc_wg_v_cols(ptrdiff_t T)
+{
+    return (T + CC_WG_PANEL_MAX - 1) / CC_WG_PANEL_MAX * CC_WG_PANEL_MAX;
+}
+
+/* Tiles per work item (the forward's last block of a group takes the remainder too: the
+ * largest block has cc_winograd_block_max tiles), work items, and workspace elements per
+ * thread. */
 ptrdiff_t cc_winograd_tile_block(const cc_conv2d_geometry *g, int m, size_t itemsize);
+ptrdiff_t cc_winograd_block_max(const cc_conv2d_geometry *g, int m, size_t itemsize);
 ptrdiff_t cc_winograd_work_items(const cc_conv2d_geometry *g, int m, size_t itemsize);
 ptrdiff_t cc_winograd_workspace_per_thread(const cc_conv2d_geometry *g, int m,
                                            size_t itemsize);
@@ -62,16 +74,19 @@ ptrdiff_t cc_winograd_workspace_per_thread(const cc_conv2d_geometry *g, int m,
 /* The transformed weights U (groups, alpha^2, K/groups, Cg) of w (K, Cg, R, 3), R = 3
  * (or 1: a row, U (groups, alpha, K/groups, Cg)), computed in double. */
 void cc_winograd_weights_f32(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups, ptrdiff_t R,
-                             const float *w, float *u, int n_threads);
+                             const float *w, float *u, ptrdiff_t kb, int n_threads);
 void cc_winograd_weights_f64(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups, ptrdiff_t R,
-                             const double *w, double *u, int n_threads);
+                             const double *w, double *u, ptrdiff_t kb, int n_threads);
+
+/* The block height of U's packed layout for the active ISA: its GEMM tile's rows. */
+ptrdiff_t cc_winograd_u_block(void);
 
 void cc_conv2d_winograd_f32(const cc_conv2d_geometry *g, int m, const float *x,
-                            const float *u, const float *bias, float *y, float *workspace,
-                            cc_sgemm_fn gemm, int n_threads);
+                            const float *u, ptrdiff_t ukb, const float *bias, float *y,
+                            float *workspace, int n_threads);
 void cc_conv2d_winograd_f64(const cc_conv2d_geometry *g, int m, const double *x,
-                            const double *u, const double *bias, double *y,
-                            double *workspace, cc_dgemm_fn gemm, int n_threads);
+                            const double *u, ptrdiff_t ukb, const double *bias, double *y,
+                            double *workspace, int n_threads);
 
 /* The weight gradient of a 3x3 stride-1 layer by F(4x4, 3x3) (winograd_impl.h): parts
  * [it_lo, it_hi) of groups * nparts (each 36 x K/groups x C/groups, a fixed range of tile
@@ -101,27 +116,27 @@ extern const double cc_wg_g6[8][3];
  * items [it_lo, it_hi) of cc_winograd_work_items (a caller checks for Ctrl-C between
  * ranges; the items are fixed by the shapes, so the result does not depend on them). */
 void cc_conv_winograd_strided_f32(const cc_conv2d_geometry *g, const cc_wg_layout *layout,
-                               int m, const float *x, const float *u, const float *bias,
-                               float *y, float *workspace, cc_sgemm_fn gemm,
+                               int m, const float *x, const float *u, ptrdiff_t ukb,
+                               const float *bias, float *y, float *workspace,
                                ptrdiff_t it_lo, ptrdiff_t it_hi, int n_threads);
 void cc_conv_winograd_strided_f64(const cc_conv2d_geometry *g, const cc_wg_layout *layout,
-                               int m, const double *x, const double *u, const double *bias,
-                               double *y, double *workspace, cc_dgemm_fn gemm,
+                               int m, const double *x, const double *u, ptrdiff_t ukb,
+                               const double *bias, double *y, double *workspace,
                                ptrdiff_t it_lo, ptrdiff_t it_hi, int n_threads);
 
 /* Per-ISA builds of the same driver (dispatched by cc_simd_active()). */
 #define CC_WG_DECLARE(isa)                                                                  \
     void cc_conv_winograd_strided_f32_##isa(const cc_conv2d_geometry *g,                       \
                                          const cc_wg_layout *layout, int m, const float *x, \
-                                         const float *u, const float *bias, float *y,       \
-                                         float *workspace, cc_sgemm_fn gemm,                \
-                                         ptrdiff_t it_lo, ptrdiff_t it_hi, int n_threads);  \
+                                         const float *u, ptrdiff_t ukb, const float *bias,  \
+                                         float *y, float *workspace, ptrdiff_t it_lo,       \
+                                         ptrdiff_t it_hi, int n_threads);                   \
     void cc_conv_winograd_strided_f64_##isa(const cc_conv2d_geometry *g,                       \
                                          const cc_wg_layout *layout, int m,                 \
-                                         const double *x, const double *u,                  \
+                                         const double *x, const double *u, ptrdiff_t ukb,   \
                                          const double *bias, double *y,                     \
-                                         double *workspace, cc_dgemm_fn gemm,               \
-                                         ptrdiff_t it_lo, ptrdiff_t it_hi, int n_threads);  \
+                                         double *workspace, ptrdiff_t it_lo,                \
+                                         ptrdiff_t it_hi, int n_threads);                   \
     void cc_winograd_grad_weight_parts_f32_##isa(                                           \
         const cc_conv2d_geometry *g, const float *x, const float *go, float *parts,           \
         ptrdiff_t nparts, ptrdiff_t it_lo, ptrdiff_t it_hi, float *workspace,                 \
@@ -131,10 +146,11 @@ void cc_conv_winograd_strided_f64(const cc_conv2d_geometry *g, const cc_wg_layou
         ptrdiff_t nparts, ptrdiff_t it_lo, ptrdiff_t it_hi, double *workspace,                \
         cc_dgemm_fn gemm, int n_threads);                                                     \
     void cc_winograd_weights_f32_##isa(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,   \
-                                       ptrdiff_t R, const float *w, float *u, int n_threads); \
+                                       ptrdiff_t R, const float *w, float *u, ptrdiff_t kb, \
+                                       int n_threads);                                      \
     void cc_winograd_weights_f64_##isa(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,   \
                                        ptrdiff_t R, const double *w, double *u,             \
-                                       int n_threads);
+                                       ptrdiff_t kb, int n_threads);
 CC_WG_DECLARE(generic)
 CC_WG_DECLARE(avx2)
 CC_WG_DECLARE(avx512)

@@ -238,6 +238,19 @@ WG_INLINE void WG(wg_store_v)(REAL *dst, ptrdiff_t stride, int AA, int nl, const
             memcpy(dst + e * stride, &v[e], (size_t)nl * sizeof(REAL));
 }
 
+/* Where tile t0 of channel c starts in one element's matrix of V: panels of P tiles,
+ * each Cg rows of P (P = T: the plain Cg x T matrix), and the lanes a group of nl tiles
+ * stores there (whole vectors inside a panel: the lanes past nl hold zeros). */
+static inline REAL *WG(wg_v_at)(REAL *V, ptrdiff_t Cg, ptrdiff_t P, ptrdiff_t c, ptrdiff_t t0)
+{
+    return V + t0 / P * P * Cg + c * P + t0 % P;
+}
+
+static inline int WG(wg_v_lanes)(ptrdiff_t P, ptrdiff_t t0, int nl)
+{
+    return t0 % P + LANES <= P ? LANES : nl;
+}
+
 /* Lane vectors of int32: per-lane offsets and -1/0 masks of LANES tiles. */
 typedef int32_t WG(wg_ivec) __attribute__((vector_size(LANES * 4)));
 #define IVEC WG(wg_ivec)
@@ -432,17 +445,17 @@ static inline WG(wg_run) WG(wg_next_run)(ptrdiff_t t_beg, ptrdiff_t col, ptrdiff
  * gathers: the tiles go in runs (wg_next_run); each patch row of a run is 4 LANES + 2
  * contiguous values of one input row, read in five vector loads (clipped to the image,
  * the border mode's elements patched in) and split into the 6 columns of the run's tiles
- * (wg_split4).  The transformed tiles go to the run's columns of V. */
+ * (wg_split4).  The transformed tiles go to the run's columns of V (in panels of P
+ * tiles, wg_v_at). */
 WG_INLINE void WG(wg_input_runs)(const cc_conv2d_geometry *g, const cc_wg_layout *L,
                                  const int MH, const REAL *x, ptrdiff_t grp, ptrdiff_t t_beg,
-                                 ptrdiff_t nt, ptrdiff_t T, REAL *V)
+                                 ptrdiff_t nt, ptrdiff_t P, ptrdiff_t vs, REAL *V)
 {
     enum { SPAN = 4 * LANES + 2 };
     const int AH = MH == 1 ? 1 : 6, AA = AH * 6, mode = g->pad_mode;
     const ptrdiff_t Cg = g->C / g->groups, H = g->H, W = g->W;
     const ptrdiff_t th = (g->Hout + MH - 1) / MH, tw = (g->Wout + 3) / 4, tpi = th * tw;
     const ptrdiff_t used_h = g->Hout + g->R - 1, used_w = g->Wout + g->S - 1;
-    const ptrdiff_t vs = cc_wg_elem_stride(Cg, T, sizeof(REAL));
     for (ptrdiff_t col = 0; col < nt;) {
         const WG(wg_run) run = WG(wg_next_run)(t_beg, col, nt, tpi, tw);
         const ptrdiff_t h0 = run.row * MH - g->pad_top, w0 = run.first * 4 - g->pad_left;
@@ -492,8 +505,17 @@ WG_INLINE void WG(wg_input_runs)(const cc_conv2d_geometry *g, const cc_wg_layout
                 WG(wg_split4)(rv, d + i * 6);
             }
             WG(wg_input)(4, 6, AH, d, v);
+            /* the run's columns [col, col + nl) cross a panel boundary at most once */
+            const ptrdiff_t room = P - col % P;
+            const int n1 = run.nl < room ? run.nl : (int)room;
+            REAL *p0 = WG(wg_v_at)(V, Cg, P, c, col);
             for (int e = 0; e < AA; e++)
-                WG(wg_store_part)(V + e * vs + c * T + col, v[e], 0, run.nl);
+                WG(wg_store_part)(p0 + e * vs, v[e], 0, n1);
+            if (n1 < run.nl) {
+                REAL *p1 = WG(wg_v_at)(V, Cg, P, c, col + n1) - n1;
+                for (int e = 0; e < AA; e++)
+                    WG(wg_store_part)(p1 + e * vs, v[e], n1, run.nl);
+            }
         }
         col += run.nl;
     }
@@ -569,7 +591,7 @@ WG_INLINE void WG(wg_lanes)(ptrdiff_t t_first, int nl, ptrdiff_t tpi, ptrdiff_t 
 WG_INLINE void WG(wg_input_lanes)(const cc_conv2d_geometry *g, const cc_wg_layout *L,
                                   const int M, const int MH, const REAL *x, ptrdiff_t grp,
                                   ptrdiff_t t_beg, ptrdiff_t nt,
-                                  ptrdiff_t T, REAL *V)
+                                  ptrdiff_t P, ptrdiff_t vs, REAL *V)
 {
     const int A = M + 2, AH = MH == 1 ? 1 : A, AA = AH * A;
     const ptrdiff_t Cg = g->C / g->groups, H = g->H, W = g->W;
@@ -604,7 +626,7 @@ WG_INLINE void WG(wg_input_lanes)(const cc_conv2d_geometry *g, const cc_wg_layou
                     d[i * A + j] = WG(wg_load_lanes)(xc, rowat[i] + colat[j],
                                                      rowok[i] & colok[j]);
             WG(wg_input)(M, A, AH, d, v);
-            WG(wg_store_v)(V + c * T + t0, cc_wg_elem_stride(Cg, T, sizeof(REAL)), AA, nl, v);
+            WG(wg_store_v)(WG(wg_v_at)(V, Cg, P, c, t0), vs, AA, WG(wg_v_lanes)(P, t0, nl), v);
         }
     }
 }
@@ -663,7 +685,7 @@ WG_INLINE void WG(wg_output_lanes)(const cc_conv2d_geometry *g, const cc_wg_layo
 WG_INLINE void WG(wg_input_tiles)(const cc_conv2d_geometry *g, const cc_wg_layout *L,
                                   const int M, const int MH, const REAL *x, ptrdiff_t grp,
                                   ptrdiff_t t_beg, ptrdiff_t nt,
-                                  ptrdiff_t T, REAL *V)
+                                  ptrdiff_t P, ptrdiff_t vs, REAL *V)
 {
     const int A = M + 2, AH = MH == 1 ? 1 : A, AA = AH * A;
     const ptrdiff_t Cg = g->C / g->groups, H = g->H, W = g->W;
@@ -692,7 +714,7 @@ WG_INLINE void WG(wg_input_tiles)(const cc_conv2d_geometry *g, const cc_wg_layou
                               d);
             }
             WG(wg_input)(M, A, AH, d, v);
-            WG(wg_store_v)(V + c * T + t0, cc_wg_elem_stride(Cg, T, sizeof(REAL)), AA, nl, v);
+            WG(wg_store_v)(WG(wg_v_at)(V, Cg, P, c, t0), vs, AA, WG(wg_v_lanes)(P, t0, nl), v);
         }
     }
 }
@@ -743,21 +765,80 @@ static inline int WG(wg_team)(ptrdiff_t *lo, ptrdiff_t *hi, ptrdiff_t items, int
     return n_threads > *hi - *lo ? (*hi > *lo ? (int)(*hi - *lo) : 1) : n_threads;
 }
 
+/* Tiles per panel of V: the width of the ISA's GEMM tile (conv_direct.h). */
+static inline ptrdiff_t WG(wg_panel)(void)
+{
+    return (ptrdiff_t)WG_TABLE.gemm.nv * LANES;
+}
+
+/* The products of one block, M[e] (Kg x nt, rows T apart, T a whole number of panels) =
+ * U[e] (Kg x Cg) . V[e] (Cg x nt in panels of P tiles), by the ISA's GEMM tile (the pointwise layers' micro-kernel):
+ * the input channels in slices whose panel (kc rows of P) stays in L1 while every block
+ * of kb output channels runs on it, U streaming from L2, the next element's U prefetched
+ * into L2 meanwhile; later slices add to the sums stored by the earlier ones (each sum in
+ * the order of c, whatever the blocks).  U[e] is packed in blocks of the tile's kb rows
+ * (ukb = kb: [block][c][kb], rows past Kg zero) or plain rows (ukb = 1).  The panels'
+ * lanes past the block's tiles are zeroed first; their products land in M's columns
+ * past nt, which nothing reads (whole vectors: no partial stores). */
+static void WG(wg_products)(const REAL *u, ptrdiff_t ukb, REAL *V, REAL *Mx, int AA,
+                            ptrdiff_t Kg, ptrdiff_t Cg, ptrdiff_t nt, ptrdiff_t T, ptrdiff_t vs,
+                            ptrdiff_t ms)
+{
+    const WG_TILE_FN tile = WG_TABLE.gemm.WG_TILE_MEMBER;
+    const int kb = WG_TABLE.gemm.kb;
+    const ptrdiff_t P = WG(wg_panel)(), KC = cc_pw_slice(P, (ptrdiff_t)sizeof(REAL));
+    const ptrdiff_t end = (nt + P - 1) / P * P;
+    const ptrdiff_t usize = (Kg + ukb - 1) / ukb * ukb * Cg;
+    const ptrdiff_t calls = (Cg + KC - 1) / KC * ((nt + P - 1) / P) * ((Kg + kb - 1) / kb);
+    const ptrdiff_t ahead = (usize * (ptrdiff_t)sizeof(REAL) / 64 + calls - 1) / calls;
+    for (int e = 0; e < AA && nt < end; e++)
+        for (ptrdiff_t c = 0; c < Cg; c++)
+            memset(WG(wg_v_at)(V + e * vs, Cg, P, c, nt), 0, (size_t)(end - nt) * sizeof(REAL));
+    for (int e = 0; e < AA; e++) {
+        const REAL *Ue = u + e * usize, *Ve = V + e * vs;
+        const char *next = (const char *)(Ue + usize);
+        const char *next_end = e + 1 < AA ? (const char *)(Ue + 2 * usize) : next;
+        REAL *Me = Mx + e * ms;
+        for (ptrdiff_t c0 = 0; c0 < Cg; c0 += KC) {
+            const ptrdiff_t kc = Cg - c0 < KC ? Cg - c0 : KC;
+            for (ptrdiff_t t0 = 0; t0 < nt; t0 += P) {
+                /* the last panel by a narrower tile when its tiles fit one vector fewer */
+                const int cnt = (int)(nt - t0 <= P - LANES ? P - LANES : P);
+                const REAL *pk = Ve + t0 * Cg + c0 * P;
+                for (ptrdiff_t k = 0; k < Kg; k += kb) {
+                    for (ptrdiff_t q = 0; q < ahead && next < next_end; q++, next += 64)
+                        __builtin_prefetch(next, 0, 2);
+                    const int n = (int)(Kg - k < kb ? Kg - k : kb);
+                    if (ukb == kb)
+                        tile(pk, P, Ue + (k * Cg + c0 * kb), 0, kc, Me + k * T + t0, T, n,
+                             cnt, c0 == 0);
+                    else
+                        tile(pk, P, Ue + k * Cg + c0, Cg, kc, Me + k * T + t0, T, n, cnt,
+                             c0 == 0);
+                }
+            }
+        }
+    }
+}
+
 /* MH = M for 2-D tiles, 1 for one row (R = 1); constants after inlining. */
 WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, const int M,
-                            const int MH, const REAL *x, const REAL *u, const REAL *bias, REAL *y,
-                            REAL *workspace, GEMM_FN gemm, ptrdiff_t it_lo, ptrdiff_t it_hi,
-                            int n_threads)
+                            const int MH, const REAL *x, const REAL *u, ptrdiff_t ukb,
+                            const REAL *bias, REAL *y, REAL *workspace, ptrdiff_t it_lo,
+                            ptrdiff_t it_hi, int n_threads)
 {
     const int A = M + 2, AH = MH == 1 ? 1 : A, AA = AH * A;
     const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
     const ptrdiff_t th = (g->Hout + MH - 1) / MH, tw = (g->Wout + M - 1) / M;
     const ptrdiff_t tiles = g->N * th * tw, T = cc_winograd_tile_block(g, M, sizeof(REAL));
-    const ptrdiff_t nb = (tiles + T - 1) / T, items = g->groups * nb;
+    const ptrdiff_t nb = tiles / T > 1 ? tiles / T : 1, items = g->groups * nb;
     const ptrdiff_t per_thread = cc_winograd_workspace_per_thread(g, M, sizeof(REAL));
     /* lane offsets are int32: the largest is below N C H W (N K Ho Wo on the output) */
     const int lanes = L->x_extent < INT32_MAX && L->y_extent < INT32_MAX;
     const int strided = L->y_koff || L->y_col != 1 || L->y_row != g->Wout;
+    const ptrdiff_t P = WG(wg_panel)(), usize = (Kg + ukb - 1) / ukb * ukb * Cg;
+    /* columns of V and M: the largest block in whole panels */
+    const ptrdiff_t Tp = cc_wg_v_cols(cc_winograd_block_max(g, M, sizeof(REAL)));
     n_threads = WG(wg_team)(&it_lo, &it_hi, items, n_threads);
 
 #ifdef _OPENMP
@@ -769,39 +850,30 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, 
 #endif
     for (ptrdiff_t it = it_lo; it < it_hi; it++) {
         const ptrdiff_t grp = it / nb, t_beg = (it % nb) * T;
-        const ptrdiff_t nt = tiles - t_beg < T ? tiles - t_beg : T;
+        const ptrdiff_t nt = it % nb == nb - 1 ? tiles - t_beg : T; /* the last: the rest */
         REAL *V = workspace + (ptrdiff_t)CC_OMP_THREAD_ID() * per_thread;
-        const ptrdiff_t vs = cc_wg_elem_stride(Cg, T, sizeof(REAL));
-        const ptrdiff_t ms = cc_wg_elem_stride(Kg, T, sizeof(REAL));
+        const ptrdiff_t vs = cc_wg_elem_stride(Cg, Tp, sizeof(REAL));
+        const ptrdiff_t ms = cc_wg_elem_stride(Kg, Tp, sizeof(REAL));
         REAL *Mx = V + AA * vs;
 
-        cc_blas_limit_this_thread();
         if (M == 4)
-            WG(wg_input_runs)(g, L, MH, x, grp, t_beg, nt, T, V);
+            WG(wg_input_runs)(g, L, MH, x, grp, t_beg, nt, P, vs, V);
         else if (lanes)
-            WG(wg_input_lanes)(g, L, M, MH, x, grp, t_beg, nt, T, V);
+            WG(wg_input_lanes)(g, L, M, MH, x, grp, t_beg, nt, P, vs, V);
         else
-            WG(wg_input_tiles)(g, L, M, MH, x, grp, t_beg, nt, T, V);
-
-        for (int e = 0; e < AA; e++) {
-            char no = 'N';
-            int mm = (int)nt, nn = (int)Kg, kk = (int)Cg, lda = (int)T, ldb = (int)Cg;
-            int ldc = (int)T;
-            REAL one = 1, zero = 0;
-            gemm(&no, &no, &mm, &nn, &kk, &one, V + e * vs, &lda,
-                 (REAL *)(u + (grp * AA + e) * Kg * Cg), &ldb, &zero, Mx + e * ms, &ldc);
-        }
+            WG(wg_input_tiles)(g, L, M, MH, x, grp, t_beg, nt, P, vs, V);
+        WG(wg_products)(u + grp * AA * usize, ukb, V, Mx, AA, Kg, Cg, nt, Tp, vs, ms);
 
         if (M == 4 && L->y_col == 1 && strided)
-            WG(wg_output_runs)(g, L, MH, Mx, bias, grp, t_beg, nt, T, y, 1);
+            WG(wg_output_runs)(g, L, MH, Mx, bias, grp, t_beg, nt, Tp, y, 1);
         else if (M == 4 && L->y_col == 1)
-            WG(wg_output_runs)(g, L, MH, Mx, bias, grp, t_beg, nt, T, y, 0);
+            WG(wg_output_runs)(g, L, MH, Mx, bias, grp, t_beg, nt, Tp, y, 0);
         else if (lanes && strided)
-            WG(wg_output_lanes)(g, L, M, MH, Mx, bias, grp, t_beg, nt, T, y, 1);
+            WG(wg_output_lanes)(g, L, M, MH, Mx, bias, grp, t_beg, nt, Tp, y, 1);
         else if (lanes)
-            WG(wg_output_lanes)(g, L, M, MH, Mx, bias, grp, t_beg, nt, T, y, 0);
+            WG(wg_output_lanes)(g, L, M, MH, Mx, bias, grp, t_beg, nt, Tp, y, 0);
         else
-            WG(wg_output_tiles)(g, L, M, MH, Mx, bias, grp, t_beg, nt, T, y);
+            WG(wg_output_tiles)(g, L, M, MH, Mx, bias, grp, t_beg, nt, Tp, y);
     }
 }
 
@@ -875,7 +947,7 @@ void WG(cc_winograd_grad_weight_parts)(const cc_conv2d_geometry *g, const REAL *
             memset(P, 0, (size_t)(36 * Kg * Cg) * sizeof *P);
         for (ptrdiff_t b = b_lo; b < b_hi; b++) {
             const ptrdiff_t t_beg = b * T, nt = tiles - t_beg < T ? tiles - t_beg : T;
-            WG(wg_input_runs)(g, &L, 4, x, grp, t_beg, nt, T, V);
+            WG(wg_input_runs)(g, &L, 4, x, grp, t_beg, nt, T, vs, V);
             WG(wg_grad_lanes)(g, &L, go, grp, t_beg, nt, T, Gh);
             for (int e = 0; e < 36; e++) {
                 char tr = 'T', no = 'N';
@@ -889,20 +961,28 @@ void WG(cc_winograd_grad_weight_parts)(const cc_conv2d_geometry *g, const REAL *
 }
 
 /* Channels transformed together by the weight transform (vectors over channels). */
-#define WG_WEIGHT_CHANNELS 64
+#define WG_WEIGHT_CHANNELS 32
 
-/* U[grp][e][k][c] = (G w[k, c] G^T)[e] (or G w for a row), in double, rounded once.
- * Weights (K, Cg, R, 3) with R = 3 or 1, parallel over output channels (each writes its
- * own rows of U).  Channels go WG_WEIGHT_CHANNELS at a time with the channel innermost,
- * so each sum is a vector loop in the ISA's width and U is written in runs along c (a
- * channel at a time in SSE2 took 5 ms for a 256 x 256 layer). */
-void WG(cc_winograd_weights)(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups, ptrdiff_t R,
-                             const REAL *w, REAL *u, int n_threads)
+/* U = (G w[k, c] G^T)[e] (or G w for a row), in double, rounded once, for element e,
+ * output channel k and input channel c of group grp at
+ *   u[((grp * aa + e) * Kp + k / kb * kb) * Cg + c * kb + k % kb],  Kp = Kg rounded up to kb:
+ * blocks of kb output channels, their kb values of each c side by side (the GEMM tile's
+ * packed layout; rows Kg..Kp-1 are zeros), or with kb = 1 the plain (groups, aa, Kg, Cg).
+ * Weights (K, Cg, R, 3) with R = 3 or 1, parallel over blocks of kb output channels
+ * (each writes its own blocks of U).  Channels go WG_WEIGHT_CHANNELS at a time with the
+ * channel innermost, so each sum is a vector loop in the ISA's width, and every row of
+ * a block is done before the next channels, so the block's lines of U are filled while
+ * in L1 (a channel at a time in SSE2 took 5 ms for a 256 x 256 layer; a row at a time
+ * over all channels refetched each line of packed U kb times).  m is a constant after
+ * inlining, so G's zero coefficients fold away. */
+WG_INLINE void WG(wg_weights)(const int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,
+                              ptrdiff_t R, const REAL *w, REAL *u, ptrdiff_t kb, int n_threads)
 {
     enum { NC = WG_WEIGHT_CHANNELS };
     const int a = m + 2;
     const double(*G)[3] = m == 6 ? cc_wg_g6 : cc_wg_g4;
-    const ptrdiff_t Kg = K / groups, aa = R == 1 ? a : a * a;
+    const ptrdiff_t Kg = K / groups, aa = R == 1 ? a : a * a, Kp = (Kg + kb - 1) / kb * kb;
+    const ptrdiff_t es = Kp * Cg, nblk = Kp / kb; /* es: elements of one element's matrix */
     if (K * Cg < 4096)
         n_threads = 1;
 #ifdef _OPENMP
@@ -910,53 +990,76 @@ void WG(cc_winograd_weights)(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,
 #else
     (void)n_threads;
 #endif
-    for (ptrdiff_t k = 0; k < K; k++) {
-        const ptrdiff_t grp = k / Kg, kk = k % Kg;
+    for (ptrdiff_t blk = 0; blk < groups * nblk; blk++) {
+        const ptrdiff_t grp = blk / nblk, k0 = blk % nblk * kb;
+        REAL *block = u + grp * aa * es + k0 * Cg; /* (e, c, r): e es + c kb + r */
         double f[9][NC], t[8][3][NC];
         for (ptrdiff_t c0 = 0; c0 < Cg; c0 += NC) {
             const int nc = Cg - c0 < NC ? (int)(Cg - c0) : NC;
-            const REAL *src = w + (k * Cg + c0) * R * 3;
-            REAL *dst = u + (grp * aa * Kg + kk) * Cg + c0;
-            for (int cc = 0; cc < nc; cc++)
-                for (int r = 0; r < R * 3; r++)
-                    f[r][cc] = src[cc * R * 3 + r];
-            if (R == 1) {
+            for (ptrdiff_t r = 0; r < kb; r++) {
+                REAL *dst = block + c0 * kb + r;
+                if (k0 + r >= Kg) {
+                    for (ptrdiff_t e = 0; e < aa; e++)
+                        for (int cc = 0; cc < nc; cc++)
+                            dst[e * es + cc * kb] = 0;
+                    continue;
+                }
+                const REAL *src = w + ((grp * Kg + k0 + r) * Cg + c0) * R * 3;
+                for (int cc = 0; cc < nc; cc++)
+                    for (int q = 0; q < R * 3; q++)
+                        f[q][cc] = src[cc * R * 3 + q];
+                if (R == 1) {
+                    WG_UNROLL
+                    for (int i = 0; i < a; i++)
+                        for (int cc = 0; cc < nc; cc++)
+                            dst[i * es + cc * kb] = (REAL)(G[i][0] * f[0][cc] +
+                                                           G[i][1] * f[1][cc] +
+                                                           G[i][2] * f[2][cc]);
+                    continue;
+                }
+                WG_UNROLL
+                for (int i = 0; i < a; i++) /* G f: alpha x 3 */
+                    for (int j = 0; j < 3; j++)
+                        for (int cc = 0; cc < nc; cc++)
+                            t[i][j][cc] = G[i][0] * f[j][cc] + G[i][1] * f[3 + j][cc] +
+                                          G[i][2] * f[6 + j][cc];
+                WG_UNROLL
                 for (int i = 0; i < a; i++)
-                    for (int cc = 0; cc < nc; cc++)
-                        dst[i * Kg * Cg + cc] =
-                            (REAL)(G[i][0] * f[0][cc] + G[i][1] * f[1][cc] + G[i][2] * f[2][cc]);
-                continue;
+                    for (int j = 0; j < a; j++)
+                        for (int cc = 0; cc < nc; cc++)
+                            dst[(i * a + j) * es + cc * kb] =
+                                (REAL)(t[i][0][cc] * G[j][0] + t[i][1][cc] * G[j][1] +
+                                       t[i][2][cc] * G[j][2]);
             }
-            for (int i = 0; i < a; i++) /* G f: alpha x 3 */
-                for (int j = 0; j < 3; j++)
-                    for (int cc = 0; cc < nc; cc++)
-                        t[i][j][cc] =
-                            G[i][0] * f[j][cc] + G[i][1] * f[3 + j][cc] + G[i][2] * f[6 + j][cc];
-            for (int i = 0; i < a; i++)
-                for (int j = 0; j < a; j++)
-                    for (int cc = 0; cc < nc; cc++)
-                        dst[(i * a + j) * Kg * Cg + cc] = (REAL)(
-                            t[i][0][cc] * G[j][0] + t[i][1][cc] * G[j][1] + t[i][2][cc] * G[j][2]);
         }
     }
+}
+
+void WG(cc_winograd_weights)(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups, ptrdiff_t R,
+                             const REAL *w, REAL *u, ptrdiff_t kb, int n_threads)
+{
+    if (m == 6)
+        WG(wg_weights)(6, K, Cg, groups, R, w, u, kb, n_threads);
+    else
+        WG(wg_weights)(4, K, Cg, groups, R, w, u, kb, n_threads);
 }
 #undef WG_WEIGHT_CHANNELS
 
 void WG(cc_conv_winograd_strided)(const cc_conv2d_geometry *g, const cc_wg_layout *L, int m,
-                               const REAL *x, const REAL *u, const REAL *bias, REAL *y,
-                               REAL *workspace, GEMM_FN gemm, ptrdiff_t it_lo,
-                               ptrdiff_t it_hi, int n_threads)
+                               const REAL *x, const REAL *u, ptrdiff_t ukb, const REAL *bias,
+                               REAL *y, REAL *workspace, ptrdiff_t it_lo, ptrdiff_t it_hi,
+                               int n_threads)
 {
     if (g->R == 1) {
         if (m == 6)
-            WG(wg_drive)(g, L, 6, 1, x, u, bias, y, workspace, gemm, it_lo, it_hi, n_threads);
+            WG(wg_drive)(g, L, 6, 1, x, u, ukb, bias, y, workspace, it_lo, it_hi, n_threads);
         else
-            WG(wg_drive)(g, L, 4, 1, x, u, bias, y, workspace, gemm, it_lo, it_hi, n_threads);
+            WG(wg_drive)(g, L, 4, 1, x, u, ukb, bias, y, workspace, it_lo, it_hi, n_threads);
     } else {
         if (m == 6)
-            WG(wg_drive)(g, L, 6, 6, x, u, bias, y, workspace, gemm, it_lo, it_hi, n_threads);
+            WG(wg_drive)(g, L, 6, 6, x, u, ukb, bias, y, workspace, it_lo, it_hi, n_threads);
         else
-            WG(wg_drive)(g, L, 4, 4, x, u, bias, y, workspace, gemm, it_lo, it_hi, n_threads);
+            WG(wg_drive)(g, L, 4, 4, x, u, ukb, bias, y, workspace, it_lo, it_hi, n_threads);
     }
 }
 

@@ -9,6 +9,7 @@
 #endif
 
 #include "cc_omp.h"
+#include "driver/conv_direct.h"
 #include "winograd.h"
 
 /* GCC cannot see that the output transform writes every o[i * M + j] the scatter reads
@@ -19,13 +20,19 @@
 
 #define WG_ISA_CAT_(a, b) a##_##b
 #define WG_ISA_CAT(a, b) WG_ISA_CAT_(a, b)
+/* The ISA's table of direct-convolution tiles: its GEMM tile computes the products. */
+#define WG_TABLE WG_ISA_CAT(cc_direct_isa, WG_ISA)
 
 #define LANES (VBYTES / 4)
 #define REAL float
 #define WG_REAL_BYTES 4
 #define SFX WG_ISA_CAT(f32, WG_ISA)
 #define GEMM_FN cc_sgemm_fn
+#define WG_TILE_FN cc_gemm_tile_fn_f32
+#define WG_TILE_MEMBER f32
 #include "winograd_impl.h"
+#undef WG_TILE_FN
+#undef WG_TILE_MEMBER
 #undef LANES
 #undef REAL
 #undef WG_REAL_BYTES
@@ -37,12 +44,17 @@
 #define WG_REAL_BYTES 8
 #define SFX WG_ISA_CAT(f64, WG_ISA)
 #define GEMM_FN cc_dgemm_fn
+#define WG_TILE_FN cc_gemm_tile_fn_f64
+#define WG_TILE_MEMBER f64
 #include "winograd_impl.h"
+#undef WG_TILE_FN
+#undef WG_TILE_MEMBER
 #undef LANES
 #undef REAL
 #undef WG_REAL_BYTES
 #undef SFX
 #undef GEMM_FN
 
+#undef WG_TABLE
 #undef WG_ISA_CAT_
 #undef WG_ISA_CAT

@@ -67,11 +67,32 @@ typedef struct {
     cc_direct_row_fn_f64 f64;
 } cc_direct_tile_entry;
 
+/* The pointwise tile as a GEMM micro-kernel for other drivers (Winograd's products):
+ * y[kk * ys + t] for kk < n <= kb, t < cnt <= nv vectors, = (first ? 0 : y[kk * ys + t])
+ * + sum over c < kc of w(kk, c) * pk[c * ps + t], in that order; pk a packed panel of kc
+ * rows of nv vectors, ps apart (the vectors holding t < cnt are read, lanes past cnt
+ * never stored); w(kk, c) = w[c * kb + kk] (a packed block of kb rows, ldw = 0) or
+ * w[kk * ldw + c] (rows of a matrix; rows past n are not read). */
+#define CC_GEMM_TILE_FN(REAL, SFX)                                                        \
+    typedef void (*cc_gemm_tile_fn_##SFX)(const REAL *pk, ptrdiff_t ps, const REAL *w,    \
+                                          ptrdiff_t ldw, ptrdiff_t kc, REAL *y,           \
+                                          ptrdiff_t ys, int n, int cnt, int first);
+CC_GEMM_TILE_FN(float, f32)
+CC_GEMM_TILE_FN(double, f64)
+#undef CC_GEMM_TILE_FN
+
+typedef struct {
+    int kb, nv; /* the tile: kb rows x nv vectors */
+    cc_gemm_tile_fn_f32 f32;
+    cc_gemm_tile_fn_f64 f64;
+} cc_gemm_tile_entry;
+
 /* One row per ISA: its level, vector width and tiles. */
 typedef struct {
     cc_simd_level level;
     int vector_bytes;
     cc_direct_tile_entry tiles[CC_N_TILES];
+    cc_gemm_tile_entry gemm;
 } cc_direct_isa;
 
 extern const cc_direct_isa cc_direct_isa_generic;

@@ -345,14 +345,23 @@ CC_DEFINE_ROW(row_one_narrow, 1, 1)
 #endif
 
 /* One tile of the pointwise GEMM: n (<= KB) channels x cnt (<= NV * LANES) pixels from
- * a packed panel (kc rows of NV vectors), summed as FN(tile) sums (bias, then c): from
- * the bias on the first slice, else from the sums stored by the earlier slices. */
+ * a packed panel (kc rows of NV vectors, ps apart; NV <= CC_NV_BIG a constant), summed
+ * as FN(tile) sums (bias, then c): from the bias on the first slice, else from the sums
+ * stored by the earlier slices.  The weight of channel kk and input channel c is
+ * wp[kk * wk + c * wc]: packed blocks (wk 1, wc KB, constants; rows past n are zeros) or
+ * the rows of a matrix (wk its row length, wc 1; rows past n read row n - 1, never past
+ * the matrix); rows past n are not stored. */
 static inline __attribute__((always_inline)) void
-FN(pw_tile)(const REAL *pk, const REAL *wp, const REAL *bias, ptrdiff_t kc, REAL *y,
-            ptrdiff_t ys, int n, int cnt, int first)
+FN(pw_tile)(const REAL *pk, ptrdiff_t ps, const int NV, const REAL *wp, ptrdiff_t wk,
+            ptrdiff_t wc, const REAL *bias, ptrdiff_t kc, REAL *y, ptrdiff_t ys, int n, int cnt,
+            int first)
 {
-    enum { KB = CC_KB_BIG, NV = CC_NV_BIG };
-    VEC acc[KB][NV];
+    enum { KB = CC_KB_BIG };
+    VEC acc[KB][CC_NV_BIG];
+    const REAL *wr[KB];
+#pragma GCC unroll 16
+    for (int kk = 0; kk < KB; kk++)
+        wr[kk] = wp + (wc != 1 ? kk : (kk < n ? kk : n - 1) * wk);
 #pragma GCC unroll 16
     for (int kk = 0; kk < KB; kk++) {
         if (!first && kk < n && cnt == NV * LANES) { /* the sums of earlier channels */
@@ -360,7 +369,7 @@ FN(pw_tile)(const REAL *pk, const REAL *wp, const REAL *bias, ptrdiff_t kc, REAL
             for (int v = 0; v < NV; v++)
                 acc[kk][v] = FN(loadu)(y + kk * ys + v * LANES);
         } else if (!first && kk < n) {
-            REAL t[NV * LANES] = {0};
+            REAL t[CC_NV_BIG * LANES] = {0};
             memcpy(t, y + kk * ys, (size_t)cnt * sizeof(REAL));
 #pragma GCC unroll 16
             for (int v = 0; v < NV; v++)
@@ -372,14 +381,14 @@ FN(pw_tile)(const REAL *pk, const REAL *wp, const REAL *bias, ptrdiff_t kc, REAL
                 acc[kk][v] = FN(splat)(b0);
         }
     }
-    for (ptrdiff_t c = 0; c < kc; c++, pk += NV * LANES, wp += KB) {
-        VEC xv[NV];
+    for (ptrdiff_t c = 0; c < kc; c++, pk += ps) {
+        VEC xv[CC_NV_BIG];
 #pragma GCC unroll 16
         for (int v = 0; v < NV; v++)
             xv[v] = FN(loadu)(pk + v * LANES);
 #pragma GCC unroll 16
         for (int kk = 0; kk < KB; kk++) {
-            const VEC wv = FN(splat)(wp[kk]);
+            const VEC wv = FN(splat)(wr[kk][c * wc]);
 #pragma GCC unroll 16
             for (int v = 0; v < NV; v++)
                 acc[kk][v] += wv * xv[v];
@@ -394,7 +403,7 @@ FN(pw_tile)(const REAL *pk, const REAL *wp, const REAL *bias, ptrdiff_t kc, REAL
             for (int v = 0; v < NV; v++)
                 FN(storeu)(y + kk * ys + v * LANES, acc[kk][v]);
         } else {
-            REAL t[NV * LANES];
+            REAL t[CC_NV_BIG * LANES];
 #pragma GCC unroll 16
             for (int v = 0; v < NV; v++)
                 FN(storeu)(t + v * LANES, acc[kk][v]);
@@ -462,12 +471,31 @@ static void FN(row_pw)(const ARGS *a0, REAL *y, int kb)
             const int cnt = (int)(len - ow < step ? len - ow : step);
             for (int k = 0; k < kb; k += CC_KB_BIG) {
                 const int n = kb - k < CC_KB_BIG ? kb - k : CC_KB_BIG;
-                FN(pw_tile)(pk + ow / step * panel, a0->wp + k / CC_KB_BIG * wblock +
-                            c0 * CC_KB_BIG, a0->bias ? a0->bias + k : NULL, kc,
-                            y + k * ys + ow, ys, n, cnt, c0 == 0);
+                FN(pw_tile)(pk + ow / step * panel, step, CC_NV_BIG,
+                            a0->wp + k / CC_KB_BIG * wblock + c0 * CC_KB_BIG, 1, CC_KB_BIG,
+                            a0->bias ? a0->bias + k : NULL, kc, y + k * ys + ow, ys, n, cnt,
+                            c0 == 0);
             }
         }
     }
+}
+
+/* The pointwise tile for other drivers (cc_gemm_tile_fn, conv_direct.h): y[kk][t] for
+ * kk < n, t < cnt, = (first ? 0 : y[kk][t]) + sum over c < kc of w(kk, c) pk[c][t], the
+ * panel's rows ps apart, the weights a packed block (w[c * KB + kk], ldw 0) or rows
+ * (w[kk * ldw + c]); a tile of fewer vectors where cnt leaves the last unused. */
+void FN(gemm_tile)(const REAL *pk, ptrdiff_t ps, const REAL *w, ptrdiff_t ldw, ptrdiff_t kc,
+                   REAL *y, ptrdiff_t ys, int n, int cnt, int first)
+{
+    const int narrow = cnt <= (CC_NV_BIG - 1) * LANES;
+    if (ldw == 0 && narrow)
+        FN(pw_tile)(pk, ps, CC_NV_BIG - 1, w, 1, CC_KB_BIG, NULL, kc, y, ys, n, cnt, first);
+    else if (ldw == 0)
+        FN(pw_tile)(pk, ps, CC_NV_BIG, w, 1, CC_KB_BIG, NULL, kc, y, ys, n, cnt, first);
+    else if (narrow)
+        FN(pw_tile)(pk, ps, CC_NV_BIG - 1, w, ldw, 1, NULL, kc, y, ys, n, cnt, first);
+    else
+        FN(pw_tile)(pk, ps, CC_NV_BIG, w, ldw, 1, NULL, kc, y, ys, n, cnt, first);
 }
 
 #undef FN

@@ -23,7 +23,6 @@
                 c[i + j * *ldc] = *alpha * s + (*beta != 0 ? *beta * c[i + j * *ldc] : 0);  \
             }                                                                               \
     }
-NAIVE_GEMM(float, naive_sgemm)
 NAIVE_GEMM(double, naive_dgemm)
 
 static double reference(const cc_conv2d_geometry *g, const double *x, const double *w,
@@ -49,8 +48,10 @@ static int check(cc_conv2d_geometry g, int m, int n_threads)
     ptrdiff_t nx = g.N * g.C * g.H * g.W, nw = g.K * Cg * g.R * g.S, ny = g.N * g.K * g.Hout * g.Wout;
     ptrdiff_t aa = g.R == 1 ? m + 2 : (m + 2) * (m + 2);
     ptrdiff_t ws = cc_winograd_workspace_per_thread(&g, m, sizeof(double)) * n_threads;
+    /* float64 with U packed for the GEMM tile, float32 with the plain rows (kb 1) */
+    const ptrdiff_t kb = cc_winograd_u_block(), Kp = (Kg + kb - 1) / kb * kb;
     double *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *b = malloc(g.K * sizeof *b);
-    double *y = malloc(ny * sizeof *y), *u = malloc(g.groups * aa * Kg * Cg * sizeof *u);
+    double *y = malloc(ny * sizeof *y), *u = malloc(g.groups * aa * Kp * Cg * sizeof *u);
     double *work = malloc(ws * sizeof *work);
     float *xf = malloc(nx * sizeof *xf), *wf = malloc(nw * sizeof *wf), *bf = malloc(g.K * sizeof *bf);
     float *yf = malloc(ny * sizeof *yf), *uf = malloc(g.groups * aa * Kg * Cg * sizeof *uf);
@@ -64,10 +65,10 @@ static int check(cc_conv2d_geometry g, int m, int n_threads)
         bf[i] = (float)(b[i] = (double)rand() / RAND_MAX - 0.5);
     for (ptrdiff_t i = 0; i < ny; i++)
         y[i] = yf[i] = NAN;  /* an unwritten output fails */
-    cc_winograd_weights_f64(m, g.K, Cg, g.groups, g.R, w, u, n_threads);
-    cc_winograd_weights_f32(m, g.K, Cg, g.groups, g.R, wf, uf, n_threads);
-    cc_conv2d_winograd_f64(&g, m, x, u, b, y, work, naive_dgemm, n_threads);
-    cc_conv2d_winograd_f32(&g, m, xf, uf, bf, yf, workf, naive_sgemm, n_threads);
+    cc_winograd_weights_f64(m, g.K, Cg, g.groups, g.R, w, u, kb, n_threads);
+    cc_winograd_weights_f32(m, g.K, Cg, g.groups, g.R, wf, uf, 1, n_threads);
+    cc_conv2d_winograd_f64(&g, m, x, u, kb, b, y, work, n_threads);
+    cc_conv2d_winograd_f32(&g, m, xf, uf, 1, bf, yf, workf, n_threads);
     double err64 = 0, err32 = 0, scale = 1e-300;
     for (ptrdiff_t n = 0; n < g.N; n++)
         for (ptrdiff_t k = 0; k < g.K; k++)
@@ -111,15 +112,16 @@ static int check_planes(ptrdiff_t N, ptrdiff_t C, ptrdiff_t D, ptrdiff_t H, ptrd
     const ptrdiff_t aa = (m + 2) * (m + 2);
     const ptrdiff_t ws = cc_winograd_workspace_per_thread(&g, m, sizeof(double)) * n_threads;
     double *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *y = malloc(ny * sizeof *y);
-    double *u = malloc(aa * K * C * T * sizeof *u), *work = malloc(ws * sizeof *work);
+    const ptrdiff_t kb = cc_winograd_u_block(), Kp = (K + kb - 1) / kb * kb;
+    double *u = malloc(aa * Kp * C * T * sizeof *u), *work = malloc(ws * sizeof *work);
     for (ptrdiff_t i = 0; i < nx; i++)
         x[i] = (double)rand() / RAND_MAX - 0.5;
     for (ptrdiff_t i = 0; i < nw; i++)
         w[i] = (double)rand() / RAND_MAX - 0.5;
     for (ptrdiff_t i = 0; i < ny; i++)
         y[i] = NAN;  /* an unwritten output fails */
-    cc_winograd_weights_f64(m, K, C * T, 1, 3, w, u, n_threads);
-    cc_conv_winograd_strided_f64(&g, &lay, m, x, u, NULL, y, work, naive_dgemm, 0, PTRDIFF_MAX,
+    cc_winograd_weights_f64(m, K, C * T, 1, 3, w, u, kb, n_threads);
+    cc_conv_winograd_strided_f64(&g, &lay, m, x, u, kb, NULL, y, work, 0, PTRDIFF_MAX,
                                  n_threads);
     double err = 0, scale = 1e-300;
     for (ptrdiff_t n = 0; n < N; n++)
@@ -174,7 +176,8 @@ static int check_interleaved(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W,
     const ptrdiff_t aa = (m + 2) * (m + 2);
     const ptrdiff_t ws = cc_winograd_workspace_per_thread(&g, m, sizeof(double)) * n_threads;
     double *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *y = malloc(ny * sizeof *y);
-    double *u = malloc(aa * K * C * sizeof *u), *work = malloc(ws * sizeof *work);
+    const ptrdiff_t kb = cc_winograd_u_block(), Kp = (K + kb - 1) / kb * kb;
+    double *u = malloc(aa * Kp * C * sizeof *u), *work = malloc(ws * sizeof *work);
     double bias[64];
     for (ptrdiff_t i = 0; i < nx; i++)
         x[i] = (double)rand() / RAND_MAX - 0.5;
@@ -184,13 +187,13 @@ static int check_interleaved(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W,
         bias[k] = k;
     for (ptrdiff_t i = 0; i < ny; i++)
         y[i] = NAN;
-    cc_winograd_weights_f64(m, K, C, 1, 3, w, u, n_threads);
+    cc_winograd_weights_f64(m, K, C, 1, 3, w, u, kb, n_threads);
     /* in two ranges of work items, as the Python bridge runs them between Ctrl-C checks */
     const ptrdiff_t items = cc_winograd_work_items(&g, m, sizeof(double));
-    cc_conv_winograd_strided_f64(&g, &lay, m, x, u, bias, y, work, naive_dgemm, 0, items / 2,
+    cc_conv_winograd_strided_f64(&g, &lay, m, x, u, kb, bias, y, work, 0, items / 2,
                                  n_threads);
-    cc_conv_winograd_strided_f64(&g, &lay, m, x, u, bias, y, work, naive_dgemm, items / 2,
-                                 items, n_threads);
+    cc_conv_winograd_strided_f64(&g, &lay, m, x, u, kb, bias, y, work, items / 2, items,
+                                 n_threads);
     double err = 0, scale = 1e-300;
     for (ptrdiff_t n = 0; n < N; n++)
         for (ptrdiff_t k = 0; k < K; k++)
