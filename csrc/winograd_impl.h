@@ -491,16 +491,13 @@ WG_INLINE void WG(wg_input_runs)(const cc_conv2d_geometry *g, const cc_wg_layout
                 const REAL *xr = xc + rows[i];
                 for (int k = 0; k < 5; k++)
                     rv[k] = WG(wg_load_clip)(xr, w0 + (k < 4 ? k * LANES : 3 * LANES + 2), W);
-                if (nfix) {
-                    REAL buf[SPAN];
-                    for (int k = 0; k < 4; k++)
-                        memcpy(buf + k * LANES, &rv[k], sizeof(VEC));
-                    memcpy(buf + 3 * LANES + 2, &rv[4], sizeof(VEC));
-                    for (int f = 0; f < nfix; f++)
-                        buf[fix_q[f]] = xr[fix_w[f]];
-                    for (int k = 0; k < 4; k++)
-                        memcpy(&rv[k], buf + k * LANES, sizeof(VEC));
-                    memcpy(&rv[4], buf + 3 * LANES + 2, sizeof(VEC));
+                for (int f = 0; f < nfix; f++) { /* the lanes holding position q */
+                    const int q = fix_q[f];
+                    const REAL v = xr[fix_w[f]];
+                    if (q < 4 * LANES)
+                        rv[q / LANES][q % LANES] = v;
+                    if (q >= 3 * LANES + 2)
+                        rv[4][q - 3 * LANES - 2] = v;
                 }
                 WG(wg_split4)(rv, d + i * 6);
             }
