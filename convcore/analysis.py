@@ -457,8 +457,9 @@ def algorithm_costs(input_shape, kernel_shape, in_channels=1, out_channels=1, st
 # 8; Winograd took 0.39-0.65x direct's time on 28x28 and larger, 0.84-1.1x on 14x14 and
 # 3.6x on 512@7 at batch 1), where the model's ratio to direct was within 22% (rms of
 # the log) and sided with the measurement on 29 of 30.  The generic row is the AVX-512
-# one scaled by vector width (Winograd like im2col: its GEMMs are the BLAS's), not
-# measured (see docs/algorithms.md).  Only the ratios within a row matter for the choice.
+# one scaled by vector width (Winograd like im2col, as its GEMMs then were the BLAS's;
+# since 2026-12-02 they run on the SIMD level's own tile), not measured (see
+# docs/algorithms.md).  Only the ratios within a row matter for the choice.
 CALIBRATION = {
     "avx512": {"direct": 45.0, "im2col": 45.0, "winograd": 32.0, "fft": 4.0},
     "avx2": {"direct": 40.0, "im2col": 40.0, "winograd": 29.0, "fft": 4.0},

@@ -207,8 +207,8 @@ def grad_weight_applies(g) -> bool:
 
 def grad_weight_parts(g, itemsize: int) -> int:
     """Parts per group the weight gradient of ``g`` is summed in, from the shapes alone
-    (the sum is then the same for any thread count): one per block of tiles, at most
-    _GRAD_PARTS, within _GRAD_PARTS_BYTES."""
+    (the sum is then the same for any thread count): one per whole block of tiles, at
+    most _GRAD_PARTS, within _GRAD_PARTS_BYTES."""
     items, _ = _winograd.winograd_plan(g, DEFAULT_TILE, itemsize)
     one = 36 * g.K * (g.C // g.groups) * itemsize  # a part of every group
     return max(1, min(items // g.groups, _GRAD_PARTS, _GRAD_PARTS_BYTES // one))

@@ -4,18 +4,19 @@
 #include "driver/conv_direct.h"
 #include "winograd.h"
 
-/* Tiles per block: a power of two from CC_WG_MIN_BLOCK to CC_WG_MAX_BLOCK (whole panels of
- * every ISA's GEMM tile), the one nearest (in ratio) to the count whose transformed input
- * tiles V (alpha^2 x Cg x T) and products M (alpha^2 x Kg x T) take CC_WG_BLOCK_BYTES,
- * or all the tiles when fewer (in two blocks from 32 tiles: both threads of a small
- * layer get one).  Every block reads all of U again, but U comes packed
- * (once per call) and streams through L3 with the next element prefetched, while V and
- * M beyond the caches go out and back with stride: on Zen 4, 64-tile blocks ran ResNet
- * 128@28 b8 in 0.77-0.92x the time of two 196-tile blocks, and 32-tile blocks VGG
- * 256@56 in 0.91-1.03x that of 98-tile ones (docs/performance.md).  VGG 64@224 takes
- * 128-tile blocks, ResNet 128@28 b8 64, VGG 256@56 32, ResNet 512@7 b8 two of 16.  The items are then many enough
- * for the dynamic schedule to balance the threads.  All of it depends on the shapes
- * only, never on the thread count or the ISA. */
+/* Tiles per block T: a power of two from CC_WG_MIN_BLOCK to CC_WG_MAX_BLOCK, the one
+ * nearest (in ratio) to the count whose transformed input tiles V (alpha^2 x Cg x T) and
+ * products M (alpha^2 x Kg x T) take CC_WG_BLOCK_BYTES; a layer of fewer than 2 T tiles
+ * (from 32) takes half its tiles, so both threads of a small layer get a block, and one
+ * of fewer than 32 all of them.  The forward's last block of a group takes the remainder
+ * too (cc_wg_blocks).  Every block reads all of U again, but U comes packed (once per
+ * call) and streams through L3 with the next element prefetched, while V and M beyond
+ * the caches go out and back with stride: on Zen 4, 64-tile blocks ran ResNet 128@28 b8
+ * in 0.77-0.92x the time of two 196-tile blocks, and 32-tile blocks VGG 256@56 in
+ * 0.91-1.03x that of 98-tile ones (docs/performance.md).  VGG 64@224 takes 128-tile
+ * blocks, ResNet 128@28 b8 64, VGG 256@56 32, ResNet 512@7 b8 two of 16.  The items are
+ * then many enough for the dynamic schedule to balance the threads.  All of it depends
+ * on the shapes only, never on the thread count or the ISA. */
 #define CC_WG_BLOCK_BYTES (2 * 1024 * 1024)
 #define CC_WG_MIN_BLOCK 32
 #define CC_WG_MAX_BLOCK 512
@@ -42,29 +43,20 @@ ptrdiff_t cc_winograd_tile_block(const cc_conv2d_geometry *g, int m, size_t item
     ptrdiff_t t = CC_WG_MIN_BLOCK;
     while (t < CC_WG_MAX_BLOCK && (double)(2 * t) <= want * 1.4142135623730951)
         t *= 2; /* 2t is nearer want than t (in ratio) */
-    if (t >= tiles && tiles >= CC_WG_MIN_BLOCK) /* two blocks, the first of whole panels */
-        t = tiles / 2 / 16 * 16;
+    if (2 * t > tiles && tiles >= CC_WG_MIN_BLOCK) /* two blocks */
+        t = tiles / 2;
     return t < tiles ? t : tiles;
-}
-
-/* Blocks per group: whole blocks of T tiles, the last one taking the remainder too (at
- * most 2 T - 1 tiles), so that the blocks are as even as T allows (196 tiles in blocks of
- * 32: five of 32 and one of 36, three per thread; a seventh block of 4 left one thread
- * a block behind). */
-static ptrdiff_t wg_blocks(ptrdiff_t tiles, ptrdiff_t T)
-{
-    return tiles / T > 1 ? tiles / T : 1;
 }
 
 ptrdiff_t cc_winograd_block_max(const cc_conv2d_geometry *g, int m, size_t itemsize)
 {
     const ptrdiff_t T = cc_winograd_tile_block(g, m, itemsize), tiles = wg_tiles(g, m);
-    return tiles - (wg_blocks(tiles, T) - 1) * T;
+    return tiles - (cc_wg_blocks(tiles, T) - 1) * T;
 }
 
 ptrdiff_t cc_winograd_work_items(const cc_conv2d_geometry *g, int m, size_t itemsize)
 {
-    return g->groups * wg_blocks(wg_tiles(g, m), cc_winograd_tile_block(g, m, itemsize));
+    return g->groups * cc_wg_blocks(wg_tiles(g, m), cc_winograd_tile_block(g, m, itemsize));
 }
 
 ptrdiff_t cc_winograd_workspace_per_thread(const cc_conv2d_geometry *g, int m,
@@ -99,10 +91,27 @@ ptrdiff_t cc_winograd_u_block(void)
     return cc_direct_isa_generic.gemm.kb;
 }
 
-/* name_<isa> args for the active SIMD level. */
+/* The SIMD level whose GEMM tile has ukb rows, for weights packed by cc_winograd_weights
+ * with that block height (at whichever level was active then: the tiles' heights differ,
+ * 8, 6 and 4); the active level for the plain layout (ukb = 1), or a height no level of
+ * this CPU has. */
+static cc_simd_level wg_level_for(ptrdiff_t ukb)
+{
 #if defined(__x86_64__) || defined(__i386__)
-#define CC_WG_CALL(name, args)                                                              \
-    switch (cc_simd_active()) {                                                             \
+    if (ukb == cc_direct_isa_avx512.gemm.kb && cc_simd_detect() >= CC_SIMD_AVX512)
+        return CC_SIMD_AVX512;
+    if (ukb == cc_direct_isa_avx2.gemm.kb && cc_simd_detect() >= CC_SIMD_AVX2)
+        return CC_SIMD_AVX2;
+#endif
+    if (ukb == cc_direct_isa_generic.gemm.kb)
+        return CC_SIMD_GENERIC;
+    return cc_simd_active();
+}
+
+/* name_<isa> args for the active SIMD level (CC_WG_CALL_AT: for the given level). */
+#if defined(__x86_64__) || defined(__i386__)
+#define CC_WG_CALL_AT(level, name, args)                                                    \
+    switch (level) {                                                                        \
     case CC_SIMD_AVX512:                                                                    \
         name##_avx512 args;                                                                 \
         break;                                                                              \
@@ -113,8 +122,9 @@ ptrdiff_t cc_winograd_u_block(void)
         name##_generic args;                                                                \
     }
 #else
-#define CC_WG_CALL(name, args) name##_generic args;
+#define CC_WG_CALL_AT(level, name, args) name##_generic args;
 #endif
+#define CC_WG_CALL(name, args) CC_WG_CALL_AT(cc_simd_active(), name, args)
 
 #ifdef _OPENMP
 #define CC_WG_FINISH_PARALLEL                                                                \
@@ -129,8 +139,8 @@ ptrdiff_t cc_winograd_u_block(void)
                                      const T *bias, T *y, T *ws, ptrdiff_t it_lo,           \
                                      ptrdiff_t it_hi, int n_threads)                        \
     {                                                                                       \
-        CC_WG_CALL(cc_conv_winograd_strided_##sfx,                                          \
-                   (g, lay, m, x, u, ukb, bias, y, ws, it_lo, it_hi, n_threads))            \
+        CC_WG_CALL_AT(wg_level_for(ukb), cc_conv_winograd_strided_##sfx,                     \
+                      (g, lay, m, x, u, ukb, bias, y, ws, it_lo, it_hi, n_threads))         \
     }                                                                                       \
     void cc_conv2d_winograd_##sfx(const cc_conv2d_geometry *g, int m, const T *x,           \
                                   const T *u, ptrdiff_t ukb, const T *bias, T *y, T *ws,    \

@@ -4,12 +4,14 @@
  * transformed (B^T d B), the transformed tiles of all channels are multiplied by the
  * transformed weights (one GEMM per transformed element, over channels) and each
  * product tile is transformed back (A^T M A).  The weights arrive transformed
- * (U = G w G^T, by cc_winograd_weights, once per set of weights), laid out (groups, alpha^2, K/groups,
- * C/groups) with alpha = m + 2 (one row: alpha instead of alpha^2).
+ * (U = G w G^T, by cc_winograd_weights, once per set of weights), with alpha = m + 2
+ * (one row: alpha instead of alpha^2), either plain (groups, alpha^2, K/groups, C/groups)
+ * or packed in blocks of the GEMM tile's rows (cc_winograd_u_block).
  *
- * The work is split into a fixed set of items (group, block of tiles across the
- * batch) that does not depend on the thread count; each thread calls a
- * single-threaded BLAS gemm on its own workspace, so results are the same for any
+ * The work is split into a fixed set of items (group, block of tiles across the batch)
+ * that does not depend on the thread count; each thread runs the SIMD level's GEMM
+ * micro-kernel (the weight gradient: a single-threaded BLAS gemm) on its own
+ * workspace, every sum over the channels in order, so results are the same for any
  * number of threads.  Supported: R = S = 3 (or R = 1, S = 3: a row), stride 1,
  * dilation 1, m in {4, 6}.
  */
@@ -62,17 +64,30 @@ static inline ptrdiff_t cc_wg_v_cols(ptrdiff_t T)
     return (T + CC_WG_PANEL_MAX - 1) / CC_WG_PANEL_MAX * CC_WG_PANEL_MAX;
 }
 
-/* Tiles per work item (the forward's last block of a group takes the remainder too: the
- * largest block has cc_winograd_block_max tiles), work items, and workspace elements per
- * thread. */
+/* The forward's blocks per group for blocks of T tiles: whole blocks, the last one taking
+ * the remainder too (at most 2 T - 1 tiles), so that the blocks are as even as T allows
+ * (196 tiles in blocks of 32: five of 32 and one of 36, three per thread; a seventh
+ * block of 4 left one thread a block behind). */
+static inline ptrdiff_t cc_wg_blocks(ptrdiff_t tiles, ptrdiff_t T)
+{
+    return tiles / T > 1 ? tiles / T : 1;
+}
+
+/* Tiles per block, the forward's largest block (cc_wg_blocks), work items, and workspace
+ * elements per thread. */
 ptrdiff_t cc_winograd_tile_block(const cc_conv2d_geometry *g, int m, size_t itemsize);
 ptrdiff_t cc_winograd_block_max(const cc_conv2d_geometry *g, int m, size_t itemsize);
 ptrdiff_t cc_winograd_work_items(const cc_conv2d_geometry *g, int m, size_t itemsize);
 ptrdiff_t cc_winograd_workspace_per_thread(const cc_conv2d_geometry *g, int m,
                                            size_t itemsize);
 
-/* The transformed weights U (groups, alpha^2, K/groups, Cg) of w (K, Cg, R, 3), R = 3
- * (or 1: a row, U (groups, alpha, K/groups, Cg)), computed in double. */
+/* The transformed weights U of w (K, Cg, R, 3), R = 3 (or 1: a row, alpha instead of
+ * alpha^2), computed in double, in blocks of kb output channels (K/groups rounded up to
+ * kb with zero rows, each block's kb values of an input channel side by side;
+ * winograd_impl.h): kb = cc_winograd_u_block() for the GEMM tile's packed layout, 1 for
+ * the plain (groups, alpha^2, K/groups, Cg).  The forward takes U with its kb (ukb): 1,
+ * or a kb cc_winograd_u_block() returned at any SIMD level this CPU has (the products
+ * then run at that level, whichever is active); other values are not supported. */
 void cc_winograd_weights_f32(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups, ptrdiff_t R,
                              const float *w, float *u, ptrdiff_t kb, int n_threads);
 void cc_winograd_weights_f64(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups, ptrdiff_t R,

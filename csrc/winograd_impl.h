@@ -5,21 +5,22 @@
  *
  * The transforms work on LANES tiles at once with the tile index innermost
  * (d[element] is one vector of LANES tiles, in the target's native vector width), and the
- * transformed values land in V[element][channel][tile] with the tiles contiguous.
- * The transform matrices are constants, so after unrolling the zero coefficients
- * vanish (no 0 * x term: an inf in a patch does not turn into NaN through them).
+ * transformed values land in V[element] with the tiles contiguous.  The tile transforms
+ * B^T and A^T are written out, so no zero coefficient multiplies (an inf in a patch
+ * does not turn into NaN through them).
  *
- * Layouts (T = tiles per block, AA = alpha^2, or alpha for one row):
- *   V  [AA][Cg][T]   transformed input tiles of one block
- *   U  [groups][AA][Kg][Cg]  transformed weights (caller)
- *   M  [AA][Kg][T]   products: M[e] = U[e] . V[e], one GEMM per element e
+ * Layouts (T = the block's columns, whole panels; AA = alpha^2, or alpha for one row):
+ *   V  [AA][T / P][Cg][P]  transformed input tiles of one block, in the GEMM tile's
+ *                          panels of P tiles (wg_v_at; the weight gradient: P = T)
+ *   U  [groups][AA][Kg / kb][Cg][kb]  transformed weights, packed for the tile (or the
+ *                          plain [groups][AA][Kg][Cg], kb = 1)
+ *   M  [AA][Kg][T]         products: M[e] = U[e] . V[e], one GEMM per element e
  * (in the workspace the AA matrices of V and of M lie cc_wg_elem_stride apart, a cache
- * line more than their size).
- * The element is outermost so that each GEMM reads and writes one contiguous matrix
- * (a channel stride of T; with the channel outermost, the columns of one GEMM lay
- * AA * T apart, 32 KiB on ResNet 128@28 b8, and the layer ran 1.4x slower).  In BLAS's
- * column-major terms M_e^T (T x Kg, ld T) = V_e^T (T x Cg, ld T) . U[e]^T (Cg x Kg,
- * ld Cg): gemm('N', 'N', nt, Kg, Cg, ...).
+ * line more than their size).  The element is outermost so that each GEMM reads and
+ * writes one contiguous matrix (with the channel outermost, the columns of one GEMM lay
+ * AA * T apart, 32 KiB on ResNet 128@28 b8, and the layer ran 1.4x slower).  The weight
+ * gradient's GEMMs are BLAS's: in its column-major terms P_e (Cg x Kg) = V_e (T x Cg,
+ * ld T)^T . Gh_e (T x Kg, ld T).
  *
  * F(4, 3) (M = 4) reads and writes its tiles in runs: at most LANES consecutive tiles of
  * one tile row (a run ends where the row or the block does).  Each patch row of a run is
@@ -786,6 +787,8 @@ static void WG(wg_products)(const REAL *u, ptrdiff_t ukb, REAL *V, REAL *Mx, int
     const ptrdiff_t P = WG(wg_panel)(), KC = cc_pw_slice(P, (ptrdiff_t)sizeof(REAL));
     const ptrdiff_t end = (nt + P - 1) / P * P;
     const ptrdiff_t usize = (Kg + ukb - 1) / ukb * ukb * Cg;
+    if (nt <= 0)
+        return;
     const ptrdiff_t calls = (Cg + KC - 1) / KC * ((nt + P - 1) / P) * ((Kg + kb - 1) / kb);
     const ptrdiff_t ahead = (usize * (ptrdiff_t)sizeof(REAL) / 64 + calls - 1) / calls;
     for (int e = 0; e < AA && nt < end; e++)
@@ -828,7 +831,7 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, 
     const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
     const ptrdiff_t th = (g->Hout + MH - 1) / MH, tw = (g->Wout + M - 1) / M;
     const ptrdiff_t tiles = g->N * th * tw, T = cc_winograd_tile_block(g, M, sizeof(REAL));
-    const ptrdiff_t nb = tiles / T > 1 ? tiles / T : 1, items = g->groups * nb;
+    const ptrdiff_t nb = cc_wg_blocks(tiles, T), items = g->groups * nb;
     const ptrdiff_t per_thread = cc_winograd_workspace_per_thread(g, M, sizeof(REAL));
     /* lane offsets are int32: the largest is below N C H W (N K Ho Wo on the output) */
     const int lanes = L->x_extent < INT32_MAX && L->y_extent < INT32_MAX;
@@ -913,7 +916,8 @@ WG_INLINE void WG(wg_grad_lanes)(const cc_conv2d_geometry *g, const cc_wg_layout
  * (p + 1) * nb / nparts - 1 in order, the products of the transformed output gradient and
  * input tiles, P[e][k][c] = sum over tiles of Gh[e][k][t] V[e][c][t] (one GEMM per
  * element e and block), into parts + (grp * nparts + p) * 36 * Kg * Cg.  The blocks are
- * the forward's (cc_winograd_tile_block): fixed by the shapes, as is nparts, so the
+ * of the forward's size (cc_winograd_tile_block), the last one shorter (not taking the
+ * remainder as the forward's does): fixed by the shapes, as is nparts, so the
  * parts do not depend on the thread count.  x and go plain (N, C, H, W) and (N, K, Hout,
  * Wout), within int32 offsets. */
 void WG(cc_winograd_grad_weight_parts)(const cc_conv2d_geometry *g, const REAL *x,
@@ -970,8 +974,7 @@ void WG(cc_winograd_grad_weight_parts)(const cc_conv2d_geometry *g, const REAL *
  * channel innermost, so each sum is a vector loop in the ISA's width, and every row of
  * a block is done before the next channels, so the block's lines of U are filled while
  * in L1 (a channel at a time in SSE2 took 5 ms for a 256 x 256 layer; a row at a time
- * over all channels refetched each line of packed U kb times).  m is a constant after
- * inlining, so G's zero coefficients fold away. */
+ * over all channels refetched each line of packed U kb times). */
 WG_INLINE void WG(wg_weights)(const int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,
                               ptrdiff_t R, const REAL *w, REAL *u, ptrdiff_t kb, int n_threads)
 {
