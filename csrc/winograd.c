@@ -122,7 +122,11 @@ static cc_simd_level wg_level_for(ptrdiff_t ukb)
         name##_generic args;                                                                \
     }
 #else
-#define CC_WG_CALL_AT(level, name, args) name##_generic args;
+#define CC_WG_CALL_AT(level, name, args)                                                    \
+    {                                                                                       \
+        (void)(level);                                                                      \
+        name##_generic args;                                                                \
+    }
 #endif
 #define CC_WG_CALL(name, args) CC_WG_CALL_AT(cc_simd_active(), name, args)
 
