@@ -331,7 +331,9 @@ def _winograd_costs(g, tile: int, itemsize: int,
     items, per_thread = _winograd.winograd_plan(g, tile, itemsize)
     kb = _winograd.u_block()  # U's rows come in blocks of the GEMM tile's height
     extra = (min(threads, items) * per_thread + g.groups * aa * -(-Kg // kb) * kb * Cg) * itemsize
-    moved = g.groups * aa * (tiles * (Cg + Kg) + (items // g.groups + 1) * Kg * Cg)
+    # U is written once and read for every block, but packed and prefetched its reads
+    # stream: counted once, as when it was fitted with about two blocks a layer
+    moved = g.groups * aa * (tiles * (Cg + Kg) + 2 * Kg * Cg)
     return muls, adds, extra, muls + adds - gemm_muls - gemm_adds, moved
 
 
