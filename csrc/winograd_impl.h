@@ -357,21 +357,39 @@ WG_INLINE void WG(wg_join4)(const VEC *o, VEC *v)
     v[3] = WG_SHUF(b0, b1, WG_ZIP_HI);
 }
 
+/* The mask of lanes [lo, hi) for the ISA's masked loads and stores: bits on AVX-512,
+ * a vector of -1/0 lanes on AVX2. */
+#if WG_GATHER && VBYTES == 64
+WG_INLINE unsigned WG(wg_mask)(int lo, int hi)
+{
+    return ((1u << hi) - 1) & ~((1u << lo) - 1);
+}
+#elif WG_GATHER
+WG_INLINE __m256i WG(wg_mask)(int lo, int hi)
+{
+#if WG_REAL_BYTES == 4
+    const __m256i l = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(lo), l),
+                               _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), l));
+#else
+    const __m256i l = _mm256_setr_epi64x(0, 1, 2, 3);
+    return _mm256_andnot_si256(_mm256_cmpgt_epi64(_mm256_set1_epi64x(lo), l),
+                               _mm256_cmpgt_epi64(_mm256_set1_epi64x(hi), l));
+#endif
+}
+#endif
+
 /* Lanes [lo, hi) of p, zeros in the others (whose addresses are never read). */
 WG_INLINE VEC WG(wg_load_part)(const REAL *p, int lo, int hi)
 {
 #if WG_GATHER && VBYTES == 64 && WG_REAL_BYTES == 4
-    return (VEC)_mm512_maskz_loadu_ps((__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1)), p);
+    return (VEC)_mm512_maskz_loadu_ps((__mmask16)WG(wg_mask)(lo, hi), p);
 #elif WG_GATHER && VBYTES == 64
-    return (VEC)_mm512_maskz_loadu_pd((__mmask8)(((1u << hi) - 1) & ~((1u << lo) - 1)), p);
+    return (VEC)_mm512_maskz_loadu_pd((__mmask8)WG(wg_mask)(lo, hi), p);
 #elif WG_GATHER && WG_REAL_BYTES == 4
-    const __m256i l = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return (VEC)_mm256_maskload_ps(p, _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(lo), l),
-                                                          _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), l)));
+    return (VEC)_mm256_maskload_ps(p, WG(wg_mask)(lo, hi));
 #elif WG_GATHER
-    const __m256i l = _mm256_setr_epi64x(0, 1, 2, 3);
-    return (VEC)_mm256_maskload_pd(p, _mm256_andnot_si256(_mm256_cmpgt_epi64(_mm256_set1_epi64x(lo), l),
-                                                          _mm256_cmpgt_epi64(_mm256_set1_epi64x(hi), l)));
+    return (VEC)_mm256_maskload_pd(p, WG(wg_mask)(lo, hi));
 #else
     VEC r = {0};
     for (int l = lo; l < hi; l++)
@@ -388,19 +406,13 @@ WG_INLINE void WG(wg_store_part)(REAL *p, VEC v, int lo, int hi)
         return;
     }
 #if WG_GATHER && VBYTES == 64 && WG_REAL_BYTES == 4
-    _mm512_mask_storeu_ps(p, (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1)), (__m512)v);
+    _mm512_mask_storeu_ps(p, (__mmask16)WG(wg_mask)(lo, hi), (__m512)v);
 #elif WG_GATHER && VBYTES == 64
-    _mm512_mask_storeu_pd(p, (__mmask8)(((1u << hi) - 1) & ~((1u << lo) - 1)), (__m512d)v);
+    _mm512_mask_storeu_pd(p, (__mmask8)WG(wg_mask)(lo, hi), (__m512d)v);
 #elif WG_GATHER && WG_REAL_BYTES == 4
-    const __m256i l = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    _mm256_maskstore_ps(p, _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(lo), l),
-                                               _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), l)),
-                        (__m256)v);
+    _mm256_maskstore_ps(p, WG(wg_mask)(lo, hi), (__m256)v);
 #elif WG_GATHER
-    const __m256i l = _mm256_setr_epi64x(0, 1, 2, 3);
-    _mm256_maskstore_pd(p, _mm256_andnot_si256(_mm256_cmpgt_epi64(_mm256_set1_epi64x(lo), l),
-                                               _mm256_cmpgt_epi64(_mm256_set1_epi64x(hi), l)),
-                        (__m256d)v);
+    _mm256_maskstore_pd(p, WG(wg_mask)(lo, hi), (__m256d)v);
 #else
     for (int l = lo; l < hi; l++)
         p[l] = v[l];
@@ -775,18 +787,18 @@ static inline ptrdiff_t WG(wg_panel)(void)
  * of kb output channels runs on it, U streaming from L2, the next element's U prefetched
  * into L2 meanwhile; later slices add to the sums stored by the earlier ones (each sum in
  * the order of c, whatever the blocks).  U[e] is packed in blocks of the tile's kb rows
- * (ukb = kb: [block][c][kb], rows past Kg zero) or plain rows (ukb = 1).  The panels'
+ * (ukb = kb: [block][c][kb], rows past Kg zero) or plain rows (ukb = 1), usize
+ * elements per element e.  The panels'
  * lanes past the block's tiles are zeroed first; their products land in M's columns
  * past nt, which nothing reads (whole vectors: no partial stores). */
-static void WG(wg_products)(const REAL *u, ptrdiff_t ukb, REAL *V, REAL *Mx, int AA,
-                            ptrdiff_t Kg, ptrdiff_t Cg, ptrdiff_t nt, ptrdiff_t T, ptrdiff_t vs,
-                            ptrdiff_t ms)
+static void WG(wg_products)(const REAL *u, ptrdiff_t ukb, ptrdiff_t usize, REAL *V,
+                            REAL *Mx, int AA, ptrdiff_t Kg, ptrdiff_t Cg, ptrdiff_t nt,
+                            ptrdiff_t T, ptrdiff_t vs, ptrdiff_t ms)
 {
     const WG_TILE_FN tile = WG_TABLE.gemm.WG_TILE_MEMBER;
     const int kb = WG_TABLE.gemm.kb;
     const ptrdiff_t P = WG(wg_panel)(), KC = cc_pw_slice(P, (ptrdiff_t)sizeof(REAL));
     const ptrdiff_t end = (nt + P - 1) / P * P;
-    const ptrdiff_t usize = (Kg + ukb - 1) / ukb * ukb * Cg;
     if (nt <= 0)
         return;
     const ptrdiff_t calls = (Cg + KC - 1) / KC * ((nt + P - 1) / P) * ((Kg + kb - 1) / kb);
@@ -862,7 +874,7 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, 
             WG(wg_input_lanes)(g, L, M, MH, x, grp, t_beg, nt, P, vs, V);
         else
             WG(wg_input_tiles)(g, L, M, MH, x, grp, t_beg, nt, P, vs, V);
-        WG(wg_products)(u + grp * AA * usize, ukb, V, Mx, AA, Kg, Cg, nt, Tp, vs, ms);
+        WG(wg_products)(u + grp * AA * usize, ukb, usize, V, Mx, AA, Kg, Cg, nt, Tp, vs, ms);
 
         if (M == 4 && L->y_col == 1 && strided)
             WG(wg_output_runs)(g, L, MH, Mx, bias, grp, t_beg, nt, Tp, y, 1);
@@ -975,8 +987,8 @@ void WG(cc_winograd_grad_weight_parts)(const cc_conv2d_geometry *g, const REAL *
  * a block is done before the next channels, so the block's lines of U are filled while
  * in L1 (a channel at a time in SSE2 took 5 ms for a 256 x 256 layer; a row at a time
  * over all channels refetched each line of packed U kb times). */
-WG_INLINE void WG(wg_weights)(const int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,
-                              ptrdiff_t R, const REAL *w, REAL *u, ptrdiff_t kb, int n_threads)
+void WG(cc_winograd_weights)(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups, ptrdiff_t R,
+                             const REAL *w, REAL *u, ptrdiff_t kb, int n_threads)
 {
     enum { NC = WG_WEIGHT_CHANNELS };
     const int a = m + 2;
@@ -1009,7 +1021,6 @@ WG_INLINE void WG(wg_weights)(const int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t 
                     for (int q = 0; q < R * 3; q++)
                         f[q][cc] = src[cc * R * 3 + q];
                 if (R == 1) {
-                    WG_UNROLL
                     for (int i = 0; i < a; i++)
                         for (int cc = 0; cc < nc; cc++)
                             dst[i * es + cc * kb] = (REAL)(G[i][0] * f[0][cc] +
@@ -1017,13 +1028,11 @@ WG_INLINE void WG(wg_weights)(const int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t 
                                                            G[i][2] * f[2][cc]);
                     continue;
                 }
-                WG_UNROLL
                 for (int i = 0; i < a; i++) /* G f: alpha x 3 */
                     for (int j = 0; j < 3; j++)
                         for (int cc = 0; cc < nc; cc++)
                             t[i][j][cc] = G[i][0] * f[j][cc] + G[i][1] * f[3 + j][cc] +
                                           G[i][2] * f[6 + j][cc];
-                WG_UNROLL
                 for (int i = 0; i < a; i++)
                     for (int j = 0; j < a; j++)
                         for (int cc = 0; cc < nc; cc++)
@@ -1033,15 +1042,6 @@ WG_INLINE void WG(wg_weights)(const int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t 
             }
         }
     }
-}
-
-void WG(cc_winograd_weights)(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups, ptrdiff_t R,
-                             const REAL *w, REAL *u, ptrdiff_t kb, int n_threads)
-{
-    if (m == 6)
-        WG(wg_weights)(6, K, Cg, groups, R, w, u, kb, n_threads);
-    else
-        WG(wg_weights)(4, K, Cg, groups, R, w, u, kb, n_threads);
 }
 #undef WG_WEIGHT_CHANNELS
 
