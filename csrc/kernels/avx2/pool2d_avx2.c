@@ -10,6 +10,10 @@
 #include "kernels/cc_vec.h"
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+#if defined(__x86_64__) || defined(__i386__)
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 #else
@@ -20,18 +24,22 @@
 
 #define REAL float
 #define SFX f32
+/* the hardware max (a > v ? a : v), then a's NaN lanes kept (pool2d_impl.h) */
+#define CC_POOL_MAX_NAN(a, v) _mm256_blendv_ps(_mm256_max_ps(a, v), a, _mm256_cmp_ps(a, a, _CMP_UNORD_Q))
 #define CC_POOL_EVEN CC_EVEN_INLANE_8 /* in vshufps's lane order (cc_vec.h) */
 #define CC_POOL_ODD CC_ODD_INLANE_8
 #define CC_POOL_ORDER CC_ORDER_INLANE_8
 #include "kernels/pool2d_impl.h"
 #undef REAL
 #undef SFX
+#undef CC_POOL_MAX_NAN
 #undef CC_POOL_EVEN
 #undef CC_POOL_ODD
 #undef CC_POOL_ORDER
 
 #define REAL double
 #define SFX f64
+#define CC_POOL_MAX_NAN(a, v) _mm256_blendv_pd(_mm256_max_pd(a, v), a, _mm256_cmp_pd(a, a, _CMP_UNORD_Q))
 #define CC_POOL_EVEN CC_EVEN_INLANE_4
 #define CC_POOL_ODD CC_ODD_INLANE_4
 #define CC_POOL_ORDER CC_ORDER_INLANE_4

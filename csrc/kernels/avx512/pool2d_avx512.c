@@ -10,6 +10,10 @@
 #include "kernels/cc_vec.h"
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+#if defined(__x86_64__) || defined(__i386__)
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"))), apply_to = function)
 #else
@@ -21,16 +25,20 @@
 
 #define REAL float
 #define SFX f32
+/* the hardware max (a > v ? a : v), then a's NaN lanes kept (pool2d_impl.h) */
+#define CC_POOL_MAX_NAN(a, v) _mm512_mask_mov_ps(_mm512_max_ps(a, v), _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q), a)
 #define CC_POOL_EVEN CC_EVEN_16
 #define CC_POOL_ODD CC_ODD_16
 #include "kernels/pool2d_impl.h"
 #undef REAL
 #undef SFX
+#undef CC_POOL_MAX_NAN
 #undef CC_POOL_EVEN
 #undef CC_POOL_ODD
 
 #define REAL double
 #define SFX f64
+#define CC_POOL_MAX_NAN(a, v) _mm512_mask_mov_pd(_mm512_max_pd(a, v), _mm512_cmp_pd_mask(a, a, _CMP_UNORD_Q), a)
 #define CC_POOL_EVEN CC_EVEN_8
 #define CC_POOL_ODD CC_ODD_8
 #include "kernels/pool2d_impl.h"
