@@ -251,6 +251,10 @@ def format_bench(report: dict) -> str:
             lines.append(f"  !! {', '.join(c['mismatched'])} disagree with convcore: "
                          + ", ".join(f"{n} {c['max_relative_error'][n]:.1e}"
                                      for n in c["mismatched"]))
+    paired = [c for c in report["cases"] if "triad_gbps" in c]
+    if paired:
+        lines.append("Pooling's % peak is of the STREAM triad timed in the same rounds (GB/s): "
+                     + ", ".join(f"{c['name']} {c['triad_gbps']:.1f}" for c in paired))
     if any(_contended(c) for c in report["cases"]):
         lines.append(f"* other processes kept more than {CONTENDED} cores busy on average "
                      f"while this case ran: {BUSY_NOTE}")

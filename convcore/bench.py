@@ -12,10 +12,13 @@ Metrics
 - convolution: GFLOP/s = 2 * N * K * Hout * Wout * (C / groups) * R * S / time; a
   backward pass (input and weight gradients) counts twice that;
 - pooling: GB/s = (input bytes + output bytes) / time;
-- fraction of peak: of the FMA rate (convolution) or of the STREAM triad bandwidth
-  (pooling) that the peak probe (csrc/peak_probe.c) measures on this machine at the
-  same thread count: the better figure of its runs before and after the cases (on a
-  shared VM one probe read half the FMA rate of the other);
+- fraction of peak: of the FMA rate that the peak probe (csrc/peak_probe.c) measures
+  on this machine at the same thread count, the better figure of its runs before and
+  after the cases (on a shared VM one probe read half the FMA rate of the other); for
+  pooling, of the STREAM triad bandwidth timed in the same rounds as the case, one
+  triad pass per round (median), since a shared VM's memory bandwidth moves in time: a
+  plain vector max over 51 MB read 32 and 63 GB/s minutes apart on one machine.  The
+  table notes the probe's triad beside it;
 - ratio: median time of a convcore row / median time of a peer (lower is better);
 - extra bytes: the most memory a call holds at once beyond its result, traced by
   :mod:`tracemalloc`.  NumPy reports its allocations to tracemalloc, and the C kernels
@@ -957,6 +960,12 @@ def _time_round_robin(calls: dict[str, Callable], s: _Settings) -> dict[str, dic
                 "rounds": rounds, "calls": len(v)} for n, v in samples.items()}
 
 
+@functools.cache
+def _triad_buffer(nbytes: int) -> np.ndarray:
+    """The pooling cases' triad buffer, the probe's size, allocated once per run."""
+    return np.empty(max(int(nbytes) // 8, 3), dtype=np.float64)
+
+
 def _work(job: _Job) -> tuple[float, str]:
     """(work per call, unit): flops for convolutions, bytes for pooling."""
     if job.kind == "pool":
@@ -982,8 +991,11 @@ def _best_peak(a: dict, b: dict) -> dict:
 
 
 def _rescale_to_peak(results: list[dict], peaks: dict) -> None:
-    """Each row's fraction of peak against ``peaks`` (the best of the run's probes)."""
+    """Each row's fraction of peak against ``peaks`` (the best of the run's probes),
+    but for the cases measured against a triad timed beside them."""
     for r in results:
+        if "triad_gbps" in r:
+            continue
         for row in r["results"].values():
             if row.get("frac_peak") is not None:
                 row["frac_peak"] = row["rate"] / _peak_of(peaks, row["threads"], r["dtype"],
@@ -1008,13 +1020,19 @@ def _run_job(job: _Job, threads: int, peaks: dict, s: _Settings) -> dict:
     mismatched = sorted(n for n, e in errors.items() if not e <= _tolerance(job.dtype))
     errors = {n: e if math.isfinite(e) else None for n, e in errors.items()}  # for JSON
 
+    triad: list[float] = []
+    if job.kind == "pool":  # the bandwidth available while the case runs
+        buffer = _triad_buffer(peaks.get(threads, {}).get("buffer_bytes", 256 * MiB))
+        calls = dict(calls, triad=lambda: triad.append(_peak.triad_gbps(buffer, threads, 1)))
     timing = _time_round_robin(calls, s)
+    timing.pop("triad", None)
+    paired = float(np.median(triad[2:])) if len(triad) > 2 else None  # after 2 warm-ups
     work, unit = _work(job)
     rows = {}
     for name, t in timing.items():
         row_threads = 1 if name == SINGLE or name in ("ndimage", "signal") else threads
         rate = work / t["median_s"] / 1e9
-        peak = _peak_of(peaks, 1 if name == SINGLE else threads, job.dtype, unit)
+        peak = paired or _peak_of(peaks, 1 if name == SINGLE else threads, job.dtype, unit)
         row = dict(t, rate=rate, threads=row_threads,
                    frac_peak=None if peak is None or name in PEER_LABELS else rate / peak)
         if name not in PEER_LABELS and name != SINGLE:
@@ -1028,6 +1046,8 @@ def _run_job(job: _Job, threads: int, peaks: dict, s: _Settings) -> dict:
               "threads": threads, "unit": unit, "work": work,
               "layer": job.case._asdict(), "target": job.case.target,
               "max_relative_error": errors, "mismatched": mismatched, "results": rows}
+    if paired is not None:
+        result["triad_gbps"] = paired
     if job.kind == "conv":
         result["auto"] = _auto_choice(job, a, rows)
         result["im2col_workspace_bound"] = _im2col_bound(job.case, a, threads)
