@@ -41,6 +41,13 @@
 #define CC_ZIP_HI_16(a, b) \
     __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
 
+/* The input of tap 1 of a 3-tap row's last vector from its tap-0 vector lo and its
+ * tap-2 vector hi2 (the ISA file's CC_SHIFT_F32/F64(lo, hi, s) gives the other vectors'
+ * taps: lanes s.. of lo followed by the first lanes of hi). */
+#define CC_SHIFT1_LAST_16(lo, hi2) \
+    __builtin_shufflevector(lo, hi2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 30)
+#define CC_SHIFT1_LAST_8(lo, hi2) __builtin_shufflevector(lo, hi2, 1, 2, 3, 4, 5, 6, 7, 14)
+
 /* Instantiate the micro-kernel template twice (float, double) and the ISA's table row.
  * The including file defines CC_ISA, CC_LEVEL, CC_VBYTES, the tiles and, per dtype,
  * CC_MASK_F32/F64, CC_MAKE_MASK_F32/F64, CC_LOAD_MASKED_F32/F64, CC_EVEN_F32/F64,

@@ -15,6 +15,10 @@
 #ifdef CC_LANES_DOWN_F32
 #define CC_LANES_DOWN CC_LANES_DOWN_F32
 #endif
+#ifdef CC_SHIFT_F32
+#define CC_SHIFT CC_SHIFT_F32
+#define CC_SHIFT1_LAST CC_SHIFT1_LAST_F32
+#endif
 #include "kernels/conv_direct_ukernel.h"
 #include "kernels/conv_direct_cv_ukernel.h"
 #undef REAL
@@ -28,6 +32,8 @@
 #undef CC_ZIP_HI
 #undef CC_LANES_DOWN
 #undef CC_ORDER
+#undef CC_SHIFT
+#undef CC_SHIFT1_LAST
 
 #define REAL double
 #define SFX f64
@@ -44,6 +50,10 @@
 #ifdef CC_LANES_DOWN_F64
 #define CC_LANES_DOWN CC_LANES_DOWN_F64
 #endif
+#ifdef CC_SHIFT_F64
+#define CC_SHIFT CC_SHIFT_F64
+#define CC_SHIFT1_LAST CC_SHIFT1_LAST_F64
+#endif
 #include "kernels/conv_direct_ukernel.h"
 #include "kernels/conv_direct_cv_ukernel.h"
 #undef REAL
@@ -57,5 +67,7 @@
 #undef CC_ZIP_HI
 #undef CC_LANES_DOWN
 #undef CC_ORDER
+#undef CC_SHIFT
+#undef CC_SHIFT1_LAST
 
 CC_DIRECT_ISA_TABLE

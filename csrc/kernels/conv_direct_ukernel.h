@@ -129,6 +129,40 @@ FN(tile)(const ARGS *a, ptrdiff_t iw0, REAL *y, ptrdiff_t ys, int kb, int cnt, c
              * per tap and vector out of the c, u loops and reloaded them from the stack */
             const REAL *xq = xr + iw0;
             __asm__("" : "+r"(xq));
+#ifdef CC_SHIFT
+            if (MODE == MODE_S1 && S == 3 && DW == 1 && KB * NV <= 4) {
+                /* Few accumulators per loaded vector (one-channel tiles: depthwise layers,
+                 * image filters): taps 1 and 2 are shuffled from tap 0's vectors instead
+                 * of loaded, as loads straddling cache lines were what limited the FMAs
+                 * (the last vector's tap 2 is loaded: its next vector may lie past the
+                 * row).  The same products are added in the same order. */
+                VEC x0[NV_MAX], x2 = FN(splat)((REAL)0), xv[NV_MAX];
+#pragma GCC unroll 16
+                for (int v = 0; v < NV; v++)
+                    x0[v] = row_in ? FN(loadu)(xq + v * LANES) : FN(splat)((REAL)0);
+                if (row_in)
+                    x2 = FN(loadu)(xq + 2 + (NV - 1) * LANES);
+#pragma GCC unroll 4
+                for (int s = 0; s < 3; s++) {
+#pragma GCC unroll 16
+                    for (int v = 0; v < NV; v++)
+                        xv[v] = s == 0       ? x0[v]
+                                : v + 1 < NV ? (s == 1 ? (VEC)CC_SHIFT(x0[v], x0[v + 1], 1)
+                                                       : (VEC)CC_SHIFT(x0[v], x0[v + 1], 2))
+                                : s == 1     ? (VEC)CC_SHIFT1_LAST(x0[v], x2)
+                                             : x2;
+#pragma GCC unroll 16
+                    for (int kk = 0; kk < KB; kk++) {
+                        const VEC wv = FN(splat)(wp[kk]);
+#pragma GCC unroll 16
+                        for (int v = 0; v < NV; v++)
+                            acc[kk][v] += wv * xv[v];
+                    }
+                    wp += KB;
+                }
+                continue;
+            }
+#endif
             for (ptrdiff_t s = 0; s < S; s++) {
                 VEC xv[NV_MAX];
                 const ptrdiff_t col0 = iw0 + s * dw;

@@ -71,6 +71,15 @@ static inline void cc_store_masked_f64(double *p, unsigned m, cc_f64x8 v)
 #define CC_STORE_MASKED_F64 cc_store_masked_f64
 #define CC_EVEN_F32 CC_EVEN_16
 #define CC_EVEN_F64 CC_EVEN_8
+/* 3-tap rows of one-channel tiles (conv_direct_ukernel.h): `valignd`/`valignq` with an
+ * immediate (GCC made the generic shuffle a `vpermt2ps`, which needs an index register
+ * and a copy of the operand it overwrites) */
+#define CC_SHIFT_F32(lo, hi, s) \
+    _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), s))
+#define CC_SHIFT_F64(lo, hi, s) \
+    _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(hi), _mm512_castpd_si512(lo), s))
+#define CC_SHIFT1_LAST_F32 CC_SHIFT1_LAST_16
+#define CC_SHIFT1_LAST_F64 CC_SHIFT1_LAST_8
 #define CC_ZIP_LO_F32 CC_ZIP_LO_16
 #define CC_ZIP_HI_F32 CC_ZIP_HI_16
 #define CC_ZIP_LO_F64 CC_ZIP_LO_8
