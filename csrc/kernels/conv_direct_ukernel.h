@@ -85,6 +85,19 @@ static inline CC_MASK FN(edge_mask)(ptrdiff_t col0, ptrdiff_t W, int cnt, int v,
     return CC_MAKE_MASK(cc_clamp_lanes(-col0 - o, LANES), cc_clamp_lanes(end - o, LANES));
 }
 
+/* acc[kk][v] += w[kk] * xv[v]: one step of a tile's reduction */
+static inline __attribute__((always_inline)) void
+FN(fma_taps)(VEC acc[][NV_MAX], const REAL *w, const VEC *xv, const int KB, const int NV)
+{
+#pragma GCC unroll 16
+    for (int kk = 0; kk < KB; kk++) {
+        const VEC wv = FN(splat)(w[kk]);
+#pragma GCC unroll 16
+        for (int v = 0; v < NV; v++)
+            acc[kk][v] += wv * xv[v];
+    }
+}
+
 /* One register tile: kb (<= KB) channels x cnt (<= NV * LANES) outputs of a row starting
  * at y (channel kk at y + kk * ys), whose first output reads input column iw0.  KB, NV,
  * S, MODE and DW are compile-time constants at every call site, so the loops unroll and
@@ -151,13 +164,7 @@ FN(tile)(const ARGS *a, ptrdiff_t iw0, REAL *y, ptrdiff_t ys, int kb, int cnt, c
                                                        : (VEC)CC_SHIFT(x0[v], x0[v + 1], 2))
                                 : s == 1     ? (VEC)CC_SHIFT1_LAST(x0[v], x2)
                                              : x2;
-#pragma GCC unroll 16
-                    for (int kk = 0; kk < KB; kk++) {
-                        const VEC wv = FN(splat)(wp[kk]);
-#pragma GCC unroll 16
-                        for (int v = 0; v < NV; v++)
-                            acc[kk][v] += wv * xv[v];
-                    }
+                    FN(fma_taps)(acc, wp, xv, KB, NV);
                     wp += KB;
                 }
                 continue;
@@ -196,13 +203,7 @@ FN(tile)(const ARGS *a, ptrdiff_t iw0, REAL *y, ptrdiff_t ys, int kb, int cnt, c
                         memcpy(&xv[v], t, sizeof t);
                     }
                 }
-#pragma GCC unroll 16
-                for (int kk = 0; kk < KB; kk++) {
-                    const VEC wv = FN(splat)(wp[kk]);
-#pragma GCC unroll 16
-                    for (int v = 0; v < NV; v++)
-                        acc[kk][v] += wv * xv[v];
-                }
+                FN(fma_taps)(acc, wp, xv, KB, NV);
                 wp += KB;
             }
         }
