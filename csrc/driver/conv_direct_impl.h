@@ -207,10 +207,14 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
         return 0;
     const ptrdiff_t slots = Uu * sh * ng;
     for (ptrdiff_t c = 0; c < a->Cg; c++) {
-        REAL *dst = buf + c * cstride;
-        for (ptrdiff_t i = 0; i < slots; i++, dst += Wp) {
-            const ptrdiff_t ut = i / (sh * ng), ph = i / ng % sh;
-            const ptrdiff_t h = cc_pad_index(h_lo + i % ng * sh + ph, H, mode);
+        /* The slots in the order of their input rows (r = idx * sh + ph is the row
+         * h_lo + r of the plane): a strided layer's copy then reads the plane as one
+         * stream, not every sh-th row in turn (the RGB stem's copy took a fifth of its
+         * time on one thread). */
+        for (ptrdiff_t i = 0; i < slots; i++) {
+            const ptrdiff_t ut = i / (sh * ng), r = i % (sh * ng), ph = r % sh;
+            REAL *dst = buf + c * cstride + (ut * sh * ng + ph * ng + r / sh) * Wp;
+            const ptrdiff_t h = cc_pad_index(h_lo + r, H, mode);
             if (planes[ut] < 0 || h < 0 || h >= H) {
                 memset(dst, 0, (size_t)Wp * sizeof *dst);
                 continue;
@@ -231,7 +235,7 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
                 dst[col] = k >= 0 && k < W ? src[k] : (REAL)0;
             }
         }
-        memset(dst, 0, (size_t)(cstride - slots * Wp) * sizeof *dst);
+        memset(buf + c * cstride + slots * Wp, 0, (size_t)(cstride - slots * Wp) * sizeof *buf);
     }
     a->x_cstride = cstride;
     a->W = len;
