@@ -16,9 +16,10 @@ Metrics
   on this machine at the same thread count, the better figure of its runs before and
   after the cases (on a shared VM one probe read half the FMA rate of the other); for
   pooling, of the STREAM triad bandwidth timed in the same rounds as the case, one
-  triad pass per round (median), since a shared VM's memory bandwidth moves in time: a
-  plain vector max over 51 MB read 32 and 63 GB/s minutes apart on one machine.  The
-  table notes the probe's triad beside it;
+  triad pass per round (median over the rounds, after two warm-up passes), since a
+  shared VM's memory bandwidth moves in time: a plain vector max over 51 MB read 32
+  and 63 GB/s minutes apart on one machine.  The table notes the probe's triad
+  beside it;
 - ratio: median time of a convcore row / median time of a peer (lower is better);
 - extra bytes: the most memory a call holds at once beyond its result, traced by
   :mod:`tracemalloc`.  NumPy reports its allocations to tracemalloc, and the C kernels
@@ -897,7 +898,8 @@ QUICK = _Settings(budget=0.2, min_rounds=3, max_rounds=6, sample=0.002, settle=0
                   pause=0.0)
 
 
-def _time_round_robin(calls: dict[str, Callable], s: _Settings) -> dict[str, dict]:
+def _time_round_robin(calls: dict[str, Callable], s: _Settings,
+                      once: tuple[str, ...] = ()) -> dict[str, dict]:
     """Median seconds per call of each implementation, timed in alternation.
 
     Each round times every implementation in turn, starting one further along each
@@ -914,7 +916,8 @@ def _time_round_robin(calls: dict[str, Callable], s: _Settings) -> dict[str, dic
     much memory leaves the kernel work behind it (PyTorch's 4 GB column matrix for the
     10^6-sample, 1001-tap signal: measured here, an FFT call of 10 ms made right after
     it took 17.7 ms, and 12.1 ms after a 50 ms pause), which would otherwise land on
-    whichever implementation comes next.  The pause is not timed.
+    whichever implementation comes next.  The pause is not timed.  The calls named in
+    ``once`` are made once per round whatever their speed (the pooling cases' triad).
     """
     names = list(calls)
     fast = {}
@@ -922,7 +925,7 @@ def _time_round_robin(calls: dict[str, Callable], s: _Settings) -> dict[str, dic
         calls[name]()
         t0 = time.perf_counter()
         calls[name]()
-        fast[name] = time.perf_counter() - t0 < s.settle
+        fast[name] = time.perf_counter() - t0 < s.settle and name not in once
     samples: dict[str, list[float]] = {n: [] for n in names}
     clock = time.perf_counter
     enabled = gc.isenabled()
@@ -1021,10 +1024,12 @@ def _run_job(job: _Job, threads: int, peaks: dict, s: _Settings) -> dict:
     errors = {n: e if math.isfinite(e) else None for n, e in errors.items()}  # for JSON
 
     triad: list[float] = []
-    if job.kind == "pool":  # the bandwidth available while the case runs
+    triad_call = job.kind == "pool"  # the bandwidth available while the case runs
+    if triad_call:
         buffer = _triad_buffer(peaks.get(threads, {}).get("buffer_bytes", 256 * MiB))
         calls = dict(calls, triad=lambda: triad.append(_peak.triad_gbps(buffer, threads, 1)))
-    timing = _time_round_robin(calls, s)
+    timing = (_time_round_robin(calls, s, once=("triad",)) if triad_call
+              else _time_round_robin(calls, s))
     timing.pop("triad", None)
     paired = float(np.median(triad[2:])) if len(triad) > 2 else None  # after 2 warm-ups
     work, unit = _work(job)
@@ -1205,6 +1210,7 @@ def run_bench(threads: int | None = None, *, quick: bool = False, cases=None, dt
         _rescale_to_peak(results, peaks)
     finally:
         bar.close()
+        _triad_buffer.cache_clear()  # the pools' triad buffer: not kept past the run
         convcore.set_num_threads(saved)
         if saved_torch is not None:
             tf[0].set_num_threads(saved_torch)

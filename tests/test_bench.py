@@ -235,6 +235,14 @@ def test_quick_run_threads_honoured(quick_run):
     assert all(c["threads"] == 1 for c in report["cases"])
 
 
+def test_round_robin_times_the_once_calls_once_per_round():
+    # the pooling cases' triad: a fast call would otherwise run for the whole sample time
+    calls = {"fast": lambda: None, "triad": lambda: None}
+    timing = bench._time_round_robin(calls, bench.QUICK, once=("triad",))
+    assert timing["triad"]["calls"] == timing["triad"]["rounds"] >= bench.QUICK.min_rounds
+    assert timing["fast"]["calls"] > timing["fast"]["rounds"]
+
+
 def test_threads_reach_the_kernels_and_are_restored(monkeypatch):
     seen = []
     original = bench._time_round_robin

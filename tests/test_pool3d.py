@@ -137,6 +137,21 @@ def test_fast_windows_propagate_nan_and_inf(op, isa):
             np.testing.assert_array_equal(y, ref.astype(np.float32), err_msg=f"{k} {value}")
 
 
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_one_pass_max_pools_keep_the_first_of_tied_zeros(dtype, isa):
+    """2x2/2 and 2x2x2/2 without indices read each window in one pass, in tap order:
+    where +0.0 and -0.0 tie, the first tap's zero is the result, as PyTorch's rule and
+    the indices path say, at every SIMD level (rows of 70 cells: whole vectors, an
+    overlapping last vector and scalar columns)."""
+    for first in (0.0, -0.0):
+        x = np.full((1, 2, 2, 4, 70), -first, dtype)
+        x[..., 0::2, 0::2] = first  # every window's first cell (depth 0 and 1)
+        y2 = convcore.max_pool2d(x[:, :, 0], 2, 2)
+        y3 = convcore.max_pool3d(x, 2, 2)
+        for y in (y2, y3):
+            assert np.all(y == 0) and np.all(np.signbit(y) == np.signbit(first)), first
+
+
 def test_3d_pool_of_depth_one_is_the_2d_pool(rng):
     x = rng.standard_normal((2, 3, 1, 9, 11))
     y3, i3 = convcore.max_pool3d(x, (1, 3, 2), (1, 2, 2), (0, 1, 1), return_indices=True)

@@ -58,10 +58,10 @@ static inline PVEC FN(pv_load)(const REAL *p)
     return v;
 }
 
-/* max_nan's rule lane by lane: v replaces a when greater or NaN, and a NaN already in a
- * stays.  An ISA with a native max gives CC_POOL_MAX_NAN (its max, then a's NaN lanes
- * put back: three instructions); otherwise a bitwise select (C has no vector ?:).  The
- * two differ only where +0.0 meets -0.0 or two NaNs meet (which zero, which NaN). */
+/* max_nan's rule lane by lane: v replaces a when greater or NaN.  An ISA with a native
+ * max gives CC_POOL_MAX_NAN (its max v > a ? v : a, then v where v is NaN: three
+ * instructions, the same result to the bit); otherwise a bitwise select (C has no
+ * vector ?:). */
 static inline PVEC FN(pv_max_nan)(PVEC a, PVEC v)
 {
 #ifdef CC_POOL_MAX_NAN
@@ -92,9 +92,8 @@ static inline ptrdiff_t FN(ahead)(const cc_pool2d_geometry *g)
  * r0 + t * dstep + i * hstep and columns 2ow, 2ow + 1 (and 2ow + 2 for KW = 3), in tap
  * order (rows in turn, the columns of each): their max (greater-or-NaN), or with AVG
  * their sum from zero divided by `divisor` (the same operations in the same order as
- * the scalar loops, so the same values but for the sign of a zero maximum; a max's NaN
- * is the input's here and a quiet NaN in the fused scalar tail, as docs/pooling.md
- * allows).  `ahead` (elements, or 0) is
+ * the scalar loops, so the same values; a max's NaN is the input's here and a quiet NaN
+ * in the fused scalar tail, as docs/pooling.md allows).  `ahead` (elements, or 0) is
  * prefetched past each row's cells.  Returns the first ow not done: hi (hi - 1 for
  * KW = 3, whose third tap's loads reach one cell past their last window), or lo for a
  * row shorter than a vector.  The cells read are those of the windows [lo, hi). */
@@ -592,14 +591,15 @@ static void FN(max_plane_separable)(const cc_pool2d_geometry *g, const REAL *xp,
             pl = xp + (dstart + t0 * g->dd) * plane;
         else
             FN(rows_max)(P, xp + (dstart + t0 * g->dd) * plane, g->dd * plane, t1 - t0, plane);
-        /* the planes the next output depth reads and this one does not; past the
-         * volume's last plane, the first planes of the next volume, which this thread
-         * usually takes next */
-        const ptrdiff_t reach = dstart + (g->kd - 1) * g->dd + 1;
-        const REAL *nextc = xp + (reach > 0 ? reach : 0) * plane;
-        const REAL *nextend =
-            (xend - xp) / plane > reach + g->sd ? xp + (reach + g->sd) * plane : xend;
-        const ptrdiff_t share = (nextend - nextc) / g->Hout + 64 / (ptrdiff_t)sizeof(REAL);
+        /* the sd planes after this window's last (with dilation 1 and a stride no larger
+         * than the window, the planes the next output depth adds); past the volume's last
+         * plane, the first planes of the next volume, which this thread usually takes
+         * next.  Offsets from xp, clipped to the input's end. */
+        const ptrdiff_t reach = dstart + (g->kd - 1) * g->dd + 1, avail = xend - xp;
+        const ptrdiff_t line = 64 / (ptrdiff_t)sizeof(REAL);
+        ptrdiff_t nextc = (reach > 0 ? reach : 0) * plane;
+        const ptrdiff_t nextend = avail / plane > reach + g->sd ? (reach + g->sd) * plane : avail;
+        const ptrdiff_t share = (nextend - nextc) / g->Hout + line;
         for (ptrdiff_t oh = 0; oh < g->Hout; oh++) {
             const ptrdiff_t hstart = oh * g->sh - g->ph;
             ptrdiff_t i0, i1;
@@ -607,9 +607,9 @@ static void FN(max_plane_separable)(const cc_pool2d_geometry *g, const REAL *xp,
             if (pl == P && nextc < nextend) {
                 /* a share of the next output depth's new planes, one share per row:
                  * they arrive while this plane's rows are computed on */
-                const REAL *stop = nextc + share < nextend ? nextc + share : nextend;
-                for (; nextc < stop; nextc += 64 / (ptrdiff_t)sizeof(REAL))
-                    __builtin_prefetch(nextc);
+                const ptrdiff_t stop = nextend - nextc > share ? nextc + share : nextend;
+                for (; nextc < stop; nextc += line)
+                    __builtin_prefetch(xp + nextc);
             }
             if (pl != P) { /* the input rows of the output row after next, inside the plane */
                 const ptrdiff_t next = hstart + 2 * g->sh, last = next + (g->kh - 1) * g->dh;

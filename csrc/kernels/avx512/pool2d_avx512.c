@@ -25,8 +25,8 @@
 
 #define REAL float
 #define SFX f32
-/* the hardware max (a > v ? a : v), then a's NaN lanes kept (pool2d_impl.h) */
-#define CC_POOL_MAX_NAN(a, v) _mm512_mask_mov_ps(_mm512_max_ps(a, v), _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q), a)
+/* the hardware max v > a ? v : a, then v where v is NaN (pool2d_impl.h) */
+#define CC_POOL_MAX_NAN(a, v) _mm512_mask_mov_ps(_mm512_max_ps(v, a), _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v)
 #define CC_POOL_EVEN CC_EVEN_16
 #define CC_POOL_ODD CC_ODD_16
 #include "kernels/pool2d_impl.h"
@@ -38,7 +38,7 @@
 
 #define REAL double
 #define SFX f64
-#define CC_POOL_MAX_NAN(a, v) _mm512_mask_mov_pd(_mm512_max_pd(a, v), _mm512_cmp_pd_mask(a, a, _CMP_UNORD_Q), a)
+#define CC_POOL_MAX_NAN(a, v) _mm512_mask_mov_pd(_mm512_max_pd(v, a), _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q), v)
 #define CC_POOL_EVEN CC_EVEN_8
 #define CC_POOL_ODD CC_ODD_8
 #include "kernels/pool2d_impl.h"
