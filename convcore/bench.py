@@ -1024,12 +1024,10 @@ def _run_job(job: _Job, threads: int, peaks: dict, s: _Settings) -> dict:
     errors = {n: e if math.isfinite(e) else None for n, e in errors.items()}  # for JSON
 
     triad: list[float] = []
-    triad_call = job.kind == "pool"  # the bandwidth available while the case runs
-    if triad_call:
+    if job.kind == "pool":  # the bandwidth available while the case runs
         buffer = _triad_buffer(peaks.get(threads, {}).get("buffer_bytes", 256 * MiB))
         calls = dict(calls, triad=lambda: triad.append(_peak.triad_gbps(buffer, threads, 1)))
-    timing = (_time_round_robin(calls, s, once=("triad",)) if triad_call
-              else _time_round_robin(calls, s))
+    timing = _time_round_robin(calls, s, once=("triad",))
     timing.pop("triad", None)
     paired = float(np.median(triad[2:])) if len(triad) > 2 else None  # after 2 warm-ups
     work, unit = _work(job)

@@ -247,11 +247,11 @@ def test_threads_reach_the_kernels_and_are_restored(monkeypatch):
     seen = []
     original = bench._time_round_robin
 
-    def spy(calls, settings):
+    def spy(calls, settings, **kw):
         seen.append(convcore.get_num_threads())
         if torch is not None:
             seen.append(torch.get_num_threads())
-        return original(calls, settings)
+        return original(calls, settings, **kw)
 
     monkeypatch.setattr(bench, "_time_round_robin", spy)
     before = convcore.get_num_threads()

@@ -141,8 +141,8 @@ def test_fast_windows_propagate_nan_and_inf(op, isa):
 def test_one_pass_max_pools_keep_the_first_of_tied_zeros(dtype, isa):
     """2x2/2 and 2x2x2/2 without indices read each window in one pass, in tap order:
     where +0.0 and -0.0 tie, the first tap's zero is the result, as PyTorch's rule and
-    the indices path say, at every SIMD level (rows of 70 cells: whole vectors, an
-    overlapping last vector and scalar columns)."""
+    the indices path say, at every SIMD level (rows of 70 cells: whole vectors and an
+    overlapping last one)."""
     for first in (0.0, -0.0):
         x = np.full((1, 2, 2, 4, 70), -first, dtype)
         x[..., 0::2, 0::2] = first  # every window's first cell (depth 0 and 1)

@@ -88,7 +88,7 @@ static inline ptrdiff_t FN(ahead)(const cc_pool2d_geometry *g)
     return g->H > 1 ? 2 * g->sh * g->W : 0;
 }
 
-/* y[ow] for ow from lo while a whole vector fits before hi, over the ND x NH rows
+/* y[ow] for ow in [lo, hi) in whole vectors (see the return value), over the ND x NH rows
  * r0 + t * dstep + i * hstep and columns 2ow, 2ow + 1 (and 2ow + 2 for KW = 3), in tap
  * order (rows in turn, the columns of each): their max (greater-or-NaN), or with AVG
  * their sum from zero divided by `divisor` (the same operations in the same order as
@@ -470,12 +470,11 @@ static void FN(rows_max)(REAL *restrict dst, const REAL *src, ptrdiff_t step, pt
 {
     /* rows of at least a vector: whole vectors, the last one overlapping (a row of 56
      * cells had taken a vectorised loop's set-up and two tails) */
-    if (len >= PL && n == 3) {
-        FN(rows_max_vec)(dst, src, step, 3, len);
-        return;
-    }
-    if (len >= PL && n == 2) {
-        FN(rows_max_vec)(dst, src, step, 2, len);
+    if (len >= PL && (n == 2 || n == 3)) {
+        if (n == 3)
+            FN(rows_max_vec)(dst, src, step, 3, len);
+        else
+            FN(rows_max_vec)(dst, src, step, 2, len);
         return;
     }
     if (n <= 0) {
