@@ -7,7 +7,9 @@ The Python layer (convcore.functional) has validated every argument and allocate
 """
 import numpy as np
 
+cimport numpy as cnp
 from cpython.exc cimport PyErr_CheckSignals
+from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
 from cython cimport floating
 
 from convcore._cconvcore cimport (
@@ -47,6 +49,8 @@ from convcore._cconvcore cimport (
 
 include "_chunks.pxi"
 include "_blasfn.pxi"
+
+cnp.import_array()
 
 
 
@@ -111,6 +115,98 @@ def conv_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                                        &y[0, 0, 0, 0], lo, hi, n_threads)
         PyErr_CheckSignals()
         lo = hi
+
+
+def simd_code():
+    """The active SIMD level as a small int (a cheap key for tables kept per level)."""
+    return <int>cc_simd_active()
+
+
+cdef class DirectCall:
+    """A validated direct convolution kept for repeated calls with the same shapes, dtypes
+    and arguments (convcore.functional's path for repeated small calls): its C geometry,
+    plan, output shape and chunk size, made once.
+
+    ``call(x, weight, bias)`` returns the new output, or None when these arrays do not
+    fit the plan (not C-contiguous, aligned and native of its dtype; read-only weights,
+    whose packed form functional keeps between calls; another SIMD level active) and
+    the caller takes the general path.  Shapes are not checked here: the caller's key
+    holds them.  Working memory (the packed weights, the row tables) comes from
+    PyMem_RawMalloc, which tracemalloc sees, and is freed before returning.
+    """
+    cdef cc_conv_geometry g
+    cdef cc_conv_direct_plan plan
+    cdef cc_simd_level level
+    cdef int n_threads, typenum, ndim
+    cdef Py_ssize_t step
+    cdef cnp.npy_intp dims[5]
+
+    def __cinit__(self, object geom, object dtype, tuple shape, int n_threads):
+        cdef int d
+        dtype = np.dtype(dtype)
+        if dtype not in (np.dtype(np.float32), np.dtype(np.float64)) or len(shape) > 5:
+            raise ValueError(f"DirectCall: float32 or float64 and at most 5 dimensions")
+        self.g = conv_geometry(geom)
+        self.typenum = dtype.num
+        cc_conv_direct_plan_make(&self.g, dtype.itemsize, &self.plan)
+        self.level = cc_simd_active()
+        self.n_threads = max(n_threads, 1)
+        self.ndim = len(shape)
+        for d in range(self.ndim):
+            self.dims[d] = shape[d]
+        self.step = chunk_items(self.plan.items,
+                                self.plan.flops_per_item / 2 * NS_PER_GEMM_MAC, n_threads)
+
+    cdef bint fits(self, object a):
+        return (cnp.PyArray_Check(a) and cnp.PyArray_TYPE(a) == self.typenum
+                and cnp.PyArray_ISCARRAY_RO(a))
+
+    def __call__(self, object x, object w, object bias):
+        if (cc_simd_active() != self.level or not self.fits(x) or not self.fits(w)
+                or not cnp.PyArray_ISWRITEABLE(w)
+                or (bias is not None and not self.fits(bias))):
+            return None
+        cdef cnp.ndarray y = cnp.PyArray_EMPTY(self.ndim, self.dims, self.typenum, 0)
+        cdef size_t item = cnp.PyArray_ITEMSIZE(y)
+        cdef Py_ssize_t *rows = <Py_ssize_t *>PyMem_RawMalloc(
+            <size_t>(self.n_threads * max(self.plan.rows_size, 1)) * sizeof(Py_ssize_t))
+        cdef void *wpack = PyMem_RawMalloc(<size_t>max(self.plan.pack_size, 1) * item)
+        cdef const void *xp = cnp.PyArray_DATA(x)
+        cdef const void *wp = cnp.PyArray_DATA(w)
+        cdef const void *bp = NULL if bias is None else cnp.PyArray_DATA(bias)
+        cdef void *yp = cnp.PyArray_DATA(y)
+        cdef Py_ssize_t lo = 0, hi
+        try:
+            if rows == NULL or wpack == NULL:
+                raise MemoryError("the direct kernel's packed weights and row tables")
+            with nogil:
+                if self.plan.pack_size == 0:
+                    pass
+                elif item == 4:
+                    cc_conv_direct_pack_f32(&self.g, &self.plan, <const float *>wp,
+                                            <float *>wpack, self.n_threads)
+                else:
+                    cc_conv_direct_pack_f64(&self.g, &self.plan, <const double *>wp,
+                                            <double *>wpack, self.n_threads)
+            while lo < self.plan.items:
+                hi = min(lo + self.step, self.plan.items)
+                with nogil:
+                    if item == 4:
+                        cc_conv_direct_run_f32(&self.g, &self.plan, <const float *>xp,
+                                               <const float *>wpack, rows,
+                                               <const float *>bp, <float *>yp, lo, hi,
+                                               self.n_threads)
+                    else:
+                        cc_conv_direct_run_f64(&self.g, &self.plan, <const double *>xp,
+                                               <const double *>wpack, rows,
+                                               <const double *>bp, <double *>yp, lo, hi,
+                                               self.n_threads)
+                PyErr_CheckSignals()
+                lo = hi
+        finally:
+            PyMem_RawFree(rows)
+            PyMem_RawFree(wpack)
+        return y
 
 
 _TILE_ROLES = ("big", "big_narrow", "mid", "one", "one_narrow", "channels", "pointwise")

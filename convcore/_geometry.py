@@ -180,7 +180,7 @@ def _plain(v) -> bool:
     return t is int or t is str or (t is tuple and all(_plain(e) for e in v))
 
 
-def _prepare_key(nd, x, weight, bias, stride, padding, dilation, groups,
+def prepare_key(nd, x, weight, bias, stride, padding, dilation, groups,
                  padding_mode="zeros"):
     """The cache key of a call, or None when an argument is not of a cacheable type
     (exact ndarrays; ints, strings and tuples of them only, so that True never stands
@@ -191,8 +191,9 @@ def _prepare_key(nd, x, weight, bias, stride, padding, dilation, groups,
         return None
     if type(groups) is not int or type(padding_mode) is not str:
         return None
-    if not all(_plain(v) for v in (stride, dilation, padding)):
-        return None
+    for v in (stride, dilation, padding):
+        if type(v) is not int and not _plain(v):  # ints first: the common call
+            return None
     return (nd, x.shape, x.dtype, weight.shape, weight.dtype,
             None if bias is None else (bias.shape, bias.dtype),
             stride, padding, dilation, groups, padding_mode)
@@ -213,7 +214,7 @@ def prepare_conv(nd, x, weight, bias, stride, padding, dilation, groups,
     for 1-D, a height axis of 1), ``weight`` likewise, ``bias`` as an array or None, the
     result dtype, and whether ``x`` had a batch axis.
     """
-    key = _prepare_key(nd, x, weight, bias, stride, padding, dilation, groups, padding_mode)
+    key = prepare_key(nd, x, weight, bias, stride, padding, dilation, groups, padding_mode)
     hit = _PREPARED.get(key) if key is not None else None
     if hit is not None:
         geom, dtype, batched = hit

@@ -32,6 +32,7 @@ from convcore._geometry import (
     output_sizes,
     pointwise,
     prepare_conv,
+    prepare_key,
     resolve_padding,
 )
 from convcore._threads import get_num_threads
@@ -43,10 +44,30 @@ ALGORITHMS = ("auto", "direct", "im2col", "sparse", "winograd", "fft")
 BORDER_ALGORITHMS = ("auto", "direct", "im2col", "winograd")
 _NO_BIAS = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}
 
+# Small direct calls already made, by their prepare_key, algorithm argument, thread count
+# and SIMD level: the validated call as a _conv.DirectCall (geometry, plan and output shape in C),
+# or False where the call is not one (another algorithm, a dtype conversion, ...).  A
+# repeated call (a layer applied to one image after another, a filter over many small
+# tiles) then skips validation, the algorithm choice and the memory budget, all of which
+# depend only on the key; the arrays' layout is checked on each call.
+_REPEATED: dict = {}
+_REPEATED_MAX = 256
 
 
 def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm, out,
               layout="NCHW", padding_mode="zeros"):
+    key = None
+    if out is None and layout == "NCHW" and (algorithm == "auto" or algorithm == "direct"):
+        key = prepare_key(nd, x, weight, bias, stride, padding, dilation, groups,
+                          padding_mode)
+        if key is not None:
+            key = (key, algorithm, get_num_threads(), _conv.simd_code())
+            call = _REPEATED.get(key)
+            if call is not None:
+                y = call(x, weight, bias) if call else None
+                if y is not None:
+                    return y
+                key = None  # planned already: these arrays do not fit it
     # Channels-last input is prepared as its NCHW view (a transpose, no copy): the same
     # rules and messages; the result is written channels-last at the end.
     nhwc = layout != "NCHW" and _layout.check_layout(layout)
@@ -104,6 +125,8 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
     xc = contiguous("x", x4, dtype).reshape(g.N, g.C, -1, g.W)
     wc = contiguous("weight", w4, dtype).reshape(g.K, g.C // g.groups, -1, g.S)
     bc = _NO_BIAS[dtype] if bias is None else contiguous("bias", bias, dtype)
+    if key is not None:
+        _remember(key, g, algorithm, shape, dtype, x, weight, bias)
     if algorithm == "direct":
         packed = _packed.direct_weights(weight, wc, g, n_threads)
         _conv.conv_direct(xc, wc, bc, y4, g, n_threads, packed)
@@ -120,6 +143,19 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
     elif y.size:
         _run_gemm(g, xc, wc, bc, y4, n_threads)
     return _layout.into_nhwc(out, y) if nhwc else y
+
+
+def _remember(key, g: ConvGeometry, algorithm: str, shape, dtype, x, weight, bias) -> None:
+    """Keep a small direct call whose arrays are already of the result dtype for
+    _run_conv's repeated-call path (only calls under _SMALL_CALL_BYTES, which skip the
+    memory budget, and so owe nothing to the memory free at the time), else mark it."""
+    small = (math.prod(shape) * dtype.itemsize < _SMALL_CALL_BYTES
+             and x.nbytes < _SMALL_CALL_BYTES and weight.nbytes < _SMALL_CALL_BYTES)
+    same = x.dtype == dtype and weight.dtype == dtype and (bias is None or bias.dtype == dtype)
+    if len(_REPEATED) >= _REPEATED_MAX:
+        _REPEATED.clear()
+    _REPEATED[key] = (_conv.DirectCall(g, dtype, shape, get_num_threads())
+                      if algorithm == "direct" and small and same else False)
 
 
 # Below this, a call's output and input are so small that nothing it allocates can reach

@@ -12,7 +12,7 @@ def test_cached_calls_are_validated_like_new_ones():
     w = np.ones((3, 2, 3, 3), np.float32)
     b = np.zeros(3, np.float32)
     first = convcore.conv2d(x, w, b, stride=1, padding=1)
-    key = functional._prepare_key(2, x, w, b, 1, 1, 1, 1)
+    key = functional.prepare_key(2, x, w, b, 1, 1, 1, 1)
     assert key in functional._PREPARED  # the call above was cached
     np.testing.assert_array_equal(convcore.conv2d(x, w, b, stride=1, padding=1), first)
     with pytest.raises(TypeError, match="stride"):  # True == 1 and hashes alike
@@ -32,12 +32,12 @@ def test_cached_calls_are_validated_like_new_ones():
     for _ in range(2):
         np.testing.assert_array_equal(convcore.conv1d(sig, np.ones((1, 1, 2))),
                                       (sig[:, :-1] + sig[:, 1:]))
-    assert functional._prepare_key(2, x.tolist(), w, b, 1, 1, 1, 1) is None
+    assert functional.prepare_key(2, x.tolist(), w, b, 1, 1, 1, 1) is None
     # tuples of ints are keys (layers pass them); a bool or a list inside never is
-    assert functional._prepare_key(2, x, w, b, (1, 1), ((1, 1), (1, 1)), 1, 1) is not None
-    assert functional._prepare_key(2, x, w, b, (1, True), 1, 1, 1) is None
-    assert functional._prepare_key(2, x, w, b, [1, 1], 1, 1, 1) is None
-    assert functional._prepare_key(2, x, w, b, 1, ((1, 1), [1, 1]), 1, 1) is None
+    assert functional.prepare_key(2, x, w, b, (1, 1), ((1, 1), (1, 1)), 1, 1) is not None
+    assert functional.prepare_key(2, x, w, b, (1, True), 1, 1, 1) is None
+    assert functional.prepare_key(2, x, w, b, [1, 1], 1, 1, 1) is None
+    assert functional.prepare_key(2, x, w, b, 1, ((1, 1), [1, 1]), 1, 1) is None
     with pytest.raises(TypeError, match="stride"):
         convcore.conv2d(x, w, b, stride=(1, True), padding=1)
 
@@ -58,7 +58,7 @@ def test_padding_mode_is_part_of_the_key():
     for _ in range(2):
         reflect = convcore.conv2d(x, w, padding=1, padding_mode="reflect")
         assert reflect[0, 0, 0, 0] != zeros[0, 0, 0, 0]
-    assert functional._prepare_key(2, x, w, None, 1, 1, 1, 1, "reflect") in functional._PREPARED
+    assert functional.prepare_key(2, x, w, None, 1, 1, 1, 1, "reflect") in functional._PREPARED
     convcore.conv2d(x, w, padding=6)
     with pytest.raises(ValueError, match="reflect"):
         convcore.conv2d(x, w, padding=6, padding_mode="reflect")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import convcore
-from convcore import _conv, _im2col, _matrix, _pool, _winograd
+from convcore import _conv, _im2col, _matrix, _pool, _winograd, functional
 
 X = np.zeros((2, 4, 8, 8))
 W = np.zeros((6, 4, 3, 3))
@@ -520,15 +520,18 @@ case("max_unpool_backward", ValueError, ("indices", "(3, 4, 5)"),
      indices=np.zeros((3, 4, 5), np.int64))
 
 
-PLANNING_QUERIES = {"direct_plan", "gemm_plan", "gemm_blocks", "simd_level", "simd_detected"}
+PLANNING_QUERIES = {"direct_plan", "gemm_plan", "gemm_blocks", "simd_level", "simd_detected",
+                    "simd_code", "DirectCall"}
 
 
 @pytest.fixture
 def kernel_calls(monkeypatch):
     """Replace every function of the Cython bridges with a recorder of its calls (but the
     planning queries, which read no data: the algorithm choice asks them once the
-    arguments are valid)."""
+    arguments are valid, and a repeated direct call's plan is made then); the plans of
+    repeated calls are set aside, so that every kernel call goes through a recorder."""
     calls = []
+    monkeypatch.setattr(functional, "_REPEATED", {})
     for module in (_conv, _im2col, _pool, _matrix, _winograd):
         for attr in dir(module):
             if attr.startswith("_") or not callable(getattr(module, attr)):

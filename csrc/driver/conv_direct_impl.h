@@ -8,29 +8,36 @@
  * reduction step broadcasts side by side; channels past Kg are zero (never stored).
  * Written in stretches of 16 taps (the KB rows read and the stretch written stay in L1),
  * the stretches shared out among the threads: a copy, the same for any thread count. */
+static void FN(pack_stretch)(const cc_conv_geometry *g, const cc_conv_direct_plan *p,
+                             const REAL *w, REAL *wpack, ptrdiff_t taps, ptrdiff_t i)
+{
+    const ptrdiff_t Kg = g->K / g->groups, KB = p->kb, nstretch = (taps + 15) / 16;
+    const ptrdiff_t blk = i / nstretch, grp = blk / p->nkb, b = blk % p->nkb;
+    const ptrdiff_t t0 = i % nstretch * 16, t1 = taps - t0 < 16 ? taps : t0 + 16;
+    const ptrdiff_t kb = Kg - b * KB < KB ? Kg - b * KB : KB;
+    const REAL *src = w + (grp * Kg + b * KB) * taps;
+    REAL *dst = wpack + blk * taps * KB;
+    for (ptrdiff_t kk = 0; kk < KB; kk++)
+        for (ptrdiff_t t = t0; t < t1; t++)
+            dst[t * KB + kk] = kk < kb ? src[kk * taps + t] : (REAL)0;
+}
+
 void FN(cc_conv_direct_pack)(const cc_conv_geometry *g, const cc_conv_direct_plan *p,
                              const REAL *w, REAL *wpack, int n_threads)
 {
-    const ptrdiff_t Kg = g->K / g->groups, KB = p->kb;
-    const ptrdiff_t taps = p->pack_size / (g->groups * p->nkb * KB); /* Cg * U * S */
-    const ptrdiff_t nstretch = (taps + 15) / 16, total = g->groups * p->nkb * nstretch;
-    if (p->pack_size < (1 << 16))
-        n_threads = 1;
+    const ptrdiff_t taps = p->pack_size / (g->groups * p->nkb * p->kb); /* Cg * U * S */
+    const ptrdiff_t total = g->groups * p->nkb * ((taps + 15) / 16);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
-#else
-    (void)n_threads;
-#endif
-    for (ptrdiff_t i = 0; i < total; i++) {
-        const ptrdiff_t blk = i / nstretch, grp = blk / p->nkb, b = blk % p->nkb;
-        const ptrdiff_t t0 = i % nstretch * 16, t1 = taps - t0 < 16 ? taps : t0 + 16;
-        const ptrdiff_t kb = Kg - b * KB < KB ? Kg - b * KB : KB;
-        const REAL *src = w + (grp * Kg + b * KB) * taps;
-        REAL *dst = wpack + blk * taps * KB;
-        for (ptrdiff_t kk = 0; kk < KB; kk++)
-            for (ptrdiff_t t = t0; t < t1; t++)
-                dst[t * KB + kk] = kk < kb ? src[kk * taps + t] : (REAL)0;
+    if (p->pack_size >= (1 << 16) && n_threads > 1) {
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+        for (ptrdiff_t i = 0; i < total; i++)
+            FN(pack_stretch)(g, p, w, wpack, taps, i);
+        return;
     }
+#endif
+    (void)n_threads; /* small weights: one thread, without an OpenMP team (barriers) */
+    for (ptrdiff_t i = 0; i < total; i++)
+        FN(pack_stretch)(g, p, w, wpack, taps, i);
 }
 
 /* Columns [c0, c0 + E) of a band's input rows (all channels of the group) copied into
@@ -132,6 +139,32 @@ static void FN(run_columns)(const ROW_ARGS *a0, const ptrdiff_t *rows, ptrdiff_t
     }
 }
 
+/* A slot of flat_band's copy, Wp elements: input row src with pad_l columns of padding
+ * before it and the rest after (zeros, or what the border mode maps columns up to
+ * last_col to), or zeros for a row in the zero padding (src NULL). */
+static void FN(fill_slot)(REAL *dst, const REAL *src, ptrdiff_t W, ptrdiff_t Wp,
+                          ptrdiff_t pad_l, ptrdiff_t last_col, int mode)
+{
+    if (!src) {
+        memset(dst, 0, (size_t)Wp * sizeof *dst);
+        return;
+    }
+    memcpy(dst + pad_l, src, (size_t)W * sizeof *dst);
+    if (mode == CC_PAD_ZEROS) {
+        memset(dst, 0, (size_t)pad_l * sizeof *dst);
+        memset(dst + pad_l + W, 0, (size_t)(Wp - pad_l - W) * sizeof *dst);
+        return;
+    }
+    for (ptrdiff_t col = 0; col < Wp; col++) { /* the padding, filled by the mode */
+        if (col == pad_l)
+            col = pad_l + W; /* past the row copied above */
+        if (col >= Wp)
+            break;
+        const ptrdiff_t k = col <= last_col ? cc_pad_index(col - pad_l, W, mode) : -1;
+        dst[col] = k >= 0 && k < W ? src[k] : (REAL)0;
+    }
+}
+
 /* The band as one virtual row, on 2-D and 3-D layers.
  * Its input rows (all channels of the group) are copied, zero-padded, into slots of Wp
  * elements: for each outer-outer tap, the rows split by phase (row index mod the row
@@ -210,31 +243,18 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
         /* The slots in the order of their input rows (r = idx * sh + ph is the row
          * h_lo + r of the plane): a strided layer's copy then reads the plane as one
          * stream, not every sh-th row in turn (the RGB stem's copy took a fifth of its
-         * time on one thread). */
-        for (ptrdiff_t i = 0; i < slots; i++) {
-            const ptrdiff_t ut = i / (sh * ng), r = i % (sh * ng), ph = r % sh;
-            REAL *dst = buf + c * cstride + (ut * sh * ng + ph * ng + r / sh) * Wp;
-            const ptrdiff_t h = cc_pad_index(h_lo + r, H, mode);
-            if (planes[ut] < 0 || h < 0 || h >= H) {
-                memset(dst, 0, (size_t)Wp * sizeof *dst);
-                continue;
-            }
-            const REAL *src = a->x + c * a->x_cstride + planes[ut] + h * W;
-            memcpy(dst + pad_l, src, (size_t)W * sizeof *dst);
-            if (mode == CC_PAD_ZEROS) {
-                memset(dst, 0, (size_t)pad_l * sizeof *dst);
-                memset(dst + pad_l + W, 0, (size_t)(Wp - pad_l - W) * sizeof *dst);
-                continue;
-            }
-            for (ptrdiff_t col = 0; col < Wp; col++) { /* the padding, filled by the mode */
-                if (col == pad_l)
-                    col = pad_l + W; /* past the row copied above */
-                if (col >= Wp)
-                    break;
-                const ptrdiff_t k = col <= last_col ? cc_pad_index(col - pad_l, W, mode) : -1;
-                dst[col] = k >= 0 && k < W ? src[k] : (REAL)0;
-            }
-        }
+         * time on one thread).  Counted in nested loops: a division per slot was most
+         * of the copy's time outside memcpy on depthwise layers (one channel a band). */
+        for (ptrdiff_t ut = 0; ut < Uu; ut++)
+            for (ptrdiff_t idx = 0; idx < ng; idx++)
+                for (ptrdiff_t ph = 0; ph < sh; ph++) {
+                    const ptrdiff_t h = cc_pad_index(h_lo + idx * sh + ph, H, mode);
+                    const int inside = planes[ut] >= 0 && h >= 0 && h < H;
+                    FN(fill_slot)(buf + c * cstride + (ut * sh * ng + ph * ng + idx) * Wp,
+                                  inside ? a->x + c * a->x_cstride + planes[ut] + h * W
+                                         : NULL,
+                                  W, Wp, pad_l, last_col, mode);
+                }
         memset(buf + c * cstride + slots * Wp, 0, (size_t)(cstride - slots * Wp) * sizeof *buf);
     }
     a->x_cstride = cstride;
@@ -249,9 +269,35 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
     return 1;
 }
 
-/* Items [lo, hi) of a pointwise plan: an item is a stretch of p->band pixels of one
- * image and group (the last stretch shorter) for a range of blocks of output channels.
- * Each thread keeps the buffer of its packed panels from item to item. */
+/* Item `it` of a pointwise plan: a stretch of p->band pixels of one image and group
+ * (the last stretch shorter) for a range of blocks of output channels.  `panels` is the
+ * thread's buffer of packed panels, kept from item to item. */
+static void FN(pointwise_item)(const cc_conv_geometry *g, const cc_conv_direct_plan *p,
+                               CC_CAT2(cc_direct_row_fn, SFX) row, const REAL *x,
+                               const REAL *wpack, ptrdiff_t *rows_ws, const REAL *bias,
+                               REAL *y, ptrdiff_t px, ptrdiff_t work, cc_scratch *panels,
+                               ptrdiff_t it)
+{
+    const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
+    const cc_direct_item i = item_of(g, p, it);
+    const ptrdiff_t n = i.n, grp = i.grp;
+    const ptrdiff_t j0 = i.band * p->band, len = px - j0 < p->band ? px - j0 : p->band;
+    const ptrdiff_t k0 = i.kb_lo * p->kb;
+    const ptrdiff_t k1 = i.kb_hi * p->kb < Kg ? i.kb_hi * p->kb : Kg;
+    ROW_ARGS a;
+    memset(&a, 0, sizeof a);
+    a.x = x + (n * g->C + grp * Cg) * px + j0;
+    a.wp = wpack + (grp * p->nkb + i.kb_lo) * Cg * p->kb;
+    a.bias = bias ? bias + grp * Kg + k0 : NULL;
+    a.rows = rows_ws;
+    a.U = 1; a.Cg = Cg; a.W = len; a.S = 1; a.sw = 1; a.dw = 1;
+    a.Wout = len; a.x_cstride = px; a.y_kstride = px; a.Wy = len; a.ny = 1;
+    a.work = cc_scratch_get(panels, (size_t)work * sizeof(REAL));
+    a.work_size = a.work ? work : 0; /* else the tiles read in place */
+    row(&a, y + (n * g->K + grp * Kg + k0) * px + j0, (int)(k1 - k0));
+}
+
+/* Items [lo, hi) of a pointwise plan (n_threads 1: without an OpenMP team). */
 static void FN(pointwise_run)(const cc_conv_geometry *g, const cc_conv_direct_plan *p,
                               const REAL *x, const REAL *wpack, ptrdiff_t *rows_ws,
                               const REAL *bias, REAL *y, ptrdiff_t item_lo,
@@ -259,43 +305,143 @@ static void FN(pointwise_run)(const cc_conv_geometry *g, const cc_conv_direct_pl
 {
     const cc_direct_isa *isa = (const cc_direct_isa *)p->isa;
     const CC_CAT2(cc_direct_row_fn, SFX) row = isa->tiles[p->tile].SFX;
-    const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
-    const ptrdiff_t work = cc_pw_panels(Cg, p->band, (ptrdiff_t)p->nv * p->lanes,
-                                        (ptrdiff_t)sizeof(REAL));
+    const ptrdiff_t work = cc_pw_panels(g->C / g->groups, p->band,
+                                        (ptrdiff_t)p->nv * p->lanes, (ptrdiff_t)sizeof(REAL));
     ptrdiff_t px = 1;
     for (int d = 0; d < g->nd; d++)
         px *= g->in[d];
     rows_ws[0] = 0; /* every tile reads its one row in place */
+    if (n_threads <= 1) {
+        cc_scratch panels = {NULL, 0};
+        for (ptrdiff_t it = item_lo; it < item_hi; it++)
+            FN(pointwise_item)(g, p, row, x, wpack, rows_ws, bias, y, px, work, &panels, it);
+        free(panels.p);
+        return;
+    }
 #ifdef _OPENMP
-#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
-#else
-    (void)n_threads;
-#endif
+#pragma omp parallel num_threads(n_threads)
     {
     cc_scratch panels = {NULL, 0};
-#ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
-#endif
-    for (ptrdiff_t it = item_lo; it < item_hi; it++) {
-        const cc_direct_item i = item_of(g, p, it);
-        const ptrdiff_t n = i.n, grp = i.grp;
-        const ptrdiff_t j0 = i.band * p->band, len = px - j0 < p->band ? px - j0 : p->band;
-        const ptrdiff_t k0 = i.kb_lo * p->kb;
-        const ptrdiff_t k1 = i.kb_hi * p->kb < Kg ? i.kb_hi * p->kb : Kg;
-        ROW_ARGS a;
-        memset(&a, 0, sizeof a);
-        a.x = x + (n * g->C + grp * Cg) * px + j0;
-        a.wp = wpack + (grp * p->nkb + i.kb_lo) * Cg * p->kb;
-        a.bias = bias ? bias + grp * Kg + k0 : NULL;
-        a.rows = rows_ws;
-        a.U = 1; a.Cg = Cg; a.W = len; a.S = 1; a.sw = 1; a.dw = 1;
-        a.Wout = len; a.x_cstride = px; a.y_kstride = px; a.Wy = len; a.ny = 1;
-        a.work = cc_scratch_get(&panels, (size_t)work * sizeof(REAL));
-        a.work_size = a.work ? work : 0; /* else the tiles read in place */
-        row(&a, y + (n * g->K + grp * Kg + k0) * px + j0, (int)(k1 - k0));
-    }
+    for (ptrdiff_t it = item_lo; it < item_hi; it++)
+        FN(pointwise_item)(g, p, row, x, wpack, rows_ws, bias, y, px, work, &panels, it);
     free(panels.p);
     }
+#endif
+}
+
+/* What every item of a run reads (the call's arrays and the row's geometry), and what
+ * each thread keeps from item to item (the band it copied last, its buffers). */
+typedef struct {
+    const cc_conv_geometry *g;
+    const cc_conv_direct_plan *p;
+    const REAL *x, *wpack, *bias;
+    REAL *y;
+    ptrdiff_t *rows_ws;
+    CC_CAT2(cc_direct_row_fn, SFX) row;
+    ptrdiff_t Cg, Kg, W, Wout, S, sw, dw, pad_w, x_cstride, y_kstride, U;
+    ptrdiff_t window, full_w, left, right;
+    int bordered;
+} FN(cc_direct_call);
+
+typedef struct {
+    ROW_ARGS b;                 /* the band copied last (flat plans) */
+    REAL *buf;
+    cc_scratch scratch[2];      /* rows, band */
+    ptrdiff_t *vrows, copied;   /* the (image, group, band) held in buf, or -1 */
+} FN(cc_direct_thread);
+
+static void FN(run_item)(const FN(cc_direct_call) *c, FN(cc_direct_thread) *t, ptrdiff_t it)
+{
+    const cc_conv_geometry *g = c->g;
+    const cc_conv_direct_plan *p = c->p;
+    const CC_CAT2(cc_direct_row_fn, SFX) row = c->row;
+    const REAL *wpack = c->wpack, *bias = c->bias;
+    REAL *y = c->y;
+    const ptrdiff_t Cg = c->Cg, Kg = c->Kg, W = c->W, Wout = c->Wout, S = c->S;
+    const ptrdiff_t sw = c->sw, dw = c->dw, pad_w = c->pad_w, U = c->U;
+    const ptrdiff_t left = c->left, right = c->right;
+    const cc_direct_item i = item_of(g, p, it);
+    const ptrdiff_t rest = it / p->kchunks, band = i.band, n = i.n, grp = i.grp;
+    const ptrdiff_t kb_lo = i.kb_lo, kb_hi = i.kb_hi;
+    const ptrdiff_t nb = plane_bands(g, p->band), plane = band / nb, pr = plane_rows(g);
+    const ptrdiff_t o_lo = plane * pr + band % nb * p->band;
+    const ptrdiff_t o_hi = o_lo + p->band < (plane + 1) * pr ? o_lo + p->band
+                                                             : (plane + 1) * pr;
+    ROW_ARGS a;
+    a.x = c->x + (n * g->C + grp * Cg) * c->x_cstride;
+    a.U = U; a.Cg = Cg; a.W = W; a.S = S;
+    a.sw = sw; a.dw = dw; a.pad_w = pad_w;
+    a.Wout = Wout; a.x_cstride = c->x_cstride; a.y_kstride = c->y_kstride;
+    a.Wv = 0; a.Wy = Wout; a.ny = 1;
+    ptrdiff_t *rows = c->rows_ws + (ptrdiff_t)CC_OMP_THREAD_ID() * p->rows_size;
+    const ptrdiff_t nr = (o_hi - o_lo) * U;
+    if (p->flat && t->copied != rest) { /* 2-D and 3-D: the band as one virtual row */
+        t->buf = NULL;
+        t->vrows = NULL;
+        t->b = a;
+        t->copied = FN(flat_band)(&t->b, g, o_lo, o_hi, p->pix ? p->pix : p->nv * p->lanes,
+                                  !p->pix, t->scratch, &t->buf, &t->vrows)
+                        ? rest : -1;
+        if (t->buf) /* else the band is read in place (b.x set by flat_band) */
+            t->b.x = t->buf;
+        t->b.rows = t->vrows;
+    }
+    if (p->flat && t->copied == rest) {
+        for (ptrdiff_t blk = kb_lo; blk < kb_hi; blk++) {
+            const ptrdiff_t k = grp * Kg + blk * p->kb;
+            const int kb = (int)(Kg - blk * p->kb < p->kb ? Kg - blk * p->kb : p->kb);
+            REAL *yk = y + (n * g->K + k) * c->y_kstride;
+            t->b.wp = wpack + (grp * p->nkb + blk) * Cg * U * S * p->kb;
+            t->b.bias = bias ? bias + k : NULL;
+            row(&t->b, yk + o_lo * Wout, kb);
+        }
+        return;
+    }
+    band_rows(g, o_lo, o_hi, rows);
+#define RUN_COLUMNS(args, table, j0, j1)                                                  \
+    FN(run_columns)(args, table, j0, j1, row, g, p, wpack, bias, y, n, grp, kb_lo, kb_hi,  \
+                    o_lo, o_hi, Wout)
+    /* [segment j0, j1): copy the columns it reads, or run on the input as it is */
+    const ptrdiff_t seg[3][3] = {{0, left, 1}, {left, right, 0}, {right, Wout, 1}};
+    for (int sgi = 0; sgi < 3; sgi++) {
+        const ptrdiff_t j0 = p->pix ? 0 : seg[sgi][0], j1 = p->pix ? Wout : seg[sgi][1];
+        if (j0 >= j1 || (p->pix && sgi > 0))
+            continue;
+        const ptrdiff_t c0 = j0 * sw - pad_w;
+        if (p->pix || seg[sgi][2]) {
+            const ptrdiff_t E = p->pix ? c->full_w : (j1 - 1 - j0) * sw + (S - 1) * dw + 1;
+            const ptrdiff_t valid = p->pix ? c->window : E;
+            ROW_ARGS cols;
+            REAL *cbuf = NULL, stack[CC_STACK_COPY];
+            ptrdiff_t *map = NULL, stack_map[CC_STACK_MAP];
+            if (FN(copy_band)(&a, rows, nr, c0, E, valid, g->pad_mode, stack, stack_map,
+                              &cols, &cbuf, &map)) {
+                RUN_COLUMNS(&cols, map, j0, j1);
+                if (cbuf != stack)
+                    free(cbuf);
+                if (map != stack_map)
+                    free(map);
+            } else if (!c->bordered) { /* no memory for the copy: the input as it is */
+                RUN_COLUMNS(&a, rows, j0, j1);
+            } else { /* no memory for the copy: NaN, never a wrong border */
+                for (ptrdiff_t k = kb_lo * p->kb; k < kb_hi * p->kb && k < Kg; k++)
+                    for (ptrdiff_t o = o_lo; o < o_hi; o++)
+                        for (ptrdiff_t j = j0; j < j1; j++)
+                            y[(n * g->K + grp * Kg + k) * c->y_kstride + o * Wout + j] =
+                                (REAL)NAN;
+            }
+        } else if (left == 0 && right == Wout) { /* the row as it is, padding and all */
+            RUN_COLUMNS(&a, rows, j0, j1);
+        } else { /* the middle of the row: starts at column c0 >= 0, no padding */
+            ROW_ARGS mid = a;
+            mid.x = a.x + c0;
+            mid.W = W - c0;
+            mid.pad_w = 0;
+            RUN_COLUMNS(&mid, rows, j0, j1);
+        }
+    }
+#undef RUN_COLUMNS
 }
 
 void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan *p,
@@ -307,147 +453,76 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
         item_hi = p->items;
     if ((double)(item_hi - item_lo) * p->flops_per_item < 2e5 || item_hi - item_lo < 2)
         n_threads = 1;
+#ifndef _OPENMP
+    n_threads = 1;
+#endif
     if (p->tile == CC_TILE_PW) {
         FN(pointwise_run)(g, p, x, wpack, rows_ws, bias, y, item_lo, item_hi, n_threads);
         return;
     }
     const cc_direct_isa *isa = (const cc_direct_isa *)p->isa;
-    const CC_CAT2(cc_direct_row_fn, SFX) row = isa->tiles[p->tile].SFX;
     const int nd = g->nd;
-    const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
-    const ptrdiff_t W = g->in[nd - 1], Wout = g->out[nd - 1], S = g->kernel[nd - 1];
-    const ptrdiff_t sw = g->stride[nd - 1], dw = g->dilation[nd - 1], pad_w = g->pad[nd - 1];
-    ptrdiff_t x_cstride = 1, y_kstride = 1, nrows = 1, U = 1;
+    FN(cc_direct_call) c = {.g = g, .p = p, .x = x, .wpack = wpack, .bias = bias, .y = y,
+                            .rows_ws = rows_ws, .row = isa->tiles[p->tile].SFX};
+    c.Cg = g->C / g->groups;
+    c.Kg = g->K / g->groups;
+    c.W = g->in[nd - 1];
+    c.Wout = g->out[nd - 1];
+    c.S = g->kernel[nd - 1];
+    c.sw = g->stride[nd - 1];
+    c.dw = g->dilation[nd - 1];
+    c.pad_w = g->pad[nd - 1];
+    c.x_cstride = c.y_kstride = c.U = 1;
     for (int d = 0; d < nd; d++) {
-        x_cstride *= g->in[d];
-        y_kstride *= g->out[d];
+        c.x_cstride *= g->in[d];
+        c.y_kstride *= g->out[d];
     }
-    for (int d = 0; d < nd - 1; d++) {
-        nrows *= g->out[d];
-        U *= g->kernel[d];
-    }
+    for (int d = 0; d < nd - 1; d++)
+        c.U *= g->kernel[d];
     /* the columns the windows of a row span, and whether a border mode reaches them */
-    const ptrdiff_t window = (Wout - 1) * sw + (S - 1) * dw + 1;
-    const int bordered = g->pad_mode != CC_PAD_ZEROS && (pad_w > 0 || window > W + pad_w);
+    c.window = (c.Wout - 1) * c.sw + (c.S - 1) * c.dw + 1;
+    c.bordered = g->pad_mode != CC_PAD_ZEROS && (c.pad_w > 0 || c.window > c.W + c.pad_w);
     /* Tiles along output channels read a band copied with its padding, as wide as their
      * whole tiles (their edge tiles would check every value); tiles along columns under a
      * border mode split each row (border_split) */
-    ptrdiff_t full_w = 0, left = 0, right = Wout;
+    c.full_w = 0;
+    c.left = 0;
+    c.right = c.Wout;
     if (p->pix) {
-        const ptrdiff_t need = ((Wout + p->pix - 1) / p->pix * p->pix - 1) * sw +
-                               (S - 1) * dw + 1;
-        full_w = need > pad_w + W ? need : pad_w + W;
-    } else if (bordered) {
-        border_split(W, Wout, sw, (S - 1) * dw, pad_w, (ptrdiff_t)p->nv * p->lanes, &left,
-                     &right);
+        const ptrdiff_t need = ((c.Wout + p->pix - 1) / p->pix * p->pix - 1) * c.sw +
+                               (c.S - 1) * c.dw + 1;
+        c.full_w = need > c.pad_w + c.W ? need : c.pad_w + c.W;
+    } else if (c.bordered) {
+        border_split(c.W, c.Wout, c.sw, (c.S - 1) * c.dw, c.pad_w,
+                     (ptrdiff_t)p->nv * p->lanes, &c.left, &c.right);
+    }
+    /* One thread runs the items in a plain loop: an OpenMP team of one would still end
+     * with barriers whose futex wake-ups are system calls (about a microsecond on a tiny
+     * call). */
+    if (n_threads <= 1) {
+        FN(cc_direct_thread) t = {.copied = -1};
+        for (ptrdiff_t it = item_lo; it < item_hi; it++)
+            FN(run_item)(&c, &t, it);
+        for (int i = 0; i < 2; i++)
+            free(t.scratch[i].p);
+        return;
     }
 #ifdef _OPENMP
     const ptrdiff_t grab = cc_omp_grab(item_hi - item_lo, p->kchunks, n_threads);
-#endif
-
-#ifdef _OPENMP
-#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
-#else
-    (void)n_threads;
-#endif
+#pragma omp parallel num_threads(n_threads)
     {
     /* Each thread takes its next items when it finishes its previous ones (dynamic
      * schedule: a core slowed by another process does not hold the call back), a band's
      * blocks of output channels (kchunks items) in one grab (cc_omp_grab), so that one
      * thread copies the band once (flat_band) and keeps the copy for all of them. */
-    ROW_ARGS b;
-    REAL *buf = NULL;
-    cc_scratch scratch[2] = {{NULL, 0}, {NULL, 0}}; /* rows, band */
-    ptrdiff_t *vrows = NULL, copied = -1; /* the (image, group, band) held in buf */
-#ifdef _OPENMP
+    FN(cc_direct_thread) t = {.copied = -1};
 #pragma omp for schedule(dynamic, grab)
-#endif
-    for (ptrdiff_t it = item_lo; it < item_hi; it++) {
-        const cc_direct_item i = item_of(g, p, it);
-        const ptrdiff_t rest = it / p->kchunks, band = i.band, n = i.n, grp = i.grp;
-        const ptrdiff_t kb_lo = i.kb_lo, kb_hi = i.kb_hi;
-        const ptrdiff_t nb = plane_bands(g, p->band), plane = band / nb, pr = plane_rows(g);
-        const ptrdiff_t o_lo = plane * pr + band % nb * p->band;
-        const ptrdiff_t o_hi = o_lo + p->band < (plane + 1) * pr ? o_lo + p->band
-                                                                 : (plane + 1) * pr;
-        ROW_ARGS a;
-        a.x = x + (n * g->C + grp * Cg) * x_cstride;
-        a.U = U; a.Cg = Cg; a.W = W; a.S = S;
-        a.sw = sw; a.dw = dw; a.pad_w = pad_w;
-        a.Wout = Wout; a.x_cstride = x_cstride; a.y_kstride = y_kstride;
-        a.Wv = 0; a.Wy = Wout; a.ny = 1;
-        ptrdiff_t *rows = rows_ws + (ptrdiff_t)CC_OMP_THREAD_ID() * p->rows_size;
-        const ptrdiff_t nr = (o_hi - o_lo) * U;
-        if (p->flat && copied != rest) { /* 2-D and 3-D: the band as one virtual row */
-            buf = NULL;
-            vrows = NULL;
-            b = a;
-            copied = FN(flat_band)(&b, g, o_lo, o_hi, p->pix ? p->pix : p->nv * p->lanes,
-                                   !p->pix, scratch, &buf, &vrows)
-                         ? rest : -1;
-            if (buf) /* else the band is read in place (b.x set by flat_band) */
-                b.x = buf;
-            b.rows = vrows;
-        }
-        if (p->flat && copied == rest) {
-            for (ptrdiff_t blk = kb_lo; blk < kb_hi; blk++) {
-                const ptrdiff_t k = grp * Kg + blk * p->kb;
-                const int kb = (int)(Kg - blk * p->kb < p->kb ? Kg - blk * p->kb : p->kb);
-                REAL *yk = y + (n * g->K + k) * y_kstride;
-                b.wp = wpack + (grp * p->nkb + blk) * Cg * U * S * p->kb;
-                b.bias = bias ? bias + k : NULL;
-                row(&b, yk + o_lo * Wout, kb);
-            }
-            continue;
-        }
-        band_rows(g, o_lo, o_hi, rows);
-#define RUN_COLUMNS(args, table, j0, j1)                                                  \
-    FN(run_columns)(args, table, j0, j1, row, g, p, wpack, bias, y, n, grp, kb_lo, kb_hi,  \
-                    o_lo, o_hi, Wout)
-        /* [segment j0, j1): copy the columns it reads, or run on the input as it is */
-        const ptrdiff_t seg[3][3] = {{0, left, 1}, {left, right, 0}, {right, Wout, 1}};
-        for (int sgi = 0; sgi < 3; sgi++) {
-            const ptrdiff_t j0 = p->pix ? 0 : seg[sgi][0], j1 = p->pix ? Wout : seg[sgi][1];
-            if (j0 >= j1 || (p->pix && sgi > 0))
-                continue;
-            const ptrdiff_t c0 = j0 * sw - pad_w;
-            if (p->pix || seg[sgi][2]) {
-                const ptrdiff_t E = p->pix ? full_w : (j1 - 1 - j0) * sw + (S - 1) * dw + 1;
-                const ptrdiff_t valid = p->pix ? window : E;
-                ROW_ARGS cols;
-                REAL *cbuf = NULL, stack[CC_STACK_COPY];
-                ptrdiff_t *map = NULL, stack_map[CC_STACK_MAP];
-                if (FN(copy_band)(&a, rows, nr, c0, E, valid, g->pad_mode, stack, stack_map,
-                                  &cols, &cbuf, &map)) {
-                    RUN_COLUMNS(&cols, map, j0, j1);
-                    if (cbuf != stack)
-                        free(cbuf);
-                    if (map != stack_map)
-                        free(map);
-                } else if (!bordered) { /* no memory for the copy: the input as it is */
-                    RUN_COLUMNS(&a, rows, j0, j1);
-                } else { /* no memory for the copy: NaN, never a wrong border */
-                    for (ptrdiff_t k = kb_lo * p->kb; k < kb_hi * p->kb && k < Kg; k++)
-                        for (ptrdiff_t o = o_lo; o < o_hi; o++)
-                            for (ptrdiff_t j = j0; j < j1; j++)
-                                y[(n * g->K + grp * Kg + k) * y_kstride + o * Wout + j] =
-                                    (REAL)NAN;
-                }
-            } else if (left == 0 && right == Wout) { /* the row as it is, padding and all */
-                RUN_COLUMNS(&a, rows, j0, j1);
-            } else { /* the middle of the row: starts at column c0 >= 0, no padding */
-                ROW_ARGS mid = a;
-                mid.x = a.x + c0;
-                mid.W = W - c0;
-                mid.pad_w = 0;
-                RUN_COLUMNS(&mid, rows, j0, j1);
-            }
-        }
-#undef RUN_COLUMNS
-    }
+    for (ptrdiff_t it = item_lo; it < item_hi; it++)
+        FN(run_item)(&c, &t, it);
     for (int i = 0; i < 2; i++)
-        free(scratch[i].p);
+        free(t.scratch[i].p);
     }
+#endif
 }
 
 /* The 2-D convolution in one call (the C API of earlier versions, for embedders). */
