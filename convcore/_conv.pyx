@@ -3,7 +3,9 @@
 """Bridge to the C convolution kernels: typed memoryviews in, GIL released, no checks.
 
 The Python layer (convcore.functional) has validated every argument and allocated
-``y``; these functions only unpack pointers and call C.
+``y``; these functions only unpack pointers and call C.  DirectCall, the plan of a
+repeated small call, tells the caller which arrays it can take as they are (it allocates
+the output itself), so that those skip the general path's preparation.
 """
 import numpy as np
 
@@ -127,12 +129,13 @@ cdef class DirectCall:
     and arguments (convcore.functional's path for repeated small calls): its C geometry,
     plan, output shape and chunk size, made once.
 
-    ``call(x, weight, bias)`` returns the new output, or None when these arrays do not
-    fit the plan (not C-contiguous, aligned and native of its dtype; read-only weights,
-    whose packed form functional keeps between calls; another SIMD level active) and
-    the caller takes the general path.  Shapes are not checked here: the caller's key
-    holds them.  Working memory (the packed weights, the row tables) comes from
-    PyMem_RawMalloc, which tracemalloc sees, and is freed before returning.
+    Called as ``plan(x, weight, bias)``, it returns the new output, or None when these
+    arrays are not the kind the plan was made for (C-contiguous, aligned, native arrays
+    of its dtype; weights that are not the read-only arrays owning their memory whose
+    packed form convcore._packed keeps; the plan's SIMD level active), and the caller
+    then takes the general path, which copies or converts them.  Shapes are not looked
+    at: the caller's key holds them.  The packed weights and row tables come from
+    PyMem_RawMalloc (tracemalloc sees them) and are freed before returning.
     """
     cdef cc_conv_geometry g
     cdef cc_conv_direct_plan plan
@@ -145,7 +148,8 @@ cdef class DirectCall:
         cdef int d
         dtype = np.dtype(dtype)
         if dtype not in (np.dtype(np.float32), np.dtype(np.float64)) or len(shape) > 5:
-            raise ValueError(f"DirectCall: float32 or float64 and at most 5 dimensions")
+            raise ValueError(f"DirectCall: dtype {dtype} and shape {shape}: float32 or "
+                             "float64 and at most 5 dimensions")
         self.g = conv_geometry(geom)
         self.typenum = dtype.num
         cc_conv_direct_plan_make(&self.g, dtype.itemsize, &self.plan)
@@ -155,28 +159,32 @@ cdef class DirectCall:
         for d in range(self.ndim):
             self.dims[d] = shape[d]
         self.step = chunk_items(self.plan.items,
-                                self.plan.flops_per_item / 2 * NS_PER_GEMM_MAC, n_threads)
+                                self.plan.flops_per_item / 2 * NS_PER_GEMM_MAC,
+                                self.n_threads)
 
     cdef bint fits(self, object a):
+        """An array the kernels read as it is: C-contiguous, aligned, native, our dtype."""
         return (cnp.PyArray_Check(a) and cnp.PyArray_TYPE(a) == self.typenum
                 and cnp.PyArray_ISCARRAY_RO(a))
 
     def __call__(self, object x, object w, object bias):
         if (cc_simd_active() != self.level or not self.fits(x) or not self.fits(w)
-                or not cnp.PyArray_ISWRITEABLE(w)
+                or (not cnp.PyArray_ISWRITEABLE(w) and cnp.PyArray_BASE(w) == NULL)
                 or (bias is not None and not self.fits(bias))):
             return None
         cdef cnp.ndarray y = cnp.PyArray_EMPTY(self.ndim, self.dims, self.typenum, 0)
         cdef size_t item = cnp.PyArray_ITEMSIZE(y)
-        cdef Py_ssize_t *rows = <Py_ssize_t *>PyMem_RawMalloc(
-            <size_t>(self.n_threads * max(self.plan.rows_size, 1)) * sizeof(Py_ssize_t))
-        cdef void *wpack = PyMem_RawMalloc(<size_t>max(self.plan.pack_size, 1) * item)
-        cdef const void *xp = cnp.PyArray_DATA(x)
-        cdef const void *wp = cnp.PyArray_DATA(w)
-        cdef const void *bp = NULL if bias is None else cnp.PyArray_DATA(bias)
+        cdef const void *xp = cnp.PyArray_DATA(<cnp.ndarray>x)
+        cdef const void *wp = cnp.PyArray_DATA(<cnp.ndarray>w)
+        cdef const void *bp = NULL if bias is None else cnp.PyArray_DATA(<cnp.ndarray>bias)
         cdef void *yp = cnp.PyArray_DATA(y)
+        cdef Py_ssize_t *rows = NULL
+        cdef void *wpack = NULL
         cdef Py_ssize_t lo = 0, hi
         try:
+            rows = <Py_ssize_t *>PyMem_RawMalloc(
+                <size_t>(self.n_threads * max(self.plan.rows_size, 1)) * sizeof(Py_ssize_t))
+            wpack = PyMem_RawMalloc(<size_t>max(self.plan.pack_size, 1) * item)
             if rows == NULL or wpack == NULL:
                 raise MemoryError("the direct kernel's packed weights and row tables")
             with nogil:

@@ -181,7 +181,7 @@ def _plain(v) -> bool:
 
 
 def prepare_key(nd, x, weight, bias, stride, padding, dilation, groups,
-                 padding_mode="zeros"):
+                padding_mode="zeros"):
     """The cache key of a call, or None when an argument is not of a cacheable type
     (exact ndarrays; ints, strings and tuples of them only, so that True never stands
     for 1 and a list, which could change, is never a key)."""
@@ -207,7 +207,7 @@ def _lift_1d(nd, x, weight):
 
 
 def prepare_conv(nd, x, weight, bias, stride, padding, dilation, groups,
-                 padding_mode="zeros"):
+                padding_mode="zeros"):
     """Validate a conv{nd}d call (``padding_mode``: what the padding reads).
 
     Returns (geometry, x, weight, bias, dtype, batched): ``x`` with a batch axis (and,

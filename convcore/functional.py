@@ -152,9 +152,12 @@ def _remember(key, g: ConvGeometry, algorithm: str, shape, dtype, x, weight, bia
     small = (math.prod(shape) * dtype.itemsize < _SMALL_CALL_BYTES
              and x.nbytes < _SMALL_CALL_BYTES and weight.nbytes < _SMALL_CALL_BYTES)
     same = x.dtype == dtype and weight.dtype == dtype and (bias is None or bias.dtype == dtype)
+    n_threads, level = key[2], key[3]
+    if _conv.simd_code() != level:  # set_isa from another thread since the key was made
+        return
     if len(_REPEATED) >= _REPEATED_MAX:
         _REPEATED.clear()
-    _REPEATED[key] = (_conv.DirectCall(g, dtype, shape, get_num_threads())
+    _REPEATED[key] = (_conv.DirectCall(g, dtype, shape, n_threads)
                       if algorithm == "direct" and small and same else False)
 
 

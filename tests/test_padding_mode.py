@@ -152,6 +152,7 @@ def test_auto_avoids_zero_only_algorithms(monkeypatch, fast):
 
     monkeypatch.setattr(analysis, "_choose_fast_algorithm", lambda g: fast)
     monkeypatch.setattr(_auto, "_CHOSEN", {})  # answers cached under the real model
+    monkeypatch.setattr(convcore.functional, "_REPEATED", {})  # and plans kept under it
     rng = np.random.default_rng(5)
     x = rng.standard_normal((1, 4, 12, 12))
     w = rng.standard_normal((8, 4, 3, 3))

@@ -528,8 +528,9 @@ PLANNING_QUERIES = {"direct_plan", "gemm_plan", "gemm_blocks", "simd_level", "si
 def kernel_calls(monkeypatch):
     """Replace every function of the Cython bridges with a recorder of its calls (but the
     planning queries, which read no data: the algorithm choice asks them once the
-    arguments are valid, and a repeated direct call's plan is made then); the plans of
-    repeated calls are set aside, so that every kernel call goes through a recorder."""
+    arguments are valid, and a repeated direct call's plan is made then).  Plans of
+    repeated calls kept by earlier tests are set aside, so that a test's first call with
+    each key goes through the recorders (the cases here make one call each)."""
     calls = []
     monkeypatch.setattr(functional, "_REPEATED", {})
     for module in (_conv, _im2col, _pool, _matrix, _winograd):

@@ -4,10 +4,7 @@
 #define FN(name) CC_CAT2(name, SFX)
 #define ROW_ARGS CC_CAT2(cc_direct_row, SFX)
 
-/* Weights (K, Cg, *kernel) -> blocks [group][block][c][taps][KB]: the KB weights one
- * reduction step broadcasts side by side; channels past Kg are zero (never stored).
- * Written in stretches of 16 taps (the KB rows read and the stretch written stay in L1),
- * the stretches shared out among the threads: a copy, the same for any thread count. */
+/* Stretch i of the packing below: 16 taps of one block (fewer at the end). */
 static void FN(pack_stretch)(const cc_conv_geometry *g, const cc_conv_direct_plan *p,
                              const REAL *w, REAL *wpack, ptrdiff_t taps, ptrdiff_t i)
 {
@@ -22,6 +19,10 @@ static void FN(pack_stretch)(const cc_conv_geometry *g, const cc_conv_direct_pla
             dst[t * KB + kk] = kk < kb ? src[kk * taps + t] : (REAL)0;
 }
 
+/* Weights (K, Cg, *kernel) -> blocks [group][block][c][taps][KB]: the KB weights one
+ * reduction step broadcasts side by side; channels past Kg are zero (never stored).
+ * Written in stretches of 16 taps (the KB rows read and the stretch written stay in L1),
+ * the stretches shared out among the threads: a copy, the same for any thread count. */
 void FN(cc_conv_direct_pack)(const cc_conv_geometry *g, const cc_conv_direct_plan *p,
                              const REAL *w, REAL *wpack, int n_threads)
 {
@@ -349,6 +350,7 @@ typedef struct {
     REAL *buf;
     cc_scratch scratch[2];      /* rows, band */
     ptrdiff_t *vrows, copied;   /* the (image, group, band) held in buf, or -1 */
+    ptrdiff_t tid;              /* which row table of rows_ws is the thread's */
 } FN(cc_direct_thread);
 
 static void FN(run_item)(const FN(cc_direct_call) *c, FN(cc_direct_thread) *t, ptrdiff_t it)
@@ -374,7 +376,7 @@ static void FN(run_item)(const FN(cc_direct_call) *c, FN(cc_direct_thread) *t, p
     a.sw = sw; a.dw = dw; a.pad_w = pad_w;
     a.Wout = Wout; a.x_cstride = c->x_cstride; a.y_kstride = c->y_kstride;
     a.Wv = 0; a.Wy = Wout; a.ny = 1;
-    ptrdiff_t *rows = c->rows_ws + (ptrdiff_t)CC_OMP_THREAD_ID() * p->rows_size;
+    ptrdiff_t *rows = c->rows_ws + t->tid * p->rows_size;
     const ptrdiff_t nr = (o_hi - o_lo) * U;
     if (p->flat && t->copied != rest) { /* 2-D and 3-D: the band as one virtual row */
         t->buf = NULL;
@@ -498,9 +500,10 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
     }
     /* One thread runs the items in a plain loop: an OpenMP team of one would still end
      * with barriers whose futex wake-ups are system calls (about a microsecond on a tiny
-     * call). */
+     * call).  It uses row table 0, also when the caller is a thread of its own OpenMP
+     * team (whose thread number may be anything). */
     if (n_threads <= 1) {
-        FN(cc_direct_thread) t = {.copied = -1};
+        FN(cc_direct_thread) t = {.copied = -1, .tid = 0};
         for (ptrdiff_t it = item_lo; it < item_hi; it++)
             FN(run_item)(&c, &t, it);
         for (int i = 0; i < 2; i++)
@@ -515,7 +518,7 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
      * schedule: a core slowed by another process does not hold the call back), a band's
      * blocks of output channels (kchunks items) in one grab (cc_omp_grab), so that one
      * thread copies the band once (flat_band) and keeps the copy for all of them. */
-    FN(cc_direct_thread) t = {.copied = -1};
+    FN(cc_direct_thread) t = {.copied = -1, .tid = CC_OMP_THREAD_ID()};
 #pragma omp for schedule(dynamic, grab)
     for (ptrdiff_t it = item_lo; it < item_hi; it++)
         FN(run_item)(&c, &t, it);

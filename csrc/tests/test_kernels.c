@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "convcore.h"
 
@@ -502,6 +505,48 @@ static void check_volumes(void)
     }
 }
 
+/* The driver called by every thread of the caller's own OpenMP team, one thread per call
+ * (a 1-D layer: its items read the row table): each call reads and writes only the first
+ * row table of the rows it is given, whatever the caller's thread number (a sentinel
+ * past it stays), and computes the right result. */
+static void check_inside_a_team(void)
+{
+#ifdef _OPENMP
+    cc_conv_geometry g;
+    memset(&g, 0, sizeof g);
+    g.nd = 1; g.N = 2; g.C = 3; g.K = 5; g.groups = 1;
+    for (int d = 0; d < 3; d++)
+        g.in[d] = g.kernel[d] = g.out[d] = g.stride[d] = g.dilation[d] = 1;
+    g.in[0] = 37; g.kernel[0] = 3; g.pad[0] = 1; g.out[0] = 37;
+    const ptrdiff_t nx = g.N * g.C * g.in[0], nw = g.K * g.C * 3, ny = g.N * g.K * g.out[0];
+    double *x = rand_array(nx), *w = rand_array(nw), *ref = malloc((size_t)ny * sizeof *ref);
+    conv3d_ref(&g, x, w, ref);
+    float *xf = converted_f32(x, nx), *wf = converted_f32(w, nw);
+    int bad[4] = {0, 0, 0, 0};
+#pragma omp parallel num_threads(4)
+    {
+        cc_conv_direct_plan plan;
+        cc_conv_direct_plan_make(&g, (int)sizeof(float), &plan);
+        const ptrdiff_t spare = 3 * plan.rows_size; /* the tables of 3 more threads */
+        ptrdiff_t *rows = malloc((size_t)(plan.rows_size + spare) * sizeof *rows);
+        for (ptrdiff_t i = plan.rows_size; i < plan.rows_size + spare; i++)
+            rows[i] = -7;
+        float *wpack = nan_buffer_f32(plan.pack_size), *y = nan_buffer_f32(ny);
+        cc_conv_direct_pack_f32(&g, &plan, wf, wpack, 1);
+        cc_conv_direct_run_f32(&g, &plan, xf, wpack, rows, NULL, y, 0, plan.items, 1);
+        int ok = first_mismatch_f32(y, ref, ny) < 0 && guard_intact_f32(y, ny);
+        for (ptrdiff_t i = plan.rows_size; i < plan.rows_size + spare; i++)
+            ok &= rows[i] == -7;
+        bad[omp_get_thread_num()] = !ok;
+        free(rows); free(wpack); free(y);
+    }
+    for (int t = 0; t < 4; t++)
+        check(!bad[t], "direct 1-D f32 called by thread %d of the caller's team: wrong result "
+              "or a row table past the first written", t);
+    free(x); free(w); free(ref); free(xf); free(wf);
+#endif
+}
+
 int main(void)
 {
     const cc_simd_level detected = cc_simd_detect();
@@ -538,6 +583,7 @@ int main(void)
     }
     cc_simd_force(detected);
     check_im2col();
+    check_inside_a_team();
 
     printf("%d passed, %d failed\n", n_passed, n_failed);
     return n_failed ? 1 : 0;
