@@ -55,6 +55,39 @@ include "_blasfn.pxi"
 cnp.import_array()
 
 
+cdef void pack_weights(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
+                       const void *w, void *wpack, size_t item, int n_threads) noexcept nogil:
+    """The direct kernel's packing of w (float32 when item is 4 bytes, else float64)."""
+    if plan.pack_size == 0:
+        return
+    if item == 4:
+        cc_conv_direct_pack_f32(g, plan, <const float *>w, <float *>wpack, n_threads)
+    else:
+        cc_conv_direct_pack_f64(g, plan, <const double *>w, <double *>wpack, n_threads)
+
+
+cdef int run_direct(const cc_conv_geometry *g, const cc_conv_direct_plan *plan,
+                    const void *x, const void *wpack, Py_ssize_t *rows, const void *b,
+                    void *y, size_t item, int n_threads) except -1:
+    """Every work item of the plan, in chunks with the GIL released between which Ctrl-C
+    is answered (_chunks.pxi); a multiply-add of the direct kernel costs about what one
+    of a GEMM does."""
+    cdef Py_ssize_t lo = 0, hi
+    cdef Py_ssize_t step = chunk_items(plan.items, plan.flops_per_item / 2 * NS_PER_GEMM_MAC,
+                                       n_threads)
+    while lo < plan.items:
+        hi = min(lo + step, plan.items)
+        with nogil:
+            if item == 4:
+                cc_conv_direct_run_f32(g, plan, <const float *>x, <const float *>wpack, rows,
+                                       <const float *>b, <float *>y, lo, hi, n_threads)
+            else:
+                cc_conv_direct_run_f64(g, plan, <const double *>x, <const double *>wpack,
+                                       rows, <const double *>b, <double *>y, lo, hi,
+                                       n_threads)
+        PyErr_CheckSignals()
+        lo = hi
+    return 0
 
 
 def direct_pack(const floating[:, :, :, ::1] w, object geom, int n_threads):
@@ -68,12 +101,8 @@ def direct_pack(const floating[:, :, :, ::1] w, object geom, int n_threads):
         wpack = np.empty(max(plan.pack_size, 1), dtype=np.float32)
     else:
         wpack = np.empty(max(plan.pack_size, 1), dtype=np.float64)
-    if plan.pack_size:
-        with nogil:
-            if floating is float:
-                cc_conv_direct_pack_f32(&g, &plan, &w[0, 0, 0, 0], &wpack[0], n_threads)
-            else:
-                cc_conv_direct_pack_f64(&g, &plan, &w[0, 0, 0, 0], &wpack[0], n_threads)
+    with nogil:
+        pack_weights(&g, &plan, &w[0, 0, 0, 0], &wpack[0], sizeof(floating), n_threads)
     return wpack.base
 
 
@@ -102,21 +131,8 @@ def conv_direct(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
         wpack = direct_pack(w, geom, n_threads)
     elif packed.shape[0] < max(plan.pack_size, 1):
         raise ValueError("packed weights made for another plan")
-    # a multiply-add of the direct kernel costs about what one of a GEMM does
-    cdef Py_ssize_t lo = 0, hi
-    cdef Py_ssize_t step = chunk_items(plan.items, plan.flops_per_item / 2 * NS_PER_GEMM_MAC,
-                                       n_threads)
-    while lo < plan.items:
-        hi = min(lo + step, plan.items)
-        with nogil:
-            if floating is float:
-                cc_conv_direct_run_f32(&g, &plan, &x[0, 0, 0, 0], &wpack[0], &rows[0], b,
-                                       &y[0, 0, 0, 0], lo, hi, n_threads)
-            else:
-                cc_conv_direct_run_f64(&g, &plan, &x[0, 0, 0, 0], &wpack[0], &rows[0], b,
-                                       &y[0, 0, 0, 0], lo, hi, n_threads)
-        PyErr_CheckSignals()
-        lo = hi
+    run_direct(&g, &plan, &x[0, 0, 0, 0], &wpack[0], &rows[0], b, &y[0, 0, 0, 0],
+               sizeof(floating), n_threads)
 
 
 def simd_code():
@@ -127,7 +143,7 @@ def simd_code():
 cdef class DirectCall:
     """A validated direct convolution kept for repeated calls with the same shapes, dtypes
     and arguments (convcore.functional's path for repeated small calls): its C geometry,
-    plan, output shape and chunk size, made once.
+    plan and output shape, made once.
 
     Called as ``plan(x, weight, bias)``, it returns the new output, or None when these
     arrays are not the kind the plan was made for (C-contiguous, aligned, native arrays
@@ -141,7 +157,6 @@ cdef class DirectCall:
     cdef cc_conv_direct_plan plan
     cdef cc_simd_level level
     cdef int n_threads, typenum, ndim
-    cdef Py_ssize_t step
     cdef cnp.npy_intp dims[5]
 
     def __cinit__(self, object geom, object dtype, tuple shape, int n_threads):
@@ -158,9 +173,6 @@ cdef class DirectCall:
         self.ndim = len(shape)
         for d in range(self.ndim):
             self.dims[d] = shape[d]
-        self.step = chunk_items(self.plan.items,
-                                self.plan.flops_per_item / 2 * NS_PER_GEMM_MAC,
-                                self.n_threads)
 
     cdef bint fits(self, object a):
         """An array the kernels read as it is: C-contiguous, aligned, native, our dtype."""
@@ -180,7 +192,6 @@ cdef class DirectCall:
         cdef void *yp = cnp.PyArray_DATA(y)
         cdef Py_ssize_t *rows = NULL
         cdef void *wpack = NULL
-        cdef Py_ssize_t lo = 0, hi
         try:
             rows = <Py_ssize_t *>PyMem_RawMalloc(
                 <size_t>(self.n_threads * max(self.plan.rows_size, 1)) * sizeof(Py_ssize_t))
@@ -188,29 +199,8 @@ cdef class DirectCall:
             if rows == NULL or wpack == NULL:
                 raise MemoryError("the direct kernel's packed weights and row tables")
             with nogil:
-                if self.plan.pack_size == 0:
-                    pass
-                elif item == 4:
-                    cc_conv_direct_pack_f32(&self.g, &self.plan, <const float *>wp,
-                                            <float *>wpack, self.n_threads)
-                else:
-                    cc_conv_direct_pack_f64(&self.g, &self.plan, <const double *>wp,
-                                            <double *>wpack, self.n_threads)
-            while lo < self.plan.items:
-                hi = min(lo + self.step, self.plan.items)
-                with nogil:
-                    if item == 4:
-                        cc_conv_direct_run_f32(&self.g, &self.plan, <const float *>xp,
-                                               <const float *>wpack, rows,
-                                               <const float *>bp, <float *>yp, lo, hi,
-                                               self.n_threads)
-                    else:
-                        cc_conv_direct_run_f64(&self.g, &self.plan, <const double *>xp,
-                                               <const double *>wpack, rows,
-                                               <const double *>bp, <double *>yp, lo, hi,
-                                               self.n_threads)
-                PyErr_CheckSignals()
-                lo = hi
+                pack_weights(&self.g, &self.plan, wp, wpack, item, self.n_threads)
+            run_direct(&self.g, &self.plan, xp, wpack, rows, bp, yp, item, self.n_threads)
         finally:
             PyMem_RawFree(rows)
             PyMem_RawFree(wpack)

@@ -45,8 +45,9 @@ BORDER_ALGORITHMS = ("auto", "direct", "im2col", "winograd")
 _NO_BIAS = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}
 
 # Small direct calls already made, by their prepare_key, algorithm argument, thread count
-# and SIMD level: the validated call as a _conv.DirectCall (geometry, plan and output shape in C),
-# or False where the call is not one (another algorithm, a dtype conversion, ...).  A
+# and SIMD level: the validated call as a _conv.DirectCall (geometry, plan and output
+# shape in C), or False where the call is not one (another algorithm, a dtype
+# conversion, ...).  A
 # repeated call (a layer applied to one image after another, a filter over many small
 # tiles) then skips validation, the algorithm choice and the memory budget, all of which
 # depend only on the key; the arrays' layout is checked on each call.
@@ -110,8 +111,9 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
     else:
         parts.append(("the " + algorithm + " workspace",
                       _workspace_bytes(g, algorithm, dtype, n_threads)))
-    if (out_bytes < _SMALL_CALL_BYTES and x4.nbytes < _SMALL_CALL_BYTES
-            and w4.nbytes < _SMALL_CALL_BYTES and algorithm != "sparse"):
+    small = (out_bytes < _SMALL_CALL_BYTES and x4.nbytes < _SMALL_CALL_BYTES
+             and w4.nbytes < _SMALL_CALL_BYTES)
+    if small and algorithm != "sparse":
         pass  # a small call: everything it may allocate is far below the budget's threshold
     elif math.prod(shape):
         check_budget(f"conv{nd}d", *parts)
@@ -126,7 +128,7 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
     wc = contiguous("weight", w4, dtype).reshape(g.K, g.C // g.groups, -1, g.S)
     bc = _NO_BIAS[dtype] if bias is None else contiguous("bias", bias, dtype)
     if key is not None:
-        _remember(key, g, algorithm, shape, dtype, x, weight, bias)
+        _remember(key, g, algorithm == "direct" and small, shape, dtype, x, weight, bias)
     if algorithm == "direct":
         packed = _packed.direct_weights(weight, wc, g, n_threads)
         _conv.conv_direct(xc, wc, bc, y4, g, n_threads, packed)
@@ -145,20 +147,17 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
     return _layout.into_nhwc(out, y) if nhwc else y
 
 
-def _remember(key, g: ConvGeometry, algorithm: str, shape, dtype, x, weight, bias) -> None:
-    """Keep a small direct call whose arrays are already of the result dtype for
-    _run_conv's repeated-call path (only calls under _SMALL_CALL_BYTES, which skip the
-    memory budget, and so owe nothing to the memory free at the time), else mark it."""
-    small = (math.prod(shape) * dtype.itemsize < _SMALL_CALL_BYTES
-             and x.nbytes < _SMALL_CALL_BYTES and weight.nbytes < _SMALL_CALL_BYTES)
+def _remember(key, g: ConvGeometry, planned: bool, shape, dtype, x, weight, bias) -> None:
+    """Keep a call for _run_conv's repeated-call path: its plan when it is `planned` (a
+    small direct call, which skips the memory budget and so owes nothing to the memory
+    free at the time) and its arrays are already of the result dtype, else False."""
     same = x.dtype == dtype and weight.dtype == dtype and (bias is None or bias.dtype == dtype)
     n_threads, level = key[2], key[3]
     if _conv.simd_code() != level:  # set_isa from another thread since the key was made
         return
     if len(_REPEATED) >= _REPEATED_MAX:
         _REPEATED.clear()
-    _REPEATED[key] = (_conv.DirectCall(g, dtype, shape, n_threads)
-                      if algorithm == "direct" and small and same else False)
+    _REPEATED[key] = _conv.DirectCall(g, dtype, shape, n_threads) if planned and same else False
 
 
 # Below this, a call's output and input are so small that nothing it allocates can reach

@@ -245,8 +245,9 @@ def bridge_arrays(monkeypatch):
     C-contiguous, aligned and in native byte order (what the C kernels assume).  The
     tiled gemm takes strided matrices (BLAS's leading dimensions, 'T' for transposed
     views): its arrays must be aligned and native, with one axis of each matrix of unit
-    stride; the strided copy takes views of any strides, aligned and native.  No plan of a repeated call is kept meanwhile (DirectCall, which
-    tests its own arrays: tests/test_repeated_calls.py), so every call reaches a wrapper."""
+    stride; the strided copy takes views of any strides, aligned and native.  No plan of
+    a repeated call is kept meanwhile (DirectCall, which tests its own arrays:
+    tests/test_repeated_calls.py), so every call reaches a wrapper."""
     bad = []
     monkeypatch.setattr(convcore.functional, "_remember", lambda *args: None)
     monkeypatch.setattr(convcore.functional, "_REPEATED", {})
