@@ -6,8 +6,9 @@ vector FMAs per cycle (every x86 core convcore targets, and the larger AArch64 o
 
 - **direct**, tiles along output columns: one reduction step (input channel c, outer tap
   u, tap s) of a register tile of kb output channels x nv vectors issues kb * nv FMAs,
-  nv input loads (two and a shuffle at stride 2, one load per lane at larger strides)
-  and kb weight broadcasts.  It takes the longest of: the FMAs at 2 per cycle, the loads
+  nv input loads (in 1-D, two and a shuffle at stride 2, one load per lane at larger
+  strides; 2-D and 3-D bands split their copy by column phase, so one load) and kb
+  weight broadcasts.  It takes the longest of: the FMAs at 2 per cycle, the loads
   at 2 per cycle, the shuffles at 1 per cycle, and the FMA latency (4 cycles) that each
   accumulator chain waits.  The useful share of the tile is the channels and columns it
   really covers.
@@ -114,7 +115,9 @@ def _direct_cycles(g: ConvGeometry, plan: dict) -> float:
         tiles = math.ceil(math.prod(g.out) / (nv * lanes))
         fma = g.N * g.groups * blocks * tiles * steps * kb * nv / FMA_PER_CYCLE
         return fma / POINTWISE_EFFICIENCY
-    sw = g.stride[-1]
+    # 2-D and 3-D bands split their copy by column phase at a column stride (the
+    # driver's flat_band): every tap then loads whole vectors, as at stride 1
+    sw = g.stride[-1] if len(g.out) == 1 else 1
     loads_per_vector = 1 if sw == 1 else 2 if sw == 2 else lanes
     shuffles = nv if sw == 2 else 0
     step = max(kb * nv / FMA_PER_CYCLE, (nv * loads_per_vector + kb) / LOADS_PER_CYCLE,

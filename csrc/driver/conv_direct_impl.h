@@ -166,6 +166,25 @@ static void FN(fill_slot)(REAL *dst, const REAL *src, ptrdiff_t W, ptrdiff_t Wp,
     }
 }
 
+/* A slot of Wp elements (a multiple of sw) split by column phase: element i goes to
+ * dst[(i % sw) * Q + i / sw]. */
+static void FN(split_slot)(REAL *dst, ptrdiff_t Q, const REAL *src, ptrdiff_t Wp,
+                           ptrdiff_t sw)
+{
+    const ptrdiff_t n = Wp / sw;
+    if (sw == 2) {
+        REAL *restrict d0 = dst, *restrict d1 = dst + Q;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            d0[i] = src[2 * i];
+            d1[i] = src[2 * i + 1];
+        }
+        return;
+    }
+    for (ptrdiff_t q = 0; q < sw; q++)
+        for (ptrdiff_t i = 0; i < n; i++)
+            dst[q * Q + i] = src[i * sw + q];
+}
+
 /* The band as one virtual row, on 2-D and 3-D layers.
  * Its input rows (all channels of the group) are copied, zero-padded, into slots of Wp
  * elements: for each outer-outer tap, the rows split by phase (row index mod the row
@@ -175,13 +194,17 @@ static void FN(fill_slot)(REAL *dst, const REAL *src, ptrdiff_t W, ptrdiff_t Wp,
  * each row's last Wv - Wout are computed but never stored.  Wp is as small as the
  * padding allows (a row's right padding reads the zeros that start the next slot; under
  * a border mode each slot holds its own padding, filled by the mode, and rows outside
- * the input are mapped onto it), so
- * short rows (7, 14, 28 pixels) fill whole tiles instead of ending in a partial one, and
- * every tile is an interior one.  The sums are those of the per-row path.  Tiles along
- * output columns (columns != 0) and along output channels both store the virtual row
- * themselves, skipping the junk (FN(tile)'s run stores, store_virtual).  The buffers
- * come from the thread's scratch ws (rows table, band copy), kept from band to band.
- * Returns 0 (nothing changed) without memory for them. */
+ * the input are mapped onto it), so short rows (7, 14, 28 pixels) fill whole tiles
+ * instead of ending in a partial one, and every tile is an interior one.
+ * At a column stride sw > 1, tiles along output columns get each channel's copy split
+ * by column phase (element e at plane e % sw, index e / sw) and a table entry for every
+ * tap (u, s): each tap then loads whole vectors, as at stride 1, instead of two vectors
+ * and a shuffle per vector (the RGB stem, 3x3 at stride 2, took 0.94-0.96x its time on
+ * one thread).  The sums are those of the per-row path.  Tiles along output columns
+ * (columns != 0) and along output channels both store the virtual row themselves,
+ * skipping the junk (FN(tile)'s run stores, store_virtual).  The buffers come from the
+ * thread's scratch ws (rows table, band copy), kept from band to band.  Returns 0
+ * (nothing changed) without memory for them. */
 static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
                          ptrdiff_t o_hi, int unit, int columns, cc_scratch ws[2],
                          REAL **padded, ptrdiff_t **vrows)
@@ -200,10 +223,14 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
     const ptrdiff_t Wv = Wp / sw, npx = (nb * Wv + unit - 1) / unit * unit;
     const ptrdiff_t ng = nb - 1 + (R - 1) * dh / sh + 1; /* slots per phase */
     const ptrdiff_t h_lo = (o_lo % Hout) * sh - g->pad[nd - 2];
-    ptrdiff_t *tab = cc_scratch_get(&ws[0], (size_t)(U + Uu) * sizeof *tab);
+    /* Tiles along output columns at a column stride split each channel's copy by column
+     * phase (see below): a table entry for every tap then. */
+    const int split = columns && sw > 1;
+    const ptrdiff_t S = a->S, ntab = split ? U * S : U;
+    ptrdiff_t *tab = cc_scratch_get(&ws[0], (size_t)(ntab + Uu) * sizeof *tab);
     if (!tab)
         return 0;
-    ptrdiff_t *planes = tab + U;
+    ptrdiff_t *planes = tab + ntab;
     band_planes(g, o_lo, planes);
     for (ptrdiff_t u = 0; u < U; u++) {
         const ptrdiff_t i = (u % R) * dh; /* the tap's row, relative to o * sh */
@@ -236,9 +263,15 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
     for (ptrdiff_t u = 0; u < U; u++)
         cstride = tab[u] + len > cstride ? tab[u] + len : cstride;
     cstride = (cstride + 15) / 16 * 16;
-    REAL *buf = cc_scratch_get(&ws[1], (size_t)(a->Cg * cstride) * sizeof *buf);
+    /* split: element e of a channel's copy goes to phase plane e % sw, at e / sw; the
+     * planes are Q elements apart, and a row slot is staged at the buffer's end */
+    const ptrdiff_t Q = split ? ((cstride + sw - 1) / sw + 15) / 16 * 16 : 0;
+    cstride = split ? Q * sw : cstride;
+    REAL *buf = cc_scratch_get(&ws[1], (size_t)(a->Cg * cstride + (split ? Wp : 0)) *
+                                           sizeof *buf);
     if (!buf)
         return 0;
+    REAL *stage = buf + a->Cg * cstride;
     const ptrdiff_t slots = Uu * sh * ng;
     for (ptrdiff_t c = 0; c < a->Cg; c++) {
         /* The slots in the order of their input rows (r = idx * sh + ph is the row
@@ -251,15 +284,35 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
                 for (ptrdiff_t ph = 0; ph < sh; ph++) {
                     const ptrdiff_t h = cc_pad_index(h_lo + idx * sh + ph, H, mode);
                     const int inside = planes[ut] >= 0 && h >= 0 && h < H;
-                    FN(fill_slot)(buf + c * cstride + (ut * sh * ng + ph * ng + idx) * Wp,
+                    const ptrdiff_t at = (ut * sh * ng + ph * ng + idx) * Wp;
+                    FN(fill_slot)(split ? stage : buf + c * cstride + at,
                                   inside ? a->x + c * a->x_cstride + planes[ut] + h * W
                                          : NULL,
                                   W, Wp, pad_l, last_col, mode);
+                    if (split)
+                        FN(split_slot)(buf + c * cstride + at / sw, Q, stage, Wp, sw);
                 }
-        memset(buf + c * cstride + slots * Wp, 0, (size_t)(cstride - slots * Wp) * sizeof *buf);
+        if (split)
+            for (ptrdiff_t q = 0; q < sw; q++)
+                memset(buf + c * cstride + q * Q + slots * Wv, 0,
+                       (size_t)(Q - slots * Wv) * sizeof *buf);
+        else
+            memset(buf + c * cstride + slots * Wp, 0,
+                   (size_t)(cstride - slots * Wp) * sizeof *buf);
+    }
+    if (split) { /* tap (u, s) reads plane (s * dw) % sw from tab[u] / sw + (s * dw) / sw */
+        for (ptrdiff_t u = U - 1; u >= 0; u--) {
+            const ptrdiff_t t = tab[u];
+            for (ptrdiff_t s = S - 1; s >= 0; s--)
+                tab[u * S + s] = (s * a->dw) % sw * Q + t / sw + s * a->dw / sw;
+        }
+        a->U = U * S;
+        a->S = 1;
+        a->sw = 1;
+        a->dw = 1;
     }
     a->x_cstride = cstride;
-    a->W = len;
+    a->W = split ? npx : len; /* split: each tap reads npx elements of its plane */
     a->pad_w = 0;
     a->Wy = a->Wout;
     a->Wout = npx;

@@ -77,6 +77,9 @@ static const conv_case CASES[] = {
     {"stride 3",               2, 2, 10, 20,  3, 2,  4, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1},
     {"stride (2,3) pad 2",     1, 3,  9, 37,  7, 3,  3, 1, 2, 3, 1, 1, 2, 2, 2, 2, 0},
     {"dilation (2,3)",         1, 3, 12, 14,  4, 3,  2, 1, 1, 1, 2, 3, 2, 2, 2, 2, 1},
+    /* a column stride with dilation: the copy split by column phase, taps across it */
+    {"stride 2, dilation 3",   1, 3, 12, 41,  9, 3,  3, 1, 2, 2, 1, 3, 1, 1, 2, 3, 1},
+    {"stride 3, dilation 2",   1, 2, 10, 50,  2, 2,  4, 1, 1, 3, 2, 2, 0, 1, 3, 1, 0},
     {"groups 2, stride (1,2)", 2, 4,  8, 10,  6, 3,  3, 2, 1, 2, 1, 1, 1, 1, 1, 1, 1},
     {"depthwise x2",           1, 3,  9, 21,  6, 3,  3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     {"wide rows, K 17",        1, 2,  5, 70, 17, 3,  3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
