@@ -197,10 +197,12 @@ static void FN(split_slot)(REAL *dst, ptrdiff_t Q, const REAL *src, ptrdiff_t Wp
  * the input are mapped onto it), so short rows (7, 14, 28 pixels) fill whole tiles
  * instead of ending in a partial one, and every tile is an interior one.
  * At a column stride sw > 1, tiles along output columns get each channel's copy split
- * by column phase (element e at plane e % sw, index e / sw) and a table entry for every
- * tap (u, s): each tap then loads whole vectors, as at stride 1, instead of two vectors
- * and a shuffle per vector (the RGB stem, 3x3 at stride 2, took 0.94-0.96x its time on
- * one thread).  The sums are those of the per-row path.  Tiles along output columns
+ * by column phase: each slot is filled into a staging slot at the buffer's end, then
+ * element e of the channel's copy goes to plane e % sw (planes Q apart) at e / sw, and
+ * every tap (u, s) gets a table entry, plane (s * dw) % sw at rows[u] / sw +
+ * (s * dw) / sw.  Each tap then loads whole vectors as at stride 1 (the tiles run with
+ * U * S outer taps of one column), instead of two vectors and a shuffle per vector at
+ * stride 2 or a load per lane beyond.  The sums are those of the per-row path.  Tiles along output columns
  * (columns != 0) and along output channels both store the virtual row themselves,
  * skipping the junk (FN(tile)'s run stores, store_virtual).  The buffers come from the
  * thread's scratch ws (rows table, band copy), kept from band to band.  Returns 0
@@ -213,8 +215,8 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
     const ptrdiff_t H = g->in[nd - 2], R = g->kernel[nd - 2], Hout = g->out[nd - 2];
     const ptrdiff_t sh = g->stride[nd - 2], dh = g->dilation[nd - 2];
     const ptrdiff_t U = a->U, Uu = U / R, nb = o_hi - o_lo;
-    const ptrdiff_t sw = a->sw, pad_l = a->pad_w, W = a->W;
-    const ptrdiff_t last_col = (a->Wout - 1) * sw + (a->S - 1) * a->dw;
+    const ptrdiff_t sw = a->sw, pad_l = a->pad_w, W = a->W, S = a->S, dw = a->dw;
+    const ptrdiff_t last_col = (a->Wout - 1) * sw + (S - 1) * dw;
     const int mode = g->pad_mode;
     /* a border mode fills each row's own padding on both sides: no sharing of zeros */
     const ptrdiff_t reach = mode == CC_PAD_ZEROS ? last_col - pad_l + 1 : last_col + 1;
@@ -223,10 +225,8 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
     const ptrdiff_t Wv = Wp / sw, npx = (nb * Wv + unit - 1) / unit * unit;
     const ptrdiff_t ng = nb - 1 + (R - 1) * dh / sh + 1; /* slots per phase */
     const ptrdiff_t h_lo = (o_lo % Hout) * sh - g->pad[nd - 2];
-    /* Tiles along output columns at a column stride split each channel's copy by column
-     * phase (see below): a table entry for every tap then. */
-    const int split = columns && sw > 1;
-    const ptrdiff_t S = a->S, ntab = split ? U * S : U;
+    const int split = columns && sw > 1; /* by column phase, a table entry per tap */
+    const ptrdiff_t ntab = split ? U * S : U;
     ptrdiff_t *tab = cc_scratch_get(&ws[0], (size_t)(ntab + Uu) * sizeof *tab);
     if (!tab)
         return 0;
@@ -239,7 +239,7 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
     /* the virtual row of each tap reads len elements from its slot: the channel's copy
      * holds the furthest of them (with a row stride the slots go by phase, so the last
      * tap's is not always the furthest) */
-    const ptrdiff_t len = npx * sw + (a->S - 1) * a->dw + 1;
+    const ptrdiff_t len = npx * sw + (S - 1) * dw + 1;
     /* A one-tap layer (1x1, 1x1x1) at stride 1 without padding: the band's rows are its
      * virtual row already (Wp = W), so tiles along output columns, which load runs of
      * pixels, read the input in place when the rounded row ends with the band (they
@@ -247,7 +247,7 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
      * pointwise GEMMs instead (row_pw).  Tiles along output channels keep the copy:
      * their broadcasts from a dozen channel planes at once stalled on the input (1x1
      * 256->64 at 56x56 b8, before the pointwise GEMM, ran 1.27x slower in place). */
-    if (columns && U == 1 && a->S == 1 && sw == 1 && sh == 1 && Wp == W && npx == nb * Wv &&
+    if (columns && U == 1 && S == 1 && sw == 1 && sh == 1 && Wp == W && npx == nb * Wv &&
         planes[0] >= 0 && h_lo >= 0 && h_lo + nb <= H) {
         a->x += planes[0] + h_lo * W;
         a->W = npx; /* exactly the band's pixels */
@@ -263,8 +263,6 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
     for (ptrdiff_t u = 0; u < U; u++)
         cstride = tab[u] + len > cstride ? tab[u] + len : cstride;
     cstride = (cstride + 15) / 16 * 16;
-    /* split: element e of a channel's copy goes to phase plane e % sw, at e / sw; the
-     * planes are Q elements apart, and a row slot is staged at the buffer's end */
     const ptrdiff_t Q = split ? ((cstride + sw - 1) / sw + 15) / 16 * 16 : 0;
     cstride = split ? Q * sw : cstride;
     REAL *buf = cc_scratch_get(&ws[1], (size_t)(a->Cg * cstride + (split ? Wp : 0)) *
@@ -300,11 +298,11 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
             memset(buf + c * cstride + slots * Wp, 0,
                    (size_t)(cstride - slots * Wp) * sizeof *buf);
     }
-    if (split) { /* tap (u, s) reads plane (s * dw) % sw from tab[u] / sw + (s * dw) / sw */
+    if (split) { /* in place, backwards: entry u * S + s >= u, read before written */
         for (ptrdiff_t u = U - 1; u >= 0; u--) {
             const ptrdiff_t t = tab[u];
             for (ptrdiff_t s = S - 1; s >= 0; s--)
-                tab[u * S + s] = (s * a->dw) % sw * Q + t / sw + s * a->dw / sw;
+                tab[u * S + s] = (s * dw) % sw * Q + t / sw + s * dw / sw;
         }
         a->U = U * S;
         a->S = 1;
