@@ -199,14 +199,15 @@ static void FN(split_slot)(REAL *dst, ptrdiff_t Q, const REAL *src, ptrdiff_t Wp
  * At a column stride sw > 1, tiles along output columns get each channel's copy split
  * by column phase: each slot is filled into a staging slot at the buffer's end, then
  * element e of the channel's copy goes to plane e % sw (planes Q apart) at e / sw, and
- * every tap (u, s) gets a table entry, plane (s * dw) % sw at rows[u] / sw +
- * (s * dw) / sw.  Each tap then loads whole vectors as at stride 1 (the tiles run with
- * U * S outer taps of one column), instead of two vectors and a shuffle per vector at
- * stride 2 or a load per lane beyond.  The sums are those of the per-row path.  Tiles along output columns
- * (columns != 0) and along output channels both store the virtual row themselves,
- * skipping the junk (FN(tile)'s run stores, store_virtual).  The buffers come from the
- * thread's scratch ws (rows table, band copy), kept from band to band.  Returns 0
- * (nothing changed) without memory for them. */
+ * every tap (u, s) gets a table entry: plane (s * dw) % sw, at
+ * rows[u] / sw + (s * dw) / sw.  Each tap then loads whole vectors as at stride 1 (the
+ * tiles run with U * S outer taps of one column), instead of two vectors and a shuffle
+ * per vector at stride 2 or a load per lane beyond.
+ * The sums are those of the per-row path.  Tiles along output columns (columns != 0)
+ * and along output channels both store the virtual row themselves, skipping the junk
+ * (FN(tile)'s run stores, store_virtual).  The buffers come from the thread's scratch
+ * ws (rows table, band copy), kept from band to band.  Returns 0 (nothing changed)
+ * without memory for them. */
 static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
                          ptrdiff_t o_hi, int unit, int columns, cc_scratch ws[2],
                          REAL **padded, ptrdiff_t **vrows)
