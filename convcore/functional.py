@@ -47,10 +47,10 @@ _NO_BIAS = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}
 # Small direct calls already made, by their prepare_key, algorithm argument, thread count
 # and SIMD level: the validated call as a _conv.DirectCall (geometry, plan and output
 # shape in C), or False where the call is not one (another algorithm, a dtype
-# conversion, ...).  A
-# repeated call (a layer applied to one image after another, a filter over many small
-# tiles) then skips validation, the algorithm choice and the memory budget, all of which
-# depend only on the key; the arrays' layout is checked on each call.
+# conversion, ...).  A repeated call (a layer applied to one image after another, a
+# filter over many small tiles) then skips validation, the algorithm choice and the
+# memory budget, all of which depend only on the key; the arrays' layout is checked on
+# each call.
 _REPEATED: dict = {}
 _REPEATED_MAX = 256
 
