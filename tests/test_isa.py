@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 from conftest import assert_close, random_array
-from reference import conv1d_ref, conv2d_ref, conv3d_ref
+from reference import conv1d_ref, conv2d_ref, conv3d_ref, conv_border_ref
 
 import convcore
 
@@ -259,6 +259,39 @@ def _check_one_tap(isa, xs, ws, padding, groups, dtype, rng):
     g = dict(stride=(1,) * nd, dilation=(1,) * nd, padding=pads, groups=groups)
     ref = _reference(nd, x, w, b, g)
     got = CONV[nd](x, w, b, algorithm="direct", out=_poisoned(ref.shape, dtype), **g)
+    assert_close(got, ref, dtype, terms=int(np.prod(ws[1:])), err_msg=isa)
+
+
+# One-channel tiles (depthwise layers, image filters) on bands whose rows end in junk
+# columns run output row by output row once a row holds two vectors: rows of whole
+# 4-vector tiles and tails of 1 to 4 vectors at each level and dtype, 3 taps (shuffled
+# at AVX-512) and 5, one input channel per group and three, 2-D and 3-D, border modes.
+ONE_CHANNEL_ROW_CASES = [
+    # x shape, w shape, groups, padding, padding_mode
+    ((2, 4, 7, 56), (4, 1, 3, 3), 4, 1, "zeros"),
+    ((1, 3, 6, 61), (3, 1, 3, 3), 3, 1, "zeros"),
+    ((1, 1, 9, 45), (1, 1, 3, 3), 1, 1, "reflect"),
+    ((1, 3, 8, 70), (1, 3, 5, 5), 1, 2, "zeros"),
+    ((1, 2, 5, 100), (2, 1, 3, 3), 2, ((0, 1), (0, 2)), "zeros"),
+    ((1, 2, 5, 33), (2, 1, 3, 3), 2, 1, "replicate"),
+    ((1, 2, 3, 4, 40), (2, 1, 3, 3, 3), 2, 1, "circular"),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ONE_CHANNEL_ROW_CASES)
+def test_one_channel_rows_match_reference(isa, case, dtype, rng):
+    xs, ws, groups, padding, mode = case
+    nd = len(xs) - 2
+    x, w = random_array(rng, xs, dtype, "strided"), random_array(rng, ws, dtype)
+    b = random_array(rng, ws[:1], dtype)
+    x[(0, 0) + (1,) * (nd - 1) + (5,)] = np.nan
+    x[(0, -1) + (2,) * (nd - 1) + (xs[-1] - 1,)] = np.inf
+    pads = ((padding, padding),) * nd if isinstance(padding, int) else padding
+    ref = conv_border_ref(x, w, b, pads=pads, groups=groups, padding_mode=mode)
+    got = CONV[nd](x, w, b, padding=padding, groups=groups, padding_mode=mode,
+                   algorithm="direct", out=_poisoned(ref.shape, dtype))
+    assert np.array_equal(np.isnan(got), np.isnan(ref)), isa
     assert_close(got, ref, dtype, terms=int(np.prod(ws[1:])), err_msg=isa)
 
 

@@ -240,7 +240,8 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
     /* the virtual row of each tap reads len elements from its slot: the channel's copy
      * holds the furthest of them (with a row stride the slots go by phase, so the last
      * tap's is not always the furthest) */
-    const ptrdiff_t len = npx * sw + (S - 1) * dw + 1;
+    const ptrdiff_t by_rows = (nb - 1) * Wv + (a->Wout + unit - 1) / unit * unit;
+    const ptrdiff_t len = (npx > by_rows ? npx : by_rows) * sw + (S - 1) * dw + 1;
     /* A one-tap layer (1x1, 1x1x1) at stride 1 without padding: the band's rows are its
      * virtual row already (Wp = W), so tiles along output columns, which load runs of
      * pixels, read the input in place when the rounded row ends with the band (they

@@ -309,6 +309,97 @@ static inline ptrdiff_t cc_virtual_offset(ptrdiff_t Wv, ptrdiff_t Wy, ptrdiff_t 
 }
 #endif
 
+/* One tile of FN(one_rows): NV vectors of output row y from its column j, the row's
+ * input (channel 0, outer tap 0) at xo; lanes past column Wy are computed, not stored. */
+static inline __attribute__((always_inline)) void
+FN(one_tile)(const ARGS *a, const REAL *xo, REAL *y, ptrdiff_t j, ptrdiff_t Wy,
+             const ptrdiff_t S, const int NV)
+{
+    VEC acc[CC_NV_ONE];
+    const REAL b0 = a->bias ? a->bias[0] : (REAL)0;
+#pragma GCC unroll 16
+    for (int v = 0; v < NV; v++)
+        acc[v] = FN(splat)(b0);
+    const REAL *wp = a->wp;
+    for (ptrdiff_t c = 0; c < a->Cg; c++)
+        for (ptrdiff_t u = 0; u < a->U; u++) {
+            const REAL *xq = xo + c * a->x_cstride + a->rows[u] + j;
+            __asm__("" : "+r"(xq)); /* loads at constant offsets, as in FN(tile) */
+#ifdef CC_SHIFT
+            if (S == 3) { /* taps 1 and 2 shuffled from tap 0's vectors, as in FN(tile) */
+                VEC x0[CC_NV_ONE], x2 = FN(loadu)(xq + 2 + (NV - 1) * LANES);
+#pragma GCC unroll 16
+                for (int v = 0; v < NV; v++)
+                    x0[v] = FN(loadu)(xq + v * LANES);
+#pragma GCC unroll 4
+                for (int t = 0; t < 3; t++, wp++) {
+                    const VEC wv = FN(splat)(*wp);
+#pragma GCC unroll 16
+                    for (int v = 0; v < NV; v++)
+                        acc[v] += wv * (t == 0 ? x0[v]
+                                        : v + 1 < NV
+                                            ? (t == 1 ? (VEC)CC_SHIFT(x0[v], x0[v + 1], 1)
+                                                      : (VEC)CC_SHIFT(x0[v], x0[v + 1], 2))
+                                        : t == 1 ? (VEC)CC_SHIFT1_LAST(x0[v], x2)
+                                                 : x2);
+                }
+                continue;
+            }
+#endif
+#pragma GCC unroll 4
+            for (ptrdiff_t s = 0; s < S; s++, wp++) {
+                const VEC wv = FN(splat)(*wp);
+#pragma GCC unroll 16
+                for (int v = 0; v < NV; v++)
+                    acc[v] += wv * FN(loadu)(xq + s + v * LANES);
+            }
+        }
+#pragma GCC unroll 16
+    for (int v = 0; v < NV; v++) {
+        const ptrdiff_t n = Wy - j - v * LANES;
+        if (n >= LANES)
+            FN(storeu)(y + j + v * LANES, acc[v]);
+        else if (n > 0)
+            CC_STORE_MASKED(y + j + v * LANES, CC_MAKE_MASK(0, (int)n), acc[v]);
+    }
+}
+
+static inline __attribute__((always_inline)) void
+FN(one_rows_s)(const ARGS *a, REAL *yrow, const ptrdiff_t S)
+{
+    const ptrdiff_t step = CC_NV_ONE * LANES, Wy = a->Wy;
+    for (ptrdiff_t o = 0; o < a->ny; o++) {
+        const REAL *xo = a->x + o * a->Wv;
+        REAL *y = yrow + o * Wy;
+        ptrdiff_t j = 0;
+        for (; j + step <= Wy; j += step)
+            FN(one_tile)(a, xo, y, j, Wy, S, CC_NV_ONE);
+        /* the row's last vectors, fewer than a tile's */
+        _Static_assert(CC_NV_ONE == 4, "one-channel tiles of 4 vectors");
+        switch ((Wy - j + LANES - 1) / LANES) {
+        case 0: break;
+        case 1: FN(one_tile)(a, xo, y, j, Wy, S, 1); break;
+        case 2: FN(one_tile)(a, xo, y, j, Wy, S, 2); break;
+        case 3: FN(one_tile)(a, xo, y, j, Wy, S, 3); break;
+        default: FN(one_tile)(a, xo, y, j, Wy, S, CC_NV_ONE); break;
+        }
+    }
+}
+
+/* A one-channel tile's virtual row (a band flattened by the driver, at stride 1 and
+ * column dilation 1, with junk columns at each row's end) output row by output row: the
+ * vectors of a row start at its first column, so no tile straddles two rows and only a
+ * row's last vector stores by mask.  The sums are FN(tile)'s (bias, then c, u, s), in
+ * its order.  Each row reads up to its last vector plus S - 1 elements, inside the
+ * driver's copy (flat_band sizes it for this). */
+static void FN(one_rows)(const ARGS *a, REAL *yrow)
+{
+    if (a->S == 3)
+        FN(one_rows_s)(a, yrow, 3);
+    else
+        FN(one_rows_s)(a, yrow, a->S);
+}
+
 /* One output row for one (KB, NV) tile.  The 1- and 3-tap specialisations unroll the
  * innermost tap loop completely; others run it as a loop, and so do the tiles of 12 or
  * more accumulators (with three taps unrolled, GCC kept 8 of the 16 accumulators of the
@@ -324,6 +415,11 @@ static inline ptrdiff_t cc_virtual_offset(ptrdiff_t Wv, ptrdiff_t Wy, ptrdiff_t 
     {                                                                                    \
         const ptrdiff_t step = (NV) * LANES, sw = a->sw, S = a->S;                       \
         const ptrdiff_t span = (S - 1) * a->dw;                                          \
+        if ((KB) == 1 && (NV) == CC_NV_ONE && a->Wv && a->Wv != a->Wy &&                  \
+            a->Wy >= 2 * LANES && sw == 1 && a->dw == 1) {                               \
+            FN(one_rows)(a, yrow);                                                       \
+            return;                                                                      \
+        }                                                                                \
         for (ptrdiff_t ow = 0; ow < a->Wout; ow += step) {                               \
             int cnt = (int)(a->Wout - ow < step ? a->Wout - ow : step);                  \
             ptrdiff_t iw0 = ow * sw - a->pad_w;                                          \

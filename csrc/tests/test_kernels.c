@@ -107,6 +107,14 @@ static const conv_case CASES[] = {
      * straddling a row's end through the stack buffer (one or several rows per tile) */
     {"stem s2, rows of 113",   2, 3, 10, 226, 32, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1, 1},
     {"short rows, pad 2",      1, 4,  9,  5,  8, 3,  3, 1, 1, 1, 1, 1, 2, 2, 2, 2, 0},
+    /* one-channel tiles on virtual rows with junk columns, output row by output row:
+     * rows of whole tiles and a tail of 1-4 vectors (float and double, every level),
+     * 3 taps and others, one input channel per group and three */
+    {"depthwise, rows of 56",  1, 4,  7, 56,  4, 3,  3, 4, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"depthwise, rows of 61",  2, 3,  6, 61,  3, 3,  3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+    {"one channel, rows of 45", 1, 1, 9, 45,  1, 3,  3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"3 -> 1, 5x5, rows of 70", 1, 3, 8, 70,  1, 5,  5, 1, 1, 1, 1, 1, 2, 2, 2, 2, 1},
+    {"one channel, rows of 100", 1, 1, 5, 100, 1, 3, 3, 1, 1, 1, 1, 1, 0, 1, 0, 2, 0},
 };
 #define N_CASES (sizeof CASES / sizeof CASES[0])
 
@@ -425,6 +433,8 @@ static const vol_case VOL_CASES[] = {
      {0, 0, 0}, {0, 0, 0}},
     {"1x1x1 bands in place, K 3", 2, 3, 3, 1, {3, 4, 64}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1},
      {0, 0, 0}, {0, 0, 0}},
+    {"depthwise 3x3x3, rows of 40", 1, 2, 2, 2, {3, 4, 40}, {3, 3, 3}, {1, 1, 1},
+     {1, 1, 1}, {1, 1, 1}, {1, 1, 1}},
 };
 
 static void conv3d_ref(const cc_conv_geometry *g, const double *x, const double *w,
