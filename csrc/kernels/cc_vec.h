@@ -47,6 +47,7 @@
 #define CC_SHIFT1_LAST_16(lo, hi2) \
     __builtin_shufflevector(lo, hi2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 30)
 #define CC_SHIFT1_LAST_8(lo, hi2) __builtin_shufflevector(lo, hi2, 1, 2, 3, 4, 5, 6, 7, 14)
+#define CC_SHIFT1_LAST_4(lo, hi2) __builtin_shufflevector(lo, hi2, 1, 2, 3, 6)
 
 /* Instantiate the micro-kernel template twice (float, double) and the ISA's table row.
  * The including file defines CC_ISA, CC_LEVEL, CC_VBYTES, the tiles and, per dtype,

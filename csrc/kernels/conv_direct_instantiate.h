@@ -19,6 +19,10 @@
 #define CC_SHIFT CC_SHIFT_F32
 #define CC_SHIFT1_LAST CC_SHIFT1_LAST_F32
 #endif
+#ifdef CC_ROW_SHIFT_F32
+#define CC_ROW_SHIFT CC_ROW_SHIFT_F32
+#define CC_ROW_SHIFT1_LAST CC_ROW_SHIFT1_LAST_F32
+#endif
 #include "kernels/conv_direct_ukernel.h"
 #include "kernels/conv_direct_cv_ukernel.h"
 #undef REAL
@@ -34,6 +38,8 @@
 #undef CC_ORDER
 #undef CC_SHIFT
 #undef CC_SHIFT1_LAST
+#undef CC_ROW_SHIFT
+#undef CC_ROW_SHIFT1_LAST
 
 #define REAL double
 #define SFX f64
@@ -54,6 +60,10 @@
 #define CC_SHIFT CC_SHIFT_F64
 #define CC_SHIFT1_LAST CC_SHIFT1_LAST_F64
 #endif
+#ifdef CC_ROW_SHIFT_F64
+#define CC_ROW_SHIFT CC_ROW_SHIFT_F64
+#define CC_ROW_SHIFT1_LAST CC_ROW_SHIFT1_LAST_F64
+#endif
 #include "kernels/conv_direct_ukernel.h"
 #include "kernels/conv_direct_cv_ukernel.h"
 #undef REAL
@@ -69,5 +79,7 @@
 #undef CC_ORDER
 #undef CC_SHIFT
 #undef CC_SHIFT1_LAST
+#undef CC_ROW_SHIFT
+#undef CC_ROW_SHIFT1_LAST
 
 CC_DIRECT_ISA_TABLE

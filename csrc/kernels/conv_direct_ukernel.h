@@ -325,7 +325,7 @@ FN(one_tile)(const ARGS *a, const REAL *xo, REAL *y, ptrdiff_t j, ptrdiff_t Wy,
         for (ptrdiff_t u = 0; u < a->U; u++) {
             const REAL *xq = xo + c * a->x_cstride + a->rows[u] + j;
             __asm__("" : "+r"(xq)); /* loads at constant offsets, as in FN(tile) */
-#ifdef CC_SHIFT
+#ifdef CC_ROW_SHIFT
             if (S == 3) { /* taps 1 and 2 shuffled from tap 0's vectors, as in FN(tile) */
                 VEC x0[CC_NV_ONE], x2 = FN(loadu)(xq + 2 + (NV - 1) * LANES);
 #pragma GCC unroll 16
@@ -338,9 +338,9 @@ FN(one_tile)(const ARGS *a, const REAL *xo, REAL *y, ptrdiff_t j, ptrdiff_t Wy,
                     for (int v = 0; v < NV; v++)
                         acc[v] += wv * (t == 0 ? x0[v]
                                         : v + 1 < NV
-                                            ? (t == 1 ? (VEC)CC_SHIFT(x0[v], x0[v + 1], 1)
-                                                      : (VEC)CC_SHIFT(x0[v], x0[v + 1], 2))
-                                        : t == 1 ? (VEC)CC_SHIFT1_LAST(x0[v], x2)
+                                            ? (t == 1 ? (VEC)CC_ROW_SHIFT(x0[v], x0[v + 1], 1)
+                                                      : (VEC)CC_ROW_SHIFT(x0[v], x0[v + 1], 2))
+                                        : t == 1 ? (VEC)CC_ROW_SHIFT1_LAST(x0[v], x2)
                                                  : x2);
                 }
                 continue;

@@ -99,6 +99,19 @@ static inline cc_f64x4 cc_lanes_down_f64(cc_f64x4 v, int l)
 #define CC_ZIP_HI_F32 CC_ZIP_HI_8
 #define CC_ZIP_LO_F64 CC_ZIP_LO_4
 #define CC_ZIP_HI_F64 CC_ZIP_HI_4
+/* 3-tap rows of one-channel tiles, output row by output row (conv_direct_ukernel.h):
+ * lanes s.. of lo then the first of hi, by one vperm2f128 (lo's high half, hi's low half)
+ * and a vpalignr per 128-bit lane */
+#define CC_ROW_SHIFT_F32(lo, hi, s)                                                       \
+    _mm256_castsi256_ps(_mm256_alignr_epi8(                                               \
+        _mm256_castps_si256(_mm256_permute2f128_ps(lo, hi, 0x21)), _mm256_castps_si256(lo), \
+        4 * (s)))
+#define CC_ROW_SHIFT_F64(lo, hi, s)                                                       \
+    _mm256_castsi256_pd(_mm256_alignr_epi8(                                               \
+        _mm256_castpd_si256(_mm256_permute2f128_pd(lo, hi, 0x21)), _mm256_castpd_si256(lo), \
+        8 * (s)))
+#define CC_ROW_SHIFT1_LAST_F32 CC_SHIFT1_LAST_8
+#define CC_ROW_SHIFT1_LAST_F64 CC_SHIFT1_LAST_4
 #include "kernels/conv_direct_instantiate.h"
 
 #if defined(__clang__)

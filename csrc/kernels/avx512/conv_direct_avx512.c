@@ -80,6 +80,10 @@ static inline void cc_store_masked_f64(double *p, unsigned m, cc_f64x8 v)
     _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(hi), _mm512_castpd_si512(lo), s))
 #define CC_SHIFT1_LAST_F32 CC_SHIFT1_LAST_16
 #define CC_SHIFT1_LAST_F64 CC_SHIFT1_LAST_8
+#define CC_ROW_SHIFT_F32 CC_SHIFT_F32
+#define CC_ROW_SHIFT_F64 CC_SHIFT_F64
+#define CC_ROW_SHIFT1_LAST_F32 CC_SHIFT1_LAST_16
+#define CC_ROW_SHIFT1_LAST_F64 CC_SHIFT1_LAST_8
 #define CC_ZIP_LO_F32 CC_ZIP_LO_16
 #define CC_ZIP_HI_F32 CC_ZIP_HI_16
 #define CC_ZIP_LO_F64 CC_ZIP_LO_8
