@@ -248,9 +248,11 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
      * read npx pixels); layers with a big tile of output channels or more run as
      * pointwise GEMMs instead (row_pw).  Tiles along output channels keep the copy:
      * their broadcasts from a dozen channel planes at once stalled on the input (1x1
-     * 256->64 at 56x56 b8, before the pointwise GEMM, ran 1.27x slower in place). */
+     * 256->64 at 56x56 b8, before the pointwise GEMM, ran 1.27x slower in place).
+     * Rows cropped by the geometry (Wout < W, no junk otherwise) keep the copy: the
+     * one-channel row path reads each row's last tile past its last output column. */
     if (columns && U == 1 && S == 1 && sw == 1 && sh == 1 && Wp == W && npx == nb * Wv &&
-        planes[0] >= 0 && h_lo >= 0 && h_lo + nb <= H) {
+        Wv == a->Wout && planes[0] >= 0 && h_lo >= 0 && h_lo + nb <= H) {
         a->x += planes[0] + h_lo * W;
         a->W = npx; /* exactly the band's pixels */
         a->Wy = a->Wout;
