@@ -265,7 +265,8 @@ def _check_one_tap(isa, xs, ws, padding, groups, dtype, rng):
 # One-channel tiles (depthwise layers, image filters) on bands whose rows end in junk
 # columns run output row by output row once a row holds two vectors: rows of whole
 # 4-vector tiles and tails of 1 to 4 vectors at each level and dtype, 3 taps (shuffled
-# at AVX-512) and 5, one input channel per group and three, 2-D and 3-D, border modes.
+# at AVX-512 and AVX2) and 5, one input channel per group and three, 2-D and 3-D,
+# border modes.
 ONE_CHANNEL_ROW_CASES = [
     # x shape, w shape, groups, padding, padding_mode
     ((2, 4, 7, 56), (4, 1, 3, 3), 4, 1, "zeros"),

@@ -70,6 +70,16 @@ static inline int cc_clamp_lanes(ptrdiff_t v, int n)
 {
     return v < 0 ? 0 : v > n ? n : (int)v;
 }
+
+/* The input of tap t (0-2) of vector v of a 3-tap row, made from tap 0's vectors x0 by
+ * the ISA's shifts SH (lanes s.. of one vector, then the first of the next) and, for the
+ * row's last vector, SH1L from x2, that vector's tap 2 as loaded. */
+#define CC_TAP3(SH, SH1L, x0, x2, v, t, NV)                                               \
+    ((t) == 0           ? (x0)[v]                                                         \
+     : (v) + 1 < (NV)   ? ((t) == 1 ? (VEC)SH((x0)[v], (x0)[(v) + 1], 1)                  \
+                                    : (VEC)SH((x0)[v], (x0)[(v) + 1], 2))                 \
+     : (t) == 1         ? (VEC)SH1L((x0)[v], x2)                                          \
+                        : (x2))
 #endif
 
 /* Load mask of vector v (half 0 or 1 of a stride-2 pair) of an edge tile whose input
@@ -159,11 +169,7 @@ FN(tile)(const ARGS *a, ptrdiff_t iw0, REAL *y, ptrdiff_t ys, int kb, int cnt, c
                 for (int s = 0; s < 3; s++) {
 #pragma GCC unroll 16
                     for (int v = 0; v < NV; v++)
-                        xv[v] = s == 0       ? x0[v]
-                                : v + 1 < NV ? (s == 1 ? (VEC)CC_SHIFT(x0[v], x0[v + 1], 1)
-                                                       : (VEC)CC_SHIFT(x0[v], x0[v + 1], 2))
-                                : s == 1     ? (VEC)CC_SHIFT1_LAST(x0[v], x2)
-                                             : x2;
+                        xv[v] = CC_TAP3(CC_SHIFT, CC_SHIFT1_LAST, x0, x2, v, s, NV);
                     FN(fma_taps)(acc, wp, xv, KB, NV);
                     wp += KB;
                 }
@@ -336,12 +342,8 @@ FN(one_tile)(const ARGS *a, const REAL *xo, REAL *y, ptrdiff_t j, ptrdiff_t Wy,
                     const VEC wv = FN(splat)(*wp);
 #pragma GCC unroll 16
                     for (int v = 0; v < NV; v++)
-                        acc[v] += wv * (t == 0 ? x0[v]
-                                        : v + 1 < NV
-                                            ? (t == 1 ? (VEC)CC_ROW_SHIFT(x0[v], x0[v + 1], 1)
-                                                      : (VEC)CC_ROW_SHIFT(x0[v], x0[v + 1], 2))
-                                        : t == 1 ? (VEC)CC_ROW_SHIFT1_LAST(x0[v], x2)
-                                                 : x2);
+                        acc[v] += wv * CC_TAP3(CC_ROW_SHIFT, CC_ROW_SHIFT1_LAST, x0, x2, v,
+                                               t, NV);
                 }
                 continue;
             }
