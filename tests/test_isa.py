@@ -14,6 +14,7 @@ from conftest import assert_close, random_array
 from reference import conv1d_ref, conv2d_ref, conv3d_ref, conv_border_ref
 
 import convcore
+from convcore._geometry import prepare_conv
 
 
 def _poisoned(shape, dtype):
@@ -294,6 +295,48 @@ def test_one_channel_rows_match_reference(isa, case, dtype, rng):
                    algorithm="direct", out=_poisoned(ref.shape, dtype))
     assert np.array_equal(np.isnan(got), np.isnan(ref)), isa
     assert_close(got, ref, dtype, terms=int(np.prod(ws[1:])), err_msg=isa)
+
+
+# Output channels in blocks of a register tile's channels: where the level has two column
+# tiles of as many accumulators (AVX2: 6 x 2 and 4 x 3 vectors), the one whose blocks
+# pad fewer channels runs (32 channels: 8 blocks of 4, not 6 blocks of 6 computing 36).
+# RGB-stem-like layers (stride 2, split by column phase), 3x3 and 5x5 at stride 1, and
+# channel counts that no tile divides, at each level and dtype.
+CHANNEL_BLOCK_CASES = [
+    # x shape, w shape, stride, padding
+    ((2, 3, 19, 90), (32, 3, 3, 3), 2, 1),
+    ((1, 4, 9, 61), (64, 4, 3, 3), 1, 1),
+    ((2, 5, 8, 33), (16, 5, 5, 5), 1, 2),
+    ((1, 3, 7, 50), (20, 3, 3, 3), 1, 0),
+    ((1, 2, 6, 41), (6, 2, 3, 3), 1, 1),
+    ((1, 3, 5, 6, 40), (8, 3, 3, 3, 3), 1, 1),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CHANNEL_BLOCK_CASES)
+def test_channel_blocks_match_reference(isa, case, dtype, rng):
+    xs, ws, stride, padding = case
+    nd = len(xs) - 2
+    x, w = random_array(rng, xs, dtype, "strided"), random_array(rng, ws, dtype)
+    b = random_array(rng, ws[:1], dtype)
+    x[(0, 1) + (2,) * nd] = np.nan
+    g = dict(stride=(stride,) * nd, dilation=(1,) * nd, padding=((padding, padding),) * nd,
+             groups=1)
+    ref = _reference(nd, x, w, b, g)
+    got = CONV[nd](x, w, b, algorithm="direct", out=_poisoned(ref.shape, dtype), **g)
+    assert np.array_equal(np.isnan(got), np.isnan(ref)), isa
+    assert_close(got, ref, dtype, terms=int(np.prod(ws[1:])), err_msg=isa)
+
+
+def test_stem_channels_need_no_padded_block(isa):
+    """32 output channels (RGB stem) on column tiles whose blocks divide them at every
+    level: no FMAs spent on channels past the layer's."""
+    x = np.zeros((8, 3, 224, 224), np.float32)
+    w = np.zeros((32, 3, 3, 3), np.float32)
+    g = prepare_conv(2, x, w, None, 2, 1, 1, 1)[0]
+    plan = convcore._conv.direct_plan(g, np.float32)
+    assert plan["tile"] in ("big", "mid") and 32 % plan["kb"] == 0, (isa, plan)
 
 
 # Pointwise layers (1x1, stride 1, unpadded, at least a big tile of output channels per

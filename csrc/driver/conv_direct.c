@@ -92,6 +92,19 @@ static ptrdiff_t band_size(const cc_conv_geometry *g, int real_bytes)
     return b < CC_BAND_ROWS ? CC_BAND_ROWS : b > CC_BAND_ROWS_MAX ? CC_BAND_ROWS_MAX : b;
 }
 
+/* Whether the mid tile, with as many accumulators as the big one (AVX2's 4 x 3 beside
+ * 6 x 2), computes fewer padded channels for Kg output channels: the big tile computes
+ * Kg rounded up to a multiple of its channels (32 channels on 6 x 2 tiles: 36, a ninth
+ * wasted; on 4 x 3 tiles: 32). */
+static int fewer_padded(const cc_direct_isa *isa, ptrdiff_t Kg)
+{
+    const cc_direct_tile_entry *big = &isa->tiles[CC_TILE_BIG];
+    const cc_direct_tile_entry *mid = &isa->tiles[CC_TILE_MID];
+    const ptrdiff_t padded_big = (Kg + big->kb - 1) / big->kb * big->kb;
+    const ptrdiff_t padded_mid = (Kg + mid->kb - 1) / mid->kb * mid->kb;
+    return mid->kb * mid->nv >= big->kb * big->nv && padded_mid < padded_big;
+}
+
 void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
                               cc_conv_direct_plan *p)
 {
@@ -120,7 +133,9 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
     else if (2 * Kg >= kb_cv && taps >= 8 * lanes)
         tile = CC_TILE_CV;
     else if (Kg >= isa->tiles[CC_TILE_BIG].kb)
-        tile = narrow ? CC_TILE_BIG_NARROW : CC_TILE_BIG;
+        tile = narrow               ? CC_TILE_BIG_NARROW
+               : fewer_padded(isa, Kg) ? CC_TILE_MID
+                                       : CC_TILE_BIG;
     else if (Kg >= isa->tiles[CC_TILE_MID].kb && !narrow)
         tile = CC_TILE_MID;
     else

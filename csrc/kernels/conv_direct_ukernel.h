@@ -13,7 +13,7 @@
  *                   puts right (applied to the accumulators of stride-2 tiles)
  *   CC_LANES_DOWN(v, l)  (optional) v with lanes l.. moved to lanes 0.. (the others
  *                   arbitrary), for stores of a virtual row's runs without a mask
- *   CC_KB_BIG, CC_NV_BIG, CC_KB_MID, CC_NV_ONE
+ *   CC_KB_BIG, CC_NV_BIG, CC_KB_MID, CC_NV_MID, CC_NV_ONE
  *                   the tiles: KB output channels x NV vectors, chosen so that the
  *                   KB * NV accumulators, NV input vectors and one broadcast weight fit
  *                   the ISA's register file
@@ -32,7 +32,8 @@
 #define VEC FN(vec)
 #define LANES ((int)(CC_VBYTES / sizeof(REAL)))
 #define KB_MAX CC_KB_BIG
-#define NV_MAX (CC_NV_ONE > CC_NV_BIG ? CC_NV_ONE : CC_NV_BIG)
+#define NV_MAX2_(a, b) ((a) > (b) ? (a) : (b))
+#define NV_MAX NV_MAX2_(CC_NV_ONE, NV_MAX2_(CC_NV_BIG, CC_NV_MID))
 
 typedef REAL VEC __attribute__((vector_size(CC_VBYTES)));
 
@@ -467,7 +468,7 @@ static void FN(one_rows)(const ARGS *a, REAL *yrow)
 
 CC_DEFINE_ROW(row_big, CC_KB_BIG, CC_NV_BIG)
 CC_DEFINE_ROW(row_big_narrow, CC_KB_BIG, 1)
-CC_DEFINE_ROW(row_mid, CC_KB_MID, CC_NV_BIG)
+CC_DEFINE_ROW(row_mid, CC_KB_MID, CC_NV_MID)
 CC_DEFINE_ROW(row_one, 1, CC_NV_ONE)
 CC_DEFINE_ROW(row_one_narrow, 1, 1)
 

@@ -1,6 +1,7 @@
 /* Direct-convolution micro-kernels for AVX2 + FMA: ymm vectors (8 floats / 4 doubles),
  * 16 registers.  Big tile 6 channels x 2 vectors (6 x 16 floats, BLIS's Haswell sgemm
- * shape): 12 accumulators + 2 inputs + 1 broadcast weight = 15 registers. */
+ * shape): 12 accumulators + 2 inputs + 1 broadcast weight = 15 registers; mid tile
+ * 4 x 3 vectors, as many accumulators, for channel counts it pads less (the RGB stem). */
 #include <stddef.h>
 #include <string.h>
 
@@ -75,7 +76,11 @@ static inline cc_f64x4 cc_lanes_down_f64(cc_f64x4 v, int l)
 #define CC_VBYTES 32
 #define CC_KB_BIG 6
 #define CC_NV_BIG 2
+/* 4 channels x 3 vectors: as many accumulators as the big tile (12), and 3 loads + 4
+ * broadcasts per 12 FMAs; chosen over it where its blocks pad fewer channels (RGB stem,
+ * 32 channels: 8 blocks of 4 rather than 6 blocks of 6 computing 36) */
 #define CC_KB_MID 4
+#define CC_NV_MID 3
 #define CC_NV_ONE 4
 #define CC_CV_PIX 6
 #define CC_CV_NV 2

@@ -57,6 +57,7 @@ static inline void cc_store_masked_f64(double *p, cc_lanes m, cc_f64x2 v)
 #define CC_KB_BIG 4
 #define CC_NV_BIG 2
 #define CC_KB_MID 2
+#define CC_NV_MID 2
 #define CC_NV_ONE 4
 #define CC_CV_PIX 4
 #define CC_CV_NV 2
