@@ -185,6 +185,37 @@ static void FN(split_slot)(REAL *dst, ptrdiff_t Q, const REAL *src, ptrdiff_t Wp
             dst[q * Q + i] = src[i * sw + q];
 }
 
+/* A slot of Wp elements (a multiple of sw) of a row under zero padding, split by column
+ * phase straight from input row src (NULL: a row of zeros): padded element i (src[i -
+ * pad_l] inside [0, W), else zero) goes to dst[(i % sw) * Q + i / sw], as fill_slot then
+ * split_slot would put it, without the staging copy (on the RGB stem that copy was most
+ * of the band copy's memmove time). */
+static void FN(split_zeros)(REAL *dst, ptrdiff_t Q, const REAL *src, ptrdiff_t W,
+                            ptrdiff_t Wp, ptrdiff_t pad_l, ptrdiff_t sw)
+{
+    const ptrdiff_t n = Wp / sw;
+    if (!src) {
+        for (ptrdiff_t q = 0; q < sw; q++)
+            memset(dst + q * Q, 0, (size_t)n * sizeof *dst);
+        return;
+    }
+    /* groups [i0, i1) of sw elements lie inside the row */
+    const ptrdiff_t i0 = (pad_l + sw - 1) / sw;
+    ptrdiff_t i1 = (pad_l + W) / sw;
+    i1 = i1 > n ? n : i1 < i0 ? i0 : i1;
+    for (ptrdiff_t q = 0; q < sw; q++)
+        for (ptrdiff_t i = 0; i < n; i++) {
+            if (i == i0)
+                i = i1; /* past the groups split below */
+            if (i == n)
+                break;
+            const ptrdiff_t e = i * sw + q - pad_l;
+            dst[q * Q + i] = e >= 0 && e < W ? src[e] : (REAL)0;
+        }
+    if (i1 > i0)
+        FN(split_slot)(dst + i0, Q, src + i0 * sw - pad_l, (i1 - i0) * sw, sw);
+}
+
 /* The band as one virtual row, on 2-D and 3-D layers.
  * Its input rows (all channels of the group) are copied, zero-padded, into slots of Wp
  * elements: for each outer-outer tap, the rows split by phase (row index mod the row
@@ -197,8 +228,9 @@ static void FN(split_slot)(REAL *dst, ptrdiff_t Q, const REAL *src, ptrdiff_t Wp
  * the input are mapped onto it), so short rows (7, 14, 28 pixels) fill whole tiles
  * instead of ending in a partial one, and every tile is an interior one.
  * At a column stride sw > 1, tiles along output columns get each channel's copy split
- * by column phase: each slot is filled into a staging slot at the buffer's end, then
- * element e of the channel's copy goes to plane e % sw (planes Q apart) at e / sw, and
+ * by column phase: element e of the channel's copy goes to plane e % sw (planes Q apart)
+ * at e / sw, straight from the input row under zero padding (split_zeros), else through
+ * a staging slot at the buffer's end that fill_slot fills by the border mode; and
  * every tap (u, s) gets a table entry: plane (s * dw) % sw, at
  * rows[u] / sw + (s * dw) / sw.  Each tap then loads whole vectors as at stride 1 (the
  * tiles run with U * S outer taps of one column), instead of two vectors and a shuffle
@@ -287,10 +319,15 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
                     const ptrdiff_t h = cc_pad_index(h_lo + idx * sh + ph, H, mode);
                     const int inside = planes[ut] >= 0 && h >= 0 && h < H;
                     const ptrdiff_t at = (ut * sh * ng + ph * ng + idx) * Wp;
-                    FN(fill_slot)(split ? stage : buf + c * cstride + at,
-                                  inside ? a->x + c * a->x_cstride + planes[ut] + h * W
-                                         : NULL,
-                                  W, Wp, pad_l, last_col, mode);
+                    const REAL *src =
+                        inside ? a->x + c * a->x_cstride + planes[ut] + h * W : NULL;
+                    if (split && mode == CC_PAD_ZEROS) {
+                        FN(split_zeros)(buf + c * cstride + at / sw, Q, src, W, Wp, pad_l,
+                                        sw);
+                        continue;
+                    }
+                    FN(fill_slot)(split ? stage : buf + c * cstride + at, src, W, Wp, pad_l,
+                                  last_col, mode);
                     if (split)
                         FN(split_slot)(buf + c * cstride + at / sw, Q, stage, Wp, sw);
                 }
