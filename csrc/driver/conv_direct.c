@@ -44,13 +44,15 @@ static const cc_direct_isa *active_isa(void)
 #define CC_MIN_ITEMS 16
 
 /* Pixels per work item of a pointwise layer (a GEMM per stretch of pixels of one image):
- * the image split into as many stretches as stretches of 256 pixels need (its copy, a
- * slice of input channels, in L2; 128 and 512 measured no faster on ResNet's 1x1
- * 256 -> 64), or more when the batch has fewer than CC_MIN_ITEMS, each a whole number of
- * tiles and at least 64 pixels, the last one shorter.  Blocks of output channels are
- * split among items only when there are still too few, at least CC_PW_MIN_BLOCKS blocks
- * per item (each item copies its stretch again). */
-#define CC_PW_STRETCH 256
+ * the image split into as many stretches as stretches of 1 KiB per input row need (256
+ * floats, 128 doubles: its copy, a slice of input channels, in L2; for floats 128 and
+ * 512 pixels measured no faster on ResNet's 1x1 256 -> 64, for doubles 256 pixels were
+ * slower at AVX2: docs/algorithms.md), or more when the batch has fewer than
+ * CC_MIN_ITEMS, each a whole number of tiles and at least 64 pixels, the last one
+ * shorter.  Blocks of output channels are split among items only when there are still
+ * too few, at least CC_PW_MIN_BLOCKS blocks per item (each item copies its stretch
+ * again). */
+#define CC_PW_STRETCH_BYTES 1024
 #define CC_PW_MIN_BLOCKS 4
 
 static ptrdiff_t outer_rows(const cc_conv_geometry *g, const ptrdiff_t *sizes)
@@ -155,7 +157,8 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
         const ptrdiff_t px = rows * Wout, imgs = g->N * g->groups;
         const ptrdiff_t want = imgs > 0 ? (CC_MIN_ITEMS + imgs - 1) / imgs : 1;
         const ptrdiff_t tw = (ptrdiff_t)p->nv * lanes; /* the tile's pixels */
-        ptrdiff_t nst = (px + CC_PW_STRETCH - 1) / CC_PW_STRETCH;
+        const ptrdiff_t stretch = CC_PW_STRETCH_BYTES / real_bytes;
+        ptrdiff_t nst = (px + stretch - 1) / stretch;
         nst = nst > want ? nst : want;
         ptrdiff_t st = (px + nst - 1) / nst;
         st = ((st < 64 ? 64 : st) + tw - 1) / tw * tw;
