@@ -173,8 +173,9 @@ def _workspace_bytes(g: ConvGeometry, algorithm: str, dtype: np.dtype, n_threads
     if algorithm == "direct":
         # the repacked weights (about the weights' size) and, per thread, the rows of a
         # band of output rows copied with their padding (tiles along output channels)
-        # (pointwise layers: packed panels of a stretch of at most 256 pixels, rounded up
-        # to whole tiles of at most 32, for a slice of at most 512 input channels)
+        # (pointwise layers: packed panels of a stretch of at most 256 pixels, 1 KiB per
+        # input row: 256 floats or 128 doubles, rounded up to whole tiles of at most 32,
+        # for a slice of at most 512 input channels)
         taps = math.prod(g.kernel)
         band_rows = 4 * math.prod(g.kernel[:-1])
         row = g.Wout * g.stride[-1] + g.dilation[-1] * g.S + 32
