@@ -22,11 +22,14 @@ Metrics
   beside it;
 - ratio: median time of a convcore row / median time of a peer (lower is better);
 - extra bytes: the most memory a call holds at once beyond its result, traced by
-  :mod:`tracemalloc`.  NumPy reports its allocations to tracemalloc, and the C kernels
-  allocate nothing themselves (their workspaces, the repacked weights of the direct
-  kernel and the im2col column tiles, are NumPy arrays made by the Python layer), so
-  the figure covers convcore's workspaces; it leaves out the BLAS's own packing
-  buffers (allocated once by OpenBLAS) and the threads' stacks.
+  :mod:`tracemalloc`.  NumPy reports its allocations to tracemalloc, and convcore's
+  workspaces (the repacked weights of the direct kernel, the im2col column tiles, the
+  Winograd and FFT blocks) are NumPy arrays made by the Python layer, so the figure
+  covers them.  It leaves out what C allocates itself, per thread and a few input rows
+  in size (the direct driver's copy of a band of input rows or a pointwise layer's
+  packed panels, which the memory budget counts; a max pool's row of window maxima, a
+  plane in 3-D), the BLAS's own packing buffers (allocated once by OpenBLAS) and the
+  threads' stacks.
 
 Peers: PyTorch (``torch.nn.functional``, ``torch.autograd``) when installed, and for
 one-channel images ``scipy.ndimage.correlate`` (``mode='constant'``) and

@@ -154,12 +154,20 @@ def test_peak_probe_at_every_simd_level():
     assert _peak.simd_level() == before
 
 
-def test_c_kernels_allocate_nothing():
-    """The workspaces are NumPy arrays made in Python, so tracemalloc sees all of them."""
+def test_c_allocations_are_the_listed_thread_buffers():
+    """tracemalloc sees the workspaces made in Python as NumPy arrays, not what C allocates.
+    C allocates only per-thread buffers a few input rows in size: the direct driver's band
+    copies and pointwise panels (counted by functional._workspace_bytes), a max pool's
+    row of window maxima (a plane in 3-D), and the row table of the 2-D C API.  The
+    bench's extra bytes leave them out and say so; a new allocation in C fails here until
+    it is listed."""
     alloc = re.compile(r"\b(malloc|calloc|realloc|aligned_alloc|posix_memalign)\s*\(")
-    files = list(CSRC.glob("*.[ch]"))
-    assert files
-    assert [p.name for p in files if alloc.search(p.read_text())] == []
+    skip = {"build", "tests", "fuzz"}  # the C tests and the fuzzer are not the library
+    files = [p for p in CSRC.rglob("*.[ch]") if not skip & set(p.relative_to(CSRC).parts)]
+    assert len(files) > 20
+    allocating = sorted(str(p.relative_to(CSRC)) for p in files if alloc.search(p.read_text()))
+    assert allocating == ["driver/cc_scratch.h", "driver/conv_direct_impl.h",
+                          "kernels/pool2d_impl.h"]
 
 
 # ---- a quick run end to end ------------------------------------------------------------------
