@@ -213,9 +213,11 @@ def format_bench(report: dict) -> str:
     """The report as text: the table, auto's choices, memory, the targets."""
     m = report["machine"]
     torch = report["peers"]["torch"] or "not installed"
+    detected = m.get("simd_detected", m["simd"])
+    forced = f" forced, the CPU runs {detected}" if detected != m["simd"] else ""
     lines = [f"{report.get('command', 'convcore bench')}  ({report['date']})",
              f"{m['cpu']}, {plural(m['threads'], 'thread')}, convcore {m['convcore']} (kernels "
-             f"{m['simd']}, OpenMP {'yes' if m['openmp'] else 'no'}), torch {torch}, "
+             f"{m['simd']}{forced}, OpenMP {'yes' if m['openmp'] else 'no'}), torch {torch}, "
              f"scipy {report['peers']['scipy']}"]
     if m.get("others_cores") is not None:
         lines.append(f"other processes kept {m['others_cores']:.2f} of the {m['cores']} cores "

@@ -1,6 +1,7 @@
-# The C structs filled from a convcore._geometry.ConvGeometry: the one way a bridge learns
-# the shape of a convolution (N-d for the direct driver, 2-D for the kernels that are
-# 2-D only).  Included by every bridge; each cimports both struct types.
+# The C structs filled from a convcore._geometry.ConvGeometry or PoolGeometry: the one way
+# a bridge learns the shape of a convolution (N-d for the direct driver, 2-D for the
+# kernels that are 2-D only) or of a pooling.  Included by every bridge; each cimports
+# the three struct types.
 
 
 # cc_pad_mode of each padding_mode (the order of csrc/convcore.h).
@@ -38,4 +39,18 @@ cdef cc_conv2d_geometry conv2d_geometry(object geom) except *:
     g.pad_top, g.pad_left = geom.pad[0][0], geom.pad[1][0]
     g.Hout, g.Wout = geom.Hout, geom.Wout
     g.pad_mode = pad_mode_code(geom)
+    return g
+
+
+cdef cc_pool2d_geometry pool_geometry(object geom, Py_ssize_t planes) except *:
+    """The struct of a PoolGeometry over ``planes`` volumes (images, for the channels-last
+    kernels, whose 2-D geometry has depth 1)."""
+    cdef cc_pool2d_geometry g
+    g.planes = planes
+    g.D, g.H, g.W = geom.in_dhw
+    g.kd, g.kh, g.kw = geom.kernel
+    g.sd, g.sh, g.sw = geom.stride
+    g.pd, g.ph, g.pw = geom.padding
+    g.dd, g.dh, g.dw = geom.dilation
+    g.Dout, g.Hout, g.Wout = geom.out_dhw
     return g

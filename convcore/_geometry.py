@@ -1,9 +1,13 @@
-"""The geometry of a convolution over 1, 2 or 3 spatial dimensions, in one place.
+"""The geometry of a convolution or a pooling over 1, 2 or 3 spatial dimensions, in one
+place.
 
 Validation of a call's shapes and arguments, padding (including 'same' and 'valid'),
-output sizes, the C-contiguous copies the kernels read, the output checks and the
-algorithm ``auto`` picks.  Every public function (convolution, gradients, the matrix,
-the cost model, Dask, the layers) prepares its call here; nothing here imports them.
+output sizes, the C-contiguous copies the kernels read and the output checks.  Every
+public function (convolution, gradients, pooling, the matrix, the cost model, Dask, the
+layers) prepares its call here, and the Cython bridges fill their C structs from these
+objects (``_geometry.pxi``); nothing here imports them.  The algorithm ``auto`` picks
+is chosen from a ConvGeometry in ``convcore._auto``, the channels-last layout handled
+in ``convcore._layout``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from convcore._checks import (
+    as_bool,
     as_int,
     as_real_array,
     compute_dtype,
@@ -337,3 +342,51 @@ def check_out(out, shape, dtype, inputs):
     for name, a in inputs:
         if a is not None and np.may_share_memory(out, a):
             raise ValueError(f"out must not share memory with {name}")
+
+
+@dataclass(frozen=True)
+class PoolGeometry:
+    """A validated pooling window over ``nd`` spatial dimensions, every size lifted to
+    three (depth, height, width): a 1-D or 2-D pool is a 3-D one of depth (and height)
+    1, so one set of kernels runs them all.  ``padding`` is the same before and after."""
+
+    nd: int
+    in_dhw: tuple[int, int, int]
+    kernel: tuple[int, int, int]
+    stride: tuple[int, int, int]
+    padding: tuple[int, int, int]
+    dilation: tuple[int, int, int]
+    out_dhw: tuple[int, int, int]
+
+
+def lift_dhw(values, nd: int, fill: int) -> tuple:
+    """An nd-tuple as a 3-tuple (depth, height, width): the missing leading sizes ``fill``."""
+    return (fill,) * (3 - nd) + tuple(values)
+
+
+def prepare_pool(nd, name, sizes, kernel_size, stride, padding, dilation,
+                 ceil_mode) -> PoolGeometry:
+    """The geometry of a pooling (``name``, for messages) of spatial ``sizes``, its
+    arguments as ``torch.nn.functional`` takes them (``stride=None``: the kernel size)."""
+    ceil_mode = as_bool("ceil_mode", ceil_mode)
+    ks = int_tuple("kernel_size", kernel_size, nd)
+    ss = ks if stride is None else int_tuple("stride", stride, nd)
+    ds = int_tuple("dilation", dilation, nd)
+    ps = int_tuple("padding", padding, nd, minimum=0)
+    for k, p in zip(ks, ps, strict=True):
+        if p > k // 2:
+            raise ValueError(
+                f"{name}: padding {p} is more than half the kernel size {k} "
+                f"(padding must be <= kernel_size // 2)"
+            )
+    outs = []
+    for n, k, s, p, d in zip(sizes, ks, ss, ps, ds, strict=True):
+        out = output_length(n, k, s, (p, p), d, ceil_mode)
+        if out < 1:
+            raise ValueError(
+                f"{name}: kernel_size {k} (dilation {d}) does not fit in an input "
+                f"of size {n} padded by {p}: output size would be {out}"
+            )
+        outs.append(out)
+    return PoolGeometry(nd, lift_dhw(sizes, nd, 1), lift_dhw(ks, nd, 1), lift_dhw(ss, nd, 1),
+                        lift_dhw(ps, nd, 0), lift_dhw(ds, nd, 1), lift_dhw(outs, nd, 1))

@@ -84,7 +84,7 @@ def _pool_arrays(call, x, dtype, return_indices=False):
     """The contiguous (N, H, W, C) input and the (N, Hout, Wout, C) result's shapes,
     after checking the call's memory budget (result, indices, copy of x)."""
     x = np.asarray(x)
-    C, (H, W), (Ho, Wo) = x.shape[-1], x.shape[-3:-1], call.out_hw
+    C, (H, W), (Ho, Wo) = x.shape[-1], x.shape[-3:-1], call.geom.out_dhw[1:]
     n = math.prod(x.shape[:-3])
     shape = (*x.shape[:-3], Ho, Wo, C)
     call.reserve(x, (shape, dtype), (shape, np.int64) if return_indices else None)

@@ -4,8 +4,8 @@
 
 convcore.pooling has validated the arguments and allocated every output.  Arrays are
 (planes, D, H, W) views of the NC(D)HW data (D = 1 for 1-D and 2-D pools); ``geom`` is
-(kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, Dout, Hout, Wout).  The channels-last
-functions are 2-D: x (N, H, W, C) and ``geom`` (kh, kw, sh, sw, ph, pw, dh, dw, Hout, Wout).
+the call's convcore._geometry.PoolGeometry (sizes as (depth, height, width)).  The
+channels-last functions are 2-D: x (N, H, W, C), the geometry of depth 1.
 Empty arrays never reach these functions.
 Every kernel runs in chunks of planes (images for channels-last) with a check for Ctrl-C
 between them; planes are independent, so the chunks do not change the result.
@@ -15,7 +15,8 @@ from libc.stdint cimport int64_t
 
 from convcore._cconvcore cimport (
     cc_avg_pool2d_backward_f32, cc_avg_pool2d_backward_f64,
-    cc_avg_pool2d_f32, cc_avg_pool2d_f64, cc_max_pool2d_backward_f32,
+    cc_avg_pool2d_f32, cc_avg_pool2d_f64, cc_conv_geometry, cc_conv2d_geometry,
+    cc_max_pool2d_backward_f32,
     cc_max_pool2d_backward_f64, cc_max_pool2d_f32, cc_max_pool2d_f64, cc_pool2d_geometry,
     cc_avg_pool2d_nhwc_rows_f32, cc_avg_pool2d_nhwc_rows_f64, cc_max_pool2d_nhwc_rows_f32,
     cc_max_pool2d_nhwc_rows_f64, cc_adaptive_avg_pool3d_f32, cc_adaptive_avg_pool3d_f64,
@@ -28,50 +29,31 @@ from convcore._cconvcore cimport (
 include "_chunks.pxi"
 
 
-cdef Py_ssize_t _row_step(Py_ssize_t rows, tuple geom, Py_ssize_t W, Py_ssize_t C,
+include "_geometry.pxi"
+
+
+cdef Py_ssize_t _row_step(Py_ssize_t rows, const cc_pool2d_geometry *g, Py_ssize_t C,
                           int n_threads):
     """Output rows per chunk of a channels-last pool: a row costs its window taps and
     kh input rows."""
-    cdef double taps = <double>geom[0] * geom[1] * geom[9] * C
-    return chunk_items(rows, taps * NS_PER_MAC + <double>geom[0] * W * C * NS_PER_ELEMENT,
+    cdef double taps = <double>g.kh * g.kw * g.Wout * C
+    return chunk_items(rows, taps * NS_PER_MAC + <double>g.kh * g.W * C * NS_PER_ELEMENT,
                        n_threads)
 
 
-cdef Py_ssize_t _plane_step(Py_ssize_t planes, tuple geom, Py_ssize_t in_plane,
-                            int n_threads):
+cdef Py_ssize_t _plane_step(Py_ssize_t planes, const cc_pool2d_geometry *g, int n_threads):
     """Planes per chunk: a plane costs its window taps plus its input cells."""
-    cdef double taps = (<double>geom[0] * geom[1] * geom[2] * geom[12] * geom[13]
-                        * geom[14])
-    return chunk_items(planes, (taps * NS_PER_MAC + <double>in_plane * NS_PER_ELEMENT),
+    cdef double taps = <double>g.kd * g.kh * g.kw * g.Dout * g.Hout * g.Wout
+    return chunk_items(planes, taps * NS_PER_MAC + <double>g.D * g.H * g.W * NS_PER_ELEMENT,
                        n_threads)
-
-
-cdef cc_pool2d_geometry _geometry(Py_ssize_t planes, Py_ssize_t H, Py_ssize_t W, tuple geom):
-    """The struct of a 2-D (channels-last) pool: depth 1."""
-    cdef cc_pool2d_geometry g
-    g.planes, g.H, g.W = planes, H, W
-    g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.Hout, g.Wout = geom
-    g.D = g.Dout = g.kd = g.sd = g.dd = 1
-    g.pd = 0
-    return g
-
-
-cdef cc_pool2d_geometry _geometry3(Py_ssize_t planes, Py_ssize_t D, Py_ssize_t H, Py_ssize_t W,
-                                   tuple geom):
-    cdef cc_pool2d_geometry g
-    g.planes, g.D, g.H, g.W = planes, D, H, W
-    (g.kd, g.kh, g.kw, g.sd, g.sh, g.sw, g.pd, g.ph, g.pw, g.dd, g.dh, g.dw, g.Dout, g.Hout,
-     g.Wout) = geom
-    return g
 
 
 def max_pool(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y, int64_t[:, :, :, ::1] indices,
-             tuple geom, int n_threads):
+             object geom, int n_threads):
     """y = max over windows; ``indices`` may be None."""
-    cdef cc_pool2d_geometry g = _geometry3(x.shape[0], x.shape[1], x.shape[2], x.shape[3],
-                                            geom)
+    cdef cc_pool2d_geometry g = pool_geometry(geom, x.shape[0])
     cdef Py_ssize_t planes = x.shape[0], p0 = 0, p1
-    cdef Py_ssize_t step = _plane_step(planes, geom, g.D * g.H * g.W, n_threads)
+    cdef Py_ssize_t step = _plane_step(planes, &g, n_threads)
     cdef int64_t *ip
     while p0 < planes:
         p1 = min(planes, p0 + step)
@@ -87,12 +69,11 @@ def max_pool(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y, int64_t[:
 
 
 def avg_pool(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y, bint count_include_pad,
-             Py_ssize_t divisor_override, tuple geom, int n_threads):
+             Py_ssize_t divisor_override, object geom, int n_threads):
     """y = window means; ``divisor_override`` 0 means none."""
-    cdef cc_pool2d_geometry g = _geometry3(x.shape[0], x.shape[1], x.shape[2], x.shape[3],
-                                            geom)
+    cdef cc_pool2d_geometry g = pool_geometry(geom, x.shape[0])
     cdef Py_ssize_t planes = x.shape[0], p0 = 0, p1
-    cdef Py_ssize_t step = _plane_step(planes, geom, g.D * g.H * g.W, n_threads)
+    cdef Py_ssize_t step = _plane_step(planes, &g, n_threads)
     while p0 < planes:
         p1 = min(planes, p0 + step)
         g.planes = p1 - p0
@@ -108,11 +89,11 @@ def avg_pool(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y, bint coun
 
 
 def max_pool_nhwc(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
-                  int64_t[:, :, :, ::1] indices, tuple geom, int n_threads):
+                  int64_t[:, :, :, ::1] indices, object geom, int n_threads):
     """Channels-last max pool: x (N, H, W, C), y and ``indices`` (may be None) (N, Ho, Wo, C)."""
-    cdef cc_pool2d_geometry g = _geometry(x.shape[0], x.shape[1], x.shape[2], geom)
+    cdef cc_pool2d_geometry g = pool_geometry(geom, x.shape[0])
     cdef Py_ssize_t C = x.shape[3], rows = x.shape[0] * g.Hout, r0 = 0, r1
-    cdef Py_ssize_t step = _row_step(rows, geom, g.W, C, n_threads)
+    cdef Py_ssize_t step = _row_step(rows, &g, C, n_threads)
     cdef int64_t *ip = &indices[0, 0, 0, 0] if indices is not None else NULL
     while r0 < rows:
         r1 = min(rows, r0 + step)
@@ -128,12 +109,12 @@ def max_pool_nhwc(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
 
 
 def avg_pool_nhwc(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
-                  bint count_include_pad, Py_ssize_t divisor_override, tuple geom,
+                  bint count_include_pad, Py_ssize_t divisor_override, object geom,
                   int n_threads):
     """Channels-last average pool: x (N, H, W, C), y (N, Ho, Wo, C)."""
-    cdef cc_pool2d_geometry g = _geometry(x.shape[0], x.shape[1], x.shape[2], geom)
+    cdef cc_pool2d_geometry g = pool_geometry(geom, x.shape[0])
     cdef Py_ssize_t C = x.shape[3], rows = x.shape[0] * g.Hout, r0 = 0, r1
-    cdef Py_ssize_t step = _row_step(rows, geom, g.W, C, n_threads)
+    cdef Py_ssize_t step = _row_step(rows, &g, C, n_threads)
     while r0 < rows:
         r1 = min(rows, r0 + step)
         with nogil:
@@ -150,12 +131,11 @@ def avg_pool_nhwc(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] y,
 
 
 def max_pool_backward(const floating[:, :, :, ::1] grad_out, const int64_t[:, :, :, ::1] indices,
-                      floating[:, :, :, ::1] grad_in, tuple geom, int n_threads):
+                      floating[:, :, :, ::1] grad_in, object geom, int n_threads):
     """grad_in = scatter-add of grad_out at the argmax indices."""
-    cdef cc_pool2d_geometry g = _geometry3(grad_in.shape[0], grad_in.shape[1],
-                                           grad_in.shape[2], grad_in.shape[3], geom)
+    cdef cc_pool2d_geometry g = pool_geometry(geom, grad_in.shape[0])
     cdef Py_ssize_t planes = grad_in.shape[0], p0 = 0, p1
-    cdef Py_ssize_t step = _plane_step(planes, geom, g.D * g.H * g.W, n_threads)
+    cdef Py_ssize_t step = _plane_step(planes, &g, n_threads)
     while p0 < planes:
         p1 = min(planes, p0 + step)
         g.planes = p1 - p0
@@ -171,13 +151,12 @@ def max_pool_backward(const floating[:, :, :, ::1] grad_out, const int64_t[:, :,
 
 
 def avg_pool_backward(const floating[:, :, :, ::1] grad_out, floating[:, :, :, ::1] grad_in,
-                      bint count_include_pad, Py_ssize_t divisor_override, tuple geom,
+                      bint count_include_pad, Py_ssize_t divisor_override, object geom,
                       int n_threads):
     """grad_in = each output's gradient / divisor spread over its window."""
-    cdef cc_pool2d_geometry g = _geometry3(grad_in.shape[0], grad_in.shape[1],
-                                           grad_in.shape[2], grad_in.shape[3], geom)
+    cdef cc_pool2d_geometry g = pool_geometry(geom, grad_in.shape[0])
     cdef Py_ssize_t planes = grad_in.shape[0], p0 = 0, p1
-    cdef Py_ssize_t step = _plane_step(planes, geom, g.D * g.H * g.W, n_threads)
+    cdef Py_ssize_t step = _plane_step(planes, &g, n_threads)
     while p0 < planes:
         p1 = min(planes, p0 + step)
         g.planes = p1 - p0

@@ -1249,7 +1249,8 @@ def _machine(threads: int) -> dict:
     except OSError:
         pass
     return {"cpu": model, "cores": os.cpu_count(), "threads": threads, "convcore": info["version"],
-            "simd": info["kernels"]["conv2d direct"], "openmp": info["openmp"],
+            "simd": info["kernels"]["conv2d direct"], "simd_detected": convcore.detected_isa(),
+            "openmp": info["openmp"],
             "blas": info["blas"], "python": platform.python_version(),
             "numpy": np.__version__}
 

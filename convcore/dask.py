@@ -515,11 +515,12 @@ def _pool(nd, name, x, call_args, spec_args):
     _check_dask_input(name, x)
     call = pooling._PoolCall(nd, name, _stand_in(x), *call_args)
     axes = slice(3 - nd, 3)
-    kernel, stride, dilation = call.kernel[axes], call.stride[axes], call.dilation[axes]
-    pad, size, outs = call.padding[axes], call.in_dhw[axes], call.out_dhw[axes]
+    geom = call.geom
+    kernel, stride, dilation = geom.kernel[axes], geom.stride[axes], geom.dilation[axes]
+    pad, size, outs = geom.padding[axes], geom.in_dhw[axes], geom.out_dhw[axes]
     spans = [_plan_axis(n, c, k, s, d, p, o) for n, c, k, s, d, p, o
              in zip(size, x.chunks[-nd:], kernel, stride, dilation, pad, outs, strict=True)]
-    token = tokenize(x, name, call.geom3, spec_args)
+    token = tokenize(x, name, geom, spec_args)
     out_name, halo_name = f"convcore-{name}-{token}", f"convcore-{name}-halo-{token}"
     layer: dict = {}
     lead_chunks = x.chunks[:-nd]

@@ -25,7 +25,7 @@ from convcore._checks import (
     copy_bytes,
     int_tuple,
 )
-from convcore._shapes import output_length
+from convcore._geometry import PoolGeometry, lift_dhw, prepare_pool
 from convcore._threads import get_num_threads
 
 _INDEX_DTYPE = np.dtype(np.int64)
@@ -73,66 +73,31 @@ def _reserve(name: str, inputs, arrays) -> None:
     check_budget(name, *parts)
 
 
-def _lift(values: tuple, nd: int, fill: int) -> tuple:
-    """An nd-tuple as a 3-tuple (depth, height, width): the missing leading sizes ``fill``."""
-    return (fill,) * (3 - nd) + tuple(values)
-
-
 class _PoolCall:
     """A validated pooling call: the input as (planes, D, H, W) volumes (D = 1 in 1-D and
-    2-D, H = 1 in 1-D) and the window geometry as 3-tuples (depth, height, width)."""
+    2-D, H = 1 in 1-D) and its window, a PoolGeometry (sizes as (depth, height, width))."""
 
     def __init__(self, nd, name, x, kernel_size, stride, padding, dilation, ceil_mode):
         x = _pool_input(nd, name, x)
         self.nd, self.name, self.x = nd, name, x
         self.batched = x.ndim == nd + 2
         self.dtype = compute_dtype(x)
-        ceil_mode = as_bool("ceil_mode", ceil_mode)
-        ks = int_tuple("kernel_size", kernel_size, nd)
-        ss = ks if stride is None else int_tuple("stride", stride, nd)
-        ds = int_tuple("dilation", dilation, nd)
-        ps = int_tuple("padding", padding, nd, minimum=0)
-        for k, p in zip(ks, ps, strict=True):
-            if p > k // 2:
-                raise ValueError(
-                    f"{name}: padding {p} is more than half the kernel size {k} "
-                    f"(padding must be <= kernel_size // 2)"
-                )
-        sizes = x.shape[-nd:]
-        outs = []
-        for n, k, s, p, d in zip(sizes, ks, ss, ps, ds, strict=True):
-            out = output_length(n, k, s, (p, p), d, ceil_mode)
-            if out < 1:
-                raise ValueError(
-                    f"{name}: kernel_size {k} (dilation {d}) does not fit in an input "
-                    f"of size {n} padded by {p}: output size would be {out}"
-                )
-            outs.append(out)
-        self.kernel, self.stride = _lift(ks, nd, 1), _lift(ss, nd, 1)
-        self.padding, self.dilation = _lift(ps, nd, 0), _lift(ds, nd, 1)
-        self.in_dhw, self.out_dhw = _lift(sizes, nd, 1), _lift(outs, nd, 1)
-        # (kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, Dout, Hout, Wout): the bridge's
-        # struct of the NC(D)HW kernels
-        self.geom3 = (*self.kernel, *self.stride, *self.padding, *self.dilation,
-                      *self.out_dhw)
-        # the 2-D channels-last kernels' (kh, kw, sh, sw, ph, pw, dh, dw, Hout, Wout)
-        self.in_hw, self.out_hw = self.in_dhw[1:], self.out_dhw[1:]
-        self.geom = (*self.kernel[1:], *self.stride[1:], *self.padding[1:],
-                     *self.dilation[1:], *self.out_hw)
+        self.geom = prepare_pool(nd, name, x.shape[-nd:], kernel_size, stride, padding,
+                                 dilation, ceil_mode)
         self.lead = x.shape[:-nd]  # (N, C) or (C,)
         self.planes = math.prod(self.lead)
 
     def out_shape(self) -> tuple:
-        return (*self.lead, *self.out_dhw[3 - self.nd:])
+        return (*self.lead, *self.geom.out_dhw[3 - self.nd:])
 
     def in_shape(self) -> tuple:
-        return (*self.lead, *self.in_dhw[3 - self.nd:])
+        return (*self.lead, *self.geom.in_dhw[3 - self.nd:])
 
     def planes_view(self, a: np.ndarray, dhw: tuple) -> np.ndarray:
         return a.reshape(self.planes, *dhw)
 
     def input_planes(self) -> np.ndarray:
-        return _contiguous_planes(self.name, self.x, self.dtype, self.planes, self.in_dhw)
+        return _contiguous_planes(self.name, self.x, self.dtype, self.planes, self.geom.in_dhw)
 
     def reserve(self, x, *arrays) -> None:
         """The call's memory budget: ``arrays`` ((shape, dtype) or None) and the copy of
@@ -152,8 +117,8 @@ def _divisor(divisor_override) -> int:
 def _whole_plane(call: _PoolCall) -> bool:
     """One window that is exactly the plane (a global pool written as a window): the
     adaptive kernel's single reduction per plane computes it, in the same order."""
-    return (call.out_dhw == (1, 1, 1) and call.kernel == call.in_dhw
-            and call.padding == (0, 0, 0) and call.dilation == (1, 1, 1))
+    return (call.geom.out_dhw == (1, 1, 1) and call.geom.kernel == call.geom.in_dhw
+            and call.geom.padding == (0, 0, 0) and call.geom.dilation == (1, 1, 1))
 
 
 def _max_pool(nd, name, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
@@ -163,12 +128,12 @@ def _max_pool(nd, name, x, kernel_size, stride, padding, dilation, ceil_mode, re
                  (call.out_shape(), _INDEX_DTYPE) if with_indices else None)
     y = np.empty(call.out_shape(), call.dtype)
     idx = np.empty(call.out_shape(), _INDEX_DTYPE) if with_indices else None
-    yp = call.planes_view(y, call.out_dhw)
-    ip = None if idx is None else call.planes_view(idx, call.out_dhw)
+    yp = call.planes_view(y, call.geom.out_dhw)
+    ip = None if idx is None else call.planes_view(idx, call.geom.out_dhw)
     if y.size and _whole_plane(call):
         _pool.adaptive_max_pool(call.input_planes(), yp, ip, get_num_threads())
     elif y.size:
-        _pool.max_pool(call.input_planes(), yp, ip, call.geom3, get_num_threads())
+        _pool.max_pool(call.input_planes(), yp, ip, call.geom, get_num_threads())
     return (y, idx) if return_indices else y
 
 
@@ -179,11 +144,11 @@ def _avg_pool(nd, name, x, kernel_size, stride, padding, ceil_mode, count_includ
     include_pad = as_bool("count_include_pad", count_include_pad)
     call.reserve(call.x, (call.out_shape(), call.dtype))
     y = np.empty(call.out_shape(), call.dtype)
-    yp = call.planes_view(y, call.out_dhw)
+    yp = call.planes_view(y, call.geom.out_dhw)
     if y.size and _whole_plane(call) and divisor == 0:
         _pool.adaptive_avg_pool(call.input_planes(), yp, get_num_threads())
     elif y.size:
-        _pool.avg_pool(call.input_planes(), yp, include_pad, divisor, call.geom3,
+        _pool.avg_pool(call.input_planes(), yp, include_pad, divisor, call.geom,
                        get_num_threads())
     return y
 
@@ -226,7 +191,7 @@ def _max_pool_backward(nd, name, grad_output, x, kernel_size, stride, padding, d
     go = _grad_array(call, grad_output)
     if indices is not None:
         idx = _index_array(name, indices, call.out_shape(), "grad_output")
-        plane = math.prod(call.in_dhw)
+        plane = math.prod(call.geom.in_dhw)
         if idx.size and (idx.min() < -1 or idx.max() >= plane):
             raise ValueError(f"{name}: indices must be in [-1, {plane}) (flat positions in "
                              f"one input plane, -1 for a window with no cell in the input); "
@@ -241,14 +206,14 @@ def _max_pool_backward(nd, name, grad_output, x, kernel_size, stride, padding, d
                   (call.out_shape(), call.dtype)])
         idx = np.empty(call.out_shape(), _INDEX_DTYPE)
         if idx.size:
-            _pool.max_pool(call.input_planes(), np.empty((call.planes, *call.out_dhw),
+            _pool.max_pool(call.input_planes(), np.empty((call.planes, *call.geom.out_dhw),
                                                          call.dtype),
-                           call.planes_view(idx, call.out_dhw), call.geom3, get_num_threads())
-    grad = _contiguous_planes(name, go, call.dtype, call.planes, call.out_dhw)
+                           call.planes_view(idx, call.geom.out_dhw), call.geom, get_num_threads())
+    grad = _contiguous_planes(name, go, call.dtype, call.planes, call.geom.out_dhw)
     grad_in = np.empty(call.in_shape(), call.dtype)
     if grad_in.size:
-        _pool.max_pool_backward(grad, call.planes_view(idx, call.out_dhw),
-                                call.planes_view(grad_in, call.in_dhw), call.geom3,
+        _pool.max_pool_backward(grad, call.planes_view(idx, call.geom.out_dhw),
+                                call.planes_view(grad_in, call.geom.in_dhw), call.geom,
                                 get_num_threads())
     return grad_in
 
@@ -260,11 +225,11 @@ def _avg_pool_backward(nd, name, grad_output, x, kernel_size, stride, padding, c
     include_pad = as_bool("count_include_pad", count_include_pad)
     go = _grad_array(call, grad_output)
     _reserve(name, [(go, call.dtype)], [(call.in_shape(), call.dtype)])
-    grad = _contiguous_planes(name, go, call.dtype, call.planes, call.out_dhw)
+    grad = _contiguous_planes(name, go, call.dtype, call.planes, call.geom.out_dhw)
     grad_in = np.empty(call.in_shape(), call.dtype)
     if grad_in.size:
-        _pool.avg_pool_backward(grad, call.planes_view(grad_in, call.in_dhw), include_pad,
-                                divisor, call.geom3, get_num_threads())
+        _pool.avg_pool_backward(grad, call.planes_view(grad_in, call.geom.in_dhw), include_pad,
+                                divisor, call.geom, get_num_threads())
     return grad_in
 
 
@@ -591,8 +556,8 @@ def _adaptive(nd, name, x, output_size, kernel, return_indices=False):
     y = np.empty(shape, dtype)
     idx = np.empty(shape, _INDEX_DTYPE) if with_indices else None
     if y.size:
-        xp = _contiguous_planes(name, x, dtype, planes, _lift(in_sizes, nd, 1))
-        yp = y.reshape(planes, *_lift(sizes, nd, 1))
+        xp = _contiguous_planes(name, x, dtype, planes, lift_dhw(in_sizes, nd, 1))
+        yp = y.reshape(planes, *lift_dhw(sizes, nd, 1))
         if kernel == "avg":
             _pool.adaptive_avg_pool(xp, yp, get_num_threads())
         else:
@@ -854,7 +819,7 @@ def scatter_indices_backward(nd: int, grad_output, x, indices) -> np.ndarray:
         raise ValueError(f"{name}: grad_output with shape {go.shape} and x with shape "
                          f"{x.shape} differ in their leading (N, C) or (C,)")
     dtype = compute_dtype(x)
-    in_dhw, out_dhw = _lift(x.shape[-nd:], nd, 1), _lift(go.shape[-nd:], nd, 1)
+    in_dhw, out_dhw = lift_dhw(x.shape[-nd:], nd, 1), lift_dhw(go.shape[-nd:], nd, 1)
     idx = _index_array(name, indices, go.shape, "grad_output")
     plane = math.prod(in_dhw)
     if idx.size and (idx.min() < -1 or idx.max() >= plane):
@@ -864,7 +829,8 @@ def scatter_indices_backward(nd: int, grad_output, x, indices) -> np.ndarray:
     planes = math.prod(x.shape[:-nd])
     grad_in = np.empty(x.shape, dtype)
     if grad_in.size:
-        geom = (1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, *out_dhw)  # only the sizes are read
+        # a window of one cell (the scatter reads only the sizes)
+        geom = PoolGeometry(nd, in_dhw, (1, 1, 1), (1, 1, 1), (0, 0, 0), (1, 1, 1), out_dhw)
         _pool.max_pool_backward(_contiguous_planes(name, go, dtype, planes, out_dhw),
                                 _contiguous_planes(name, idx, _INDEX_DTYPE, planes, out_dhw),
                                 grad_in.reshape(planes, *in_dhw), geom, get_num_threads())

@@ -182,6 +182,18 @@ def test_quick_run_lists_every_case(quick_run):
     assert "Targets" in out and "Peak probe" in out
     assert re.search(r"\d+ passed, \d+ failed, \d+ skipped", out)
     assert "[1/" in err  # the progress bar (one line per step when not a terminal)
+    assert report["machine"]["simd"] == convcore.get_isa()
+    assert report["machine"]["simd_detected"] == convcore.detected_isa()
+    assert f"(kernels {convcore.get_isa()}" in out.splitlines()[1]
+
+
+def test_header_says_when_the_level_is_forced(quick_run):
+    report = json.loads(json.dumps(quick_run[3]))  # a copy
+    report["machine"].update(simd="avx2", simd_detected="avx512")
+    header = bench.format_bench(report).splitlines()[1]
+    assert "(kernels avx2 forced, the CPU runs avx512, OpenMP" in header
+    report["machine"].update(simd="avx512")
+    assert "forced" not in bench.format_bench(report).splitlines()[1]
 
 
 def test_quick_run_json_structure(quick_run):

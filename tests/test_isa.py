@@ -407,3 +407,22 @@ def test_environment_variable_caps_openblas_too():
                        text=True, timeout=120,
                        env={**env, "CONVCORE_ISA": "generic", "OPENBLAS_CORETYPE": "Zen"})
     assert r.stdout.strip() == "Zen"
+
+
+def test_a_level_the_cpu_lacks_is_refused(monkeypatch):
+    """Whatever this CPU runs: with detection reporting AVX2 only, AVX-512 is refused,
+    by set_isa and by CONVCORE_ISA, with the levels the CPU has, and nothing is forced."""
+    from convcore import _isa
+
+    before = convcore.get_isa()
+    monkeypatch.setattr(_isa, "detected_isa", lambda: "avx2")
+    assert convcore.available_isas() == ("generic", "avx2")
+    with pytest.raises(ValueError, match=r"ISA level 'avx512' is not supported by this CPU; "
+                                         r"it supports generic, avx2"):
+        convcore.set_isa("avx512")
+    assert convcore.get_isa() == before
+    monkeypatch.setenv("CONVCORE_ISA", "AVX512")
+    with pytest.raises(ValueError, match=r"CONVCORE_ISA='AVX512': ISA level 'avx512' is not "
+                                         r"supported by this CPU"):
+        _isa.apply_environment()
+    assert convcore.get_isa() == before
