@@ -1,8 +1,24 @@
 /* Winograd convolution: work partition, workspace sizes, the weight-transform matrices
  * and the per-ISA dispatch. */
+#include "cc_isa_table.h"
 #include "cc_omp.h"
-#include "driver/conv_direct.h"
-#include "winograd.h"
+#include "winograd_table.h"
+
+/* The ISAs with a build of the Winograd driver: adding one is its build file
+ * (kernels/<isa>/winograd_<isa>.c) and a row here, from the portable one up. */
+static const void *const ISAS[] = {
+    &cc_winograd_isa_generic,
+#if defined(__x86_64__) || defined(__i386__)
+    &cc_winograd_isa_avx2,
+    &cc_winograd_isa_avx512,
+#endif
+};
+#define N_ISAS (sizeof ISAS / sizeof ISAS[0])
+
+static const cc_winograd_isa *active_isa(void)
+{
+    return (const cc_winograd_isa *)cc_isa_pick(ISAS, N_ISAS);
+}
 
 /* Tiles per block T: a power of two from CC_WG_MIN_BLOCK to CC_WG_MAX_BLOCK, the one
  * nearest (in ratio) to the count whose transformed input tiles V (alpha^2 x Cg x T) and
@@ -78,57 +94,23 @@ cc_wg_layout cc_wg_plain_layout(const cc_conv2d_geometry *g)
 
 ptrdiff_t cc_winograd_u_block(void)
 {
-#if defined(__x86_64__) || defined(__i386__)
-    switch (cc_simd_active()) {
-    case CC_SIMD_AVX512:
-        return cc_direct_isa_avx512.gemm.kb;
-    case CC_SIMD_AVX2:
-        return cc_direct_isa_avx2.gemm.kb;
-    default:
-        break;
-    }
-#endif
-    return cc_direct_isa_generic.gemm.kb;
+    return active_isa()->direct->gemm.kb;
 }
 
-/* The SIMD level whose GEMM tile has ukb rows, for weights packed by cc_winograd_weights
- * with that block height (at whichever level was active then: the tiles' heights differ,
- * 8, 6 and 4); the active level for the plain layout (ukb = 1), or a height no level of
- * this CPU has. */
-static cc_simd_level wg_level_for(ptrdiff_t ukb)
+/* The row whose GEMM tile has ukb rows, for weights packed by cc_winograd_weights with
+ * that block height (at whichever level was active then: the tiles' heights differ, 8,
+ * 6 and 4): the best such row this CPU runs; the active row for the plain layout
+ * (ukb = 1), or a height no row of this CPU has. */
+static const cc_winograd_isa *isa_for(ptrdiff_t ukb)
 {
-#if defined(__x86_64__) || defined(__i386__)
-    if (ukb == cc_direct_isa_avx512.gemm.kb && cc_simd_detect() >= CC_SIMD_AVX512)
-        return CC_SIMD_AVX512;
-    if (ukb == cc_direct_isa_avx2.gemm.kb && cc_simd_detect() >= CC_SIMD_AVX2)
-        return CC_SIMD_AVX2;
-#endif
-    if (ukb == cc_direct_isa_generic.gemm.kb)
-        return CC_SIMD_GENERIC;
-    return cc_simd_active();
+    const cc_simd_level best = cc_simd_detect();
+    for (size_t i = N_ISAS; i-- > 0;) {
+        const cc_winograd_isa *row = ISAS[i];
+        if (row->direct->gemm.kb == ukb && row->level <= best)
+            return row;
+    }
+    return active_isa();
 }
-
-/* name_<isa> args for the active SIMD level (CC_WG_CALL_AT: for the given level). */
-#if defined(__x86_64__) || defined(__i386__)
-#define CC_WG_CALL_AT(level, name, args)                                                    \
-    switch (level) {                                                                        \
-    case CC_SIMD_AVX512:                                                                    \
-        name##_avx512 args;                                                                 \
-        break;                                                                              \
-    case CC_SIMD_AVX2:                                                                      \
-        name##_avx2 args;                                                                   \
-        break;                                                                              \
-    default:                                                                                \
-        name##_generic args;                                                                \
-    }
-#else
-#define CC_WG_CALL_AT(level, name, args)                                                    \
-    {                                                                                       \
-        (void)(level);                                                                      \
-        name##_generic args;                                                                \
-    }
-#endif
-#define CC_WG_CALL(name, args) CC_WG_CALL_AT(cc_simd_active(), name, args)
 
 #ifdef _OPENMP
 #define CC_WG_FINISH_PARALLEL                                                                \
@@ -143,8 +125,8 @@ static cc_simd_level wg_level_for(ptrdiff_t ukb)
                                      const T *bias, T *y, T *ws, ptrdiff_t it_lo,           \
                                      ptrdiff_t it_hi, int n_threads)                        \
     {                                                                                       \
-        CC_WG_CALL_AT(wg_level_for(ukb), cc_conv_winograd_strided_##sfx,                     \
-                      (g, lay, m, x, u, ukb, bias, y, ws, it_lo, it_hi, n_threads))         \
+        isa_for(ukb)->strided_##sfx(g, lay, m, x, u, ukb, bias, y, ws, it_lo, it_hi,         \
+                                    n_threads);                                             \
     }                                                                                       \
     void cc_conv2d_winograd_##sfx(const cc_conv2d_geometry *g, int m, const T *x,           \
                                   const T *u, ptrdiff_t ukb, const T *bias, T *y, T *ws,    \
@@ -158,15 +140,15 @@ static cc_simd_level wg_level_for(ptrdiff_t ukb)
                                    ptrdiff_t R, const T *w, T *u, ptrdiff_t kb,              \
                                    int n_threads)                                            \
     {                                                                                       \
-        CC_WG_CALL(cc_winograd_weights_##sfx, (m, K, Cg, groups, R, w, u, kb, n_threads))   \
+        active_isa()->weights_##sfx(m, K, Cg, groups, R, w, u, kb, n_threads);              \
     }                                                                                       \
     void cc_winograd_grad_weight_parts_##sfx(const cc_conv2d_geometry *g, const T *x,        \
                                              const T *go, T *parts, ptrdiff_t nparts,        \
                                              ptrdiff_t it_lo, ptrdiff_t it_hi, T *ws,        \
                                              GEMM gemm, int n_threads)                       \
     {                                                                                       \
-        CC_WG_CALL(cc_winograd_grad_weight_parts_##sfx,                                     \
-                   (g, x, go, parts, nparts, it_lo, it_hi, ws, gemm, n_threads))            \
+        active_isa()->grad_weight_parts_##sfx(g, x, go, parts, nparts, it_lo, it_hi, ws,     \
+                                              gemm, n_threads);                             \
     }                                                                                       \
     /* grad_weight[k][c] = G^T S G, S the 36 values of (k, c) summed over the parts in  \
      * order, in double (acc: 36 * Cg doubles per thread); per output channel, the parts' \

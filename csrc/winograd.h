@@ -139,38 +139,6 @@ void cc_conv_winograd_strided_f64(const cc_conv2d_geometry *g, const cc_wg_layou
                                const double *bias, double *y, double *workspace,
                                ptrdiff_t it_lo, ptrdiff_t it_hi, int n_threads);
 
-/* Per-ISA builds of the same driver (dispatched by cc_simd_active()). */
-#define CC_WG_DECLARE(isa)                                                                  \
-    void cc_conv_winograd_strided_f32_##isa(const cc_conv2d_geometry *g,                       \
-                                         const cc_wg_layout *layout, int m, const float *x, \
-                                         const float *u, ptrdiff_t ukb, const float *bias,  \
-                                         float *y, float *workspace, ptrdiff_t it_lo,       \
-                                         ptrdiff_t it_hi, int n_threads);                   \
-    void cc_conv_winograd_strided_f64_##isa(const cc_conv2d_geometry *g,                       \
-                                         const cc_wg_layout *layout, int m,                 \
-                                         const double *x, const double *u, ptrdiff_t ukb,   \
-                                         const double *bias, double *y,                     \
-                                         double *workspace, ptrdiff_t it_lo,                \
-                                         ptrdiff_t it_hi, int n_threads);                   \
-    void cc_winograd_grad_weight_parts_f32_##isa(                                           \
-        const cc_conv2d_geometry *g, const float *x, const float *go, float *parts,           \
-        ptrdiff_t nparts, ptrdiff_t it_lo, ptrdiff_t it_hi, float *workspace,                 \
-        cc_sgemm_fn gemm, int n_threads);                                                     \
-    void cc_winograd_grad_weight_parts_f64_##isa(                                           \
-        const cc_conv2d_geometry *g, const double *x, const double *go, double *parts,        \
-        ptrdiff_t nparts, ptrdiff_t it_lo, ptrdiff_t it_hi, double *workspace,                \
-        cc_dgemm_fn gemm, int n_threads);                                                     \
-    void cc_winograd_weights_f32_##isa(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,   \
-                                       ptrdiff_t R, const float *w, float *u, ptrdiff_t kb, \
-                                       int n_threads);                                      \
-    void cc_winograd_weights_f64_##isa(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,   \
-                                       ptrdiff_t R, const double *w, double *u,             \
-                                       ptrdiff_t kb, int n_threads);
-CC_WG_DECLARE(generic)
-CC_WG_DECLARE(avx2)
-CC_WG_DECLARE(avx512)
-#undef CC_WG_DECLARE
-
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,5 @@
 /* Winograd driver and tile transforms, one template instantiated per dtype and ISA by
- * winograd_{generic,avx2,avx512}.c, which define REAL, SFX (name suffix), GEMM_FN,
+ * kernels/<isa>/winograd_<isa>.c, which define REAL, SFX (name suffix), GEMM_FN,
  * VBYTES (the vector register width of the target: 16, 32 or 64) and LANES (tiles
  * transformed together: VBYTES / sizeof(REAL)).
  *
@@ -932,7 +932,7 @@ WG_INLINE void WG(wg_grad_lanes)(const cc_conv2d_geometry *g, const cc_wg_layout
  * remainder as the forward's does): fixed by the shapes, as is nparts, so the
  * parts do not depend on the thread count.  x and go plain (N, C, H, W) and (N, K, Hout,
  * Wout), within int32 offsets. */
-void WG(cc_winograd_grad_weight_parts)(const cc_conv2d_geometry *g, const REAL *x,
+static void WG(cc_winograd_grad_weight_parts)(const cc_conv2d_geometry *g, const REAL *x,
                                        const REAL *go, REAL *parts, ptrdiff_t nparts,
                                        ptrdiff_t it_lo, ptrdiff_t it_hi, REAL *workspace,
                                        GEMM_FN gemm, int n_threads)
@@ -987,7 +987,7 @@ void WG(cc_winograd_grad_weight_parts)(const cc_conv2d_geometry *g, const REAL *
  * a block is done before the next channels, so the block's lines of U are filled while
  * in L1 (a channel at a time in SSE2 took 5 ms for a 256 x 256 layer; a row at a time
  * over all channels refetched each line of packed U kb times). */
-void WG(cc_winograd_weights)(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups, ptrdiff_t R,
+static void WG(cc_winograd_weights)(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups, ptrdiff_t R,
                              const REAL *w, REAL *u, ptrdiff_t kb, int n_threads)
 {
     enum { NC = WG_WEIGHT_CHANNELS };
@@ -1045,7 +1045,7 @@ void WG(cc_winograd_weights)(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,
 }
 #undef WG_WEIGHT_CHANNELS
 
-void WG(cc_conv_winograd_strided)(const cc_conv2d_geometry *g, const cc_wg_layout *L, int m,
+static void WG(cc_conv_winograd_strided)(const cc_conv2d_geometry *g, const cc_wg_layout *L, int m,
                                const REAL *x, const REAL *u, ptrdiff_t ukb, const REAL *bias,
                                REAL *y, REAL *workspace, ptrdiff_t it_lo, ptrdiff_t it_hi,
                                int n_threads)

@@ -1,7 +1,8 @@
-/* The float and double builds of the Winograd driver for one ISA: included by
- * winograd_{generic,avx2,avx512}.c after they define WG_ISA (the name suffix), VBYTES
- * (the width of the target's vector registers in bytes) and WG_GATHER (1 where the ISA
- * has masked gathers: AVX2 and AVX-512, which also scatters). */
+/* The float and double builds of the Winograd driver for one ISA and its row of the
+ * table (winograd_table.h): included by kernels/<isa>/winograd_<isa>.c after they
+ * define WG_ISA (the name suffix), WG_LEVEL (its cc_simd_level), VBYTES (the width of
+ * the target's vector registers in bytes) and WG_GATHER (1 where the ISA has masked
+ * gathers: AVX2 and AVX-512, which also scatters). */
 #include <stddef.h>
 #include <string.h>
 #if WG_GATHER
@@ -9,8 +10,7 @@
 #endif
 
 #include "cc_omp.h"
-#include "driver/conv_direct.h"
-#include "winograd.h"
+#include "winograd_table.h"
 
 /* GCC cannot see that the output transform writes every o[i * M + j] the scatter reads
  * (the row count is a parameter folded only after inlining). */
@@ -54,6 +54,17 @@
 #undef WG_REAL_BYTES
 #undef SFX
 #undef GEMM_FN
+
+const cc_winograd_isa WG_ISA_CAT(cc_winograd_isa, WG_ISA) = {
+    WG_LEVEL,
+    &WG_TABLE,
+    WG_ISA_CAT(cc_conv_winograd_strided_f32, WG_ISA),
+    WG_ISA_CAT(cc_winograd_grad_weight_parts_f32, WG_ISA),
+    WG_ISA_CAT(cc_winograd_weights_f32, WG_ISA),
+    WG_ISA_CAT(cc_conv_winograd_strided_f64, WG_ISA),
+    WG_ISA_CAT(cc_winograd_grad_weight_parts_f64, WG_ISA),
+    WG_ISA_CAT(cc_winograd_weights_f64, WG_ISA),
+};
 
 #undef WG_TABLE
 #undef WG_ISA_CAT_

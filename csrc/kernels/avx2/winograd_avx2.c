@@ -7,6 +7,7 @@
 #endif
 
 #define WG_ISA avx2
+#define WG_LEVEL CC_SIMD_AVX2
 #define VBYTES 32
 #define WG_GATHER 1
 #include "winograd_isa.h"

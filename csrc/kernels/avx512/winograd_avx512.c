@@ -7,6 +7,7 @@
 #endif
 
 #define WG_ISA avx512
+#define WG_LEVEL CC_SIMD_AVX512
 #define VBYTES 64
 #define WG_GATHER 1
 #include "winograd_isa.h"
