@@ -30,7 +30,7 @@ vector FMAs per cycle (every x86 core convcore targets, and the larger AArch64 o
 
 The constants are per-microarchitecture facts, not timings of this machine; the tile
 comes from the ISA's table in the C library, so the choice follows the ISA.  The rule
-and the measurements behind it are in docs/performance.md.
+and the measurements behind it are in docs/algorithms.md ("How `auto` chooses").
 """
 
 from __future__ import annotations

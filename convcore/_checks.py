@@ -31,6 +31,13 @@ _TEXT = (str, bytes, bytearray)
 _MAX_BYTES = int(np.iinfo(np.intp).max)
 
 
+def result_array(shape, dtype) -> np.ndarray:
+    """An uninitialised array for a kernel to fill, every element of it (the pooling
+    results and indices).  The tests replace it with one filled with NaN (or a negative
+    index) at every SIMD level, so that an element a kernel leaves unwritten shows."""
+    return np.empty(shape, dtype)
+
+
 def as_real_array(name: str, value) -> np.ndarray:
     """``np.asarray(value)``, refusing dtypes that are not real numbers (bool, complex,
     object, string, datetime, void)."""

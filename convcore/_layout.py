@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from convcore import _pool
+from convcore import _checks, _pool
 from convcore._blas import matmul
 from convcore._checks import (
     as_bool,
@@ -96,8 +96,8 @@ def _pool_arrays(call, x, dtype, return_indices=False):
 def max_pool2d_nhwc(call, x, return_indices: bool):
     """The NHWC max pool of a validated call (``call`` built on the NCHW view)."""
     x4, shape, shape4 = _pool_arrays(call, x, call.dtype, return_indices)
-    y = np.empty(shape, call.dtype)
-    idx = np.empty(shape, np.int64) if return_indices else None
+    y = _checks.result_array(shape, call.dtype)
+    idx = _checks.result_array(shape, np.int64) if return_indices else None
     if y.size:
         _pool.max_pool_nhwc(x4, y.reshape(shape4),
                             None if idx is None else idx.reshape(shape4), call.geom,
@@ -108,7 +108,7 @@ def max_pool2d_nhwc(call, x, return_indices: bool):
 def avg_pool2d_nhwc(call, x, count_include_pad, divisor: int):
     """The NHWC average pool of a validated call."""
     x4, shape, shape4 = _pool_arrays(call, x, call.dtype)
-    y = np.empty(shape, call.dtype)
+    y = _checks.result_array(shape, call.dtype)
     if y.size:
         _pool.avg_pool_nhwc(x4, y.reshape(shape4), as_bool("count_include_pad",
                                                            count_include_pad),

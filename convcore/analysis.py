@@ -458,14 +458,16 @@ def algorithm_costs(input_shape, kernel_shape, in_channels=1, out_channels=1, st
 # on fifteen 3x3 layers at both levels (16 to 512 channels, 7x7 to 224x224, batch 1 to
 # 8; Winograd took 0.39-0.65x direct's time on 28x28 and larger, 0.84-1.1x on 14x14 and
 # 3.6x on 512@7 at batch 1), where the model's ratio to direct was within 22% (rms of
-# the log) and sided with the measurement on 29 of 30.  The generic row is the AVX-512
-# one scaled by vector width (Winograd like im2col, as its GEMMs then were the BLAS's;
-# since 2026-12-02 they run on the SIMD level's own tile), not measured (see
-# docs/algorithms.md).  Only the ratios within a row matter for the choice.
+# the log) and sided with the measurement on 29 of 30.  The generic row is calibrate()
+# at the forced generic level (means of two runs, AMD EPYC Zen 4 class, 2026-12-03:
+# direct 26.5 and 23.1, im2col 26.2 and 21.7, Winograd 17.1 and 16.9, FFT 12.2 and 8.7);
+# until then it was the AVX-512 row scaled by vector width, with Winograd 1.17x direct's
+# rate where it measured 0.64-0.73x (docs/algorithms.md).  Only the ratios within a row
+# matter for the choice.
 CALIBRATION = {
     "avx512": {"direct": 45.0, "im2col": 45.0, "winograd": 32.0, "fft": 4.0},
     "avx2": {"direct": 40.0, "im2col": 40.0, "winograd": 29.0, "fft": 4.0},
-    "generic": {"direct": 12.0, "im2col": 20.0, "winograd": 14.0, "fft": 4.0},
+    "generic": {"direct": 24.8, "im2col": 24.0, "winograd": 17.0, "fft": 10.4},
 }
 # A fast algorithm must beat the direct/im2col prediction by this factor to be chosen:
 # the predictions are rough and direct is exact and bitwise stable.

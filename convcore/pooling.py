@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from convcore import _layout, _pool
+from convcore import _checks, _layout, _pool
 from convcore._checks import (
     PARAM_LIMIT,
     array_bytes,
@@ -126,8 +126,8 @@ def _max_pool(nd, name, x, kernel_size, stride, padding, dilation, ceil_mode, re
     with_indices = as_bool("return_indices", return_indices)
     call.reserve(call.x, (call.out_shape(), call.dtype),
                  (call.out_shape(), _INDEX_DTYPE) if with_indices else None)
-    y = np.empty(call.out_shape(), call.dtype)
-    idx = np.empty(call.out_shape(), _INDEX_DTYPE) if with_indices else None
+    y = _checks.result_array(call.out_shape(), call.dtype)
+    idx = _checks.result_array(call.out_shape(), _INDEX_DTYPE) if with_indices else None
     yp = call.planes_view(y, call.geom.out_dhw)
     ip = None if idx is None else call.planes_view(idx, call.geom.out_dhw)
     if y.size and _whole_plane(call):
@@ -143,7 +143,7 @@ def _avg_pool(nd, name, x, kernel_size, stride, padding, ceil_mode, count_includ
     divisor = _divisor(divisor_override)
     include_pad = as_bool("count_include_pad", count_include_pad)
     call.reserve(call.x, (call.out_shape(), call.dtype))
-    y = np.empty(call.out_shape(), call.dtype)
+    y = _checks.result_array(call.out_shape(), call.dtype)
     yp = call.planes_view(y, call.geom.out_dhw)
     if y.size and _whole_plane(call) and divisor == 0:
         _pool.adaptive_avg_pool(call.input_planes(), yp, get_num_threads())
@@ -204,13 +204,13 @@ def _max_pool_backward(nd, name, grad_output, x, kernel_size, stride, padding, d
         _reserve(name, [(go, call.dtype), (call.x, call.dtype)],
                  [(call.in_shape(), call.dtype), (call.out_shape(), _INDEX_DTYPE),
                   (call.out_shape(), call.dtype)])
-        idx = np.empty(call.out_shape(), _INDEX_DTYPE)
+        idx = _checks.result_array(call.out_shape(), _INDEX_DTYPE)
         if idx.size:
-            _pool.max_pool(call.input_planes(), np.empty((call.planes, *call.geom.out_dhw),
-                                                         call.dtype),
+            values = _checks.result_array((call.planes, *call.geom.out_dhw), call.dtype)
+            _pool.max_pool(call.input_planes(), values,
                            call.planes_view(idx, call.geom.out_dhw), call.geom, get_num_threads())
     grad = _contiguous_planes(name, go, call.dtype, call.planes, call.geom.out_dhw)
-    grad_in = np.empty(call.in_shape(), call.dtype)
+    grad_in = _checks.result_array(call.in_shape(), call.dtype)
     if grad_in.size:
         _pool.max_pool_backward(grad, call.planes_view(idx, call.geom.out_dhw),
                                 call.planes_view(grad_in, call.geom.in_dhw), call.geom,
@@ -226,7 +226,7 @@ def _avg_pool_backward(nd, name, grad_output, x, kernel_size, stride, padding, c
     go = _grad_array(call, grad_output)
     _reserve(name, [(go, call.dtype)], [(call.in_shape(), call.dtype)])
     grad = _contiguous_planes(name, go, call.dtype, call.planes, call.geom.out_dhw)
-    grad_in = np.empty(call.in_shape(), call.dtype)
+    grad_in = _checks.result_array(call.in_shape(), call.dtype)
     if grad_in.size:
         _pool.avg_pool_backward(grad, call.planes_view(grad_in, call.geom.in_dhw), include_pad,
                                 divisor, call.geom, get_num_threads())
@@ -553,8 +553,8 @@ def _adaptive(nd, name, x, output_size, kernel, return_indices=False):
     shape = (*lead, *sizes)
     _reserve(name, [(x, dtype)], [(shape, dtype), (shape, _INDEX_DTYPE) if with_indices
                                   else None])
-    y = np.empty(shape, dtype)
-    idx = np.empty(shape, _INDEX_DTYPE) if with_indices else None
+    y = _checks.result_array(shape, dtype)
+    idx = _checks.result_array(shape, _INDEX_DTYPE) if with_indices else None
     if y.size:
         xp = _contiguous_planes(name, x, dtype, planes, lift_dhw(in_sizes, nd, 1))
         yp = y.reshape(planes, *lift_dhw(sizes, nd, 1))
@@ -827,7 +827,7 @@ def scatter_indices_backward(nd: int, grad_output, x, indices) -> np.ndarray:
                          f"[{idx.min()}, {idx.max()}]")
     _reserve(name, [(go, dtype), (idx, _INDEX_DTYPE)], [(x.shape, dtype)])
     planes = math.prod(x.shape[:-nd])
-    grad_in = np.empty(x.shape, dtype)
+    grad_in = _checks.result_array(x.shape, dtype)
     if grad_in.size:
         # a window of one cell (the scatter reads only the sizes)
         geom = PoolGeometry(nd, in_dhw, (1, 1, 1), (1, 1, 1), (0, 0, 0), (1, 1, 1), out_dhw)
@@ -1035,7 +1035,7 @@ def _max_unpool(nd, name, x, indices, kernel_size, stride, padding, output_size)
     planes, in_plane = math.prod(lead), math.prod(x.shape[-nd:])
     shape = (*lead, *sizes)
     _reserve(name, [(x, dtype), (idx, _INDEX_DTYPE)], [(shape, dtype)])
-    y = np.empty(shape, dtype)
+    y = _checks.result_array(shape, dtype)
     if y.size:
         _pool.max_unpool(_contiguous_planes(name, x, dtype, planes, (in_plane,)),
                          _contiguous_planes(name, idx, _INDEX_DTYPE, planes, (in_plane,)),

@@ -52,6 +52,20 @@ def test_index_lists_every_page():
             assert f"({path.name})" in index, path.name
 
 
+def test_api_reference_lists_every_public_name():
+    """Every name of convcore.__all__ has its page in the API reference (a function,
+    class or constant of the top-level package; submodules have sections of their own)."""
+    import types
+
+    import convcore
+
+    listed = set(re.findall(r"^   (\w+)$", (ROOT / "docs" / "api" / "index.rst").read_text(),
+                            flags=re.M))
+    names = {n for n in convcore.__all__ if not n.startswith("__")
+             and not isinstance(getattr(convcore, n), types.ModuleType)}
+    assert names - listed == set()
+
+
 def test_api_reference_builds_without_warnings(tmp_path):
     pytest.importorskip("sphinx")
     pytest.importorskip("numpydoc")
