@@ -4,35 +4,38 @@
 #include "convcore.h"
 #include "pool2d_common.h"
 
-#define CC_DECLARE_POOL(T, sfx, isa)                                                     \
-    void cc_max_pool2d_##sfx##_##isa(const cc_pool2d_geometry *g, const T *x, T *y,      \
-                                     int64_t *indices, int n_threads);                  \
-    void cc_avg_pool2d_##sfx##_##isa(const cc_pool2d_geometry *g, const T *x, T *y,      \
-                                     int count_include_pad, ptrdiff_t divisor_override, \
-                                     int n_threads);
+/* The micro-kernels of one ISA: each computes one (n, c) volume (depth 1 in 1-D and
+ * 2-D; kernels/pool2d_impl.h says how); the driver (driver/pool2d_dispatch.c) splits
+ * the volumes among the threads and gives each thread its scratch. */
+#define CC_POOL_PLANES(T, sfx)                                                           \
+    typedef struct {                                                                     \
+        /* max over each window (indices: flat argmax per volume, or NULL) */            \
+        void (*max)(const cc_pool2d_geometry *g, const T *xp, T *yp, int64_t *ip);       \
+        /* the same without indices, separably: depth, height, then width; P (H * W  \
+         * cells, windows deeper than 1) and R (W cells) the thread's scratch, xend the \
+         * end of the input (prefetches stop there) */                                  \
+        void (*max_separable)(const cc_pool2d_geometry *g, const T *xp, const T *xend,   \
+                              T *yp, T *P, T *R);                                        \
+        void (*avg)(const cc_pool2d_geometry *g, const T *xp, T *yp,                     \
+                    int count_include_pad, ptrdiff_t divisor_override);                  \
+    } cc_pool_planes_##sfx;
+CC_POOL_PLANES(float, f32)
+CC_POOL_PLANES(double, f64)
+#undef CC_POOL_PLANES
 
-CC_DECLARE_POOL(float, f32, generic)
-CC_DECLARE_POOL(double, f64, generic)
-#if defined(__x86_64__) || defined(__i386__)
-CC_DECLARE_POOL(float, f32, avx2)
-CC_DECLARE_POOL(double, f64, avx2)
-CC_DECLARE_POOL(float, f32, avx512)
-CC_DECLARE_POOL(double, f64, avx512)
-#endif
-
-/* One row per ISA (kernels/<isa>/pool2d_<isa>.c): its level and its kernels. */
+/* One row per ISA (cc_isa_table.h): its level and its micro-kernels. */
 typedef struct {
     cc_simd_level level;
-    void (*max_f32)(const cc_pool2d_geometry *, const float *, float *, int64_t *, int);
-    void (*avg_f32)(const cc_pool2d_geometry *, const float *, float *, int, ptrdiff_t, int);
-    void (*max_f64)(const cc_pool2d_geometry *, const double *, double *, int64_t *, int);
-    void (*avg_f64)(const cc_pool2d_geometry *, const double *, double *, int, ptrdiff_t, int);
+    cc_pool_planes_f32 f32;
+    cc_pool_planes_f64 f64;
 } cc_pool_isa;
 
+/* The row of an ISA file that has instantiated kernels/pool2d_impl.h for both dtypes. */
 #define CC_POOL_ISA_ROW(isa, LEVEL)                                                      \
-    const cc_pool_isa cc_pool_isa_##isa = {LEVEL, cc_max_pool2d_f32_##isa,               \
-                                           cc_avg_pool2d_f32_##isa, cc_max_pool2d_f64_##isa, \
-                                           cc_avg_pool2d_f64_##isa};
+    const cc_pool_isa cc_pool_isa_##isa = {                                              \
+        LEVEL,                                                                           \
+        {max_plane_f32_##isa, max_plane_separable_f32_##isa, avg_plane_f32_##isa},       \
+        {max_plane_f64_##isa, max_plane_separable_f64_##isa, avg_plane_f64_##isa}};
 
 extern const cc_pool_isa cc_pool_isa_generic;
 #if defined(__x86_64__) || defined(__i386__)

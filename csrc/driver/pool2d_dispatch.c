@@ -1,5 +1,10 @@
-/* Pooling forward kernels: the row of the ISA table for the SIMD level in use. */
+/* Pooling forward driver, no ISA code: the active ISA's row of micro-kernels (one
+ * (n, c) volume each), the volumes split among the threads, each thread's scratch. */
+#include <stdint.h>
+#include <stdlib.h>
+
 #include "cc_isa_table.h"
+#include "cc_omp.h"
 #include "pool2d.h"
 
 /* The ISAs with pooling kernels: adding one is a kernel file and a row here. */
@@ -16,18 +21,25 @@ static const cc_pool_isa *active(void)
     return (const cc_pool_isa *)cc_isa_pick(ISAS, sizeof ISAS / sizeof ISAS[0]);
 }
 
-#define CC_DISPATCH_POOL(T, sfx)                                                         \
-    void cc_max_pool2d_##sfx(const cc_pool2d_geometry *g, const T *x, T *y,              \
-                             int64_t *indices, int n_threads)                            \
-    {                                                                                    \
-        active()->max_##sfx(g, x, y, indices, n_threads);                                \
-    }                                                                                    \
-    void cc_avg_pool2d_##sfx(const cc_pool2d_geometry *g, const T *x, T *y,              \
-                             int count_include_pad, ptrdiff_t divisor_override,          \
-                             int n_threads)                                              \
-    {                                                                                    \
-        active()->avg_##sfx(g, x, y, count_include_pad, divisor_override, n_threads);    \
-    }
+/* Whether max pooling without indices goes the separable way: every window but those
+ * whose fused one-pass interior is as fast (measured: 2x2/2, 2x2x2/2 and the 1-D 2/2,
+ * which read each input cell once already). */
+static int max_separable(const cc_pool2d_geometry *g)
+{
+    const int d1 = g->dd == 1 && g->dh == 1 && g->dw == 1;
+    if (d1 && g->kh == 2 && g->kw == 2 && g->sw == 2 && (g->kd == 1 || g->kd == 2))
+        return 0;
+    return !(d1 && g->kd == 1 && g->kh == 1 && g->kw == 2 && g->sw == 2);
+}
 
-CC_DISPATCH_POOL(float, f32)
-CC_DISPATCH_POOL(double, f64)
+#define REAL float
+#define SFX f32
+#include "driver/pool2d_run_impl.h"
+#undef REAL
+#undef SFX
+
+#define REAL double
+#define SFX f64
+#include "driver/pool2d_run_impl.h"
+#undef REAL
+#undef SFX

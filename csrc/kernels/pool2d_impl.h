@@ -1,8 +1,10 @@
 /* Max and average pooling, NCHW and NCDHW: one template instantiated per dtype and ISA.
  *
  * The including file defines REAL, SFX and CC_ISA and compiles this under a matching
- * `#pragma GCC target`.  Each (n, c) plane (a (D, H, W) volume; D = 1 in 2-D) is one
- * task.  The tap paths (average pooling, max pooling with indices, and the fused max
+ * `#pragma GCC target`; it ends with its row of micro-kernels (CC_POOL_ISA_ROW, pool2d.h):
+ * max_plane, max_plane_separable and avg_plane, each one (n, c) volume (a (D, H, W)
+ * volume; D = 1 in 2-D).  The driver (driver/pool2d_dispatch.c) gives each thread its
+ * volumes and scratch.  The tap paths (average pooling, max pooling with indices, and the fused max
  * windows named below) walk the depth as more window rows: output row (od, oh) is
  * initialised, then every window tap (t, i, j) sweeps it once, reading input row
  * (id, ih) = (od*sd - pd + t*dd, oh*sh - ph + i*dh) at columns ow*sw - pw + j*dw over
@@ -28,7 +30,7 @@
  * than every output of a 3x3x3/2 pool reading its 27 taps with stride-2 loads.  Taps
  * outside the input are skipped at every stage; a stage with a single tap inside reads
  * the input in place.  The scratch is one plane and one row per thread, allocated per
- * call (the plane only for windows deeper than 1).  Every stage applies the same
+ * call by the driver (the plane only for windows deeper than 1).  Every stage applies the same
  * greater-or-NaN rule, so a NaN anywhere in a window still gives NaN and other values
  * are exact; only the order in which equal values meet changes, so where +0.0 and -0.0
  * tie for the maximum the sign of the zero returned may differ from the tap-order
@@ -697,70 +699,6 @@ static void FN(avg_plane)(const cc_pool2d_geometry *g, const REAL *xp, REAL *yp,
             else
                 FN(avg_row)(g, xp, od, oh, y, cip, dov, kd, g->kh, g->kw, g->sw, 0);
         }
-}
-
-/* Whether max pooling without indices goes the separable way: every window but those
- * whose fused one-pass interior is as fast (measured: 2x2/2, 2x2x2/2 and the 1-D 2/2,
- * which read each input cell once already). */
-static int FN(max_separable)(const cc_pool2d_geometry *g)
-{
-    const int d1 = g->dd == 1 && g->dh == 1 && g->dw == 1;
-    if (d1 && g->kh == 2 && g->kw == 2 && g->sw == 2 && (g->kd == 1 || g->kd == 2))
-        return 0;
-    return !(d1 && g->kd == 1 && g->kh == 1 && g->kw == 2 && g->sw == 2);
-}
-
-void CC_CAT3(cc_max_pool2d, SFX, CC_ISA)(const cc_pool2d_geometry *g, const REAL *x, REAL *y,
-                                         int64_t *indices, int n_threads)
-{
-    const ptrdiff_t in_plane = g->D * g->H * g->W, out_plane = g->Dout * g->Hout * g->Wout;
-    n_threads = cc_plane_threads(g->planes, in_plane, n_threads);
-    if (indices || !FN(max_separable)(g)) {
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
-#else
-        (void)n_threads;
-#endif
-        for (ptrdiff_t p = 0; p < g->planes; p++)
-            FN(max_plane)(g, x + p * in_plane, y + p * out_plane,
-                          indices ? indices + p * out_plane : NULL);
-        return;
-    }
-    /* per-thread scratch: a depth-max plane (3-D windows only) and a height-max row */
-    const size_t scratch = (size_t)((g->kd > 1 ? g->H * g->W : 0) + g->W);
-#ifdef _OPENMP
-#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
-#endif
-    {
-        REAL *P = malloc(scratch * sizeof *P);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-        for (ptrdiff_t p = 0; p < g->planes; p++) {
-            if (P)
-                FN(max_plane_separable)(g, x + p * in_plane, x + g->planes * in_plane,
-                                        y + p * out_plane, P, P + scratch - g->W);
-            else  /* no memory for the scratch: the tap path needs none */
-                FN(max_plane)(g, x + p * in_plane, y + p * out_plane, NULL);
-        }
-        free(P);
-    }
-}
-
-void CC_CAT3(cc_avg_pool2d, SFX, CC_ISA)(const cc_pool2d_geometry *g, const REAL *x, REAL *y,
-                                         int count_include_pad, ptrdiff_t divisor_override,
-                                         int n_threads)
-{
-    const ptrdiff_t in_plane = g->D * g->H * g->W, out_plane = g->Dout * g->Hout * g->Wout;
-    n_threads = cc_plane_threads(g->planes, in_plane, n_threads);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
-#else
-    (void)n_threads;
-#endif
-    for (ptrdiff_t p = 0; p < g->planes; p++)
-        FN(avg_plane)(g, x + p * in_plane, y + p * out_plane, count_include_pad,
-                      divisor_override);
 }
 
 #undef FN
