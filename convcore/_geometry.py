@@ -364,6 +364,15 @@ def lift_dhw(values, nd: int, fill: int) -> tuple:
     return (fill,) * (3 - nd) + tuple(values)
 
 
+def check_pool_padding(kernel, padding, name: str | None = None) -> None:
+    """A pooling's padding is at most half its window, per dimension (PyTorch's rule);
+    ``name`` prefixes the message."""
+    for k, p in zip(kernel, padding, strict=True):
+        if p > k // 2:
+            raise ValueError(f"{name + ': ' if name else ''}padding {p} is more than half the "
+                             f"kernel size {k} (padding must be <= kernel_size // 2)")
+
+
 def prepare_pool(nd, name, sizes, kernel_size, stride, padding, dilation,
                  ceil_mode) -> PoolGeometry:
     """The geometry of a pooling (``name``, for messages) of spatial ``sizes``, its
@@ -373,12 +382,7 @@ def prepare_pool(nd, name, sizes, kernel_size, stride, padding, dilation,
     ss = ks if stride is None else int_tuple("stride", stride, nd)
     ds = int_tuple("dilation", dilation, nd)
     ps = int_tuple("padding", padding, nd, minimum=0)
-    for k, p in zip(ks, ps, strict=True):
-        if p > k // 2:
-            raise ValueError(
-                f"{name}: padding {p} is more than half the kernel size {k} "
-                f"(padding must be <= kernel_size // 2)"
-            )
+    check_pool_padding(ks, ps, name)
     outs = []
     for n, k, s, p, d in zip(sizes, ks, ss, ps, ds, strict=True):
         out = output_length(n, k, s, (p, p), d, ceil_mode)

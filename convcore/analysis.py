@@ -463,7 +463,10 @@ def algorithm_costs(input_shape, kernel_shape, in_channels=1, out_channels=1, st
 # direct 26.5 and 23.1, im2col 26.2 and 21.7, Winograd 17.1 and 16.9, FFT 12.2 and 8.7);
 # until then it was the AVX-512 row scaled by vector width, with Winograd 1.17x direct's
 # rate where it measured 0.64-0.73x (docs/algorithms.md).  Only the ratios within a row
-# matter for the choice.
+# matter for the choice: the SIMD rows' scale is about half of what calibrate() reads on
+# the Zen 4 today (direct 72-92 GFLOP/s, FFT 7.5-12), their ratios close to its (FFT
+# 0.09-0.15x direct's); FFT's rate is NumPy's at every level, so it is a larger share of
+# the portable level's slower direct kernels.
 CALIBRATION = {
     "avx512": {"direct": 45.0, "im2col": 45.0, "winograd": 32.0, "fft": 4.0},
     "avx2": {"direct": 40.0, "im2col": 40.0, "winograd": 29.0, "fft": 4.0},

@@ -1,8 +1,8 @@
 """Every pooling kernel at every SIMD level, writing into results poisoned before the call
-(NaN, or -7 for indices): an element a kernel leaves unwritten, or reads before writing,
-shows against the NumPy references.  Odd sizes, padding, dilation and ceil_mode put
-windows on every edge; NaN and inf in the input must come through as the references
-say."""
+(NaN, then a finite value no result takes; -7 for indices): an element a kernel leaves
+unwritten, or reads before writing, shows against the NumPy references.  Odd sizes,
+padding, dilation and ceil_mode put windows on every edge; NaN and inf in the input must
+come through as the references say."""
 
 import numpy as np
 import pytest
@@ -29,6 +29,10 @@ WINDOWS = [
     (2, (3, 2, 35, 7), 2, 2, 0, 1, False),  # the stride-2 vector paths, an odd width
     (3, (1, 2, 7, 9, 10), 3, 2, 1, 1, True),
     (3, (2, 1, 5, 6, 33), (1, 2, 2), (1, 2, 2), 0, 1, False),
+    # the other windows compiled with constant sizes: 1-D 2/2, 3x3/1, 2x2x2/2
+    (1, (2, 3, 21), 2, 2, 0, 1, False),
+    (2, (1, 3, 10, 19), 3, 1, 1, 1, False),
+    (3, (1, 2, 6, 7, 18), 2, 2, 0, 1, True),
 ]
 MAX = {1: convcore.max_pool1d, 2: convcore.max_pool2d, 3: convcore.max_pool3d}
 AVG = {1: convcore.avg_pool1d, 2: convcore.avg_pool2d, 3: convcore.avg_pool3d}
@@ -42,14 +46,16 @@ ADAPTIVE_MAX = {1: convcore.adaptive_max_pool1d, 2: convcore.adaptive_max_pool2d
                 3: convcore.adaptive_max_pool3d}
 
 
-@pytest.fixture
-def poisoned(monkeypatch):
-    """Results come filled with NaN (indices with POISON_INDEX); counts the arrays made."""
+@pytest.fixture(params=[np.nan, -3.0e38], ids=["nan", "finite"])
+def poisoned(monkeypatch, request):
+    """Results come filled with NaN, or with a finite value no result takes (where the
+    right result is itself NaN, a NaN poison would pass unwritten), indices with
+    POISON_INDEX; counts the arrays made."""
     made = []
 
     def result_array(shape, dtype):
         a = np.empty(shape, dtype)
-        a.fill(POISON_INDEX if np.dtype(dtype).kind in "iu" else np.nan)
+        a.fill(POISON_INDEX if np.dtype(dtype).kind in "iu" else request.param)
         made.append(a)
         return a
 

@@ -3,6 +3,7 @@ no import cycle between modules, and bridges that learn a call's shape from one 
 object."""
 
 import ast
+import importlib
 import re
 from pathlib import Path
 
@@ -41,6 +42,13 @@ def _imports(tree: ast.AST, module: str, is_package: bool, top_level: bool) -> s
     return found
 
 
+def _defining_module(package: str, attr: str) -> str:
+    """The module that defines ``package.attr`` (a function or class re-exported by the
+    package), else the package."""
+    obj = getattr(importlib.import_module(package), attr, None)
+    return getattr(obj, "__module__", None) or package
+
+
 def _graph(top_level: bool) -> dict[str, set[str]]:
     files = {_module_name(p): p for p in PACKAGE.rglob("*.py") if "build" not in p.parts}
     graph = {}
@@ -50,8 +58,12 @@ def _graph(top_level: bool) -> dict[str, set[str]]:
         for target, names in _imports(tree, name, path.name == "__init__.py", top_level):
             subs = {n for n in names if n in files}
             deps |= subs
-            if len(subs) < len(names) or not names:  # names defined in the module itself
+            rest = [n for n in names if n not in subs]
+            if not names:
                 deps.add(target)
+            for full in rest:  # a name a package re-exports: the module defining it
+                defined = _defining_module(target, full.rsplit(".", 1)[1])
+                deps.add(defined if defined in files else target)
         # a module's own packages are imported before it, never because of it
         graph[name] = {m for m in deps if m in files and m != name
                        and not name.startswith(m + ".")}
@@ -103,15 +115,29 @@ def test_the_geometry_imports_none_of_its_users():
     assert "convcore.functional" not in anywhere["convcore.matrix"]
 
 
+# The only fields a bridge sets itself after _geometry.pxi filled its struct: the planes
+# of a chunk, the one image and channel count of im2col's and the matrix's calls.
+_FIELD_WRITES = {("_pool.pyx", "g.planes"), ("_im2col.pyx", "g.N, g.C, g.K, g.groups"),
+                 ("_matrix.pyx", "g.N")}
+_FILLERS = {"conv_geometry", "conv2d_geometry", "pool_geometry", "_unfold", "_one_image"}
+
+
 def test_bridges_take_a_geometry_object_not_tuples():
     """Every bridge fills its C structs from a ConvGeometry or PoolGeometry through
-    _geometry.pxi; none unpacks a tuple of sizes in an order of its own."""
+    _geometry.pxi; none reads sizes from a tuple or writes struct fields of its own."""
     sources = {p.name: p.read_text() for p in PACKAGE.glob("*.pyx")}
     assert {"_conv.pyx", "_pool.pyx", "_im2col.pyx", "_winograd.pyx"} <= sources.keys()
+    writes, fills = set(), 0
     for name, text in sources.items():
-        assert not re.search(r"\btuple\s+geom", text), name
-        if re.search(r"\bcc_(conv|conv2d|pool2d)_geometry\s+\w+\s*=", text):
-            assert 'include "_geometry.pxi"' in text, name
+        assert not re.search(r"\btuple\s+geom|\bgeom\s*\[", text), name
+        for m in re.finditer(r"^\s*(g\.\w+(?:,\s*g\.\w+)*)\s*=(?!=)", text, flags=re.M):
+            writes.add((name, m.group(1)))
+        for m in re.finditer(r"\bcc_(?:conv|conv2d|pool2d)_geometry\s+\w+\s*=\s*(\w+)\(",
+                             text):
+            assert m.group(1) in _FILLERS, (name, m.group(0))
+            fills += 1
+    assert writes <= _FIELD_WRITES, writes - _FIELD_WRITES
+    assert fills >= 20
 
 
 def test_pooling_prepares_its_geometry_in_the_geometry_module():
@@ -130,12 +156,15 @@ def test_pooling_prepares_its_geometry_in_the_geometry_module():
 
 
 def test_pool_bridge_reads_the_geometry_object():
-    """The bridge's struct comes from the PoolGeometry: a window the object describes is
-    the one the kernel runs (a 2x2 max with stride 1 over a 3x3 plane)."""
-    x = np.arange(9, dtype=np.float64).reshape(1, 1, 3, 3)
-    g = _geometry.prepare_pool(2, "max_pool2d", (3, 3), 2, 1, 0, 1, False)
-    y = np.full((1, 1, 2, 2), np.nan)
+    """The bridge's struct comes from the PoolGeometry, each size in its place: a 2x3
+    max window with strides (1, 2) over a 4x5 plane (a swapped height and width, kernel
+    or stride gives other values or shape)."""
+    x = np.arange(20, dtype=np.float64).reshape(1, 1, 4, 5)
+    g = _geometry.prepare_pool(2, "max_pool2d", (4, 5), (2, 3), (1, 2), 0, 1, False)
+    assert g.out_dhw == (1, 3, 2)
+    y = np.full((1, 1, 3, 2), np.nan)
     _pool.max_pool(x, y, None, g, 1)
-    np.testing.assert_array_equal(y[0, 0], [[4, 5], [7, 8]])
+    expected = [[x[0, 0, i:i + 2, j:j + 3].max() for j in (0, 2)] for i in range(3)]
+    np.testing.assert_array_equal(y[0, 0], expected)
     with pytest.raises((TypeError, AttributeError)):
-        _pool.max_pool(x, y, None, (1, 2, 2, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 2, 2), 1)
+        _pool.max_pool(x, y, None, (1, 2, 3, 1, 1, 2, 0, 0, 0, 1, 1, 1, 1, 3, 2), 1)

@@ -25,7 +25,7 @@ from convcore._checks import (
     int_tuple,
     padding_pairs,
 )
-from convcore._geometry import check_padding_mode
+from convcore._geometry import check_padding_mode, check_pool_padding
 from convcore._geometry import prepare_conv as _prepare
 from convcore._threads import get_num_threads
 from convcore.functional import ALGORITHMS, conv1d, conv2d, conv3d, relu
@@ -283,10 +283,7 @@ class _Pool2d(Layer):
         self.kernel_size = int_tuple("kernel_size", kernel_size, nd)
         self.stride = self.kernel_size if stride is None else int_tuple("stride", stride, nd)
         self.padding = int_tuple("padding", padding, nd, minimum=0)
-        for k, p in zip(self.kernel_size, self.padding, strict=True):
-            if p > k // 2:
-                raise ValueError(f"padding {p} is more than half the kernel size {k} "
-                                 "(padding must be <= kernel_size // 2)")
+        check_pool_padding(self.kernel_size, self.padding)
         self.ceil_mode = as_bool("ceil_mode", ceil_mode)
 
 
