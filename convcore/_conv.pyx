@@ -23,7 +23,6 @@ from convcore._cconvcore cimport (
     cc_grad_weight_gemm_range_f32,
     cc_grad_weight_gemm_range_f64,
     cc_conv2d_geometry,
-    cc_pool2d_geometry,
     cc_conv_out_cells,
     cc_conv_taps,
     CC_COPY_MAX_DIMS,

@@ -1,7 +1,8 @@
 # The C structs filled from a convcore._geometry.ConvGeometry or PoolGeometry: the one way
 # a bridge learns the shape of a convolution (N-d for the direct driver, 2-D for the
-# kernels that are 2-D only) or of a pooling.  Included by every bridge; each cimports
-# the three struct types.
+# kernels that are 2-D only) or of a pooling.  Included by every bridge.
+
+from convcore._cconvcore cimport cc_conv2d_geometry, cc_conv_geometry, cc_pool2d_geometry
 
 
 # cc_pad_mode of each padding_mode (the order of csrc/convcore.h).

@@ -8,7 +8,6 @@ from cython cimport floating
 
 from convcore._cconvcore cimport (
     cc_col2im_batch_range_f32, cc_col2im_batch_range_f64, cc_conv2d_geometry, cc_conv_geometry,
-    cc_pool2d_geometry,
     cc_conv_out_cells, cc_conv_taps, cc_im2col_batch_range_f32, cc_im2col_batch_range_f64,
 )
 

@@ -7,8 +7,7 @@ from cython cimport floating
 from libc.stdint cimport int64_t
 
 from convcore._cconvcore cimport (
-    cc_conv2d_geometry, cc_conv_geometry,
-    cc_pool2d_geometry, cc_conv_matrix_fill_range_f32,
+    cc_conv2d_geometry, cc_conv_geometry, cc_conv_matrix_fill_range_f32,
     cc_conv_matrix_fill_range_f64,
     cc_conv_matrix_indptr,
 )

@@ -15,8 +15,7 @@ from libc.stdint cimport int64_t
 
 from convcore._cconvcore cimport (
     cc_avg_pool2d_backward_f32, cc_avg_pool2d_backward_f64,
-    cc_avg_pool2d_f32, cc_avg_pool2d_f64, cc_conv_geometry, cc_conv2d_geometry,
-    cc_max_pool2d_backward_f32,
+    cc_avg_pool2d_f32, cc_avg_pool2d_f64, cc_max_pool2d_backward_f32,
     cc_max_pool2d_backward_f64, cc_max_pool2d_f32, cc_max_pool2d_f64, cc_pool2d_geometry,
     cc_avg_pool2d_nhwc_rows_f32, cc_avg_pool2d_nhwc_rows_f64, cc_max_pool2d_nhwc_rows_f32,
     cc_max_pool2d_nhwc_rows_f64, cc_adaptive_avg_pool3d_f32, cc_adaptive_avg_pool3d_f64,

@@ -1,7 +1,7 @@
 /* Winograd driver and tile transforms, one template instantiated per dtype and ISA by
- * kernels/<isa>/winograd_<isa>.c, which define REAL, SFX (name suffix), GEMM_FN,
- * VBYTES (the vector register width of the target: 16, 32 or 64) and LANES (tiles
- * transformed together: VBYTES / sizeof(REAL)).
+ * winograd_isa.h (for kernels/<isa>/winograd_<isa>.c), which defines REAL, SFX (name
+ * suffix), GEMM_FN, VBYTES (the vector register width of the target: 16, 32 or 64) and
+ * LANES (tiles transformed together: VBYTES / sizeof(REAL)).
  *
  * The transforms work on LANES tiles at once with the tile index innermost
  * (d[element] is one vector of LANES tiles, in the target's native vector width), and the

@@ -24,7 +24,7 @@ static const cc_pool_isa *active(void)
 /* Whether max pooling without indices goes the separable way: every window but those
  * whose fused one-pass interior is as fast (measured: 2x2/2, 2x2x2/2 and the 1-D 2/2,
  * which read each input cell once already). */
-static int max_separable(const cc_pool2d_geometry *g)
+static int use_separable_max(const cc_pool2d_geometry *g)
 {
     const int d1 = g->dd == 1 && g->dh == 1 && g->dw == 1;
     if (d1 && g->kh == 2 && g->kw == 2 && g->sw == 2 && (g->kd == 1 || g->kd == 2))

@@ -10,7 +10,7 @@ void PD_CAT(cc_max_pool2d, SFX)(const cc_pool2d_geometry *g, const REAL *x, REAL
     const PD_CAT(cc_pool_planes, SFX) *k = &active()->SFX;
     const ptrdiff_t in_plane = g->D * g->H * g->W, out_plane = g->Dout * g->Hout * g->Wout;
     n_threads = cc_plane_threads(g->planes, in_plane, n_threads);
-    if (indices || !max_separable(g)) {
+    if (indices || !use_separable_max(g)) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
 #else

@@ -19,8 +19,9 @@
  * NaN propagates (the last NaN of a window gives its index).  Taps outside the input
  * are never visited, so the work is bounded by the input, whatever the window size.
  *
- * Max pooling without indices is separable for every window but 2x2/2, 2x2x2/2 and the
- * 1-D 2/2 (whose fused pass reads each input cell once and measured faster): the max
+ * Max pooling without indices is separable (the driver, driver/pool2d_dispatch.c, takes
+ * max_plane_separable for every window but 2x2/2, 2x2x2/2 and the 1-D 2/2, whose fused
+ * pass reads each input cell once and measured faster): the max
  * over a box is the max over depth of the max over height of the max over width.  For
  * each output depth, a scratch plane takes the elementwise max of the depth taps' input
  * planes; for each output row, a scratch row takes the max of the height taps' rows of

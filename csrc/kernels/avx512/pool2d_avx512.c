@@ -2,10 +2,8 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "cc_omp.h"
 #include "pool2d.h"
 #include "kernels/cc_vec.h"
 
