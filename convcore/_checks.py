@@ -33,8 +33,9 @@ _MAX_BYTES = int(np.iinfo(np.intp).max)
 
 def result_array(shape, dtype) -> np.ndarray:
     """An uninitialised array for a kernel to fill, every element of it (the pooling
-    results and indices).  The tests replace it with one filled with NaN (or a negative
-    index) at every SIMD level, so that an element a kernel leaves unwritten shows."""
+    results and indices).  tests/test_pool_poisoned.py replaces it with one filled with
+    NaN, then with a finite value no result takes (indices: a negative one), at every
+    SIMD level, so that an element a kernel leaves unwritten shows."""
     return np.empty(shape, dtype)
 
 
