@@ -20,13 +20,13 @@ vector FMAs per cycle (every x86 core convcore targets, and the larger AArch64 o
 - **direct**, pointwise layers (1x1, stride 1, unpadded): a GEMM whose tiles read a
   copy of their input rows, side by side (csrc/kernels/conv_direct_ukernel.h, row_pw):
   the FMAs of the big column tile at POINTWISE_EFFICIENCY of the peak, copy included.
-- **im2col**: the copy of the column matrix (skipped by 1x1 stride-1 layers, whose
-  column matrix is the input itself) plus a GEMM at a fraction of the FMA peak that
-  falls when one of its dimensions is short (BLAS micro-kernels are about 16 x 6 to
-  32 x 16 elements, and pay a packing cost per panel).
-- Both reorder the weights before computing: the direct kernel once per call (never
-  when its packed weights are kept, see convcore/_packed.py), the GEMM once per image.
-  At batch 1 on a small plane (7x7, 512 channels) this is a third of the time.
+- **im2col**: the copy of the column matrix into panels of the ISA's GEMM tile (a 1x1
+  layer's input rows too) plus a GEMM at a fraction of the FMA peak that falls when one
+  of its dimensions is short (the tile is 4-8 rows x 8-32 columns, and each slice of
+  the reduction stores and reloads its sums).
+- Both reorder the weights before computing, once per call (the direct kernel never
+  when its packed weights are kept, see convcore/_packed.py).  At batch 1 on a small
+  plane (7x7, 512 channels) this is a third of the direct kernel's time.
 
 The constants are per-microarchitecture facts, not timings of this machine; the tile
 comes from the ISA's table in the C library, so the choice follows the ISA.  The rule
@@ -39,7 +39,7 @@ import math
 
 import numpy as np
 
-from convcore._geometry import ConvGeometry, gemm_fits, pointwise
+from convcore._geometry import ConvGeometry, gemm_fits
 
 FMA_PER_CYCLE = 2
 LOADS_PER_CYCLE = 2
@@ -49,9 +49,10 @@ FMA_LATENCY = 4
 # Share of the FMA peak the direct kernel's steady state reaches besides what the
 # issue model counts (loop control, edge tiles, L2 traffic of the input rows).
 DIRECT_OVERHEAD = 0.85
-# Share of the FMA peak a large BLAS GEMM reaches on convcore's column tiles (with their
-# packing), fitted with the copy cost below to single-thread timings of 13 layers
-# (docs/algorithms.md): about half, against the 0.85 a square 2048^2 SGEMM reaches.
+# Share of the FMA peak a large GEMM reaches on convcore's column tiles, fitted with the
+# copy cost below to single-thread timings of 13 layers when the route ran on OpenBLAS
+# (docs/algorithms.md): about half, against the 0.85 a square 2048^2 SGEMM reaches.  The
+# ISA's GEMM tile that replaced it ran the same layers in 0.8-1.2x OpenBLAS's time.
 GEMM_PEAK = 0.5
 # How much slower than the issue model the channel tiles run at levels whose FMAs cannot
 # take a broadcast operand from memory (each broadcast is a separate instruction into one
@@ -68,8 +69,8 @@ CHANNEL_TILE_SLOWDOWN = {"avx2": 1.0, "generic": 1.15}
 # layer, also where it measured 1.03-1.12x the im2col route's time (deep layers whose
 # weights outgrow L2: 1024 -> 256 at 14x14, 512 -> 2048 at 7x7, docs/algorithms.md).
 POINTWISE_EFFICIENCY = 0.6
-# Cycles per vector of the column matrix written by im2col and read back by the GEMM's
-# packing (element-by-element gathers of the input rows, then a memory-bound pass).
+# Cycles per vector of the column matrix written by im2col and packed into panels of the
+# GEMM tile (element-by-element gathers of the input rows, then a pass in L1).
 COPY_CYCLES_PER_VECTOR = 7.0
 # Cycles per weight of reordering them for a tile (a read and a scattered write, from
 # memory for large layers: 1.9 ms for 2.4 M weights on one 3 GHz core).
@@ -133,24 +134,19 @@ def _gemm_efficiency(m: int, n: int, k: int) -> float:
 
 
 def _im2col_cycles(g: ConvGeometry, lanes: int) -> float:
-    """The im2col route as the C library cuts it (conv2d_gemm.c): items of kb output
-    channels x P output pixels of one image; a thread copies the P columns of the column
-    matrix once for the items of that tile it runs, and each item is one BLAS GEMM of
-    (kb x reduction) times (reduction x P).  When an image has too few pixel tiles to
-    keep the threads busy, its channels are split into several blocks, and the BLAS
-    repacks the same column tile (its operand of reduction x P) in each block's GEMM
-    call (at batch 1: 2 to 8 times): a pass over the tile like the copy, counted once
-    per block."""
+    """The im2col route as the C library cuts it (conv2d_gemm.c, driver/conv_im2col.c):
+    items of kb output channels x P output pixels of one image; a thread packs the P
+    columns of the column matrix (a 1x1 layer's input channels too) once for the items
+    of that tile it runs, and multiplies them on the ISA's GEMM tile by the weights,
+    packed once per call."""
     from convcore import _conv
 
     kg, pixels, red = g.K // g.groups, math.prod(g.out), g.reduction
     kb, cols = _conv.gemm_blocks(g)
     fma = g.N * g.groups * kg * pixels * red / lanes / FMA_PER_CYCLE
     gemm = fma / _gemm_efficiency(min(kb, kg), min(cols, pixels), red)
-    copies = math.ceil(kg / kb)
-    copy = 0.0 if pointwise(g) else (
-        g.N * g.groups * red * pixels / lanes * COPY_CYCLES_PER_VECTOR * copies)
-    return gemm + copy + g.N * g.K * red * PACK_CYCLES_PER_WEIGHT
+    copy = g.N * g.groups * red * pixels / lanes * COPY_CYCLES_PER_VECTOR
+    return gemm + copy + g.K * red * PACK_CYCLES_PER_WEIGHT
 
 
 def estimate_cycles(g: ConvGeometry, dtype=np.float32, weights_kept=False) -> dict[str, float]:

@@ -94,12 +94,9 @@ cdef extern from "convcore.h" nogil:
                                  int *, double *, int *, double *, double *, int *)
     Py_ssize_t cc_gemm_workspace_per_thread(const cc_conv_geometry *g)
     Py_ssize_t cc_gemm_work_items(const cc_conv_geometry *g)
-    void cc_conv2d_gemm_f32(const cc_conv_geometry *g, const float *x, const float *w,
-                            const float *bias, float *y, float *workspace, cc_sgemm_fn gemm,
-                            int n_threads)
-    void cc_conv2d_gemm_f64(const cc_conv_geometry *g, const double *x, const double *w,
-                            const double *bias, double *y, double *workspace,
-                            cc_dgemm_fn gemm, int n_threads)
+    Py_ssize_t cc_grad_weight_columns(const cc_conv_geometry *g, int real_bytes)
+    Py_ssize_t cc_grad_weight_workspace_per_thread(const cc_conv_geometry *g, int real_bytes)
+    int cc_grad_weight_by_channels(const cc_conv_geometry *g, int real_bytes)
     Py_ssize_t cc_gemm_channel_block(const cc_conv_geometry *g)
     ctypedef int (*cc_blas_threads_fn)(int n)
     void cc_gemm_set_blas_local_threads(cc_blas_threads_fn fn)
@@ -115,24 +112,27 @@ cdef extern from "convcore.h" nogil:
     void cc_dgemm_ilp64(char *, char *, int *, int *, int *, double *, double *, int *,
                         double *, int *, double *, double *, int *)
     Py_ssize_t cc_gemm_tile_columns(const cc_conv_geometry *g)
-    void cc_grad_weight_gemm_range_f32(const cc_conv_geometry *g, const float *x,
+    void cc_grad_weight_tile_range_f32(const cc_conv_geometry *g, const float *x,
                                        const float *go, float *partials, float *workspace,
-                                       cc_sgemm_fn gemm, Py_ssize_t nparts, Py_ssize_t k0,
-                                       Py_ssize_t k1, Py_ssize_t it0, Py_ssize_t it1,
-                                       int n_threads)
-    void cc_grad_weight_gemm_range_f64(const cc_conv_geometry *g, const double *x,
-                                       const double *go, double *partials,
-                                       double *workspace, cc_dgemm_fn gemm,
                                        Py_ssize_t nparts, Py_ssize_t k0, Py_ssize_t k1,
                                        Py_ssize_t it0, Py_ssize_t it1, int n_threads)
-    void cc_conv2d_gemm_range_f32(const cc_conv_geometry *g, const float *x, const float *w,
+    void cc_grad_weight_tile_range_f64(const cc_conv_geometry *g, const double *x,
+                                       const double *go, double *partials,
+                                       double *workspace, Py_ssize_t nparts, Py_ssize_t k0,
+                                       Py_ssize_t k1, Py_ssize_t it0, Py_ssize_t it1,
+                                       int n_threads)
+    Py_ssize_t cc_conv_im2col_pack_size(const cc_conv_geometry *g)
+    void cc_conv_im2col_pack_f32(const cc_conv_geometry *g, const float *w, float *wpack,
+                                 int n_threads)
+    void cc_conv_im2col_pack_f64(const cc_conv_geometry *g, const double *w, double *wpack,
+                                 int n_threads)
+    void cc_conv_im2col_range_f32(const cc_conv_geometry *g, const float *x, const float *wpack,
                                   const float *bias, float *y, float *workspace,
-                                  cc_sgemm_fn gemm, Py_ssize_t it0, Py_ssize_t it1,
+                                  Py_ssize_t it0, Py_ssize_t it1, int n_threads)
+    void cc_conv_im2col_range_f64(const cc_conv_geometry *g, const double *x,
+                                  const double *wpack, const double *bias, double *y,
+                                  double *workspace, Py_ssize_t it0, Py_ssize_t it1,
                                   int n_threads)
-    void cc_conv2d_gemm_range_f64(const cc_conv_geometry *g, const double *x,
-                                  const double *w, const double *bias, double *y,
-                                  double *workspace, cc_dgemm_fn gemm, Py_ssize_t it0,
-                                  Py_ssize_t it1, int n_threads)
 
     ctypedef struct cc_gemm_tiles:
         char transa, transb

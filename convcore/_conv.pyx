@@ -18,10 +18,13 @@ from convcore._cconvcore cimport (
     CC_SIMD_AVX2,
     CC_SIMD_AVX512,
     CC_SIMD_GENERIC,
-    cc_conv2d_gemm_range_f32,
-    cc_conv2d_gemm_range_f64,
-    cc_grad_weight_gemm_range_f32,
-    cc_grad_weight_gemm_range_f64,
+    cc_conv_im2col_pack_f32,
+    cc_conv_im2col_pack_f64,
+    cc_conv_im2col_pack_size,
+    cc_conv_im2col_range_f32,
+    cc_conv_im2col_range_f64,
+    cc_grad_weight_tile_range_f32,
+    cc_grad_weight_tile_range_f64,
     cc_conv2d_geometry,
     cc_conv_out_cells,
     cc_conv_taps,
@@ -37,6 +40,9 @@ from convcore._cconvcore cimport (
     cc_conv_geometry,
     cc_gemm_channel_block,
     cc_gemm_tile_columns,
+    cc_grad_weight_by_channels,
+    cc_grad_weight_columns,
+    cc_grad_weight_workspace_per_thread,
     cc_gemm_tiles,
     cc_gemm_tiles_items,
     cc_gemm_tiles_range_f32,
@@ -229,6 +235,16 @@ def gemm_plan(object geom):
     return cc_gemm_work_items(&g), cc_gemm_workspace_per_thread(&g)
 
 
+def grad_weight_plan(object geom, object dtype):
+    """(output cells per unit, workspace elements per thread, whether the parts are
+    (K/groups, Cg*taps) matrices rather than their transposes) of the im2col route's
+    weight gradient on the GEMM tile."""
+    cdef cc_conv_geometry g = conv_geometry(geom)
+    cdef int item = np.dtype(dtype).itemsize
+    return (cc_grad_weight_columns(&g, item), cc_grad_weight_workspace_per_thread(&g, item),
+            bool(cc_grad_weight_by_channels(&g, item)))
+
+
 def gemm_blocks(object geom):
     """(output channels, output pixels) of one work item of the im2col + GEMM path: each
     item copies the column matrix of its pixels and multiplies it by its channels'
@@ -237,14 +253,21 @@ def gemm_blocks(object geom):
     return cc_gemm_channel_block(&g), cc_gemm_tile_columns(&g)
 
 
+def gemm_packed_size(object geom):
+    """Elements of the im2col route's packed weights (for the active ISA's GEMM tile)."""
+    cdef cc_conv_geometry g = conv_geometry(geom)
+    return cc_conv_im2col_pack_size(&g)
+
+
 def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
                 const floating[::1] bias, floating[:, :, :, ::1] y, floating[::1] workspace,
-                object geom, int n_threads):
-    """y = conv(x, w) + bias by im2col tiles and BLAS gemm, interruptible between chunks.
+                floating[::1] wpack, object geom, int n_threads):
+    """y = conv(x, w) + bias by im2col tiles and the ISA's GEMM tile, interruptible
+    between chunks.
 
-    ``workspace`` holds min(n_threads, items) tiles (see gemm_plan), its start aligned to
-    64 bytes; the BLAS must be single-threaded (the caller limits it).  Any number of
-    spatial dimensions: the arrays are viewed as (N, C, -1, last) as for conv_direct.
+    ``workspace`` holds min(n_threads, items) tiles (see gemm_plan), ``wpack`` the packed
+    weights (gemm_packed_size), both starting on 64 bytes.  Any number of spatial
+    dimensions: the arrays are viewed as (N, C, -1, last) as for conv_direct.
     """
     cdef cc_conv_geometry g = conv_geometry(geom)
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
@@ -254,17 +277,21 @@ def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
     cdef double macs = (<double>cc_gemm_channel_block(&g) * cc_gemm_tile_columns(&g)
                         * (g.C // g.groups) * cc_conv_taps(&g))
     cdef Py_ssize_t step = chunk_items(items, macs * NS_PER_GEMM_MAC, n_threads)
+    with nogil:
+        if floating is float:
+            cc_conv_im2col_pack_f32(&g, &w[0, 0, 0, 0], &wpack[0], n_threads)
+        else:
+            cc_conv_im2col_pack_f64(&g, &w[0, 0, 0, 0], &wpack[0], n_threads)
+    PyErr_CheckSignals()
     while it0 < items:
         it1 = min(items, it0 + step)
         with nogil:
             if floating is float:
-                cc_conv2d_gemm_range_f32(&g, &x[0, 0, 0, 0], &w[0, 0, 0, 0], b,
-                                         &y[0, 0, 0, 0], &workspace[0], kernel_sgemm,
-                                         it0, it1, n_threads)
+                cc_conv_im2col_range_f32(&g, &x[0, 0, 0, 0], &wpack[0], b, &y[0, 0, 0, 0],
+                                         &workspace[0], it0, it1, n_threads)
             else:
-                cc_conv2d_gemm_range_f64(&g, &x[0, 0, 0, 0], &w[0, 0, 0, 0], b,
-                                         &y[0, 0, 0, 0], &workspace[0], kernel_dgemm,
-                                         it0, it1, n_threads)
+                cc_conv_im2col_range_f64(&g, &x[0, 0, 0, 0], &wpack[0], b, &y[0, 0, 0, 0],
+                                         &workspace[0], it0, it1, n_threads)
         PyErr_CheckSignals()
         it0 = it1
 
@@ -272,20 +299,21 @@ def conv2d_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] w,
 def grad_weight_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] go,
                      floating[:, :, ::1] partials, floating[::1] workspace, object geom,
                      int n_threads):
-    """partials (groups * nparts, Kg, Cg*taps) = the weight gradient of the im2col route
-    in parts (cc_grad_weight_gemm_range), interruptible: the parts' units go in windows,
-    and between windows (and chunks of parts) Python handles pending signals.
+    """partials (groups * nparts, Kg, Cg*taps), or (groups * nparts, Cg*taps, Kg) when
+    grad_weight_plan says so, = the weight gradient of the im2col route in parts on the
+    ISA's GEMM tile (cc_grad_weight_tile_range), interruptible: the parts' units go in
+    windows, and between windows (and chunks of parts) Python handles pending signals.
 
     x and go are viewed as (N, C, -1, last) like conv2d_gemm's arrays; ``workspace``
-    holds min(n_threads, items) column tiles (gemm_plan), its start aligned to 64 bytes;
-    the BLAS must be single-threaded (the caller limits it).
+    holds min(n_threads, items) times grad_weight_plan's elements per thread, its start
+    aligned to 64 bytes.
     """
     cdef cc_conv_geometry g = conv_geometry(geom)
     cdef Py_ssize_t items = partials.shape[0], it0, it1, k0 = 0, k1
     cdef Py_ssize_t nparts = items // g.groups
     if items == 0 or partials.shape[1] == 0 or partials.shape[2] == 0:
         return
-    cdef Py_ssize_t P = cc_gemm_tile_columns(&g)
+    cdef Py_ssize_t P = cc_grad_weight_columns(&g, <int>sizeof(floating))
     # (cdivision: // truncates, so the ceilings are written out)
     cdef Py_ssize_t units = g.N * ((cc_conv_out_cells(&g) + P - 1) // P)
     cdef Py_ssize_t longest = (units + nparts - 1) // nparts  # units of the longest part
@@ -302,15 +330,13 @@ def grad_weight_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1
             it1 = min(items, it0 + istep)
             with nogil:
                 if floating is float:
-                    cc_grad_weight_gemm_range_f32(&g, &x[0, 0, 0, 0], &go[0, 0, 0, 0],
+                    cc_grad_weight_tile_range_f32(&g, &x[0, 0, 0, 0], &go[0, 0, 0, 0],
                                                   &partials[0, 0, 0], &workspace[0],
-                                                  kernel_sgemm, nparts, k0, k1, it0, it1,
-                                                  n_threads)
+                                                  nparts, k0, k1, it0, it1, n_threads)
                 else:
-                    cc_grad_weight_gemm_range_f64(&g, &x[0, 0, 0, 0], &go[0, 0, 0, 0],
+                    cc_grad_weight_tile_range_f64(&g, &x[0, 0, 0, 0], &go[0, 0, 0, 0],
                                                   &partials[0, 0, 0], &workspace[0],
-                                                  kernel_dgemm, nparts, k0, k1, it0, it1,
-                                                  n_threads)
+                                                  nparts, k0, k1, it0, it1, n_threads)
             PyErr_CheckSignals()
             it0 = it1
         k0 = k1

@@ -18,7 +18,7 @@ def config_info() -> dict:
         "isa": _conv.simd_level(),
         "kernels": {
             "conv2d direct": _conv.simd_level(),
-            "conv2d im2col": "im2col tiles (portable C) + BLAS gemm",
+            "conv2d im2col": f"im2col tiles (portable C) + {_conv.simd_level()} GEMM tile",
             "im2col/col2im": "portable C",
             "pooling": _pool.simd_level(),
             "pool backward": "portable C",
@@ -48,7 +48,7 @@ def show_config() -> None:
         + ("" if info["isa"] == info["simd_detected"] else " (forced: CONVCORE_ISA or set_isa)"),
     ]
     lines += [f"  {name + ':':<16} {level}" for name, level in info["kernels"].items()]
-    lines.append(f"  BLAS (im2col):   {info['blas']}")
+    lines.append(f"  {'BLAS:':<16} {info['blas']}")
     lines.append(f"  kept buffers:    {info['kept_buffer_bytes'] / 2**20:.1f} MiB "
                  "(Winograd's, between calls; release_buffers() frees them)")
     print("\n".join(lines))

@@ -419,7 +419,8 @@ def algorithm_costs(input_shape, kernel_shape, in_channels=1, out_channels=1, st
     items, per_thread = _conv.gemm_plan(g)
     fits = max(g.Hout * g.Wout, Cg * g.R * g.S, g.K) <= 2**31 - 1
     out["im2col"] = AlgorithmCost("im2col", gemm, gemm - outputs + bias_adds,
-                                  min(threads, items) * per_thread * itemsize, fits,
+                                  (min(threads, items) * per_thread
+                                   + _conv.gemm_packed_size(g)) * itemsize, fits,
                                   None if fits else "a GEMM dimension exceeds 2**31 - 1")
     kernel = (g.S,) if nd == 1 else (g.R, g.S)
     reason = unsupported_reason(nd, kernel, g.stride[-nd:], g.dilation[-nd:])

@@ -16,16 +16,16 @@ or im2col + GEMM, chosen by ``algorithm`` as in :func:`convcore.conv2d`):
   where the forward's ``auto`` picks Winograd (and with ``algorithm='winograd'``) it is
   summed by F(4x4, 3x3), the adjoint of the forward (``convcore.winograd.grad_weight``).
   The im2col route (and ``auto`` elsewhere) multiplies grad_output's tiles by the column
-  tiles of the input through BLAS, each column tile built by a thread just before its
-  product (so it is still in cache), summed in a fixed number of parts added in order at
-  the end; the direct route runs the direct kernel with batch and channels swapped (each input
-  channel an image, each output channel's grad_output a kernel, the forward stride
-  becoming the dilation and the dilation the stride);
+  rows of the input on the ISA's GEMM tile, each block of column rows built by a thread
+  just before its products (so it is still in cache), summed in a fixed number of parts
+  added in order at the end; the direct route runs the direct kernel with batch and
+  channels swapped (each input channel an image, each output channel's grad_output a
+  kernel, the forward stride becoming the dilation and the dilation the stride);
 - grad_bias is the sum of grad_output over the batch and the pixels.
 
-Every BLAS product is a single-threaded gemm on convcore's threads over work fixed by the
-shapes alone, so the gradients are bit-identical for any thread count, and every kernel
-is interruptible.
+Every product (the GEMM tile's, or a single-threaded BLAS gemm's in Winograd's weight
+gradient) runs on convcore's threads over work fixed by the shapes alone, so the
+gradients are bit-identical for any thread count, and every kernel is interruptible.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import math
 import numpy as np
 
 from convcore import _conv
-from convcore._blas import aligned_empty, single_threaded_blas
+from convcore._blas import aligned_empty
 from convcore._checks import as_real_array, check_budget, copy_bytes, did_you_mean
 from convcore._geometry import ConvGeometry as _Geometry
 from convcore._geometry import border_index, gemm_fits
@@ -135,13 +135,14 @@ def _grad_input(g: _Geometry, go: np.ndarray, w: np.ndarray, algorithm: str) -> 
 # (image, column tile) units, added in order at the end): enough for the threads of any
 # machine convcore targets, and no more than _PARTS_BYTES of partial sums.
 _MAX_PARTS = 16
+_DTYPE_OF_SIZE = {4: np.float32, 8: np.float64}
 _PARTS_BYTES = 32 * 2**20
 
 
 def _grad_weight_parts(g: _Geometry, itemsize: int) -> int:
     """How many parts the weight gradient of ``g`` is summed in, from the shapes alone
     (so the sum is the same for any thread count)."""
-    _, P = _conv.gemm_blocks(g)
+    P = _conv.grad_weight_plan(g, _DTYPE_OF_SIZE[itemsize])[0]
     units = g.N * -(-math.prod(g.out) // P)
     one = g.K * (g.C // g.groups) * math.prod(g.kernel) * itemsize  # every group's part
     return max(1, min(_MAX_PARTS, units, _PARTS_BYTES // max(1, one)))
@@ -149,26 +150,29 @@ def _grad_weight_parts(g: _Geometry, itemsize: int) -> int:
 
 def _grad_weight_gemm(g: _Geometry, go: np.ndarray, x: np.ndarray) -> np.ndarray:
     """grad_weight of each group = sum over images and column tiles of grad_output's tile
-    (Kg x P) times the tile's column matrix transposed (P x Cg*taps): in C, each thread
-    builds a column tile in its workspace and multiplies it while it is in cache
-    (cc_grad_weight_gemm_range), summing a fixed range of tiles into a part; the parts
-    are then added in order."""
+    (Kg x P) times the tile's column matrix transposed (P x Cg*taps): in C, on the ISA's
+    GEMM tile, each thread builds the column rows in its workspace and multiplies them
+    while they are in cache (cc_grad_weight_tile_range), summing a fixed range of tiles
+    into a part (or its transpose, whichever layout the tile pads less); the parts are
+    then added in order."""
     G, Kg, Cg = g.groups, g.K // g.groups, g.C // g.groups
     rows = Cg * math.prod(g.kernel)
     nparts = _grad_weight_parts(g, x.dtype.itemsize)
-    partials = np.empty((G * nparts, Kg, rows), x.dtype)
-    items, per_thread = _conv.gemm_plan(g)
+    _, per_thread, by_channels = _conv.grad_weight_plan(g, x.dtype)
+    part = (Kg, rows) if by_channels else (rows, Kg)
+    partials = np.empty((G * nparts, *part), x.dtype)
     workers = max(1, min(get_num_threads(), G * nparts))
     workspace = aligned_empty(max(workers * per_thread, 1), x.dtype)
     x4 = x.reshape(g.N, g.C, -1, g.in_sizes[-1])
     go4 = go.reshape(g.N, g.K, -1, g.out[-1])
-    with single_threaded_blas():
-        _conv.grad_weight_gemm(x4, go4, partials, workspace, g, workers)
-    parts = partials.reshape(G, nparts, Kg, rows)
+    _conv.grad_weight_gemm(x4, go4, partials, workspace, g, workers)
+    parts = partials.reshape(G, nparts, *part)
     gw = parts[:, 0].copy()
     for q in range(1, nparts):  # in order: the sum does not depend on the threads
         gw += parts[:, q]
-    return gw.reshape(g.K, Cg, *g.kernel)
+    if not by_channels:
+        gw = gw.transpose(0, 2, 1)
+    return np.ascontiguousarray(gw).reshape(g.K, Cg, *g.kernel)
 
 
 def _winograd_pays(g: _Geometry, dtype) -> bool:
@@ -264,8 +268,8 @@ def _budget(g: _Geometry, go, x4, w4, dtype, needs, algorithm) -> list:
     if "weight" in needs:
         parts.append(("a contiguous copy of x", copy_bytes(x4, dtype)))
         w_bytes = g.K * (g.C // g.groups) * math.prod(g.kernel) * item
-        # the parts of the sum and a column tile per thread
-        _, per_thread = _conv.gemm_plan(g)
+        # the parts of the sum and a thread's panels and tiles
+        per_thread = _conv.grad_weight_plan(g, dtype)[1]
         gemm = (_grad_weight_parts(g, item) * w_bytes
                 + get_num_threads() * (per_thread + 16) * item)
         direct = x_bytes + go_bytes + w_bytes * 2  # transposed copies, a full result

@@ -1083,11 +1083,11 @@ def _auto_choice(job: _Job, a: dict, rows: dict) -> dict:
 
 def _im2col_bound(c: ConvCase, a: dict, threads: int) -> int:
     """Bytes of the im2col workspace by the formula of the code: one column tile per
-    working thread (functional._run_gemm)."""
+    working thread and the packed weights (functional._run_gemm)."""
     g = _geometry(c, a)
     items, per_thread = _conv.gemm_plan(g)
     workers = threads if items >= threads else 1
-    return int(workers * per_thread * a["x"].itemsize)
+    return int((workers * per_thread + _conv.gemm_packed_size(g)) * a["x"].itemsize)
 
 
 def _batch_independence(threads: int) -> dict:

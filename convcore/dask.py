@@ -29,9 +29,10 @@ How the blocks are made, along each spatial axis (D, H, W) independently:
 The results equal the in-memory functions on the computed array: pooling exactly (max
 is exact, and a window's sum runs in the same row-major order and is divided by the same
 divisor), the direct convolution exactly (each output accumulates its products in one
-fixed order wherever it sits in its row), im2col to rounding (BLAS sums in an order that
-depends on the matrix sizes, and ``algorithm="auto"`` may choose differently for a block
-than for the whole array).
+fixed order wherever it sits in its row), im2col exactly too (each output is its bias
+plus its column rows' products in their order, whatever tile it falls in), and
+``algorithm="auto"`` to rounding (it may choose differently for a block than for the
+whole array).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import numpy as np
 
 from convcore import _conv, _im2col, _layout, _packed
 from convcore._auto import choose_algorithm
-from convcore._blas import aligned_empty, single_threaded_blas
+from convcore._blas import aligned_empty
 from convcore._checks import (
     array_bytes,
     as_real_array,
@@ -168,8 +168,9 @@ _SMALL_CALL_BYTES = 1 << 24
 def _workspace_bytes(g: ConvGeometry, algorithm: str, dtype: np.dtype, n_threads: int) -> int:
     """Bytes an algorithm allocates besides the output and the input copies."""
     if algorithm == "im2col":
-        items, per_thread = _conv.gemm_plan(g)
-        return (min(n_threads, items) * per_thread + 16) * dtype.itemsize
+        items, per_thread = _conv.gemm_plan(g)  # column tiles and the packed weights
+        return (min(n_threads, items) * per_thread + 16
+                + _conv.gemm_packed_size(g)) * dtype.itemsize
     if algorithm == "direct":
         # the repacked weights (about the weights' size) and, per thread, the rows of a
         # band of output rows copied with their padding (tiles along output channels)
@@ -213,17 +214,18 @@ def _run_sparse(g: ConvGeometry, xc, wc, bc, y4) -> None:
 
 
 def _run_gemm(g: ConvGeometry, xc, wc, bc, y4, n_threads: int) -> None:
-    """im2col + GEMM with a workspace of one column tile per working thread.
+    """im2col + GEMM on the ISA's GEMM tile, with the weights packed for the tile and a
+    workspace of one column tile per working thread.
 
     The work items (image, group, pixel tile, block of output channels) are fixed by the
-    geometry; convcore's threads share them out and each runs single-threaded GEMMs, so
-    the result is the same for any thread count.
+    geometry; convcore's threads share them out and each sums its outputs in one fixed
+    order, so the result is the same for any thread count.
     """
     items, per_thread = _conv.gemm_plan(g)
     workers = max(1, min(n_threads, items))
     workspace = aligned_empty(max(workers * per_thread, 1), xc.dtype)
-    with single_threaded_blas():
-        _conv.conv2d_gemm(xc, wc, bc, y4, workspace, g, workers)
+    wpack = aligned_empty(max(_conv.gemm_packed_size(g), 1), xc.dtype)
+    _conv.conv2d_gemm(xc, wc, bc, y4, workspace, wpack, g, workers)
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
@@ -256,9 +258,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
         Split channels into groups convolved independently (C and K divisible by it);
         ``groups == C`` is a depthwise convolution.
     algorithm : {'auto', 'direct', 'im2col', 'sparse'}
-        'direct' (no workspace), 'im2col' (column tiles times BLAS gemm, bounded
-        workspace), 'sparse' (the CSR matrix of :func:`convcore.conv_matrix` times the
-        batch, for comparisons) or 'auto' (see
+        'direct' (no workspace), 'im2col' (column tiles times the packed weights on the
+        ISA's GEMM tile, bounded workspace), 'sparse' (the CSR matrix of
+        :func:`convcore.conv_matrix` times the batch, for comparisons) or 'auto' (see
         :func:`convcore.functional.choose_algorithm`).  All give the same result to
         rounding.
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
@@ -367,7 +369,7 @@ def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     Same rules as :func:`conv2d` on three spatial dimensions (depth, height, width), on
     the same N-d kernels: the direct kernel walks the outer dimensions as rows of the
     innermost one, the im2col route multiplies tiles of the N-d column matrix
-    (:func:`im2col`) by the weights through BLAS, and Winograd runs a T x 3 x 3 layer
+    (:func:`im2col`) by the weights on the ISA's GEMM tile, and Winograd runs a T x 3 x 3 layer
     (stride 1, dilation 1) as one 2-D Winograd layer over its (image, output plane) pairs
     with (channel, depth tap) pairs as input channels.
 
@@ -380,7 +382,7 @@ def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     padding : int, (int, int, int), three (before, after) pairs, 'valid' or 'same'
     groups : int
     algorithm : {'auto', 'direct', 'im2col', 'winograd'}
-        'direct', 'im2col' (column tiles times BLAS gemm), 'winograd' (T x 3 x 3 kernels,
+        'direct', 'im2col' (column tiles on the ISA's GEMM tile), 'winograd' (T x 3 x 3 kernels,
         stride 1, dilation 1; F(4x4, 3x3) on every plane, the accuracy of
         :func:`conv2d`'s Winograd) or 'auto': the one the cost model of
         :func:`convcore.functional.choose_algorithm` predicts faster (Winograd where it

@@ -22,4 +22,13 @@ static inline ptrdiff_t cc_omp_grab(ptrdiff_t count, ptrdiff_t run, int n_thread
                                : (count + n_threads - 1) / n_threads;
     return grab > 0 ? grab : 1;
 }
+
+/* Threads for `items` work items of `macs` multiply-adds in all: no more than items
+ * (a workspace holds one tile per working thread), one for a small call. */
+static inline int cc_gemm_team(ptrdiff_t items, double macs, int n_threads)
+{
+    if (items < n_threads)
+        n_threads = (int)items;
+    return 2.0 * macs < 2e5 && n_threads > 1 ? 1 : n_threads;
+}
 #endif

@@ -89,6 +89,16 @@ static inline ptrdiff_t cc_conv_out_cells(const cc_conv_geometry *g)
     return n;
 }
 
+/* A 1x1 kernel at stride 1 without padding: each output cell reads the same input cell,
+ * so the input's channels are the rows of its column matrix. */
+static inline int cc_conv_pointwise(const cc_conv_geometry *g)
+{
+    for (int d = 0; d < g->nd; d++)
+        if (g->kernel[d] != 1 || g->stride[d] != 1 || g->pad[d] != 0 || g->out[d] != g->in[d])
+            return 0;
+    return 1;
+}
+
 /* The N-d geometry of a 2-D one (a 1-D one is H = R = 1). */
 cc_conv_geometry cc_conv_geometry_from_2d(const cc_conv2d_geometry *g);
 
@@ -231,44 +241,60 @@ ptrdiff_t cc_gemm_tile_columns(const cc_conv_geometry *g);
 ptrdiff_t cc_gemm_channel_block(const cc_conv_geometry *g);
 ptrdiff_t cc_gemm_workspace_per_thread(const cc_conv_geometry *g);
 ptrdiff_t cc_gemm_work_items(const cc_conv_geometry *g);
+/* The weight gradient on the GEMM tile (cc_grad_weight_tile_range), for elements of
+ * real_bytes at the active ISA: output cells per unit (image, tile of cells), workspace
+ * elements per thread, and the layout of its parts: 1 for (K/groups x Cg*taps) matrices,
+ * 0 for their transposes (the layout whose tiles compute fewer padded products). */
+ptrdiff_t cc_grad_weight_columns(const cc_conv_geometry *g, int real_bytes);
+ptrdiff_t cc_grad_weight_workspace_per_thread(const cc_conv_geometry *g, int real_bytes);
+int cc_grad_weight_by_channels(const cc_conv_geometry *g, int real_bytes);
 
-/* im2col + GEMM over 1, 2 or 3 spatial dimensions: workspace holds min(n_threads, cc_gemm_work_items(g)) *
- * cc_gemm_workspace_per_thread(g) elements.  gemm must be safe to call from n_threads
- * threads at once (a single-threaded BLAS when n_threads > 1). */
-void cc_conv2d_gemm_f32(const cc_conv_geometry *g, const float *x, const float *w,
-                        const float *bias, float *y, float *workspace, cc_sgemm_fn gemm,
-                        int n_threads);
-void cc_conv2d_gemm_f64(const cc_conv_geometry *g, const double *x, const double *w,
-                        const double *bias, double *y, double *workspace, cc_dgemm_fn gemm,
-                        int n_threads);
+/* im2col + GEMM over 1, 2 or 3 spatial dimensions on the active ISA's GEMM tile
+ * (driver/conv_im2col.c): each output summed from its bias in the order of the column
+ * rows, so the result does not depend on n_threads.  The weights are packed for the
+ * tile into wpack (cc_conv_im2col_pack_size(g) elements) by cc_conv_im2col_pack_*;
+ * workspace holds min(n_threads, cc_gemm_work_items(g)) * cc_gemm_workspace_per_thread(g)
+ * elements.  cc_conv_im2col_* packs and runs every item. */
+ptrdiff_t cc_conv_im2col_pack_size(const cc_conv_geometry *g);
+void cc_conv_im2col_pack_f32(const cc_conv_geometry *g, const float *w, float *wpack,
+                             int n_threads);
+void cc_conv_im2col_pack_f64(const cc_conv_geometry *g, const double *w, double *wpack,
+                             int n_threads);
 /* Items [it0, it1) only (the workspace holds min(n_threads, it1 - it0) tiles). */
-void cc_conv2d_gemm_range_f32(const cc_conv_geometry *g, const float *x, const float *w,
-                              const float *bias, float *y, float *workspace, cc_sgemm_fn gemm,
-                              ptrdiff_t it0, ptrdiff_t it1, int n_threads);
-void cc_conv2d_gemm_range_f64(const cc_conv_geometry *g, const double *x, const double *w,
+void cc_conv_im2col_range_f32(const cc_conv_geometry *g, const float *x, const float *wpack,
+                              const float *bias, float *y, float *workspace, ptrdiff_t it0,
+                              ptrdiff_t it1, int n_threads);
+void cc_conv_im2col_range_f64(const cc_conv_geometry *g, const double *x, const double *wpack,
                               const double *bias, double *y, double *workspace,
-                              cc_dgemm_fn gemm, ptrdiff_t it0, ptrdiff_t it1, int n_threads);
+                              ptrdiff_t it0, ptrdiff_t it1, int n_threads);
+void cc_conv_im2col_f32(const cc_conv_geometry *g, const float *x, const float *w,
+                        const float *bias, float *y, float *workspace, float *wpack,
+                        int n_threads);
+void cc_conv_im2col_f64(const cc_conv_geometry *g, const double *x, const double *w,
+                        const double *bias, double *y, double *workspace, double *wpack,
+                        int n_threads);
 
-/* The weight gradient of an im2col + GEMM layer in parts: item it = grp * nparts + q
- * (it in [it0, it1) of groups * nparts) writes partials[it] (Kg x CgRS, row-major) =
+/* The weight gradient of an im2col + GEMM layer in parts, on the active ISA's GEMM tile
+ * (driver/conv_im2col.c): item it = grp * nparts + q (it in [it0, it1) of
+ * groups * nparts) writes partials[it] (Kg x CgRS, row-major, or its transpose) =
  * the sum over part q's (image, column tile) units of its group (the units of a group,
  * N * column tiles, split into nparts consecutive ranges) of grad_output's tile times
  * the column tile's transpose.  A call sums units [k0, k1) of each part (counted from
  * the part's first): k0 = 0 starts the sum, a later window adds to it, so the caller
  * can split a long part and check for signals between windows.  The caller adds the
  * parts in order, so the sum is the same for any thread count and any windows.  go is
- * (N, K, out cells); workspace as for cc_conv2d_gemm (min(n_threads, items) tiles); the
- * sizes and leading dimensions must fit in int (the BLAS's). */
-void cc_grad_weight_gemm_range_f32(const cc_conv_geometry *g, const float *x,
+ * (N, K, out cells).  The parts are (K/groups x CgRS) or their transposes, as
+ * cc_grad_weight_by_channels says; the workspace holds min(n_threads, items) *
+ * cc_grad_weight_workspace_per_thread elements; the units have cc_grad_weight_columns
+ * output cells. */
+void cc_grad_weight_tile_range_f32(const cc_conv_geometry *g, const float *x,
                                    const float *go, float *partials, float *workspace,
-                                   cc_sgemm_fn gemm, ptrdiff_t nparts, ptrdiff_t k0,
-                                   ptrdiff_t k1, ptrdiff_t it0, ptrdiff_t it1,
-                                   int n_threads);
-void cc_grad_weight_gemm_range_f64(const cc_conv_geometry *g, const double *x,
+                                   ptrdiff_t nparts, ptrdiff_t k0, ptrdiff_t k1, ptrdiff_t it0,
+                                   ptrdiff_t it1, int n_threads);
+void cc_grad_weight_tile_range_f64(const cc_conv_geometry *g, const double *x,
                                    const double *go, double *partials, double *workspace,
-                                   cc_dgemm_fn gemm, ptrdiff_t nparts, ptrdiff_t k0,
-                                   ptrdiff_t k1, ptrdiff_t it0, ptrdiff_t it1,
-                                   int n_threads);
+                                   ptrdiff_t nparts, ptrdiff_t k0, ptrdiff_t k1, ptrdiff_t it0,
+                                   ptrdiff_t it1, int n_threads);
 
 /* A batch of products C[b] = alpha op(A[b]) op(B[b]) + beta C[b] in BLAS's column-major
  * terms (C is m x n), split into tiles of C (tile_m x tile_n) chosen by the caller from

@@ -822,10 +822,10 @@ static void WG(wg_products)(const REAL *u, ptrdiff_t ukb, ptrdiff_t usize, REAL 
                         __builtin_prefetch(next, 0, 2);
                     const int n = (int)(Kg - k < kb ? Kg - k : kb);
                     if (ukb == kb)
-                        tile(pk, P, Ue + (k * Cg + c0 * kb), 0, kc, Me + k * T + t0, T, n,
+                        tile(pk, P, Ue + (k * Cg + c0 * kb), 0, kc, NULL, Me + k * T + t0, T, n,
                              cnt, c0 == 0);
                     else
-                        tile(pk, P, Ue + k * Cg + c0, Cg, kc, Me + k * T + t0, T, n, cnt,
+                        tile(pk, P, Ue + k * Cg + c0, Cg, kc, NULL, Me + k * T + t0, T, n, cnt,
                              c0 == 0);
                 }
             }

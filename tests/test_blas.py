@@ -12,10 +12,10 @@ import pytest
 
 from convcore import _blas
 
-# Runs in a child (the choice is made once per process): the im2col route (3x3 and the
-# 1x1 route with no copy), Winograd, a 3-D im2col layer and a weight gradient (its parts),
-# float32 and float64, on 1 and 2 threads (each layer large enough for a team of two),
-# each against the float64 reference.
+# Runs in a child (the choice is made once per process): the im2col route (3x3, 1x1 and
+# 3-D: on the ISA's GEMM tile, whatever the BLAS), Winograd and a weight gradient (its
+# parts: on the BLAS when Winograd's), float32 and float64, on 1 and 2 threads (each
+# layer large enough for a team of two), each against the float64 reference.
 CHILD = textwrap.dedent("""
     import json, sys
     import convcore
@@ -109,8 +109,9 @@ def test_every_gemm_route_through_each_blas(choice):
 
 def test_bad_choice_is_a_clear_error():
     r = _run("import numpy as np, convcore\n"
-             "convcore.conv2d(np.ones((1, 2, 5, 5)), np.ones((3, 2, 3, 3)), "
-             "algorithm='im2col')", CONVCORE_BLAS="mkl")
+             "convcore.conv2d_backward(np.ones((1, 3, 3, 3)), np.ones((1, 2, 5, 5)), "
+             "np.ones((3, 2, 3, 3)), needs=('weight',), algorithm='winograd')",
+             CONVCORE_BLAS="mkl")
     assert r.returncode != 0
     assert "ValueError" in r.stderr and "CONVCORE_BLAS='mkl'" in r.stderr
     assert "'numpy'" in r.stderr and "'scipy'" in r.stderr

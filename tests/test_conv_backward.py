@@ -594,13 +594,15 @@ def test_weight_gradient_parts_cap_and_empty_parts(rng, monkeypatch):
     assert backward._grad_weight_parts(g, 8) == 1
     got = convcore.conv2d_backward(go, x, w, padding=1, needs="weight", algorithm="im2col")[1]
     assert_close(got, ref, np.float64, terms=4 * 64)
-    partials = np.full((6, 5, 54), np.nan)  # 6 parts of 4 tiles: 2 empty
-    _, per_thread = _conv.gemm_plan(g)
-    with single_threaded_blas():
+    _, per_thread, by_channels = _conv.grad_weight_plan(g, np.float64)
+    partials = np.full((6, 5, 54) if by_channels else (6, 54, 5), np.nan)  # 6 parts of 4
+    with single_threaded_blas():                                          # tiles: 2 empty
         _conv.grad_weight_gemm(x, go, partials, aligned_empty(2 * per_thread, np.float64),
                                g, 2)
     assert np.count_nonzero(~partials.any(axis=(1, 2))) == 2
-    assert_close(partials.sum(axis=0).reshape(w.shape), ref, np.float64, terms=4 * 64)
+    total = partials.sum(axis=0)
+    total = total if by_channels else total.T
+    assert_close(total.reshape(w.shape), ref, np.float64, terms=4 * 64)
 
 
 def test_im2col_weight_gradient_refuses_gemm_sizes_over_int32():

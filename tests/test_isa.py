@@ -117,6 +117,7 @@ def test_levels_agree(rng):
             convcore.set_isa(level)
             assert convcore.get_isa() == level
             assert convcore.config_info()["isa"] == level
+            assert f"+ {level} GEMM tile" in convcore.config_info()["kernels"]["conv2d im2col"]
             results[level] = convcore.conv2d(x, w, stride=(1, 2), padding=1, algorithm="direct")
     finally:
         convcore.set_isa(before)

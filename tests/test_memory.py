@@ -73,8 +73,9 @@ def test_conv2d_temporary_memory_independent_of_batch(rng, algorithm):
         extra[N] = _extra_bytes(lambda x=x: convcore.conv2d(x, w, padding=1,
                                                             algorithm=algorithm))
     if algorithm == "im2col":
-        _, per_thread = _conv.gemm_plan(_geometry(32, 40, 64, 3, 1, 1, 1))
-        bound = per_thread * 4 * threads
+        g = _geometry(32, 40, 64, 3, 1, 1, 1)
+        _, per_thread = _conv.gemm_plan(g)
+        bound = (per_thread * threads + _conv.gemm_packed_size(g)) * 4  # + packed weights
     else:
         bound = 2 * w.nbytes  # the repacked weights
     slack = 64 * 1024

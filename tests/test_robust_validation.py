@@ -520,8 +520,8 @@ case("max_unpool_backward", ValueError, ("indices", "(3, 4, 5)"),
      indices=np.zeros((3, 4, 5), np.int64))
 
 
-PLANNING_QUERIES = {"direct_plan", "gemm_plan", "gemm_blocks", "simd_level", "simd_detected",
-                    "simd_code", "DirectCall"}
+PLANNING_QUERIES = {"direct_plan", "gemm_plan", "gemm_blocks", "gemm_packed_size",
+                    "simd_level", "simd_detected", "simd_code", "DirectCall"}
 
 
 @pytest.fixture

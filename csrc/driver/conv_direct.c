@@ -30,6 +30,17 @@ static const cc_direct_isa *active_isa(void)
     return (const cc_direct_isa *)cc_isa_pick(ISAS, sizeof ISAS / sizeof ISAS[0]);
 }
 
+const cc_gemm_tile_entry *cc_direct_gemm_tile(void)
+{
+    return &active_isa()->gemm;
+}
+
+ptrdiff_t cc_direct_gemm_width(ptrdiff_t real_bytes)
+{
+    const cc_direct_isa *isa = active_isa();
+    return (ptrdiff_t)isa->gemm.nv * (isa->vector_bytes / real_bytes);
+}
+
 /* Output rows per work item: a band's input rows (all channels of the group) stay in L2
  * (512 KiB on the smallest we target) while every block of output channels sweeps over
  * them.  As many rows as fit about 128 KiB of input rows, at least 4 (wide layers with
@@ -61,16 +72,6 @@ static ptrdiff_t outer_rows(const cc_conv_geometry *g, const ptrdiff_t *sizes)
     for (int d = 0; d < g->nd - 1; d++)
         n *= sizes[d];
     return n;
-}
-
-/* A 1x1 kernel at stride 1 without padding: each output pixel reads the same input
- * pixel, so an image's pixels form one row of any length. */
-static int pointwise(const cc_conv_geometry *g)
-{
-    for (int d = 0; d < g->nd; d++)
-        if (g->kernel[d] != 1 || g->stride[d] != 1 || g->pad[d] != 0 || g->out[d] != g->in[d])
-            return 0;
-    return 1;
 }
 
 /* Output rows per plane (the second-innermost dimension; 1 in 1-D) and bands per plane:
@@ -126,7 +127,7 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
     const int kb_cv = isa->tiles[CC_TILE_CV].nv * lanes;
     const ptrdiff_t taps = Cg * outer_rows(g, g->kernel) * S; /* reduction per output */
     int tile;
-    const int pw = pointwise(g) && Kg >= isa->tiles[CC_TILE_PW].kb;
+    const int pw = cc_conv_pointwise(g) && Kg >= isa->tiles[CC_TILE_PW].kb;
     /* Channel tiles pay a transposed store per output: worth it from about 8 vectors'
      * worth of reduction per output (measured: an RGB stem 3x3, 27 taps, ran 2.6x faster
      * on column tiles at AVX-512; 16 channels 3x3, 144 taps, alike on both). */

@@ -67,19 +67,26 @@ typedef struct {
     cc_direct_row_fn_f64 f64;
 } cc_direct_tile_entry;
 
-/* The pointwise tile as a GEMM micro-kernel for other drivers (Winograd's products):
- * y[kk * ys + t] for kk < n <= kb, t < cnt <= nv vectors, = (first ? 0 : y[kk * ys + t])
- * + sum over c < kc of w(kk, c) * pk[c * ps + t], in that order; pk a packed panel of kc
- * rows of nv vectors, ps apart (the vectors holding t < cnt are read, lanes past cnt
- * never stored); w(kk, c) = w[c * kb + kk] (a packed block of kb rows, ldw = 0) or
- * w[kk * ldw + c] (rows of a matrix; rows past n are not read). */
+/* The pointwise tile as a GEMM micro-kernel for other drivers (Winograd's products,
+ * im2col's): y[kk * ys + t] for kk < n <= kb, t < cnt <= nv vectors, = (first ?
+ * (bias ? bias[kk] : 0) : y[kk * ys + t]) + sum over c < kc of w(kk, c) * pk[c * ps + t],
+ * in that order; pk a packed panel of kc rows of nv vectors, ps apart (the vectors
+ * holding t < cnt are read, lanes past cnt never stored); w(kk, c) = w[c * kb + kk] (a
+ * packed block of kb rows, ldw = 0) or w[kk * ldw + c] (rows of a matrix; rows past n
+ * are not read). */
 #define CC_GEMM_TILE_FN(REAL, SFX)                                                        \
     typedef void (*cc_gemm_tile_fn_##SFX)(const REAL *pk, ptrdiff_t ps, const REAL *w,    \
-                                          ptrdiff_t ldw, ptrdiff_t kc, REAL *y,           \
-                                          ptrdiff_t ys, int n, int cnt, int first);
+                                          ptrdiff_t ldw, ptrdiff_t kc, const REAL *bias,  \
+                                          REAL *y, ptrdiff_t ys, int n, int cnt, int first);
 CC_GEMM_TILE_FN(float, f32)
 CC_GEMM_TILE_FN(double, f64)
 #undef CC_GEMM_TILE_FN
+
+/* The widest GEMM tile of any ISA, in elements of float or double: every ISA's tile
+ * width divides it (test_kernels.c checks it), so the im2col route's workspace
+ * (cc_gemm_workspace_per_thread, conv2d_gemm.c), in panels of at most this width, does
+ * not depend on the ISA. */
+#define CC_GEMM_PANEL_MAX 32
 
 typedef struct {
     int kb, nv; /* the tile: kb rows x nv vectors */
@@ -100,5 +107,10 @@ extern const cc_direct_isa cc_direct_isa_generic;
 extern const cc_direct_isa cc_direct_isa_avx2;
 extern const cc_direct_isa cc_direct_isa_avx512;
 #endif
+
+/* The active ISA's GEMM tile, and its width in elements of real_bytes bytes (for
+ * drivers other than the direct one: im2col's products, driver/conv_im2col.c). */
+const cc_gemm_tile_entry *cc_direct_gemm_tile(void);
+ptrdiff_t cc_direct_gemm_width(ptrdiff_t real_bytes);
 
 #endif

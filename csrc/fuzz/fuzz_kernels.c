@@ -315,7 +315,7 @@ DEFINE_GEMM(double, naive_dgemm)
 
 /* ---- convolution targets -------------------------------------------------------- */
 
-#define DEFINE_CONV_TARGETS(T, SFX, GEMM)                                                \
+#define DEFINE_CONV_TARGETS(T, SFX)                                                \
     static void fuzz_conv_##SFX(reader *r, int n_threads, int gemm)                      \
     {                                                                                    \
         cc_conv2d_geometry g;                                                            \
@@ -345,18 +345,24 @@ DEFINE_GEMM(double, naive_dgemm)
             ptrdiff_t items = cc_gemm_work_items(&gn);                                   \
             ptrdiff_t workers = n_threads < items ? n_threads : items;                   \
             ptrdiff_t nws = workers * cc_gemm_workspace_per_thread(&gn);                 \
-            T *ws = output_##SFX(nws);                                                   \
+            ptrdiff_t npack = cc_conv_im2col_pack_size(&gn);                             \
+            T *ws = output_##SFX(nws), *wpack = output_##SFX(npack);                     \
+            cc_conv_im2col_pack_##SFX(&gn, w, wpack, (int)workers);                      \
             /* the items in chunks of random sizes, as the bridge runs them */           \
             for (ptrdiff_t it0 = 0, it1; it0 < items; it0 = it1) {                       \
                 it1 = it0 + pick(r, 1, items);                                           \
                 if (it1 > items) it1 = items;                                            \
-                cc_conv2d_gemm_range_##SFX(&gn, x, w, b, y, ws, GEMM, it0, it1,          \
+                cc_conv_im2col_range_##SFX(&gn, x, wpack, b, y, ws, it0, it1,            \
                                            (int)workers);                                \
             }                                                                            \
             for (ptrdiff_t i = nws; i < nws + GUARD; i++)                                \
                 if (ws[i] != (T)1e30)                                                    \
-                    fail(what, "gemm wrote past its workspace");                         \
+                    fail(what, "im2col wrote past its workspace");                       \
+            for (ptrdiff_t i = npack; i < npack + GUARD; i++)                            \
+                if (wpack[i] != (T)1e30)                                                 \
+                    fail(what, "im2col wrote past its packed weights");                  \
             free(ws);                                                                    \
+            free(wpack);                                                                 \
         } else {                                                                         \
             ptrdiff_t npack = cc_conv2d_direct_pack_size_##SFX(&g);                      \
             T *wpack = output_##SFX(npack);                                              \
@@ -435,8 +441,8 @@ DEFINE_GEMM(double, naive_dgemm)
         expect_untouched_##SFX(what, x, x0, nx);                                         \
         free(x); free(x0); free(xd);                                                     \
     }
-DEFINE_CONV_TARGETS(float, f32, naive_sgemm)
-DEFINE_CONV_TARGETS(double, f64, naive_dgemm)
+DEFINE_CONV_TARGETS(float, f32)
+DEFINE_CONV_TARGETS(double, f64)
 
 /* ---- the convolution matrix ----------------------------------------------------- */
 

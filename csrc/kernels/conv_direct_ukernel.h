@@ -615,21 +615,22 @@ static void FN(row_pw)(const ARGS *a0, REAL *y, int kb)
 }
 
 /* The pointwise tile for other drivers (cc_gemm_tile_fn, conv_direct.h): y[kk][t] for
- * kk < n, t < cnt, = (first ? 0 : y[kk][t]) + sum over c < kc of w(kk, c) pk[c][t], the
- * panel's rows ps apart, the weights a packed block (w[c * KB + kk], ldw 0) or rows
- * (w[kk * ldw + c]); a tile of fewer vectors where cnt leaves the last unused. */
+ * kk < n, t < cnt, = (first ? bias[kk] or 0 : y[kk][t]) + sum over c < kc of w(kk, c)
+ * pk[c][t], the panel's rows ps apart, the weights a packed block (w[c * KB + kk],
+ * ldw 0) or rows (w[kk * ldw + c]); a tile of fewer vectors where cnt leaves the last
+ * unused. */
 void FN(gemm_tile)(const REAL *pk, ptrdiff_t ps, const REAL *w, ptrdiff_t ldw, ptrdiff_t kc,
-                   REAL *y, ptrdiff_t ys, int n, int cnt, int first)
+                   const REAL *bias, REAL *y, ptrdiff_t ys, int n, int cnt, int first)
 {
     const int narrow = cnt <= (CC_NV_BIG - 1) * LANES;
     if (ldw == 0 && narrow)
-        FN(pw_tile)(pk, ps, CC_NV_BIG - 1, w, 1, CC_KB_BIG, NULL, kc, y, ys, n, cnt, first);
+        FN(pw_tile)(pk, ps, CC_NV_BIG - 1, w, 1, CC_KB_BIG, bias, kc, y, ys, n, cnt, first);
     else if (ldw == 0)
-        FN(pw_tile)(pk, ps, CC_NV_BIG, w, 1, CC_KB_BIG, NULL, kc, y, ys, n, cnt, first);
+        FN(pw_tile)(pk, ps, CC_NV_BIG, w, 1, CC_KB_BIG, bias, kc, y, ys, n, cnt, first);
     else if (narrow)
-        FN(pw_tile)(pk, ps, CC_NV_BIG - 1, w, ldw, 1, NULL, kc, y, ys, n, cnt, first);
+        FN(pw_tile)(pk, ps, CC_NV_BIG - 1, w, ldw, 1, bias, kc, y, ys, n, cnt, first);
     else
-        FN(pw_tile)(pk, ps, CC_NV_BIG, w, ldw, 1, NULL, kc, y, ys, n, cnt, first);
+        FN(pw_tile)(pk, ps, CC_NV_BIG, w, ldw, 1, bias, kc, y, ys, n, cnt, first);
 }
 
 #undef FN

@@ -20,6 +20,7 @@
 #endif
 
 #include "convcore.h"
+#include "driver/conv_direct.h"
 
 #define GUARD 32
 #define GUARD_VALUE 12345.0
@@ -185,26 +186,6 @@ static void im2col_ref(const cc_conv2d_geometry *g, const double *x, double *col
         }
 }
 
-/* Column-major Fortran-BLAS gemm: C = alpha op(A) op(B) + beta C; C is not read when
- * beta == 0, as in the reference BLAS. */
-#define DEFINE_GEMM(T, NAME)                                                             \
-    static void NAME(char *ta, char *tb, int *m, int *n, int *k, T *alpha, T *a,         \
-                     int *lda, T *b, int *ldb, T *beta, T *c, int *ldc)                  \
-    {                                                                                    \
-        const int at = *ta == 'T' || *ta == 't', bt = *tb == 'T' || *tb == 't';          \
-        for (int j = 0; j < *n; j++)                                                     \
-            for (int i = 0; i < *m; i++) {                                               \
-                T acc = 0;                                                               \
-                for (int l = 0; l < *k; l++)                                             \
-                    acc += (at ? a[l + (ptrdiff_t)i * *lda] : a[i + (ptrdiff_t)l * *lda]) * \
-                           (bt ? b[j + (ptrdiff_t)l * *ldb] : b[l + (ptrdiff_t)j * *ldb]); \
-                T *cij = &c[i + (ptrdiff_t)j * *ldc];                                    \
-                *cij = *alpha * acc + (*beta == 0 ? (T)0 : *beta * *cij);                \
-            }                                                                            \
-    }
-DEFINE_GEMM(float, naive_sgemm)
-DEFINE_GEMM(double, naive_dgemm)
-
 #include "test_buffers.h"
 
 DEFINE_BUFFERS(float, f32)
@@ -213,7 +194,7 @@ DEFINE_BUFFERS(double, f64)
 /* ---- convolution checks --------------------------------------------------------- */
 
 /* Direct and GEMM convolution of one case in one dtype against the reference. */
-#define DEFINE_CONV_CHECK(T, SFX, GEMM)                                                  \
+#define DEFINE_CONV_CHECK(T, SFX)                                                  \
     static void check_direct_##SFX(const conv_case *cs, const cc_conv2d_geometry *g,     \
                                    const double *x, const double *w, const double *b,    \
                                    const double *ref, int nt, const char *simd)          \
@@ -234,28 +215,32 @@ DEFINE_BUFFERS(double, f64)
     }                                                                                    \
     static void check_gemm_##SFX(const conv_case *cs, const cc_conv2d_geometry *g,       \
                                  const double *x, const double *w, const double *b,      \
-                                 const double *ref, int nt)                              \
+                                 const double *ref, int nt, const char *simd)            \
     {                                                                                    \
         T *xt = converted_##SFX(x, x_size(g)), *wt = converted_##SFX(w, w_size(g));      \
         T *bt = b ? converted_##SFX(b, g->K) : NULL;                                     \
         cc_conv_geometry gn = cc_conv_geometry_from_2d(g);                                \
         ptrdiff_t ny = y_size(g), nws = nt * cc_gemm_workspace_per_thread(&gn);          \
+        ptrdiff_t npack = cc_conv_im2col_pack_size(&gn);                                 \
         T *y = nan_buffer_##SFX(ny), *ws = nan_buffer_##SFX(nws);                        \
-        cc_conv2d_gemm_##SFX(&gn, xt, wt, bt, y, ws, GEMM, nt);                          \
+        T *wpack = nan_buffer_##SFX(npack);                                              \
+        cc_conv_im2col_##SFX(&gn, xt, wt, bt, y, ws, wpack, nt);                         \
         ptrdiff_t bad = first_mismatch_##SFX(y, ref, ny);                                \
-        check(bad < 0, "gemm %s [%s, %d threads]: y[%td] = %g, expected %g", #SFX,       \
-              cs->name, nt, bad, bad < 0 ? 0.0 : (double)y[bad], bad < 0 ? 0.0 : ref[bad]); \
-        check(guard_intact_##SFX(y, ny) && guard_intact_##SFX(ws, nws),                  \
-              "gemm %s [%s, %d threads]: wrote past y or the workspace", #SFX, cs->name, \
-              nt);                                                                       \
-        free(xt); free(wt); free(bt); free(y); free(ws);                                 \
+        check(bad < 0, "im2col %s [%s, %s, %d threads]: y[%td] = %g, expected %g", #SFX, \
+              cs->name, simd, nt, bad, bad < 0 ? 0.0 : (double)y[bad],                   \
+              bad < 0 ? 0.0 : ref[bad]);                                                 \
+        check(guard_intact_##SFX(y, ny) && guard_intact_##SFX(ws, nws) &&                \
+                  guard_intact_##SFX(wpack, npack),                                      \
+              "im2col %s [%s, %s, %d threads]: wrote past y, the workspace or wpack",    \
+              #SFX, cs->name, simd, nt);                                                 \
+        free(xt); free(wt); free(bt); free(y); free(ws); free(wpack);                    \
     }
-DEFINE_CONV_CHECK(float, f32, naive_sgemm)
-DEFINE_CONV_CHECK(double, f64, naive_dgemm)
+DEFINE_CONV_CHECK(float, f32)
+DEFINE_CONV_CHECK(double, f64)
 
 static const int THREADS[] = {1, 3};
 
-static void check_convolutions(int with_gemm)
+static void check_convolutions(void)
 {
     const char *simd = cc_simd_name(cc_simd_active());
     for (size_t i = 0; i < N_CASES; i++) {
@@ -268,10 +253,8 @@ static void check_convolutions(int with_gemm)
         for (int t = 0; t < 2; t++) {
             check_direct_f32(cs, &g, x, w, b, ref, THREADS[t], simd);
             check_direct_f64(cs, &g, x, w, b, ref, THREADS[t], simd);
-            if (with_gemm) {
-                check_gemm_f32(cs, &g, x, w, b, ref, THREADS[t]);
-                check_gemm_f64(cs, &g, x, w, b, ref, THREADS[t]);
-            }
+            check_gemm_f32(cs, &g, x, w, b, ref, THREADS[t], simd);
+            check_gemm_f64(cs, &g, x, w, b, ref, THREADS[t], simd);
         }
         free(x); free(w); free(b); free(ref);
     }
@@ -279,18 +262,22 @@ static void check_convolutions(int with_gemm)
 
 /* ---- weight gradient in parts ----------------------------------------------------- */
 
-/* cc_grad_weight_gemm_range_f64 on every case: the parts' sums added in order against
- * grad_output times the reference column matrices, in one part and in three, every part
- * taken in windows of one unit and in one window, on 1 and 3 threads. */
+/* cc_grad_weight_tile_range_f64 on every case at the active level: the parts' sums added
+ * in order (read in the layout cc_grad_weight_by_channels gives) against grad_output times
+ * the reference column matrices, in one part and in three, every part taken in windows
+ * of one unit and in one window, on 1 and 3 threads. */
 static void check_weight_gradients(void)
 {
+    const char *simd = cc_simd_name(cc_simd_active());
     for (size_t i = 0; i < N_CASES; i++) {
         const conv_case *cs = &CASES[i];
         cc_conv2d_geometry g2 = make_geometry(cs);
         cc_conv_geometry g = cc_conv_geometry_from_2d(&g2);
         const ptrdiff_t G = g2.groups, Kg = g2.K / G, rows = g2.C / G * g2.R * g2.S;
-        const ptrdiff_t L = g2.Hout * g2.Wout, P = cc_gemm_tile_columns(&g);
+        const ptrdiff_t L = g2.Hout * g2.Wout, P = cc_grad_weight_columns(&g, 8);
         const ptrdiff_t units = g2.N * ((L + P - 1) / P);
+        const int by_channels = cc_grad_weight_by_channels(&g, 8);
+        const ptrdiff_t nws = cc_grad_weight_workspace_per_thread(&g, 8);
         double *x = rand_array(x_size(&g2)), *go = rand_array(y_size(&g2));
         double *cols = malloc((size_t)(g2.N * G * rows * L) * sizeof *cols);
         double *ref = calloc((size_t)(G * Kg * rows), sizeof *ref);
@@ -310,21 +297,28 @@ static void check_weight_gradients(void)
                 const int nt = THREADS[t % 2];
                 const ptrdiff_t nparts = t < 2 ? 1 : 3, items = G * nparts;
                 double *parts = nan_buffer_f64(items * Kg * rows);
-                double *ws = nan_buffer_f64(nt * cc_gemm_workspace_per_thread(&g));
+                double *ws = nan_buffer_f64(nt * nws);
                 for (ptrdiff_t k0 = 0; k0 < units; k0 += whole ? units : 1)
-                    cc_grad_weight_gemm_range_f64(&g, x, go, parts, ws, naive_dgemm, nparts, k0,
+                    cc_grad_weight_tile_range_f64(&g, x, go, parts, ws, nparts, k0,
                                                   whole ? units : k0 + 1, 0, items, nt);
                 double *gw = calloc((size_t)(G * Kg * rows), sizeof *gw);
                 for (ptrdiff_t grp = 0; grp < G; grp++)
-                    for (ptrdiff_t q = 0; q < nparts; q++)
-                        for (ptrdiff_t e = 0; e < Kg * rows; e++)
-                            gw[grp * Kg * rows + e] += parts[((grp * nparts + q) * Kg) * rows + e];
+                    for (ptrdiff_t q = 0; q < nparts; q++) {
+                        const double *part = parts + (grp * nparts + q) * Kg * rows;
+                        for (ptrdiff_t k = 0; k < Kg; k++)
+                            for (ptrdiff_t r = 0; r < rows; r++)
+                                gw[(grp * Kg + k) * rows + r] +=
+                                    by_channels ? part[k * rows + r] : part[r * Kg + k];
+                    }
                 ptrdiff_t bad = first_mismatch_f64(gw, ref, G * Kg * rows);
-                check(bad < 0, "weight gradient [%s, %d threads, %s]: gw[%td] = %g, expected %g",
-                      cs->name, nt, whole ? "one window" : "windows of one unit", bad,
+                check(bad < 0, "weight gradient [%s, %s, %d threads, %s]: gw[%td] = %g, "
+                      "expected %g", cs->name, simd, nt,
+                      whole ? "one window" : "windows of one unit", bad,
                       bad < 0 ? 0.0 : gw[bad], bad < 0 ? 0.0 : ref[bad]);
-                check(guard_intact_f64(parts, items * Kg * rows),
-                      "weight gradient [%s]: wrote past the parts", cs->name);
+                check(guard_intact_f64(parts, items * Kg * rows) &&
+                          guard_intact_f64(ws, nt * nws),
+                      "weight gradient [%s, %s]: wrote past the parts or the workspace",
+                      cs->name, simd);
                 if (!first || t == 2) { /* the bits of 1 thread, one window per part count */
                     free(first);
                     first = gw;
@@ -506,15 +500,17 @@ static void check_volumes(void)
         /* the im2col + GEMM route on the same volume: N-d column tiles, 2 threads */
         const ptrdiff_t items = cc_gemm_work_items(&g), workers = items < 2 ? items : 2;
         const ptrdiff_t nws = workers * cc_gemm_workspace_per_thread(&g);
-        float *ws = nan_buffer_f32(nws), *yg = nan_buffer_f32(ny);
-        cc_conv2d_gemm_f32(&g, xf, wf, NULL, yg, ws, naive_sgemm, (int)workers);
+        const ptrdiff_t ngp = cc_conv_im2col_pack_size(&g);
+        float *ws = nan_buffer_f32(nws), *yg = nan_buffer_f32(ny), *gp = nan_buffer_f32(ngp);
+        cc_conv_im2col_f32(&g, xf, wf, NULL, yg, ws, gp, (int)workers);
         bad = first_mismatch_f32(yg, ref, ny);
-        check(bad < 0, "im2col+gemm 3-D f32 [%s]: y[%td] = %g, expected %g", vc->name, bad,
-              bad < 0 ? 0.0 : (double)yg[bad], bad < 0 ? 0.0 : ref[bad]);
-        check(guard_intact_f32(yg, ny) && guard_intact_f32(ws, nws),
-              "im2col+gemm 3-D f32 [%s]: wrote past y or the workspace", vc->name);
+        check(bad < 0, "im2col 3-D f32 [%s, %s]: y[%td] = %g, expected %g", vc->name, simd,
+              bad, bad < 0 ? 0.0 : (double)yg[bad], bad < 0 ? 0.0 : ref[bad]);
+        check(guard_intact_f32(yg, ny) && guard_intact_f32(ws, nws) &&
+                  guard_intact_f32(gp, ngp),
+              "im2col 3-D f32 [%s, %s]: wrote past y, the workspace or wpack", vc->name, simd);
         free(x); free(w); free(ref); free(xf); free(wf); free(rows); free(wpack); free(y);
-        free(ws); free(yg);
+        free(ws); free(yg); free(gp);
     }
 }
 
@@ -589,9 +585,13 @@ int main(void)
         check(cc_simd_active() == want, "force %s: active %s, expected %s",
               cc_simd_name(levels[i]), cc_simd_name(cc_simd_active()), cc_simd_name(want));
         printf("  direct kernels at %s\n", cc_simd_name(cc_simd_active()));
-        check_convolutions(i == 0); /* the GEMM path does not depend on the SIMD level */
-        if (i == 0)
-            check_weight_gradients();
+        check_convolutions();
+        check(cc_direct_gemm_width(4) <= 32 && 32 % cc_direct_gemm_width(4) == 0 &&
+                  32 % cc_direct_gemm_width(8) == 0,
+              "GEMM tile widths %td, %td: not divisors of 32, the widest panel "
+              "cc_gemm_workspace_per_thread allows", cc_direct_gemm_width(4),
+              cc_direct_gemm_width(8));
+        check_weight_gradients();
         check_volumes();
     }
     cc_simd_force(detected);
