@@ -98,12 +98,15 @@ ptrdiff_t cc_winograd_u_block(void)
 }
 
 /* The row whose GEMM tile has ukb rows, for weights packed by cc_winograd_weights with
- * that block height (at whichever level was active then: the tiles' heights differ, 8,
- * 6 and 4): the best such row this CPU runs; the active row for the plain layout
- * (ukb = 1), or a height no row of this CPU has. */
+ * that block height (at whichever level was active then): the active row when its tile
+ * has that height (AVX2's and the portable tile both have 6 rows: a forced level runs
+ * its own code), else the best such row this CPU runs (AVX-512's 8 rows); the active row
+ * for the plain layout (ukb = 1), or a height no row of this CPU has. */
 static const cc_winograd_isa *isa_for(ptrdiff_t ukb)
 {
     const cc_simd_level best = cc_simd_detect();
+    if (active_isa()->direct->gemm.kb == ukb)
+        return active_isa();
     for (size_t i = N_ISAS; i-- > 0;) {
         const cc_winograd_isa *row = ISAS[i];
         if (row->direct->gemm.kb == ukb && row->level <= best)

@@ -87,7 +87,8 @@ ptrdiff_t cc_winograd_workspace_per_thread(const cc_conv2d_geometry *g, int m,
  * winograd_impl.h): kb = cc_winograd_u_block() for the GEMM tile's packed layout, 1 for
  * the plain (groups, alpha^2, K/groups, Cg).  The forward takes U with its kb (ukb): 1,
  * or a kb cc_winograd_u_block() returned at any SIMD level this CPU has (the products
- * then run at that level, whichever is active); other values are not supported. */
+ * then run at the active level if its tile has kb rows, else at the best level with
+ * them); other values are not supported. */
 void cc_winograd_weights_f32(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups, ptrdiff_t R,
                              const float *w, float *u, ptrdiff_t kb, int n_threads);
 void cc_winograd_weights_f64(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups, ptrdiff_t R,

@@ -1,7 +1,9 @@
 /* Portable direct-convolution micro-kernels: 16-byte vectors (4 floats / 2 doubles),
- * which GCC and clang lower to SSE2 on x86-64 and NEON on AArch64.  Big tile 4 channels
- * x 2 vectors: 8 accumulators + 2 inputs + 1 weight + 1 product (no FMA in SSE2) fit the
- * 16 xmm registers; NEON has 32. */
+ * which GCC and clang lower to SSE2 on x86-64 and NEON on AArch64.  Big tile 6 channels
+ * x 2 vectors, mid tile 4 x 3 (AVX2's shapes): 12 accumulators + 2 inputs + 1 weight +
+ * 1 product (no FMA in SSE2) are the 16 xmm registers, and GCC keeps two accumulators
+ * on the stack; measured faster than 4 x 2 all the same (docs/algorithms.md, "The
+ * portable tiles").  NEON has 32 registers. */
 #include <stddef.h>
 #include <string.h>
 
@@ -54,10 +56,10 @@ static inline void cc_store_masked_f64(double *p, cc_lanes m, cc_f64x2 v)
 #define CC_ISA generic
 #define CC_LEVEL CC_SIMD_GENERIC
 #define CC_VBYTES 16
-#define CC_KB_BIG 4
+#define CC_KB_BIG 6
 #define CC_NV_BIG 2
-#define CC_KB_MID 2
-#define CC_NV_MID 2
+#define CC_KB_MID 4
+#define CC_NV_MID 3
 #define CC_NV_ONE 4
 #define CC_CV_PIX 4
 #define CC_CV_NV 2
