@@ -22,7 +22,7 @@ vector FMAs per cycle (every x86 core convcore targets, and the larger AArch64 o
   the FMAs of the big column tile at POINTWISE_EFFICIENCY of the peak, copy included.
 - **im2col**: the copy of the column matrix into panels of the ISA's GEMM tile (a 1x1
   layer's input rows too) plus a GEMM at a fraction of the FMA peak that falls when one
-  of its dimensions is short (the tile is 4-8 rows x 8-32 columns, and each slice of
+  of its dimensions is short (the tile is 6-8 rows x 8-32 floats, and each slice of
   the reduction stores and reloads its sums).
 - Both reorder the weights before computing, once per call (the direct kernel never
   when its packed weights are kept, see convcore/_packed.py).  At batch 1 on a small

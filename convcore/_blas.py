@@ -94,7 +94,8 @@ def _open(controller, owner: str) -> KernelBlas | None:
 
 @functools.cache
 def kernel_blas() -> KernelBlas:
-    """Choose the BLAS of the GEMM kernels (im2col, Winograd, the gradients' products).
+    """Choose the BLAS of the products outside the ISA's GEMM tile (Winograd's weight
+    gradient, channels-last 1x1 layers, the transposed convolution's per-tap route).
 
     ``CONVCORE_BLAS=numpy`` takes NumPy's OpenBLAS, ``scipy`` SciPy's (through
     ``cython_blas``).  The default, ``auto``, takes NumPy's when it is an OpenBLAS

@@ -307,7 +307,7 @@ def gemm_fits(g: ConvGeometry) -> bool:
 
 def pointwise(g: ConvGeometry) -> bool:
     """A 1x1 layer at stride 1 without padding or groups: its column matrix is the input
-    itself, so the im2col kernel multiplies the input's pixel tiles in place (no copy)."""
+    itself (the im2col route copies the input's rows into panels without gathering)."""
     return (all(k == 1 for k in g.kernel) and g.groups == 1 and all(s == 1 for s in g.stride)
             and all(p == (0, 0) for p in g.pad))
 

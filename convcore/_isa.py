@@ -13,7 +13,8 @@ import os
 # From the portable 16-byte kernels (SSE2 on x86-64, NEON on AArch64) to AVX-512.
 ISA_LEVELS = ("generic", "avx2", "avx512")
 # With CONVCORE_ISA set, the libraries measured beside convcore are held to the same level
-# (unless their own variables are set): OpenBLAS (im2col's GEMMs), and PyTorch's oneDNN
+# (unless their own variables are set): OpenBLAS (Winograd's weight gradient, channels-last
+# 1x1 layers), and PyTorch's oneDNN
 # and ATen when they are imported later (their documented caps).
 _PEER_CAPS = {
     "avx2": {"OPENBLAS_CORETYPE": "Haswell", "ONEDNN_MAX_CPU_ISA": "AVX2",

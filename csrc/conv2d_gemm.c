@@ -69,8 +69,10 @@ int cc_grad_weight_by_channels(const cc_conv_geometry *g, int real_bytes)
 {
     const ptrdiff_t kb = cc_direct_gemm_tile()->kb, tw = cc_direct_gemm_width(real_bytes);
     const ptrdiff_t Kg = g->K / g->groups, rows = (g->C / g->groups) * cc_conv_taps(g);
-    const double by_rows = (double)((rows + kb - 1) / kb * kb) * (double)((Kg + tw - 1) / tw * tw);
-    const double by_channels = (double)((Kg + kb - 1) / kb * kb) * (double)((rows + tw - 1) / tw * tw);
+    const double by_rows =
+        (double)((rows + kb - 1) / kb * kb) * (double)((Kg + tw - 1) / tw * tw);
+    const double by_channels =
+        (double)((Kg + kb - 1) / kb * kb) * (double)((rows + tw - 1) / tw * tw);
     return by_channels < by_rows;
 }
 
@@ -99,14 +101,26 @@ ptrdiff_t cc_grad_weight_columns(const cc_conv_geometry *g, int real_bytes)
 
 ptrdiff_t cc_grad_weight_workspace_per_thread(const cc_conv_geometry *g, int real_bytes)
 {
-    const ptrdiff_t M = CC_GEMM_PANEL_MAX;
-    const ptrdiff_t P = (cc_grad_weight_columns(g, real_bytes) + M - 1) / M * M;
+    /* The larger of the two orientations' needs (driver/conv_im2col.c), whichever the
+     * active tile takes, so that a level switched between sizing and running (set_isa
+     * from another thread) cannot overrun the workspace: panels of at most M cells or
+     * rows and the column rows they or the products read (all, or a block of the tile's
+     * at most M rows), over the units of either orientation. */
+    const ptrdiff_t M = CC_GEMM_PANEL_MAX, HWo = cc_conv_out_cells(g);
     const ptrdiff_t rows = (g->C / g->groups) * cc_conv_taps(g);
     const ptrdiff_t Kg = (g->K / g->groups + M - 1) / M * M, rows_m = (rows + M - 1) / M * M;
-    /* panels of the tile's width and the column rows (all, or a block of the tile's at
-     * most M rows) they or the products read (driver/conv_im2col.c) */
-    const ptrdiff_t n = cc_grad_weight_by_channels(g, real_bytes) ? (rows_m + rows) * P
-                                                                  : (Kg + M) * P;
+    ptrdiff_t by_rows = CC_GRAD_PANELS_ELEMS / (Kg > 0 ? Kg : 1);
+    by_rows -= by_rows % M;
+    by_rows = by_rows < CC_GRAD_COLUMNS_MIN ? CC_GRAD_COLUMNS_MIN : by_rows;
+    by_rows = by_rows > CC_GRAD_COLUMNS_MAX ? CC_GRAD_COLUMNS_MAX : by_rows;
+    ptrdiff_t by_channels = cc_gemm_tile_columns(g);
+    by_channels = by_channels > CC_GRAD_COLUMNS_MAX ? CC_GRAD_COLUMNS_MAX : by_channels;
+    by_rows = by_rows > HWo ? HWo : by_rows;
+    by_channels = by_channels > HWo ? HWo : by_channels;
+    const ptrdiff_t a = (Kg + M) * ((by_rows + M - 1) / M * M);
+    const ptrdiff_t b = (rows_m + rows) * ((by_channels + M - 1) / M * M);
+    const ptrdiff_t n = a > b ? a : b;
+    (void)real_bytes;
     return n + (16 - n % 16) % 16;  /* each thread's buffers start 64-byte aligned */
 }
 

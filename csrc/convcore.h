@@ -236,7 +236,8 @@ void cc_blas_limit_this_thread(void);
 
 /* Columns per im2col tile, output channels per block, workspace (elements per thread,
  * a multiple of 16) and the number of work items (image, group, tile of output cells,
- * channel block) of the GEMM path, all fixed by the geometry: more threads than items idle. */
+ * channel block) of the GEMM path, fixed by the geometry and the active ISA's tile rows:
+ * more threads than items idle. */
 ptrdiff_t cc_gemm_tile_columns(const cc_conv_geometry *g);
 ptrdiff_t cc_gemm_channel_block(const cc_conv_geometry *g);
 ptrdiff_t cc_gemm_workspace_per_thread(const cc_conv_geometry *g);

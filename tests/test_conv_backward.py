@@ -580,7 +580,7 @@ def test_weight_gradient_parts_cap_and_empty_parts(rng, monkeypatch):
     and a part with no tiles (more parts than tiles, asked of the C library directly)
     sums to zero."""
     from convcore import _conv, backward
-    from convcore._blas import aligned_empty, single_threaded_blas
+    from convcore._blas import aligned_empty
 
     x = random_array(rng, (4, 6, 8, 8), np.float64)
     w = random_array(rng, (5, 6, 3, 3), np.float64)
@@ -595,10 +595,9 @@ def test_weight_gradient_parts_cap_and_empty_parts(rng, monkeypatch):
     got = convcore.conv2d_backward(go, x, w, padding=1, needs="weight", algorithm="im2col")[1]
     assert_close(got, ref, np.float64, terms=4 * 64)
     _, per_thread, by_channels = _conv.grad_weight_plan(g, np.float64)
-    partials = np.full((6, 5, 54) if by_channels else (6, 54, 5), np.nan)  # 6 parts of 4
-    with single_threaded_blas():                                          # tiles: 2 empty
-        _conv.grad_weight_gemm(x, go, partials, aligned_empty(2 * per_thread, np.float64),
-                               g, 2)
+    # 6 parts of 4 tiles: 2 empty
+    partials = np.full((6, 5, 54) if by_channels else (6, 54, 5), np.nan)
+    _conv.grad_weight_gemm(x, go, partials, aligned_empty(2 * per_thread, np.float64), g, 2)
     assert np.count_nonzero(~partials.any(axis=(1, 2))) == 2
     total = partials.sum(axis=0)
     total = total if by_channels else total.T

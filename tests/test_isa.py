@@ -393,7 +393,7 @@ def test_pointwise_layers_propagate_nan_and_keep_their_bits(isa, rng):
 
 
 def test_environment_variable_caps_openblas_too():
-    """CONVCORE_ISA=generic holds the BLAS of the im2col route to a pre-AVX core as well,
+    """CONVCORE_ISA=generic holds the BLAS (Winograd's weight gradient, ...) to a pre-AVX core,
     unless OPENBLAS_CORETYPE says otherwise."""
     caps = ("OPENBLAS_CORETYPE", "ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")
     env = {k: v for k, v in os.environ.items() if k not in caps}

@@ -521,7 +521,8 @@ case("max_unpool_backward", ValueError, ("indices", "(3, 4, 5)"),
 
 
 PLANNING_QUERIES = {"direct_plan", "gemm_plan", "gemm_blocks", "gemm_packed_size",
-                    "simd_level", "simd_detected", "simd_code", "DirectCall"}
+                    "grad_weight_plan", "simd_level", "simd_detected", "simd_code",
+                    "DirectCall"}
 
 
 @pytest.fixture

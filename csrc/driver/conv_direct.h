@@ -87,6 +87,10 @@ CC_GEMM_TILE_FN(double, f64)
  * (cc_gemm_workspace_per_thread, conv2d_gemm.c), in panels of at most this width, does
  * not depend on the ISA. */
 #define CC_GEMM_PANEL_MAX 32
+/* The most rows of any ISA's GEMM tile (test_kernels.c checks it): buffers sized with it
+ * (the im2col route's packed weights) fit the tile of any level, so a level switched
+ * between sizing and running (set_isa from another thread) cannot overrun them. */
+#define CC_GEMM_ROWS_MAX 8
 
 typedef struct {
     int kb, nv; /* the tile: kb rows x nv vectors */

@@ -72,7 +72,7 @@ void CC_CAT2(cc_conv_im2col_pack, SFX)(const cc_conv_geometry *g, const REAL *w,
     const ptrdiff_t kb = cc_direct_gemm_tile()->kb, Kg = g->K / g->groups;
     const ptrdiff_t rows = g->C / g->groups * cc_conv_taps(g), nkb = (Kg + kb - 1) / kb;
     const ptrdiff_t blocks = g->groups * nkb;
-    if ((double)blocks * kb * rows < 65536.0 || blocks < 2)
+    if ((double)blocks * kb * rows < 65536.0 || blocks < 2 || n_threads < 1)
         n_threads = 1;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)

@@ -586,11 +586,12 @@ int main(void)
               cc_simd_name(levels[i]), cc_simd_name(cc_simd_active()), cc_simd_name(want));
         printf("  direct kernels at %s\n", cc_simd_name(cc_simd_active()));
         check_convolutions();
-        check(cc_direct_gemm_width(4) <= 32 && 32 % cc_direct_gemm_width(4) == 0 &&
-                  32 % cc_direct_gemm_width(8) == 0,
-              "GEMM tile widths %td, %td: not divisors of 32, the widest panel "
-              "cc_gemm_workspace_per_thread allows", cc_direct_gemm_width(4),
-              cc_direct_gemm_width(8));
+        check(CC_GEMM_PANEL_MAX % cc_direct_gemm_width(4) == 0 &&
+                  CC_GEMM_PANEL_MAX % cc_direct_gemm_width(8) == 0 &&
+                  cc_direct_gemm_tile()->kb <= CC_GEMM_ROWS_MAX,
+              "GEMM tile %d rows, widths %td and %td: more rows than CC_GEMM_ROWS_MAX or "
+              "widths not dividing CC_GEMM_PANEL_MAX, which size the im2col buffers",
+              cc_direct_gemm_tile()->kb, cc_direct_gemm_width(4), cc_direct_gemm_width(8));
         check_weight_gradients();
         check_volumes();
     }
