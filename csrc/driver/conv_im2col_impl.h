@@ -15,24 +15,36 @@ static inline void FN(copy_panel_row)(REAL *dst, const REAL *src, ptrdiff_t tw)
     }
 }
 
+/* Column rows [r, r + nr) of one image at output cells [p0, p0 + np): built in cols (rows
+ * np apart), or for a 1x1 stride-1 unpadded layer the input's channels in place; *ld
+ * says how far apart. */
+static const REAL *FN(column_rows)(const cc_conv_geometry *g, const REAL *x_img, ptrdiff_t r,
+                                   ptrdiff_t nr, ptrdiff_t p0, ptrdiff_t np, REAL *cols,
+                                   ptrdiff_t *ld)
+{
+    if (cc_conv_pointwise(g)) {
+        *ld = cc_conv_in_cells(g);
+        return x_img + r * *ld + p0;
+    }
+    CC_CAT2(cc_im2col, SFX)(g, x_img, r, nr, p0, np, cols);
+    *ld = np;
+    return cols;
+}
+
 /* Rows [0, rows) of one image's column matrix, output cells [p0, p0 + np), packed in
  * panels of tw cells: panels[(j * rows + r) * tw + t] is row r at cell p0 + j * tw + t,
- * zero past np.  Each row is built in `row` (a whole number of panels long) first, but
- * for a 1x1 stride-1 unpadded layer, whose rows are the input's channels. */
+ * zero past np.  Each row is built in `row` (a whole number of panels long, its tail
+ * zero) by column_rows, or read in place from the input of a 1x1 stride-1 layer. */
 static void FN(pack_columns)(const cc_conv_geometry *g, const REAL *x_img, ptrdiff_t rows,
                              ptrdiff_t p0, ptrdiff_t np, ptrdiff_t tw, REAL *row,
                              REAL *panels)
 {
-    const ptrdiff_t ntl = (np + tw - 1) / tw, plane = cc_conv_in_cells(g);
-    const int identity = cc_conv_pointwise(g);
+    const ptrdiff_t ntl = (np + tw - 1) / tw;
     memset(row + np, 0, (size_t)(ntl * tw - np) * sizeof(REAL));
     for (ptrdiff_t r = 0; r < rows; r++) {
-        const REAL *src = row;
-        if (identity)
-            src = x_img + r * plane + p0;
-        else
-            CC_CAT2(cc_im2col, SFX)(g, x_img, r, 1, p0, np, row);
-        const ptrdiff_t whole = identity ? np / tw : ntl; /* the row: zeros past np */
+        ptrdiff_t ld;
+        const REAL *src = FN(column_rows)(g, x_img, r, 1, p0, np, row, &ld);
+        const ptrdiff_t whole = src == row ? ntl : np / tw; /* in place: no zero tail */
         for (ptrdiff_t j = 0; j < whole; j++)
             FN(copy_panel_row)(panels + (j * rows + r) * tw, src + j * tw, tw);
         if (whole < ntl) {
@@ -163,22 +175,6 @@ static void FN(transpose_panels)(const REAL *m, ptrdiff_t ld, ptrdiff_t nk, ptrd
                     panel[p * tw + t] = 0;
         }
     }
-}
-
-/* Column rows [r, r + nr) of one image at output cells [p0, p0 + np): built in cols (rows
- * np apart), or for a 1x1 stride-1 unpadded layer the input's channels in place; *ld
- * says how far apart. */
-static const REAL *FN(column_rows)(const cc_conv_geometry *g, const REAL *x_img, ptrdiff_t r,
-                                   ptrdiff_t nr, ptrdiff_t p0, ptrdiff_t np, REAL *cols,
-                                   ptrdiff_t *ld)
-{
-    if (cc_conv_pointwise(g)) {
-        *ld = cc_conv_in_cells(g);
-        return x_img + r * *ld + p0;
-    }
-    CC_CAT2(cc_im2col, SFX)(g, x_img, r, nr, p0, np, cols);
-    *ld = np;
-    return cols;
 }
 
 /* One unit's products, the tile's rows over the column rows: part (rows x Kg) += the
