@@ -134,7 +134,7 @@ def _gemm_efficiency(m: int, n: int, k: int) -> float:
 
 
 def _im2col_cycles(g: ConvGeometry, lanes: int) -> float:
-    """The im2col route as the C library cuts it (conv2d_gemm.c, driver/conv_im2col.c):
+    """The im2col route as the C library cuts it (driver/conv_im2col_plan.c, driver/conv_im2col.c):
     items of kb output channels x P output pixels of one image; a thread packs the P
     columns of the column matrix (a 1x1 layer's input channels too) once for the items
     of that tile it runs, and multiplies them on the ISA's GEMM tile by the weights,

@@ -88,29 +88,12 @@ cdef extern from "convcore.h" nogil:
     void cc_col2im_batch_range_f64(const cc_conv_geometry *g, const double *cols,
                                    double *x, Py_ssize_t t0, Py_ssize_t t1, int n_threads)
 
-    ctypedef void (*cc_sgemm_fn)(char *, char *, int *, int *, int *, float *, float *,
-                                 int *, float *, int *, float *, float *, int *)
-    ctypedef void (*cc_dgemm_fn)(char *, char *, int *, int *, int *, double *, double *,
-                                 int *, double *, int *, double *, double *, int *)
     Py_ssize_t cc_gemm_workspace_per_thread(const cc_conv_geometry *g)
     Py_ssize_t cc_gemm_work_items(const cc_conv_geometry *g)
     Py_ssize_t cc_grad_weight_columns(const cc_conv_geometry *g, int real_bytes)
     Py_ssize_t cc_grad_weight_workspace_per_thread(const cc_conv_geometry *g, int real_bytes)
     int cc_grad_weight_by_channels(const cc_conv_geometry *g, int real_bytes)
     Py_ssize_t cc_gemm_channel_block(const cc_conv_geometry *g)
-    ctypedef int (*cc_blas_threads_fn)(int n)
-    void cc_gemm_set_blas_local_threads(cc_blas_threads_fn fn)
-    ctypedef void (*cc_sgemm64_fn)(char *, char *, int64_t *, int64_t *, int64_t *, float *,
-                                   float *, int64_t *, float *, int64_t *, float *, float *,
-                                   int64_t *)
-    ctypedef void (*cc_dgemm64_fn)(char *, char *, int64_t *, int64_t *, int64_t *, double *,
-                                   double *, int64_t *, double *, int64_t *, double *,
-                                   double *, int64_t *)
-    void cc_blas_set_ilp64(cc_sgemm64_fn sgemm, cc_dgemm64_fn dgemm)
-    void cc_sgemm_ilp64(char *, char *, int *, int *, int *, float *, float *, int *, float *,
-                        int *, float *, float *, int *)
-    void cc_dgemm_ilp64(char *, char *, int *, int *, int *, double *, double *, int *,
-                        double *, int *, double *, double *, int *)
     Py_ssize_t cc_gemm_tile_columns(const cc_conv_geometry *g)
     void cc_grad_weight_tile_range_f32(const cc_conv_geometry *g, const float *x,
                                        const float *go, float *partials, float *workspace,
@@ -134,19 +117,22 @@ cdef extern from "convcore.h" nogil:
                                   double *workspace, Py_ssize_t it0, Py_ssize_t it1,
                                   int n_threads)
 
-    ctypedef struct cc_gemm_tiles:
-        char transa, transb
-        Py_ssize_t m, n, k, lda, ldb, ldc
-        Py_ssize_t batch, stride_a, stride_b, stride_c
-        Py_ssize_t tile_m, tile_n
-        double alpha, beta
-    Py_ssize_t cc_gemm_tiles_items(const cc_gemm_tiles *p)
-    void cc_gemm_tiles_range_f32(const cc_gemm_tiles *p, const float *a, const float *b,
-                                 float *c, cc_sgemm_fn gemm, Py_ssize_t it0, Py_ssize_t it1,
-                                 int n_threads)
-    void cc_gemm_tiles_range_f64(const cc_gemm_tiles *p, const double *a, const double *b,
-                                 double *c, cc_dgemm_fn gemm, Py_ssize_t it0, Py_ssize_t it1,
-                                 int n_threads)
+    enum:
+        CC_MATMUL_ROWS
+        CC_MATMUL_COLS
+    ctypedef struct cc_matmul:
+        Py_ssize_t batch, m, n, k
+        Py_ssize_t a_rs, a_cs, a_bs
+        Py_ssize_t b_rs, b_cs, b_bs
+        Py_ssize_t c_rs, c_bs
+        int accumulate
+    Py_ssize_t cc_matmul_items(const cc_matmul *p)
+    Py_ssize_t cc_matmul_workspace_per_thread()
+    void cc_matmul_range_f32(const cc_matmul *p, const float *a, const float *b, float *c,
+                             float *workspace, Py_ssize_t it0, Py_ssize_t it1, int n_threads)
+    void cc_matmul_range_f64(const cc_matmul *p, const double *a, const double *b,
+                             double *c, double *workspace, Py_ssize_t it0, Py_ssize_t it1,
+                             int n_threads)
 
     ctypedef struct cc_pool2d_geometry:
         Py_ssize_t planes

@@ -43,12 +43,15 @@ from convcore._cconvcore cimport (
     cc_grad_weight_by_channels,
     cc_grad_weight_columns,
     cc_grad_weight_workspace_per_thread,
-    cc_gemm_tiles,
-    cc_gemm_tiles_items,
-    cc_gemm_tiles_range_f32,
-    cc_gemm_tiles_range_f64,
     cc_gemm_work_items,
     cc_gemm_workspace_per_thread,
+    CC_MATMUL_COLS,
+    CC_MATMUL_ROWS,
+    cc_matmul,
+    cc_matmul_items,
+    cc_matmul_range_f32,
+    cc_matmul_range_f64,
+    cc_matmul_workspace_per_thread,
     cc_simd_active,
     cc_simd_detect,
     cc_simd_force,
@@ -56,7 +59,6 @@ from convcore._cconvcore cimport (
 )
 
 include "_chunks.pxi"
-include "_blasfn.pxi"
 
 cnp.import_array()
 
@@ -342,35 +344,43 @@ def grad_weight_gemm(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1
         k0 = k1
 
 
-def gemm_tiles(const floating[:, :, :] a, const floating[:, :, :] b, floating[:, :, :] c,
-               tuple blas, int n_threads):
-    """A batch of single-threaded BLAS gemms over fixed tiles of c, interruptible.
+MATMUL_ROWS = CC_MATMUL_ROWS  # rows of c per item: b is packed once per item
 
-    ``blas`` = (transa, transb, m, n, k, lda, ldb, ldc, stride_a, stride_b, stride_c,
-    tile_m, tile_n, alpha, beta) in BLAS's column-major terms, strides in elements; the
-    first element of each of a, b, c is where its matrices start.  convcore._blas.matmul
-    builds it; the BLAS must be single-threaded.
-    """
-    cdef cc_gemm_tiles p
-    ta, tb = blas[0], blas[1]
-    p.transa, p.transb = ord(ta), ord(tb)
-    (p.m, p.n, p.k, p.lda, p.ldb, p.ldc, p.stride_a, p.stride_b, p.stride_c,
-     p.tile_m, p.tile_n, p.alpha, p.beta) = blas[2:]
-    p.batch = c.shape[0]
-    if p.batch == 0 or p.m == 0 or p.n == 0:
+
+def matmul_workspace():
+    """Elements of one thread's workspace for matmul."""
+    return cc_matmul_workspace_per_thread()
+
+
+def matmul(const floating[:, :, :] a, const floating[:, :, :] b, floating[:, :, :] c,
+           floating[::1] workspace, bint accumulate, int n_threads):
+    """c[i] = a[i] @ b[i] (or c[i] += ...) on the ISA's GEMM tile, in chunks of items
+    with Ctrl-C checked between them.  a (batch or 1, M, K), b (batch or 1, K, N) and
+    c (batch, M, N) with contiguous rows of c; ``workspace`` holds n_threads blocks of
+    matmul_workspace() elements, 64-byte aligned (convcore._matmul.matmul)."""
+    cdef cc_matmul p
+    cdef Py_ssize_t item = sizeof(floating)
+    p.batch, p.m, p.n, p.k = c.shape[0], c.shape[1], c.shape[2], a.shape[2]
+    p.a_rs, p.a_cs = a.strides[1] // item, a.strides[2] // item
+    p.b_rs, p.b_cs = b.strides[1] // item, b.strides[2] // item
+    p.a_bs = a.strides[0] // item if a.shape[0] > 1 else 0
+    p.b_bs = b.strides[0] // item if b.shape[0] > 1 else 0
+    p.c_rs, p.c_bs = c.strides[1] // item, c.strides[0] // item
+    p.accumulate = accumulate
+    cdef Py_ssize_t items = cc_matmul_items(&p), it0 = 0, it1
+    if items == 0:
         return
-    cdef Py_ssize_t items = cc_gemm_tiles_items(&p), it0 = 0, it1
-    cdef double macs = <double>p.tile_m * p.tile_n * (p.k if p.k > 0 else 1)
+    cdef double macs = <double>CC_MATMUL_ROWS * CC_MATMUL_COLS * (p.k if p.k > 0 else 1)
     cdef Py_ssize_t step = chunk_items(items, macs * NS_PER_GEMM_MAC, n_threads)
     while it0 < items:
         it1 = min(items, it0 + step)
         with nogil:
             if floating is float:
-                cc_gemm_tiles_range_f32(&p, &a[0, 0, 0], &b[0, 0, 0], &c[0, 0, 0],
-                                        kernel_sgemm, it0, it1, n_threads)
+                cc_matmul_range_f32(&p, &a[0, 0, 0], &b[0, 0, 0], &c[0, 0, 0],
+                                    &workspace[0], it0, it1, n_threads)
             else:
-                cc_gemm_tiles_range_f64(&p, &a[0, 0, 0], &b[0, 0, 0], &c[0, 0, 0],
-                                        kernel_dgemm, it0, it1, n_threads)
+                cc_matmul_range_f64(&p, &a[0, 0, 0], &b[0, 0, 0], &c[0, 0, 0],
+                                    &workspace[0], it0, it1, n_threads)
         PyErr_CheckSignals()
         it0 = it1
 

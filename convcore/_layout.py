@@ -16,13 +16,13 @@ import math
 import numpy as np
 
 from convcore import _checks, _pool
-from convcore._blas import matmul
 from convcore._checks import (
     as_bool,
     as_real_array,
     did_you_mean,
 )
 from convcore._geometry import contiguous
+from convcore._matmul import matmul
 from convcore._threads import get_num_threads
 
 LAYOUTS = ("NCHW", "NHWC")

@@ -13,7 +13,6 @@ from convcore._cconvcore cimport (
     cc_simd_active, cc_simd_detect, cc_simd_force, cc_simd_level, cc_simd_name,
 )
 
-include "_blasfn.pxi"
 
 
 cdef extern from "winograd.h" nogil:
@@ -37,11 +36,11 @@ cdef extern from "winograd.h" nogil:
     void cc_winograd_grad_weight_parts_f32(const cc_conv2d_geometry *g, const float *x,
                                            const float *go, float *parts, Py_ssize_t nparts,
                                            Py_ssize_t it_lo, Py_ssize_t it_hi,
-                                           float *workspace, cc_sgemm_fn gemm, int n_threads)
+                                           float *workspace, int n_threads)
     void cc_winograd_grad_weight_parts_f64(const cc_conv2d_geometry *g, const double *x,
                                            const double *go, double *parts, Py_ssize_t nparts,
                                            Py_ssize_t it_lo, Py_ssize_t it_hi,
-                                           double *workspace, cc_dgemm_fn gemm, int n_threads)
+                                           double *workspace, int n_threads)
     void cc_winograd_grad_weight_finish_f32(Py_ssize_t K, Py_ssize_t Cg, Py_ssize_t groups,
                                             Py_ssize_t nparts, const float *parts, float *dw,
                                             double *acc, int n_threads)
@@ -51,6 +50,8 @@ cdef extern from "winograd.h" nogil:
     Py_ssize_t cc_winograd_work_items(const cc_conv2d_geometry *g, int m, size_t itemsize)
     Py_ssize_t cc_winograd_workspace_per_thread(const cc_conv2d_geometry *g, int m,
                                                 size_t itemsize)
+    Py_ssize_t cc_winograd_grad_workspace_per_thread(const cc_conv2d_geometry *g,
+                                                     size_t itemsize)
     void cc_winograd_weights_f32(int m, Py_ssize_t K, Py_ssize_t Cg, Py_ssize_t groups,
                                  Py_ssize_t R, const float *w, float *u, Py_ssize_t kb,
                                  int n_threads)
@@ -68,6 +69,13 @@ def winograd_plan(object geom, int m, int itemsize):
     cdef cc_conv2d_geometry g = conv2d_geometry(geom)
     return (cc_winograd_work_items(&g, m, itemsize),
             cc_winograd_workspace_per_thread(&g, m, itemsize))
+
+
+def grad_weight_workspace(object geom, int itemsize):
+    """Workspace elements per thread of the weight gradient of the ConvGeometry
+    ``geom`` (the forward's blocks, then the tiled product's panels)."""
+    cdef cc_conv2d_geometry g = conv2d_geometry(geom)
+    return cc_winograd_grad_workspace_per_thread(&g, itemsize)
 
 
 def u_block():
@@ -151,8 +159,7 @@ def grad_weight(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] go,
     """dw (K, Cg, 3, 3) = the weight gradient of the 3x3 stride-1 layer ``geom`` by
     F(4x4, 3x3), summed in ``parts`` (groups * nparts, 36, Kg, Cg): the parts run a round
     of n_threads at a time, with Ctrl-C checked between rounds.  ``workspace`` holds
-    n_threads blocks (winograd_plan), ``acc`` n_threads * 36 * Cg doubles; the caller
-    limits the BLAS to one thread."""
+    n_threads blocks (grad_weight_workspace), ``acc`` n_threads * 36 * Cg doubles."""
     cdef cc_conv2d_geometry g = conv2d_geometry(geom)
     cdef Py_ssize_t total = parts.shape[0], lo = 0, hi
     while lo < total:
@@ -161,11 +168,11 @@ def grad_weight(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] go,
             if floating is float:
                 cc_winograd_grad_weight_parts_f32(&g, &x[0, 0, 0, 0], &go[0, 0, 0, 0],
                                                   &parts[0, 0, 0, 0], nparts, lo, hi,
-                                                  &workspace[0], kernel_sgemm, n_threads)
+                                                  &workspace[0], n_threads)
             else:
                 cc_winograd_grad_weight_parts_f64(&g, &x[0, 0, 0, 0], &go[0, 0, 0, 0],
                                                   &parts[0, 0, 0, 0], nparts, lo, hi,
-                                                  &workspace[0], kernel_dgemm, n_threads)
+                                                  &workspace[0], n_threads)
         PyErr_CheckSignals()
         lo = hi
     with nogil:

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from convcore import _conv, _scratch
-from convcore._blas import matmul
 from convcore._checks import (
     array_bytes,
     as_real_array,
@@ -41,6 +40,7 @@ from convcore._checks import (
     padding_pairs,
 )
 from convcore._geometry import DIM_NAMES, ConvGeometry, check_arrays, check_out, contiguous
+from convcore._matmul import matmul
 from convcore._shapes import check_output_padding, transpose_output_length
 from convcore._threads import get_num_threads
 

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from convcore import _scratch, _winograd
-from convcore._blas import single_threaded_blas
 from convcore._checks import as_int, as_real_array, check_alloc, check_memory, compute_dtype
 from convcore._threads import get_num_threads
 
@@ -217,7 +216,7 @@ def grad_weight_parts(g, itemsize: int) -> int:
 def grad_weight_bytes(g, itemsize: int, n_threads: int) -> int:
     """Bytes grad_weight allocates besides its result: the parts, and per thread a
     block and the double sums of one output channel."""
-    _, per_thread = _winograd.winograd_plan(g, DEFAULT_TILE, itemsize)
+    per_thread = _winograd.grad_weight_workspace(g, itemsize)
     nparts = grad_weight_parts(g, itemsize)
     workers = max(1, min(n_threads, g.groups * nparts))
     return ((nparts * 36 * g.K * (g.C // g.groups) + workers * per_thread) * itemsize
@@ -235,14 +234,13 @@ def grad_weight(g, go: np.ndarray, x: np.ndarray, n_threads: int) -> np.ndarray:
     dtype = x.dtype
     Kg, Cg = g.K // g.groups, g.C // g.groups
     nparts = grad_weight_parts(g, dtype.itemsize)
-    _, per_thread = _winograd.winograd_plan(g, DEFAULT_TILE, dtype.itemsize)
+    per_thread = _winograd.grad_weight_workspace(g, dtype.itemsize)
     workers = max(1, min(n_threads, g.groups * nparts))
     check_memory(grad_weight_bytes(g, dtype.itemsize, n_threads), "the winograd workspace")
     parts = np.empty((g.groups * nparts, 36, Kg, Cg), dtype)
     acc = np.empty(workers * 36 * Cg, np.float64)  # a thread's sums of one channel's parts
     dw = np.empty((g.K, Cg, 3, 3), dtype)
-    with _scratch.scratch(max(workers * per_thread, 1), dtype) as workspace, \
-            single_threaded_blas():
+    with _scratch.scratch(max(workers * per_thread, 1), dtype) as workspace:
         _winograd.grad_weight(x.reshape(g.N, g.C, g.H, g.W),
                               go.reshape(g.N, g.K, g.Hout, g.Wout), parts, dw, workspace, acc,
                               g, nparts, workers)

@@ -202,37 +202,6 @@ void cc_col2im_batch_range_f32(const cc_conv_geometry *g, const float *cols, flo
 void cc_col2im_batch_range_f64(const cc_conv_geometry *g, const double *cols, double *x,
                                ptrdiff_t t0, ptrdiff_t t1, int n_threads);
 
-/* Fortran-BLAS gemm signatures (as exported by scipy.linalg.cython_blas). */
-typedef void (*cc_sgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, float *alpha,
-                            float *a, int *lda, float *b, int *ldb, float *beta, float *c,
-                            int *ldc);
-typedef void (*cc_dgemm_fn)(char *transa, char *transb, int *m, int *n, int *k, double *alpha,
-                            double *a, int *lda, double *b, int *ldb, double *beta, double *c,
-                            int *ldc);
-
-/* The same gemms in an ILP64 BLAS's signature (64-bit integers), such as NumPy's
- * OpenBLAS exports them. */
-typedef void (*cc_sgemm64_fn)(char *transa, char *transb, int64_t *m, int64_t *n, int64_t *k,
-                              float *alpha, float *a, int64_t *lda, float *b, int64_t *ldb,
-                              float *beta, float *c, int64_t *ldc);
-typedef void (*cc_dgemm64_fn)(char *transa, char *transb, int64_t *m, int64_t *n, int64_t *k,
-                              double *alpha, double *a, int64_t *lda, double *b, int64_t *ldb,
-                              double *beta, double *c, int64_t *ldc);
-/* cc_sgemm_fn / cc_dgemm_fn calling the ILP64 gemms set by cc_blas_set_ilp64 (one
- * setting per extension module that links the library). */
-void cc_blas_set_ilp64(cc_sgemm64_fn sgemm, cc_dgemm64_fn dgemm);
-void cc_sgemm_ilp64(char *transa, char *transb, int *m, int *n, int *k, float *alpha,
-                    float *a, int *lda, float *b, int *ldb, float *beta, float *c, int *ldc);
-void cc_dgemm_ilp64(char *transa, char *transb, int *m, int *n, int *k, double *alpha,
-                    double *a, int *lda, double *b, int *ldb, double *beta, double *c,
-                    int *ldc);
-
-/* The BLAS's per-thread thread-count setter, called with 1 by every thread of a GEMM
- * team before its gemms (the caller restores the BLAS's setting); NULL for none. */
-typedef int (*cc_blas_threads_fn)(int n);
-void cc_gemm_set_blas_local_threads(cc_blas_threads_fn fn);
-/* This thread runs its gemms on one BLAS thread (a no-op without a setter). */
-void cc_blas_limit_this_thread(void);
 
 /* Columns per im2col tile, output channels per block, workspace (elements per thread,
  * a multiple of 16) and the number of work items (image, group, tile of output cells,
@@ -297,24 +266,29 @@ void cc_grad_weight_tile_range_f64(const cc_conv_geometry *g, const double *x,
                                    ptrdiff_t nparts, ptrdiff_t k0, ptrdiff_t k1, ptrdiff_t it0,
                                    ptrdiff_t it1, int n_threads);
 
-/* A batch of products C[b] = alpha op(A[b]) op(B[b]) + beta C[b] in BLAS's column-major
- * terms (C is m x n), split into tiles of C (tile_m x tile_n) chosen by the caller from
- * the shapes; each tile is one single-threaded gemm over the whole k, so the result does
- * not depend on the thread count.  Items: batch x row tiles x column tiles. */
+/* A batch of products C[b] = A[b] B[b], or C[b] += A[b] B[b] (accumulate), in row-major
+ * terms (C is m x n, A m x k, B k x n), on the active ISA's GEMM tile (driver/matmul.c):
+ * any element strides for A and B (a batch stride 0 shares one matrix), C's columns
+ * contiguous.  Items: batch x blocks of CC_MATMUL_ROWS rows x blocks of CC_MATMUL_COLS
+ * columns of C, each summed over the whole k in order by one thread, so the result does
+ * not depend on the chunks of items or the thread count.  k = 0 sets C to zero (or
+ * leaves it, accumulating).  The workspace holds cc_matmul_workspace_per_thread
+ * elements per thread, 64-byte aligned. */
+#define CC_MATMUL_ROWS 96
+#define CC_MATMUL_COLS 256
 typedef struct {
-    char transa, transb;          /* 'N' or 'T' */
-    ptrdiff_t m, n, k, lda, ldb, ldc;
-    ptrdiff_t batch, stride_a, stride_b, stride_c;  /* elements between batch entries */
-    ptrdiff_t tile_m, tile_n;
-    double alpha, beta;
-} cc_gemm_tiles;
-ptrdiff_t cc_gemm_tiles_items(const cc_gemm_tiles *p);
-void cc_gemm_tiles_range_f32(const cc_gemm_tiles *p, const float *a, const float *b, float *c,
-                             cc_sgemm_fn gemm, ptrdiff_t it0, ptrdiff_t it1, int n_threads);
-void cc_gemm_tiles_range_f64(const cc_gemm_tiles *p, const double *a, const double *b,
-                             double *c, cc_dgemm_fn gemm, ptrdiff_t it0, ptrdiff_t it1,
-                             int n_threads);
-
+    ptrdiff_t batch, m, n, k;
+    ptrdiff_t a_rs, a_cs, a_bs; /* elements between A's rows, columns, batch entries */
+    ptrdiff_t b_rs, b_cs, b_bs;
+    ptrdiff_t c_rs, c_bs;
+    int accumulate;
+} cc_matmul;
+ptrdiff_t cc_matmul_items(const cc_matmul *p);
+ptrdiff_t cc_matmul_workspace_per_thread(void);
+void cc_matmul_range_f32(const cc_matmul *p, const float *a, const float *b, float *c,
+                         float *workspace, ptrdiff_t it0, ptrdiff_t it1, int n_threads);
+void cc_matmul_range_f64(const cc_matmul *p, const double *a, const double *b, double *c,
+                         double *workspace, ptrdiff_t it0, ptrdiff_t it1, int n_threads);
 
 /* ---- The convolution as a matrix (CSR) ----
  * indptr (K*Hout*Wout + 1 entries) receives the row pointers; returns the number of

@@ -75,6 +75,14 @@ ptrdiff_t cc_winograd_work_items(const cc_conv2d_geometry *g, int m, size_t item
     return g->groups * cc_wg_blocks(wg_tiles(g, m), cc_winograd_tile_block(g, m, itemsize));
 }
 
+ptrdiff_t cc_winograd_grad_workspace_per_thread(const cc_conv2d_geometry *g, size_t itemsize)
+{
+    const ptrdiff_t n = cc_winograd_workspace_per_thread(g, 4, itemsize);
+    /* the blocks, then the product's panels (a multiple of 16 elements), each 64-byte
+     * aligned when the thread's workspace is */
+    return n + (16 - n % 16) % 16 + cc_matmul_workspace_per_thread();
+}
+
 ptrdiff_t cc_winograd_workspace_per_thread(const cc_conv2d_geometry *g, int m,
                                            size_t itemsize)
 {
@@ -122,7 +130,7 @@ static const cc_winograd_isa *isa_for(ptrdiff_t ukb)
 #define CC_WG_FINISH_PARALLEL (void)n_threads;
 #endif
 
-#define CC_WG_DISPATCH(T, sfx, GEMM)                                                        \
+#define CC_WG_DISPATCH(T, sfx)                                                              \
     void cc_conv_winograd_strided_##sfx(const cc_conv2d_geometry *g, const cc_wg_layout *lay,  \
                                      int m, const T *x, const T *u, ptrdiff_t ukb,          \
                                      const T *bias, T *y, T *ws, ptrdiff_t it_lo,           \
@@ -148,10 +156,10 @@ static const cc_winograd_isa *isa_for(ptrdiff_t ukb)
     void cc_winograd_grad_weight_parts_##sfx(const cc_conv2d_geometry *g, const T *x,        \
                                              const T *go, T *parts, ptrdiff_t nparts,        \
                                              ptrdiff_t it_lo, ptrdiff_t it_hi, T *ws,        \
-                                             GEMM gemm, int n_threads)                       \
+                                             int n_threads)                                  \
     {                                                                                       \
         active_isa()->grad_weight_parts_##sfx(g, x, go, parts, nparts, it_lo, it_hi, ws,     \
-                                              gemm, n_threads);                             \
+                                              n_threads);                                   \
     }                                                                                       \
     /* grad_weight[k][c] = G^T S G, S the 36 values of (k, c) summed over the parts in  \
      * order, in double (acc: 36 * Cg doubles per thread); per output channel, the parts' \
@@ -197,8 +205,8 @@ static const cc_winograd_isa *isa_for(ptrdiff_t ukb)
         }                                                                                   \
     }
 
-CC_WG_DISPATCH(float, f32, cc_sgemm_fn)
-CC_WG_DISPATCH(double, f64, cc_dgemm_fn)
+CC_WG_DISPATCH(float, f32)
+CC_WG_DISPATCH(double, f64)
 
 /* G (alpha x 3) of F(m, 3) for the points of winograd_impl.h. */
 const double cc_wg_g4[6][3] = {

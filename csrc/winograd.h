@@ -108,15 +108,17 @@ void cc_conv2d_winograd_f64(const cc_conv2d_geometry *g, int m, const double *x,
  * [it_lo, it_hi) of groups * nparts (each 36 x K/groups x C/groups, a fixed range of tile
  * blocks), then grad_weight (K, C/groups, 3, 3) = G^T (the parts summed in order) G, in
  * double (acc: 36 * C/groups doubles per thread).  x and go plain, within int32 offsets;
- * the workspace as the forward's. */
+ * the workspace cc_winograd_grad_workspace_per_thread elements per thread (the forward's
+ * blocks of F(4x4, 3x3), then the tiled product's panels). */
+ptrdiff_t cc_winograd_grad_workspace_per_thread(const cc_conv2d_geometry *g, size_t itemsize);
 void cc_winograd_grad_weight_parts_f32(const cc_conv2d_geometry *g, const float *x,
                                        const float *go, float *parts, ptrdiff_t nparts,
                                        ptrdiff_t it_lo, ptrdiff_t it_hi, float *workspace,
-                                       cc_sgemm_fn gemm, int n_threads);
+                                       int n_threads);
 void cc_winograd_grad_weight_parts_f64(const cc_conv2d_geometry *g, const double *x,
                                        const double *go, double *parts, ptrdiff_t nparts,
                                        ptrdiff_t it_lo, ptrdiff_t it_hi, double *workspace,
-                                       cc_dgemm_fn gemm, int n_threads);
+                                       int n_threads);
 void cc_winograd_grad_weight_finish_f32(ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups,
                                         ptrdiff_t nparts, const float *parts, float *dw,
                                         double *acc, int n_threads);

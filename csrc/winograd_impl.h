@@ -1,6 +1,6 @@
 /* Winograd driver and tile transforms, one template instantiated per dtype and ISA by
  * winograd_isa.h (for kernels/<isa>/winograd_<isa>.c), which defines REAL, SFX (name
- * suffix), GEMM_FN, VBYTES (the vector register width of the target: 16, 32 or 64) and
+ * suffix), VBYTES (the vector register width of the target: 16, 32 or 64) and
  * LANES (tiles transformed together: VBYTES / sizeof(REAL)).
  *
  * The transforms work on LANES tiles at once with the tile index innermost
@@ -19,8 +19,8 @@
  * line more than their size).  The element is outermost so that each GEMM reads and
  * writes one contiguous matrix (with the channel outermost, the columns of one GEMM lay
  * AA * T apart, 32 KiB on ResNet 128@28 b8, and the layer ran 1.4x slower).  The weight
- * gradient's GEMMs are BLAS's: in its column-major terms P_e (Cg x Kg) = V_e (T x Cg,
- * ld T)^T . Gh_e (T x Kg, ld T).
+ * gradient's products, P_e (Kg x Cg) += Gh_e (Kg x T) . V_e^T, run on the same tile
+ * through the tiled product of driver/matmul.c.
  *
  * F(4, 3) (M = 4) reads and writes its tiles in runs: at most LANES consecutive tiles of
  * one tile row (a run ends where the row or the block does).  Each patch row of a run is
@@ -935,12 +935,14 @@ WG_INLINE void WG(wg_grad_lanes)(const cc_conv2d_geometry *g, const cc_wg_layout
 static void WG(cc_winograd_grad_weight_parts)(const cc_conv2d_geometry *g, const REAL *x,
                                        const REAL *go, REAL *parts, ptrdiff_t nparts,
                                        ptrdiff_t it_lo, ptrdiff_t it_hi, REAL *workspace,
-                                       GEMM_FN gemm, int n_threads)
+                                       int n_threads)
 {
     const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
     const ptrdiff_t tiles = g->N * ((g->Hout + 3) / 4) * ((g->Wout + 3) / 4);
     const ptrdiff_t T = cc_winograd_tile_block(g, 4, sizeof(REAL)), nb = (tiles + T - 1) / T;
-    const ptrdiff_t per_thread = cc_winograd_workspace_per_thread(g, 4, sizeof(REAL));
+    const ptrdiff_t per_thread = cc_winograd_grad_workspace_per_thread(g, sizeof(REAL));
+    /* the product's panels last, 64-byte aligned like the thread's blocks */
+    const ptrdiff_t blocks = per_thread - cc_matmul_workspace_per_thread();
     const cc_wg_layout L = cc_wg_plain_layout(g);
     n_threads = WG(wg_team)(&it_lo, &it_hi, g->groups * nparts, n_threads);
 #ifdef _OPENMP
@@ -954,21 +956,18 @@ static void WG(cc_winograd_grad_weight_parts)(const cc_conv2d_geometry *g, const
         REAL *V = workspace + (ptrdiff_t)CC_OMP_THREAD_ID() * per_thread;
         const ptrdiff_t vs = cc_wg_elem_stride(Cg, T, sizeof(REAL));
         const ptrdiff_t ms = cc_wg_elem_stride(Kg, T, sizeof(REAL));
-        REAL *Gh = V + 36 * vs, *P = parts + it * 36 * Kg * Cg;
-        cc_blas_limit_this_thread();
+        REAL *Gh = V + 36 * vs, *P = parts + it * 36 * Kg * Cg, *work = V + blocks;
         if (b_lo == b_hi)
             memset(P, 0, (size_t)(36 * Kg * Cg) * sizeof *P);
         for (ptrdiff_t b = b_lo; b < b_hi; b++) {
             const ptrdiff_t t_beg = b * T, nt = tiles - t_beg < T ? tiles - t_beg : T;
             WG(wg_input_runs)(g, &L, 4, x, grp, t_beg, nt, T, vs, V);
             WG(wg_grad_lanes)(g, &L, go, grp, t_beg, nt, T, Gh);
-            for (int e = 0; e < 36; e++) {
-                char tr = 'T', no = 'N';
-                int mm = (int)Cg, nn = (int)Kg, kk = (int)nt, ld = (int)T, ldc = (int)Cg;
-                REAL one = 1, beta = b == b_lo ? 0 : 1;
-                gemm(&tr, &no, &mm, &nn, &kk, &one, V + e * vs, &ld, Gh + e * ms, &ld,
-                     &beta, P + e * Kg * Cg, &ldc);
-            }
+            /* P[e] (Kg x Cg) += Gh[e] (Kg x nt, rows T apart) V[e]^T (V[e]: Cg x nt) */
+            const cc_matmul prod = {36, Kg, Cg, nt, T, 1, ms, 1, T, vs, Cg, Kg * Cg, b != b_lo};
+            WG_ISA_CAT(cc_matmul_serial, WG_TILE_MEMBER)(&prod, &WG_TABLE.gemm,
+                                                         WG_TABLE.gemm.nv * LANES, Gh, V, P,
+                                                         work);
         }
     }
 }

@@ -10,6 +10,7 @@
 #endif
 
 #include "cc_omp.h"
+#include "driver/matmul.h"
 #include "winograd_table.h"
 
 /* GCC cannot see that the output transform writes every o[i * M + j] the scatter reads
@@ -27,7 +28,6 @@
 #define REAL float
 #define WG_REAL_BYTES 4
 #define SFX WG_ISA_CAT(f32, WG_ISA)
-#define GEMM_FN cc_sgemm_fn
 #define WG_TILE_FN cc_gemm_tile_fn_f32
 #define WG_TILE_MEMBER f32
 #include "winograd_impl.h"
@@ -37,13 +37,11 @@
 #undef REAL
 #undef WG_REAL_BYTES
 #undef SFX
-#undef GEMM_FN
 
 #define LANES (VBYTES / 8)
 #define REAL double
 #define WG_REAL_BYTES 8
 #define SFX WG_ISA_CAT(f64, WG_ISA)
-#define GEMM_FN cc_dgemm_fn
 #define WG_TILE_FN cc_gemm_tile_fn_f64
 #define WG_TILE_MEMBER f64
 #include "winograd_impl.h"
@@ -53,7 +51,6 @@
 #undef REAL
 #undef WG_REAL_BYTES
 #undef SFX
-#undef GEMM_FN
 
 const cc_winograd_isa WG_ISA_CAT(cc_winograd_isa, WG_ISA) = {
     WG_LEVEL,

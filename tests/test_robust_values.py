@@ -243,9 +243,8 @@ CALL_NAMES = sorted(_calls(np.random.default_rng(0), np.float64))
 def bridge_arrays(monkeypatch):
     """Wrap every Cython bridge function: record each array it receives that is not
     C-contiguous, aligned and in native byte order (what the C kernels assume).  The
-    tiled gemm takes strided matrices (BLAS's leading dimensions, 'T' for transposed
-    views): its arrays must be aligned and native, with one axis of each matrix of unit
-    stride; the strided copy takes views of any strides, aligned and native.  No plan of
+    tiled product (matmul) and the strided copy take views of any strides in whole
+    elements, aligned and native.  No plan of
     a repeated call is kept meanwhile (DirectCall, which tests its own arrays:
     tests/test_repeated_calls.py), so every call reaches a wrapper."""
     bad = []
@@ -261,8 +260,9 @@ def bridge_arrays(monkeypatch):
                 for a in (*args, *kwargs.values()):
                     if not isinstance(a, np.ndarray):
                         continue
-                    layout_ok = a.flags.c_contiguous or _name == "copy_into" or (
-                        _name == "gemm_tiles" and a.itemsize in a.strides[1:])
+                    layout_ok = a.flags.c_contiguous or (
+                        _name in ("copy_into", "matmul")
+                        and all(s % a.itemsize == 0 for s in a.strides))
                     if not (layout_ok and a.flags.aligned and a.dtype.isnative):
                         bad.append((_name, a.shape, a.dtype.str, a.flags.c_contiguous,
                                     a.flags.aligned))

@@ -15,7 +15,6 @@ import numpy as np
 from convcore import _packed
 from convcore import backward as _backward_functions
 from convcore._auto import choose_algorithm
-from convcore._blas import matmul
 from convcore._checks import (
     as_bool,
     as_int,
@@ -27,6 +26,7 @@ from convcore._checks import (
 )
 from convcore._geometry import check_padding_mode, check_pool_padding
 from convcore._geometry import prepare_conv as _prepare
+from convcore._matmul import matmul
 from convcore._threads import get_num_threads
 from convcore.functional import ALGORITHMS, conv1d, conv2d, conv3d, relu
 from convcore.nn._layer import Layer, float_dtype, generator, numel, shaped
@@ -458,9 +458,9 @@ class Flatten(Layer):
 
 
 def _product(a: np.ndarray, b: np.ndarray, dtype) -> np.ndarray:
-    """``a @ b`` of 2-D arrays by convcore's tiled GEMM: single-threaded BLAS calls over
-    fixed tiles on convcore's threads, so the bits do not depend on the thread count.
-    A transposed operand (``weight.T``) is passed to BLAS as such, not copied."""
+    """``a @ b`` of 2-D arrays by convcore's tiled product on the ISA's GEMM tile, over
+    fixed blocks on convcore's threads, so the bits do not depend on the thread count.
+    A transposed operand (``weight.T``) is read as such, not copied."""
     a = np.asarray(a, dtype=dtype)
     b = np.asarray(b, dtype=dtype)
     c = np.empty((1, a.shape[0], b.shape[1]), dtype)

@@ -84,7 +84,7 @@ CC_GEMM_TILE_FN(double, f64)
 
 /* The widest GEMM tile of any ISA, in elements of float or double: every ISA's tile
  * width divides it (test_kernels.c checks it), so the im2col route's workspace
- * (cc_gemm_workspace_per_thread, conv2d_gemm.c), in panels of at most this width, does
+ * (cc_gemm_workspace_per_thread, conv_im2col_plan.c), in panels of at most this width, does
  * not depend on the ISA. */
 #define CC_GEMM_PANEL_MAX 32
 /* The most rows of any ISA's GEMM tile (test_kernels.c checks it): buffers sized with it

@@ -1,7 +1,7 @@
 /* im2col + GEMM convolution, and its weight gradient, on the active ISA's GEMM tile (the
  * pointwise layers' micro-kernel, driver/conv_direct.h): no ISA code and no BLAS.
  *
- * The work items are conv2d_gemm.c's (image, group, tile of P output cells, block of
+ * The work items are conv_im2col_plan.c's (image, group, tile of P output cells, block of
  * output channels, a whole number of the tile's kb; cc_gemm_work_items); the workspace
  * (cc_gemm_workspace_per_thread) holds a thread's packed column tile and the row it is
  * built from.  The weights are packed once per call in blocks of the tile's kb output

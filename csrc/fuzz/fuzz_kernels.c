@@ -2,7 +2,7 @@
  *
  * The input bytes choose a kernel (direct and im2col + GEMM convolution, im2col, col2im,
  * the CSR matrix, max / avg pooling forward and backward, NCHW and channels-last,
- * adaptive pooling), a SIMD level, a thread count, a geometry (the
+ * adaptive pooling, the tiled product cc_matmul), a SIMD level, a thread count, a geometry (the
  * validity rules of the Python layer applied: groups divide the channels, outputs of at
  * least one pixel, pooling padding at most half the window) and a seed for the data.
  * Data are multiples of 1/16 in [-8, 8) with, when the input asks, NaN and +-inf mixed
@@ -289,29 +289,6 @@ static void col2im_ref(const cc_conv2d_geometry *g, const double *cols, double *
         }
 }
 
-/* Column-major Fortran-BLAS gemm for the GEMM path: C = alpha A B + beta C, C not read
- * when beta == 0 (as the reference BLAS). */
-#define DEFINE_GEMM(T, NAME)                                                             \
-    static void NAME(char *ta, char *tb, int *m, int *n, int *k, T *alpha, T *a,         \
-                     int *lda, T *b, int *ldb, T *beta, T *c, int *ldc)                  \
-    {                                                                                    \
-        const int at = *ta == 'T', bt = *tb == 'T';                                      \
-        if ((*ta != 'N' && !at) || (*tb != 'N' && !bt))                                  \
-            fail("gemm", "unexpected transpose flags");                                  \
-        if (*lda < (at ? *k : *m) || *ldb < (bt ? *n : *k) || *ldc < *m)                 \
-            fail("gemm", "leading dimension too small");                                 \
-        for (int j = 0; j < *n; j++)                                                     \
-            for (int i = 0; i < *m; i++) {                                               \
-                T acc = 0;                                                               \
-                for (int l = 0; l < *k; l++)                                             \
-                    acc += a[at ? l + (ptrdiff_t)i * *lda : i + (ptrdiff_t)l * *lda] *   \
-                           b[bt ? j + (ptrdiff_t)l * *ldb : l + (ptrdiff_t)j * *ldb];    \
-                T *cij = &c[i + (ptrdiff_t)j * *ldc];                                    \
-                *cij = *alpha * acc + (*beta == 0 ? (T)0 : *beta * *cij);                \
-            }                                                                            \
-    }
-DEFINE_GEMM(float, naive_sgemm)
-DEFINE_GEMM(double, naive_dgemm)
 
 /* ---- convolution targets -------------------------------------------------------- */
 
@@ -781,58 +758,69 @@ DEFINE_POOL_TARGETS(double, f64)
 DEFINE_NHWC_TARGET(float, f32)
 DEFINE_NHWC_TARGET(double, f64)
 
-/* ---- the tiled GEMM ------------------------------------------------------------ */
+/* ---- the tiled product (cc_matmul) ------------------------------------------------ */
 
-#define DEFINE_TILES_TARGET(T, SFX, GEMM)                                                \
-    static void fuzz_tiles_##SFX(reader *r, int n_threads)                               \
+#define DEFINE_MATMUL_TARGET(T, SFX)                                                     \
+    static void fuzz_matmul_##SFX(reader *r, int n_threads)                              \
     {                                                                                    \
-        cc_gemm_tiles p;                                                                 \
-        p.transa = pick(r, 0, 1) ? 'T' : 'N';                                            \
-        p.transb = pick(r, 0, 1) ? 'T' : 'N';                                            \
-        p.m = pick(r, 1, 40); p.n = pick(r, 1, 40); p.k = pick(r, 1, 40);                \
+        cc_matmul p;                                                                     \
+        /* a byte picks at most 256 values: sums of picks cross the blocks of rows and  \
+         * columns (CC_MATMUL_ROWS, CC_MATMUL_COLS) and every level's reduction slice */ \
+        p.m = pick(r, 1, 100) + pick(r, 0, 1) * pick(r, 0, 100);                         \
+        p.n = pick(r, 1, 150) + pick(r, 0, 1) * pick(r, 100, 250);                       \
+        p.k = pick(r, 0, 2) ? pick(r, 0, 40)                                             \
+                            : pick(r, 0, 250) + pick(r, 0, 250) + pick(r, 0, 150);       \
         p.batch = pick(r, 1, 3);                                                         \
-        p.lda = (p.transa == 'N' ? p.m : p.k) + pick(r, 0, 3);                           \
-        p.ldb = (p.transb == 'N' ? p.k : p.n) + pick(r, 0, 3);                           \
-        p.ldc = p.m + pick(r, 0, 3);                                                     \
-        ptrdiff_t acols = p.transa == 'N' ? p.k : p.m, bcols = p.transb == 'N' ? p.n : p.k; \
-        p.stride_a = pick(r, 0, 1) ? p.lda * acols : 0; /* 0: one matrix for the batch */ \
-        p.stride_b = pick(r, 0, 1) ? p.ldb * bcols : 0;                                  \
-        p.stride_c = p.ldc * p.n;                                                        \
-        p.tile_m = pick(r, 1, p.m); p.tile_n = pick(r, 1, p.n);                          \
-        p.alpha = 1; p.beta = (double)pick(r, 0, 1);                                     \
+        const int a_rows = pick(r, 0, 1), b_rows = pick(r, 0, 1); /* else by columns */  \
+        const ptrdiff_t k1 = p.k > 0 ? p.k : 1;                                          \
+        p.a_cs = a_rows ? 1 : p.m + pick(r, 0, 3);                                       \
+        p.a_rs = a_rows ? k1 + pick(r, 0, 3) : 1;                                        \
+        p.b_cs = b_rows ? 1 : k1 + pick(r, 0, 3);                                        \
+        p.b_rs = b_rows ? p.n + pick(r, 0, 3) : 1;                                       \
+        const ptrdiff_t one_a = (p.m - 1) * p.a_rs + (k1 - 1) * p.a_cs + 1;              \
+        const ptrdiff_t one_b = (k1 - 1) * p.b_rs + (p.n - 1) * p.b_cs + 1;              \
+        p.a_bs = pick(r, 0, 1) ? one_a : 0; /* 0: one matrix for the batch */            \
+        p.b_bs = pick(r, 0, 1) ? one_b : 0;                                              \
+        p.c_rs = p.n + pick(r, 0, 3);                                                    \
+        p.c_bs = p.c_rs * p.m;                                                           \
+        p.accumulate = pick(r, 0, 1);                                                    \
         seed_from(r);                                                                    \
-        ptrdiff_t na = p.lda * acols + p.stride_a * (p.batch - 1);                       \
-        ptrdiff_t nb = p.ldb * bcols + p.stride_b * (p.batch - 1);                       \
-        ptrdiff_t nc = p.stride_c * p.batch;                                             \
+        ptrdiff_t na = one_a + p.a_bs * (p.batch - 1);                                   \
+        ptrdiff_t nb = one_b + p.b_bs * (p.batch - 1);                                   \
+        ptrdiff_t nc = p.c_bs * p.batch;                                                 \
         T *a = input_##SFX(na), *b = input_##SFX(nb), *c0 = input_##SFX(nc);             \
         T *c = output_##SFX(nc); /* guard cells after it */                              \
         memcpy(c, c0, (size_t)nc * sizeof *c);                                           \
         T *a0 = copy_##SFX(a, na), *b0 = copy_##SFX(b, nb), *ref = copy_##SFX(c0, nc);   \
-        for (ptrdiff_t bt = 0; bt < p.batch; bt++) {                                     \
-            char ta = p.transa, tb = p.transb;                                           \
-            int m = (int)p.m, n = (int)p.n, k = (int)p.k;                                \
-            int lda = (int)p.lda, ldb = (int)p.ldb, ldc = (int)p.ldc;                    \
-            T alpha = 1, beta = (T)p.beta;                                               \
-            GEMM(&ta, &tb, &m, &n, &k, &alpha, a0 + bt * p.stride_a, &lda,               \
-                 b0 + bt * p.stride_b, &ldb, &beta, ref + bt * p.stride_c, &ldc);        \
-        }                                                                                \
-        const ptrdiff_t items = cc_gemm_tiles_items(&p);                                 \
+        for (ptrdiff_t bt = 0; bt < p.batch; bt++)                                       \
+            for (ptrdiff_t i = 0; i < p.m; i++)                                          \
+                for (ptrdiff_t j = 0; j < p.n; j++) {                                    \
+                    T *cij = ref + bt * p.c_bs + i * p.c_rs + j;                         \
+                    T acc = p.accumulate ? *cij : (T)0;                                  \
+                    for (ptrdiff_t l = 0; l < p.k; l++)                                  \
+                        acc += a0[bt * p.a_bs + i * p.a_rs + l * p.a_cs] *               \
+                               b0[bt * p.b_bs + l * p.b_rs + j * p.b_cs];                \
+                    *cij = acc;                                                          \
+                }                                                                        \
+        const ptrdiff_t items = cc_matmul_items(&p);                                     \
+        const ptrdiff_t per = cc_matmul_workspace_per_thread();                        \
+        T *work = malloc((size_t)(per * (n_threads > 1 ? n_threads : 1)) * sizeof *work);\
         for (ptrdiff_t it0 = 0, it1; it0 < items; it0 = it1) {                           \
             it1 = it0 + pick(r, 1, items);                                               \
             if (it1 > items) it1 = items;                                                \
-            cc_gemm_tiles_range_##SFX(&p, a, b, c, GEMM, it0, it1, n_threads);           \
+            cc_matmul_range_##SFX(&p, a, b, c, work, it0, it1, n_threads);               \
         }                                                                                \
         char what[200];                                                                  \
-        snprintf(what, sizeof what, "gemm_tiles %c%c m=%td n=%td k=%td batch=%td "        \
-                 "tiles %tdx%td", p.transa, p.transb, p.m, p.n, p.k, p.batch,            \
-                 p.tile_m, p.tile_n);                                                    \
+        snprintf(what, sizeof what, "matmul A %s B %s m=%td n=%td k=%td batch=%td "      \
+                 "accumulate=%d", a_rows ? "rows" : "columns",                           \
+                 b_rows ? "rows" : "columns", p.m, p.n, p.k, p.batch, p.accumulate);     \
         expect_equal_##SFX(what, c, ref, nc);                                            \
         expect_untouched_##SFX(what, a, a0, na);                                         \
         expect_untouched_##SFX(what, b, b0, nb);                                         \
-        free(a); free(b); free(c); free(c0); free(a0); free(b0); free(ref);              \
+        free(a); free(b); free(c); free(c0); free(a0); free(b0); free(ref); free(work);  \
     }
-DEFINE_TILES_TARGET(float, f32, naive_sgemm)
-DEFINE_TILES_TARGET(double, f64, naive_dgemm)
+DEFINE_MATMUL_TARGET(float, f32)
+DEFINE_MATMUL_TARGET(double, f64)
 
 /* ---- entry points --------------------------------------------------------------- */
 
@@ -867,7 +855,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     default: {
         int op = (int)(next_byte(&r) & 3);
         if (op >= 2)  /* the tiled GEMM shares the last family's slot */
-            f64 ? fuzz_tiles_f64(&r, n_threads) : fuzz_tiles_f32(&r, n_threads);
+            f64 ? fuzz_matmul_f64(&r, n_threads) : fuzz_matmul_f32(&r, n_threads);
         else
             f64 ? fuzz_pool_nhwc_f64(&r, n_threads, op) : fuzz_pool_nhwc_f32(&r, n_threads, op);
     }
@@ -932,7 +920,7 @@ int main(int argc, char **argv)
             runs += replay_file(argv[i]);
     }
     static const char *names[8] = {"direct", "gemm", "im2col/col2im", "conv_matrix",
-                                   "pool forward", "pool backward", "adaptive", "pool nhwc"};
+                                   "pool forward", "pool backward", "adaptive", "pool nhwc + matmul"};
     printf("convcore fuzz replay: %ld inputs, no mismatch; kernels run:", runs);
     for (int i = 0; i < 8; i++)
         printf(" %s %ld%s", names[i], executed[i], i < 7 ? "," : "\n");

@@ -334,6 +334,82 @@ static void check_weight_gradients(void)
     }
 }
 
+/* ---- the tiled product (cc_matmul) ---------------------------------------------- */
+
+typedef struct {
+    ptrdiff_t batch, m, n, k;
+    int a_rows, b_rows, shared_a, accumulate; /* A, B stored by rows (else by columns) */
+} matmul_case;
+
+/* Blocks of rows and columns with edges, a reduction longer than any level's slice (and
+ * than CC_MATMUL_SLICE_MAX), k = 0, one A for the whole batch, both storage orders. */
+static const matmul_case MATMUL_CASES[] = {
+    {1, 1, 1, 1, 1, 1, 0, 0},      {2, 97, 257, 130, 1, 1, 0, 1},
+    {1, 5, 300, 600, 1, 0, 0, 0},  {1, 200, 33, 70, 0, 1, 0, 1},
+    {2, 100, 3, 0, 1, 1, 0, 1},    {2, 100, 3, 0, 0, 0, 0, 0},
+    {3, 13, 40, 7, 0, 0, 1, 1},
+};
+
+#define DEFINE_CHECK_MATMUL(T, SFX)                                                      \
+    static void check_matmul_##SFX(const matmul_case *mc, int nt)                        \
+    {                                                                                    \
+        cc_matmul p = {0};                                                               \
+        p.batch = mc->batch, p.m = mc->m, p.n = mc->n, p.k = mc->k;                      \
+        const ptrdiff_t k1 = mc->k > 0 ? mc->k : 1;                                      \
+        p.a_rs = mc->a_rows ? k1 + 3 : 1;                                                \
+        p.a_cs = mc->a_rows ? 1 : mc->m + 2;                                             \
+        p.b_rs = mc->b_rows ? mc->n + 1 : 1;                                             \
+        p.b_cs = mc->b_rows ? 1 : k1 + 2;                                                \
+        const ptrdiff_t one_a = (mc->m - 1) * p.a_rs + (k1 - 1) * p.a_cs + 1;            \
+        const ptrdiff_t one_b = (k1 - 1) * p.b_rs + (mc->n - 1) * p.b_cs + 1;            \
+        p.a_bs = mc->shared_a ? 0 : one_a;                                               \
+        p.b_bs = one_b;                                                                  \
+        p.c_rs = mc->n + 5;                                                              \
+        p.c_bs = p.c_rs * mc->m;                                                         \
+        p.accumulate = mc->accumulate;                                                   \
+        const ptrdiff_t na = one_a + p.a_bs * (mc->batch - 1), nb = one_b * mc->batch;   \
+        const ptrdiff_t nc = p.c_bs * mc->batch;                                         \
+        double *ad = rand_array(na), *bd = rand_array(nb), *cd = rand_array(nc);         \
+        T *a = converted_##SFX(ad, na), *b = converted_##SFX(bd, nb);                    \
+        T *c = nan_buffer_##SFX(nc);                                                     \
+        double *ref = malloc((size_t)nc * sizeof *ref);                                  \
+        for (ptrdiff_t i = 0; i < nc; i++) { /* C's row pads stay as they were */        \
+            ref[i] = mc->accumulate || i % p.c_rs >= mc->n ? cd[i] : 0;                  \
+            c[i] = mc->accumulate || i % p.c_rs >= mc->n ? (T)cd[i] : (T)NAN;            \
+        }                                                                                \
+        for (ptrdiff_t bt = 0; bt < mc->batch; bt++)                                     \
+            for (ptrdiff_t i = 0; i < mc->m; i++)                                        \
+                for (ptrdiff_t j = 0; j < mc->n; j++)                                    \
+                    for (ptrdiff_t l = 0; l < mc->k; l++)                                \
+                        ref[bt * p.c_bs + i * p.c_rs + j] +=                             \
+                            ad[bt * p.a_bs + i * p.a_rs + l * p.a_cs] *                  \
+                            bd[bt * p.b_bs + l * p.b_rs + j * p.b_cs];                   \
+        const ptrdiff_t items = cc_matmul_items(&p), per = cc_matmul_workspace_per_thread(); \
+        T *ws = nan_buffer_##SFX(nt * per);                                              \
+        for (ptrdiff_t it0 = 0; it0 < items; it0 += 2) /* in chunks of two items */     \
+            cc_matmul_range_##SFX(&p, a, b, c, ws, it0, it0 + 2 < items ? it0 + 2 : items, \
+                                  nt);                                                   \
+        const ptrdiff_t bad = first_mismatch_##SFX(c, ref, nc);                          \
+        check(bad < 0 && guard_intact_##SFX(c, nc) && guard_intact_##SFX(ws, nt * per),  \
+              "matmul " #SFX " [%s, %td x %td x %td, batch %td, A by %s, B by %s, %d "   \
+              "threads]: c[%td] = %g, expected %g, or wrote past c or the workspace",    \
+              cc_simd_name(cc_simd_active()), mc->m, mc->n, mc->k, mc->batch,            \
+              mc->a_rows ? "rows" : "columns", mc->b_rows ? "rows" : "columns", nt, bad, \
+              bad < 0 ? 0.0 : (double)c[bad], bad < 0 ? 0.0 : ref[bad]);                \
+        free(ad); free(bd); free(cd); free(a); free(b); free(c); free(ref); free(ws);    \
+    }
+DEFINE_CHECK_MATMUL(float, f32)
+DEFINE_CHECK_MATMUL(double, f64)
+
+static void check_matmuls(void)
+{
+    for (size_t i = 0; i < sizeof MATMUL_CASES / sizeof *MATMUL_CASES; i++)
+        for (int t = 0; t < 2; t++) {
+            check_matmul_f32(&MATMUL_CASES[i], THREADS[t]);
+            check_matmul_f64(&MATMUL_CASES[i], THREADS[t]);
+        }
+}
+
 /* ---- im2col / col2im ------------------------------------------------------------ */
 
 static void check_im2col(void)
@@ -593,6 +669,7 @@ int main(void)
               "widths not dividing CC_GEMM_PANEL_MAX, which size the im2col buffers",
               cc_direct_gemm_tile()->kb, cc_direct_gemm_width(4), cc_direct_gemm_width(8));
         check_weight_gradients();
+        check_matmuls();
         check_volumes();
     }
     cc_simd_force(detected);

@@ -1,7 +1,5 @@
 /* The im2col route's work items and workspace, forward and weight gradient (both run on
- * the ISA's GEMM tile, driver/conv_im2col.c), and for float and double a tiled GEMM on a
- * BLAS gemm, which is passed in and must be single-threaded (convcore's threads run one
- * gemm each).
+ * the ISA's GEMM tile, driver/conv_im2col.c).
  *
  * Determinism: the work is split into items fixed by the shapes alone (never by the
  * thread count); every output element is computed by exactly one item whose arguments
@@ -139,22 +137,3 @@ ptrdiff_t cc_gemm_work_items(const cc_conv_geometry *g)
     ptrdiff_t Kg = g->K / g->groups, kb = cc_gemm_channel_block(g);
     return g->N * g->groups * ((HWo + P - 1) / P) * ((Kg + kb - 1) / kb);
 }
-
-ptrdiff_t cc_gemm_tiles_items(const cc_gemm_tiles *t)
-{
-    return t->batch * ((t->m + t->tile_m - 1) / t->tile_m) *
-           ((t->n + t->tile_n - 1) / t->tile_n);
-}
-
-#define REAL float
-#define SFX f32
-#define GEMM_FN cc_sgemm_fn
-#include "conv2d_gemm_impl.h"
-#undef REAL
-#undef SFX
-#undef GEMM_FN
-
-#define REAL double
-#define SFX f64
-#define GEMM_FN cc_dgemm_fn
-#include "conv2d_gemm_impl.h"

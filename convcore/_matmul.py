@@ -1,0 +1,36 @@
+"""Products of stacks of matrices on the ISA's GEMM tile (csrc/driver/matmul.c), for the
+routes that are one GEMM: the channels-last 1x1 layers and the transposed convolution's
+per-tap route and weight gradient.
+
+Every element of the result is summed over the reduction in order by one work item (a
+block of rows and columns fixed by the shapes), so the result is the same for any
+thread count and under concurrent calls; no BLAS is involved.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convcore import _conv, _scratch
+
+
+def matmul(a: np.ndarray, b: np.ndarray, c: np.ndarray, *, accumulate: bool = False,
+           n_threads: int = 1) -> None:
+    """``c = a @ b`` (or ``c += a @ b``) for stacks of matrices, bit-identical for any
+    thread count.
+
+    ``a`` (batch or 1, M, K), ``b`` (batch or 1, K, N) and ``c`` (batch, M, N) share one
+    float dtype; ``c`` has contiguous rows and shares no memory with ``a`` or ``b``;
+    ``a`` and ``b`` may have any strides.  NaN and inf propagate without warnings.
+    Callers have validated everything.
+    """
+    batch, M, N = c.shape
+    if batch == 0 or M == 0 or N == 0:
+        return
+    if b.strides[2] != b.itemsize and N > 1 and M > _conv.MATMUL_ROWS:
+        # b is packed once per block of rows: gathered down its columns once, not each time
+        b = np.ascontiguousarray(b)
+    workers = max(1, n_threads)
+    with _scratch.scratch(workers * _conv.matmul_workspace() + 16, c.dtype) as buf:
+        offset = (-buf.ctypes.data % 64) // c.itemsize  # each thread's block 64-byte aligned
+        _conv.matmul(a, b, c, buf[offset:], accumulate, workers)
