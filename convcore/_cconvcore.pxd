@@ -126,6 +126,8 @@ cdef extern from "convcore.h" nogil:
         Py_ssize_t b_rs, b_cs, b_bs
         Py_ssize_t c_rs, c_bs
         int accumulate
+        Py_ssize_t mb, nb
+    void cc_matmul_plan(cc_matmul *p, int n_threads)
     Py_ssize_t cc_matmul_items(const cc_matmul *p)
     Py_ssize_t cc_matmul_workspace_per_thread()
     void cc_matmul_range_f32(const cc_matmul *p, const float *a, const float *b, float *c,

@@ -45,10 +45,10 @@ from convcore._cconvcore cimport (
     cc_grad_weight_workspace_per_thread,
     cc_gemm_work_items,
     cc_gemm_workspace_per_thread,
-    CC_MATMUL_COLS,
     CC_MATMUL_ROWS,
     cc_matmul,
     cc_matmul_items,
+    cc_matmul_plan,
     cc_matmul_range_f32,
     cc_matmul_range_f64,
     cc_matmul_workspace_per_thread,
@@ -367,10 +367,11 @@ def matmul(const floating[:, :, :] a, const floating[:, :, :] b, floating[:, :, 
     p.b_bs = b.strides[0] // item if b.shape[0] > 1 else 0
     p.c_rs, p.c_bs = c.strides[1] // item, c.strides[0] // item
     p.accumulate = accumulate
+    cc_matmul_plan(&p, n_threads)
     cdef Py_ssize_t items = cc_matmul_items(&p), it0 = 0, it1
     if items == 0:
         return
-    cdef double macs = <double>CC_MATMUL_ROWS * CC_MATMUL_COLS * (p.k if p.k > 0 else 1)
+    cdef double macs = <double>p.mb * p.nb * (p.k if p.k > 0 else 1)
     cdef Py_ssize_t step = chunk_items(items, macs * NS_PER_GEMM_MAC, n_threads)
     while it0 < items:
         it1 = min(items, it0 + step)

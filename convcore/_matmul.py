@@ -27,9 +27,22 @@ def matmul(a: np.ndarray, b: np.ndarray, c: np.ndarray, *, accumulate: bool = Fa
     batch, M, N = c.shape
     if batch == 0 or M == 0 or N == 0:
         return
-    if b.strides[2] != b.itemsize and N > 1 and M > _conv.MATMUL_ROWS:
-        # b is packed once per block of rows: gathered down its columns once, not each time
-        b = np.ascontiguousarray(b)
+    K = a.shape[2]
+    if b.strides[2] != b.itemsize and N > 1 and K > 1:
+        # The tile reads b along its rows: b's columns are gathered into panels once per
+        # block of rows.  When a and c are the smaller pair (Linear's x @ weight.T), the
+        # product turns over instead: c^T = b^T a^T, a^T copied once, c^T added back.
+        if a.shape[0] * K * M + batch * M * N < b.shape[0] * K * N:
+            ct = np.empty((batch, N, M), c.dtype)
+            at = np.ascontiguousarray(a.transpose(0, 2, 1))
+            matmul(b.transpose(0, 2, 1), at, ct, n_threads=n_threads)
+            if accumulate:
+                c += ct.transpose(0, 2, 1)
+            else:
+                c[...] = ct.transpose(0, 2, 1)
+            return
+        if M > _conv.MATMUL_ROWS:  # more than one block of rows: gathered once, not each
+            b = np.ascontiguousarray(b)
     workers = max(1, n_threads)
     with _scratch.scratch(workers * _conv.matmul_workspace() + 16, c.dtype) as buf:
         offset = (-buf.ctypes.data % 64) // c.itemsize  # each thread's block 64-byte aligned

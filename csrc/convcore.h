@@ -269,12 +269,12 @@ void cc_grad_weight_tile_range_f64(const cc_conv_geometry *g, const double *x,
 /* A batch of products C[b] = A[b] B[b], or C[b] += A[b] B[b] (accumulate), in row-major
  * terms (C is m x n, A m x k, B k x n), on the active ISA's GEMM tile (driver/matmul.c):
  * any element strides for A and B (a batch stride 0 shares one matrix), C's columns
- * contiguous.  Items: batch x blocks of CC_MATMUL_ROWS rows x blocks of CC_MATMUL_COLS
- * columns of C, each summed over the whole k in order by one thread, so the result does
- * not depend on the chunks of items or the thread count.  k = 0 sets C to zero (or
+ * contiguous.  Items: batch x blocks of rows x blocks of columns of C (cc_matmul_plan),
+ * each element summed over the whole k in order by one thread, so the result does not
+ * depend on the blocks, the chunks of items or the thread count.  k = 0 sets C to zero (or
  * leaves it, accumulating).  The workspace holds cc_matmul_workspace_per_thread
  * elements per thread, 64-byte aligned. */
-#define CC_MATMUL_ROWS 96
+#define CC_MATMUL_ROWS 264
 #define CC_MATMUL_COLS 256
 typedef struct {
     ptrdiff_t batch, m, n, k;
@@ -282,7 +282,12 @@ typedef struct {
     ptrdiff_t b_rs, b_cs, b_bs;
     ptrdiff_t c_rs, c_bs;
     int accumulate;
+    ptrdiff_t mb, nb; /* rows and columns of C per item: set by cc_matmul_plan */
 } cc_matmul;
+/* Blocks of at most CC_MATMUL_ROWS x CC_MATMUL_COLS, even in size, split further while a
+ * team of n_threads would have fewer than two items each (which thread sums an element
+ * and in which block never changes its bits). */
+void cc_matmul_plan(cc_matmul *p, int n_threads);
 ptrdiff_t cc_matmul_items(const cc_matmul *p);
 ptrdiff_t cc_matmul_workspace_per_thread(void);
 void cc_matmul_range_f32(const cc_matmul *p, const float *a, const float *b, float *c,

@@ -3,8 +3,8 @@
  * channels-last 1x1 layers, the transposed convolution's per-tap route and its weight
  * gradient, and Winograd's weight gradient multiply through it.
  *
- * A work item is a block of C (CC_MATMUL_ROWS rows x CC_MATMUL_COLS columns of one
- * batch entry), fixed by the shapes.  Its thread takes the reduction in slices, BLIS's
+ * A work item is a block of C (at most CC_MATMUL_ROWS rows x CC_MATMUL_COLS columns of
+ * one batch entry, cc_matmul_plan).  Its thread takes the reduction in slices, BLIS's
  * way: the slice of B under the block packed in panels of the tile's width (one panel
  * stays in L1 while every kb rows of the block run on it), the slice of A read in place
  * when its rows are contiguous, else packed in blocks of the tile's kb rows; a later
@@ -28,11 +28,35 @@ static ptrdiff_t ceil_div(ptrdiff_t a, ptrdiff_t b)
     return (a + b - 1) / b;
 }
 
+/* len in blocks of at most max (a multiple of q), of even sizes, multiples of q. */
+static ptrdiff_t even_block(ptrdiff_t len, ptrdiff_t max, ptrdiff_t q)
+{
+    const ptrdiff_t per = ceil_div(len, ceil_div(len, max));
+    return ceil_div(per, q) * q;
+}
+
+/* Rows in multiples of 24 (whole tiles of 6 and of 8 rows), columns of 32 (whole tiles
+ * of every width, CC_GEMM_PANEL_MAX). */
+void cc_matmul_plan(cc_matmul *p, int n_threads)
+{
+    const ptrdiff_t want = n_threads > 1 ? 2 * (ptrdiff_t)n_threads : 1;
+    p->mb = even_block(p->m > 0 ? p->m : 1, CC_MATMUL_ROWS, 24);
+    p->nb = even_block(p->n > 0 ? p->n : 1, CC_MATMUL_COLS, CC_GEMM_PANEL_MAX);
+    while (p->batch * ceil_div(p->m, p->mb) * ceil_div(p->n, p->nb) < want) {
+        if (p->mb > 24 && (p->mb >= p->nb || p->nb <= CC_GEMM_PANEL_MAX))
+            p->mb = ceil_div(ceil_div(p->mb, 2), 24) * 24;
+        else if (p->nb > CC_GEMM_PANEL_MAX)
+            p->nb = ceil_div(ceil_div(p->nb, 2), CC_GEMM_PANEL_MAX) * CC_GEMM_PANEL_MAX;
+        else
+            break;
+    }
+}
+
 ptrdiff_t cc_matmul_items(const cc_matmul *p)
 {
     if (p->batch <= 0 || p->m <= 0 || p->n <= 0)
         return 0;
-    return p->batch * ceil_div(p->m, CC_MATMUL_ROWS) * ceil_div(p->n, CC_MATMUL_COLS);
+    return p->batch * ceil_div(p->m, p->mb) * ceil_div(p->n, p->nb);
 }
 
 ptrdiff_t cc_matmul_workspace_per_thread(void)

@@ -784,6 +784,7 @@ DEFINE_NHWC_TARGET(double, f64)
         p.c_rs = p.n + pick(r, 0, 3);                                                    \
         p.c_bs = p.c_rs * p.m;                                                           \
         p.accumulate = pick(r, 0, 1);                                                    \
+        cc_matmul_plan(&p, n_threads);                                                   \
         seed_from(r);                                                                    \
         ptrdiff_t na = one_a + p.a_bs * (p.batch - 1);                                   \
         ptrdiff_t nb = one_b + p.b_bs * (p.batch - 1);                                   \

@@ -367,6 +367,7 @@ static const matmul_case MATMUL_CASES[] = {
         p.c_rs = mc->n + 5;                                                              \
         p.c_bs = p.c_rs * mc->m;                                                         \
         p.accumulate = mc->accumulate;                                                   \
+        cc_matmul_plan(&p, nt);                                                          \
         const ptrdiff_t na = one_a + p.a_bs * (mc->batch - 1), nb = one_b * mc->batch;   \
         const ptrdiff_t nc = p.c_bs * mc->batch;                                         \
         double *ad = rand_array(na), *bd = rand_array(nb), *cd = rand_array(nc);         \
