@@ -130,11 +130,12 @@ cdef extern from "convcore.h" nogil:
     void cc_matmul_plan(cc_matmul *p, int n_threads)
     Py_ssize_t cc_matmul_items(const cc_matmul *p)
     Py_ssize_t cc_matmul_workspace_per_thread()
-    void cc_matmul_range_f32(const cc_matmul *p, const float *a, const float *b, float *c,
-                             float *workspace, Py_ssize_t it0, Py_ssize_t it1, int n_threads)
+    void cc_matmul_range_f32(const cc_matmul *p, const float *a, const float *b,
+                             const float *bias, float *c, float *workspace, Py_ssize_t it0,
+                             Py_ssize_t it1, int n_threads)
     void cc_matmul_range_f64(const cc_matmul *p, const double *a, const double *b,
-                             double *c, double *workspace, Py_ssize_t it0, Py_ssize_t it1,
-                             int n_threads)
+                             const double *bias, double *c, double *workspace,
+                             Py_ssize_t it0, Py_ssize_t it1, int n_threads)
 
     ctypedef struct cc_pool2d_geometry:
         Py_ssize_t planes

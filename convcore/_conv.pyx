@@ -352,13 +352,15 @@ def matmul_workspace():
     return cc_matmul_workspace_per_thread()
 
 
-def matmul(const floating[:, :, :] a, const floating[:, :, :] b, floating[:, :, :] c,
-           floating[::1] workspace, bint accumulate, int n_threads):
-    """c[i] = a[i] @ b[i] (or c[i] += ...) on the ISA's GEMM tile, in chunks of items
-    with Ctrl-C checked between them.  a (batch or 1, M, K), b (batch or 1, K, N) and
-    c (batch, M, N) with contiguous rows of c; ``workspace`` holds n_threads blocks of
+def matmul(const floating[:, :, :] a, const floating[:, :, :] b, const floating[::1] bias,
+           floating[:, :, :] c, floating[::1] workspace, bint accumulate, int n_threads):
+    """c[i] = bias + a[i] @ b[i] (bias on each row, first; an empty bias for none), or
+    c[i] += a[i] @ b[i] (accumulate), on the ISA's GEMM tile, in chunks of items with
+    Ctrl-C checked between them.  a (batch or 1, M, K), b (batch or 1, K, N) and c
+    (batch, M, N) with contiguous rows of c; ``workspace`` holds n_threads blocks of
     matmul_workspace() elements, 64-byte aligned (convcore._matmul.matmul)."""
     cdef cc_matmul p
+    cdef const floating *bp = &bias[0] if bias.shape[0] > 0 else NULL
     cdef Py_ssize_t item = sizeof(floating)
     p.batch, p.m, p.n, p.k = c.shape[0], c.shape[1], c.shape[2], a.shape[2]
     p.a_rs, p.a_cs = a.strides[1] // item, a.strides[2] // item
@@ -377,10 +379,10 @@ def matmul(const floating[:, :, :] a, const floating[:, :, :] b, floating[:, :, 
         it1 = min(items, it0 + step)
         with nogil:
             if floating is float:
-                cc_matmul_range_f32(&p, &a[0, 0, 0], &b[0, 0, 0], &c[0, 0, 0],
+                cc_matmul_range_f32(&p, &a[0, 0, 0], &b[0, 0, 0], bp, &c[0, 0, 0],
                                     &workspace[0], it0, it1, n_threads)
             else:
-                cc_matmul_range_f64(&p, &a[0, 0, 0], &b[0, 0, 0], &c[0, 0, 0],
+                cc_matmul_range_f64(&p, &a[0, 0, 0], &b[0, 0, 0], bp, &c[0, 0, 0],
                                     &workspace[0], it0, it1, n_threads)
         PyErr_CheckSignals()
         it0 = it1

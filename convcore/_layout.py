@@ -74,9 +74,8 @@ def pointwise_nhwc(g, x, w4, bias, dtype, out, shape) -> np.ndarray:
     if out is None:
         out = np.empty(shape, dtype)
     y = out.reshape(1, -1, g.K)
-    if bias is not None:
-        y[...] = bias.astype(dtype, copy=False)  # the gemm adds the product to it
-    matmul(pixels, wt, y, accumulate=bias is not None, n_threads=get_num_threads())
+    matmul(pixels, wt, y, bias=None if bias is None else bias.astype(dtype, copy=False),
+           n_threads=get_num_threads())
     return out
 
 

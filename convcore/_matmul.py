@@ -14,16 +14,18 @@ import numpy as np
 from convcore import _conv, _scratch
 
 
-def matmul(a: np.ndarray, b: np.ndarray, c: np.ndarray, *, accumulate: bool = False,
-           n_threads: int = 1) -> None:
-    """``c = a @ b`` (or ``c += a @ b``) for stacks of matrices, bit-identical for any
-    thread count.
+def matmul(a: np.ndarray, b: np.ndarray, c: np.ndarray, *, bias: np.ndarray | None = None,
+           accumulate: bool = False, n_threads: int = 1) -> None:
+    """``c = bias + a @ b`` (``bias`` (N,) on every row, summed first; none by default)
+    or ``c += a @ b`` (``accumulate``, no bias) for stacks of matrices, bit-identical for
+    any thread count.
 
     ``a`` (batch or 1, M, K), ``b`` (batch or 1, K, N) and ``c`` (batch, M, N) share one
     float dtype; ``c`` has contiguous rows and shares no memory with ``a`` or ``b``;
     ``a`` and ``b`` may have any strides.  NaN and inf propagate without warnings.
     Callers have validated everything.
     """
+    assert bias is None or not accumulate
     batch, M, N = c.shape
     if batch == 0 or M == 0 or N == 0:
         return
@@ -32,7 +34,7 @@ def matmul(a: np.ndarray, b: np.ndarray, c: np.ndarray, *, accumulate: bool = Fa
         # The tile reads b along its rows: b's columns are gathered into panels once per
         # block of rows.  When a and c are the smaller pair (Linear's x @ weight.T), the
         # product turns over instead: c^T = b^T a^T, a^T copied once, c^T added back.
-        if a.shape[0] * K * M + batch * M * N < b.shape[0] * K * N:
+        if bias is None and a.shape[0] * K * M + batch * M * N < b.shape[0] * K * N:
             ct = np.empty((batch, N, M), c.dtype)
             at = np.ascontiguousarray(a.transpose(0, 2, 1))
             matmul(b.transpose(0, 2, 1), at, ct, n_threads=n_threads)
@@ -41,9 +43,11 @@ def matmul(a: np.ndarray, b: np.ndarray, c: np.ndarray, *, accumulate: bool = Fa
             else:
                 c[...] = ct.transpose(0, 2, 1)
             return
-        if M > _conv.MATMUL_ROWS:  # more than one block of rows: gathered once, not each
+        if M > _conv.MATMUL_ROWS:  # many blocks of rows: gathered once, not per block
             b = np.ascontiguousarray(b)
     workers = max(1, n_threads)
     with _scratch.scratch(workers * _conv.matmul_workspace() + 16, c.dtype) as buf:
         offset = (-buf.ctypes.data % 64) // c.itemsize  # each thread's block 64-byte aligned
-        _conv.matmul(a, b, c, buf[offset:], accumulate, workers)
+        bias = (np.empty(0, c.dtype) if bias is None
+                else np.require(bias, c.dtype, ("C", "A")))  # aligned for C
+        _conv.matmul(a, b, bias, c, buf[offset:], accumulate, workers)

@@ -266,7 +266,8 @@ void cc_grad_weight_tile_range_f64(const cc_conv_geometry *g, const double *x,
                                    ptrdiff_t nparts, ptrdiff_t k0, ptrdiff_t k1, ptrdiff_t it0,
                                    ptrdiff_t it1, int n_threads);
 
-/* A batch of products C[b] = A[b] B[b], or C[b] += A[b] B[b] (accumulate), in row-major
+/* A batch of products C[b] = A[b] B[b] (plus bias[j] on column j, summed first, when
+ * bias is not NULL), or C[b] += A[b] B[b] (accumulate; bias ignored), in row-major
  * terms (C is m x n, A m x k, B k x n), on the active ISA's GEMM tile (driver/matmul.c):
  * any element strides for A and B (a batch stride 0 shares one matrix), C's columns
  * contiguous.  Items: batch x blocks of rows x blocks of columns of C (cc_matmul_plan),
@@ -284,16 +285,18 @@ typedef struct {
     int accumulate;
     ptrdiff_t mb, nb; /* rows and columns of C per item: set by cc_matmul_plan */
 } cc_matmul;
-/* Blocks of at most CC_MATMUL_ROWS x CC_MATMUL_COLS, even in size, split further while a
- * team of n_threads would have fewer than two items each (which thread sums an element
- * and in which block never changes its bits). */
+/* Blocks of at most CC_MATMUL_ROWS x CC_MATMUL_COLS, even in size, split further (rows
+ * first) while a team of n_threads would have fewer items than threads (which thread
+ * sums an element and in which block never changes its bits). */
 void cc_matmul_plan(cc_matmul *p, int n_threads);
 ptrdiff_t cc_matmul_items(const cc_matmul *p);
 ptrdiff_t cc_matmul_workspace_per_thread(void);
-void cc_matmul_range_f32(const cc_matmul *p, const float *a, const float *b, float *c,
-                         float *workspace, ptrdiff_t it0, ptrdiff_t it1, int n_threads);
-void cc_matmul_range_f64(const cc_matmul *p, const double *a, const double *b, double *c,
-                         double *workspace, ptrdiff_t it0, ptrdiff_t it1, int n_threads);
+void cc_matmul_range_f32(const cc_matmul *p, const float *a, const float *b,
+                         const float *bias, float *c, float *workspace, ptrdiff_t it0,
+                         ptrdiff_t it1, int n_threads);
+void cc_matmul_range_f64(const cc_matmul *p, const double *a, const double *b,
+                         const double *bias, double *c, double *workspace, ptrdiff_t it0,
+                         ptrdiff_t it1, int n_threads);
 
 /* ---- The convolution as a matrix (CSR) ----
  * indptr (K*Hout*Wout + 1 entries) receives the row pointers; returns the number of

@@ -11,6 +11,7 @@
 #ifndef CC_DRIVER_CONV_DIRECT_H
 #define CC_DRIVER_CONV_DIRECT_H
 #include <stddef.h>
+#include <string.h>
 
 #include "convcore.h"
 
@@ -91,6 +92,18 @@ CC_GEMM_TILE_FN(double, f64)
  * (the im2col route's packed weights) fit the tile of any level, so a level switched
  * between sizing and running (set_isa from another thread) cannot overrun them. */
 #define CC_GEMM_ROWS_MAX 8
+
+/* dst[0:bytes] = src[0:bytes] for a row of a panel, the rows of the ISAs' tiles (two
+ * vectors of 16, 32 or 64 bytes) copied inline rather than by a call of memcpy. */
+static inline void cc_copy_panel_row(void *dst, const void *src, ptrdiff_t bytes)
+{
+    switch (bytes) {
+    case 32: memcpy(dst, src, 32); break;
+    case 64: memcpy(dst, src, 64); break;
+    case 128: memcpy(dst, src, 128); break;
+    default: memcpy(dst, src, (size_t)bytes);
+    }
+}
 
 typedef struct {
     int kb, nv; /* the tile: kb rows x nv vectors */

@@ -3,18 +3,6 @@
 #define CC_CAT2(a, b) CC_CAT2_(a, b)
 #define FN(name) CC_CAT2(name, SFX)
 
-/* dst[0:tw] = src[0:tw], the widths of the ISAs' tiles copied inline. */
-static inline void FN(copy_panel_row)(REAL *dst, const REAL *src, ptrdiff_t tw)
-{
-    switch (tw) {
-    case 4: memcpy(dst, src, 4 * sizeof(REAL)); break;
-    case 8: memcpy(dst, src, 8 * sizeof(REAL)); break;
-    case 16: memcpy(dst, src, 16 * sizeof(REAL)); break;
-    case 32: memcpy(dst, src, 32 * sizeof(REAL)); break;
-    default: memcpy(dst, src, (size_t)tw * sizeof(REAL));
-    }
-}
-
 /* Column rows [r, r + nr) of one image at output cells [p0, p0 + np): built in cols (rows
  * np apart), or for a 1x1 stride-1 unpadded layer the input's channels in place; *ld
  * says how far apart. */
@@ -46,7 +34,7 @@ static void FN(pack_columns)(const cc_conv_geometry *g, const REAL *x_img, ptrdi
         const REAL *src = FN(column_rows)(g, x_img, r, 1, p0, np, row, &ld);
         const ptrdiff_t whole = src == row ? ntl : np / tw; /* in place: no zero tail */
         for (ptrdiff_t j = 0; j < whole; j++)
-            FN(copy_panel_row)(panels + (j * rows + r) * tw, src + j * tw, tw);
+            cc_copy_panel_row(panels + (j * rows + r) * tw, src + j * tw, tw * (ptrdiff_t)sizeof(REAL));
         if (whole < ntl) {
             REAL *dst = panels + (whole * rows + r) * tw;
             memcpy(dst, src + whole * tw, (size_t)(np - whole * tw) * sizeof(REAL));

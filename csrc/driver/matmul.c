@@ -39,11 +39,11 @@ static ptrdiff_t even_block(ptrdiff_t len, ptrdiff_t max, ptrdiff_t q)
  * of every width, CC_GEMM_PANEL_MAX). */
 void cc_matmul_plan(cc_matmul *p, int n_threads)
 {
-    const ptrdiff_t want = n_threads > 1 ? 2 * (ptrdiff_t)n_threads : 1;
+    const ptrdiff_t want = n_threads > 1 ? n_threads : 1;
     p->mb = even_block(p->m > 0 ? p->m : 1, CC_MATMUL_ROWS, 24);
     p->nb = even_block(p->n > 0 ? p->n : 1, CC_MATMUL_COLS, CC_GEMM_PANEL_MAX);
     while (p->batch * ceil_div(p->m, p->mb) * ceil_div(p->n, p->nb) < want) {
-        if (p->mb > 24 && (p->mb >= p->nb || p->nb <= CC_GEMM_PANEL_MAX))
+        if (p->mb > 24) /* rows first: a block of columns packs A's rows again */
             p->mb = ceil_div(ceil_div(p->mb, 2), 24) * 24;
         else if (p->nb > CC_GEMM_PANEL_MAX)
             p->nb = ceil_div(ceil_div(p->nb, 2), CC_GEMM_PANEL_MAX) * CC_GEMM_PANEL_MAX;

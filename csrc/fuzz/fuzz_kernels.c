@@ -784,6 +784,7 @@ DEFINE_NHWC_TARGET(double, f64)
         p.c_rs = p.n + pick(r, 0, 3);                                                    \
         p.c_bs = p.c_rs * p.m;                                                           \
         p.accumulate = pick(r, 0, 1);                                                    \
+        const int with_bias = pick(r, 0, 1);                                             \
         cc_matmul_plan(&p, n_threads);                                                   \
         seed_from(r);                                                                    \
         ptrdiff_t na = one_a + p.a_bs * (p.batch - 1);                                   \
@@ -791,13 +792,14 @@ DEFINE_NHWC_TARGET(double, f64)
         ptrdiff_t nc = p.c_bs * p.batch;                                                 \
         T *a = input_##SFX(na), *b = input_##SFX(nb), *c0 = input_##SFX(nc);             \
         T *c = output_##SFX(nc); /* guard cells after it */                              \
+        T *bias = with_bias ? input_##SFX(p.n) : NULL;                                   \
         memcpy(c, c0, (size_t)nc * sizeof *c);                                           \
         T *a0 = copy_##SFX(a, na), *b0 = copy_##SFX(b, nb), *ref = copy_##SFX(c0, nc);   \
         for (ptrdiff_t bt = 0; bt < p.batch; bt++)                                       \
             for (ptrdiff_t i = 0; i < p.m; i++)                                          \
                 for (ptrdiff_t j = 0; j < p.n; j++) {                                    \
                     T *cij = ref + bt * p.c_bs + i * p.c_rs + j;                         \
-                    T acc = p.accumulate ? *cij : (T)0;                                  \
+                    T acc = p.accumulate ? *cij : bias ? bias[j] : (T)0;                 \
                     for (ptrdiff_t l = 0; l < p.k; l++)                                  \
                         acc += a0[bt * p.a_bs + i * p.a_rs + l * p.a_cs] *               \
                                b0[bt * p.b_bs + l * p.b_rs + j * p.b_cs];                \
@@ -809,16 +811,18 @@ DEFINE_NHWC_TARGET(double, f64)
         for (ptrdiff_t it0 = 0, it1; it0 < items; it0 = it1) {                           \
             it1 = it0 + pick(r, 1, items);                                               \
             if (it1 > items) it1 = items;                                                \
-            cc_matmul_range_##SFX(&p, a, b, c, work, it0, it1, n_threads);               \
+            cc_matmul_range_##SFX(&p, a, b, bias, c, work, it0, it1, n_threads);               \
         }                                                                                \
         char what[200];                                                                  \
         snprintf(what, sizeof what, "matmul A %s B %s m=%td n=%td k=%td batch=%td "      \
-                 "accumulate=%d", a_rows ? "rows" : "columns",                           \
-                 b_rows ? "rows" : "columns", p.m, p.n, p.k, p.batch, p.accumulate);     \
+                 "accumulate=%d bias=%d", a_rows ? "rows" : "columns",                   \
+                 b_rows ? "rows" : "columns", p.m, p.n, p.k, p.batch, p.accumulate,      \
+                 with_bias);                                                             \
         expect_equal_##SFX(what, c, ref, nc);                                            \
         expect_untouched_##SFX(what, a, a0, na);                                         \
         expect_untouched_##SFX(what, b, b0, nb);                                         \
         free(a); free(b); free(c); free(c0); free(a0); free(b0); free(ref); free(work);  \
+        free(bias);                                                                      \
     }
 DEFINE_MATMUL_TARGET(float, f32)
 DEFINE_MATMUL_TARGET(double, f64)

@@ -338,16 +338,17 @@ static void check_weight_gradients(void)
 
 typedef struct {
     ptrdiff_t batch, m, n, k;
-    int a_rows, b_rows, shared_a, accumulate; /* A, B stored by rows (else by columns) */
+    int a_rows, b_rows, shared_a, accumulate, bias; /* A, B by rows (else by columns) */
 } matmul_case;
 
 /* Blocks of rows and columns with edges, a reduction longer than any level's slice (and
  * than CC_MATMUL_SLICE_MAX), k = 0, one A for the whole batch, both storage orders. */
 static const matmul_case MATMUL_CASES[] = {
-    {1, 1, 1, 1, 1, 1, 0, 0},      {2, 97, 257, 130, 1, 1, 0, 1},
-    {1, 5, 300, 600, 1, 0, 0, 0},  {1, 200, 33, 70, 0, 1, 0, 1},
-    {2, 100, 3, 0, 1, 1, 0, 1},    {2, 100, 3, 0, 0, 0, 0, 0},
-    {3, 13, 40, 7, 0, 0, 1, 1},
+    {1, 1, 1, 1, 1, 1, 0, 0, 0},      {2, 97, 257, 130, 1, 1, 0, 1, 0},
+    {1, 5, 300, 600, 1, 0, 0, 0, 1},  {1, 200, 33, 70, 0, 1, 0, 1, 0},
+    {2, 100, 3, 0, 1, 1, 0, 1, 0},    {2, 100, 3, 0, 0, 0, 0, 0, 0},
+    {2, 100, 3, 0, 0, 0, 0, 0, 1},    {3, 13, 40, 7, 0, 0, 1, 1, 0},
+    {2, 300, 270, 40, 1, 1, 0, 0, 1},
 };
 
 #define DEFINE_CHECK_MATMUL(T, SFX)                                                      \
@@ -371,12 +372,15 @@ static const matmul_case MATMUL_CASES[] = {
         const ptrdiff_t na = one_a + p.a_bs * (mc->batch - 1), nb = one_b * mc->batch;   \
         const ptrdiff_t nc = p.c_bs * mc->batch;                                         \
         double *ad = rand_array(na), *bd = rand_array(nb), *cd = rand_array(nc);         \
+        double *biasd = rand_array(mc->n);                                               \
         T *a = converted_##SFX(ad, na), *b = converted_##SFX(bd, nb);                    \
+        T *bias = mc->bias ? converted_##SFX(biasd, mc->n) : NULL;                       \
         T *c = nan_buffer_##SFX(nc);                                                     \
         double *ref = malloc((size_t)nc * sizeof *ref);                                  \
         for (ptrdiff_t i = 0; i < nc; i++) { /* C's row pads stay as they were */        \
-            ref[i] = mc->accumulate || i % p.c_rs >= mc->n ? cd[i] : 0;                  \
-            c[i] = mc->accumulate || i % p.c_rs >= mc->n ? (T)cd[i] : (T)NAN;            \
+            const int pad = i % p.c_rs >= mc->n;                                         \
+            ref[i] = mc->accumulate || pad ? cd[i] : bias ? biasd[i % p.c_rs] : 0;       \
+            c[i] = mc->accumulate || pad ? (T)cd[i] : (T)NAN;                            \
         }                                                                                \
         for (ptrdiff_t bt = 0; bt < mc->batch; bt++)                                     \
             for (ptrdiff_t i = 0; i < mc->m; i++)                                        \
@@ -388,16 +392,18 @@ static const matmul_case MATMUL_CASES[] = {
         const ptrdiff_t items = cc_matmul_items(&p), per = cc_matmul_workspace_per_thread(); \
         T *ws = nan_buffer_##SFX(nt * per);                                              \
         for (ptrdiff_t it0 = 0; it0 < items; it0 += 2) /* in chunks of two items */     \
-            cc_matmul_range_##SFX(&p, a, b, c, ws, it0, it0 + 2 < items ? it0 + 2 : items, \
+            cc_matmul_range_##SFX(&p, a, b, bias, c, ws, it0, it0 + 2 < items ? it0 + 2 : items, \
                                   nt);                                                   \
         const ptrdiff_t bad = first_mismatch_##SFX(c, ref, nc);                          \
         check(bad < 0 && guard_intact_##SFX(c, nc) && guard_intact_##SFX(ws, nt * per),  \
-              "matmul " #SFX " [%s, %td x %td x %td, batch %td, A by %s, B by %s, %d "   \
-              "threads]: c[%td] = %g, expected %g, or wrote past c or the workspace",    \
-              cc_simd_name(cc_simd_active()), mc->m, mc->n, mc->k, mc->batch,            \
+              "matmul " #SFX " [%s, %td x %td x %td, batch %td, A by %s, B by %s, bias " \
+              "%d, %d threads]: c[%td] = %g, expected %g, or wrote past c or the "       \
+              "workspace", cc_simd_name(cc_simd_active()), mc->m, mc->n, mc->k,          \
+              mc->batch, mc->bias,                                                       \
               mc->a_rows ? "rows" : "columns", mc->b_rows ? "rows" : "columns", nt, bad, \
               bad < 0 ? 0.0 : (double)c[bad], bad < 0 ? 0.0 : ref[bad]);                \
         free(ad); free(bd); free(cd); free(a); free(b); free(c); free(ref); free(ws);    \
+        free(biasd); free(bias);                                                         \
     }
 DEFINE_CHECK_MATMUL(float, f32)
 DEFINE_CHECK_MATMUL(double, f64)
