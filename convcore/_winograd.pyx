@@ -52,6 +52,7 @@ cdef extern from "winograd.h" nogil:
                                                 size_t itemsize)
     Py_ssize_t cc_winograd_grad_workspace_per_thread(const cc_conv2d_geometry *g,
                                                      size_t itemsize)
+    Py_ssize_t cc_winograd_grad_blocks(const cc_conv2d_geometry *g, size_t itemsize)
     void cc_winograd_weights_f32(int m, Py_ssize_t K, Py_ssize_t Cg, Py_ssize_t groups,
                                  Py_ssize_t R, const float *w, float *u, Py_ssize_t kb,
                                  int n_threads)
@@ -71,11 +72,12 @@ def winograd_plan(object geom, int m, int itemsize):
             cc_winograd_workspace_per_thread(&g, m, itemsize))
 
 
-def grad_weight_workspace(object geom, int itemsize):
-    """Workspace elements per thread of the weight gradient of the ConvGeometry
-    ``geom`` (the forward's blocks, then the tiled product's panels)."""
+def grad_weight_plan(object geom, int itemsize):
+    """(blocks of tiles per group, workspace elements per thread) of the weight gradient
+    of the ConvGeometry ``geom`` (its blocks, then the tiled product's panels)."""
     cdef cc_conv2d_geometry g = conv2d_geometry(geom)
-    return cc_winograd_grad_workspace_per_thread(&g, itemsize)
+    return (cc_winograd_grad_blocks(&g, itemsize),
+            cc_winograd_grad_workspace_per_thread(&g, itemsize))
 
 
 def u_block():
@@ -159,7 +161,7 @@ def grad_weight(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] go,
     """dw (K, Cg, 3, 3) = the weight gradient of the 3x3 stride-1 layer ``geom`` by
     F(4x4, 3x3), summed in ``parts`` (groups * nparts, 36, Kg, Cg): the parts run a round
     of n_threads at a time, with Ctrl-C checked between rounds.  ``workspace`` holds
-    n_threads blocks (grad_weight_workspace), ``acc`` n_threads * 36 * Cg doubles."""
+    n_threads blocks (grad_weight_plan), ``acc`` n_threads * 36 * Cg doubles."""
     cdef cc_conv2d_geometry g = conv2d_geometry(geom)
     cdef Py_ssize_t total = parts.shape[0], lo = 0, hi
     while lo < total:

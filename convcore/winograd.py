@@ -193,7 +193,7 @@ def run(g, u: np.ndarray, tile: int, xc, bc, y4, n_threads: int, kb: int = 1) ->
 
 # The weight gradient's parts (grad_weight): at most this many per group, and no more
 # than _GRAD_PARTS_BYTES of them.
-_GRAD_PARTS = 4
+_GRAD_PARTS = 4  # CC_WG_GRAD_PARTS of csrc/winograd.h: blocks enough for 4 parts
 _GRAD_PARTS_BYTES = 64 * 2**20
 
 
@@ -208,15 +208,15 @@ def grad_weight_parts(g, itemsize: int) -> int:
     """Parts per group the weight gradient of ``g`` is summed in, from the shapes alone
     (the sum is then the same for any thread count): one per whole block of tiles, at
     most _GRAD_PARTS, within _GRAD_PARTS_BYTES."""
-    items, _ = _winograd.winograd_plan(g, DEFAULT_TILE, itemsize)
+    blocks, _ = _winograd.grad_weight_plan(g, itemsize)
     one = 36 * g.K * (g.C // g.groups) * itemsize  # a part of every group
-    return max(1, min(items // g.groups, _GRAD_PARTS, _GRAD_PARTS_BYTES // one))
+    return max(1, min(blocks, _GRAD_PARTS, _GRAD_PARTS_BYTES // one))
 
 
 def grad_weight_bytes(g, itemsize: int, n_threads: int) -> int:
     """Bytes grad_weight allocates besides its result: the parts, and per thread a
     block and the double sums of one output channel."""
-    per_thread = _winograd.grad_weight_workspace(g, itemsize)
+    _, per_thread = _winograd.grad_weight_plan(g, itemsize)
     nparts = grad_weight_parts(g, itemsize)
     workers = max(1, min(n_threads, g.groups * nparts))
     return ((nparts * 36 * g.K * (g.C // g.groups) + workers * per_thread) * itemsize
@@ -234,7 +234,7 @@ def grad_weight(g, go: np.ndarray, x: np.ndarray, n_threads: int) -> np.ndarray:
     dtype = x.dtype
     Kg, Cg = g.K // g.groups, g.C // g.groups
     nparts = grad_weight_parts(g, dtype.itemsize)
-    per_thread = _winograd.grad_weight_workspace(g, dtype.itemsize)
+    _, per_thread = _winograd.grad_weight_plan(g, dtype.itemsize)
     workers = max(1, min(n_threads, g.groups * nparts))
     check_memory(grad_weight_bytes(g, dtype.itemsize, n_threads), "the winograd workspace")
     parts = np.empty((g.groups * nparts, 36, Kg, Cg), dtype)

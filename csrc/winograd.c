@@ -75,9 +75,31 @@ ptrdiff_t cc_winograd_work_items(const cc_conv2d_geometry *g, int m, size_t item
     return g->groups * cc_wg_blocks(wg_tiles(g, m), cc_winograd_tile_block(g, m, itemsize));
 }
 
+ptrdiff_t cc_winograd_grad_block(const cc_conv2d_geometry *g, size_t itemsize)
+{
+    const ptrdiff_t T = cc_winograd_tile_block(g, 4, itemsize), tiles = wg_tiles(g, 4);
+    const ptrdiff_t fwd = cc_wg_blocks(tiles, T);
+    const double sums = 36.0 * (double)(g->K / g->groups) * (double)(g->C / g->groups) *
+                        (double)itemsize;
+    const ptrdiff_t want =
+        T > CC_WG_GRAD_TILES || sums < CC_WG_GRAD_SUMS_BYTES ? T : CC_WG_GRAD_TILES;
+    ptrdiff_t n = (tiles + want - 1) / want;
+    if (n < (fwd < CC_WG_GRAD_PARTS ? fwd : CC_WG_GRAD_PARTS))
+        n = fwd < CC_WG_GRAD_PARTS ? fwd : CC_WG_GRAD_PARTS;
+    return tiles > 0 ? (tiles + n - 1) / n : 1;
+}
+
+ptrdiff_t cc_winograd_grad_blocks(const cc_conv2d_geometry *g, size_t itemsize)
+{
+    const ptrdiff_t T = cc_winograd_grad_block(g, itemsize);
+    return (wg_tiles(g, 4) + T - 1) / T;
+}
+
 ptrdiff_t cc_winograd_grad_workspace_per_thread(const cc_conv2d_geometry *g, size_t itemsize)
 {
-    const ptrdiff_t n = cc_winograd_workspace_per_thread(g, 4, itemsize);
+    const ptrdiff_t T = cc_winograd_grad_block(g, itemsize);
+    const ptrdiff_t n = 36 * (cc_wg_elem_stride(g->C / g->groups, T, itemsize) +
+                              cc_wg_elem_stride(g->K / g->groups, T, itemsize));
     /* the blocks, then the product's panels (a multiple of 16 elements), each 64-byte
      * aligned when the thread's workspace is */
     return n + (16 - n % 16) % 16 + cc_matmul_workspace_per_thread();

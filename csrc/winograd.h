@@ -108,9 +108,23 @@ void cc_conv2d_winograd_f64(const cc_conv2d_geometry *g, int m, const double *x,
  * [it_lo, it_hi) of groups * nparts (each 36 x K/groups x C/groups, a fixed range of tile
  * blocks), then grad_weight (K, C/groups, 3, 3) = G^T (the parts summed in order) G, in
  * double (acc: 36 * C/groups doubles per thread).  x and go plain, within int32 offsets;
- * the workspace cc_winograd_grad_workspace_per_thread elements per thread (the forward's
- * blocks of F(4x4, 3x3), then the tiled product's panels). */
+ * the workspace cc_winograd_grad_workspace_per_thread elements per thread (the blocks of
+ * cc_winograd_grad_block tiles, then the tiled product's panels). */
 ptrdiff_t cc_winograd_grad_workspace_per_thread(const cc_conv2d_geometry *g, size_t itemsize);
+/* The weight gradient's blocks of tiles: as even as they come, of the forward's size but,
+ * where the 36 matrices of sums exceed CC_WG_GRAD_SUMS_BYTES (more than L2 holds), at
+ * least CC_WG_GRAD_TILES tiles, and as many as the forward's blocks up to
+ * CC_WG_GRAD_PARTS (the parts, and so the threads, take whole blocks).  Each element's
+ * product of a block then sums that many tiles per load and store of its sums: with the
+ * forward's 32 tiles on 256 channels it took 1.1-1.2x the time of OpenBLAS's gemms, with
+ * 128 0.8-0.9x; on 64 channels in double (1.2 MiB of sums) 128 tiles instead of 64 took
+ * 1.1-1.35x the time, and 392 instead of 128 in float 1.5x (AMD EPYC Zen 4 class,
+ * 2026-12-03). */
+#define CC_WG_GRAD_TILES 128
+#define CC_WG_GRAD_SUMS_BYTES (2 << 20)
+#define CC_WG_GRAD_PARTS 4
+ptrdiff_t cc_winograd_grad_block(const cc_conv2d_geometry *g, size_t itemsize);
+ptrdiff_t cc_winograd_grad_blocks(const cc_conv2d_geometry *g, size_t itemsize); /* per group */
 void cc_winograd_grad_weight_parts_f32(const cc_conv2d_geometry *g, const float *x,
                                        const float *go, float *parts, ptrdiff_t nparts,
                                        ptrdiff_t it_lo, ptrdiff_t it_hi, float *workspace,

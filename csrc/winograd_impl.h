@@ -928,7 +928,7 @@ WG_INLINE void WG(wg_grad_lanes)(const cc_conv2d_geometry *g, const cc_wg_layout
  * (p + 1) * nb / nparts - 1 in order, the products of the transformed output gradient and
  * input tiles, P[e][k][c] = sum over tiles of Gh[e][k][t] V[e][c][t] (one GEMM per
  * element e and block), into parts + (grp * nparts + p) * 36 * Kg * Cg.  The blocks are
- * of the forward's size (cc_winograd_tile_block), the last one shorter (not taking the
+ * cc_winograd_grad_block tiles, the last one shorter (not taking the
  * remainder as the forward's does): fixed by the shapes, as is nparts, so the
  * parts do not depend on the thread count.  x and go plain (N, C, H, W) and (N, K, Hout,
  * Wout), within int32 offsets. */
@@ -939,7 +939,8 @@ static void WG(cc_winograd_grad_weight_parts)(const cc_conv2d_geometry *g, const
 {
     const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
     const ptrdiff_t tiles = g->N * ((g->Hout + 3) / 4) * ((g->Wout + 3) / 4);
-    const ptrdiff_t T = cc_winograd_tile_block(g, 4, sizeof(REAL)), nb = (tiles + T - 1) / T;
+    const ptrdiff_t T = cc_winograd_grad_block(g, sizeof(REAL));
+    const ptrdiff_t nb = cc_winograd_grad_blocks(g, sizeof(REAL));
     const ptrdiff_t per_thread = cc_winograd_grad_workspace_per_thread(g, sizeof(REAL));
     /* the product's panels last, 64-byte aligned like the thread's blocks */
     const ptrdiff_t blocks = per_thread - cc_matmul_workspace_per_thread();
