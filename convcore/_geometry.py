@@ -301,7 +301,9 @@ def _validate(nd, x, weight, bias, stride, padding, dilation, groups, padding_mo
 
 
 def gemm_fits(g: ConvGeometry) -> bool:
-    """BLAS takes 32-bit sizes: every GEMM dimension and leading dimension must fit."""
+    """Every GEMM dimension of the im2col route within int32: the envelope the route is
+    built and tested for (its BLAS took 32-bit sizes until 2026-12-03); beyond it
+    ``auto`` takes another route and ``algorithm="im2col"`` is refused."""
     return max(math.prod(g.out), g.reduction, g.K) <= _INT32_MAX
 
 

@@ -19,6 +19,8 @@ def config_info() -> dict:
         "kernels": {
             "conv2d direct": _conv.simd_level(),
             "conv2d im2col": f"im2col tiles (portable C) + {_conv.simd_level()} GEMM tile",
+            "GEMM products": f"{_conv.simd_level()} GEMM tile (channels-last 1x1, "
+                             "transposed per tap, Linear, Winograd's weight gradient)",
             "im2col/col2im": "portable C",
             "pooling": _pool.simd_level(),
             "pool backward": "portable C",

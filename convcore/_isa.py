@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # From the portable 16-byte kernels (SSE2 on x86-64, NEON on AArch64) to AVX-512.
 ISA_LEVELS = ("generic", "avx2", "avx512")
 # With CONVCORE_ISA set, the libraries measured beside convcore are held to the same level
-# (unless their own variables are set): OpenBLAS (Winograd's weight gradient, channels-last
-# 1x1 layers), and PyTorch's oneDNN
-# and ATen when they are imported later (their documented caps).
+# (unless their own variables are set): OpenBLAS (NumPy's and SciPy's products, the FFT
+# route's and the bench's peers), and PyTorch's oneDNN and ATen when they are imported
+# later (their documented caps).
 _PEER_CAPS = {
     "avx2": {"OPENBLAS_CORETYPE": "Haswell", "ONEDNN_MAX_CPU_ISA": "AVX2",
              "ATEN_CPU_CAPABILITY": "avx2"},
@@ -39,6 +42,41 @@ cap_peers_from_environment()
 
 def _modules():
     return [importlib.import_module(name) for name in _MODULES]
+
+
+# Calls holding the level (pinned), and the condition set_isa waits on for them to end.
+_level_held = threading.Condition()
+_holders = 0
+
+
+@contextmanager
+def pinned() -> Iterator[None]:
+    """The SIMD level stays as it is inside (``set_isa`` from another thread waits until
+    no call holds it): for the routes whose planning and kernels must see one level, as
+    the im2col route's packed weights and its weight gradient's layout follow the level's
+    GEMM tile.  Calls share it; a call must not call ``set_isa`` inside."""
+    global _holders
+    with _level_held:
+        _holders += 1
+    try:
+        yield
+    finally:
+        with _level_held:
+            _holders -= 1
+            if _holders == 0:
+                _level_held.notify_all()
+
+
+def _after_fork_in_child() -> None:
+    """The child has only the thread that forked: holds of threads that are gone are
+    released, and the condition (maybe held by one of them) is new."""
+    global _level_held, _holders
+    _level_held = threading.Condition()
+    _holders = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def detected_isa() -> str:
@@ -118,8 +156,11 @@ def set_isa(level: str | None) -> None:
             f"ISA level {name!r} is not supported by this CPU; it supports "
             f"{', '.join(available_isas())}"
         )
-    for module in _modules():
-        module.force_simd(name)
+    with _level_held:  # after the calls in flight that hold the level (pinned)
+        while _holders:
+            _level_held.wait()
+        for module in _modules():
+            module.force_simd(name)
 
 
 def apply_environment() -> None:

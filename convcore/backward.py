@@ -35,7 +35,7 @@ import math
 
 import numpy as np
 
-from convcore import _conv
+from convcore import _conv, _isa
 from convcore._blas import aligned_empty
 from convcore._checks import as_real_array, check_budget, copy_bytes, did_you_mean
 from convcore._geometry import ConvGeometry as _Geometry
@@ -157,15 +157,16 @@ def _grad_weight_gemm(g: _Geometry, go: np.ndarray, x: np.ndarray) -> np.ndarray
     then added in order."""
     G, Kg, Cg = g.groups, g.K // g.groups, g.C // g.groups
     rows = Cg * math.prod(g.kernel)
-    nparts = _grad_weight_parts(g, x.dtype.itemsize)
-    _, per_thread, by_channels = _conv.grad_weight_plan(g, x.dtype)
-    part = (Kg, rows) if by_channels else (rows, Kg)
-    partials = np.empty((G * nparts, *part), x.dtype)
-    workers = max(1, min(get_num_threads(), G * nparts))
-    workspace = aligned_empty(max(workers * per_thread, 1), x.dtype)
-    x4 = x.reshape(g.N, g.C, -1, g.in_sizes[-1])
-    go4 = go.reshape(g.N, g.K, -1, g.out[-1])
-    _conv.grad_weight_gemm(x4, go4, partials, workspace, g, workers)
+    with _isa.pinned():  # the parts' layout and sizes follow the level's tile
+        nparts = _grad_weight_parts(g, x.dtype.itemsize)
+        _, per_thread, by_channels = _conv.grad_weight_plan(g, x.dtype)
+        part = (Kg, rows) if by_channels else (rows, Kg)
+        partials = np.empty((G * nparts, *part), x.dtype)
+        workers = max(1, min(get_num_threads(), G * nparts))
+        workspace = aligned_empty(max(workers * per_thread, 1), x.dtype)
+        x4 = x.reshape(g.N, g.C, -1, g.in_sizes[-1])
+        go4 = go.reshape(g.N, g.K, -1, g.out[-1])
+        _conv.grad_weight_gemm(x4, go4, partials, workspace, g, workers)
     parts = partials.reshape(G, nparts, *part)
     gw = parts[:, 0].copy()
     for q in range(1, nparts):  # in order: the sum does not depend on the threads

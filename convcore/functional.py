@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from convcore import _conv, _im2col, _layout, _packed
+from convcore import _conv, _im2col, _isa, _layout, _packed
 from convcore._auto import choose_algorithm
 from convcore._blas import aligned_empty
 from convcore._checks import (
@@ -221,11 +221,12 @@ def _run_gemm(g: ConvGeometry, xc, wc, bc, y4, n_threads: int) -> None:
     geometry; convcore's threads share them out and each sums its outputs in one fixed
     order, so the result is the same for any thread count.
     """
-    items, per_thread = _conv.gemm_plan(g)
-    workers = max(1, min(n_threads, items))
-    workspace = aligned_empty(max(workers * per_thread, 1), xc.dtype)
-    wpack = aligned_empty(max(_conv.gemm_packed_size(g), 1), xc.dtype)
-    _conv.conv2d_gemm(xc, wc, bc, y4, workspace, wpack, g, workers)
+    with _isa.pinned():  # the weights are packed for the level's tile, then used with it
+        items, per_thread = _conv.gemm_plan(g)
+        workers = max(1, min(n_threads, items))
+        workspace = aligned_empty(max(workers * per_thread, 1), xc.dtype)
+        wpack = aligned_empty(max(_conv.gemm_packed_size(g), 1), xc.dtype)
+        _conv.conv2d_gemm(xc, wc, bc, y4, workspace, wpack, g, workers)
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,

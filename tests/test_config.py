@@ -35,6 +35,7 @@ def test_config_info_keys():
     assert info["simd_detected"] in SIMD_LEVELS
     assert info["kernels"]["conv2d direct"] == _conv.simd_level()
     assert {"conv2d direct", "conv2d im2col", "im2col/col2im"} <= set(info["kernels"])
+    assert info["kernels"]["GEMM products"].startswith(f"{_conv.simd_level()} GEMM tile")
     assert isinstance(info["blas"], str) and info["blas"]
 
 

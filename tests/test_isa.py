@@ -393,8 +393,8 @@ def test_pointwise_layers_propagate_nan_and_keep_their_bits(isa, rng):
 
 
 def test_environment_variable_caps_openblas_too():
-    """CONVCORE_ISA=generic holds the BLAS (Winograd's weight gradient, ...) to a pre-AVX core,
-    unless OPENBLAS_CORETYPE says otherwise."""
+    """CONVCORE_ISA=generic holds the peers' kernels to a pre-AVX core too (OpenBLAS: NumPy's
+    and SciPy's products in the bench; oneDNN), unless OPENBLAS_CORETYPE says otherwise."""
     caps = ("OPENBLAS_CORETYPE", "ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")
     env = {k: v for k, v in os.environ.items() if k not in caps}
     r = subprocess.run([sys.executable, "-c", "import convcore, os; "
@@ -427,3 +427,42 @@ def test_a_level_the_cpu_lacks_is_refused(monkeypatch):
                                          r"supported by this CPU"):
         _isa.apply_environment()
     assert convcore.get_isa() == before
+
+
+@pytest.mark.parametrize("route", ["conv2d_gemm", "grad_weight_gemm"])
+def test_set_isa_waits_for_an_im2col_call_in_flight(monkeypatch, rng, route):
+    """The im2col route packs its weights, and its weight gradient lays out its parts, for
+    the level's GEMM tile: set_isa from another thread waits until such a call is done, so
+    the call runs at one level (the thread is still blocked 0.5 s into the kernel; with
+    the level not held, set_isa returns at once)."""
+    import threading
+
+    from convcore import _conv
+
+    level = convcore.get_isa()
+    real = getattr(_conv, route)
+    seen = {}
+
+    def wrapped(*args):
+        t = threading.Thread(target=convcore.set_isa, args=(level,))
+        t.start()
+        t.join(timeout=0.5)
+        seen["blocked"], seen["thread"] = t.is_alive(), t
+        return real(*args)
+
+    monkeypatch.setattr(_conv, route, wrapped)
+    x = rng.standard_normal((2, 5, 9, 11))
+    w = rng.standard_normal((7, 5, 3, 3))
+    go = rng.standard_normal((2, 7, 7, 9))
+    if route == "conv2d_gemm":
+        got = convcore.conv2d(x, w, algorithm="im2col")
+        ref = conv2d_ref(x, w)
+    else:
+        got = convcore.conv2d_backward(go, x, w, needs=("weight",), algorithm="im2col")[1]
+        ref = np.einsum("nkij,ncij->kc", go, x[:, :, :7, :9])  # tap (0, 0) checked below
+        got = got[:, :, 0, 0]
+    seen["thread"].join(timeout=60)
+    assert seen["blocked"], "set_isa did not wait for the call in flight"
+    assert not seen["thread"].is_alive()
+    assert convcore.get_isa() == level
+    assert_close(got, ref, np.float64, terms=45)

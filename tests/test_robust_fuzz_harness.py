@@ -33,6 +33,6 @@ def test_fuzz_harness_replays_random_inputs(tmp_path):
     counts = {name.strip(): int(n) for name, n in (item.rsplit(" ", 1)
                                                     for item in line[2].split(","))}
     assert set(counts) == {"direct", "gemm", "im2col/col2im", "conv_matrix", "pool forward",
-                           "pool backward", "adaptive", "pool nhwc"}
+                           "pool backward", "adaptive", "pool nhwc", "matmul"}
     assert min(counts.values()) >= 100, counts  # every family ran on many geometries
     assert {p.relative_to(CSRC) for p in CSRC.rglob("*")} == before, "build wrote into csrc/"
