@@ -134,7 +134,8 @@ def _gemm_efficiency(m: int, n: int, k: int) -> float:
 
 
 def _im2col_cycles(g: ConvGeometry, lanes: int) -> float:
-    """The im2col route as the C library cuts it (driver/conv_im2col_plan.c, driver/conv_im2col.c):
+    """The im2col route as the C library cuts it (driver/conv_im2col_plan.c and
+    driver/conv_im2col.c):
     items of kb output channels x P output pixels of one image; a thread packs the P
     columns of the column matrix (a 1x1 layer's input channels too) once for the items
     of that tile it runs, and multiplies them on the ISA's GEMM tile by the weights,
@@ -152,7 +153,7 @@ def _im2col_cycles(g: ConvGeometry, lanes: int) -> float:
 def estimate_cycles(g: ConvGeometry, dtype=np.float32, weights_kept=False) -> dict[str, float]:
     """Estimated single-core cycles of each route the model covers, for ``g`` (1, 2 or 3
     spatial dimensions) at the active SIMD level ('im2col' only where its GEMM fits
-    32-bit BLAS sizes); ``weights_kept``: the direct kernel's packed weights are kept
+    32-bit sizes, gemm_fits); ``weights_kept``: the direct kernel's packed weights are kept
     between calls (convcore/_packed.py)."""
     from convcore import _conv
 

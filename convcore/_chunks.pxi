@@ -24,7 +24,7 @@ cdef double CHUNK_NS = 2e7
 # Cost estimates per unit of work (nanoseconds), several times what the development
 # machines take on an idle core, so that a chunk stays short on a shared one (measured:
 # 0.05 ns per GEMM multiply-add gave 0.7 s reactions with ~5 processes per core, 0.1 ns
-# 0.03 s): a multiply-add in a GEMM (single-threaded OpenBLAS does 25-50 per ns), a
+# 0.03 s): a multiply-add in a GEMM (one core's GEMM tile does 25-55 per ns), a
 # multiply-add or comparison of a non-GEMM loop, an element moved through memory.
 cdef double NS_PER_GEMM_MAC = 0.1
 cdef double NS_PER_MAC = 1.0

@@ -257,12 +257,12 @@ with *.""", """\
 examples:
   convcore demo
   convcore --threads 1 demo"""),
-    "config": ("print the build and run-time configuration (OpenMP, threads, SIMD, BLAS)", """\
+    "config": ("print the build and run-time configuration (OpenMP, threads, SIMD)", """\
 Print convcore's version, whether it was built with OpenMP, the thread count it uses
 (set by --threads, OMP_NUM_THREADS or convcore.set_num_threads; default: all cores), the
 SIMD level each kernel runs at (AVX-512, AVX2 or generic, chosen at run time from the
-CPU), and the BLAS that the products outside the ISA's GEMM tile call (Winograd's
-weight gradient, channels-last 1x1 layers). The same as convcore.show_config().""", """\
+CPU), and the BLAS of NumPy's products (the FFT route's channel products; the kernels
+call none). The same as convcore.show_config().""", """\
 examples:
   convcore config
   convcore --threads 1 config

@@ -353,7 +353,7 @@ def matmul_workspace():
 
 
 def matmul(const floating[:, :, :] a, const floating[:, :, :] b, const floating[::1] bias,
-           floating[:, :, :] c, floating[::1] workspace, bint accumulate, int n_threads):
+           floating[:, :, ::1] c, floating[::1] workspace, bint accumulate, int n_threads):
     """c[i] = bias + a[i] @ b[i] (bias on each row, first; an empty bias for none), or
     c[i] += a[i] @ b[i] (accumulate), on the ISA's GEMM tile, in chunks of items with
     Ctrl-C checked between them.  a (batch or 1, M, K), b (batch or 1, K, N) and c
@@ -361,6 +361,8 @@ def matmul(const floating[:, :, :] a, const floating[:, :, :] b, const floating[
     matmul_workspace() elements, 64-byte aligned (convcore._matmul.matmul)."""
     cdef cc_matmul p
     cdef const floating *bp = &bias[0] if bias.shape[0] > 0 else NULL
+    cdef const floating *ap = &a[0, 0, 0] if a.shape[2] > 0 else NULL  # K = 0: not read
+    cdef const floating *bq = &b[0, 0, 0] if b.shape[1] > 0 else NULL
     cdef Py_ssize_t item = sizeof(floating)
     p.batch, p.m, p.n, p.k = c.shape[0], c.shape[1], c.shape[2], a.shape[2]
     p.a_rs, p.a_cs = a.strides[1] // item, a.strides[2] // item
@@ -379,10 +381,10 @@ def matmul(const floating[:, :, :] a, const floating[:, :, :] b, const floating[
         it1 = min(items, it0 + step)
         with nogil:
             if floating is float:
-                cc_matmul_range_f32(&p, &a[0, 0, 0], &b[0, 0, 0], bp, &c[0, 0, 0],
+                cc_matmul_range_f32(&p, ap, bq, bp, &c[0, 0, 0],
                                     &workspace[0], it0, it1, n_threads)
             else:
-                cc_matmul_range_f64(&p, &a[0, 0, 0], &b[0, 0, 0], bp, &c[0, 0, 0],
+                cc_matmul_range_f64(&p, ap, bq, bp, &c[0, 0, 0],
                                     &workspace[0], it0, it1, n_threads)
         PyErr_CheckSignals()
         it0 = it1

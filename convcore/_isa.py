@@ -62,7 +62,7 @@ def pinned() -> Iterator[None]:
         yield
     finally:
         with _level_held:
-            _holders -= 1
+            _holders = max(0, _holders - 1)  # a fork inside reset it in the child
             if _holders == 0:
                 _level_held.notify_all()
 
@@ -123,6 +123,9 @@ def set_isa(level: str | None) -> None:
     """Run the kernels at ``level`` (for measuring or testing another ISA's kernels on
     this CPU), or at the best level the CPU supports when ``level`` is None.
 
+    Waits until no im2col call of another thread is in flight (those keep one level
+    from their plan to their last kernel).
+
     Parameters
     ----------
     level : {'generic', 'avx2', 'avx512'} or None
@@ -157,7 +160,7 @@ def set_isa(level: str | None) -> None:
             f"{', '.join(available_isas())}"
         )
     with _level_held:  # after the calls in flight that hold the level (pinned)
-        while _holders:
+        while _holders > 0:
             _level_held.wait()
         for module in _modules():
             module.force_simd(name)

@@ -1,6 +1,6 @@
 """Products of stacks of matrices on the ISA's GEMM tile (csrc/driver/matmul.c), for the
-routes that are one GEMM: the channels-last 1x1 layers and the transposed convolution's
-per-tap route and weight gradient.
+routes that are one GEMM: the channels-last 1x1 layers, the transposed convolution's
+per-tap route and weight gradient, and Linear (convcore.nn).
 
 Every element of the result is summed over the reduction in order by one work item (a
 block of rows and columns fixed by the shapes), so the result is the same for any
@@ -35,13 +35,12 @@ def matmul(a: np.ndarray, b: np.ndarray, c: np.ndarray, *, bias: np.ndarray | No
         # block of rows.  When a and c are the smaller pair (Linear's x @ weight.T), the
         # product turns over instead: c^T = b^T a^T, a^T copied once, c^T added back.
         if bias is None and a.shape[0] * K * M + batch * M * N < b.shape[0] * K * N:
-            ct = np.empty((batch, N, M), c.dtype)
+            # c's sums start from c itself when accumulating, in the same order as unturned
+            ct = (np.ascontiguousarray(c.transpose(0, 2, 1)) if accumulate
+                  else np.empty((batch, N, M), c.dtype))
             at = np.ascontiguousarray(a.transpose(0, 2, 1))
-            matmul(b.transpose(0, 2, 1), at, ct, n_threads=n_threads)
-            if accumulate:
-                c += ct.transpose(0, 2, 1)
-            else:
-                c[...] = ct.transpose(0, 2, 1)
+            matmul(b.transpose(0, 2, 1), at, ct, accumulate=accumulate, n_threads=n_threads)
+            c[...] = ct.transpose(0, 2, 1)
             return
         if M > _conv.MATMUL_ROWS:  # many blocks of rows: gathered once, not per block
             b = np.ascontiguousarray(b)

@@ -23,8 +23,8 @@ or im2col + GEMM, chosen by ``algorithm`` as in :func:`convcore.conv2d`):
   kernel, the forward stride becoming the dilation and the dilation the stride);
 - grad_bias is the sum of grad_output over the batch and the pixels.
 
-Every product (the GEMM tile's, or a single-threaded BLAS gemm's in Winograd's weight
-gradient) runs on convcore's threads over work fixed by the shapes alone, so the
+Every product (on the ISA's GEMM tile; no BLAS) runs on convcore's threads over work
+fixed by the shapes alone, so the
 gradients are bit-identical for any thread count, and every kernel is interruptible.
 """
 

@@ -28,8 +28,7 @@ Metrics
   covers them.  It leaves out what C allocates itself, per thread and a few input rows
   in size (the direct driver's copy of a band of input rows or a pointwise layer's
   packed panels, which the memory budget counts; a max pool's row of window maxima, a
-  plane in 3-D), the BLAS's own packing buffers (allocated once by OpenBLAS) and the
-  threads' stacks.
+  plane in 3-D), the tiled product's per-thread panels, and the threads' stacks.
 
 Peers: PyTorch (``torch.nn.functional``, ``torch.autograd``) when installed, and for
 one-channel images ``scipy.ndimage.correlate`` (``mode='constant'``) and

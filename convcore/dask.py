@@ -308,7 +308,7 @@ def conv2d(x: da.Array, weight: ArrayLike, bias: ArrayLike | None = None,
     dask.array.Array, shape (N, K, Hout, Wout) or (K, Hout, Wout)
         Lazy; chunks: N as x, K in one chunk, H and W by the rule above.  Computed, it
         equals :func:`convcore.conv2d` on the computed x: exactly with
-        ``algorithm="direct"``, to rounding otherwise (BLAS); dtype as there.
+        ``algorithm="direct"`` or ``"im2col"``, to rounding otherwise; dtype as there.
 
     Raises
     ------

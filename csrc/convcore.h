@@ -272,8 +272,8 @@ void cc_grad_weight_tile_range_f64(const cc_conv_geometry *g, const double *x,
  * any element strides for A and B (a batch stride 0 shares one matrix), C's columns
  * contiguous.  Items: batch x blocks of rows x blocks of columns of C (cc_matmul_plan),
  * each element summed over the whole k in order by one thread, so the result does not
- * depend on the blocks, the chunks of items or the thread count.  k = 0 sets C to zero (or
- * leaves it, accumulating).  The workspace holds cc_matmul_workspace_per_thread
+ * depend on the blocks, the chunks of items or the thread count.  k = 0 sets C to the bias
+ * or zero (or leaves it, accumulating).  The workspace holds cc_matmul_workspace_per_thread
  * elements per thread, 64-byte aligned. */
 #define CC_MATMUL_ROWS 264
 #define CC_MATMUL_COLS 256

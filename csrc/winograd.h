@@ -10,7 +10,7 @@
  *
  * The work is split into a fixed set of items (group, block of tiles across the batch)
  * that does not depend on the thread count; each thread runs the SIMD level's GEMM
- * micro-kernel (the weight gradient: a single-threaded BLAS gemm) on its own
+ * micro-kernel (the weight gradient: through the tiled product cc_matmul) on its own
  * workspace, every sum over the channels in order, so results are the same for any
  * number of threads.  Supported: R = S = 3 (or R = 1, S = 3: a row), stride 1,
  * dilation 1, m in {4, 6}.
@@ -111,15 +111,16 @@ void cc_conv2d_winograd_f64(const cc_conv2d_geometry *g, int m, const double *x,
  * the workspace cc_winograd_grad_workspace_per_thread elements per thread (the blocks of
  * cc_winograd_grad_block tiles, then the tiled product's panels). */
 ptrdiff_t cc_winograd_grad_workspace_per_thread(const cc_conv2d_geometry *g, size_t itemsize);
-/* The weight gradient's blocks of tiles: as even as they come, of the forward's size but,
- * where the 36 matrices of sums exceed CC_WG_GRAD_SUMS_BYTES (more than L2 holds), at
- * least CC_WG_GRAD_TILES tiles, and as many as the forward's blocks up to
- * CC_WG_GRAD_PARTS (the parts, and so the threads, take whole blocks).  Each element's
- * product of a block then sums that many tiles per load and store of its sums: with the
- * forward's 32 tiles on 256 channels it took 1.1-1.2x the time of OpenBLAS's gemms, with
- * 128 0.8-0.9x; on 64 channels in double (1.2 MiB of sums) 128 tiles instead of 64 took
- * 1.1-1.35x the time, and 392 instead of 128 in float 1.5x (AMD EPYC Zen 4 class,
- * 2026-12-03). */
+/* The weight gradient's blocks of tiles: as even as they come, in as many blocks as
+ * blocks of the forward's size would need or, where the 36 matrices of sums exceed
+ * CC_WG_GRAD_SUMS_BYTES (more than L2 holds) and the forward's blocks are shorter, as
+ * blocks of CC_WG_GRAD_TILES would (so at most that many tiles: 392 tiles go in 4 of 98),
+ * but at least as many as the forward's blocks up to CC_WG_GRAD_PARTS (the parts, and
+ * so the threads, take whole blocks).  Each element's product of a block then sums that
+ * many tiles per load and store of its sums: with the forward's 32 tiles on 256 channels
+ * it took 1.1-1.2x the time of OpenBLAS's gemms, with 98 0.8-0.9x; on 64 channels in
+ * double (1.2 MiB of sums) 128 tiles instead of 64 took 1.1-1.35x the time, and 392
+ * instead of 128 in float 1.5x (AMD EPYC Zen 4 class, 2026-12-03). */
 #define CC_WG_GRAD_TILES 128
 #define CC_WG_GRAD_SUMS_BYTES (2 << 20)
 #define CC_WG_GRAD_PARTS 4

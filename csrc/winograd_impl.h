@@ -965,7 +965,10 @@ static void WG(cc_winograd_grad_weight_parts)(const cc_conv2d_geometry *g, const
             WG(wg_input_runs)(g, &L, 4, x, grp, t_beg, nt, T, vs, V);
             WG(wg_grad_lanes)(g, &L, go, grp, t_beg, nt, T, Gh);
             /* P[e] (Kg x Cg) += Gh[e] (Kg x nt, rows T apart) V[e]^T (V[e]: Cg x nt) */
-            cc_matmul prod = {36, Kg, Cg, nt, T, 1, ms, 1, T, vs, Cg, Kg * Cg, b != b_lo, 0, 0};
+            cc_matmul prod = {.batch = 36, .m = Kg, .n = Cg, .k = nt,
+                              .a_rs = T, .a_cs = 1, .a_bs = ms,
+                              .b_rs = 1, .b_cs = T, .b_bs = vs,
+                              .c_rs = Cg, .c_bs = Kg * Cg, .accumulate = b != b_lo};
             cc_matmul_plan(&prod, 1);
             WG_ISA_CAT(cc_matmul_serial, WG_TILE_MEMBER)(&prod, &WG_TABLE.gemm,
                                                          WG_TABLE.gemm.nv * LANES, Gh, V, P,

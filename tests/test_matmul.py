@@ -175,3 +175,87 @@ def test_every_blas_is_single_threaded_inside_the_context():
     with _blas.single_threaded_blas():
         assert all(c.num_threads == 1 for c in _blas._all_blas_controllers())
     assert [c.num_threads for c in _blas._all_blas_controllers()] == before
+
+
+# The routes that are one product on the tile: Linear (x @ weight.T, turned over), the
+# transposed convolution's per-tap weight gradient and its per-tap route (an infinite
+# weight), and operands with a row stride of 0 (a broadcast input).
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_linear_forward_and_backward_match_numpy(rng, dtype):
+    from convcore import nn
+
+    lin = nn.Linear(300, 70, dtype=dtype, rng=np.random.default_rng(1))
+    x = rng.standard_normal((50, 300)).astype(dtype)
+    g = rng.standard_normal((50, 70)).astype(dtype)
+    w, b = lin.weight.astype(np.float64), lin.bias.astype(np.float64)
+
+    def run():
+        y = lin(x)
+        return y, lin.backward(g), lin.grads["weight"]
+
+    one, two = results_per_thread_count(run, (1, 2))
+    for p, q in zip(one, two, strict=True):
+        assert np.array_equal(p, q)
+    y, gx, gw = one
+    assert_close(y, x.astype(np.float64) @ w.T + b, dtype, terms=300)
+    assert_close(gx, g.astype(np.float64) @ w, dtype, terms=70)
+    assert_close(gw, g.T.astype(np.float64) @ x, dtype, terms=50)
+
+
+def test_broadcast_rows_are_read_correctly(isa, rng):
+    """A row stride of 0 (np.broadcast_to) on either operand, turned over or not."""
+    row = rng.standard_normal(10)
+    a = np.broadcast_to(row, (1, 64, 10))
+    b = rng.standard_normal((1, 10, 10))
+    c = np.empty((1, 64, 10))
+    matmul(a, b, c, n_threads=2)
+    assert_close(c, np.matmul(np.array(a), b), np.float64, terms=10)
+    col = np.broadcast_to(rng.standard_normal((1, 10, 1)), (1, 10, 10))  # b_cs 0, b_rs 8
+    c2 = np.empty((1, 3, 10))
+    small = rng.standard_normal((1, 3, 10))
+    matmul(small, col, c2, n_threads=2)  # turned over: its a' has a row stride of 0
+    assert_close(c2, np.matmul(small, np.array(col)), np.float64, terms=10)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_turned_over_product_has_the_same_bits(isa, rng, dtype):
+    """c += a @ b with b by columns runs turned over (c^T += b^T a^T); it sums each
+    element from c in the same order as with b by rows, so the bits agree, inf too."""
+    a = rng.standard_normal((2, 3, 500)).astype(dtype)
+    b = np.ascontiguousarray(rng.standard_normal((2, 300, 500)).astype(dtype))
+    bt = b.transpose(0, 2, 1)  # (2, 500, 300) by columns
+    c0 = rng.standard_normal((2, 3, 300)).astype(dtype)
+    c0[0, 1, 2] = np.inf
+    by_cols, by_rows = c0.copy(), c0.copy()
+    matmul(a, bt, by_cols, accumulate=True, n_threads=2)
+    matmul(a, np.ascontiguousarray(bt), by_rows, accumulate=True, n_threads=2)
+    assert np.array_equal(by_cols, by_rows)
+    assert np.isinf(by_cols[0, 1, 2])
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_transposed_convolution_products_match_the_references(rng, dtype):
+    from transpose_reference import conv_transpose_ref
+
+    x = rng.standard_normal((2, 6, 7, 5)).astype(dtype)
+    w = rng.standard_normal((6, 4, 4, 4)).astype(dtype)
+    go = rng.standard_normal((2, 4, 16, 12)).astype(dtype)  # (7 - 1) * 2 + 4 = 16
+    one, two = results_per_thread_count(
+        lambda: convcore.conv_transpose2d_backward(go, x, w, stride=2, needs=("weight",))[1],
+        (1, 2))
+    assert np.array_equal(one, two)
+    # dL/dw[c, k, r, s] = sum over n, i, j of x[n, c, i, j] go[n, k, 2i + r, 2j + s]
+    ref = np.zeros(w.shape)
+    for r in range(4):
+        for s in range(4):
+            ref[:, :, r, s] = np.einsum("ncij,nkij->ck", x.astype(np.float64),
+                                        go[:, :, r:r + 14:2, s:s + 10:2].astype(np.float64))
+    assert_close(one, ref, dtype, terms=2 * 7 * 5)
+    w_inf = w.copy()
+    w_inf[1, 2, 3, 0] = np.inf  # the per-tap route: one product per tap
+    with np.errstate(invalid="ignore", over="ignore"):
+        ref = conv_transpose_ref(x, w_inf, stride=2)
+    got = convcore.conv_transpose2d(x, w_inf, stride=2)
+    assert np.array_equal(np.isnan(got), np.isnan(ref))
+    assert_close(got, ref, dtype, terms=6 * 4)

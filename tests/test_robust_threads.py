@@ -5,8 +5,8 @@
   OpenMP team) get exactly the results of serial calls, also while another thread keeps
   changing the thread count;
 - results are reproducible run to run and do not depend on the thread count, bit for bit,
-  on every route (the GEMM routes run single-threaded BLAS calls over a partition fixed
-  by the shapes), float32 and float64.
+  on every route (the GEMM routes sum each output over a partition fixed by the shapes,
+  on the ISA's GEMM tile), float32 and float64.
 """
 
 import threading

@@ -460,7 +460,8 @@ class Flatten(Layer):
 def _product(a: np.ndarray, b: np.ndarray, dtype) -> np.ndarray:
     """``a @ b`` of 2-D arrays by convcore's tiled product on the ISA's GEMM tile, over
     fixed blocks on convcore's threads, so the bits do not depend on the thread count.
-    A transposed operand (``weight.T``) is read as such, not copied."""
+    ``x @ weight.T`` runs as ``(weight @ x.T).T`` (x transposed once) when x is the
+    smaller operand (convcore._matmul.matmul)."""
     a = np.asarray(a, dtype=dtype)
     b = np.asarray(b, dtype=dtype)
     c = np.empty((1, a.shape[0], b.shape[1]), dtype)

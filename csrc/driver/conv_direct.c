@@ -35,6 +35,13 @@ const cc_gemm_tile_entry *cc_direct_gemm_tile(void)
     return &active_isa()->gemm;
 }
 
+const cc_gemm_tile_entry *cc_direct_gemm_tile_and_width(ptrdiff_t real_bytes, ptrdiff_t *tw)
+{
+    const cc_direct_isa *isa = active_isa(); /* one read: a set_isa between two reads */
+    *tw = (ptrdiff_t)isa->gemm.nv * (isa->vector_bytes / real_bytes); /* could mix levels */
+    return &isa->gemm;
+}
+
 ptrdiff_t cc_direct_gemm_width(ptrdiff_t real_bytes)
 {
     const cc_direct_isa *isa = active_isa();

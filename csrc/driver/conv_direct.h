@@ -129,5 +129,8 @@ extern const cc_direct_isa cc_direct_isa_avx512;
  * drivers other than the direct one: im2col's products, driver/conv_im2col.c). */
 const cc_gemm_tile_entry *cc_direct_gemm_tile(void);
 ptrdiff_t cc_direct_gemm_width(ptrdiff_t real_bytes);
+/* Both from one read of the active level (a kernel call uses this: its tile and width
+ * then belong to one level whatever set_isa does meanwhile). */
+const cc_gemm_tile_entry *cc_direct_gemm_tile_and_width(ptrdiff_t real_bytes, ptrdiff_t *tw);
 
 #endif

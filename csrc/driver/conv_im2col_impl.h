@@ -96,8 +96,8 @@ void CC_CAT2(cc_conv_im2col_range, SFX)(const cc_conv_geometry *g, const REAL *x
                                         REAL *workspace, ptrdiff_t it0, ptrdiff_t it1,
                                         int n_threads)
 {
-    const cc_gemm_tile_entry *e = cc_direct_gemm_tile();
-    const ptrdiff_t tw = cc_direct_gemm_width((ptrdiff_t)sizeof(REAL));
+    ptrdiff_t tw;
+    const cc_gemm_tile_entry *e = cc_direct_gemm_tile_and_width((ptrdiff_t)sizeof(REAL), &tw);
     const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
     const ptrdiff_t rows = Cg * cc_conv_taps(g), HWo = cc_conv_out_cells(g);
     const ptrdiff_t plane = cc_conv_in_cells(g);
@@ -227,8 +227,8 @@ void CC_CAT2(cc_grad_weight_tile_range, SFX)(const cc_conv_geometry *g, const RE
                                              ptrdiff_t k1, ptrdiff_t it0, ptrdiff_t it1,
                                              int n_threads)
 {
-    const cc_gemm_tile_entry *e = cc_direct_gemm_tile();
-    const ptrdiff_t tw = cc_direct_gemm_width((ptrdiff_t)sizeof(REAL));
+    ptrdiff_t tw;
+    const cc_gemm_tile_entry *e = cc_direct_gemm_tile_and_width((ptrdiff_t)sizeof(REAL), &tw);
     const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
     const ptrdiff_t rows = Cg * cc_conv_taps(g), HWo = cc_conv_out_cells(g);
     const ptrdiff_t plane = cc_conv_in_cells(g);

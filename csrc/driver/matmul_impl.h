@@ -5,8 +5,9 @@
 
 /* B's rows [c0, c0 + kc) at columns [j0, j0 + nb), in panels of tw columns:
  * panels[(jp * kc + r) * tw + t] = B(c0 + r, j0 + jp * tw + t), zero past nb. */
-static void FN(matmul_pack_b)(const cc_matmul *p, const REAL *b, ptrdiff_t c0, ptrdiff_t kc,
-                              ptrdiff_t j0, ptrdiff_t nb, ptrdiff_t tw, REAL *panels)
+static void FN(matmul_pack_b)(const cc_matmul *p, const REAL *b, ptrdiff_t c0,
+                              ptrdiff_t kc, ptrdiff_t j0, ptrdiff_t nb, ptrdiff_t tw,
+                              REAL *panels)
 {
     const ptrdiff_t np = (nb + tw - 1) / tw;
     for (ptrdiff_t jp = 0; jp < np; jp++) {
@@ -91,7 +92,8 @@ static void FN(matmul_block)(const cc_matmul *p, const cc_gemm_tile_entry *e, pt
      * products: a block of tiles; channels-last 1x1 layers up to 256 channels in):
      * rows 2-4 KiB or more apart fall into few L1 sets, and read in place they took
      * 1.1-2x the time of packed ones (a 1024-wide A, the 512 -> 512 layer) */
-    const int in_place = p->a_cs == 1 && p->a_rs * (ptrdiff_t)sizeof(REAL) <= 1024;
+    const int in_place = p->a_cs == 1 && p->a_rs > 0 && /* ldw 0 means a packed block */
+                         p->a_rs * (ptrdiff_t)sizeof(REAL) <= 1024;
     if (!p->accumulate && (bias || p->k == 0)) {
         /* the block's rows start from the bias (or zero), written just before the
          * products load them, so from L2 rather than memory */
@@ -146,8 +148,8 @@ void CC_CAT2(cc_matmul_range, SFX)(const cc_matmul *p, const REAL *a, const REAL
                                    const REAL *bias, REAL *c, REAL *workspace, ptrdiff_t it0,
                                    ptrdiff_t it1, int n_threads)
 {
-    const cc_gemm_tile_entry *e = cc_direct_gemm_tile();
-    const ptrdiff_t tw = cc_direct_gemm_width((ptrdiff_t)sizeof(REAL));
+    ptrdiff_t tw;
+    const cc_gemm_tile_entry *e = cc_direct_gemm_tile_and_width((ptrdiff_t)sizeof(REAL), &tw);
     const ptrdiff_t per_thread = cc_matmul_workspace_per_thread();
     const double macs = (double)p->mb * p->nb * (p->k > 0 ? p->k : 1);
     n_threads = cc_gemm_team(it1 - it0, (double)(it1 - it0) * macs, n_threads);

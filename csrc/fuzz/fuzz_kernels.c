@@ -766,7 +766,7 @@ DEFINE_NHWC_TARGET(double, f64)
         cc_matmul p;                                                                     \
         /* a byte picks at most 256 values: sums of picks cross the blocks of rows and  \
          * columns (CC_MATMUL_ROWS, CC_MATMUL_COLS) and every level's reduction slice */ \
-        p.m = pick(r, 1, 100) + pick(r, 0, 1) * pick(r, 0, 100);                         \
+        p.m = pick(r, 1, 100) + pick(r, 0, 1) * (pick(r, 0, 250) + pick(r, 0, 50));     \
         p.n = pick(r, 1, 150) + pick(r, 0, 1) * pick(r, 100, 250);                       \
         p.k = pick(r, 0, 2) ? pick(r, 0, 40)                                             \
                             : pick(r, 0, 250) + pick(r, 0, 250) + pick(r, 0, 150);       \

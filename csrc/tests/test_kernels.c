@@ -339,6 +339,7 @@ static void check_weight_gradients(void)
 typedef struct {
     ptrdiff_t batch, m, n, k;
     int a_rows, b_rows, shared_a, accumulate, bias; /* A, B by rows (else by columns) */
+    /* shared_a: 1 one A for the batch, 2 also one row for all of A's rows (stride 0) */
 } matmul_case;
 
 /* Blocks of rows and columns with edges, a reduction longer than any level's slice (and
@@ -348,7 +349,7 @@ static const matmul_case MATMUL_CASES[] = {
     {1, 5, 300, 600, 1, 0, 0, 0, 1},  {1, 200, 33, 70, 0, 1, 0, 1, 0},
     {2, 100, 3, 0, 1, 1, 0, 1, 0},    {2, 100, 3, 0, 0, 0, 0, 0, 0},
     {2, 100, 3, 0, 0, 0, 0, 0, 1},    {3, 13, 40, 7, 0, 0, 1, 1, 0},
-    {2, 300, 270, 40, 1, 1, 0, 0, 1},
+    {2, 300, 270, 40, 1, 1, 0, 0, 1}, {2, 40, 30, 9, 1, 1, 2, 0, 0},
 };
 
 #define DEFINE_CHECK_MATMUL(T, SFX)                                                      \
@@ -357,11 +358,12 @@ static const matmul_case MATMUL_CASES[] = {
         cc_matmul p = {0};                                                               \
         p.batch = mc->batch, p.m = mc->m, p.n = mc->n, p.k = mc->k;                      \
         const ptrdiff_t k1 = mc->k > 0 ? mc->k : 1;                                      \
-        p.a_rs = mc->a_rows ? k1 + 3 : 1;                                                \
+        p.a_rs = mc->shared_a == 2 ? 0 : mc->a_rows ? k1 + 3 : 1;                        \
         p.a_cs = mc->a_rows ? 1 : mc->m + 2;                                             \
         p.b_rs = mc->b_rows ? mc->n + 1 : 1;                                             \
         p.b_cs = mc->b_rows ? 1 : k1 + 2;                                                \
         const ptrdiff_t one_a = (mc->m - 1) * p.a_rs + (k1 - 1) * p.a_cs + 1;            \
+        /* (a_rs 0 with A by rows: every row of A is the first) */                      \
         const ptrdiff_t one_b = (k1 - 1) * p.b_rs + (mc->n - 1) * p.b_cs + 1;            \
         p.a_bs = mc->shared_a ? 0 : one_a;                                               \
         p.b_bs = one_b;                                                                  \
@@ -399,8 +401,8 @@ static const matmul_case MATMUL_CASES[] = {
               "matmul " #SFX " [%s, %td x %td x %td, batch %td, A by %s, B by %s, bias " \
               "%d, %d threads]: c[%td] = %g, expected %g, or wrote past c or the "       \
               "workspace", cc_simd_name(cc_simd_active()), mc->m, mc->n, mc->k,          \
-              mc->batch, mc->bias,                                                       \
-              mc->a_rows ? "rows" : "columns", mc->b_rows ? "rows" : "columns", nt, bad, \
+              mc->batch, mc->a_rows ? "rows" : "columns",                                \
+              mc->b_rows ? "rows" : "columns", mc->bias, nt, bad,                        \
               bad < 0 ? 0.0 : (double)c[bad], bad < 0 ? 0.0 : ref[bad]);                \
         free(ad); free(bd); free(cd); free(a); free(b); free(c); free(ref); free(ws);    \
         free(biasd); free(bias);                                                         \
