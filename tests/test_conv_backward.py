@@ -606,8 +606,8 @@ def test_weight_gradient_parts_cap_and_empty_parts(rng, monkeypatch):
 
 def test_im2col_weight_gradient_refuses_gemm_sizes_over_int32():
     """A reduction over 2**31 - 1 (the route's int32 envelope, gemm_fits) is refused before
-    any work on the im2col route; auto takes the direct kernel's route for it (checked on the rule, as
-    the arrays would not fit in memory)."""
+    any work on the im2col route; auto takes the direct kernel's route for it (checked on
+    the rule, as the arrays would not fit in memory)."""
     from convcore import backward
 
     x = np.broadcast_to(np.float32(1), (1, 2**16, 1, 1))
