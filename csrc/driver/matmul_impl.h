@@ -80,8 +80,8 @@ static inline void FN(matmul_prefetch_c)(const cc_matmul *p, const REAL *c, ptrd
 /* One block of C: rows [i0, i0 + mb), columns [j0, j0 + nb) of batch entry bt. */
 static void FN(matmul_block)(const cc_matmul *p, const cc_gemm_tile_entry *e, ptrdiff_t tw,
                              const REAL *a, const REAL *b, const REAL *bias, REAL *c,
-                             ptrdiff_t i0,
-                             ptrdiff_t mb, ptrdiff_t j0, ptrdiff_t nb, REAL *work)
+                             ptrdiff_t i0, ptrdiff_t mb, ptrdiff_t j0, ptrdiff_t nb,
+                             REAL *work)
 {
     const ptrdiff_t kb = e->kb, np = (nb + tw - 1) / tw;
     ptrdiff_t KC = cc_pw_slice(tw, (ptrdiff_t)sizeof(REAL));
