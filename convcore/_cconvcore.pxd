@@ -119,7 +119,6 @@ cdef extern from "convcore.h" nogil:
 
     enum:
         CC_MATMUL_ROWS
-        CC_MATMUL_COLS
     ctypedef struct cc_matmul:
         Py_ssize_t batch, m, n, k
         Py_ssize_t a_rs, a_cs, a_bs

@@ -37,15 +37,17 @@ const cc_gemm_tile_entry *cc_direct_gemm_tile(void)
 
 const cc_gemm_tile_entry *cc_direct_gemm_tile_and_width(ptrdiff_t real_bytes, ptrdiff_t *tw)
 {
-    const cc_direct_isa *isa = active_isa(); /* one read: a set_isa between two reads */
-    *tw = (ptrdiff_t)isa->gemm.nv * (isa->vector_bytes / real_bytes); /* could mix levels */
+    /* one read of the level: two could straddle a set_isa and mix levels */
+    const cc_direct_isa *isa = active_isa();
+    *tw = (ptrdiff_t)isa->gemm.nv * (isa->vector_bytes / real_bytes);
     return &isa->gemm;
 }
 
 ptrdiff_t cc_direct_gemm_width(ptrdiff_t real_bytes)
 {
-    const cc_direct_isa *isa = active_isa();
-    return (ptrdiff_t)isa->gemm.nv * (isa->vector_bytes / real_bytes);
+    ptrdiff_t tw;
+    cc_direct_gemm_tile_and_width(real_bytes, &tw);
+    return tw;
 }
 
 /* Output rows per work item: a band's input rows (all channels of the group) stay in L2

@@ -33,8 +33,9 @@ static void FN(pack_columns)(const cc_conv_geometry *g, const REAL *x_img, ptrdi
         ptrdiff_t ld;
         const REAL *src = FN(column_rows)(g, x_img, r, 1, p0, np, row, &ld);
         const ptrdiff_t whole = src == row ? ntl : np / tw; /* in place: no zero tail */
+        const ptrdiff_t bytes = tw * (ptrdiff_t)sizeof(REAL);
         for (ptrdiff_t j = 0; j < whole; j++)
-            cc_copy_panel_row(panels + (j * rows + r) * tw, src + j * tw, tw * (ptrdiff_t)sizeof(REAL));
+            cc_copy_panel_row(panels + (j * rows + r) * tw, src + j * tw, bytes);
         if (whole < ntl) {
             REAL *dst = panels + (whole * rows + r) * tw;
             memcpy(dst, src + whole * tw, (size_t)(np - whole * tw) * sizeof(REAL));
@@ -97,7 +98,8 @@ void CC_CAT2(cc_conv_im2col_range, SFX)(const cc_conv_geometry *g, const REAL *x
                                         int n_threads)
 {
     ptrdiff_t tw;
-    const cc_gemm_tile_entry *e = cc_direct_gemm_tile_and_width((ptrdiff_t)sizeof(REAL), &tw);
+    const cc_gemm_tile_entry *e =
+        cc_direct_gemm_tile_and_width((ptrdiff_t)sizeof(REAL), &tw);
     const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
     const ptrdiff_t rows = Cg * cc_conv_taps(g), HWo = cc_conv_out_cells(g);
     const ptrdiff_t plane = cc_conv_in_cells(g);
@@ -228,7 +230,8 @@ void CC_CAT2(cc_grad_weight_tile_range, SFX)(const cc_conv_geometry *g, const RE
                                              int n_threads)
 {
     ptrdiff_t tw;
-    const cc_gemm_tile_entry *e = cc_direct_gemm_tile_and_width((ptrdiff_t)sizeof(REAL), &tw);
+    const cc_gemm_tile_entry *e =
+        cc_direct_gemm_tile_and_width((ptrdiff_t)sizeof(REAL), &tw);
     const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
     const ptrdiff_t rows = Cg * cc_conv_taps(g), HWo = cc_conv_out_cells(g);
     const ptrdiff_t plane = cc_conv_in_cells(g);

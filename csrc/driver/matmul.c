@@ -1,13 +1,14 @@
 /* Batches of matrix products C = A B (or C += A B) on the active ISA's GEMM tile (the
  * pointwise layers' micro-kernel, driver/conv_direct.h): no ISA code and no BLAS.  The
  * channels-last 1x1 layers, the transposed convolution's per-tap route and its weight
- * gradient, and Winograd's weight gradient multiply through it.
+ * gradient, Linear (convcore.nn) and Winograd's weight gradient multiply through it.
  *
  * A work item is a block of C (at most CC_MATMUL_ROWS rows x CC_MATMUL_COLS columns of
  * one batch entry, cc_matmul_plan).  Its thread takes the reduction in slices, BLIS's
  * way: the slice of B under the block packed in panels of the tile's width (one panel
  * stays in L1 while every kb rows of the block run on it), the slice of A read in place
- * when its rows are contiguous, else packed in blocks of the tile's kb rows; a later
+ * when its rows are contiguous and at most 1 KiB apart, else packed in blocks of the
+ * tile's kb rows (matmul_block says why); a later
  * slice adds to the sums the earlier ones stored.  Every element of C is summed by one
  * item over the reduction in order, so the result does not depend on the blocks, the
  * chunks of items or the thread count.  The tile is looked up once per call of a range,

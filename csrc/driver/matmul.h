@@ -1,7 +1,7 @@
 /* The tiled product of driver/matmul.c (cc_matmul, convcore.h) for other drivers: every
  * item on the calling thread, on a given GEMM tile e of width tw elements (Winograd's
- * weight gradient, on its ISA's tile); work holds cc_matmul_workspace_per_thread
- * elements. */
+ * weight gradient, on its ISA's tile); p planned by cc_matmul_plan, work holding
+ * cc_matmul_workspace_per_thread() elements. */
 #ifndef CC_DRIVER_MATMUL_H
 #define CC_DRIVER_MATMUL_H
 #include "convcore.h"

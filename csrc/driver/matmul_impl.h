@@ -15,8 +15,9 @@ static void FN(matmul_pack_b)(const cc_matmul *p, const REAL *b, ptrdiff_t c0,
         const REAL *src = b + c0 * p->b_rs + (j0 + jp * tw) * p->b_cs;
         REAL *dst = panels + jp * kc * tw;
         if (p->b_cs == 1 && t_end == tw) {
+            const ptrdiff_t bytes = tw * (ptrdiff_t)sizeof(REAL);
             for (ptrdiff_t r = 0; r < kc; r++)
-                cc_copy_panel_row(dst + r * tw, src + r * p->b_rs, tw * (ptrdiff_t)sizeof(REAL));
+                cc_copy_panel_row(dst + r * tw, src + r * p->b_rs, bytes);
         } else if (p->b_cs == 1) {
             for (ptrdiff_t r = 0; r < kc; r++) {
                 memcpy(dst + r * tw, src + r * p->b_rs, (size_t)t_end * sizeof(REAL));
@@ -45,18 +46,14 @@ static void FN(matmul_pack_a)(const cc_matmul *p, const REAL *a, ptrdiff_t i0, p
         REAL *dst = blocks + ib * kc * kb;
         const ptrdiff_t rows = mb - ib * kb < kb ? mb - ib * kb : kb;
         const REAL *src = a + (i0 + ib * kb) * p->a_rs + c0 * p->a_cs;
-        if (p->a_cs == 1) { /* along A's rows, a cache line of each row at a time */
-            const ptrdiff_t line = 64 / (ptrdiff_t)sizeof(REAL);
-            for (ptrdiff_t r0 = 0; r0 < kc; r0 += line) {
-                const ptrdiff_t r1 = r0 + line < kc ? r0 + line : kc;
-                for (ptrdiff_t r = r0; r < r1; r++) {
-                    for (ptrdiff_t kk = 0; kk < rows; kk++)
-                        dst[r * kb + kk] = src[kk * p->a_rs + r];
-                    for (ptrdiff_t kk = rows; kk < kb; kk++)
-                        dst[r * kb + kk] = 0;
-                }
+        if (p->a_cs == 1) /* along A's rows, kb of them side by side, writing in order */
+            for (ptrdiff_t r = 0; r < kc; r++) {
+                for (ptrdiff_t kk = 0; kk < rows; kk++)
+                    dst[r * kb + kk] = src[kk * p->a_rs + r];
+                for (ptrdiff_t kk = rows; kk < kb; kk++)
+                    dst[r * kb + kk] = 0;
             }
-        } else
+        else
             for (ptrdiff_t kk = 0; kk < kb; kk++)
                 for (ptrdiff_t r = 0; r < kc; r++)
                     dst[r * kb + kk] = kk < rows ? src[kk * p->a_rs + r * p->a_cs] : (REAL)0;
@@ -140,8 +137,8 @@ static void FN(matmul_item)(const cc_matmul *p, const cc_gemm_tile_entry *e, ptr
     const ptrdiff_t i0 = i * p->mb, j0 = j * p->nb;
     const ptrdiff_t mb = p->m - i0 < p->mb ? p->m - i0 : p->mb;
     const ptrdiff_t nb = p->n - j0 < p->nb ? p->n - j0 : p->nb;
-    FN(matmul_block)(p, e, tw, a + bt * p->a_bs, b + bt * p->b_bs, bias, c + bt * p->c_bs, i0,
-                     mb, j0, nb, work);
+    FN(matmul_block)(p, e, tw, a + bt * p->a_bs, b + bt * p->b_bs, bias, c + bt * p->c_bs,
+                     i0, mb, j0, nb, work);
 }
 
 void CC_CAT2(cc_matmul_range, SFX)(const cc_matmul *p, const REAL *a, const REAL *b,
@@ -149,7 +146,8 @@ void CC_CAT2(cc_matmul_range, SFX)(const cc_matmul *p, const REAL *a, const REAL
                                    ptrdiff_t it1, int n_threads)
 {
     ptrdiff_t tw;
-    const cc_gemm_tile_entry *e = cc_direct_gemm_tile_and_width((ptrdiff_t)sizeof(REAL), &tw);
+    const cc_gemm_tile_entry *e =
+        cc_direct_gemm_tile_and_width((ptrdiff_t)sizeof(REAL), &tw);
     const ptrdiff_t per_thread = cc_matmul_workspace_per_thread();
     const double macs = (double)p->mb * p->nb * (p->k > 0 ? p->k : 1);
     n_threads = cc_gemm_team(it1 - it0, (double)(it1 - it0) * macs, n_threads);
