@@ -50,11 +50,9 @@ cdef extern from "convcore.h" nogil:
                                 const double *bias, double *y, Py_ssize_t item_lo,
                                 Py_ssize_t item_hi, int n_threads)
 
-    ctypedef enum cc_simd_level:
-        CC_SIMD_GENERIC
-        CC_SIMD_AVX2
-        CC_SIMD_AVX512
+    ctypedef int cc_simd_level  # the row of the C library's table of ISAs
 
+    int cc_simd_count()
     cc_simd_level cc_simd_detect()
     cc_simd_level cc_simd_active()
     void cc_simd_force(cc_simd_level level)

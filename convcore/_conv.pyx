@@ -15,9 +15,6 @@ from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
 from cython cimport floating
 
 from convcore._cconvcore cimport (
-    CC_SIMD_AVX2,
-    CC_SIMD_AVX512,
-    CC_SIMD_GENERIC,
     cc_conv_im2col_pack_f32,
     cc_conv_im2col_pack_f64,
     cc_conv_im2col_pack_size,
@@ -53,6 +50,7 @@ from convcore._cconvcore cimport (
     cc_matmul_range_f64,
     cc_matmul_workspace_per_thread,
     cc_simd_active,
+    cc_simd_count,
     cc_simd_detect,
     cc_simd_force,
     cc_simd_level, cc_simd_name,

@@ -22,9 +22,8 @@ def config_info() -> dict:
             "GEMM products": f"{_conv.simd_level()} GEMM tile (channels-last 1x1, "
                              "transposed per tap, Linear, Winograd's weight gradient)",
             "im2col/col2im": "portable C",
-            "pooling": _pool.simd_level(),
-            "pool backward": "portable C",
-            "adaptive pool": "portable C",
+            "pooling": f"{_pool.simd_level()} (forward, backward, unpooling, adaptive, "
+                       "channels-last)",
         },
         "blas": blas_description(),
         "kept_buffer_bytes": _scratch.kept_bytes(),

@@ -13,8 +13,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-# From the portable 16-byte kernels (SSE2 on x86-64, NEON on AArch64) to AVX-512.
-ISA_LEVELS = ("generic", "avx2", "avx512")
 # With CONVCORE_ISA set, the libraries measured beside convcore are held to the same level
 # (unless their own variables are set): OpenBLAS (NumPy's and SciPy's products, the FFT
 # route's and the bench's peers), and PyTorch's oneDNN and ATen when they are imported
@@ -79,6 +77,15 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def isa_levels() -> tuple[str, ...]:
+    """Every SIMD level of this build, from the portable 16-byte kernels (SSE2 on x86-64,
+    NEON on AArch64) up: the rows of the C library's table of ISAs ('generic', 'avx2',
+    'avx512' on x86-64), whether or not this CPU runs them."""
+    from convcore import _conv
+
+    return _conv.simd_levels()
+
+
 def detected_isa() -> str:
     """The best SIMD level this CPU supports: 'avx512', 'avx2' or 'generic'.
 
@@ -102,7 +109,8 @@ def available_isas() -> tuple[str, ...]:
     >>> convcore.available_isas()[0]
     'generic'
     """
-    return ISA_LEVELS[: ISA_LEVELS.index(detected_isa()) + 1]
+    levels = isa_levels()
+    return levels[: levels.index(detected_isa()) + 1]
 
 
 def get_isa() -> str:
@@ -152,8 +160,9 @@ def set_isa(level: str | None) -> None:
     if not isinstance(level, str):
         raise TypeError(f"the ISA level must be a string or None, got {level!r}")
     name = level.strip().lower()
-    if name not in ISA_LEVELS:
-        raise ValueError(f"unknown ISA level {level!r}: choose one of {', '.join(ISA_LEVELS)}")
+    if name not in isa_levels():
+        raise ValueError(
+            f"unknown ISA level {level!r}: choose one of {', '.join(isa_levels())}")
     if name not in available_isas():
         raise ValueError(
             f"ISA level {name!r} is not supported by this CPU; it supports "

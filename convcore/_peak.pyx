@@ -5,8 +5,8 @@
 convcore.bench validates the arguments and allocates the bandwidth buffer.
 """
 from convcore._cconvcore cimport (
-    CC_SIMD_AVX2, CC_SIMD_AVX512, CC_SIMD_GENERIC, cc_simd_active, cc_simd_detect,
-    cc_simd_force, cc_simd_level, cc_simd_name,
+    cc_simd_active, cc_simd_count, cc_simd_detect, cc_simd_force, cc_simd_level,
+    cc_simd_name,
 )
 
 

@@ -21,8 +21,8 @@ from convcore._cconvcore cimport (
     cc_max_pool2d_nhwc_rows_f64, cc_adaptive_avg_pool3d_f32, cc_adaptive_avg_pool3d_f64,
     cc_adaptive_max_pool3d_f32, cc_adaptive_max_pool3d_f64, cc_max_unpool_f32,
     cc_max_unpool_f64,
-    cc_simd_active, cc_simd_detect, cc_simd_force, cc_simd_level, cc_simd_name,
-    CC_SIMD_AVX2, CC_SIMD_AVX512, CC_SIMD_GENERIC,
+    cc_simd_active, cc_simd_count, cc_simd_detect, cc_simd_force, cc_simd_level,
+    cc_simd_name,
 )
 
 include "_chunks.pxi"

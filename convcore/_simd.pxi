@@ -1,7 +1,11 @@
 # SIMD level of the kernels in this extension module (each module dispatches on its own).
 # Included by the bridges whose kernels have per-ISA builds.
 
-_LEVELS = {"generic": CC_SIMD_GENERIC, "avx2": CC_SIMD_AVX2, "avx512": CC_SIMD_AVX512}
+
+def simd_levels():
+    """The levels of the C library's table of ISAs, from the portable one up (x86-64:
+    'generic', 'avx2', 'avx512'; other CPUs: 'generic')."""
+    return tuple(cc_simd_name(<cc_simd_level>i).decode() for i in range(cc_simd_count()))
 
 
 def simd_level():
@@ -16,7 +20,7 @@ def simd_detected():
 
 def force_simd(str level):
     """Use at most ``level`` (for testing the other kernels on this CPU)."""
-    cc_simd_force(<cc_simd_level>_LEVELS[level])
+    cc_simd_force(<cc_simd_level>simd_levels().index(level))
 
 
 cc_simd_active()  # detect once, at import, before any kernel runs without the GIL

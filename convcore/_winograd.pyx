@@ -9,8 +9,9 @@ from cpython.exc cimport PyErr_CheckSignals
 from cython cimport floating
 
 from convcore._cconvcore cimport (
-    CC_SIMD_AVX2, CC_SIMD_AVX512, CC_SIMD_GENERIC, cc_conv2d_geometry, cc_conv_geometry,
-    cc_simd_active, cc_simd_detect, cc_simd_force, cc_simd_level, cc_simd_name,
+    cc_conv2d_geometry, cc_conv_geometry,
+    cc_simd_active, cc_simd_count, cc_simd_detect, cc_simd_force, cc_simd_level,
+    cc_simd_name,
 )
 
 

@@ -473,6 +473,21 @@ CALIBRATION = {
     "avx2": {"direct": 40.0, "im2col": 40.0, "winograd": 29.0, "fft": 4.0},
     "generic": {"direct": 24.8, "im2col": 24.0, "winograd": 17.0, "fft": 10.4},
 }
+
+
+def calibration_rates(level: str) -> dict[str, float]:
+    """The :data:`CALIBRATION` row of SIMD ``level``, or for a level without one (an ISA
+    added to the C library's table and not yet calibrated) the row of the nearest level
+    below it that has one, down to the portable level's."""
+    from convcore._isa import isa_levels
+
+    levels = isa_levels()
+    i = levels.index(level) if level in levels else 0
+    while i > 0 and levels[i] not in CALIBRATION:
+        i -= 1
+    return CALIBRATION.get(levels[i], CALIBRATION["generic"])
+
+
 # A fast algorithm must beat the direct/im2col prediction by this factor to be chosen:
 # the predictions are rough and direct is exact and bitwise stable.
 _FAST_MARGIN = 1.25
@@ -529,7 +544,7 @@ def predicted_seconds(costs: dict[str, AlgorithmCost], g_channels: tuple[int, in
     """
     from convcore import _conv as conv_ext
 
-    rates = rates or CALIBRATION[level or conv_ext.simd_level()]
+    rates = rates or calibration_rates(level or conv_ext.simd_level())
     cg, kg = g_channels
     out = {}
     for name, c in costs.items():

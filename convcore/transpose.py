@@ -376,7 +376,7 @@ def _union_pays(g: TransposeGeometry) -> bool:
     leaves out the 2x2 correlations' slower rate, and the layers measured ran 0.6-0.85x
     the phase route's time where it predicts 0.9-1.0 (docs/transpose.md)."""
     from convcore import _conv
-    from convcore.analysis import _MOVE_WEIGHT, CALIBRATION
+    from convcore.analysis import _MOVE_WEIGHT, calibration_rates
 
     plan = _union_plan(g)
     if plan is None or g.C // g.groups < 16 or g.K // g.groups < 16:
@@ -388,7 +388,7 @@ def _union_pays(g: TransposeGeometry) -> bool:
     union = _predicted(_union_geometry(g, plan)[0], ("winograd",))
     # the phase route also writes its merged result and copies it to the strided
     # positions: two moves per output, priced as Winograd's moved values are
-    rate = CALIBRATION[key[1]]["winograd"]
+    rate = calibration_rates(key[1])["winograd"]
     phases = 2 * g.N * g.K * math.prod(g.out) * _MOVE_WEIGHT / rate * 1e-9
     for wins in itertools.product(*(_windows(n, ps) for n, ps in zip(g.in_sizes,
                                                                      _phase_plan(g),

@@ -102,13 +102,16 @@ static inline int cc_conv_pointwise(const cc_conv_geometry *g)
 /* The N-d geometry of a 2-D one (a 1-D one is H = R = 1). */
 cc_conv_geometry cc_conv_geometry_from_2d(const cc_conv2d_geometry *g);
 
-/* SIMD level of the kernels chosen at run time. */
+/* SIMD level of the kernels chosen at run time: the index of its row in the library's
+ * table of ISAs, from the portable level (0) up.  The constants name the x86-64 build's
+ * rows; an AArch64 build has level 0 only (cc_simd_count). */
 typedef enum { CC_SIMD_GENERIC = 0, CC_SIMD_AVX2 = 1, CC_SIMD_AVX512 = 2 } cc_simd_level;
 
-cc_simd_level cc_simd_detect(void);        /* what the CPU supports */
+int cc_simd_count(void);                   /* the levels of this build: 0 .. count - 1 */
+cc_simd_level cc_simd_detect(void);        /* the best level the CPU runs */
 cc_simd_level cc_simd_active(void);        /* what the kernels use */
 void cc_simd_force(cc_simd_level level);   /* clamp to <= detected (testing) */
-const char *cc_simd_name(cc_simd_level level);
+const char *cc_simd_name(cc_simd_level level); /* "generic", "avx2", ...; "unknown" */
 int cc_openmp_enabled(void);
 int cc_openmp_max_threads(void);
 /* Start n - 1 threads that all exist at once, then join them: returns how many could be

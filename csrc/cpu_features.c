@@ -1,20 +1,37 @@
-/* Run-time CPU feature detection: which SIMD kernels to use. */
+/* The table of ISAs and the run-time choice of a level: the best row this CPU runs, or
+ * one below it forced for testing and measuring. */
 #include "cc_isa_table.h"
 #include "convcore.h"
 
+/* The ISAs, from the portable one up (a level is its row's index): adding one is its
+ * file kernels/<isa>.c and a row here. */
+extern const cc_isa cc_isa_generic;
+#if defined(__x86_64__) || defined(__i386__)
+extern const cc_isa cc_isa_avx2;
+extern const cc_isa cc_isa_avx512;
+#endif
+static const cc_isa *const ISAS[] = {
+    &cc_isa_generic,
+#if defined(__x86_64__) || defined(__i386__)
+    &cc_isa_avx2,
+    &cc_isa_avx512,
+#endif
+};
+#define N_ISAS ((int)(sizeof ISAS / sizeof ISAS[0]))
+
 static int active_level = -1;
+
+int cc_simd_count(void)
+{
+    return N_ISAS;
+}
 
 cc_simd_level cc_simd_detect(void)
 {
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw"))
-        return CC_SIMD_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return CC_SIMD_AVX2;
-#endif
-    return CC_SIMD_GENERIC;
+    int level = N_ISAS - 1;
+    while (level > 0 && !ISAS[level]->runs_here())
+        level--;
+    return (cc_simd_level)level;
 }
 
 cc_simd_level cc_simd_active(void)
@@ -26,30 +43,21 @@ cc_simd_level cc_simd_active(void)
 
 void cc_simd_force(cc_simd_level level)
 {
-    cc_simd_level best = cc_simd_detect();
-    active_level = (int)(level < best ? level : best);
+    const int best = (int)cc_simd_detect();
+    active_level = (int)level < 0 ? 0 : (int)level < best ? (int)level : best;
 }
 
 const char *cc_simd_name(cc_simd_level level)
 {
-    switch (level) {
-    case CC_SIMD_AVX512: return "avx512";
-    case CC_SIMD_AVX2: return "avx2";
-    default: return "generic";
-    }
+    return (int)level >= 0 && (int)level < N_ISAS ? ISAS[level]->name : "unknown";
 }
 
-const void *cc_isa_pick(const void *const *rows, size_t n)
+const cc_isa *cc_isa_at(cc_simd_level level)
 {
-    const cc_simd_level active = cc_simd_active();
-    const void *best = rows[0];
-    cc_simd_level best_level = *(const cc_simd_level *)best;
-    for (size_t i = 1; i < n; i++) {
-        const cc_simd_level level = *(const cc_simd_level *)rows[i];
-        if (level <= active && level > best_level) {
-            best = rows[i];
-            best_level = level;
-        }
-    }
-    return best;
+    return ISAS[(int)level < 0 ? 0 : (int)level < N_ISAS ? (int)level : N_ISAS - 1];
+}
+
+const cc_isa *cc_isa_active(void)
+{
+    return ISAS[cc_simd_active()];
 }

@@ -1,4 +1,4 @@
-/* Per-ISA entry points of the pooling forward kernels (internal to the C library). */
+/* Per-ISA entry points of the pooling kernels (internal to the C library). */
 #ifndef CC_POOL2D_H
 #define CC_POOL2D_H
 #include "convcore.h"
@@ -18,28 +18,38 @@
                               T *yp, T *P, T *R);                                        \
         void (*avg)(const cc_pool2d_geometry *g, const T *xp, T *yp,                     \
                     int count_include_pad, ptrdiff_t divisor_override);                  \
+        /* the other passes (kernels/pool2d_more_impl.h): a volume, or an NHWC row */    \
+        void (*max_backward)(const cc_pool2d_geometry *g, const T *go, const int64_t *ix, \
+                             T *gi);                                                     \
+        void (*avg_backward)(const cc_pool2d_geometry *g, const T *go, T *gi,            \
+                             int count_include_pad, ptrdiff_t divisor_override);         \
+        void (*unpool)(ptrdiff_t in_plane, ptrdiff_t out_plane, const T *xp,             \
+                       const int64_t *ip, T *yp);                                        \
+        void (*adaptive_avg)(const cc_adaptive_shape *s, const T *xp, T *yp);            \
+        void (*adaptive_max)(const cc_adaptive_shape *s, const T *xp, T *yp, int64_t *ip); \
+        void (*max_nhwc)(const cc_pool2d_geometry *g, ptrdiff_t C, const T *x, T *y,     \
+                         int64_t *indices, ptrdiff_t row);                               \
+        void (*avg_nhwc)(const cc_pool2d_geometry *g, ptrdiff_t C, const T *x, T *y,     \
+                         int count_include_pad, ptrdiff_t divisor_override, ptrdiff_t row); \
     } cc_pool_planes_##sfx;
 CC_POOL_PLANES(float, f32)
 CC_POOL_PLANES(double, f64)
 #undef CC_POOL_PLANES
 
-/* One row per ISA (cc_isa_table.h): its level and its micro-kernels. */
+/* The pooling part of an ISA's row (cc_isa_table.h): its micro-kernels. */
 typedef struct {
-    cc_simd_level level;
     cc_pool_planes_f32 f32;
     cc_pool_planes_f64 f64;
 } cc_pool_isa;
 
 /* The row of an ISA file that has instantiated kernels/pool2d_impl.h for both dtypes. */
-#define CC_POOL_ISA_ROW(isa, LEVEL)                                                      \
-    const cc_pool_isa cc_pool_isa_##isa = {                                              \
-        LEVEL,                                                                           \
-        {max_plane_f32_##isa, max_plane_separable_f32_##isa, avg_plane_f32_##isa},       \
-        {max_plane_f64_##isa, max_plane_separable_f64_##isa, avg_plane_f64_##isa}};
+#define CC_POOL_PLANES_ROW(sfx, isa)                                                     \
+    {max_plane_##sfx##_##isa, max_plane_separable_##sfx##_##isa, avg_plane_##sfx##_##isa,  \
+     max_backward_plane_##sfx##_##isa, avg_backward_plane_##sfx##_##isa,                 \
+     unpool_plane_##sfx##_##isa, adaptive_avg_plane_##sfx##_##isa,                       \
+     adaptive_max_plane_##sfx##_##isa, max_nhwc_row_##sfx##_##isa, avg_nhwc_row_##sfx##_##isa}
+#define CC_POOL_ISA_ROW(isa)                                                             \
+    const cc_pool_isa cc_pool_isa_##isa = {CC_POOL_PLANES_ROW(f32, isa),                 \
+                                           CC_POOL_PLANES_ROW(f64, isa)};
 
-extern const cc_pool_isa cc_pool_isa_generic;
-#if defined(__x86_64__) || defined(__i386__)
-extern const cc_pool_isa cc_pool_isa_avx2;
-extern const cc_pool_isa cc_pool_isa_avx512;
-#endif
 #endif

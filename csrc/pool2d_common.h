@@ -39,6 +39,11 @@ static inline void cc_taps_inside(ptrdiff_t start, ptrdiff_t k, ptrdiff_t step, 
     *t1 = b < k ? b : k;
 }
 
+/* The shape of an adaptive pool: input volume (D, H, W) to output (Dout, Hout, Wout). */
+typedef struct {
+    ptrdiff_t D, H, W, Dout, Hout, Wout;
+} cc_adaptive_shape;
+
 /* PyTorch's adaptive window of output i of n over a length L: [start, end). */
 static inline ptrdiff_t cc_adaptive_start(ptrdiff_t i, ptrdiff_t n, ptrdiff_t L)
 {

@@ -4,20 +4,10 @@
 #include "cc_omp.h"
 #include "winograd_table.h"
 
-/* The ISAs with a build of the Winograd driver: adding one is its build file
- * (kernels/<isa>/winograd_<isa>.c) and a row here, from the portable one up. */
-static const void *const ISAS[] = {
-    &cc_winograd_isa_generic,
-#if defined(__x86_64__) || defined(__i386__)
-    &cc_winograd_isa_avx2,
-    &cc_winograd_isa_avx512,
-#endif
-};
-#define N_ISAS (sizeof ISAS / sizeof ISAS[0])
-
+/* The active level's build of the Winograd driver (its row of the ISA table). */
 static const cc_winograd_isa *active_isa(void)
 {
-    return (const cc_winograd_isa *)cc_isa_pick(ISAS, N_ISAS);
+    return cc_isa_active()->winograd;
 }
 
 /* Tiles per block T: a power of two from CC_WG_MIN_BLOCK to CC_WG_MAX_BLOCK, the one
@@ -134,15 +124,15 @@ ptrdiff_t cc_winograd_u_block(void)
  * for the plain layout (ukb = 1), or a height no row of this CPU has. */
 static const cc_winograd_isa *isa_for(ptrdiff_t ukb)
 {
-    const cc_simd_level best = cc_simd_detect();
-    if (active_isa()->direct->gemm.kb == ukb)
-        return active_isa();
-    for (size_t i = N_ISAS; i-- > 0;) {
-        const cc_winograd_isa *row = ISAS[i];
-        if (row->direct->gemm.kb == ukb && row->level <= best)
+    const cc_winograd_isa *active = active_isa();
+    if (active->direct->gemm.kb == ukb)
+        return active;
+    for (int level = (int)cc_simd_detect(); level >= 0; level--) {
+        const cc_winograd_isa *row = cc_isa_at((cc_simd_level)level)->winograd;
+        if (row->direct->gemm.kb == ukb)
             return row;
     }
-    return active_isa();
+    return active;
 }
 
 #ifdef _OPENMP

@@ -1,5 +1,5 @@
 /* Winograd driver and tile transforms, one template instantiated per dtype and ISA by
- * winograd_isa.h (for kernels/<isa>/winograd_<isa>.c), which defines REAL, SFX (name
+ * winograd_isa.h (for kernels/<isa>.c), which defines REAL, SFX (name
  * suffix), VBYTES (the vector register width of the target: 16, 32 or 64) and
  * LANES (tiles transformed together: VBYTES / sizeof(REAL)).
  *

@@ -1,8 +1,8 @@
-/* The float and double builds of the Winograd driver for one ISA and its row of the
- * table (winograd_table.h): included by kernels/<isa>/winograd_<isa>.c after they
- * define WG_ISA (the name suffix), WG_LEVEL (its cc_simd_level), VBYTES (the width of
- * the target's vector registers in bytes) and WG_GATHER (1 where the ISA has masked
- * gathers: AVX2 and AVX-512, which also scatters). */
+/* The float and double builds of the Winograd driver for one ISA and its part of the
+ * ISA's row (winograd_table.h): included by kernels/<isa>.c, under its `#pragma GCC
+ * target`, after it defines CC_ISA (the name suffix), CC_VBYTES (the width of the
+ * target's vector registers in bytes) and WG_GATHER (1 where the ISA has masked gathers:
+ * AVX2 and AVX-512, which also scatters). */
 #include <stddef.h>
 #include <string.h>
 #if WG_GATHER
@@ -19,6 +19,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
+#define WG_ISA CC_ISA
+#define VBYTES CC_VBYTES
 #define WG_ISA_CAT_(a, b) a##_##b
 #define WG_ISA_CAT(a, b) WG_ISA_CAT_(a, b)
 /* The ISA's table of direct-convolution tiles: its GEMM tile computes the products. */
@@ -53,7 +55,6 @@
 #undef SFX
 
 const cc_winograd_isa WG_ISA_CAT(cc_winograd_isa, WG_ISA) = {
-    WG_LEVEL,
     &WG_TABLE,
     WG_ISA_CAT(cc_conv_winograd_strided_f32, WG_ISA),
     WG_ISA_CAT(cc_winograd_grad_weight_parts_f32, WG_ISA),
@@ -64,5 +65,7 @@ const cc_winograd_isa WG_ISA_CAT(cc_winograd_isa, WG_ISA) = {
 };
 
 #undef WG_TABLE
+#undef WG_ISA
+#undef VBYTES
 #undef WG_ISA_CAT_
 #undef WG_ISA_CAT

@@ -1,7 +1,6 @@
-/* The Winograd driver's builds, one row per ISA (internal to the C library), in the
- * scheme of cc_isa_table.h: kernels/<isa>/winograd_<isa>.c compiles winograd_isa.h for
- * its ISA, which defines the ISA's row; winograd.c holds the table and dispatches
- * through it.  Adding an ISA is its build file and one entry in that table. */
+/* The Winograd driver's builds, the Winograd part of an ISA's row (cc_isa_table.h;
+ * internal to the C library): kernels/<isa>.c compiles winograd_isa.h for its ISA, which
+ * defines this part; winograd.c dispatches through the table of ISAs. */
 #ifndef CC_WINOGRAD_TABLE_H
 #define CC_WINOGRAD_TABLE_H
 
@@ -19,17 +18,11 @@
                           const T *w, T *u, ptrdiff_t kb, int n_threads);
 
 typedef struct {
-    cc_simd_level level;
     const cc_direct_isa *direct; /* the ISA's tiles: its GEMM tile computes the products */
     CC_WG_ROW_FNS(float, f32)
     CC_WG_ROW_FNS(double, f64)
 } cc_winograd_isa;
 #undef CC_WG_ROW_FNS
 
-extern const cc_winograd_isa cc_winograd_isa_generic;
-#if defined(__x86_64__) || defined(__i386__)
-extern const cc_winograd_isa cc_winograd_isa_avx2;
-extern const cc_winograd_isa cc_winograd_isa_avx512;
-#endif
 
 #endif

@@ -59,7 +59,7 @@ def test_c_kernels_cross_compiled_for_aarch64(tmp_path):
     assert summary and int(summary[1]) > 0 and int(summary[2]) == 0, output[-5000:]
     objdump = shutil.which("aarch64-linux-gnu-objdump")
     if objdump:  # the generic kernels really use NEON's vector FMA
-        dis = subprocess.run([objdump, "-d", str(tmp_path / "aarch64" / "kernels" / "generic"
-                                                 / "conv_direct_generic.o")],
+        dis = subprocess.run([objdump, "-d", str(tmp_path / "aarch64" / "kernels"
+                                                 / "generic.o")],
                              capture_output=True, text=True).stdout
         assert re.search(r"fmla\s+v\d+\.4s", dis), "no NEON fmla in the portable kernels"

@@ -138,6 +138,35 @@ def test_set_isa_rejects_bad_levels():
     assert convcore.get_isa() == expected
 
 
+def test_levels_are_the_rows_of_the_c_librarys_table():
+    """Every extension module reads the same table of ISAs; on x86-64 it has the three
+    levels, elsewhere the portable one; what the CPU runs is a prefix of it."""
+    import platform
+
+    from convcore import _conv, _isa, _peak, _pool, _winograd
+
+    levels = _isa.isa_levels()
+    for module in (_conv, _peak, _pool, _winograd):
+        assert module.simd_levels() == levels
+    x86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
+    assert levels == (("generic", "avx2", "avx512") if x86 else ("generic",))
+    assert levels[: len(convcore.available_isas())] == convcore.available_isas()
+
+
+def test_a_level_without_calibration_takes_the_nearest_row_below(monkeypatch):
+    """auto's model for a level added to the table and not yet calibrated: the row of the
+    nearest level below that has one, down to the portable level's."""
+    from convcore import _isa, analysis
+
+    cal = analysis.CALIBRATION
+    assert analysis.calibration_rates("avx512") is cal["avx512"]
+    monkeypatch.setattr(_isa, "isa_levels", lambda: ("generic", "avx2", "avx512", "amx"))
+    assert analysis.calibration_rates("amx") is cal["avx512"]
+    monkeypatch.setattr(analysis, "CALIBRATION", {"generic": cal["generic"]})
+    assert analysis.calibration_rates("amx") is cal["generic"]
+    assert analysis.calibration_rates("avx2") is cal["generic"]
+
+
 def _run(code, **env):
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
                           text=True, timeout=120, env={**os.environ, **env})

@@ -1,6 +1,6 @@
 /* Direct convolution driver over 1, 2 or 3 spatial dimensions: no ISA code.
  *
- * It picks the active ISA's micro-kernel row and tile (kernels/<isa>/), packs the
+ * It picks the active ISA's micro-kernel row and tile (kernels/<isa>.c), packs the
  * weights for the tile, lists the input rows each output row reads (the outer spatial
  * dimensions flattened: an indirection table shared by all images), cuts the work into
  * items that do not depend on the thread count, and runs a range of items on OpenMP
@@ -16,18 +16,10 @@
 #include "driver/cc_scratch.h"
 #include "driver/conv_direct.h"
 
-/* The ISAs with direct-convolution kernels: adding one is a kernel file and a row here. */
-static const void *const ISAS[] = {
-    &cc_direct_isa_generic,
-#if defined(__x86_64__) || defined(__i386__)
-    &cc_direct_isa_avx2,
-    &cc_direct_isa_avx512,
-#endif
-};
-
+/* The active level's tiles (its row of the ISA table). */
 static const cc_direct_isa *active_isa(void)
 {
-    return (const cc_direct_isa *)cc_isa_pick(ISAS, sizeof ISAS / sizeof ISAS[0]);
+    return cc_isa_active()->direct;
 }
 
 const cc_gemm_tile_entry *cc_direct_gemm_tile(void)

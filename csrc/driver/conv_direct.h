@@ -1,5 +1,5 @@
 /* The contract between the direct-convolution driver (driver/conv_direct.c, no ISA code)
- * and the per-ISA micro-kernels (kernels/<isa>/conv_direct_<isa>.c).
+ * and the per-ISA micro-kernels (kernels/<isa>.c).
  *
  * A micro-kernel computes one output row (the innermost spatial dimension) for a block
  * of kb <= KB output channels, sweeping the row in register tiles of KB channels x NV
@@ -111,19 +111,14 @@ typedef struct {
     cc_gemm_tile_fn_f64 f64;
 } cc_gemm_tile_entry;
 
-/* One row per ISA: its level, vector width and tiles. */
+/* The direct convolution's part of an ISA's row (cc_isa_table.h): its vector width and
+ * tiles. */
 typedef struct {
-    cc_simd_level level;
     int vector_bytes;
     cc_direct_tile_entry tiles[CC_N_TILES];
     cc_gemm_tile_entry gemm;
 } cc_direct_isa;
 
-extern const cc_direct_isa cc_direct_isa_generic;
-#if defined(__x86_64__) || defined(__i386__)
-extern const cc_direct_isa cc_direct_isa_avx2;
-extern const cc_direct_isa cc_direct_isa_avx512;
-#endif
 
 /* The active ISA's GEMM tile, and its width in elements of real_bytes bytes (for
  * drivers other than the direct one: im2col's products, driver/conv_im2col.c). */

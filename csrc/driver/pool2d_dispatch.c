@@ -1,5 +1,6 @@
-/* Pooling forward driver, no ISA code: the active ISA's row of micro-kernels (one
- * (n, c) volume each), the volumes split among the threads, each thread's scratch. */
+/* Pooling driver, no ISA code: the active ISA's row of micro-kernels (one (n, c) volume
+ * each, or one channels-last output row), the volumes or rows split among the threads,
+ * each thread's scratch: forward, backward, unpooling, adaptive and channels-last. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -7,18 +8,10 @@
 #include "cc_omp.h"
 #include "pool2d.h"
 
-/* The ISAs with pooling kernels: adding one is a kernel file and a row here. */
-static const void *const ISAS[] = {
-    &cc_pool_isa_generic,
-#if defined(__x86_64__) || defined(__i386__)
-    &cc_pool_isa_avx2,
-    &cc_pool_isa_avx512,
-#endif
-};
-
+/* The active level's micro-kernels (its row of the ISA table). */
 static const cc_pool_isa *active(void)
 {
-    return (const cc_pool_isa *)cc_isa_pick(ISAS, sizeof ISAS / sizeof ISAS[0]);
+    return cc_isa_active()->pool;
 }
 
 /* Whether max pooling without indices goes the separable way: every window but those
@@ -31,6 +24,14 @@ static int use_separable_max(const cc_pool2d_geometry *g)
         return 0;
     return !(d1 && g->kd == 1 && g->kh == 1 && g->kw == 2 && g->sw == 2);
 }
+
+/* A static schedule over the planes (or NHWC rows) of a pass, n_threads of them. */
+#ifdef _OPENMP
+#define CC_POOL_PARALLEL_FOR                                                              \
+    _Pragma("omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)")
+#else
+#define CC_POOL_PARALLEL_FOR (void)n_threads;
+#endif
 
 #define REAL float
 #define SFX f32

@@ -49,8 +49,8 @@
 #define CC_SHIFT1_LAST_8(lo, hi2) __builtin_shufflevector(lo, hi2, 1, 2, 3, 4, 5, 6, 7, 14)
 #define CC_SHIFT1_LAST_4(lo, hi2) __builtin_shufflevector(lo, hi2, 1, 2, 3, 6)
 
-/* Instantiate the micro-kernel template twice (float, double) and the ISA's table row.
- * The including file defines CC_ISA, CC_LEVEL, CC_VBYTES, the tiles and, per dtype,
+/* Instantiate the micro-kernel template twice (float, double) and the direct part of the
+ * ISA's row.  The including file defines CC_ISA, CC_VBYTES, the tiles and, per dtype,
  * CC_MASK_F32/F64, CC_MAKE_MASK_F32/F64, CC_LOAD_MASKED_F32/F64, CC_EVEN_F32/F64,
  * CC_ZIP_LO_F32/F64 and CC_ZIP_HI_F32/F64. */
 #define CC_TABLE_NAME_(isa) cc_direct_isa_##isa
@@ -61,7 +61,6 @@
     {kb, nv, pix, CC_ROW_NAME(name, f32, CC_ISA), CC_ROW_NAME(name, f64, CC_ISA)}
 #define CC_DIRECT_ISA_TABLE                                                               \
     const cc_direct_isa CC_TABLE_NAME(CC_ISA) = {                                         \
-        CC_LEVEL,                                                                         \
         CC_VBYTES,                                                                        \
         {CC_TILE_ROW(row_big, CC_KB_BIG, CC_NV_BIG, 0),                                   \
          CC_TILE_ROW(row_big_narrow, CC_KB_BIG, 1, 0),                                    \

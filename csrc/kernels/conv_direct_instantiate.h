@@ -1,5 +1,5 @@
-/* Included by each kernels/<isa>/conv_direct_<isa>.c after its definitions: the float
- * and double micro-kernels and the ISA's table row (see cc_vec.h). */
+/* Included by each kernels/<isa>.c after its direct-convolution definitions: the float
+ * and double micro-kernels and the direct part of the ISA's row (see cc_vec.h). */
 #define REAL float
 #define SFX f32
 #define CC_MASK CC_MASK_F32

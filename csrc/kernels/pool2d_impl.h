@@ -3,7 +3,8 @@
  * The including file defines REAL, SFX and CC_ISA and compiles this under a matching
  * `#pragma GCC target`; it ends with its row of micro-kernels (CC_POOL_ISA_ROW, pool2d.h):
  * max_plane, max_plane_separable and avg_plane, each one (n, c) volume (a (D, H, W)
- * volume; D = 1 in 2-D).  The driver (driver/pool2d_dispatch.c) gives each thread its
+ * volume; D = 1 in 2-D), then the other passes of kernels/pool2d_more_impl.h (included
+ * at the end: backward, unpooling, adaptive and channels-last).  The driver (driver/pool2d_dispatch.c) gives each thread its
  * volumes and scratch.  The tap paths (average pooling, max pooling with indices, and the fused max
  * windows named below) walk the depth as more window rows: output row (od, oh) is
  * initialised, then every window tap (t, i, j) sweeps it once, reading input row
@@ -701,6 +702,8 @@ static void FN(avg_plane)(const cc_pool2d_geometry *g, const REAL *xp, REAL *yp,
                 FN(avg_row)(g, xp, od, oh, y, cip, dov, kd, g->kh, g->kw, g->sw, 0);
         }
 }
+
+#include "kernels/pool2d_more_impl.h"
 
 #undef FN
 #undef CC_CAT3

@@ -131,6 +131,41 @@ static ptrdiff_t avg_window(const cc_pool2d_geometry *g, ptrdiff_t od, ptrdiff_t
 /* ---- the checks ------------------------------------------------------------------- */
 
 #define DEFINE_CHECKS(T, SFX)                                                            \
+    /* A 2-D case's planes as the channels of one channels-last image: max against the  \
+     * reference (values and indices), average against the NCHW kernel, bit for bit */  \
+    static void check_nhwc_##SFX(const cc_pool2d_geometry *g, const T *x, const double *ref, \
+                                 const int64_t *ridx, int cip, ptrdiff_t dov,           \
+                                 const char *simd, int nt)                               \
+    {                                                                                    \
+        const ptrdiff_t C = g->planes, in = g->H * g->W, out = g->Hout * g->Wout;        \
+        cc_pool2d_geometry gn = *g;                                                      \
+        gn.planes = 1;                                                                   \
+        T *xh = calloc((size_t)(C * in), sizeof *xh), *yh = nan_buffer_##SFX(C * out);   \
+        T *ya = nan_buffer_##SFX(C * out);                                               \
+        int64_t *ih = malloc((size_t)(C * out) * sizeof *ih);                            \
+        for (ptrdiff_t c = 0; c < C; c++)                                                \
+            for (ptrdiff_t i = 0; i < in; i++)                                           \
+                xh[i * C + c] = x[c * in + i];                                           \
+        cc_max_pool2d_nhwc_##SFX(&gn, C, xh, yh, ih, nt);                                \
+        int ok = guard_intact_##SFX(yh, C * out);                                        \
+        for (ptrdiff_t c = 0; c < C && ok; c++)                                          \
+            for (ptrdiff_t o = 0; o < out && ok; o++)                                    \
+                ok = same((double)yh[o * C + c], ref[c * out + o]) &&                    \
+                     ih[o * C + c] == ridx[c * out + o];                                 \
+        check(ok, "max pool NHWC " #SFX, simd, nt);                                      \
+        if (g->dh == 1 && g->dw == 1) {                                                  \
+            free(yh);                                                                    \
+            yh = nan_buffer_##SFX(C * out);                                              \
+            cc_avg_pool2d_nhwc_##SFX(&gn, C, xh, yh, cip, dov, nt);                      \
+            cc_avg_pool2d_##SFX(g, x, ya, cip, dov, nt);                                 \
+            ok = guard_intact_##SFX(yh, C * out);                                        \
+            for (ptrdiff_t c = 0; c < C && ok; c++)                                      \
+                for (ptrdiff_t o = 0; o < out && ok; o++)                                \
+                    ok = same((double)yh[o * C + c], (double)ya[c * out + o]);           \
+            check(ok, "avg pool NHWC " #SFX, simd, nt);                                  \
+        }                                                                                \
+        free(xh); free(yh); free(ya); free(ih);                                          \
+    }                                                                                    \
     static void check_case_##SFX(const cc_pool2d_geometry *g, const double *xd, int cip, \
                                  ptrdiff_t dov, const char *simd, int nt)                \
     {                                                                                    \
@@ -204,6 +239,8 @@ static ptrdiff_t avg_window(const cc_pool2d_geometry *g, ptrdiff_t od, ptrdiff_t
                 ok = fabs((double)gi[i] - gref[i]) <= 1e-5 * (1 + fabs(gref[i]));        \
             check(ok, "avg pool backward " #SFX, simd, nt);                              \
         }                                                                                \
+        if (g->D == 1 && g->kd == 1 && g->pd == 0)                                       \
+            check_nhwc_##SFX(g, x, ref, ridx, cip, dov, simd, nt);                       \
         free(x); free(y); free(ref); free(idx); free(ridx); free(go); free(gi); free(gref); \
     }                                                                                    \
     static void check_adaptive_unpool_##SFX(const char *simd, int nt)                    \
@@ -339,12 +376,9 @@ static void check_depth_window_in_padding(const char *simd, int nt)
 int main(void)
 {
     const cc_simd_level detected = cc_simd_detect();
-    const cc_simd_level levels[] = {CC_SIMD_GENERIC, CC_SIMD_AVX2, CC_SIMD_AVX512};
     const int threads[] = {1, 3};
-    for (int l = 0; l < 3; l++) {
-        if (levels[l] > detected)
-            continue;
-        cc_simd_force(levels[l]);
+    for (int l = 0; l <= (int)detected; l++) {
+        cc_simd_force((cc_simd_level)l);
         const char *simd = cc_simd_name(cc_simd_active());
         for (int c = 0; c < 60; c++) {
             cc_pool2d_geometry g;

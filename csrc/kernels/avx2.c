@@ -1,20 +1,34 @@
-/* Direct-convolution micro-kernels for AVX2 + FMA: ymm vectors (8 floats / 4 doubles),
- * 16 registers.  Big tile 6 channels x 2 vectors (6 x 16 floats, BLIS's Haswell sgemm
- * shape): 12 accumulators + 2 inputs + 1 broadcast weight = 15 registers; mid tile
- * 4 x 3 vectors, as many accumulators, for channel counts it pads less (the RGB stem). */
+/* The AVX2 + FMA level: ymm vectors (8 floats / 4 doubles), 16 registers.
+ *
+ * Everything the library runs at this level, then its row of the table of ISAs
+ * (cc_isa_table.h): the direct convolution's micro-kernels and GEMM tile (the templates
+ * kernels/conv_direct_ukernel.h and conv_direct_cv_ukernel.h, below), the pooling
+ * micro-kernels (kernels/pool2d_impl.h), the Winograd driver (winograd_isa.h, its
+ * products on this level's GEMM tile) and the peak probe's FMA loops
+ * (kernels/peak_fma_impl.h).
+ *
+ * Direct convolution: big tile 6 channels x 2 vectors (6 x 16 floats, BLIS's Haswell
+ * sgemm shape): 12 accumulators + 2 inputs + 1 broadcast weight = 15 registers; mid
+ * tile 4 x 3 vectors, as many accumulators, for channel counts it pads less (the RGB
+ * stem). */
+#include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
-#include "driver/conv_direct.h"
+#include "cc_isa_table.h"
 #include "kernels/cc_vec.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 #else
+#pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #endif
 #include <immintrin.h>
+
+/* ---- direct convolution ---- */
 
 typedef float cc_f32x8 __attribute__((vector_size(32)));
 typedef double cc_f64x4 __attribute__((vector_size(32)));
@@ -72,7 +86,6 @@ static inline cc_f64x4 cc_lanes_down_f64(cc_f64x4 v, int l)
 }
 
 #define CC_ISA avx2
-#define CC_LEVEL CC_SIMD_AVX2
 #define CC_VBYTES 32
 #define CC_KB_BIG 6
 #define CC_NV_BIG 2
@@ -119,7 +132,69 @@ static inline cc_f64x4 cc_lanes_down_f64(cc_f64x4 v, int l)
 #define CC_ROW_SHIFT1_LAST_F64 CC_SHIFT1_LAST_4
 #include "kernels/conv_direct_instantiate.h"
 
+/* ---- pooling ---- */
+
+#define CC_POOL_VBYTES 32 /* stride-2 max and average paths (pool2d_impl.h) */
+
+#define REAL float
+#define SFX f32
+/* the hardware max v > a ? v : a, then v where v is NaN (pool2d_impl.h) */
+#define CC_POOL_MAX_NAN(a, v) _mm256_blendv_ps(_mm256_max_ps(v, a), v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q))
+#define CC_POOL_EVEN CC_EVEN_INLANE_8 /* in vshufps's lane order (cc_vec.h) */
+#define CC_POOL_ODD CC_ODD_INLANE_8
+#define CC_POOL_ORDER CC_ORDER_INLANE_8
+#include "kernels/pool2d_impl.h"
+#undef REAL
+#undef SFX
+#undef CC_POOL_MAX_NAN
+#undef CC_POOL_EVEN
+#undef CC_POOL_ODD
+#undef CC_POOL_ORDER
+
+#define REAL double
+#define SFX f64
+#define CC_POOL_MAX_NAN(a, v) _mm256_blendv_pd(_mm256_max_pd(v, a), v, _mm256_cmp_pd(v, v, _CMP_UNORD_Q))
+#define CC_POOL_EVEN CC_EVEN_INLANE_4
+#define CC_POOL_ODD CC_ODD_INLANE_4
+#define CC_POOL_ORDER CC_ORDER_INLANE_4
+#include "kernels/pool2d_impl.h"
+CC_POOL_ISA_ROW(avx2)
+#undef REAL
+#undef SFX
+#undef CC_POOL_MAX_NAN
+#undef CC_POOL_EVEN
+#undef CC_POOL_ODD
+#undef CC_POOL_ORDER
+#undef CC_POOL_VBYTES
+
+/* ---- Winograd ---- */
+
+#define WG_GATHER 1
+#include "winograd_isa.h"
+#undef WG_GATHER
+
+/* ---- the peak probe ---- */
+
+#define CC_PEAK_CHAINS 12
+#include "kernels/peak_fma_impl.h"
+#undef CC_PEAK_CHAINS
+
 #if defined(__clang__)
 #pragma clang attribute pop
+#else
+#pragma GCC pop_options
 #endif
+
+/* AVX2 and FMA (checked outside the target region: this code runs on any CPU) */
+static int runs_here(void)
+{
+#if defined(__GNUC__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+CC_ISA_ROW(avx2, runs_here)
 #endif

@@ -1,19 +1,33 @@
-/* Direct-convolution micro-kernels for AVX-512: zmm vectors (16 floats / 8 doubles),
- * 32 registers.  Big tile 8 channels x 2 vectors: 16 accumulators + 2 inputs + 1 weight,
- * leaving registers for the edge masks; stride-2 loads are one two-source permute. */
+/* The AVX-512 level (F, DQ, VL, BW): zmm vectors (16 floats / 8 doubles), 32 registers.
+ *
+ * Everything the library runs at this level, then its row of the table of ISAs
+ * (cc_isa_table.h): the direct convolution's micro-kernels and GEMM tile (the templates
+ * kernels/conv_direct_ukernel.h and conv_direct_cv_ukernel.h, below), the pooling
+ * micro-kernels (kernels/pool2d_impl.h), the Winograd driver (winograd_isa.h, its
+ * products on this level's GEMM tile) and the peak probe's FMA loops
+ * (kernels/peak_fma_impl.h).
+ *
+ * Direct convolution: big tile 8 channels x 2 vectors: 16 accumulators + 2 inputs + 1
+ * weight, leaving registers for the edge masks; stride-2 loads are one two-source
+ * permute. */
+#include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
-#include "driver/conv_direct.h"
+#include "cc_isa_table.h"
 #include "kernels/cc_vec.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"))), apply_to = function)
 #else
+#pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")
 #endif
 #include <immintrin.h>
+
+/* ---- direct convolution ---- */
 
 typedef float cc_f32x16 __attribute__((vector_size(64)));
 typedef double cc_f64x8 __attribute__((vector_size(64)));
@@ -45,7 +59,6 @@ static inline void cc_store_masked_f64(double *p, unsigned m, cc_f64x8 v)
 }
 
 #define CC_ISA avx512
-#define CC_LEVEL CC_SIMD_AVX512
 #define CC_VBYTES 64
 #define CC_KB_BIG 8
 #define CC_NV_BIG 2
@@ -91,7 +104,69 @@ static inline void cc_store_masked_f64(double *p, unsigned m, cc_f64x8 v)
 #define CC_ZIP_HI_F64 CC_ZIP_HI_8
 #include "kernels/conv_direct_instantiate.h"
 
+/* ---- pooling ---- */
+
+#define CC_POOL_ORDER(v) (v)
+#define CC_POOL_VBYTES 64 /* stride-2 max and average paths (pool2d_impl.h) */
+
+#define REAL float
+#define SFX f32
+/* the hardware max v > a ? v : a, then v where v is NaN (pool2d_impl.h) */
+#define CC_POOL_MAX_NAN(a, v) _mm512_mask_mov_ps(_mm512_max_ps(v, a), _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v)
+#define CC_POOL_EVEN CC_EVEN_16
+#define CC_POOL_ODD CC_ODD_16
+#include "kernels/pool2d_impl.h"
+#undef REAL
+#undef SFX
+#undef CC_POOL_MAX_NAN
+#undef CC_POOL_EVEN
+#undef CC_POOL_ODD
+
+#define REAL double
+#define SFX f64
+#define CC_POOL_MAX_NAN(a, v) _mm512_mask_mov_pd(_mm512_max_pd(v, a), _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q), v)
+#define CC_POOL_EVEN CC_EVEN_8
+#define CC_POOL_ODD CC_ODD_8
+#include "kernels/pool2d_impl.h"
+CC_POOL_ISA_ROW(avx512)
+#undef REAL
+#undef SFX
+#undef CC_POOL_MAX_NAN
+#undef CC_POOL_EVEN
+#undef CC_POOL_ODD
+#undef CC_POOL_ORDER
+#undef CC_POOL_VBYTES
+
+/* ---- Winograd ---- */
+
+#define WG_GATHER 1
+#include "winograd_isa.h"
+#undef WG_GATHER
+
+/* ---- the peak probe ---- */
+
+#define CC_PEAK_CHAINS 16
+#include "kernels/peak_fma_impl.h"
+#undef CC_PEAK_CHAINS
+
 #if defined(__clang__)
 #pragma clang attribute pop
+#else
+#pragma GCC pop_options
 #endif
+
+/* AVX-512 F, DQ, VL and BW (checked outside the target region: this code runs on any
+ * CPU) */
+static int runs_here(void)
+{
+#if defined(__GNUC__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+#else
+    return 0;
+#endif
+}
+
+CC_ISA_ROW(avx512, runs_here)
 #endif
