@@ -18,10 +18,10 @@ def config_info() -> dict:
         "isa": _conv.simd_level(),
         "kernels": {
             "conv2d direct": _conv.simd_level(),
-            "conv2d im2col": f"im2col tiles (portable C) + {_conv.simd_level()} GEMM tile",
+            "conv2d im2col": f"{_conv.simd_level()} (column tiles and GEMM tile)",
             "GEMM products": f"{_conv.simd_level()} GEMM tile (channels-last 1x1, "
                              "transposed per tap, Linear, Winograd's weight gradient)",
-            "im2col/col2im": "portable C",
+            "im2col/col2im": _conv.simd_level(),
             "pooling": f"{_pool.simd_level()} (forward, backward, unpooling, adaptive, "
                        "channels-last)",
         },

@@ -12,6 +12,7 @@
 
 #include "convcore.h"
 #include "driver/conv_direct.h"
+#include "driver/im2col.h"
 #include "pool2d.h"
 #include "winograd_table.h"
 
@@ -23,6 +24,7 @@ typedef struct {
     const char *name;         /* the level's name, as CONVCORE_ISA and cc_simd_name give it */
     int (*runs_here)(void);   /* whether this CPU runs the row's code */
     const cc_direct_isa *direct;     /* direct convolution's tiles and the GEMM tile */
+    const cc_im2col_isa *im2col;     /* im2col and col2im */
     const cc_pool_isa *pool;         /* the pooling micro-kernels */
     const cc_winograd_isa *winograd; /* the Winograd driver built for the ISA */
     cc_peak_fma_fn peak_f32, peak_f64; /* the peak probe's FMA loops */
@@ -34,6 +36,7 @@ typedef struct {
     const cc_isa cc_isa_##isa = {#isa,                                                      \
                                  runs_here,                                                 \
                                  &cc_direct_isa_##isa,                                      \
+                                 &cc_im2col_isa_##isa,                                      \
                                  &cc_pool_isa_##isa,                                        \
                                  &cc_winograd_isa_##isa,                                    \
                                  cc_peak_fma_f32_##isa,                                     \

@@ -3,9 +3,9 @@
  * Everything the library runs at this level, then its row of the table of ISAs
  * (cc_isa_table.h): the direct convolution's micro-kernels and GEMM tile (the templates
  * kernels/conv_direct_ukernel.h and conv_direct_cv_ukernel.h, below), the pooling
- * micro-kernels (kernels/pool2d_impl.h), the Winograd driver (winograd_isa.h, its
- * products on this level's GEMM tile) and the peak probe's FMA loops
- * (kernels/peak_fma_impl.h).
+ * micro-kernels (kernels/pool2d_impl.h), im2col and col2im (kernels/im2col_impl.h), the
+ * Winograd driver (winograd_isa.h, its products on this level's GEMM tile) and the peak
+ * probe's FMA loops (kernels/peak_fma_impl.h).
  *
  * Direct convolution: big tile 6 channels x 2 vectors (6 x 16 floats, BLIS's Haswell
  * sgemm shape): 12 accumulators + 2 inputs + 1 broadcast weight = 15 registers; mid
@@ -166,6 +166,10 @@ CC_POOL_ISA_ROW(avx2)
 #undef CC_POOL_ODD
 #undef CC_POOL_ORDER
 #undef CC_POOL_VBYTES
+
+/* ---- im2col and col2im ---- */
+
+#include "kernels/im2col_isa.h"
 
 /* ---- Winograd ---- */
 

@@ -1,14 +1,16 @@
-/* im2col / col2im over 1, 2 or 3 spatial dimensions, one template instantiated for float
- * and double by im2col.c.  The including file defines REAL and SFX.
+/* im2col / col2im over 1, 2 or 3 spatial dimensions as micro-kernels of one ISA: included
+ * by kernels/im2col_isa.h once per dtype (REAL, SFX, CC_ISA), under the ISA's `#pragma
+ * GCC target`, so that the compiler vectorises the copies at the ISA's width; the
+ * driver (driver/im2col.c) runs them over the batch.
  *
  * Column matrix of one image: rows (c, *taps) in that order (the last kernel dimension
  * fastest), columns the output positions in row-major order, as
  * torch.nn.functional.unfold in 2-D.  The outer dimensions are walked as rows of the
  * innermost one: a column segment is one output row, read from one input row (or zeros
  * when that row is in the padding); with stride 1 its in-bounds part is one memcpy. */
-#define CC_CAT2_(a, b) a##_##b
-#define CC_CAT2(a, b) CC_CAT2_(a, b)
-#define FN(name) CC_CAT2(name, SFX)
+#define IC_CAT3_(a, b, c) a##_##b##_##c
+#define IC_CAT3(a, b, c) IC_CAT3_(a, b, c)
+#define FN(name) IC_CAT3(name, SFX, CC_ISA)
 
 /* cols[j] = x_row[iw0 + j * sw] for j < n; outside [0, W) a zero, or under a border
  * mode the element the mode maps the column to. */
@@ -65,8 +67,9 @@ static ptrdiff_t cc_unfold_row(const cc_conv_geometry *g, const ptrdiff_t *k, pt
 }
 #endif
 
-void CC_CAT2(cc_im2col, SFX)(const cc_conv_geometry *g, const REAL *x_image, ptrdiff_t row0,
-                             ptrdiff_t nrows, ptrdiff_t p0, ptrdiff_t np, REAL *cols)
+/* Rows [row0, row0 + nrows) x columns [p0, p0 + np) of one image's column matrix. */
+static void FN(im2col_rows)(const cc_conv_geometry *g, const REAL *x_image, ptrdiff_t row0,
+                            ptrdiff_t nrows, ptrdiff_t p0, ptrdiff_t np, REAL *cols)
 {
     const int last = g->nd - 1;
     const ptrdiff_t taps = cc_conv_taps(g), plane = cc_conv_in_cells(g);
@@ -112,75 +115,22 @@ static void FN(col2im_channel)(const cc_conv_geometry *g, const REAL *cols, ptrd
             const ptrdiff_t off = cc_unfold_row(g, k, orow, CC_PAD_ZEROS);
             if (off < 0)
                 continue;
-            REAL *dst = plane + off;
-            const REAL *srow = src + orow * Wout;
-            for (ptrdiff_t ow = 0; ow < Wout; ow++) {
-                ptrdiff_t iw = iw0 + ow * sw;
-                if (iw >= 0 && iw < W)
-                    dst[iw] += srow[ow];
-            }
+            REAL *restrict dst = plane + off + iw0;
+            const REAL *restrict srow = src + orow * Wout;
+            /* the columns inside the row, 0 <= iw0 + ow * sw < W, in one plain loop */
+            const ptrdiff_t lo = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw;
+            ptrdiff_t hi = iw0 >= W ? 0 : (W - 1 - iw0) / sw + 1;
+            hi = hi < Wout ? hi : Wout;
+            if (sw == 1)
+                for (ptrdiff_t ow = lo; ow < hi; ow++)
+                    dst[ow] += srow[ow];
+            else
+                for (ptrdiff_t ow = lo; ow < hi; ow++)
+                    dst[ow * sw] += srow[ow];
         }
     }
 }
 
-void CC_CAT2(cc_col2im, SFX)(const cc_conv_geometry *g, const REAL *cols, REAL *x_image)
-{
-    const ptrdiff_t plane = cc_conv_in_cells(g);
-    for (ptrdiff_t c = 0; c < g->C; c++)
-        FN(col2im_channel)(g, cols, c, x_image + c * plane);
-}
-
-/* Tasks [t0, t1) of the batch, parallel over (image, channel): each task owns its rows /
- * plane, so the result does not depend on the thread count. */
-void CC_CAT2(cc_im2col_batch_range, SFX)(const cc_conv_geometry *g, const REAL *x, REAL *cols,
-                                         ptrdiff_t t0, ptrdiff_t t1, int n_threads)
-{
-    const ptrdiff_t taps = cc_conv_taps(g), L = cc_conv_out_cells(g);
-    const ptrdiff_t plane = cc_conv_in_cells(g);
-    if ((t1 - t0) * taps * L < 32768)
-        n_threads = 1;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
-#else
-    (void)n_threads;
-#endif
-    for (ptrdiff_t t = t0; t < t1; t++) {
-        ptrdiff_t n = t / g->C, c = t % g->C;
-        CC_CAT2(cc_im2col, SFX)(g, x + n * g->C * plane, c * taps, taps, 0, L,
-                                cols + (n * g->C + c) * taps * L);
-    }
-}
-
-void CC_CAT2(cc_col2im_batch_range, SFX)(const cc_conv_geometry *g, const REAL *cols, REAL *x,
-                                         ptrdiff_t t0, ptrdiff_t t1, int n_threads)
-{
-    const ptrdiff_t taps = cc_conv_taps(g), L = cc_conv_out_cells(g);
-    const ptrdiff_t plane = cc_conv_in_cells(g);
-    if ((t1 - t0) * taps * L < 32768)
-        n_threads = 1;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (n_threads > 1)
-#else
-    (void)n_threads;
-#endif
-    for (ptrdiff_t t = t0; t < t1; t++) {
-        ptrdiff_t n = t / g->C, c = t % g->C;
-        FN(col2im_channel)(g, cols + n * g->C * taps * L, c, x + (n * g->C + c) * plane);
-    }
-}
-
-void CC_CAT2(cc_im2col_batch, SFX)(const cc_conv_geometry *g, const REAL *x, REAL *cols,
-                                   int n_threads)
-{
-    CC_CAT2(cc_im2col_batch_range, SFX)(g, x, cols, 0, g->N * g->C, n_threads);
-}
-
-void CC_CAT2(cc_col2im_batch, SFX)(const cc_conv_geometry *g, const REAL *cols, REAL *x,
-                                   int n_threads)
-{
-    CC_CAT2(cc_col2im_batch_range, SFX)(g, cols, x, 0, g->N * g->C, n_threads);
-}
-
 #undef FN
-#undef CC_CAT2
-#undef CC_CAT2_
+#undef IC_CAT3
+#undef IC_CAT3_
