@@ -117,7 +117,10 @@ def test_levels_agree(rng):
             convcore.set_isa(level)
             assert convcore.get_isa() == level
             assert convcore.config_info()["isa"] == level
-            assert f"+ {level} GEMM tile" in convcore.config_info()["kernels"]["conv2d im2col"]
+            kernels = convcore.config_info()["kernels"]
+            assert kernels["conv2d im2col"] == f"{level} (column tiles and GEMM tile)"
+            assert kernels["im2col/col2im"] == level
+            assert kernels["pooling"].startswith(f"{level} (forward, backward")
             results[level] = convcore.conv2d(x, w, stride=(1, 2), padding=1, algorithm="direct")
     finally:
         convcore.set_isa(before)
