@@ -19,8 +19,12 @@ def simd_detected():
 
 
 def force_simd(str level):
-    """Use at most ``level`` (for testing the other kernels on this CPU)."""
-    cc_simd_force(<cc_simd_level>simd_levels().index(level))
+    """Use at most ``level`` (for testing the other kernels on this CPU); the C library
+    clamps it to the best level the CPU supports."""
+    levels = simd_levels()
+    if level not in levels:
+        raise ValueError(f"unknown SIMD level {level!r}: this build has {', '.join(levels)}")
+    cc_simd_force(<cc_simd_level>levels.index(level))
 
 
 cc_simd_active()  # detect once, at import, before any kernel runs without the GIL

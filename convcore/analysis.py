@@ -476,13 +476,35 @@ CALIBRATION = {
 
 
 def calibration_rates(level: str) -> dict[str, float]:
-    """The :data:`CALIBRATION` row of SIMD ``level``, or for a level without one (an ISA
-    added to the C library's table and not yet calibrated) the row of the nearest level
-    below it that has one, down to the portable level's."""
+    """The measured rates ``auto``'s model uses at SIMD ``level``.
+
+    Parameters
+    ----------
+    level : str
+        A level of :data:`CALIBRATION` or of the C library's table of ISAs
+        (:func:`convcore._isa.isa_levels`).
+
+    Returns
+    -------
+    dict of str to float
+        The :data:`CALIBRATION` row of ``level``; for a level of the table without one
+        (an ISA added and not yet calibrated), the row of the nearest level below it
+        that has one, down to the portable level's.
+
+    Raises
+    ------
+    ValueError
+        If ``level`` is in neither :data:`CALIBRATION` nor the table.
+    """
     from convcore._isa import isa_levels
 
+    if level in CALIBRATION:
+        return CALIBRATION[level]
     levels = isa_levels()
-    i = levels.index(level) if level in levels else 0
+    if level not in levels:
+        raise ValueError(
+            f"unknown SIMD level {level!r}: choose one of {', '.join(levels)}")
+    i = levels.index(level)
     while i > 0 and levels[i] not in CALIBRATION:
         i -= 1
     return CALIBRATION.get(levels[i], CALIBRATION["generic"])

@@ -1,7 +1,7 @@
 /* The table of ISAs (internal to the C library): one row per SIMD level, from the
  * portable one up, each row everything the library runs at that level.
  *
- * A level is its row's index in the table (isa_table.c), so the x86-64 build's levels
+ * A level is its row's index in the table (cpu_features.c), so the x86-64 build's levels
  * are CC_SIMD_GENERIC, CC_SIMD_AVX2 and CC_SIMD_AVX512; an AArch64 build has the
  * portable row only.  Each row is defined by its ISA's one file, kernels/<isa>.c, which
  * compiles every kernel family for the ISA (under its `#pragma GCC target`) and ends

@@ -165,8 +165,8 @@ void cc_conv_direct_run_f64(const cc_conv_geometry *g, const cc_conv_direct_plan
                             const double *bias, double *y, ptrdiff_t item_lo,
                             ptrdiff_t item_hi, int n_threads);
 
-/* The 2-D direct convolution in one call: y = conv(x, w) + bias (bias may be NULL).  No workspace besides
- * wpack, which receives the weights repacked for the register tiles and must hold
+/* The 2-D direct convolution in one call: y = conv(x, w) + bias (bias may be NULL).  No
+ * workspace besides wpack, which receives the weights repacked for the register tiles and must hold
  * cc_conv2d_direct_pack_size_*(g) elements (about the size of w). */
 ptrdiff_t cc_conv2d_direct_pack_size_f32(const cc_conv2d_geometry *g);
 ptrdiff_t cc_conv2d_direct_pack_size_f64(const cc_conv2d_geometry *g);

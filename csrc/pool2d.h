@@ -7,7 +7,7 @@
 /* The micro-kernels of one ISA: each computes one (n, c) volume (depth 1 in 1-D and
  * 2-D; kernels/pool2d_impl.h says how); the driver (driver/pool2d_dispatch.c) splits
  * the volumes among the threads and gives each thread its scratch. */
-#define CC_POOL_PLANES(T, sfx)                                                           \
+#define CC_POOL_KERNELS(T, sfx)                                                           \
     typedef struct {                                                                     \
         /* max over each window (indices: flat argmax per volume, or NULL) */            \
         void (*max)(const cc_pool2d_geometry *g, const T *xp, T *yp, int64_t *ip);       \
@@ -31,25 +31,25 @@
                          int64_t *indices, ptrdiff_t row);                               \
         void (*avg_nhwc)(const cc_pool2d_geometry *g, ptrdiff_t C, const T *x, T *y,     \
                          int count_include_pad, ptrdiff_t divisor_override, ptrdiff_t row); \
-    } cc_pool_planes_##sfx;
-CC_POOL_PLANES(float, f32)
-CC_POOL_PLANES(double, f64)
-#undef CC_POOL_PLANES
+    } cc_pool_kernels_##sfx;
+CC_POOL_KERNELS(float, f32)
+CC_POOL_KERNELS(double, f64)
+#undef CC_POOL_KERNELS
 
 /* The pooling part of an ISA's row (cc_isa_table.h): its micro-kernels. */
 typedef struct {
-    cc_pool_planes_f32 f32;
-    cc_pool_planes_f64 f64;
+    cc_pool_kernels_f32 f32;
+    cc_pool_kernels_f64 f64;
 } cc_pool_isa;
 
 /* The row of an ISA file that has instantiated kernels/pool2d_impl.h for both dtypes. */
-#define CC_POOL_PLANES_ROW(sfx, isa)                                                     \
+#define CC_POOL_KERNELS_ROW(sfx, isa)                                                     \
     {max_plane_##sfx##_##isa, max_plane_separable_##sfx##_##isa, avg_plane_##sfx##_##isa,  \
      max_backward_plane_##sfx##_##isa, avg_backward_plane_##sfx##_##isa,                 \
      unpool_plane_##sfx##_##isa, adaptive_avg_plane_##sfx##_##isa,                       \
      adaptive_max_plane_##sfx##_##isa, max_nhwc_row_##sfx##_##isa, avg_nhwc_row_##sfx##_##isa}
 #define CC_POOL_ISA_ROW(isa)                                                             \
-    const cc_pool_isa cc_pool_isa_##isa = {CC_POOL_PLANES_ROW(f32, isa),                 \
-                                           CC_POOL_PLANES_ROW(f64, isa)};
+    const cc_pool_isa cc_pool_isa_##isa = {CC_POOL_KERNELS_ROW(f32, isa),                 \
+                                           CC_POOL_KERNELS_ROW(f64, isa)};
 
 #endif

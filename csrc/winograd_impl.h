@@ -782,15 +782,15 @@ static inline ptrdiff_t WG(wg_panel)(void)
 }
 
 /* The products of one block, M[e] (Kg x nt, rows T apart, T a whole number of panels) =
- * U[e] (Kg x Cg) . V[e] (Cg x nt in panels of P tiles), by the ISA's GEMM tile (the pointwise layers' micro-kernel):
- * the input channels in slices whose panel (kc rows of P) stays in L1 while every block
- * of kb output channels runs on it, U streaming from L2, the next element's U prefetched
- * into L2 meanwhile; later slices add to the sums stored by the earlier ones (each sum in
- * the order of c, whatever the blocks).  U[e] is packed in blocks of the tile's kb rows
- * (ukb = kb: [block][c][kb], rows past Kg zero) or plain rows (ukb = 1), usize
- * elements per element e.  The panels'
- * lanes past the block's tiles are zeroed first; their products land in M's columns
- * past nt, which nothing reads (whole vectors: no partial stores). */
+ * U[e] (Kg x Cg) . V[e] (Cg x nt in panels of P tiles), by the ISA's GEMM tile (the
+ * pointwise layers' micro-kernel): the input channels in slices whose panel (kc rows of
+ * P) stays in L1 while every block of kb output channels runs on it, U streaming from L2,
+ * the next element's U prefetched into L2 meanwhile; later slices add to the sums stored
+ * by the earlier ones (each sum in the order of c, whatever the blocks).  U[e] is packed
+ * in blocks of the tile's kb rows (ukb = kb: [block][c][kb], rows past Kg zero) or plain
+ * rows (ukb = 1), usize elements per element e.  The panels' lanes past the block's tiles
+ * are zeroed first; their products land in M's columns past nt, which nothing reads
+ * (whole vectors: no partial stores). */
 static void WG(wg_products)(const REAL *u, ptrdiff_t ukb, ptrdiff_t usize, REAL *V,
                             REAL *Mx, int AA, ptrdiff_t Kg, ptrdiff_t Cg, ptrdiff_t nt,
                             ptrdiff_t T, ptrdiff_t vs, ptrdiff_t ms)

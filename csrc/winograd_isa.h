@@ -16,6 +16,7 @@
 /* GCC cannot see that the output transform writes every o[i * M + j] the scatter reads
  * (the row count is a parameter folded only after inlining). */
 #if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
@@ -63,6 +64,10 @@ const cc_winograd_isa WG_ISA_CAT(cc_winograd_isa, WG_ISA) = {
     WG_ISA_CAT(cc_winograd_grad_weight_parts_f64, WG_ISA),
     WG_ISA_CAT(cc_winograd_weights_f64, WG_ISA),
 };
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #undef WG_TABLE
 #undef WG_ISA

@@ -13,7 +13,7 @@
                           T *workspace, ptrdiff_t it_lo, ptrdiff_t it_hi, int n_threads);   \
     void (*grad_weight_parts_##SFX)(const cc_conv2d_geometry *g, const T *x, const T *go,   \
                                     T *parts, ptrdiff_t nparts, ptrdiff_t it_lo,            \
-                                    ptrdiff_t it_hi, T *workspace, int n_threads);                                         \
+                                    ptrdiff_t it_hi, T *workspace, int n_threads);          \
     void (*weights_##SFX)(int m, ptrdiff_t K, ptrdiff_t Cg, ptrdiff_t groups, ptrdiff_t R,  \
                           const T *w, T *u, ptrdiff_t kb, int n_threads);
 

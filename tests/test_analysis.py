@@ -76,6 +76,7 @@ from convcore import _winograd as _winograd_ext  # noqa: E402
 from convcore import analysis  # noqa: E402
 from convcore._auto import choose_algorithm  # noqa: E402
 from convcore._geometry import prepare_conv as _prepare  # noqa: E402
+from convcore._isa import isa_levels  # noqa: E402
 from convcore.analysis import ALGORITHM_NAMES, algorithm_costs, predicted_seconds  # noqa: E402
 
 
@@ -132,7 +133,7 @@ def _geometry(nd, xs, ws, pad):
                     None, 1, pad, 1, 1)[0]
 
 
-@pytest.mark.parametrize("level", ["generic", "avx2", "avx512"])
+@pytest.mark.parametrize("level", isa_levels())
 def test_auto_takes_the_fast_algorithms_where_the_model_says(level):
     old = (_conv_ext.simd_level(), _winograd_ext.simd_level())
     try:

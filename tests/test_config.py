@@ -13,8 +13,9 @@ from reference import conv2d_ref
 
 import convcore
 from convcore import _config, _conv
+from convcore._isa import isa_levels
 
-SIMD_LEVELS = ("generic", "avx2", "avx512")
+SIMD_LEVELS = isa_levels()
 
 
 @pytest.fixture

@@ -58,8 +58,39 @@ def test_c_kernels_cross_compiled_for_aarch64(tmp_path):
     summary = re.search(r"(\d+) passed, (\d+) failed", proc.stdout)
     assert summary and int(summary[1]) > 0 and int(summary[2]) == 0, output[-5000:]
     objdump = shutil.which("aarch64-linux-gnu-objdump")
-    if objdump:  # the generic kernels really use NEON's vector FMA
-        dis = subprocess.run([objdump, "-d", str(tmp_path / "aarch64" / "kernels"
-                                                 / "generic.o")],
-                             capture_output=True, text=True).stdout
-        assert re.search(r"fmla\s+v\d+\.4s", dis), "no NEON fmla in the portable kernels"
+    if objdump:  # the portable GEMM tile and peak loop really use NEON's vector FMA
+        obj = tmp_path / "aarch64" / "kernels" / "generic.o"
+        for symbol in ("gemm_tile_f32_generic", "cc_peak_fma_f32_generic"):
+            dis = _disassemble(objdump, obj, symbol)
+            assert re.search(r"fmla\s+v\d+\.4s", dis), f"no NEON fmla in {symbol}"
+
+
+def _disassemble(objdump, obj, symbol):
+    proc = subprocess.run([objdump, "-d", "--no-show-raw-insn", f"--disassemble={symbol}",
+                           str(obj)], capture_output=True, text=True, check=True)
+    assert f"<{symbol}>:" in proc.stdout, f"{symbol} not in {obj.name}"
+    return proc.stdout
+
+
+@pytest.mark.skipif(shutil.which("objdump") is None or shutil.which("make") is None,
+                    reason="needs binutils' objdump and make")
+@pytest.mark.skipif(os.uname().machine not in ("x86_64", "amd64"), reason="x86-64's ISA files")
+def test_each_x86_isa_file_computes_in_its_own_registers(tmp_path):
+    """Each ISA's GEMM tile, direct tile and peak loop are FMAs on that ISA's registers
+    (ymm at AVX2, zmm at AVX-512), and no file uses a register wider than its ISA's."""
+    proc = subprocess.run(["make", "-C", str(CSRC), f"-j{min(os.cpu_count() or 1, 4)}",
+                           f"BUILD={tmp_path}", "lib"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    wider = {"generic": r"%[yz]mm", "avx2": r"%zmm", "avx512": None}
+    fma = {"generic": None, "avx2": r"vfmadd\w+ps\s.*%ymm", "avx512": r"vfmadd\w+ps\s.*%zmm"}
+    for isa in ("generic", "avx2", "avx512"):
+        obj = tmp_path / "kernels" / f"{isa}.o"
+        whole = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(obj)],
+                               capture_output=True, text=True, check=True).stdout
+        if wider[isa]:
+            assert not re.search(wider[isa], whole), f"{isa}.o uses registers beyond {isa}"
+        for kernel in ("gemm_tile_f32", "row_big_f32", "cc_peak_fma_f32"):
+            dis = _disassemble("objdump", obj, f"{kernel}_{isa}")
+            if fma[isa]:
+                assert len(re.findall(fma[isa], dis)) >= 12, f"{kernel}_{isa}: too few FMAs"

@@ -9,6 +9,7 @@ from reference import conv1d_ref, conv2d_ref
 import convcore
 from convcore import _winograd, winograd
 from convcore._geometry import prepare_conv as _prepare
+from convcore._isa import isa_levels
 
 TOL = {np.float32: 2e-5, np.float64: 1e-12}
 
@@ -125,9 +126,9 @@ def test_same_result_for_any_thread_count():
         np.testing.assert_array_equal(r, results[0])
 
 
-@pytest.mark.parametrize("level", ["generic", "avx2", "avx512"])
+@pytest.mark.parametrize("level", isa_levels())
 def test_every_simd_level(level):
-    order = ["generic", "avx2", "avx512"]
+    order = list(isa_levels())
     if order.index(level) > order.index(_winograd.simd_detected()):
         pytest.skip(f"this CPU has no {level}")
     rng = np.random.default_rng(5)

@@ -7,7 +7,7 @@
 void PD_CAT(cc_max_pool2d, SFX)(const cc_pool2d_geometry *g, const REAL *x, REAL *y,
                                 int64_t *indices, int n_threads)
 {
-    const PD_CAT(cc_pool_planes, SFX) *k = &active()->SFX;
+    const PD_CAT(cc_pool_kernels, SFX) *k = &active()->SFX;
     const ptrdiff_t in_plane = g->D * g->H * g->W, out_plane = g->Dout * g->Hout * g->Wout;
     n_threads = cc_plane_threads(g->planes, in_plane, n_threads);
     if (indices || !use_separable_max(g)) {
@@ -46,7 +46,7 @@ void PD_CAT(cc_avg_pool2d, SFX)(const cc_pool2d_geometry *g, const REAL *x, REAL
                                 int count_include_pad, ptrdiff_t divisor_override,
                                 int n_threads)
 {
-    const PD_CAT(cc_pool_planes, SFX) *k = &active()->SFX;
+    const PD_CAT(cc_pool_kernels, SFX) *k = &active()->SFX;
     const ptrdiff_t in_plane = g->D * g->H * g->W, out_plane = g->Dout * g->Hout * g->Wout;
     n_threads = cc_plane_threads(g->planes, in_plane, n_threads);
 #ifdef _OPENMP
@@ -62,7 +62,7 @@ void PD_CAT(cc_max_pool2d_backward, SFX)(const cc_pool2d_geometry *g, const REAL
                                          const int64_t *indices, REAL *grad_in,
                                          int n_threads)
 {
-    const PD_CAT(cc_pool_planes, SFX) *k = &active()->SFX;
+    const PD_CAT(cc_pool_kernels, SFX) *k = &active()->SFX;
     const ptrdiff_t in_plane = g->D * g->H * g->W, out_plane = g->Dout * g->Hout * g->Wout;
     n_threads = cc_plane_threads(g->planes, in_plane, n_threads);
     CC_POOL_PARALLEL_FOR
@@ -75,7 +75,7 @@ void PD_CAT(cc_avg_pool2d_backward, SFX)(const cc_pool2d_geometry *g, const REAL
                                          REAL *grad_in, int count_include_pad,
                                          ptrdiff_t divisor_override, int n_threads)
 {
-    const PD_CAT(cc_pool_planes, SFX) *k = &active()->SFX;
+    const PD_CAT(cc_pool_kernels, SFX) *k = &active()->SFX;
     const ptrdiff_t in_plane = g->D * g->H * g->W, out_plane = g->Dout * g->Hout * g->Wout;
     n_threads = cc_plane_threads(g->planes, in_plane, n_threads);
     CC_POOL_PARALLEL_FOR
@@ -89,7 +89,7 @@ void PD_CAT(cc_avg_pool2d_backward, SFX)(const cc_pool2d_geometry *g, const REAL
 void PD_CAT(cc_max_unpool, SFX)(ptrdiff_t planes, ptrdiff_t in_plane, ptrdiff_t out_plane,
                                 const REAL *x, const int64_t *indices, REAL *y, int n_threads)
 {
-    const PD_CAT(cc_pool_planes, SFX) *k = &active()->SFX;
+    const PD_CAT(cc_pool_kernels, SFX) *k = &active()->SFX;
     n_threads = cc_plane_threads(planes, out_plane, n_threads);
     CC_POOL_PARALLEL_FOR
     for (ptrdiff_t p = 0; p < planes; p++)
@@ -102,7 +102,7 @@ void PD_CAT(cc_adaptive_avg_pool3d, SFX)(ptrdiff_t planes, ptrdiff_t D, ptrdiff_
                                          ptrdiff_t Wout, const REAL *x, REAL *y,
                                          int n_threads)
 {
-    const PD_CAT(cc_pool_planes, SFX) *k = &active()->SFX;
+    const PD_CAT(cc_pool_kernels, SFX) *k = &active()->SFX;
     const cc_adaptive_shape s = {D, H, W, Dout, Hout, Wout};
     n_threads = cc_plane_threads(planes, D * H * W, n_threads);
     CC_POOL_PARALLEL_FOR
@@ -115,7 +115,7 @@ void PD_CAT(cc_adaptive_max_pool3d, SFX)(ptrdiff_t planes, ptrdiff_t D, ptrdiff_
                                          ptrdiff_t Wout, const REAL *x, REAL *y,
                                          int64_t *indices, int n_threads)
 {
-    const PD_CAT(cc_pool_planes, SFX) *k = &active()->SFX;
+    const PD_CAT(cc_pool_kernels, SFX) *k = &active()->SFX;
     const cc_adaptive_shape s = {D, H, W, Dout, Hout, Wout};
     const ptrdiff_t out_plane = Dout * Hout * Wout;
     n_threads = cc_plane_threads(planes, D * H * W, n_threads);
@@ -148,7 +148,7 @@ void PD_CAT(cc_max_pool2d_nhwc_rows, SFX)(const cc_pool2d_geometry *g, ptrdiff_t
                                           const REAL *x, REAL *y, int64_t *indices,
                                           ptrdiff_t r0, ptrdiff_t r1, int n_threads)
 {
-    const PD_CAT(cc_pool_planes, SFX) *k = &active()->SFX;
+    const PD_CAT(cc_pool_kernels, SFX) *k = &active()->SFX;
     n_threads = cc_plane_threads(r1 - r0, g->Wout * C, n_threads);
     CC_POOL_PARALLEL_FOR
     for (ptrdiff_t row = r0; row < r1; row++)
@@ -160,7 +160,7 @@ void PD_CAT(cc_avg_pool2d_nhwc_rows, SFX)(const cc_pool2d_geometry *g, ptrdiff_t
                                           ptrdiff_t divisor_override, ptrdiff_t r0,
                                           ptrdiff_t r1, int n_threads)
 {
-    const PD_CAT(cc_pool_planes, SFX) *k = &active()->SFX;
+    const PD_CAT(cc_pool_kernels, SFX) *k = &active()->SFX;
     n_threads = cc_plane_threads(r1 - r0, g->Wout * C, n_threads);
     CC_POOL_PARALLEL_FOR
     for (ptrdiff_t row = r0; row < r1; row++)

@@ -829,14 +829,13 @@ DEFINE_MATMUL_TARGET(double, f64)
 
 /* ---- entry points --------------------------------------------------------------- */
 
-static const cc_simd_level LEVELS[] = {CC_SIMD_GENERIC, CC_SIMD_AVX2, CC_SIMD_AVX512};
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     reader r = {data, size};
     const unsigned target = next_byte(&r) % 16;
     const int f64 = (int)(target & 1);
-    cc_simd_force(LEVELS[next_byte(&r) % 3]); /* clamped to what the CPU has */
+    /* a row of the table of ISAs, clamped to what the CPU has */
+    cc_simd_force((cc_simd_level)(next_byte(&r) % (unsigned)cc_simd_count()));
     const int n_threads = (int)pick(&r, 1, 4);
     const unsigned special = next_byte(&r);
     specials = special < 192 ? 0 : (int)(special - 191) * 4; /* up to ~25% NaN / inf */

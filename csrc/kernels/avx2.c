@@ -139,7 +139,8 @@ static inline cc_f64x4 cc_lanes_down_f64(cc_f64x4 v, int l)
 #define REAL float
 #define SFX f32
 /* the hardware max v > a ? v : a, then v where v is NaN (pool2d_impl.h) */
-#define CC_POOL_MAX_NAN(a, v) _mm256_blendv_ps(_mm256_max_ps(v, a), v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q))
+#define CC_POOL_MAX_NAN(a, v)                                                             \
+    _mm256_blendv_ps(_mm256_max_ps(v, a), v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q))
 #define CC_POOL_EVEN CC_EVEN_INLANE_8 /* in vshufps's lane order (cc_vec.h) */
 #define CC_POOL_ODD CC_ODD_INLANE_8
 #define CC_POOL_ORDER CC_ORDER_INLANE_8
@@ -153,7 +154,8 @@ static inline cc_f64x4 cc_lanes_down_f64(cc_f64x4 v, int l)
 
 #define REAL double
 #define SFX f64
-#define CC_POOL_MAX_NAN(a, v) _mm256_blendv_pd(_mm256_max_pd(v, a), v, _mm256_cmp_pd(v, v, _CMP_UNORD_Q))
+#define CC_POOL_MAX_NAN(a, v)                                                             \
+    _mm256_blendv_pd(_mm256_max_pd(v, a), v, _mm256_cmp_pd(v, v, _CMP_UNORD_Q))
 #define CC_POOL_EVEN CC_EVEN_INLANE_4
 #define CC_POOL_ODD CC_ODD_INLANE_4
 #define CC_POOL_ORDER CC_ORDER_INLANE_4

@@ -20,7 +20,8 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"))), apply_to = function)
+#pragma clang attribute push(                                                             \
+    __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"))), apply_to = function)
 #else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")
@@ -112,7 +113,8 @@ static inline void cc_store_masked_f64(double *p, unsigned m, cc_f64x8 v)
 #define REAL float
 #define SFX f32
 /* the hardware max v > a ? v : a, then v where v is NaN (pool2d_impl.h) */
-#define CC_POOL_MAX_NAN(a, v) _mm512_mask_mov_ps(_mm512_max_ps(v, a), _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v)
+#define CC_POOL_MAX_NAN(a, v)                                                             \
+    _mm512_mask_mov_ps(_mm512_max_ps(v, a), _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v)
 #define CC_POOL_EVEN CC_EVEN_16
 #define CC_POOL_ODD CC_ODD_16
 #include "kernels/pool2d_impl.h"
@@ -124,7 +126,8 @@ static inline void cc_store_masked_f64(double *p, unsigned m, cc_f64x8 v)
 
 #define REAL double
 #define SFX f64
-#define CC_POOL_MAX_NAN(a, v) _mm512_mask_mov_pd(_mm512_max_pd(v, a), _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q), v)
+#define CC_POOL_MAX_NAN(a, v)                                                             \
+    _mm512_mask_mov_pd(_mm512_max_pd(v, a), _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q), v)
 #define CC_POOL_EVEN CC_EVEN_8
 #define CC_POOL_ODD CC_ODD_8
 #include "kernels/pool2d_impl.h"

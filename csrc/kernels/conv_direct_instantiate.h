@@ -83,3 +83,41 @@
 #undef CC_ROW_SHIFT1_LAST
 
 CC_DIRECT_ISA_TABLE
+
+/* The ISA file's direct-convolution definitions end here: the sections after it (pooling,
+ * im2col, Winograd, the peak probe) start from a clean slate. */
+#undef CC_KB_BIG
+#undef CC_NV_BIG
+#undef CC_KB_MID
+#undef CC_NV_MID
+#undef CC_NV_ONE
+#undef CC_CV_PIX
+#undef CC_CV_NV
+#undef CC_CV_TWO_TAP
+#undef CC_CV_TAP_UNROLL
+#undef CC_MASK_F32
+#undef CC_MASK_F64
+#undef CC_MAKE_MASK_F32
+#undef CC_MAKE_MASK_F64
+#undef CC_LOAD_MASKED_F32
+#undef CC_LOAD_MASKED_F64
+#undef CC_STORE_MASKED_F32
+#undef CC_STORE_MASKED_F64
+#undef CC_LANES_DOWN_F32
+#undef CC_LANES_DOWN_F64
+#undef CC_EVEN_F32
+#undef CC_EVEN_F64
+#undef CC_ORDER_F32
+#undef CC_ORDER_F64
+#undef CC_ZIP_LO_F32
+#undef CC_ZIP_HI_F32
+#undef CC_ZIP_LO_F64
+#undef CC_ZIP_HI_F64
+#undef CC_SHIFT_F32
+#undef CC_SHIFT_F64
+#undef CC_SHIFT1_LAST_F32
+#undef CC_SHIFT1_LAST_F64
+#undef CC_ROW_SHIFT_F32
+#undef CC_ROW_SHIFT_F64
+#undef CC_ROW_SHIFT1_LAST_F32
+#undef CC_ROW_SHIFT1_LAST_F64

@@ -115,18 +115,22 @@ static void FN(col2im_channel)(const cc_conv_geometry *g, const REAL *cols, ptrd
             const ptrdiff_t off = cc_unfold_row(g, k, orow, CC_PAD_ZEROS);
             if (off < 0)
                 continue;
-            REAL *restrict dst = plane + off + iw0;
-            const REAL *restrict srow = src + orow * Wout;
             /* the columns inside the row, 0 <= iw0 + ow * sw < W, in one plain loop */
             const ptrdiff_t lo = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw;
             ptrdiff_t hi = iw0 >= W ? 0 : (W - 1 - iw0) / sw + 1;
             hi = hi < Wout ? hi : Wout;
+            if (lo >= hi)
+                continue;
+            /* the first cell inside the row (a pointer to a padding cell may not exist) */
+            REAL *restrict dst = plane + off + iw0 + lo * sw;
+            const REAL *restrict srow = src + orow * Wout + lo;
+            const ptrdiff_t n = hi - lo;
             if (sw == 1)
-                for (ptrdiff_t ow = lo; ow < hi; ow++)
-                    dst[ow] += srow[ow];
+                for (ptrdiff_t i = 0; i < n; i++)
+                    dst[i] += srow[i];
             else
-                for (ptrdiff_t ow = lo; ow < hi; ow++)
-                    dst[ow * sw] += srow[ow];
+                for (ptrdiff_t i = 0; i < n; i++)
+                    dst[i * sw] += srow[i];
         }
     }
 }

@@ -4,9 +4,10 @@
  *
  * Each chain is acc = acc * m + a with 0 < m < 1, which converges to a / (1 - m) and so
  * never overflows or turns subnormal (subnormals would be slow on some cores).  Where the
- * ISA has FMA the compiler contracts each step into one (the GNU default
- * -ffp-contract=fast); the portable level's SSE2 does a multiply and an add, 2 flops per
- * lane either way.  The chains outnumber FMA latency x FMA units (4 cycles x 2 units = 8
+ * ISA has FMA the compiler contracts each step into one (-ffp-contract=fast, which both
+ * builds pass, as the micro-kernels need too; tests/test_csrc.py checks the FMAs in the
+ * object code); the portable level's SSE2 does a multiply and an add, 2 flops per lane
+ * either way.  The chains outnumber FMA latency x FMA units (4 cycles x 2 units = 8
  * on current x86 cores), so the loop is bound by throughput, not latency. */
 #define PK_CAT_(a, b, c) a##_##b##_##c
 #define PK_CAT(a, b, c) PK_CAT_(a, b, c)

@@ -3,17 +3,17 @@
  * The including file defines REAL, SFX and CC_ISA and compiles this under a matching
  * `#pragma GCC target`; it ends with its row of micro-kernels (CC_POOL_ISA_ROW, pool2d.h):
  * max_plane, max_plane_separable and avg_plane, each one (n, c) volume (a (D, H, W)
- * volume; D = 1 in 2-D), then the other passes of kernels/pool2d_more_impl.h (included
- * at the end: backward, unpooling, adaptive and channels-last).  The driver (driver/pool2d_dispatch.c) gives each thread its
- * volumes and scratch.  The tap paths (average pooling, max pooling with indices, and the fused max
- * windows named below) walk the depth as more window rows: output row (od, oh) is
- * initialised, then every window tap (t, i, j) sweeps it once, reading input row
- * (id, ih) = (od*sd - pd + t*dd, oh*sh - ph + i*dh) at columns ow*sw - pw + j*dw over
- * exactly the range of ow where that column is inside the row (so no bounds test in the
- * inner loop, and padding never enters a max or a sum).  The inner loops are unit- or
- * constant-stride over ow and vectorise; the 2x2/2, 3x3/2 and 3x3/1 windows (and the
- * 3-D 2x2x2/2 and 3x3x3/2) are compiled with constant sizes and their interior columns
- * computed in a single pass.
+ * volume; D = 1 in 2-D), then the other passes of kernels/pool2d_more_impl.h (included at
+ * the end: backward, unpooling, adaptive and channels-last).  The driver
+ * (driver/pool2d_dispatch.c) gives each thread its volumes and scratch.  The tap paths
+ * (average pooling, max pooling with indices, and the fused max windows named below) walk
+ * the depth as more window rows: output row (od, oh) is initialised, then every window
+ * tap (t, i, j) sweeps it once, reading input row (id, ih) = (od*sd - pd + t*dd, oh*sh -
+ * ph + i*dh) at columns ow*sw - pw + j*dw over exactly the range of ow where that column
+ * is inside the row (so no bounds test in the inner loop, and padding never enters a max
+ * or a sum).  The inner loops are unit- or constant-stride over ow and vectorise; the
+ * 2x2/2, 3x3/2 and 3x3/1 windows (and the 3-D 2x2x2/2 and 3x3x3/2) are compiled with
+ * constant sizes and their interior columns computed in a single pass.
  *
  * Taps are visited in row-major window order, and a value replaces the running max
  * when it is greater or NaN, which is PyTorch's rule: the first maximum wins ties, and

@@ -20,6 +20,7 @@
 #endif
 
 #include "convcore.h"
+#include "cc_isa_table.h"
 #include "driver/conv_direct.h"
 
 #define GUARD 32
@@ -185,6 +186,27 @@ static void im2col_ref(const cc_conv2d_geometry *g, const double *x, double *col
             }
         }
 }
+
+/* col2im of one image in T: every cell starts at 0 and takes its columns' values in the
+ * order of the taps (row, then column, of the kernel), so a kernel that sums in that
+ * order gives exactly these bits. */
+#define DEFINE_COL2IM_REF(T, SFX)                                                        \
+    static void col2im_ref_##SFX(const cc_conv2d_geometry *g, const T *cols, T *x)      \
+    {                                                                                    \
+        const ptrdiff_t L = g->Hout * g->Wout, rows = g->C * g->R * g->S;               \
+        memset(x, 0, (size_t)(g->C * g->H * g->W) * sizeof *x);                          \
+        for (ptrdiff_t row = 0; row < rows; row++) {                                     \
+            ptrdiff_t c = row / (g->R * g->S), r = (row / g->S) % g->R, s = row % g->S;  \
+            for (ptrdiff_t p = 0; p < L; p++) {                                          \
+                ptrdiff_t ih = (p / g->Wout) * g->stride_h - g->pad_top + r * g->dil_h;  \
+                ptrdiff_t iw = (p % g->Wout) * g->stride_w - g->pad_left + s * g->dil_w; \
+                if (ih >= 0 && ih < g->H && iw >= 0 && iw < g->W)                        \
+                    x[(c * g->H + ih) * g->W + iw] += cols[row * L + p];                 \
+            }                                                                            \
+        }                                                                                \
+    }
+DEFINE_COL2IM_REF(float, f32)
+DEFINE_COL2IM_REF(double, f64)
 
 #include "test_buffers.h"
 
@@ -487,7 +509,19 @@ static void check_im2col(void)
         check(first_mismatch_f32(xf, batch + (g.N - 1) * img_x, img_x) < 0 &&
                   guard_intact_f32(xf, img_x),
               "col2im f32 one image [%s]", cs->name);
-        free(x); free(ref); free(c); free(cols); free(batch); free(cf); free(xf);
+
+        /* both dtypes bit for bit against the reference's order of sums (NaN-poisoned
+         * outputs: every cell is written) */
+        double *want = malloc((size_t)img_x * sizeof *want);
+        float *wantf = malloc((size_t)img_x * sizeof *wantf);
+        col2im_ref_f64(&g, c + (g.N - 1) * img_c, want);
+        col2im_ref_f32(&g, cf, wantf);
+        int exact = memcmp(batch + (g.N - 1) * img_x, want, (size_t)img_x * sizeof *want) == 0;
+        for (ptrdiff_t j = 0; j < img_x && exact; j++)
+            exact = xf[j] == wantf[j];
+        check(exact, "col2im exact in both dtypes [%s]", cs->name);
+        free(x); free(ref); free(c); free(cols); free(batch); free(cf); free(xf); free(want);
+        free(wantf);
     }
 }
 
@@ -671,6 +705,18 @@ int main(void)
     check(!strcmp(cc_simd_name((cc_simd_level)cc_simd_count()), "unknown") &&
               (int)detected < cc_simd_count(),
           "cc_simd_name past the table, detected level %d", (int)detected);
+    /* out-of-range levels are clamped, never read past the table */
+    check(!strcmp(cc_simd_name((cc_simd_level)-1), "unknown") &&
+              cc_isa_at((cc_simd_level)-1) == cc_isa_at(CC_SIMD_GENERIC) &&
+              cc_isa_at((cc_simd_level)(cc_simd_count() + 5)) ==
+                  cc_isa_at((cc_simd_level)(cc_simd_count() - 1)),
+          "cc_simd_name and cc_isa_at out of range");
+    cc_simd_force((cc_simd_level)-3);
+    check(cc_simd_active() == CC_SIMD_GENERIC, "force -3: active %s",
+          cc_simd_name(cc_simd_active()));
+    cc_simd_force((cc_simd_level)(cc_simd_count() + 5));
+    check(cc_simd_active() == detected, "force past the table: active %s",
+          cc_simd_name(cc_simd_active()));
 
     /* every level of the table; those above the CPU's are clamped to it */
     for (int i = 0; i < cc_simd_count(); i++) {

@@ -29,7 +29,8 @@ static double reference(const cc_conv2d_geometry *g, const double *x, const doub
 static int check(cc_conv2d_geometry g, int m, int n_threads)
 {
     ptrdiff_t Cg = g.C / g.groups, Kg = g.K / g.groups;
-    ptrdiff_t nx = g.N * g.C * g.H * g.W, nw = g.K * Cg * g.R * g.S, ny = g.N * g.K * g.Hout * g.Wout;
+    ptrdiff_t nx = g.N * g.C * g.H * g.W, nw = g.K * Cg * g.R * g.S;
+    ptrdiff_t ny = g.N * g.K * g.Hout * g.Wout;
     ptrdiff_t aa = g.R == 1 ? m + 2 : (m + 2) * (m + 2);
     ptrdiff_t ws = cc_winograd_workspace_per_thread(&g, m, sizeof(double)) * n_threads;
     /* float64 with U packed for the GEMM tile, float32 with the plain rows (kb 1) */
@@ -37,7 +38,8 @@ static int check(cc_conv2d_geometry g, int m, int n_threads)
     double *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *b = malloc(g.K * sizeof *b);
     double *y = malloc(ny * sizeof *y), *u = malloc(g.groups * aa * Kp * Cg * sizeof *u);
     double *work = malloc(ws * sizeof *work);
-    float *xf = malloc(nx * sizeof *xf), *wf = malloc(nw * sizeof *wf), *bf = malloc(g.K * sizeof *bf);
+    float *xf = malloc(nx * sizeof *xf), *wf = malloc(nw * sizeof *wf);
+    float *bf = malloc(g.K * sizeof *bf);
     float *yf = malloc(ny * sizeof *yf), *uf = malloc(g.groups * aa * Kg * Cg * sizeof *uf);
     float *workf = malloc(cc_winograd_workspace_per_thread(&g, m, sizeof(float)) * n_threads *
                           sizeof *workf);
