@@ -78,9 +78,21 @@ if hasattr(os, "register_at_fork"):
 
 
 def isa_levels() -> tuple[str, ...]:
-    """Every SIMD level of this build, from the portable 16-byte kernels (SSE2 on x86-64,
-    NEON on AArch64) up: the rows of the C library's table of ISAs ('generic', 'avx2',
-    'avx512' on x86-64), whether or not this CPU runs them."""
+    """Every SIMD level of this build, whether or not this CPU runs them.
+
+    Returns
+    -------
+    tuple of str
+        The rows of the C library's table of ISAs, from the portable 16-byte kernels
+        (SSE2 on x86-64, NEON on AArch64) up: ('generic', 'avx2', 'avx512') on x86-64,
+        ('generic',) elsewhere.
+
+    Examples
+    --------
+    >>> from convcore._isa import isa_levels
+    >>> isa_levels()[0]
+    'generic'
+    """
     from convcore import _conv
 
     return _conv.simd_levels()
