@@ -7,13 +7,13 @@
 /* The micro-kernels of one ISA: each computes one (n, c) volume (depth 1 in 1-D and
  * 2-D; kernels/pool2d_impl.h says how); the driver (driver/pool2d_dispatch.c) splits
  * the volumes among the threads and gives each thread its scratch. */
-#define CC_POOL_KERNELS(T, sfx)                                                           \
+#define CC_POOL_KERNELS(T, sfx)                                                          \
     typedef struct {                                                                     \
         /* max over each window (indices: flat argmax per volume, or NULL) */            \
         void (*max)(const cc_pool2d_geometry *g, const T *xp, T *yp, int64_t *ip);       \
-        /* the same without indices, separably: depth, height, then width; P (H * W  \
-         * cells, windows deeper than 1) and R (W cells) the thread's scratch, xend the \
-         * end of the input (prefetches stop there) */                                  \
+        /* the same without indices, separably: depth, height, then width; P (H * W      \
+         * cells, windows deeper than 1) and R (W cells) the thread's scratch, xend the  \
+         * end of the input (prefetches stop there) */                                   \
         void (*max_separable)(const cc_pool2d_geometry *g, const T *xp, const T *xend,   \
                               T *yp, T *P, T *R);                                        \
         void (*avg)(const cc_pool2d_geometry *g, const T *xp, T *yp,                     \
@@ -43,13 +43,13 @@ typedef struct {
 } cc_pool_isa;
 
 /* The row of an ISA file that has instantiated kernels/pool2d_impl.h for both dtypes. */
-#define CC_POOL_KERNELS_ROW(sfx, isa)                                                     \
+#define CC_POOL_KERNELS_ROW(sfx, isa)                                                    \
     {max_plane_##sfx##_##isa, max_plane_separable_##sfx##_##isa, avg_plane_##sfx##_##isa,  \
      max_backward_plane_##sfx##_##isa, avg_backward_plane_##sfx##_##isa,                 \
      unpool_plane_##sfx##_##isa, adaptive_avg_plane_##sfx##_##isa,                       \
      adaptive_max_plane_##sfx##_##isa, max_nhwc_row_##sfx##_##isa, avg_nhwc_row_##sfx##_##isa}
 #define CC_POOL_ISA_ROW(isa)                                                             \
-    const cc_pool_isa cc_pool_isa_##isa = {CC_POOL_KERNELS_ROW(f32, isa),                 \
+    const cc_pool_isa cc_pool_isa_##isa = {CC_POOL_KERNELS_ROW(f32, isa),                \
                                            CC_POOL_KERNELS_ROW(f64, isa)};
 
 #endif
