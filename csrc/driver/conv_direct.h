@@ -29,6 +29,8 @@
         ptrdiff_t Wv, Wy, ny;   /* pitch of its rows, real row width, real rows */         \
         REAL *work;             /* pointwise: the thread's buffer for packed panels */    \
         ptrdiff_t work_size;    /* (elements, cc_pw_panels), else NULL and 0 */          \
+        const REAL *next;       /* pointwise: the next item's stretch (to prefetch), */   \
+        ptrdiff_t next_len;     /* its pixels; or NULL and 0 */                           \
     } cc_direct_row_##SFX;                                                                \
     typedef void (*cc_direct_row_fn_##SFX)(const cc_direct_row_##SFX *a, REAL *y, int kb);
 

@@ -364,12 +364,14 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
 
 /* Item `it` of a pointwise plan: a stretch of p->band pixels of one image and group
  * (the last stretch shorter) for a range of blocks of output channels.  `panels` is the
- * thread's buffer of packed panels, kept from item to item. */
+ * thread's buffer of packed panels, kept from item to item.  `next` is the item the
+ * thread will likely run next (-1: none), whose stretch the tiles prefetch: under the
+ * dynamic schedule the threads take items in turn, so item it + n_threads. */
 static void FN(pointwise_item)(const cc_conv_geometry *g, const cc_conv_direct_plan *p,
                                CC_CAT2(cc_direct_row_fn, SFX) row, const REAL *x,
                                const REAL *wpack, ptrdiff_t *rows_ws, const REAL *bias,
                                REAL *y, ptrdiff_t px, ptrdiff_t work, cc_scratch *panels,
-                               ptrdiff_t it)
+                               ptrdiff_t it, ptrdiff_t next)
 {
     const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
     const cc_direct_item i = item_of(g, p, it);
@@ -387,6 +389,12 @@ static void FN(pointwise_item)(const cc_conv_geometry *g, const cc_conv_direct_p
     a.Wout = len; a.x_cstride = px; a.y_kstride = px; a.Wy = len; a.ny = 1;
     a.work = cc_scratch_get(panels, (size_t)work * sizeof(REAL));
     a.work_size = a.work ? work : 0; /* else the tiles read in place */
+    if (next >= 0) {
+        const cc_direct_item q = item_of(g, p, next);
+        const ptrdiff_t q0 = q.band * p->band;
+        a.next = x + (q.n * g->C + q.grp * Cg) * px + q0;
+        a.next_len = px - q0 < p->band ? px - q0 : p->band;
+    }
     row(&a, y + (n * g->K + grp * Kg + k0) * px + j0, (int)(k1 - k0));
 }
 
@@ -407,7 +415,8 @@ static void FN(pointwise_run)(const cc_conv_geometry *g, const cc_conv_direct_pl
     if (n_threads <= 1) {
         cc_scratch panels = {NULL, 0};
         for (ptrdiff_t it = item_lo; it < item_hi; it++)
-            FN(pointwise_item)(g, p, row, x, wpack, rows_ws, bias, y, px, work, &panels, it);
+            FN(pointwise_item)(g, p, row, x, wpack, rows_ws, bias, y, px, work, &panels, it,
+                               it + 1 < item_hi ? it + 1 : -1);
         free(panels.p);
         return;
     }
@@ -417,7 +426,8 @@ static void FN(pointwise_run)(const cc_conv_geometry *g, const cc_conv_direct_pl
     cc_scratch panels = {NULL, 0};
 #pragma omp for schedule(dynamic, 1)
     for (ptrdiff_t it = item_lo; it < item_hi; it++)
-        FN(pointwise_item)(g, p, row, x, wpack, rows_ws, bias, y, px, work, &panels, it);
+        FN(pointwise_item)(g, p, row, x, wpack, rows_ws, bias, y, px, work, &panels, it,
+                           it + n_threads < item_hi ? it + n_threads : -1);
     free(panels.p);
     }
 #endif

@@ -472,11 +472,18 @@ CC_DEFINE_ROW(row_mid, CC_KB_MID, CC_NV_MID)
 CC_DEFINE_ROW(row_one, 1, CC_NV_ONE)
 CC_DEFINE_ROW(row_one_narrow, 1, 1)
 
-#ifndef CC_PW_AHEAD
-/* Rows ahead whose stretch the pointwise copy prefetches (measured 1.13x faster than
- * none on ResNet's 1x1 256 -> 64, one thread, Zen 3). */
-#define CC_PW_AHEAD 2
-#endif
+/* What a pointwise tile does beside its sums (zeros: nothing): read its input rows (src,
+ * ss apart) and copy them into its panel (dst, rows as the tile reads its panel: the
+ * tile of the first block of a slice), and prefetch pfn lines of the next slice's rows
+ * (pf, rows pfs apart), one on every 2^sh-th step of the reduction. */
+typedef struct {
+    const REAL *src;
+    ptrdiff_t ss;
+    REAL *dst;
+    const REAL *pf;
+    ptrdiff_t pfs, pfn;
+    int sh;
+} FN(pw_side);
 
 /* One tile of the pointwise GEMM: n (<= KB) channels x cnt (<= NV * LANES) pixels from
  * a packed panel (kc rows of NV vectors, ps apart; NV <= CC_NV_BIG a constant), summed
@@ -484,11 +491,12 @@ CC_DEFINE_ROW(row_one_narrow, 1, 1)
  * stored by the earlier slices.  The weight of channel kk and input channel c is
  * wp[kk * wk + c * wc]: packed blocks (wk 1, wc KB, constants; rows past n are zeros) or
  * the rows of a matrix (wk its row length, wc 1; rows past n read row n - 1, never past
- * the matrix); rows past n are not stored. */
+ * the matrix); rows past n are not stored.  With copy (a constant, whole tiles only) the
+ * tile reads side.src instead of the panel, and writes what it read to side.dst. */
 static inline __attribute__((always_inline)) void
 FN(pw_tile)(const REAL *pk, ptrdiff_t ps, const int NV, const REAL *wp, ptrdiff_t wk,
             ptrdiff_t wc, const REAL *bias, ptrdiff_t kc, REAL *y, ptrdiff_t ys, int n, int cnt,
-            int first)
+            int first, const int copy, FN(pw_side) side)
 {
     enum { KB = CC_KB_BIG };
     VEC acc[KB][CC_NV_BIG];
@@ -515,11 +523,18 @@ FN(pw_tile)(const REAL *pk, ptrdiff_t ps, const int NV, const REAL *wp, ptrdiff_
                 acc[kk][v] = FN(splat)(b0);
         }
     }
-    for (ptrdiff_t c = 0; c < kc; c++, pk += ps) {
+    const REAL *src = side.src;
+    REAL *dst = side.dst;
+    for (ptrdiff_t c = 0; c < kc; c++, pk += ps, src += side.ss, dst += ps) {
+        if (!(c & ((1 << side.sh) - 1)) && (c >> side.sh) < side.pfn)
+            __builtin_prefetch(side.pf + (c >> side.sh) * side.pfs);
         VEC xv[CC_NV_BIG];
 #pragma GCC unroll 16
-        for (int v = 0; v < NV; v++)
-            xv[v] = FN(loadu)(pk + v * LANES);
+        for (int v = 0; v < NV; v++) {
+            xv[v] = FN(loadu)((copy ? src : pk) + v * LANES);
+            if (copy)
+                FN(storeu)(dst + v * LANES, xv[v]);
+        }
 #pragma GCC unroll 16
         for (int kk = 0; kk < KB; kk++) {
             const VEC wv = FN(splat)(wr[kk][c * wc]);
@@ -546,18 +561,47 @@ FN(pw_tile)(const REAL *pk, ptrdiff_t ps, const int NV, const REAL *wp, ptrdiff_
     }
 }
 
+/* The prefetches of tile call j of J in a slice (pw_side): the next slice's nrows rows
+ * (next, rows cs apart) of nlen pixels are L lines per row, handed out in units of a
+ * line of G rows, one a step of the reduction every 2^sh steps, as evenly over the
+ * calls as the calls allow. */
+static inline FN(pw_side) FN(pw_prefetch)(const REAL *next, ptrdiff_t cs, ptrdiff_t nrows,
+                                          ptrdiff_t nlen, ptrdiff_t kc, ptrdiff_t j,
+                                          ptrdiff_t J)
+{
+    FN(pw_side) side = {NULL, 0, NULL, NULL, 0, 0, 0};
+    const ptrdiff_t L = next ? (nlen * (ptrdiff_t)sizeof(REAL) + 63) / 64 : 0;
+    int sh = 0;
+    while (L && (2 << sh) * L <= J && (2 << sh) <= kc)
+        sh++;
+    const ptrdiff_t units = L << sh, G = (kc + (1 << sh) - 1) >> sh;
+    const ptrdiff_t u = units ? j * units / J : 0;
+    const ptrdiff_t r0 = (u & ((1 << sh) - 1)) * G, l = u >> sh;
+    /* the first call of each unit (calls share a unit when J > units) */
+    if (!units || (j > 0 && (j - 1) * units / J == u) || r0 >= nrows)
+        return side;
+    side.pf = next + r0 * cs + l * (64 / (ptrdiff_t)sizeof(REAL));
+    side.pfs = cs;
+    side.pfn = nrows - r0 < G ? nrows - r0 : G;
+    side.sh = sh;
+    return side;
+}
+
 /* A pointwise layer (1x1 kernel, stride 1, no padding) on a stretch of a->Wout pixels
  * (a->W = a->Wout): a GEMM of kb output channels (every block of a range: a->wp, a->bias
  * and y at its first) by the stretch's Cg input rows, BLIS's way.  The input channels go
  * in slices (cc_pw_slice: a tile's rows of one slice fill CC_PW_PANEL_BYTES of L1); each
- * slice of the stretch is copied into a->work tile by tile, each tile's rows side by
- * side (packed panels of B), reading each input row in one sequential pass; each tile is
- * then computed for every block before the next, its panel in L1 while the slice's
- * weights stream from L2, the later slices adding to the sums stored by the earlier ones
- * (in the same order: the same bits as one pass).  Read in place, rows a channel stride
- * apart fall in a few L1 sets (56 x 56 floats: 16 of 64) and came from L2 on every
- * block: the 1x1 256 -> 64 layer of ResNet ran at a fifth of the FMA peak
- * (docs/algorithms.md).  Without a->work the tiles read in place. */
+ * slice is computed tile by tile, for every block of output channels before the next
+ * tile, the tile's panel (its rows side by side, packed panels of B) in L1 while the
+ * slice's weights stream from L2, the later slices adding to the sums stored by the
+ * earlier ones (in the same order: the same bits as one pass).  The first block's tile
+ * reads the input rows and copies them into the panel as it computes, so that the copy
+ * runs beside the FMAs (a copy pass before the tiles took 11-17% of the layer's time on
+ * one thread, even with the stretch in L2); meanwhile the tiles prefetch the next slice,
+ * or the next item's stretch (a->next), so that the copy reads from L2.  Read in place
+ * by every block, rows a channel stride apart fall in a few L1 sets (56 x 56 floats: 16
+ * of 64) and came from L2 on every block: the 1x1 256 -> 64 layer of ResNet ran at a
+ * fifth of the FMA peak (docs/algorithms.md).  Without a->work the tiles read in place. */
 static void FN(row_pw)(const ARGS *a0, REAL *y, int kb)
 {
     const ptrdiff_t step = CC_NV_BIG * LANES, ys = a0->y_kstride, Cg = a0->Cg;
@@ -583,32 +627,40 @@ static void FN(row_pw)(const ARGS *a0, REAL *y, int kb)
         }
         return;
     }
+    const ptrdiff_t J = (len + step - 1) / step * ((kb + CC_KB_BIG - 1) / CC_KB_BIG);
     for (ptrdiff_t c0 = 0; c0 < Cg; c0 += KC) {
         const ptrdiff_t kc = Cg - c0 < KC ? Cg - c0 : KC, panel = kc * step;
-        for (ptrdiff_t c = 0; c < kc; c++) {
-            const REAL *xc = a0->x + (c0 + c) * cs;
-            REAL *dst = pk + c * step;
-            for (ptrdiff_t l = 0; c0 + c + CC_PW_AHEAD < Cg && l < len;
-                 l += 64 / (ptrdiff_t)sizeof *pk)
-                __builtin_prefetch(xc + CC_PW_AHEAD * cs + l);
-            ptrdiff_t ow = 0;
-            for (; ow + step <= len; ow += step, dst += panel)
-#pragma GCC unroll 8
-                for (int v = 0; v < CC_NV_BIG; v++)
-                    FN(storeu)(dst + v * LANES, FN(loadu)(xc + ow + v * LANES));
-            if (ow < len) { /* the last tile: zeros past the stretch */
-                memcpy(dst, xc + ow, (size_t)(len - ow) * sizeof *pk);
+        const int last = c0 + KC >= Cg;
+        const REAL *x = a0->x + c0 * cs, *next = last ? a0->next : x + KC * cs;
+        const ptrdiff_t rest = last ? Cg : Cg - c0 - KC, nrows = rest < KC ? rest : KC;
+        const ptrdiff_t nlen = last ? a0->next_len : len;
+        if (len % step) { /* the last tile's panel: zeros past the stretch */
+            const ptrdiff_t ow = len - len % step;
+            for (ptrdiff_t c = 0; c < kc; c++) {
+                REAL *dst = pk + ow / step * panel + c * step;
+                memcpy(dst, x + c * cs + ow, (size_t)(len - ow) * sizeof *pk);
                 memset(dst + (len - ow), 0, (size_t)(step - (len - ow)) * sizeof *pk);
             }
         }
+        ptrdiff_t j = 0;
         for (ptrdiff_t ow = 0; ow < len; ow += step) {
             const int cnt = (int)(len - ow < step ? len - ow : step);
-            for (int k = 0; k < kb; k += CC_KB_BIG) {
+            for (int k = 0; k < kb; k += CC_KB_BIG, j++) {
                 const int n = kb - k < CC_KB_BIG ? kb - k : CC_KB_BIG;
-                FN(pw_tile)(pk + ow / step * panel, step, CC_NV_BIG,
-                            a0->wp + k / CC_KB_BIG * wblock + c0 * CC_KB_BIG, 1, CC_KB_BIG,
-                            a0->bias ? a0->bias + k : NULL, kc, y + k * ys + ow, ys, n, cnt,
-                            c0 == 0);
+                FN(pw_side) side = FN(pw_prefetch)(next, cs, nrows, nlen, kc, j, J);
+                REAL *tp = pk + ow / step * panel, *yt = y + k * ys + ow;
+                const REAL *wt = a0->wp + k / CC_KB_BIG * wblock + c0 * CC_KB_BIG;
+                const REAL *bt = a0->bias ? a0->bias + k : NULL;
+                if (k == 0 && cnt == step) {
+                    side.src = x + ow;
+                    side.ss = cs;
+                    side.dst = tp;
+                    FN(pw_tile)(tp, step, CC_NV_BIG, wt, 1, CC_KB_BIG, bt, kc, yt, ys, n,
+                                cnt, c0 == 0, 1, side);
+                } else {
+                    FN(pw_tile)(tp, step, CC_NV_BIG, wt, 1, CC_KB_BIG, bt, kc, yt, ys, n,
+                                cnt, c0 == 0, 0, side);
+                }
             }
         }
     }
@@ -623,14 +675,19 @@ void FN(gemm_tile)(const REAL *pk, ptrdiff_t ps, const REAL *w, ptrdiff_t ldw, p
                    const REAL *bias, REAL *y, ptrdiff_t ys, int n, int cnt, int first)
 {
     const int narrow = cnt <= (CC_NV_BIG - 1) * LANES;
+    const FN(pw_side) none = {NULL, 0, NULL, NULL, 0, 0, 0};
     if (ldw == 0 && narrow)
-        FN(pw_tile)(pk, ps, CC_NV_BIG - 1, w, 1, CC_KB_BIG, bias, kc, y, ys, n, cnt, first);
+        FN(pw_tile)(pk, ps, CC_NV_BIG - 1, w, 1, CC_KB_BIG, bias, kc, y, ys, n, cnt, first, 0,
+                    none);
     else if (ldw == 0)
-        FN(pw_tile)(pk, ps, CC_NV_BIG, w, 1, CC_KB_BIG, bias, kc, y, ys, n, cnt, first);
+        FN(pw_tile)(pk, ps, CC_NV_BIG, w, 1, CC_KB_BIG, bias, kc, y, ys, n, cnt, first, 0,
+                    none);
     else if (narrow)
-        FN(pw_tile)(pk, ps, CC_NV_BIG - 1, w, ldw, 1, bias, kc, y, ys, n, cnt, first);
+        FN(pw_tile)(pk, ps, CC_NV_BIG - 1, w, ldw, 1, bias, kc, y, ys, n, cnt, first, 0,
+                    none);
     else
-        FN(pw_tile)(pk, ps, CC_NV_BIG, w, ldw, 1, bias, kc, y, ys, n, cnt, first);
+        FN(pw_tile)(pk, ps, CC_NV_BIG, w, ldw, 1, bias, kc, y, ys, n, cnt, first, 0,
+                    none);
 }
 
 #undef FN
