@@ -113,12 +113,21 @@ typedef struct {
     cc_gemm_tile_fn_f64 f64;
 } cc_gemm_tile_entry;
 
-/* The direct convolution's part of an ISA's row (cc_isa_table.h): its vector width and
- * tiles. */
+/* The column phases of a stride-2 row for the band copy (driver/conv_direct_impl.h):
+ * even[i] = src[2 * i], odd[i] = src[2 * i + 1] for i < n; the three arrays disjoint. */
+typedef void (*cc_split2_fn_f32)(float *even, float *odd, const float *src, ptrdiff_t n);
+typedef void (*cc_split2_fn_f64)(double *even, double *odd, const double *src, ptrdiff_t n);
+
+/* The direct convolution's part of an ISA's row (cc_isa_table.h): its vector width,
+ * tiles and the band copy's stride-2 split. */
 typedef struct {
     int vector_bytes;
     cc_direct_tile_entry tiles[CC_N_TILES];
     cc_gemm_tile_entry gemm;
+    struct {
+        cc_split2_fn_f32 f32;
+        cc_split2_fn_f64 f64;
+    } split2;
 } cc_direct_isa;
 
 

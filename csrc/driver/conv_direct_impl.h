@@ -167,17 +167,13 @@ static void FN(fill_slot)(REAL *dst, const REAL *src, ptrdiff_t W, ptrdiff_t Wp,
 }
 
 /* A slot of Wp elements (a multiple of sw) split by column phase: element i goes to
- * dst[(i % sw) * Q + i / sw]. */
+ * dst[(i % sw) * Q + i / sw] (at stride 2 by the ISA's split2). */
 static void FN(split_slot)(REAL *dst, ptrdiff_t Q, const REAL *src, ptrdiff_t Wp,
-                           ptrdiff_t sw)
+                           ptrdiff_t sw, CC_CAT2(cc_split2_fn, SFX) split2)
 {
     const ptrdiff_t n = Wp / sw;
     if (sw == 2) {
-        REAL *restrict d0 = dst, *restrict d1 = dst + Q;
-        for (ptrdiff_t i = 0; i < n; i++) {
-            d0[i] = src[2 * i];
-            d1[i] = src[2 * i + 1];
-        }
+        split2(dst, dst + Q, src, n);
         return;
     }
     for (ptrdiff_t q = 0; q < sw; q++)
@@ -191,7 +187,8 @@ static void FN(split_slot)(REAL *dst, ptrdiff_t Q, const REAL *src, ptrdiff_t Wp
  * split_slot would put it, without the staging copy (on the RGB stem that copy was most
  * of the band copy's memmove time). */
 static void FN(split_zeros)(REAL *dst, ptrdiff_t Q, const REAL *src, ptrdiff_t W,
-                            ptrdiff_t Wp, ptrdiff_t pad_l, ptrdiff_t sw)
+                            ptrdiff_t Wp, ptrdiff_t pad_l, ptrdiff_t sw,
+                            CC_CAT2(cc_split2_fn, SFX) split2)
 {
     const ptrdiff_t n = Wp / sw;
     if (!src) {
@@ -213,7 +210,7 @@ static void FN(split_zeros)(REAL *dst, ptrdiff_t Q, const REAL *src, ptrdiff_t W
             dst[q * Q + i] = e >= 0 && e < W ? src[e] : (REAL)0;
         }
     if (i1 > i0)
-        FN(split_slot)(dst + i0, Q, src + i0 * sw - pad_l, (i1 - i0) * sw, sw);
+        FN(split_slot)(dst + i0, Q, src + i0 * sw - pad_l, (i1 - i0) * sw, sw, split2);
 }
 
 /* The band as one virtual row, on 2-D and 3-D layers.
@@ -242,7 +239,7 @@ static void FN(split_zeros)(REAL *dst, ptrdiff_t Q, const REAL *src, ptrdiff_t W
  * without memory for them. */
 static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
                          ptrdiff_t o_hi, int unit, int columns, cc_scratch ws[2],
-                         REAL **padded, ptrdiff_t **vrows)
+                         REAL **padded, ptrdiff_t **vrows, CC_CAT2(cc_split2_fn, SFX) split2)
 {
     const int nd = g->nd;
     const ptrdiff_t H = g->in[nd - 2], R = g->kernel[nd - 2], Hout = g->out[nd - 2];
@@ -323,13 +320,14 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
                         inside ? a->x + c * a->x_cstride + planes[ut] + h * W : NULL;
                     if (split && mode == CC_PAD_ZEROS) {
                         FN(split_zeros)(buf + c * cstride + at / sw, Q, src, W, Wp, pad_l,
-                                        sw);
+                                        sw, split2);
                         continue;
                     }
                     FN(fill_slot)(split ? stage : buf + c * cstride + at, src, W, Wp, pad_l,
                                   last_col, mode);
                     if (split)
-                        FN(split_slot)(buf + c * cstride + at / sw, Q, stage, Wp, sw);
+                        FN(split_slot)(buf + c * cstride + at / sw, Q, stage, Wp, sw,
+                                       split2);
                 }
         if (split)
             for (ptrdiff_t q = 0; q < sw; q++)
@@ -442,6 +440,7 @@ typedef struct {
     REAL *y;
     ptrdiff_t *rows_ws;
     CC_CAT2(cc_direct_row_fn, SFX) row;
+    CC_CAT2(cc_split2_fn, SFX) split2;
     ptrdiff_t Cg, Kg, W, Wout, S, sw, dw, pad_w, x_cstride, y_kstride, U;
     ptrdiff_t window, full_w, left, right;
     int bordered;
@@ -485,7 +484,7 @@ static void FN(run_item)(const FN(cc_direct_call) *c, FN(cc_direct_thread) *t, p
         t->vrows = NULL;
         t->b = a;
         t->copied = FN(flat_band)(&t->b, g, o_lo, o_hi, p->pix ? p->pix : p->nv * p->lanes,
-                                  !p->pix, t->scratch, &t->buf, &t->vrows)
+                                  !p->pix, t->scratch, &t->buf, &t->vrows, c->split2)
                         ? rest : -1;
         if (t->buf) /* else the band is read in place (b.x set by flat_band) */
             t->b.x = t->buf;
@@ -567,7 +566,8 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
     const cc_direct_isa *isa = (const cc_direct_isa *)p->isa;
     const int nd = g->nd;
     FN(cc_direct_call) c = {.g = g, .p = p, .x = x, .wpack = wpack, .bias = bias, .y = y,
-                            .rows_ws = rows_ws, .row = isa->tiles[p->tile].SFX};
+                            .rows_ws = rows_ws, .row = isa->tiles[p->tile].SFX,
+                            .split2 = isa->split2.SFX};
     c.Cg = g->C / g->groups;
     c.Kg = g->K / g->groups;
     c.W = g->in[nd - 1];

@@ -70,6 +70,7 @@
          CC_TILE_ROW(row_cv, 0, CC_CV_NV, CC_CV_PIX),                                      \
          CC_TILE_ROW(row_pw, CC_KB_BIG, CC_NV_BIG, 0)},                                  \
         {CC_KB_BIG, CC_NV_BIG, CC_ROW_NAME(gemm_tile, f32, CC_ISA),                        \
-         CC_ROW_NAME(gemm_tile, f64, CC_ISA)}};
+         CC_ROW_NAME(gemm_tile, f64, CC_ISA)},                                            \
+        {CC_ROW_NAME(split2, f32, CC_ISA), CC_ROW_NAME(split2, f64, CC_ISA)}};
 
 #endif

@@ -1,5 +1,23 @@
 /* Included by each kernels/<isa>.c after its direct-convolution definitions: the float
  * and double micro-kernels and the direct part of the ISA's row (see cc_vec.h). */
+/* The even and odd lanes of two vectors in natural order, for the stride-2 split copy
+ * (FN(split2)), by the ISA's vector width. */
+#if CC_VBYTES == 64
+#define CC_SPLIT_EVEN_F32 CC_EVEN_16
+#define CC_SPLIT_ODD_F32 CC_ODD_16
+#define CC_SPLIT_EVEN_F64 CC_EVEN_8
+#define CC_SPLIT_ODD_F64 CC_ODD_8
+#elif CC_VBYTES == 32
+#define CC_SPLIT_EVEN_F32 CC_EVEN_8
+#define CC_SPLIT_ODD_F32 CC_ODD_8
+#define CC_SPLIT_EVEN_F64 CC_EVEN_4
+#define CC_SPLIT_ODD_F64 CC_ODD_4
+#else
+#define CC_SPLIT_EVEN_F32 CC_EVEN_4
+#define CC_SPLIT_ODD_F32 CC_ODD_4
+#define CC_SPLIT_EVEN_F64 CC_EVEN_2
+#define CC_SPLIT_ODD_F64 CC_ODD_2
+#endif
 #define REAL float
 #define SFX f32
 #define CC_MASK CC_MASK_F32
@@ -7,6 +25,8 @@
 #define CC_LOAD_MASKED CC_LOAD_MASKED_F32
 #define CC_STORE_MASKED CC_STORE_MASKED_F32
 #define CC_EVEN CC_EVEN_F32
+#define CC_SPLIT_EVEN CC_SPLIT_EVEN_F32
+#define CC_SPLIT_ODD CC_SPLIT_ODD_F32
 #define CC_ZIP_LO CC_ZIP_LO_F32
 #define CC_ZIP_HI CC_ZIP_HI_F32
 #ifdef CC_ORDER_F32
@@ -32,6 +52,8 @@
 #undef CC_LOAD_MASKED
 #undef CC_STORE_MASKED
 #undef CC_EVEN
+#undef CC_SPLIT_EVEN
+#undef CC_SPLIT_ODD
 #undef CC_ZIP_LO
 #undef CC_ZIP_HI
 #undef CC_LANES_DOWN
@@ -48,6 +70,8 @@
 #define CC_LOAD_MASKED CC_LOAD_MASKED_F64
 #define CC_STORE_MASKED CC_STORE_MASKED_F64
 #define CC_EVEN CC_EVEN_F64
+#define CC_SPLIT_EVEN CC_SPLIT_EVEN_F64
+#define CC_SPLIT_ODD CC_SPLIT_ODD_F64
 #define CC_ZIP_LO CC_ZIP_LO_F64
 #define CC_ZIP_HI CC_ZIP_HI_F64
 #ifdef CC_ORDER_F64
@@ -73,6 +97,8 @@
 #undef CC_LOAD_MASKED
 #undef CC_STORE_MASKED
 #undef CC_EVEN
+#undef CC_SPLIT_EVEN
+#undef CC_SPLIT_ODD
 #undef CC_ZIP_LO
 #undef CC_ZIP_HI
 #undef CC_LANES_DOWN
