@@ -23,7 +23,7 @@ typedef double (*cc_peak_fma_fn)(long iterations, double *flops);
 typedef struct {
     const char *name;         /* the level's name, as CONVCORE_ISA and cc_simd_name give it */
     int (*runs_here)(void);   /* whether this CPU runs the row's code */
-    const cc_direct_isa *direct;     /* direct convolution's tiles and the GEMM tile */
+    const cc_direct_isa *direct;     /* direct tiles, GEMM tile, band copy's split */
     const cc_im2col_isa *im2col;     /* im2col and col2im */
     const cc_pool_isa *pool;         /* the pooling micro-kernels */
     const cc_winograd_isa *winograd; /* the Winograd driver built for the ISA */

@@ -119,7 +119,7 @@ typedef void (*cc_split2_fn_f32)(float *even, float *odd, const float *src, ptrd
 typedef void (*cc_split2_fn_f64)(double *even, double *odd, const double *src, ptrdiff_t n);
 
 /* The direct convolution's part of an ISA's row (cc_isa_table.h): its vector width,
- * tiles and the band copy's stride-2 split. */
+ * tiles, GEMM tile and the band copy's stride-2 split. */
 typedef struct {
     int vector_bytes;
     cc_direct_tile_entry tiles[CC_N_TILES];

@@ -422,10 +422,11 @@ static void FN(pointwise_run)(const cc_conv_geometry *g, const cc_conv_direct_pl
 #pragma omp parallel num_threads(n_threads)
     {
     cc_scratch panels = {NULL, 0};
+    const ptrdiff_t team = omp_get_num_threads(); /* the team may be smaller than asked */
 #pragma omp for schedule(dynamic, 1)
     for (ptrdiff_t it = item_lo; it < item_hi; it++)
         FN(pointwise_item)(g, p, row, x, wpack, rows_ws, bias, y, px, work, &panels, it,
-                           it + n_threads < item_hi ? it + n_threads : -1);
+                           it + team < item_hi ? it + team : -1);
     free(panels.p);
     }
 #endif

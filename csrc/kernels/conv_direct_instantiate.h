@@ -12,11 +12,13 @@
 #define CC_SPLIT_ODD_F32 CC_ODD_8
 #define CC_SPLIT_EVEN_F64 CC_EVEN_4
 #define CC_SPLIT_ODD_F64 CC_ODD_4
-#else
+#elif CC_VBYTES == 16
 #define CC_SPLIT_EVEN_F32 CC_EVEN_4
 #define CC_SPLIT_ODD_F32 CC_ODD_4
 #define CC_SPLIT_EVEN_F64 CC_EVEN_2
 #define CC_SPLIT_ODD_F64 CC_ODD_2
+#else
+#error "the stride-2 split's shuffles: no vector width of 16, 32 or 64 bytes"
 #endif
 #define REAL float
 #define SFX f32

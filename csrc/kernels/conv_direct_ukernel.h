@@ -474,15 +474,16 @@ CC_DEFINE_ROW(row_one_narrow, 1, 1)
 
 /* What a pointwise tile does beside its sums (zeros: nothing): read its input rows (src,
  * ss apart) and copy them into its panel (dst, rows as the tile reads its panel: the
- * tile of the first block of a slice), and prefetch pfn lines of the next slice's rows
- * (pf, rows pfs apart), one on every 2^sh-th step of the reduction. */
+ * tile of the first block of a slice), and prefetch `lines` consecutive cache lines of
+ * each of `rows` rows (pf, rows pfs apart) of the next slice or of the next item's
+ * stretch, a row on every 2^sh-th step of the reduction. */
 typedef struct {
     const REAL *src;
     ptrdiff_t ss;
     REAL *dst;
     const REAL *pf;
-    ptrdiff_t pfs, pfn;
-    int sh;
+    ptrdiff_t pfs, rows;
+    int lines, sh;
 } FN(pw_side);
 
 /* One tile of the pointwise GEMM: n (<= KB) channels x cnt (<= NV * LANES) pixels from
@@ -523,17 +524,17 @@ FN(pw_tile)(const REAL *pk, ptrdiff_t ps, const int NV, const REAL *wp, ptrdiff_
                 acc[kk][v] = FN(splat)(b0);
         }
     }
-    const REAL *src = side.src;
-    REAL *dst = side.dst;
-    for (ptrdiff_t c = 0; c < kc; c++, pk += ps, src += side.ss, dst += ps) {
-        if (!(c & ((1 << side.sh) - 1)) && (c >> side.sh) < side.pfn)
-            __builtin_prefetch(side.pf + (c >> side.sh) * side.pfs);
+    for (ptrdiff_t c = 0; c < kc; c++, pk += ps) {
+        if (!(c & ((1 << side.sh) - 1)) && (c >> side.sh) < side.rows)
+            for (int l = 0; l < side.lines; l++)
+                __builtin_prefetch(side.pf + (c >> side.sh) * side.pfs +
+                                   l * (64 / (ptrdiff_t)sizeof(REAL)));
         VEC xv[CC_NV_BIG];
 #pragma GCC unroll 16
         for (int v = 0; v < NV; v++) {
-            xv[v] = FN(loadu)((copy ? src : pk) + v * LANES);
+            xv[v] = FN(loadu)((copy ? side.src + c * side.ss : pk) + v * LANES);
             if (copy)
-                FN(storeu)(dst + v * LANES, xv[v]);
+                FN(storeu)(side.dst + c * ps + v * LANES, xv[v]);
         }
 #pragma GCC unroll 16
         for (int kk = 0; kk < KB; kk++) {
@@ -561,28 +562,37 @@ FN(pw_tile)(const REAL *pk, ptrdiff_t ps, const int NV, const REAL *wp, ptrdiff_
     }
 }
 
-/* The prefetches of tile call j of J in a slice (pw_side): the next slice's nrows rows
- * (next, rows cs apart) of nlen pixels are L lines per row, handed out in units of a
- * line of G rows, one a step of the reduction every 2^sh steps, as evenly over the
- * calls as the calls allow. */
+/* The prefetches of tile call j of the n_calls of a slice (pw_side): the next slice's
+ * (or item's) nrows rows of nlen pixels, `next`, rows cs apart, are cut into units of
+ * a few consecutive lines of a group of rows, as many units as calls allow, each unit
+ * given to one call, its rows spread over the call's kc steps (a row a step at most: a
+ * last slice shorter than the next item's first prefetches part of it). */
 static inline FN(pw_side) FN(pw_prefetch)(const REAL *next, ptrdiff_t cs, ptrdiff_t nrows,
                                           ptrdiff_t nlen, ptrdiff_t kc, ptrdiff_t j,
-                                          ptrdiff_t J)
+                                          ptrdiff_t n_calls)
 {
-    FN(pw_side) side = {NULL, 0, NULL, NULL, 0, 0, 0};
+    FN(pw_side) side = {NULL, 0, NULL, NULL, 0, 0, 0, 0};
     const ptrdiff_t L = next ? (nlen * (ptrdiff_t)sizeof(REAL) + 63) / 64 : 0;
-    int sh = 0;
-    while (L && (2 << sh) * L <= J && (2 << sh) <= kc)
-        sh++;
-    const ptrdiff_t units = L << sh, G = (kc + (1 << sh) - 1) >> sh;
-    const ptrdiff_t u = units ? j * units / J : 0;
-    const ptrdiff_t r0 = (u & ((1 << sh) - 1)) * G, l = u >> sh;
-    /* the first call of each unit (calls share a unit when J > units) */
-    if (!units || (j > 0 && (j - 1) * units / J == u) || r0 >= nrows)
+    if (!L || nrows <= 0)
         return side;
-    side.pf = next + r0 * cs + l * (64 / (ptrdiff_t)sizeof(REAL));
+    /* lines per unit, groups of lines, groups of rows */
+    const ptrdiff_t per = (L + n_calls - 1) / n_calls, line_groups = (L + per - 1) / per;
+    const ptrdiff_t row_groups = n_calls / line_groups > 1 ? n_calls / line_groups : 1;
+    const ptrdiff_t units = line_groups * row_groups;
+    const ptrdiff_t u = j * units / n_calls;
+    if (j > 0 && (j - 1) * units / n_calls == u) /* calls share a unit: its first */
+        return side;
+    const ptrdiff_t per_group = (nrows + row_groups - 1) / row_groups;
+    const ptrdiff_t r0 = u % row_groups * per_group, l0 = u / row_groups * per;
+    if (r0 >= nrows)
+        return side;
+    int sh = 0;
+    while ((kc >> (sh + 1)) >= per_group)
+        sh++;
+    side.pf = next + r0 * cs + l0 * (64 / (ptrdiff_t)sizeof(REAL));
     side.pfs = cs;
-    side.pfn = nrows - r0 < G ? nrows - r0 : G;
+    side.rows = nrows - r0 < per_group ? nrows - r0 : per_group;
+    side.lines = (int)(L - l0 < per ? L - l0 : per);
     side.sh = sh;
     return side;
 }
@@ -627,7 +637,7 @@ static void FN(row_pw)(const ARGS *a0, REAL *y, int kb)
         }
         return;
     }
-    const ptrdiff_t J = (len + step - 1) / step * ((kb + CC_KB_BIG - 1) / CC_KB_BIG);
+    const ptrdiff_t n_calls = (len + step - 1) / step * ((kb + CC_KB_BIG - 1) / CC_KB_BIG);
     for (ptrdiff_t c0 = 0; c0 < Cg; c0 += KC) {
         const ptrdiff_t kc = Cg - c0 < KC ? Cg - c0 : KC, panel = kc * step;
         const int last = c0 + KC >= Cg;
@@ -647,7 +657,7 @@ static void FN(row_pw)(const ARGS *a0, REAL *y, int kb)
             const int cnt = (int)(len - ow < step ? len - ow : step);
             for (int k = 0; k < kb; k += CC_KB_BIG, j++) {
                 const int n = kb - k < CC_KB_BIG ? kb - k : CC_KB_BIG;
-                FN(pw_side) side = FN(pw_prefetch)(next, cs, nrows, nlen, kc, j, J);
+                FN(pw_side) side = FN(pw_prefetch)(next, cs, nrows, nlen, kc, j, n_calls);
                 REAL *tp = pk + ow / step * panel, *yt = y + k * ys + ow;
                 const REAL *wt = a0->wp + k / CC_KB_BIG * wblock + c0 * CC_KB_BIG;
                 const REAL *bt = a0->bias ? a0->bias + k : NULL;
@@ -684,8 +694,10 @@ void FN(split2)(REAL *restrict even, REAL *restrict odd, const REAL *restrict sr
     if (LANES >= 16 && i < n) {
         const int r = (int)(n - i), r2 = 2 * r;
         const VEC lo = CC_LOAD_MASKED(src + 2 * i, CC_MAKE_MASK(0, r2 < LANES ? r2 : LANES));
-        const VEC hi = CC_LOAD_MASKED(src + 2 * i + LANES,
-                                      CC_MAKE_MASK(0, r2 > LANES ? r2 - LANES : 0));
+        /* the second vector's address only where it holds pairs */
+        const VEC hi = r2 > LANES ? CC_LOAD_MASKED(src + 2 * i + LANES,
+                                                   CC_MAKE_MASK(0, r2 - LANES))
+                                  : FN(splat)((REAL)0);
         CC_STORE_MASKED(even + i, CC_MAKE_MASK(0, r), CC_SPLIT_EVEN(lo, hi));
         CC_STORE_MASKED(odd + i, CC_MAKE_MASK(0, r), CC_SPLIT_ODD(lo, hi));
         return;
@@ -705,7 +717,7 @@ void FN(gemm_tile)(const REAL *pk, ptrdiff_t ps, const REAL *w, ptrdiff_t ldw, p
                    const REAL *bias, REAL *y, ptrdiff_t ys, int n, int cnt, int first)
 {
     const int narrow = cnt <= (CC_NV_BIG - 1) * LANES;
-    const FN(pw_side) none = {NULL, 0, NULL, NULL, 0, 0, 0};
+    const FN(pw_side) none = {NULL, 0, NULL, NULL, 0, 0, 0, 0};
     if (ldw == 0 && narrow)
         FN(pw_tile)(pk, ps, CC_NV_BIG - 1, w, 1, CC_KB_BIG, bias, kc, y, ys, n, cnt, first, 0,
                     none);
