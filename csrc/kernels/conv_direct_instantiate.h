@@ -116,6 +116,7 @@ CC_DIRECT_ISA_TABLE
  * im2col, Winograd, the peak probe) start from a clean slate. */
 #undef CC_KB_BIG
 #undef CC_NV_BIG
+#undef CC_PW_PREFETCH_LOCALITY
 #undef CC_KB_MID
 #undef CC_NV_MID
 #undef CC_NV_ONE

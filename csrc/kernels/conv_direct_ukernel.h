@@ -17,6 +17,8 @@
  *                   the tiles: KB output channels x NV vectors, chosen so that the
  *                   KB * NV accumulators, NV input vectors and one broadcast weight fit
  *                   the ISA's register file
+ *   CC_PW_PREFETCH_LOCALITY  (optional, default 3) the locality argument of the
+ *                   pointwise tiles' prefetches of the next stretch
  *
  * Work is vectorised along output columns.  Each step of the reduction over
  * (c, outer tap u, s) loads NV input vectors once and broadcasts KB weights, feeding
@@ -55,6 +57,10 @@ static inline VEC FN(splat)(REAL a)
     const VEC zero = {0};
     return a - zero;
 }
+
+#ifndef CC_PW_PREFETCH_LOCALITY
+#define CC_PW_PREFETCH_LOCALITY 3
+#endif
 
 #ifndef CC_DIRECT_MODES
 #define CC_DIRECT_MODES
@@ -528,7 +534,8 @@ FN(pw_tile)(const REAL *pk, ptrdiff_t ps, const int NV, const REAL *wp, ptrdiff_
         if (!(c & ((1 << side.sh) - 1)) && (c >> side.sh) < side.rows)
             for (int l = 0; l < side.lines; l++)
                 __builtin_prefetch(side.pf + (c >> side.sh) * side.pfs +
-                                   l * (64 / (ptrdiff_t)sizeof(REAL)));
+                                       l * (64 / (ptrdiff_t)sizeof(REAL)),
+                                   0, CC_PW_PREFETCH_LOCALITY);
         VEC xv[CC_NV_BIG];
 #pragma GCC unroll 16
         for (int v = 0; v < NV; v++) {
