@@ -364,7 +364,7 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
  * (the last stretch shorter) for a range of blocks of output channels.  `panels` is the
  * thread's buffer of packed panels, kept from item to item.  `next` is the item the
  * thread will likely run next (-1: none), whose stretch the tiles prefetch: under the
- * dynamic schedule the threads take items in turn, so item it + n_threads. */
+ * dynamic schedule the threads take items in turn, so item it + the team's size. */
 static void FN(pointwise_item)(const cc_conv_geometry *g, const cc_conv_direct_plan *p,
                                CC_CAT2(cc_direct_row_fn, SFX) row, const REAL *x,
                                const REAL *wpack, ptrdiff_t *rows_ws, const REAL *bias,
