@@ -19,7 +19,8 @@ vector FMAs per cycle (every x86 core convcore targets, and the larger AArch64 o
   store per vector).
 - **direct**, pointwise layers (1x1, stride 1, unpadded): a GEMM whose tiles read a
   copy of their input rows, side by side (csrc/kernels/conv_direct_ukernel.h, row_pw):
-  the FMAs of the big column tile at POINTWISE_EFFICIENCY of the peak, copy included.
+  the FMAs of the big column tile (a short last block of channels on a tile of 2 or 4
+  rows less) at POINTWISE_EFFICIENCY of the peak, copy included.
 - **im2col**: the copy of the column matrix into panels of the ISA's GEMM tile (a 1x1
   layer's input rows too) plus a GEMM at a fraction of the FMA peak that falls when one
   of its dimensions is short (the tile is 6-8 rows x 8-32 floats, and each slice of
@@ -94,6 +95,16 @@ def _virtual_rows(g: ConvGeometry, plan: dict, rows: int, unit: int) -> tuple[in
     return bands, math.ceil(band * _virtual_pitch(g) / unit)
 
 
+def _pointwise_rows(kg: int, kb: int) -> int:
+    """Rows of output channels the pointwise GEMM computes for kg: whole blocks of kb, and
+    a short last block on a tile of 2 or 4 rows less where its channels fit (row_pw)."""
+    tail = kg % kb
+    if tail == 0 or tail > kb - 2:
+        return math.ceil(kg / kb) * kb
+    short = kb - 2 if tail > kb - 4 or kb < 6 else kb - 4
+    return kg - tail + short
+
+
 def _direct_cycles(g: ConvGeometry, plan: dict) -> float:
     kb, nv, lanes, pix = plan["kb"], plan["nv"], plan["lanes"], plan["pix"]
     kg = g.K // g.groups
@@ -114,7 +125,7 @@ def _direct_cycles(g: ConvGeometry, plan: dict) -> float:
         return rows * blocks * tiles * (steps * step + store) * slow / DIRECT_OVERHEAD
     if plan["tile"] == "pointwise":
         tiles = math.ceil(math.prod(g.out) / (nv * lanes))
-        fma = g.N * g.groups * blocks * tiles * steps * kb * nv / FMA_PER_CYCLE
+        fma = g.N * g.groups * _pointwise_rows(kg, kb) * tiles * steps * nv / FMA_PER_CYCLE
         return fma / POINTWISE_EFFICIENCY
     # 2-D and 3-D bands split their copy by column phase at a column stride (the
     # driver's flat_band): every tap then loads whole vectors, as at stride 1

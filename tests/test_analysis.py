@@ -74,7 +74,7 @@ def test_parameter_validation():
 from convcore import _conv as _conv_ext  # noqa: E402
 from convcore import _winograd as _winograd_ext  # noqa: E402
 from convcore import analysis  # noqa: E402
-from convcore._auto import choose_algorithm  # noqa: E402
+from convcore._auto import _pointwise_rows, choose_algorithm  # noqa: E402
 from convcore._geometry import prepare_conv as _prepare  # noqa: E402
 from convcore._isa import isa_levels  # noqa: E402
 from convcore.analysis import ALGORITHM_NAMES, algorithm_costs, predicted_seconds  # noqa: E402
@@ -156,6 +156,15 @@ def test_auto_takes_the_fast_algorithms_where_the_model_says(level):
         _conv_ext.force_simd(old[0])
         _winograd_ext.force_simd(old[1])
         analysis._CHOICES.clear()
+
+
+@pytest.mark.parametrize("kg, kb, rows", [
+    (64, 6, 64), (66, 6, 66), (65, 6, 66), (9, 6, 10), (8, 6, 8),
+    (9, 8, 12), (14, 8, 14), (15, 8, 16), (64, 8, 64)])
+def test_pointwise_model_counts_the_rows_the_tiles_compute(kg, kb, rows):
+    """Whole blocks, and a short last block on a tile of 2 or 4 rows less where it fits
+    (row_pw): 64 channels in blocks of 6 cost 64 rows, 65 cost 66."""
+    assert _pointwise_rows(kg, kb) == rows
 
 
 def test_auto_result_matches_reference_when_winograd():

@@ -378,10 +378,13 @@ def test_stem_channels_need_no_padded_block(isa):
 # Pointwise layers (1x1, stride 1, unpadded, at least a big tile of output channels per
 # group): a GEMM per stretch of pixels, each tile's rows copied side by side.  Several
 # stretches per image and a short last one, a last partial tile, several channel blocks
-# per item, groups, several slices of input channels (700), 1-D and 3-D.
+# per item, groups, several slices of input channels (700), 1-D and 3-D; a last block
+# of 1-6 output channels at every level (6- and 8-channel blocks: 9, 12, 16, 20, 29, 30).
 POINTWISE_CASES = [
     # x shape, w shape, groups
     ((8, 64, 17, 31), (24, 64, 1, 1), 1),
+    ((2, 48, 5, 40), (29, 48, 1, 1), 1),
+    ((2, 48, 5, 40), (30, 48, 1, 1), 1),
     ((4, 40, 9, 91), (24, 20, 1, 1), 2),
     ((1, 700, 3, 45), (9, 700, 1, 1), 1),
     ((2, 5, 7, 33), (8, 5, 1, 1), 1),

@@ -493,7 +493,8 @@ typedef struct {
 } FN(pw_side);
 
 /* One tile of the pointwise GEMM: n (<= KB) channels x cnt (<= NV * LANES) pixels from
- * a packed panel (kc rows of NV vectors, ps apart; NV <= CC_NV_BIG a constant), summed
+ * a packed panel (kc rows of NV vectors, ps apart; KB <= CC_KB_BIG and NV <= CC_NV_BIG
+ * constants), summed
  * as FN(tile) sums (bias, then c): from the bias on the first slice, else from the sums
  * stored by the earlier slices.  The weight of channel kk and input channel c is
  * wp[kk * wk + c * wc]: packed blocks (wk 1, wc KB, constants; rows past n are zeros) or
@@ -501,13 +502,12 @@ typedef struct {
  * the matrix); rows past n are not stored.  With copy (a constant, whole tiles only) the
  * tile reads side.src instead of the panel, and writes what it read to side.dst. */
 static inline __attribute__((always_inline)) void
-FN(pw_tile)(const REAL *pk, ptrdiff_t ps, const int NV, const REAL *wp, ptrdiff_t wk,
-            ptrdiff_t wc, const REAL *bias, ptrdiff_t kc, REAL *y, ptrdiff_t ys, int n, int cnt,
-            int first, const int copy, FN(pw_side) side)
+FN(pw_tile)(const REAL *pk, ptrdiff_t ps, const int KB, const int NV, const REAL *wp,
+            ptrdiff_t wk, ptrdiff_t wc, const REAL *bias, ptrdiff_t kc, REAL *y, ptrdiff_t ys,
+            int n, int cnt, int first, const int copy, FN(pw_side) side)
 {
-    enum { KB = CC_KB_BIG };
-    VEC acc[KB][CC_NV_BIG];
-    const REAL *wr[KB];
+    VEC acc[CC_KB_BIG][CC_NV_BIG];
+    const REAL *wr[CC_KB_BIG];
 #pragma GCC unroll 16
     for (int kk = 0; kk < KB; kk++)
         wr[kk] = wp + (wc != 1 ? kk : (kk < n ? kk : n - 1) * wk);
@@ -618,7 +618,10 @@ static inline FN(pw_side) FN(pw_prefetch)(const REAL *next, ptrdiff_t cs, ptrdif
  * or the next item's stretch (a->next), so that the copy reads from L2.  Read in place
  * by every block, rows a channel stride apart fall in a few L1 sets (56 x 56 floats: 16
  * of 64) and came from L2 on every block: the 1x1 256 -> 64 layer of ResNet ran at a
- * fifth of the FMA peak (docs/algorithms.md).  Without a->work the tiles read in place. */
+ * fifth of the FMA peak (docs/algorithms.md).  A last block of fewer channels runs on a
+ * tile of 2 or 4 rows less, so that 64 channels in blocks of 6 cost 64 rows, not 66 (1x1
+ * 256 -> 64 at AVX2: 0.94x the time on one thread).  Without a->work the tiles read in
+ * place. */
 static void FN(row_pw)(const ARGS *a0, REAL *y, int kb)
 {
     const ptrdiff_t step = CC_NV_BIG * LANES, ys = a0->y_kstride, Cg = a0->Cg;
@@ -672,11 +675,17 @@ static void FN(row_pw)(const ARGS *a0, REAL *y, int kb)
                     side.src = x + ow;
                     side.ss = cs;
                     side.dst = tp;
-                    FN(pw_tile)(tp, step, CC_NV_BIG, wt, 1, CC_KB_BIG, bt, kc, yt, ys, n,
-                                cnt, c0 == 0, 1, side);
+                    FN(pw_tile)(tp, step, CC_KB_BIG, CC_NV_BIG, wt, 1, CC_KB_BIG, bt, kc, yt,
+                                ys, n, cnt, c0 == 0, 1, side);
+                } else if (n > CC_KB_BIG - 2) { /* a short last block: 2 or 4 rows less */
+                    FN(pw_tile)(tp, step, CC_KB_BIG, CC_NV_BIG, wt, 1, CC_KB_BIG, bt, kc, yt,
+                                ys, n, cnt, c0 == 0, 0, side);
+                } else if (n > CC_KB_BIG - 4 || CC_KB_BIG < 6) {
+                    FN(pw_tile)(tp, step, CC_KB_BIG - 2, CC_NV_BIG, wt, 1, CC_KB_BIG, bt, kc,
+                                yt, ys, n, cnt, c0 == 0, 0, side);
                 } else {
-                    FN(pw_tile)(tp, step, CC_NV_BIG, wt, 1, CC_KB_BIG, bt, kc, yt, ys, n,
-                                cnt, c0 == 0, 0, side);
+                    FN(pw_tile)(tp, step, CC_KB_BIG - 4, CC_NV_BIG, wt, 1, CC_KB_BIG, bt, kc,
+                                yt, ys, n, cnt, c0 == 0, 0, side);
                 }
             }
         }
@@ -726,17 +735,17 @@ void FN(gemm_tile)(const REAL *pk, ptrdiff_t ps, const REAL *w, ptrdiff_t ldw, p
     const int narrow = cnt <= (CC_NV_BIG - 1) * LANES;
     const FN(pw_side) none = {NULL, 0, NULL, NULL, 0, 0, 0, 0};
     if (ldw == 0 && narrow)
-        FN(pw_tile)(pk, ps, CC_NV_BIG - 1, w, 1, CC_KB_BIG, bias, kc, y, ys, n, cnt, first, 0,
-                    none);
+        FN(pw_tile)(pk, ps, CC_KB_BIG, CC_NV_BIG - 1, w, 1, CC_KB_BIG, bias, kc, y, ys, n,
+                    cnt, first, 0, none);
     else if (ldw == 0)
-        FN(pw_tile)(pk, ps, CC_NV_BIG, w, 1, CC_KB_BIG, bias, kc, y, ys, n, cnt, first, 0,
-                    none);
+        FN(pw_tile)(pk, ps, CC_KB_BIG, CC_NV_BIG, w, 1, CC_KB_BIG, bias, kc, y, ys, n, cnt,
+                    first, 0, none);
     else if (narrow)
-        FN(pw_tile)(pk, ps, CC_NV_BIG - 1, w, ldw, 1, bias, kc, y, ys, n, cnt, first, 0,
-                    none);
+        FN(pw_tile)(pk, ps, CC_KB_BIG, CC_NV_BIG - 1, w, ldw, 1, bias, kc, y, ys, n, cnt,
+                    first, 0, none);
     else
-        FN(pw_tile)(pk, ps, CC_NV_BIG, w, ldw, 1, bias, kc, y, ys, n, cnt, first, 0,
-                    none);
+        FN(pw_tile)(pk, ps, CC_KB_BIG, CC_NV_BIG, w, ldw, 1, bias, kc, y, ys, n, cnt, first,
+                    0, none);
 }
 
 #undef FN
