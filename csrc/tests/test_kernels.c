@@ -100,11 +100,14 @@ static const conv_case CASES[] = {
     {"1x1 bands, pad top",     1, 16, 70, 64, 10, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1},
     /* pointwise (1x1, stride 1, unpadded, a big tile's channels per group): a GEMM per
      * stretch of pixels; a last partial tile, groups, several stretches per image, several
-     * slices of input channels (deep: one block per item; wide: several blocks, groups) */
+     * slices of input channels (deep: one block per item; wide: several blocks, groups);
+     * the last block of 1-6 channels at every level (K 9, 20, 29, 30) */
     {"1x1 rows of 64",         2, 3,  5, 64, 20, 1,  1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
     {"1x1 pointwise stretches", 4, 40, 9, 91, 24, 1, 1, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1},
     {"1x1 pointwise deep",     1, 1100, 3, 45, 9, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0},
     {"1x1 pointwise wide",     2, 1200, 8, 41, 40, 1, 1, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+    {"1x1 pointwise, K 29",    2, 48, 5, 40, 29, 1,  1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+    {"1x1 pointwise, K 30",    1, 48, 5, 40, 30, 1,  1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0},
     /* virtual rows with junk columns: tiles stored straight into the output, and those
      * straddling a row's end through the stack buffer (one or several rows per tile) */
     {"stem s2, rows of 113",   2, 3, 10, 226, 32, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1, 1},
