@@ -213,7 +213,8 @@ cdef class DirectCall:
         return y
 
 
-_TILE_ROLES = ("big", "big_narrow", "mid", "one", "one_narrow", "channels", "pointwise")
+_TILE_ROLES = ("big", "big_narrow", "mid", "short", "one", "one_narrow", "channels",
+               "pointwise")
 
 
 def direct_plan(object geom, dtype):

@@ -333,6 +333,19 @@ def test_one_channel_rows_match_reference(isa, case, dtype, rng):
     assert_close(got, ref, dtype, terms=int(np.prod(ws[1:])), err_msg=isa)
 
 
+@pytest.mark.parametrize("k", [4, 5, 6, 7])
+def test_few_channels_run_on_the_tile_of_fewest_rows(isa, k):
+    """4-7 output channels (fewer than a big column tile's) on column tiles compute at most
+    one row past the layer's at every level (AVX-512: 4 on 4 x 2 tiles, 5-6 on 6 x 2,
+    7 on 8 x 2; AVX2: 4 and 7 on 4 x 3, 5-6 on 6 x 2)."""
+    x = np.zeros((16, 8, 64, 64), np.float32)
+    w = np.zeros((k, 8, 3, 3), np.float32)
+    plan = convcore._conv.direct_plan(prepare_conv(2, x, w, None, 1, 1, 1, 1)[0], np.float32)
+    if plan["tile"] != "channels":  # the portable level's tiles along output channels
+        assert plan["tile"] in ("big", "mid", "short"), (isa, plan)
+        assert -(-k // plan["kb"]) * plan["kb"] - k <= 1, (isa, plan)
+
+
 # Output channels in blocks of a register tile's channels: where the level has two column
 # tiles of as many accumulators (AVX2: 6 x 2 and 4 x 3 vectors), the one whose blocks
 # pad fewer channels runs (32 channels: 8 blocks of 4, not 6 blocks of 6 computing 36).
@@ -346,6 +359,12 @@ CHANNEL_BLOCK_CASES = [
     ((1, 3, 7, 50), (20, 3, 3, 3), 1, 0),
     ((1, 2, 6, 41), (6, 2, 3, 3), 1, 1),
     ((1, 3, 5, 6, 40), (8, 3, 3, 3, 3), 1, 1),
+    # fewer channels than a big tile's: 4-7 on the tile that computes the fewest rows
+    # (at AVX-512 5 and 6 on the short 6 x 2 tile), a LeNet-C1-like 5x5 among them
+    ((3, 2, 32, 32), (6, 2, 5, 5), 1, 0),
+    ((2, 2, 7, 45), (5, 2, 3, 3), 2, 1),
+    ((1, 2, 6, 41), (7, 2, 3, 3), 1, 1),
+    ((1, 2, 6, 41), (4, 2, 3, 3), 1, 1),
 ]
 
 

@@ -65,6 +65,9 @@ ptrdiff_t cc_direct_gemm_width(ptrdiff_t real_bytes)
  * too few, at least CC_PW_MIN_BLOCKS blocks per item (each item copies its stretch
  * again). */
 #define CC_PW_STRETCH_BYTES 1024
+/* Fewer output channels than a big tile's: from 4 on, the multi-channel tile that
+ * computes the fewest rows (fewest_rows), below that the one-channel tiles. */
+#define CC_FEW_CHANNELS 4
 #define CC_PW_MIN_BLOCKS 4
 
 static ptrdiff_t outer_rows(const cc_conv_geometry *g, const ptrdiff_t *sizes)
@@ -96,6 +99,13 @@ static ptrdiff_t band_size(const cc_conv_geometry *g, int real_bytes)
     return b < CC_BAND_ROWS ? CC_BAND_ROWS : b > CC_BAND_ROWS_MAX ? CC_BAND_ROWS_MAX : b;
 }
 
+/* Kg output channels rounded up to whole blocks of kb: the rows a tile of kb channels
+ * computes. */
+static ptrdiff_t padded(ptrdiff_t Kg, ptrdiff_t kb)
+{
+    return (Kg + kb - 1) / kb * kb;
+}
+
 /* Whether the mid tile, with as many accumulators as the big one (AVX2's 4 x 3 beside
  * 6 x 2), computes fewer padded channels for Kg output channels: the big tile computes
  * Kg rounded up to a multiple of its channels (32 channels on 6 x 2 tiles: 36, a ninth
@@ -104,9 +114,25 @@ static int fewer_padded(const cc_direct_isa *isa, ptrdiff_t Kg)
 {
     const cc_direct_tile_entry *big = &isa->tiles[CC_TILE_BIG];
     const cc_direct_tile_entry *mid = &isa->tiles[CC_TILE_MID];
-    const ptrdiff_t padded_big = (Kg + big->kb - 1) / big->kb * big->kb;
-    const ptrdiff_t padded_mid = (Kg + mid->kb - 1) / mid->kb * mid->kb;
-    return mid->kb * mid->nv >= big->kb * big->nv && padded_mid < padded_big;
+    return mid->kb * mid->nv >= big->kb * big->nv && padded(Kg, mid->kb) < padded(Kg, big->kb);
+}
+
+/* Of the big, short and mid tiles, the one computing the fewest rows for Kg (< the big
+ * tile's) output channels, then the one with more accumulators: at AVX-512 (8 x 2, 6 x
+ * 2, 4 x 2) 4 channels on the mid tile, 5 and 6 (LeNet's C1) on the short one, 7 on the
+ * big one; the time of a layer of 4-6 channels goes with the rows its tiles compute
+ * (docs/algorithms.md). */
+static int fewest_rows(const cc_direct_isa *isa, ptrdiff_t Kg)
+{
+    static const int candidates[] = {CC_TILE_MID, CC_TILE_SHORT, CC_TILE_BIG};
+    int best = CC_TILE_MID;
+    for (int i = 1; i < 3; i++) {
+        const cc_direct_tile_entry *t = &isa->tiles[candidates[i]], *b = &isa->tiles[best];
+        const ptrdiff_t rows = padded(Kg, t->kb), best_rows = padded(Kg, b->kb);
+        if (rows < best_rows || (rows == best_rows && t->kb * t->nv > b->kb * b->nv))
+            best = candidates[i];
+    }
+    return best;
 }
 
 void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
@@ -140,8 +166,8 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
         tile = narrow               ? CC_TILE_BIG_NARROW
                : fewer_padded(isa, Kg) ? CC_TILE_MID
                                        : CC_TILE_BIG;
-    else if (Kg >= isa->tiles[CC_TILE_MID].kb && !narrow)
-        tile = CC_TILE_MID;
+    else if (Kg >= CC_FEW_CHANNELS && !narrow) /* fewer than a big tile's */
+        tile = fewest_rows(isa, Kg);
     else
         tile = narrow ? CC_TILE_ONE_NARROW : CC_TILE_ONE;
     p->isa = isa;

@@ -65,6 +65,7 @@
         {CC_TILE_ROW(row_big, CC_KB_BIG, CC_NV_BIG, 0),                                   \
          CC_TILE_ROW(row_big_narrow, CC_KB_BIG, 1, 0),                                    \
          CC_TILE_ROW(row_mid, CC_KB_MID, CC_NV_MID, 0),                                   \
+         CC_TILE_ROW(row_short, CC_KB_BIG - 2, CC_NV_BIG, 0),                             \
          CC_TILE_ROW(row_one, 1, CC_NV_ONE, 0),                                           \
          CC_TILE_ROW(row_one_narrow, 1, 1, 0),                                            \
          CC_TILE_ROW(row_cv, 0, CC_CV_NV, CC_CV_PIX),                                      \

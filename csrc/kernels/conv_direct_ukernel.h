@@ -475,6 +475,7 @@ static void FN(one_rows)(const ARGS *a, REAL *yrow)
 CC_DEFINE_ROW(row_big, CC_KB_BIG, CC_NV_BIG)
 CC_DEFINE_ROW(row_big_narrow, CC_KB_BIG, 1)
 CC_DEFINE_ROW(row_mid, CC_KB_MID, CC_NV_MID)
+CC_DEFINE_ROW(row_short, CC_KB_BIG - 2, CC_NV_BIG)
 CC_DEFINE_ROW(row_one, 1, CC_NV_ONE)
 CC_DEFINE_ROW(row_one_narrow, 1, 1)
 
