@@ -40,11 +40,12 @@ CC_DIRECT_ROW_ARGS(double, f64)
 /* The tiles every ISA provides, by role.  Vectorised along output columns: many output
  * channels on wide and on narrow rows, a few channels (the mid tile, and the short
  * one: the big tile less 2 channels), one channel (image filtering, depthwise) on wide
- * and narrow rows.  Vectorised along output channels (CV): many
- * output channels per group (kernels/conv_direct_cv_ukernel.h).  Pointwise (PW): a
- * 1x1 stride-1 layer without padding, a GEMM whose row is a stretch of pixels of any
- * length and whose kb counts every channel of a range of blocks (the big tile, the
- * blocks swept on each tile in turn). */
+ * and narrow rows.  Vectorised along output channels (CV): many output channels per
+ * group (kernels/conv_direct_cv_ukernel.h).  Pointwise (PW): a 1x1 stride-1 layer
+ * without padding, a GEMM whose row is a stretch of pixels of any length and whose kb
+ * counts every channel of a range of blocks (the big tile, the blocks swept on each
+ * tile in turn).  At AVX2 and the portable level the short tile (4 x 2) ties the mid
+ * one (4 x 3) on rows and has fewer accumulators, so the plan does not take it there. */
 /* Pointwise rows (CC_TILE_PW) take the input channels in slices whose rows of one tile
  * fill CC_PW_PANEL_BYTES (in L1 while every block of output channels runs on them), and
  * copy a slice of their stretch of len pixels into work (a whole number of tiles of

@@ -495,10 +495,10 @@ typedef struct {
 
 /* One tile of the pointwise GEMM: n (<= KB) channels x cnt (<= NV * LANES) pixels from
  * a packed panel (kc rows of NV vectors, ps apart; KB <= CC_KB_BIG and NV <= CC_NV_BIG
- * constants), summed
- * as FN(tile) sums (bias, then c): from the bias on the first slice, else from the sums
- * stored by the earlier slices.  The weight of channel kk and input channel c is
- * wp[kk * wk + c * wc]: packed blocks (wk 1, wc KB, constants; rows past n are zeros) or
+ * constants), summed as FN(tile) sums (bias, then c): from the bias on the first slice,
+ * else from the sums stored by the earlier slices.  The weight of channel kk and input
+ * channel c is wp[kk * wk + c * wc]: packed blocks of CC_KB_BIG channels (wk 1, wc
+ * CC_KB_BIG, constants, also for a tile of fewer channels; rows past n are zeros) or
  * the rows of a matrix (wk its row length, wc 1; rows past n read row n - 1, never past
  * the matrix); rows past n are not stored.  With copy (a constant, whole tiles only) the
  * tile reads side.src instead of the panel, and writes what it read to side.dst. */
@@ -678,10 +678,10 @@ static void FN(row_pw)(const ARGS *a0, REAL *y, int kb)
                     side.dst = tp;
                     FN(pw_tile)(tp, step, CC_KB_BIG, CC_NV_BIG, wt, 1, CC_KB_BIG, bt, kc, yt,
                                 ys, n, cnt, c0 == 0, 1, side);
-                } else if (n > CC_KB_BIG - 2) { /* a short last block: 2 or 4 rows less */
+                } else if (n > CC_KB_BIG - 2) {
                     FN(pw_tile)(tp, step, CC_KB_BIG, CC_NV_BIG, wt, 1, CC_KB_BIG, bt, kc, yt,
                                 ys, n, cnt, c0 == 0, 0, side);
-                } else if (n > CC_KB_BIG - 4 || CC_KB_BIG < 6) {
+                } else if (n > CC_KB_BIG - 4 || CC_KB_BIG < 6) { /* a short last block */
                     FN(pw_tile)(tp, step, CC_KB_BIG - 2, CC_NV_BIG, wt, 1, CC_KB_BIG, bt, kc,
                                 yt, ys, n, cnt, c0 == 0, 0, side);
                 } else {
