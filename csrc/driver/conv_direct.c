@@ -65,10 +65,10 @@ ptrdiff_t cc_direct_gemm_width(ptrdiff_t real_bytes)
  * too few, at least CC_PW_MIN_BLOCKS blocks per item (each item copies its stretch
  * again). */
 #define CC_PW_STRETCH_BYTES 1024
+#define CC_PW_MIN_BLOCKS 4
 /* Fewer output channels than a big tile's: from 4 on, the multi-channel tile that
  * computes the fewest rows (fewest_rows), below that the one-channel tiles. */
 #define CC_FEW_CHANNELS 4
-#define CC_PW_MIN_BLOCKS 4
 
 static ptrdiff_t outer_rows(const cc_conv_geometry *g, const ptrdiff_t *sizes)
 {

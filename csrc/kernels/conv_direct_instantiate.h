@@ -117,6 +117,7 @@ CC_DIRECT_ISA_TABLE
 #undef CC_KB_BIG
 #undef CC_NV_BIG
 #undef CC_PW_PREFETCH_LOCALITY
+#undef CC_PW_OUT_OF_LINE
 #undef CC_KB_MID
 #undef CC_NV_MID
 #undef CC_NV_ONE

@@ -19,6 +19,8 @@
  *                   the ISA's register file
  *   CC_PW_PREFETCH_LOCALITY  (optional, default 3) the locality argument of the
  *                   pointwise tiles' prefetches of the next stretch
+ *   CC_PW_OUT_OF_LINE  (optional) the pointwise tiles that read their panel as functions
+ *                   of their own, not inlined into row_pw
  *
  * Work is vectorised along output columns.  Each step of the reduction over
  * (c, outer tap u, s) loads NV input vectors once and broadcasts KB weights, feeding
@@ -570,6 +572,45 @@ FN(pw_tile)(const REAL *pk, ptrdiff_t ps, const int KB, const int NV, const REAL
     }
 }
 
+/* A block of n channels read from its panel (row_pw): on the big tile, or a short last
+ * block on a tile of 2 or 4 rows less; out of line where the ISA asks (CC_PW_OUT_OF_LINE),
+ * else inlined into row_pw. */
+#ifdef CC_PW_OUT_OF_LINE
+#define CC_PW_BLOCK_FN static __attribute__((noinline)) void
+#else
+#define CC_PW_BLOCK_FN static inline __attribute__((always_inline)) void
+#endif
+CC_PW_BLOCK_FN FN(pw_full)(const REAL *tp, const REAL *wt, const REAL *bt, ptrdiff_t kc,
+                           REAL *yt, ptrdiff_t ys, int n, int cnt, int first,
+                           FN(pw_side) side)
+{
+    FN(pw_tile)(tp, CC_NV_BIG * LANES, CC_KB_BIG, CC_NV_BIG, wt, 1, CC_KB_BIG, bt, kc, yt,
+                ys, n, cnt, first, 0, side);
+}
+
+CC_PW_BLOCK_FN FN(pw_short)(const REAL *tp, const REAL *wt, const REAL *bt, ptrdiff_t kc,
+                            REAL *yt, ptrdiff_t ys, int n, int cnt, int first,
+                            FN(pw_side) side)
+{
+    const ptrdiff_t step = CC_NV_BIG * LANES;
+    if (n > CC_KB_BIG - 4 || CC_KB_BIG < 6)
+        FN(pw_tile)(tp, step, CC_KB_BIG - 2, CC_NV_BIG, wt, 1, CC_KB_BIG, bt, kc, yt, ys, n,
+                    cnt, first, 0, side);
+    else
+        FN(pw_tile)(tp, step, CC_KB_BIG - 4, CC_NV_BIG, wt, 1, CC_KB_BIG, bt, kc, yt, ys, n,
+                    cnt, first, 0, side);
+}
+
+static inline void FN(pw_block)(const REAL *tp, const REAL *wt, const REAL *bt,
+                                ptrdiff_t kc, REAL *yt, ptrdiff_t ys, int n, int cnt,
+                                int first, FN(pw_side) side)
+{
+    if (n > CC_KB_BIG - 2)
+        FN(pw_full)(tp, wt, bt, kc, yt, ys, n, cnt, first, side);
+    else
+        FN(pw_short)(tp, wt, bt, kc, yt, ys, n, cnt, first, side);
+}
+
 /* The prefetches of tile call j of the n_calls of a slice (pw_side): the next slice's
  * (or item's) nrows rows of nlen pixels, `next`, rows cs apart, are cut into units of
  * a few consecutive lines of a group of rows, as many units as calls allow, each unit
@@ -678,15 +719,8 @@ static void FN(row_pw)(const ARGS *a0, REAL *y, int kb)
                     side.dst = tp;
                     FN(pw_tile)(tp, step, CC_KB_BIG, CC_NV_BIG, wt, 1, CC_KB_BIG, bt, kc, yt,
                                 ys, n, cnt, c0 == 0, 1, side);
-                } else if (n > CC_KB_BIG - 2) {
-                    FN(pw_tile)(tp, step, CC_KB_BIG, CC_NV_BIG, wt, 1, CC_KB_BIG, bt, kc, yt,
-                                ys, n, cnt, c0 == 0, 0, side);
-                } else if (n > CC_KB_BIG - 4 || CC_KB_BIG < 6) { /* a short last block */
-                    FN(pw_tile)(tp, step, CC_KB_BIG - 2, CC_NV_BIG, wt, 1, CC_KB_BIG, bt, kc,
-                                yt, ys, n, cnt, c0 == 0, 0, side);
                 } else {
-                    FN(pw_tile)(tp, step, CC_KB_BIG - 4, CC_NV_BIG, wt, 1, CC_KB_BIG, bt, kc,
-                                yt, ys, n, cnt, c0 == 0, 0, side);
+                    FN(pw_block)(tp, wt, bt, kc, yt, ys, n, cnt, c0 == 0, side);
                 }
             }
         }
@@ -755,6 +789,7 @@ void FN(gemm_tile)(const REAL *pk, ptrdiff_t ps, const REAL *w, ptrdiff_t ldw, p
 #undef LANES
 #undef KB_MAX
 #undef NV_MAX
+#undef CC_PW_BLOCK_FN
 #undef CC_DEFINE_ROW
 #undef CC_CAT3
 #undef CC_CAT3_

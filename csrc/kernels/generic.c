@@ -69,6 +69,11 @@ static inline void cc_store_masked_f64(double *p, cc_lanes m, cc_f64x2 v)
 #define CC_VBYTES 16
 #define CC_KB_BIG 6
 #define CC_NV_BIG 2
+/* the pointwise tiles that read their panel out of line: inlined into row_pw beside the
+ * copying tile, SSE2 kept 10 of the big tile's 12 accumulators on the stack (2 out of
+ * line, objdump); at AVX2 and AVX-512, whose inlined loops keep them all in registers,
+ * the calls cost 1-2% (ResNet's 1x1 256 -> 64) */
+#define CC_PW_OUT_OF_LINE 1
 #define CC_KB_MID 4
 #define CC_NV_MID 3
 #define CC_NV_ONE 4
