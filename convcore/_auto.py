@@ -17,6 +17,9 @@ vector FMAs per cycle (every x86 core convcore targets, and the larger AArch64 o
   broadcasts, whatever the stride; each tile ends with a transposed store of its
   kb * pix outputs (lanes x lanes blocks in registers: log2(lanes) shuffles and one
   store per vector).
+- **direct**, one-channel 3x3 layers at stride 1 (depthwise, image filters): strips of
+  nv vectors walk down each band of output rows, and each input row they pass issues
+  9 * nv FMAs and 3 * nv loads (csrc/kernels/conv_direct_strip_ukernel.h).
 - **direct**, pointwise layers (1x1, stride 1, unpadded): a GEMM whose tiles read a
   copy of their input rows, side by side (csrc/kernels/conv_direct_ukernel.h, row_pw):
   the FMAs of the big column tile (a short last block of channels on a tile of 2 or 4
@@ -123,6 +126,12 @@ def _direct_cycles(g: ConvGeometry, plan: dict) -> float:
         deep = g.C // g.groups >= 16  # the slowdown shows on deep reductions only
         slow = CHANNEL_TILE_SLOWDOWN.get(plan.get("isa", ""), 1.0) if deep else 1.0
         return rows * blocks * tiles * (steps * step + store) * slow / DIRECT_OVERHEAD
+    if plan["tile"] == "strip":  # one-channel 3x3: strips of nv vectors down each band
+        bands = rows // g.out[-2] * math.ceil(g.out[-2] / plan["band"])
+        strips = math.ceil(g.out[-1] / (nv * lanes))
+        walked = bands * (min(plan["band"], g.out[-2]) + 2)  # 2 more input rows a band
+        step = max(9 * nv / FMA_PER_CYCLE, 3 * nv / LOADS_PER_CYCLE)
+        return walked * strips * step / DIRECT_OVERHEAD
     if plan["tile"] == "pointwise":
         tiles = math.ceil(math.prod(g.out) / (nv * lanes))
         fma = g.N * g.groups * _pointwise_rows(kg, kb) * tiles * steps * nv / FMA_PER_CYCLE

@@ -213,7 +213,7 @@ cdef class DirectCall:
         return y
 
 
-_TILE_ROLES = ("big", "big_narrow", "mid", "short", "one", "one_narrow", "channels",
+_TILE_ROLES = ("big", "big_narrow", "mid", "short", "one", "one_narrow", "strip", "channels",
                "pointwise")
 
 

@@ -333,6 +333,64 @@ def test_one_channel_rows_match_reference(isa, case, dtype, rng):
     assert_close(got, ref, dtype, terms=int(np.prod(ws[1:])), err_msg=isa)
 
 
+# One-channel 3x3 layers at stride 1 (depthwise layers, 3x3 image filters) run on strips
+# of columns that walk down the input in place: rows of interior strips and of strips
+# that load by mask at each end, a last strip of one vector (AVX-512's strips are two),
+# several bands of a plane, a band of one row, asymmetric padding and padding past the
+# taps' reach, widths of exactly one vector at some level and dtype.
+STRIP_CASES = [
+    # x shape, groups, padding
+    ((2, 4, 7, 56), 4, 1),
+    ((1, 3, 40, 33), 3, ((2, 0), (0, 2))),
+    ((1, 1, 5, 80), 1, 1),
+    ((1, 2, 1, 17), 2, ((1, 1), (2, 2))),
+    ((1, 2, 3, 17), 2, 2),
+    ((1, 2, 6, 30), 2, 0),
+    ((2, 3, 9, 8), 3, 1),
+    ((1, 2, 4, 16), 2, 1),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", STRIP_CASES)
+def test_strips_match_reference(isa, case, dtype, rng):
+    xs, groups, padding = case
+    x = random_array(rng, xs, dtype, "strided")
+    w = random_array(rng, (xs[1], 1, 3, 3), dtype)
+    b = random_array(rng, (xs[1],), dtype)
+    x[0, 0, 0, 5] = np.nan
+    x[-1, -1, -1, -1] = np.inf
+    x[0, -1, xs[2] // 2, 0] = -np.inf
+    if groups > 1:
+        w[1, 0, 2, 2] = np.inf  # NaN where it meets the zero padding, as with a padded input
+    pads = ((padding, padding),) * 2 if isinstance(padding, int) else padding
+    ref = conv_border_ref(x, w, b, pads=pads, groups=groups)
+    got = convcore.conv2d(x, w, b, padding=padding, groups=groups, algorithm="direct",
+                          out=_poisoned(ref.shape, dtype))
+    assert np.array_equal(np.isnan(got), np.isnan(ref)), isa
+    assert_close(got, ref, dtype, terms=9, err_msg=isa)
+
+
+def test_strips_run_one_channel_3x3_layers_at_stride_1(isa):
+    """The plan takes strips for one input and one output channel per group, 3x3, stride
+    1, dilation 1, zero padding, rows of a vector or more; the row tiles otherwise."""
+    def tile(xs, ws, groups, stride=1, dilation=1, padding=1, mode="zeros"):
+        x, w = np.zeros(xs, np.float32), np.zeros(ws, np.float32)
+        g = prepare_conv(2, x, w, None, stride, padding, dilation, groups,
+                         padding_mode=mode)[0]
+        return convcore._conv.direct_plan(g, np.float32)["tile"]
+
+    assert tile((8, 64, 56, 56), (64, 1, 3, 3), 64) == "strip", isa
+    assert tile((1, 1, 512, 512), (1, 1, 3, 3), 1) == "strip", isa
+    assert tile((1, 4, 64, 64), (4, 1, 3, 3), 4, padding=((0, 2), (1, 0))) == "strip"
+    assert tile((8, 64, 56, 56), (128, 1, 3, 3), 64) != "strip"  # two outputs a group
+    assert tile((8, 64, 56, 56), (64, 1, 3, 3), 64, stride=2) != "strip"
+    assert tile((8, 64, 56, 56), (64, 1, 3, 3), 64, dilation=2) != "strip"
+    assert tile((8, 64, 56, 56), (64, 1, 3, 3), 64, mode="reflect") != "strip"
+    assert tile((8, 64, 56, 56), (64, 1, 5, 5), 64, padding=2) != "strip"
+    assert tile((8, 64, 3, 3), (64, 1, 3, 3), 64) != "strip"  # rows shorter than a vector
+
+
 @pytest.mark.parametrize("k", [4, 5, 6, 7])
 def test_few_channels_run_on_the_tile_of_fewest_rows(isa, k):
     """4-7 output channels (fewer than a big column tile's) on column tiles compute at most

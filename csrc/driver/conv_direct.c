@@ -135,6 +135,17 @@ static int fewest_rows(const cc_direct_isa *isa, ptrdiff_t Kg)
     return best;
 }
 
+/* Whether the strip tile runs the layer: one input and one output channel per group, a
+ * 3x3 kernel at stride 1, dilation 1 and zero padding, on a plane whose rows hold a
+ * vector. */
+static int strip_fits(const cc_conv_geometry *g, int lanes)
+{
+    return g->nd == 2 && g->C == g->groups && g->K == g->groups && g->kernel[0] == 3 &&
+           g->kernel[1] == 3 && g->stride[0] == 1 && g->stride[1] == 1 &&
+           g->dilation[0] == 1 && g->dilation[1] == 1 && g->pad_mode == CC_PAD_ZEROS &&
+           g->out[1] >= lanes;
+}
+
 void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
                               cc_conv_direct_plan *p)
 {
@@ -162,6 +173,8 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
         tile = CC_TILE_PW;
     else if (2 * Kg >= kb_cv && taps >= 8 * lanes)
         tile = CC_TILE_CV;
+    else if (strip_fits(g, lanes))
+        tile = CC_TILE_STRIP;
     else if (Kg >= isa->tiles[CC_TILE_BIG].kb)
         tile = narrow               ? CC_TILE_BIG_NARROW
                : fewer_padded(isa, Kg) ? CC_TILE_MID
@@ -180,7 +193,7 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
     const ptrdiff_t rows = outer_rows(g, g->out), U = outer_rows(g, g->kernel);
     p->band = band;
     p->nbands = pr > 0 ? rows / pr * plane_bands(g, band) : 0;
-    p->flat = g->nd >= 2;
+    p->flat = g->nd >= 2 && tile != CC_TILE_STRIP; /* strips read the input in place */
     if (pw) { /* stretches of st pixels, the last one shorter */
         const ptrdiff_t px = rows * Wout, imgs = g->N * g->groups;
         const ptrdiff_t want = imgs > 0 ? (CC_MIN_ITEMS + imgs - 1) / imgs : 1;
@@ -244,6 +257,15 @@ static void band_rows(const cc_conv_geometry *g, ptrdiff_t o_lo, ptrdiff_t o_hi,
                       ptrdiff_t *rows)
 {
     const ptrdiff_t U = outer_rows(g, g->kernel);
+    if (g->nd == 2 && g->pad_mode == CC_PAD_ZEROS) { /* no divisions: a band of a few rows
+                                                      * of a small plane is quick to run */
+        for (ptrdiff_t o = o_lo; o < o_hi; o++)
+            for (ptrdiff_t u = 0; u < U; u++) {
+                const ptrdiff_t i = o * g->stride[0] - g->pad[0] + u * g->dilation[0];
+                rows[(o - o_lo) * U + u] = i >= 0 && i < g->in[0] ? i * g->in[1] : -1;
+            }
+        return;
+    }
     for (ptrdiff_t o = o_lo; o < o_hi; o++)
         for (ptrdiff_t u = 0; u < U; u++) {
             const ptrdiff_t off = outer_input(g, g->nd - 1, o, u);

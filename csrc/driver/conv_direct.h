@@ -40,7 +40,10 @@ CC_DIRECT_ROW_ARGS(double, f64)
 /* The tiles every ISA provides, by role.  Vectorised along output columns: many output
  * channels on wide and on narrow rows, a few channels (the mid tile, and the short
  * one: the big tile less 2 channels), one channel (image filtering, depthwise) on wide
- * and narrow rows.  Vectorised along output channels (CV): many output channels per
+ * and narrow rows, and the strip tile: one input and one output channel per group,
+ * 3x3 at stride 1 under zero padding, whose strips of columns walk down a band of rows
+ * read in place (kernels/conv_direct_strip_ukernel.h; nv: the vectors of its interior
+ * strips).  Vectorised along output channels (CV): many output channels per
  * group (kernels/conv_direct_cv_ukernel.h).  Pointwise (PW): a 1x1 stride-1 layer
  * without padding, a GEMM whose row is a stretch of pixels of any length and whose kb
  * counts every channel of a range of blocks (the big tile, the blocks swept on each
@@ -63,7 +66,7 @@ static inline ptrdiff_t cc_pw_panels(ptrdiff_t Cg, ptrdiff_t len, ptrdiff_t tw,
 }
 
 enum { CC_TILE_BIG, CC_TILE_BIG_NARROW, CC_TILE_MID, CC_TILE_SHORT, CC_TILE_ONE,
-       CC_TILE_ONE_NARROW, CC_TILE_CV, CC_TILE_PW, CC_N_TILES };
+       CC_TILE_ONE_NARROW, CC_TILE_STRIP, CC_TILE_CV, CC_TILE_PW, CC_N_TILES };
 
 typedef struct {
     int kb, nv;                 /* output channels (0: nv vectors of them) x vectors */

@@ -101,6 +101,7 @@ static inline cc_f64x4 cc_lanes_down_f64(cc_f64x4 v, int l)
  * 1.01-1.05x, so that level keeps the default, 3 */
 #define CC_PW_PREFETCH_LOCALITY 2
 #define CC_NV_ONE 4
+#define CC_NV_STRIP 2 /* interior strips; the edge ones are of one vector */
 #define CC_CV_PIX 6
 #define CC_CV_NV 2
 #define CC_CV_TAP_UNROLL 1 /* 12 accumulators + 2 weights + 1 broadcast: all 16 ymm */

@@ -68,6 +68,7 @@
          CC_TILE_ROW(row_short, CC_KB_BIG - 2, CC_NV_BIG, 0),                             \
          CC_TILE_ROW(row_one, 1, CC_NV_ONE, 0),                                           \
          CC_TILE_ROW(row_one_narrow, 1, 1, 0),                                            \
+         CC_TILE_ROW(row_strip, 1, CC_NV_STRIP, 0),                                       \
          CC_TILE_ROW(row_cv, 0, CC_CV_NV, CC_CV_PIX),                                      \
          CC_TILE_ROW(row_pw, CC_KB_BIG, CC_NV_BIG, 0)},                                  \
         {CC_KB_BIG, CC_NV_BIG, CC_ROW_NAME(gemm_tile, f32, CC_ISA),                        \

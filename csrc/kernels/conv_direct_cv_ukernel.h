@@ -27,12 +27,7 @@
 #else
 #define CC_CV_UNROLL(n)
 #endif
-#define CC_CAT3_(a, b, c) a##_##b##_##c
-#define CC_CAT3(a, b, c) CC_CAT3_(a, b, c)
-#define FN(name) CC_CAT3(name, SFX, CC_ISA)
-#define ARGS CC_CAT3(cc_direct, row, SFX)
-#define VEC FN(vec)
-#define LANES ((int)(CC_VBYTES / sizeof(REAL)))
+#include "kernels/cc_template_names.h"
 #define PIX CC_CV_PIX
 #define NV CC_CV_NV
 #define KB (NV * LANES)
@@ -262,14 +257,9 @@ static void FN(row_cv)(const ARGS *a, REAL *yrow, int kb)
     }
 }
 
-#undef FN
-#undef ARGS
-#undef VEC
-#undef LANES
+#include "kernels/cc_template_names_end.h"
 #undef PIX
 #undef NV
 #undef KB
-#undef CC_CAT3
-#undef CC_CAT3_
 #undef CC_CV_UNROLL
 #undef CC_CV_PRAGMA_

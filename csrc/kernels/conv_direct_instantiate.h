@@ -46,6 +46,7 @@
 #define CC_ROW_SHIFT1_LAST CC_ROW_SHIFT1_LAST_F32
 #endif
 #include "kernels/conv_direct_ukernel.h"
+#include "kernels/conv_direct_strip_ukernel.h"
 #include "kernels/conv_direct_cv_ukernel.h"
 #undef REAL
 #undef SFX
@@ -91,6 +92,7 @@
 #define CC_ROW_SHIFT1_LAST CC_ROW_SHIFT1_LAST_F64
 #endif
 #include "kernels/conv_direct_ukernel.h"
+#include "kernels/conv_direct_strip_ukernel.h"
 #include "kernels/conv_direct_cv_ukernel.h"
 #undef REAL
 #undef SFX

@@ -28,13 +28,8 @@
  * tile computes it.  Padding is computed as real zeros (0 * w is evaluated), so
  * non-finite weights give the NaNs of an explicitly zero-padded input, as im2col does.
  */
-#define CC_CAT3_(a, b, c) a##_##b##_##c
-#define CC_CAT3(a, b, c) CC_CAT3_(a, b, c)
-#define FN(name) CC_CAT3(name, SFX, CC_ISA)
-#define ARGS CC_CAT3(cc_direct, row, SFX)
+#include "kernels/cc_template_names.h"
 
-#define VEC FN(vec)
-#define LANES ((int)(CC_VBYTES / sizeof(REAL)))
 #define KB_MAX CC_KB_BIG
 #define NV_MAX2_(a, b) ((a) > (b) ? (a) : (b))
 #define NV_MAX NV_MAX2_(CC_NV_ONE, NV_MAX2_(CC_NV_BIG, CC_NV_MID))
@@ -783,13 +778,8 @@ void FN(gemm_tile)(const REAL *pk, ptrdiff_t ps, const REAL *w, ptrdiff_t ldw, p
                     0, none);
 }
 
-#undef FN
-#undef ARGS
-#undef VEC
-#undef LANES
+#include "kernels/cc_template_names_end.h"
 #undef KB_MAX
 #undef NV_MAX
 #undef CC_PW_BLOCK_FN
 #undef CC_DEFINE_ROW
-#undef CC_CAT3
-#undef CC_CAT3_

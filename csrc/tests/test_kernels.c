@@ -98,6 +98,14 @@ static const conv_case CASES[] = {
     {"1x1 rows of 64, K 3",    2, 3,  5, 64,  3, 1,  1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
     {"1x1 one channel, 128",   1, 1,  7, 128, 1, 1,  1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0},
     {"1x1 bands, pad top",     1, 16, 70, 64, 10, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1},
+    /* one-channel 3x3 layers at stride 1 on strips walking down the input in place:
+     * interior and masked strips, a one-vector last strip (AVX-512), several bands, a
+     * band of one row, padding rows and columns past the taps' reach */
+    {"strip depthwise, 56",    2, 4,  7, 56,  4, 3,  3, 4, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"strip asymmetric, bands", 1, 3, 40, 33, 3, 3,  3, 3, 1, 1, 1, 1, 2, 0, 0, 2, 0},
+    {"strip one channel, 80",  1, 1,  5, 80,  1, 3,  3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"strip one row",          1, 2,  1, 17,  2, 3,  3, 2, 1, 1, 1, 1, 1, 1, 2, 2, 1},
+    {"strip pad 2",            1, 2,  3, 17,  2, 3,  3, 2, 1, 1, 1, 1, 2, 2, 2, 2, 0},
     /* pointwise (1x1, stride 1, unpadded, a big tile's channels per group): a GEMM per
      * stretch of pixels; a last partial tile, groups, several stretches per image, several
      * slices of input channels (deep: one block per item; wide: several blocks, groups);
