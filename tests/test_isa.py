@@ -335,45 +335,50 @@ def test_one_channel_rows_match_reference(isa, case, dtype, rng):
 
 # One-channel 3x3 layers at stride 1 (depthwise layers, 3x3 image filters) run on strips
 # of columns that walk down the input in place: rows of interior strips and of strips
-# that load by mask at each end, a last strip of one vector (AVX-512's strips are two),
-# several bands of a plane, a band of one row, asymmetric padding and padding past the
-# taps' reach, widths of exactly one vector at some level and dtype.
+# that load by mask at each end (or, under a border mode, copy their columns mapped by
+# it), a last strip of one vector (wider strips are two), several bands of a plane, a
+# band of one row, asymmetric padding and padding past the taps' reach, widths of
+# exactly one vector at some level and dtype, each border mode.
 STRIP_CASES = [
-    # x shape, groups, padding
-    ((2, 4, 7, 56), 4, 1),
-    ((1, 3, 40, 33), 3, ((2, 0), (0, 2))),
-    ((1, 1, 5, 80), 1, 1),
-    ((1, 2, 1, 17), 2, ((1, 1), (2, 2))),
-    ((1, 2, 3, 17), 2, 2),
-    ((1, 2, 6, 30), 2, 0),
-    ((2, 3, 9, 8), 3, 1),
-    ((1, 2, 4, 16), 2, 1),
+    # x shape, groups, padding, padding_mode
+    ((2, 4, 7, 56), 4, 1, "zeros"),
+    ((1, 3, 40, 33), 3, ((2, 0), (0, 2)), "zeros"),
+    ((1, 1, 5, 80), 1, 1, "zeros"),
+    ((1, 2, 1, 17), 2, ((1, 1), (2, 2)), "zeros"),
+    ((1, 2, 3, 17), 2, 2, "zeros"),
+    ((1, 2, 6, 30), 2, 0, "zeros"),
+    ((2, 3, 9, 8), 3, 1, "zeros"),
+    ((1, 2, 4, 16), 2, 1, "zeros"),
+    ((2, 2, 7, 56), 2, 1, "reflect"),
+    ((1, 1, 36, 33), 1, ((2, 0), (0, 2)), "replicate"),
+    ((1, 2, 5, 17), 2, 1, "circular"),
+    ((1, 3, 4, 40), 3, ((1, 2), (2, 1)), "reflect"),
 ]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", STRIP_CASES)
 def test_strips_match_reference(isa, case, dtype, rng):
-    xs, groups, padding = case
+    xs, groups, padding, mode = case
     x = random_array(rng, xs, dtype, "strided")
     w = random_array(rng, (xs[1], 1, 3, 3), dtype)
     b = random_array(rng, (xs[1],), dtype)
     x[0, 0, 0, 5] = np.nan
     x[-1, -1, -1, -1] = np.inf
     x[0, -1, xs[2] // 2, 0] = -np.inf
-    if groups > 1:
+    if groups > 1 and mode == "zeros":
         w[1, 0, 2, 2] = np.inf  # NaN where it meets the zero padding, as with a padded input
     pads = ((padding, padding),) * 2 if isinstance(padding, int) else padding
-    ref = conv_border_ref(x, w, b, pads=pads, groups=groups)
-    got = convcore.conv2d(x, w, b, padding=padding, groups=groups, algorithm="direct",
-                          out=_poisoned(ref.shape, dtype))
+    ref = conv_border_ref(x, w, b, pads=pads, groups=groups, padding_mode=mode)
+    got = convcore.conv2d(x, w, b, padding=padding, groups=groups, padding_mode=mode,
+                          algorithm="direct", out=_poisoned(ref.shape, dtype))
     assert np.array_equal(np.isnan(got), np.isnan(ref)), isa
     assert_close(got, ref, dtype, terms=9, err_msg=isa)
 
 
 def test_strips_run_one_channel_3x3_layers_at_stride_1(isa):
     """The plan takes strips for one input and one output channel per group, 3x3, stride
-    1, dilation 1, zero padding, rows of a vector or more; the row tiles otherwise."""
+    1, dilation 1, any padding mode, rows of a vector or more; the row tiles otherwise."""
     def tile(xs, ws, groups, stride=1, dilation=1, padding=1, mode="zeros"):
         x, w = np.zeros(xs, np.float32), np.zeros(ws, np.float32)
         g = prepare_conv(2, x, w, None, stride, padding, dilation, groups,
@@ -386,7 +391,7 @@ def test_strips_run_one_channel_3x3_layers_at_stride_1(isa):
     assert tile((8, 64, 56, 56), (128, 1, 3, 3), 64) != "strip"  # two outputs a group
     assert tile((8, 64, 56, 56), (64, 1, 3, 3), 64, stride=2) != "strip"
     assert tile((8, 64, 56, 56), (64, 1, 3, 3), 64, dilation=2) != "strip"
-    assert tile((8, 64, 56, 56), (64, 1, 3, 3), 64, mode="reflect") != "strip"
+    assert tile((8, 64, 56, 56), (64, 1, 3, 3), 64, mode="reflect") == "strip"
     assert tile((8, 64, 56, 56), (64, 1, 5, 5), 64, padding=2) != "strip"
     assert tile((8, 64, 3, 3), (64, 1, 3, 3), 64) != "strip"  # rows shorter than a vector
 

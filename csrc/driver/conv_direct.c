@@ -136,14 +136,13 @@ static int fewest_rows(const cc_direct_isa *isa, ptrdiff_t Kg)
 }
 
 /* Whether the strip tile runs the layer: one input and one output channel per group, a
- * 3x3 kernel at stride 1, dilation 1 and zero padding, on a plane whose rows hold a
- * vector. */
+ * 3x3 kernel at stride 1 and dilation 1 (any padding mode), on a plane whose rows hold
+ * a vector. */
 static int strip_fits(const cc_conv_geometry *g, int lanes)
 {
     return g->nd == 2 && g->C == g->groups && g->K == g->groups && g->kernel[0] == 3 &&
            g->kernel[1] == 3 && g->stride[0] == 1 && g->stride[1] == 1 &&
-           g->dilation[0] == 1 && g->dilation[1] == 1 && g->pad_mode == CC_PAD_ZEROS &&
-           g->out[1] >= lanes;
+           g->dilation[0] == 1 && g->dilation[1] == 1 && g->out[1] >= lanes;
 }
 
 void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
@@ -257,12 +256,13 @@ static void band_rows(const cc_conv_geometry *g, ptrdiff_t o_lo, ptrdiff_t o_hi,
                       ptrdiff_t *rows)
 {
     const ptrdiff_t U = outer_rows(g, g->kernel);
-    if (g->nd == 2 && g->pad_mode == CC_PAD_ZEROS) { /* no divisions: a band of a few rows
-                                                      * of a small plane is quick to run */
+    if (g->nd == 2) { /* without outer_input's divisions: a band of a few rows of a small
+                       * plane is quick to run */
         for (ptrdiff_t o = o_lo; o < o_hi; o++)
             for (ptrdiff_t u = 0; u < U; u++) {
-                const ptrdiff_t i = o * g->stride[0] - g->pad[0] + u * g->dilation[0];
-                rows[(o - o_lo) * U + u] = i >= 0 && i < g->in[0] ? i * g->in[1] : -1;
+                const ptrdiff_t i = cc_pad_index(
+                    o * g->stride[0] - g->pad[0] + u * g->dilation[0], g->in[0], g->pad_mode);
+                rows[(o - o_lo) * U + u] = i >= 0 ? i * g->in[1] : -1;
             }
         return;
     }

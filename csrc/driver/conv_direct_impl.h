@@ -503,9 +503,10 @@ static void FN(run_item)(const FN(cc_direct_call) *c, FN(cc_direct_thread) *t, p
         return;
     }
     band_rows(g, o_lo, o_hi, rows);
-    if (p->tile == CC_TILE_STRIP) { /* the band's rows in place, edges by masked loads */
+    if (p->tile == CC_TILE_STRIP) { /* the band's rows in place */
         a.rows = rows;
         a.ny = o_hi - o_lo;
+        a.pad_mode = g->pad_mode;
         a.wp = wpack + grp * Cg * U * S;
         a.bias = bias ? bias + grp * Kg : NULL;
         row(&a, y + (n * g->K + grp * Kg) * c->y_kstride + o_lo * Wout, 1);

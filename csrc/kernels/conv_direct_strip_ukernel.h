@@ -15,7 +15,9 @@
  * Strips that reach into the padding or past the row (and the last one, when the row
  * does not end on a vector) load by mask, so nothing outside the input row is read;
  * input rows in the zero padding are vectors of zeros.  Both are still multiplied, as
- * everywhere (an infinite weight gives NaN beside the padding).  Each output is summed
+ * everywhere (an infinite weight gives NaN beside the padding).  Under a border mode
+ * (reflect, replicate, circular) the driver's table maps the rows, and those strips
+ * copy their columns mapped by the mode (cc_pad_index) before loading them.  Each output is summed
  * as by every other tile: bias, then tap rows u = 0, 1, 2, each over its taps s = 0,
  * 1, 2.
  *
@@ -28,15 +30,16 @@
 #include "kernels/cc_template_names.h"
 
 /* One input row xr (with PAD, NULL for a row of the zero padding) of a strip whose tap-0 input
- * columns start at col0, tap by tap (EDGE strips, of one vector: loaded by the masks m of
- * its taps), into the sums of the three output rows that read it: C[v] += w[s] * tap
+ * columns start at col0, tap by tap (EDGE 1 strips, of one vector: loaded by the masks
+ * m of its taps), into the sums of the three output rows that read it: C[v] += w[s] * tap
  * (tap row 0, from the bias when NEW), B[v] += w[3 + s] * tap where MID, A[v] +=
  * w[6 + s] * tap where OLD.  One tap is live at a time, so the registers hold the 3 * NV
  * sums and the 9 weights. */
 static inline __attribute__((always_inline)) void
 FN(strip_input_row)(VEC A[], VEC B[], VEC C[], const VEC w[9], const VEC b, const REAL *xr,
-                    ptrdiff_t col0, const CC_MASK m[3], const int NV, const int EDGE,
-                    const int PAD, const int NEW, const int MID, const int OLD)
+                    ptrdiff_t col0, const CC_MASK m[3], const int NV,
+                    const int EDGE, const int PAD, const int NEW, const int MID,
+                    const int OLD)
 {
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++) {
@@ -45,9 +48,9 @@ FN(strip_input_row)(VEC A[], VEC B[], VEC C[], const VEC w[9], const VEC b, cons
 #pragma GCC unroll 3
         for (int s = 0; s < 3; s++) {
             const ptrdiff_t at = col0 + v * LANES + s;
-            const VEC t = PAD && !xr ? FN(splat)((REAL)0)
-                          : EDGE         ? CC_LOAD_MASKED(xr + at, m[s])
-                                         : FN(loadu)(xr + at);
+            const VEC t = PAD && !xr  ? FN(splat)((REAL)0)
+                          : EDGE == 1 ? CC_LOAD_MASKED(xr + at, m[s])
+                                      : FN(loadu)(xr + at);
             if (NEW)
                 C[v] += w[s] * t;
             if (MID)
@@ -83,7 +86,8 @@ static inline const REAL *FN(strip_input)(const ARGS *a, ptrdiff_t k)
 }
 
 /* One strip: output columns [j, j + cnt) (cnt < NV * LANES only in EDGE strips, of one
- * vector) of the band's ny rows (y the band's output, rows
+ * vector: 1, loads by mask; 2, FN(strip_border)'s, whole loads from its buffer) of the
+ * band's ny rows (y the band's output, rows
  * Wout apart), tap-0 input columns from col0.  Step k of the walk loads input row k and
  * adds it to C (output row k: bias, tap row 0), B (row k - 1, tap row 1) and A (row
  * k - 2, tap row 2, then stored); the sums then move up, A = B, B = C.  The first two and
@@ -94,7 +98,7 @@ FN(strip)(const ARGS *a, REAL *y, ptrdiff_t j, ptrdiff_t col0, ptrdiff_t cnt, co
 {
     const ptrdiff_t ny = a->ny, Wout = a->Wout, W = a->W;
     CC_MASK m[3]; /* EDGE strips are of one vector */
-    if (EDGE)
+    if (EDGE == 1)
         for (int s = 0; s < 3; s++)
             m[s] = CC_MAKE_MASK(cc_clamp_lanes(-(col0 + s), LANES),
                                 cc_clamp_lanes(W - (col0 + s), LANES));
@@ -130,12 +134,44 @@ FN(strip)(const ARGS *a, REAL *y, ptrdiff_t j, ptrdiff_t col0, ptrdiff_t cnt, co
 #undef CC_STRIP_STEP
 }
 
+/* A strip of one vector at a row's end under a border mode (reflect, replicate,
+ * circular): the LANES + 2 columns it reads, mapped by the mode, copied for each of the
+ * band's ny + 2 input rows into a small buffer first (filled before it is read, so its
+ * vector loads never wait on the scalar stores), then walked as an interior strip whose
+ * stores stop at cnt; ny <= CC_STRIP_BORDER_ROWS. */
+#ifndef CC_STRIP_BORDER_ROWS
+#define CC_STRIP_BORDER_ROWS 32
+#endif
+static void FN(strip_border)(const ARGS *a, REAL *y, ptrdiff_t j, ptrdiff_t col0,
+                             ptrdiff_t cnt, const VEC w[9], const VEC b)
+{
+    enum { P = LANES + 2 };
+    REAL buf[(CC_STRIP_BORDER_ROWS + 2) * P];
+    ptrdiff_t rows[3 * CC_STRIP_BORDER_ROWS], map[P];
+    ARGS e = *a;
+    for (int i = 0; i < P; i++)
+        map[i] = cc_pad_index(col0 + i, a->W, a->pad_mode);
+    for (ptrdiff_t k = 0; k < a->ny + 2; k++) {
+        const REAL *xr = FN(strip_input)(a, k);
+        for (int i = 0; i < P; i++)
+            buf[k * P + i] = xr && map[i] >= 0 ? xr[map[i]] : (REAL)0;
+    }
+    for (ptrdiff_t o = 0; o < a->ny; o++)
+        for (int u = 0; u < 3; u++)
+            rows[3 * o + u] = (o + u) * P;
+    e.x = buf;
+    e.rows = rows;
+    e.W = P;
+    FN(strip)(&e, y, j, 0, cnt, w, b, 1, 1, 2);
+}
+
 /* The band's output rows (a->ny of them from yrow, Wout apart; a->rows the band's table
  * of U = 3 input rows per output row), strip by strip from the left: strips of
  * CC_NV_STRIP vectors while their loads stay inside the row, then of one vector, and
- * strips of one vector that load by mask where a strip reaches into the padding or past
- * the row (at most one at each end: 3 masks, not 3 per vector, beside the sums and the
- * weights in the registers). */
+ * strips of one vector where a strip reaches into the padding or past the row (at most
+ * one at each end), which load by mask under zero padding (3 masks, not 3 per vector,
+ * beside the sums and the weights in the registers) and from their mapped columns
+ * under a border mode. */
 static void FN(row_strip)(const ARGS *a, REAL *yrow, int kb)
 {
     (void)kb;
@@ -156,7 +192,18 @@ static void FN(row_strip)(const ARGS *a, REAL *yrow, int kb)
             FN(strip)(a, yrow, j, col0, LANES, w, b, inside, 1, 0);
             j += LANES;
         } else {
-            FN(strip)(a, yrow, j, col0, left < LANES ? left : LANES, w, b, inside, 1, 1);
+            const ptrdiff_t cnt = left < LANES ? left : LANES;
+            if (a->pad_mode == CC_PAD_ZEROS) {
+                FN(strip)(a, yrow, j, col0, cnt, w, b, inside, 1, 1);
+            } else { /* in pieces of at most CC_STRIP_BORDER_ROWS rows */
+                for (ptrdiff_t o0 = 0; o0 < a->ny; o0 += CC_STRIP_BORDER_ROWS) {
+                    ARGS part = *a;
+                    part.rows = a->rows + 3 * o0;
+                    part.ny = a->ny - o0 < CC_STRIP_BORDER_ROWS ? a->ny - o0
+                                                                : CC_STRIP_BORDER_ROWS;
+                    FN(strip_border)(&part, yrow + o0 * Wout, j, col0, cnt, w, b);
+                }
+            }
             j += LANES;
         }
     }
