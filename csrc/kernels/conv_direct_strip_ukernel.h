@@ -17,24 +17,25 @@
  * input rows in the zero padding are vectors of zeros.  Both are still multiplied, as
  * everywhere (an infinite weight gives NaN beside the padding).  Under a border mode
  * (reflect, replicate, circular) the driver's table maps the rows, and those strips
- * copy their columns mapped by the mode (cc_pad_index) before loading them.  Each output is summed
- * as by every other tile: bias, then tap rows u = 0, 1, 2, each over its taps s = 0,
- * 1, 2.
+ * copy their columns mapped by the mode (cc_pad_index) before loading them.  Each
+ * output is summed as by every other tile: bias, then tap rows u = 0, 1, 2, each over
+ * its taps s = 0, 1, 2.
  *
- * The including file may define CC_NV_STRIP, the vectors per strip (default 1): its
- * 3 * NV sums, 3 * NV taps and 9 weights must fit the register file (AVX2: 1, as 16
- * registers hold the 15 and the bias; AVX-512: 2). */
+ * The including file may define CC_NV_STRIP, the vectors of the strips inside a row
+ * (default 1; those at its ends are one vector): their 3 * NV sums, a tap and the 9
+ * weights should fit the register file (2 at AVX2 and AVX-512: at AVX2 the 16 ymm hold
+ * 6 sums, a tap and most of the weights, the rest read from the stack by the FMAs). */
 #ifndef CC_NV_STRIP
 #define CC_NV_STRIP 1
 #endif
 #include "kernels/cc_template_names.h"
 
-/* One input row xr (with PAD, NULL for a row of the zero padding) of a strip whose tap-0 input
- * columns start at col0, tap by tap (EDGE 1 strips, of one vector: loaded by the masks
- * m of its taps), into the sums of the three output rows that read it: C[v] += w[s] * tap
- * (tap row 0, from the bias when NEW), B[v] += w[3 + s] * tap where MID, A[v] +=
- * w[6 + s] * tap where OLD.  One tap is live at a time, so the registers hold the 3 * NV
- * sums and the 9 weights. */
+/* One input row xr (with PAD, NULL for a row of the zero padding) of a strip whose
+ * tap-0 input columns start at col0, tap by tap (EDGE 1 strips, of one vector: loaded by
+ * the masks m of its taps), into the sums of the three output rows that read it:
+ * C[v] += w[s] * tap (tap row 0, from the bias when NEW), B[v] += w[3 + s] * tap where
+ * MID, A[v] += w[6 + s] * tap where OLD.  One tap is live at a time, so the registers
+ * hold the 3 * NV sums and the 9 weights. */
 static inline __attribute__((always_inline)) void
 FN(strip_input_row)(VEC A[], VEC B[], VEC C[], const VEC w[9], const VEC b, const REAL *xr,
                     ptrdiff_t col0, const CC_MASK m[3], const int NV,
@@ -87,11 +88,12 @@ static inline const REAL *FN(strip_input)(const ARGS *a, ptrdiff_t k)
 
 /* One strip: output columns [j, j + cnt) (cnt < NV * LANES only in EDGE strips, of one
  * vector: 1, loads by mask; 2, FN(strip_border)'s, whole loads from its buffer) of the
- * band's ny rows (y the band's output, rows
- * Wout apart), tap-0 input columns from col0.  Step k of the walk loads input row k and
- * adds it to C (output row k: bias, tap row 0), B (row k - 1, tap row 1) and A (row
- * k - 2, tap row 2, then stored); the sums then move up, A = B, B = C.  The first two and
- * last two steps have fewer rows to feed and run with runtime checks. */
+ * band's ny rows (y the band's output, rows Wout apart), tap-0 input columns from col0;
+ * inside: the input rows of steps 2 to ny - 1 all lie in the input.  Step k of the walk
+ * loads input row k and adds it to C (output row k: bias, tap row 0), B (row k - 1, tap
+ * row 1) and A (row k - 2, tap row 2, then stored); the sums then move up, A = B,
+ * B = C.  The first two and last two steps have fewer rows to feed and run with runtime
+ * checks. */
 static inline __attribute__((always_inline)) void
 FN(strip)(const ARGS *a, REAL *y, ptrdiff_t j, ptrdiff_t col0, ptrdiff_t cnt, const VEC w[9],
           const VEC b, int inside, const int NV, const int EDGE)
@@ -105,7 +107,7 @@ FN(strip)(const ARGS *a, REAL *y, ptrdiff_t j, ptrdiff_t col0, ptrdiff_t cnt, co
     VEC A[CC_NV_STRIP], B[CC_NV_STRIP], C[CC_NV_STRIP];
     for (int v = 0; v < NV; v++)
         A[v] = B[v] = C[v] = b;
-#define CC_STRIP_STEP(k, XR, PAD, NEW, MID, OLD)                                             \
+#define CC_STRIP_STEP(k, XR, PAD, NEW, MID, OLD)                                          \
     do {                                                                                  \
         FN(strip_input_row)(A, B, C, w, b, XR, col0, m, NV, EDGE, PAD, NEW, MID, OLD);    \
         if (OLD)                                                                          \
