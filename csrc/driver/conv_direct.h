@@ -42,7 +42,7 @@ CC_DIRECT_ROW_ARGS(double, f64)
  * channels on wide and on narrow rows, a few channels (the mid tile, and the short
  * one: the big tile less 2 channels), one channel (image filtering, depthwise) on wide
  * and narrow rows, and the strip tile: one input and one output channel per group,
- * 3x3 at stride 1 under zero padding, whose strips of columns walk down a band of rows
+ * 3x3 at stride 1 (any padding mode), whose strips of columns walk down a band of rows
  * read in place (kernels/conv_direct_strip_ukernel.h; nv: the vectors of its interior
  * strips).  Vectorised along output channels (CV): many output channels per
  * group (kernels/conv_direct_cv_ukernel.h).  Pointwise (PW): a 1x1 stride-1 layer
