@@ -376,6 +376,20 @@ def test_strips_match_reference(isa, case, dtype, rng):
     assert_close(got, ref, dtype, terms=9, err_msg=isa)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mode", ["zeros", "reflect"])
+def test_strips_sum_as_the_row_tiles(isa, dtype, mode, rng):
+    """A depthwise 3x3 layer on strips gives the bits of the same layer as a 1x3x3 3-D
+    layer, which the row tiles run (bias, then tap rows, then taps, in FMAs)."""
+    x = random_array(rng, (2, 4, 40, 57), dtype)
+    w = random_array(rng, (4, 1, 3, 3), dtype)
+    b = random_array(rng, (4,), dtype)
+    g = dict(groups=4, padding_mode=mode, algorithm="direct")
+    on_strips = convcore.conv2d(x, w, b, padding=1, **g)
+    on_rows = convcore.conv3d(x[:, :, None], w[:, :, None], b, padding=(0, 1, 1), **g)
+    assert np.array_equal(on_strips, on_rows[:, :, 0]), isa
+
+
 def test_strips_run_one_channel_3x3_layers_at_stride_1(isa):
     """The plan takes strips for one input and one output channel per group, 3x3, stride
     1, dilation 1, any padding mode, rows of a vector or more; the row tiles otherwise."""

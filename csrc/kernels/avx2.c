@@ -102,6 +102,8 @@ static inline cc_f64x4 cc_lanes_down_f64(cc_f64x4 v, int l)
 #define CC_PW_PREFETCH_LOCALITY 2
 #define CC_NV_ONE 4
 #define CC_NV_STRIP 2 /* interior strips; the edge ones are of one vector */
+#define CC_FMA_F32(a, b, c) ((cc_f32x8)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
+#define CC_FMA_F64(a, b, c) ((cc_f64x4)_mm256_fmadd_pd((__m256d)(a), (__m256d)(b), (__m256d)(c)))
 #define CC_CV_PIX 6
 #define CC_CV_NV 2
 #define CC_CV_TAP_UNROLL 1 /* 12 accumulators + 2 weights + 1 broadcast: all 16 ymm */

@@ -67,6 +67,8 @@ static inline void cc_store_masked_f64(double *p, unsigned m, cc_f64x8 v)
 #define CC_NV_MID 2
 #define CC_NV_ONE 4
 #define CC_NV_STRIP 2
+#define CC_FMA_F32(a, b, c) ((cc_f32x16)_mm512_fmadd_ps((__m512)(a), (__m512)(b), (__m512)(c)))
+#define CC_FMA_F64(a, b, c) ((cc_f64x8)_mm512_fmadd_pd((__m512d)(a), (__m512d)(b), (__m512d)(c)))
 /* 14 x 2 vectors: 28 accumulators + 2 weights + 1 broadcast = 31 of the 32 zmm, no spill
  * in the loop (objdump); widths 56 and 224 (ResNet, VGG, C3D) split into whole tiles,
  * where 12 pixels left a tile 1/3 empty at 56 (3-D C3D layer about 14% faster on one

@@ -37,6 +37,9 @@
 #ifdef CC_LANES_DOWN_F32
 #define CC_LANES_DOWN CC_LANES_DOWN_F32
 #endif
+#ifdef CC_FMA_F32
+#define CC_FMA CC_FMA_F32
+#endif
 #ifdef CC_SHIFT_F32
 #define CC_SHIFT CC_SHIFT_F32
 #define CC_SHIFT1_LAST CC_SHIFT1_LAST_F32
@@ -60,6 +63,7 @@
 #undef CC_ZIP_LO
 #undef CC_ZIP_HI
 #undef CC_LANES_DOWN
+#undef CC_FMA
 #undef CC_ORDER
 #undef CC_SHIFT
 #undef CC_SHIFT1_LAST
@@ -82,6 +86,9 @@
 #endif
 #ifdef CC_LANES_DOWN_F64
 #define CC_LANES_DOWN CC_LANES_DOWN_F64
+#endif
+#ifdef CC_FMA_F64
+#define CC_FMA CC_FMA_F64
 #endif
 #ifdef CC_SHIFT_F64
 #define CC_SHIFT CC_SHIFT_F64
@@ -106,6 +113,7 @@
 #undef CC_ZIP_LO
 #undef CC_ZIP_HI
 #undef CC_LANES_DOWN
+#undef CC_FMA
 #undef CC_ORDER
 #undef CC_SHIFT
 #undef CC_SHIFT1_LAST
@@ -137,6 +145,8 @@ CC_DIRECT_ISA_TABLE
 #undef CC_STORE_MASKED_F64
 #undef CC_LANES_DOWN_F32
 #undef CC_LANES_DOWN_F64
+#undef CC_FMA_F32
+#undef CC_FMA_F64
 #undef CC_EVEN_F32
 #undef CC_EVEN_F64
 #undef CC_ORDER_F32

@@ -29,6 +29,15 @@
 #define CC_NV_STRIP 1
 #endif
 #include "kernels/cc_template_names.h"
+/* a * b + c: the ISA's FMA where it has one (CC_FMA), else as written (contracted where
+ * the ISA can).  Left to contraction, GCC 12 kept some of the walk's last products apart
+ * from their sums (vmulps, vaddps at AVX2 and AVX-512; objdump), which rounds them
+ * differently from the other tiles. */
+#ifdef CC_FMA
+#define CC_STRIP_FMA(a, b, c) CC_FMA(a, b, c)
+#else
+#define CC_STRIP_FMA(a, b, c) ((a) * (b) + (c))
+#endif
 
 /* One input row xr (with PAD, NULL for a row of the zero padding) of a strip whose
  * tap-0 input columns start at col0, tap by tap (EDGE 1 strips, of one vector: loaded by
@@ -53,11 +62,11 @@ FN(strip_input_row)(VEC A[], VEC B[], VEC C[], const VEC w[9], const VEC b, cons
                           : EDGE == 1 ? CC_LOAD_MASKED(xr + at, m[s])
                                       : FN(loadu)(xr + at);
             if (NEW)
-                C[v] += w[s] * t;
+                C[v] = CC_STRIP_FMA(w[s], t, C[v]);
             if (MID)
-                B[v] += w[3 + s] * t;
+                B[v] = CC_STRIP_FMA(w[3 + s], t, B[v]);
             if (OLD)
-                A[v] += w[6 + s] * t;
+                A[v] = CC_STRIP_FMA(w[6 + s], t, A[v]);
         }
     }
 }
@@ -122,8 +131,7 @@ FN(strip)(const ARGS *a, REAL *y, ptrdiff_t j, ptrdiff_t col0, ptrdiff_t cnt, co
         CC_STRIP_STEP(k, FN(strip_input)(a, k), 1, k < ny, k >= 1 && k <= ny, k >= 2);
     if (ny >= 2) {
         /* Rows inside the input (every steady step but where the padding is 2 rows or
-         * more): loaded without the check for a padding row, whose select of a zero tap
-         * made GCC keep some products apart from their sums (vmulps, vaddps). */
+         * more): loaded without the check for a padding row. */
         if (inside)
             for (ptrdiff_t k = 2; k < ny; k++)
                 CC_STRIP_STEP(k, a->x + a->rows[3 * k], 0, 1, 1, 1);
@@ -212,3 +220,4 @@ static void FN(row_strip)(const ARGS *a, REAL *yrow, int kb)
 }
 
 #include "kernels/cc_template_names_end.h"
+#undef CC_STRIP_FMA
