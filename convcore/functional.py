@@ -43,6 +43,18 @@ ALGORITHMS = ("auto", "direct", "im2col", "sparse", "winograd", "fft")
 # is not 'zeros'.
 BORDER_ALGORITHMS = ("auto", "direct", "im2col", "winograd")
 _NO_BIAS = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}
+# Results from this size on start on a cache line: NumPy's large arrays start 16 bytes
+# into a page, and tiles whose rows straddle lines store each row in two (docs/
+# algorithms.md, "Pointwise stretches on cache lines").
+_ALIGNED_OUTPUT_BYTES = 1 << 16
+
+
+def _new_output(shape, dtype) -> np.ndarray:
+    """An uninitialised result array, 64-byte aligned when it is large."""
+    n = math.prod(shape)
+    if n * dtype.itemsize < _ALIGNED_OUTPUT_BYTES:
+        return np.empty(shape, dtype=dtype)
+    return aligned_empty(n, dtype).reshape(shape)
 
 # Small direct calls already made, by their prepare_key, algorithm argument, thread count
 # and SIMD level: the validated call as a _conv.DirectCall (geometry, plan and output
@@ -119,7 +131,7 @@ def _run_conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm,
         check_budget(f"conv{nd}d", *parts)
     if pointwise_nhwc:
         return _layout.pointwise_nhwc(g, x, w4, bias, dtype, out, final)
-    y = out if into_out else np.empty(shape, dtype=dtype)
+    y = out if into_out else _new_output(shape, dtype)
     if not y.size:  # no image or no output channel: nothing to compute or copy
         return _layout.into_nhwc(out, y) if nhwc else y
     # The kernels see 4-D arrays: the outer spatial dimensions of a 3-D call flattened.

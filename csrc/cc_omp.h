@@ -23,6 +23,23 @@ static inline ptrdiff_t cc_omp_grab(ptrdiff_t count, ptrdiff_t run, int n_thread
     return grab > 0 ? grab : 1;
 }
 
+/* A dynamic schedule under which each thread knows the items it runs next before it
+ * starts its current ones, to prefetch their input: grabs of `grab` items taken from a
+ * counter shared by the team (the first item of the next grab: *counter before the
+ * taking), each thread taking its next grab as it starts one. */
+static inline ptrdiff_t cc_take(ptrdiff_t *counter, ptrdiff_t grab)
+{
+    ptrdiff_t at;
+#ifdef _OPENMP
+#pragma omp atomic capture
+#endif
+    {
+        at = *counter;
+        *counter += grab;
+    }
+    return at;
+}
+
 /* Threads for `items` work items of `macs` multiply-adds in all: no more than items
  * (a workspace holds one tile per working thread), one for a small call. */
 static inline int cc_gemm_team(ptrdiff_t items, double macs, int n_threads)

@@ -509,6 +509,42 @@ def test_pointwise_sums_are_those_of_the_other_tiles(isa, dtype, rng):
     assert np.array_equal(pointwise, padded[..., :37])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pointwise_bits_do_not_depend_on_where_the_arrays_start(isa, dtype, rng):
+    """Planes that fill whole cache lines (24 x 24 pixels): where the output starts inside
+    a line, the stretches move back to the lines' starts (pointwise_run), and each pixel
+    keeps its sums.  Every start of the output (and of the input) within a line gives
+    the bits of the aligned arrays, close to the reference, on one and several threads;
+    a large result of conv2d itself starts on a line."""
+    x0 = random_array(rng, (3, 40, 24, 24), dtype)
+    w = random_array(rng, (20, 40, 1, 1), dtype)
+    b = random_array(rng, (20,), dtype)
+    lanes = 64 // x0.itemsize
+    shape = (3, 20, 24, 24)
+    n_out = int(np.prod(shape))
+    xbuf = np.empty(x0.size + 2 * lanes, dtype)
+    ybuf = np.empty(n_out + 2 * lanes, dtype)
+    xs = (-xbuf.ctypes.data % 64) // x0.itemsize
+    ys = (-ybuf.ctypes.data % 64) // x0.itemsize
+    results = []
+    try:
+        for threads in (1, 2):
+            convcore.set_num_threads(threads)
+            for off in range(lanes):
+                x = xbuf[xs + off:xs + off + x0.size].reshape(x0.shape)
+                x[...] = x0
+                y = ybuf[ys + lanes - 1 - off:ys + lanes - 1 - off + n_out].reshape(shape)
+                assert (y.ctypes.data % 64) // x0.itemsize == lanes - 1 - off
+                results.append(convcore.conv2d(x, w, b, algorithm="direct", out=y).copy())
+    finally:
+        convcore.set_num_threads(None)
+    for got in results[1:]:
+        assert np.array_equal(got, results[0]), isa
+    assert_close(results[0], conv2d_ref(x0, w, b), dtype, terms=40, err_msg=isa)
+    big = convcore.conv2d(random_array(rng, (2, 8, 64, 64), dtype), w[:, :8], b)
+    assert big.nbytes >= 1 << 16 and big.ctypes.data % 64 == 0
+
+
 def test_pointwise_layers_propagate_nan_and_keep_their_bits(isa, rng):
     x = random_array(rng, (4, 40, 9, 91), np.float64)
     w = random_array(rng, (24, 40, 1, 1), np.float64)

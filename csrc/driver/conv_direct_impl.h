@@ -360,21 +360,33 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
     return 1;
 }
 
-/* Item `it` of a pointwise plan: a stretch of p->band pixels of one image and group
- * (the last stretch shorter) for a range of blocks of output channels.  `panels` is the
+/* The first pixel and the length of stretch b of a pointwise plan: the stretches of
+ * p->band pixels moved back by `shift` pixels, the first one shorter and the last one
+ * longer by as much (pointwise_run). */
+static inline ptrdiff_t FN(pw_stretch)(const cc_conv_direct_plan *p, ptrdiff_t px,
+                                       ptrdiff_t b, ptrdiff_t shift, ptrdiff_t *len)
+{
+    const ptrdiff_t lo = b > 0 ? b * p->band - shift : 0;
+    const ptrdiff_t hi = b + 1 < p->nbands ? (b + 1) * p->band - shift : px;
+    *len = hi - lo;
+    return lo;
+}
+
+/* Item `it` of a pointwise plan: a stretch of about p->band pixels of one image and
+ * group (pw_stretch) for a range of blocks of output channels.  `panels` is the
  * thread's buffer of packed panels, kept from item to item.  `next` is the item the
- * thread will likely run next (-1: none), whose stretch the tiles prefetch: under the
- * dynamic schedule the threads take items in turn, so item it + the team's size. */
+ * thread runs next (-1: none; cc_take), whose stretch the tiles prefetch. */
 static void FN(pointwise_item)(const cc_conv_geometry *g, const cc_conv_direct_plan *p,
                                CC_CAT2(cc_direct_row_fn, SFX) row, const REAL *x,
                                const REAL *wpack, ptrdiff_t *rows_ws, const REAL *bias,
-                               REAL *y, ptrdiff_t px, ptrdiff_t work, cc_scratch *panels,
-                               ptrdiff_t it, ptrdiff_t next)
+                               REAL *y, ptrdiff_t px, ptrdiff_t shift, ptrdiff_t work,
+                               cc_scratch *panels, ptrdiff_t it, ptrdiff_t next)
 {
     const ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups;
     const cc_direct_item i = item_of(g, p, it);
     const ptrdiff_t n = i.n, grp = i.grp;
-    const ptrdiff_t j0 = i.band * p->band, len = px - j0 < p->band ? px - j0 : p->band;
+    ptrdiff_t len;
+    const ptrdiff_t j0 = FN(pw_stretch)(p, px, i.band, shift, &len);
     const ptrdiff_t k0 = i.kb_lo * p->kb;
     const ptrdiff_t k1 = i.kb_hi * p->kb < Kg ? i.kb_hi * p->kb : Kg;
     ROW_ARGS a;
@@ -389,9 +401,8 @@ static void FN(pointwise_item)(const cc_conv_geometry *g, const cc_conv_direct_p
     a.work_size = a.work ? work : 0; /* else the tiles read in place */
     if (next >= 0) {
         const cc_direct_item q = item_of(g, p, next);
-        const ptrdiff_t q0 = q.band * p->band;
+        const ptrdiff_t q0 = FN(pw_stretch)(p, px, q.band, shift, &a.next_len);
         a.next = x + (q.n * g->C + q.grp * Cg) * px + q0;
-        a.next_len = px - q0 < p->band ? px - q0 : p->band;
     }
     row(&a, y + (n * g->K + grp * Kg + k0) * px + j0, (int)(k1 - k0));
 }
@@ -404,29 +415,39 @@ static void FN(pointwise_run)(const cc_conv_geometry *g, const cc_conv_direct_pl
 {
     const cc_direct_isa *isa = (const cc_direct_isa *)p->isa;
     const CC_CAT2(cc_direct_row_fn, SFX) row = isa->tiles[p->tile].SFX;
-    const ptrdiff_t work = cc_pw_panels(g->C / g->groups, p->band,
-                                        (ptrdiff_t)p->nv * p->lanes, (ptrdiff_t)sizeof(REAL));
+    const ptrdiff_t tw = (ptrdiff_t)p->nv * p->lanes, line = 64 / (ptrdiff_t)sizeof(REAL);
     ptrdiff_t px = 1;
     for (int d = 0; d < g->nd; d++)
         px *= g->in[d];
+    /* Where every output plane starts at the same place in a cache line (its pixels
+     * fill whole lines) but not at a line's start (NumPy's large arrays start 16 bytes
+     * into a page), the stretches move back by that many pixels, so that the tiles store
+     * whole lines (docs/algorithms.md, "Pointwise stretches on cache lines").  The sums
+     * of a pixel do not depend on its place in a tile. */
+    const ptrdiff_t shift = px % line == 0 && p->band % line == 0 && p->nbands > 1
+                                ? (ptrdiff_t)((size_t)y % 64) / (ptrdiff_t)sizeof(REAL)
+                                : 0;
+    const ptrdiff_t work = cc_pw_panels(g->C / g->groups, p->band + (shift ? line : 0), tw,
+                                        (ptrdiff_t)sizeof(REAL));
     rows_ws[0] = 0; /* every tile reads its one row in place */
     if (n_threads <= 1) {
         cc_scratch panels = {NULL, 0};
         for (ptrdiff_t it = item_lo; it < item_hi; it++)
-            FN(pointwise_item)(g, p, row, x, wpack, rows_ws, bias, y, px, work, &panels, it,
-                               it + 1 < item_hi ? it + 1 : -1);
+            FN(pointwise_item)(g, p, row, x, wpack, rows_ws, bias, y, px, shift, work, &panels,
+                               it, it + 1 < item_hi ? it + 1 : -1);
         free(panels.p);
         return;
     }
 #ifdef _OPENMP
+    ptrdiff_t counter = item_lo;
 #pragma omp parallel num_threads(n_threads)
     {
     cc_scratch panels = {NULL, 0};
-    const ptrdiff_t team = omp_get_num_threads(); /* the team may be smaller than asked */
-#pragma omp for schedule(dynamic, 1)
-    for (ptrdiff_t it = item_lo; it < item_hi; it++)
-        FN(pointwise_item)(g, p, row, x, wpack, rows_ws, bias, y, px, work, &panels, it,
-                           it + team < item_hi ? it + team : -1);
+    for (ptrdiff_t it = cc_take(&counter, 1), next; it < item_hi; it = next) {
+        next = cc_take(&counter, 1);
+        FN(pointwise_item)(g, p, row, x, wpack, rows_ws, bias, y, px, shift, work, &panels,
+                           it, next < item_hi ? next : -1);
+    }
     free(panels.p);
     }
 #endif
