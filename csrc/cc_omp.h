@@ -23,20 +23,16 @@ static inline ptrdiff_t cc_omp_grab(ptrdiff_t count, ptrdiff_t run, int n_thread
     return grab > 0 ? grab : 1;
 }
 
-/* A dynamic schedule under which each thread knows the items it runs next before it
- * starts its current ones, to prefetch their input: grabs of `grab` items taken from a
- * counter shared by the team (the first item of the next grab: *counter before the
- * taking), each thread taking its next grab as it starts one. */
-static inline ptrdiff_t cc_take(ptrdiff_t *counter, ptrdiff_t grab)
+/* A dynamic schedule under which each thread knows the item it runs next before it
+ * starts its current one, to prefetch its input: items taken one by one from a counter
+ * shared by the team, each thread taking its next item as it starts one. */
+static inline ptrdiff_t cc_take(ptrdiff_t *counter)
 {
     ptrdiff_t at;
 #ifdef _OPENMP
 #pragma omp atomic capture
 #endif
-    {
-        at = *counter;
-        *counter += grab;
-    }
+    at = (*counter)++;
     return at;
 }
 

@@ -443,8 +443,8 @@ static void FN(pointwise_run)(const cc_conv_geometry *g, const cc_conv_direct_pl
 #pragma omp parallel num_threads(n_threads)
     {
     cc_scratch panels = {NULL, 0};
-    for (ptrdiff_t it = cc_take(&counter, 1), next; it < item_hi; it = next) {
-        next = cc_take(&counter, 1);
+    for (ptrdiff_t it = cc_take(&counter), next; it < item_hi; it = next) {
+        next = cc_take(&counter);
         FN(pointwise_item)(g, p, row, x, wpack, rows_ws, bias, y, px, shift, work, &panels,
                            it, next < item_hi ? next : -1);
     }
