@@ -213,6 +213,63 @@ static void FN(split_zeros)(REAL *dst, ptrdiff_t Q, const REAL *src, ptrdiff_t W
         FN(split_slot)(dst + i0, Q, src + i0 * sw - pad_l, (i1 - i0) * sw, sw, split2);
 }
 
+/* Row h of outer plane ut (planes[ut] < 0: outside the input) of channel c of a band,
+ * h mapped by the border mode; NULL where it reads zero padding. */
+static inline const REAL *FN(band_row)(const ROW_ARGS *a, const ptrdiff_t *planes,
+                                       ptrdiff_t c, ptrdiff_t ut, ptrdiff_t h, ptrdiff_t H,
+                                       int mode)
+{
+    h = cc_pad_index(h, H, mode);
+    return planes[ut] >= 0 && h >= 0 && h < H
+               ? a->x + c * a->x_cstride + planes[ut] + h * a->W
+               : NULL;
+}
+
+/* Rows ahead of flat_band's copy, prefetched as it goes: its input rows come from
+ * memory, and a copy of one short row at a time waited on each (the RGB stem's copy,
+ * 12% of its time on one thread, nearly all of it on its loads: perf).  Only rows of up
+ * to CC_COPY_AHEAD_ROW_BYTES: 8 KiB rows (2048-pixel images) ran 2-3% slower with it.
+ * Measurements in docs/algorithms.md. */
+#ifndef CC_COPY_AHEAD
+#define CC_COPY_AHEAD 4
+#define CC_COPY_AHEAD_ROW_BYTES 4096
+#endif
+typedef struct {
+    const ROW_ARGS *a;
+    const ptrdiff_t *planes;
+    ptrdiff_t h_lo, H, sh, ng, Uu;
+    int mode;
+    ptrdiff_t c, ut, idx, ph; /* the copy's loop counters, this many rows ahead */
+} FN(band_cursor);
+
+static inline void FN(band_cursor_next)(FN(band_cursor) *k)
+{
+    if (++k->ph < k->sh)
+        return;
+    k->ph = 0;
+    if (++k->idx < k->ng)
+        return;
+    k->idx = 0;
+    if (++k->ut < k->Uu)
+        return;
+    k->ut = 0;
+    k->c++;
+}
+
+/* Prefetch the W elements of the cursor's row (if it is one of the band's and reads
+ * the input), then step the cursor. */
+static inline void FN(band_cursor_prefetch)(FN(band_cursor) *k, ptrdiff_t W)
+{
+    if (k->c >= k->a->Cg)
+        return;
+    const REAL *p = FN(band_row)(k->a, k->planes, k->c, k->ut,
+                                 k->h_lo + k->idx * k->sh + k->ph, k->H, k->mode);
+    if (p)
+        for (ptrdiff_t l = 0; l < W; l += 64 / (ptrdiff_t)sizeof(REAL))
+            __builtin_prefetch(p + l, 0, 3);
+    FN(band_cursor_next)(k);
+}
+
 /* The band as one virtual row, on 2-D and 3-D layers.
  * Its input rows (all channels of the group) are copied, zero-padded, into slots of Wp
  * elements: for each outer-outer tap, the rows split by phase (row index mod the row
@@ -304,6 +361,13 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
         return 0;
     REAL *stage = buf + a->Cg * cstride;
     const ptrdiff_t slots = Uu * sh * ng;
+    /* the row CC_COPY_AHEAD rows further along the copy, whose lines are prefetched as
+     * each row is copied */
+    FN(band_cursor) ahead = {.a = a, .planes = planes, .h_lo = h_lo, .H = H, .sh = sh,
+                             .ng = ng, .Uu = Uu, .mode = mode};
+    const int ahead_on = W * (ptrdiff_t)sizeof(REAL) <= CC_COPY_AHEAD_ROW_BYTES;
+    for (int i = 0; i < CC_COPY_AHEAD; i++)
+        FN(band_cursor_next)(&ahead);
     for (ptrdiff_t c = 0; c < a->Cg; c++) {
         /* The slots in the order of their input rows (r = idx * sh + ph is the row
          * h_lo + r of the plane): a strided layer's copy then reads the plane as one
@@ -313,11 +377,11 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
         for (ptrdiff_t ut = 0; ut < Uu; ut++)
             for (ptrdiff_t idx = 0; idx < ng; idx++)
                 for (ptrdiff_t ph = 0; ph < sh; ph++) {
-                    const ptrdiff_t h = cc_pad_index(h_lo + idx * sh + ph, H, mode);
-                    const int inside = planes[ut] >= 0 && h >= 0 && h < H;
+                    const REAL *src = FN(band_row)(a, planes, c, ut, h_lo + idx * sh + ph,
+                                                   H, mode);
                     const ptrdiff_t at = (ut * sh * ng + ph * ng + idx) * Wp;
-                    const REAL *src =
-                        inside ? a->x + c * a->x_cstride + planes[ut] + h * W : NULL;
+                    if (ahead_on)
+                        FN(band_cursor_prefetch)(&ahead, W);
                     if (split && mode == CC_PAD_ZEROS) {
                         FN(split_zeros)(buf + c * cstride + at / sw, Q, src, W, Wp, pad_l,
                                         sw, split2);
