@@ -20,7 +20,10 @@ Metrics
   shared VM's memory bandwidth moves in time: a plain vector max over 51 MB read 32
   and 63 GB/s minutes apart on one machine.  The table notes the probe's triad
   beside it;
-- ratio: median time of a convcore row / median time of a peer (lower is better);
+- ratio: a convcore row's time over a peer's (lower is better), paired by round: the
+  median over the rounds of the ratio of the two medians in each round, so that a slow
+  spell of a shared machine, which falls on both within a round, cancels (the same for
+  ``auto`` over the fastest algorithm and for the thread scaling);
 - extra bytes: the most memory a call holds at once beyond its result, traced by
   :mod:`tracemalloc`.  NumPy reports its allocations to tracemalloc, and convcore's
   workspaces (the repacked weights of the direct kernel, the im2col column tiles, the
@@ -74,6 +77,7 @@ from convcore._bench_report import (
     _ratio_check,
     check_targets,
     format_bench,
+    paired_ratio,
     plot_bench,
 )
 from convcore._checks import available_memory
@@ -920,6 +924,8 @@ def _time_round_robin(calls: dict[str, Callable], s: _Settings,
     it took 17.7 ms, and 12.1 ms after a 50 ms pause), which would otherwise land on
     whichever implementation comes next.  The pause is not timed.  The calls named in
     ``once`` are made once per round whatever their speed (the pooling cases' triad).
+    Each implementation's median in each round is kept as well (``round_s``), for the
+    time ratios paired by round (:func:`paired_ratio`).
     """
     names = list(calls)
     fast = {}
@@ -929,6 +935,7 @@ def _time_round_robin(calls: dict[str, Callable], s: _Settings,
         calls[name]()
         fast[name] = time.perf_counter() - t0 < s.settle and name not in once
     samples: dict[str, list[float]] = {n: [] for n in names}
+    per_round: dict[str, list[float]] = {n: [] for n in names}
     clock = time.perf_counter
     enabled = gc.isenabled()
     gc.disable()
@@ -944,17 +951,20 @@ def _time_round_robin(calls: dict[str, Callable], s: _Settings,
                     t0 = clock()
                     fn()
                     out.append(clock() - t0)
+                    per_round[name].append(out[-1])
                     continue
                 end = clock() + s.settle
                 while clock() < end:
                     fn()
                 t0 = clock()
                 end = t0 + s.sample
+                n0 = len(out)
                 while t0 < end:
                     fn()
                     t1 = clock()
                     out.append(t1 - t0)
                     t0 = t1
+                per_round[name].append(float(np.median(out[n0:])))
             rounds = r + 1
             if rounds >= s.min_rounds and clock() - start >= s.budget:
                 break
@@ -962,7 +972,8 @@ def _time_round_robin(calls: dict[str, Callable], s: _Settings,
         if enabled:
             gc.enable()
     return {n: {"median_s": float(np.median(v)), "min_s": float(np.min(v)),
-                "rounds": rounds, "calls": len(v)} for n, v in samples.items()}
+                "rounds": rounds, "calls": len(v), "round_s": per_round[n]}
+            for n, v in samples.items()}
 
 
 @functools.cache
@@ -1041,8 +1052,8 @@ def _run_job(job: _Job, threads: int, peaks: dict, s: _Settings) -> dict:
         row = dict(t, rate=rate, threads=row_threads,
                    frac_peak=None if peak is None or name in PEER_LABELS else rate / peak)
         if name not in PEER_LABELS and name != SINGLE:
-            row["ratios"] = {p: t["median_s"] / timing[p]["median_s"]
-                             for p in PEER_LABELS if p in timing}
+            row["ratios"] = {p: paired_ratio(t, timing[p]) for p in PEER_LABELS
+                             if p in timing}
         rows[name] = row
     for name in ours:  # memory last: tracemalloc slows allocations down
         rows[name]["extra_bytes"] = _extra_bytes(calls[name])
@@ -1058,10 +1069,9 @@ def _run_job(job: _Job, threads: int, peaks: dict, s: _Settings) -> dict:
         result["im2col_workspace_bound"] = _im2col_bound(job.case, a, threads)
     elif job.kind == "backward":
         fastest = min(("direct", "im2col"), key=lambda n: rows[n]["median_s"])
-        best = rows[fastest]["median_s"]
-        result["auto"] = {"picked": "per gradient", "fastest": fastest,
-                          "ok": rows["auto"]["median_s"] <= TIE * best,
-                          "auto_over_fastest": rows["auto"]["median_s"] / best}
+        over = paired_ratio(rows["auto"], rows[fastest])
+        result["auto"] = {"picked": "per gradient", "fastest": fastest, "ok": over <= TIE,
+                          "auto_over_fastest": over}
     return result
 
 
@@ -1074,10 +1084,9 @@ def _auto_choice(job: _Job, a: dict, rows: dict) -> dict:
     picked = choose_algorithm(_geometry(job.case, a))
     fastest = min((n for n in ("direct", "im2col") + FAST_ALGORITHMS if n in rows),
                   key=lambda n: rows[n]["median_s"])
-    best = rows[fastest]["median_s"]
-    return {"picked": picked, "fastest": fastest,
-            "ok": picked == fastest or rows[picked]["median_s"] <= TIE * best,
-            "picked_over_fastest": rows[picked]["median_s"] / best}
+    over = paired_ratio(rows[picked], rows[fastest])
+    return {"picked": picked, "fastest": fastest, "ok": picked == fastest or over <= TIE,
+            "picked_over_fastest": over}
 
 
 def _im2col_bound(c: ConvCase, a: dict, threads: int) -> int:

@@ -2,6 +2,7 @@
 small cases with short timings.  Nothing here asserts a speed."""
 
 import contextlib
+import functools
 import io
 import json
 import math
@@ -213,6 +214,7 @@ def test_quick_run_json_structure(quick_run):
         assert all(e is not None and e < 1e-5 for e in c["max_relative_error"].values())
         for impl, r in c["results"].items():
             assert r["median_s"] > 0 and r["rounds"] >= 3 and r["calls"] >= r["rounds"]
+            assert len(r["round_s"]) == r["rounds"] and min(r["round_s"]) >= r["min_s"]
             assert ("extra_bytes" in r) == (impl not in bench.PEER_LABELS)
     conv = _case(report, "tiny_8x8_3x3")
     assert conv["auto"]["picked"] in ("direct", "im2col")
@@ -234,8 +236,10 @@ def test_quick_run_metrics(quick_run):
         if impl not in bench.PEER_LABELS:
             assert r["frac_peak"] == pytest.approx(r["rate"] / peak["fma_gflops"]["float32"])
             for peer, ratio in r["ratios"].items():
-                assert ratio == pytest.approx(r["median_s"]
-                                              / lecture["results"][peer]["median_s"])
+                # paired by round: the median of the per-round ratios
+                per_round = (np.array(r["round_s"])
+                             / np.array(lecture["results"][peer]["round_s"]))
+                assert ratio == pytest.approx(np.median(per_round))
             assert set(r["ratios"]) == set(lecture["results"]) & set(bench.PEER_LABELS)
     pool = _case(report, "max_2x2s2")
     assert pool["unit"] == "GB/s"
@@ -253,6 +257,37 @@ def test_quick_run_threads_honoured(quick_run):
     assert report["machine"]["threads"] == 1
     assert list(report["peak"]) == ["1"]
     assert all(c["threads"] == 1 for c in report["cases"])
+
+
+def test_ratios_pair_the_rounds():
+    # a slow spell that falls on both implementations within a round cancels out of the
+    # paired ratio; the ratio of the medians (1.1 / 2.3 here) would keep it
+    a = {"median_s": 1.1, "round_s": [1.0, 10.0, 1.1]}
+    b = {"median_s": 2.3, "round_s": [2.0, 20.0, 2.3]}
+    assert bench.paired_ratio(a, b) == pytest.approx(0.5)
+    assert bench.paired_ratio(b, a) == pytest.approx(2.0)
+    # rows without per-round times (older JSON): the ratio of the medians
+    assert bench.paired_ratio({"median_s": 3.0}, {"median_s": 2.0}) == pytest.approx(1.5)
+
+
+def test_round_robin_keeps_each_rounds_time(monkeypatch):
+    # two slow implementations on a clock that moves only when they run: each round's
+    # time is kept, and the paired ratio reads through the slow second round
+    now = [0.0]
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: now[0])
+    script = {"a": iter([0.03, 0.03, 0.03, 0.3, 0.04]),  # two warm-up calls, then rounds
+              "b": iter([0.06, 0.06, 0.06, 0.6, 0.1])}
+
+    def call(name):
+        now[0] += next(script[name])
+
+    calls = {n: functools.partial(call, n) for n in script}
+    timing = bench._time_round_robin(calls, bench.QUICK)
+    assert timing["a"]["rounds"] == 3  # the 0.2 s budget is spent by then
+    assert timing["a"]["round_s"] == pytest.approx([0.03, 0.3, 0.04])
+    assert timing["b"]["round_s"] == pytest.approx([0.06, 0.6, 0.1])
+    assert timing["a"]["median_s"] / timing["b"]["median_s"] == pytest.approx(0.4)
+    assert bench.paired_ratio(timing["a"], timing["b"]) == pytest.approx(0.5)
 
 
 def test_round_robin_times_the_once_calls_once_per_round():
