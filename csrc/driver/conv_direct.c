@@ -56,15 +56,15 @@ ptrdiff_t cc_direct_gemm_width(ptrdiff_t real_bytes)
 #define CC_MIN_ITEMS 16
 
 /* Pixels per work item of a pointwise layer (a GEMM per stretch of pixels of one image):
- * the image split into as many stretches as stretches of 1 KiB per input row need (256
- * floats, 128 doubles: its copy, a slice of input channels, in L2; for floats 128 and
- * 512 pixels measured no faster on ResNet's 1x1 256 -> 64, for doubles 256 pixels were
- * slower at AVX2: docs/algorithms.md), or more when the batch has fewer than
- * CC_MIN_ITEMS, each a whole number of tiles and at least 64 pixels, the last one
- * shorter.  Blocks of output channels are split among items only when there are still
+ * the image split into as many stretches as stretches of 512 bytes per input row need
+ * (128 floats, 64 doubles: its copy, a slice of input channels, in L2; against 1 KiB,
+ * 0.95-0.97x the time of ResNet's 1x1 256 -> 64 on two threads at both levels, never
+ * slower on the other pointwise layers measured; 2 KiB was slower: docs/algorithms.md),
+ * or more when the batch has fewer than CC_MIN_ITEMS, each a whole number of tiles and
+ * at least 64 pixels, the last one shorter.  Blocks of output channels are split among items only when there are still
  * too few, at least CC_PW_MIN_BLOCKS blocks per item (each item copies its stretch
  * again). */
-#define CC_PW_STRETCH_BYTES 1024
+#define CC_PW_STRETCH_BYTES 512
 #define CC_PW_MIN_BLOCKS 4
 /* Fewer output channels than a big tile's: from 4 on, the multi-channel tile that
  * computes the fewest rows (fewest_rows), below that the one-channel tiles. */
