@@ -61,9 +61,9 @@ ptrdiff_t cc_direct_gemm_width(ptrdiff_t real_bytes)
  * 0.95-0.97x the time of ResNet's 1x1 256 -> 64 on two threads at both levels, never
  * slower on the other pointwise layers measured; 2 KiB was slower: docs/algorithms.md),
  * or more when the batch has fewer than CC_MIN_ITEMS, each a whole number of tiles and
- * at least 64 pixels, the last one shorter.  Blocks of output channels are split among items only when there are still
- * too few, at least CC_PW_MIN_BLOCKS blocks per item (each item copies its stretch
- * again). */
+ * at least 64 pixels, the last one shorter.  Blocks of output channels are split among
+ * items only when there are still too few, at least CC_PW_MIN_BLOCKS blocks per item
+ * (each item copies its stretch again). */
 #define CC_PW_STRETCH_BYTES 512
 #define CC_PW_MIN_BLOCKS 4
 /* Fewer output channels than a big tile's: from 4 on, the multi-channel tile that

@@ -497,8 +497,8 @@ static void FN(pointwise_run)(const cc_conv_geometry *g, const cc_conv_direct_pl
     if (n_threads <= 1) {
         cc_scratch panels = {NULL, 0};
         for (ptrdiff_t it = item_lo; it < item_hi; it++)
-            FN(pointwise_item)(g, p, row, x, wpack, rows_ws, bias, y, px, shift, work, &panels,
-                               it, it + 1 < item_hi ? it + 1 : -1);
+            FN(pointwise_item)(g, p, row, x, wpack, rows_ws, bias, y, px, shift, work,
+                               &panels, it, it + 1 < item_hi ? it + 1 : -1);
         free(panels.p);
         return;
     }
