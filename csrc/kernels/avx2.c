@@ -151,6 +151,7 @@ static inline cc_f64x4 cc_lanes_down_f64(cc_f64x4 v, int l)
 #define CC_POOL_MAX_NAN(a, v)                                                             \
     _mm256_blendv_ps(_mm256_max_ps(v, a), v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q))
 #define CC_POOL_EVEN CC_EVEN_INLANE_8 /* in vshufps's lane order (cc_vec.h) */
+#define CC_POOL_NEXT_EVEN CC_NEXT_EVEN_INLANE_8
 #define CC_POOL_ODD CC_ODD_INLANE_8
 #define CC_POOL_ORDER CC_ORDER_INLANE_8
 #include "kernels/pool2d_impl.h"
@@ -158,6 +159,7 @@ static inline cc_f64x4 cc_lanes_down_f64(cc_f64x4 v, int l)
 #undef SFX
 #undef CC_POOL_MAX_NAN
 #undef CC_POOL_EVEN
+#undef CC_POOL_NEXT_EVEN
 #undef CC_POOL_ODD
 #undef CC_POOL_ORDER
 
@@ -166,6 +168,7 @@ static inline cc_f64x4 cc_lanes_down_f64(cc_f64x4 v, int l)
 #define CC_POOL_MAX_NAN(a, v)                                                             \
     _mm256_blendv_pd(_mm256_max_pd(v, a), v, _mm256_cmp_pd(v, v, _CMP_UNORD_Q))
 #define CC_POOL_EVEN CC_EVEN_INLANE_4
+#define CC_POOL_NEXT_EVEN CC_NEXT_EVEN_INLANE_4
 #define CC_POOL_ODD CC_ODD_INLANE_4
 #define CC_POOL_ORDER CC_ORDER_INLANE_4
 #include "kernels/pool2d_impl.h"
@@ -174,6 +177,7 @@ CC_POOL_ISA_ROW(avx2)
 #undef SFX
 #undef CC_POOL_MAX_NAN
 #undef CC_POOL_EVEN
+#undef CC_POOL_NEXT_EVEN
 #undef CC_POOL_ODD
 #undef CC_POOL_ORDER
 #undef CC_POOL_VBYTES

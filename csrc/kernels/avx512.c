@@ -119,12 +119,14 @@ static inline void cc_store_masked_f64(double *p, unsigned m, cc_f64x8 v)
 #define CC_POOL_MAX_NAN(a, v)                                                             \
     _mm512_mask_mov_ps(_mm512_max_ps(v, a), _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v)
 #define CC_POOL_EVEN CC_EVEN_16
+#define CC_POOL_NEXT_EVEN CC_NEXT_EVEN_16
 #define CC_POOL_ODD CC_ODD_16
 #include "kernels/pool2d_impl.h"
 #undef REAL
 #undef SFX
 #undef CC_POOL_MAX_NAN
 #undef CC_POOL_EVEN
+#undef CC_POOL_NEXT_EVEN
 #undef CC_POOL_ODD
 
 #define REAL double
@@ -132,6 +134,7 @@ static inline void cc_store_masked_f64(double *p, unsigned m, cc_f64x8 v)
 #define CC_POOL_MAX_NAN(a, v)                                                             \
     _mm512_mask_mov_pd(_mm512_max_pd(v, a), _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q), v)
 #define CC_POOL_EVEN CC_EVEN_8
+#define CC_POOL_NEXT_EVEN CC_NEXT_EVEN_8
 #define CC_POOL_ODD CC_ODD_8
 #include "kernels/pool2d_impl.h"
 CC_POOL_ISA_ROW(avx512)
@@ -139,6 +142,7 @@ CC_POOL_ISA_ROW(avx512)
 #undef SFX
 #undef CC_POOL_MAX_NAN
 #undef CC_POOL_EVEN
+#undef CC_POOL_NEXT_EVEN
 #undef CC_POOL_ODD
 #undef CC_POOL_ORDER
 #undef CC_POOL_VBYTES

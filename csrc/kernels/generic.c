@@ -104,16 +104,19 @@ static inline void cc_store_masked_f64(double *p, cc_lanes m, cc_f64x2 v)
 #define REAL float
 #define SFX f32
 #define CC_POOL_EVEN CC_EVEN_4
+#define CC_POOL_NEXT_EVEN CC_NEXT_EVEN_4
 #define CC_POOL_ODD CC_ODD_4
 #include "kernels/pool2d_impl.h"
 #undef REAL
 #undef SFX
 #undef CC_POOL_EVEN
+#undef CC_POOL_NEXT_EVEN
 #undef CC_POOL_ODD
 
 #define REAL double
 #define SFX f64
 #define CC_POOL_EVEN CC_EVEN_2
+#define CC_POOL_NEXT_EVEN CC_NEXT_EVEN_2
 #define CC_POOL_ODD CC_ODD_2
 #include "kernels/pool2d_impl.h"
 
@@ -121,6 +124,7 @@ CC_POOL_ISA_ROW(generic)
 #undef REAL
 #undef SFX
 #undef CC_POOL_EVEN
+#undef CC_POOL_NEXT_EVEN
 #undef CC_POOL_ODD
 #undef CC_POOL_ORDER
 #undef CC_POOL_VBYTES
