@@ -186,14 +186,14 @@ def _workspace_bytes(g: ConvGeometry, algorithm: str, dtype: np.dtype, n_threads
     if algorithm == "direct":
         # the repacked weights (about the weights' size) and, per thread, the rows of a
         # band of output rows copied with their padding (tiles along output channels)
-        # (pointwise layers: packed panels of a stretch of at most 128 pixels, 512 bytes
-        # per input row: 128 floats or 64 doubles, rounded up to whole tiles of at most
-        # 32, and a cache line more where the stretches move to the output's lines, for
-        # a slice of at most 512 input channels)
+        # (pointwise layers: two packed panels, one for the whole tiles of a stretch and
+        # one for its last, shorter tile: tiles of at most 32 pixels, a slice of input
+        # channels of at most 16 KiB per panel)
         taps = math.prod(g.kernel)
         band_rows = 4 * math.prod(g.kernel[:-1])
         row = g.Wout * g.stride[-1] + g.dilation[-1] * g.S + 32
-        panels = min(g.C // g.groups, 512) * 192 if math.prod(g.kernel) == 1 else 0
+        panels = (2 * min((g.C // g.groups) * 32, 16384 // dtype.itemsize)
+                  if math.prod(g.kernel) == 1 else 0)
         return (g.K * (g.C // g.groups) * taps
                 + n_threads * max((g.C // g.groups) * band_rows * row, panels)) * dtype.itemsize
     if algorithm == "winograd":  # the transformed weights, a block per thread, and in

@@ -52,8 +52,8 @@ CC_DIRECT_ROW_ARGS(double, f64)
  * one (4 x 3) on rows and has fewer accumulators, so the plan does not take it there. */
 /* Pointwise rows (CC_TILE_PW) take the input channels in slices whose rows of one tile
  * fill CC_PW_PANEL_BYTES (in L1 while every block of output channels runs on them), and
- * copy a slice of their stretch of len pixels into work (a whole number of tiles of
- * tw pixels per row). */
+ * copy a slice of a tile of their stretch of len pixels into work: one panel that every
+ * whole tile of tw pixels reuses in turn, and one for a last, shorter tile. */
 #define CC_PW_PANEL_BYTES 16384
 static inline ptrdiff_t cc_pw_slice(ptrdiff_t tw, ptrdiff_t real_bytes)
 {
@@ -63,7 +63,7 @@ static inline ptrdiff_t cc_pw_panels(ptrdiff_t Cg, ptrdiff_t len, ptrdiff_t tw,
                                      ptrdiff_t real_bytes)
 {
     const ptrdiff_t kc = cc_pw_slice(tw, real_bytes);
-    return (Cg < kc ? Cg : kc) * ((len + tw - 1) / tw * tw);
+    return (Cg < kc ? Cg : kc) * tw * (len > tw && len % tw ? 2 : 1);
 }
 
 enum { CC_TILE_BIG, CC_TILE_BIG_NARROW, CC_TILE_MID, CC_TILE_SHORT, CC_TILE_ONE,
