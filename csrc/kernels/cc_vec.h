@@ -27,15 +27,16 @@
 #define CC_ODD_INLANE_4(lo, hi) __builtin_shufflevector(lo, hi, 1, 5, 3, 7)
 #define CC_ORDER_INLANE_4(v) __builtin_shufflevector(v, v, 0, 2, 1, 3)
 
-/* The even lanes of a stride-2 run moved down one, the last lane from c's first: from
- * e = EVEN(lo, hi) (cells 0, 2, ..) the cells 2, 4, .., in the same lane order. */
-#define CC_NEXT_EVEN_2(e, c) __builtin_shufflevector(e, c, 1, 2)
-#define CC_NEXT_EVEN_4(e, c) __builtin_shufflevector(e, c, 1, 2, 3, 4)
-#define CC_NEXT_EVEN_8(e, c) __builtin_shufflevector(e, c, 1, 2, 3, 4, 5, 6, 7, 8)
+/* The even lanes of a stride-2 run moved down one, the last lane from c's last (c a
+ * splat, so that the new lane is a blend, not another shuffle): from e = EVEN(lo, hi)
+ * (cells 0, 2, ..) the cells 2, 4, .., in the same lane order. */
+#define CC_NEXT_EVEN_2(e, c) __builtin_shufflevector(e, c, 1, 3)
+#define CC_NEXT_EVEN_4(e, c) __builtin_shufflevector(e, c, 1, 2, 3, 7)
+#define CC_NEXT_EVEN_8(e, c) __builtin_shufflevector(e, c, 1, 2, 3, 4, 5, 6, 7, 15)
 #define CC_NEXT_EVEN_16(e, c) \
-    __builtin_shufflevector(e, c, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
-#define CC_NEXT_EVEN_INLANE_8(e, c) __builtin_shufflevector(e, c, 1, 4, 3, 6, 5, 2, 7, 8)
-#define CC_NEXT_EVEN_INLANE_4(e, c) __builtin_shufflevector(e, c, 2, 3, 1, 4)
+    __builtin_shufflevector(e, c, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 31)
+#define CC_NEXT_EVEN_INLANE_8(e, c) __builtin_shufflevector(e, c, 1, 4, 3, 6, 5, 2, 7, 15)
+#define CC_NEXT_EVEN_INLANE_4(e, c) __builtin_shufflevector(e, c, 2, 3, 1, 7)
 
 /* Interleaves of two vectors of n lanes: the low halves (a0 b0 a1 b1 ...) and the high
  * halves.  log2(n) rounds of them, row i of the first half paired with row i + n/2,

@@ -103,6 +103,9 @@ static inline ptrdiff_t FN(ahead)(const cc_pool2d_geometry *g)
  * more loads a cell further and a shuffle: avg 3x3/2 on (1, 16, 112, 112) float32 in
  * L2 took 0.93x the time, and 0.95x on (8, 64, 112, 112) at AVX-512 (0.98-0.995x at
  * AVX2; one process, alternating blocks of calls, 20 rounds, AMD EPYC Zen 4 class).
+ * The last cell comes as a splat, so that it enters by a blend (a vbroadcastss and a
+ * vblendps at AVX2, where a single lane had taken two shuffles; a loop of lane
+ * stores compiled to seven vinsertps at -O3 and took 1.15x the time in L2).
  * Returns the first ow not done: hi, or lo for a row shorter than a vector.  The cells
  * read are those of the windows [lo, hi). */
 static inline __attribute__((always_inline)) ptrdiff_t
@@ -129,7 +132,7 @@ FN(pool_s2)(const REAL *r0, ptrdiff_t dstep, ptrdiff_t hstep, ptrdiff_t ahead,
             const PVEC e = CC_POOL_EVEN(v0, v1), o = CC_POOL_ODD(v0, v1);
             PVEC e2 = e;
             if (KW == 3) { /* cells 2, 4, ..: e moved down a lane, then the window's last */
-                const PVEC last = {p[2 * PL]};
+                const PVEC last = -(PVEC){0} + p[2 * PL]; /* a splat: -0 + x is x */
                 e2 = CC_POOL_NEXT_EVEN(e, last);
             }
             if (AVG) {
