@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from conftest import FLOAT_DTYPES, assert_close, random_array
 from pool_reference import (
+    _avg_window,
     adaptive_avg_pool2d_ref,
     adaptive_max_pool2d_ref,
     avg_pool1d_backward_ref,
@@ -187,6 +188,55 @@ def test_every_width_up_to_70(kernel, stride, dtype, rng):
         y = convcore.avg_pool2d(x, *args, ceil_mode=ceil_mode, count_include_pad=cip)
         ref = avg_pool2d_ref(x, *args, ceil_mode=ceil_mode, count_include_pad=cip)
         assert_close(y, ref, dtype, terms=kernel**2, err_msg=f"width {width}")
+
+
+def _avg_in_tap_order(x, k, s, p, ceil_mode, cip, divisor_override):
+    """Average pooling summed as PyTorch's loop sums, in x's dtype: from zero, the window's
+    cells inside the input in row-major order, then one division."""
+    h, w = x.shape[-2:]
+    ho, wo = (_pool_out(h, k, s, p, ceil_mode), _pool_out(w, k, s, p, ceil_mode))
+    y = np.empty(x.shape[:-2] + (ho, wo), x.dtype)
+    for i in range(ho):
+        r0, r1, rsize = _avg_window(i, k, s, p, h)
+        for j in range(wo):
+            c0, c1, csize = _avg_window(j, k, s, p, w)
+            total = np.zeros(x.shape[:-2], x.dtype)
+            with np.errstate(invalid="ignore", over="ignore"):
+                for r in range(r0, r1):
+                    for c in range(c0, c1):
+                        total = total + x[..., r, c]
+            divisor = divisor_override or (rsize * csize if cip else (r1 - r0) * (c1 - c0))
+            y[..., i, j] = total / x.dtype.type(divisor)
+    return y
+
+
+def _pool_out(n, k, s, p, ceil_mode):
+    out = (n + 2 * p - k + (s - 1 if ceil_mode else 0)) // s + 1
+    return out - 1 if ceil_mode and (out - 1) * s >= n + p else out
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("kernel", [2, 3])
+def test_avg_stride_2_rows_in_the_padding_same_bits(kernel, dtype, rng):
+    """The first and last rows of a padded stride-2 average pool (windows partly above
+    or below the input) go through the vector pass over the rows inside: the same bits
+    as summing the cells inside in tap order (a NaN's payload aside), under every divisor
+    rule, with zeros of either sign, at widths past a vector of every ISA."""
+    for width in (33, 34, 47, 66, 70):
+        for height in (4, 5, 8):
+            x = make_input(rng, (2, 3, height, width), dtype, str(rng.choice(KINDS)))
+            x[0, 0] = -0.0  # a plane of negative zeros: 0 + -0 is +0, as in the loop
+            ceil_mode, cip = bool(rng.integers(2)), bool(rng.integers(2))
+            override = None if rng.random() < 0.7 else int(rng.integers(1, 12))
+            y = convcore.avg_pool2d(x, kernel, 2, 1, ceil_mode=ceil_mode,
+                                    count_include_pad=cip, divisor_override=override)
+            ref = _avg_in_tap_order(np.ascontiguousarray(x), kernel, 2, 1, ceil_mode, cip,
+                                    override)
+            msg = f"{width}x{height} {ceil_mode} {cip} {override}"
+            np.testing.assert_array_equal(y, ref, err_msg=msg)  # NaN where NaN: any NaN
+            numbers = ~np.isnan(ref)
+            np.testing.assert_array_equal(np.signbit(y)[numbers], np.signbit(ref)[numbers],
+                                          err_msg=msg)  # the zeros' signs too
 
 
 def test_stride_defaults_to_kernel_size(rng):
