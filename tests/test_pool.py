@@ -15,6 +15,7 @@ from pool_reference import (
     max_pool1d_ref,
     max_pool2d_backward_ref,
     max_pool2d_ref,
+    pool_output_size_ref,
 )
 
 import convcore
@@ -194,7 +195,7 @@ def _avg_in_tap_order(x, k, s, p, ceil_mode, cip, divisor_override):
     """Average pooling summed as PyTorch's loop sums, in x's dtype: from zero, the window's
     cells inside the input in row-major order, then one division."""
     h, w = x.shape[-2:]
-    ho, wo = (_pool_out(h, k, s, p, ceil_mode), _pool_out(w, k, s, p, ceil_mode))
+    ho, wo = (pool_output_size_ref(n, k, s, p, 1, ceil_mode) for n in (h, w))
     y = np.empty(x.shape[:-2] + (ho, wo), x.dtype)
     for i in range(ho):
         r0, r1, rsize = _avg_window(i, k, s, p, h)
@@ -210,18 +211,13 @@ def _avg_in_tap_order(x, k, s, p, ceil_mode, cip, divisor_override):
     return y
 
 
-def _pool_out(n, k, s, p, ceil_mode):
-    out = (n + 2 * p - k + (s - 1 if ceil_mode else 0)) // s + 1
-    return out - 1 if ceil_mode and (out - 1) * s >= n + p else out
-
-
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("kernel", [2, 3])
 def test_avg_stride_2_rows_in_the_padding_same_bits(kernel, dtype, rng):
-    """The first and last rows of a padded stride-2 average pool (windows partly above
-    or below the input) go through the vector pass over the rows inside: the same bits
-    as summing the cells inside in tap order (a NaN's payload aside), under every divisor
-    rule, with zeros of either sign, at widths past a vector of every ISA."""
+    """A padded stride-2 average pool, its first and last rows (windows partly above or
+    below the input, summed tap by tap) as well as the vector pass's interior: the same
+    bits as summing the cells inside in tap order (a NaN's payload aside), under every
+    divisor rule, with zeros of either sign, at widths past a vector of every ISA."""
     for width in (33, 34, 47, 66, 70):
         for height in (4, 5, 8):
             x = make_input(rng, (2, 3, height, width), dtype, str(rng.choice(KINDS)))
