@@ -61,8 +61,9 @@ static inline VEC FN(splat)(REAL a)
 
 /* The pointwise copy tile prefetches, into L1, the input row this many steps of its
  * reduction ahead (from L2, where the prefetches of the stretch before put it): on
- * ResNet's 1x1 256 -> 64 at AVX2, 0.983x the time on one thread and 0.98x on two beside
- * no prefetch; 16 steps read the same (docs/algorithms.md, "One pointwise panel"). */
+ * ResNet's 1x1 256 -> 64 at AVX2, with the one panel, 0.99x the time on one and two
+ * threads beside the one panel alone (0.973-0.980x for the two together); 16 steps read
+ * the same (docs/algorithms.md, "One pointwise panel"). */
 #define CC_PW_COPY_AHEAD 6
 
 #ifndef CC_DIRECT_MODES
