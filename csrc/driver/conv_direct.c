@@ -167,10 +167,14 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
     const int pw = cc_conv_pointwise(g) && Kg >= isa->tiles[CC_TILE_PW].kb;
     /* Channel tiles pay a transposed store per output: worth it from about 8 vectors'
      * worth of reduction per output (measured: an RGB stem 3x3, 27 taps, ran 2.6x faster
-     * on column tiles at AVX-512; 16 channels 3x3, 144 taps, alike on both). */
+     * on column tiles at AVX-512), and only on blocks of kb_cv channels at least three
+     * quarters full: a half-empty block ran 1.3-2.1x slower than the column tiles on
+     * 1->8, 3->16, 8->8, 16->16, 6->16 (LeNet's C3), 32->12 and 64->10 channels, a
+     * block of 20, 36 or 40 channels on two blocks 1.1-1.8x slower (one thread, both
+     * levels and dtypes, docs/algorithms.md). */
     if (pw)
         tile = CC_TILE_PW;
-    else if (2 * Kg >= kb_cv && taps >= 8 * lanes)
+    else if (Kg >= kb_cv && 4 * Kg >= 3 * padded(Kg, kb_cv) && taps >= 8 * lanes)
         tile = CC_TILE_CV;
     else if (strip_fits(g, lanes))
         tile = CC_TILE_STRIP;
