@@ -227,10 +227,10 @@ def _choose(g: ConvGeometry, dtype, weights_kept: bool) -> str:
     from convcore.analysis import _choose_fast_algorithm
 
     if g.nd <= 2:
-        fast = _choose_fast_algorithm(g)
+        fast = _choose_fast_algorithm(g, dtype)
         if fast is not None and (fast == "winograd" or g.padding_mode == "zeros"):
             return fast  # FFT pads with zeros only
-    elif _planes_apply(g) and _choose_fast_algorithm(_planes(g)) == "winograd":
+    elif _planes_apply(g) and _choose_fast_algorithm(_planes(g), dtype) == "winograd":
         return "winograd"  # a T x 3 x 3 layer: its planes as one 2-D Winograd layer
     cycles = estimate_cycles(g, dtype, weights_kept)
     return min(cycles, key=lambda name: (cycles[name], name != "direct"))

@@ -5,6 +5,7 @@ fully connected layers."""
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -268,6 +269,9 @@ class AlgorithmCost:
     applicable: bool = True
     reason: str | None = None
     transform_flops: int = 0  # the part of muls + adds spent outside GEMMs / products
+    # the pieces of work the route shares out among threads (0: as many as there are
+    # threads): the direct kernel's and the GEMM's work items, the FFT route's chunks
+    work_items: int = 0
     # values written to a workspace and read back outside the arithmetic (Winograd: the
     # transformed tiles V and products M, and the transformed weights, written once and
     # packed again by every tile block's GEMMs)
@@ -278,11 +282,11 @@ class AlgorithmCost:
         return self.muls + self.adds
 
 
-def _fft_costs(g, itemsize: int, nd: int, threads: int = 1) -> tuple[int, int, int]:
-    """(muls, adds, extra bytes) of convcore.fft on geometry ``g``.  A real FFT of size P
-    is counted as P log2 P multiplications and 1.5 P log2 P additions (half a complex
-    radix-2 FFT); every frequency of every (image, output, input channel) triple costs
-    one complex multiply-add (4 muls, 4 adds)."""
+def _fft_costs(g, itemsize: int, nd: int, threads: int = 1) -> tuple[int, int, int, int]:
+    """(muls, adds, extra bytes, chunks per group) of convcore.fft on geometry ``g``.
+    A real FFT of size P is counted as P log2 P multiplications and 1.5 P log2 P
+    additions (half a complex radix-2 FFT); every frequency of every (image, output,
+    input channel) triple costs one complex multiply-add (4 muls, 4 adds)."""
     from convcore.fft import CHUNK_ELEMENTS, PASS_ELEMENTS, block_lengths
 
     spans = tuple(d * (k - 1) + 1 for k, d in zip((g.R, g.S)[-nd:], g.dilation[-nd:],
@@ -307,7 +311,7 @@ def _fft_costs(g, itemsize: int, nd: int, threads: int = 1) -> tuple[int, int, i
     adds = int(transforms * 1.5 * P * lg) + 4 * g.groups * blocks * g.N * Kg * Cg * F
     spectra = 2 * kc * Cg * F * (1 if kc == Kg else at_once)  # per thread when redone
     extra = (at_once * chunk * g.N * (Cg + kc) * (P + 2 * F) + spectra) * itemsize
-    return muls, adds, extra
+    return muls, adds, extra, chunks
 
 
 def _winograd_costs(g, tile: int, itemsize: int,
@@ -414,14 +418,16 @@ def algorithm_costs(input_shape, kernel_shape, in_channels=1, out_channels=1, st
         * _taps_inside(g.W, g.Wout, g.S, g.stride[1], g.dilation[1], g.pad[1][0]))
     out: dict[str, AlgorithmCost] = {}
     out["direct"] = AlgorithmCost("direct", pairs, pairs - outputs + bias_adds,
-                                  g.K * Cg * g.R * g.S * itemsize)
+                                  g.K * Cg * g.R * g.S * itemsize,
+                                  work_items=_conv.direct_plan(g, dtype)["items"])
     gemm = outputs * Cg * g.R * g.S
     items, per_thread = _conv.gemm_plan(g)
     fits = max(g.Hout * g.Wout, Cg * g.R * g.S, g.K) <= 2**31 - 1
     out["im2col"] = AlgorithmCost("im2col", gemm, gemm - outputs + bias_adds,
                                   (min(threads, items) * per_thread
                                    + _conv.gemm_packed_size(g)) * itemsize, fits,
-                                  None if fits else "a GEMM dimension exceeds 2**31 - 1")
+                                  None if fits else "a GEMM dimension exceeds 2**31 - 1",
+                                  work_items=items)
     kernel = (g.S,) if nd == 1 else (g.R, g.S)
     reason = unsupported_reason(nd, kernel, g.stride[-nd:], g.dilation[-nd:])
     if reason is None:
@@ -430,8 +436,8 @@ def algorithm_costs(input_shape, kernel_shape, in_channels=1, out_channels=1, st
                                         moved_elements=wmoved)
     else:
         out["winograd"] = AlgorithmCost("winograd", 0, 0, 0, False, reason)
-    fm, fa, fx = _fft_costs(g, itemsize, nd, threads)
-    out["fft"] = AlgorithmCost("fft", fm, fa + bias_adds, fx)
+    fm, fa, fx, chunks = _fft_costs(g, itemsize, nd, threads)
+    out["fft"] = AlgorithmCost("fft", fm, fa + bias_adds, fx, work_items=chunks)
     rows = g.K * g.Hout * g.Wout
     csr = pairs // g.N
     limit = _dense_limit(None)
@@ -467,10 +473,14 @@ def algorithm_costs(input_shape, kernel_shape, in_channels=1, out_channels=1, st
 # matter for the choice: the SIMD rows' scale is about half of what calibrate() reads on
 # the Zen 4 today (direct 72-92 GFLOP/s, FFT 7.5-12), their ratios close to its (FFT
 # 0.09-0.15x direct's); FFT's rate is NumPy's at every level, so it is a larger share of
-# the portable level's slower direct kernels.
+# the portable level's slower direct kernels.  The SIMD rows' FFT rate was refitted on
+# 2026-12-05 to one-thread timings of direct and FFT on one-channel images (512^2 to
+# 2048^2, 9x9 to 23x23) and a 10^6-sample signal (101 to 401 taps) at both levels and
+# dtypes, where the FFT ran at 11.5-15.5 counted GFLOP/s in float32 and direct at 39-63
+# (docs/algorithms.md, "When auto picks Winograd or FFT").
 CALIBRATION = {
-    "avx512": {"direct": 45.0, "im2col": 45.0, "winograd": 32.0, "fft": 4.0},
-    "avx2": {"direct": 40.0, "im2col": 40.0, "winograd": 29.0, "fft": 4.0},
+    "avx512": {"direct": 45.0, "im2col": 45.0, "winograd": 32.0, "fft": 5.9},
+    "avx2": {"direct": 40.0, "im2col": 40.0, "winograd": 29.0, "fft": 5.9},
     "generic": {"direct": 24.8, "im2col": 24.0, "winograd": 17.0, "fft": 10.4},
 }
 
@@ -510,9 +520,26 @@ def calibration_rates(level: str) -> dict[str, float]:
     return CALIBRATION.get(levels[i], CALIBRATION["generic"])
 
 
-# A fast algorithm must beat the direct/im2col prediction by this factor to be chosen:
-# the predictions are rough and direct is exact and bitwise stable.
+# Winograd must beat the direct/im2col prediction by this factor to be chosen: its
+# predictions are rough, its float32 error grows with the channels (~2e-5 at 512), and
+# direct is exact and bitwise stable.
 _FAST_MARGIN = 1.25
+# FFT needs only to be predicted faster: its error stays near float rounding (~3e-7 in
+# float32), and its model, fitted below, put the crossover of the 2048^2 image within
+# 7% of the measured one at both levels and dtypes, where a margin would leave FFT's
+# wins of up to 1.2x to direct.
+_FFT_MARGIN = 1.0
+# What a thread adds to the FFT route's speed, and the chunks per thread it needs for
+# that: the 2048^2 image with 13x13 to 17x17 kernels (21-25 chunks) ran 1.49-1.73x
+# faster on two threads than on one (float32 and float64, both levels, AMD EPYC Zen 4
+# class, 2026-12-05), where the direct kernel ran 1.86-2.0x faster; with 2-6 chunks
+# (512^2 and 1024^2 images, the 10^6-sample signal) the FFT's two-thread speed varied
+# from 0.65x to 1.5x its one-thread speed between runs, so the model counts no gain.
+_FFT_THREAD_GAIN = 0.55
+_FFT_CHUNKS_PER_THREAD = 8
+# The FFT's float64 rate over its float32 rate (counted flops): 0.55-0.68 on the same
+# images and the 10^6-sample signal, one thread; the SIMD kernels run at 0.5.
+_FFT_RATE_F64 = 0.6
 # The layers calibrate() times: (algorithm, input (N, C, H, W), weight shape, padding).
 # Winograd is timed on a GEMM-bound and a transform-bound layer (its rate: the mean).
 _CALIBRATION_CASES = (
@@ -543,18 +570,47 @@ def _narrow(cg: int, kg: int) -> float:
     return max(min(1.0, cg / 64) * min(1.0, kg / 64), 0.05)
 
 
+def _direct_share(cg: int, kg: int) -> float:
+    """Fraction of its rate the direct kernel keeps on Cg x Kg channels per group: a
+    one-channel filter (one input and one output channel) leaves its accumulators
+    waiting on input loads and runs at about half the rate of layers with 16 channel
+    pairs or more (one thread, AMD EPYC Zen 4 class, 2026-12-05: 53-63 GFLOP/s on
+    one-channel images, 85-109 on 1->8, 4->4, 8->8, 2->32 and 3->16 channels with
+    7x7 to 11x11 kernels at both levels, each on the tile the kernel picks)."""
+    return 0.5 + 0.5 * min(1.0, cg * kg / 16)
+
+
+def _thread_speedup(c: AlgorithmCost, threads: int) -> float:
+    """How much faster ``c``'s route runs on ``threads`` threads than on one.  The C
+    kernels share out their work items (``work_items`` pieces, 0 for as many as there
+    are threads) evenly; the FFT route gains ``_FFT_THREAD_GAIN`` of a thread per thread
+    added where it has ``_FFT_CHUNKS_PER_THREAD`` chunks per thread, else nothing (its
+    window copies and scatters hold the GIL)."""
+    if threads <= 1:
+        return 1.0
+    if c.name == "fft":
+        many = c.work_items >= _FFT_CHUNKS_PER_THREAD * threads
+        return 1.0 + _FFT_THREAD_GAIN * (threads - 1) if many else 1.0
+    if c.work_items <= 0:
+        return float(threads)
+    return c.work_items / -(-c.work_items // threads)
+
+
 def predicted_seconds(costs: dict[str, AlgorithmCost], g_channels: tuple[int, int],
                       level: str | None = None, threads: int = 1,
-                      rates: dict | None = None) -> dict[str, float]:
+                      rates: dict | None = None, dtype=np.float32) -> dict[str, float]:
     """Predicted run time of each applicable algorithm: its flops over the calibrated
     rate of SIMD ``level`` (default: the level the kernels use now), on ``threads``.
 
     ``g_channels`` is (C // groups, K // groups): the GEMMs of im2col and the matrices
     run at ``min(1, Cg / 64) * min(1, Kg / 64)`` of their rate on narrow layers; direct
-    at ``0.5 + 0.5 min(1, Cg / 16)`` (few input channels leave its vector accumulators
-    waiting on loads).  Winograd's time is its GEMM flops plus ``_MOVE_WEIGHT`` GEMM
-    flops per value it moves (``moved_elements``), at its rate.  sparse and dense use
-    the im2col rate.
+    at ``0.5 + 0.5 min(1, Cg Kg / 16)`` (:func:`_direct_share`).  Winograd's time is
+    its GEMM flops plus ``_MOVE_WEIGHT`` GEMM flops per value it moves
+    (``moved_elements``), at its rate.  sparse and dense use
+    the im2col rate.  In float64 the SIMD kernels run at half their float32 rate (half
+    the lanes) and the FFT at ``_FFT_RATE_F64`` of its.  On several threads each time
+    is divided by the route's speedup (:func:`_thread_speedup`: its work items or
+    chunks, shared out).
 
     Examples
     --------
@@ -567,21 +623,23 @@ def predicted_seconds(costs: dict[str, AlgorithmCost], g_channels: tuple[int, in
     from convcore import _conv as conv_ext
 
     rates = rates or calibration_rates(level or conv_ext.simd_level())
+    wide = np.dtype(dtype).itemsize == 8
+    simd = 0.5 if wide else 1.0
     cg, kg = g_channels
     out = {}
     for name, c in costs.items():
         if not c.applicable:
             continue
         if name == "fft":
-            rate = rates["fft"]
+            rate = rates["fft"] * (_FFT_RATE_F64 if wide else 1.0)
         elif name == "direct":
-            rate = rates["direct"] * (0.5 + 0.5 * min(1.0, cg / 16))
+            rate = rates["direct"] * simd * _direct_share(cg, kg)
         elif name == "winograd":
-            out[name] = _winograd_work(c) / rates["winograd"] * 1e-9 / max(threads, 1)
-            continue
+            rate = rates["winograd"] * simd
         else:
-            rate = rates["im2col"] * _narrow(cg, kg)
-        out[name] = c.flops / rate * 1e-9 / max(threads, 1)
+            rate = rates["im2col"] * simd * _narrow(cg, kg)
+        work = _winograd_work(c) if name == "winograd" else c.flops
+        out[name] = work / rate * 1e-9 / _thread_speedup(c, max(threads, 1))
     return out
 
 
@@ -623,7 +681,7 @@ def calibrate(repeats: int = 5) -> dict[str, float]:
             if name == "im2col":
                 rate /= _narrow(xs[1], ws[0])
             elif name == "direct":
-                rate /= 0.5 + 0.5 * min(1.0, xs[1] / 16)
+                rate /= _direct_share(xs[1], ws[0])
             rates[name] = round(rate, 2)
         rates["winograd"] = round(float(np.mean(wino)), 2)
     finally:
@@ -631,15 +689,34 @@ def calibrate(repeats: int = 5) -> dict[str, float]:
     return rates
 
 
-def _choose_fast_algorithm(g) -> str | None:
+def _machine_threads() -> int:
+    """The CPUs this process may run on (what the kernels use by default): the thread
+    count auto's FFT choice assumes, so that set_num_threads never changes the route,
+    and so the bits, of a call."""
+    from convcore import _config
+
+    if not _config.openmp_enabled():
+        return 1
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:                          # not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, 1024))
+
+
+def _choose_fast_algorithm(g, dtype=np.float32) -> str | None:
     """'winograd' or 'fft' when the calibrated cost model predicts it beats the direct
-    and im2col kernels by ``_FAST_MARGIN`` on the validated geometry ``g`` at the SIMD
-    level in use; else None (functional.choose_algorithm then picks direct or im2col).
+    and im2col kernels on the validated geometry ``g`` at the SIMD level in use: by
+    ``_FAST_MARGIN`` for Winograd (both predicted on one thread: they share out their
+    work alike), by ``_FFT_MARGIN`` for FFT (predicted in ``dtype`` on every CPU the
+    process may use, :func:`_machine_threads`: the FFT route gains less from threads
+    than the direct kernel); else None (functional.choose_algorithm then picks direct or
+    im2col).
 
     Winograd is considered for 3x3 stride-1 layers only (a conv1d geometry is a conv2d
     one of height 1 with a 1xS kernel, which conv2d's Winograd refuses), with at least
     16 channels in and out per group; FFT for kernels of 49 taps or more on at most 64
-    channel pairs.  Answers are cached per geometry and level.
+    channel pairs.  Answers are cached per geometry, dtype and level.
     """
     Cg, Kg = g.C // g.groups, g.K // g.groups
     wino = ((g.R, g.S) == (3, 3) and g.stride == (1, 1) and g.dilation == (1, 1)
@@ -648,18 +725,21 @@ def _choose_fast_algorithm(g) -> str | None:
     if not wino and not big_kernel:
         return None            # neither can win: skip building the costs
     level = _conv.simd_level()
-    key = (g, level)
+    itemsize = np.dtype(dtype).itemsize
+    key = (g, level, itemsize)
     hit = _CHOICES.get(key)
     if hit is not None:
         return hit or None
+    choice = None
+    threads = _machine_threads() if big_kernel else 1
     costs = algorithm_costs((g.H, g.W), (g.R, g.S), g.C, g.K, g.stride, g.pad, g.dilation,
-                            g.groups, batch=g.N, threads=1)
-    t = predicted_seconds(costs, (Cg, Kg), level)
+                            g.groups, batch=g.N, dtype=dtype, threads=threads)
+    t = predicted_seconds(costs, (Cg, Kg), level, threads=threads, dtype=dtype)
     base = min(t["direct"], t.get("im2col", math.inf))
-    fast = {k: t[k] for k, ok in (("winograd", wino), ("fft", big_kernel)) if ok and k in t}
-    choice = min(fast, key=fast.get) if fast else None
-    if choice is not None and fast[choice] * _FAST_MARGIN > base:
-        choice = None
+    if wino and "winograd" in t and t["winograd"] * _FAST_MARGIN <= base:
+        choice = "winograd"
+    elif big_kernel and "fft" in t and t["fft"] * _FFT_MARGIN < base:
+        choice = "fft"
     if len(_CHOICES) >= 256:
         _CHOICES.clear()
     _CHOICES[key] = choice or ""

@@ -167,6 +167,68 @@ def test_pointwise_model_counts_the_rows_the_tiles_compute(kg, kb, rows):
     assert _pointwise_rows(kg, kb) == rows
 
 
+def test_predicted_seconds_in_float64_and_on_threads():
+    """float64 halves the SIMD kernels' rate and takes the FFT's at _FFT_RATE_F64; on
+    threads each route is divided by what its work items (or chunks) allow."""
+    c32 = algorithm_costs((2048, 2048), (15, 15), padding=7)
+    c64 = algorithm_costs((2048, 2048), (15, 15), padding=7, dtype=np.float64)
+    t32 = predicted_seconds(c32, (1, 1), "avx2")
+    t64 = predicted_seconds(c64, (1, 1), "avx2", dtype=np.float64)
+    assert t64["direct"] == pytest.approx(2 * t32["direct"])
+    assert t64["im2col"] == pytest.approx(2 * t32["im2col"])
+    assert t64["fft"] == pytest.approx(t32["fft"] / analysis._FFT_RATE_F64)
+    cost = analysis.AlgorithmCost
+    speed = analysis._thread_speedup
+    assert speed(cost("direct", 1, 1, 0, work_items=1), 2) == 1.0    # one signal, one row
+    assert speed(cost("direct", 1, 1, 0, work_items=3), 2) == 1.5    # 2 + 1 items
+    assert speed(cost("direct", 1, 1, 0, work_items=0), 4) == 4.0
+    assert speed(cost("fft", 1, 1, 0, work_items=15), 2) == 1.0      # too few chunks
+    gain = 1 + analysis._FFT_THREAD_GAIN
+    assert speed(cost("fft", 1, 1, 0, work_items=16), 2) == pytest.approx(gain)
+    assert c32["fft"].work_items >= 16 and c32["direct"].work_items >= 2
+    t2 = predicted_seconds(c32, (1, 1), "avx2", threads=2)
+    assert t2["direct"] == pytest.approx(t32["direct"] / 2)
+    assert t2["fft"] == pytest.approx(t32["fft"] / gain)
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+@pytest.mark.parametrize("level", isa_levels())
+def test_fft_choice_follows_dtype_not_the_thread_setting(level, cores, monkeypatch):
+    """auto takes FFT exactly where the model, in the call's dtype on every CPU the
+    process may use, predicts it faster than direct and im2col; set_num_threads does not
+    change the choice (nor so the bits); float64, where the FFT loses less of its rate
+    than the SIMD kernels, takes FFT from a kernel size no larger than float32 does."""
+    monkeypatch.setattr(analysis, "_machine_threads", lambda: cores)
+    old = (_conv_ext.simd_level(), _winograd_ext.simd_level(), convcore.get_num_threads())
+    try:
+        _conv_ext.force_simd(level)
+        _winograd_ext.force_simd(level)
+        first = {}
+        for dtype in (np.float32, np.float64):
+            for k in range(7, 32, 2):
+                g = _geometry(2, (1, 1, 2048, 2048), (1, 1, k, k), k // 2)
+                c = algorithm_costs((2048, 2048), (k, k), padding=k // 2, dtype=dtype,
+                                    threads=cores)
+                t = predicted_seconds(c, (1, 1), level, threads=cores, dtype=dtype)
+                faster = t["fft"] < min(t["direct"], t["im2col"])
+                picks = set()
+                for n in (1, 2, 3):
+                    convcore.set_num_threads(n)
+                    analysis._CHOICES.clear()
+                    monkeypatch.setattr(convcore._auto, "_CHOSEN", {})
+                    picks.add(choose_algorithm(g, dtype))
+                assert len(picks) == 1, (level, dtype, k, picks)
+                assert (picks.pop() == "fft") == faster, (level, dtype, k, t)
+                if faster:
+                    first.setdefault(dtype, k)
+        assert first[np.float64] <= first[np.float32] <= 31, (level, first)
+    finally:
+        _conv_ext.force_simd(old[0])
+        _winograd_ext.force_simd(old[1])
+        convcore.set_num_threads(old[2])
+        analysis._CHOICES.clear()
+
+
 def test_auto_result_matches_reference_when_winograd():
     from reference import conv2d_ref
 

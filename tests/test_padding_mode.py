@@ -150,7 +150,7 @@ def test_auto_avoids_zero_only_algorithms(monkeypatch, fast):
     mode either way)."""
     from convcore import _auto, analysis
 
-    monkeypatch.setattr(analysis, "_choose_fast_algorithm", lambda g: fast)
+    monkeypatch.setattr(analysis, "_choose_fast_algorithm", lambda g, dtype=None: fast)
     monkeypatch.setattr(_auto, "_CHOSEN", {})  # answers cached under the real model
     monkeypatch.setattr(convcore.functional, "_REPEATED", {})  # and plans kept under it
     rng = np.random.default_rng(5)
