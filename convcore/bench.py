@@ -723,7 +723,7 @@ def _fast_algorithm_calls(c: ConvCase, x, w, b) -> dict[str, Callable]:
     kw = dict(stride=c.stride, padding=c.padding, groups=c.groups,
               padding_mode=c.padding_mode)
     picked = choose_algorithm(_prepare(2, x, w, b, c.stride, c.padding, 1, c.groups,
-                                       c.padding_mode)[0])
+                                       c.padding_mode)[0], x.dtype)
     calls: dict[str, Callable] = {}
     winograd = unsupported_reason(2, (c.R, c.S), (c.stride,) * 2, (1, 1)) is None
     if winograd and (c.target == "large" or picked == "winograd"):
@@ -1081,7 +1081,7 @@ def _geometry(c: ConvCase, a: dict):
 
 
 def _auto_choice(job: _Job, a: dict, rows: dict) -> dict:
-    picked = choose_algorithm(_geometry(job.case, a))
+    picked = choose_algorithm(_geometry(job.case, a), a["x"].dtype)
     fastest = min((n for n in ("direct", "im2col") + FAST_ALGORITHMS if n in rows),
                   key=lambda n: rows[n]["median_s"])
     over = paired_ratio(rows[picked], rows[fastest])

@@ -140,7 +140,8 @@ typedef struct {
     ptrdiff_t kchunks;      /* channel blocks split into this many items */
     ptrdiff_t nbands;       /* bands of output rows per image (within one plane); */
     ptrdiff_t band;         /* output rows per band (pointwise plans: stretches of pixels
-                               per image, pixels per stretch) */
+                               per image, pixels per stretch; other 1-D plans: stretches
+                               of output columns per image, columns per stretch) */
     int flat;               /* each band runs as one virtual row (internal) */
     ptrdiff_t items;        /* N * groups * nbands * kchunks */
     ptrdiff_t pack_size;    /* elements of wpack */

@@ -436,3 +436,24 @@ def test_peak_is_the_best_of_the_probes_before_and_after(monkeypatch):
     assert peak["bandwidth_gbps"] == 40.0
     r = report["cases"][0]["results"]["auto"]
     assert r["frac_peak"] == pytest.approx(r["rate"] / 20.0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_auto_judged_by_the_choice_in_the_cases_dtype(monkeypatch, dtype):
+    """The route auto runs depends on the dtype (float64 takes FFT at smaller kernels):
+    the verdict and the routes timed beside it ask the choice in the case's dtype."""
+    asked = []
+
+    def choose(g, dt=np.float32, weights_kept=False):
+        asked.append(np.dtype(dt))
+        return "direct"
+
+    monkeypatch.setattr(bench, "choose_algorithm", choose)
+    case = next(c for c in bench.CONV_CASES if c.name == "gray_2048x2048_15x15")
+    job = bench._Job("conv", case._replace(H=64, W=64), dtype)
+    a = bench._arrays(job)
+    bench._fast_algorithm_calls(job.case, a["x"], a["w"], a.get("b"))
+    row = {"median_s": 1.0, "round_s": [1.0]}
+    verdict = bench._auto_choice(job, a, {"direct": row, "im2col": row, "fft": row})
+    assert verdict["picked"] == "direct"
+    assert asked == [np.dtype(dtype)] * 2

@@ -482,6 +482,53 @@ def test_channel_tiles_run_on_blocks_three_quarters_full(isa, dtype):
         assert (plan(k)["tile"] == "channels") == full, (isa, k, plan(k))
 
 
+# 1-D layers of fewer than 16 images x groups at stride 1: each row in stretches of
+# output columns, one work item each, so that one long signal runs on every thread
+# (strided rows stay whole).  Border modes (whose columns near the ends are copied),
+# dilation, asymmetric padding, one and several channels, a width that leaves a short
+# last stretch, and padding so wide that whole stretches read only zeros (on a copy).
+STRETCH_CASES = [
+    # C, K, width, kernel, stride, dilation, padding, mode
+    (1, 1, 5000, 31, 1, 1, ((15, 15),), "zeros"),
+    (1, 1, 4099, 7, 1, 3, ((9, 9),), "reflect"),
+    (3, 8, 3000, 5, 1, 2, ((4, 1),), "circular"),
+    (2, 6, 9000, 3, 1, 1, ((1, 1),), "replicate"),
+    (1, 4, 6001, 11, 1, 1, ((0, 0),), "zeros"),
+    (1, 2, 3000, 3, 1, 1, ((2500, 2500),), "zeros"),  # stretches of padding only
+    (1, 1, 9001, 7, 2, 1, ((3, 3),), "reflect"),      # strided: not cut
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", STRETCH_CASES)
+def test_long_signals_run_in_stretches_with_the_rows_bits(isa, case, dtype, rng):
+    """One signal is cut into stretches of whole tiles, and every output has the bits of
+    the uncut row (the same signal among 16 images, which are not cut) and the
+    reference's value."""
+    c, k, width, taps, stride, dil, pad, mode = case
+    x = random_array(rng, (1, c, width), dtype, "strided")
+    w, b = random_array(rng, (k, c, taps), dtype), random_array(rng, (k,), dtype)
+    x[0, 0, width // 3] = np.nan
+    kw = dict(stride=stride, padding=pad, dilation=dil, padding_mode=mode)
+    plan = convcore._conv.direct_plan(
+        prepare_conv(1, x, w, None, stride, pad, dil, 1, padding_mode=mode)[0], dtype)
+    cut = convcore._conv.direct_plan(
+        prepare_conv(1, np.repeat(x, 16, 0), w, None, stride, pad, dil, 1,
+                     padding_mode=mode)[0], dtype)
+    assert cut["items"] == 16, (isa, cut)                                 # rows whole
+    if stride == 1:
+        assert plan["items"] >= 2, (isa, plan)
+        assert plan["band"] % (plan["nv"] * plan["lanes"]) == 0, (isa, plan)  # whole tiles
+    else:
+        assert plan["items"] == 1, (isa, plan)
+    ref = conv_border_ref(x, w, b, (stride,), pad, (dil,), 1, mode)
+    one = CONV[1](x, w, b, algorithm="direct", out=_poisoned(ref.shape, dtype), **kw)
+    many = CONV[1](np.repeat(x, 16, 0), w, b, algorithm="direct", **kw)
+    assert np.array_equal(one[0], many[0], equal_nan=True), isa
+    assert np.array_equal(np.isnan(one), np.isnan(ref)), isa
+    assert_close(one, ref, dtype, terms=c * taps, err_msg=isa)
+
+
 def test_stem_channels_need_no_padded_block(isa):
     """32 output channels (RGB stem) on column tiles whose blocks divide them at every
     level: no FMAs spent on channels past the layer's."""

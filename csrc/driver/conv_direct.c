@@ -66,6 +66,11 @@ ptrdiff_t cc_direct_gemm_width(ptrdiff_t real_bytes)
  * (each item copies its stretch again). */
 #define CC_PW_STRETCH_BYTES 512
 #define CC_PW_MIN_BLOCKS 4
+/* Layers of one output row per image (1-D) at column stride 1 on column tiles: each
+ * row is cut into stretches of output columns (whole tiles, at least CC_COLS_MIN
+ * outputs each) when the batch and groups give fewer than CC_MIN_ITEMS items, so that
+ * one long signal runs on every thread. */
+#define CC_COLS_MIN 1024
 /* Fewer output channels than a big tile's: from 4 on, the multi-channel tile that
  * computes the fewest rows (fewest_rows), below that the one-channel tiles. */
 #define CC_FEW_CHANNELS 4
@@ -197,6 +202,25 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
     p->band = band;
     p->nbands = pr > 0 ? rows / pr * plane_bands(g, band) : 0;
     p->flat = g->nd >= 2 && tile != CC_TILE_STRIP; /* strips read the input in place */
+    /* One output row per image (1-D layers, 2-D ones of height 1): stretches of output
+     * columns, the last one shorter, run on the row as it is.  A row at a column stride
+     * stays one virtual row split by column phase (flat_band): on the row as it is it
+     * took 1.1x the time on one thread (docs/algorithms.md). */
+    int cols = 0;
+    if (!pw && tile != CC_TILE_STRIP && rows == 1 && (!p->flat || g->stride[g->nd - 1] == 1)) {
+        const ptrdiff_t imgs = g->N * g->groups;
+        const ptrdiff_t step = p->pix ? (Wout > 0 ? Wout : 1) : (ptrdiff_t)p->nv * lanes;
+        ptrdiff_t nst = imgs > 0 ? (CC_MIN_ITEMS + imgs - 1) / imgs : 1;
+        nst = nst < Wout / CC_COLS_MIN ? nst : Wout / CC_COLS_MIN;
+        nst = nst > 1 ? nst : 1;
+        const ptrdiff_t st = ((Wout + nst - 1) / nst + step - 1) / step * step;
+        cols = !p->flat || (st > 0 && st < Wout);
+        if (cols) {
+            p->flat = 0;
+            p->band = st > 0 ? st : 1;
+            p->nbands = st > 0 ? (Wout + st - 1) / st : 1;
+        }
+    }
     if (pw) { /* stretches of st pixels, the last one shorter */
         const ptrdiff_t px = rows * Wout, imgs = g->N * g->groups;
         const ptrdiff_t want = imgs > 0 ? (CC_MIN_ITEMS + imgs - 1) / imgs : 1;
@@ -226,7 +250,7 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
     p->kchunks = kchunks < p->nkb ? kchunks : p->nkb > 0 ? p->nkb : 1;
     p->items = outer * p->kchunks;
     p->pack_size = g->groups * p->nkb * p->kb * Cg * U * S;
-    p->rows_size = pw ? 1 : band * U;
+    p->rows_size = pw ? 1 : cols ? U : band * U;
     const double macs = (double)g->N * (double)g->K * (double)rows * (double)Wout *
                         (double)Cg * (double)U * (double)S;
     p->flops_per_item = p->items ? 2.0 * macs / (double)p->items : 0.0;

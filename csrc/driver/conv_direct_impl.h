@@ -553,10 +553,16 @@ static void FN(run_item)(const FN(cc_direct_call) *c, FN(cc_direct_thread) *t, p
     const cc_direct_item i = item_of(g, p, it);
     const ptrdiff_t rest = it / p->kchunks, band = i.band, n = i.n, grp = i.grp;
     const ptrdiff_t kb_lo = i.kb_lo, kb_hi = i.kb_hi;
-    const ptrdiff_t nb = plane_bands(g, p->band), plane = band / nb, pr = plane_rows(g);
-    const ptrdiff_t o_lo = plane * pr + band % nb * p->band;
-    const ptrdiff_t o_hi = o_lo + p->band < (plane + 1) * pr ? o_lo + p->band
-                                                             : (plane + 1) * pr;
+    /* one output row per image, not run as a virtual row: output columns [cj0, cj1)
+     * of it (conv_direct_plan_make's stretches); else a band of rows */
+    const int cols = !p->flat && p->tile != CC_TILE_STRIP && outer_rows(g, g->out) == 1;
+    const ptrdiff_t nb = cols ? 1 : plane_bands(g, p->band), plane = band / nb;
+    const ptrdiff_t pr = plane_rows(g);
+    const ptrdiff_t o_lo = cols ? 0 : plane * pr + band % nb * p->band;
+    const ptrdiff_t o_hi = cols ? 1 : o_lo + p->band < (plane + 1) * pr ? o_lo + p->band
+                                                                      : (plane + 1) * pr;
+    const ptrdiff_t cj0 = cols ? band * p->band : 0;
+    const ptrdiff_t cj1 = cols && cj0 + p->band < Wout ? cj0 + p->band : Wout;
     ROW_ARGS a;
     a.x = c->x + (n * g->C + grp * Cg) * c->x_cstride;
     a.U = U; a.Cg = Cg; a.W = W; a.S = S;
@@ -603,11 +609,17 @@ static void FN(run_item)(const FN(cc_direct_call) *c, FN(cc_direct_thread) *t, p
     /* [segment j0, j1): copy the columns it reads, or run on the input as it is */
     const ptrdiff_t seg[3][3] = {{0, left, 1}, {left, right, 0}, {right, Wout, 1}};
     for (int sgi = 0; sgi < 3; sgi++) {
-        const ptrdiff_t j0 = p->pix ? 0 : seg[sgi][0], j1 = p->pix ? Wout : seg[sgi][1];
+        const ptrdiff_t s0 = seg[sgi][0] > cj0 ? seg[sgi][0] : cj0;
+        const ptrdiff_t s1 = seg[sgi][1] < cj1 ? seg[sgi][1] : cj1;
+        const ptrdiff_t j0 = p->pix ? 0 : s0, j1 = p->pix ? Wout : s1;
         if (j0 >= j1 || (p->pix && sgi > 0))
             continue;
         const ptrdiff_t c0 = j0 * sw - pad_w;
-        if (p->pix || seg[sgi][2]) {
+        /* the row as it is (its padding and all) serves outputs from column 0 on; a
+         * stretch further on runs in place from its first window's column c0 when that
+         * lies in the row, else (windows in a wide padding) on a copy */
+        const int whole = left == 0 && right == Wout && j0 == 0;
+        if (p->pix || seg[sgi][2] || (!whole && (c0 < 0 || c0 >= W))) {
             const ptrdiff_t E = p->pix ? c->full_w : (j1 - 1 - j0) * sw + (S - 1) * dw + 1;
             const ptrdiff_t valid = p->pix ? c->window : E;
             ROW_ARGS cols;
@@ -620,7 +632,7 @@ static void FN(run_item)(const FN(cc_direct_call) *c, FN(cc_direct_thread) *t, p
                     free(cbuf);
                 if (map != stack_map)
                     free(map);
-            } else if (!c->bordered) { /* no memory for the copy: the input as it is */
+            } else if (!c->bordered && j0 == 0) { /* no memory: the input as it is */
                 RUN_COLUMNS(&a, rows, j0, j1);
             } else { /* no memory for the copy: NaN, never a wrong border */
                 for (ptrdiff_t k = kb_lo * p->kb; k < kb_hi * p->kb && k < Kg; k++)
@@ -629,9 +641,9 @@ static void FN(run_item)(const FN(cc_direct_call) *c, FN(cc_direct_thread) *t, p
                             y[(n * g->K + grp * Kg + k) * c->y_kstride + o * Wout + j] =
                                 (REAL)NAN;
             }
-        } else if (left == 0 && right == Wout) { /* the row as it is, padding and all */
+        } else if (whole) {
             RUN_COLUMNS(&a, rows, j0, j1);
-        } else { /* the middle of the row: starts at column c0 >= 0, no padding */
+        } else { /* from column c0 >= 0 of the row on: no padding on the left */
             ROW_ARGS mid = a;
             mid.x = a.x + c0;
             mid.W = W - c0;
