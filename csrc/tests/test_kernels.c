@@ -128,6 +128,11 @@ static const conv_case CASES[] = {
     {"one channel, rows of 45", 1, 1, 9, 45,  1, 3,  3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     {"3 -> 1, 5x5, rows of 70", 1, 3, 8, 70,  1, 5,  5, 1, 1, 1, 1, 1, 2, 2, 2, 2, 1},
     {"one channel, rows of 100", 1, 1, 5, 100, 1, 3, 3, 1, 1, 1, 1, 1, 0, 1, 0, 2, 0},
+    /* one output row per image at column stride 1: stretches of output columns (the last
+     * one shorter), and stretches whose windows read only a wide padding (on a copy) */
+    {"one row, stretches",      1, 1, 1, 5000, 1, 1, 31, 1, 1, 1, 1, 1, 0, 0, 15, 15, 1},
+    {"one row, K 4, stretches", 1, 2, 1, 4100, 4, 1, 11, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0},
+    {"one row, padding only",   1, 1, 1, 3000, 2, 1, 3, 1, 1, 1, 1, 1, 0, 0, 2500, 2500, 1},
 };
 #define N_CASES (sizeof CASES / sizeof CASES[0])
 
