@@ -525,9 +525,10 @@ def calibration_rates(level: str) -> dict[str, float]:
 # direct is exact and bitwise stable.
 _FAST_MARGIN = 1.25
 # FFT needs only to be predicted faster: its error stays near float rounding (~3e-7 in
-# float32), and its model, fitted below, put the crossover of the 2048^2 image within
-# 7% of the measured one at both levels and dtypes, where a margin would leave FFT's
-# wins of up to 1.2x to direct.
+# float32), and with the constants below the model's ratio of direct's time to FFT's
+# came within 10% of the measured one on one thread and 13% on two (images of 512^2 to
+# 2048^2, a 10^6-sample signal, both levels and dtypes), where a margin would leave
+# FFT's wins of up to 1.2-1.4x to direct.
 _FFT_MARGIN = 1.0
 # What a thread adds to the FFT route's speed, and the chunks per thread it needs for
 # that: the 2048^2 image with 13x13 to 17x17 kernels (21-25 chunks) ran 1.49-1.73x
