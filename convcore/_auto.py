@@ -186,9 +186,10 @@ def estimate_cycles(g: ConvGeometry, dtype=np.float32, weights_kept=False) -> di
 
 
 def choose_algorithm(g: ConvGeometry, dtype=np.float32, weights_kept=False) -> str:
-    """The algorithm ``algorithm="auto"`` picks for a validated geometry: Winograd or FFT
-    where their cost model predicts a clear win (:func:`convcore.analysis.
-    _choose_fast_algorithm`), else the route with the fewest estimated cycles
+    """The algorithm ``algorithm="auto"`` picks for a validated geometry: Winograd where
+    its cost model predicts a clear win, FFT where it predicts it faster, in ``dtype``
+    (:func:`convcore.analysis._choose_fast_algorithm`), else the route with the fewest
+    estimated cycles
     (:func:`estimate_cycles`); 'direct' on a tie."""
     key = (g, np.dtype(dtype).str, bool(weights_kept), _conv_level())
     hit = _CHOSEN.get(key)

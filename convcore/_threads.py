@@ -127,6 +127,13 @@ def get_num_threads() -> int:
     return _default_threads()
 
 
+def default_threads() -> int:
+    """The thread count the kernels use while :func:`set_num_threads` is not called:
+    ``OMP_NUM_THREADS`` when set, else the number of cores (at most what the system
+    lets this process start); 1 when convcore was built without OpenMP."""
+    return _default_threads() if _config.openmp_enabled() else 1
+
+
 def _default_threads() -> int:
     global _default
     if _default is None:

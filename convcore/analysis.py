@@ -5,7 +5,6 @@ fully connected layers."""
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -258,8 +257,11 @@ class AlgorithmCost:
 
     ``extra_bytes`` is what the algorithm allocates besides the input, the weights and
     the output (workspaces, transformed weights, matrices, spectra), for the thread
-    count it was computed for.  ``applicable`` is False, with the rule in ``reason``,
-    when ``conv2d(..., algorithm=name)`` would refuse the layer.
+    count it was computed for.  ``work_items`` is how many pieces the route shares out
+    among threads (0: as many as there are threads): the direct kernel's work items
+    (its plan at the active SIMD level), the GEMM's, the FFT route's chunks.
+    ``applicable`` is False, with the rule in ``reason``, when ``conv2d(...,
+    algorithm=name)`` would refuse the layer.
     """
 
     name: str
@@ -387,6 +389,7 @@ def algorithm_costs(input_shape, kernel_shape, in_channels=1, out_channels=1, st
         Winograd's output tile.
     threads : int, optional
         Thread count for the workspaces (default :func:`convcore.get_num_threads`).
+        The direct route's ``work_items`` come from its plan at the SIMD level in use.
 
     Returns
     -------
@@ -586,7 +589,8 @@ def _thread_speedup(c: AlgorithmCost, threads: int) -> float:
     kernels share out their work items (``work_items`` pieces, 0 for as many as there
     are threads) evenly; the FFT route gains ``_FFT_THREAD_GAIN`` of a thread per thread
     added where it has ``_FFT_CHUNKS_PER_THREAD`` chunks per thread, else nothing (its
-    window copies and scatters hold the GIL)."""
+    window copies and scatters hold the GIL); measured on two threads, extrapolated
+    beyond."""
     if threads <= 1:
         return 1.0
     if c.name == "fft":
@@ -612,6 +616,21 @@ def predicted_seconds(costs: dict[str, AlgorithmCost], g_channels: tuple[int, in
     the lanes) and the FFT at ``_FFT_RATE_F64`` of its.  On several threads each time
     is divided by the route's speedup (:func:`_thread_speedup`: its work items or
     chunks, shared out).
+
+    Parameters
+    ----------
+    costs : dict of str to AlgorithmCost
+        :func:`algorithm_costs`' answer.
+    g_channels : (int, int)
+        Input and output channels per group.
+    level : str, optional
+        A SIMD level of :data:`CALIBRATION` (default: the one in use).
+    threads : int
+        Threads the routes run on (1: one-thread times).
+    rates : dict, optional
+        Rates to use instead of the level's :data:`CALIBRATION` row.
+    dtype : float32 or float64
+        The dtype the costs were computed for.
 
     Examples
     --------
@@ -691,28 +710,22 @@ def calibrate(repeats: int = 5) -> dict[str, float]:
 
 
 def _machine_threads() -> int:
-    """The CPUs this process may run on (what the kernels use by default): the thread
-    count auto's FFT choice assumes, so that set_num_threads never changes the route,
-    and so the bits, of a call."""
-    from convcore import _config
+    """The thread count auto's FFT choice assumes: the kernels' default
+    (:func:`convcore._threads.default_threads`), not the one set_num_threads sets, so
+    that the thread setting never changes the route, and so the bits, of a call."""
+    from convcore._threads import default_threads
 
-    if not _config.openmp_enabled():
-        return 1
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:                          # not on Linux
-        n = os.cpu_count() or 1
-    return max(1, min(n, 1024))
+    return default_threads()
 
 
 def _choose_fast_algorithm(g, dtype=np.float32) -> str | None:
     """'winograd' or 'fft' when the calibrated cost model predicts it beats the direct
     and im2col kernels on the validated geometry ``g`` at the SIMD level in use: by
     ``_FAST_MARGIN`` for Winograd (both predicted on one thread: they share out their
-    work alike), by ``_FFT_MARGIN`` for FFT (predicted in ``dtype`` on every CPU the
-    process may use, :func:`_machine_threads`: the FFT route gains less from threads
-    than the direct kernel); else None (functional.choose_algorithm then picks direct or
-    im2col).
+    work alike), by ``_FFT_MARGIN`` for FFT (predicted in ``dtype`` on the kernels'
+    default thread count, :func:`_machine_threads`: the FFT route gains less from
+    threads than the direct kernel); else None (functional.choose_algorithm then picks
+    direct or im2col).
 
     Winograd is considered for 3x3 stride-1 layers only (a conv1d geometry is a conv2d
     one of height 1 with a 1xS kernel, which conv2d's Winograd refuses), with at least

@@ -140,12 +140,14 @@ typedef struct {
     ptrdiff_t kchunks;      /* channel blocks split into this many items */
     ptrdiff_t nbands;       /* bands of output rows per image (within one plane); */
     ptrdiff_t band;         /* output rows per band (pointwise plans: stretches of pixels
-                               per image, pixels per stretch; other 1-D plans: stretches
-                               of output columns per image, columns per stretch) */
+                               per image, pixels per stretch; plans with cols: stretches
+                               of the one output row per image, columns per stretch) */
     int flat;               /* each band runs as one virtual row (internal) */
+    int cols;               /* each item a stretch of output columns (internal) */
     ptrdiff_t items;        /* N * groups * nbands * kchunks */
     ptrdiff_t pack_size;    /* elements of wpack */
-    ptrdiff_t rows_size;    /* elements of a thread's row table (a band x outer taps) */
+    ptrdiff_t rows_size;    /* elements of a thread's row table (a band's rows, or the
+                               one row's, x outer taps) */
     double flops_per_item;  /* about 2 * MACs of one item (for chunking) */
 } cc_conv_direct_plan;
 

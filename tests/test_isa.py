@@ -442,8 +442,8 @@ CHANNEL_BLOCK_CASES = [
     ((2, 2, 7, 45), (5, 2, 3, 3), 2, 1),
     ((1, 2, 6, 41), (7, 2, 3, 3), 1, 1),
     ((1, 2, 6, 41), (4, 2, 3, 3), 1, 1),
-    # channel tiles with a last block three quarters full (36 of 48 channels at AVX2's
-    # 16-channel blocks, 48 of 64 at AVX-512's 32), and column tiles where the blocks
+    # channel tiles with a last block three quarters full (float32: 36 of 48 channels at
+    # AVX2's 16-channel blocks, 48 of 64 at AVX-512's 32), and column tiles where the blocks
     # would be emptier (36 channels at AVX-512)
     ((1, 8, 6, 41), (36, 8, 3, 3), 1, 1),
     ((1, 16, 5, 37), (48, 16, 3, 3), 1, 1),
@@ -468,8 +468,8 @@ def test_channel_blocks_match_reference(isa, case, dtype, rng):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_channel_tiles_run_on_blocks_three_quarters_full(isa, dtype):
-    """Tiles along output channels (blocks of kb channels) run only where the layer's
-    blocks are at least three quarters full on average; emptier blocks took 1.3-2.1x the
+    """Tiles along output channels (blocks of kb channels) run only on at least one full
+    block, the blocks three quarters full on average; emptier blocks took 1.3-2.1x the
     column tiles' time (1 -> 8, 3 -> 16, 16 -> 16 channels...): the column tiles run."""
     def plan(k):
         x, w = np.zeros((1, 16, 24, 24), dtype), np.zeros((k, 16, 5, 5), dtype)
@@ -486,7 +486,8 @@ def test_channel_tiles_run_on_blocks_three_quarters_full(isa, dtype):
 # output columns, one work item each, so that one long signal runs on every thread
 # (strided rows stay whole).  Border modes (whose columns near the ends are copied),
 # dilation, asymmetric padding, one and several channels, a width that leaves a short
-# last stretch, and padding so wide that whole stretches read only zeros (on a copy).
+# last stretch, and padding so wide that stretches start in it (in place, from the row's
+# start) or past the row (on a copy).
 STRETCH_CASES = [
     # C, K, width, kernel, stride, dilation, padding, mode
     (1, 1, 5000, 31, 1, 1, ((15, 15),), "zeros"),

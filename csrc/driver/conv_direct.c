@@ -66,10 +66,11 @@ ptrdiff_t cc_direct_gemm_width(ptrdiff_t real_bytes)
  * (each item copies its stretch again). */
 #define CC_PW_STRETCH_BYTES 512
 #define CC_PW_MIN_BLOCKS 4
-/* Layers of one output row per image (1-D) at column stride 1 on column tiles: each
- * row is cut into stretches of output columns (whole tiles, at least CC_COLS_MIN
- * outputs each) when the batch and groups give fewer than CC_MIN_ITEMS items, so that
- * one long signal runs on every thread. */
+/* Layers of one output row per image (conv1d's) on column tiles: the row is cut into
+ * stretches of output columns (whole tiles, at least CC_COLS_MIN outputs each) when the
+ * batch and groups give fewer than CC_MIN_ITEMS items, so that one long signal runs on
+ * every thread; at a column stride only where the row already runs as it is (nd == 1
+ * geometries of the C API), not as a virtual row split by phase. */
 #define CC_COLS_MIN 1024
 /* Fewer output channels than a big tile's: from 4 on, the multi-channel tile that
  * computes the fewest rows (fewest_rows), below that the one-channel tiles. */
@@ -172,8 +173,9 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
     const int pw = cc_conv_pointwise(g) && Kg >= isa->tiles[CC_TILE_PW].kb;
     /* Channel tiles pay a transposed store per output: worth it from about 8 vectors'
      * worth of reduction per output (measured: an RGB stem 3x3, 27 taps, ran 2.6x faster
-     * on column tiles at AVX-512), and only on blocks of kb_cv channels at least three
-     * quarters full: a half-empty block ran 1.3-2.1x slower than the column tiles on
+     * on column tiles at AVX-512), and only on at least one full block of kb_cv
+     * channels, the blocks three quarters full on average: a half-empty block ran
+     * 1.3-2.1x slower than the column tiles on
      * 1->8, 3->16, 8->8, 16->16, 6->16 (LeNet's C3), 32->12 and 64->10 channels, a
      * block of 20, 36 or 40 channels on two blocks 1.1-1.8x slower (one thread, both
      * levels and dtypes, docs/algorithms.md). */
@@ -202,11 +204,11 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
     p->band = band;
     p->nbands = pr > 0 ? rows / pr * plane_bands(g, band) : 0;
     p->flat = g->nd >= 2 && tile != CC_TILE_STRIP; /* strips read the input in place */
-    /* One output row per image (1-D layers, 2-D ones of height 1): stretches of output
-     * columns, the last one shorter, run on the row as it is.  A row at a column stride
-     * stays one virtual row split by column phase (flat_band): on the row as it is it
-     * took 1.1x the time on one thread (docs/algorithms.md). */
-    int cols = 0;
+    /* One output row per image (1-D layers, 2-D and 3-D ones of one row): stretches of
+     * output columns, the last one shorter, run on the row as it is.  A 2-D or 3-D row
+     * at a column stride stays one virtual row split by column phase (flat_band): on the
+     * row as it is it took 1.1x the time on one thread (docs/algorithms.md). */
+    p->cols = 0;
     if (!pw && tile != CC_TILE_STRIP && rows == 1 && (!p->flat || g->stride[g->nd - 1] == 1)) {
         const ptrdiff_t imgs = g->N * g->groups;
         const ptrdiff_t step = p->pix ? (Wout > 0 ? Wout : 1) : (ptrdiff_t)p->nv * lanes;
@@ -214,8 +216,8 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
         nst = nst < Wout / CC_COLS_MIN ? nst : Wout / CC_COLS_MIN;
         nst = nst > 1 ? nst : 1;
         const ptrdiff_t st = ((Wout + nst - 1) / nst + step - 1) / step * step;
-        cols = !p->flat || (st > 0 && st < Wout);
-        if (cols) {
+        p->cols = !p->flat || (st > 0 && st < Wout);
+        if (p->cols) {
             p->flat = 0;
             p->band = st > 0 ? st : 1;
             p->nbands = st > 0 ? (Wout + st - 1) / st : 1;
@@ -250,7 +252,7 @@ void cc_conv_direct_plan_make(const cc_conv_geometry *g, int real_bytes,
     p->kchunks = kchunks < p->nkb ? kchunks : p->nkb > 0 ? p->nkb : 1;
     p->items = outer * p->kchunks;
     p->pack_size = g->groups * p->nkb * p->kb * Cg * U * S;
-    p->rows_size = pw ? 1 : cols ? U : band * U;
+    p->rows_size = pw ? 1 : p->cols ? U : band * U;
     const double macs = (double)g->N * (double)g->K * (double)rows * (double)Wout *
                         (double)Cg * (double)U * (double)S;
     p->flops_per_item = p->items ? 2.0 * macs / (double)p->items : 0.0;

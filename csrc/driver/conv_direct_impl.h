@@ -553,16 +553,14 @@ static void FN(run_item)(const FN(cc_direct_call) *c, FN(cc_direct_thread) *t, p
     const cc_direct_item i = item_of(g, p, it);
     const ptrdiff_t rest = it / p->kchunks, band = i.band, n = i.n, grp = i.grp;
     const ptrdiff_t kb_lo = i.kb_lo, kb_hi = i.kb_hi;
-    /* one output row per image, not run as a virtual row: output columns [cj0, cj1)
-     * of it (conv_direct_plan_make's stretches); else a band of rows */
-    const int cols = !p->flat && p->tile != CC_TILE_STRIP && outer_rows(g, g->out) == 1;
-    const ptrdiff_t nb = cols ? 1 : plane_bands(g, p->band), plane = band / nb;
+    /* a stretch of output columns [cj0, cj1) of the one output row; else a band of rows */
+    const ptrdiff_t nb = p->cols ? 1 : plane_bands(g, p->band), plane = band / nb;
     const ptrdiff_t pr = plane_rows(g);
-    const ptrdiff_t o_lo = cols ? 0 : plane * pr + band % nb * p->band;
-    const ptrdiff_t o_hi = cols ? 1 : o_lo + p->band < (plane + 1) * pr ? o_lo + p->band
+    const ptrdiff_t o_lo = p->cols ? 0 : plane * pr + band % nb * p->band;
+    const ptrdiff_t o_hi = p->cols ? 1 : o_lo + p->band < (plane + 1) * pr ? o_lo + p->band
                                                                       : (plane + 1) * pr;
-    const ptrdiff_t cj0 = cols ? band * p->band : 0;
-    const ptrdiff_t cj1 = cols && cj0 + p->band < Wout ? cj0 + p->band : Wout;
+    const ptrdiff_t cj0 = p->cols ? band * p->band : 0;
+    const ptrdiff_t cj1 = p->cols && cj0 + p->band < Wout ? cj0 + p->band : Wout;
     ROW_ARGS a;
     a.x = c->x + (n * g->C + grp * Cg) * c->x_cstride;
     a.U = U; a.Cg = Cg; a.W = W; a.S = S;
@@ -615,11 +613,11 @@ static void FN(run_item)(const FN(cc_direct_call) *c, FN(cc_direct_thread) *t, p
         if (j0 >= j1 || (p->pix && sgi > 0))
             continue;
         const ptrdiff_t c0 = j0 * sw - pad_w;
-        /* the row as it is (its padding and all) serves outputs from column 0 on; a
-         * stretch further on runs in place from its first window's column c0 when that
-         * lies in the row, else (windows in a wide padding) on a copy */
-        const int whole = left == 0 && right == Wout && j0 == 0;
-        if (p->pix || seg[sgi][2] || (!whole && (c0 < 0 || c0 >= W))) {
+        /* in place: from the row's start, its first window c0 columns before it (the
+         * zero padding, or a border mode's columns when the segment reads none), or from
+         * column c0 of the row; a copy when the first window lies past the row's end
+         * (a stretch of a wide zero padding) */
+        if (p->pix || seg[sgi][2] || c0 >= W) {
             const ptrdiff_t E = p->pix ? c->full_w : (j1 - 1 - j0) * sw + (S - 1) * dw + 1;
             const ptrdiff_t valid = p->pix ? c->window : E;
             ROW_ARGS cols;
@@ -632,7 +630,7 @@ static void FN(run_item)(const FN(cc_direct_call) *c, FN(cc_direct_thread) *t, p
                     free(cbuf);
                 if (map != stack_map)
                     free(map);
-            } else if (!c->bordered && j0 == 0) { /* no memory: the input as it is */
+            } else if (!c->bordered && c0 < W) { /* no memory: the input as it is */
                 RUN_COLUMNS(&a, rows, j0, j1);
             } else { /* no memory for the copy: NaN, never a wrong border */
                 for (ptrdiff_t k = kb_lo * p->kb; k < kb_hi * p->kb && k < Kg; k++)
@@ -641,9 +639,11 @@ static void FN(run_item)(const FN(cc_direct_call) *c, FN(cc_direct_thread) *t, p
                             y[(n * g->K + grp * Kg + k) * c->y_kstride + o * Wout + j] =
                                 (REAL)NAN;
             }
-        } else if (whole) {
-            RUN_COLUMNS(&a, rows, j0, j1);
-        } else { /* from column c0 >= 0 of the row on: no padding on the left */
+        } else if (c0 <= 0) {
+            ROW_ARGS start = a;
+            start.pad_w = -c0;
+            RUN_COLUMNS(&start, rows, j0, j1);
+        } else { /* from column c0 > 0 of the row on: no padding on the left */
             ROW_ARGS mid = a;
             mid.x = a.x + c0;
             mid.W = W - c0;

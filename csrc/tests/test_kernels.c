@@ -129,10 +129,12 @@ static const conv_case CASES[] = {
     {"3 -> 1, 5x5, rows of 70", 1, 3, 8, 70,  1, 5,  5, 1, 1, 1, 1, 1, 2, 2, 2, 2, 1},
     {"one channel, rows of 100", 1, 1, 5, 100, 1, 3, 3, 1, 1, 1, 1, 1, 0, 1, 0, 2, 0},
     /* one output row per image at column stride 1: stretches of output columns (the last
-     * one shorter), and stretches whose windows read only a wide padding (on a copy) */
+     * one shorter), stretches whose first windows lie in a wide padding, and a row with
+     * three kernel rows, two of them in the padding */
     {"one row, stretches",      1, 1, 1, 5000, 1, 1, 31, 1, 1, 1, 1, 1, 0, 0, 15, 15, 1},
     {"one row, K 4, stretches", 1, 2, 1, 4100, 4, 1, 11, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0},
-    {"one row, padding only",   1, 1, 1, 3000, 2, 1, 3, 1, 1, 1, 1, 1, 0, 0, 2500, 2500, 1},
+    {"one row, wide padding",   1, 1, 1, 3000, 2, 1, 3, 1, 1, 1, 1, 1, 0, 0, 2500, 2500, 1},
+    {"one row, R 3 padded",     1, 2, 1, 4000, 3, 3, 5, 1, 1, 1, 1, 1, 1, 1, 2, 2, 1},
 };
 #define N_CASES (sizeof CASES / sizeof CASES[0])
 
@@ -600,6 +602,28 @@ static void conv3d_ref(const cc_conv_geometry *g, const double *x, const double 
                     }
 }
 
+/* The direct route on g in float32, its items in uneven chunks on 2 threads (every
+ * output written exactly once), exactly against ref; returns the plan's items. */
+static ptrdiff_t check_direct_in_chunks(const cc_conv_geometry *g, const float *xf,
+                                        const float *wf, const double *ref, ptrdiff_t ny,
+                                        const char *what, const char *name, const char *simd)
+{
+    cc_conv_direct_plan plan;
+    cc_conv_direct_plan_make(g, (int)sizeof(float), &plan);
+    ptrdiff_t *rows = malloc((size_t)(2 * plan.rows_size) * sizeof *rows);
+    float *wpack = nan_buffer_f32(plan.pack_size), *y = nan_buffer_f32(ny);
+    cc_conv_direct_pack_f32(g, &plan, wf, wpack, 2);
+    for (ptrdiff_t lo = 0, step = 1; lo < plan.items; lo += step, step += 2)
+        cc_conv_direct_run_f32(g, &plan, xf, wpack, rows, NULL, y, lo, lo + step, 2);
+    ptrdiff_t bad = first_mismatch_f32(y, ref, ny);
+    check(bad < 0, "direct %s f32 [%s, %s]: y[%td] = %g, expected %g", what, name, simd, bad,
+          bad < 0 ? 0.0 : (double)y[bad], bad < 0 ? 0.0 : ref[bad]);
+    check(guard_intact_f32(y, ny) && guard_intact_f32(wpack, plan.pack_size),
+          "direct %s f32 [%s, %s]: wrote past y or wpack", what, name, simd);
+    free(rows); free(wpack); free(y);
+    return plan.items;
+}
+
 static void check_volumes(void)
 {
     const char *simd = cc_simd_name(cc_simd_active());
@@ -619,33 +643,20 @@ static void check_volumes(void)
         double *x = rand_array(nx), *w = rand_array(nw), *ref = malloc((size_t)ny * sizeof *ref);
         conv3d_ref(&g, x, w, ref);
         float *xf = converted_f32(x, nx), *wf = converted_f32(w, nw);
-        cc_conv_direct_plan plan;
-        cc_conv_direct_plan_make(&g, (int)sizeof(float), &plan);
-        ptrdiff_t *rows = malloc((size_t)(2 * plan.rows_size) * sizeof *rows);
-        float *wpack = nan_buffer_f32(plan.pack_size), *y = nan_buffer_f32(ny);
-        cc_conv_direct_pack_f32(&g, &plan, wf, wpack, 2);
-        /* the items in uneven chunks, on 2 threads: every output written exactly once */
-        for (ptrdiff_t lo = 0, step = 1; lo < plan.items; lo += step, step += 2)
-            cc_conv_direct_run_f32(&g, &plan, xf, wpack, rows, NULL, y, lo, lo + step, 2);
-        ptrdiff_t bad = first_mismatch_f32(y, ref, ny);
-        check(bad < 0, "direct 3-D f32 [%s, %s]: y[%td] = %g, expected %g", vc->name, simd,
-              bad, bad < 0 ? 0.0 : (double)y[bad], bad < 0 ? 0.0 : ref[bad]);
-        check(guard_intact_f32(y, ny) && guard_intact_f32(wpack, plan.pack_size),
-              "direct 3-D f32 [%s, %s]: wrote past y or wpack", vc->name, simd);
+        check_direct_in_chunks(&g, xf, wf, ref, ny, "3-D", vc->name, simd);
         /* the im2col + GEMM route on the same volume: N-d column tiles, 2 threads */
         const ptrdiff_t items = cc_gemm_work_items(&g), workers = items < 2 ? items : 2;
         const ptrdiff_t nws = workers * cc_gemm_workspace_per_thread(&g);
         const ptrdiff_t ngp = cc_conv_im2col_pack_size(&g);
         float *ws = nan_buffer_f32(nws), *yg = nan_buffer_f32(ny), *gp = nan_buffer_f32(ngp);
         cc_conv_im2col_f32(&g, xf, wf, NULL, yg, ws, gp, (int)workers);
-        bad = first_mismatch_f32(yg, ref, ny);
+        const ptrdiff_t bad = first_mismatch_f32(yg, ref, ny);
         check(bad < 0, "im2col 3-D f32 [%s, %s]: y[%td] = %g, expected %g", vc->name, simd,
               bad, bad < 0 ? 0.0 : (double)yg[bad], bad < 0 ? 0.0 : ref[bad]);
         check(guard_intact_f32(yg, ny) && guard_intact_f32(ws, nws) &&
                   guard_intact_f32(gp, ngp),
               "im2col 3-D f32 [%s, %s]: wrote past y, the workspace or wpack", vc->name, simd);
-        free(x); free(w); free(ref); free(xf); free(wf); free(rows); free(wpack); free(y);
-        free(ws); free(yg); free(gp);
+        free(x); free(w); free(ref); free(xf); free(wf); free(ws); free(yg); free(gp);
     }
 }
 
@@ -682,6 +693,49 @@ static void check_split2(void)
         check(ok, "split2 [%s], n = %td: wrong phases or a write past them", simd, n);
         free(src_f);
         free(src_d);
+    }
+}
+
+/* Long single rows cut into stretches of output columns: C API 1-D geometries at
+ * strides 1 and 2 (they run on the row as it is, so both are cut), stretches whose first
+ * windows lie in a wide padding, and a 3-D layer of one row; exact against the
+ * reference, the items in uneven chunks on 2 threads. */
+typedef struct {
+    const char *name;
+    int nd;
+    ptrdiff_t C, K, W, S, stride, dil, pad, pad_after;
+} row_case;
+
+static const row_case ROW_CASES[] = {
+    {"1-D stride 1", 1, 2, 3, 5000, 9, 1, 1, 4, 4},
+    {"1-D stride 2", 1, 2, 3, 9001, 7, 2, 1, 3, 3},
+    {"1-D wide padding", 1, 1, 2, 3000, 3, 1, 1, 2500, 2500},
+    {"3-D one row, dilation 2", 3, 2, 4, 4100, 11, 1, 2, 10, 10},
+};
+
+static void check_long_rows(void)
+{
+    const char *simd = cc_simd_name(cc_simd_active());
+    for (size_t i = 0; i < sizeof ROW_CASES / sizeof ROW_CASES[0]; i++) {
+        const row_case *rc = &ROW_CASES[i];
+        cc_conv_geometry g;
+        memset(&g, 0, sizeof g);
+        g.nd = rc->nd; g.N = 1; g.C = rc->C; g.K = rc->K; g.groups = 1;
+        for (int d = 0; d < 3; d++)
+            g.in[d] = g.kernel[d] = g.out[d] = g.stride[d] = g.dilation[d] = 1;
+        const int d = rc->nd - 1; /* the row's dimension */
+        g.in[d] = rc->W; g.kernel[d] = rc->S; g.stride[d] = rc->stride;
+        g.dilation[d] = rc->dil; g.pad[d] = rc->pad;
+        g.out[d] = (rc->W + rc->pad + rc->pad_after - rc->dil * (rc->S - 1) - 1) / rc->stride + 1;
+        const ptrdiff_t nx = g.C * rc->W, nw = g.K * g.C * rc->S, ny = g.K * g.out[d];
+        double *x = rand_array(nx), *w = rand_array(nw), *ref = malloc((size_t)ny * sizeof *ref);
+        conv3d_ref(&g, x, w, ref);
+        float *xf = converted_f32(x, nx), *wf = converted_f32(w, nw);
+        const ptrdiff_t items = check_direct_in_chunks(&g, xf, wf, ref, ny, "long row",
+                                                       rc->name, simd);
+        check(items >= 2, "direct long row [%s, %s]: %td items, not cut", rc->name, simd,
+              items);
+        free(x); free(w); free(ref); free(xf); free(wf);
     }
 }
 
@@ -788,6 +842,7 @@ int main(void)
         check_weight_gradients();
         check_matmuls();
         check_volumes();
+        check_long_rows();
         check_im2col();
         check_split2();
     }
