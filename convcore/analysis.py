@@ -611,11 +611,10 @@ def predicted_seconds(costs: dict[str, AlgorithmCost], g_channels: tuple[int, in
     run at ``min(1, Cg / 64) * min(1, Kg / 64)`` of their rate on narrow layers; direct
     at ``0.5 + 0.5 min(1, Cg Kg / 16)`` (:func:`_direct_share`).  Winograd's time is
     its GEMM flops plus ``_MOVE_WEIGHT`` GEMM flops per value it moves
-    (``moved_elements``), at its rate.  sparse and dense use
-    the im2col rate.  In float64 the SIMD kernels run at half their float32 rate (half
-    the lanes) and the FFT at ``_FFT_RATE_F64`` of its.  On several threads each time
-    is divided by the route's speedup (:func:`_thread_speedup`: its work items or
-    chunks, shared out).
+    (``moved_elements``), at its rate.  sparse and dense use the im2col rate.  In
+    float64 the SIMD kernels run at half their float32 rate (half the lanes) and the
+    FFT at ``_FFT_RATE_F64`` of its.  On several threads each time is divided by the
+    route's speedup (:func:`_thread_speedup`: its work items or chunks, shared out).
 
     Parameters
     ----------
