@@ -447,6 +447,11 @@ CHANNEL_BLOCK_CASES = [
     # would be emptier (36 channels at AVX-512)
     ((1, 8, 6, 41), (36, 8, 3, 3), 1, 1),
     ((1, 16, 5, 37), (48, 16, 3, 3), 1, 1),
+    # bands walked row by row (stride 1, rows not a whole number of tiles apart): rows of
+    # 47, 40 and 48 end in a last tile of 0-3 vectors across the levels and dtypes
+    ((2, 3, 9, 47), (32, 3, 3, 3), 1, 1),
+    ((1, 2, 7, 40), (32, 2, 3, 3), 1, 1),
+    ((1, 2, 6, 48), (12, 2, 5, 5), 1, 2),
 ]
 
 

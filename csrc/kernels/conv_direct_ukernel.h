@@ -413,6 +413,61 @@ static void FN(one_rows)(const ARGS *a, REAL *yrow)
         FN(one_rows_s)(a, yrow, a->S);
 }
 
+/* One tile of FN(by_rows), of NV vectors from pixel q of the virtual row: every tile of
+ * a flat band reads inside it at column stride 1 (MODE_S1). */
+static inline __attribute__((always_inline)) void
+FN(flat_tile)(const ARGS *a, ptrdiff_t q, REAL *y, int kb, int cnt, const int KB,
+              const int NV)
+{
+    const ptrdiff_t ys = a->y_kstride;
+    if (a->S == 1)
+        FN(tile)(a, q, y, ys, kb, cnt, KB, NV, 1, MODE_S1, 1, -1);
+    else if (a->S == 3 && a->dw == 1 && KB * NV < 12)
+        FN(tile)(a, q, y, ys, kb, cnt, KB, NV, 3, MODE_S1, 1, -1);
+    else
+        FN(tile)(a, q, y, ys, kb, cnt, KB, NV, a->S, MODE_S1, 0, -1);
+}
+
+/* A virtual row (a flat band of ny rows of Wv pixels, Wy of them real) walked row by
+ * row: tiles from each row's first column, then one of as many vectors as the row has
+ * left, so that no tile straddles a row's junk and each stores its pixels in place.
+ * The sums are those of the walk along the virtual row.  Used where FN(by_rows_fits):
+ * every tile then reads inside the pixels that walk reads. */
+static inline __attribute__((always_inline)) void
+FN(by_rows)(const ARGS *a, REAL *yrow, int kb, const int KB, const int NV)
+{
+    const ptrdiff_t step = NV * LANES, Wy = a->Wy, Wv = a->Wv;
+    for (ptrdiff_t o = 0; o < a->ny; o++) {
+        ptrdiff_t j = 0;
+        for (; j + step <= Wy; j += step)
+            FN(flat_tile)(a, o * Wv + j, yrow + o * Wy + j, kb, (int)step, KB, NV);
+        if (j == Wy)
+            continue;
+        const int cnt = (int)(Wy - j), nv = (cnt + LANES - 1) / LANES;
+        REAL *y = yrow + o * Wy + j;
+        if (nv == 1)
+            FN(flat_tile)(a, o * Wv + j, y, kb, cnt, KB, 1);
+        else if (NV > 2 && nv == 2)
+            FN(flat_tile)(a, o * Wv + j, y, kb, cnt, KB, NV > 2 ? 2 : NV);
+        else
+            FN(flat_tile)(a, o * Wv + j, y, kb, cnt, KB, NV);
+    }
+}
+
+/* Whether a virtual row runs FN(by_rows): a band not split by column phase (at a
+ * column stride the walk along the virtual row measured as fast), rows of at least one tile whose lanes, rounded up to whole vectors, fit in Wv (so the
+ * tiles read no further than the walk along the virtual row), Wv not a multiple of the
+ * tile (else that walk's tiles never straddle two rows), and a last tile of 8
+ * accumulators or more (4 chain the FMAs: docs/algorithms.md, "Flat bands row by
+ * row"). */
+static inline int FN(by_rows_fits)(const ARGS *a, const int KB, const int NV)
+{
+    const ptrdiff_t Wy = a->Wy, step = NV * LANES;
+    const ptrdiff_t tail = (Wy % step + LANES - 1) / LANES;
+    return a->Wv && a->Wv != Wy && !a->split && Wy >= step && a->Wv % step != 0 &&
+           (Wy + LANES - 1) / LANES * LANES <= a->Wv && (tail == 0 || KB * tail >= 8);
+}
+
 /* One output row for one (KB, NV) tile.  The 1- and 3-tap specialisations unroll the
  * innermost tap loop completely; others run it as a loop, and so do the tiles of 12 or
  * more accumulators (with three taps unrolled, GCC kept 8 of the 16 accumulators of the
@@ -424,6 +479,11 @@ static void FN(one_rows)(const ARGS *a, REAL *yrow)
  * memcpy per run and channel had taken a quarter of a depthwise layer's time:
  * docs/algorithms.md). */
 #define CC_DEFINE_ROW(NAME, KB, NV)                                                      \
+    static __attribute__((noinline)) void FN(NAME##_by_rows)(const ARGS *a, REAL *yrow,  \
+                                                             int kb)                     \
+    {                                                                                    \
+        FN(by_rows)(a, yrow, kb, KB, NV);                                                \
+    }                                                                                    \
     static void FN(NAME)(const ARGS *a, REAL *yrow, int kb)                              \
     {                                                                                    \
         const ptrdiff_t step = (NV) * LANES, sw = a->sw, S = a->S;                       \
@@ -431,6 +491,10 @@ static void FN(one_rows)(const ARGS *a, REAL *yrow)
         if ((KB) == 1 && (NV) == CC_NV_ONE && a->Wv && a->Wv != a->Wy &&                  \
             a->Wy >= 2 * LANES && sw == 1 && a->dw == 1) {                               \
             FN(one_rows)(a, yrow);                                                       \
+            return;                                                                      \
+        }                                                                                \
+        if ((KB) > 1 && (NV) <= 3 && FN(by_rows_fits)(a, KB, NV)) {                      \
+            FN(NAME##_by_rows)(a, yrow, kb);                                             \
             return;                                                                      \
         }                                                                                \
         for (ptrdiff_t ow = 0; ow < a->Wout; ow += step) {                               \
