@@ -27,7 +27,6 @@
         ptrdiff_t y_kstride;    /* elements per output channel */                         \
         /* a band flattened into one virtual row of pixels (Wv > 0, else 0): */           \
         ptrdiff_t Wv, Wy, ny;   /* pitch of its rows, real row width, real rows */         \
-        int split;              /* its copy split by column phase (a column stride) */    \
         int pad_mode;           /* strip tile: what its edge strips read past the row */  \
         REAL *work;             /* pointwise: the thread's buffer for packed panels */    \
         ptrdiff_t work_size;    /* (elements, cc_pw_panels), else NULL and 0 */          \

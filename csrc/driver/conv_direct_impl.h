@@ -419,7 +419,6 @@ static int FN(flat_band)(ROW_ARGS *a, const cc_conv_geometry *g, ptrdiff_t o_lo,
     a->Wout = npx;
     a->Wv = Wv;
     a->ny = nb;
-    a->split = split;
     *padded = buf;
     *vrows = tab;
     return 1;
@@ -567,7 +566,7 @@ static void FN(run_item)(const FN(cc_direct_call) *c, FN(cc_direct_thread) *t, p
     a.U = U; a.Cg = Cg; a.W = W; a.S = S;
     a.sw = sw; a.dw = dw; a.pad_w = pad_w;
     a.Wout = Wout; a.x_cstride = c->x_cstride; a.y_kstride = c->y_kstride;
-    a.Wv = 0; a.Wy = Wout; a.ny = 1; a.split = 0;
+    a.Wv = 0; a.Wy = Wout; a.ny = 1;
     ptrdiff_t *rows = c->rows_ws + t->tid * p->rows_size;
     const ptrdiff_t nr = (o_hi - o_lo) * U;
     if (p->flat && t->copied != rest) { /* 2-D and 3-D: the band as one virtual row */

@@ -430,7 +430,8 @@ FN(flat_tile)(const ARGS *a, ptrdiff_t q, REAL *y, int kb, int cnt, const int KB
 
 /* A virtual row (a flat band of ny rows of Wv pixels, Wy of them real) walked row by
  * row: tiles from each row's first column, then one of as many vectors as the row has
- * left, so that no tile straddles a row's junk and each stores its pixels in place.
+ * left (2 or more), so that no tile straddles a row's junk and each stores its pixels
+ * in place.
  * The sums are those of the walk along the virtual row.  Used where FN(by_rows_fits):
  * every tile then reads inside the pixels that walk reads. */
 static inline __attribute__((always_inline)) void
@@ -445,27 +446,27 @@ FN(by_rows)(const ARGS *a, REAL *yrow, int kb, const int KB, const int NV)
             continue;
         const int cnt = (int)(Wy - j), nv = (cnt + LANES - 1) / LANES;
         REAL *y = yrow + o * Wy + j;
-        if (nv == 1)
-            FN(flat_tile)(a, o * Wv + j, y, kb, cnt, KB, 1);
-        else if (NV > 2 && nv == 2)
+        if (NV > 2 && nv == 2)
             FN(flat_tile)(a, o * Wv + j, y, kb, cnt, KB, NV > 2 ? 2 : NV);
-        else
+        else /* 2 vectors or more (FN(by_rows_fits)): NV of them */
             FN(flat_tile)(a, o * Wv + j, y, kb, cnt, KB, NV);
     }
 }
 
-/* Whether a virtual row runs FN(by_rows): a band not split by column phase (at a
- * column stride the walk along the virtual row measured as fast), rows of at least one tile whose lanes, rounded up to whole vectors, fit in Wv (so the
- * tiles read no further than the walk along the virtual row), Wv not a multiple of the
- * tile (else that walk's tiles never straddle two rows), and a last tile of 8
- * accumulators or more (4 chain the FMAs: docs/algorithms.md, "Flat bands row by
- * row"). */
+/* Whether a virtual row runs FN(by_rows): rows of at least one tile whose lanes,
+ * rounded up to whole vectors, fit in Wv (so the tiles read no further than the walk
+ * along the virtual row); Wv not a whole number of tiles (else that walk's tiles never
+ * straddle two rows); and a last tile of none, or of two vectors or more and 8
+ * accumulators or more: a tile of one vector costs a row about a tile's set-up and
+ * stores for a vector's sums, and 4 accumulators chain the FMAs on their latency
+ * (docs/algorithms.md, "Several channels, output row by output row"). */
 static inline int FN(by_rows_fits)(const ARGS *a, const int KB, const int NV)
 {
     const ptrdiff_t Wy = a->Wy, step = NV * LANES;
     const ptrdiff_t tail = (Wy % step + LANES - 1) / LANES;
-    return a->Wv && a->Wv != Wy && !a->split && Wy >= step && a->Wv % step != 0 &&
-           (Wy + LANES - 1) / LANES * LANES <= a->Wv && (tail == 0 || KB * tail >= 8);
+    return a->Wv && a->Wv != Wy && Wy >= step && a->Wv % step != 0 &&
+           (Wy + LANES - 1) / LANES * LANES <= a->Wv &&
+           (tail == 0 || (tail >= 2 && KB * tail >= 8));
 }
 
 /* One output row for one (KB, NV) tile.  The 1- and 3-tap specialisations unroll the
