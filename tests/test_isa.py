@@ -447,14 +447,15 @@ CHANNEL_BLOCK_CASES = [
     # would be emptier (36 channels at AVX-512)
     ((1, 8, 6, 41), (36, 8, 3, 3), 1, 1),
     ((1, 16, 5, 37), (48, 16, 3, 3), 1, 1),
-    # bands walked row by row (rows not a whole number of tiles apart): rows of 40, 47,
-    # 48 and 63 end in a last tile of 0, 2 or 3 vectors across the levels and dtypes;
-    # rows of 64 of a band split by column phase
-    ((2, 3, 9, 47), (32, 3, 3, 3), 1, 1),
+    # bands walked row by row (rows of whole vectors, not a whole number of tiles
+    # apart): rows of 40, 48, 56 and 64 end in a last tile of 0 or 2 vectors across the
+    # levels and dtypes; rows of 64 of a band split by column phase; 4 channels
+    ((2, 3, 9, 64), (32, 3, 3, 3), 1, 1),
     ((1, 2, 7, 40), (32, 2, 3, 3), 1, 1),
     ((1, 2, 6, 48), (12, 2, 5, 5), 1, 2),
-    ((1, 2, 6, 63), (32, 2, 5, 5), 1, 2),
+    ((1, 2, 6, 56), (32, 2, 5, 5), 1, 2),
     ((1, 3, 9, 128), (32, 3, 3, 3), 2, 1),
+    ((2, 2, 5, 64), (4, 2, 3, 3), 1, 1),
 ]
 
 

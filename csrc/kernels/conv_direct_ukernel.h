@@ -413,60 +413,42 @@ static void FN(one_rows)(const ARGS *a, REAL *yrow)
         FN(one_rows_s)(a, yrow, a->S);
 }
 
-/* One tile of FN(by_rows), of NV vectors from pixel q of the virtual row: every tile of
- * a flat band reads inside it at column stride 1 (MODE_S1). */
-static inline __attribute__((always_inline)) void
-FN(flat_tile)(const ARGS *a, ptrdiff_t q, REAL *y, int kb, int cnt, const int KB,
-              const int NV)
-{
-    const ptrdiff_t ys = a->y_kstride;
-    if (a->S == 1)
-        FN(tile)(a, q, y, ys, kb, cnt, KB, NV, 1, MODE_S1, 1, -1);
-    else if (a->S == 3 && a->dw == 1 && KB * NV < 12)
-        FN(tile)(a, q, y, ys, kb, cnt, KB, NV, 3, MODE_S1, 1, -1);
-    else
-        FN(tile)(a, q, y, ys, kb, cnt, KB, NV, a->S, MODE_S1, 0, -1);
-}
-
 /* A virtual row (a flat band of ny rows of Wv pixels, Wy of them real) walked row by
- * row: tiles from each row's first column, then one of as many vectors as the row has
- * left (2 or more), so that no tile straddles a row's junk and each stores its pixels
- * in place.
- * The sums are those of the walk along the virtual row.  Used where FN(by_rows_fits):
- * every tile then reads inside the pixels that walk reads. */
+ * row: whole tiles from each row's first column, then one of the 2 vectors left of a
+ * 3-vector tile, so that no tile straddles a row's junk and each stores whole vectors
+ * in place (a tile storing part of a vector through its stack buffer kept half the
+ * accumulators of the 8 x 2 AVX-512 tile's loop on the stack: objdump).  The sums are
+ * those of the walk along the virtual row.  Used where FN(by_rows_fits).  S and DW as
+ * in FN(tile), constants at each call site. */
 static inline __attribute__((always_inline)) void
-FN(by_rows)(const ARGS *a, REAL *yrow, int kb, const int KB, const int NV)
+FN(by_rows)(const ARGS *a, REAL *yrow, int kb, const int KB, const int NV,
+            const ptrdiff_t S, const ptrdiff_t DW)
 {
-    const ptrdiff_t step = NV * LANES, Wy = a->Wy, Wv = a->Wv;
+    const ptrdiff_t step = NV * LANES, Wy = a->Wy, Wv = a->Wv, ys = a->y_kstride;
     for (ptrdiff_t o = 0; o < a->ny; o++) {
+        const ptrdiff_t q = o * Wv;
+        REAL *y = yrow + o * Wy;
         ptrdiff_t j = 0;
         for (; j + step <= Wy; j += step)
-            FN(flat_tile)(a, o * Wv + j, yrow + o * Wy + j, kb, (int)step, KB, NV);
-        if (j == Wy)
-            continue;
-        const int cnt = (int)(Wy - j), nv = (cnt + LANES - 1) / LANES;
-        REAL *y = yrow + o * Wy + j;
-        if (NV > 2 && nv == 2)
-            FN(flat_tile)(a, o * Wv + j, y, kb, cnt, KB, NV > 2 ? 2 : NV);
-        else /* 2 vectors or more (FN(by_rows_fits)): NV of them */
-            FN(flat_tile)(a, o * Wv + j, y, kb, cnt, KB, NV);
+            FN(tile)(a, q + j, y + j, ys, kb, NV * LANES, KB, NV, S, MODE_S1, DW, -1);
+        if (j < Wy) /* two vectors left of a three-vector tile (FN(by_rows_fits)) */
+            FN(tile)(a, q + j, y + j, ys, kb, 2 * LANES, KB, NV > 2 ? 2 : NV, S, MODE_S1, DW,
+                     -1);
     }
 }
 
-/* Whether a virtual row runs FN(by_rows): rows of at least one tile whose lanes,
- * rounded up to whole vectors, fit in Wv (so the tiles read no further than the walk
- * along the virtual row); Wv not a whole number of tiles (else that walk's tiles never
- * straddle two rows); and a last tile of none, or of two vectors or more and 8
- * accumulators or more: a tile of one vector costs a row about a tile's set-up and
- * stores for a vector's sums, and 4 accumulators chain the FMAs on their latency
- * (docs/algorithms.md, "Several channels, output row by output row"). */
+/* Whether a virtual row runs FN(by_rows): rows of whole vectors and at least one tile
+ * (every tile then reads inside the pixels the walk along the virtual row reads); Wv
+ * not a whole number of tiles (else that walk's tiles never straddle two rows); and
+ * rows ending on a whole tile or on 2 vectors of a 3-vector tile of 8 accumulators or
+ * more: a tile of one vector costs a row about a tile's set-up and stores for a
+ * vector's sums, and 4 accumulators chain the FMAs on their latency (docs/algorithms.md,
+ * "Several channels, output row by output row"). */
 static inline int FN(by_rows_fits)(const ARGS *a, const int KB, const int NV)
 {
-    const ptrdiff_t Wy = a->Wy, step = NV * LANES;
-    const ptrdiff_t tail = (Wy % step + LANES - 1) / LANES;
-    return a->Wv && a->Wv != Wy && Wy >= step && a->Wv % step != 0 &&
-           (Wy + LANES - 1) / LANES * LANES <= a->Wv &&
-           (tail == 0 || (tail >= 2 && KB * tail >= 8));
+    const ptrdiff_t Wy = a->Wy, step = NV * LANES, tail = Wy % step / LANES;
+    return a->Wv && a->Wv != Wy && Wy >= step && Wy % LANES == 0 && a->Wv % step != 0 &&
+           (tail == 0 || (tail == 2 && NV == 3 && KB * 2 >= 8));
 }
 
 /* One output row for one (KB, NV) tile.  The 1- and 3-tap specialisations unroll the
@@ -480,10 +462,24 @@ static inline int FN(by_rows_fits)(const ARGS *a, const int KB, const int NV)
  * memcpy per run and channel had taken a quarter of a depthwise layer's time:
  * docs/algorithms.md). */
 #define CC_DEFINE_ROW(NAME, KB, NV)                                                      \
-    static __attribute__((noinline)) void FN(NAME##_by_rows)(const ARGS *a, REAL *yrow,  \
-                                                             int kb)                     \
+    /* the row-by-row walks, out of line, one for each kind of tap loop */               \
+    static __attribute__((noinline)) void FN(NAME##_by_rows_1)(const ARGS *a, REAL *y,   \
+                                                               int kb)                   \
     {                                                                                    \
-        FN(by_rows)(a, yrow, kb, KB, NV);                                                \
+        FN(by_rows)(a, y, kb, KB, NV, 1, 1);                                             \
+    }                                                                                    \
+    static __attribute__((noinline)) void FN(NAME##_by_rows_3)(const ARGS *a, REAL *y,   \
+                                                               int kb)                   \
+    {                                                                                    \
+        if (a->dw == 1)                                                                  \
+            FN(by_rows)(a, y, kb, KB, NV, 3, 1);                                         \
+        else                                                                             \
+            FN(by_rows)(a, y, kb, KB, NV, 3, 0);                                         \
+    }                                                                                    \
+    static __attribute__((noinline)) void FN(NAME##_by_rows_s)(const ARGS *a, REAL *y,   \
+                                                               int kb)                   \
+    {                                                                                    \
+        FN(by_rows)(a, y, kb, KB, NV, a->S, 0);                                          \
     }                                                                                    \
     static void FN(NAME)(const ARGS *a, REAL *yrow, int kb)                              \
     {                                                                                    \
@@ -495,7 +491,12 @@ static inline int FN(by_rows_fits)(const ARGS *a, const int KB, const int NV)
             return;                                                                      \
         }                                                                                \
         if ((KB) > 1 && (NV) <= 3 && FN(by_rows_fits)(a, KB, NV)) {                      \
-            FN(NAME##_by_rows)(a, yrow, kb);                                             \
+            if (S == 1)                                                                  \
+                FN(NAME##_by_rows_1)(a, yrow, kb);                                       \
+            else if (S == 3 && (KB) * (NV) < 12)                                         \
+                FN(NAME##_by_rows_3)(a, yrow, kb);                                       \
+            else                                                                         \
+                FN(NAME##_by_rows_s)(a, yrow, kb);                                       \
             return;                                                                      \
         }                                                                                \
         for (ptrdiff_t ow = 0; ow < a->Wout; ow += step) {                               \

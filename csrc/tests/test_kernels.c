@@ -120,15 +120,17 @@ static const conv_case CASES[] = {
      * straddling a row's end through the stack buffer (one or several rows per tile) */
     {"stem s2, rows of 113",   2, 3, 10, 226, 32, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1, 1},
     {"short rows, pad 2",      1, 4,  9,  5,  8, 3,  3, 1, 1, 1, 1, 1, 2, 2, 2, 2, 0},
-    /* several output channels on virtual rows walked row by row: rows of 40, 47, 48 and
-     * 63 (last tiles of 0, 2 and 3 vectors across the levels and dtypes), 3x3, 5x5,
+    /* several output channels on virtual rows walked row by row: rows of 40, 48, 56, 60
+     * and 64 (last tiles of 0 and 2 vectors across the levels and dtypes), 3x3, 5x5,
      * dilated, and a band split by column phase (stride 2) */
-    {"rows of 47, K 32",        2, 3, 9, 47, 32, 3,  3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
-    {"rows of 63, 5x5",         1, 2, 6, 63, 32, 5,  5, 1, 1, 1, 1, 1, 2, 2, 2, 2, 0},
+    {"rows of 64, K 32",        2, 3, 9, 64, 32, 3,  3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"rows of 60",              1, 2, 7, 60, 32, 3,  3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+    {"rows of 56, 5x5",         1, 2, 6, 56, 32, 5,  5, 1, 1, 1, 1, 1, 2, 2, 2, 2, 0},
     {"stride 2, rows of 64",    1, 3, 9, 128, 32, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1, 1},
     {"rows of 40",              1, 2, 7, 40, 32, 3,  3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     {"rows of 48, 5x5, K 12",   1, 2, 6, 48, 12, 5,  5, 1, 1, 1, 1, 1, 2, 2, 2, 2, 1},
-    {"rows of 47, dilated",     1, 2, 8, 47, 16, 3,  3, 1, 1, 1, 2, 2, 2, 2, 2, 2, 1},
+    {"rows of 64, dilated, K 4", 1, 1, 8, 64, 4, 3,  3, 1, 1, 1, 2, 2, 2, 2, 2, 2, 1},
+    {"rows of 64, K 4",         2, 1, 5, 64,  4, 3,  3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
     /* one-channel tiles on virtual rows with junk columns, output row by output row:
      * rows of whole tiles and a tail of 1-4 vectors (float and double, every level),
      * 3 taps and others, one input channel per group and three */
