@@ -574,14 +574,36 @@ def _narrow(cg: int, kg: int) -> float:
     return max(min(1.0, cg / 64) * min(1.0, kg / 64), 0.05)
 
 
-def _direct_share(cg: int, kg: int) -> float:
+def _direct_share(cg: int, kg: int, row_blocks: bool = False) -> float:
     """Fraction of its rate the direct kernel keeps on Cg x Kg channels per group: a
-    one-channel filter (one input and one output channel) leaves its accumulators
-    waiting on input loads and runs at about half the rate of layers with 16 channel
-    pairs or more (one thread, AMD EPYC Zen 4 class, 2026-12-05: 53-63 GFLOP/s on
-    one-channel images, 85-109 on 1->8, 4->4, 8->8, 2->32 and 3->16 channels with
-    7x7 to 11x11 kernels at both levels, each on the tile the kernel picks)."""
+    one-channel filter (one input and one output channel) row by row leaves its
+    accumulators waiting on input loads and runs at about half the rate of layers with
+    16 channel pairs or more (one thread, AMD EPYC Zen 4 class, 2026-12-05: 53-63
+    GFLOP/s on one-channel images, 85-109 on 1->8, 4->4, 8->8, 2->32 and 3->16 channels
+    with 7x7 to 11x11 kernels at both levels, each on the tile the kernel picks).  In
+    blocks of output rows (``row_blocks``, :func:`_row_blocks`) it keeps the whole rate:
+    the model's ratio of its time to FFT's matched the measured one with a share of
+    0.82-0.98 at AVX-512 and 1.00-1.12 at AVX2 (2048^2 images, 11x11 to 25x25, both
+    dtypes, one thread, 2026-12-05; docs/algorithms.md)."""
+    if row_blocks:
+        return 1.0
     return 0.5 + 0.5 * min(1.0, cg * kg / 16)
+
+
+# Output rows of the one-channel blocks (CC_R_BLOCK in every kernels/<isa>.c).
+_ROW_BLOCK = 4
+
+
+def _row_blocks(g, dtype=np.float32) -> bool:
+    """Whether the direct kernel runs the 2-D geometry ``g`` in blocks of ``_ROW_BLOCK``
+    output rows at the active level (``FN(one_blocks)`` in
+    csrc/kernels/conv_direct_ukernel.h): on its one-channel tile, stride and dilation 1,
+    kernels and bands of at least a block's rows, rows of at least two vectors."""
+    if len(g.kernel) != 2 or g.stride != (1, 1) or g.dilation != (1, 1):
+        return False
+    plan = _conv.direct_plan(g, dtype)
+    return (plan["tile"] == "one" and g.kernel[0] >= _ROW_BLOCK
+            and min(plan["band"], g.out[0]) >= _ROW_BLOCK and g.out[1] >= 2 * plan["lanes"])
 
 
 def _thread_speedup(c: AlgorithmCost, threads: int) -> float:
@@ -603,13 +625,15 @@ def _thread_speedup(c: AlgorithmCost, threads: int) -> float:
 
 def predicted_seconds(costs: dict[str, AlgorithmCost], g_channels: tuple[int, int],
                       level: str | None = None, threads: int = 1,
-                      rates: dict | None = None, dtype=np.float32) -> dict[str, float]:
+                      rates: dict | None = None, dtype=np.float32,
+                      row_blocks: bool = False) -> dict[str, float]:
     """Predicted run time of each applicable algorithm: its flops over the calibrated
     rate of SIMD ``level`` (default: the level the kernels use now), on ``threads``.
 
     ``g_channels`` is (C // groups, K // groups): the GEMMs of im2col and the matrices
     run at ``min(1, Cg / 64) * min(1, Kg / 64)`` of their rate on narrow layers; direct
-    at ``0.5 + 0.5 min(1, Cg Kg / 16)`` (:func:`_direct_share`).  Winograd's time is
+    at ``0.5 + 0.5 min(1, Cg Kg / 16)``, or its whole rate in blocks of output rows
+    (:func:`_direct_share`).  Winograd's time is
     its GEMM flops plus ``_MOVE_WEIGHT`` GEMM flops per value it moves
     (``moved_elements``), at its rate.  sparse and dense use the im2col rate.  In
     float64 the SIMD kernels run at half their float32 rate (half the lanes) and the
@@ -630,6 +654,9 @@ def predicted_seconds(costs: dict[str, AlgorithmCost], g_channels: tuple[int, in
         Rates to use instead of the level's :data:`CALIBRATION` row.
     dtype : float32 or float64
         The dtype the costs were computed for.
+    row_blocks : bool
+        Whether the direct kernel runs the layer in blocks of output rows (one-channel
+        filters of 4 kernel rows or more at stride 1: :func:`_row_blocks`).
 
     Examples
     --------
@@ -652,7 +679,7 @@ def predicted_seconds(costs: dict[str, AlgorithmCost], g_channels: tuple[int, in
         if name == "fft":
             rate = rates["fft"] * (_FFT_RATE_F64 if wide else 1.0)
         elif name == "direct":
-            rate = rates["direct"] * simd * _direct_share(cg, kg)
+            rate = rates["direct"] * simd * _direct_share(cg, kg, row_blocks)
         elif name == "winograd":
             rate = rates["winograd"] * simd
         else:
@@ -747,7 +774,8 @@ def _choose_fast_algorithm(g, dtype=np.float32) -> str | None:
     threads = _machine_threads() if big_kernel else 1
     costs = algorithm_costs((g.H, g.W), (g.R, g.S), g.C, g.K, g.stride, g.pad, g.dilation,
                             g.groups, batch=g.N, dtype=dtype, threads=threads)
-    t = predicted_seconds(costs, (Cg, Kg), level, threads=threads, dtype=dtype)
+    t = predicted_seconds(costs, (Cg, Kg), level, threads=threads, dtype=dtype,
+                          row_blocks=big_kernel and _row_blocks(g, dtype))
     base = min(t["direct"], t.get("im2col", math.inf))
     if wino and "winograd" in t and t["winograd"] * _FAST_MARGIN <= base:
         choice = "winograd"

@@ -209,7 +209,8 @@ def test_fft_choice_follows_dtype_not_the_thread_setting(level, cores, monkeypat
                 g = _geometry(2, (1, 1, 2048, 2048), (1, 1, k, k), k // 2)
                 c = algorithm_costs((2048, 2048), (k, k), padding=k // 2, dtype=dtype,
                                     threads=cores)
-                t = predicted_seconds(c, (1, 1), level, threads=cores, dtype=dtype)
+                t = predicted_seconds(c, (1, 1), level, threads=cores, dtype=dtype,
+                                      row_blocks=analysis._row_blocks(g, dtype))
                 faster = t["fft"] < min(t["direct"], t["im2col"])
                 picks = set()
                 for n in (1, 2, 3):

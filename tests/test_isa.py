@@ -491,6 +491,61 @@ def test_channel_tiles_run_on_blocks_three_quarters_full(isa, dtype):
         assert (plan(k)["tile"] == "channels") == full, (isa, k, plan(k))
 
 
+# One-channel tiles in blocks of 4 output rows, on kernels of 4 rows or more: each
+# input row loaded once per tap for the block's rows.  A band's last rows fewer than a
+# block (11 and 9 rows), last blocks of 1-4 vectors (a partial one), several input
+# channels, groups, several bands, inf and NaN (an infinite weight beside the zero
+# padding), the border modes, and dilated rows (row by row).
+ONE_CHANNEL_BLOCK_CASES = [
+    # x shape, w shape, groups, padding, dilation, padding_mode
+    ((1, 1, 11, 50), (1, 1, 7, 7), 1, 3, 1, "zeros"),
+    ((2, 2, 9, 70), (2, 1, 15, 15), 2, 7, 1, "zeros"),
+    ((1, 3, 10, 37), (2, 3, 4, 5), 1, 2, 1, "zeros"),
+    ((1, 1, 13, 105), (1, 1, 6, 6), 1, 0, 1, "zeros"),
+    ((1, 1, 70, 64), (1, 1, 5, 5), 1, 2, 1, "zeros"),
+    ((1, 4, 12, 40), (4, 1, 5, 5), 4, 4, (2, 1), "zeros"),
+    ((1, 1, 14, 45), (1, 1, 5, 5), 1, 2, 1, "reflect"),
+    ((1, 2, 9, 33), (2, 1, 7, 7), 2, 3, 1, "replicate"),
+    ((1, 1, 10, 40), (1, 1, 9, 9), 1, 4, 1, "circular"),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ONE_CHANNEL_BLOCK_CASES)
+def test_one_channel_blocks_match_reference(isa, case, dtype, rng):
+    xs, ws, groups, padding, dilation, mode = case
+    x, w = random_array(rng, xs, dtype, "strided"), random_array(rng, ws, dtype)
+    b = random_array(rng, ws[:1], dtype)
+    x[0, 0, 2, 3] = np.nan
+    x[-1, -1, -3, -5] = np.inf
+    if groups > 1 and mode == "zeros":
+        w[1, 0, -1, -1] = np.inf  # NaN where it meets the zero padding
+    dil = dilation if isinstance(dilation, tuple) else (dilation,) * 2
+    pads = ((padding, padding),) * 2
+    ref = conv_border_ref(x, w, b, (1, 1), pads, dil, groups, mode)
+    got = convcore.conv2d(x, w, b, padding=padding, dilation=dil, groups=groups,
+                          padding_mode=mode, algorithm="direct",
+                          out=_poisoned(ref.shape, dtype))
+    assert np.array_equal(np.isnan(got), np.isnan(ref)), isa
+    assert np.array_equal(np.isinf(got), np.isinf(ref)), isa
+    fin = np.isfinite(ref)
+    assert_close(got[fin], ref[fin], dtype, terms=int(np.prod(ws[1:])), err_msg=isa)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_channel_blocks_have_the_bits_of_single_rows(isa, dtype, rng):
+    """An output row computed in a block of rows has the bits of the same row computed on
+    its own (a band's last rows): the image shifted down by one row (no padding along
+    the rows) moves rows between the blocks and the band's last rows."""
+    x = random_array(rng, (1, 1, 17, 77), dtype)
+    w, b = random_array(rng, (1, 1, 7, 9), dtype), random_array(rng, (1,), dtype)
+    kw = dict(padding=((0, 0), (4, 4)), algorithm="direct")
+    full = convcore.conv2d(x, w, b, **kw)
+    shifted = convcore.conv2d(np.ascontiguousarray(x[:, :, 1:]), w, b, **kw)
+    assert full.shape[2] == 11 and shifted.shape[2] == 10
+    np.testing.assert_array_equal(shifted, full[:, :, 1:], err_msg=isa)
+
+
 # 1-D layers of fewer than 16 images x groups at stride 1: each row in stretches of
 # output columns, one work item each, so that one long signal runs on every thread
 # (strided rows stay whole).  Border modes (whose columns near the ends are copied),

@@ -101,6 +101,10 @@ static inline cc_f64x4 cc_lanes_down_f64(cc_f64x4 v, int l)
  * 1.01-1.05x, so that level keeps the default, 3 */
 #define CC_PW_PREFETCH_LOCALITY 2
 #define CC_NV_ONE 4
+/* one-channel blocks of output rows on kernels of 4 rows or more (conv_direct_ukernel.h):
+ * 4 rows x 3 vectors: 12 accumulators + 3 inputs + 1 broadcast, the 16 ymm */
+#define CC_R_BLOCK 4
+#define CC_NV_BLOCK 3
 #define CC_NV_STRIP 2 /* interior strips; the edge ones are of one vector */
 #define CC_FMA_F32(a, b, c) ((cc_f32x8)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
 #define CC_FMA_F64(a, b, c) ((cc_f64x4)_mm256_fmadd_pd((__m256d)(a), (__m256d)(b), (__m256d)(c)))

@@ -66,6 +66,10 @@ static inline void cc_store_masked_f64(double *p, unsigned m, cc_f64x8 v)
 #define CC_KB_MID 4
 #define CC_NV_MID 2
 #define CC_NV_ONE 4
+/* one-channel blocks of output rows on kernels of 4 rows or more (conv_direct_ukernel.h):
+ * 4 rows x 4 vectors: 16 accumulators + 4 inputs + 1 broadcast of the 32 zmm */
+#define CC_R_BLOCK 4
+#define CC_NV_BLOCK 4
 #define CC_NV_STRIP 2
 #define CC_FMA_F32(a, b, c) ((cc_f32x16)_mm512_fmadd_ps((__m512)(a), (__m512)(b), (__m512)(c)))
 #define CC_FMA_F64(a, b, c) ((cc_f64x8)_mm512_fmadd_pd((__m512d)(a), (__m512d)(b), (__m512d)(c)))

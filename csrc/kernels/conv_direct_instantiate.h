@@ -131,6 +131,8 @@ CC_DIRECT_ISA_TABLE
 #undef CC_KB_MID
 #undef CC_NV_MID
 #undef CC_NV_ONE
+#undef CC_R_BLOCK
+#undef CC_NV_BLOCK
 #undef CC_CV_PIX
 #undef CC_CV_NV
 #undef CC_CV_TWO_TAP

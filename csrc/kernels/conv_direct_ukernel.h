@@ -377,11 +377,13 @@ FN(one_tile)(const ARGS *a, const REAL *xo, REAL *y, ptrdiff_t j, ptrdiff_t Wy,
     }
 }
 
+/* Output rows [o_lo, o_hi) of FN(one_rows), each on its own: whole tiles from the row's
+ * first column, then one tile of the vectors left. */
 static inline __attribute__((always_inline)) void
-FN(one_rows_s)(const ARGS *a, REAL *yrow, const ptrdiff_t S)
+FN(one_rows_s)(const ARGS *a, REAL *yrow, ptrdiff_t o_lo, ptrdiff_t o_hi, const ptrdiff_t S)
 {
     const ptrdiff_t step = CC_NV_ONE * LANES, Wy = a->Wy;
-    for (ptrdiff_t o = 0; o < a->ny; o++) {
+    for (ptrdiff_t o = o_lo; o < o_hi; o++) {
         const REAL *xo = a->x + o * a->Wv;
         REAL *y = yrow + o * Wy;
         ptrdiff_t j = 0;
@@ -399,18 +401,138 @@ FN(one_rows_s)(const ARGS *a, REAL *yrow, const ptrdiff_t S)
     }
 }
 
+/* One step of FN(one_block): input row xq (from the block's column), each of its S taps
+ * loaded as NV vectors once and fed to the block's output rows I0 <= i < I1 (constants
+ * at each call site), which read it at tap row r - i: weights wr - i * S (wr: tap row r
+ * of the channel's weights). */
+static inline __attribute__((always_inline)) void
+FN(block_step)(VEC acc[][CC_NV_BLOCK], const REAL *xq, const REAL *wr, ptrdiff_t S,
+               const int NV, const int I0, const int I1)
+{
+    for (ptrdiff_t s = 0; s < S; s++) {
+        VEC xv[CC_NV_BLOCK];
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++)
+            xv[v] = FN(loadu)(xq + s + v * LANES);
+#pragma GCC unroll 8
+        for (int i = I0; i < I1; i++) {
+            const VEC wv = FN(splat)(wr[s - i * S]);
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; v++)
+                acc[i][v] += wv * xv[v];
+        }
+    }
+}
+
+/* A block of R output rows x NV vectors of a one-channel tile's flat band, from column j
+ * of the band's output row o (input at xo, whose row o + r is input row r of the block;
+ * the band's tap rows consecutive, FN(blocks_fit)).  Input row r feeds output rows i with
+ * 0 <= r - i < U: the first R - 1 rows fewer of them, the middle ones all R, the last
+ * R - 1 again fewer, so each row's NV vectors are loaded once per tap for up to R rows'
+ * sums where FN(one_tile) loads them for one.  Each sum is still bias, then c, u, s in
+ * that order (u = r - i rises with r), so the bits are FN(one_tile)'s.  Lanes past
+ * column Wy are computed, not stored. */
+static inline __attribute__((always_inline)) void
+FN(one_block)(const ARGS *a, const REAL *xo, REAL *y, ptrdiff_t j, ptrdiff_t Wy, const int R,
+              const int NV)
+{
+    VEC acc[CC_R_BLOCK][CC_NV_BLOCK];
+    const REAL b0 = a->bias ? a->bias[0] : (REAL)0;
+    const ptrdiff_t U = a->U, S = a->S, Wv = a->Wv;
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++)
+            acc[i][v] = FN(splat)(b0);
+    for (ptrdiff_t c = 0; c < a->Cg; c++) {
+        const REAL *xc = xo + c * a->x_cstride + a->rows[0] + j;
+        const REAL *wc = a->wp + c * U * S;
+#pragma GCC unroll 8
+        for (int r = 0; r < R - 1; r++) { /* rows 0..r read input row r */
+            const REAL *xq = xc + r * Wv;
+            __asm__("" : "+r"(xq)); /* loads at constant offsets, as in FN(tile) */
+            FN(block_step)(acc, xq, wc + r * S, S, NV, 0, r + 1);
+        }
+        for (ptrdiff_t r = R - 1; r < U; r++) { /* every row */
+            const REAL *xq = xc + r * Wv;
+            __asm__("" : "+r"(xq));
+            FN(block_step)(acc, xq, wc + r * S, S, NV, 0, R);
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < R - 1; t++) { /* rows t + 1.. read input row U + t */
+            const REAL *xq = xc + (U + t) * Wv;
+            __asm__("" : "+r"(xq));
+            FN(block_step)(acc, xq, wc + (U + t) * S, S, NV, t + 1, R);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++) {
+            const ptrdiff_t n = Wy - j - v * LANES;
+            if (n >= LANES)
+                FN(storeu)(y + i * Wy + j + v * LANES, acc[i][v]);
+            else if (n > 0)
+                CC_STORE_MASKED(y + i * Wy + j + v * LANES, CC_MAKE_MASK(0, (int)n),
+                                acc[i][v]);
+        }
+}
+
+/* Whether FN(one_rows) runs blocks of CC_R_BLOCK output rows: kernels of at least that
+ * many rows, consecutive in the band (stride and dilation 1 along the rows), and a band
+ * of at least one block. */
+static inline int FN(blocks_fit)(const ARGS *a)
+{
+    if (a->U < CC_R_BLOCK || a->ny < CC_R_BLOCK)
+        return 0;
+    for (ptrdiff_t u = 1; u < a->U; u++)
+        if (a->rows[u] != a->rows[0] + u * a->Wv)
+            return 0;
+    return 1;
+}
+
+/* FN(one_rows) in blocks of CC_R_BLOCK output rows (FN(one_block)): whole blocks of
+ * CC_NV_BLOCK vectors from the rows' first column, then one of the vectors left; the
+ * band's last rows, fewer than a block, one by one. */
+static __attribute__((noinline)) void FN(one_blocks)(const ARGS *a, REAL *yrow)
+{
+    const ptrdiff_t step = CC_NV_BLOCK * LANES, Wy = a->Wy, ny = a->ny;
+    ptrdiff_t o = 0;
+    for (; o + CC_R_BLOCK <= ny; o += CC_R_BLOCK) {
+        const REAL *xo = a->x + o * a->Wv;
+        REAL *y = yrow + o * Wy;
+        ptrdiff_t j = 0;
+        for (; j + step <= Wy; j += step)
+            FN(one_block)(a, xo, y, j, Wy, CC_R_BLOCK, CC_NV_BLOCK);
+        _Static_assert(CC_NV_BLOCK >= 2 && CC_NV_BLOCK <= 4, "blocks of 2-4 vectors");
+        const ptrdiff_t left = (Wy - j + LANES - 1) / LANES; /* the last one partial */
+        if (left == CC_NV_BLOCK)
+            FN(one_block)(a, xo, y, j, Wy, CC_R_BLOCK, CC_NV_BLOCK);
+        else if (left == 3)
+            FN(one_block)(a, xo, y, j, Wy, CC_R_BLOCK, CC_NV_BLOCK > 3 ? 3 : 1);
+        else if (left == 2)
+            FN(one_block)(a, xo, y, j, Wy, CC_R_BLOCK, 2);
+        else if (left == 1)
+            FN(one_block)(a, xo, y, j, Wy, CC_R_BLOCK, 1);
+    }
+    FN(one_rows_s)(a, yrow, o, ny, a->S);
+}
+
 /* A one-channel tile's virtual row (a band flattened by the driver, at stride 1 and
  * column dilation 1, with junk columns at each row's end) output row by output row: the
  * vectors of a row start at its first column, so no tile straddles two rows and only a
  * row's last vector stores by mask.  The sums are FN(tile)'s (bias, then c, u, s), in
  * its order.  Each row reads up to its last vector plus S - 1 elements, inside the
- * driver's copy (flat_band sizes it for this). */
+ * driver's copy (flat_band sizes it for this).  Kernels of CC_R_BLOCK rows or more run
+ * in blocks of output rows (FN(one_blocks)). */
 static void FN(one_rows)(const ARGS *a, REAL *yrow)
 {
-    if (a->S == 3)
-        FN(one_rows_s)(a, yrow, 3);
+    if (FN(blocks_fit)(a))
+        FN(one_blocks)(a, yrow);
+    else if (a->S == 3)
+        FN(one_rows_s)(a, yrow, 0, a->ny, 3);
     else
-        FN(one_rows_s)(a, yrow, a->S);
+        FN(one_rows_s)(a, yrow, 0, a->ny, a->S);
 }
 
 /* A virtual row (a flat band of ny rows of Wv pixels, Wy of them real) walked row by

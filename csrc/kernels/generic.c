@@ -77,6 +77,10 @@ static inline void cc_store_masked_f64(double *p, cc_lanes m, cc_f64x2 v)
 #define CC_KB_MID 4
 #define CC_NV_MID 3
 #define CC_NV_ONE 4
+/* one-channel blocks of output rows on kernels of 4 rows or more (conv_direct_ukernel.h):
+ * 4 rows x 3 vectors: 12 accumulators + 3 inputs + 1 broadcast, the 16 xmm */
+#define CC_R_BLOCK 4
+#define CC_NV_BLOCK 3
 #define CC_CV_PIX 4
 #define CC_CV_NV 2
 

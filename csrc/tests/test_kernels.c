@@ -139,6 +139,15 @@ static const conv_case CASES[] = {
     {"one channel, rows of 45", 1, 1, 9, 45,  1, 3,  3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     {"3 -> 1, 5x5, rows of 70", 1, 3, 8, 70,  1, 5,  5, 1, 1, 1, 1, 1, 2, 2, 2, 2, 1},
     {"one channel, rows of 100", 1, 1, 5, 100, 1, 3, 3, 1, 1, 1, 1, 1, 0, 1, 0, 2, 0},
+    /* one-channel tiles in blocks of 4 output rows (kernels of 4 rows or more): a band's
+     * last rows fewer than a block, last blocks of 1-4 vectors (a partial one), several
+     * input channels, groups, several bands, and dilated rows (row by row) */
+    {"blocks 7x7, 11 rows of 50", 1, 1, 11, 50, 1, 7, 7, 1, 1, 1, 1, 1, 3, 3, 3, 3, 1},
+    {"blocks 15x15, 9 rows of 70", 2, 2, 9, 70, 2, 15, 15, 2, 1, 1, 1, 1, 7, 7, 7, 7, 0},
+    {"blocks 4x5, 3 -> 2, 37",  1, 3, 10, 37, 2, 4,  5, 1, 1, 1, 1, 1, 2, 1, 2, 2, 1},
+    {"blocks 6x6 valid, 100",   1, 1, 13, 105, 1, 6, 6, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+    {"blocks 5x5, bands of 64", 1, 1, 70, 64, 1, 5,  5, 1, 1, 1, 1, 1, 2, 2, 2, 2, 0},
+    {"blocks 5x5, dilated rows", 1, 1, 12, 40, 1, 5, 5, 1, 1, 1, 2, 1, 4, 4, 2, 2, 1},
     /* one output row per image at column stride 1: stretches of output columns (the last
      * one shorter), stretches whose first windows lie in a wide padding, and a row with
      * three kernel rows, two of them in the padding */
