@@ -912,12 +912,12 @@ def _time_round_robin(calls: dict[str, Callable], s: _Settings,
     round; rounds go on until ``s.budget`` seconds have passed (at least
     ``s.min_rounds``, at most ``s.max_rounds``).  A fast implementation (under
     ``s.settle`` per call) is called for ``s.settle`` seconds untimed, then timed call by
-    call for ``s.sample`` seconds: PyTorch ships its own OpenMP runtime, whose idle
-    threads spin for a few milliseconds after each call (and convcore's after each of
-    its calls), taking the cores from the next implementation; measured here, that
-    doubled the time of a 0.1 ms call made right after the other library's.  The median
-    is over every timed call, so the rare call that waits for a core held by another
-    process (a scheduler tick, 4 ms here) does not move it.  Slower calls are timed one
+    call for ``s.sample`` seconds: OpenMP's idle threads spin for a few milliseconds
+    after each of PyTorch's calls (and of convcore's; the two share one libgomp where
+    both load libgomp.so.1), taking the cores from the next implementation; measured
+    here, that doubled the time of a 0.1 ms call made right after the other library's.
+    The median is over every timed call, so the rare call that waits for a core held by
+    another process (a scheduler tick, 4 ms here) does not move it.  Slower calls are timed one
     per round, each after ``s.pause`` seconds of idle cores: a call that maps and frees
     much memory leaves the kernel work behind it (PyTorch's 4 GB column matrix for the
     10^6-sample, 1001-tap signal: measured here, an FFT call of 10 ms made right after
@@ -925,7 +925,9 @@ def _time_round_robin(calls: dict[str, Callable], s: _Settings,
     whichever implementation comes next.  The pause is not timed.  The calls named in
     ``once`` are made once per round whatever their speed (the pooling cases' triad).
     Each implementation's median in each round is kept as well (``round_s``), for the
-    time ratios paired by round (:func:`paired_ratio`).
+    time ratios paired by round (:func:`paired_ratio`), and the page faults of the
+    process per timed call in each round (``round_faults``: minor faults over the
+    round's timed calls, every thread's, e.g. an output mapped afresh on each call).
     """
     names = list(calls)
     fast = {}
@@ -936,6 +938,7 @@ def _time_round_robin(calls: dict[str, Callable], s: _Settings,
         fast[name] = time.perf_counter() - t0 < s.settle and name not in once
     samples: dict[str, list[float]] = {n: [] for n in names}
     per_round: dict[str, list[float]] = {n: [] for n in names}
+    faults: dict[str, list[float]] = {n: [] for n in names}
     clock = time.perf_counter
     enabled = gc.isenabled()
     gc.disable()
@@ -948,14 +951,17 @@ def _time_round_robin(calls: dict[str, Callable], s: _Settings,
                 if not fast[name]:
                     if s.pause:
                         time.sleep(s.pause)
+                    f0 = _minor_faults()
                     t0 = clock()
                     fn()
                     out.append(clock() - t0)
+                    faults[name].append(float(_minor_faults() - f0))
                     per_round[name].append(out[-1])
                     continue
                 end = clock() + s.settle
                 while clock() < end:
                     fn()
+                f0 = _minor_faults()
                 t0 = clock()
                 end = t0 + s.sample
                 n0 = len(out)
@@ -964,6 +970,7 @@ def _time_round_robin(calls: dict[str, Callable], s: _Settings,
                     t1 = clock()
                     out.append(t1 - t0)
                     t0 = t1
+                faults[name].append((_minor_faults() - f0) / (len(out) - n0))
                 per_round[name].append(float(np.median(out[n0:])))
             rounds = r + 1
             if rounds >= s.min_rounds and clock() - start >= s.budget:
@@ -972,8 +979,19 @@ def _time_round_robin(calls: dict[str, Callable], s: _Settings,
         if enabled:
             gc.enable()
     return {n: {"median_s": float(np.median(v)), "min_s": float(np.min(v)),
-                "rounds": rounds, "calls": len(v), "round_s": per_round[n]}
+                "rounds": rounds, "calls": len(v), "round_s": per_round[n],
+                "round_faults": faults[n]}
             for n, v in samples.items()}
+
+
+def _minor_faults() -> int:
+    """Minor page faults of this process so far (every thread's), 0 where the platform
+    does not count them."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 @functools.cache

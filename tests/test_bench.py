@@ -6,7 +6,9 @@ import functools
 import io
 import json
 import math
+import mmap
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -288,6 +290,23 @@ def test_round_robin_keeps_each_rounds_time(monkeypatch):
     assert timing["b"]["round_s"] == pytest.approx([0.06, 0.6, 0.1])
     assert timing["a"]["median_s"] / timing["b"]["median_s"] == pytest.approx(0.4)
     assert bench.paired_ratio(timing["a"], timing["b"]) == pytest.approx(0.5)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts Linux page faults")
+def test_round_robin_counts_page_faults_per_call():
+    # a call that maps 1 MiB afresh and writes every page faults on each page (a new
+    # anonymous mapping starts unmapped); a call that touches nothing, hardly at all
+    def fresh():
+        m = mmap.mmap(-1, 1 << 20)
+        for at in range(0, 1 << 20, mmap.PAGESIZE):
+            m[at] = 1
+        m.close()
+
+    timing = bench._time_round_robin({"fresh": fresh, "idle": lambda: None}, bench.QUICK)
+    pages = (1 << 20) // mmap.PAGESIZE
+    assert len(timing["fresh"]["round_faults"]) == timing["fresh"]["rounds"]
+    assert min(timing["fresh"]["round_faults"]) >= pages
+    assert max(timing["idle"]["round_faults"]) < 1
 
 
 def test_round_robin_times_the_once_calls_once_per_round():
