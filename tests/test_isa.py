@@ -533,6 +533,22 @@ def test_one_channel_blocks_match_reference(isa, case, dtype, rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kernel", [(1, 5, 5), (3, 5, 5)])
+def test_one_channel_blocks_in_3d(isa, kernel, dtype, rng):
+    """A 3-D depthwise layer: with one kernel plane its bands' tap rows are consecutive
+    (blocks of rows), with three they span planes (row by row)."""
+    x = random_array(rng, (1, 2, 4, 9, 37), dtype, "strided")
+    w, b = random_array(rng, (2, 1) + kernel, dtype), random_array(rng, (2,), dtype)
+    x[0, 1, 1, 4, 7] = np.nan
+    pads = tuple((k // 2, k // 2) for k in kernel)
+    ref = conv_border_ref(x, w, b, pads=pads, groups=2)
+    got = convcore.conv3d(x, w, b, padding=tuple(k // 2 for k in kernel), groups=2,
+                          algorithm="direct", out=_poisoned(ref.shape, dtype))
+    assert np.array_equal(np.isnan(got), np.isnan(ref)), isa
+    assert_close(got, ref, dtype, terms=int(np.prod(kernel)), err_msg=isa)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_one_channel_blocks_have_the_bits_of_single_rows(isa, dtype, rng):
     """An output row computed in a block of rows has the bits of the same row computed on
     its own (a band's last rows): the image shifted down by one row (no padding along
