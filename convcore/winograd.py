@@ -237,13 +237,17 @@ def grad_weight(g, go: np.ndarray, x: np.ndarray, n_threads: int) -> np.ndarray:
     _, per_thread = _winograd.grad_weight_plan(g, dtype.itemsize)
     workers = max(1, min(n_threads, g.groups * nparts))
     check_memory(grad_weight_bytes(g, dtype.itemsize, n_threads), "the winograd workspace")
-    parts = np.empty((g.groups * nparts, 36, Kg, Cg), dtype)
     acc = np.empty(workers * 36 * Cg, np.float64)  # a thread's sums of one channel's parts
     dw = np.empty((g.K, Cg, 3, 3), dtype)
-    with _scratch.scratch(max(workers * per_thread, 1), dtype) as workspace:
+    # the parts from the pool too: 38 MB on VGG's 256@56 layer, above glibc's largest
+    # threshold for reusing freed memory, were mapped afresh and faulted in on every call
+    # (530-580 page faults per call; docs/gradients.md)
+    shape = (g.groups * nparts, 36, Kg, Cg)
+    with _scratch.scratch(max(workers * per_thread, 1), dtype) as workspace, \
+            _scratch.scratch(math.prod(shape), dtype) as flat:
         _winograd.grad_weight(x.reshape(g.N, g.C, g.H, g.W),
-                              go.reshape(g.N, g.K, g.Hout, g.Wout), parts, dw, workspace, acc,
-                              g, nparts, workers)
+                              go.reshape(g.N, g.K, g.Hout, g.Wout), flat.reshape(shape), dw,
+                              workspace, acc, g, nparts, workers)
     return dw
 
 
