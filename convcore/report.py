@@ -13,8 +13,10 @@ import numpy as np
 import convcore
 from convcore._bench_report import CONTENDED
 from convcore._checks import available_memory
+from convcore._geometry import prepare_conv
 from convcore.analysis import (
     ALGORITHM_NAMES,
+    _row_blocks,
     algorithm_costs,
     conv_macs,
     conv_params,
@@ -222,7 +224,10 @@ def algorithm_comparison(quick: bool, progress=lambda msg: None) -> list[dict]:
         x = rng.standard_normal(xs).astype(np.float32)
         w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(np.float32)
         costs = algorithm_costs(xs[2:], ws[2:], xs[1], ws[0], padding=pad, batch=xs[0])
-        predicted = predicted_seconds(costs, (xs[1], ws[0]), threads=threads)
+        # the model auto uses: one-channel filters in blocks of output rows at full rate
+        blocks = _row_blocks(prepare_conv(x.ndim - 2, x, w, None, 1, pad, 1, 1)[0])
+        predicted = predicted_seconds(costs, (xs[1], ws[0]), threads=threads,
+                                      row_blocks=blocks)
         dense = None
         if costs["dense"].applicable and x.ndim == 4:
             dense = convcore.conv_matrix(xs[1:], w, padding=pad, format="dense")
