@@ -565,7 +565,9 @@ FN(by_rows)(const ARGS *a, REAL *yrow, int kb, const int KB, const int NV,
  * rows ending on a whole tile or on 2 vectors of a 3-vector tile of 8 accumulators or
  * more: a tile of one vector costs a row about a tile's set-up and stores for a
  * vector's sums, and 4 accumulators chain the FMAs on their latency (docs/algorithms.md,
- * "Several channels, output row by output row"). */
+ * "Several channels, output row by output row").  Tiles of one vector (the narrow big
+ * tile, for bands of at most one vector) never take it: their rows would be one tile,
+ * as on the virtual row, and GCC kept the AVX2 walk's sums on the stack (objdump). */
 static inline int FN(by_rows_fits)(const ARGS *a, const int KB, const int NV)
 {
     const ptrdiff_t Wy = a->Wy, step = NV * LANES, tail = Wy % step / LANES;
@@ -612,7 +614,7 @@ static inline int FN(by_rows_fits)(const ARGS *a, const int KB, const int NV)
             FN(one_rows)(a, yrow);                                                       \
             return;                                                                      \
         }                                                                                \
-        if ((KB) > 1 && (NV) <= 3 && FN(by_rows_fits)(a, KB, NV)) {                      \
+        if ((KB) > 1 && (NV) >= 2 && (NV) <= 3 && FN(by_rows_fits)(a, KB, NV)) {         \
             if (S == 1)                                                                  \
                 FN(NAME##_by_rows_1)(a, yrow, kb);                                       \
             else if (S == 3 && (KB) * (NV) < 12)                                         \
