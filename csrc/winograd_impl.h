@@ -853,17 +853,19 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, 
     const ptrdiff_t Tp = cc_wg_v_cols(cc_winograd_block_max(g, M, sizeof(REAL)));
     n_threads = WG(wg_team)(&it_lo, &it_hi, items, n_threads);
 
+    /* each thread its own share of the blocks, then the others' (cc_omp.h: a core
+     * slowed by another process does not hold the call back) */
+    cc_shares shares;
+    cc_shares_init(&shares, n_threads, it_lo, it_hi, 1);
 #ifdef _OPENMP
-    /* a block at a time to whichever thread is free (a core slowed by another process
-     * does not hold the call back) */
-#pragma omp parallel for schedule(dynamic) num_threads(n_threads) if (n_threads > 1)
-#else
-    (void)n_threads;
+#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
 #endif
-    for (ptrdiff_t it = it_lo; it < it_hi; it++) {
+    {
+    const int tid = CC_OMP_THREAD_ID();
+    for (ptrdiff_t it; (it = cc_shares_take(&shares, tid)) >= 0;) {
         const ptrdiff_t grp = it / nb, t_beg = (it % nb) * T;
         const ptrdiff_t nt = it % nb == nb - 1 ? tiles - t_beg : T; /* the last: the rest */
-        REAL *V = workspace + (ptrdiff_t)CC_OMP_THREAD_ID() * per_thread;
+        REAL *V = workspace + (ptrdiff_t)tid * per_thread;
         const ptrdiff_t vs = cc_wg_elem_stride(Cg, Tp, sizeof(REAL));
         const ptrdiff_t ms = cc_wg_elem_stride(Kg, Tp, sizeof(REAL));
         REAL *Mx = V + AA * vs;
@@ -886,6 +888,7 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, 
             WG(wg_output_lanes)(g, L, M, MH, Mx, bias, grp, t_beg, nt, Tp, y, 0);
         else
             WG(wg_output_tiles)(g, L, M, MH, Mx, bias, grp, t_beg, nt, Tp, y);
+    }
     }
 }
 
@@ -946,15 +949,17 @@ static void WG(cc_winograd_grad_weight_parts)(const cc_conv2d_geometry *g, const
     const ptrdiff_t blocks = per_thread - cc_matmul_workspace_per_thread();
     const cc_wg_layout L = cc_wg_plain_layout(g);
     n_threads = WG(wg_team)(&it_lo, &it_hi, g->groups * nparts, n_threads);
+    cc_shares shares; /* each thread its own share, then the others' (cc_omp.h) */
+    cc_shares_init(&shares, n_threads, it_lo, it_hi, 1);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) num_threads(n_threads) if (n_threads > 1)
-#else
-    (void)n_threads;
+#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
 #endif
-    for (ptrdiff_t it = it_lo; it < it_hi; it++) {
+    {
+    const int tid = CC_OMP_THREAD_ID();
+    for (ptrdiff_t it; (it = cc_shares_take(&shares, tid)) >= 0;) {
         const ptrdiff_t grp = it / nparts, p = it % nparts;
         const ptrdiff_t b_lo = nb * p / nparts, b_hi = nb * (p + 1) / nparts;
-        REAL *V = workspace + (ptrdiff_t)CC_OMP_THREAD_ID() * per_thread;
+        REAL *V = workspace + (ptrdiff_t)tid * per_thread;
         const ptrdiff_t vs = cc_wg_elem_stride(Cg, T, sizeof(REAL));
         const ptrdiff_t ms = cc_wg_elem_stride(Kg, T, sizeof(REAL));
         REAL *Gh = V + 36 * vs, *P = parts + it * 36 * Kg * Cg, *work = V + blocks;
@@ -974,6 +979,7 @@ static void WG(cc_winograd_grad_weight_parts)(const cc_conv2d_geometry *g, const
                                                          WG_TABLE.gemm.nv * LANES, Gh, V, P,
                                                          work);
         }
+    }
     }
 }
 

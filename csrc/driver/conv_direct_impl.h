@@ -439,7 +439,7 @@ static inline ptrdiff_t FN(pw_stretch)(const cc_conv_direct_plan *p, ptrdiff_t p
 /* Item `it` of a pointwise plan: a stretch of about p->band pixels of one image and
  * group (pw_stretch) for a range of blocks of output channels.  `panels` is the
  * thread's buffer of packed panels, kept from item to item.  `next` is the item the
- * thread runs next (-1: none; cc_take), whose stretch the tiles prefetch. */
+ * thread runs next (-1: none; cc_shares_take), whose stretch the tiles prefetch. */
 static void FN(pointwise_item)(const cc_conv_geometry *g, const cc_conv_direct_plan *p,
                                CC_CAT2(cc_direct_row_fn, SFX) row, const REAL *x,
                                const REAL *wpack, ptrdiff_t *rows_ws, const REAL *bias,
@@ -503,14 +503,16 @@ static void FN(pointwise_run)(const cc_conv_geometry *g, const cc_conv_direct_pl
         return;
     }
 #ifdef _OPENMP
-    ptrdiff_t counter = item_lo;
+    cc_shares shares;
+    cc_shares_init(&shares, n_threads, item_lo, item_hi, p->kchunks);
 #pragma omp parallel num_threads(n_threads)
     {
+    const int tid = CC_OMP_THREAD_ID();
     cc_scratch panels = {NULL, 0};
-    for (ptrdiff_t it = cc_take(&counter), next; it < item_hi; it = next) {
-        next = cc_take(&counter);
+    for (ptrdiff_t it = cc_shares_take(&shares, tid), next; it >= 0; it = next) {
+        next = cc_shares_take(&shares, tid);
         FN(pointwise_item)(g, p, row, x, wpack, rows_ws, bias, y, px, shift, work, &panels,
-                           it, next < item_hi ? next : -1);
+                           it, next);
     }
     free(panels.p);
     }
@@ -720,16 +722,16 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
         return;
     }
 #ifdef _OPENMP
-    const ptrdiff_t grab = cc_omp_grab(item_hi - item_lo, p->kchunks, n_threads);
+    /* Each thread runs its own share of the items, then helps with the others' (a core
+     * slowed by another process does not hold the call back); the shares are whole runs
+     * of a band's blocks of output channels (kchunks items), so that one thread copies
+     * the band once (flat_band) and keeps the copy for all of them. */
+    cc_shares shares;
+    cc_shares_init(&shares, n_threads, item_lo, item_hi, p->kchunks);
 #pragma omp parallel num_threads(n_threads)
     {
-    /* Each thread takes its next items when it finishes its previous ones (dynamic
-     * schedule: a core slowed by another process does not hold the call back), a band's
-     * blocks of output channels (kchunks items) in one grab (cc_omp_grab), so that one
-     * thread copies the band once (flat_band) and keeps the copy for all of them. */
     FN(cc_direct_thread) t = {.copied = -1, .tid = CC_OMP_THREAD_ID()};
-#pragma omp for schedule(dynamic, grab)
-    for (ptrdiff_t it = item_lo; it < item_hi; it++)
+    for (ptrdiff_t it; (it = cc_shares_take(&shares, (int)t.tid)) >= 0;)
         FN(run_item)(&c, &t, it);
     for (int i = 0; i < 2; i++)
         free(t.scratch[i].p);

@@ -109,22 +109,19 @@ void CC_CAT2(cc_conv_im2col_range, SFX)(const cc_conv_geometry *g, const REAL *x
     n_threads = cc_gemm_team(it1 - it0, (double)(it1 - it0) * kb * rows * P, n_threads);
     if (n_threads < 1)
         return;
-#ifdef _OPENMP
-    const ptrdiff_t grab = cc_omp_grab(it1 - it0, nkb, n_threads);
-#endif
+    /* the shares are whole tiles' runs of channel blocks: a tile's columns packed once */
+    cc_shares shares;
+    cc_shares_init(&shares, n_threads, it0, it1, nkb);
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(n_threads) if (n_threads > 1)
 #endif
     {
-        REAL *panels = workspace + (ptrdiff_t)CC_OMP_THREAD_ID() * per_thread;
+        const int tid = CC_OMP_THREAD_ID();
+        REAL *panels = workspace + (ptrdiff_t)tid * per_thread;
         REAL *row = panels + rows * padded;
         ptrdiff_t cached = -1;
-        /* a tile's channel blocks in one grab (cc_omp_grab): its columns packed once */
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, grab)
-#endif
-        for (ptrdiff_t it = it0; it < it1; it++) {
+        for (ptrdiff_t it; (it = cc_shares_take(&shares, tid)) >= 0;) {
             const ptrdiff_t tile = it / nkb, b = it % nkb;
             const ptrdiff_t t = tile % ntiles, ng = tile / ntiles;
             const ptrdiff_t n = ng / g->groups, grp = ng % g->groups;
@@ -249,16 +246,16 @@ void CC_CAT2(cc_grad_weight_tile_range, SFX)(const cc_conv_geometry *g, const RE
     if (n_threads < 1)
         return;
 
+    cc_shares shares;
+    cc_shares_init(&shares, n_threads, it0, it1, 1);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(n_threads) if (n_threads > 1)
 #endif
     {
-        REAL *panels = workspace + (ptrdiff_t)CC_OMP_THREAD_ID() * per_thread;
+        const int tid = CC_OMP_THREAD_ID();
+        REAL *panels = workspace + (ptrdiff_t)tid * per_thread;
         REAL *cols = panels + panel_rows * Pp;
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic)
-#endif
-        for (ptrdiff_t it = it0; it < it1; it++) {
+        for (ptrdiff_t it; (it = cc_shares_take(&shares, tid)) >= 0;) {
             const ptrdiff_t grp = it / nparts, q = it % nparts;
             const ptrdiff_t u0 = units * q / nparts, u1 = units * (q + 1) / nparts;
             const ptrdiff_t v1 = u0 + k1 < u1 ? u0 + k1 : u1;

@@ -153,12 +153,17 @@ void CC_CAT2(cc_matmul_range, SFX)(const cc_matmul *p, const REAL *a, const REAL
     n_threads = cc_gemm_team(it1 - it0, (double)(it1 - it0) * macs, n_threads);
     if (n_threads < 1)
         return;
+    cc_shares shares; /* cc_omp.h: each thread its own share, then the others' */
+    cc_shares_init(&shares, n_threads, it0, it1, 1);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) num_threads(n_threads) if (n_threads > 1)
+#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
 #endif
-    for (ptrdiff_t it = it0; it < it1; it++)
-        FN(matmul_item)(p, e, tw, a, b, bias, c, it,
-                        workspace + (ptrdiff_t)CC_OMP_THREAD_ID() * per_thread);
+    {
+        const int tid = CC_OMP_THREAD_ID();
+        for (ptrdiff_t it; (it = cc_shares_take(&shares, tid)) >= 0;)
+            FN(matmul_item)(p, e, tw, a, b, bias, c, it,
+                            workspace + (ptrdiff_t)tid * per_thread);
+    }
 }
 
 void CC_CAT2(cc_matmul_serial, SFX)(const cc_matmul *p, const cc_gemm_tile_entry *e,

@@ -22,6 +22,7 @@
 #include "convcore.h"
 #include "cc_isa_table.h"
 #include "driver/conv_direct.h"
+#include "cc_omp.h"
 
 #define GUARD 32
 #define GUARD_VALUE 12345.0
@@ -759,6 +760,76 @@ static void check_long_rows(void)
     }
 }
 
+/* The affinity schedule (cc_omp.h): every item once, whatever the team; each thread's
+ * first items are its own contiguous share, cut at whole runs; a thread whose share is
+ * done takes the others' items. */
+static void check_shares(void)
+{
+    static const ptrdiff_t cases[][3] = {{0, 0, 1}, {0, 1, 1}, {3, 40, 1}, {0, 37, 4},
+                                         {5, 6, 3}, {0, 1000, 7}, {2, 130, 64}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const ptrdiff_t lo = cases[c][0], hi = cases[c][1], run = cases[c][2];
+        for (int n = 1; n <= 70; n += n < 4 ? 1 : 33) {
+            /* takers: all n threads in turn, or a team of one that takes every share */
+            for (int takers = 1; takers <= n; takers += n > 1 ? n - 1 : 1) {
+                cc_shares s;
+                cc_shares_init(&s, n, lo, hi, run);
+                int *seen = calloc((size_t)(hi - lo + 1), sizeof *seen);
+                int ok = 1, first_ok = 1;
+                for (int t = 0; t < s.n; t++) /* shares of whole runs, in order */
+                    first_ok &= (s.share[t].next - lo) % run == 0 &&
+                                s.share[t].next <= s.share[t].end &&
+                                s.share[t].end == (t + 1 < s.n ? s.share[t + 1].next : hi);
+                ptrdiff_t got = 0;
+                for (int t = 0; t < takers; t++) { /* each thread's first item: its own */
+                    const int sh = t % (n < CC_SHARES ? n : CC_SHARES);
+                    const ptrdiff_t want = s.share[sh].next < s.share[sh].end
+                                               ? s.share[sh].next : -2;
+                    const ptrdiff_t it = cc_shares_take(&s, t);
+                    if (want != -2 && it != want)
+                        first_ok = 0;
+                    if (it >= 0) {
+                        ok &= it >= lo && it < hi && !seen[it - lo];
+                        if (it >= lo && it < hi)
+                            seen[it - lo]++;
+                        got++;
+                    }
+                }
+                for (ptrdiff_t it; (it = cc_shares_take(&s, takers - 1)) >= 0; got++) {
+                    ok &= it >= lo && it < hi && !seen[it - lo];
+                    if (it >= lo && it < hi)
+                        seen[it - lo]++;
+                }
+                check(ok && got == hi - lo && first_ok && cc_shares_take(&s, 0) == -1,
+                      "cc_shares [%td, %td) runs of %td, %d shares, %d takers: %td items "
+                      "taken, each once %d, own share first %d",
+                      lo, hi, run, n, takers, got, ok, first_ok);
+                free(seen);
+            }
+        }
+    }
+#ifdef _OPENMP
+    /* a real team: every item once */
+    enum { ITEMS = 5000 };
+    static int hits[ITEMS];
+    memset(hits, 0, sizeof hits);
+    cc_shares s;
+    cc_shares_init(&s, 4, 0, ITEMS, 3);
+#pragma omp parallel num_threads(4)
+    {
+        const int tid = CC_OMP_THREAD_ID();
+        for (ptrdiff_t it; (it = cc_shares_take(&s, tid)) >= 0;) {
+#pragma omp atomic
+            hits[it]++;
+        }
+    }
+    int once = 1;
+    for (int i = 0; i < ITEMS; i++)
+        once &= hits[i] == 1;
+    check(once, "cc_shares in a team of 4: every item once");
+#endif
+}
+
 /* The driver called by every thread of the caller's own OpenMP team, one thread per call
  * (a 1-D layer: its items read the row table): each call reads and writes only the first
  * row table of the rows it is given, whatever the caller's thread number (a sentinel
@@ -868,6 +939,7 @@ int main(void)
     }
     cc_simd_force(detected);
     check_inside_a_team();
+    check_shares();
 
     printf("%d passed, %d failed\n", n_passed, n_failed);
     return n_failed ? 1 : 0;
