@@ -42,6 +42,9 @@ CALL_OVERHEAD = 16 * 1024  # Python objects of one call, allowed besides workspa
 CONTENDED = 0.25       # cores other processes kept busy, above which a case is marked
 BUSY_NOTE = ("a multi-threaded call then waits for a core (a scheduler tick, a few ms), so its "
              "time says more about the load than about the code")
+FAR = 2.0  # a case's core-to-core round trip over the run's fastest, above which it is marked
+FAR_NOTE = ("the host had placed the two threads' cores apart (no shared cache): what one "
+            "thread wrote and the other reads crosses between caches")
 MATPLOTLIB_MISSING = ('--plot needs matplotlib: pip install matplotlib (in a convcore checkout: '
                       'pip install -e ".[plot]", which reuses the compiled objects)')
 
@@ -208,6 +211,17 @@ def _contended(case: dict) -> bool:
     return others is not None and others > CONTENDED
 
 
+def _round_trips(report: dict) -> list[float]:
+    return [v for c in report["cases"] for v in (c.get("round_trip_ns") or []) if v]
+
+
+def _far(case: dict, fastest: float | None) -> bool:
+    """Whether the case ran while the two cores were far apart: a round trip measured
+    beside it more than FAR times the run's fastest."""
+    trips = [v for v in (case.get("round_trip_ns") or []) if v]
+    return bool(fastest and trips and max(trips) > FAR * fastest)
+
+
 def _ms(seconds: float) -> str:
     ms = seconds * 1e3
     return f"{ms:.4f}" if ms < 0.1 else f"{ms:.3f}" if ms < 100 else f"{ms:.1f}"
@@ -234,6 +248,12 @@ def format_bench(report: dict) -> str:
     if m.get("others_cores") is not None:
         lines.append(f"other processes kept {m['others_cores']:.2f} of the {m['cores']} cores "
                      "busy on average during the run")
+    trips = _round_trips(report)
+    fastest = min(trips) if trips else None
+    if trips:
+        lines.append(f"core-to-core round trip (peak probe, before and after each case): "
+                     f"{min(trips):.0f}-{max(trips):.0f} ns, median "
+                     f"{float(np.median(trips)):.0f}")
     lines.append("\nPeak probe (csrc/peak_probe.c; the better of its runs before and after "
                  "the cases):")
     for t, p in report["peak"].items():
@@ -255,7 +275,7 @@ def format_bench(report: dict) -> str:
             cells = [f"{ratios[p]:.2f}" if p in ratios else "" for p in PEER_LABELS]
             frac = "" if r["frac_peak"] is None else f"{100 * r['frac_peak']:.0f}%"
             extra = "" if "extra_bytes" not in r else f"{r['extra_bytes'] / MiB:.2f}"
-            case = c["name"] + ("*" if _contended(c) else "")
+            case = c["name"] + ("*" if _contended(c) else "") + ("~" if _far(c, fastest) else "")
             lines.append(
                 f"{case if first else '':<34} {c['dtype'] if first else '':<7} "
                 f"{_row_label(name, c):<16} {_ms(r['median_s']):>10} {r['rate']:>8.2f} "
@@ -273,6 +293,9 @@ def format_bench(report: dict) -> str:
     if any(_contended(c) for c in report["cases"]):
         lines.append(f"* other processes kept more than {CONTENDED} cores busy on average "
                      f"while this case ran: {BUSY_NOTE}")
+    if any(_far(c, fastest) for c in report["cases"]):
+        lines.append(f"~ a core-to-core round trip beside this case took more than {FAR:g} times "
+                     f"the run's fastest ({fastest:.0f} ns): {FAR_NOTE}")
     mem = report.get("memory")
     if mem:
         e = mem["extra_bytes"]

@@ -14,6 +14,7 @@ cdef extern from "peak_probe.h" nogil:
     double cc_peak_fma_gflops_f32(int n_threads, double min_seconds)
     double cc_peak_fma_gflops_f64(int n_threads, double min_seconds)
     double cc_peak_triad_gbps(double *buffer, Py_ssize_t n, int n_threads, int repeats)
+    double cc_peak_round_trip_ns(long trips)
 
 
 def fma_gflops(bint double_precision, int n_threads, double min_seconds):
@@ -33,6 +34,15 @@ def triad_gbps(double[::1] buffer, int n_threads, int repeats):
     with nogil:
         rate = cc_peak_triad_gbps(&buffer[0], buffer.shape[0], n_threads, repeats)
     return rate
+
+
+def round_trip_ns(long trips):
+    """Nanoseconds per round trip of a cache line between the cores of a team of two
+    threads (the median of 5 runs of ``trips``), or -1 without OpenMP."""
+    cdef double ns
+    with nogil:
+        ns = cc_peak_round_trip_ns(trips)
+    return ns
 
 
 include "_simd.pxi"

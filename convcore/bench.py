@@ -1222,9 +1222,10 @@ def run_bench(threads: int | None = None, *, quick: bool = False, cases=None, dt
         results = []
         for job in jobs:
             bar.step(f"{job.name} {job.dtype}")
-            start = _cpu_clock()
+            start, trip = _cpu_clock(), _round_trip(threads)
             results.append(_run_job(job, threads, peaks, settings))
             results[-1]["others_cores"] = _others_cores(start, _cpu_clock())
+            results[-1]["round_trip_ns"] = [trip, _round_trip(threads)]
         memory = None
         if batch_check:
             bar.step("memory: im2col workspace against the batch")
@@ -1294,6 +1295,22 @@ def _cpu_clock() -> tuple[float, float, float] | None:
     busy = sum(ticks[:3]) + sum(ticks[5:8])
     own = os.times()
     return time.perf_counter(), busy / hz, own.user + own.system
+
+
+def _round_trip(threads: int) -> float | None:
+    """Nanoseconds for a cache line to go from one core to another and back (the peak
+    probe's ping-pong between two OpenMP threads), or None on one thread, one CPU or
+    without OpenMP.  On a VM the host may move the two virtual CPUs between cores that
+    share a cache and cores that do not: measured here, 45-55 ns and 340-360 ns, the
+    second with depthwise 64@56 at 1.5x the time (docs/performance.md)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    if threads < 2 or cpus < 2:
+        return None
+    ns = _peak.round_trip_ns(5000)
+    return None if ns < 0 else float(ns)
 
 
 def _others_cores(start, end) -> float | None:

@@ -7,6 +7,7 @@
 #if !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE)
 #define _POSIX_C_SOURCE 199309L /* clock_gettime */
 #endif
+#include <sched.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -153,4 +154,61 @@ double cc_peak_triad_gbps(double *buffer, ptrdiff_t n, int n_threads, int repeat
             best = rate;
     }
     return best;
+}
+
+/* One run of cc_peak_round_trip_ns: seconds per round trip, or -1 without a team of 2. */
+static double round_trips(long trips)
+{
+    double seconds = -1.0;
+#ifdef _OPENMP
+    struct {
+        long v;
+        char pad[64 - sizeof(long)];
+    } CC_LINE_ALIGNED line = {0, {0}};
+#pragma omp parallel num_threads(2)
+    {
+        if (omp_get_num_threads() == 2) {
+            const int me = omp_get_thread_num();
+#pragma omp barrier
+            const double t0 = now_seconds();
+            for (long i = 0; i < trips; i++) {
+                const long mine = 2 * i + 1 + me; /* thread 0 writes odd, thread 1 even */
+                const long wait = me == 1 ? mine - 1 : mine + 1;
+                if (me == 0)
+                    __atomic_store_n(&line.v, mine, __ATOMIC_RELEASE);
+                /* a yield now and then: two threads on one core still finish */
+                for (unsigned spins = 1; __atomic_load_n(&line.v, __ATOMIC_ACQUIRE) != wait;
+                     spins++)
+                    if (spins % 4096 == 0)
+                        sched_yield();
+                if (me == 1)
+                    __atomic_store_n(&line.v, mine, __ATOMIC_RELEASE);
+            }
+            if (me == 0)
+                seconds = (now_seconds() - t0) / (double)trips;
+        }
+    }
+#else
+    (void)trips;
+#endif
+    return seconds;
+}
+
+double cc_peak_round_trip_ns(long trips)
+{
+    double runs[5];
+    if (trips < 1)
+        trips = 1;
+    for (int r = 0; r < 5; r++) {
+        runs[r] = round_trips(trips);
+        if (runs[r] < 0)
+            return -1.0;
+    }
+    for (int i = 1; i < 5; i++) /* insertion sort, then the middle one */
+        for (int j = i; j > 0 && runs[j] < runs[j - 1]; j--) {
+            const double t = runs[j];
+            runs[j] = runs[j - 1];
+            runs[j - 1] = t;
+        }
+    return runs[2] * 1e9;
 }

@@ -28,6 +28,14 @@ double cc_peak_fma_gflops_f64(int n_threads, double min_seconds);
  * that later uses it; its contents are overwritten. */
 double cc_peak_triad_gbps(double *buffer, ptrdiff_t n, int n_threads, int repeats);
 
+/* Nanoseconds for a cache line to go from one thread's core to another's and back:
+ * two threads of an OpenMP team of two hand a counter to each other `trips` times, each
+ * waiting (spinning) for the other's write; the median of 5 runs.  Where the two cores
+ * share a cache this is a few tens of ns; where they do not (other dies or sockets, or
+ * virtual CPUs the host placed on such cores), several hundred, and work items that move
+ * between the threads cost as much more.  -1 without OpenMP or a team of two. */
+double cc_peak_round_trip_ns(long trips);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,7 @@ import io
 import json
 import math
 import mmap
+import os
 import re
 import sys
 from pathlib import Path
@@ -415,6 +416,35 @@ def test_other_processes_load_is_measured_and_marked(quick_run):
     assert "tiny_8x8_3x3*" in text and "* other processes kept more than" in text
     marked = [t for t in report["targets"] if t.get("contended")]
     assert marked and all(t["target"].startswith("tiny_8x8_3x3") for t in marked)
+
+
+def test_core_to_core_round_trip_is_measured_and_far_cases_marked(quick_run):
+    report = json.loads(json.dumps(quick_run[3]))  # a copy
+    two = bench._round_trip(2)
+    assert bench._round_trip(1) is None
+    if len(os.sched_getaffinity(0)) >= 2 and _peak.round_trip_ns(10) >= 0:  # OpenMP
+        assert two is not None and 0 < two < 1e6  # a time in ns
+    else:
+        assert two is None
+    cpus = os.sched_getaffinity(0)
+    try:  # on one CPU: no reading (two spinning threads would share it)
+        os.sched_setaffinity(0, {min(cpus)})
+        assert bench._round_trip(2) is None
+    finally:
+        os.sched_setaffinity(0, cpus)
+    for c in report["cases"]:
+        trips = c["round_trip_ns"]
+        assert len(trips) == 2 and all(v is None or v > 0 for v in trips)
+        c["round_trip_ns"] = [300.0, 310.0] if c["name"] == "tiny_8x8_3x3" else [50.0, 60.0]
+    text = bench.format_bench(report)
+    assert "core-to-core round trip" in text and "50-310 ns" in text
+    assert "tiny_8x8_3x3~" in text and "~ a core-to-core round trip" in text
+    others = [c["name"] for c in report["cases"] if c["name"] != "tiny_8x8_3x3"]
+    assert others and all(f"{n}~" not in text for n in others)
+    for c in report["cases"]:  # no readings (one thread): no line, no marks
+        c["round_trip_ns"] = [None, None]
+    text = bench.format_bench(report)
+    assert "core-to-core" not in text and "~ a core" not in text
 
 
 def test_transposed_case_and_its_peer():

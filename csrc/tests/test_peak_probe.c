@@ -59,6 +59,15 @@ int main(void)
     check(ok, "triad result a = b + 3 c", buffer[0]);
     free(buffer);
 
+    /* the round trip: a time with a team of two (also on one core: the waits yield) */
+    const double ns = cc_peak_round_trip_ns(2000);
+    printf("  core-to-core round trip: %.0f ns\n", ns);
+#ifdef _OPENMP
+    check(positive_finite(ns), "round trip ns", ns);
+#else
+    check(ns == -1.0, "round trip without OpenMP", ns);
+#endif
+
     printf("peak probe: %d passed, %d failed\n", n_passed, n_failed);
     return n_failed ? 1 : 0;
 }
