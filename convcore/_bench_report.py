@@ -93,8 +93,11 @@ def check_targets(report: dict) -> list[dict]:
     """The targets of docs/performance.md checked against a run of
     :func:`convcore.bench.run_bench`: one dict per verdict, with ``group`` (a key of
     ``TARGETS``), ``target``, ``status`` (PASS, FAIL, or SKIP when a peer is missing),
-    the measured ``value``, the ``limit`` and a ``detail``."""
+    the measured ``value``, the ``limit`` and a ``detail`` (which notes a case run while
+    other processes were busy, ``contended``, or while the two threads' cores were apart,
+    ``far``)."""
     out = []
+    fastest = fastest_round_trip(report)
     for c in report["cases"]:
         if c["dtype"] != "float32":
             continue
@@ -128,7 +131,7 @@ def check_targets(report: dict) -> list[dict]:
             out.append(_at_least("scaling", f"{name}: 1 -> {c['threads']} threads >= "
                                  f"{SCALING_TARGET}x", paired_ratio(single, ours),
                                  SCALING_TARGET, "speed-up of auto"))
-        _mark_contended(out[first:], c)
+        _mark_contended(out[first:], c, fastest)
     for c in report["cases"]:
         if c["kind"] in ("conv", "backward"):
             a = c["auto"]
@@ -138,7 +141,7 @@ def check_targets(report: dict) -> list[dict]:
             out.append(_target("auto", f"{c['name']} {c['dtype']}",
                                "PASS" if a["ok"] else "FAIL", ratio, TIE,
                                f"{what}; auto time / fastest"))
-            _mark_contended(out[-1:], c)
+            _mark_contended(out[-1:], c, fastest)
     return out + _memory_targets(report)
 
 
@@ -160,11 +163,15 @@ def _fast_targets(case: dict, ours: dict) -> list[dict]:
                          p, limit) for p, limit in limits]
 
 
-def _mark_contended(verdicts: list[dict], case: dict) -> None:
+def _mark_contended(verdicts: list[dict], case: dict, fastest: float | None) -> None:
     if _contended(case):
         for v in verdicts:
             v["contended"] = True
             v["detail"] += " (* other processes were busy)"
+    if _far(case, fastest):
+        for v in verdicts:
+            v["far"] = True
+            v["detail"] += " (~ the cores were apart)"
 
 
 def _memory_targets(report: dict) -> list[dict]:
@@ -215,6 +222,12 @@ def _round_trips(report: dict) -> list[float]:
     return [v for c in report["cases"] for v in (c.get("round_trip_ns") or []) if v]
 
 
+def fastest_round_trip(report: dict) -> float | None:
+    """The run's fastest core-to-core round trip (ns), None without readings."""
+    trips = _round_trips(report)
+    return min(trips) if trips else None
+
+
 def _far(case: dict, fastest: float | None) -> bool:
     """Whether the case ran while the two cores were far apart: a round trip measured
     beside it more than FAR times the run's fastest."""
@@ -249,7 +262,7 @@ def format_bench(report: dict) -> str:
         lines.append(f"other processes kept {m['others_cores']:.2f} of the {m['cores']} cores "
                      "busy on average during the run")
     trips = _round_trips(report)
-    fastest = min(trips) if trips else None
+    fastest = fastest_round_trip(report)
     if trips:
         lines.append(f"core-to-core round trip (peak probe, before and after each case): "
                      f"{min(trips):.0f}-{max(trips):.0f} ns, median "
