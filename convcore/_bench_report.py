@@ -43,8 +43,9 @@ CONTENDED = 0.25       # cores other processes kept busy, above which a case is 
 BUSY_NOTE = ("a multi-threaded call then waits for a core (a scheduler tick, a few ms), so its "
              "time says more about the load than about the code")
 FAR = 2.0  # a case's core-to-core round trip over the run's fastest, above which it is marked
-FAR_NOTE = ("the host had placed the two threads' cores apart (no shared cache): what one "
-            "thread wrote and the other reads crosses between caches")
+FAR_NOTE = ("the cores of threads 0 and 1 were then further apart than at the run's "
+            "fastest reading (on a VM: virtual CPUs the host moved onto cores without a "
+            "shared cache); a run that is far throughout marks nothing, its header shows it")
 MATPLOTLIB_MISSING = ('--plot needs matplotlib: pip install matplotlib (in a convcore checkout: '
                       'pip install -e ".[plot]", which reuses the compiled objects)')
 
@@ -131,7 +132,7 @@ def check_targets(report: dict) -> list[dict]:
             out.append(_at_least("scaling", f"{name}: 1 -> {c['threads']} threads >= "
                                  f"{SCALING_TARGET}x", paired_ratio(single, ours),
                                  SCALING_TARGET, "speed-up of auto"))
-        _mark_contended(out[first:], c, fastest)
+        _mark_conditions(out[first:], c, fastest)
     for c in report["cases"]:
         if c["kind"] in ("conv", "backward"):
             a = c["auto"]
@@ -141,7 +142,7 @@ def check_targets(report: dict) -> list[dict]:
             out.append(_target("auto", f"{c['name']} {c['dtype']}",
                                "PASS" if a["ok"] else "FAIL", ratio, TIE,
                                f"{what}; auto time / fastest"))
-            _mark_contended(out[-1:], c, fastest)
+            _mark_conditions(out[-1:], c, fastest)
     return out + _memory_targets(report)
 
 
@@ -163,7 +164,7 @@ def _fast_targets(case: dict, ours: dict) -> list[dict]:
                          p, limit) for p, limit in limits]
 
 
-def _mark_contended(verdicts: list[dict], case: dict, fastest: float | None) -> None:
+def _mark_conditions(verdicts: list[dict], case: dict, fastest: float | None) -> None:
     if _contended(case):
         for v in verdicts:
             v["contended"] = True
@@ -229,8 +230,8 @@ def fastest_round_trip(report: dict) -> float | None:
 
 
 def _far(case: dict, fastest: float | None) -> bool:
-    """Whether the case ran while the two cores were far apart: a round trip measured
-    beside it more than FAR times the run's fastest."""
+    """Whether the case ran while the two cores were far apart, relative to the rest of
+    the run: a round trip measured beside it more than FAR times the run's fastest."""
     trips = [v for v in (case.get("round_trip_ns") or []) if v]
     return bool(fastest and trips and max(trips) > FAR * fastest)
 

@@ -37,8 +37,8 @@ def triad_gbps(double[::1] buffer, int n_threads, int repeats):
 
 
 def round_trip_ns(long trips):
-    """Nanoseconds per round trip of a cache line between the cores of a team of two
-    threads (the median of 5 runs of ``trips``), or -1 without OpenMP."""
+    """Nanoseconds per round trip of a cache line between the cores of OpenMP threads 0
+    and 1 (the fastest of 5 runs of ``trips``), or -1 without OpenMP or a team of two."""
     cdef double ns
     with nogil:
         ns = cc_peak_round_trip_ns(trips)

@@ -72,7 +72,7 @@ from convcore._bench_report import (
     TIE,
     MiB,
     _at_least,
-    _mark_contended,
+    _mark_conditions,
     _matplotlib,
     _ratio_check,
     check_targets,
@@ -390,11 +390,11 @@ def _network_targets(report: dict) -> list[dict]:
                                     "torch", 1.25))
             out.append(_at_least("volume", f"{c['name']}: >= 70% of peak", ours["frac_peak"],
                                  0.7, f"{ours['rate']:.1f} GFLOP/s"))
-            _mark_contended(out[-2:], c, fastest)
+            _mark_conditions(out[-2:], c, fastest)
         if c["kind"] == "network" and c["target"] == "network" and c["dtype"] == "float32":
             out.append(_ratio_check("network", f"{c['name']}: convcore / torch <= 1.2",
                                     c["results"]["convcore"], "torch", 1.2))
-            _mark_contended(out[-1:], c, fastest)
+            _mark_conditions(out[-1:], c, fastest)
     return out
 
 
@@ -460,7 +460,7 @@ def _transpose_targets(report: dict) -> list[dict]:
         if c["kind"] == "transpose" and c["target"] == "transpose" and c["dtype"] == "float32":
             out.append(_ratio_check("transpose", f"{c['name']}: auto / torch <= 1.0",
                                     c["results"]["auto"], "torch", 1.0))
-            _mark_contended(out[-1:], c, fastest)
+            _mark_conditions(out[-1:], c, fastest)
     return out
 
 
@@ -1300,10 +1300,12 @@ def _cpu_clock() -> tuple[float, float, float] | None:
 
 def _round_trip(threads: int) -> float | None:
     """Nanoseconds for a cache line to go from one core to another and back (the peak
-    probe's ping-pong between two OpenMP threads), or None on one thread, one CPU or
-    without OpenMP.  On a VM the host may move the two virtual CPUs between cores that
-    share a cache and cores that do not: measured here, 45-55 ns and 340-360 ns, the
-    second with depthwise 64@56 at 1.5x the time (docs/performance.md)."""
+    probe's ping-pong between OpenMP threads 0 and 1, the fastest of 5 runs), or None on
+    one thread, one CPU, without OpenMP or when OpenMP gives fewer than two threads.  On
+    a VM the host may move the two virtual CPUs between cores that share a cache and
+    cores that do not: measured here, about 50 ns and about 350 ns, the second with
+    depthwise 64@56 at 1.4-1.7x the time (docs/algorithms.md, "Threads: own shares
+    first")."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):

@@ -9,18 +9,22 @@
 #endif
 
 #include <stddef.h>
+#include <stdlib.h>
 
 /* An affinity schedule with stealing.  The items are shared out in contiguous shares,
- * one per thread (whole runs of `run` items that share one copy); each thread takes the
- * items of its own share in order, then, when its share is done, the items left in the
- * others' shares.  In a call where the threads keep pace, thread t runs the same items
- * in every call, so the inputs it reads and the outputs it writes stay in its core's
- * caches from one call to the next (measured: a dynamic schedule, handing items out from
- * one counter, moved them between the cores on every call, which doubled the time of
- * cache-resident calls on a machine whose two cores have caches of their own); a thread
- * slowed by another process still does not hold the call back.  Each share's counter has
- * a cache line of its own.  At most CC_SHARES shares; thread t starts at share t %
- * CC_SHARES.  A team smaller than asked for still runs every item (the others' shares). */
+ * one per thread, cut at whole runs of `run` items that share one copy (multiples of
+ * `run` from item 0, also where a call runs a range of the items), or at single items
+ * when there are fewer than four runs per thread; each thread takes the items of its
+ * own share in order, then, when its share is done, the items left in the others'
+ * shares, from their fronts.  In a call where the threads keep pace, thread t runs the
+ * same items in every call, so what it reads and writes can stay in its core's caches
+ * from one call to the next, where the threads stay on their cores (a dynamic schedule,
+ * handing items out from one counter, moved them between the caches on every call:
+ * docs/algorithms.md, "Threads: own shares first"); a thread slowed by another process
+ * still does not hold the call back.  Each share's counter has a cache line of its own.
+ * A team smaller than asked for still runs every item (the others' shares).  Shares past
+ * CC_SHARES are allocated (cc_shares_free); without the memory, threads from CC_SHARES
+ * on start in share tid % CC_SHARES. */
 #define CC_SHARES 64
 #if defined(__GNUC__)
 #define CC_LINE_ALIGNED __attribute__((aligned(64)))
@@ -33,21 +37,47 @@ typedef struct {
 } CC_LINE_ALIGNED cc_share;
 
 typedef struct {
-    cc_share share[CC_SHARES];
+    cc_share local[CC_SHARES];
+    cc_share *share; /* local, or the aligned start of heap */
+    void *heap;
     int n;
 } cc_shares;
+
+static inline ptrdiff_t cc_shares_cut(ptrdiff_t at, ptrdiff_t run, ptrdiff_t lo, ptrdiff_t hi)
+{
+    at = (at + run / 2) / run * run; /* the nearest multiple of run */
+    return at < lo ? lo : at > hi ? hi : at;
+}
 
 static inline void cc_shares_init(cc_shares *s, int n_threads, ptrdiff_t lo, ptrdiff_t hi,
                                   ptrdiff_t run)
 {
-    const int n = n_threads < 1 ? 1 : n_threads > CC_SHARES ? CC_SHARES : n_threads;
-    const ptrdiff_t runs = run > 0 ? (hi - lo + run - 1) / run : 0;
-    s->n = n;
-    for (int t = 0; t < n; t++) {
-        const ptrdiff_t a = lo + runs * t / n * run, b = lo + runs * (t + 1) / n * run;
-        s->share[t].next = a < hi ? a : hi;
-        s->share[t].end = b < hi ? b : hi;
+    int n = n_threads < 1 ? 1 : n_threads;
+    s->share = s->local;
+    s->heap = NULL;
+    if (n > CC_SHARES) {
+        s->heap = malloc((size_t)n * sizeof(cc_share) + 64);
+        if (s->heap)
+            s->share = (cc_share *)(((size_t)s->heap + 63) / 64 * 64);
+        else
+            n = CC_SHARES;
     }
+    s->n = n;
+    if (run < 1 || (hi - lo) / run < 4 * (ptrdiff_t)n)
+        run = 1;
+    ptrdiff_t a = lo;
+    for (int t = 0; t < n; t++) {
+        const ptrdiff_t b =
+            t + 1 < n ? cc_shares_cut(lo + (hi - lo) * (t + 1) / n, run, a, hi) : hi;
+        s->share[t].next = a;
+        s->share[t].end = b;
+        a = b;
+    }
+}
+
+static inline void cc_shares_free(cc_shares *s)
+{
+    free(s->heap);
 }
 
 /* Thread `tid`'s next item: from its own share, else from another's; -1 when none is

@@ -7,7 +7,6 @@
 #if !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE)
 #define _POSIX_C_SOURCE 199309L /* clock_gettime */
 #endif
-#include <sched.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -15,6 +14,9 @@
 #include "cc_omp.h"
 #include "convcore.h"
 #include "peak_probe.h"
+#ifdef _OPENMP
+#include <sched.h>
+#endif
 
 #ifdef _OPENMP
 #define CC_PEAK_TEAM_SIZE() omp_get_num_threads()
@@ -173,11 +175,11 @@ static double round_trips(long trips)
             const double t0 = now_seconds();
             for (long i = 0; i < trips; i++) {
                 const long mine = 2 * i + 1 + me; /* thread 0 writes odd, thread 1 even */
-                const long wait = me == 1 ? mine - 1 : mine + 1;
+                const long want = me == 1 ? mine - 1 : mine + 1;
                 if (me == 0)
                     __atomic_store_n(&line.v, mine, __ATOMIC_RELEASE);
                 /* a yield now and then: two threads on one core still finish */
-                for (unsigned spins = 1; __atomic_load_n(&line.v, __ATOMIC_ACQUIRE) != wait;
+                for (unsigned spins = 1; __atomic_load_n(&line.v, __ATOMIC_ACQUIRE) != want;
                      spins++)
                     if (spins % 4096 == 0)
                         sched_yield();
@@ -196,19 +198,15 @@ static double round_trips(long trips)
 
 double cc_peak_round_trip_ns(long trips)
 {
-    double runs[5];
+    double best = -1.0;
     if (trips < 1)
         trips = 1;
-    for (int r = 0; r < 5; r++) {
-        runs[r] = round_trips(trips);
-        if (runs[r] < 0)
+    for (int r = 0; r < 5; r++) { /* the fastest: being descheduled only adds time */
+        const double t = round_trips(trips);
+        if (t < 0)
             return -1.0;
+        if (best < 0 || t < best)
+            best = t;
     }
-    for (int i = 1; i < 5; i++) /* insertion sort, then the middle one */
-        for (int j = i; j > 0 && runs[j] < runs[j - 1]; j--) {
-            const double t = runs[j];
-            runs[j] = runs[j - 1];
-            runs[j - 1] = t;
-        }
-    return runs[2] * 1e9;
+    return best * 1e9;
 }

@@ -30,10 +30,12 @@ double cc_peak_triad_gbps(double *buffer, ptrdiff_t n, int n_threads, int repeat
 
 /* Nanoseconds for a cache line to go from one thread's core to another's and back:
  * two threads of an OpenMP team of two hand a counter to each other `trips` times, each
- * waiting (spinning) for the other's write; the median of 5 runs.  Where the two cores
- * share a cache this is a few tens of ns; where they do not (other dies or sockets, or
- * virtual CPUs the host placed on such cores), several hundred, and work items that move
- * between the threads cost as much more.  -1 without OpenMP or a team of two. */
+ * waiting (spinning) for the other's write, yielding now and then; the fastest of 5
+ * runs.  Where the two cores share a cache this is a few tens of ns; where they do not
+ * (other dies or sockets, or virtual CPUs the host placed on such cores), several
+ * hundred, and work items that move between the threads cost as much more.  Threads 0
+ * and 1 of the team only.  -1 without OpenMP or when OpenMP gives fewer than two
+ * threads. */
 double cc_peak_round_trip_ns(long trips);
 
 #ifdef __cplusplus

@@ -21,7 +21,7 @@ static const cc_winograd_isa *active_isa(void)
  * in 0.77-0.92x the time of two 196-tile blocks, and 32-tile blocks VGG 256@56 in
  * 0.91-1.03x that of 98-tile ones (docs/performance.md).  VGG 64@224 takes 128-tile
  * blocks, ResNet 128@28 b8 64, VGG 256@56 32, ResNet 512@7 b8 two of 16.  The items are
- * then many enough for the dynamic schedule to balance the threads.  All of it depends
+ * then many enough for the threads' shares (cc_shares) to balance.  All of it depends
  * on the shapes only, never on the thread count or the ISA. */
 #define CC_WG_BLOCK_BYTES (2 * 1024 * 1024)
 #define CC_WG_MIN_BLOCK 32

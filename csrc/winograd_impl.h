@@ -890,6 +890,7 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, 
             WG(wg_output_tiles)(g, L, M, MH, Mx, bias, grp, t_beg, nt, Tp, y);
     }
     }
+    cc_shares_free(&shares);
 }
 
 /* The weight gradient's stage for the output gradient of one block, F(4x4, 3x3) only:
@@ -981,6 +982,7 @@ static void WG(cc_winograd_grad_weight_parts)(const cc_conv2d_geometry *g, const
         }
     }
     }
+    cc_shares_free(&shares);
 }
 
 /* Channels transformed together by the weight transform (vectors over channels). */

@@ -516,6 +516,7 @@ static void FN(pointwise_run)(const cc_conv_geometry *g, const cc_conv_direct_pl
     }
     free(panels.p);
     }
+    cc_shares_free(&shares);
 #endif
 }
 
@@ -736,6 +737,7 @@ void FN(cc_conv_direct_run)(const cc_conv_geometry *g, const cc_conv_direct_plan
     for (int i = 0; i < 2; i++)
         free(t.scratch[i].p);
     }
+    cc_shares_free(&shares);
 #endif
 }
 

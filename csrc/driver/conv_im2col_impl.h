@@ -137,6 +137,7 @@ void CC_CAT2(cc_conv_im2col_range, SFX)(const cc_conv_geometry *g, const REAL *x
                                 bias ? bias + grp * Kg + k0 : NULL, rows, nk, np, c_out, HWo);
         }
     }
+    cc_shares_free(&shares);
 }
 
 /* Rows [0, nk) of m (rows ld apart) at columns [0, np), transposed into panels of tw
@@ -277,6 +278,7 @@ void CC_CAT2(cc_grad_weight_tile_range, SFX)(const cc_conv_geometry *g, const RE
                     c_part[i] = 0;
         }
     }
+    cc_shares_free(&shares);
 }
 
 void CC_CAT2(cc_conv_im2col, SFX)(const cc_conv_geometry *g, const REAL *x, const REAL *w,

@@ -164,6 +164,7 @@ void CC_CAT2(cc_matmul_range, SFX)(const cc_matmul *p, const REAL *a, const REAL
             FN(matmul_item)(p, e, tw, a, b, bias, c, it,
                             workspace + (ptrdiff_t)tid * per_thread);
     }
+    cc_shares_free(&shares);
 }
 
 void CC_CAT2(cc_matmul_serial, SFX)(const cc_matmul *p, const cc_gemm_tile_entry *e,

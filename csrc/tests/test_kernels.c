@@ -766,7 +766,8 @@ static void check_long_rows(void)
 static void check_shares(void)
 {
     static const ptrdiff_t cases[][3] = {{0, 0, 1}, {0, 1, 1}, {3, 40, 1}, {0, 37, 4},
-                                         {5, 6, 3}, {0, 1000, 7}, {2, 130, 64}};
+                                         {5, 6, 3}, {0, 1000, 7}, {2, 130, 64}, {5, 5005, 7},
+                                         {13, 2000, 16}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         const ptrdiff_t lo = cases[c][0], hi = cases[c][1], run = cases[c][2];
         for (int n = 1; n <= 70; n += n < 4 ? 1 : 33) {
@@ -775,14 +776,20 @@ static void check_shares(void)
                 cc_shares s;
                 cc_shares_init(&s, n, lo, hi, run);
                 int *seen = calloc((size_t)(hi - lo + 1), sizeof *seen);
-                int ok = 1, first_ok = 1;
-                for (int t = 0; t < s.n; t++) /* shares of whole runs, in order */
-                    first_ok &= (s.share[t].next - lo) % run == 0 &&
-                                s.share[t].next <= s.share[t].end &&
-                                s.share[t].end == (t + 1 < s.n ? s.share[t + 1].next : hi);
+                int ok = 1, first_ok = s.n == n && s.share[0].next == lo;
+                /* shares in order, covering [lo, hi), cut at multiples of run with at
+                 * least 4 runs a share (else at items), each within a cut of its part */
+                const ptrdiff_t cut = (hi - lo) / run >= 4 * (ptrdiff_t)n ? run : 1;
+                for (int t = 0; t < s.n; t++) {
+                    const ptrdiff_t b = s.share[t].end, size = b - s.share[t].next;
+                    first_ok &= s.share[t].next <= b &&
+                                b == (t + 1 < s.n ? s.share[t + 1].next : hi) &&
+                                (b % cut == 0 || b == hi) &&
+                                llabs((long long)(size - (hi - lo) / n)) <= 2 * cut;
+                }
                 ptrdiff_t got = 0;
                 for (int t = 0; t < takers; t++) { /* each thread's first item: its own */
-                    const int sh = t % (n < CC_SHARES ? n : CC_SHARES);
+                    const int sh = t % s.n;
                     const ptrdiff_t want = s.share[sh].next < s.share[sh].end
                                                ? s.share[sh].next : -2;
                     const ptrdiff_t it = cc_shares_take(&s, t);
@@ -804,6 +811,7 @@ static void check_shares(void)
                       "cc_shares [%td, %td) runs of %td, %d shares, %d takers: %td items "
                       "taken, each once %d, own share first %d",
                       lo, hi, run, n, takers, got, ok, first_ok);
+                cc_shares_free(&s);
                 free(seen);
             }
         }
@@ -827,6 +835,7 @@ static void check_shares(void)
     for (int i = 0; i < ITEMS; i++)
         once &= hits[i] == 1;
     check(once, "cc_shares in a team of 4: every item once");
+    cc_shares_free(&s);
 #endif
 }
 
