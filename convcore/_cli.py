@@ -241,7 +241,7 @@ one-channel images) on the same arrays in one process, after checking that their
 agree. Prints the median, the rate (GFLOP/s or GB/s), the fraction of this machine's
 measured peak, the time ratios, the memory each call allocates, and the performance
 targets, PASS or FAIL. Cases during which other processes kept the cores busy are marked
-with *.""", """\
+with *, those whose core-to-core round trip took over twice the run's fastest with ~.""", """\
 examples:
   convcore bench --quick                           # a few small cases (about 20 s)
   convcore bench                                   # every case, float32 and float64
