@@ -805,11 +805,12 @@ static inline void FN(pw_block)(const REAL *tp, const REAL *wt, const REAL *bt,
         FN(pw_short)(tp, wt, bt, kc, yt, ys, n, cnt, first, side);
 }
 
-/* The prefetches of tile call j of the n_calls of a slice (pw_side): the next slice's
- * (or item's) nrows rows of nlen pixels, `next`, rows cs apart, are cut into units of
- * a few consecutive lines of a group of rows, as many units as calls allow, each unit
- * given to one call, its rows spread over the call's kc steps (a row a step at most: a
- * last slice shorter than the next item's first prefetches part of it). */
+/* The prefetches of tile call j of the n_calls of a slice (pw_side): the nrows rows of
+ * nlen pixels to prefetch (the next item's slice, or this stretch's next one), `next`,
+ * rows cs apart, are cut into units of a few consecutive lines of a group of rows, as
+ * many units as calls allow, each unit given to one call, its rows spread over the
+ * call's kc steps (a row a step at most: a last slice shorter than the next one
+ * prefetches part of it). */
 static inline FN(pw_side) FN(pw_prefetch)(const REAL *next, ptrdiff_t cs, ptrdiff_t nrows,
                                           ptrdiff_t nlen, ptrdiff_t kc, ptrdiff_t j,
                                           ptrdiff_t n_calls)
@@ -853,9 +854,12 @@ static inline FN(pw_side) FN(pw_prefetch)(const REAL *next, ptrdiff_t cs, ptrdif
  * one thread, even with the stretch in L2).  The whole tiles take turns in one panel,
  * whose lines the copy then finds in L1 (a panel per tile had them come from L2); a
  * last, shorter tile has a panel of its own, filled first.  Meanwhile the tiles
- * prefetch the next slice, or the next item's stretch (a->next), so that the copy reads
- * from L2.  Read in place by every block, rows a channel stride apart fall in a few L1
- * sets (56 x 56 floats: 16 of 64) and came from L2 on every block: the 1x1 256 -> 64
+ * prefetch the same slice of the next item's stretch (a->next; without one, this
+ * stretch's next slice), a whole stretch ahead, so that the copy reads from L2 (the
+ * next slice, half a stretch ahead with two slices, left AVX-512's 1x1 256 -> 64 layer
+ * 5% slower: docs/algorithms.md).  Read in place by every block, rows a channel stride
+ * apart fall in a few L1 sets (56 x 56 floats: 16 of 64) and came from L2 on every
+ * block: the 1x1 256 -> 64
  * layer of ResNet ran at a fifth of the FMA peak (docs/algorithms.md).  A last block of
  * fewer channels runs on a tile of 2 or 4 rows less, so that 64 channels in blocks of 6
  * cost 64 rows, not 66 (1x1 256 -> 64 at AVX2: 0.94x the time on one thread).  Without
@@ -889,9 +893,13 @@ static void FN(row_pw)(const ARGS *a0, REAL *y, int kb)
     for (ptrdiff_t c0 = 0; c0 < Cg; c0 += KC) {
         const ptrdiff_t kc = Cg - c0 < KC ? Cg - c0 : KC, panel = kc * step;
         const int last = c0 + KC >= Cg;
-        const REAL *x = a0->x + c0 * cs, *next = last ? a0->next : x + KC * cs;
-        const ptrdiff_t rest = last ? Cg : Cg - c0 - KC, nrows = rest < KC ? rest : KC;
-        const ptrdiff_t nlen = last ? a0->next_len : len;
+        /* the same slice of the next item's stretch, a whole stretch ahead; without a
+         * next item, this stretch's next slice */
+        const REAL *x = a0->x + c0 * cs;
+        const REAL *next = a0->next ? a0->next + c0 * cs : last ? NULL : x + KC * cs;
+        const ptrdiff_t after = last ? 0 : Cg - c0 - KC;
+        const ptrdiff_t nrows = a0->next ? kc : after < KC ? after : KC;
+        const ptrdiff_t nlen = a0->next ? a0->next_len : len;
         REAL *tail = pk + (len > step ? panel : 0);
         if (len % step) { /* the last tile's panel: zeros past the stretch */
             const ptrdiff_t ow = len - len % step;
