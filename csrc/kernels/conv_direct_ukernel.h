@@ -676,8 +676,8 @@ CC_DEFINE_ROW(row_one_narrow, 1, 1)
 /* What a pointwise tile does beside its sums (zeros: nothing): read its input rows (src,
  * ss apart) and copy them into its panel (dst, rows as the tile reads its panel: the
  * tile of the first block of a slice), and prefetch `lines` consecutive cache lines of
- * each of `rows` rows (pf, rows pfs apart) of the next slice or of the next item's
- * stretch, a row on every 2^sh-th step of the reduction. */
+ * each of `rows` rows (pf, rows pfs apart) of the next item's same slice, or of this
+ * stretch's next one, a row on every 2^sh-th step of the reduction. */
 typedef struct {
     const REAL *src;
     ptrdiff_t ss;
