@@ -859,11 +859,10 @@ static inline FN(pw_side) FN(pw_prefetch)(const REAL *next, ptrdiff_t cs, ptrdif
  * next slice, half a stretch ahead with two slices, left AVX-512's 1x1 256 -> 64 layer
  * 5% slower: docs/algorithms.md).  Read in place by every block, rows a channel stride
  * apart fall in a few L1 sets (56 x 56 floats: 16 of 64) and came from L2 on every
- * block: the 1x1 256 -> 64
- * layer of ResNet ran at a fifth of the FMA peak (docs/algorithms.md).  A last block of
- * fewer channels runs on a tile of 2 or 4 rows less, so that 64 channels in blocks of 6
- * cost 64 rows, not 66 (1x1 256 -> 64 at AVX2: 0.94x the time on one thread).  Without
- * a->work the tiles read in place. */
+ * block: the 1x1 256 -> 64 layer of ResNet ran at a fifth of the FMA peak
+ * (docs/algorithms.md).  A last block of fewer channels runs on a tile of 2 or 4 rows
+ * less, so that 64 channels in blocks of 6 cost 64 rows, not 66 (1x1 256 -> 64 at AVX2:
+ * 0.94x the time on one thread).  Without a->work the tiles read in place. */
 static void FN(row_pw)(const ARGS *a0, REAL *y, int kb)
 {
     const ptrdiff_t step = CC_NV_BIG * LANES, ys = a0->y_kstride, Cg = a0->Cg;
