@@ -1304,8 +1304,8 @@ def _round_trip(threads: int) -> float | None:
     one thread, one CPU, without OpenMP or when OpenMP gives fewer than two threads.  On
     a VM the host may move the two virtual CPUs between cores that share a cache and
     cores that do not: measured here, about 50 ns and about 350 ns, the second with
-    depthwise 64@56 at 1.4-1.7x the time (docs/algorithms.md, "Threads: own shares
-    first")."""
+    depthwise 64@56 at 1.07-1.7x the time, depending on the hour (docs/algorithms.md,
+    "Threads: own shares first")."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):

@@ -9,6 +9,7 @@
 #endif
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 /* An affinity schedule with stealing.  The items are shared out in contiguous shares,
@@ -58,7 +59,7 @@ static inline void cc_shares_init(cc_shares *s, int n_threads, ptrdiff_t lo, ptr
     if (n > CC_SHARES) {
         s->heap = malloc((size_t)n * sizeof(cc_share) + 64);
         if (s->heap)
-            s->share = (cc_share *)(((size_t)s->heap + 63) / 64 * 64);
+            s->share = (cc_share *)(((uintptr_t)s->heap + 63) / 64 * 64);
         else
             n = CC_SHARES;
     }
