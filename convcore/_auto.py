@@ -76,6 +76,14 @@ POINTWISE_EFFICIENCY = 0.6
 # Cycles per vector of the column matrix written by im2col and packed into panels of the
 # GEMM tile (element-by-element gathers of the input rows, then a pass in L1).
 COPY_CYCLES_PER_VECTOR = 7.0
+# The polyphase Winograd route of a stride-2 3x3 layer is taken where its estimate times
+# this is below the other routes' (its sums are rounded differently and an infinite
+# input gives NaN where the direct kernel gives an infinity, so only for a clear gain).
+# The RGB stem (3 -> 32 channels, 224^2, batch 8) is estimated at 0.91x the direct
+# kernel's time at AVX-512 and measured at 0.85-0.87x (docs/algorithms.md); at AVX2 it is
+# estimated and measured slower (1.6x: one output channel per tile, a load and a
+# broadcast per FMA).
+S2W_MARGIN = 1.05
 # Cycles per weight of reordering them for a tile (a read and a scattered write, from
 # memory for large layers: 1.9 ms for 2.4 M weights on one 3 GHz core).
 PACK_CYCLES_PER_WEIGHT = 2.0
@@ -170,11 +178,68 @@ def _im2col_cycles(g: ConvGeometry, lanes: int) -> float:
     return gemm + copy + g.K * red * PACK_CYCLES_PER_WEIGHT
 
 
+def stride2_winograd_applies(g: ConvGeometry) -> bool:
+    """A 2-D 3x3 layer at stride 2 and dilation 1: the polyphase Winograd route
+    (convcore.winograd.run_stride2)."""
+    return (g.nd == 2 and g.kernel == (3, 3) and tuple(g.stride) == (2, 2)
+            and tuple(g.dilation) == (1, 1))
+
+
+# Cycles per vector of tiles and input channel of the polyphase Winograd route's input
+# transform: 5 row combinations, each 8 vectors of combined input rows (12 loads), 9
+# shuffles to split them by column phase and 5 stores (csrc/kernels/conv_s2w_ukernel.h).
+# Share of the issue model's FMA rate the route's tile loop reaches: 0.93-0.95 on the RGB
+# stem (its transformed input and weights in L1; perf, one Zen 4 class core, AVX-512).
+S2W_PRODUCT_EFFICIENCY = 0.93
+# Cycles each stored vector of outputs waits on its line where the route does not stream
+# its output (csrc/driver/conv_s2w.c): with the products that short, the stores' reads
+# for ownership are what the route waits on.  Fitted on two layers the model had put at
+# 0.6-1.1x the direct kernel's time and that measured 1.1-1.8x (8 -> 16 channels at 224^2
+# and 16 -> 32 at 112^2, batch 8, float32: outputs of 6.4 and 3.2 MB; two threads, Zen 4
+# class, AVX-512).
+S2W_STORE_WAIT_CYCLES = 40
+S2W_TRANSFORM_CYCLES = 5 * (12 / LOADS_PER_CYCLE + 9 / SHUFFLES_PER_CYCLE + 5 / STORES_PER_CYCLE)
+
+
+def _s2w_fits(g: ConvGeometry, dtype) -> bool:
+    """Whether the polyphase route's transformed input of a chunk stays within its
+    budget (deeper layers read it from L3 at its full row pitch and measured 0.86-1.20x
+    the direct kernel's time at 64 -> 128 and 128 -> 256 channels: not modelled)."""
+    from convcore import _winograd
+
+    return _winograd.s2w_fits(g, np.dtype(dtype).itemsize)
+
+
+def _s2w_cycles(g: ConvGeometry, dtype, lanes: int, level: str) -> float:
+    """The polyphase Winograd route of a stride-2 3x3 layer (csrc/kernels/
+    conv_s2w_ukernel.h), in the direct kernel's units: per vector of tiles (2 x 2
+    outputs each), block of kb output channels and input channel, 25 steps of kb FMAs,
+    one load of the transformed input and kb weight broadcasts (carried by the FMAs
+    where they take a broadcast operand from memory, AVX-512), then per block the 4
+    outputs of each channel (4 interleaving shuffles and 4 stores; the additions run
+    beside the FMAs), and the input transform."""
+    from convcore import _winograd
+
+    kb = _winograd.s2w_plan(g, np.dtype(dtype).itemsize)[0]
+    cg, kg = g.C // g.groups, g.K // g.groups
+    tiles = math.ceil(g.Hout / 2) * math.ceil(g.Wout / 2)
+    vectors = g.N * g.groups * math.ceil(tiles / lanes)
+    loads = 1 + (0 if level == "avx512" else kb)
+    step = max(kb / FMA_PER_CYCLE, loads / LOADS_PER_CYCLE)
+    blocks = math.ceil(kg / kb)
+    products = vectors * blocks * cg * 25 * step / S2W_PRODUCT_EFFICIENCY
+    outputs = vectors * blocks * kb * (4 / SHUFFLES_PER_CYCLE + 4 / STORES_PER_CYCLE)
+    if level == "generic" or not _winograd.s2w_streams(g, np.dtype(dtype).itemsize):
+        outputs += g.N * g.K * g.Hout * g.Wout / lanes * S2W_STORE_WAIT_CYCLES
+    return products + (outputs + vectors * cg * S2W_TRANSFORM_CYCLES) / DIRECT_OVERHEAD
+
+
 def estimate_cycles(g: ConvGeometry, dtype=np.float32, weights_kept=False) -> dict[str, float]:
     """Estimated single-core cycles of each route the model covers, for ``g`` (1, 2 or 3
     spatial dimensions) at the active SIMD level ('im2col' only where its GEMM fits
-    32-bit sizes, gemm_fits); ``weights_kept``: the direct kernel's packed weights are kept
-    between calls (convcore/_packed.py)."""
+    32-bit sizes, gemm_fits; 'winograd' on 2-D 3x3 layers at stride 2, its polyphase
+    route); ``weights_kept``: the direct kernel's packed weights are kept between calls
+    (convcore/_packed.py)."""
     from convcore import _conv
 
     plan = dict(_conv.direct_plan(g, dtype), isa=_conv.simd_level())
@@ -182,6 +247,9 @@ def estimate_cycles(g: ConvGeometry, dtype=np.float32, weights_kept=False) -> di
     cycles = {"direct": _direct_cycles(g, plan) + pack}
     if gemm_fits(g):
         cycles["im2col"] = _im2col_cycles(g, plan["lanes"])
+    if stride2_winograd_applies(g) and _s2w_fits(g, dtype):
+        # its weights are transformed per call, as the direct kernel's are packed
+        cycles["winograd"] = _s2w_cycles(g, dtype, plan["lanes"], plan["isa"]) + pack
     return cycles
 
 
@@ -234,4 +302,7 @@ def _choose(g: ConvGeometry, dtype, weights_kept: bool) -> str:
     elif _planes_apply(g) and _choose_fast_algorithm(_planes(g), dtype) == "winograd":
         return "winograd"  # a T x 3 x 3 layer: its planes as one 2-D Winograd layer
     cycles = estimate_cycles(g, dtype, weights_kept)
+    if "winograd" in cycles and not cycles["winograd"] * S2W_MARGIN < min(
+            v for k, v in cycles.items() if k != "winograd"):
+        del cycles["winograd"]  # a clear win only: its rounding differs (docs)
     return min(cycles, key=lambda name: (cycles[name], name != "direct"))

@@ -63,7 +63,27 @@ cdef extern from "winograd.h" nogil:
     Py_ssize_t cc_winograd_u_block()
 
 
+cdef extern from "driver/conv_s2w.h" nogil:
+    Py_ssize_t cc_s2w_kb()
+    Py_ssize_t cc_s2w_items(const cc_conv2d_geometry *g, size_t itemsize)
+    Py_ssize_t cc_s2w_workspace_per_thread(const cc_conv2d_geometry *g)
+    Py_ssize_t cc_s2w_weights_size(const cc_conv2d_geometry *g, Py_ssize_t kb)
+    int cc_s2w_streams(const cc_conv2d_geometry *g, size_t itemsize)
+    int cc_s2w_fits(const cc_conv2d_geometry *g, size_t itemsize)
+    void cc_s2w_weights_f32(const cc_conv2d_geometry *g, const float *w, float *wt,
+                            Py_ssize_t kb)
+    void cc_s2w_weights_f64(const cc_conv2d_geometry *g, const double *w, double *wt,
+                            Py_ssize_t kb)
+    int cc_conv_s2w_f32(const cc_conv2d_geometry *g, const float *x, const float *wt,
+                        Py_ssize_t kb, const float *bias, float *y, float *workspace,
+                        Py_ssize_t it_lo, Py_ssize_t it_hi, int n_threads)
+    int cc_conv_s2w_f64(const cc_conv2d_geometry *g, const double *x, const double *wt,
+                        Py_ssize_t kb, const double *bias, double *y, double *workspace,
+                        Py_ssize_t it_lo, Py_ssize_t it_hi, int n_threads)
+
+
 include "_geometry.pxi"
+include "_chunks.pxi"
 
 
 def winograd_plan(object geom, int m, int itemsize):
@@ -187,6 +207,69 @@ def grad_weight(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] go,
             cc_winograd_grad_weight_finish_f64(g.K, g.C // g.groups, g.groups, nparts,
                                                &parts[0, 0, 0, 0], &dw[0, 0, 0, 0], &acc[0],
                                                n_threads)
+
+
+def s2w_plan(object geom, int itemsize):
+    """(kb, work items, workspace elements per thread, transformed weights' elements) of
+    the stride-2 3x3 layer ``geom`` by polyphase Winograd at the active SIMD level
+    (driver/conv_s2w.h)."""
+    cdef cc_conv2d_geometry g = conv2d_geometry(geom)
+    cdef Py_ssize_t kb = cc_s2w_kb()
+    return (kb, cc_s2w_items(&g, itemsize), cc_s2w_workspace_per_thread(&g),
+            cc_s2w_weights_size(&g, kb))
+
+
+def s2w_streams(object geom, int itemsize):
+    """Whether the stride-2 route writes the output of ``geom`` by non-temporal stores
+    (where the SIMD level has them)."""
+    cdef cc_conv2d_geometry g = conv2d_geometry(geom)
+    return bool(cc_s2w_streams(&g, itemsize))
+
+
+def s2w_fits(object geom, int itemsize):
+    """Whether a chunk's transformed input of ``geom`` stays within the route's budget
+    (CC_S2W_T_BYTES; driver/conv_s2w.h)."""
+    cdef cc_conv2d_geometry g = conv2d_geometry(geom)
+    return bool(cc_s2w_fits(&g, itemsize))
+
+
+def s2w_weights(const floating[:, :, :, ::1] w, floating[::1] wt, object geom, Py_ssize_t kb):
+    """wt = the stride-2 Winograd transform of w (K, Cg, 3, 3) in blocks of kb channels."""
+    cdef cc_conv2d_geometry g = conv2d_geometry(geom)
+    with nogil:
+        if floating is float:
+            cc_s2w_weights_f32(&g, &w[0, 0, 0, 0], &wt[0], kb)
+        else:
+            cc_s2w_weights_f64(&g, &w[0, 0, 0, 0], &wt[0], kb)
+
+
+def conv_s2w(const floating[:, :, :, ::1] x, const floating[::1] wt, Py_ssize_t kb,
+             const floating[::1] bias, floating[:, :, :, ::1] y, floating[::1] workspace,
+             object geom, int n_threads):
+    """y = conv(x, w) + bias of the stride-2 3x3 layer ``geom`` from wt (s2w_weights);
+    ``workspace`` holds n_threads times the plan's elements per thread, ``bias`` of
+    length 0 means none.  Interruptible with Ctrl-C between chunks of work items."""
+    cdef cc_conv2d_geometry g = conv2d_geometry(geom)
+    cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
+    cdef Py_ssize_t items = cc_s2w_items(&g, sizeof(floating)), lo = 0, hi
+    # an item: up to 128 tiles of 2 x 2 outputs for every output channel of its group
+    cdef double per_item = 512.0 * (g.K // g.groups) * (g.C // g.groups) * 9 * NS_PER_GEMM_MAC
+    cdef Py_ssize_t step = chunk_items(items, per_item, n_threads)
+    cdef int status = 0
+    while lo < items:
+        hi = min(items, lo + step)
+        with nogil:
+            if floating is float:
+                status = cc_conv_s2w_f32(&g, &x[0, 0, 0, 0], &wt[0], kb, b, &y[0, 0, 0, 0],
+                                         &workspace[0], lo, hi, n_threads)
+            else:
+                status = cc_conv_s2w_f64(&g, &x[0, 0, 0, 0], &wt[0], kb, b, &y[0, 0, 0, 0],
+                                         &workspace[0], lo, hi, n_threads)
+        if status != 0:
+            raise RuntimeError(f"no SIMD level this CPU runs has a stride-2 Winograd tile "
+                               f"of {kb} channels")
+        PyErr_CheckSignals()
+        lo = hi
 
 
 include "_simd.pxi"

@@ -343,6 +343,24 @@ def _winograd_costs(g, tile: int, itemsize: int,
     return muls, adds, extra, muls + adds - gemm_muls - gemm_adds, moved
 
 
+def _stride2_winograd_costs(g, itemsize: int, threads: int) -> tuple[int, int, int, int]:
+    """(muls, adds, extra bytes, transform flops) of the polyphase Winograd route of a
+    stride-2 3x3 layer (csrc/kernels/conv_s2w_ukernel.h), as written: per 2 x 2 tile,
+    25 multiply-adds per (input, output) channel pair into 9 sums; per tile and output
+    channel 10 additions to the 4 outputs; per tile and input channel 26 subtractions
+    (the row combinations of 8 columns, 16, and the column combinations, 10); per
+    kernel 8 additions (a column's w0 + w2 three times, a row's five times)."""
+    from convcore import _winograd
+
+    Cg, Kg = g.C // g.groups, g.K // g.groups
+    tiles = g.N * -(-g.Hout // 2) * -(-g.Wout // 2)
+    products = g.groups * tiles * Kg * Cg * 25
+    transforms = g.groups * tiles * (Kg * 10 + Cg * 26) + g.K * Cg * 8
+    _, items, per_thread, wsize = _winograd.s2w_plan(g, itemsize)
+    extra = (min(threads, items) * per_thread + wsize) * itemsize
+    return products, products + transforms, extra, transforms
+
+
 def _cost_geometry(input_shape, kernel_shape, stride, padding, dilation, in_channels,
                    out_channels, groups, batch):
     nd = len(tuple(kernel_shape)) if not isinstance(kernel_shape, int) else 2
@@ -371,8 +389,9 @@ def algorithm_costs(input_shape, kernel_shape, in_channels=1, out_channels=1, st
     ``m^2 R S``), plus the transforms as written in C and the weight transform.  fft: the
     real transforms of every block of every input and output channel and of the
     kernels (``P log2 P`` muls, ``1.5 P log2 P`` adds each) plus 4 muls and 4 adds per
-    frequency and channel pair.  sparse: the direct count (it stores exactly the
-    pairs).  dense: every entry of the dense matrix, per image.  A bias adds one addition
+    frequency and channel pair; a stride-2 3x3 layer: its polyphase route, 25 per 2 x 2
+    tile and channel pair plus its transforms (:func:`_stride2_winograd_costs`).
+    sparse: the direct count (it stores exactly the pairs).  dense: every entry of the dense matrix, per image.  A bias adds one addition
     per output when ``bias``.
 
     Parameters
@@ -433,7 +452,10 @@ def algorithm_costs(input_shape, kernel_shape, in_channels=1, out_channels=1, st
                                   work_items=items)
     kernel = (g.S,) if nd == 1 else (g.R, g.S)
     reason = unsupported_reason(nd, kernel, g.stride[-nd:], g.dilation[-nd:])
-    if reason is None:
+    if reason is None and nd == 2 and tuple(g.stride) == (2, 2):
+        sm, sa, sx, st = _stride2_winograd_costs(g, itemsize, threads)
+        out["winograd"] = AlgorithmCost("winograd", sm, sa + bias_adds, sx, transform_flops=st)
+    elif reason is None:
         wm, wa, wx, wt, wmoved = _winograd_costs(g, tile, itemsize, threads)
         out["winograd"] = AlgorithmCost("winograd", wm, wa + bias_adds, wx, transform_flops=wt,
                                         moved_elements=wmoved)
@@ -680,6 +702,8 @@ def predicted_seconds(costs: dict[str, AlgorithmCost], g_channels: tuple[int, in
             rate = rates["fft"] * (_FFT_RATE_F64 if wide else 1.0)
         elif name == "direct":
             rate = rates["direct"] * simd * _direct_share(cg, kg, row_blocks)
+        elif name == "winograd" and c.moved_elements == 0:  # stride 2: products in
+            rate = rates["direct"] * simd  # registers, on a tile like the direct kernel's
         elif name == "winograd":
             rate = rates["winograd"] * simd
         else:

@@ -201,6 +201,8 @@ def _workspace_bytes(g: ConvGeometry, algorithm: str, dtype: np.dtype, n_threads
         from convcore import winograd
         from convcore.analysis import _winograd_costs
 
+        if winograd.stride2(g):
+            return winograd.stride2_workspace(g, dtype.itemsize, n_threads)
         g2 = winograd.planes_geometry(g) if g.nd == 3 else g
         extra = _winograd_costs(g2, winograd.DEFAULT_TILE, dtype.itemsize, n_threads)[2]
         depth_padded = g.nd == 3 and sum(g.pad[0]) > 0

@@ -44,6 +44,19 @@ typedef struct {
     int n;
 } cc_shares;
 
+/* Items [*lo, *hi) clamped to [0, items), and the threads worth starting for them (at
+ * most one per item, at least one). */
+static inline int cc_team(ptrdiff_t *lo, ptrdiff_t *hi, ptrdiff_t items, int n_threads)
+{
+    if (*hi > items)
+        *hi = items;
+    if (*lo < 0)
+        *lo = 0;
+    if (*hi < *lo)
+        *hi = *lo;
+    return n_threads > *hi - *lo ? (*hi > *lo ? (int)(*hi - *lo) : 1) : n_threads;
+}
+
 static inline ptrdiff_t cc_shares_cut(ptrdiff_t at, ptrdiff_t run, ptrdiff_t lo, ptrdiff_t hi)
 {
     at = (at + run / 2) / run * run; /* the nearest multiple of run */

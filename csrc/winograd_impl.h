@@ -763,18 +763,6 @@ WG_INLINE void WG(wg_output_tiles)(const cc_conv2d_geometry *g, const cc_wg_layo
     }
 }
 
-/* Work items [*lo, *hi) clamped to [0, items), and the threads they keep busy. */
-static inline int WG(wg_team)(ptrdiff_t *lo, ptrdiff_t *hi, ptrdiff_t items, int n_threads)
-{
-    if (*hi > items)
-        *hi = items;
-    if (*lo < 0)
-        *lo = 0;
-    if (*hi < *lo)
-        *hi = *lo;
-    return n_threads > *hi - *lo ? (*hi > *lo ? (int)(*hi - *lo) : 1) : n_threads;
-}
-
 /* Tiles per panel of V: the width of the ISA's GEMM tile (conv_direct.h). */
 static inline ptrdiff_t WG(wg_panel)(void)
 {
@@ -851,7 +839,7 @@ WG_INLINE void WG(wg_drive)(const cc_conv2d_geometry *g, const cc_wg_layout *L, 
     const ptrdiff_t P = WG(wg_panel)(), usize = (Kg + ukb - 1) / ukb * ukb * Cg;
     /* columns of V and M: the largest block in whole panels */
     const ptrdiff_t Tp = cc_wg_v_cols(cc_winograd_block_max(g, M, sizeof(REAL)));
-    n_threads = WG(wg_team)(&it_lo, &it_hi, items, n_threads);
+    n_threads = cc_team(&it_lo, &it_hi, items, n_threads);
 
     /* each thread its own share of the blocks, then the others' (cc_omp.h: a core
      * slowed by another process does not hold the call back) */
@@ -949,7 +937,7 @@ static void WG(cc_winograd_grad_weight_parts)(const cc_conv2d_geometry *g, const
     /* the product's panels last, 64-byte aligned like the thread's blocks */
     const ptrdiff_t blocks = per_thread - cc_matmul_workspace_per_thread();
     const cc_wg_layout L = cc_wg_plain_layout(g);
-    n_threads = WG(wg_team)(&it_lo, &it_hi, g->groups * nparts, n_threads);
+    n_threads = cc_team(&it_lo, &it_hi, g->groups * nparts, n_threads);
     cc_shares shares; /* each thread its own share, then the others' (cc_omp.h) */
     cc_shares_init(&shares, n_threads, it_lo, it_hi, 1);
 #ifdef _OPENMP

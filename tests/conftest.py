@@ -55,6 +55,19 @@ def rel_err(got, ref):
                  / max(np.abs(ref).max(), 1e-300))
 
 
+def random_3x3_layer(rng, max_h, max_w):
+    """A random grouped 3x3 layer: (N, C, K, H, W, groups, padding), padding
+    ((top, bottom), (left, right)) of 0-2 each, the image at least as large as the
+    kernel once padded."""
+    groups = int(rng.choice([1, 1, 2, 3]))
+    C = groups * int(rng.integers(1, 6))
+    K = groups * int(rng.integers(1, 8))
+    N, H, W = int(rng.integers(1, 4)), int(rng.integers(1, max_h)), int(rng.integers(1, max_w))
+    pads = [int(rng.integers(0, 3)) for _ in range(4)]
+    H, W = max(H, 3 - pads[0] - pads[1]), max(W, 3 - pads[2] - pads[3])
+    return N, C, K, H, W, groups, ((pads[0], pads[1]), (pads[2], pads[3]))
+
+
 def random_array(rng, shape, dtype=np.float64, layout="C"):
     """Random values in [-1, 1) with the requested memory layout.
 

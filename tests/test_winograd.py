@@ -3,7 +3,7 @@ reference: random geometries, accuracy, NaN/inf, threads, SIMD levels, reuse, er
 
 import numpy as np
 import pytest
-from conftest import rel_err
+from conftest import random_3x3_layer, rel_err
 from reference import conv1d_ref, conv2d_ref
 
 import convcore
@@ -19,13 +19,7 @@ TOL = {np.float32: 2e-5, np.float64: 1e-12}
 @pytest.mark.parametrize("tile", [4, 6])
 def test_random_geometries_match_reference(seed, dtype, tile):
     rng = np.random.default_rng(seed)
-    groups = int(rng.choice([1, 1, 2, 3]))
-    C = groups * int(rng.integers(1, 6))
-    K = groups * int(rng.integers(1, 5))
-    N, H, W = int(rng.integers(1, 4)), int(rng.integers(1, 30)), int(rng.integers(1, 90))
-    pads = [int(rng.integers(0, 3)) for _ in range(4)]
-    H, W = max(H, 3 - pads[0] - pads[1]), max(W, 3 - pads[2] - pads[3])
-    padding = ((pads[0], pads[1]), (pads[2], pads[3]))
+    N, C, K, H, W, groups, padding = random_3x3_layer(rng, 30, 90)
     x = rng.standard_normal((N, C, H, W)).astype(dtype)
     w = rng.standard_normal((K, C // groups, 3, 3)).astype(dtype)
     b = rng.standard_normal(K).astype(dtype) if seed % 2 else None
@@ -236,7 +230,7 @@ def test_inputs_unchanged_out_and_unbatched():
 
 
 @pytest.mark.parametrize("kwargs, rule", [
-    (dict(stride=2), "winograd needs stride 1"),
+    (dict(stride=3), r"winograd needs stride 1 \(or 2 on a 2-D layer\); got stride \(3, 3\)"),
     (dict(dilation=2), "winograd needs dilation 1"),
     (dict(wshape=(2, 3, 5, 5)), "winograd needs a 3x3 kernel; got 5x5"),
     (dict(wshape=(2, 3, 1, 3)), "winograd needs a 3x3 kernel; got 1x3"),

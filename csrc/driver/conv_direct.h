@@ -124,8 +124,52 @@ typedef struct {
 typedef void (*cc_split2_fn_f32)(float *even, float *odd, const float *src, ptrdiff_t n);
 typedef void (*cc_split2_fn_f64)(double *even, double *odd, const double *src, ptrdiff_t n);
 
+/* Stride-2 3x3 layers by polyphase Winograd (driver/conv_s2w.c, kernels/conv_s2w_ukernel.h).
+ * The output is cut into tiles of 2 x 2 pixels, numbered row by row over a plane (tw
+ * tiles per row of tiles); an item is a chunk of at most CC_S2W_CHUNK consecutive tiles
+ * of one (image, group).  Its 25 transformed values per tile and input channel lie in
+ * T[c][q][t] (CC_S2W_TS elements from one (c, q) to the next: the chunk's tiles and a
+ * vector of slack), so every load of a tile's reduction is a constant offset. */
+#define CC_S2W_CHUNK 128
+#define CC_S2W_TS (CC_S2W_CHUNK + 16)
+#define CC_S2W_KB_MAX 4 /* the most output channels of any ISA's register tile */
+
+typedef struct {
+    ptrdiff_t C, K;              /* input and output channels of one group */
+    ptrdiff_t H, W, Hout, Wout;
+    ptrdiff_t pad_top, pad_left;
+    int pad_mode;                /* cc_pad_mode: what the padding reads */
+    ptrdiff_t x_cstride, y_kstride; /* elements between channels: H W, Hout Wout */
+    ptrdiff_t tw;                /* tiles per row of tiles: ceil(Wout / 2) */
+    int stream;                  /* whole output vectors by non-temporal stores */
+} cc_s2w_geom;
+
+/* Elements of the scratch one chunk needs besides T (5 input rows gathered with their
+ * padding under a border mode), and in all for C input channels. */
+#define CC_S2W_ROW_SCRATCH (5 * (4 * CC_S2W_CHUNK + 128))
+static inline ptrdiff_t cc_s2w_scratch(ptrdiff_t C)
+{
+    return C * 25 * CC_S2W_TS + CC_S2W_ROW_SCRATCH + 64; /* and a cache line to align */
+}
+
+/* Tiles [t_lo, t_hi) of one (image, group): x the group's input channel 0 of the image,
+ * y its output channel 0, wt the group's transformed weights in blocks of the ISA's kb
+ * channels ([K / kb][C][25][kb], zeros past K), bias the group's K biases or NULL,
+ * scratch cc_s2w_scratch(C) elements. */
+typedef struct {
+    const void *x;               /* the (image, group) of the chunk run next, or NULL */
+    ptrdiff_t t_lo, t_hi;        /* its tiles (their input rows are prefetched) */
+} cc_s2w_next;
+#define CC_S2W_FN(REAL, SFX)                                                               \
+    typedef void (*cc_s2w_fn_##SFX)(const cc_s2w_geom *g, const REAL *x, const REAL *wt,   \
+                                    const REAL *bias, REAL *y, ptrdiff_t t_lo,             \
+                                    ptrdiff_t t_hi, REAL *scratch, const cc_s2w_next *next);
+CC_S2W_FN(float, f32)
+CC_S2W_FN(double, f64)
+#undef CC_S2W_FN
+
 /* The direct convolution's part of an ISA's row (cc_isa_table.h): its vector width,
- * tiles, GEMM tile and the band copy's stride-2 split. */
+ * tiles, GEMM tile, the band copy's stride-2 split and the stride-2 Winograd tile. */
 typedef struct {
     int vector_bytes;
     cc_direct_tile_entry tiles[CC_N_TILES];
@@ -134,6 +178,11 @@ typedef struct {
         cc_split2_fn_f32 f32;
         cc_split2_fn_f64 f64;
     } split2;
+    struct {
+        int kb; /* output channels per register tile */
+        cc_s2w_fn_f32 f32;
+        cc_s2w_fn_f64 f64;
+    } s2w;
 } cc_direct_isa;
 
 

@@ -108,6 +108,13 @@ static inline cc_f64x4 cc_lanes_down_f64(cc_f64x4 v, int l)
 #define CC_NV_STRIP 2 /* interior strips; the edge ones are of one vector */
 #define CC_FMA_F32(a, b, c) ((cc_f32x8)_mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c)))
 #define CC_FMA_F64(a, b, c) ((cc_f64x4)_mm256_fmadd_pd((__m256d)(a), (__m256d)(b), (__m256d)(c)))
+/* stride-2 Winograd tile (conv_s2w_ukernel.h): 1 channel x 9 sums, all that fits 16 ymm
+ * with the input and a broadcast; a load and a broadcast per FMA */
+#define CC_S2W_KB 1
+/* non-temporal stores of whole outputs (the stride-2 Winograd tile's large outputs) */
+#define CC_STREAM_F32(p, v) _mm256_stream_ps((p), (__m256)(v))
+#define CC_STREAM_F64(p, v) _mm256_stream_pd((p), (__m256d)(v))
+#define CC_STREAM_FENCE() _mm_sfence()
 #define CC_CV_PIX 6
 #define CC_CV_NV 2
 #define CC_CV_TAP_UNROLL 1 /* 12 accumulators + 2 weights + 1 broadcast: all 16 ymm */

@@ -73,6 +73,20 @@ static inline void cc_store_masked_f64(double *p, unsigned m, cc_f64x8 v)
 #define CC_NV_STRIP 2
 #define CC_FMA_F32(a, b, c) ((cc_f32x16)_mm512_fmadd_ps((__m512)(a), (__m512)(b), (__m512)(c)))
 #define CC_FMA_F64(a, b, c) ((cc_f64x8)_mm512_fmadd_pd((__m512d)(a), (__m512d)(b), (__m512d)(c)))
+/* Stride-2 Winograd tile (conv_s2w_ukernel.h): 3 channels x 9 sums = 27 accumulators.
+ * Each weight feeds one FMA there, so the FMA takes it as a broadcast operand from memory
+ * (`{1to16}`): GCC kept the broadcasts in registers, loaded the transformed input as the
+ * memory operand instead, and the tile ran at 58-61% of the FMA peak against 88% (Zen 4
+ * class, one core, the RGB stem's tiles in L1). */
+#define CC_S2W_KB 3
+/* non-temporal stores of whole outputs (the stride-2 Winograd tile's large outputs) */
+#define CC_STREAM_F32(p, v) _mm512_stream_ps((p), (__m512)(v))
+#define CC_STREAM_F64(p, v) _mm512_stream_pd((p), (__m512d)(v))
+#define CC_STREAM_FENCE() _mm_sfence()
+#define CC_FMA_BCAST_F32(acc, x, p) \
+    __asm__("vfmadd231ps %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(x), "m"(*(const float *)(p)))
+#define CC_FMA_BCAST_F64(acc, x, p) \
+    __asm__("vfmadd231pd %2%{1to8%}, %1, %0" : "+v"(acc) : "v"(x), "m"(*(const double *)(p)))
 /* 14 x 2 vectors: 28 accumulators + 2 weights + 1 broadcast = 31 of the 32 zmm, no spill
  * in the loop (objdump); widths 56 and 224 (ResNet, VGG, C3D) split into whole tiles,
  * where 12 pixels left a tile 1/3 empty at 56 (3-D C3D layer about 14% faster on one

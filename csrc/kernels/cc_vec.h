@@ -84,6 +84,7 @@
          CC_TILE_ROW(row_pw, CC_KB_BIG, CC_NV_BIG, 0)},                                  \
         {CC_KB_BIG, CC_NV_BIG, CC_ROW_NAME(gemm_tile, f32, CC_ISA),                        \
          CC_ROW_NAME(gemm_tile, f64, CC_ISA)},                                            \
-        {CC_ROW_NAME(split2, f32, CC_ISA), CC_ROW_NAME(split2, f64, CC_ISA)}};
+        {CC_ROW_NAME(split2, f32, CC_ISA), CC_ROW_NAME(split2, f64, CC_ISA)},              \
+        {CC_S2W_KB, CC_ROW_NAME(s2w_chunk, f32, CC_ISA), CC_ROW_NAME(s2w_chunk, f64, CC_ISA)}};
 
 #endif

@@ -40,6 +40,12 @@
 #ifdef CC_FMA_F32
 #define CC_FMA CC_FMA_F32
 #endif
+#ifdef CC_FMA_BCAST_F32
+#define CC_FMA_BCAST CC_FMA_BCAST_F32
+#endif
+#ifdef CC_STREAM_F32
+#define CC_STREAM CC_STREAM_F32
+#endif
 #ifdef CC_SHIFT_F32
 #define CC_SHIFT CC_SHIFT_F32
 #define CC_SHIFT1_LAST CC_SHIFT1_LAST_F32
@@ -51,6 +57,7 @@
 #include "kernels/conv_direct_ukernel.h"
 #include "kernels/conv_direct_strip_ukernel.h"
 #include "kernels/conv_direct_cv_ukernel.h"
+#include "kernels/conv_s2w_ukernel.h"
 #undef REAL
 #undef SFX
 #undef CC_MASK
@@ -64,6 +71,8 @@
 #undef CC_ZIP_HI
 #undef CC_LANES_DOWN
 #undef CC_FMA
+#undef CC_FMA_BCAST
+#undef CC_STREAM
 #undef CC_ORDER
 #undef CC_SHIFT
 #undef CC_SHIFT1_LAST
@@ -90,6 +99,12 @@
 #ifdef CC_FMA_F64
 #define CC_FMA CC_FMA_F64
 #endif
+#ifdef CC_FMA_BCAST_F64
+#define CC_FMA_BCAST CC_FMA_BCAST_F64
+#endif
+#ifdef CC_STREAM_F64
+#define CC_STREAM CC_STREAM_F64
+#endif
 #ifdef CC_SHIFT_F64
 #define CC_SHIFT CC_SHIFT_F64
 #define CC_SHIFT1_LAST CC_SHIFT1_LAST_F64
@@ -101,6 +116,7 @@
 #include "kernels/conv_direct_ukernel.h"
 #include "kernels/conv_direct_strip_ukernel.h"
 #include "kernels/conv_direct_cv_ukernel.h"
+#include "kernels/conv_s2w_ukernel.h"
 #undef REAL
 #undef SFX
 #undef CC_MASK
@@ -114,6 +130,8 @@
 #undef CC_ZIP_HI
 #undef CC_LANES_DOWN
 #undef CC_FMA
+#undef CC_FMA_BCAST
+#undef CC_STREAM
 #undef CC_ORDER
 #undef CC_SHIFT
 #undef CC_SHIFT1_LAST
@@ -126,6 +144,12 @@ CC_DIRECT_ISA_TABLE
  * im2col, Winograd, the peak probe) start from a clean slate. */
 #undef CC_KB_BIG
 #undef CC_NV_BIG
+#undef CC_S2W_KB
+#undef CC_FMA_BCAST_F32
+#undef CC_FMA_BCAST_F64
+#undef CC_STREAM_F32
+#undef CC_STREAM_F64
+#undef CC_STREAM_FENCE
 #undef CC_PW_PREFETCH_LOCALITY
 #undef CC_PW_OUT_OF_LINE
 #undef CC_KB_MID

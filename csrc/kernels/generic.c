@@ -67,6 +67,8 @@ static inline void cc_store_masked_f64(double *p, cc_lanes m, cc_f64x2 v)
 
 #define CC_ISA generic
 #define CC_VBYTES 16
+/* stride-2 Winograd tile (conv_s2w_ukernel.h): 1 channel x 9 sums */
+#define CC_S2W_KB 1
 #define CC_KB_BIG 6
 #define CC_NV_BIG 2
 /* the pointwise tiles that read their panel out of line: inlined into row_pw beside the
