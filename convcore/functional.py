@@ -273,12 +273,15 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     groups : int
         Split channels into groups convolved independently (C and K divisible by it);
         ``groups == C`` is a depthwise convolution.
-    algorithm : {'auto', 'direct', 'im2col', 'sparse'}
+    algorithm : {'auto', 'direct', 'im2col', 'winograd', 'fft', 'sparse'}
         'direct' (no workspace), 'im2col' (column tiles times the packed weights on the
-        ISA's GEMM tile, bounded workspace), 'sparse' (the CSR matrix of
-        :func:`convcore.conv_matrix` times the batch, for comparisons) or 'auto' (see
-        :func:`convcore.functional.choose_algorithm`).  All give the same result to
-        rounding.
+        ISA's GEMM tile, bounded workspace), 'winograd' (3x3 kernels at stride 1,
+        F(4x4, 3x3); at stride 2 polyphase Winograd, 25 multiplications per 2 x 2 tile
+        and channel pair instead of 36: :func:`convcore.winograd.run_stride2`), 'fft',
+        'sparse' (the CSR matrix of :func:`convcore.conv_matrix` times the batch, for
+        comparisons) or 'auto' (see :func:`convcore.functional.choose_algorithm`).  All
+        give the same result to rounding (Winograd and FFT: an input inf may give NaN
+        in the outputs near it, docs/algorithms.md).
     padding_mode : {'zeros', 'reflect', 'replicate', 'circular'}
         What the padding reads, as ``torch.nn.Conv2d(padding_mode=...)``: zeros; the
         input mirrored without repeating the edge (each side's padding must be smaller

@@ -100,9 +100,15 @@ def test_algorithm_costs_counts():
 
 
 def test_winograd_and_dense_applicability():
-    c = algorithm_costs((20, 20), (3, 3), 4, 4, stride=2)
+    c = algorithm_costs((20, 20), (3, 3), 4, 4, stride=3)
     assert not c["winograd"].applicable and c["winograd"].reason == \
-        "winograd needs stride 1; got stride (2, 2)"
+        "winograd needs stride 1 (or 2 on a 2-D layer); got stride (3, 3)"
+    # stride 2: the polyphase route, 25 products per 2 x 2 tile and channel pair
+    s2 = algorithm_costs((20, 20), (3, 3), 4, 6, stride=2, padding=1, batch=2)
+    assert s2["winograd"].applicable and s2["winograd"].muls == 2 * 5 * 5 * 4 * 6 * 25
+    assert s2["winograd"].transform_flops == 2 * 25 * (6 * 10 + 4 * 26) + 6 * 4 * 8
+    assert algorithm_costs((20,), (3,), 4, 4, stride=2)["winograd"].reason == \
+        "winograd needs stride 1 (or 2 on a 2-D layer); got stride (2,)"
     assert algorithm_costs((9,), (5,))["winograd"].reason == \
         "winograd needs a 3-tap kernel; got 5"
     big = algorithm_costs((4096, 4096), (3, 3), 64, 64, padding=1)
