@@ -197,20 +197,20 @@ typedef struct {
     int p0, p1, two_rows;
 } FN(s2w_run);
 
-/* One register tile: kb <= CC_S2W_KB output channels (from y, ys apart) of the LANES
- * tiles whose transformed values start at Tv, the weights of their block at wk, written
- * by the runs. */
+/* One register tile: kb <= CC_S2W_KB output channels (from y, ys apart; a constant at
+ * every call) of the LANES tiles whose transformed values start at Tv, the weights of
+ * their block at wk (CC_S2W_KB per transformed value), written by the runs. */
 static inline __attribute__((always_inline)) void
 FN(s2w_tile)(const cc_s2w_geom *g, const REAL *Tv, const REAL *wk, const REAL *bias, REAL *y,
-             ptrdiff_t ys, int kb, const FN(s2w_run) *runs, int nruns)
+             ptrdiff_t ys, const int kb, const FN(s2w_run) *runs, int nruns)
 {
     VEC z[CC_S2W_KB][9];
 #pragma GCC unroll 4
-    for (int kk = 0; kk < CC_S2W_KB; kk++) {
+    for (int kk = 0; kk < kb; kk++) {
 #pragma GCC unroll 9
         for (int e = 0; e < 9; e++)
             z[kk][e] = FN(splat)((REAL)0);
-        if (bias && kk < kb)
+        if (bias)
             z[kk][4] = FN(splat)(bias[kk]);
     }
     for (ptrdiff_t c = 0; c < g->C; c++) {
@@ -221,12 +221,12 @@ FN(s2w_tile)(const cc_s2w_geom *g, const REAL *Tv, const REAL *wk, const REAL *b
             const VEC t = FN(loadu)(tq + q * CC_S2W_TS);
             const int e = S2W_Z(q / 5) * 3 + S2W_Z(q % 5);
 #pragma GCC unroll 4
-            for (int kk = 0; kk < CC_S2W_KB; kk++)
+            for (int kk = 0; kk < kb; kk++)
                 z[kk][e] = FN(s2w_fma)(z[kk][e], t, wq + q * CC_S2W_KB + kk);
         }
     }
 #pragma GCC unroll 4
-    for (int kk = 0; kk < CC_S2W_KB; kk++) {
+    for (int kk = 0; kk < kb; kk++) {
         /* along the rows of Z, then its columns: outputs (0, 0), (0, 1), (1, 0), (1, 1) */
         VEC s0[3], s1[3];
 #pragma GCC unroll 3
@@ -239,7 +239,7 @@ FN(s2w_tile)(const cc_s2w_geom *g, const REAL *Tv, const REAL *wk, const REAL *b
         const VEC lo0 = CC_ZIP_LO(e0, o0), hi0 = CC_ZIP_HI(e0, o0);
         const VEC lo1 = CC_ZIP_LO(e1, o1), hi1 = CC_ZIP_HI(e1, o1);
         REAL *yk = y + kk * ys;
-        for (int r = 0; r < nruns && kk < kb; r++) {
+        for (int r = 0; r < nruns; r++) {
             FN(s2w_put)(yk + runs[r].at, runs[r].p0, runs[r].p1, lo0, hi0, g->stream);
             if (runs[r].two_rows)
                 FN(s2w_put)(yk + runs[r].at + g->Wout, runs[r].p0, runs[r].p1, lo1, hi1,
@@ -311,9 +311,19 @@ void FN(s2w_chunk)(const cc_s2w_geom *g, const REAL *x, const REAL *wt, const RE
                 __builtin_prefetch(Tv + LANES + r * CC_S2W_TS, 0, 3);
         for (ptrdiff_t kb0 = 0; kb0 < nkb; kb0++) {
             const ptrdiff_t k = kb0 * CC_S2W_KB;
-            const int kb = (int)(g->K - k < CC_S2W_KB ? g->K - k : CC_S2W_KB);
-            FN(s2w_tile)(g, Tv, wt + kb0 * g->C * 25 * CC_S2W_KB, bias ? bias + k : NULL,
-                         y + k * g->y_kstride, g->y_kstride, kb, runs, nruns);
+            const REAL *wk = wt + kb0 * g->C * 25 * CC_S2W_KB, *bk = bias ? bias + k : NULL;
+            REAL *yk = y + k * g->y_kstride;
+            const ptrdiff_t left = g->K - k; /* the last block: a tile of its channels */
+            if (left >= CC_S2W_KB)
+                FN(s2w_tile)(g, Tv, wk, bk, yk, g->y_kstride, CC_S2W_KB, runs, nruns);
+#if CC_S2W_KB > 2
+            else if (left == 2)
+                FN(s2w_tile)(g, Tv, wk, bk, yk, g->y_kstride, 2, runs, nruns);
+#endif
+#if CC_S2W_KB > 1
+            else
+                FN(s2w_tile)(g, Tv, wk, bk, yk, g->y_kstride, 1, runs, nruns);
+#endif
         }
     }
 #ifdef CC_STREAM
