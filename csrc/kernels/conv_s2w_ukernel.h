@@ -271,6 +271,28 @@ static void FN(s2w_prefetch)(const cc_s2w_geom *g, const cc_s2w_next *next, ptrd
     }
 }
 
+/* The runs of the vector of tiles [t0, t0 + cnt) (a vector's tiles may span rows of
+ * tiles): returns their number. */
+static inline int FN(s2w_runs)(const cc_s2w_geom *g, ptrdiff_t t0, ptrdiff_t cnt,
+                               FN(s2w_run) *runs)
+{
+    const ptrdiff_t tw = g->tw, Wout = g->Wout;
+    int nruns = 0;
+    for (ptrdiff_t t = t0; t < t0 + cnt;) {
+        const ptrdiff_t a = t / tw, i = t % tw;
+        const ptrdiff_t len = tw - i < t0 + cnt - t ? tw - i : t0 + cnt - t;
+        const ptrdiff_t p0 = 2 * (t - t0), cols = 2 * len < Wout - 2 * i ? 2 * len
+                                                                         : Wout - 2 * i;
+        runs[nruns].at = 2 * a * Wout + 2 * i - p0;
+        runs[nruns].p0 = (int)p0;
+        runs[nruns].p1 = (int)(p0 + cols);
+        runs[nruns].two_rows = 2 * a + 1 < g->Hout;
+        nruns++;
+        t += len;
+    }
+    return nruns;
+}
+
 /* Tiles [t_lo, t_hi) of one (image, group), at most CC_S2W_CHUNK (cc_s2w_fn_f32/f64,
  * driver/conv_direct.h): every input channel transformed into T, then each vector of
  * LANES tiles for every block of CC_S2W_KB output channels. */
@@ -278,7 +300,7 @@ void FN(s2w_chunk)(const cc_s2w_geom *g, const REAL *x, const REAL *wt, const RE
                    REAL *y, ptrdiff_t t_lo, ptrdiff_t t_hi, REAL *scratch,
                    const cc_s2w_next *next)
 {
-    const ptrdiff_t tw = g->tw, Wout = g->Wout, Hout = g->Hout;
+    const ptrdiff_t tw = g->tw;
     /* whole cache lines: T's rows (CC_S2W_TS elements) and vectors of tiles stay in them */
     REAL *T = (REAL *)(((uintptr_t)scratch + 63) / 64 * 64);
     REAL *stage = T + g->C * 25 * CC_S2W_TS;
@@ -291,19 +313,7 @@ void FN(s2w_chunk)(const cc_s2w_geom *g, const REAL *x, const REAL *wt, const RE
     for (ptrdiff_t t0 = t_lo; t0 < t_hi; t0 += LANES) {
         const ptrdiff_t cnt = t_hi - t0 < LANES ? t_hi - t0 : LANES;
         FN(s2w_run) runs[LANES];
-        int nruns = 0;
-        for (ptrdiff_t t = t0; t < t0 + cnt;) {
-            const ptrdiff_t a = t / tw, i = t % tw;
-            const ptrdiff_t len = tw - i < t0 + cnt - t ? tw - i : t0 + cnt - t;
-            const ptrdiff_t p0 = 2 * (t - t0), cols = 2 * len < Wout - 2 * i ? 2 * len
-                                                                             : Wout - 2 * i;
-            runs[nruns].at = 2 * a * Wout + 2 * i - p0;
-            runs[nruns].p0 = (int)p0;
-            runs[nruns].p1 = (int)(p0 + cols);
-            runs[nruns].two_rows = 2 * a + 1 < Hout;
-            nruns++;
-            t += len;
-        }
+        const int nruns = FN(s2w_runs)(g, t0, cnt, runs);
         FN(s2w_prefetch)(g, next, &pf_row, (nrows + nvec - 1) / nvec);
         const REAL *Tv = T + (t0 - t_lo);
         if (t0 + LANES < t_hi) /* the next vector's T rows */
