@@ -70,40 +70,31 @@ FN(s2w_split4)(REAL *T, VEC a0, VEC a1, VEC a2, VEC a3, VEC b0, VEC b1, VEC b2, 
 }
 
 /* One vector of patch row p's columns from col on: zeros for a row of padding (NULL),
- * else its lanes inside [0, end). */
+ * a whole load inside [0, end), else its lanes there. */
 static inline __attribute__((always_inline)) VEC FN(s2w_ld)(const REAL *p, ptrdiff_t col,
-                                                            ptrdiff_t end)
+                                                            ptrdiff_t end, int inside)
 {
-    return p ? FN(s2w_load_in)(p, col, end) : FN(splat)((REAL)0);
+    if (!p)
+        return FN(splat)((REAL)0);
+    return inside ? FN(loadu)(p + col) : FN(s2w_load_in)(p, col, end);
 }
 
-/* The 25 transformed values of a vector of tiles (to Tv, rows CC_S2W_TS apart) from the
- * 5 input rows p of its patches, columns from col: each row's 8 vectors (the columns
- * 4 i .. and those 4 on) loaded once, whole (edge = 0: every row there and every
- * column inside it) or by s2w_ld (a row of padding, columns past [0, end)), then the 5
- * row combinations, each split into its 5 column combinations. */
-static inline __attribute__((always_inline)) void
-FN(s2w_vector)(REAL *restrict Tv, const REAL *const p[5], ptrdiff_t col, ptrdiff_t end,
-               const int edge)
+/* Row combination r of the patch rows p at col (kernels' comment at the top). */
+static inline __attribute__((always_inline)) VEC
+FN(s2w_row)(const REAL *const p[5], int r, ptrdiff_t col, ptrdiff_t end, int inside)
 {
-    VEC x[5][8], v[8];
-    for (int r = 0; r < 5; r++)
-        for (int k = 0; k < 8; k++) {
-            const ptrdiff_t c = col + (k & 3) * LANES + (k >> 2) * 4;
-            x[r][k] = edge ? FN(s2w_ld)(p[r], c, end) : FN(loadu)(p[r] + c);
-        }
-    for (int k = 0; k < 8; k++)
-        v[k] = x[0][k] - x[2][k];
-    FN(s2w_split4)(Tv, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
-    FN(s2w_split4)(Tv + 5 * CC_S2W_TS, x[2][0], x[2][1], x[2][2], x[2][3], x[2][4], x[2][5],
-                   x[2][6], x[2][7]);
-    for (int k = 0; k < 8; k++)
-        v[k] = x[4][k] - x[2][k];
-    FN(s2w_split4)(Tv + 10 * CC_S2W_TS, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
-    FN(s2w_split4)(Tv + 15 * CC_S2W_TS, x[1][0], x[1][1], x[1][2], x[1][3], x[1][4], x[1][5],
-                   x[1][6], x[1][7]);
-    FN(s2w_split4)(Tv + 20 * CC_S2W_TS, x[3][0], x[3][1], x[3][2], x[3][3], x[3][4], x[3][5],
-                   x[3][6], x[3][7]);
+    switch (r) {
+    case 0:
+        return FN(s2w_ld)(p[0], col, end, inside) - FN(s2w_ld)(p[2], col, end, inside);
+    case 1:
+        return FN(s2w_ld)(p[2], col, end, inside);
+    case 2:
+        return FN(s2w_ld)(p[4], col, end, inside) - FN(s2w_ld)(p[2], col, end, inside);
+    case 3:
+        return FN(s2w_ld)(p[1], col, end, inside);
+    default:
+        return FN(s2w_ld)(p[3], col, end, inside);
+    }
 }
 
 /* T[c][q][t - t_lo] for the tiles [t_lo, t_hi): per channel, row of tiles by row of
@@ -149,14 +140,19 @@ static void FN(s2w_transform)(const cc_s2w_geom *g, const REAL *x, ptrdiff_t t_l
                 end = 4 * nv + 4;
             }
             REAL *Tc = T + c * 25 * CC_S2W_TS + (t - t_lo);
-            const int rows = p[0] && p[1] && p[2] && p[3] && p[4];
             for (ptrdiff_t i = 0; i < n; i += LANES) {
                 const ptrdiff_t col = col0 + 4 * i;
                 const int in = col >= 0 && col + 4 * LANES + 4 <= end;
-                if (rows && in) /* the usual vector: every load whole, no test */
-                    FN(s2w_vector)(Tc + i, p, col, end, 0);
-                else
-                    FN(s2w_vector)(Tc + i, p, col, end, 1);
+                for (int r = 0; r < 5; r++)
+                    FN(s2w_split4)(Tc + r * 5 * CC_S2W_TS + i,
+                                   FN(s2w_row)(p, r, col, end, in),
+                                   FN(s2w_row)(p, r, col + LANES, end, in),
+                                   FN(s2w_row)(p, r, col + 2 * LANES, end, in),
+                                   FN(s2w_row)(p, r, col + 3 * LANES, end, in),
+                                   FN(s2w_row)(p, r, col + 4, end, in),
+                                   FN(s2w_row)(p, r, col + 4 + LANES, end, in),
+                                   FN(s2w_row)(p, r, col + 4 + 2 * LANES, end, in),
+                                   FN(s2w_row)(p, r, col + 4 + 3 * LANES, end, in));
             }
             t += n;
         }
