@@ -1,12 +1,13 @@
 /* Winograd kernels against a naive direct convolution, at every SIMD level this CPU
  * has, float and double, F(4x4,3x3) and F(6x6,3x3), 2-D and one-row geometries, and
  * the planes of 3-D layers through the strided layout, and the weight gradient (its
- * products on the level's GEMM tile). */
+ * products on the level's GEMM tile); and the stride-2 polyphase route. */
 #include <math.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "driver/conv_s2w.h"
 #include "winograd.h"
 
 static double reference(const cc_conv2d_geometry *g, const double *x, const double *w,
@@ -265,6 +266,74 @@ static int check_grad_weight(ptrdiff_t N, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W,
     return ok;
 }
 
+/* The stride-2 polyphase route (driver/conv_s2w.h) against a naive stride-2 sum, in
+ * float and double, any padding mode (the padding read through cc_pad_index), with the
+ * output poisoned with NaN first. */
+static double reference_s2(const cc_conv2d_geometry *g, const double *x, const double *w,
+                           const double *b, ptrdiff_t n, ptrdiff_t k, ptrdiff_t i, ptrdiff_t j)
+{
+    ptrdiff_t Cg = g->C / g->groups, Kg = g->K / g->groups, grp = k / Kg;
+    double s = b[k];
+    for (ptrdiff_t c = 0; c < Cg; c++)
+        for (ptrdiff_t r = 0; r < 3; r++)
+            for (ptrdiff_t q = 0; q < 3; q++) {
+                ptrdiff_t h = cc_pad_index(2 * i - g->pad_top + r, g->H, g->pad_mode);
+                ptrdiff_t v = cc_pad_index(2 * j - g->pad_left + q, g->W, g->pad_mode);
+                if (h < 0 || v < 0)
+                    continue;
+                s += x[((n * g->C + grp * Cg + c) * g->H + h) * g->W + v] *
+                     w[((k * Cg + c) * 3 + r) * 3 + q];
+            }
+    return s;
+}
+
+static int check_s2w(cc_conv2d_geometry g, int n_threads)
+{
+    const ptrdiff_t Cg = g.C / g.groups, nx = g.N * g.C * g.H * g.W, nw = g.K * Cg * 9;
+    const ptrdiff_t ny = g.N * g.K * g.Hout * g.Wout, kb = cc_s2w_kb();
+    const ptrdiff_t items = cc_s2w_items(&g, sizeof(double));
+    const ptrdiff_t ws = cc_s2w_workspace_per_thread(&g) * n_threads;
+    double *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *b = malloc(g.K * sizeof *b);
+    double *y = malloc(ny * sizeof *y), *wt = malloc(cc_s2w_weights_size(&g, kb) * sizeof *wt);
+    double *work = malloc(ws * sizeof *work);
+    float *xf = malloc(nx * sizeof *xf), *wf = malloc(nw * sizeof *wf);
+    float *bf = malloc(g.K * sizeof *bf), *yf = malloc(ny * sizeof *yf);
+    float *wtf = malloc(cc_s2w_weights_size(&g, kb) * sizeof *wtf);
+    float *workf = malloc(ws * sizeof *workf);
+    for (ptrdiff_t i = 0; i < nx; i++)
+        xf[i] = (float)(x[i] = (double)((i * 7919) % 23) / 11.0 - 1.0);
+    for (ptrdiff_t i = 0; i < nw; i++)
+        wf[i] = (float)(w[i] = (double)((i * 104729) % 19) / 9.0 - 1.0);
+    for (ptrdiff_t k = 0; k < g.K; k++)
+        bf[k] = (float)(b[k] = 0.25 * (double)(k % 5));
+    for (ptrdiff_t i = 0; i < ny; i++)
+        yf[i] = (float)(y[i] = NAN);
+    cc_s2w_weights_f64(&g, w, wt, kb);
+    cc_s2w_weights_f32(&g, wf, wtf, kb);
+    int ok = cc_conv_s2w_f64(&g, x, wt, kb, b, y, work, 0, items, n_threads) == 0 &&
+             cc_conv_s2w_f32(&g, xf, wtf, kb, bf, yf, workf, 0,
+                             cc_s2w_items(&g, sizeof(float)), n_threads) == 0;
+    double err = 0, errf = 0, scale = 1;
+    for (ptrdiff_t n = 0; n < g.N && ok; n++)
+        for (ptrdiff_t k = 0; k < g.K; k++)
+            for (ptrdiff_t i = 0; i < g.Hout; i++)
+                for (ptrdiff_t j = 0; j < g.Wout; j++) {
+                    const double r = reference_s2(&g, x, w, b, n, k, i, j);
+                    const ptrdiff_t at = ((n * g.K + k) * g.Hout + i) * g.Wout + j;
+                    err = fmax(err, isfinite(y[at]) ? fabs(y[at] - r) : INFINITY);
+                    errf = fmax(errf, isfinite(yf[at]) ? fabs(yf[at] - r) : INFINITY);
+                    scale = fmax(scale, fabs(r));
+                }
+    ok = ok && err <= 1e-13 * scale && errf <= 1e-5 * scale;
+    if (!ok)
+        printf("stride-2 winograd FAILED: N%td C%td K%td %tdx%td groups %td mode %d, %s, %d "
+               "threads: error %g / %g of %g\n", g.N, g.C, g.K, g.H, g.W, g.groups, g.pad_mode,
+               cc_simd_name(cc_simd_active()), n_threads, err, errf, scale);
+    free(x), free(w), free(b), free(y), free(wt), free(work);
+    free(xf), free(wf), free(bf), free(yf), free(wtf), free(workf);
+    return ok;
+}
+
 int main(void)
 {
     /* N, C, H, W, K, R, S, groups, sh, sw, dh, dw, pad_top, pad_left, Hout, Wout, mode */
@@ -311,6 +380,23 @@ int main(void)
             /* products of more than one block of rows and of columns */
             failures += !check_grad_weight(1, 260, 6, 7, 280, 1, 1, 1, t);
         }
+    }
+    /* N, C, H, W, K, R, S, groups, sh, sw, dh, dw, pad_top, pad_left, Hout, Wout, mode */
+    const cc_conv2d_geometry s2[] = {
+        {2, 3, 30, 47, 5, 3, 3, 1, 2, 2, 1, 1, 1, 1, 15, 24, CC_PAD_ZEROS},
+        {1, 4, 9, 600, 6, 3, 3, 2, 2, 2, 1, 1, 0, 2, 4, 300, CC_PAD_ZEROS},
+        {3, 2, 5, 5, 7, 3, 3, 1, 2, 2, 1, 1, 1, 1, 3, 3, CC_PAD_REFLECT},
+        {1, 3, 17, 21, 6, 3, 3, 3, 2, 2, 1, 1, 2, 1, 9, 11, CC_PAD_CIRCULAR},
+        {2, 2, 12, 13, 3, 3, 3, 1, 2, 2, 1, 1, 1, 0, 6, 6, CC_PAD_REPLICATE},
+        {1, 1, 1, 1, 1, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1, CC_PAD_ZEROS},
+    };
+    for (int level = CC_SIMD_GENERIC; level <= (int)best; level++) {
+        cc_simd_force((cc_simd_level)level);
+        for (size_t c = 0; c < sizeof s2 / sizeof s2[0]; c++)
+            for (int t = 1; t <= 2; t++) {
+                total++;
+                failures += !check_s2w(s2[c], t);
+            }
     }
     printf("winograd: %d of %d checks passed (SIMD levels up to %s)\n", total - failures, total,
            cc_simd_name(best));
