@@ -386,13 +386,13 @@ def algorithm_costs(input_shape, kernel_shape, in_channels=1, out_channels=1, st
     multiply-add (padding costs nothing).  im2col: the GEMM multiplies the zeros of the
     padding too, ``N K Hout Wout (C/groups) R S``.  winograd: one GEMM multiply-add per
     transformed element, tile, input and output channel (``alpha^2`` per tile instead of
-    ``m^2 R S``), plus the transforms as written in C and the weight transform.  fft: the
-    real transforms of every block of every input and output channel and of the
-    kernels (``P log2 P`` muls, ``1.5 P log2 P`` adds each) plus 4 muls and 4 adds per
-    frequency and channel pair; a stride-2 3x3 layer: its polyphase route, 25 per 2 x 2
-    tile and channel pair plus its transforms (:func:`_stride2_winograd_costs`).
-    sparse: the direct count (it stores exactly the pairs).  dense: every entry of the dense matrix, per image.  A bias adds one addition
-    per output when ``bias``.
+    ``m^2 R S``), plus the transforms as written in C and the weight transform; at stride
+    2, its polyphase route: 25 per 2 x 2 tile and channel pair plus its transforms
+    (:func:`_stride2_winograd_costs`).  fft: the real transforms of every block of every
+    input and output channel and of the kernels (``P log2 P`` muls, ``1.5 P log2 P`` adds
+    each) plus 4 muls and 4 adds per frequency and channel pair.  sparse: the direct
+    count (it stores exactly the pairs).  dense: every entry of the dense matrix, per
+    image.  A bias adds one addition per output when ``bias``.
 
     Parameters
     ----------
