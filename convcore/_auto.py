@@ -79,8 +79,9 @@ COPY_CYCLES_PER_VECTOR = 7.0
 # The polyphase Winograd route of a stride-2 3x3 layer is taken where its estimate times
 # this is below the other routes' (its sums are rounded differently and an infinite
 # input gives NaN where the direct kernel gives an infinity, so only for a clear gain).
-# The RGB stem (3 -> 32 channels, 224^2, batch 8) is estimated at 0.91x the direct
-# kernel's time at AVX-512 and measured at 0.85-0.87x (docs/algorithms.md); at AVX2 it is
+# The RGB stem (3 -> 32 channels, 224^2, batch 8) is estimated at 0.94x the direct
+# kernel's time at AVX-512 and measured at 0.85-0.98x on two threads (docs/algorithms.md);
+# at AVX2 it is
 # estimated and measured slower (1.6x: one output channel per tile, a load and a
 # broadcast per FMA).
 S2W_MARGIN = 1.05
@@ -179,10 +180,12 @@ def _im2col_cycles(g: ConvGeometry, lanes: int) -> float:
 
 
 def stride2_winograd_applies(g: ConvGeometry) -> bool:
-    """A 2-D 3x3 layer at stride 2 and dilation 1: the polyphase Winograd route
-    (convcore.winograd.run_stride2)."""
-    return (g.nd == 2 and g.kernel == (3, 3) and tuple(g.stride) == (2, 2)
-            and tuple(g.dilation) == (1, 1))
+    """A layer Winograd runs by its polyphase route (convcore.winograd.run_stride2): 2-D,
+    3x3, stride 2, dilation 1."""
+    from convcore import winograd
+
+    return (winograd.stride2(g)
+            and winograd.unsupported_reason(2, g.kernel, g.stride, g.dilation) is None)
 
 
 # Cycles per vector of tiles and input channel of the polyphase Winograd route's input
@@ -202,9 +205,9 @@ S2W_TRANSFORM_CYCLES = 5 * (12 / LOADS_PER_CYCLE + 9 / SHUFFLES_PER_CYCLE + 5 / 
 
 
 def _s2w_fits(g: ConvGeometry, dtype) -> bool:
-    """Whether the polyphase route's transformed input of a chunk stays within its
-    budget (deeper layers read it from L3 at its full row pitch and measured 0.86-1.20x
-    the direct kernel's time at 64 -> 128 and 128 -> 256 channels: not modelled)."""
+    """Whether the polyphase route's chunks keep their full length within its budget for
+    the transformed input (deeper layers get shorter chunks; at 32 -> 64 to 128 -> 256
+    channels they measured 0.72-1.20x the direct kernel's time: not modelled)."""
     from convcore import _winograd
 
     return _winograd.s2w_fits(g, np.dtype(dtype).itemsize)

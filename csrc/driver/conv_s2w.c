@@ -29,9 +29,10 @@ static const cc_direct_isa *s2w_isa(ptrdiff_t kb)
     return NULL;
 }
 
-/* Tiles per chunk: whole rows of tiles, as many as fit CC_S2W_CHUNK (consecutive rows
- * share an input row's transform, kernels/conv_s2w_ukernel.h), else CC_S2W_CHUNK tiles
- * of a row; fewer (halved down to 16) while the chunk's transformed input would pass
+/* Tiles per chunk: whole rows of tiles, as many as fit CC_S2W_CHUNK (a row of tiles is
+ * one segment of the transform, and its last vector of tiles the only partial one),
+ * else CC_S2W_CHUNK tiles of a row; fewer (halved down to 16) while the chunk's
+ * transformed input would pass
  * CC_S2W_T_BYTES.  The shapes alone decide, never the thread count or the ISA. */
 #define CC_S2W_T_BYTES (256 * 1024)
 static ptrdiff_t s2w_chunk_tiles(const cc_conv2d_geometry *g, size_t itemsize)

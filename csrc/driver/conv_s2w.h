@@ -25,8 +25,8 @@ ptrdiff_t cc_s2w_weights_size(const cc_conv2d_geometry *g, ptrdiff_t kb); /* ele
 /* Whether the output is large enough to be written by non-temporal stores (where the
  * level has them): the route's stores then read no line first. */
 int cc_s2w_streams(const cc_conv2d_geometry *g, size_t itemsize);
-/* Whether a chunk's transformed input (its rows at their full pitch, CC_S2W_TS) stays
- * within CC_S2W_T_BYTES: past it (deep layers) the route's tiles read it from L3. */
+/* Whether a chunk of the full CC_S2W_CHUNK tiles keeps its transformed input within
+ * CC_S2W_T_BYTES (deeper layers get shorter chunks, whose time is not modelled). */
 int cc_s2w_fits(const cc_conv2d_geometry *g, size_t itemsize);
 
 /* wt = the weights w (K, C / groups, 3, 3) transformed, in blocks of kb channels:
