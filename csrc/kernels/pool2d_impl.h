@@ -342,6 +342,20 @@ FN(avg_row_sums)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t dstart,
         }
 }
 
+/* The divisor of the window starting at column wstart whose rows span rows_pad rows of
+ * the padded input and rows_in of the input (avg_divide). */
+static inline ptrdiff_t FN(avg_divisor)(const cc_pool2d_geometry *g, ptrdiff_t wstart,
+                                        ptrdiff_t KW, ptrdiff_t rows_pad, ptrdiff_t rows_in,
+                                        int count_include_pad, ptrdiff_t divisor_override)
+{
+    if (divisor_override)
+        return divisor_override;
+    const ptrdiff_t W = g->W, wend = wstart + KW < W + g->pw ? wstart + KW : W + g->pw;
+    if (count_include_pad)
+        return rows_pad * (wend - wstart);
+    return rows_in * ((wend < W ? wend : W) - (wstart > 0 ? wstart : 0));
+}
+
 /* Divide the sums of columns [ow0, ow1) by their windows' divisors: the cells of the
  * window inside the padded input [-p, L + p) (count_include_pad) or inside the input
  * [0, L); the ceil-mode overhang is never counted. */
@@ -351,24 +365,15 @@ FN(avg_divide)(const cc_pool2d_geometry *g, ptrdiff_t dstart, ptrdiff_t hstart,
                ptrdiff_t divisor_override, const ptrdiff_t KD, const ptrdiff_t KH,
                const ptrdiff_t KW, const ptrdiff_t SW)
 {
-    const ptrdiff_t D = g->D, H = g->H, W = g->W;
+    const ptrdiff_t D = g->D, H = g->H;
     ptrdiff_t dend = dstart + KD < D + g->pd ? dstart + KD : D + g->pd;
     ptrdiff_t hend = hstart + KH < H + g->ph ? hstart + KH : H + g->ph;
     ptrdiff_t rows_pad = (dend - dstart) * (hend - hstart);
     ptrdiff_t rows_in = ((dend < D ? dend : D) - (dstart > 0 ? dstart : 0))
                         * ((hend < H ? hend : H) - (hstart > 0 ? hstart : 0));
-    for (ptrdiff_t ow = ow0; ow < ow1; ow++) {
-        ptrdiff_t divisor = divisor_override;
-        if (!divisor) {
-            ptrdiff_t wstart = ow * SW - g->pw;
-            ptrdiff_t wend = wstart + KW < W + g->pw ? wstart + KW : W + g->pw;
-            if (count_include_pad)
-                divisor = rows_pad * (wend - wstart);
-            else
-                divisor = rows_in * ((wend < W ? wend : W) - (wstart > 0 ? wstart : 0));
-        }
-        y[ow] /= (REAL)divisor;
-    }
+    for (ptrdiff_t ow = ow0; ow < ow1; ow++)
+        y[ow] /= (REAL)FN(avg_divisor)(g, ow * SW - g->pw, KW, rows_pad, rows_in,
+                                       count_include_pad, divisor_override);
 }
 
 /* Columns [ow0, ow1) of one row of average pooling, one pass per tap (no dilation). */
@@ -411,11 +416,11 @@ FN(avg_row_taps)(const cc_pool2d_geometry *g, const REAL *xp, ptrdiff_t od, ptrd
 }
 
 /* Columns [ow0, ow1) of an output row whose windows' rows all lie inside the input
- * (FN(interior); rows: their first cell, column 0 of the window's first row), each
- * window summed from zero over its columns inside the input in (t, i, j) order and
- * divided as avg_divide divides: avg_row_taps's values without its set-up, which took
- * a quarter of avg 3x3/2's time on (8, 64, 112, 112) for the one output a row has left
- * of its vectors (AVX2, AMD EPYC Zen 3, docs/performance.md). */
+ * (FN(interior); rows: column 0 of the windows' first row), each window summed from zero
+ * over its columns inside the input in (t, i, j) order and divided by avg_divisor:
+ * avg_row_taps's values without its set-up, which took a quarter of avg 3x3/2's time on
+ * (8, 64, 112, 112) for the one output a row has left of its vectors (AVX2, AMD EPYC
+ * Zen 3, docs/performance.md). */
 static inline __attribute__((always_inline)) void
 FN(avg_edge)(const cc_pool2d_geometry *g, const REAL *rows, ptrdiff_t ow0, ptrdiff_t ow1,
              REAL *restrict y, int count_include_pad, ptrdiff_t divisor_override,
@@ -431,14 +436,8 @@ FN(avg_edge)(const cc_pool2d_geometry *g, const REAL *rows, ptrdiff_t ow0, ptrdi
             for (ptrdiff_t i = 0; i < KH; i++)
                 for (ptrdiff_t j = j0; j < j1; j++)
                     sum += rows[t * plane + i * W + wstart + j];
-        ptrdiff_t divisor = divisor_override;
-        if (!divisor) { /* avg_divide's rule, the rows all inside */
-            const ptrdiff_t wend = wstart + KW < W + g->pw ? wstart + KW : W + g->pw;
-            divisor = count_include_pad
-                          ? KD * KH * (wend - wstart)
-                          : KD * KH * ((wend < W ? wend : W) - (wstart > 0 ? wstart : 0));
-        }
-        y[ow] = sum / (REAL)divisor;
+        y[ow] = sum / (REAL)FN(avg_divisor)(g, wstart, KW, KD * KH, KD * KH,
+                                            count_include_pad, divisor_override);
     }
 }
 
