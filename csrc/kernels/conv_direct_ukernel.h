@@ -125,10 +125,13 @@ FN(fma_taps)(VEC acc[][NV_MAX], const REAL *w, const VEC *xv, const int KB, cons
  * the accumulators stay in registers.  DW is the column dilation when known (1), else 0
  * (a->dw).  With it known and the row pointer opaque (xq below), every interior load of
  * an unrolled tap loop is the row pointer plus a constant; otherwise GCC kept one index
- * per tap and vector and reloaded them from the stack (docs/algorithms.md). */
+ * per tap and vector and reloaded them from the stack (docs/algorithms.md).  taps, when
+ * given (one tap per table entry, MODE_S1), is FN(flat_taps)'s table: the c, u loops and
+ * the row table's padding test per tap become one loop over offsets. */
 static inline __attribute__((always_inline)) void
-FN(tile)(const ARGS *a, ptrdiff_t iw0, REAL *y, ptrdiff_t ys, int kb, int cnt, const int KB,
-         const int NV, const ptrdiff_t S, const int MODE, const ptrdiff_t DW, ptrdiff_t vq)
+FN(tile_at)(const ARGS *a, ptrdiff_t iw0, REAL *y, ptrdiff_t ys, int kb, int cnt, const int KB,
+            const int NV, const ptrdiff_t S, const int MODE, const ptrdiff_t DW, ptrdiff_t vq,
+            const ptrdiff_t *taps)
 {
     VEC acc[KB_MAX][NV_MAX];
     const REAL *wp = a->wp;
@@ -151,6 +154,19 @@ FN(tile)(const ARGS *a, ptrdiff_t iw0, REAL *y, ptrdiff_t ys, int kb, int cnt, c
             acc[kk][v] = FN(splat)(b0);
     }
 
+    if (S == 1 && MODE == MODE_S1 && taps) {
+        /* one tap per table entry, its (c, u) taps flattened by FN(flat_taps): one loop
+         * of offsets from the tile's first column, in the order of the loops below */
+        const REAL *xq = a->x + iw0;
+        __asm__("" : "+r"(xq));
+        for (ptrdiff_t t = 0, T = a->Cg * U; t < T; t++, wp += KB) {
+            VEC xv[NV_MAX];
+#pragma GCC unroll 16
+            for (int v = 0; v < NV; v++)
+                xv[v] = FN(loadu)(xq + taps[t] + v * LANES);
+            FN(fma_taps)(acc, wp, xv, KB, NV);
+        }
+    } else
     for (ptrdiff_t c = 0; c < a->Cg; c++) {
         const REAL *xc = a->x + c * a->x_cstride;
         for (ptrdiff_t u = 0; u < U; u++) {
@@ -308,6 +324,14 @@ FN(tile)(const ARGS *a, ptrdiff_t iw0, REAL *y, ptrdiff_t ys, int kb, int cnt, c
             memcpy(yk, t, (size_t)cnt * sizeof(REAL));
         }
     }
+}
+
+/* FN(tile_at) with the taps walked as c, u, s loops over the band's row table */
+static inline __attribute__((always_inline)) void
+FN(tile)(const ARGS *a, ptrdiff_t iw0, REAL *y, ptrdiff_t ys, int kb, int cnt, const int KB,
+         const int NV, const ptrdiff_t S, const int MODE, const ptrdiff_t DW, ptrdiff_t vq)
+{
+    FN(tile_at)(a, iw0, y, ys, kb, cnt, KB, NV, S, MODE, DW, vq, NULL);
 }
 
 #ifndef CC_DIRECT_VIRTUAL_STORE
@@ -544,7 +568,7 @@ static void FN(one_rows)(const ARGS *a, REAL *yrow)
  * in FN(tile), constants at each call site. */
 static inline __attribute__((always_inline)) void
 FN(by_rows)(const ARGS *a, REAL *yrow, int kb, const int KB, const int NV,
-            const ptrdiff_t S, const ptrdiff_t DW)
+            const ptrdiff_t S, const ptrdiff_t DW, const ptrdiff_t *taps)
 {
     const ptrdiff_t step = NV * LANES, Wy = a->Wy, Wv = a->Wv, ys = a->y_kstride;
     for (ptrdiff_t o = 0; o < a->ny; o++) {
@@ -552,11 +576,33 @@ FN(by_rows)(const ARGS *a, REAL *yrow, int kb, const int KB, const int NV,
         REAL *y = yrow + o * Wy;
         ptrdiff_t j = 0;
         for (; j + step <= Wy; j += step)
-            FN(tile)(a, q + j, y + j, ys, kb, NV * LANES, KB, NV, S, MODE_S1, DW, -1);
+            FN(tile_at)(a, q + j, y + j, ys, kb, NV * LANES, KB, NV, S, MODE_S1, DW, -1,
+                        taps);
         if (j < Wy) /* two vectors left of a three-vector tile (FN(by_rows_fits)) */
-            FN(tile)(a, q + j, y + j, ys, kb, 2 * LANES, KB, NV > 2 ? 2 : NV, S, MODE_S1, DW,
-                     -1);
+            FN(tile_at)(a, q + j, y + j, ys, kb, 2 * LANES, KB, NV > 2 ? 2 : NV, S, MODE_S1,
+                        DW, -1, taps);
     }
+}
+
+/* Taps of a one-tap-per-entry table (S == 1) as one flat table: entry c * U + u the
+ * offset c * x_cstride + rows[u] of that tap's row, so that FN(tile_at) walks them in
+ * one loop, in the order of its c, u loops.  Only for tables of rows all inside the band
+ * (a padding row, -1, is read as zeros by the c, u loops) and of at most
+ * CC_FLAT_TAPS entries; returns whether it made the table. */
+#ifndef CC_FLAT_TAPS
+#define CC_FLAT_TAPS 256
+#endif
+static int FN(flat_taps)(const ARGS *a, ptrdiff_t *taps)
+{
+    if (a->Cg * a->U > CC_FLAT_TAPS)
+        return 0;
+    for (ptrdiff_t u = 0; u < a->U; u++)
+        if (a->rows[u] < 0)
+            return 0;
+    for (ptrdiff_t c = 0; c < a->Cg; c++)
+        for (ptrdiff_t u = 0; u < a->U; u++)
+            taps[c * a->U + u] = c * a->x_cstride + a->rows[u];
+    return 1;
 }
 
 /* Whether a virtual row runs FN(by_rows): rows of whole vectors and at least one tile
@@ -590,20 +636,24 @@ static inline int FN(by_rows_fits)(const ARGS *a, const int KB, const int NV)
     static __attribute__((noinline)) void FN(NAME##_by_rows_1)(const ARGS *a, REAL *y,   \
                                                                int kb)                   \
     {                                                                                    \
-        FN(by_rows)(a, y, kb, KB, NV, 1, 1);                                             \
+        ptrdiff_t taps[CC_FLAT_TAPS];                                                    \
+        if (FN(flat_taps)(a, taps))                                                      \
+            FN(by_rows)(a, y, kb, KB, NV, 1, 1, taps);                                   \
+        else                                                                             \
+            FN(by_rows)(a, y, kb, KB, NV, 1, 1, NULL);                                   \
     }                                                                                    \
     static __attribute__((noinline)) void FN(NAME##_by_rows_3)(const ARGS *a, REAL *y,   \
                                                                int kb)                   \
     {                                                                                    \
         if (a->dw == 1)                                                                  \
-            FN(by_rows)(a, y, kb, KB, NV, 3, 1);                                         \
+            FN(by_rows)(a, y, kb, KB, NV, 3, 1, NULL);                                   \
         else                                                                             \
-            FN(by_rows)(a, y, kb, KB, NV, 3, 0);                                         \
+            FN(by_rows)(a, y, kb, KB, NV, 3, 0, NULL);                                   \
     }                                                                                    \
     static __attribute__((noinline)) void FN(NAME##_by_rows_s)(const ARGS *a, REAL *y,   \
                                                                int kb)                   \
     {                                                                                    \
-        FN(by_rows)(a, y, kb, KB, NV, a->S, 0);                                          \
+        FN(by_rows)(a, y, kb, KB, NV, a->S, 0, NULL);                                    \
     }                                                                                    \
     static void FN(NAME)(const ARGS *a, REAL *yrow, int kb)                              \
     {                                                                                    \
