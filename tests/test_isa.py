@@ -449,15 +449,18 @@ CHANNEL_BLOCK_CASES = [
     ((1, 16, 5, 37), (48, 16, 3, 3), 1, 1),
     # bands walked row by row (rows of whole vectors, not a whole number of tiles
     # apart): rows of 40, 48, 56 and 64 end in a last tile of 0 or 2 vectors across the
-    # levels and dtypes; rows of 64 of a band split by column phase (its taps one flat
-    # table), and of a band with more taps than that table holds (29 channels x 9 taps,
-    # walked as c, u loops); 4 channels
+    # levels and dtypes; rows of 64 of a band split by column phase, whose taps the tiles
+    # walk as one flat table (3 channels x 9 taps) or, past its 256 entries, as c, u loops
+    # (29 channels x 9 taps), with 5 output channels on 6 x 2 tiles at every level and
+    # dtype (with 32 and 8 at some); 4 channels
     ((2, 3, 9, 64), (32, 3, 3, 3), 1, 1),
     ((1, 2, 7, 40), (32, 2, 3, 3), 1, 1),
     ((1, 2, 6, 48), (12, 2, 5, 5), 1, 2),
     ((1, 2, 6, 56), (32, 2, 5, 5), 1, 2),
     ((1, 3, 9, 128), (32, 3, 3, 3), 2, 1),
     ((1, 29, 5, 128), (8, 29, 3, 3), 2, 1),
+    ((1, 3, 9, 128), (5, 3, 3, 3), 2, 1),
+    ((1, 29, 5, 128), (5, 29, 3, 3), 2, 1),
     ((2, 2, 5, 64), (4, 2, 3, 3), 1, 1),
 ]
 

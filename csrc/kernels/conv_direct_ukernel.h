@@ -129,9 +129,9 @@ FN(fma_taps)(VEC acc[][NV_MAX], const REAL *w, const VEC *xv, const int KB, cons
  * given (one tap per table entry, MODE_S1), is FN(flat_taps)'s table: the c, u loops and
  * the row table's padding test per tap become one loop over offsets. */
 static inline __attribute__((always_inline)) void
-FN(tile_at)(const ARGS *a, ptrdiff_t iw0, REAL *y, ptrdiff_t ys, int kb, int cnt, const int KB,
-            const int NV, const ptrdiff_t S, const int MODE, const ptrdiff_t DW, ptrdiff_t vq,
-            const ptrdiff_t *taps)
+FN(tile_taps)(const ARGS *a, ptrdiff_t iw0, REAL *y, ptrdiff_t ys, int kb, int cnt,
+              const int KB, const int NV, const ptrdiff_t S, const int MODE,
+              const ptrdiff_t DW, ptrdiff_t vq, const ptrdiff_t *taps)
 {
     VEC acc[KB_MAX][NV_MAX];
     const REAL *wp = a->wp;
@@ -166,78 +166,83 @@ FN(tile_at)(const ARGS *a, ptrdiff_t iw0, REAL *y, ptrdiff_t ys, int kb, int cnt
                 xv[v] = FN(loadu)(xq + taps[t] + v * LANES);
             FN(fma_taps)(acc, wp, xv, KB, NV);
         }
-    } else
-    for (ptrdiff_t c = 0; c < a->Cg; c++) {
-        const REAL *xc = a->x + c * a->x_cstride;
-        for (ptrdiff_t u = 0; u < U; u++) {
-            const ptrdiff_t off = a->rows[u];
-            const int row_in = off >= 0;
-            const REAL *xr = xc + (row_in ? off : 0);
-            /* the tile's first column, opaque to the optimiser (an empty GNU asm, as the
-             * vector extensions this file is built on are GNU C too): the interior loads
-             * are then xq plus constant offsets, where GCC otherwise hoisted one index
-             * per tap and vector out of the c, u loops and reloaded them from the stack */
-            const REAL *xq = xr + iw0;
-            __asm__("" : "+r"(xq));
+    } else {
+        for (ptrdiff_t c = 0; c < a->Cg; c++) {
+            const REAL *xc = a->x + c * a->x_cstride;
+            for (ptrdiff_t u = 0; u < U; u++) {
+                const ptrdiff_t off = a->rows[u];
+                const int row_in = off >= 0;
+                const REAL *xr = xc + (row_in ? off : 0);
+                /* the tile's first column, opaque to the optimiser (an empty GNU asm, as
+                 * the vector extensions this file is built on are GNU C too): the interior
+                 * loads are then xq plus constant offsets, where GCC otherwise hoisted one
+                 * index per tap and vector out of the c, u loops and reloaded them from the
+                 * stack */
+                const REAL *xq = xr + iw0;
+                __asm__("" : "+r"(xq));
 #ifdef CC_SHIFT
-            if (MODE == MODE_S1 && S == 3 && DW == 1 && KB * NV <= 4) {
-                /* Few accumulators per loaded vector (one-channel tiles: depthwise layers,
-                 * image filters): taps 1 and 2 are shuffled from tap 0's vectors instead
-                 * of loaded, as loads straddling cache lines were what limited the FMAs
-                 * (the last vector's tap 2 is loaded: its next vector may lie past the
-                 * row).  The same products are added in the same order. */
-                VEC x0[NV_MAX], x2 = FN(splat)((REAL)0), xv[NV_MAX];
-#pragma GCC unroll 16
-                for (int v = 0; v < NV; v++)
-                    x0[v] = row_in ? FN(loadu)(xq + v * LANES) : FN(splat)((REAL)0);
-                if (row_in)
-                    x2 = FN(loadu)(xq + 2 + (NV - 1) * LANES);
-#pragma GCC unroll 4
-                for (int s = 0; s < 3; s++) {
+                if (MODE == MODE_S1 && S == 3 && DW == 1 && KB * NV <= 4) {
+                    /* Few accumulators per loaded vector (one-channel tiles: depthwise
+                     * layers, image filters): taps 1 and 2 are shuffled from tap 0's vectors
+                     * instead of loaded, as loads straddling cache lines were what limited
+                     * the FMAs (the last vector's tap 2 is loaded: its next vector may lie
+                     * past the row).  The same products are added in the same order. */
+                    VEC x0[NV_MAX], x2 = FN(splat)((REAL)0), xv[NV_MAX];
 #pragma GCC unroll 16
                     for (int v = 0; v < NV; v++)
-                        xv[v] = CC_TAP3(CC_SHIFT, CC_SHIFT1_LAST, x0, x2, v, s, NV);
+                        x0[v] = row_in ? FN(loadu)(xq + v * LANES) : FN(splat)((REAL)0);
+                    if (row_in)
+                        x2 = FN(loadu)(xq + 2 + (NV - 1) * LANES);
+#pragma GCC unroll 4
+                    for (int s = 0; s < 3; s++) {
+#pragma GCC unroll 16
+                        for (int v = 0; v < NV; v++)
+                            xv[v] = CC_TAP3(CC_SHIFT, CC_SHIFT1_LAST, x0, x2, v, s, NV);
+                        FN(fma_taps)(acc, wp, xv, KB, NV);
+                        wp += KB;
+                    }
+                    continue;
+                }
+#endif
+                for (ptrdiff_t s = 0; s < S; s++) {
+                    VEC xv[NV_MAX];
+                    const ptrdiff_t col0 = iw0 + s * dw;
+#pragma GCC unroll 16
+                    for (int v = 0; v < NV; v++) {
+                        if (!row_in) {
+                            xv[v] = FN(splat)((REAL)0);
+                        } else if (MODE == MODE_S1) {
+                            xv[v] = FN(loadu)(xq + s * dw + v * LANES);
+                        } else if (MODE == MODE_S2) {
+                            VEC lo = FN(loadu)(xq + s * dw + 2 * v * LANES);
+                            VEC hi = FN(loadu)(xq + s * dw + 2 * v * LANES + LANES);
+                            xv[v] = CC_EVEN(lo, hi);
+                        } else if (MODE == MODE_S1_EDGE) {
+                            xv[v] = CC_LOAD_MASKED(xr + col0 + v * LANES,
+                                                   s < CC_EDGE_MAX_S
+                                                       ? m_lo[s][v]
+                                                       : FN(edge_mask)(col0, W, cnt, v, 0,
+                                                                       0));
+                        } else if (MODE == MODE_S2_EDGE) {
+                            const REAL *p = xr + col0 + 2 * v * LANES;
+                            CC_MASK lo = s < CC_EDGE_MAX_S ? m_lo[s][v]
+                                             : FN(edge_mask)(col0, W, cnt, v, 0, 1);
+                            CC_MASK hi = s < CC_EDGE_MAX_S ? m_hi[s][v]
+                                             : FN(edge_mask)(col0, W, cnt, v, 1, 1);
+                            xv[v] = CC_EVEN(CC_LOAD_MASKED(p, lo),
+                                            CC_LOAD_MASKED(p + LANES, hi));
+                        } else {
+                            REAL t[LANES];
+                            for (int l = 0; l < LANES; l++) {
+                                ptrdiff_t j = v * LANES + l, col = col0 + j * sw;
+                                t[l] = (j < cnt && col >= 0 && col < W) ? xr[col] : (REAL)0;
+                            }
+                            memcpy(&xv[v], t, sizeof t);
+                        }
+                    }
                     FN(fma_taps)(acc, wp, xv, KB, NV);
                     wp += KB;
                 }
-                continue;
-            }
-#endif
-            for (ptrdiff_t s = 0; s < S; s++) {
-                VEC xv[NV_MAX];
-                const ptrdiff_t col0 = iw0 + s * dw;
-#pragma GCC unroll 16
-                for (int v = 0; v < NV; v++) {
-                    if (!row_in) {
-                        xv[v] = FN(splat)((REAL)0);
-                    } else if (MODE == MODE_S1) {
-                        xv[v] = FN(loadu)(xq + s * dw + v * LANES);
-                    } else if (MODE == MODE_S2) {
-                        VEC lo = FN(loadu)(xq + s * dw + 2 * v * LANES);
-                        VEC hi = FN(loadu)(xq + s * dw + 2 * v * LANES + LANES);
-                        xv[v] = CC_EVEN(lo, hi);
-                    } else if (MODE == MODE_S1_EDGE) {
-                        xv[v] = CC_LOAD_MASKED(xr + col0 + v * LANES,
-                                               s < CC_EDGE_MAX_S ? m_lo[s][v]
-                                                   : FN(edge_mask)(col0, W, cnt, v, 0, 0));
-                    } else if (MODE == MODE_S2_EDGE) {
-                        const REAL *p = xr + col0 + 2 * v * LANES;
-                        CC_MASK lo = s < CC_EDGE_MAX_S ? m_lo[s][v]
-                                         : FN(edge_mask)(col0, W, cnt, v, 0, 1);
-                        CC_MASK hi = s < CC_EDGE_MAX_S ? m_hi[s][v]
-                                         : FN(edge_mask)(col0, W, cnt, v, 1, 1);
-                        xv[v] = CC_EVEN(CC_LOAD_MASKED(p, lo), CC_LOAD_MASKED(p + LANES, hi));
-                    } else {
-                        REAL t[LANES];
-                        for (int l = 0; l < LANES; l++) {
-                            ptrdiff_t j = v * LANES + l, col = col0 + j * sw;
-                            t[l] = (j < cnt && col >= 0 && col < W) ? xr[col] : (REAL)0;
-                        }
-                        memcpy(&xv[v], t, sizeof t);
-                    }
-                }
-                FN(fma_taps)(acc, wp, xv, KB, NV);
-                wp += KB;
             }
         }
     }
@@ -326,12 +331,12 @@ FN(tile_at)(const ARGS *a, ptrdiff_t iw0, REAL *y, ptrdiff_t ys, int kb, int cnt
     }
 }
 
-/* FN(tile_at) with the taps walked as c, u, s loops over the band's row table */
+/* FN(tile_taps) with the taps walked as c, u, s loops over the band's row table */
 static inline __attribute__((always_inline)) void
 FN(tile)(const ARGS *a, ptrdiff_t iw0, REAL *y, ptrdiff_t ys, int kb, int cnt, const int KB,
          const int NV, const ptrdiff_t S, const int MODE, const ptrdiff_t DW, ptrdiff_t vq)
 {
-    FN(tile_at)(a, iw0, y, ys, kb, cnt, KB, NV, S, MODE, DW, vq, NULL);
+    FN(tile_taps)(a, iw0, y, ys, kb, cnt, KB, NV, S, MODE, DW, vq, NULL);
 }
 
 #ifndef CC_DIRECT_VIRTUAL_STORE
@@ -576,22 +581,27 @@ FN(by_rows)(const ARGS *a, REAL *yrow, int kb, const int KB, const int NV,
         REAL *y = yrow + o * Wy;
         ptrdiff_t j = 0;
         for (; j + step <= Wy; j += step)
-            FN(tile_at)(a, q + j, y + j, ys, kb, NV * LANES, KB, NV, S, MODE_S1, DW, -1,
+            FN(tile_taps)(a, q + j, y + j, ys, kb, NV * LANES, KB, NV, S, MODE_S1, DW, -1,
                         taps);
         if (j < Wy) /* two vectors left of a three-vector tile (FN(by_rows_fits)) */
-            FN(tile_at)(a, q + j, y + j, ys, kb, 2 * LANES, KB, NV > 2 ? 2 : NV, S, MODE_S1,
+            FN(tile_taps)(a, q + j, y + j, ys, kb, 2 * LANES, KB, NV > 2 ? 2 : NV, S, MODE_S1,
                         DW, -1, taps);
     }
 }
 
-/* Taps of a one-tap-per-entry table (S == 1) as one flat table: entry c * U + u the
- * offset c * x_cstride + rows[u] of that tap's row, so that FN(tile_at) walks them in
- * one loop, in the order of its c, u loops.  Only for tables of rows all inside the band
- * (a padding row, -1, is read as zeros by the c, u loops) and of at most
- * CC_FLAT_TAPS entries; returns whether it made the table. */
+/* Entries of the flat tap table, on the stack of the walk that makes it (2 KiB): the RGB
+ * stem needs 27, 3 channels x 9 taps; a 3x3 stride-2 layer of 29 channels or more walks
+ * the c, u loops. */
 #ifndef CC_FLAT_TAPS
 #define CC_FLAT_TAPS 256
 #endif
+
+/* Fills taps with the taps of a band of one tap per table entry (S == 1), flattened:
+ * entry c * U + u holds c * x_cstride + rows[u], the offset of that tap's input row, so
+ * that FN(tile_taps) walks them in one loop in the order of its c, u loops.  Returns 0
+ * and leaves the c, u loops to the tiles when the table would exceed CC_FLAT_TAPS
+ * entries or holds a padding row (-1, read as zeros by those loops; the flat bands that
+ * the row-by-row walks run on hold none). */
 static int FN(flat_taps)(const ARGS *a, ptrdiff_t *taps)
 {
     if (a->Cg * a->U > CC_FLAT_TAPS)
