@@ -582,10 +582,10 @@ FN(by_rows)(const ARGS *a, REAL *yrow, int kb, const int KB, const int NV,
         ptrdiff_t j = 0;
         for (; j + step <= Wy; j += step)
             FN(tile_taps)(a, q + j, y + j, ys, kb, NV * LANES, KB, NV, S, MODE_S1, DW, -1,
-                        taps);
+                          taps);
         if (j < Wy) /* two vectors left of a three-vector tile (FN(by_rows_fits)) */
             FN(tile_taps)(a, q + j, y + j, ys, kb, 2 * LANES, KB, NV > 2 ? 2 : NV, S, MODE_S1,
-                        DW, -1, taps);
+                          DW, -1, taps);
     }
 }
 
